@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: ISC
+CHECK_LDADD = libfzcommon.a $(CHECK_LIBS)
+CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+common_unit_tests = \
+	tests/unit/check_buf \
+	tests/unit/check_addr \
+	tests/unit/check_time \
+	tests/unit/check_log \
+	tests/unit/check_privsep
+check_PROGRAMS += $(common_unit_tests)
+UNIT_TESTS += $(common_unit_tests)
+TESTS += $(common_unit_tests)
+
+tests_unit_check_buf_SOURCES = tests/unit/check_buf.c
+tests_unit_check_buf_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_buf_LDADD = $(CHECK_LDADD)
+tests_unit_check_addr_SOURCES = tests/unit/check_addr.c
+tests_unit_check_addr_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_addr_LDADD = $(CHECK_LDADD)
+tests_unit_check_time_SOURCES = tests/unit/check_time.c
+tests_unit_check_time_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_time_LDADD = $(CHECK_LDADD)
+tests_unit_check_log_SOURCES = tests/unit/check_log.c
+tests_unit_check_log_CFLAGS = $(CHECK_CFLAGS_ALL) $(JANSSON_CFLAGS)
+tests_unit_check_log_LDADD = $(CHECK_LDADD) $(JANSSON_LIBS)
+tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c
+tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_privsep_LDADD = $(CHECK_LDADD)
+
+# Integration tests (root; network namespaces).
+dist_noinst_SCRIPTS += tests/netns/lib.sh
+TESTS += tests/netns/selftest.sh
+dist_noinst_SCRIPTS += tests/netns/selftest.sh
+
+# Fuzz targets: built with --enable-fuzzing (CC=clang), run by tests/run-fuzz.sh.
+fuzz_targets = tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+if ENABLE_FUZZING
+noinst_PROGRAMS += $(fuzz_targets)
+endif
+tests_fuzz_fuzz_rbuf_SOURCES = tests/fuzz/fuzz_rbuf.c
+tests_fuzz_fuzz_rbuf_LDADD = libfzcommon.a
+tests_fuzz_fuzz_rbuf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_addr_SOURCES = tests/fuzz/fuzz_addr.c
+tests_fuzz_fuzz_addr_LDADD = libfzcommon.a
+tests_fuzz_fuzz_addr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+dist_noinst_SCRIPTS += tests/run-all.sh tests/run-fuzz.sh
+EXTRA_DIST += tests/fuzz/corpus tests/unit/check_util.h

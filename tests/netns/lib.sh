@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: ISC
+# shellcheck shell=bash
+#
+# Helpers for integration tests that need root and network namespaces.
+# Source it, then:
+#   ns_require_root                 # exits 77 (skip) unless root with netns
+#   ns_new NAME                     # creates netns "fz$$-NAME"; sets NS to it
+#   ns_name NAME                    # prints that name
+#   ns_link NSA IPA NSB IPB [PREFIXLEN]   # veth; sets LINK_A and LINK_B
+#   ns_bg NS LOGFILE CMD...         # CMD in NS in the background; sets BG_PID
+#   ns_tmpdir                       # sets FZ_TMP to a directory removed at exit
+#   ns_on_cleanup CMD...            # runs CMD at exit, before namespaces go
+#   ns_wait_for CMD...              # retries CMD for up to FZ_WAIT seconds
+# These set variables instead of printing: a command substitution would run
+# them in a subshell and lose what they record for cleanup.
+# Everything created is removed on exit, whatever the reason (trap).
+set -u
+
+FZ_NS_PREFIX="fz$$"
+FZ_NS_LIST=""
+FZ_PIDS=""
+FZ_TMP=""
+FZ_WAIT=${FZ_WAIT:-10}
+FZ_CLEANUP_HOOKS=""
+FZ_LINK_IDX=0
+
+top_builddir=${top_builddir:-$(pwd)}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+ns_log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+ns_fail() { ns_log "FAIL: $*"; exit 1; }
+ns_skip() { ns_log "SKIP: $*"; exit 77; }
+
+ns_require_root() {
+	[ "$(id -u)" = 0 ] || ns_skip "needs root"
+	command -v ip >/dev/null 2>&1 || ns_skip "iproute2 missing"
+	ip netns add "${FZ_NS_PREFIX}-probe" 2>/dev/null ||
+		ns_skip "cannot create network namespaces"
+	ip netns del "${FZ_NS_PREFIX}-probe"
+}
+
+ns_tmpdir() {
+	if [ -z "$FZ_TMP" ]; then
+		FZ_TMP=$(mktemp -d /tmp/fz-test.XXXXXX)
+	fi
+}
+
+ns_on_cleanup() {
+	FZ_CLEANUP_HOOKS="$FZ_CLEANUP_HOOKS
+$*"
+}
+
+ns_cleanup() {
+	local rc=$? ns pid
+	trap - EXIT INT TERM
+	set +e
+	if [ -n "$FZ_CLEANUP_HOOKS" ]; then
+		eval "$FZ_CLEANUP_HOOKS" >/dev/null 2>&1
+	fi
+	for pid in $FZ_PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $FZ_PIDS; do
+		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+	done
+	for ns in $FZ_NS_LIST; do
+		# Kill anything still running inside, then remove the namespace.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "$FZ_TMP" ] && [ -z "${FZ_KEEP_TMP:-}" ]; then
+		rm -rf "$FZ_TMP"
+	fi
+	exit "$rc"
+}
+trap ns_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ns_name() { printf '%s\n' "${FZ_NS_PREFIX}-$1"; }
+
+ns_new() {
+	NS="${FZ_NS_PREFIX}-$1"
+	ip netns add "$NS" || ns_fail "ip netns add $NS"
+	FZ_NS_LIST="$FZ_NS_LIST $NS"
+	ip -n "$NS" link set lo up
+}
+
+# Interface names: fzv<idx>a in NSA, fzv<idx>b in NSB.
+ns_link() {
+	local nsa=$1 ipa=$2 nsb=$3 ipb=$4 plen=${5:-24}
+	local a="fzv${FZ_LINK_IDX}a" b="fzv${FZ_LINK_IDX}b"
+	FZ_LINK_IDX=$((FZ_LINK_IDX + 1))
+	ip link add "$a" netns "$nsa" type veth peer name "$b" netns "$nsb" ||
+		ns_fail "veth $a/$b"
+	case $ipa in *:*) plen=${5:-64} ;; esac
+	ip -n "$nsa" addr add "$ipa/$plen" dev "$a" nodad 2>/dev/null ||
+		ip -n "$nsa" addr add "$ipa/$plen" dev "$a"
+	ip -n "$nsb" addr add "$ipb/$plen" dev "$b" nodad 2>/dev/null ||
+		ip -n "$nsb" addr add "$ipb/$plen" dev "$b"
+	ip -n "$nsa" link set "$a" up
+	ip -n "$nsb" link set "$b" up
+	LINK_A=$a
+	LINK_B=$b
+}
+
+ns_bg() {
+	local ns=$1 log=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	BG_PID=$!
+	FZ_PIDS="$FZ_PIDS $BG_PID"
+}
+
+ns_wait_for() {
+	local i=0 max=$((FZ_WAIT * 10))
+	while [ $i -lt $max ]; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}

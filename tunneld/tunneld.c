@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-tunneld: the privileged tunnel service.  This file only parses the
+ * command line and picks a mode; see tunneld.h.
+ */
+#define LOG_MODULE "tunneld"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunneld.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: fz-tunneld [options]\n"
+"\n"
+"Static mode (a wg-quick style tunnel in the foreground):\n"
+"  -c, --config FILE        run the tunnel described by FILE\n"
+"      --show [IFACE]       print interface and peers, like `wg show'\n"
+"  -i, --interface NAME     interface name (default: FILE's base name)\n"
+"\n"
+"Service mode (the tunnel service, with fz-controld):\n"
+"  -m, --mode MODE          client (default) or gateway\n"
+"  -s, --socket PATH        front-end socket (default " TUNNELD_DEFAULT_SOCKET ")\n"
+"      --token-path PATH    token file (default /etc/dev.firezone.client/token)\n"
+"  -u, --user USER          user fz-controld runs as (default fz)\n"
+"      --controld PATH      fz-controld binary\n"
+"      --api-url URL        portal URL (FIREZONE_API_URL)\n"
+"\n"
+"Both:\n"
+"  -q, --tun-queues N       TUN queues and worker threads (default %d)\n"
+"      --mtu N              tunnel MTU (default %d)\n"
+"      --log-format FMT     human, json or auto (default auto)\n"
+"      --log-filter SPEC    e.g. info,tunneld=debug (or RUST_LOG)\n"
+"      --log-dir DIR        also write rotated JSONL logs to DIR (or LOG_DIR)\n"
+"  -V, --version\n"
+"  -h, --help\n", TUNNELD_DEFAULT_QUEUES, TUNNELD_DEFAULT_MTU);
+}
+
+enum {
+	OPT_SHOW = 256, OPT_TOKEN_PATH, OPT_CONTROLD, OPT_API_URL, OPT_MTU,
+	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR,
+};
+
+static const struct option longopts[] = {
+	{ "config",	required_argument,	NULL, 'c' },
+	{ "show",	optional_argument,	NULL, OPT_SHOW },
+	{ "interface",	required_argument,	NULL, 'i' },
+	{ "mode",	required_argument,	NULL, 'm' },
+	{ "socket",	required_argument,	NULL, 's' },
+	{ "token-path",	required_argument,	NULL, OPT_TOKEN_PATH },
+	{ "user",	required_argument,	NULL, 'u' },
+	{ "controld",	required_argument,	NULL, OPT_CONTROLD },
+	{ "api-url",	required_argument,	NULL, OPT_API_URL },
+	{ "tun-queues",	required_argument,	NULL, 'q' },
+	{ "mtu",	required_argument,	NULL, OPT_MTU },
+	{ "log-format",	required_argument,	NULL, OPT_LOG_FORMAT },
+	{ "log-filter",	required_argument,	NULL, OPT_LOG_FILTER },
+	{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct tunneld_opts o;
+	int ch;
+
+	memset(&o, 0, sizeof(o));
+	o.tun_queues = TUNNELD_DEFAULT_QUEUES;
+	o.socket_path = TUNNELD_DEFAULT_SOCKET;
+	o.log_filter = getenv("RUST_LOG");
+	o.log_dir = getenv("LOG_DIR");
+
+	while ((ch = getopt_long(argc, argv, "c:i:m:s:u:q:Vh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': o.config = optarg; break;
+		case OPT_SHOW:
+			/* "--show IFACE" as well as "--show=IFACE" */
+			if (optarg == NULL && optind < argc &&
+			    argv[optind][0] != '-')
+				optarg = argv[optind++];
+			o.show = optarg != NULL ? optarg : "";
+			break;
+		case 'i': o.ifname = optarg; break;
+		case 'm': o.mode = optarg; break;
+		case 's': o.socket_path = optarg; break;
+		case OPT_TOKEN_PATH: o.token_path = optarg; break;
+		case 'u': o.user = optarg; break;
+		case OPT_CONTROLD: o.controld = optarg; break;
+		case OPT_API_URL: o.api_url = optarg; break;
+		case 'q':
+			if (parse_int(optarg, 1, 64, &o.tun_queues) != 0) {
+				fprintf(stderr, "fz-tunneld: --tun-queues: "
+				    "expected 1..64, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MTU:
+			if (parse_int(optarg, 576, 65535, &o.mtu) != 0) {
+				fprintf(stderr, "fz-tunneld: --mtu: expected "
+				    "576..65535, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LOG_FORMAT:
+			if (log_parse_format(optarg, &o.log_format) != 0) {
+				fprintf(stderr, "fz-tunneld: --log-format: "
+				    "expected human, json or auto\n");
+				return 2;
+			}
+			break;
+		case OPT_LOG_FILTER: o.log_filter = optarg; break;
+		case OPT_LOG_DIR: o.log_dir = optarg; break;
+		case 'V':
+			printf("fz-tunneld %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fz-tunneld: unexpected argument '%s'\n",
+		    argv[optind]);
+		return 2;
+	}
+	if (log_init("fz-tunneld", o.log_format, o.log_filter) != 0) {
+		fprintf(stderr, "fz-tunneld: bad log filter '%s'\n",
+		    o.log_filter);
+		return 2;
+	}
+	if (o.log_dir != NULL && o.log_dir[0] != '\0' &&
+	    log_set_dir(o.log_dir, 0, 0) != 0)
+		log_warn("log directory %s", o.log_dir);
+
+	if (o.show != NULL)
+		return static_mode_show(&o);
+	if (o.config != NULL)
+		return static_mode_run(&o);
+	return service_run(&o);
+}

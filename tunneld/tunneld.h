@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-tunneld's command line, shared by its two ways of running:
+ *   static mode  (--config FILE): a wg-quick style tunnel, tunneld/static_mode.c
+ *   service mode (default):       the tunnel service with fz-controld,
+ *                                 tunneld/service.c
+ */
+#ifndef FZ_TUNNELD_H
+#define FZ_TUNNELD_H
+
+#include <stdbool.h>
+
+#include "log.h"
+
+#define TUNNELD_DEFAULT_SOCKET	"/run/fz/tunneld.sock"
+#define TUNNELD_DEFAULT_QUEUES	2
+#define TUNNELD_DEFAULT_MTU	1280
+
+struct tunneld_opts {
+	/* static mode */
+	const char	*config;	/* --config FILE */
+	const char	*show;		/* --show [IFACE]: "" = all */
+	/* both */
+	const char	*ifname;	/* --interface NAME */
+	int		 tun_queues;	/* --tun-queues N */
+	int		 mtu;		/* --mtu N (0: config or default) */
+	/* service mode */
+	const char	*mode;		/* --mode client|gateway */
+	const char	*socket_path;	/* --socket PATH */
+	const char	*token_path;	/* --token-path PATH */
+	const char	*user;		/* --user USER (for fz-controld) */
+	const char	*controld;	/* --controld PATH */
+	const char	*api_url;	/* --api-url URL */
+	/* logging */
+	enum log_format	 log_format;
+	const char	*log_filter;
+	const char	*log_dir;
+};
+
+/* Each returns the process exit status. */
+int	static_mode_run(const struct tunneld_opts *);
+int	static_mode_show(const struct tunneld_opts *);
+int	service_run(const struct tunneld_opts *);
+
+#endif
