@@ -126,6 +126,7 @@ END_TEST
 START_TEST(test_long_message_truncated)
 {
 	static char big[20000];
+	json_t *j;
 	char *out;
 
 	memset(big, 'a', sizeof(big) - 1);
@@ -133,7 +134,9 @@ START_TEST(test_long_message_truncated)
 	cap_start();
 	log_info("%s", big);
 	out = cap_end();
-	ck_assert_ptr_nonnull(json_loads(out, JSON_DISABLE_EOF_CHECK, NULL));
+	j = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_ptr_nonnull(j);
+	json_decref(j);
 }
 END_TEST
 
