@@ -34,9 +34,9 @@ TESTS += tests/netns/selftest.sh
 dist_noinst_SCRIPTS += tests/netns/selftest.sh
 
 # Fuzz targets: built with --enable-fuzzing (CC=clang), run by tests/run-fuzz.sh.
-fuzz_targets = tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
 if ENABLE_FUZZING
-noinst_PROGRAMS += $(fuzz_targets)
+noinst_PROGRAMS += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
 endif
 tests_fuzz_fuzz_rbuf_SOURCES = tests/fuzz/fuzz_rbuf.c
 tests_fuzz_fuzz_rbuf_LDADD = libfzcommon.a

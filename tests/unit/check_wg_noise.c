@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * WireGuard core between two in-process devices: handshakes in both
+ * directions, transport data, keepalives, replay, cookies, timers with the
+ * fake clock, and garbage.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "fztime.h"
+#include "wg.h"
+#include "check_util.h"
+
+struct side {
+	struct wg_device	*dev;
+	struct wg_peer		*peer;
+	uint8_t			 priv[32], pub[32];
+	union fz_sockaddr	 addr;
+};
+
+static struct side A, B;
+
+static void
+setup(void)
+{
+	static const char *addrs[] = { "192.0.2.1:51820", "192.0.2.2:51820" };
+	struct side *s[2] = { &A, &B };
+	uint8_t psk[32];
+	int i;
+
+	time_fake_enable(1000 * NSEC_PER_SEC, 1700000000ULL * NSEC_PER_SEC);
+	for (i = 0; i < 2; i++) {
+		memset(s[i]->priv, 0x11 * (i + 1), 32);
+		s[i]->priv[0] &= 248;
+		s[i]->priv[31] = (s[i]->priv[31] & 127) | 64;
+		wg_key_public(s[i]->priv, s[i]->pub);
+		ck_assert_int_eq(wg_device_new(s[i]->priv, &s[i]->dev), 0);
+		ck_assert_int_eq(addr_parse(addrs[i], ADDR_PORT_REQUIRED,
+		    &s[i]->addr), 0);
+	}
+	ck_assert_int_eq(wg_peer_add(A.dev, B.pub, &A.peer), 0);
+	ck_assert_int_eq(wg_peer_add(B.dev, A.pub, &B.peer), 0);
+	memset(psk, 0x42, sizeof(psk));
+	wg_peer_set_psk(A.peer, psk);
+	wg_peer_set_psk(B.peer, psk);
+	wg_peer_set_endpoint(A.peer, &B.addr);
+}
+
+static void
+teardown(void)
+{
+	wg_device_free(A.dev);
+	wg_device_free(B.dev);
+	time_fake_disable();
+}
+
+/* Runs a handshake from x to y; returns 0 when both have a session. */
+static void
+handshake(struct side *x, struct side *y)
+{
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+
+	ck_assert_int_eq(wg_create_initiation(x->peer, init), 0);
+	ck_assert_int_eq(wg_msg_type(init, sizeof(init)), WG_MSG_INITIATION);
+	ck_assert_int_eq(wg_handle_handshake(y->dev, init, sizeof(init),
+	    &x->addr, resp, &r), 0);
+	ck_assert_ptr_eq(r.peer, y->peer);
+	ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(x->dev, resp, WG_RESPONSE_LEN,
+	    &y->addr, none, &r), 0);
+	ck_assert(r.established);
+	ck_assert_ptr_eq(r.peer, x->peer);
+}
+
+/* Encrypts msg from x and decrypts it at y. */
+static int
+transfer(struct side *x, struct side *y, const char *msg)
+{
+	uint8_t buf[256];
+	uint8_t *plain;
+	size_t len, plen, n = strlen(msg);
+	struct wg_keypair *k = wg_peer_send_keypair(x->peer);
+	struct wg_peer *from;
+	int rc;
+
+	if (k == NULL)
+		return -ENOKEY;
+	memcpy(buf + WG_DATA_HDR_LEN, msg, n);
+	rc = wg_encrypt(k, buf, n, sizeof(buf), &len);
+	wg_keypair_put(k);
+	if (rc != 0)
+		return rc;
+	wg_peer_data_sent(x->peer, len, n == 0);
+	ck_assert_uint_eq(len % 16, 0);
+	rc = wg_decrypt(y->dev, buf, len, &x->addr, &plain, &plen, &from);
+	if (rc != 0)
+		return rc;
+	ck_assert_ptr_eq(from, y->peer);
+	ck_assert_uint_ge(plen, n);
+	ck_assert_int_eq(memcmp(plain, msg, n), 0);
+	return 0;
+}
+
+START_TEST(test_handshake_and_data)
+{
+	ck_assert_int_eq(transfer(&A, &B, "no session"), -ENOKEY);
+	handshake(&A, &B);
+	/* B (responder) must not send before A's first packet. */
+	ck_assert_int_eq(transfer(&B, &A, "early"), -ENOKEY);
+	ck_assert_int_eq(transfer(&A, &B, "hello from A"), 0);
+	ck_assert_int_eq(transfer(&B, &A, "hello from B"), 0);
+	ck_assert_int_eq(transfer(&A, &B, ""), 0);	/* keepalive */
+	ck_assert(wg_peer_has_session(A.peer));
+	ck_assert(wg_peer_has_session(B.peer));
+}
+END_TEST
+
+START_TEST(test_handshake_reverse_and_rekey)
+{
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, "one"), 0);
+	/* B initiates a new handshake; the old session keeps working. */
+	wg_peer_set_endpoint(B.peer, &A.addr);
+	handshake(&B, &A);
+	ck_assert_int_eq(transfer(&B, &A, "two"), 0);
+	ck_assert_int_eq(transfer(&A, &B, "three"), 0);
+}
+END_TEST
+
+START_TEST(test_replay_rejected)
+{
+	uint8_t buf[128], copy[128];
+	uint8_t *plain;
+	size_t len, plen;
+	struct wg_peer *from;
+	struct wg_keypair *k;
+
+	handshake(&A, &B);
+	k = wg_peer_send_keypair(A.peer);
+	ck_assert_ptr_nonnull(k);
+	memcpy(buf + WG_DATA_HDR_LEN, "abc", 3);
+	ck_assert_int_eq(wg_encrypt(k, buf, 3, sizeof(buf), &len), 0);
+	wg_keypair_put(k);
+	memcpy(copy, buf, len);
+	ck_assert_int_eq(wg_decrypt(B.dev, buf, len, &A.addr, &plain, &plen,
+	    &from), 0);
+	ck_assert_int_eq(wg_decrypt(B.dev, copy, len, &A.addr, &plain, &plen,
+	    &from), -EALREADY);
+}
+END_TEST
+
+/* Out-of-order delivery inside the window works; too old does not. */
+START_TEST(test_replay_window)
+{
+	enum { N = 2200 };
+	static uint8_t pkts[N][64];
+	size_t lens[N], plen;
+	uint8_t *plain;
+	struct wg_peer *from;
+	struct wg_keypair *k;
+	int i;
+
+	handshake(&A, &B);
+	k = wg_peer_send_keypair(A.peer);
+	for (i = 0; i < N; i++) {
+		memset(pkts[i] + WG_DATA_HDR_LEN, i & 0xff, 8);
+		ck_assert_int_eq(wg_encrypt(k, pkts[i], 8, sizeof(pkts[i]),
+		    &lens[i]), 0);
+	}
+	wg_keypair_put(k);
+	/* Deliver 2199 first, then 300 (within 2048 - 64), then 100. */
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[2199], lens[2199], &A.addr,
+	    &plain, &plen, &from), 0);
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[300], lens[300], &A.addr,
+	    &plain, &plen, &from), 0);
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[200], lens[200], &A.addr,
+	    &plain, &plen, &from), -EALREADY);
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[100], lens[100], &A.addr,
+	    &plain, &plen, &from), -EALREADY);
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[2198], lens[2198], &A.addr,
+	    &plain, &plen, &from), 0);
+	ck_assert_int_eq(wg_decrypt(B.dev, pkts[2198], lens[2198], &A.addr,
+	    &plain, &plen, &from), -EBADMSG);	/* decrypted in place */
+}
+END_TEST
+
+START_TEST(test_tampered_and_garbage)
+{
+	uint8_t buf[128], reply[WG_INITIATION_LEN];
+	uint8_t init[WG_INITIATION_LEN];
+	uint8_t *plain;
+	size_t len, plen, i;
+	struct wg_peer *from;
+	struct wg_keypair *k;
+	struct wg_hs_result r;
+
+	handshake(&A, &B);
+	k = wg_peer_send_keypair(A.peer);
+	memcpy(buf + WG_DATA_HDR_LEN, "secret", 6);
+	ck_assert_int_eq(wg_encrypt(k, buf, 6, sizeof(buf), &len), 0);
+	wg_keypair_put(k);
+	buf[20] ^= 1;
+	ck_assert_int_eq(wg_decrypt(B.dev, buf, len, &A.addr, &plain, &plen,
+	    &from), -EBADMSG);
+	/* Unknown receiver index. */
+	buf[4] ^= 0xff;
+	ck_assert_int_eq(wg_decrypt(B.dev, buf, len, &A.addr, &plain, &plen,
+	    &from), -ENOKEY);
+	/* Every truncation of an initiation is refused by type/size. */
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	for (i = 0; i < sizeof(init); i++)
+		ck_assert_int_eq(wg_handle_handshake(B.dev, init, i, &A.addr,
+		    reply, &r), -EBADMSG);
+	/* A flipped bit breaks mac1. */
+	init[50] ^= 0x80;
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), -EBADMSG);
+	ck_assert_int_eq(wg_msg_type((const uint8_t *)"\x04\x00\x00\x01", 4), 0);
+	ck_assert_int_eq(wg_msg_type((const uint8_t *)"\x05\x00\x00\x00", 4), 0);
+	ck_assert_int_eq(wg_msg_type(buf, WG_DATA_MIN_LEN - 1), 0);
+}
+END_TEST
+
+START_TEST(test_initiation_replay_and_unknown_peer)
+{
+	uint8_t init[WG_INITIATION_LEN], reply[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	struct wg_device *c;
+	uint8_t cpriv[32];
+
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), 0);
+	time_fake_advance(NSEC_PER_SEC);
+	/* The same initiation again: its timestamp is not newer. */
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), -EALREADY);
+	/* A device that does not know A. */
+	memset(cpriv, 0x77, 32);
+	ck_assert_int_eq(wg_device_new(B.priv, &c), 0);
+	ck_assert_int_eq(wg_handle_handshake(c, init, sizeof(init), &A.addr,
+	    reply, &r), -ENOENT);
+	wg_device_free(c);
+}
+END_TEST
+
+START_TEST(test_cookie_under_load)
+{
+	uint8_t init[WG_INITIATION_LEN], reply[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+
+	wg_device_set_under_load(B.dev, true);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_COOKIE_LEN);
+	ck_assert_int_eq(wg_msg_type(reply, WG_COOKIE_LEN), WG_MSG_COOKIE);
+	ck_assert(!r.established);
+	ck_assert_int_eq(wg_handle_handshake(A.dev, reply, WG_COOKIE_LEN,
+	    &B.addr, none, &r), 0);
+	/* The same cookie reply twice is refused (one per mac1). */
+	ck_assert_int_eq(wg_handle_handshake(A.dev, reply, WG_COOKIE_LEN,
+	    &B.addr, none, &r), -EBADMSG);
+	/* Now the initiation carries a valid mac2 and is processed. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+	/* From another address the cookie does not match. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &B.addr, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_COOKIE_LEN);
+}
+END_TEST
+
+START_TEST(test_timers)
+{
+	unsigned act;
+
+	/* Nothing to do without a session or a wish for one. */
+	ck_assert_uint_eq(wg_peer_tick(A.peer), 0);
+	wg_peer_want_handshake(A.peer);
+	ck_assert(wg_peer_tick(A.peer) & WG_TICK_SEND_INITIATION);
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, "x"), 0);
+	ck_assert_uint_eq(wg_peer_tick(A.peer), 0);
+	/* B received data and sent nothing: keepalive after 10 s. */
+	wg_peer_set_endpoint(B.peer, &A.addr);
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_KEEPALIVE, 0);
+	time_fake_advance(10 * NSEC_PER_SEC);
+	ck_assert(wg_peer_tick(B.peer) & WG_TICK_SEND_KEEPALIVE);
+	ck_assert_int_eq(transfer(&B, &A, ""), 0);
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_KEEPALIVE, 0);
+	/* A sent data 15 s ago and heard nothing since: new handshake. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(transfer(&A, &B, "y"), 0);
+	time_fake_advance(15 * NSEC_PER_SEC);
+	act = wg_peer_tick(A.peer);
+	ck_assert(act & WG_TICK_SEND_INITIATION);
+	/* Rekey after 120 s: the initiator asks for a handshake on send. */
+	time_fake_advance(110 * NSEC_PER_SEC);
+	wg_keypair_put(wg_peer_send_keypair(A.peer));
+	ck_assert(wg_peer_tick(A.peer) & WG_TICK_SEND_INITIATION);
+	/* After 180 s the session is unusable. */
+	time_fake_advance(60 * NSEC_PER_SEC);
+	ck_assert(!wg_peer_has_session(A.peer));
+	ck_assert_int_eq(transfer(&A, &B, "late"), -ENOKEY);
+}
+END_TEST
+
+START_TEST(test_handshake_retry_and_give_up)
+{
+	uint8_t init[WG_INITIATION_LEN];
+	unsigned act, sent = 1;
+	int i;
+
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	for (i = 0; i < 100; i++) {
+		time_fake_advance(NSEC_PER_SEC);
+		act = wg_peer_tick(A.peer);
+		if (act & WG_TICK_GAVE_UP)
+			break;
+		if (act & WG_TICK_SEND_INITIATION) {
+			ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+			sent++;
+		}
+	}
+	/* Every ~5.x s for 90 s, then give up. */
+	ck_assert_int_ge(i, 89);
+	ck_assert_int_le(i, 91);
+	ck_assert_int_ge(sent, 15);
+	ck_assert_int_le(sent, 19);
+}
+END_TEST
+
+START_TEST(test_persistent_keepalive)
+{
+	wg_peer_set_keepalive(A.peer, 25);
+	ck_assert(wg_peer_tick(A.peer) & WG_TICK_SEND_KEEPALIVE);
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, ""), 0);
+	time_fake_advance(24 * NSEC_PER_SEC);
+	ck_assert_uint_eq(wg_peer_tick(A.peer) & WG_TICK_SEND_KEEPALIVE, 0);
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert(wg_peer_tick(A.peer) & WG_TICK_SEND_KEEPALIVE);
+}
+END_TEST
+
+START_TEST(test_keys_base64)
+{
+	uint8_t k[32], k2[32];
+	char b64[45], hex[65];
+
+	memset(k, 0xa5, 32);
+	wg_key_to_base64(k, b64);
+	ck_assert_uint_eq(strlen(b64), 44);
+	ck_assert_int_eq(wg_key_from_base64(b64, k2), 0);
+	ck_assert_int_eq(memcmp(k, k2, 32), 0);
+	wg_key_to_hex(k, hex);
+	ck_assert_int_eq(wg_key_from_hex(hex, k2), 0);
+	ck_assert_int_eq(wg_key_from_base64("short", k2), -EINVAL);
+	ck_assert_int_eq(wg_key_from_base64(
+	    "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=", k2), -EINVAL);
+	ck_assert_int_eq(wg_key_from_hex("zz", k2), -EINVAL);
+	/* Vector from wg(8): `wg pubkey` of this private key. */
+	ck_assert_int_eq(wg_key_from_base64(
+	    "YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", k), 0);
+	wg_key_public(k, k2);
+	wg_key_to_base64(k2, b64);
+	ck_assert_str_eq(b64, "Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=");
+}
+END_TEST
+
+START_TEST(test_peer_management)
+{
+	struct wg_peer *p;
+	uint8_t k[32];
+
+	ck_assert_int_eq(wg_peer_add(A.dev, B.pub, &p), -EEXIST);
+	ck_assert_int_eq(wg_peer_add(A.dev, A.pub, &p), -EINVAL);
+	ck_assert_ptr_eq(wg_peer_find(A.dev, B.pub), A.peer);
+	ck_assert_ptr_eq(wg_peer_next(A.dev, NULL), A.peer);
+	ck_assert_ptr_null(wg_peer_next(A.dev, A.peer));
+	wg_peer_public_key(A.peer, k);
+	ck_assert_int_eq(memcmp(k, B.pub, 32), 0);
+	ck_assert_uint_eq(strlen(wg_peer_name(A.peer)), 8);
+	handshake(&A, &B);
+	wg_peer_remove(A.dev, A.peer);
+	ck_assert_ptr_null(wg_peer_find(A.dev, B.pub));
+	ck_assert_ptr_null(wg_peer_next(A.dev, NULL));
+	ck_assert_int_eq(wg_peer_add(A.dev, B.pub, &p), 0);
+}
+END_TEST
+
+static Suite *
+wg_suite(void)
+{
+	Suite *s = suite_create("wg_noise");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_handshake_and_data);
+	tcase_add_test(tc, test_handshake_reverse_and_rekey);
+	tcase_add_test(tc, test_replay_rejected);
+	tcase_add_test(tc, test_replay_window);
+	tcase_add_test(tc, test_tampered_and_garbage);
+	tcase_add_test(tc, test_initiation_replay_and_unknown_peer);
+	tcase_add_test(tc, test_cookie_under_load);
+	tcase_add_test(tc, test_timers);
+	tcase_add_test(tc, test_handshake_retry_and_give_up);
+	tcase_add_test(tc, test_persistent_keepalive);
+	tcase_add_test(tc, test_keys_base64);
+	tcase_add_test(tc, test_peer_management);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(wg_suite)

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * WireGuard protocol core (sans-IO): Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s
+ * handshake, cookies, keypairs with a replay window, transport data, and
+ * the timer rules of the WireGuard paper (§6).
+ *
+ * Threads: every function may be called from any thread.  Transport
+ * encryption and decryption run concurrently in the data-plane workers;
+ * handshake and timer work is serialised per peer.  A device owns its
+ * peers; a removed peer is unlinked at once and freed with the device, so
+ * a worker holding a peer pointer never sees freed memory.
+ */
+#ifndef FZ_WG_H
+#define FZ_WG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define WG_KEY_LEN		32
+#define WG_MSG_INITIATION	1
+#define WG_MSG_RESPONSE		2
+#define WG_MSG_COOKIE		3
+#define WG_MSG_DATA		4
+#define WG_INITIATION_LEN	148
+#define WG_RESPONSE_LEN		92
+#define WG_COOKIE_LEN		64
+#define WG_DATA_HDR_LEN		16	/* type, receiver, counter */
+#define WG_TAG_LEN		16
+#define WG_DATA_MIN_LEN		(WG_DATA_HDR_LEN + WG_TAG_LEN)
+/* Bytes a packet grows by: header, tag, and up to 15 of padding. */
+#define WG_OVERHEAD_MAX		(WG_DATA_HDR_LEN + WG_TAG_LEN + 15)
+
+struct wg_device;
+struct wg_peer;
+struct wg_keypair;
+
+/* Classifies a datagram by type and exact size; 0 if it is not WireGuard. */
+int	wg_msg_type(const uint8_t *, size_t);
+
+int	wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **)
+	    __attribute__((warn_unused_result));
+void	wg_device_free(struct wg_device *);
+void	wg_device_public_key(const struct wg_device *, uint8_t[WG_KEY_LEN]);
+int	wg_device_set_private_key(struct wg_device *,
+	    const uint8_t[WG_KEY_LEN]) __attribute__((warn_unused_result));
+/* When set, handshake messages need a valid MAC2 or get a cookie reply. */
+void	wg_device_set_under_load(struct wg_device *, bool);
+
+int	wg_peer_add(struct wg_device *, const uint8_t pub[WG_KEY_LEN],
+	    struct wg_peer **) __attribute__((warn_unused_result));
+struct wg_peer *wg_peer_find(struct wg_device *, const uint8_t[WG_KEY_LEN]);
+void	wg_peer_remove(struct wg_device *, struct wg_peer *);
+/* Iterates live peers in insertion order; NULL starts, NULL ends. */
+struct wg_peer *wg_peer_next(struct wg_device *, struct wg_peer *);
+void	wg_peer_set_psk(struct wg_peer *, const uint8_t[WG_KEY_LEN]);
+void	wg_peer_set_keepalive(struct wg_peer *, unsigned secs);
+void	wg_peer_set_endpoint(struct wg_peer *, const union fz_sockaddr *);
+/* Returns false when the peer has no endpoint yet. */
+bool	wg_peer_endpoint(struct wg_peer *, union fz_sockaddr *);
+void	wg_peer_public_key(const struct wg_peer *, uint8_t[WG_KEY_LEN]);
+/* A short printable fingerprint of the public key, for logs. */
+const char *wg_peer_name(const struct wg_peer *);
+void	*wg_peer_cookie(const struct wg_peer *);	/* data-plane slot */
+void	wg_peer_set_cookie(struct wg_peer *, void *);
+
+struct wg_peer_stats {
+	uint64_t	rx_bytes;
+	uint64_t	tx_bytes;
+	uint64_t	last_handshake_real_ns;	/* 0: never */
+	unsigned	keepalive;
+};
+void	wg_peer_stats(struct wg_peer *, struct wg_peer_stats *);
+
+/* Handshake messages.  out must hold the message's full length. */
+int	wg_create_initiation(struct wg_peer *, uint8_t out[WG_INITIATION_LEN])
+	    __attribute__((warn_unused_result));
+
+/* What the data plane must do after wg_handle_handshake. */
+struct wg_hs_result {
+	struct wg_peer	*peer;		/* the peer concerned, if known */
+	size_t		 reply_len;	/* >0: send reply[0..len) to src */
+	bool		 established;	/* a new session is usable */
+};
+/*
+ * Consumes an initiation, response or cookie reply from src.  May write a
+ * response or cookie reply into reply (which must hold 148 bytes).
+ */
+int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
+	    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Transport data.  wg_peer_send_keypair returns a referenced keypair usable
+ * for sending, or NULL (-ENOKEY) when a handshake is needed (it is then
+ * requested).  Release it with wg_keypair_put.
+ */
+struct wg_keypair *wg_peer_send_keypair(struct wg_peer *);
+void	wg_keypair_put(struct wg_keypair *);
+/*
+ * Encrypts in place.  buf holds WG_DATA_HDR_LEN bytes of headroom followed by
+ * plen bytes of plaintext, and room for padding and the tag after it
+ * (cap >= WG_DATA_HDR_LEN + plen + 15 + WG_TAG_LEN).  Writes the whole
+ * message and its length.  -EKEYEXPIRED when the counter is exhausted.
+ */
+int	wg_encrypt(struct wg_keypair *, uint8_t *buf, size_t plen, size_t cap,
+	    size_t *outlen) __attribute__((warn_unused_result));
+/*
+ * Decrypts a data message in place.  On success *plain points into buf at
+ * the plaintext (padded; the IP header says the real length), *plen is its
+ * length (0 = keepalive) and *peer is the sender; src updates the peer's
+ * endpoint (roaming).
+ */
+int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
+	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
+	    struct wg_peer **peer) __attribute__((warn_unused_result));
+/* Accounting hooks for the timer rules. */
+void	wg_peer_data_sent(struct wg_peer *, size_t bytes, bool keepalive);
+
+/* Timer work, from one thread every ~100 ms. */
+#define WG_TICK_SEND_INITIATION	0x1
+#define WG_TICK_SEND_KEEPALIVE	0x2
+#define WG_TICK_GAVE_UP		0x4	/* drop what waits for a handshake */
+unsigned wg_peer_tick(struct wg_peer *);
+/* Asks for a handshake soon (e.g. a packet is waiting for a session). */
+void	wg_peer_want_handshake(struct wg_peer *);
+bool	wg_peer_has_session(struct wg_peer *);
+
+/*
+ * Divides every protocol timer by this factor (tests force rekeys with it);
+ * read once from FZ_WG_TIMER_SCALE by wg_device_new, default 1.
+ */
+void	wg_set_timer_scale(unsigned);
+
+/* Base64 keys as wg(8) prints them (44 characters + NUL). */
+int	wg_key_from_base64(const char *, uint8_t[WG_KEY_LEN])
+	    __attribute__((warn_unused_result));
+void	wg_key_to_base64(const uint8_t[WG_KEY_LEN], char[45]);
+int	wg_key_from_hex(const char *, uint8_t[WG_KEY_LEN])
+	    __attribute__((warn_unused_result));
+void	wg_key_to_hex(const uint8_t[WG_KEY_LEN], char[65]);
+void	wg_key_public(const uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN]);
+void	wg_key_generate(uint8_t priv[WG_KEY_LEN]);
+
+#endif

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: ISC
+# The WireGuard protocol core, as a library the data plane and tests link.
+noinst_LIBRARIES += libfzwg.a
+libfzwg_a_SOURCES = \
+	tunneld/wg.h tunneld/wg_noise.c \
+	tunneld/allowedips.h tunneld/allowedips.c
+libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS)
+WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) -lpthread
+
+wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips
+check_PROGRAMS += $(wg_unit_tests)
+UNIT_TESTS += $(wg_unit_tests)
+TESTS += $(wg_unit_tests)
+tests_unit_check_wg_noise_SOURCES = tests/unit/check_wg_noise.c
+tests_unit_check_wg_noise_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_wg_noise_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_allowedips_SOURCES = tests/unit/check_allowedips.c
+tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_allowedips_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+
+fuzz_targets += tests/fuzz/fuzz_wg_msg
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_wg_msg
+endif
+tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
+tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
+tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)

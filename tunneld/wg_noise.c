@@ -1,0 +1,1400 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * WireGuard: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s handshake, cookie
+ * replies, keypairs, replay window and transport data (the WireGuard paper,
+ * §5), and the timer rules (§6).  See wg.h for the threading model.
+ */
+#define LOG_MODULE "wg"
+
+#include <blake2.h>
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "fztime.h"
+#include "log.h"
+#include "wg.h"
+
+/* Protocol constants (paper §6.1). */
+#define REKEY_AFTER_MESSAGES	(1ULL << 60)
+#define REJECT_AFTER_MESSAGES	(UINT64_MAX - (1ULL << 13))
+#define REKEY_AFTER_TIME	(120 * NSEC_PER_SEC)
+#define REJECT_AFTER_TIME	(180 * NSEC_PER_SEC)
+#define REKEY_ATTEMPT_TIME	(90 * NSEC_PER_SEC)
+#define REKEY_TIMEOUT		(5 * NSEC_PER_SEC)
+#define KEEPALIVE_TIMEOUT	(10 * NSEC_PER_SEC)
+#define COOKIE_SECRET_LIFE	(120 * NSEC_PER_SEC)
+#define INITIATIONS_PER_SEC	50
+
+static const char CONSTRUCTION[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+static const char IDENTIFIER[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+static const char LABEL_MAC1[] = "mac1----";
+static const char LABEL_COOKIE[] = "cookie--";
+
+/* Replay window: RFC 6479 style, 2048 bits in 64-bit words. */
+#define REPLAY_BITS		2048
+#define REPLAY_WORDS		(REPLAY_BITS / 64)
+#define REPLAY_WINDOW		(REPLAY_BITS - 64)
+
+static _Atomic unsigned timer_scale = 1;
+
+void
+wg_set_timer_scale(unsigned s)
+{
+	atomic_store(&timer_scale, s > 0 ? s : 1);
+}
+
+static uint64_t
+T(uint64_t ns)
+{
+	return ns / atomic_load(&timer_scale);
+}
+
+struct wg_keypair {
+	_Atomic int		 refs;
+	struct wg_peer		*peer;
+	uint8_t			 send_key[32];
+	uint8_t			 recv_key[32];
+	uint32_t		 local_index;
+	uint32_t		 remote_index;
+	bool			 initiator;
+	uint64_t		 created;
+	_Atomic uint64_t	 send_counter;
+	pthread_spinlock_t	 replay_lock;
+	uint64_t		 replay_top;	/* highest counter seen + 1 */
+	uint64_t		 replay[REPLAY_WORDS];
+	struct wg_keypair	*hnext;		/* index hash chain */
+};
+
+enum hs_state {
+	HS_NONE,
+	HS_INIT_SENT,		/* initiator: waiting for the response */
+	HS_INIT_CONSUMED,	/* responder: response sent */
+};
+
+struct wg_peer {
+	struct wg_device	*dev;
+	struct wg_peer		*next;		/* device list */
+	bool			 dead;
+	pthread_mutex_t		 lock;
+	uint8_t			 pub[32];
+	uint8_t			 psk[32];
+	uint8_t			 ss[32];	/* DH(S_i, S_r), precomputed */
+	bool			 ss_ok;
+	uint8_t			 mac1_key[32];	/* HASH(LABEL_MAC1 || pub) */
+	uint8_t			 cookie_key[32];/* HASH(LABEL_COOKIE || pub) */
+	char			 name[12];
+
+	/* handshake */
+	enum hs_state		 hs;
+	uint32_t		 hs_index;	/* our sender index */
+	uint32_t		 hs_remote;	/* their sender index */
+	uint8_t			 hs_eph_priv[32];
+	uint8_t			 hs_eph_pub_r[32];	/* remote ephemeral */
+	uint8_t			 hs_hash[32];
+	uint8_t			 hs_ck[32];
+	uint8_t			 last_tai[12];
+	uint64_t		 last_init_consumed;
+	uint8_t			 last_mac1[16];	/* of our last handshake msg */
+	bool			 last_mac1_ok;
+	uint8_t			 cookie[16];
+	uint64_t		 cookie_time;	/* 0: none */
+
+	/* sessions */
+	struct wg_keypair	*kp_cur, *kp_prev, *kp_next;
+
+	/* endpoint */
+	union fz_sockaddr	 endpoint;
+	bool			 has_endpoint;
+
+	/* timers (monotonic ns; 0 = never) */
+	uint64_t		 t_hs_start;	/* first initiation of attempt */
+	uint64_t		 t_init_sent;
+	uint64_t		 t_init_jitter;
+	uint64_t		 t_data_sent;	/* non-keepalive data */
+	uint64_t		 t_any_sent;
+	uint64_t		 t_recv;	/* authenticated packet */
+	uint64_t		 t_session;	/* last session established */
+	bool			 want_hs;
+	bool			 keepalive_due;
+	unsigned		 keepalive;	/* persistent, seconds */
+
+	_Atomic uint64_t	 rx_bytes, tx_bytes;
+	_Atomic uint64_t	 last_hs_real;
+	void			*cookie_slot;
+};
+
+#define INDEX_BUCKETS	1024
+
+struct wg_device {
+	pthread_mutex_t		 lock;		/* peers list, keys */
+	pthread_rwlock_t	 index_lock;	/* index hash */
+	uint8_t			*priv;		/* sodium_malloc'd */
+	uint8_t			 pub[32];
+	uint8_t			 mac1_key[32];
+	uint8_t			 cookie_key[32];
+	uint8_t			 cookie_secret[32];
+	uint64_t		 cookie_secret_time;
+	_Atomic bool		 under_load;
+	struct wg_peer		*peers;
+	struct wg_keypair	*index[INDEX_BUCKETS];
+};
+
+/* --- primitives (paper §5.4) --- */
+
+static void
+hash2(uint8_t out[32], const void *a, size_t al, const void *b, size_t bl)
+{
+	blake2s_state s;
+
+	blake2s_init(&s, 32);
+	blake2s_update(&s, a, al);
+	if (bl > 0)
+		blake2s_update(&s, b, bl);
+	blake2s_final(&s, out, 32);
+}
+
+/* MAC(key, input): keyed BLAKE2s-128. */
+static void
+mac16(uint8_t out[16], const uint8_t *key, size_t klen, const void *in,
+    size_t inlen)
+{
+	blake2s(out, in, key, 16, inlen, klen);
+}
+
+/* HMAC-BLAKE2s-256 (RFC 2104 over BLAKE2s, 64-byte blocks). */
+static void
+hmac(uint8_t out[32], const uint8_t key[32], const void *in, size_t inlen)
+{
+	uint8_t k[64], ihash[32];
+	blake2s_state s;
+	int i;
+
+	memset(k, 0, sizeof(k));
+	memcpy(k, key, 32);
+	for (i = 0; i < 64; i++)
+		k[i] ^= 0x36;
+	blake2s_init(&s, 32);
+	blake2s_update(&s, k, 64);
+	blake2s_update(&s, in, inlen);
+	blake2s_final(&s, ihash, 32);
+	for (i = 0; i < 64; i++)
+		k[i] ^= 0x36 ^ 0x5c;
+	blake2s_init(&s, 32);
+	blake2s_update(&s, k, 64);
+	blake2s_update(&s, ihash, 32);
+	blake2s_final(&s, out, 32);
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(ihash, sizeof(ihash));
+}
+
+/* KDF_n: HKDF with HMAC-BLAKE2s; writes n (1..3) 32-byte outputs. */
+static void
+kdf(uint8_t *o1, uint8_t *o2, uint8_t *o3, const uint8_t ck[32],
+    const void *in, size_t inlen)
+{
+	uint8_t prk[32], t[33];
+
+	hmac(prk, ck, in, inlen);
+	t[0] = 1;
+	hmac(t, prk, t, 1);
+	memcpy(o1, t, 32);
+	if (o2 != NULL) {
+		t[32] = 2;
+		hmac(t, prk, t, 33);
+		memcpy(o2, t, 32);
+	}
+	if (o3 != NULL) {
+		t[32] = 3;
+		hmac(t, prk, t, 33);
+		memcpy(o3, t, 32);
+	}
+	sodium_memzero(prk, sizeof(prk));
+	sodium_memzero(t, sizeof(t));
+}
+
+static int
+dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
+{
+	/* libsodium rejects all-zero results (small-order points). */
+	return crypto_scalarmult_curve25519(out, priv, pub) == 0 ? 0 : -EINVAL;
+}
+
+static void
+mix_hash(uint8_t h[32], const void *in, size_t len)
+{
+	hash2(h, h, 32, in, len);
+}
+
+static void
+aead_nonce(uint8_t n[12], uint64_t counter)
+{
+	memset(n, 0, 4);
+	for (int i = 0; i < 8; i++)
+		n[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+/* AEAD(k, 0, plain, h) appended to w; then h = HASH(h || ciphertext). */
+static void
+seal_hash(struct wbuf *w, const uint8_t k[32], const void *plain, size_t len,
+    uint8_t h[32])
+{
+	uint8_t nonce[12], out[64];
+
+	aead_nonce(nonce, 0);
+	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, plain, len, h,
+	    32, NULL, nonce, k);
+	wbuf_put(w, out, len + 16);
+	mix_hash(h, out, len + 16);
+}
+
+static int
+open_hash(uint8_t *plain, const uint8_t k[32], const uint8_t *ct, size_t ctlen,
+    uint8_t h[32])
+{
+	uint8_t nonce[12];
+
+	aead_nonce(nonce, 0);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, ct,
+	    ctlen, h, 32, nonce, k) != 0)
+		return -EBADMSG;
+	mix_hash(h, ct, ctlen);
+	return 0;
+}
+
+static void
+tai64n(uint8_t out[12])
+{
+	uint64_t now = time_real_ns();
+	uint64_t secs = 0x400000000000000aULL + now / NSEC_PER_SEC;
+	/* Coarsen to 2^24 ns so the timestamp does not leak a fine clock. */
+	uint32_t ns = (uint32_t)(now % NSEC_PER_SEC) & ~0xffffffU;
+	struct wbuf w;
+
+	wbuf_init(&w, out, 12);
+	wbuf_put_u64(&w, secs);
+	wbuf_put_u32(&w, ns);
+}
+
+/* --- keys and base64 --- */
+
+int
+wg_key_from_base64(const char *s, uint8_t out[WG_KEY_LEN])
+{
+	uint8_t k[WG_KEY_LEN];
+	size_t n;
+
+	if (strlen(s) != 44 || s[43] != '=' ||
+	    sodium_base642bin(k, sizeof(k), s, 44, NULL, &n, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || n != WG_KEY_LEN)
+		return -EINVAL;
+	memcpy(out, k, WG_KEY_LEN);
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+void
+wg_key_to_base64(const uint8_t k[WG_KEY_LEN], char out[45])
+{
+	sodium_bin2base64(out, 45, k, WG_KEY_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+int
+wg_key_from_hex(const char *s, uint8_t out[WG_KEY_LEN])
+{
+	uint8_t k[WG_KEY_LEN];
+	size_t n;
+
+	if (strlen(s) != 64 || sodium_hex2bin(k, sizeof(k), s, 64, NULL, &n,
+	    NULL) != 0 || n != WG_KEY_LEN)
+		return -EINVAL;
+	memcpy(out, k, WG_KEY_LEN);
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+void
+wg_key_to_hex(const uint8_t k[WG_KEY_LEN], char out[65])
+{
+	sodium_bin2hex(out, 65, k, WG_KEY_LEN);
+}
+
+void
+wg_key_public(const uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN])
+{
+	crypto_scalarmult_curve25519_base(pub, priv);
+}
+
+void
+wg_key_generate(uint8_t priv[WG_KEY_LEN])
+{
+	randombytes_buf(priv, WG_KEY_LEN);
+	priv[0] &= 248;
+	priv[31] = (priv[31] & 127) | 64;
+}
+
+/* --- messages --- */
+
+int
+wg_msg_type(const uint8_t *p, size_t len)
+{
+	if (len < 4 || p[1] != 0 || p[2] != 0 || p[3] != 0)
+		return 0;
+	switch (p[0]) {
+	case WG_MSG_INITIATION:
+		return len == WG_INITIATION_LEN ? WG_MSG_INITIATION : 0;
+	case WG_MSG_RESPONSE:
+		return len == WG_RESPONSE_LEN ? WG_MSG_RESPONSE : 0;
+	case WG_MSG_COOKIE:
+		return len == WG_COOKIE_LEN ? WG_MSG_COOKIE : 0;
+	case WG_MSG_DATA:
+		return len >= WG_DATA_MIN_LEN ? WG_MSG_DATA : 0;
+	default:
+		return 0;
+	}
+}
+
+/* --- device --- */
+
+static void
+device_derive(struct wg_device *d)
+{
+	wg_key_public(d->priv, d->pub);
+	hash2(d->mac1_key, LABEL_MAC1, 8, d->pub, 32);
+	hash2(d->cookie_key, LABEL_COOKIE, 8, d->pub, 32);
+}
+
+int
+wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **out)
+{
+	struct wg_device *d;
+	const char *scale;
+
+	if (sodium_init() < 0)
+		return -ENOSYS;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	if ((d->priv = sodium_malloc(32)) == NULL) {
+		free(d);
+		return -ENOMEM;
+	}
+	memcpy(d->priv, priv, 32);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_rwlock_init(&d->index_lock, NULL);
+	device_derive(d);
+	if ((scale = getenv("FZ_WG_TIMER_SCALE")) != NULL && atoi(scale) > 0)
+		wg_set_timer_scale((unsigned)atoi(scale));
+	*out = d;
+	return 0;
+}
+
+static void keypair_put_locked_unlink(struct wg_device *, struct wg_keypair *);
+
+static void
+peer_clear_sessions(struct wg_peer *p)
+{
+	keypair_put_locked_unlink(p->dev, p->kp_prev);
+	keypair_put_locked_unlink(p->dev, p->kp_cur);
+	keypair_put_locked_unlink(p->dev, p->kp_next);
+	p->kp_prev = p->kp_cur = p->kp_next = NULL;
+}
+
+void
+wg_device_free(struct wg_device *d)
+{
+	struct wg_peer *p, *n;
+
+	if (d == NULL)
+		return;
+	for (p = d->peers; p != NULL; p = n) {
+		n = p->next;
+		pthread_mutex_lock(&p->lock);
+		peer_clear_sessions(p);
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_destroy(&p->lock);
+		sodium_memzero(p, sizeof(*p));
+		free(p);
+	}
+	sodium_free(d->priv);
+	sodium_memzero(d->cookie_secret, sizeof(d->cookie_secret));
+	pthread_rwlock_destroy(&d->index_lock);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+void
+wg_device_public_key(const struct wg_device *d, uint8_t out[WG_KEY_LEN])
+{
+	memcpy(out, d->pub, 32);
+}
+
+static void
+peer_derive(struct wg_peer *p)
+{
+	p->ss_ok = dh(p->ss, p->dev->priv, p->pub) == 0;
+}
+
+int
+wg_device_set_private_key(struct wg_device *d, const uint8_t priv[WG_KEY_LEN])
+{
+	struct wg_peer *p;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->priv, priv, 32);
+	device_derive(d);
+	for (p = d->peers; p != NULL; p = p->next) {
+		pthread_mutex_lock(&p->lock);
+		peer_derive(p);
+		peer_clear_sessions(p);
+		p->hs = HS_NONE;
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+void
+wg_device_set_under_load(struct wg_device *d, bool on)
+{
+	atomic_store(&d->under_load, on);
+}
+
+/* --- index table --- */
+
+static struct wg_keypair **
+index_slot(struct wg_device *d, uint32_t idx)
+{
+	return &d->index[idx % INDEX_BUCKETS];
+}
+
+/* Picks a random local index not in use; caller holds index_lock (write). */
+static uint32_t
+index_alloc(struct wg_device *d)
+{
+	for (;;) {
+		uint32_t idx = randombytes_random();
+		struct wg_keypair *k;
+		struct wg_peer *p;
+		bool used = false;
+
+		for (k = *index_slot(d, idx); k != NULL; k = k->hnext)
+			used |= k->local_index == idx;
+		/* Handshake indices live in the peers themselves. */
+		for (p = d->peers; p != NULL; p = p->next)
+			used |= p->hs != HS_NONE && p->hs_index == idx;
+		if (!used && idx != 0)
+			return idx;
+	}
+}
+
+static void
+keypair_unlink(struct wg_device *d, struct wg_keypair *k)
+{
+	struct wg_keypair **pp;
+
+	pthread_rwlock_wrlock(&d->index_lock);
+	for (pp = index_slot(d, k->local_index); *pp != NULL;
+	    pp = &(*pp)->hnext) {
+		if (*pp == k) {
+			*pp = k->hnext;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&d->index_lock);
+}
+
+void
+wg_keypair_put(struct wg_keypair *k)
+{
+	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1) {
+		pthread_spin_destroy(&k->replay_lock);
+		sodium_memzero(k, sizeof(*k));
+		free(k);
+	}
+}
+
+static void
+keypair_put_locked_unlink(struct wg_device *d, struct wg_keypair *k)
+{
+	if (k == NULL)
+		return;
+	keypair_unlink(d, k);
+	wg_keypair_put(k);
+}
+
+/* --- peers --- */
+
+int
+wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
+    struct wg_peer **out)
+{
+	struct wg_peer *p, **tail;
+	char b64[45];
+
+	if (sodium_memcmp(pub, d->pub, 32) == 0)
+		return -EINVAL;		/* a peer cannot be ourselves */
+	pthread_mutex_lock(&d->lock);
+	for (tail = &d->peers; *tail != NULL; tail = &(*tail)->next) {
+		if (!(*tail)->dead && memcmp((*tail)->pub, pub, 32) == 0) {
+			pthread_mutex_unlock(&d->lock);
+			return -EEXIST;
+		}
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOMEM;
+	}
+	p->dev = d;
+	pthread_mutex_init(&p->lock, NULL);
+	memcpy(p->pub, pub, 32);
+	hash2(p->mac1_key, LABEL_MAC1, 8, pub, 32);
+	hash2(p->cookie_key, LABEL_COOKIE, 8, pub, 32);
+	peer_derive(p);
+	wg_key_to_base64(pub, b64);
+	memcpy(p->name, b64, 8);	/* as wg-quick logs it: "AbCdEfGh" */
+	p->name[8] = '\0';
+	*tail = p;
+	pthread_mutex_unlock(&d->lock);
+	*out = p;
+	return 0;
+}
+
+struct wg_peer *
+wg_peer_find(struct wg_device *d, const uint8_t pub[WG_KEY_LEN])
+{
+	struct wg_peer *p;
+
+	pthread_mutex_lock(&d->lock);
+	for (p = d->peers; p != NULL; p = p->next)
+		if (!p->dead && memcmp(p->pub, pub, 32) == 0)
+			break;
+	pthread_mutex_unlock(&d->lock);
+	return p;
+}
+
+struct wg_peer *
+wg_peer_next(struct wg_device *d, struct wg_peer *prev)
+{
+	struct wg_peer *p;
+
+	pthread_mutex_lock(&d->lock);
+	p = prev == NULL ? d->peers : prev->next;
+	while (p != NULL && p->dead)
+		p = p->next;
+	pthread_mutex_unlock(&d->lock);
+	return p;
+}
+
+void
+wg_peer_remove(struct wg_device *d, struct wg_peer *p)
+{
+	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&p->lock);
+	p->dead = true;
+	peer_clear_sessions(p);
+	p->hs = HS_NONE;
+	sodium_memzero(p->hs_eph_priv, sizeof(p->hs_eph_priv));
+	sodium_memzero(p->psk, sizeof(p->psk));
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+wg_peer_set_psk(struct wg_peer *p, const uint8_t psk[WG_KEY_LEN])
+{
+	pthread_mutex_lock(&p->lock);
+	if (psk != NULL)
+		memcpy(p->psk, psk, 32);
+	else
+		memset(p->psk, 0, 32);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+wg_peer_set_keepalive(struct wg_peer *p, unsigned secs)
+{
+	pthread_mutex_lock(&p->lock);
+	p->keepalive = secs;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+wg_peer_set_endpoint(struct wg_peer *p, const union fz_sockaddr *sa)
+{
+	pthread_mutex_lock(&p->lock);
+	p->endpoint = *sa;
+	p->has_endpoint = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool
+wg_peer_endpoint(struct wg_peer *p, union fz_sockaddr *out)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = p->has_endpoint;
+	if (ok)
+		*out = p->endpoint;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+void
+wg_peer_public_key(const struct wg_peer *p, uint8_t out[WG_KEY_LEN])
+{
+	memcpy(out, p->pub, 32);
+}
+
+const char *
+wg_peer_name(const struct wg_peer *p)
+{
+	return p->name;
+}
+
+void *
+wg_peer_cookie(const struct wg_peer *p)
+{
+	return p->cookie_slot;
+}
+
+void
+wg_peer_set_cookie(struct wg_peer *p, void *c)
+{
+	p->cookie_slot = c;
+}
+
+void
+wg_peer_stats(struct wg_peer *p, struct wg_peer_stats *st)
+{
+	st->rx_bytes = atomic_load(&p->rx_bytes);
+	st->tx_bytes = atomic_load(&p->tx_bytes);
+	st->last_handshake_real_ns = atomic_load(&p->last_hs_real);
+	pthread_mutex_lock(&p->lock);
+	st->keepalive = p->keepalive;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* --- MAC1 / MAC2 / cookies (paper §5.4.4, §5.4.7) --- */
+
+/* Appends mac1 and mac2 to a handshake message of body length n. */
+static void
+add_macs(struct wg_peer *p, uint8_t *msg, size_t n)
+{
+	uint64_t now = time_mono_ns();
+
+	mac16(msg + n, p->mac1_key, 32, msg, n);
+	memcpy(p->last_mac1, msg + n, 16);
+	p->last_mac1_ok = true;
+	if (p->cookie_time != 0 && now - p->cookie_time < T(COOKIE_SECRET_LIFE))
+		mac16(msg + n + 16, p->cookie, 16, msg, n + 16);
+	else
+		memset(msg + n + 16, 0, 16);
+}
+
+/* The cookie for a source address: MAC(secret, ip || port). */
+static void
+make_cookie(struct wg_device *d, const union fz_sockaddr *src, uint8_t out[16])
+{
+	uint8_t buf[18];
+	size_t n;
+	uint64_t now = time_mono_ns();
+
+	pthread_mutex_lock(&d->lock);
+	if (d->cookie_secret_time == 0 ||
+	    now - d->cookie_secret_time >= T(COOKIE_SECRET_LIFE)) {
+		randombytes_buf(d->cookie_secret, 32);
+		d->cookie_secret_time = now != 0 ? now : 1;
+	}
+	if (src->sa.sa_family == AF_INET) {
+		memcpy(buf, &src->in4.sin_addr, 4);
+		memcpy(buf + 4, &src->in4.sin_port, 2);
+		n = 6;
+	} else {
+		memcpy(buf, &src->in6.sin6_addr, 16);
+		memcpy(buf + 16, &src->in6.sin6_port, 2);
+		n = 18;
+	}
+	mac16(out, d->cookie_secret, 32, buf, n);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Checks mac1 (always) and mac2 (under load).  Returns 0 if the message
+ * may be processed, 1 if a cookie reply must be sent, -EBADMSG otherwise.
+ */
+static int
+check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src)
+{
+	uint8_t mac[16], cookie[16];
+	size_t n = len - 32;
+
+	mac16(mac, d->mac1_key, 32, msg, n);
+	if (sodium_memcmp(mac, msg + n, 16) != 0)
+		return -EBADMSG;
+	if (!atomic_load(&d->under_load))
+		return 0;
+	make_cookie(d, src, cookie);
+	mac16(mac, cookie, 16, msg, n + 16);
+	return sodium_memcmp(mac, msg + n + 16, 16) == 0 ? 0 : 1;
+}
+
+static size_t
+make_cookie_reply(struct wg_device *d, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, uint8_t *out)
+{
+	uint8_t cookie[16], nonce[24];
+	struct wbuf w;
+
+	make_cookie(d, src, cookie);
+	randombytes_buf(nonce, sizeof(nonce));
+	wbuf_init(&w, out, WG_COOKIE_LEN);
+	wbuf_put_u32(&w, (uint32_t)WG_MSG_COOKIE << 24);
+	wbuf_put(&w, msg + 4, 4);	/* receiver = their sender index */
+	wbuf_put(&w, nonce, 24);
+	/* AAD is the mac1 of the message we answer. */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 32, NULL, cookie, 16,
+	    msg + len - 32, 16, NULL, nonce, d->cookie_key);
+	return WG_COOKIE_LEN;
+}
+
+/* --- handshake (paper §5.4.2, §5.4.3) --- */
+
+static void
+noise_init(uint8_t ck[32], uint8_t h[32], const uint8_t rpub[32])
+{
+	hash2(ck, CONSTRUCTION, sizeof(CONSTRUCTION) - 1, NULL, 0);
+	hash2(h, ck, 32, IDENTIFIER, sizeof(IDENTIFIER) - 1);
+	mix_hash(h, rpub, 32);
+}
+
+int
+wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
+{
+	struct wg_device *d = p->dev;
+	uint8_t epub[32], k[32], tmp[32], tai[12];
+	struct wbuf w;
+	int rc = -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&p->lock);
+	if (p->dead || !p->ss_ok)
+		goto out;
+	/* initiator.chaining_key = HASH(CONSTRUCTION), ... */
+	noise_init(p->hs_ck, p->hs_hash, p->pub);
+	wbuf_init(&w, out, WG_INITIATION_LEN);
+	wbuf_put_u32(&w, (uint32_t)WG_MSG_INITIATION << 24);
+	pthread_rwlock_wrlock(&d->index_lock);
+	p->hs = HS_NONE;
+	p->hs_index = index_alloc(d);
+	pthread_rwlock_unlock(&d->index_lock);
+	wbuf_put_u32_le(&w, p->hs_index);
+	/* e: E_priv_i = DH_GENERATE; C = KDF1(C, E_pub_i); H = HASH(H || E_pub_i) */
+	crypto_box_keypair(epub, p->hs_eph_priv);
+	kdf(p->hs_ck, NULL, NULL, p->hs_ck, epub, 32);
+	wbuf_put(&w, epub, 32);
+	mix_hash(p->hs_hash, epub, 32);
+	/* es: (C, k) = KDF2(C, DH(E_priv_i, S_pub_r)) */
+	if (dh(tmp, p->hs_eph_priv, p->pub) != 0)
+		goto out;
+	kdf(p->hs_ck, k, NULL, p->hs_ck, tmp, 32);
+	/* s: static = AEAD(k, 0, S_pub_i, H) */
+	seal_hash(&w, k, d->pub, 32, p->hs_hash);
+	/* ss: (C, k) = KDF2(C, DH(S_priv_i, S_pub_r)) */
+	kdf(p->hs_ck, k, NULL, p->hs_ck, p->ss, 32);
+	/* timestamp = AEAD(k, 0, TAI64N(), H) */
+	tai64n(tai);
+	seal_hash(&w, k, tai, 12, p->hs_hash);
+	wbuf_zero(&w, 32);
+	if (wbuf_error(&w) != 0)
+		goto out;
+	add_macs(p, out, WG_INITIATION_LEN - 32);
+	p->hs = HS_INIT_SENT;
+	{
+		uint64_t now = time_mono_ns();
+
+		if (p->t_hs_start == 0)
+			p->t_hs_start = now;
+		p->t_init_sent = now;
+		p->t_init_jitter = randombytes_uniform(334) * NSEC_PER_MSEC;
+		p->t_any_sent = now;
+		p->want_hs = false;
+	}
+	rc = 0;
+out:
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(tmp, sizeof(tmp));
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* Derives the transport keys from the final chaining key (§5.4.5). */
+static struct wg_keypair *
+keypair_new(struct wg_peer *p, bool initiator)
+{
+	struct wg_keypair *k;
+	uint8_t a[32], b[32];
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	kdf(a, b, NULL, p->hs_ck, NULL, 0);
+	memcpy(initiator ? k->send_key : k->recv_key, a, 32);
+	memcpy(initiator ? k->recv_key : k->send_key, b, 32);
+	sodium_memzero(a, sizeof(a));
+	sodium_memzero(b, sizeof(b));
+	atomic_init(&k->refs, 1);
+	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
+	k->peer = p;
+	k->initiator = initiator;
+	k->created = time_mono_ns();
+	k->local_index = p->hs_index;
+	k->remote_index = p->hs_remote;
+	return k;
+}
+
+/* Publishes a keypair in the index table and the peer (locks held). */
+static void
+install_keypair(struct wg_peer *p, struct wg_keypair *k)
+{
+	struct wg_device *d = p->dev;
+	struct wg_keypair **slot;
+
+	pthread_rwlock_wrlock(&d->index_lock);
+	slot = index_slot(d, k->local_index);
+	k->hnext = *slot;
+	*slot = k;
+	pthread_rwlock_unlock(&d->index_lock);
+
+	if (k->initiator) {
+		/* The initiator may send at once: rotate now (§5.4.5). */
+		if (p->kp_next != NULL) {
+			keypair_put_locked_unlink(d, p->kp_next);
+			p->kp_next = NULL;
+		}
+		keypair_put_locked_unlink(d, p->kp_prev);
+		p->kp_prev = p->kp_cur;
+		p->kp_cur = k;
+	} else {
+		/* The responder waits for the first data packet. */
+		keypair_put_locked_unlink(d, p->kp_next);
+		p->kp_next = k;
+	}
+	p->hs = HS_NONE;
+	sodium_memzero(p->hs_eph_priv, sizeof(p->hs_eph_priv));
+	p->t_hs_start = 0;
+	p->t_session = time_mono_ns();
+	atomic_store(&p->last_hs_real, time_real_ns());
+}
+
+static struct wg_peer *
+peer_by_pub(struct wg_device *d, const uint8_t pub[32])
+{
+	struct wg_peer *p;
+
+	for (p = d->peers; p != NULL; p = p->next)
+		if (!p->dead && sodium_memcmp(p->pub, pub, 32) == 0)
+			return p;
+	return NULL;
+}
+
+static int
+consume_initiation(struct wg_device *d, const uint8_t *msg,
+    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
+{
+	uint8_t ck[32], h[32], k[32], tmp[32], spub[32], tai[12], epub_r[32];
+	const uint8_t *eph = msg + 8, *sstatic = msg + 40, *ts = msg + 88;
+	struct wg_peer *p;
+	struct wbuf w;
+	uint64_t now = time_mono_ns();
+	int rc = -EBADMSG;
+
+	pthread_mutex_lock(&d->lock);
+	noise_init(ck, h, d->pub);
+	kdf(ck, NULL, NULL, ck, eph, 32);
+	mix_hash(h, eph, 32);
+	if (dh(tmp, d->priv, eph) != 0)
+		goto out;
+	kdf(ck, k, NULL, ck, tmp, 32);
+	if (open_hash(spub, k, sstatic, 48, h) != 0)
+		goto out;
+	if ((p = peer_by_pub(d, spub)) == NULL) {
+		rc = -ENOENT;
+		goto out;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->ss_ok)
+		goto out_peer;
+	kdf(ck, k, NULL, ck, p->ss, 32);
+	if (open_hash(tai, k, ts, 28, h) != 0)
+		goto out_peer;
+	/* Replayed or too-frequent initiations are ignored (§5.1). */
+	if (memcmp(tai, p->last_tai, 12) <= 0) {
+		rc = -EALREADY;
+		goto out_peer;
+	}
+	if (p->last_init_consumed != 0 &&
+	    now - p->last_init_consumed < NSEC_PER_SEC / INITIATIONS_PER_SEC) {
+		rc = -EBUSY;
+		goto out_peer;
+	}
+	memcpy(p->last_tai, tai, 12);
+	p->last_init_consumed = now;
+	res->peer = p;
+
+	/* Response (§5.4.3). */
+	memcpy(p->hs_ck, ck, 32);
+	memcpy(p->hs_hash, h, 32);
+	memcpy(&p->hs_remote, msg + 4, 4);
+	p->hs_remote = le32toh(p->hs_remote);
+	pthread_rwlock_wrlock(&d->index_lock);
+	p->hs = HS_NONE;
+	p->hs_index = index_alloc(d);
+	pthread_rwlock_unlock(&d->index_lock);
+	wbuf_init(&w, reply, WG_RESPONSE_LEN);
+	wbuf_put_u32(&w, (uint32_t)WG_MSG_RESPONSE << 24);
+	wbuf_put_u32_le(&w, p->hs_index);
+	wbuf_put_u32_le(&w, p->hs_remote);
+	/* e: E_priv_r = DH_GENERATE; C = KDF1(C, E_pub_r); H = HASH(H || E_pub_r) */
+	crypto_box_keypair(epub_r, p->hs_eph_priv);
+	kdf(p->hs_ck, NULL, NULL, p->hs_ck, epub_r, 32);
+	wbuf_put(&w, epub_r, 32);
+	mix_hash(p->hs_hash, epub_r, 32);
+	/* ee: C = KDF1(C, DH(E_priv_r, E_pub_i)) */
+	if (dh(tmp, p->hs_eph_priv, eph) != 0)
+		goto out_peer;
+	kdf(p->hs_ck, NULL, NULL, p->hs_ck, tmp, 32);
+	/* se: C = KDF1(C, DH(E_priv_r, S_pub_i)) */
+	if (dh(tmp, p->hs_eph_priv, p->pub) != 0)
+		goto out_peer;
+	kdf(p->hs_ck, NULL, NULL, p->hs_ck, tmp, 32);
+	/* psk: (C, τ, k) = KDF3(C, Q); H = HASH(H || τ) */
+	kdf(p->hs_ck, tmp, k, p->hs_ck, p->psk, 32);
+	mix_hash(p->hs_hash, tmp, 32);
+	/* empty = AEAD(k, 0, ε, H) */
+	seal_hash(&w, k, NULL, 0, p->hs_hash);
+	wbuf_zero(&w, 32);
+	if (wbuf_error(&w) != 0)
+		goto out_peer;
+	add_macs(p, reply, WG_RESPONSE_LEN - 32);
+	p->hs = HS_INIT_CONSUMED;
+	{
+		struct wg_keypair *kp = keypair_new(p, false);
+
+		if (kp == NULL) {
+			rc = -ENOMEM;
+			goto out_peer;
+		}
+		install_keypair(p, kp);
+	}
+	p->t_any_sent = now;
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
+		p->endpoint = *src;
+		p->has_endpoint = true;
+	}
+	res->reply_len = WG_RESPONSE_LEN;
+	res->established = true;
+	rc = 0;
+out_peer:
+	pthread_mutex_unlock(&p->lock);
+out:
+	pthread_mutex_unlock(&d->lock);
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+static int
+consume_response(struct wg_device *d, const uint8_t *msg,
+    const union fz_sockaddr *src, struct wg_hs_result *res)
+{
+	uint8_t ck[32], h[32], k[32], tmp[32], tau[32], empty[1];
+	const uint8_t *eph = msg + 12;
+	uint32_t sender, receiver;
+	struct wg_peer *p;
+	int rc = -EBADMSG;
+
+	memcpy(&sender, msg + 4, 4);
+	memcpy(&receiver, msg + 8, 4);
+	sender = le32toh(sender);
+	receiver = le32toh(receiver);
+	pthread_mutex_lock(&d->lock);
+	for (p = d->peers; p != NULL; p = p->next)
+		if (!p->dead && p->hs == HS_INIT_SENT &&
+		    p->hs_index == receiver)
+			break;
+	if (p == NULL) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&p->lock);
+	memcpy(ck, p->hs_ck, 32);
+	memcpy(h, p->hs_hash, 32);
+	kdf(ck, NULL, NULL, ck, eph, 32);
+	mix_hash(h, eph, 32);
+	/* ee */
+	if (dh(tmp, p->hs_eph_priv, eph) != 0)
+		goto out;
+	kdf(ck, NULL, NULL, ck, tmp, 32);
+	/* se */
+	if (dh(tmp, d->priv, eph) != 0)
+		goto out;
+	kdf(ck, NULL, NULL, ck, tmp, 32);
+	/* psk */
+	kdf(ck, tau, k, ck, p->psk, 32);
+	mix_hash(h, tau, 32);
+	if (open_hash(empty, k, msg + 44, 16, h) != 0)
+		goto out;
+	/* Authenticated: the session exists. */
+	memcpy(p->hs_ck, ck, 32);
+	memcpy(p->hs_hash, h, 32);
+	p->hs_remote = sender;
+	{
+		struct wg_keypair *kp = keypair_new(p, true);
+
+		if (kp == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		install_keypair(p, kp);
+	}
+	p->t_recv = time_mono_ns();
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
+		p->endpoint = *src;
+		p->has_endpoint = true;
+	}
+	res->peer = p;
+	res->established = true;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&d->lock);
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+static int
+consume_cookie(struct wg_device *d, const uint8_t *msg, struct wg_hs_result *res)
+{
+	uint32_t receiver;
+	struct wg_peer *p;
+	uint8_t cookie[16];
+	int rc = -ENOENT;
+
+	memcpy(&receiver, msg + 4, 4);
+	receiver = le32toh(receiver);
+	pthread_mutex_lock(&d->lock);
+	for (p = d->peers; p != NULL; p = p->next) {
+		if (p->dead || p->hs == HS_NONE || p->hs_index != receiver)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		rc = -EBADMSG;
+		if (p->last_mac1_ok &&
+		    crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL,
+		    NULL, msg + 32, 32, p->last_mac1, 16, msg + 8,
+		    p->cookie_key) == 0) {
+			memcpy(p->cookie, cookie, 16);
+			p->cookie_time = time_mono_ns();
+			p->last_mac1_ok = false;	/* one cookie per mac1 */
+			res->peer = p;
+			rc = 0;
+		}
+		pthread_mutex_unlock(&p->lock);
+		break;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int
+wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
+{
+	int type = wg_msg_type(msg, len), rc;
+
+	memset(res, 0, sizeof(*res));
+	switch (type) {
+	case WG_MSG_INITIATION:
+	case WG_MSG_RESPONSE:
+		rc = check_macs(d, msg, len, src);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			res->reply_len = make_cookie_reply(d, msg, len, src,
+			    reply);
+			return 0;
+		}
+		return type == WG_MSG_INITIATION ?
+		    consume_initiation(d, msg, src, reply, res) :
+		    consume_response(d, msg, src, res);
+	case WG_MSG_COOKIE:
+		return consume_cookie(d, msg, res);
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* --- transport (§5.4.6) --- */
+
+struct wg_keypair *
+wg_peer_send_keypair(struct wg_peer *p)
+{
+	struct wg_keypair *k;
+	uint64_t now = time_mono_ns();
+
+	pthread_mutex_lock(&p->lock);
+	k = p->kp_cur;
+	if (k != NULL && (now - k->created >= T(REJECT_AFTER_TIME) ||
+	    atomic_load(&k->send_counter) >= REJECT_AFTER_MESSAGES))
+		k = NULL;
+	if (k != NULL) {
+		atomic_fetch_add(&k->refs, 1);
+		/* Initiators rekey on age or message count (§6.2). */
+		if (k->initiator && p->hs == HS_NONE &&
+		    (now - k->created >= T(REKEY_AFTER_TIME) ||
+		    atomic_load(&k->send_counter) >= REKEY_AFTER_MESSAGES))
+			p->want_hs = true;
+	} else if (p->hs != HS_INIT_SENT)
+		p->want_hs = true;
+	pthread_mutex_unlock(&p->lock);
+	return k;
+}
+
+int
+wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
+    size_t *outlen)
+{
+	size_t padded = (plen + 15) & ~(size_t)15;
+	uint8_t nonce[12];
+	uint64_t ctr;
+	struct wbuf w;
+
+	if (cap < WG_DATA_HDR_LEN + padded + WG_TAG_LEN)
+		return -ENOBUFS;
+	ctr = atomic_fetch_add(&k->send_counter, 1);
+	if (ctr >= REJECT_AFTER_MESSAGES)
+		return -EKEYEXPIRED;
+	memset(buf + WG_DATA_HDR_LEN + plen, 0, padded - plen);
+	wbuf_init(&w, buf, WG_DATA_HDR_LEN);
+	wbuf_put_u32(&w, (uint32_t)WG_MSG_DATA << 24);
+	wbuf_put_u32_le(&w, k->remote_index);
+	wbuf_put_u64_le(&w, ctr);
+	aead_nonce(nonce, ctr);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+	    buf + WG_DATA_HDR_LEN, buf + WG_DATA_HDR_LEN + padded, NULL,
+	    buf + WG_DATA_HDR_LEN, padded, NULL, 0, NULL, nonce, k->send_key);
+	*outlen = WG_DATA_HDR_LEN + padded + WG_TAG_LEN;
+	return 0;
+}
+
+/* RFC 6479 sliding window; true if the counter is fresh (and records it). */
+static bool
+replay_check(struct wg_keypair *k, uint64_t their)
+{
+	uint64_t idx, cur, top, i;
+	bool fresh;
+
+	if (their >= REJECT_AFTER_MESSAGES)
+		return false;
+	pthread_spin_lock(&k->replay_lock);
+	their++;			/* so that counter 0 is representable */
+	if (their + REPLAY_WINDOW < k->replay_top) {
+		pthread_spin_unlock(&k->replay_lock);
+		return false;
+	}
+	idx = their >> 6;
+	if (their > k->replay_top) {
+		cur = k->replay_top >> 6;
+		top = idx - cur < REPLAY_WORDS ? idx - cur : REPLAY_WORDS;
+		for (i = 1; i <= top; i++)
+			k->replay[(i + cur) % REPLAY_WORDS] = 0;
+		k->replay_top = their;
+	}
+	idx %= REPLAY_WORDS;
+	fresh = !(k->replay[idx] & (1ULL << (their & 63)));
+	k->replay[idx] |= 1ULL << (their & 63);
+	pthread_spin_unlock(&k->replay_lock);
+	return fresh;
+}
+
+static struct wg_keypair *
+lookup_keypair(struct wg_device *d, uint32_t idx)
+{
+	struct wg_keypair *k;
+
+	pthread_rwlock_rdlock(&d->index_lock);
+	for (k = *index_slot(d, idx); k != NULL; k = k->hnext)
+		if (k->local_index == idx) {
+			atomic_fetch_add(&k->refs, 1);
+			break;
+		}
+	pthread_rwlock_unlock(&d->index_lock);
+	return k;
+}
+
+int
+wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
+    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
+    struct wg_peer **peerp)
+{
+	struct wg_keypair *k;
+	struct wg_peer *p;
+	struct rbuf r;
+	uint32_t idx;
+	uint64_t ctr, now;
+	uint8_t nonce[12];
+	size_t clen;
+	int rc = -EBADMSG;
+
+	if (wg_msg_type(buf, len) != WG_MSG_DATA)
+		return -EBADMSG;
+	rbuf_init(&r, buf + 4, 12);
+	if (rbuf_get_u32_le(&r, &idx) != 0 || rbuf_get_u64_le(&r, &ctr) != 0)
+		return -EBADMSG;
+	if ((k = lookup_keypair(d, idx)) == NULL)
+		return -ENOKEY;
+	p = k->peer;
+	now = time_mono_ns();
+	if (now - k->created >= T(REJECT_AFTER_TIME)) {
+		rc = -EKEYEXPIRED;
+		goto out;
+	}
+	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
+	aead_nonce(nonce, ctr);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+	    buf + WG_DATA_HDR_LEN, NULL, buf + WG_DATA_HDR_LEN, clen,
+	    buf + len - WG_TAG_LEN, NULL, 0, nonce, k->recv_key) != 0)
+		goto out;
+	if (!replay_check(k, ctr)) {
+		rc = -EALREADY;
+		goto out;
+	}
+	atomic_fetch_add(&p->rx_bytes, len);
+
+	pthread_mutex_lock(&p->lock);
+	/* The first packet on the next keypair confirms it (§5.4.5). */
+	if (k == p->kp_next) {
+		keypair_put_locked_unlink(d, p->kp_prev);
+		p->kp_prev = p->kp_cur;
+		p->kp_cur = p->kp_next;
+		p->kp_next = NULL;
+	}
+	p->t_recv = now;
+	if (clen > 0)
+		p->keepalive_due = true;	/* answer data within 10 s */
+	/* Initiators rekey before the session nears its end (§6.2). */
+	if (k->initiator && k == p->kp_cur && p->hs == HS_NONE &&
+	    now - k->created >= T(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT -
+	    REKEY_TIMEOUT))
+		p->want_hs = true;
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
+		p->endpoint = *src;	/* roaming (§2.1) */
+		p->has_endpoint = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	*plain = buf + WG_DATA_HDR_LEN;
+	*plen = clen;
+	*peerp = p;
+	rc = 0;
+out:
+	wg_keypair_put(k);
+	return rc;
+}
+
+void
+wg_peer_data_sent(struct wg_peer *p, size_t bytes, bool keepalive)
+{
+	uint64_t now = time_mono_ns();
+
+	atomic_fetch_add(&p->tx_bytes, bytes);
+	pthread_mutex_lock(&p->lock);
+	p->t_any_sent = now;
+	p->keepalive_due = false;
+	if (!keepalive && (p->t_data_sent <= p->t_recv || p->t_data_sent == 0))
+		p->t_data_sent = now;	/* start of unanswered sending */
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* --- timers (§6) --- */
+
+void
+wg_peer_want_handshake(struct wg_peer *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->hs != HS_INIT_SENT)
+		p->want_hs = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool
+wg_peer_has_session(struct wg_peer *p)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = p->kp_cur != NULL &&
+	    time_mono_ns() - p->kp_cur->created < T(REJECT_AFTER_TIME);
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+unsigned
+wg_peer_tick(struct wg_peer *p)
+{
+	uint64_t now = time_mono_ns();
+	unsigned act = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->dead || !p->has_endpoint)
+		goto out;
+	if (p->hs == HS_INIT_SENT) {
+		/* Retransmit every REKEY_TIMEOUT (+jitter) for 90 s. */
+		if (now - p->t_hs_start >= T(REKEY_ATTEMPT_TIME)) {
+			p->hs = HS_NONE;
+			p->t_hs_start = 0;
+			p->want_hs = false;
+			sodium_memzero(p->hs_eph_priv, sizeof(p->hs_eph_priv));
+			act |= WG_TICK_GAVE_UP;
+		} else if (now - p->t_init_sent >=
+		    T(REKEY_TIMEOUT) + p->t_init_jitter / atomic_load(&timer_scale))
+			act |= WG_TICK_SEND_INITIATION;
+	} else if (p->want_hs) {
+		if (p->t_init_sent == 0 ||
+		    now - p->t_init_sent >= T(REKEY_TIMEOUT))
+			act |= WG_TICK_SEND_INITIATION;
+	}
+	/* Data sent and nothing heard for 15 s: the session may be dead. */
+	if (p->t_data_sent > p->t_recv && p->hs != HS_INIT_SENT &&
+	    now - p->t_data_sent >= T(KEEPALIVE_TIMEOUT + REKEY_TIMEOUT)) {
+		act |= WG_TICK_SEND_INITIATION;
+		p->t_data_sent = 0;
+	}
+	if (p->kp_cur != NULL) {
+		/* Received data and sent nothing back for 10 s. */
+		if (p->keepalive_due && now - p->t_recv >= T(KEEPALIVE_TIMEOUT))
+			act |= WG_TICK_SEND_KEEPALIVE;
+		/* After 3 × REJECT_AFTER_TIME without a new session, forget. */
+		if (now - p->t_session >= 3 * T(REJECT_AFTER_TIME)) {
+			peer_clear_sessions(p);
+			act &= ~WG_TICK_SEND_KEEPALIVE;
+		}
+	}
+	if (p->keepalive > 0 && (p->t_any_sent == 0 ||
+	    now - p->t_any_sent >= T(p->keepalive * NSEC_PER_SEC)))
+		act |= WG_TICK_SEND_KEEPALIVE;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return act;
+}
