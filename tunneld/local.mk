@@ -3,8 +3,35 @@ sbin_PROGRAMS += fz-tunneld
 fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h \
 	tunneld/static_mode.c \
-	tunneld/service.c
+	tunneld/service.c \
+	tunneld/tun.c tunneld/tun.h \
+	tunneld/netlink.c tunneld/netlink.h \
+	tunneld/wgconfig.c tunneld/wgconfig.h \
+	tunneld/dataplane.c tunneld/dataplane.h \
+	tunneld/uapi.c tunneld/uapi.h
 fz_tunneld_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(SODIUM_CFLAGS) \
 	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
-fz_tunneld_LDADD = libfzcommon.a $(LIBEVENT_LIBS) $(SODIUM_LIBS) \
-	$(B2_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) $(MSGPACK_LIBS) -lpthread
+fz_tunneld_LDADD = $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) \
+	$(MSGPACK_LIBS)
+
+tests_unit_check_wgconfig_SOURCES = tests/unit/check_wgconfig.c \
+	tunneld/wgconfig.c
+tests_unit_check_wgconfig_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_wgconfig_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_wgconfig
+UNIT_TESTS += tests/unit/check_wgconfig
+TESTS += tests/unit/check_wgconfig
+
+fuzz_targets += tests/fuzz/fuzz_wgconfig
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_wgconfig
+endif
+tests_fuzz_fuzz_wgconfig_SOURCES = tests/fuzz/fuzz_wgconfig.c tunneld/wgconfig.c
+tests_fuzz_fuzz_wgconfig_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wgconfig_LDADD = $(WG_LIBS)
+tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# Interop with wireguard-go (root; network namespaces).
+TESTS += tests/interop/wireguard.sh
+dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
+	contrib/demo/steps/10-wireguard.sh contrib/demo/demo.sh

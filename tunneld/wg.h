@@ -44,6 +44,8 @@ int	wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **)
 	    __attribute__((warn_unused_result));
 void	wg_device_free(struct wg_device *);
 void	wg_device_public_key(const struct wg_device *, uint8_t[WG_KEY_LEN]);
+/* For the root-only UAPI socket only (wg(8) derives the public key). */
+void	wg_device_private_key(struct wg_device *, uint8_t[WG_KEY_LEN]);
 int	wg_device_set_private_key(struct wg_device *,
 	    const uint8_t[WG_KEY_LEN]) __attribute__((warn_unused_result));
 /* When set, handshake messages need a valid MAC2 or get a cookie reply. */

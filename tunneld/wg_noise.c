@@ -434,6 +434,14 @@ wg_device_public_key(const struct wg_device *d, uint8_t out[WG_KEY_LEN])
 	memcpy(out, d->pub, 32);
 }
 
+void
+wg_device_private_key(struct wg_device *d, uint8_t out[WG_KEY_LEN])
+{
+	pthread_mutex_lock(&d->lock);
+	memcpy(out, d->priv, 32);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void
 peer_derive(struct wg_peer *p)
 {

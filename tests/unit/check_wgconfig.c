@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <string.h>
+
+#include "wgconfig.h"
+#include "check_util.h"
+
+static const char good[] =
+    "# a comment\n"
+    "[Interface]\n"
+    "PrivateKey = YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+    "ListenPort = 51820\n"
+    "Address = 10.100.0.1/24, fd00:100::1/64\n"
+    "Address = 10.101.0.1/32\n"
+    "MTU = 1280\n"
+    "DNS = 1.1.1.1\n"
+    "\n"
+    "[Peer]\n"
+    "PublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
+    "PresharedKey = QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n"
+    "Endpoint = 192.0.2.2:51820\n"
+    "AllowedIPs = 10.100.0.2/32, fd00:100::2/128 # tail comment\n"
+    "PersistentKeepalive = 25\n"
+    "[peer]\n"
+    "publickey = HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\n"
+    "endpoint = [2001:db8::2]:4500\n";
+
+START_TEST(test_good)
+{
+	struct wgconf c;
+	char err[256], s[64];
+
+	ck_assert_int_eq(wgconf_parse(good, strlen(good), "t.conf", &c, err,
+	    sizeof(err)), 0);
+	ck_assert(c.has_priv);
+	ck_assert_uint_eq(c.listen_port, 51820);
+	ck_assert_uint_eq(c.naddrs, 3);
+	ck_assert_int_eq(cidr_fmt(&c.addrs[0], s, sizeof(s)), 0);
+	ck_assert_str_eq(s, "10.100.0.1/24");	/* host bits kept */
+	ck_assert_int_eq(c.mtu, 1280);
+	ck_assert_uint_eq(c.ignored, 1);
+	ck_assert_uint_eq(c.npeers, 2);
+	ck_assert(c.peers[0].has_psk);
+	ck_assert(c.peers[0].has_endpoint);
+	ck_assert_uint_eq(addr_port(&c.peers[0].endpoint.sa), 51820);
+	ck_assert_uint_eq(c.peers[0].nallowed, 2);
+	ck_assert_uint_eq(c.peers[0].keepalive, 25);
+	ck_assert_int_eq(c.peers[1].endpoint.sa.sa_family, AF_INET6);
+	wgconf_free(&c);
+}
+END_TEST
+
+struct bad { const char *text, *msg; };
+
+START_TEST(test_bad)
+{
+	static const struct bad bad[] = {
+		{ "", "no [Interface]" },
+		{ "[Interface]\n", "no PrivateKey" },
+		{ "PrivateKey = x\n", "t.conf:1: 'PrivateKey' outside" },
+		{ "[Interface]\nPrivateKey = short\n", "t.conf:2: PrivateKey" },
+		{ "[Interface]\nListenPort = 70000\n", "t.conf:2: ListenPort" },
+		{ "[Interface]\nMTU = 100\n", "t.conf:2: MTU" },
+		{ "[Interface]\nAddress = 10.0.0.1/33\n", "t.conf:2: bad Address" },
+		{ "[Interface]\nAddress = 10.0.0.1,,\n", "t.conf:2:" },
+		{ "[Interface]\nBogus = 1\n", "t.conf:2: unknown key 'Bogus'" },
+		{ "[Interface]\nnoequals\n", "t.conf:2: expected" },
+		{ "[Interface]\nMTU =\n", "t.conf:2: expected" },
+		{ "[Wat]\n", "t.conf:1: unknown section" },
+		{ "[Interface]\n[Interface]\n", "t.conf:2: second" },
+		{ "[Peer]\nEndpoint = 1.2.3.4:5\n", "[Peer] without PublicKey" },
+		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
+		  "Endpoint = 1.2.3.4\n", "t.conf:3: bad Endpoint" },
+		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
+		  "AllowedIPs = nope\n", "t.conf:3: bad AllowedIPs" },
+		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
+		  "PersistentKeepalive = -1\n", "t.conf:3: PersistentKeepalive" },
+		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
+		  "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n",
+		  "duplicate" },
+	};
+	struct wgconf c;
+	char err[256];
+	unsigned i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&c, 0x5a, sizeof(c));
+		ck_assert_int_eq(wgconf_parse(bad[i].text, strlen(bad[i].text),
+		    "t.conf", &c, err, sizeof(err)), -EINVAL);
+		ck_assert_msg(strstr(err, bad[i].msg) != NULL,
+		    "case %u: '%s' lacks '%s'", i, err, bad[i].msg);
+		ck_assert_uint_eq(((unsigned char *)&c)[0], 0x5a);
+	}
+	ck_assert_int_eq(wgconf_parse("[Interface]\0x", 13, "t.conf", &c, err,
+	    sizeof(err)), -EINVAL);
+}
+END_TEST
+
+/* Every truncation of a good file parses or fails cleanly. */
+START_TEST(test_truncations)
+{
+	struct wgconf c;
+	char err[256];
+	size_t i;
+	int ok = 0;
+
+	for (i = 0; i <= strlen(good); i++) {
+		if (wgconf_parse(good, i, "t.conf", &c, err, sizeof(err)) == 0) {
+			ok++;
+			wgconf_free(&c);
+		}
+	}
+	ck_assert_int_gt(ok, 0);
+}
+END_TEST
+
+START_TEST(test_load_missing)
+{
+	struct wgconf c;
+	char err[256];
+
+	ck_assert_int_eq(wgconf_load("/nonexistent/fz.conf", &c, err,
+	    sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/fz.conf"));
+	ck_assert_int_eq(wgconf_load("/", &c, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+static Suite *
+wgconfig_suite(void)
+{
+	Suite *s = suite_create("wgconfig");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_bad);
+	tcase_add_test(tc, test_truncations);
+	tcase_add_test(tc, test_load_missing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(wgconfig_suite)

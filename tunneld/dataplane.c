@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: ISC */
+#define LOG_MODULE "dataplane"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "fztime.h"
+#include "log.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+#define GROUPS		16		/* send groups per flush */
+#define GROUP_SIZE	65536		/* one sendmsg, possibly GSO */
+#define GSO_MAX_BYTES	65000		/* UDP payload limit per GSO send */
+#define GSO_MAX_SEGS	64
+#define RECV_MSGS	8
+#define RECV_SIZE	65536
+#define TUN_READS	64		/* TUN reads per wakeup */
+#define STAGE_MAX	128		/* packets waiting for a handshake */
+#define TUN_BUF		(TUN_VNET_HDR_LEN + 65536)
+
+struct dp_peer {
+	struct wg_peer	*wg;
+	pthread_mutex_t	 qlock;
+	uint8_t		*q[STAGE_MAX];
+	uint16_t	 qlen[STAGE_MAX];
+	unsigned	 qhead, qn;
+};
+
+struct group {
+	struct wg_peer		*peer;
+	union fz_sockaddr	 to;
+	size_t			 len;		/* bytes used */
+	size_t			 seg;		/* segment size (GSO) or 0 */
+	unsigned		 nseg;
+	bool			 closed;	/* last segment was short */
+};
+
+struct worker {
+	struct dp	*dp;
+	int		 idx;
+	int		 tunfd;
+	int		 udp4, udp6;
+	int		 ep;
+	pthread_t	 th;
+	bool		 started;
+	uint8_t		*tunbuf;		/* one TUN read */
+	uint8_t		*out;			/* GROUPS * GROUP_SIZE */
+	struct group	 g[GROUPS];
+	unsigned	 ng;
+	uint8_t		*rx;			/* RECV_MSGS * RECV_SIZE */
+	uint8_t		 seg[2048];		/* one segment being built */
+};
+
+struct dp {
+	struct wg_device	*dev;
+	struct allowedips	*aip;
+	struct tun		*tun;
+	int			 mtu;
+	uint16_t		 port;
+	int			 nworkers;
+	struct worker		*w;
+	int			 stopfd;	/* eventfd: stop everything */
+	int			 wakefd;	/* eventfd: timer work now */
+	pthread_t		 timer;
+	bool			 timer_started;
+	_Atomic uint64_t	 ctr[DP_COUNTERS];
+	_Atomic unsigned	 hs_count;	/* handshakes this second */
+	pthread_mutex_t		 peers_lock;
+	struct log_ratelimit	 rl;
+};
+
+static const char *const ctr_names[DP_COUNTERS] = {
+	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
+	"drop_no_route", "drop_no_endpoint", "drop_staged_full",
+	"drop_staged_expired", "drop_bad_packet", "drop_decrypt",
+	"drop_src_not_allowed", "drop_junk", "drop_handshake", "drop_send",
+	"drop_tun_write",
+};
+
+const char *
+dp_counter_name(enum dp_counter c)
+{
+	return c < DP_COUNTERS ? ctr_names[c] : "?";
+}
+
+uint64_t
+dp_counter(const struct dp *dp, enum dp_counter c)
+{
+	return atomic_load(&((struct dp *)dp)->ctr[c]);
+}
+
+static void
+count(struct dp *dp, enum dp_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&dp->ctr[c], n, memory_order_relaxed);
+}
+
+/* --- checksums --- */
+
+static uint32_t
+csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	while (len > 1) {
+		sum += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len == 1)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t
+csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+/* Pseudo-header sum for an L4 segment of len bytes. */
+static uint32_t
+pseudo(const uint8_t *ip, uint8_t proto, size_t len)
+{
+	uint32_t s = proto + (uint32_t)len;
+
+	if ((ip[0] >> 4) == 4)
+		return csum_add(s, ip + 12, 8);
+	return csum_add(s, ip + 8, 32);
+}
+
+/* Fills in the L4 checksum of a complete IP packet (TCP or UDP). */
+static void
+l4_checksum(uint8_t *ip, size_t iplen, size_t l4off, uint8_t proto)
+{
+	size_t off = proto == IPPROTO_TCP ? 16 : 6;
+	uint16_t c;
+
+	put16(ip + l4off + off, 0);
+	c = csum_fold(csum_add(pseudo(ip, proto, iplen - l4off), ip + l4off,
+	    iplen - l4off));
+	if (proto == IPPROTO_UDP && c == 0)
+		c = 0xffff;
+	put16(ip + l4off + off, c);
+}
+
+static void
+ipv4_checksum(uint8_t *ip)
+{
+	size_t ihl = (size_t)(ip[0] & 15) * 4;
+
+	put16(ip + 10, 0);
+	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
+}
+
+/* IP header length and L4 protocol; -1 when unusable. */
+static int
+ip_l4(const uint8_t *ip, size_t len, size_t *l4off, uint8_t *proto)
+{
+	if (len < 20)
+		return -1;
+	if ((ip[0] >> 4) == 4) {
+		size_t ihl = (size_t)(ip[0] & 15) * 4;
+
+		if (ihl < 20 || ihl > len || get16(ip + 2) > len ||
+		    get16(ip + 2) < ihl)
+			return -1;
+		*l4off = ihl;
+		*proto = ip[9];
+		return 4;
+	}
+	if ((ip[0] >> 4) == 6 && len >= 40 &&
+	    (size_t)get16(ip + 4) + 40 <= len) {
+		*l4off = 40;
+		*proto = ip[6];
+		return 6;
+	}
+	return -1;
+}
+
+/* The IP packet's real length (TUN reads and decrypted data are padded). */
+static size_t
+ip_len(const uint8_t *ip, size_t len)
+{
+	size_t n;
+
+	if (len < 20)
+		return 0;
+	if ((ip[0] >> 4) == 4)
+		n = get16(ip + 2);
+	else if ((ip[0] >> 4) == 6 && len >= 40)
+		n = (size_t)get16(ip + 4) + 40;
+	else
+		return 0;
+	return n <= len && n >= 20 ? n : 0;
+}
+
+/* --- staging (packets waiting for a session) --- */
+
+static struct dp_peer *
+dpp(struct wg_peer *p)
+{
+	return wg_peer_cookie(p);
+}
+
+static void
+stage(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
+{
+	struct dp_peer *d = dpp(p);
+	uint8_t *copy;
+	unsigned slot;
+
+	if ((copy = malloc(len)) == NULL) {
+		count(dp, DP_DROP_STAGED_FULL, 1);
+		return;
+	}
+	memcpy(copy, pkt, len);
+	pthread_mutex_lock(&d->qlock);
+	if (d->qn == STAGE_MAX) {
+		/* Full: drop the oldest (design brief), keep the newest. */
+		free(d->q[d->qhead]);
+		d->qhead = (d->qhead + 1) % STAGE_MAX;
+		d->qn--;
+		count(dp, DP_DROP_STAGED_FULL, 1);
+	}
+	slot = (d->qhead + d->qn) % STAGE_MAX;
+	d->q[slot] = copy;
+	d->qlen[slot] = (uint16_t)len;
+	d->qn++;
+	pthread_mutex_unlock(&d->qlock);
+	/* Wake the timer thread: it sends the initiation right away. */
+	{
+		uint64_t one = 1;
+
+		if (write(dp->wakefd, &one, sizeof(one)) < 0) {
+			/* the counter saturating is harmless */
+		}
+	}
+}
+
+static void
+stage_drop(struct dp *dp, struct wg_peer *p)
+{
+	struct dp_peer *d = dpp(p);
+
+	pthread_mutex_lock(&d->qlock);
+	while (d->qn > 0) {
+		free(d->q[d->qhead]);
+		d->qhead = (d->qhead + 1) % STAGE_MAX;
+		d->qn--;
+		count(dp, DP_DROP_STAGED_EXPIRED, 1);
+	}
+	pthread_mutex_unlock(&d->qlock);
+}
+
+/* --- sending --- */
+
+static int
+sock_for(struct worker *w, const union fz_sockaddr *to)
+{
+	return to->sa.sa_family == AF_INET6 ? w->udp6 : w->udp4;
+}
+
+static void
+flush_groups(struct worker *w)
+{
+	struct mmsghdr msgs[GROUPS];
+	struct iovec iov[GROUPS];
+	union {
+		char		buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	align;
+	} cm[GROUPS];
+	unsigned i, sent = 0, n4 = 0;
+	int fds[GROUPS];
+
+	if (w->ng == 0)
+		return;
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < w->ng; i++) {
+		struct group *g = &w->g[i];
+		struct msghdr *m = &msgs[i].msg_hdr;
+
+		iov[i].iov_base = w->out + (size_t)i * GROUP_SIZE;
+		iov[i].iov_len = g->len;
+		m->msg_iov = &iov[i];
+		m->msg_iovlen = 1;
+		m->msg_name = &g->to;
+		m->msg_namelen = addr_len(&g->to.sa);
+		if (g->nseg > 1) {
+			struct cmsghdr *c;
+
+			memset(&cm[i], 0, sizeof(cm[i]));
+			m->msg_control = cm[i].buf;
+			m->msg_controllen = sizeof(cm[i].buf);
+			c = CMSG_FIRSTHDR(m);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			*(uint16_t *)(void *)CMSG_DATA(c) = (uint16_t)g->seg;
+		}
+		fds[i] = sock_for(w, &g->to);
+		n4 += fds[i] == w->udp4;
+	}
+	/* One sendmmsg per run of groups on the same socket. */
+	while (sent < w->ng) {
+		unsigned j = sent;
+		int r;
+
+		while (j < w->ng && fds[j] == fds[sent])
+			j++;
+		r = sendmmsg(fds[sent], msgs + sent, j - sent, 0);
+		if (r <= 0) {
+			if (log_ratelimit(&w->dp->rl))
+				log_warn("sendmmsg");
+			count(w->dp, DP_DROP_SEND, w->g[sent].nseg);
+			sent++;
+			continue;
+		}
+		sent += (unsigned)r;
+	}
+	for (i = 0; i < w->ng; i++)
+		wg_peer_data_sent(w->g[i].peer, w->g[i].len, false);
+	w->ng = 0;
+	(void)n4;
+}
+
+/*
+ * Returns where the next encrypted segment of size seg for peer/to goes,
+ * continuing the current GSO group when possible.
+ */
+static uint8_t *
+group_slot(struct worker *w, struct wg_peer *p, const union fz_sockaddr *to,
+    size_t seg, size_t full)
+{
+	struct group *g = w->ng > 0 ? &w->g[w->ng - 1] : NULL;
+
+	if (g != NULL && g->peer == p && !g->closed && g->seg == full &&
+	    seg <= full && g->nseg < GSO_MAX_SEGS &&
+	    g->len + seg <= GSO_MAX_BYTES && addr_eq(&g->to.sa, &to->sa)) {
+		/* fits: a shorter segment must be the last one */
+	} else {
+		if (w->ng == GROUPS)
+			flush_groups(w);
+		g = &w->g[w->ng++];
+		g->peer = p;
+		g->to = *to;
+		g->len = 0;
+		g->seg = full;
+		g->nseg = 0;
+		g->closed = false;
+	}
+	return w->out + (size_t)(g - w->g) * GROUP_SIZE + g->len;
+}
+
+static void
+group_commit(struct worker *w, size_t len)
+{
+	struct group *g = &w->g[w->ng - 1];
+
+	g->len += len;
+	g->nseg++;
+	if (len != g->seg)
+		g->closed = true;
+	if (g->nseg == 1)
+		g->seg = len;
+}
+
+/* Encrypts one IP packet (already at dst + WG_DATA_HDR_LEN) for p. */
+static int
+seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len)
+{
+	size_t out;
+
+	if (wg_encrypt(k, dst, len, GROUP_SIZE, &out) != 0)
+		return -1;
+	group_commit(w, out);
+	count(w->dp, DP_TX_PACKETS, 1);
+	count(w->dp, DP_TX_BYTES, len);
+	return 0;
+}
+
+static size_t
+sealed_size(size_t len)
+{
+	return WG_DATA_HDR_LEN + ((len + 15) & ~(size_t)15) + WG_TAG_LEN;
+}
+
+/* Sends one plain IP packet (from any thread with its own worker w). */
+static void
+send_packet(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
+    const union fz_sockaddr *to, const uint8_t *pkt, size_t len)
+{
+	size_t full = sealed_size(len);
+	uint8_t *dst = group_slot(w, p, to, full, full);
+
+	memcpy(dst + WG_DATA_HDR_LEN, pkt, len);
+	(void)seal_one(w, k, dst, len);
+}
+
+/*
+ * Splits a TSO/USO super-packet into MTU-sized packets, each encrypted
+ * straight into a GSO group: segments are built in place, so the payload
+ * is copied once and encrypted in place.
+ */
+static int
+segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
+    const union fz_sockaddr *to, const struct virtio_net_hdr *vh,
+    uint8_t *pkt, size_t len)
+{
+	size_t l4off, hlen, payload, mss = vh->gso_size, off, n;
+	uint8_t proto;
+	uint16_t id = 0;
+	uint32_t seq = 0;
+	int ver = ip_l4(pkt, len, &l4off, &proto);
+	unsigned i, nseg;
+
+	if (ver < 0 || mss == 0)
+		return -1;
+	if (proto == IPPROTO_TCP) {
+		if (len < l4off + 20)
+			return -1;
+		hlen = l4off + (size_t)(pkt[l4off + 12] >> 4) * 4;
+		seq = get32(pkt + l4off + 4);
+	} else if (proto == IPPROTO_UDP)
+		hlen = l4off + 8;
+	else
+		return -1;
+	if (hlen > len || hlen + mss > 65535)
+		return -1;
+	if (ver == 4)
+		id = get16(pkt + 4);
+	payload = len - hlen;
+	nseg = (unsigned)((payload + mss - 1) / mss);
+	for (i = 0, off = 0; i < nseg; i++, off += n) {
+		size_t tot, full = sealed_size(hlen + mss);
+		uint8_t *dst, *seg;
+
+		n = payload - off < mss ? payload - off : mss;
+		tot = hlen + n;
+		dst = group_slot(w, p, to, sealed_size(tot), full);
+		seg = dst + WG_DATA_HDR_LEN;
+		memcpy(seg, pkt, hlen);
+		memcpy(seg + hlen, pkt + hlen + off, n);
+		if (ver == 4) {
+			put16(seg + 2, (uint16_t)tot);
+			put16(seg + 4, (uint16_t)(id + i));
+			ipv4_checksum(seg);
+		} else
+			put16(seg + 4, (uint16_t)(tot - 40));
+		if (proto == IPPROTO_TCP) {
+			uint8_t *th = seg + l4off;
+
+			put32(th + 4, seq + (uint32_t)off);
+			if (i + 1 < nseg)
+				th[13] &= (uint8_t)~0x09;	/* FIN, PSH */
+			if (i > 0)
+				th[13] &= (uint8_t)~0x80;	/* CWR */
+		} else
+			put16(seg + l4off + 4, (uint16_t)(tot - l4off));
+		l4_checksum(seg, tot, l4off, proto);
+		if (seal_one(w, k, dst, tot) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One read from the TUN: route, complete checksums, segment, encrypt. */
+static void
+from_tun(struct worker *w, uint8_t *buf, size_t n)
+{
+	struct dp *dp = w->dp;
+	struct virtio_net_hdr vh;
+	uint8_t *pkt = buf + TUN_VNET_HDR_LEN;
+	size_t len = n - TUN_VNET_HDR_LEN, l4off;
+	const uint8_t *dst;
+	struct wg_peer *p;
+	struct wg_keypair *k;
+	union fz_sockaddr to;
+	uint8_t proto;
+	int ver;
+
+	memcpy(&vh, buf, sizeof(vh));
+	if ((ver = ip_l4(pkt, len, &l4off, &proto)) < 0) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	dst = ver == 4 ? pkt + 16 : pkt + 24;
+	p = allowedips_lookup(dp->aip, ver == 4 ? AF_INET : AF_INET6, dst);
+	if (p == NULL) {
+		count(dp, DP_DROP_NO_ROUTE, 1);
+		return;
+	}
+	if (!wg_peer_endpoint(p, &to)) {
+		count(dp, DP_DROP_NO_ENDPOINT, 1);
+		return;
+	}
+	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		len = ip_len(pkt, len) != 0 ? ip_len(pkt, len) : len;
+		if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		    (size_t)vh.csum_start + vh.csum_offset + 2 <= len) {
+			uint16_t c = csum_fold(csum_add(0, pkt + vh.csum_start,
+			    len - vh.csum_start));
+
+			put16(pkt + vh.csum_start + vh.csum_offset, c);
+		}
+	}
+	if ((k = wg_peer_send_keypair(p)) == NULL) {
+		/* No session: keep it (segmented) until the handshake. */
+		if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+			stage(dp, p, pkt, len);
+		else
+			count(dp, DP_DROP_STAGED_FULL, 1);
+		return;
+	}
+	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+		send_packet(w, p, k, &to, pkt, len);
+	else if (segment_and_send(w, p, k, &to, &vh, pkt, len) != 0)
+		count(dp, DP_DROP_BAD_PACKET, 1);
+	wg_keypair_put(k);
+}
+
+/* --- receiving --- */
+
+static void
+tun_write(struct worker *w, const uint8_t *pkt, size_t len)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+
+	memset(&vh, 0, sizeof(vh));
+	/* WireGuard authenticated it: skip the checksum check (as Linux). */
+	vh.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = (void *)pkt;
+	iov[1].iov_len = len;
+	if (writev(w->tunfd, iov, 2) < 0)
+		count(w->dp, DP_DROP_TUN_WRITE, 1);
+}
+
+static void flush_staged(struct worker *, struct wg_peer *);
+
+static void
+handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src)
+{
+	struct dp *dp = w->dp;
+	uint8_t reply[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	int rc;
+
+	atomic_fetch_add(&dp->hs_count, 1);
+	rc = wg_handle_handshake(dp->dev, msg, len, src, reply, &r);
+	if (rc != 0) {
+		count(dp, DP_DROP_HANDSHAKE, 1);
+		if (log_ratelimit(&dp->rl))
+			log_debug("handshake message refused: %s",
+			    strerror(-rc));
+		return;
+	}
+	if (r.reply_len > 0) {
+		if (sendto(fd, reply, r.reply_len, 0, &src->sa,
+		    addr_len(&src->sa)) < 0)
+			count(dp, DP_DROP_SEND, 1);
+		else if (r.peer != NULL)
+			wg_peer_data_sent(r.peer, r.reply_len, true);
+	}
+	if (r.established && r.peer != NULL) {
+		log_info("peer %s: session established",
+		    wg_peer_name(r.peer));
+		flush_staged(w, r.peer);
+	}
+}
+
+static void
+data_in(struct worker *w, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src)
+{
+	struct dp *dp = w->dp;
+	struct wg_peer *p;
+	uint8_t *plain;
+	size_t plen, l4off, ilen;
+	uint8_t proto;
+	int ver;
+
+	if (wg_decrypt(dp->dev, msg, len, src, &plain, &plen, &p) != 0) {
+		count(dp, DP_DROP_DECRYPT, 1);
+		return;
+	}
+	if (plen == 0)
+		return;				/* keepalive */
+	if ((ver = ip_l4(plain, plen, &l4off, &proto)) < 0 ||
+	    (ilen = ip_len(plain, plen)) == 0) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	/* Cryptokey routing: the inner source must belong to the sender. */
+	if (allowedips_lookup(dp->aip, ver == 4 ? AF_INET : AF_INET6,
+	    ver == 4 ? plain + 12 : plain + 8) != p) {
+		count(dp, DP_DROP_SRC_NOT_ALLOWED, 1);
+		return;
+	}
+	count(dp, DP_RX_PACKETS, 1);
+	count(dp, DP_RX_BYTES, ilen);
+	tun_write(w, plain, ilen);
+}
+
+static void
+datagram_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src)
+{
+	switch (wg_msg_type(msg, len)) {
+	case WG_MSG_DATA:
+		data_in(w, msg, len, src);
+		break;
+	case WG_MSG_INITIATION:
+	case WG_MSG_RESPONSE:
+	case WG_MSG_COOKIE:
+		handshake_in(w, fd, msg, len, src);
+		break;
+	default:
+		count(w->dp, DP_DROP_JUNK, 1);
+		break;
+	}
+}
+
+static void
+udp_readable(struct worker *w, int fd)
+{
+	struct mmsghdr msgs[RECV_MSGS];
+	struct iovec iov[RECV_MSGS];
+	union fz_sockaddr from[RECV_MSGS];
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} cm[RECV_MSGS];
+	int i, n, rounds;
+
+	for (rounds = 0; rounds < 8; rounds++) {
+		memset(msgs, 0, sizeof(msgs));
+		for (i = 0; i < RECV_MSGS; i++) {
+			iov[i].iov_base = w->rx + (size_t)i * RECV_SIZE;
+			iov[i].iov_len = RECV_SIZE;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_control = cm[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
+		}
+		n = recvmmsg(fd, msgs, RECV_MSGS, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			struct msghdr *m = &msgs[i].msg_hdr;
+			struct cmsghdr *c;
+			size_t seg = msgs[i].msg_len, off;
+			uint8_t *base = iov[i].iov_base;
+
+			for (c = CMSG_FIRSTHDR(m); c != NULL;
+			    c = CMSG_NXTHDR(m, c)) {
+				if (c->cmsg_level == SOL_UDP &&
+				    c->cmsg_type == UDP_GRO) {
+					int s;
+
+					memcpy(&s, CMSG_DATA(c), sizeof(s));
+					if (s > 0)
+						seg = (size_t)s;
+				}
+			}
+			addr_unmap_v4(&from[i]);
+			for (off = 0; off < msgs[i].msg_len; off += seg) {
+				size_t l = msgs[i].msg_len - off < seg ?
+				    msgs[i].msg_len - off : seg;
+
+				datagram_in(w, fd, base + off, l, &from[i]);
+			}
+		}
+		if (n < RECV_MSGS)
+			break;
+	}
+	flush_groups(w);
+}
+
+static void
+tun_readable(struct worker *w)
+{
+	int i;
+	ssize_t n;
+
+	for (i = 0; i < TUN_READS; i++) {
+		n = read(w->tunfd, w->tunbuf, TUN_BUF);
+		if (n <= (ssize_t)TUN_VNET_HDR_LEN)
+			break;
+		from_tun(w, w->tunbuf, (size_t)n);
+	}
+	flush_groups(w);
+}
+
+/* Sends everything that waited for p's session. */
+static void
+flush_staged(struct worker *w, struct wg_peer *p)
+{
+	struct dp_peer *d = dpp(p);
+	struct wg_keypair *k;
+	union fz_sockaddr to;
+
+	if (!wg_peer_endpoint(p, &to) || (k = wg_peer_send_keypair(p)) == NULL)
+		return;
+	pthread_mutex_lock(&d->qlock);
+	while (d->qn > 0) {
+		send_packet(w, p, k, &to, d->q[d->qhead], d->qlen[d->qhead]);
+		free(d->q[d->qhead]);
+		d->qhead = (d->qhead + 1) % STAGE_MAX;
+		d->qn--;
+	}
+	pthread_mutex_unlock(&d->qlock);
+	wg_keypair_put(k);
+	flush_groups(w);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event ev[4];
+	int i, n;
+
+	for (;;) {
+		n = epoll_wait(w->ep, ev, 4, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == w->dp->stopfd)
+				return NULL;
+			if (fd == w->tunfd)
+				tun_readable(w);
+			else
+				udp_readable(w, fd);
+		}
+	}
+	return NULL;
+}
+
+/* --- timers --- */
+
+static void
+send_keepalive(struct worker *w, struct wg_peer *p)
+{
+	struct wg_keypair *k;
+	union fz_sockaddr to;
+	uint8_t *dst;
+
+	if (!wg_peer_endpoint(p, &to))
+		return;
+	if ((k = wg_peer_send_keypair(p)) == NULL)
+		return;		/* a handshake has been asked for */
+	dst = group_slot(w, p, &to, WG_DATA_MIN_LEN, WG_DATA_MIN_LEN);
+	(void)seal_one(w, k, dst, 0);
+	wg_keypair_put(k);
+	flush_groups(w);
+}
+
+static void
+send_initiation(struct worker *w, struct wg_peer *p)
+{
+	uint8_t msg[WG_INITIATION_LEN];
+	union fz_sockaddr to;
+
+	if (!wg_peer_endpoint(p, &to) || wg_create_initiation(p, msg) != 0)
+		return;
+	if (sendto(sock_for(w, &to), msg, sizeof(msg), 0, &to.sa,
+	    addr_len(&to.sa)) < 0)
+		count(w->dp, DP_DROP_SEND, 1);
+	else
+		log_debug("peer %s: handshake initiation sent",
+		    wg_peer_name(p));
+}
+
+static void *
+timer_main(void *arg)
+{
+	struct dp *dp = arg;
+	/* The timer thread sends through its own group buffers. */
+	struct worker tw;
+	struct pollfd pfd[2];
+	uint64_t last_sec = time_mono_ns(), v;
+
+	memset(&tw, 0, sizeof(tw));
+	tw.dp = dp;
+	tw.udp4 = dp->w[0].udp4;
+	tw.udp6 = dp->w[0].udp6;
+	if ((tw.out = malloc((size_t)GROUPS * GROUP_SIZE)) == NULL)
+		return NULL;
+	pfd[0].fd = dp->stopfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = dp->wakefd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		struct wg_peer *p = NULL;
+		uint64_t now;
+
+		if (poll(pfd, 2, 100) > 0) {
+			if (pfd[0].revents & POLLIN)
+				break;
+			if ((pfd[1].revents & POLLIN) &&
+			    read(dp->wakefd, &v, sizeof(v)) < 0) {
+				/* nothing to do: it is only a wake-up */
+			}
+		}
+		now = time_mono_ns();
+		if (now - last_sec >= NSEC_PER_SEC) {
+			/* Crude load signal: many handshakes per second. */
+			unsigned hs = atomic_exchange(&dp->hs_count, 0);
+
+			wg_device_set_under_load(dp->dev, hs > 1000);
+			last_sec = now;
+		}
+		pthread_mutex_lock(&dp->peers_lock);
+		while ((p = wg_peer_next(dp->dev, p)) != NULL) {
+			unsigned act;
+			struct dp_peer *d = dpp(p);
+
+			if (d == NULL)
+				continue;
+			pthread_mutex_lock(&d->qlock);
+			if (d->qn > 0)
+				wg_peer_want_handshake(p);
+			pthread_mutex_unlock(&d->qlock);
+			act = wg_peer_tick(p);
+			if (act & WG_TICK_GAVE_UP)
+				stage_drop(dp, p);
+			if (act & WG_TICK_SEND_INITIATION)
+				send_initiation(&tw, p);
+			if (act & WG_TICK_SEND_KEEPALIVE)
+				send_keepalive(&tw, p);
+			if (d->qn > 0 && wg_peer_has_session(p))
+				flush_staged(&tw, p);
+		}
+		pthread_mutex_unlock(&dp->peers_lock);
+	}
+	free(tw.out);
+	return NULL;
+}
+
+/* --- setup --- */
+
+static int
+udp_socket(int family, uint16_t port, int idx)
+{
+	union fz_sockaddr sa;
+	int fd, one = 1, bufsz = 16 << 20, sndsz = 4 << 20;
+
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* Big buffers (Firezone sizes them for 10 Gbit/s); FORCE as root. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+	    sizeof(bufsz)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndsz,
+	    sizeof(sndsz)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndsz, sizeof(sndsz));
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa.sa_family = (sa_family_t)family;
+	addr_set_port(&sa.sa, port);
+	if (bind(fd, &sa.sa, addr_len(&sa.sa)) != 0) {
+		int e = errno;
+
+		close(fd);
+		/* IPv6 may be disabled: IPv4 alone is fine. */
+		return family == AF_INET6 && idx >= 0 &&
+		    (e == EAFNOSUPPORT || e == EADDRNOTAVAIL) ? -EAFNOSUPPORT :
+		    -e;
+	}
+	return fd;
+}
+
+int
+dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
+    struct dp **out)
+{
+	struct dp *dp;
+	int i, fd, rc = -ENOMEM;
+
+	if ((dp = calloc(1, sizeof(*dp))) == NULL)
+		return -ENOMEM;
+	dp->dev = dev;
+	dp->tun = tun;
+	dp->mtu = cfg->mtu;
+	dp->port = cfg->port;
+	dp->stopfd = dp->wakefd = -1;
+	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
+	pthread_mutex_init(&dp->peers_lock, NULL);
+	if ((rc = allowedips_new(&dp->aip)) != 0)
+		goto fail;
+	dp->nworkers = tun->nqueues;
+	if ((dp->w = calloc((size_t)dp->nworkers, sizeof(*dp->w))) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < dp->nworkers; i++)
+		dp->w[i].udp4 = dp->w[i].udp6 = dp->w[i].ep = -1;
+	if ((dp->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (dp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	for (i = 0; i < dp->nworkers; i++) {
+		struct worker *w = &dp->w[i];
+
+		w->dp = dp;
+		w->idx = i;
+		w->tunfd = tun->fds[i];
+		if ((fd = udp_socket(AF_INET, dp->port, i)) < 0) {
+			rc = fd;
+			goto fail;
+		}
+		w->udp4 = fd;
+		if (dp->port == 0) {
+			union fz_sockaddr sa;
+			socklen_t sl = sizeof(sa);
+
+			/* The first socket picks the port; the rest share it. */
+			if (getsockname(fd, &sa.sa, &sl) != 0) {
+				rc = -errno;
+				goto fail;
+			}
+			dp->port = addr_port(&sa.sa);
+		}
+		fd = udp_socket(AF_INET6, dp->port, i);
+		if (fd < 0 && fd != -EAFNOSUPPORT) {
+			rc = fd;
+			goto fail;
+		}
+		w->udp6 = fd;
+		w->tunbuf = malloc(TUN_BUF);
+		w->out = malloc((size_t)GROUPS * GROUP_SIZE);
+		w->rx = malloc((size_t)RECV_MSGS * RECV_SIZE);
+		if (w->tunbuf == NULL || w->out == NULL || w->rx == NULL) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		{
+			int fds[4] = { w->tunfd, w->udp4, w->udp6, dp->stopfd };
+			int j;
+
+			for (j = 0; j < 4; j++) {
+				struct epoll_event ev = { .events = EPOLLIN };
+
+				if (fds[j] < 0)
+					continue;
+				ev.data.fd = fds[j];
+				if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fds[j],
+				    &ev) != 0) {
+					rc = -errno;
+					goto fail;
+				}
+			}
+		}
+	}
+	*out = dp;
+	return 0;
+fail:
+	dp_free(dp);
+	return rc;
+}
+
+int
+dp_start(struct dp *dp)
+{
+	int i, rc;
+
+	for (i = 0; i < dp->nworkers; i++) {
+		if ((rc = pthread_create(&dp->w[i].th, NULL, worker_main,
+		    &dp->w[i])) != 0)
+			return -rc;
+		dp->w[i].started = true;
+	}
+	if ((rc = pthread_create(&dp->timer, NULL, timer_main, dp)) != 0)
+		return -rc;
+	dp->timer_started = true;
+	return 0;
+}
+
+void
+dp_free(struct dp *dp)
+{
+	struct wg_peer *p = NULL;
+	int i;
+
+	if (dp == NULL)
+		return;
+	if (dp->stopfd >= 0) {
+		uint64_t one = 1;
+
+		if (write(dp->stopfd, &one, sizeof(one)) < 0)
+			log_warn("stopping workers");
+	}
+	for (i = 0; i < dp->nworkers && dp->w != NULL; i++)
+		if (dp->w[i].started)
+			pthread_join(dp->w[i].th, NULL);
+	if (dp->timer_started)
+		pthread_join(dp->timer, NULL);
+	while (dp->dev != NULL && (p = wg_peer_next(dp->dev, p)) != NULL) {
+		struct dp_peer *d = dpp(p);
+
+		if (d == NULL)
+			continue;
+		stage_drop(dp, p);
+		pthread_mutex_destroy(&d->qlock);
+		free(d);
+		wg_peer_set_cookie(p, NULL);
+	}
+	for (i = 0; i < dp->nworkers && dp->w != NULL; i++) {
+		struct worker *w = &dp->w[i];
+
+		if (w->udp4 >= 0)
+			close(w->udp4);
+		if (w->udp6 >= 0)
+			close(w->udp6);
+		if (w->ep >= 0)
+			close(w->ep);
+		free(w->tunbuf);
+		free(w->out);
+		free(w->rx);
+	}
+	free(dp->w);
+	if (dp->stopfd >= 0)
+		close(dp->stopfd);
+	if (dp->wakefd >= 0)
+		close(dp->wakefd);
+	allowedips_free(dp->aip);
+	pthread_mutex_destroy(&dp->peers_lock);
+	free(dp);
+}
+
+uint16_t
+dp_port(const struct dp *dp)
+{
+	return dp->port;
+}
+
+struct allowedips *
+dp_allowedips(struct dp *dp)
+{
+	return dp->aip;
+}
+
+struct wg_device *
+dp_device(struct dp *dp)
+{
+	return dp->dev;
+}
+
+int
+dp_peer_add(struct dp *dp, const uint8_t pub[WG_KEY_LEN], struct wg_peer **out)
+{
+	struct dp_peer *d;
+	struct wg_peer *p;
+	int rc;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&d->qlock, NULL);
+	pthread_mutex_lock(&dp->peers_lock);
+	if ((rc = wg_peer_add(dp->dev, pub, &p)) != 0) {
+		pthread_mutex_unlock(&dp->peers_lock);
+		pthread_mutex_destroy(&d->qlock);
+		free(d);
+		return rc;
+	}
+	d->wg = p;
+	wg_peer_set_cookie(p, d);
+	pthread_mutex_unlock(&dp->peers_lock);
+	*out = p;
+	return 0;
+}
+
+void
+dp_peer_remove(struct dp *dp, struct wg_peer *p)
+{
+	struct dp_peer *d = dpp(p);
+
+	pthread_mutex_lock(&dp->peers_lock);
+	allowedips_remove_value(dp->aip, p);
+	wg_peer_remove(dp->dev, p);
+	if (d != NULL)
+		stage_drop(dp, p);
+	/* d stays attached: a worker may still hold p; freed in dp_free. */
+	pthread_mutex_unlock(&dp->peers_lock);
+}
+
+int
+dp_peer_allow(struct dp *dp, struct wg_peer *p, const struct fz_cidr *c)
+{
+	return allowedips_insert(dp->aip, c, p);
+}
+
+void
+dp_peer_clear_allowed(struct dp *dp, struct wg_peer *p)
+{
+	allowedips_remove_value(dp->aip, p);
+}

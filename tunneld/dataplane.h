@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The WireGuard data plane: one worker thread per TUN queue, each with its
+ * own UDP sockets on one shared port (SO_REUSEPORT, IPv4 and IPv6), batched
+ * I/O (recvmmsg/sendmmsg), TUN super-packets (TSO/USO) segmented and sent
+ * with UDP GSO, UDP GRO on receive, and a timer thread for the protocol's
+ * timers.  Peers, their endpoints and allowed IPs change at runtime while
+ * traffic flows.  Packets for a peer without a session wait in a small
+ * bounded queue; every drop is counted.
+ */
+#ifndef FZ_DATAPLANE_H
+#define FZ_DATAPLANE_H
+
+#include <stdint.h>
+
+#include "addr.h"
+#include "allowedips.h"
+#include "tun.h"
+#include "wg.h"
+
+enum dp_counter {
+	DP_TX_PACKETS, DP_TX_BYTES, DP_RX_PACKETS, DP_RX_BYTES,
+	DP_DROP_NO_ROUTE,	/* no peer for the destination */
+	DP_DROP_NO_ENDPOINT,	/* peer without an endpoint */
+	DP_DROP_STAGED_FULL,	/* waiting-for-handshake queue full */
+	DP_DROP_STAGED_EXPIRED,	/* handshake gave up */
+	DP_DROP_BAD_PACKET,	/* malformed packet from the TUN */
+	DP_DROP_DECRYPT,	/* failed authentication / replay / no key */
+	DP_DROP_SRC_NOT_ALLOWED,/* inner source outside the peer's allowed IPs */
+	DP_DROP_JUNK,		/* datagram that is not WireGuard */
+	DP_DROP_HANDSHAKE,	/* handshake message refused */
+	DP_DROP_SEND,		/* sendmsg failed */
+	DP_DROP_TUN_WRITE,	/* TUN write failed */
+	DP_COUNTERS
+};
+
+struct dp_config {
+	int		 mtu;
+	uint16_t	 port;		/* 0: any */
+};
+
+struct dp;
+
+int	dp_new(struct wg_device *, struct tun *, const struct dp_config *,
+	    struct dp **) __attribute__((warn_unused_result));
+int	dp_start(struct dp *) __attribute__((warn_unused_result));
+void	dp_free(struct dp *);			/* stops the threads first */
+uint16_t dp_port(const struct dp *);
+struct allowedips *dp_allowedips(struct dp *);
+struct wg_device *dp_device(struct dp *);
+uint64_t dp_counter(const struct dp *, enum dp_counter);
+const char *dp_counter_name(enum dp_counter);
+
+int	dp_peer_add(struct dp *, const uint8_t pub[WG_KEY_LEN],
+	    struct wg_peer **) __attribute__((warn_unused_result));
+void	dp_peer_remove(struct dp *, struct wg_peer *);
+int	dp_peer_allow(struct dp *, struct wg_peer *, const struct fz_cidr *)
+	    __attribute__((warn_unused_result));
+void	dp_peer_clear_allowed(struct dp *, struct wg_peer *);
+
+#endif

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: ISC */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wgconfig.h"
+
+enum section { SEC_NONE, SEC_INTERFACE, SEC_PEER };
+
+struct pstate {
+	const char	*file;
+	unsigned	 line;
+	char		*err;
+	size_t		 errlen;
+};
+
+static int
+fail(struct pstate *ps, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ps->err, ps->errlen, "%s:%u: %s", ps->file, ps->line, msg);
+	return -EINVAL;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 10)
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Endpoint: an address with port, or host:port resolved now. */
+static int
+parse_endpoint(const char *s, union fz_sockaddr *out)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon;
+	union fz_sockaddr sa;
+
+	if (addr_parse(s, ADDR_PORT_REQUIRED, &sa) == 0) {
+		*out = sa;
+		return 0;
+	}
+	colon = strrchr(s, ':');
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(host) ||
+	    strchr(s, '[') != NULL)
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	for (const char *c = host; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
+			return -EINVAL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	memset(&sa, 0, sizeof(sa));
+	memcpy(&sa, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	*out = sa;
+	return 0;
+}
+
+/* Calls fn for each comma-separated item. */
+static int
+each_item(char *v, struct pstate *ps, int (*fn)(const char *, void *,
+    struct pstate *), void *arg)
+{
+	char *tok, *comma;
+	int rc;
+
+	for (tok = v; tok != NULL; tok = comma) {
+		if ((comma = strchr(tok, ',')) != NULL)
+			*comma++ = '\0';
+		tok = trim(tok);
+		if (*tok == '\0')
+			return fail(ps, "empty list item");
+		if ((rc = fn(tok, arg, ps)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+add_address(const char *s, void *arg, struct pstate *ps)
+{
+	struct wgconf *c = arg;
+
+	if (c->naddrs == WGCONF_MAX_ADDRS)
+		return fail(ps, "too many addresses (max %d)", WGCONF_MAX_ADDRS);
+	/* Address keeps its host bits: 10.0.0.1/24 means 10.0.0.1. */
+	if (cidr_parse(s, false, &c->addrs[c->naddrs]) != 0)
+		return fail(ps, "bad Address '%s'", s);
+	{
+		char tmp[64], *slash;
+		struct fz_cidr host;
+
+		snprintf(tmp, sizeof(tmp), "%s", s);
+		if ((slash = strchr(tmp, '/')) != NULL)
+			*slash = '\0';
+		if (cidr_parse(tmp, true, &host) != 0)
+			return fail(ps, "bad Address '%s'", s);
+		memcpy(c->addrs[c->naddrs].addr, host.addr, 16);
+	}
+	c->naddrs++;
+	return 0;
+}
+
+static int
+add_allowed(const char *s, void *arg, struct pstate *ps)
+{
+	struct wgconf_peer *p = arg;
+
+	if (p->nallowed == WGCONF_MAX_ALLOWED)
+		return fail(ps, "too many AllowedIPs (max %d)",
+		    WGCONF_MAX_ALLOWED);
+	if (cidr_parse(s, false, &p->allowed[p->nallowed]) != 0)
+		return fail(ps, "bad AllowedIPs entry '%s'", s);
+	p->nallowed++;
+	return 0;
+}
+
+static int
+parse_key(const char *v, uint8_t out[WG_KEY_LEN], struct pstate *ps,
+    const char *what)
+{
+	if (wg_key_from_base64(v, out) != 0)
+		return fail(ps, "%s is not a base64 key of 32 bytes", what);
+	return 0;
+}
+
+static const char *const ignored_keys[] = {
+	"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown",
+	"SaveConfig", "FwMark",
+};
+
+static int
+iface_key(struct wgconf *c, const char *k, char *v, struct pstate *ps)
+{
+	unsigned long n;
+	unsigned i;
+
+	if (strcasecmp(k, "PrivateKey") == 0) {
+		if (parse_key(v, c->priv, ps, "PrivateKey") != 0)
+			return -EINVAL;
+		c->has_priv = true;
+		return 0;
+	}
+	if (strcasecmp(k, "ListenPort") == 0) {
+		if (parse_uint(v, 65535, &n) != 0)
+			return fail(ps, "ListenPort must be 0..65535");
+		c->listen_port = (uint16_t)n;
+		return 0;
+	}
+	if (strcasecmp(k, "MTU") == 0) {
+		if (parse_uint(v, 65535, &n) != 0 || n < 576)
+			return fail(ps, "MTU must be 576..65535");
+		c->mtu = (int)n;
+		return 0;
+	}
+	if (strcasecmp(k, "Address") == 0)
+		return each_item(v, ps, add_address, c);
+	for (i = 0; i < sizeof(ignored_keys) / sizeof(ignored_keys[0]); i++) {
+		if (strcasecmp(k, ignored_keys[i]) == 0) {
+			c->ignored++;
+			return 0;
+		}
+	}
+	return fail(ps, "unknown key '%s' in [Interface]", k);
+}
+
+static int
+peer_key(struct wgconf_peer *p, bool *has_pub, const char *k, char *v,
+    struct pstate *ps)
+{
+	unsigned long n;
+	int rc;
+
+	if (strcasecmp(k, "PublicKey") == 0) {
+		if (parse_key(v, p->pub, ps, "PublicKey") != 0)
+			return -EINVAL;
+		*has_pub = true;
+		return 0;
+	}
+	if (strcasecmp(k, "PresharedKey") == 0) {
+		if (parse_key(v, p->psk, ps, "PresharedKey") != 0)
+			return -EINVAL;
+		p->has_psk = true;
+		return 0;
+	}
+	if (strcasecmp(k, "Endpoint") == 0) {
+		if ((rc = parse_endpoint(v, &p->endpoint)) != 0)
+			return fail(ps, rc == -EHOSTUNREACH ?
+			    "cannot resolve Endpoint '%s'" :
+			    "bad Endpoint '%s' (want host:port)", v);
+		p->has_endpoint = true;
+		return 0;
+	}
+	if (strcasecmp(k, "AllowedIPs") == 0)
+		return each_item(v, ps, add_allowed, p);
+	if (strcasecmp(k, "PersistentKeepalive") == 0) {
+		if (strcasecmp(v, "off") == 0)
+			n = 0;
+		else if (parse_uint(v, 65535, &n) != 0)
+			return fail(ps, "PersistentKeepalive must be 0..65535 "
+			    "or off");
+		p->keepalive = (unsigned)n;
+		return 0;
+	}
+	return fail(ps, "unknown key '%s' in [Peer]", k);
+}
+
+void
+wgconf_free(struct wgconf *c)
+{
+	if (c == NULL)
+		return;
+	if (c->peers != NULL) {
+		sodium_memzero(c->peers, c->npeers * sizeof(*c->peers));
+		free(c->peers);
+	}
+	sodium_memzero(c, sizeof(*c));
+}
+
+static int
+finish_peer(struct wgconf *c, bool has_pub, struct pstate *ps)
+{
+	unsigned i;
+
+	if (!has_pub)
+		return fail(ps, "[Peer] without PublicKey");
+	for (i = 0; i + 1 < c->npeers; i++)
+		if (memcmp(c->peers[i].pub, c->peers[c->npeers - 1].pub,
+		    WG_KEY_LEN) == 0)
+			return fail(ps, "duplicate [Peer] PublicKey");
+	return 0;
+}
+
+int
+wgconf_parse(const char *text, size_t len, const char *file,
+    struct wgconf *out, char *err, size_t errlen)
+{
+	struct pstate ps = { file != NULL ? file : "<config>", 0, err, errlen };
+	struct wgconf c;
+	enum section sec = SEC_NONE;
+	bool has_pub = false, seen_iface = false;
+	char *copy, *line, *next;
+	int rc = 0;
+
+	if (len > WGCONF_MAX_SIZE)
+		return fail(&ps, "file too large");
+	if (memchr(text, '\0', len) != NULL)
+		return fail(&ps, "file contains a NUL byte");
+	if ((copy = malloc(len + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	memset(&c, 0, sizeof(c));
+
+	for (line = copy; line != NULL && rc == 0; line = next) {
+		char *eq, *k, *v, *hash;
+
+		ps.line++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		line = trim(line);
+		if (*line == '\0')
+			continue;
+		if (*line == '[') {
+			if (sec == SEC_PEER)
+				rc = finish_peer(&c, has_pub, &ps);
+			if (rc != 0)
+				break;
+			if (strcasecmp(line, "[Interface]") == 0) {
+				if (seen_iface) {
+					rc = fail(&ps, "second [Interface]");
+					break;
+				}
+				seen_iface = true;
+				sec = SEC_INTERFACE;
+			} else if (strcasecmp(line, "[Peer]") == 0) {
+				struct wgconf_peer *np;
+
+				if (c.npeers == WGCONF_MAX_PEERS) {
+					rc = fail(&ps, "too many peers");
+					break;
+				}
+				np = realloc(c.peers, (c.npeers + 1) *
+				    sizeof(*c.peers));
+				if (np == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				c.peers = np;
+				memset(&c.peers[c.npeers], 0, sizeof(*np));
+				c.npeers++;
+				has_pub = false;
+				sec = SEC_PEER;
+			} else
+				rc = fail(&ps, "unknown section %s", line);
+			continue;
+		}
+		if ((eq = strchr(line, '=')) == NULL) {
+			rc = fail(&ps, "expected 'Key = Value'");
+			break;
+		}
+		*eq = '\0';
+		k = trim(line);
+		v = trim(eq + 1);
+		if (*k == '\0' || *v == '\0') {
+			rc = fail(&ps, "expected 'Key = Value'");
+			break;
+		}
+		switch (sec) {
+		case SEC_INTERFACE:
+			rc = iface_key(&c, k, v, &ps);
+			break;
+		case SEC_PEER:
+			rc = peer_key(&c.peers[c.npeers - 1], &has_pub, k, v,
+			    &ps);
+			break;
+		default:
+			rc = fail(&ps, "'%s' outside a section", k);
+			break;
+		}
+	}
+	if (rc == 0 && sec == SEC_PEER)
+		rc = finish_peer(&c, has_pub, &ps);
+	if (rc == 0 && !seen_iface) {
+		ps.line = 0;
+		rc = fail(&ps, "no [Interface] section");
+	}
+	if (rc == 0 && !c.has_priv) {
+		ps.line = 0;
+		rc = fail(&ps, "[Interface] has no PrivateKey");
+	}
+	sodium_memzero(copy, len + 1);
+	free(copy);
+	if (rc != 0) {
+		wgconf_free(&c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+wgconf_load(const char *path, struct wgconf *out, char *err, size_t errlen)
+{
+	char *buf;
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > WGCONF_MAX_SIZE) {
+		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB",
+		    path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	rc = wgconf_parse(buf, got, path, out, err, errlen);
+	sodium_memzero(buf, got);
+	free(buf);
+	return rc;
+}
