@@ -241,7 +241,7 @@ serve(struct uapi *u, int c)
 		err = EPROTO;
 	oprintf(&o, "errno=%d\n\n", err);
 	if (o.p != NULL && write(c, o.p, o.len) < 0)
-		log_debug("uapi reply: %s", strerror(errno));
+		log_trace("uapi reply: %s", strerror(errno));
 	sodium_memzero(req, len);
 	free(req);
 	free(o.p);
