@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -51,8 +52,28 @@ struct group {
 	bool			 closed;	/* last segment was short */
 };
 
+/* A TCP flow being coalesced into one super-packet for the TUN (GRO). */
+#define CO_SLOTS	8
+#define CO_MAX		65535
+#define CO_MAX_SEGS	64
+
+struct coslot {
+	bool		 used;
+	int		 ver;
+	uint8_t		 key[36];	/* addresses and ports */
+	size_t		 keylen;
+	uint32_t	 next_seq;
+	size_t		 mss, l4off, hlen, len;
+	unsigned	 nseg;
+	bool		 closed;
+	uint64_t	 age;
+	uint8_t		*buf;		/* the IP packet being built */
+};
+
 struct worker {
 	struct dp	*dp;
+	struct coslot	 co[CO_SLOTS];
+	uint64_t	 co_clock;
 	int		 idx;
 	int		 tunfd;
 	int		 udp4, udp6;
@@ -83,6 +104,7 @@ struct dp {
 	_Atomic unsigned	 hs_count;	/* handshakes this second */
 	pthread_mutex_t		 peers_lock;
 	struct log_ratelimit	 rl;
+	bool			 gro;		/* TUN takes TSO writes */
 };
 
 static const char *const ctr_names[DP_COUNTERS] = {
@@ -585,6 +607,159 @@ tun_write(struct worker *w, const uint8_t *pkt, size_t len)
 
 static void flush_staged(struct worker *, struct wg_peer *);
 
+/* Writes a coalesced flow as one GSO packet (or plainly if alone). */
+static void
+co_flush(struct worker *w, struct coslot *s)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	uint8_t *ip = s->buf;
+	uint8_t proto = IPPROTO_TCP;
+
+	if (!s->used)
+		return;
+	s->used = false;
+	if (s->nseg == 1) {
+		tun_write(w, ip, s->len);
+		return;
+	}
+	if (s->ver == 4) {
+		put16(ip + 2, (uint16_t)s->len);
+		ipv4_checksum(ip);
+	} else
+		put16(ip + 4, (uint16_t)(s->len - 40));
+	/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum. */
+	put16(ip + s->l4off + 16, (uint16_t)~csum_fold(pseudo(ip, proto,
+	    s->len - s->l4off)));
+	memset(&vh, 0, sizeof(vh));
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.gso_type = s->ver == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
+	    VIRTIO_NET_HDR_GSO_TCPV6;
+	vh.hdr_len = (uint16_t)s->hlen;
+	vh.gso_size = (uint16_t)s->mss;
+	vh.csum_start = (uint16_t)s->l4off;
+	vh.csum_offset = 16;
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = ip;
+	iov[1].iov_len = s->len;
+	if (writev(w->tunfd, iov, 2) < 0)
+		count(w->dp, DP_DROP_TUN_WRITE, s->nseg);
+}
+
+static void
+co_flush_all(struct worker *w)
+{
+	unsigned i;
+
+	for (i = 0; i < CO_SLOTS; i++)
+		co_flush(w, &w->co[i]);
+}
+
+/*
+ * Tries to take a decrypted packet into a coalesced TCP flow; false means
+ * the caller writes it as it is (after any slot of its flow was flushed,
+ * so a flow's order never changes).
+ */
+static bool
+co_add(struct worker *w, const uint8_t *pkt, size_t len, int ver,
+    size_t l4off, uint8_t proto)
+{
+	struct coslot *s = NULL, *free_s = NULL, *oldest = NULL;
+	uint8_t key[36];
+	size_t keylen, thl, payload;
+	const uint8_t *th;
+	uint8_t flags;
+	uint32_t seq;
+	unsigned i;
+
+	if (proto != IPPROTO_TCP || len < l4off + 20)
+		return false;
+	if (ver == 4 && (pkt[0] != 0x45 || (get16(pkt + 6) & 0x3fff) != 0))
+		return false;		/* options or a fragment */
+	if (ver == 6 && l4off != 40)
+		return false;		/* extension headers */
+	th = pkt + l4off;
+	thl = (size_t)(th[12] >> 4) * 4;
+	if (thl < 20 || l4off + thl > len)
+		return false;
+	if (ver == 4) {
+		memcpy(key, pkt + 12, 8);
+		memcpy(key + 8, th, 4);
+		keylen = 12;
+	} else {
+		memcpy(key, pkt + 8, 32);
+		memcpy(key + 32, th, 4);
+		keylen = 36;
+	}
+	for (i = 0; i < CO_SLOTS; i++) {
+		struct coslot *c = &w->co[i];
+
+		if (!c->used) {
+			if (free_s == NULL)
+				free_s = c;
+			continue;
+		}
+		if (c->ver == ver && c->keylen == keylen &&
+		    memcmp(c->key, key, keylen) == 0)
+			s = c;
+		if (oldest == NULL || c->age < oldest->age)
+			oldest = c;
+	}
+	flags = th[13];
+	payload = len - l4off - thl;
+	seq = get32(th + 4);
+	/* Only plain in-sequence data segments (ACK, maybe PSH) merge. */
+	if (payload == 0 || (flags & ~0x18) != 0 || !(flags & 0x10)) {
+		if (s != NULL)
+			co_flush(w, s);
+		return false;
+	}
+	if (s != NULL) {
+		const uint8_t *sth = s->buf + s->l4off;
+
+		if (!s->closed && seq == s->next_seq &&
+		    s->hlen == l4off + thl && payload <= s->mss &&
+		    s->len + payload <= CO_MAX && s->nseg < CO_MAX_SEGS &&
+		    memcmp(sth + 8, th + 8, 4) == 0 &&		/* ack */
+		    memcmp(sth + 20, th + 20, thl - 20) == 0) {	/* options */
+			memcpy(s->buf + s->len, pkt + l4off + thl, payload);
+			s->len += payload;
+			s->nseg++;
+			s->next_seq = seq + (uint32_t)payload;
+			memcpy(s->buf + s->l4off + 14, th + 14, 2); /* window */
+			if (flags & 0x08) {
+				s->buf[s->l4off + 13] |= 0x08;
+				s->closed = true;
+			}
+			if (payload < s->mss)
+				s->closed = true;
+			return true;
+		}
+		co_flush(w, s);
+		free_s = s;
+	}
+	if (free_s == NULL) {
+		co_flush(w, oldest);
+		free_s = oldest;
+	}
+	s = free_s;
+	memcpy(s->buf, pkt, len);
+	s->used = true;
+	s->ver = ver;
+	memcpy(s->key, key, keylen);
+	s->keylen = keylen;
+	s->next_seq = seq + (uint32_t)payload;
+	s->mss = payload;
+	s->l4off = l4off;
+	s->hlen = l4off + thl;
+	s->len = len;
+	s->nseg = 1;
+	s->closed = (flags & 0x08) != 0;
+	s->age = w->co_clock++;
+	return true;
+}
+
 static void
 handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
     const union fz_sockaddr *src)
@@ -647,7 +822,8 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	}
 	count(dp, DP_RX_PACKETS, 1);
 	count(dp, DP_RX_BYTES, ilen);
-	tun_write(w, plain, ilen);
+	if (!w->dp->gro || !co_add(w, plain, ilen, ver, l4off, proto))
+		tun_write(w, plain, ilen);
 }
 
 static void
@@ -724,6 +900,7 @@ udp_readable(struct worker *w, int fd)
 		if (n < RECV_MSGS)
 			break;
 	}
+	co_flush_all(w);
 	flush_groups(w);
 }
 
@@ -946,6 +1123,9 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
+	/* Coalesced writes need the TUN to accept TSO (and FZ_NO_GRO off). */
+	dp->gro = (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6)) ==
+	    (TUN_F_TSO4 | TUN_F_TSO6) && getenv("FZ_NO_GRO") == NULL;
 	if ((dp->w = calloc((size_t)dp->nworkers, sizeof(*dp->w))) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -988,7 +1168,12 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 		w->tunbuf = malloc(TUN_BUF);
 		w->out = malloc((size_t)GROUPS * GROUP_SIZE);
 		w->rx = malloc((size_t)RECV_MSGS * RECV_SIZE);
-		if (w->tunbuf == NULL || w->out == NULL || w->rx == NULL) {
+		bool co_ok = true;
+		for (int j = 0; j < CO_SLOTS; j++)
+			if ((w->co[j].buf = malloc(CO_MAX)) == NULL)
+				co_ok = false;
+		if (w->tunbuf == NULL || w->out == NULL || w->rx == NULL ||
+		    !co_ok) {
 			rc = -ENOMEM;
 			goto fail;
 		}
@@ -1079,6 +1264,8 @@ dp_free(struct dp *dp)
 		free(w->tunbuf);
 		free(w->out);
 		free(w->rx);
+		for (int j = 0; j < CO_SLOTS; j++)
+			free(w->co[j].buf);
 	}
 	free(dp->w);
 	if (dp->stopfd >= 0)
