@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * An IPC connection on a libevent base: reads frames (with any descriptors
+ * passed alongside), enforces HELLO-first, permissions, once-only types and
+ * descriptor flags, and writes from a bounded queue.
+ *
+ * Descriptors: the sender passes an IPC_FD message's descriptor with the
+ * sendmsg that carries the start of its frame, and Linux never merges a
+ * read across such a boundary, so a received descriptor belongs to the
+ * next IPC_FD frame in the buffer.  A descriptor left over once the
+ * buffer is empty, or an IPC_FD frame without one, is a violation.
+ */
+#define LOG_MODULE "ipc"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+
+#define MAX_FDS		4
+
+struct outframe {
+	struct outframe	*next;
+	size_t		 len, off;
+	int		 fd;		/* to pass with the first byte, or -1 */
+	uint8_t		 data[];
+};
+
+struct ipc_conn {
+	struct ipc_conn_config	 cfg;
+	int			 fd;
+	struct event		*rev, *wev;
+	uint8_t			*in;		/* IPC_MAX_FRAME + 4 */
+	size_t			 inlen;
+	int			 fds[MAX_FDS];
+	unsigned		 nfds;
+	struct outframe		*head, **tail;
+	size_t			 queued;
+	bool			 hello_in;
+	char			 peer_program[65];
+	pid_t			 peer_pid;
+	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
+	struct ipc_msg		*msg;		/* decode target (large) */
+	int			 busy;		/* inside a callback */
+	bool			 dead;		/* freed during a callback */
+	bool			 closed;	/* on_close already called */
+	bool			 close_after_flush;
+};
+
+static void	conn_read(evutil_socket_t, short, void *);
+static void	conn_write(evutil_socket_t, short, void *);
+
+static void
+conn_destroy(struct ipc_conn *c)
+{
+	struct outframe *f, *next;
+	unsigned i;
+
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	for (f = c->head; f != NULL; f = next) {
+		next = f->next;
+		if (f->fd >= 0)
+			close(f->fd);
+		free(f);
+	}
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->msg);
+	free(c);
+}
+
+void
+ipc_conn_free(struct ipc_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->busy > 0) {
+		c->dead = true;
+		if (c->rev != NULL)
+			event_del(c->rev);
+		if (c->wev != NULL)
+			event_del(c->wev);
+		return;
+	}
+	conn_destroy(c);
+}
+
+/* Reports the end once; the callee frees.  Returns true if c is gone. */
+static bool
+conn_fail(struct ipc_conn *c, int err)
+{
+	bool gone;
+
+	if (c->closed)
+		return c->dead;
+	c->closed = true;
+	event_del(c->rev);
+	event_del(c->wev);
+	c->busy++;
+	c->cfg.on_close(c, err, c->cfg.arg);
+	c->busy--;
+	gone = c->dead;
+	if (gone && c->busy == 0)
+		conn_destroy(c);
+	return gone;
+}
+
+int
+ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
+    struct ipc_conn **out)
+{
+	struct ipc_conn *c;
+	struct ipc_msg hello;
+	int fl, rc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	c->fd = fd;
+	c->tail = &c->head;
+	c->in = malloc(IPC_MAX_FRAME + 4);
+	c->msg = malloc(sizeof(*c->msg));
+	if (c->in == NULL || c->msg == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read, c);
+	c->wev = event_new(base, fd, EV_WRITE, conn_write, c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	ipc_msg_init(&hello, IPC_HELLO);
+	hello.u.hello.version = IPC_VERSION;
+	hello.u.hello.pid = (uint32_t)getpid();
+	if (ipc_strset(hello.u.hello.program, cfg->program) != 0 ||
+	    (rc = ipc_send(c, &hello)) != 0) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	c->fd = -1;		/* the caller still owns fd on failure */
+	conn_destroy(c);
+	return rc;
+}
+
+int
+ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
+{
+	const struct ipc_msg_info *mi = ipc_msg_info(m->type);
+	struct outframe *f;
+	struct wbuf w;
+	uint8_t *tmp;
+	int rc;
+
+	if (c->closed || c->dead)
+		return -EPIPE;
+	if (mi == NULL || !ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 1))
+		return -EPERM;
+	if ((mi->flags & IPC_FD) && m->fd < 0)
+		return -EBADF;
+	if (c->queued >= IPC_MAX_QUEUE)
+		return -ENOBUFS;
+	if ((tmp = malloc(IPC_MAX_FRAME)) == NULL)
+		return -ENOMEM;
+	wbuf_init(&w, tmp, IPC_MAX_FRAME);
+	if ((rc = ipc_msg_encode(m, &w)) != 0) {
+		free(tmp);
+		return rc == -ENOBUFS ? -EMSGSIZE : rc;
+	}
+	if ((f = malloc(sizeof(*f) + 4 + w.len)) == NULL) {
+		free(tmp);
+		return -ENOMEM;
+	}
+	f->next = NULL;
+	f->len = 4 + w.len;
+	f->off = 0;
+	f->fd = -1;
+	f->data[0] = (uint8_t)(w.len >> 24);
+	f->data[1] = (uint8_t)(w.len >> 16);
+	f->data[2] = (uint8_t)(w.len >> 8);
+	f->data[3] = (uint8_t)w.len;
+	memcpy(f->data + 4, tmp, w.len);
+	free(tmp);
+	if ((mi->flags & IPC_FD) &&
+	    (f->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		rc = -errno;
+		free(f);
+		return rc;
+	}
+	*c->tail = f;
+	c->tail = &f->next;
+	c->queued += f->len;
+	log_trace("send %s to %s", mi->name, ipc_role_name(c->cfg.peer));
+	event_add(c->wev, NULL);
+	return 0;
+}
+
+static void
+conn_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_conn *c = arg;
+	struct outframe *f;
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct iovec iov;
+	ssize_t n;
+
+	(void)what;
+	while ((f = c->head) != NULL) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = f->data + f->off;
+		iov.iov_len = f->len - f->off;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (f->fd >= 0 && f->off == 0) {
+			struct cmsghdr *ch;
+
+			memset(&cm, 0, sizeof(cm));
+			mh.msg_control = cm.buf;
+			mh.msg_controllen = sizeof(cm.buf);
+			ch = CMSG_FIRSTHDR(&mh);
+			ch->cmsg_level = SOL_SOCKET;
+			ch->cmsg_type = SCM_RIGHTS;
+			ch->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(ch), &f->fd, sizeof(int));
+		}
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				event_add(c->wev, NULL);
+				return;
+			}
+			conn_fail(c, -errno);
+			return;
+		}
+		if (f->fd >= 0) {
+			close(f->fd);
+			f->fd = -1;
+		}
+		f->off += (size_t)n;
+		c->queued -= (size_t)n;
+		if (f->off < f->len)
+			continue;
+		c->head = f->next;
+		if (c->head == NULL)
+			c->tail = &c->head;
+		free(f);
+	}
+	if (c->close_after_flush)
+		conn_fail(c, 0);
+}
+
+void
+ipc_conn_close_after_flush(struct ipc_conn *c)
+{
+	c->close_after_flush = true;
+	if (c->head == NULL)
+		conn_fail(c, 0);
+}
+
+static int
+take_fds(struct ipc_conn *c, struct msghdr *mh)
+{
+	struct cmsghdr *ch;
+	int rc = 0;
+
+	for (ch = CMSG_FIRSTHDR(mh); ch != NULL; ch = CMSG_NXTHDR(mh, ch)) {
+		size_t i, n;
+		int fd;
+
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS) {
+			rc = -EPROTO;
+			continue;
+		}
+		n = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (c->nfds < MAX_FDS)
+				c->fds[c->nfds++] = fd;
+			else {
+				close(fd);
+				rc = -EPROTO;
+			}
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		rc = -EPROTO;
+	return rc;
+}
+
+/* Checks and delivers one decoded frame; nonzero ends the connection. */
+static int
+deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
+{
+	struct ipc_msg *m = c->msg;
+	const struct ipc_msg_info *mi;
+	int rc;
+
+	if ((rc = ipc_msg_decode(p, len, m)) != 0) {
+		log_warnx("malformed %s from %s (%s)",
+		    rc == -ENOMSG ? "message type" : "message",
+		    ipc_role_name(c->cfg.peer), strerror(-rc));
+		return -EPROTO;
+	}
+	mi = ipc_msg_info(m->type);
+	if (!c->hello_in && m->type != IPC_HELLO) {
+		log_warnx("%s from %s before HELLO", mi->name,
+		    ipc_role_name(c->cfg.peer));
+		return -EPROTO;
+	}
+	if (!ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 0)) {
+		log_warnx("%s is not permitted from %s", mi->name,
+		    ipc_role_name(c->cfg.peer));
+		return -EPROTO;
+	}
+	if ((mi->flags & IPC_ONCE) &&
+	    (c->seen[m->type / 32] & (1u << (m->type % 32)))) {
+		log_warnx("second %s from %s", mi->name,
+		    ipc_role_name(c->cfg.peer));
+		return -EPROTO;
+	}
+	c->seen[m->type / 32] |= 1u << (m->type % 32);
+	if (mi->flags & IPC_FD) {
+		if (c->nfds == 0) {
+			log_warnx("%s from %s without a descriptor", mi->name,
+			    ipc_role_name(c->cfg.peer));
+			return -EPROTO;
+		}
+		m->fd = c->fds[0];
+		memmove(c->fds, c->fds + 1, --c->nfds * sizeof(int));
+	}
+	if (m->type == IPC_HELLO) {
+		if (m->u.hello.version != IPC_VERSION) {
+			log_warnx("%s speaks IPC version %u, not %u",
+			    ipc_role_name(c->cfg.peer), m->u.hello.version,
+			    IPC_VERSION);
+			return -EPROTONOSUPPORT;
+		}
+		c->hello_in = true;
+		memcpy(c->peer_program, m->u.hello.program,
+		    sizeof(c->peer_program));
+		c->peer_pid = (pid_t)m->u.hello.pid;
+	}
+	log_trace("recv %s from %s", mi->name, ipc_role_name(c->cfg.peer));
+	c->busy++;
+	c->cfg.on_msg(c, m, c->cfg.arg);
+	c->busy--;
+	return 0;
+}
+
+static void
+conn_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_conn *c = arg;
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct iovec iov;
+	size_t off;
+	ssize_t n;
+	int rc;
+
+	(void)what;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = c->in + c->inlen;
+	iov.iov_len = IPC_MAX_FRAME + 4 - c->inlen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_fail(c, -errno);
+		return;
+	}
+	if ((rc = take_fds(c, &mh)) != 0) {
+		log_warnx("bad descriptor passing from %s",
+		    ipc_role_name(c->cfg.peer));
+		conn_fail(c, rc);
+		return;
+	}
+	if (n == 0) {
+		conn_fail(c, c->inlen != 0 ? -EPROTO : 0);
+		return;
+	}
+	c->inlen += (size_t)n;
+	off = 0;
+	while (c->inlen - off >= 4) {
+		const uint8_t *h = c->in + off;
+		uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+		    (uint32_t)h[2] << 8 | h[3];
+
+		if (len > IPC_MAX_FRAME || len == 0) {
+			log_warnx("frame of %u bytes from %s", len,
+			    ipc_role_name(c->cfg.peer));
+			conn_fail(c, len == 0 ? -EPROTO : -EMSGSIZE);
+			return;
+		}
+		if (c->inlen - off - 4 < len)
+			break;
+		rc = deliver(c, h + 4, len);
+		if (c->dead) {
+			if (c->busy == 0)
+				conn_destroy(c);
+			return;
+		}
+		if (rc != 0) {
+			conn_fail(c, rc);
+			return;
+		}
+		if (c->closed)
+			return;
+		off += 4 + len;
+	}
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	if (c->inlen == 0 && c->nfds > 0) {
+		log_warnx("stray descriptor from %s", ipc_role_name(c->cfg.peer));
+		conn_fail(c, -EPROTO);
+	}
+}
+
+bool
+ipc_conn_ready(const struct ipc_conn *c)
+{
+	return c->hello_in;
+}
+
+const char *
+ipc_conn_peer_program(const struct ipc_conn *c)
+{
+	return c->peer_program;
+}
+
+pid_t
+ipc_conn_peer_pid(const struct ipc_conn *c)
+{
+	return c->peer_pid;
+}
+
+size_t
+ipc_conn_queued(const struct ipc_conn *c)
+{
+	return c->queued;
+}
+
+int
+ipc_conn_fd(const struct ipc_conn *c)
+{
+	return c->fd;
+}

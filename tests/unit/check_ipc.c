@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ipc: codec round trips for every message in ipc_msg.def, strict decoding
+ * (truncation, trailing bytes, wrong types, unknown types, oversized and
+ * hostile counts), and connection rules over a socketpair (HELLO first,
+ * permissions, once-only, descriptor passing, frame limits, backpressure).
+ */
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_util.h"
+#include "ipc.h"
+#include "log.h"
+
+/* Fills every field of a message with a distinctive value. */
+static void
+fill(struct ipc_msg *m, enum ipc_type t, int seed)
+{
+	ipc_msg_init(m, t);
+	switch (t) {
+#define IPC_U32(n)	p->n = 0x12345678u + (uint32_t)seed;
+#define IPC_I32(n)	p->n = -1234567 - seed;
+#define IPC_U64(n)	p->n = 0x123456789abcdefULL + (uint64_t)seed;
+#define IPC_BOOL(n)	p->n = (seed & 1) != 0;
+#define IPC_STR(n, max)	snprintf(p->n, sizeof(p->n), "%s-%d-é", #n, seed);
+#define IPC_RESOURCES(f)						\
+	p->f.n = 3;							\
+	for (int i = 0; i < 3; i++) {					\
+		snprintf(p->f.r[i].id, 65, "id%d", i);		\
+		snprintf(p->f.r[i].type, 17, "dns");		\
+		snprintf(p->f.r[i].address, 257, "*.corp%d", i);	\
+		snprintf(p->f.r[i].name, 257, "name %d", i);	\
+		snprintf(p->f.r[i].status, 17, "online");		\
+	}
+#define IPC_NONE
+#define IPC_MSG(N, n, s, r, f, fields)					\
+	case IPC_##N: {							\
+		struct ipc_##n *p = &m->u.n;				\
+		(void)p; (void)seed;					\
+		_Pragma("GCC diagnostic push")				\
+		_Pragma("GCC diagnostic ignored \"-Wformat-truncation\"") \
+		fields							\
+		_Pragma("GCC diagnostic pop")				\
+		break;							\
+	}
+#include "ipc_msg.def"
+#undef IPC_MSG
+	default:
+		break;
+	}
+}
+
+static size_t
+enc(const struct ipc_msg *m, uint8_t *buf, size_t cap)
+{
+	struct wbuf w;
+
+	wbuf_init(&w, buf, cap);
+	ck_assert_int_eq(ipc_msg_encode(m, &w), 0);
+	return w.len;
+}
+
+START_TEST(test_roundtrip_every_type)
+{
+	static uint8_t a[IPC_MAX_FRAME], b[IPC_MAX_FRAME];
+	static struct ipc_msg m, d;
+	unsigned t;
+
+	for (t = 1; t < IPC_TYPE_COUNT; t++) {
+		size_t la, lb;
+
+		fill(&m, (enum ipc_type)t, (int)t);
+		la = enc(&m, a, sizeof(a));
+		ck_assert_int_eq(ipc_msg_decode(a, la, &d), 0);
+		ck_assert_int_eq(d.type, (int)t);
+		lb = enc(&d, b, sizeof(b));
+		ck_assert_uint_eq(la, lb);
+		ck_assert_msg(memcmp(a, b, la) == 0, "%s differs",
+		    ipc_type_name(t));
+	}
+}
+END_TEST
+
+START_TEST(test_truncation_and_trailing)
+{
+	static uint8_t a[IPC_MAX_FRAME + 1];
+	static struct ipc_msg m, d;
+	unsigned t;
+
+	for (t = 1; t < IPC_TYPE_COUNT; t++) {
+		size_t len, cut;
+
+		fill(&m, (enum ipc_type)t, 7);
+		len = enc(&m, a, sizeof(a) - 1);
+		for (cut = 0; cut < len; cut++)
+			ck_assert_int_ne(ipc_msg_decode(a, cut, &d), 0);
+		a[len] = 0xc0;	/* nil */
+		ck_assert_int_eq(ipc_msg_decode(a, len + 1, &d), -EBADMSG);
+	}
+}
+END_TEST
+
+static size_t
+pack(uint8_t *buf, size_t cap, void (*fn)(msgpack_packer *))
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	fn(&pk);
+	n = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, n);
+	msgpack_sbuffer_destroy(&sb);
+	return n;
+}
+
+static void
+p_wrong_type(msgpack_packer *pk)		/* SET_LOG_FILTER with an int */
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_SET_LOG_FILTER);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_int(pk, 5);
+}
+static void
+p_wrong_arity(msgpack_packer *pk)		/* SET_LOG_FILTER with 2 fields */
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_SET_LOG_FILTER);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_str(pk, 4);
+	msgpack_pack_str_body(pk, "info", 4);
+	msgpack_pack_str(pk, 4);
+	msgpack_pack_str_body(pk, "info", 4);
+}
+static void
+p_unknown(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, 999);
+	msgpack_pack_array(pk, 0);
+}
+static void
+p_type_zero(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, 0);
+	msgpack_pack_array(pk, 0);
+}
+static void
+p_not_array(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	msgpack_pack_uint32(pk, 1);
+	msgpack_pack_uint32(pk, 1);
+}
+static void
+p_long_string(msgpack_packer *pk)	/* filter over its 512-byte limit */
+{
+	char s[600];
+
+	memset(s, 'a', sizeof(s));
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_SET_LOG_FILTER);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_str(pk, sizeof(s));
+	msgpack_pack_str_body(pk, s, sizeof(s));
+}
+static void
+p_nul_string(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_SET_LOG_FILTER);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_str(pk, 3);
+	msgpack_pack_str_body(pk, "a\0b", 3);
+}
+static void
+p_bad_utf8(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_SET_LOG_FILTER);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_str(pk, 3);
+	msgpack_pack_str_body(pk, "\xc0\xaf!", 3);	/* overlong '/' */
+}
+static void
+p_u32_overflow(msgpack_packer *pk)	/* HELLO version > UINT32_MAX */
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_HELLO);
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_uint64(pk, 1ULL << 40);
+	msgpack_pack_str(pk, 1);
+	msgpack_pack_str_body(pk, "x", 1);
+	msgpack_pack_uint32(pk, 1);
+}
+static void
+p_too_many_resources(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, IPC_RESOURCES);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_array(pk, IPC_MAX_RESOURCES + 1);
+	for (int i = 0; i <= IPC_MAX_RESOURCES; i++) {
+		msgpack_pack_array(pk, 5);
+		for (int k = 0; k < 5; k++) {
+			msgpack_pack_str(pk, 1);
+			msgpack_pack_str_body(pk, "x", 1);
+		}
+	}
+}
+
+START_TEST(test_strict_decoding)
+{
+	static uint8_t b[8192];
+	static struct ipc_msg d;
+	static const uint8_t huge_array[] = {	/* [4294967295 elements... */
+		0x92, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01
+	};
+	static const uint8_t huge_str[] = {	/* str32 of 4 GB */
+		0x92, IPC_SET_LOG_FILTER, 0x91, 0xdb, 0xff, 0xff, 0xff, 0xff,
+		'a'
+	};
+	size_t n;
+
+	n = pack(b, sizeof(b), p_wrong_type);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_wrong_arity);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_unknown);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	n = pack(b, sizeof(b), p_type_zero);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	n = pack(b, sizeof(b), p_not_array);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_long_string);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_nul_string);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_bad_utf8);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	n = pack(b, sizeof(b), p_u32_overflow);
+	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(ipc_msg_decode(huge_array, sizeof(huge_array), &d),
+	    -EBADMSG);
+	ck_assert_int_eq(ipc_msg_decode(huge_str, sizeof(huge_str), &d),
+	    -EBADMSG);
+	ck_assert_int_ne(ipc_msg_decode(NULL, 0, &d), 0);
+	{
+		uint8_t *big = malloc(IPC_MAX_FRAME);
+
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		p_too_many_resources(&pk);
+		ck_assert_int_eq(ipc_msg_decode((uint8_t *)sb.data, sb.size, &d),
+		    -EBADMSG);
+		msgpack_sbuffer_destroy(&sb);
+		free(big);
+	}
+}
+END_TEST
+
+START_TEST(test_encode_refuses_bad_strings)
+{
+	static uint8_t b[4096];
+	static struct ipc_msg m;
+	struct wbuf w;
+
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	memcpy(m.u.set_log_filter.filter, "\xff\xfe", 3);
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	/* Unterminated: every byte used. */
+	memset(m.u.set_log_filter.filter, 'a', sizeof(m.u.set_log_filter.filter));
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	ipc_msg_init(&m, (enum ipc_type)IPC_TYPE_COUNT);
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	/* Too small a buffer: the sticky error. */
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	strcpy(m.u.set_log_filter.filter, "info");
+	wbuf_init(&w, b, 3);
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -ENOBUFS);
+	ck_assert_int_eq(ipc_strset(m.u.hello.program,
+	    "this program name is much longer than sixty-four bytes, so it fails"),
+	    -ENAMETOOLONG);
+}
+END_TEST
+
+START_TEST(test_permissions)
+{
+	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_F, 0));
+	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_C, IPC_T, 0));
+	ck_assert(!ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_C, 0));
+	ck_assert(ipc_permitted(IPC_STATUS, IPC_T, IPC_C, 0));
+	ck_assert(!ipc_permitted(IPC_STATUS, IPC_T, IPC_F, 0));
+	ck_assert(!ipc_permitted(IPC_CONFIG, IPC_T, IPC_F, 1));
+	ck_assert(ipc_permitted(IPC_CONFIG, IPC_T, IPC_C, 1));
+	ck_assert(!ipc_permitted(IPC_TUNNEL_STATUS, IPC_T, IPC_C, 1));
+	ck_assert(!ipc_permitted(0, IPC_T, IPC_C, 0));
+	ck_assert(!ipc_permitted(IPC_TYPE_COUNT, IPC_T, IPC_C, 0));
+	ck_assert(ipc_msg_info(IPC_LOG_FILE)->flags & IPC_FD);
+	ck_assert_str_eq(ipc_type_name(IPC_SIGN_IN), "SIGN_IN");
+	ck_assert_str_eq(ipc_type_name(12345), "UNKNOWN");
+}
+END_TEST
+
+START_TEST(test_utf8)
+{
+	ck_assert(utf8_valid("héllo €𝄞", strlen("héllo €𝄞")));
+	ck_assert(!utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
+	ck_assert(!utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
+	ck_assert(!utf8_valid("\xe2\x82", 2));		/* truncated */
+	ck_assert(!utf8_valid("\x80", 1));
+	ck_assert(!utf8_valid("a\0", 2));
+}
+END_TEST
+
+/* --- connections over a socketpair ------------------------------------ */
+
+struct side {
+	struct ipc_conn	*c;
+	int		 closed;	/* 1 + err when closed */
+	int		 err;
+	unsigned	 got[IPC_TYPE_COUNT];
+	int		 fd;
+	char		 filter[513];
+};
+
+static struct event_base *base;
+
+static void
+on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct side *s = arg;
+
+	(void)c;
+	s->got[m->type]++;
+	if (m->type == IPC_LOG_FILE)
+		s->fd = m->fd;
+	if (m->type == IPC_SET_LOG_FILTER)
+		strcpy(s->filter, m->u.set_log_filter.filter);
+}
+
+static void
+on_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct side *s = arg;
+
+	s->closed = 1;
+	s->err = err;
+	ipc_conn_free(c);
+	s->c = NULL;
+}
+
+static void
+run(void)
+{
+	for (int i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static void
+pair(struct side *a, unsigned ra, struct side *b, unsigned rb, int *raw)
+{
+	int sv[2];
+	struct ipc_conn_config ca = { ra, rb, "a", on_msg, on_close, a };
+	struct ipc_conn_config cb = { rb, ra, "b", on_msg, on_close, b };
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->fd = b->fd = -1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(ipc_conn_new(base, sv[0], &ca, &a->c), 0);
+	if (raw != NULL) {
+		*raw = sv[1];		/* the test plays the other side */
+		return;
+	}
+	ck_assert_int_eq(ipc_conn_new(base, sv[1], &cb, &b->c), 0);
+}
+
+static void
+setup(void)
+{
+	base = event_base_new();
+	ck_assert_int_eq(log_init("check_ipc", LOG_FORMAT_TEXT, "error"), 0);
+}
+
+static void
+teardown(void)
+{
+	event_base_free(base);
+}
+
+START_TEST(test_conn_hello_and_messages)
+{
+	struct side t, c;
+	struct ipc_msg m;
+
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ck_assert(ipc_conn_ready(t.c));
+	ck_assert(ipc_conn_ready(c.c));
+	ck_assert_str_eq(ipc_conn_peer_program(t.c), "b");
+	ck_assert_int_eq(ipc_conn_peer_pid(t.c), getpid());
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	strcpy(m.u.set_log_filter.filter, "debug,ipc=trace");
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	run();
+	ck_assert_uint_eq(c.got[IPC_SET_LOG_FILTER], 1);
+	ck_assert_str_eq(c.filter, "debug,ipc=trace");
+	/* controld may not send SIGN_IN: refused locally. */
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);
+	/* LOG_FILE needs a descriptor, and passes one. */
+	ipc_msg_init(&m, IPC_LOG_FILE);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EBADF);
+	m.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	close(m.fd);
+	run();
+	ck_assert_uint_eq(c.got[IPC_LOG_FILE], 1);
+	ck_assert_int_ge(c.fd, 0);
+	{
+		struct stat st;
+
+		ck_assert_int_eq(fstat(c.fd, &st), 0);
+		ck_assert(S_ISCHR(st.st_mode));
+		close(c.fd);
+	}
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_int_eq(c.closed, 0);
+	ipc_conn_free(t.c);
+	run();
+	ck_assert_int_eq(c.closed, 1);
+	ck_assert_int_eq(c.err, 0);
+}
+END_TEST
+
+/* Writes a raw frame (length prefix added) to fd. */
+static void
+raw_frame(int fd, const void *p, uint32_t len)
+{
+	uint8_t h[4] = { len >> 24, len >> 16, len >> 8, len };
+
+	ck_assert_int_eq(write(fd, h, 4), 4);
+	if (len > 0)
+		ck_assert_int_eq(write(fd, p, len), (ssize_t)len);
+}
+
+static void
+raw_msg(int fd, const struct ipc_msg *m)
+{
+	static uint8_t b[IPC_MAX_FRAME];
+	size_t n = enc(m, b, sizeof(b));
+
+	raw_frame(fd, b, (uint32_t)n);
+}
+
+static void
+raw_hello(int fd, uint32_t version)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_HELLO);
+	m.u.hello.version = version;
+	strcpy(m.u.hello.program, "raw");
+	raw_msg(fd, &m);
+}
+
+START_TEST(test_conn_violations)
+{
+	struct side t, dummy;
+	struct ipc_msg m;
+	int raw;
+	static const uint8_t garbage[] = { 0x92, 0x01, 0xc1, 0xc1 };
+
+	/* A message before HELLO. */
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	ipc_msg_init(&m, IPC_STATUS);
+	raw_msg(raw, &m);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	/* Wrong version. */
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	raw_hello(raw, 99);
+	run();
+	ck_assert_int_eq(t.err, -EPROTONOSUPPORT);
+	close(raw);
+
+	/* Unpermitted: a front end sending STATUS (a controld message). */
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	ipc_msg_init(&m, IPC_STATUS);
+	raw_msg(raw, &m);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	/* Once-only twice. */
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_hello(raw, IPC_VERSION);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	/* Garbage, an unknown type, zero and oversized lengths. */
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_frame(raw, garbage, sizeof(garbage));
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	raw_frame(raw, NULL, 0);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	raw_frame(raw, garbage, 0);	/* header only ... */
+	{
+		uint8_t h[4] = { 0x7f, 0xff, 0xff, 0xff };
+
+		ck_assert_int_eq(write(raw, h, 4), 4);
+	}
+	run();
+	ck_assert_int_lt(t.err, 0);
+	close(raw);
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	{
+		uint8_t h[4] = { 0x00, 0x10, 0x00, 0x00 };	/* 1 MiB */
+
+		ck_assert_int_eq(write(raw, h, 4), 4);
+	}
+	run();
+	ck_assert_int_eq(t.err, -EMSGSIZE);
+	close(raw);
+
+	/* EOF in the middle of a frame. */
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	{
+		uint8_t h[6] = { 0, 0, 0, 9, 0x92, 0x01 };
+
+		ck_assert_int_eq(write(raw, h, 6), 6);
+	}
+	run();		/* our HELLO goes out first; read it, or close resets */
+	{
+		uint8_t sink[256];
+
+		ck_assert_int_gt(read(raw, sink, sizeof(sink)), 0);
+	}
+	close(raw);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+}
+END_TEST
+
+static void
+send_with_fd(int sock, const void *p, size_t len, int fd)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct iovec iov = { (void *)p, len };
+	struct cmsghdr *ch;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	ck_assert_int_eq(sendmsg(sock, &mh, 0), (ssize_t)len);
+}
+
+START_TEST(test_conn_fd_rules)
+{
+	struct side c, dummy;
+	struct ipc_msg m;
+	static uint8_t b[4096];
+	uint8_t frame[4 + 64];
+	size_t n;
+	int raw, devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	/* A descriptor on a message not flagged for one. */
+	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	n = enc(&m, b, sizeof(b));
+	frame[0] = frame[1] = frame[2] = 0;
+	frame[3] = (uint8_t)n;
+	memcpy(frame + 4, b, n);
+	send_with_fd(raw, frame, 4 + n, devnull);
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+
+	/* LOG_FILE without a descriptor. */
+	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	ipc_msg_init(&m, IPC_LOG_FILE);
+	raw_msg(raw, &m);
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+	close(devnull);
+}
+END_TEST
+
+START_TEST(test_conn_backpressure)
+{
+	struct side t, dummy;
+	struct ipc_msg m;
+	int raw, i, rc = 0;
+
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	run();
+	ipc_msg_init(&m, IPC_EVENT);
+	memset(m.u.event.detail, 'x', 500);
+	for (i = 0; i < 100000 && rc == 0; i++) {
+		rc = ipc_send(t.c, &m);
+		if ((i & 63) == 0)
+			run();
+	}
+	ck_assert_int_eq(rc, -ENOBUFS);
+	ck_assert_uint_ge(ipc_conn_queued(t.c), IPC_MAX_QUEUE);
+	ipc_conn_free(t.c);
+	close(raw);
+}
+END_TEST
+
+static Suite *
+ipc_suite(void)
+{
+	Suite *s = suite_create("ipc");
+	TCase *tc = tcase_create("codec");
+	TCase *tn = tcase_create("conn");
+
+	tcase_add_test(tc, test_roundtrip_every_type);
+	tcase_add_test(tc, test_truncation_and_trailing);
+	tcase_add_test(tc, test_strict_decoding);
+	tcase_add_test(tc, test_encode_refuses_bad_strings);
+	tcase_add_test(tc, test_permissions);
+	tcase_add_test(tc, test_utf8);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tn, setup, teardown);
+	tcase_add_test(tn, test_conn_hello_and_messages);
+	tcase_add_test(tn, test_conn_violations);
+	tcase_add_test(tn, test_conn_fd_rules);
+	tcase_add_test(tn, test_conn_backpressure);
+	suite_add_tcase(s, tn);
+	return s;
+}
+
+CHECK_MAIN(ipc_suite)
