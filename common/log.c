@@ -43,6 +43,7 @@ static char		*dir_path;
 static size_t		 dir_max = 16 << 20;
 static unsigned		 dir_keep = 10;
 static int		 dir_fd = -1;
+static bool		 dir_fixed;	/* an fd handed over: no rotation */
 static size_t		 dir_written;
 
 static const char *const names[] = {
@@ -509,11 +510,22 @@ log_emit(const char *module, enum log_level level, int errnum,
 		    errnum);
 		if (write(dir_fd, line, n) > 0)
 			dir_written += n;
-		if (dir_written >= dir_max)
+		if (!dir_fixed && dir_written >= dir_max)
 			(void)dir_open();
 	}
 	pthread_mutex_unlock(&mtx);
 	errno = saved;
+}
+
+void
+log_set_dir_fd(int fd)
+{
+	pthread_mutex_lock(&mtx);
+	dir_close();
+	dir_fd = fd;
+	dir_fixed = fd >= 0;
+	dir_written = 0;
+	pthread_mutex_unlock(&mtx);
 }
 
 bool

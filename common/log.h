@@ -54,6 +54,11 @@ int	log_check_filter(const char *) __attribute__((warn_unused_result));
  */
 int	log_set_dir(const char *dir, size_t max_bytes, unsigned keep)
 	    __attribute__((warn_unused_result));
+/*
+ * Like log_set_dir, but into an already open file (an unprivileged process
+ * handed one over IPC): JSON lines, no rotation; -1 stops.
+ */
+void	log_set_dir_fd(int);
 /* Redirects terminal/stderr output to an fd (tests); -1 restores 2. */
 void	log_set_fd(int);
 
@@ -70,6 +75,7 @@ const char *log_level_name(enum log_level);
 #define log_trace(...)	log_emit(LOG_MODULE, LOG_LVL_TRACE, 0, __VA_ARGS__)
 /* log_warn with an explicit error number (e.g. a -errno return, negated). */
 #define log_warnc(e, ...) log_emit(LOG_MODULE, LOG_LVL_WARN, (e), __VA_ARGS__)
+#define log_errorc(e, ...) log_emit(LOG_MODULE, LOG_LVL_ERROR, (e), __VA_ARGS__)
 
 /* For a daemon's main file only: modules return -errno instead. */
 #define fatal(...) do {							\

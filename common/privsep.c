@@ -29,6 +29,25 @@
 #endif
 
 static int
+capset_ep(uint64_t eff, uint64_t perm)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	d[0].permitted = (uint32_t)perm;
+	d[1].permitted = (uint32_t)(perm >> 32);
+	if (syscall(SYS_capset, &h, d) != 0)
+		return -errno;
+	return 0;
+}
+
+static int
 capset_mask(uint64_t keep)
 {
 	struct __user_cap_header_struct h = {
@@ -66,6 +85,14 @@ int
 privsep_caps_set(uint64_t keep)
 {
 	return capset_mask(keep);
+}
+
+int
+privsep_caps_set_ep(uint64_t eff, uint64_t perm)
+{
+	if ((eff & ~perm) != 0)
+		return -EINVAL;
+	return capset_ep(eff, perm);
 }
 
 int

@@ -22,6 +22,9 @@
 int	privsep_caps_limit(uint64_t keep) __attribute__((warn_unused_result));
 /* Sets effective and permitted to keep, inheritable to none. */
 int	privsep_caps_set(uint64_t keep) __attribute__((warn_unused_result));
+/* Effective eff and permitted perm (eff a subset), inheritable none. */
+int	privsep_caps_set_ep(uint64_t eff, uint64_t perm)
+	    __attribute__((warn_unused_result));
 /*
  * setgroups/setresgid/setresuid to user's ids, keeping the capabilities in
  * keep (0 for none), then proves it: regaining uid/gid 0 must fail.

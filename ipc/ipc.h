@@ -98,7 +98,7 @@ const char *ipc_role_name(unsigned role);
 void	ipc_msg_init(struct ipc_msg *, enum ipc_type);
 /* Copies s into a message string field, failing if it does not fit. */
 #define ipc_strset(field, s)	ipc_strlcpy((field), (s), sizeof(field))
-int	ipc_strlcpy(char *, const char *, size_t) __attribute__((warn_unused_result));
+int	ipc_strlcpy(char *, const char *, size_t);
 
 /*
  * Encodes the payload (without the length prefix) into w.  -EINVAL for an

@@ -51,27 +51,38 @@ struct ipc_conn {
 	bool			 dead;		/* freed during a callback */
 	bool			 closed;	/* on_close already called */
 	bool			 close_after_flush;
+	bool			 wdead;		/* peer stopped reading */
 };
 
 static void	conn_read(evutil_socket_t, short, void *);
-static void	conn_write(evutil_socket_t, short, void *);
 
 static void
-conn_destroy(struct ipc_conn *c)
+drop_queue(struct ipc_conn *c)
 {
 	struct outframe *f, *next;
-	unsigned i;
 
-	if (c->rev != NULL)
-		event_free(c->rev);
-	if (c->wev != NULL)
-		event_free(c->wev);
 	for (f = c->head; f != NULL; f = next) {
 		next = f->next;
 		if (f->fd >= 0)
 			close(f->fd);
 		free(f);
 	}
+	c->head = NULL;
+	c->tail = &c->head;
+	c->queued = 0;
+}
+static void	conn_write(evutil_socket_t, short, void *);
+
+static void
+conn_destroy(struct ipc_conn *c)
+{
+	unsigned i;
+
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	drop_queue(c);
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	if (c->fd >= 0)
@@ -173,7 +184,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	uint8_t *tmp;
 	int rc;
 
-	if (c->closed || c->dead)
+	if (c->closed || c->dead || c->wdead)
 		return -EPIPE;
 	if (mi == NULL || !ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 1))
 		return -EPERM;
@@ -254,6 +265,17 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 				event_add(c->wev, NULL);
 				return;
 			}
+			if ((errno == EPIPE || errno == ECONNRESET) &&
+			    !c->close_after_flush) {
+				/*
+				 * The peer closed; what it sent before (a
+				 * refusal, say) may still be unread, so the
+				 * read side reports the end.
+				 */
+				drop_queue(c);
+				c->wdead = true;
+				return;
+			}
 			conn_fail(c, -errno);
 			return;
 		}
@@ -278,6 +300,7 @@ void
 ipc_conn_close_after_flush(struct ipc_conn *c)
 {
 	c->close_after_flush = true;
+	event_del(c->rev);	/* nothing more is read from this peer */
 	if (c->head == NULL)
 		conn_fail(c, 0);
 }

@@ -4,15 +4,26 @@ fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h \
 	tunneld/static_mode.c \
 	tunneld/service.c \
+	tunneld/settings.c tunneld/settings.h \
 	tunneld/tun.c tunneld/tun.h \
 	tunneld/netlink.c tunneld/netlink.h \
 	tunneld/wgconfig.c tunneld/wgconfig.h \
 	tunneld/dataplane.c tunneld/dataplane.h \
 	tunneld/uapi.c tunneld/uapi.h
 fz_tunneld_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(SODIUM_CFLAGS) \
-	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS)
-fz_tunneld_LDADD = $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) \
-	$(MSGPACK_LIBS)
+	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
+	-I$(top_srcdir)/ipc
+fz_tunneld_LDADD = libfzipc.a $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) \
+	$(SYSTEMD_LIBS) $(MSGPACK_LIBS)
+
+tests_unit_check_settings_SOURCES = tests/unit/check_settings.c \
+	tunneld/settings.c
+tests_unit_check_settings_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld \
+	$(SODIUM_CFLAGS)
+tests_unit_check_settings_LDADD = libfzcommon.a $(SODIUM_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_settings
+UNIT_TESTS += tests/unit/check_settings
+TESTS += tests/unit/check_settings
 
 tests_unit_check_wgconfig_SOURCES = tests/unit/check_wgconfig.c \
 	tunneld/wgconfig.c
@@ -34,4 +45,9 @@ tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 # Interop with wireguard-go (root; network namespaces).
 TESTS += tests/interop/wireguard.sh
 dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
-	contrib/demo/steps/10-wireguard.sh contrib/demo/demo.sh
+	contrib/demo/steps/10-wireguard.sh contrib/demo/steps/20-service.sh \
+	contrib/demo/demo.sh
+
+# Service mode and privilege separation (root; network namespaces).
+TESTS += tests/netns/service.sh
+dist_noinst_SCRIPTS += tests/netns/service.sh

@@ -1,13 +1,999 @@
 /* SPDX-License-Identifier: ISC */
-/* Service mode.  Placeholder until the IPC and privilege split land. */
+/*
+ * Service mode: the tunnel service.  Owns the TUN device and the data
+ * plane, serves front ends (fzctl, a GUI) on a Unix socket, and spawns and
+ * supervises the unprivileged fz-controld, which talks to the portal.
+ *
+ * Order (STYLE.md): settings and token, the front-end socket, the TUN
+ * device and data plane, then the capability drop, then the event loop.
+ * tunneld keeps CAP_NET_ADMIN (the TUN, routes, DNS) and CAP_KILL (to stop
+ * a misbehaving fz-controld running under another uid) effective, and
+ * CAP_SETUID/CAP_SETGID only in its permitted set: a forked child raises
+ * them just long enough to become the controld user before exec.
+ */
 #define LOG_MODULE "tunneld"
 
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "fztime.h"
+#include "ipc.h"
+#include "netlink.h"
+#include "privsep.h"
+#include "settings.h"
+#include "tun.h"
 #include "tunneld.h"
+
+#define CLIENT_GROUP		"fz-client"
+#define DEFAULT_USER		"fz"
+#define DEFAULT_IFNAME		"tun-firezone"
+#define BACKOFF_MIN_MS		500
+#define BACKOFF_MAX_MS		30000
+#define STABLE_MS		30000	/* up this long: backoff resets */
+#define MAX_FRONTENDS		64
+
+struct frontend {
+	struct svc		*svc;
+	struct ipc_conn		*conn;
+	uid_t			 uid;
+	pid_t			 pid;
+	bool			 subscribed;
+	bool			 used;
+	bool			 refused;	/* answered, never served */
+};
+
+struct svc {
+	const struct tunneld_opts *o;
+	struct settings		 st;
+	struct event_base	*base;
+	int			 listen_fd;
+	bool			 socket_created;	/* we unlink it */
+	struct event		*accept_ev, *sig_ev[4], *restart_ev, *wd_ev;
+	gid_t			 client_gid;
+	bool			 have_client_group;
+	struct passwd		 user;			/* controld's user */
+	char			 user_name[64];
+	char			 controld_path[4096];
+
+	/* fz-controld */
+	pid_t			 cpid;
+	struct ipc_conn		*cconn;
+	unsigned		 restarts;
+	unsigned		 backoff_ms;
+	uint64_t		 started_ms;
+	bool			 killed_for_violation;
+
+	/* state */
+	char			 state[33], detail[513];
+	char			 account[129];
+	struct ipc_resource_list *resources;
+	char			 configured_filter[513];
+	uint64_t		 start_s;
+
+	/* data plane */
+	struct tun		*tun;
+	struct wg_device	*dev;
+	struct dp		*dp;
+	struct nlconf		*nl;
+
+	struct frontend		 fe[MAX_FRONTENDS];
+	int			 status;
+	bool			 stopping;
+};
+
+static void	spawn_controld(struct svc *);
+
+static uint64_t
+now_ms(void)
+{
+	return time_mono_ns() / 1000000;
+}
+
+/* --- events to front ends and systemd --------------------------------- */
+
+static void
+broadcast(struct svc *s, const char *kind, const char *detail)
+{
+	struct ipc_msg m;
+	int i;
+
+	ipc_msg_init(&m, IPC_EVENT);
+	(void)ipc_strset(m.u.event.kind, kind);
+	snprintf(m.u.event.detail, sizeof(m.u.event.detail), "%s", detail);
+	for (i = 0; i < MAX_FRONTENDS; i++) {
+		struct frontend *f = &s->fe[i];
+
+		if (!f->used || !f->subscribed)
+			continue;
+		if (ipc_send(f->conn, &m) == -ENOBUFS) {
+			log_warnx("front end pid %d does not read its events; "
+			    "disconnecting it", (int)f->pid);
+			ipc_conn_free(f->conn);
+			f->used = false;
+		}
+	}
+}
+
+static void
+set_state(struct svc *s, const char *state, const char *detail)
+{
+	char d[600];
+
+	if (strcmp(s->state, state) == 0 && strcmp(s->detail, detail) == 0)
+		return;
+	snprintf(s->state, sizeof(s->state), "%s", state);
+	snprintf(s->detail, sizeof(s->detail), "%s", detail);
+	log_info("state %s%s%s", state, *detail ? ": " : "", detail);
+	snprintf(d, sizeof(d), "%s%s%s", state, *detail ? ": " : "", detail);
+	broadcast(s, "status", d);
+	sd_notifyf(0, "STATUS=%s", d);
+}
+
+/* --- fz-controld ------------------------------------------------------- */
+
+static int
+send_to_controld(struct svc *s, struct ipc_msg *m)
+{
+	int rc;
+
+	if (s->cconn == NULL)
+		return -ENOTCONN;
+	if ((rc = ipc_send(s->cconn, m)) != 0)
+		log_warnc(-rc, "sending %s to fz-controld",
+		    ipc_type_name(m->type));
+	return rc;
+}
+
+static void
+send_sign_in(struct svc *s)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	memcpy(m.u.sign_in.token, s->st.token, sizeof(m.u.sign_in.token));
+	(void)ipc_strset(m.u.sign_in.api_url, s->st.api_url);
+	(void)ipc_strset(m.u.sign_in.account, s->account);
+	(void)send_to_controld(s, &m);
+	sodium_memzero(&m, sizeof(m));
+}
+
+static void
+controld_greet(struct svc *s)
+{
+	struct ipc_msg m;
+	char filter[513];
+
+	ipc_msg_init(&m, IPC_CONFIG);
+	(void)ipc_strset(m.u.config.mode, s->st.gateway ? "gateway" : "client");
+	(void)ipc_strset(m.u.config.api_url, s->st.api_url);
+	(void)ipc_strset(m.u.config.firezone_id, s->st.firezone_id);
+	(void)ipc_strset(m.u.config.name, s->st.name);
+	log_get_filter(filter, sizeof(filter));
+	(void)ipc_strset(m.u.config.log_filter, filter);
+	(void)ipc_strset(m.u.config.dns_control, s->st.dns_control);
+	m.u.config.no_telemetry = s->st.no_telemetry;
+	m.u.config.internet_resource = s->st.internet_resource;
+	(void)send_to_controld(s, &m);
+
+	if (s->o->log_dir != NULL && *s->o->log_dir != '\0') {
+		char path[4096];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/fz-controld.jsonl",
+		    s->o->log_dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+		    O_NOFOLLOW, 0640);
+		if (fd < 0)
+			log_warn("%s", path);
+		else {
+			ipc_msg_init(&m, IPC_LOG_FILE);
+			m.fd = fd;
+			(void)send_to_controld(s, &m);
+			close(fd);
+		}
+	}
+	if (s->st.has_token)
+		send_sign_in(s);
+}
+
+static void
+controld_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)c;
+	switch (m->type) {
+	case IPC_HELLO:
+		log_info("fz-controld pid %d connected (%s)",
+		    (int)m->u.hello.pid, m->u.hello.program);
+		break;
+	case IPC_STATUS:
+		set_state(s, m->u.status.state, m->u.status.detail);
+		break;
+	case IPC_ERROR:
+		log_warnx("fz-controld: %s", m->u.error.message);
+		broadcast(s, "error", m->u.error.message);
+		if (m->u.error.requires_sign_in && !s->st.gateway) {
+			sodium_memzero(s->st.token, sizeof(s->st.token));
+			s->st.has_token = false;
+			set_state(s, "signed_out", m->u.error.message);
+		}
+		break;
+	case IPC_RESOURCES: {
+		char d[32];
+
+		*s->resources = m->u.resources.list;
+		snprintf(d, sizeof(d), "%u", s->resources->n);
+		broadcast(s, "resources", d);
+		break;
+	}
+	default:
+		break;		/* the permission table admits nothing else */
+	}
+}
+
+static void
+controld_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct svc *s = arg;
+
+	ipc_conn_free(c);
+	s->cconn = NULL;
+	if (err == 0 || s->cpid <= 0)
+		return;
+	/* A malformed or unpermitted message: treat it as compromise. */
+	log_errorx("fz-controld (pid %d) violated the IPC protocol (%s): "
+	    "killing it", (int)s->cpid, strerror(-err));
+	s->killed_for_violation = true;
+	if (kill(s->cpid, SIGKILL) != 0)
+		log_warn("kill fz-controld");
+	broadcast(s, "error", "fz-controld violated the IPC protocol and "
+	    "was restarted");
+}
+
+static void
+restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	spawn_controld(arg);
+}
+
+static void
+controld_exited(struct svc *s, int wstatus)
+{
+	struct timeval tv;
+	uint64_t up = now_ms() - s->started_ms;
+
+	if (WIFSIGNALED(wstatus))
+		log_warnx("fz-controld (pid %d) killed by signal %d",
+		    (int)s->cpid, WTERMSIG(wstatus));
+	else
+		log_warnx("fz-controld (pid %d) exited with status %d",
+		    (int)s->cpid, WEXITSTATUS(wstatus));
+	s->cpid = -1;
+	if (s->cconn != NULL) {
+		ipc_conn_free(s->cconn);
+		s->cconn = NULL;
+	}
+	if (s->stopping)
+		return;
+	if (up >= STABLE_MS)
+		s->backoff_ms = BACKOFF_MIN_MS;
+	set_state(s, "restarting", "fz-controld exited");
+	log_info("restarting fz-controld in %u ms", s->backoff_ms);
+	tv.tv_sec = s->backoff_ms / 1000;
+	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
+	evtimer_add(s->restart_ev, &tv);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    s->backoff_ms * 2;
+}
+
+/* In the child: become the controld user, then exec fz-controld. */
+static void __attribute__((noreturn))
+child_exec(struct svc *s, int ipcfd)
+{
+	char fmt[16];
+	const char *argv[12];
+	sigset_t none;
+	int rc, i = 0;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (ipcfd != 3) {
+		if (dup2(ipcfd, 3) < 0)
+			_exit(126);
+		close(ipcfd);
+	} else if (fcntl(3, F_SETFD, 0) < 0)
+		_exit(126);
+	/* Everything else is left behind (they are all O_CLOEXEC too). */
+	for (int fd = 4; fd < 1024; fd++)
+		(void)close(fd);
+	if (getuid() == 0) {
+		if ((rc = privsep_caps_set_ep(PRIVSEP_CAP(CAP_SETUID) |
+		    PRIVSEP_CAP(CAP_SETGID), PRIVSEP_CAP(CAP_SETUID) |
+		    PRIVSEP_CAP(CAP_SETGID))) != 0 ||
+		    (rc = privsep_drop_ids(s->user.pw_uid, s->user.pw_gid, 0))
+		    != 0) {
+			dprintf(2, "fz-tunneld: cannot become user %s for "
+			    "fz-controld: %s\n", s->user_name, strerror(-rc));
+			_exit(126);
+		}
+	}
+	snprintf(fmt, sizeof(fmt), "%s", s->o->log_format == LOG_FORMAT_JSON ?
+	    "json" : s->o->log_format == LOG_FORMAT_TEXT ? "human" : "auto");
+	argv[i++] = "fz-controld";
+	argv[i++] = "--ipc-fd";
+	argv[i++] = "3";
+	argv[i++] = "--user";
+	argv[i++] = s->user_name;
+	argv[i++] = "--log-format";
+	argv[i++] = fmt;
+	argv[i++] = NULL;
+	execv(s->controld_path, (char *const *)argv);
+	dprintf(2, "fz-tunneld: exec %s: %s\n", s->controld_path,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+spawn_controld(struct svc *s)
+{
+	struct ipc_conn_config cc = {
+		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
+		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
+	};
+	int sv[2], rc;
+	pid_t pid;
+
+	if (s->stopping || s->cpid > 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("socketpair for fz-controld");
+		goto retry;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork fz-controld");
+		close(sv[0]);
+		close(sv[1]);
+		goto retry;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child_exec(s, sv[1]);
+	}
+	close(sv[1]);
+	s->cpid = pid;
+	s->started_ms = now_ms();
+	s->killed_for_violation = false;
+	if (s->restarts++ > 0)
+		log_info("fz-controld restarted (pid %d, restart %u)", (int)pid,
+		    s->restarts - 1);
+	else
+		log_info("fz-controld started (pid %d, user %s)", (int)pid,
+		    s->user_name);
+	if ((rc = ipc_conn_new(s->base, sv[0], &cc, &s->cconn)) != 0) {
+		log_warnc(-rc, "IPC to fz-controld");
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		return;		/* SIGCHLD brings the retry */
+	}
+	controld_greet(s);
+	set_state(s, s->st.has_token ? "connecting" : "signed_out", "");
+	return;
+retry:
+	{
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(s->restart_ev, &tv);
+	}
+}
+
+/* --- front ends -------------------------------------------------------- */
+
+static void
+fe_send(struct frontend *f, const struct ipc_msg *m)
+{
+	int rc;
+
+	if ((rc = ipc_send(f->conn, m)) != 0)
+		log_debug("reply %s to pid %d: %s", ipc_type_name(m->type),
+		    (int)f->pid, strerror(-rc));
+}
+
+static void
+fe_result(struct frontend *f, int err, const char *msg)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_RESULT);
+	m.u.result.error = err;
+	snprintf(m.u.result.message, sizeof(m.u.result.message), "%s", msg);
+	fe_send(f, &m);
+}
+
+static void
+fe_status(struct svc *s, struct frontend *f)
+{
+	struct ipc_msg m;
+	struct tunnel_status_fields;
+	char filter[513];
+
+	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
+	(void)ipc_strset(m.u.tunnel_status.state, s->state);
+	(void)ipc_strset(m.u.tunnel_status.detail, s->detail);
+	(void)ipc_strset(m.u.tunnel_status.mode, s->st.gateway ? "gateway" :
+	    "client");
+	m.u.tunnel_status.signed_in = s->st.has_token;
+	(void)ipc_strset(m.u.tunnel_status.api_url, s->st.api_url);
+	(void)ipc_strset(m.u.tunnel_status.account, s->account);
+	(void)ipc_strset(m.u.tunnel_status.firezone_id, s->st.firezone_id);
+	if (s->tun != NULL)
+		(void)ipc_strset(m.u.tunnel_status.interface, s->tun->name);
+	log_get_filter(filter, sizeof(filter));
+	(void)ipc_strset(m.u.tunnel_status.log_filter, filter);
+	m.u.tunnel_status.controld_pid = s->cpid;
+	m.u.tunnel_status.controld_restarts = s->restarts > 0 ?
+	    s->restarts - 1 : 0;
+	m.u.tunnel_status.uptime_s = time_mono_ns() / 1000000000ULL -
+	    s->start_s;
+	(void)ipc_strset(m.u.tunnel_status.version, PACKAGE_VERSION);
+	fe_send(f, &m);
+}
+
+static void
+apply_filter(struct svc *s, const char *filter)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	(void)ipc_strset(m.u.set_log_filter.filter, filter);
+	(void)send_to_controld(s, &m);
+}
+
+static void
+fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+	struct svc *s = f->svc;
+	struct ipc_msg r;
+	int rc;
+
+	(void)c;
+	if (f->refused)
+		return;
+	switch (m->type) {
+	case IPC_HELLO:
+		log_debug("front end %s (pid %d, uid %u) connected",
+		    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
+		break;
+	case IPC_SIGN_IN:
+		if (s->st.gateway) {
+			fe_result(f, -EOPNOTSUPP, "a gateway takes its token "
+			    "from FIREZONE_TOKEN");
+			break;
+		}
+		rc = settings_token_check(m->u.sign_in.token,
+		    strlen(m->u.sign_in.token), s->st.token,
+		    sizeof(s->st.token));
+		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));
+		if (rc != 0) {
+			fe_result(f, -EINVAL, "not a token");
+			break;
+		}
+		if (m->u.sign_in.api_url[0] != '\0' &&
+		    settings_api_url(m->u.sign_in.api_url, s->st.api_url,
+		    sizeof(s->st.api_url)) != 0) {
+			fe_result(f, -EINVAL, "the portal URL must be ws://, "
+			    "wss://, http:// or https://");
+			break;
+		}
+		snprintf(s->account, sizeof(s->account), "%s",
+		    m->u.sign_in.account);
+		s->st.has_token = true;
+		log_info("sign-in requested by uid %u (account '%s')",
+		    (unsigned)f->uid, s->account);
+		send_sign_in(s);
+		set_state(s, "connecting", s->st.api_url);
+		fe_result(f, 0, "signing in");
+		break;
+	case IPC_SIGN_OUT:
+		if (s->st.gateway) {
+			fe_result(f, -EOPNOTSUPP, "a gateway cannot sign out");
+			break;
+		}
+		sodium_memzero(s->st.token, sizeof(s->st.token));
+		s->st.has_token = false;
+		ipc_msg_init(&r, IPC_SIGN_OUT);
+		(void)send_to_controld(s, &r);
+		log_info("signed out by uid %u", (unsigned)f->uid);
+		set_state(s, "signed_out", "");
+		fe_result(f, 0, "signed out");
+		break;
+	case IPC_SET_LOG_FILTER:
+		if (log_check_filter(m->u.set_log_filter.filter) != 0) {
+			fe_result(f, -EINVAL, "bad log filter");
+			break;
+		}
+		if (log_set_filter(m->u.set_log_filter.filter) != 0) {
+			fe_result(f, -EINVAL, "bad log filter");
+			break;
+		}
+		apply_filter(s, m->u.set_log_filter.filter);
+		log_info("log filter set to '%s' by uid %u",
+		    m->u.set_log_filter.filter, (unsigned)f->uid);
+		fe_result(f, 0, "log filter set");
+		break;
+	case IPC_STATUS_GET:
+		fe_status(s, f);
+		break;
+	case IPC_RESOURCES_GET:
+		ipc_msg_init(&r, IPC_RESOURCES);
+		r.u.resources.list = *s->resources;
+		fe_send(f, &r);
+		break;
+	case IPC_SUBSCRIBE:
+		f->subscribed = true;
+		fe_result(f, 0, "subscribed");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+fe_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct frontend *f = arg;
+
+	if (err != 0 && err != -ECONNRESET && err != -EPIPE)
+		log_warnx("front end pid %d (uid %u): %s; disconnected",
+		    (int)f->pid, (unsigned)f->uid, strerror(-err));
+	ipc_conn_free(c);
+	f->used = false;
+}
+
+/* Root, or a member of fz-client (primary or supplementary group). */
+static bool
+peer_allowed(struct svc *s, const struct ucred *cr)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256, i;
+
+	if (cr->uid == 0)
+		return true;
+	if (!s->have_client_group)
+		return false;
+	if (cr->gid == s->client_gid)
+		return true;
+	if ((pw = getpwuid(cr->uid)) == NULL)
+		return false;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (groups[i] == s->client_gid)
+			return true;
+	return false;
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct svc *s = arg;
+	struct ipc_conn_config cc = {
+		.self = IPC_T, .peer = IPC_F, .program = "fz-tunneld",
+		.on_msg = fe_msg, .on_close = fe_close,
+	};
+	struct frontend *f = NULL;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd, i, rc;
+
+	(void)what;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		close(fd);
+		return;
+	}
+	for (i = 0; i < MAX_FRONTENDS; i++)
+		if (!s->fe[i].used) {
+			f = &s->fe[i];
+			break;
+		}
+	if (f == NULL) {
+		log_warnx("too many front ends; refusing pid %d", (int)cr.pid);
+		close(fd);
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	f->svc = s;
+	f->uid = cr.uid;
+	f->pid = cr.pid;
+	cc.arg = f;
+	if ((rc = ipc_conn_new(s->base, fd, &cc, &f->conn)) != 0) {
+		close(fd);
+		return;
+	}
+	f->used = true;
+	if (!peer_allowed(s, &cr)) {
+		char msg[200];
+
+		log_warnx("refused front end pid %d: uid %u is neither root "
+		    "nor in group %s", (int)cr.pid, (unsigned)cr.uid,
+		    CLIENT_GROUP);
+		snprintf(msg, sizeof(msg), "permission denied: uid %u is not "
+		    "root or a member of group %s", (unsigned)cr.uid,
+		    CLIENT_GROUP);
+		f->refused = true;
+		fe_result(f, -EACCES, msg);
+		ipc_conn_close_after_flush(f->conn);
+	}
+}
+
+/* --- setup ------------------------------------------------------------- */
+
+static int
+open_listener(struct svc *s)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)];
+	int n, fd;
+
+	n = sd_listen_fds(1);
+	if (n > 1) {
+		log_errorx("systemd passed %d sockets; expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_errorx("the socket systemd passed is not a "
+			    "listening Unix stream socket");
+			return -EINVAL;
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		s->listen_fd = fd;
+		log_info("front-end socket from systemd (socket activation)");
+		return 0;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(s->o->socket_path) >= sizeof(sun.sun_path)) {
+		log_errorx("--socket %s: path too long", s->o->socket_path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", s->o->socket_path);
+	snprintf(dir, sizeof(dir), "%s", s->o->socket_path);
+	if (mkdir(dirname(dir), 0755) != 0 && errno != EEXIST)
+		log_warn("mkdir %s", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(sun.sun_path);	/* a stale socket from a crash */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(fd, 16) != 0) {
+		n = -errno;
+		log_warn("%s", sun.sun_path);
+		close(fd);
+		return n;
+	}
+	/* 0660, group fz-client when it exists (else root only). */
+	if (chown(sun.sun_path, 0, s->have_client_group ? s->client_gid : 0)
+	    != 0 || chmod(sun.sun_path, 0660) != 0)
+		log_warn("%s: ownership", sun.sun_path);
+	s->listen_fd = fd;
+	s->socket_created = true;
+	log_info("listening on %s", sun.sun_path);
+	return 0;
+}
+
+static int
+find_controld(struct svc *s)
+{
+	char self[4096];
+	ssize_t n;
+
+	if (s->o->controld != NULL) {
+		snprintf(s->controld_path, sizeof(s->controld_path), "%s",
+		    s->o->controld);
+	} else {
+		/* Next to this binary: the build tree and an install alike. */
+		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+			return -errno;
+		self[n] = '\0';
+		snprintf(s->controld_path, sizeof(s->controld_path),
+		    "%s/fz-controld", dirname(self));
+	}
+	if (access(s->controld_path, X_OK) != 0) {
+		log_errorx("fz-controld not found at %s (use --controld PATH)",
+		    s->controld_path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int
+open_dataplane(struct svc *s)
+{
+	struct dp_config dc;
+	uint8_t priv[WG_KEY_LEN];
+	const char *ifname = s->o->ifname != NULL ? s->o->ifname :
+	    DEFAULT_IFNAME;
+	int rc, mtu = s->o->mtu > 0 ? s->o->mtu : TUNNELD_DEFAULT_MTU;
+
+	if ((rc = tun_open(ifname, s->o->tun_queues, &s->tun)) != 0) {
+		log_warnc(-rc, "%s: cannot create the TUN device", ifname);
+		return rc;
+	}
+	/* The device key; its public half goes to the portal on sign-in. */
+	randombytes_buf(priv, sizeof(priv));
+	rc = wg_device_new(priv, &s->dev);
+	sodium_memzero(priv, sizeof(priv));
+	if (rc != 0)
+		return rc;
+	memset(&dc, 0, sizeof(dc));
+	dc.mtu = mtu;
+	dc.port = 0;
+	if ((rc = dp_new(s->dev, s->tun, &dc, &s->dp)) != 0) {
+		log_warnc(-rc, "data plane");
+		return rc;
+	}
+	if ((rc = nl_new(&s->nl)) != 0 ||
+	    (rc = nl_link_up(s->nl, s->tun->ifindex, mtu)) != 0) {
+		log_warnc(-rc, "%s: link up", s->tun->name);
+		return rc;
+	}
+	log_info("%s: %d queue(s), MTU %d, UDP port %u", s->tun->name,
+	    s->tun->nqueues, mtu, dp_port(s->dp));
+	return 0;
+}
+
+static int
+drop_privileges(void)
+{
+	uint64_t eff = PRIVSEP_CAP(CAP_NET_ADMIN) | PRIVSEP_CAP(CAP_KILL);
+	uint64_t perm = eff | PRIVSEP_CAP(CAP_SETUID) | PRIVSEP_CAP(CAP_SETGID);
+	int rc;
+
+	if (getuid() != 0)
+		return 0;
+	if ((rc = privsep_caps_limit(perm)) != 0 ||
+	    (rc = privsep_caps_set_ep(eff, perm)) != 0 ||
+	    (rc = privsep_no_new_privs()) != 0)
+		return rc;
+	return 0;
+}
+
+static void
+reload_filter(struct svc *s)
+{
+	char buf[600];
+	const char *f = s->configured_filter;
+	FILE *fp;
+
+	if (s->o->log_filter_file != NULL &&
+	    (fp = fopen(s->o->log_filter_file, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), fp) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			f = buf;
+		}
+		fclose(fp);
+	}
+	if (log_set_filter(f) != 0) {
+		log_warnx("SIGHUP: bad log filter '%s'; unchanged", f);
+		return;
+	}
+	apply_filter(s, f);
+	log_info("SIGHUP: log filter '%s'", f);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct svc *s = arg;
+	int wstatus;
+	pid_t pid;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		reload_filter(s);
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+			if (pid == s->cpid)
+				controld_exited(s, wstatus);
+		break;
+	default:
+		log_info("signal %d: shutting down", (int)sig);
+		s->stopping = true;
+		s->status = 0;
+		event_base_loopbreak(s->base);
+		break;
+	}
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+stop_controld(struct svc *s)
+{
+	int i, wstatus;
+
+	if (s->cconn != NULL) {
+		ipc_conn_free(s->cconn);
+		s->cconn = NULL;
+	}
+	if (s->cpid <= 0)
+		return;
+	kill(s->cpid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(s->cpid, &wstatus, WNOHANG) == s->cpid) {
+			s->cpid = -1;
+			return;
+		}
+		usleep(10000);
+	}
+	kill(s->cpid, SIGKILL);
+	waitpid(s->cpid, &wstatus, 0);
+	s->cpid = -1;
+}
 
 int
 service_run(const struct tunneld_opts *o)
 {
-	(void)o;
-	log_errorx("service mode is not built yet");
-	return 1;
+	static struct svc sv;
+	struct svc *s = &sv;
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	struct passwd *pw;
+	struct group *gr;
+	char err[512] = "";
+	uint64_t wd_usec = 0;
+	int i, rc;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->listen_fd = -1;
+	s->cpid = -1;
+	s->status = 1;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->start_s = time_mono_ns() / 1000000000ULL;
+	snprintf(s->state, sizeof(s->state), "starting");
+	log_get_filter(s->configured_filter, sizeof(s->configured_filter));
+	if (sodium_init() < 0)
+		return 1;
+	if ((s->resources = calloc(1, sizeof(*s->resources))) == NULL)
+		return 1;
+
+	if ((rc = settings_load(&s->st, o, err, sizeof(err))) != 0) {
+		log_errorx("%s", err);
+		goto out;
+	}
+	snprintf(s->user_name, sizeof(s->user_name), "%s",
+	    o->user != NULL ? o->user : DEFAULT_USER);
+	if ((pw = getpwnam(s->user_name)) == NULL || pw->pw_uid == 0) {
+		log_errorx("user %s %s (create it with systemd-sysusers, or "
+		    "pass --user)", s->user_name, pw == NULL ?
+		    "does not exist" : "is root");
+		goto out;
+	}
+	s->user = *pw;
+	if ((gr = getgrnam(CLIENT_GROUP)) != NULL) {
+		s->client_gid = gr->gr_gid;
+		s->have_client_group = true;
+	}
+	if (find_controld(s) != 0)
+		goto out;
+	if (o->check) {
+		printf("mode %s, api %s, id %s, name %s, dns %s, token %s, "
+		    "controld %s as %s\n", s->st.gateway ? "gateway" : "client",
+		    s->st.api_url, s->st.firezone_id, s->st.name,
+		    s->st.dns_control, s->st.has_token ? "present" : "absent",
+		    s->controld_path, s->user_name);
+		s->status = 0;
+		goto out;
+	}
+	if (getuid() != 0) {
+		log_errorx("service mode needs root (the TUN device, routes "
+		    "and DNS)");
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((s->base = event_base_new()) == NULL)
+		goto out;
+	if (open_listener(s) != 0)
+		goto out;
+	if (open_dataplane(s) != 0)
+		goto out;
+	if ((rc = drop_privileges()) != 0) {
+		log_errorc(-rc, "dropping privileges");
+		goto out;
+	}
+	if ((rc = dp_start(s->dp)) != 0) {
+		log_warnc(-rc, "starting workers");
+		goto out;
+	}
+	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST,
+	    accept_cb, s);
+	event_add(s->accept_ev, NULL);
+	for (i = 0; i < 4; i++) {
+		s->sig_ev[i] = evsignal_new(s->base, sigs[i], signal_cb, s);
+		event_add(s->sig_ev[i], NULL);
+	}
+	s->restart_ev = evtimer_new(s->base, restart_cb, s);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv = { (time_t)(wd_usec / 2000000),
+		    (suseconds_t)(wd_usec / 2 % 1000000) };
+
+		s->wd_ev = event_new(s->base, -1, EV_PERSIST, watchdog_cb, s);
+		event_add(s->wd_ev, &tv);
+	}
+	spawn_controld(s);
+	log_info("fz-tunneld %s ready (%s mode, device id %s)",
+	    PACKAGE_VERSION, s->st.gateway ? "gateway" : "client",
+	    s->st.firezone_id);
+	sd_notifyf(0, "READY=1\nSTATUS=%s%s%s", s->state, *s->detail ? ": " :
+	    "", s->detail);
+	event_base_dispatch(s->base);
+	sd_notify(0, "STOPPING=1");
+out:
+	s->stopping = true;
+	stop_controld(s);
+	for (i = 0; i < MAX_FRONTENDS; i++)
+		if (s->fe[i].used)
+			ipc_conn_free(s->fe[i].conn);
+	if (s->dp != NULL)
+		dp_free(s->dp);
+	if (s->nl != NULL)
+		nl_free(s->nl);
+	wg_device_free(s->dev);
+	tun_close(s->tun);
+	if (s->socket_created)
+		(void)unlink(o->socket_path);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	for (i = 0; i < 4; i++)
+		if (s->sig_ev[i] != NULL)
+			event_free(s->sig_ev[i]);
+	if (s->accept_ev != NULL)
+		event_free(s->accept_ev);
+	if (s->restart_ev != NULL)
+		event_free(s->restart_ev);
+	if (s->wd_ev != NULL)
+		event_free(s->wd_ev);
+	if (s->base != NULL)
+		event_base_free(s->base);
+	sodium_memzero(s->st.token, sizeof(s->st.token));
+	free(s->resources);
+	return s->status;
 }

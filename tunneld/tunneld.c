@@ -30,6 +30,15 @@ usage(FILE *f)
 "  -u, --user USER          user fz-controld runs as (default fz)\n"
 "      --controld PATH      fz-controld binary\n"
 "      --api-url URL        portal URL (FIREZONE_API_URL)\n"
+"      --firezone-id ID     device id (FIREZONE_ID; else stored in the state dir)\n"
+"      --firezone-name NAME device name (FIREZONE_NAME; default: host name)\n"
+"      --dns-control HOW    systemd-resolved, etc-resolv-conf or disabled\n"
+"                           (FIREZONE_DNS_CONTROL)\n"
+"      --no-telemetry       (FIREZONE_NO_TELEMETRY)\n"
+"      --activate-internet-resource  (FIREZONE_ACTIVATE_INTERNET_RESOURCE)\n"
+"      --state-dir DIR      default /var/lib/dev.firezone.client\n"
+"      --log-filter-file F  SIGHUP re-reads the log filter from F\n"
+"      --check              validate the settings and exit\n"
 "\n"
 "Both:\n"
 "  -q, --tun-queues N       TUN queues and worker threads (default %d)\n"
@@ -43,7 +52,9 @@ usage(FILE *f)
 
 enum {
 	OPT_SHOW = 256, OPT_TOKEN_PATH, OPT_CONTROLD, OPT_API_URL, OPT_MTU,
-	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR,
+	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR, OPT_FZ_ID, OPT_FZ_NAME,
+	OPT_DNS_CONTROL, OPT_NO_TELEMETRY, OPT_INTERNET, OPT_STATE_DIR,
+	OPT_FILTER_FILE, OPT_CHECK,
 };
 
 static const struct option longopts[] = {
@@ -56,6 +67,14 @@ static const struct option longopts[] = {
 	{ "user",	required_argument,	NULL, 'u' },
 	{ "controld",	required_argument,	NULL, OPT_CONTROLD },
 	{ "api-url",	required_argument,	NULL, OPT_API_URL },
+	{ "firezone-id", required_argument,	NULL, OPT_FZ_ID },
+	{ "firezone-name", required_argument,	NULL, OPT_FZ_NAME },
+	{ "dns-control", required_argument,	NULL, OPT_DNS_CONTROL },
+	{ "no-telemetry", no_argument,		NULL, OPT_NO_TELEMETRY },
+	{ "activate-internet-resource", no_argument, NULL, OPT_INTERNET },
+	{ "state-dir",	required_argument,	NULL, OPT_STATE_DIR },
+	{ "log-filter-file", required_argument,	NULL, OPT_FILTER_FILE },
+	{ "check",	no_argument,		NULL, OPT_CHECK },
 	{ "tun-queues",	required_argument,	NULL, 'q' },
 	{ "mtu",	required_argument,	NULL, OPT_MTU },
 	{ "log-format",	required_argument,	NULL, OPT_LOG_FORMAT },
@@ -91,6 +110,17 @@ main(int argc, char *argv[])
 	o.socket_path = TUNNELD_DEFAULT_SOCKET;
 	o.log_filter = getenv("RUST_LOG");
 	o.log_dir = getenv("LOG_DIR");
+	{
+		const char *lf = getenv("FIREZONE_LOG_FORMAT");
+
+		if (lf == NULL)
+			lf = getenv("LOG_FORMAT");
+		if (lf != NULL && log_parse_format(lf, &o.log_format) != 0) {
+			fprintf(stderr, "fz-tunneld: log format '%s': expected "
+			    "human, json or auto\n", lf);
+			return 2;
+		}
+	}
 
 	while ((ch = getopt_long(argc, argv, "c:i:m:s:u:q:Vh", longopts,
 	    NULL)) != -1) {
@@ -110,6 +140,14 @@ main(int argc, char *argv[])
 		case 'u': o.user = optarg; break;
 		case OPT_CONTROLD: o.controld = optarg; break;
 		case OPT_API_URL: o.api_url = optarg; break;
+		case OPT_FZ_ID: o.firezone_id = optarg; break;
+		case OPT_FZ_NAME: o.firezone_name = optarg; break;
+		case OPT_DNS_CONTROL: o.dns_control = optarg; break;
+		case OPT_NO_TELEMETRY: o.no_telemetry = true; break;
+		case OPT_INTERNET: o.internet_resource = true; break;
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
+		case OPT_FILTER_FILE: o.log_filter_file = optarg; break;
+		case OPT_CHECK: o.check = true; break;
 		case 'q':
 			if (parse_int(optarg, 1, 64, &o.tun_queues) != 0) {
 				fprintf(stderr, "fz-tunneld: --tun-queues: "

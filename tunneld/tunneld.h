@@ -31,6 +31,14 @@ struct tunneld_opts {
 	const char	*user;		/* --user USER (for fz-controld) */
 	const char	*controld;	/* --controld PATH */
 	const char	*api_url;	/* --api-url URL */
+	const char	*firezone_id;
+	const char	*firezone_name;
+	const char	*dns_control;
+	bool		 no_telemetry;
+	bool		 internet_resource;
+	const char	*state_dir;
+	const char	*log_filter_file;
+	bool		 check;		/* --check: validate and exit */
 	/* logging */
 	enum log_format	 log_format;
 	const char	*log_filter;

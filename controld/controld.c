@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-controld: the unprivileged half.  Everything that talks to the
+ * untrusted world in complex formats (the portal's TLS, WebSocket and
+ * JSON, ICE, TURN, DNS) runs here, with no capabilities, no_new_privs and
+ * a seccomp allow-list, and reaches fz-tunneld only through the IPC
+ * socket on fd 3 (ipc_msg.def says what it may send).
+ *
+ * fz-tunneld normally starts it already as the unprivileged user; started
+ * as root by hand, it drops to --user itself.  Either way it proves the
+ * drop before reading a byte of IPC.
+ */
+#define LOG_MODULE "controld"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "privsep.h"
+
+struct controld {
+	struct event_base	*base;
+	struct ipc_conn		*conn;
+	struct ipc_config	 cfg;
+	bool			 have_cfg;
+	char			 token[4097];	/* never logged */
+	char			 api_url[513];
+	bool			 signed_in;
+	int			 status;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: fz-controld [--ipc-fd N] [--user USER] [--seccomp kill|trap|off]\n"
+"                   [--log-format human|json|auto] [--log-filter SPEC]\n"
+"Started by fz-tunneld with the IPC socket on fd 3; see fz-controld(8).\n");
+}
+
+static void
+send_status(struct controld *c, const char *state, const char *detail)
+{
+	struct ipc_msg m;
+	int rc;
+
+	ipc_msg_init(&m, IPC_STATUS);
+	(void)ipc_strset(m.u.status.state, state);
+	snprintf(m.u.status.detail, sizeof(m.u.status.detail), "%s", detail);
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending STATUS");
+}
+
+static void
+on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	switch (m->type) {
+	case IPC_HELLO:
+		log_debug("connected to %s (pid %u)", m->u.hello.program,
+		    m->u.hello.pid);
+		break;
+	case IPC_CONFIG:
+		c->cfg = m->u.config;
+		c->have_cfg = true;
+		snprintf(c->api_url, sizeof(c->api_url), "%s",
+		    m->u.config.api_url);
+		if (m->u.config.log_filter[0] != '\0' &&
+		    log_set_filter(m->u.config.log_filter) != 0)
+			log_warnx("bad log filter from fz-tunneld");
+		log_info("%s mode, portal %s, device id %s, name %s",
+		    c->cfg.mode, c->cfg.api_url, c->cfg.firezone_id,
+		    c->cfg.name);
+		break;
+	case IPC_LOG_FILE:
+		log_set_dir_fd(m->fd);
+		log_info("logging to the file fz-tunneld opened");
+		break;
+	case IPC_SIGN_IN:
+		memcpy(c->token, m->u.sign_in.token, sizeof(c->token));
+		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));
+		if (m->u.sign_in.api_url[0] != '\0')
+			snprintf(c->api_url, sizeof(c->api_url), "%s",
+			    m->u.sign_in.api_url);
+		c->signed_in = true;
+		log_info("token received (%zu bytes); portal %s",
+		    strlen(c->token), c->api_url);
+		/*
+		 * The portal client (WebSocket + Phoenix channels) is not in
+		 * this build yet: say so instead of pretending to connect.
+		 */
+		send_status(c, "connecting", "portal signalling is not "
+		    "implemented in this build yet");
+		break;
+	case IPC_SIGN_OUT:
+		sodium_memzero(c->token, sizeof(c->token));
+		c->signed_in = false;
+		send_status(c, "signed_out", "");
+		break;
+	case IPC_SET_LOG_FILTER:
+		if (log_set_filter(m->u.set_log_filter.filter) != 0)
+			log_warnx("bad log filter from fz-tunneld");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_close(struct ipc_conn *conn, int err, void *arg)
+{
+	struct controld *c = arg;
+
+	ipc_conn_free(conn);
+	c->conn = NULL;
+	if (err == 0)
+		log_info("fz-tunneld closed the connection; exiting");
+	else
+		log_errorc(-err, "IPC with fz-tunneld failed; exiting");
+	c->status = err == 0 ? 0 : 1;
+	event_base_loopbreak(c->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)what;
+	log_info("signal %d: exiting", (int)sig);
+	c->status = 0;
+	event_base_loopbreak(c->base);
+}
+
+/*
+ * The syscalls fz-controld may make once running: the base set (I/O on
+ * fds it holds, the event loop, memory, time, signals, exit), plus
+ * outbound sockets for the portal, ICE and TURN.  No exec, fork, clone,
+ * ptrace, mount, setuid, module or BPF calls.
+ */
+static int
+install_seccomp(enum seccomp_default dflt)
+{
+	static const int net[] = {
+		SYS_socket, SYS_connect, SYS_bind, SYS_getsockname,
+		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
+		SYS_socketpair,
+	};
+	struct seccomp_list l;
+	size_t i;
+
+	seccomp_list_init(&l);
+	seccomp_list_allow_base(&l);
+	for (i = 0; i < sizeof(net) / sizeof(net[0]); i++)
+		seccomp_list_allow(&l, net[i]);
+	/* getaddrinfo and TLS read a few files */
+	seccomp_list_allow(&l, SYS_getdents64);
+	seccomp_list_allow(&l, SYS_readlink);
+	seccomp_list_allow(&l, SYS_getresuid);
+	seccomp_list_allow(&l, SYS_getresgid);
+	return seccomp_list_install(&l, dflt);
+}
+
+/* Becomes user (when root), then proves nothing privileged is left. */
+static int
+drop(const char *user)
+{
+	struct rlimit nocore = { 0, 0 };
+	uint64_t eff;
+	int rc;
+
+	if (getuid() == 0 || geteuid() == 0) {
+		if ((rc = privsep_caps_limit(0)) != 0 ||
+		    (rc = privsep_drop_user(user, 0)) != 0) {
+			log_errorc(-rc, "dropping to user %s", user);
+			return rc;
+		}
+	} else if ((rc = privsep_caps_limit(0)) != 0 && rc != -EPERM)
+		return rc;
+	if ((rc = privsep_caps_set(0)) != 0) {
+		log_errorc(-rc, "clearing capabilities");
+		return rc;
+	}
+	if ((rc = privsep_cap_eff(&eff)) != 0 || eff != 0 ||
+	    getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
+		log_errorx("privilege drop not proven (uid %u, CapEff %llx)",
+		    (unsigned)getuid(), (unsigned long long)eff);
+		return -EPERM;
+	}
+	if ((rc = privsep_no_new_privs()) != 0)
+		return rc;
+	(void)setrlimit(RLIMIT_CORE, &nocore);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "ipc-fd",	required_argument,	NULL, 'f' },
+		{ "user",	required_argument,	NULL, 'u' },
+		{ "seccomp",	required_argument,	NULL, 's' },
+		{ "log-format",	required_argument,	NULL, 'F' },
+		{ "log-filter",	required_argument,	NULL, 'L' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct controld c;
+	struct ipc_conn_config cc = {
+		.self = IPC_C, .peer = IPC_T, .program = "fz-controld",
+		.on_msg = on_msg, .on_close = on_close, .arg = &c,
+	};
+	enum seccomp_default sc = SECCOMP_DEFAULT_KILL;
+	enum log_format fmt = LOG_FORMAT_AUTO;
+	const char *user = "fz", *filter = getenv("RUST_LOG");
+	struct event *sigs[2];
+	bool use_seccomp = true;
+	int ch, fd = 3, rc;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			fd = atoi(optarg);
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "kill") == 0)
+				sc = SECCOMP_DEFAULT_KILL;
+			else if (strcmp(optarg, "trap") == 0)
+				sc = SECCOMP_DEFAULT_TRAP;
+			else if (strcmp(optarg, "off") == 0)
+				use_seccomp = false;
+			else {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (log_parse_format(optarg, &fmt) != 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'L':
+			filter = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (log_init("fz-controld", fmt, filter) != 0) {
+		fprintf(stderr, "fz-controld: bad log filter\n");
+		return 2;
+	}
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		log_errorx("no IPC socket on fd %d: fz-controld is started by "
+		    "fz-tunneld", fd);
+		return 2;
+	}
+	if (sodium_init() < 0 || drop(user) != 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if ((c.base = event_base_new()) == NULL)
+		return 1;
+	sigs[0] = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	sigs[1] = evsignal_new(c.base, SIGINT, on_signal, &c);
+	event_add(sigs[0], NULL);
+	event_add(sigs[1], NULL);
+	if (use_seccomp && (rc = install_seccomp(sc)) != 0) {
+		log_errorc(-rc, "seccomp");
+		return 1;
+	}
+	log_info("running as uid %u gid %u: no capabilities, no_new_privs, "
+	    "seccomp %s", (unsigned)getuid(), (unsigned)getgid(),
+	    use_seccomp ? "on" : "OFF");
+	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0) {
+		log_errorc(-rc, "IPC");
+		return 1;
+	}
+	c.status = 1;
+	event_base_dispatch(c.base);
+	if (c.conn != NULL)
+		ipc_conn_free(c.conn);
+	event_free(sigs[0]);
+	event_free(sigs[1]);
+	event_base_free(c.base);
+	sodium_memzero(c.token, sizeof(c.token));
+	return c.status;
+}

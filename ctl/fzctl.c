@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fzctl: the command-line front end of fz-tunneld's socket, the same API a
+ * GUI uses.  Exit status: 0 done, 1 the daemon reported an error, 2 usage,
+ * 69 the daemon is not running, 77 permission denied.
+ */
+#define LOG_MODULE "fzctl"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+
+#define EX_UNAVAILABLE	69
+#define EX_NOPERM	77
+#define DEFAULT_SOCKET	"/run/fz/tunneld.sock"
+
+enum cmd { CMD_STATUS, CMD_RESOURCES, CMD_SIGN_IN, CMD_SIGN_OUT,
+	CMD_LOG_LEVEL, CMD_EVENTS };
+
+struct ctl {
+	struct event_base	*base;
+	struct ipc_conn		*conn;
+	enum cmd		 cmd;
+	bool			 json;
+	int			 status;
+	bool			 done;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: fzctl [--socket PATH] [--json] COMMAND\n"
+"\n"
+"  status                   state of the tunnel service\n"
+"  resources                resources the portal gave this device\n"
+"  sign-in [--token-file FILE] [--api-url URL] [--account SLUG]\n"
+"                           sign in with a token (read from FILE, or from\n"
+"                           standard input; never from the command line)\n"
+"  sign-out\n"
+"  log-level FILTER         set the log filter, e.g. debug or info,wg=trace\n"
+"  events                   print status changes, resource updates and\n"
+"                           errors as they happen (until interrupted)\n"
+"\n"
+"Socket: " DEFAULT_SOCKET " (or $FZ_SOCKET).  Exit status: 0 ok, 1 error,\n"
+"2 usage, 69 fz-tunneld not running, 77 permission denied.\n");
+}
+
+static void
+finish(struct ctl *c, int status)
+{
+	c->status = status;
+	c->done = true;
+	event_base_loopbreak(c->base);
+}
+
+static void
+print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static void
+show_status(struct ctl *c, const struct ipc_tunnel_status *t)
+{
+	if (c->json) {
+		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
+		    "s:s, s:i, s:i, s:I, s:s}",
+		    "state", t->state, "detail", t->detail, "mode", t->mode,
+		    "signed_in", t->signed_in, "api_url", t->api_url,
+		    "account", t->account, "firezone_id", t->firezone_id,
+		    "interface", t->interface, "log_filter", t->log_filter,
+		    "controld_pid", t->controld_pid,
+		    "controld_restarts", (int)t->controld_restarts,
+		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version));
+		return;
+	}
+	if (*t->detail)
+		printf("state:        %s (%s)\n", t->state, t->detail);
+	else
+		printf("state:        %s\n", t->state);
+	printf("mode:         %s\n", t->mode);
+	printf("signed in:    %s\n", t->signed_in ? "yes" : "no");
+	printf("portal:       %s\n", t->api_url);
+	if (*t->account)
+		printf("account:      %s\n", t->account);
+	printf("device id:    %s\n", t->firezone_id);
+	printf("interface:    %s\n", t->interface);
+	printf("log filter:   %s\n", t->log_filter);
+	if (t->controld_pid > 0)
+		printf("fz-controld:  pid %d, restarted %u time(s)\n",
+		    t->controld_pid, t->controld_restarts);
+	else
+		printf("fz-controld:  not running (restarted %u time(s))\n",
+		    t->controld_restarts);
+	printf("uptime:       %llu s\n", (unsigned long long)t->uptime_s);
+	printf("version:      %s\n", t->version);
+}
+
+static void
+show_resources(struct ctl *c, const struct ipc_resource_list *l)
+{
+	uint32_t i;
+
+	if (c->json) {
+		json_t *a = json_array();
+
+		for (i = 0; i < l->n; i++)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
+			    "s:s, s:s}", "id", l->r[i].id, "type", l->r[i].type,
+			    "address", l->r[i].address, "name", l->r[i].name,
+			    "status", l->r[i].status));
+		print_json(a);
+		return;
+	}
+	if (l->n == 0) {
+		printf("no resources\n");
+		return;
+	}
+	printf("%-8s %-32s %-24s %s\n", "TYPE", "ADDRESS", "NAME", "STATUS");
+	for (i = 0; i < l->n; i++)
+		printf("%-8s %-32s %-24s %s\n", l->r[i].type, l->r[i].address,
+		    l->r[i].name, l->r[i].status);
+}
+
+static void
+on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)conn;
+	switch (m->type) {
+	case IPC_TUNNEL_STATUS:
+		show_status(c, &m->u.tunnel_status);
+		finish(c, 0);
+		break;
+	case IPC_RESOURCES:
+		show_resources(c, &m->u.resources.list);
+		finish(c, 0);
+		break;
+	case IPC_EVENT:
+		if (c->json)
+			print_json(json_pack("{s:s, s:s}", "event",
+			    m->u.event.kind, "detail", m->u.event.detail));
+		else
+			printf("%s: %s\n", m->u.event.kind, m->u.event.detail);
+		fflush(stdout);
+		break;
+	case IPC_RESULT:
+		if (m->u.result.error != 0) {
+			fprintf(stderr, "fzctl: %s\n", m->u.result.message);
+			finish(c, m->u.result.error == -EACCES ? EX_NOPERM : 1);
+			break;
+		}
+		if (c->cmd == CMD_EVENTS)
+			break;		/* subscribed: keep printing */
+		if (c->json)
+			print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
+			    m->u.result.message));
+		else
+			printf("%s\n", m->u.result.message);
+		finish(c, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_close(struct ipc_conn *conn, int err, void *arg)
+{
+	struct ctl *c = arg;
+
+	ipc_conn_free(conn);
+	c->conn = NULL;
+	if (c->done)
+		return;
+	if (c->cmd == CMD_EVENTS && err == 0) {
+		finish(c, 0);
+		return;
+	}
+	fprintf(stderr, "fzctl: fz-tunneld closed the connection%s%s\n",
+	    err ? ": " : "", err ? strerror(-err) : "");
+	finish(c, 1);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fprintf(stderr, "fzctl: no answer from fz-tunneld\n");
+	finish(arg, 1);
+}
+
+static void
+on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish(arg, 0);
+}
+
+static int
+read_token(const char *file, char *out, size_t cap)
+{
+	FILE *f = stdin;
+	size_t n;
+
+	if (file != NULL && strcmp(file, "-") != 0 &&
+	    (f = fopen(file, "re")) == NULL) {
+		fprintf(stderr, "fzctl: %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	if (f == stdin && isatty(0))
+		fprintf(stderr, "token: ");
+	if (fgets(out, (int)cap, f) == NULL)
+		out[0] = '\0';
+	if (f != stdin)
+		fclose(f);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "fzctl: no token given\n");
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option top[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option signin[] = {
+		{ "token-file",	required_argument,	NULL, 't' },
+		{ "api-url",	required_argument,	NULL, 'a' },
+		{ "account",	required_argument,	NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct ctl c;
+	static struct ipc_msg m;
+	struct ipc_conn_config cc = {
+		.self = IPC_F, .peer = IPC_T, .program = "fzctl",
+		.on_msg = on_msg, .on_close = on_close, .arg = &c,
+	};
+	struct sockaddr_un sun;
+	struct event *tev = NULL, *sev = NULL;
+	const char *path = getenv("FZ_SOCKET"), *cmd;
+	const char *token_file = NULL, *api = NULL, *account = NULL;
+	int ch, fd, rc;
+
+	if (path == NULL)
+		path = DEFAULT_SOCKET;
+	while ((ch = getopt_long(argc, argv, "+s:jh", top, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'j': c.json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "status") == 0) {
+		c.cmd = CMD_STATUS;
+		ipc_msg_init(&m, IPC_STATUS_GET);
+	} else if (strcmp(cmd, "resources") == 0) {
+		c.cmd = CMD_RESOURCES;
+		ipc_msg_init(&m, IPC_RESOURCES_GET);
+	} else if (strcmp(cmd, "sign-in") == 0) {
+		c.cmd = CMD_SIGN_IN;
+		{
+			int sub_argc = argc - optind + 1;
+			char **sub_argv = argv + optind - 1;
+
+			optind = 0;	/* glibc: rescan from sub_argv[1] */
+			while ((ch = getopt_long(sub_argc, sub_argv, "+",
+			    signin, NULL)) != -1) {
+				switch (ch) {
+				case 't': token_file = optarg; break;
+				case 'a': api = optarg; break;
+				case 'c': account = optarg; break;
+				default: usage(stderr); return 2;
+				}
+			}
+			if (optind != sub_argc) {
+				fprintf(stderr, "fzctl: unexpected argument "
+				    "'%s'\n", sub_argv[optind]);
+				return 2;
+			}
+		}
+		ipc_msg_init(&m, IPC_SIGN_IN);
+		if (read_token(token_file, m.u.sign_in.token,
+		    sizeof(m.u.sign_in.token)) != 0)
+			return 2;
+		if ((api != NULL && ipc_strset(m.u.sign_in.api_url, api) != 0) ||
+		    (account != NULL &&
+		    ipc_strset(m.u.sign_in.account, account) != 0)) {
+			fprintf(stderr, "fzctl: URL or account too long\n");
+			return 2;
+		}
+		optind = argc;
+	} else if (strcmp(cmd, "sign-out") == 0) {
+		c.cmd = CMD_SIGN_OUT;
+		ipc_msg_init(&m, IPC_SIGN_OUT);
+	} else if (strcmp(cmd, "log-level") == 0 ||
+	    strcmp(cmd, "set-log-filter") == 0) {
+		c.cmd = CMD_LOG_LEVEL;
+		if (optind >= argc) {
+			usage(stderr);
+			return 2;
+		}
+		ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+		if (ipc_strset(m.u.set_log_filter.filter, argv[optind++]) != 0) {
+			fprintf(stderr, "fzctl: filter too long\n");
+			return 2;
+		}
+	} else if (strcmp(cmd, "events") == 0) {
+		c.cmd = CMD_EVENTS;
+		ipc_msg_init(&m, IPC_SUBSCRIBE);
+	} else {
+		fprintf(stderr, "fzctl: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fzctl: unexpected argument '%s'\n",
+		    argv[optind]);
+		return 2;
+	}
+	if (log_init("fzctl", LOG_FORMAT_TEXT, "error") != 0)
+		return 2;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "fzctl: socket path too long\n");
+		return 2;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		rc = errno;
+		if (rc == EACCES || rc == EPERM) {
+			fprintf(stderr, "fzctl: %s: permission denied (root or "
+			    "group fz-client only)\n", path);
+			return EX_NOPERM;
+		}
+		fprintf(stderr, "fzctl: cannot reach fz-tunneld at %s: %s\n",
+		    path, strerror(rc));
+		return EX_UNAVAILABLE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	c.base = event_base_new();
+	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0 ||
+	    (rc = ipc_send(c.conn, &m)) != 0) {
+		fprintf(stderr, "fzctl: %s\n", strerror(-rc));
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));	/* the token */
+	if (c.cmd != CMD_EVENTS) {
+		struct timeval tv = { 10, 0 };
+
+		tev = evtimer_new(c.base, on_timeout, &c);
+		evtimer_add(tev, &tv);
+	} else {
+		sev = evsignal_new(c.base, SIGINT, on_signal, &c);
+		event_add(sev, NULL);
+	}
+	c.status = 1;
+	event_base_dispatch(c.base);
+	if (c.conn != NULL)
+		ipc_conn_free(c.conn);
+	if (tev != NULL)
+		event_free(tev);
+	if (sev != NULL)
+		event_free(sev);
+	event_base_free(c.base);
+	return c.status;
+}

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: ISC
+dist_man_MANS += man/fz-tunneld.8 man/fz-controld.8 man/fzctl.1

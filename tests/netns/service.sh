@@ -1,0 +1,209 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+#
+# Service mode and privilege separation (root; in a network namespace):
+#  - token file rules: bad mode or owner refused, a good one accepted
+#  - fz-controld runs with a non-zero uid, no capabilities, no_new_privs
+#    and a seccomp filter; fz-tunneld keeps only what it needs
+#  - root is served on the socket, a uid outside fz-client is refused
+#  - kill -9 of fz-controld: a new one within seconds, tunneld unharmed
+#  - a malformed IPC message from the controld side: killed and restarted
+#  - sd_notify READY/STATUS through a fake NOTIFY_SOCKET; SIGHUP reloads
+#    the log filter; SIGTERM removes the TUN device and the socket
+#  - socket activation through systemd-socket-activate
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
+ns_require_root
+for t in python3 setpriv systemd-socket-activate; do
+	command -v $t >/dev/null || ns_skip "$t not installed"
+done
+ns_tmpdir
+T=$FZ_TMP
+TUNNELD="$top_builddir/fz-tunneld"
+CONTROLD="$top_builddir/fz-controld"
+FZCTL="$top_builddir/fzctl"
+USER_=nobody
+NOBODY=$(id -u nobody)
+ns_new a; A=$NS
+# A world-readable place for what the unprivileged side must reach.
+W=$(mktemp -d /tmp/fz-svc-w.XXXXXX)
+chmod 0755 "$W"
+ns_on_cleanup "rm -rf '$W'"
+
+common=(--user "$USER_" --state-dir "$T" --firezone-id test-device
+	--log-format json --log-filter debug)
+
+# --- token file rules -----------------------------------------------------
+printf 'tok-%s\n' "$RANDOM" > "$T/token"
+chmod 0644 "$T/token"
+out=$("$TUNNELD" --check --token-path "$T/token" "${common[@]}" 2>&1) &&
+	ns_fail "a 0644 token file was accepted"
+grep -q "refusing token file" <<<"$out" || ns_fail "no clear refusal: $out"
+chmod 0600 "$T/token"
+chown "$NOBODY" "$T/token"
+"$TUNNELD" --check --token-path "$T/token" "${common[@]}" >/dev/null 2>&1 &&
+	ns_fail "a token file not owned by root was accepted"
+chown 0 "$T/token"
+out=$("$TUNNELD" --check --token-path "$T/token" "${common[@]}" 2>&1) ||
+	ns_fail "a good token file was refused: $out"
+grep -q "token present" <<<"$out" || ns_fail "token not read: $out"
+grep -q "$(cat "$T/token")" <<<"$out" && ns_fail "--check printed the token"
+ns_log "ok: token file ownership and mode enforced"
+
+# --- a fake NOTIFY_SOCKET ---------------------------------------------------
+cat > "$T/notify.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    while True:
+        f.write(s.recv(4096).decode(errors="replace").replace("\n", " ") + "\n")
+PY
+python3 "$T/notify.py" "$T/notify.sock" "$T/notify.log" &
+FZ_PIDS="$FZ_PIDS $!"
+ns_wait_for test -S "$T/notify.sock" || ns_fail "fake notify socket"
+
+# --- the service -------------------------------------------------------------
+echo info > "$T/filter"
+SOCK="$W/tunneld.sock"
+ns_bg "$A" "$T/tunneld.log" env NOTIFY_SOCKET="$T/notify.sock" \
+	"$TUNNELD" --socket "$SOCK" --token-path "$T/token" \
+	--log-filter-file "$T/filter" "${common[@]}"
+TPID=$BG_PID
+ns_wait_for grep -q READY=1 "$T/notify.log" ||
+	{ cat "$T/tunneld.log"; ns_fail "no READY=1 on NOTIFY_SOCKET"; }
+grep -q "STATUS=" "$T/notify.log" || ns_fail "no STATUS= on NOTIFY_SOCKET"
+ns_log "ok: sd_notify READY=1 and STATUS= ($(grep -m1 READY "$T/notify.log"))"
+ip -n "$A" link show tun-firezone >/dev/null || ns_fail "no tun-firezone"
+
+controld_pid() { pgrep -P "$TPID" -f fz-controld | head -1; }
+ns_wait_for test -n "$(controld_pid)" || ns_fail "fz-controld not started"
+CPID=$(controld_pid)
+field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$CPID/status"; }
+ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
+	ns_fail "fz-controld has no seccomp filter"
+[ "$(field Uid)" != 0 ] || ns_fail "fz-controld runs as root"
+[ "$(field Uid)" = "$NOBODY" ] || ns_fail "fz-controld uid $(field Uid)"
+[ "$(field CapEff)" = 0000000000000000 ] || ns_fail "CapEff $(field CapEff)"
+[ "$(field CapPrm)" = 0000000000000000 ] || ns_fail "CapPrm $(field CapPrm)"
+[ "$(field NoNewPrivs)" = 1 ] || ns_fail "NoNewPrivs $(field NoNewPrivs)"
+[ "$(field Seccomp)" = 2 ] || ns_fail "Seccomp $(field Seccomp)"
+ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm 0, NoNewPrivs 1, Seccomp 2"
+teff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$TPID/status")
+[ "$teff" = 0000000000001020 ] || ns_fail "fz-tunneld CapEff $teff (want NET_ADMIN|KILL)"
+ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL)"
+
+# The token went over IPC only: not in controld's argv or environment.
+tok=$(cat "$T/token")
+! tr '\0' '\n' < "/proc/$CPID/cmdline" | grep -q "$tok" || ns_fail "token in argv"
+! tr '\0' '\n' < "/proc/$CPID/environ" | grep -q "$tok" || ns_fail "token in environ"
+! grep -q "$tok" "$T/tunneld.log" || ns_fail "token in the log"
+
+# --- the socket: root served, others refused ----------------------------------
+"$FZCTL" --socket "$SOCK" status > "$T/status" || ns_fail "fzctl status as root"
+grep -q "signed in:    yes" "$T/status" || ns_fail "headless token not used"
+"$FZCTL" --socket "$SOCK" --json status | python3 -c \
+	'import json,sys; d=json.load(sys.stdin); assert d["firezone_id"]=="test-device", d' ||
+	ns_fail "fzctl --json status"
+chmod 0666 "$SOCK"	# let the daemon itself do the refusing
+set +e
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+	"$FZCTL" --socket "$SOCK" status 2>&1)
+rc=$?
+set -e
+[ $rc = 77 ] || ns_fail "uid $NOBODY: fzctl exit $rc ($out)"
+grep -q "permission denied" <<<"$out" || ns_fail "no clear refusal: $out"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+"$FZCTL" --socket "$SOCK" status >/dev/null || ns_fail "root not served after a refusal"
+ns_log "ok: root served, uid $NOBODY refused ($out)"
+set +e
+"$FZCTL" --socket "$T/nonexistent.sock" status >/dev/null 2>&1
+[ $? = 69 ] || ns_fail "fzctl without a daemon should exit 69"
+set -e
+
+# --- fzctl commands --------------------------------------------------------
+"$FZCTL" --socket "$SOCK" log-level "debug,ipc=trace" >/dev/null || ns_fail "log-level"
+"$FZCTL" --socket "$SOCK" status | grep -q "log filter:   debug,ipc=trace" ||
+	ns_fail "log filter not applied"
+set +e
+"$FZCTL" --socket "$SOCK" log-level "info,=bad=" >/dev/null 2>&1
+[ $? = 1 ] || ns_fail "a bad filter was accepted"
+set -e
+"$FZCTL" --socket "$SOCK" sign-out >/dev/null || ns_fail "sign-out"
+"$FZCTL" --socket "$SOCK" status | grep -q "signed in:    no" || ns_fail "still signed in"
+echo "tok-other" | "$FZCTL" --socket "$SOCK" sign-in --account acme >/dev/null ||
+	ns_fail "sign-in"
+"$FZCTL" --socket "$SOCK" status | grep -q "account:      acme" || ns_fail "account"
+"$FZCTL" --socket "$SOCK" resources | grep -q "no resources" || ns_fail "resources"
+ns_log "ok: fzctl status, log-level, sign-out, sign-in, resources"
+
+# --- SIGHUP reloads the log filter ------------------------------------------
+echo "warn,tunneld=info" > "$T/filter"
+kill -HUP "$TPID"
+ns_wait_for sh -c "'$FZCTL' --socket '$SOCK' status | grep -q 'log filter:   warn,tunneld=info'" ||
+	ns_fail "SIGHUP did not reload the log filter"
+ns_log "ok: SIGHUP reloaded the log filter"
+
+# --- events, and kill -9 of fz-controld ------------------------------------
+"$FZCTL" --socket "$SOCK" events > "$T/events" 2>&1 &
+EPID=$!
+FZ_PIDS="$FZ_PIDS $EPID"
+sleep 0.3
+kill -9 "$CPID"
+ns_wait_for sh -c "p=\$(pgrep -P $TPID -f fz-controld); [ -n \"\$p\" ] && [ \"\$p\" != $CPID ]" ||
+	ns_fail "fz-controld not restarted after kill -9"
+NEW=$(controld_pid)
+kill -0 "$TPID" || ns_fail "fz-tunneld died with its child"
+"$FZCTL" --socket "$SOCK" status | grep -q "restarted 1 time" ||
+	ns_fail "restart not counted"
+ns_wait_for grep -q "status: restarting" "$T/events" || ns_fail "no event: $(cat "$T/events")"
+kill "$EPID" 2>/dev/null
+ns_log "ok: kill -9 of fz-controld $CPID: restarted as $NEW, events seen"
+
+# --- SIGTERM removes what it made --------------------------------------------
+kill -TERM "$TPID"
+for _ in $(seq 50); do kill -0 "$TPID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$TPID" 2>/dev/null && ns_fail "fz-tunneld did not stop on SIGTERM"
+wait "$TPID"; rc=$?
+[ $rc = 0 ] || ns_fail "fz-tunneld exit status $rc after SIGTERM"
+ip -n "$A" link show tun-firezone >/dev/null 2>&1 && ns_fail "tun-firezone left behind"
+[ -e "$SOCK" ] && ns_fail "socket left behind"
+pgrep -f "fz-controld.*--user $USER_" | grep -qx "$NEW" && ns_fail "fz-controld left running"
+grep -q "STOPPING=1" "$T/notify.log" || ns_fail "no STOPPING=1"
+ns_log "ok: SIGTERM: exit 0, TUN device, socket and fz-controld gone"
+
+# --- a malformed message from the controld side -------------------------------
+# The first "fz-controld" writes garbage on fd 3; the restarted one is real.
+cat > "$W/controld-wrapper" <<SH
+#!/bin/sh
+if mkdir "$W/evil.d" 2>/dev/null; then
+	exec python3 -c 'import os, time
+os.write(3, bytes([0, 0, 0, 4, 0x92, 0x01, 0xc1, 0xc1]))
+time.sleep(60)'
+fi
+exec "$CONTROLD" "\$@"
+SH
+chmod 0755 "$W/controld-wrapper"
+chmod 1777 "$W"
+ns_bg "$A" "$T/tunneld2.log" "$TUNNELD" --socket "$T/t2.sock" \
+	--controld "$W/controld-wrapper" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for grep -q "violated the IPC protocol" "$T/tunneld2.log" ||
+	{ cat "$T/tunneld2.log"; ns_fail "malformed message not detected"; }
+ns_wait_for sh -c "'$FZCTL' --socket '$T/t2.sock' status | grep -q 'pid .*restarted 1 time'" ||
+	ns_fail "fz-controld not restarted after the violation"
+pgrep -f "os.write\(3" >/dev/null && ns_fail "the misbehaving process survived"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+ns_log "ok: malformed IPC from the controld side: killed and restarted"
+kill -TERM "$TPID"; wait "$TPID"
+
+# --- socket activation -----------------------------------------------------------
+ACT="$T/act.sock"
+ns_bg "$A" "$T/act.log" systemd-socket-activate -l "$ACT" \
+	"$TUNNELD" "${common[@]}" --token-path "$T/none" --socket "$T/unused.sock"
+ns_wait_for test -S "$ACT" || ns_fail "systemd-socket-activate"
+"$FZCTL" --socket "$ACT" status > "$T/act.status" ||
+	{ cat "$T/act.log"; ns_fail "fzctl through the activated socket"; }
+grep -q "socket activation" "$T/act.log" || ns_fail "did not use the passed socket"
+[ -e "$T/unused.sock" ] && ns_fail "created its own socket despite activation"
+ns_log "ok: socket activation (systemd-socket-activate)"
+ns_log "PASS"
