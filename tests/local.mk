@@ -46,3 +46,18 @@ tests_fuzz_fuzz_addr_LDADD = libfzcommon.a
 tests_fuzz_fuzz_addr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 dist_noinst_SCRIPTS += tests/run-all.sh tests/run-fuzz.sh
 EXTRA_DIST += tests/fuzz/corpus tests/unit/check_util.h
+
+# STUN/TURN codec
+check_PROGRAMS += tests/unit/check_stun
+UNIT_TESTS += tests/unit/check_stun
+TESTS += tests/unit/check_stun
+tests_unit_check_stun_SOURCES = tests/unit/check_stun.c
+tests_unit_check_stun_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_stun_LDADD = $(CHECK_LDADD) $(OPENSSL_LIBS)
+fuzz_targets += tests/fuzz/fuzz_stun
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_stun
+endif
+tests_fuzz_fuzz_stun_SOURCES = tests/fuzz/fuzz_stun.c
+tests_fuzz_fuzz_stun_LDADD = libfzcommon.a $(OPENSSL_LIBS)
+tests_fuzz_fuzz_stun_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
