@@ -159,11 +159,16 @@ void	stun_put_fingerprint(struct stun_builder *);
 /* The message length, or the wbuf's sticky error. */
 int	stun_finish(struct stun_builder *, size_t *len) FZ_WUR;
 
-/* ChannelData (RFC 8656 section 12.4). */
-#define TURN_CHANNEL_MIN	0x4000
-#define TURN_CHANNEL_MAX	0x4fff
 /*
- * Parses a ChannelData message: channel in 0x4000..0x4fff, length not past
+ * ChannelData (RFC 8656 section 12.4).  RFC 8656 narrowed channel numbers
+ * to 0x4000..0x4fff; RFC 5766 allowed up to 0x7fff and RFC 5766 clients
+ * (coturn's among them) still pick numbers there, so the wider range is
+ * accepted.
+ */
+#define TURN_CHANNEL_MIN	0x4000
+#define TURN_CHANNEL_MAX	0x7fff
+/*
+ * Parses a ChannelData message: channel in 0x4000..0x7fff, length not past
  * the datagram (padding up to 4 bytes after it allowed, as over TCP).
  */
 int	turn_channeldata_parse(const uint8_t *, size_t, uint16_t *channel,

@@ -221,7 +221,7 @@ START_TEST(test_garbage)
 	stun_build(&b, buf, sizeof(buf), TURN_ALLOCATE, tid);
 	stun_put_u32(&b, 0x7777, 1);
 	stun_put_u32(&b, 0x8777, 1);		/* optional: ignored */
-	stun_put_u32(&b, TURN_A_EVEN_PORT, 0);
+	stun_put_u32(&b, 0x0031, 0);
 	ck_assert_int_eq(stun_finish(&b, &n), 0);
 	ck_assert_int_eq(stun_parse(buf, n, &m), 0);
 	ck_assert_uint_eq(m.nunknown, 2);
@@ -258,7 +258,9 @@ START_TEST(test_channeldata)
 	ck_assert_int_eq(turn_channeldata_parse(b, 13, &ch, &p, &n), -EBADMSG);
 	ck_assert_int_eq(turn_channeldata_parse(b, 8, &ch, &p, &n), -EBADMSG);
 	ck_assert_int_eq(turn_channeldata_parse(b, 3, &ch, &p, &n), -EBADMSG);
-	b[0] = 0x50;
+	b[0] = 0x7f;		/* RFC 5766 range */
+	ck_assert_int_eq(turn_channeldata_parse(b, 9, &ch, &p, &n), 0);
+	b[0] = 0x80;
 	ck_assert_int_eq(turn_channeldata_parse(b, 9, &ch, &p, &n), -EBADMSG);
 	b[0] = 0x3f;
 	ck_assert_int_eq(turn_channeldata_parse(b, 9, &ch, &p, &n), -EBADMSG);

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: ISC
+# fz-relayd: the STUN/TURN relay.
+noinst_LIBRARIES += libfzrelay.a
+libfzrelay_a_SOURCES = relayd/relay.c relayd/relay.h
+libfzrelay_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(OPENSSL_CFLAGS)
+RELAY_LIBS = libfzrelay.a libfzcommon.a $(SODIUM_LIBS) $(OPENSSL_LIBS)
+
+sbin_PROGRAMS += fz-relayd
+fz_relayd_SOURCES = relayd/relayd.c relayd/metrics.c relayd/metrics.h
+fz_relayd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(LIBEVENT_CFLAGS)
+fz_relayd_LDADD = $(RELAY_LIBS) $(LIBEVENT_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/check_relay
+UNIT_TESTS += tests/unit/check_relay
+TESTS += tests/unit/check_relay
+tests_unit_check_relay_SOURCES = tests/unit/check_relay.c
+tests_unit_check_relay_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/relayd \
+	$(SODIUM_CFLAGS)
+tests_unit_check_relay_LDADD = $(RELAY_LIBS) $(CHECK_LIBS)
+
+fuzz_targets += tests/fuzz/fuzz_relay
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_relay
+endif
+tests_fuzz_fuzz_relay_SOURCES = tests/fuzz/fuzz_relay.c
+tests_fuzz_fuzz_relay_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/relayd
+tests_fuzz_fuzz_relay_LDADD = $(RELAY_LIBS)
+tests_fuzz_fuzz_relay_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# fz-turnbench: the load generator (works against any TURN server).
+bin_PROGRAMS += fz-turnbench
+fz_turnbench_SOURCES = tools/turnbench.c
+fz_turnbench_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/relayd $(SODIUM_CFLAGS)
+fz_turnbench_LDADD = $(RELAY_LIBS) -lpthread
+
+# Interop with coturn's clients, aioice and tshark (root; a namespace).
+TESTS += tests/interop/relay.sh
+dist_noinst_SCRIPTS += tests/interop/relay.sh tests/interop/aioice_turn.py \
+	tests/bench/relay

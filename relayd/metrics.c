@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+#define LOG_MODULE "relayd"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "relay.h"
+
+struct metrics {
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *sock;
+	struct relay		*r;
+	struct metrics_gauges	*g;
+	pthread_t		 thr;
+	uint16_t		 port;
+};
+
+static void
+counter(struct evbuffer *b, const char *name, const char *help,
+    const char *labels, uint64_t v, bool header)
+{
+	if (header)
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n",
+		    name, help, name);
+	evbuffer_add_printf(b, "%s{%s} %llu\n", name, labels,
+	    (unsigned long long)v);
+}
+
+static void
+gauge(struct evbuffer *b, const char *name, const char *help, uint64_t v)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n",
+	    name, help, name, name, (unsigned long long)v);
+}
+
+static void
+metrics_cb(struct evhttp_request *req, void *arg)
+{
+	static const enum relay_counter auth[] = { RC_AUTH_MISSING,
+	    RC_AUTH_BAD, RC_AUTH_EXPIRED, RC_AUTH_STALE_NONCE,
+	    RC_AUTH_BAD_USERNAME };
+	static const enum relay_counter drops[] = { RC_DROP_NO_CHANNEL,
+	    RC_DROP_NO_PERMISSION, RC_DROP_NO_ALLOCATION, RC_DROP_MALFORMED,
+	    RC_DROP_FORBIDDEN_PEER, RC_DROP_TRUNCATED, RC_DROP_SEND_FAILED,
+	    RC_DROP_FAMILY, RC_DROP_NOT_STUN, RC_QUOTA, RC_CAPACITY };
+	static const enum relay_counter reqs[] = { RC_REQ_BINDING,
+	    RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION,
+	    RC_REQ_CHANNEL_BIND, RC_REQ_OTHER, RC_IND_SEND };
+	struct metrics *m = arg;
+	struct evbuffer *b = evbuffer_new();
+	struct relay *r = m->r;
+	char l[128];
+	size_t i;
+
+	gauge(b, "fz_relay_allocations", "Active allocations.",
+	    atomic_load(&m->g->allocations));
+	gauge(b, "fz_relay_channels", "Channels bound.",
+	    atomic_load(&m->g->channels));
+	gauge(b, "fz_relay_permissions", "Permissions installed.",
+	    atomic_load(&m->g->permissions));
+	counter(b, "fz_relay_packets_total", "Packets relayed.",
+	    "datapath=\"userspace\",direction=\"client_to_peer\"",
+	    relay_counter(r, RC_PKTS_C2P), true);
+	counter(b, "fz_relay_packets_total", NULL,
+	    "datapath=\"userspace\",direction=\"peer_to_client\"",
+	    relay_counter(r, RC_PKTS_P2C), false);
+	counter(b, "fz_relay_packets_total", NULL, "datapath=\"xdp\"",
+	    atomic_load(&m->g->xdp_packets), false);
+	counter(b, "fz_relay_bytes_total", "Payload bytes relayed.",
+	    "datapath=\"userspace\",direction=\"client_to_peer\"",
+	    relay_counter(r, RC_BYTES_C2P), true);
+	counter(b, "fz_relay_bytes_total", NULL,
+	    "datapath=\"userspace\",direction=\"peer_to_client\"",
+	    relay_counter(r, RC_BYTES_P2C), false);
+	counter(b, "fz_relay_bytes_total", NULL, "datapath=\"xdp\"",
+	    atomic_load(&m->g->xdp_bytes), false);
+	for (i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+		snprintf(l, sizeof(l), "reason=\"%s\"",
+		    relay_counter_name(auth[i]) + 5);
+		counter(b, "fz_relay_auth_failures_total",
+		    "Requests refused for their credentials.", l,
+		    relay_counter(r, auth[i]), i == 0);
+	}
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
+		snprintf(l, sizeof(l), "reason=\"%s\"",
+		    relay_counter_name(drops[i]));
+		counter(b, "fz_relay_drops_total", "Packets or requests "
+		    "dropped or refused, by reason.", l,
+		    relay_counter(r, drops[i]), i == 0);
+	}
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		snprintf(l, sizeof(l), "method=\"%s\"",
+		    relay_counter_name(reqs[i]));
+		counter(b, "fz_relay_requests_total", "STUN/TURN requests "
+		    "and indications received.", l,
+		    relay_counter(r, reqs[i]), i == 0);
+	}
+	counter(b, "fz_relay_responses_total", "Responses sent.",
+	    "class=\"success\"", relay_counter(r, RC_RESP_SUCCESS), true);
+	counter(b, "fz_relay_responses_total", NULL, "class=\"error\"",
+	    relay_counter(r, RC_RESP_ERROR), false);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+health_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+static void
+filter_cb(struct evhttp_request *req, void *arg)
+{
+	struct evkeyvalq q;
+	const char *d;
+
+	(void)arg;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_send_error(req, 405, "POST only");
+		return;
+	}
+	memset(&q, 0, sizeof(q));
+	if (evhttp_parse_query(evhttp_request_get_uri(req), &q) != 0 ||
+	    (d = evhttp_find_header(&q, "directives")) == NULL ||
+	    log_set_filter(d) != 0) {
+		evhttp_clear_headers(&q);
+		evhttp_send_error(req, 400, "bad directives");
+		return;
+	}
+	log_info("log filter set to '%s'", d);
+	evhttp_clear_headers(&q);
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+static void *
+run(void *arg)
+{
+	struct metrics *m = arg;
+
+	event_base_dispatch(m->base);
+	return NULL;
+}
+
+int
+metrics_start(const union fz_sockaddr *sa, struct relay *r,
+    struct metrics_gauges *g, struct metrics **out)
+{
+	struct metrics *m;
+	char host[ADDR_STRLEN];
+	union fz_sockaddr bound;
+	socklen_t blen = sizeof(bound);
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -ENOMEM;
+	m->r = r;
+	m->g = g;
+	if ((m->base = event_base_new()) == NULL ||
+	    (m->http = evhttp_new(m->base)) == NULL)
+		goto fail;
+	if (addr_fmt(&sa->sa, false, host, sizeof(host)) != 0)
+		goto fail;
+	if (host[0] == '[') {		/* evhttp wants v6 without brackets */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((m->sock = evhttp_bind_socket_with_handle(m->http, host,
+	    addr_port(&sa->sa))) == NULL)
+		goto fail;
+	if (getsockname(evhttp_bound_socket_get_fd(m->sock), &bound.sa,
+	    &blen) == 0)
+		m->port = addr_port(&bound.sa);
+	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
+	evhttp_set_cb(m->http, "/healthz", health_cb, m);
+	evhttp_set_cb(m->http, "/readyz", health_cb, m);
+	evhttp_set_cb(m->http, "/log_filter", filter_cb, m);
+	if (pthread_create(&m->thr, NULL, run, m) != 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	if (m->base != NULL)
+		event_base_free(m->base);
+	free(m);
+	return -EADDRNOTAVAIL;
+}
+
+void
+metrics_stop(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	event_base_loopbreak(m->base);
+	pthread_join(m->thr, NULL);
+	evhttp_free(m->http);
+	event_base_free(m->base);
+	free(m);
+}
+
+uint16_t
+metrics_port(const struct metrics *m)
+{
+	return m->port;
+}

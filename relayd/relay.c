@@ -1,0 +1,1366 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * TURN request handling (RFC 8656) and the relay's tables.  Everything is
+ * bounded: allocations (max_allocations, user_quota), permissions and
+ * channels per allocation, and nonces (least recently used evicted).
+ */
+#define LOG_MODULE "relay"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fztime.h"
+#include "log.h"
+#include "relay.h"
+
+#define ALLOC_BUCKETS	4096
+#define CHAN_BUCKETS	16384
+#define NONCE_BUCKETS	4096
+#define NS		1000000000ULL
+#define MAX_RESERVATIONS 1024
+#define RESERVATION_LIFETIME 30
+
+struct reservation {
+	uint8_t		token[8];
+	uint16_t	port;
+	bool		v4, v6;		/* the families of the first half */
+	uint64_t	expires;
+};
+
+struct nonce {
+	struct nonce	*next;		/* hash chain */
+	struct nonce	*lru_prev, *lru_next;
+	struct taddr	 client;
+	char		 value[37];
+	uint32_t	 uses_left;
+	uint64_t	 expires;
+};
+
+struct relay {
+	struct relay_config	 cfg;
+	struct relay_ops	 ops;
+	uint8_t			 hkey[crypto_shorthash_KEYBYTES];
+	struct relay_alloc	*allocs[ALLOC_BUCKETS];
+	struct relay_alloc	*all;
+	unsigned		 nallocs, nchans, nperms;
+	struct relay_channel	*by_client[CHAN_BUCKETS];
+	struct relay_channel	*by_peer[CHAN_BUCKETS];
+	struct nonce		*nonces[NONCE_BUCKETS];
+	struct nonce		*lru_head, *lru_tail;	/* head = oldest */
+	unsigned		 nnonces;
+	struct reservation	 res[MAX_RESERVATIONS];
+	unsigned		 nres;
+	_Atomic uint64_t	 ctr[RC_COUNT];
+	struct log_ratelimit	 rl;
+};
+
+static const char *const ctr_names[RC_COUNT] = {
+	[RC_PKTS_C2P] = "packets_client_to_peer",
+	[RC_BYTES_C2P] = "bytes_client_to_peer",
+	[RC_PKTS_P2C] = "packets_peer_to_client",
+	[RC_BYTES_P2C] = "bytes_peer_to_client",
+	[RC_AUTH_MISSING] = "auth_missing",
+	[RC_AUTH_BAD] = "auth_bad_integrity",
+	[RC_AUTH_EXPIRED] = "auth_expired",
+	[RC_AUTH_STALE_NONCE] = "auth_stale_nonce",
+	[RC_AUTH_BAD_USERNAME] = "auth_bad_username",
+	[RC_DROP_NO_CHANNEL] = "no_channel",
+	[RC_DROP_NO_PERMISSION] = "no_permission",
+	[RC_DROP_NO_ALLOCATION] = "no_allocation",
+	[RC_DROP_MALFORMED] = "malformed",
+	[RC_DROP_FORBIDDEN_PEER] = "forbidden_peer",
+	[RC_DROP_TRUNCATED] = "truncated",
+	[RC_DROP_SEND_FAILED] = "send_failed",
+	[RC_DROP_FAMILY] = "family_mismatch",
+	[RC_DROP_NOT_STUN] = "not_stun",
+	[RC_REQ_BINDING] = "binding",
+	[RC_REQ_ALLOCATE] = "allocate",
+	[RC_REQ_REFRESH] = "refresh",
+	[RC_REQ_PERMISSION] = "createpermission",
+	[RC_REQ_CHANNEL_BIND] = "channelbind",
+	[RC_REQ_OTHER] = "other",
+	[RC_IND_SEND] = "send_indication",
+	[RC_RESP_SUCCESS] = "success",
+	[RC_RESP_ERROR] = "error",
+	[RC_QUOTA] = "quota",
+	[RC_CAPACITY] = "capacity",
+};
+
+const char *
+relay_counter_name(enum relay_counter c)
+{
+	return c < RC_COUNT ? ctr_names[c] : "?";
+}
+
+uint64_t
+relay_counter(const struct relay *r, enum relay_counter c)
+{
+	return atomic_load_explicit(&((struct relay *)r)->ctr[c],
+	    memory_order_relaxed);
+}
+
+void
+relay_count(struct relay *r, enum relay_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&r->ctr[c], n, memory_order_relaxed);
+}
+
+unsigned
+relay_allocations(const struct relay *r)
+{
+	return r->nallocs;
+}
+
+unsigned
+relay_channels(const struct relay *r)
+{
+	return r->nchans;
+}
+
+unsigned
+relay_permissions(const struct relay *r)
+{
+	return r->nperms;
+}
+
+void
+taddr_from_sa(struct taddr *t, const struct sockaddr *sa)
+{
+	memset(t, 0, sizeof(*t));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		t->fam = 4;
+		t->port = s->sin_port;
+		memcpy(t->ip, &s->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		t->fam = 6;
+		t->port = s->sin6_port;
+		memcpy(t->ip, &s->sin6_addr, 16);
+	}
+}
+
+void
+taddr_to_sa(const struct taddr *t, union fz_sockaddr *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (t->fam == 4) {
+		u->in4.sin_family = AF_INET;
+		u->in4.sin_port = t->port;
+		memcpy(&u->in4.sin_addr, t->ip, 4);
+	} else {
+		u->in6.sin6_family = AF_INET6;
+		u->in6.sin6_port = t->port;
+		memcpy(&u->in6.sin6_addr, t->ip, 16);
+	}
+}
+
+static unsigned
+hash(const struct relay *r, const void *p, size_t n, unsigned buckets)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, p, n, r->hkey);
+	memcpy(&v, h, sizeof(v));
+	return (unsigned)(v & (buckets - 1));
+}
+
+/* --- credentials ----------------------------------------------------------- */
+
+void
+relay_rest_password(const char *secret, const char *user, char *out, size_t cap)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	HMAC(EVP_sha1(), secret, (int)strlen(secret), (const uint8_t *)user,
+	    strlen(user), mac, &n);
+	sodium_bin2base64(out, cap, mac, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* "expiry:salt" -> base64_nopad(SHA-256("expiry:secret:salt")). */
+void
+relay_firezone_password(const char *secret, const char *user, char *out,
+    size_t cap)
+{
+	crypto_hash_sha256_state st;
+	uint8_t h[crypto_hash_sha256_BYTES];
+	const char *colon = strchr(user, ':');
+	size_t elen = colon != NULL ? (size_t)(colon - user) : strlen(user);
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)user, elen);
+	crypto_hash_sha256_update(&st, (const uint8_t *)":", 1);
+	crypto_hash_sha256_update(&st, (const uint8_t *)secret, strlen(secret));
+	crypto_hash_sha256_update(&st, (const uint8_t *)":", 1);
+	if (colon != NULL)
+		crypto_hash_sha256_update(&st, (const uint8_t *)colon + 1,
+		    strlen(colon + 1));
+	crypto_hash_sha256_final(&st, h);
+	sodium_bin2base64(out, cap, h, sizeof(h),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}
+
+/* The expiry before the first ':' (or the whole name): -EINVAL if none. */
+static int
+username_expiry(const char *u, uint64_t *expiry)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; u[i] != '\0' && u[i] != ':'; i++) {
+		if (u[i] < '0' || u[i] > '9' || i >= 19)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(u[i] - '0');
+	}
+	if (i == 0)
+		return -EINVAL;
+	*expiry = v;
+	return 0;
+}
+
+/* --- peers ----------------------------------------------------------------- */
+
+static bool
+v4_forbidden(const uint8_t *a)
+{
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+	    (uint32_t)a[2] << 8 | a[3];
+	static const struct { uint32_t net, mask; } nets[] = {
+		{ 0x00000000, 0xff000000 },	/* 0/8 "this network" */
+		{ 0x0a000000, 0xff000000 },	/* 10/8 */
+		{ 0x64400000, 0xffc00000 },	/* 100.64/10 CGNAT */
+		{ 0x7f000000, 0xff000000 },	/* 127/8 loopback */
+		{ 0xa9fe0000, 0xffff0000 },	/* 169.254/16 incl. metadata */
+		{ 0xac100000, 0xfff00000 },	/* 172.16/12 */
+		{ 0xc0000000, 0xffffff00 },	/* 192.0.0/24 */
+		{ 0xc0a80000, 0xffff0000 },	/* 192.168/16 */
+		{ 0xc6120000, 0xfffe0000 },	/* 198.18/15 benchmarking */
+		{ 0xe0000000, 0xf0000000 },	/* 224/4 multicast */
+		{ 0xf0000000, 0xf0000000 },	/* 240/4 incl. broadcast */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+		if ((v & nets[i].mask) == nets[i].net)
+			return true;
+	return false;
+}
+
+bool
+relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
+{
+	if (r->cfg.allow_private_peers)
+		return true;
+	if (sa->sa_family == AF_INET)
+		return !v4_forbidden((const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr);
+	if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0xff, 0xff };
+		static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+		static const uint8_t zero[16];
+
+		if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
+			return false;		/* :: and ::1 */
+		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+			return !v4_forbidden(a + 12);
+		if ((a[0] & 0xfe) == 0xfc)	/* fc00::/7 ULA (fd00:ec2::254) */
+			return false;
+		if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)	/* fe80::/10 */
+			return false;
+		if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)	/* fec0::/10 */
+			return false;
+		if (a[0] == 0xff)				/* multicast */
+			return false;
+		if (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, zero, 6) == 0)
+			return false;			/* 100::/64 discard */
+		return true;
+	}
+	return false;
+}
+
+/* --- nonces ---------------------------------------------------------------- */
+
+static void
+lru_unlink(struct relay *r, struct nonce *n)
+{
+	if (n->lru_prev != NULL)
+		n->lru_prev->lru_next = n->lru_next;
+	else
+		r->lru_head = n->lru_next;
+	if (n->lru_next != NULL)
+		n->lru_next->lru_prev = n->lru_prev;
+	else
+		r->lru_tail = n->lru_prev;
+	n->lru_prev = n->lru_next = NULL;
+}
+
+static void
+lru_push(struct relay *r, struct nonce *n)
+{
+	n->lru_prev = r->lru_tail;
+	n->lru_next = NULL;
+	if (r->lru_tail != NULL)
+		r->lru_tail->lru_next = n;
+	else
+		r->lru_head = n;
+	r->lru_tail = n;
+}
+
+static void
+nonce_free(struct relay *r, struct nonce *n)
+{
+	struct nonce **pp = &r->nonces[hash(r, &n->client, sizeof(n->client),
+	    NONCE_BUCKETS)];
+
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	lru_unlink(r, n);
+	free(n);
+	r->nnonces--;
+}
+
+static struct nonce *
+nonce_find(struct relay *r, const struct taddr *c)
+{
+	struct nonce *n;
+
+	for (n = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)]; n != NULL;
+	    n = n->next)
+		if (memcmp(&n->client, c, sizeof(*c)) == 0)
+			return n;
+	return NULL;
+}
+
+static void
+uuid4(char out[37])
+{
+	uint8_t u[16];
+
+	randombytes_buf(u, sizeof(u));
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* The nonce for this client, issuing a fresh one when needed. */
+static const char *
+nonce_issue(struct relay *r, const struct taddr *c)
+{
+	struct nonce *n = nonce_find(r, c);
+	uint64_t now = time_mono_ns();
+
+	if (n != NULL && n->uses_left > 0 && n->expires > now) {
+		lru_unlink(r, n);
+		lru_push(r, n);
+		return n->value;
+	}
+	if (n == NULL) {
+		if (r->nnonces >= r->cfg.max_nonces && r->lru_head != NULL)
+			nonce_free(r, r->lru_head);
+		if ((n = calloc(1, sizeof(*n))) == NULL)
+			return "unavailable";
+		n->client = *c;
+		n->next = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)];
+		r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)] = n;
+		r->nnonces++;
+	} else
+		lru_unlink(r, n);
+	lru_push(r, n);
+	uuid4(n->value);
+	n->uses_left = RELAY_NONCE_USES;
+	n->expires = now + RELAY_NONCE_LIFETIME * NS;
+	return n->value;
+}
+
+/* --- allocations, permissions, channels ------------------------------------ */
+
+static struct relay_alloc *
+alloc_find(struct relay *r, const struct taddr *c)
+{
+	struct relay_alloc *a;
+
+	for (a = r->allocs[hash(r, c, sizeof(*c), ALLOC_BUCKETS)]; a != NULL;
+	    a = a->next)
+		if (memcmp(&a->client, c, sizeof(*c)) == 0)
+			return a;
+	return NULL;
+}
+
+struct ckey {
+	struct taddr	client;
+	uint16_t	number;
+};
+
+struct pkey {
+	uint16_t	port;
+	uint16_t	pad;
+	struct taddr	peer;
+};
+
+static unsigned
+chash_client(struct relay *r, const struct taddr *c, uint16_t number)
+{
+	struct ckey k;
+
+	memset(&k, 0, sizeof(k));
+	k.client = *c;
+	k.number = number;
+	return hash(r, &k, sizeof(k), CHAN_BUCKETS);
+}
+
+static unsigned
+chash_peer(struct relay *r, uint16_t port, const struct taddr *p)
+{
+	struct pkey k;
+
+	memset(&k, 0, sizeof(k));
+	k.port = port;
+	k.peer = *p;
+	return hash(r, &k, sizeof(k), CHAN_BUCKETS);
+}
+
+static void
+chan_unlink(struct relay *r, struct relay_channel *ch)
+{
+	struct relay_channel **pp;
+
+	if (!ch->bound)
+		return;
+	for (pp = &r->by_client[chash_client(r, &ch->alloc->client,
+	    ch->number)]; *pp != NULL; pp = &(*pp)->next_client)
+		if (*pp == ch) {
+			*pp = ch->next_client;
+			break;
+		}
+	for (pp = &r->by_peer[chash_peer(r, ch->alloc->port, &ch->peer)];
+	    *pp != NULL; pp = &(*pp)->next_peer)
+		if (*pp == ch) {
+			*pp = ch->next_peer;
+			break;
+		}
+	ch->bound = false;
+	if (r->ops.channel_down != NULL)
+		r->ops.channel_down(r->ops.arg, ch);
+}
+
+static void
+chan_link(struct relay *r, struct relay_channel *ch)
+{
+	unsigned hc = chash_client(r, &ch->alloc->client, ch->number);
+	unsigned hp = chash_peer(r, ch->alloc->port, &ch->peer);
+
+	ch->next_client = r->by_client[hc];
+	r->by_client[hc] = ch;
+	ch->next_peer = r->by_peer[hp];
+	r->by_peer[hp] = ch;
+	ch->bound = true;
+	if (r->ops.channel_up != NULL)
+		r->ops.channel_up(r->ops.arg, ch);
+}
+
+static void
+alloc_free(struct relay *r, struct relay_alloc *a)
+{
+	struct relay_alloc **pp;
+	unsigned i;
+
+	for (i = 0; i < a->nchans; i++) {
+		chan_unlink(r, a->chans[i]);
+		free(a->chans[i]);
+	}
+	r->nchans -= a->nchans;
+	r->nperms -= a->nperms;
+	for (pp = &r->allocs[hash(r, &a->client, sizeof(a->client),
+	    ALLOC_BUCKETS)]; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	for (pp = &r->all; *pp != NULL; pp = &(*pp)->next_all)
+		if (*pp == a) {
+			*pp = a->next_all;
+			break;
+		}
+	r->ops.alloc_close(r->ops.arg, a);
+	r->nallocs--;
+	sodium_memzero(a->key, sizeof(a->key));
+	free(a);
+}
+
+static bool
+alloc_has_family(const struct relay_alloc *a, uint8_t fam)
+{
+	return fam == 4 ? a->fd4 >= 0 : a->fd6 >= 0;
+}
+
+static struct relay_perm *
+perm_find(struct relay_alloc *a, const struct taddr *p)
+{
+	unsigned i;
+
+	for (i = 0; i < a->nperms; i++)
+		if (a->perms[i].fam == p->fam &&
+		    memcmp(a->perms[i].ip, p->ip, 16) == 0)
+			return &a->perms[i];
+	return NULL;
+}
+
+static int
+perm_install(struct relay *r, struct relay_alloc *a, const struct taddr *p)
+{
+	struct relay_perm *pm = perm_find(a, p);
+
+	if (pm == NULL) {
+		if (a->nperms >= RELAY_MAX_PERMISSIONS)
+			return -ENOSPC;
+		pm = &a->perms[a->nperms++];
+		pm->fam = p->fam;
+		memcpy(pm->ip, p->ip, 16);
+		r->nperms++;
+	}
+	pm->expires = time_mono_ns() + RELAY_PERMISSION_LIFETIME * NS;
+	return 0;
+}
+
+/* --- EVEN-PORT reservations (RFC 8656 sections 7.2, 14.6, 14.9) ------------ */
+
+bool
+relay_port_reserved(const struct relay *r, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nres; i++)
+		if (r->res[i].port == port)
+			return true;
+	return false;
+}
+
+static int
+reservation_take(struct relay *r, const uint8_t token[8], uint16_t *port,
+    bool *v4, bool *v6)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nres; i++)
+		if (memcmp(r->res[i].token, token, 8) == 0 &&
+		    r->res[i].expires > time_mono_ns()) {
+			*port = r->res[i].port;
+			*v4 = r->res[i].v4;
+			*v6 = r->res[i].v6;
+			r->res[i] = r->res[--r->nres];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static const uint8_t *
+reservation_add(struct relay *r, uint16_t port, bool v4, bool v6)
+{
+	struct reservation *rv;
+
+	if (r->nres >= MAX_RESERVATIONS)
+		return NULL;
+	rv = &r->res[r->nres++];
+	randombytes_buf(rv->token, sizeof(rv->token));
+	rv->port = port;
+	rv->v4 = v4;
+	rv->v6 = v6;
+	rv->expires = time_mono_ns() + RESERVATION_LIFETIME * NS;
+	return rv->token;
+}
+
+/* --- responses ------------------------------------------------------------- */
+
+struct req {
+	int			 fd;
+	const struct sockaddr	*from;
+	struct taddr		 client;
+	struct stun_msg		 m;
+	const uint8_t		*key;		/* when authenticated */
+	bool			 sha256;
+	bool			 fingerprint;
+	char			 username[514];
+	bool			 firezone;	/* the Firezone scheme matched */
+};
+
+static void
+finish(struct relay *r, struct req *q, struct stun_builder *b)
+{
+	size_t n;
+
+	if (r->cfg.software != NULL)
+		stun_put_str(b, STUN_A_SOFTWARE, r->cfg.software);
+	if (q->key != NULL) {
+		if (q->sha256)
+			stun_put_integrity_sha256(b, q->key, 16);
+		else
+			stun_put_integrity(b, q->key, 16);
+	}
+	if (q->fingerprint)
+		stun_put_fingerprint(b);
+	if (stun_finish(b, &n) != 0) {
+		log_warnx("response did not fit");
+		return;
+	}
+	r->ops.send_ctl(r->ops.arg, q->fd, q->from, b->w.p, n);
+}
+
+static void
+error_resp(struct relay *r, struct req *q, int code, const char *reason)
+{
+	struct stun_builder b;
+	uint8_t buf[600];
+
+	relay_count(r, RC_RESP_ERROR, 1);
+	stun_build(&b, buf, sizeof(buf), (uint16_t)(q->m.type & ~0x0110) |
+	    STUN_ERROR, q->m.tid);
+	stun_put_error(&b, code, reason);
+	if (code == 401 || code == 438) {
+		stun_put_str(&b, STUN_A_REALM, r->cfg.realm);
+		stun_put_str(&b, STUN_A_NONCE, nonce_issue(r, &q->client));
+		q->key = NULL;
+	}
+	if (code == 420)
+		stun_put_unknown(&b, q->m.unknown, q->m.nunknown);
+	finish(r, q, &b);
+}
+
+static void
+success_begin(struct relay *r, struct req *q, struct stun_builder *b,
+    uint8_t *buf, size_t cap)
+{
+	relay_count(r, RC_RESP_SUCCESS, 1);
+	stun_build(b, buf, cap, (uint16_t)(q->m.type & ~0x0110) | STUN_SUCCESS,
+	    q->m.tid);
+}
+
+/*
+ * Long-term credential check (RFC 8489 section 9.2.4); answers and
+ * returns false on failure.
+ */
+static bool
+authenticate(struct relay *r, struct req *q)
+{
+	static uint8_t key[16];
+	const struct stun_attr *au, *ar, *an;
+	char realm[764], nonce[764], pass[128];
+	struct nonce *n;
+	uint64_t expiry;
+	const char *secrets[2];
+	int i, ok = 0;
+
+	if (q->m.mi < 0 && q->m.mi256 < 0) {
+		relay_count(r, RC_AUTH_MISSING, 1);
+		error_resp(r, q, 401, "Unauthorized");
+		return false;
+	}
+	au = stun_find(&q->m, STUN_A_USERNAME);
+	ar = stun_find(&q->m, STUN_A_REALM);
+	an = stun_find(&q->m, STUN_A_NONCE);
+	if (au == NULL || ar == NULL || an == NULL) {
+		relay_count(r, RC_AUTH_MISSING, 1);
+		error_resp(r, q, 400, "Bad Request");
+		return false;
+	}
+	if (stun_get_text(au, 513, q->username, sizeof(q->username)) != 0 ||
+	    stun_get_text(ar, 763, realm, sizeof(realm)) != 0 ||
+	    stun_get_text(an, 763, nonce, sizeof(nonce)) != 0) {
+		relay_count(r, RC_DROP_MALFORMED, 1);
+		error_resp(r, q, 400, "Bad Request");
+		return false;
+	}
+	n = nonce_find(r, &q->client);
+	if (n == NULL || strcmp(n->value, nonce) != 0 || n->uses_left == 0 ||
+	    n->expires <= time_mono_ns()) {
+		relay_count(r, RC_AUTH_STALE_NONCE, 1);
+		if (n != NULL && strcmp(n->value, nonce) == 0)
+			n->uses_left = 0;	/* force a fresh one */
+		error_resp(r, q, 438, "Stale Nonce");
+		return false;
+	}
+	n->uses_left--;
+	if (strcmp(realm, r->cfg.realm) != 0 ||
+	    username_expiry(q->username, &expiry) != 0) {
+		relay_count(r, RC_AUTH_BAD_USERNAME, 1);
+		error_resp(r, q, 401, "Unauthorized");
+		return false;
+	}
+	if (expiry <= time_real_ns() / NS) {
+		relay_count(r, RC_AUTH_EXPIRED, 1);
+		error_resp(r, q, 401, "Unauthorized");
+		return false;
+	}
+	secrets[0] = r->cfg.static_secret;
+	secrets[1] = r->cfg.stamp_secret;
+	for (i = 0; i < 2 && !ok; i++) {
+		int scheme;
+
+		if (secrets[i] == NULL)
+			continue;
+		for (scheme = 0; scheme < 2 && !ok; scheme++) {
+			if (scheme == 0 && i == 1)
+				continue;	/* REST only with static */
+			if (scheme == 0)
+				relay_rest_password(secrets[i], q->username,
+				    pass, sizeof(pass));
+			else
+				relay_firezone_password(secrets[i],
+				    q->username, pass, sizeof(pass));
+			stun_long_term_key(q->username, realm, pass, key);
+			if (q->m.mi256 >= 0 &&
+			    stun_check_integrity_sha256(&q->m, key, 16) == 0) {
+				q->sha256 = true;
+				ok = 1;
+			} else if (q->m.mi >= 0 &&
+			    stun_check_integrity(&q->m, key, 16) == 0)
+				ok = 1;
+			if (ok)
+				q->firezone = scheme == 1;
+		}
+	}
+	sodium_memzero(pass, sizeof(pass));
+	if (!ok) {
+		relay_count(r, RC_AUTH_BAD, 1);
+		if (log_ratelimit(&r->rl))
+			log_info("bad credentials for %s", q->username);
+		error_resp(r, q, 401, "Unauthorized");
+		return false;
+	}
+	q->key = key;
+	return true;
+}
+
+static unsigned
+user_allocations(struct relay *r, const char *user, struct relay_alloc **first)
+{
+	struct relay_alloc *a;
+	unsigned n = 0;
+
+	*first = NULL;
+	for (a = r->all; a != NULL; a = a->next_all)
+		if (strcmp(a->username, user) == 0) {
+			if (*first == NULL)
+				*first = a;
+			n++;
+		}
+	return n;
+}
+
+static void
+allocate_success(struct relay *r, struct req *q, struct relay_alloc *a,
+    bool family_error, const uint8_t *token)
+{
+	struct stun_builder b;
+	union fz_sockaddr ra;
+	uint8_t buf[400];
+
+	success_begin(r, q, &b, buf, sizeof(buf));
+	if (a->fd4 >= 0) {
+		ra = r->cfg.public4;
+		addr_set_port(&ra.sa, a->port);
+		stun_put_xaddr(&b, TURN_A_XOR_RELAYED_ADDRESS, &ra.sa);
+	}
+	if (a->fd6 >= 0) {
+		ra = r->cfg.public6;
+		addr_set_port(&ra.sa, a->port);
+		stun_put_xaddr(&b, TURN_A_XOR_RELAYED_ADDRESS, &ra.sa);
+	}
+	if (family_error) {
+		uint8_t v[4 + 32] = { STUN_FAMILY_IPV6, 0, 4, 40 };
+
+		memcpy(v + 4, "Address Family not Supported", 28);
+		stun_put(&b, TURN_A_ADDRESS_ERROR_CODE, v, 4 + 28);
+	}
+	stun_put_u32(&b, TURN_A_LIFETIME, (uint32_t)((a->expires -
+	    time_mono_ns() + NS / 2) / NS));
+	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, q->from);
+	if (token != NULL)
+		stun_put(&b, TURN_A_RESERVATION_TOKEN, token, 8);
+	finish(r, q, &b);
+}
+
+static uint32_t
+req_lifetime(const struct req *q)
+{
+	const struct stun_attr *a = stun_find(&q->m, TURN_A_LIFETIME);
+	uint32_t v;
+
+	if (a == NULL || stun_get_u32(a, &v) != 0)
+		return RELAY_LIFETIME_DEFAULT;
+	if (v > RELAY_LIFETIME_MAX)
+		v = RELAY_LIFETIME_MAX;
+	return v;
+}
+
+static void
+handle_allocate(struct relay *r, struct req *q)
+{
+	const struct stun_attr *rt, *raf, *aaf, *ep, *tok;
+	struct relay_alloc *a, *old;
+	const uint8_t *token = NULL;
+	uint16_t want_port = 0;
+	bool even = false, reserve = false;
+	uint8_t proto, fam;
+	bool want4 = false, want6 = false, family_error = false;
+	uint32_t life;
+	int rc;
+
+	if ((a = alloc_find(r, &q->client)) != NULL) {
+		/* A retransmitted Allocate gets its answer again. */
+		if (memcmp(a->tid, q->m.tid, 12) == 0) {
+			allocate_success(r, q, a, false, NULL);
+			return;
+		}
+		error_resp(r, q, 437, "Allocation Mismatch");
+		return;
+	}
+	rt = stun_find(&q->m, TURN_A_REQUESTED_TRANSPORT);
+	if (rt == NULL || stun_get_transport(rt, &proto) != 0) {
+		error_resp(r, q, 400, "Bad Request");
+		return;
+	}
+	if (proto != 17) {
+		error_resp(r, q, 442, "Unsupported Transport Protocol");
+		return;
+	}
+	raf = stun_find(&q->m, TURN_A_REQUESTED_ADDRESS_FAMILY);
+	aaf = stun_find(&q->m, TURN_A_ADDITIONAL_ADDRESS_FAMILY);
+	if (raf != NULL && aaf != NULL) {
+		error_resp(r, q, 400, "Bad Request");
+		return;
+	}
+	if (raf != NULL) {
+		if (stun_get_family(raf, &fam) != 0) {
+			error_resp(r, q, 440, "Address Family not Supported");
+			return;
+		}
+		want4 = fam == STUN_FAMILY_IPV4;
+		want6 = fam == STUN_FAMILY_IPV6;
+	} else if (aaf != NULL) {
+		if (stun_get_family(aaf, &fam) != 0 ||
+		    fam != STUN_FAMILY_IPV6) {
+			error_resp(r, q, 400, "Bad Request");
+			return;
+		}
+		want4 = true;
+		want6 = r->cfg.have6;
+		family_error = !r->cfg.have6;
+	} else
+		want4 = true;
+	if ((want4 && !r->cfg.have4) || (want6 && !r->cfg.have6)) {
+		error_resp(r, q, 440, "Address Family not Supported");
+		return;
+	}
+	ep = stun_find(&q->m, TURN_A_EVEN_PORT);
+	tok = stun_find(&q->m, TURN_A_RESERVATION_TOKEN);
+	if ((ep != NULL && tok != NULL) || (ep != NULL && ep->len < 1) ||
+	    (tok != NULL && (tok->len != 8 || raf != NULL || aaf != NULL))) {
+		error_resp(r, q, 400, "Bad Request");
+		return;
+	}
+	if (ep != NULL) {
+		even = true;
+		reserve = (ep->val[0] & 0x80) != 0;
+	}
+	if (tok != NULL && reservation_take(r, tok->val, &want_port, &want4,
+	    &want6) != 0) {
+		error_resp(r, q, 508, "Insufficient Capacity");
+		return;
+	}
+	if (user_allocations(r, q->username, &old) > 0 && q->firezone) {
+		/* Firezone: one allocation per username (roaming). */
+		alloc_free(r, old);
+	} else if (user_allocations(r, q->username, &old) >= r->cfg.user_quota) {
+		relay_count(r, RC_QUOTA, 1);
+		error_resp(r, q, 486, "Allocation Quota Reached");
+		return;
+	}
+	if (r->nallocs >= r->cfg.max_allocations) {
+		relay_count(r, RC_CAPACITY, 1);
+		error_resp(r, q, 508, "Insufficient Capacity");
+		return;
+	}
+	life = req_lifetime(q);
+	if (life == 0)
+		life = RELAY_LIFETIME_DEFAULT;
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		error_resp(r, q, 500, "Server Error");
+		return;
+	}
+	a->client = q->client;
+	a->ctl_fd = q->fd;
+	a->fd4 = a->fd6 = -1;
+	memcpy(a->tid, q->m.tid, 12);
+	snprintf(a->username, sizeof(a->username), "%s", q->username);
+	memcpy(a->key, q->key, 16);
+	a->sha256 = q->sha256;
+	a->port = want_port;
+	a->even = even;
+	a->reserve = reserve;
+	if ((rc = r->ops.alloc_open(r->ops.arg, a, want4, want6)) != 0) {
+		free(a);
+		relay_count(r, RC_CAPACITY, 1);
+		error_resp(r, q, 508, "Insufficient Capacity");
+		return;
+	}
+	a->expires = time_mono_ns() + (uint64_t)life * NS;
+	a->next = r->allocs[hash(r, &a->client, sizeof(a->client),
+	    ALLOC_BUCKETS)];
+	r->allocs[hash(r, &a->client, sizeof(a->client), ALLOC_BUCKETS)] = a;
+	a->next_all = r->all;
+	r->all = a;
+	r->nallocs++;
+	log_debug("allocation port %u for %s (%s%s)", a->port, a->username,
+	    a->fd4 >= 0 ? "4" : "", a->fd6 >= 0 ? "6" : "");
+	if (reserve)
+		token = reservation_add(r, (uint16_t)(a->port + 1),
+		    a->fd4 >= 0, a->fd6 >= 0);
+	allocate_success(r, q, a, family_error, token);
+}
+
+static void
+handle_refresh(struct relay *r, struct req *q)
+{
+	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct stun_builder b;
+	uint8_t buf[200];
+	uint32_t life;
+
+	if (a == NULL) {
+		relay_count(r, RC_DROP_NO_ALLOCATION, 1);
+		error_resp(r, q, 437, "Allocation Mismatch");
+		return;
+	}
+	if (strcmp(a->username, q->username) != 0) {
+		error_resp(r, q, 441, "Wrong Credentials");
+		return;
+	}
+	life = req_lifetime(q);
+	success_begin(r, q, &b, buf, sizeof(buf));
+	stun_put_u32(&b, TURN_A_LIFETIME, life);
+	if (life == 0)
+		alloc_free(r, a);
+	else
+		a->expires = time_mono_ns() + (uint64_t)life * NS;
+	finish(r, q, &b);
+}
+
+/* The XOR-PEER-ADDRESS at index i (of that type), checked. */
+static int
+peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
+    const struct stun_attr *at, struct taddr *out)
+{
+	union fz_sockaddr sa;
+
+	if (stun_get_xaddr(&q->m, at, &sa) != 0) {
+		error_resp(r, q, 400, "Bad Request");
+		return -EINVAL;
+	}
+	taddr_from_sa(out, &sa.sa);
+	if (!alloc_has_family(a, out->fam)) {
+		relay_count(r, RC_DROP_FAMILY, 1);
+		error_resp(r, q, 443, "Peer Address Family Mismatch");
+		return -EINVAL;
+	}
+	if (!relay_peer_allowed(r, &sa.sa)) {
+		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
+		error_resp(r, q, 403, "Forbidden");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void
+handle_permission(struct relay *r, struct req *q)
+{
+	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct taddr peers[STUN_MAX_ATTRS];
+	struct stun_builder b;
+	uint8_t buf[200];
+	unsigned i, n = 0;
+
+	if (a == NULL) {
+		error_resp(r, q, 437, "Allocation Mismatch");
+		return;
+	}
+	if (strcmp(a->username, q->username) != 0) {
+		error_resp(r, q, 441, "Wrong Credentials");
+		return;
+	}
+	for (i = 0; i < q->m.nattrs; i++) {
+		if (q->m.attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
+			continue;
+		if (peer_attr(r, q, a, &q->m.attrs[i], &peers[n]) != 0)
+			return;
+		n++;
+	}
+	if (n == 0) {
+		error_resp(r, q, 400, "Bad Request");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (perm_install(r, a, &peers[i]) != 0) {
+			relay_count(r, RC_CAPACITY, 1);
+			error_resp(r, q, 508, "Insufficient Capacity");
+			return;
+		}
+	success_begin(r, q, &b, buf, sizeof(buf));
+	finish(r, q, &b);
+}
+
+static void
+handle_channel_bind(struct relay *r, struct req *q)
+{
+	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct relay_channel *ch = NULL;
+	const struct stun_attr *cn, *pa;
+	struct stun_builder b;
+	struct taddr peer;
+	uint8_t buf[200];
+	uint16_t number;
+	uint64_t now = time_mono_ns();
+	unsigned i;
+
+	if (a == NULL) {
+		error_resp(r, q, 437, "Allocation Mismatch");
+		return;
+	}
+	if (strcmp(a->username, q->username) != 0) {
+		error_resp(r, q, 441, "Wrong Credentials");
+		return;
+	}
+	cn = stun_find(&q->m, TURN_A_CHANNEL_NUMBER);
+	pa = stun_find(&q->m, TURN_A_XOR_PEER_ADDRESS);
+	if (cn == NULL || pa == NULL || stun_get_channel(cn, &number) != 0 ||
+	    number < TURN_CHANNEL_MIN || number > TURN_CHANNEL_MAX) {
+		error_resp(r, q, 400, "Bad Request");
+		return;
+	}
+	if (peer_attr(r, q, a, pa, &peer) != 0)
+		return;
+	/* RFC 8656 section 11.2: one peer per channel and vice versa. */
+	for (i = 0; i < a->nchans; i++) {
+		struct relay_channel *c = a->chans[i];
+		bool same_peer = memcmp(&c->peer, &peer, sizeof(peer)) == 0;
+
+		if (c->number == number) {
+			if (!same_peer && (c->bound || now < c->deleted_at)) {
+				error_resp(r, q, 400, "Bad Request");
+				return;
+			}
+			ch = c;
+		} else if (same_peer && c->bound) {
+			error_resp(r, q, 400, "Bad Request");
+			return;
+		}
+	}
+	if (ch == NULL) {
+		if (a->nchans >= RELAY_MAX_CHANNELS) {
+			relay_count(r, RC_CAPACITY, 1);
+			error_resp(r, q, 508, "Insufficient Capacity");
+			return;
+		}
+		if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+			error_resp(r, q, 500, "Server Error");
+			return;
+		}
+		ch->alloc = a;
+		ch->number = number;
+		a->chans[a->nchans++] = ch;
+		r->nchans++;
+	}
+	if (perm_install(r, a, &peer) != 0) {
+		relay_count(r, RC_CAPACITY, 1);
+		error_resp(r, q, 508, "Insufficient Capacity");
+		return;
+	}
+	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
+	if (!ch->bound) {
+		ch->peer = peer;
+		chan_link(r, ch);
+	}
+	success_begin(r, q, &b, buf, sizeof(buf));
+	finish(r, q, &b);
+}
+
+static void
+handle_send(struct relay *r, struct req *q)
+{
+	struct relay_alloc *a = alloc_find(r, &q->client);
+	const struct stun_attr *pa, *d;
+	union fz_sockaddr sa;
+	struct taddr peer;
+	struct relay_perm *pm;
+
+	relay_count(r, RC_IND_SEND, 1);
+	if (a == NULL) {
+		relay_count(r, RC_DROP_NO_ALLOCATION, 1);
+		return;
+	}
+	pa = stun_find(&q->m, TURN_A_XOR_PEER_ADDRESS);
+	d = stun_find(&q->m, TURN_A_DATA);
+	if (pa == NULL || d == NULL || stun_get_xaddr(&q->m, pa, &sa) != 0) {
+		relay_count(r, RC_DROP_MALFORMED, 1);
+		return;
+	}
+	taddr_from_sa(&peer, &sa.sa);
+	if (!alloc_has_family(a, peer.fam)) {
+		relay_count(r, RC_DROP_FAMILY, 1);
+		return;
+	}
+	pm = perm_find(a, &peer);
+	if (pm == NULL || pm->expires <= time_mono_ns()) {
+		relay_count(r, RC_DROP_NO_PERMISSION, 1);
+		return;
+	}
+	relay_count(r, RC_PKTS_C2P, 1);
+	relay_count(r, RC_BYTES_C2P, d->len);
+	r->ops.send_peer(r->ops.arg, a, &sa.sa, d->val, d->len);
+}
+
+void
+relay_stun_in(struct relay *r, int fd, const struct sockaddr *from,
+    const uint8_t *p, size_t len)
+{
+	static struct req q;
+
+	memset(&q, 0, offsetof(struct req, m));
+	q.key = NULL;
+	q.sha256 = false;
+	q.firezone = false;
+	q.username[0] = '\0';
+	q.fd = fd;
+	q.from = from;
+	taddr_from_sa(&q.client, from);
+	if (addr_port(from) == 0 || stun_parse(p, len, &q.m) != 0) {
+		relay_count(r, RC_DROP_MALFORMED, 1);
+		return;
+	}
+	q.fingerprint = q.m.fp >= 0;
+	if (q.fingerprint && stun_check_fingerprint(&q.m) != 0) {
+		relay_count(r, RC_DROP_MALFORMED, 1);
+		return;
+	}
+	if (q.m.cls == STUN_INDICATION) {
+		if (q.m.method == TURN_SEND)
+			handle_send(r, &q);
+		return;
+	}
+	if (q.m.cls != STUN_REQUEST)
+		return;			/* responses from clients: ignored */
+	if (q.m.nunknown > 0) {
+		error_resp(r, &q, 420, "Unknown Attribute");
+		return;
+	}
+	switch (q.m.method) {
+	case STUN_BINDING: {
+		struct stun_builder b;
+		uint8_t buf[200];
+
+		relay_count(r, RC_REQ_BINDING, 1);
+		success_begin(r, &q, &b, buf, sizeof(buf));
+		stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, from);
+		finish(r, &q, &b);
+		return;
+	}
+	case TURN_ALLOCATE:
+		relay_count(r, RC_REQ_ALLOCATE, 1);
+		if (authenticate(r, &q))
+			handle_allocate(r, &q);
+		return;
+	case TURN_REFRESH:
+		relay_count(r, RC_REQ_REFRESH, 1);
+		if (authenticate(r, &q))
+			handle_refresh(r, &q);
+		return;
+	case TURN_CREATE_PERMISSION:
+		relay_count(r, RC_REQ_PERMISSION, 1);
+		if (authenticate(r, &q))
+			handle_permission(r, &q);
+		return;
+	case TURN_CHANNEL_BIND:
+		relay_count(r, RC_REQ_CHANNEL_BIND, 1);
+		if (authenticate(r, &q))
+			handle_channel_bind(r, &q);
+		return;
+	default:
+		relay_count(r, RC_REQ_OTHER, 1);
+		error_resp(r, &q, 400, "Bad Request");
+		return;
+	}
+}
+
+const struct relay_channel *
+relay_channel_lookup(struct relay *r, const struct sockaddr *client,
+    uint16_t number)
+{
+	struct relay_channel *ch;
+	struct taddr c;
+
+	taddr_from_sa(&c, client);
+	for (ch = r->by_client[chash_client(r, &c, number)]; ch != NULL;
+	    ch = ch->next_client)
+		if (ch->number == number &&
+		    memcmp(&ch->alloc->client, &c, sizeof(c)) == 0) {
+			if (ch->expires <= time_mono_ns())
+				break;
+			return ch;
+		}
+	relay_count(r, RC_DROP_NO_CHANNEL, 1);
+	return NULL;
+}
+
+const struct relay_channel *
+relay_peer_in(struct relay *r, struct relay_alloc *a,
+    const struct sockaddr *from, const uint8_t *p, size_t len)
+{
+	struct relay_channel *ch;
+	struct relay_perm *pm;
+	struct taddr peer;
+	uint64_t now = time_mono_ns();
+
+	taddr_from_sa(&peer, from);
+	for (ch = r->by_peer[chash_peer(r, a->port, &peer)]; ch != NULL;
+	    ch = ch->next_peer)
+		if (ch->alloc == a && memcmp(&ch->peer, &peer,
+		    sizeof(peer)) == 0)
+			break;
+	pm = perm_find(a, &peer);
+	if (pm == NULL || pm->expires <= now) {
+		relay_count(r, RC_DROP_NO_PERMISSION, 1);
+		return NULL;
+	}
+	if (ch != NULL && ch->expires > now)
+		return ch;
+	/* No channel: a Data indication (RFC 8656 section 11.6). */
+	{
+		static uint8_t buf[65536 + 200];
+		struct stun_builder b;
+		uint8_t tid[12];
+		size_t n;
+
+		randombytes_buf(tid, sizeof(tid));
+		stun_build(&b, buf, sizeof(buf), TURN_DATA | STUN_INDICATION,
+		    tid);
+		stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, from);
+		stun_put(&b, TURN_A_DATA, p, len);
+		if (stun_finish(&b, &n) != 0) {
+			relay_count(r, RC_DROP_TRUNCATED, 1);
+			return NULL;
+		}
+		{
+			union fz_sockaddr c;
+
+			taddr_to_sa(&a->client, &c);
+			relay_count(r, RC_PKTS_P2C, 1);
+			relay_count(r, RC_BYTES_P2C, len);
+			r->ops.send_ctl(r->ops.arg, a->ctl_fd, &c.sa, buf, n);
+		}
+	}
+	return NULL;
+}
+
+void
+relay_tick(struct relay *r)
+{
+	struct relay_alloc *a, *next;
+	uint64_t now = time_mono_ns();
+	unsigned i;
+
+	for (a = r->all; a != NULL; a = next) {
+		next = a->next_all;
+		if (a->expires <= now) {
+			log_debug("allocation port %u expired", a->port);
+			alloc_free(r, a);
+			continue;
+		}
+		for (i = 0; i < a->nperms;) {
+			if (a->perms[i].expires <= now) {
+				a->perms[i] = a->perms[--a->nperms];
+				r->nperms--;
+			} else
+				i++;
+		}
+		for (i = 0; i < a->nchans;) {
+			struct relay_channel *ch = a->chans[i];
+
+			if (ch->bound && ch->expires <= now) {
+				/* Unusable now; the number waits 5 minutes. */
+				chan_unlink(r, ch);
+				ch->deleted_at = now +
+				    RELAY_CHANNEL_QUARANTINE * NS;
+			}
+			if (!ch->bound && ch->deleted_at <= now) {
+				free(ch);
+				a->chans[i] = a->chans[--a->nchans];
+				r->nchans--;
+				continue;
+			}
+			i++;
+		}
+	}
+	while (r->lru_head != NULL && r->lru_head->expires <= now)
+		nonce_free(r, r->lru_head);
+	for (i = 0; i < r->nres;) {
+		if (r->res[i].expires <= now)
+			r->res[i] = r->res[--r->nres];
+		else
+			i++;
+	}
+}
+
+int
+relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
+    struct relay **out)
+{
+	struct relay *r;
+
+	if (sodium_init() < 0)
+		return -ENOSYS;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	if (r->cfg.realm == NULL)
+		r->cfg.realm = RELAY_REALM_DEFAULT;
+	if (r->cfg.max_allocations == 0)
+		r->cfg.max_allocations = 10000;
+	if (r->cfg.user_quota == 0)
+		r->cfg.user_quota = 1000;
+	if (r->cfg.max_nonces == 0)
+		r->cfg.max_nonces = 100000;
+	r->ops = *ops;
+	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 5);
+	randombytes_buf(r->hkey, sizeof(r->hkey));
+	*out = r;
+	return 0;
+}
+
+void
+relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	while (r->all != NULL)
+		alloc_free(r, r->all);
+	while (r->lru_head != NULL)
+		nonce_free(r, r->lru_head);
+	free(r);
+}

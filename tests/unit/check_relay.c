@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The TURN core with fake sockets and the fake clock: long-term
+ * credentials (TURN REST and Firezone schemes), nonces (401, 438, usage
+ * limit, expiry), allocations (families, retransmits, 437, 442, 420,
+ * quotas, capacity), permissions and channels (403 for private peers, 443,
+ * rebinding rules, lifetimes, quarantine), Refresh with lifetime 0, and
+ * the channel tables kept in step (channel_up/channel_down).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "fztime.h"
+#include "log.h"
+#include "relay.h"
+#include <sodium.h>
+
+#define SECRET	"s3cret"
+#define NS	1000000000ULL
+
+static uint8_t resp[2048];
+static size_t resp_len;
+static int nresp, nopen, nclose, chan_up, chan_down, npeer_sends;
+static uint16_t next_port = 50000;
+static struct relay *R;
+static union fz_sockaddr client, client2;
+static char nonce[128];
+
+static int
+f_open(void *arg, struct relay_alloc *a, bool want4, bool want6)
+{
+	(void)arg;
+	nopen++;
+	if (a->port == 0)
+		a->port = next_port += 2;
+	a->fd4 = want4 ? 100 : -1;
+	a->fd6 = want6 ? 101 : -1;
+	return 0;
+}
+
+static void
+f_close(void *arg, struct relay_alloc *a)
+{
+	(void)arg;
+	(void)a;
+	nclose++;
+}
+
+static void
+f_send_ctl(void *arg, int fd, const struct sockaddr *to, const uint8_t *p,
+    size_t n)
+{
+	(void)arg;
+	(void)fd;
+	(void)to;
+	memcpy(resp, p, n);
+	resp_len = n;
+	nresp++;
+}
+
+static void
+f_send_peer(void *arg, struct relay_alloc *a, const struct sockaddr *to,
+    const uint8_t *p, size_t n)
+{
+	(void)arg; (void)a; (void)to; (void)p; (void)n;
+	npeer_sends++;
+}
+
+static void
+f_up(void *arg, struct relay_channel *c)
+{
+	(void)arg;
+	(void)c;
+	chan_up++;
+}
+
+static void
+f_down(void *arg, struct relay_channel *c)
+{
+	(void)arg;
+	(void)c;
+	chan_down++;
+}
+
+static void
+setup_cfg(bool allow_private, unsigned quota, unsigned max)
+{
+	struct relay_config cfg;
+	struct relay_ops ops = { f_open, f_close, f_send_ctl, f_send_peer,
+	    f_up, f_down, NULL };
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.have4 = true;
+	ck_assert_int_eq(addr_parse("203.0.113.1", ADDR_PORT_NONE,
+	    &cfg.public4), 0);
+	cfg.static_secret = SECRET;
+	cfg.allow_private_peers = allow_private;
+	cfg.user_quota = quota;
+	cfg.max_allocations = max;
+	cfg.software = "test";
+	ck_assert_int_eq(relay_new(&cfg, &ops, &R), 0);
+	nresp = nopen = nclose = chan_up = chan_down = npeer_sends = 0;
+	nonce[0] = '\0';
+}
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(log_init("check_relay", LOG_FORMAT_TEXT, "error"), 0);
+	time_fake_enable(1000 * NS, 1700000000ULL * NS);
+	ck_assert_int_eq(addr_parse("198.51.100.10:40000", ADDR_PORT_REQUIRED,
+	    &client), 0);
+	ck_assert_int_eq(addr_parse("198.51.100.11:40000", ADDR_PORT_REQUIRED,
+	    &client2), 0);
+	setup_cfg(false, 3, 100);
+}
+
+static void
+teardown(void)
+{
+	relay_free(R);
+	time_fake_disable();
+}
+
+struct opts {
+	const char	*user, *pass, *nonce, *realm;
+	bool		 no_auth, firezone, sha256;
+	uint32_t	 lifetime;		/* ~0: absent */
+	const char	*peer;
+	int		 channel;
+	int		 transport;		/* 0: 17 */
+	int		 family;		/* REQUESTED-ADDRESS-FAMILY */
+	int		 additional;
+	uint16_t	 extra_attr;
+	uint8_t		 tid0;
+};
+
+/* Sends one request from `from` and parses the answer into m. */
+static int
+request(const union fz_sockaddr *from, uint16_t method, const struct opts *o,
+    struct stun_msg *m)
+{
+	static uint8_t buf[1024];
+	struct stun_builder b;
+	uint8_t tid[12] = { o->tid0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	uint8_t key[16];
+	char user[128], pass[128];
+	size_t n;
+	int before = nresp;
+
+	if (tid[0] == 0)
+		randombytes_buf(tid, sizeof(tid));
+	stun_build(&b, buf, sizeof(buf), method, tid);
+	if (method == TURN_ALLOCATE) {
+		uint8_t t[4] = { o->transport ? o->transport : 17, 0, 0, 0 };
+
+		stun_put(&b, TURN_A_REQUESTED_TRANSPORT, t, 4);
+	}
+	if (o->family) {
+		uint8_t f[4] = { (uint8_t)o->family, 0, 0, 0 };
+
+		stun_put(&b, TURN_A_REQUESTED_ADDRESS_FAMILY, f, 4);
+	}
+	if (o->additional) {
+		uint8_t f[4] = { (uint8_t)o->additional, 0, 0, 0 };
+
+		stun_put(&b, TURN_A_ADDITIONAL_ADDRESS_FAMILY, f, 4);
+	}
+	if (o->lifetime != ~0u && o->lifetime != 0xfffffffe)
+		stun_put_u32(&b, TURN_A_LIFETIME, o->lifetime);
+	if (o->channel)
+		stun_put_u32(&b, TURN_A_CHANNEL_NUMBER,
+		    (uint32_t)o->channel << 16);
+	if (o->peer != NULL) {
+		union fz_sockaddr p;
+
+		ck_assert_int_eq(addr_parse(o->peer, ADDR_PORT_REQUIRED, &p), 0);
+		stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &p.sa);
+	}
+	if (o->extra_attr)
+		stun_put_u32(&b, o->extra_attr, 0);
+	if (!o->no_auth) {
+		snprintf(user, sizeof(user), "%s", o->user != NULL ? o->user :
+		    "1800000000:alice");
+		if (o->pass != NULL)
+			snprintf(pass, sizeof(pass), "%s", o->pass);
+		else if (o->firezone)
+			relay_firezone_password(SECRET, user, pass, sizeof(pass));
+		else
+			relay_rest_password(SECRET, user, pass, sizeof(pass));
+		stun_put_str(&b, STUN_A_USERNAME, user);
+		stun_put_str(&b, STUN_A_REALM, o->realm ? o->realm : "firezone");
+		stun_put_str(&b, STUN_A_NONCE, o->nonce ? o->nonce : nonce);
+		stun_long_term_key(user, "firezone", pass, key);
+		if (o->sha256)
+			stun_put_integrity_sha256(&b, key, 16);
+		else
+			stun_put_integrity(&b, key, 16);
+	}
+	stun_put_fingerprint(&b);
+	ck_assert_int_eq(stun_finish(&b, &n), 0);
+	relay_stun_in(R, 7, &from->sa, buf, n);
+	if (nresp == before)
+		return -1;
+	ck_assert_int_eq(stun_parse(resp, resp_len, m), 0);
+	ck_assert_int_eq(stun_check_fingerprint(m), 0);
+	if (m->cls == STUN_ERROR) {
+		const struct stun_attr *na = stun_find(m, STUN_A_NONCE);
+		const char *r;
+		size_t rl;
+		int code;
+
+		if (na != NULL)
+			ck_assert_int_eq(stun_get_text(na, 127, nonce,
+			    sizeof(nonce)), 0);
+		ck_assert_int_eq(stun_get_error(stun_find(m, STUN_A_ERROR_CODE),
+		    &code, &r, &rl), 0);
+		return code;
+	}
+	return 0;
+}
+
+static struct opts
+O(void)
+{
+	struct opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.lifetime = ~0u;
+	return o;
+}
+
+/* Allocate with the nonce dance; returns the final code. */
+static int
+allocate(const union fz_sockaddr *from, struct opts o)
+{
+	struct stun_msg m;
+	struct opts first = o;
+	int rc;
+
+	first.no_auth = true;
+	rc = request(from, TURN_ALLOCATE, &first, &m);
+	ck_assert_int_eq(rc, 401);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_REALM));
+	return request(from, TURN_ALLOCATE, &o, &m);
+}
+
+START_TEST(test_auth_rest_and_firezone)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	uint8_t key[16];
+	char pass[100];
+	union fz_sockaddr ra;
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	ck_assert_int_eq(relay_allocations(R), 1);
+	/* the success carries the relayed address and integrity */
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	relay_rest_password(SECRET, "1800000000:alice", pass, sizeof(pass));
+	stun_long_term_key("1800000000:alice", "firezone", pass, key);
+	ck_assert_int_eq(stun_check_integrity(&m, key, 16), 0);
+	/* the Firezone scheme, and MESSAGE-INTEGRITY-SHA256 */
+	o.firezone = true;
+	o.sha256 = true;
+	o.user = "1800000000:c2FsdA";
+	ck_assert_int_eq(allocate(&client2, o), 0);
+	ck_assert_int_eq(relay_allocations(R), 2);
+	(void)ra;
+}
+END_TEST
+
+START_TEST(test_auth_failures)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	/* no integrity: 401 with realm and nonce, no MESSAGE-INTEGRITY */
+	o.no_auth = true;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_NONCE));
+	ck_assert_ptr_null(stun_find(&m, STUN_A_MESSAGE_INTEGRITY));
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_MISSING), 1);
+	o = O();
+	/* a wrong nonce: 438 with a fresh one */
+	o.nonce = "00000000-0000-4000-8000-000000000000";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 438);
+	o = O();
+	/* wrong password */
+	o.pass = "nope";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 1);
+	o = O();
+	/* expired username */
+	o.user = "1699999999:alice";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_EXPIRED), 1);
+	/* username without an expiry, wrong realm */
+	o.user = "alice";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	o = O();
+	o.realm = "other";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	/* integrity without a nonce: 400 */
+	o = O();
+	o.nonce = "";
+	/* an empty NONCE attribute is still present: stale */
+	ck_assert_int_ne(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(relay_allocations(R), 0);
+	/* then the right credentials work */
+	o = O();
+	ck_assert_int_eq(allocate(&client, o), 0);
+}
+END_TEST
+
+START_TEST(test_nonce_expiry)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	/* the nonce outlives its lifetime: 438, then the new one works */
+	time_fake_advance((RELAY_NONCE_LIFETIME + 1) * NS);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+}
+END_TEST
+
+START_TEST(test_allocate_rules)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	o.transport = 6;
+	ck_assert_int_eq(allocate(&client, o), 442);
+	o = O();
+	o.family = STUN_FAMILY_IPV6;	/* an IPv4-only relay */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 440);
+	o = O();
+	o.family = STUN_FAMILY_IPV4;
+	o.additional = STUN_FAMILY_IPV6;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 400);
+	o = O();
+	o.additional = STUN_FAMILY_IPV4;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 400);
+	o = O();
+	o.extra_attr = 0x0031;		/* unknown, comprehension-required */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 420);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_UNKNOWN_ATTRIBUTES));
+	/* dual-stack asked of a v4-only relay: v4 with ADDRESS-ERROR-CODE */
+	o = O();
+	o.additional = STUN_FAMILY_IPV6;
+	o.tid0 = 9;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_ptr_nonnull(stun_find(&m, TURN_A_ADDRESS_ERROR_CODE));
+	ck_assert_ptr_nonnull(stun_find(&m, TURN_A_XOR_RELAYED_ADDRESS));
+	/* a retransmission gets the same answer; a new Allocate gets 437 */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(nopen, 1);
+	o.tid0 = 10;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 437);
+	/* lifetime: capped at 3600 */
+	o = O();
+	o.lifetime = 99999;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	{
+		uint32_t v;
+
+		ck_assert_int_eq(stun_get_u32(stun_find(&m, TURN_A_LIFETIME),
+		    &v), 0);
+		ck_assert_uint_eq(v, 3600);
+	}
+	/* Refresh with 0 deletes; another Refresh then gets 437 */
+	o.lifetime = 0;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_int_eq(relay_allocations(R), 0);
+	ck_assert_int_eq(nclose, 1);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 437);
+	/* Binding needs no credentials */
+	o = O();
+	o.no_auth = true;
+	ck_assert_int_eq(request(&client, STUN_BINDING, &o, &m), 0);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_XOR_MAPPED_ADDRESS));
+}
+END_TEST
+
+START_TEST(test_quota_and_capacity)
+{
+	union fz_sockaddr c;
+	struct opts o = O();
+	char s[64];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(s, sizeof(s), "198.51.100.20:%d", 1000 + i);
+		ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &c), 0);
+		ck_assert_int_eq(allocate(&c, o), i < 3 ? 0 : 486);
+	}
+	ck_assert_uint_eq(relay_counter(R, RC_QUOTA), 1);
+	relay_free(R);
+	setup_cfg(false, 100, 2);
+	for (i = 0; i < 3; i++) {
+		snprintf(s, sizeof(s), "198.51.100.21:%d", 1000 + i);
+		ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &c), 0);
+		ck_assert_int_eq(allocate(&c, o), i < 2 ? 0 : 508);
+	}
+	/* Firezone scheme: a second allocation for the same username
+	 * replaces the first (the client roamed). */
+	relay_free(R);
+	setup_cfg(false, 100, 100);
+	o.firezone = true;
+	o.user = "1800000000:ZGV2aWNl";
+	ck_assert_int_eq(allocate(&client, o), 0);
+	ck_assert_int_eq(allocate(&client2, o), 0);
+	ck_assert_int_eq(relay_allocations(R), 1);
+}
+END_TEST
+
+START_TEST(test_permissions_and_channels)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	const struct relay_channel *ch;
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	/* private, loopback, link-local, metadata, multicast: 403 */
+	static const char *bad[] = { "10.1.2.3:5", "127.0.0.1:5",
+	    "169.254.169.254:80", "192.168.1.1:5", "224.0.0.1:5",
+	    "100.64.0.1:5", "0.0.0.0:5", "255.255.255.255:5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.peer = bad[i];
+		ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o,
+		    &m), 403);
+	}
+	/* an IPv6 peer on an IPv4 allocation: 443 */
+	o.peer = "[2001:db8::1]:5";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 443);
+	o.peer = "192.0.2.55:7000";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	ck_assert_uint_eq(relay_permissions(R), 1);
+	/* channels: range, one peer per channel and one channel per peer */
+	o.channel = 0x3fff;
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 400);
+	o.channel = 0x4001;
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);		/* a refresh, not a rebind */
+	o.channel = 0x4002;			/* same peer, other number */
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 400);
+	o.channel = 0x4001;			/* same number, other peer */
+	o.peer = "192.0.2.56:7000";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 400);
+	ck_assert_ptr_nonnull(ch = relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_ptr_null(relay_channel_lookup(R, &client2.sa, 0x4001));
+	ck_assert_ptr_null(relay_channel_lookup(R, &client.sa, 0x4002));
+	/* expiry: unusable after 600 s, number reusable 300 s later */
+	time_fake_advance((RELAY_CHANNEL_LIFETIME + 1) * NS);
+	o.lifetime = 3600;
+	o.channel = 0;
+	o.peer = NULL;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	relay_tick(R);
+	ck_assert_int_eq(chan_down, 1);
+	ck_assert_ptr_null(relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_uint_eq(relay_permissions(R), 0);	/* 300 s, expired */
+	o.lifetime = ~0u;
+	o.channel = 0x4001;
+	o.peer = "192.0.2.56:7000";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 400);
+	time_fake_advance((RELAY_CHANNEL_QUARANTINE + 1) * NS);
+	relay_tick(R);
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 2);
+	/* freeing the allocation takes its channels down too */
+	o = O();
+	o.lifetime = 0;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_int_eq(chan_down, 2);
+	ck_assert_uint_eq(relay_channels(R), 0);
+}
+END_TEST
+
+START_TEST(test_allow_private_and_lifetime)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	relay_free(R);
+	setup_cfg(true, 10, 10);
+	o.lifetime = 60;
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "127.0.0.1:9";
+	o.lifetime = ~0u;
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	time_fake_advance(59 * NS);
+	relay_tick(R);
+	ck_assert_int_eq(relay_allocations(R), 1);
+	time_fake_advance(2 * NS);
+	relay_tick(R);
+	ck_assert_int_eq(relay_allocations(R), 0);
+	ck_assert_int_eq(nclose, 1);
+}
+END_TEST
+
+START_TEST(test_peer_addresses)
+{
+	union fz_sockaddr a;
+	static const struct { const char *s; bool ok; } t[] = {
+		{ "192.0.2.1:1", true }, { "8.8.8.8:53", true },
+		{ "172.16.0.1:1", false }, { "172.32.0.1:1", true },
+		{ "[::1]:1", false }, { "[::]:1", false },
+		{ "[fe80::1]:1", false }, { "[fd00:ec2::254]:80", false },
+		{ "[ff02::1]:1", false }, { "[::ffff:10.0.0.1]:1", false },
+		{ "[::ffff:8.8.8.8]:1", true }, { "[2001:db8::1]:1", true },
+		{ "[64:ff9b::a00:1]:1", false },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_int_eq(addr_parse(t[i].s, ADDR_PORT_REQUIRED, &a), 0);
+		ck_assert_msg(relay_peer_allowed(R, &a.sa) == t[i].ok, "%s",
+		    t[i].s);
+	}
+}
+END_TEST
+
+START_TEST(test_garbage_in)
+{
+	uint8_t b[64];
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		size_t n = (size_t)(i % 64);
+
+		randombytes_buf(b, n);
+		if (n >= 8) {	/* often make it look like STUN */
+			b[0] &= 0x3f;
+			b[4] = 0x21; b[5] = 0x12; b[6] = 0xa4; b[7] = 0x42;
+		}
+		relay_stun_in(R, 7, &client.sa, b, n);
+	}
+	ck_assert_int_eq(relay_allocations(R), 0);
+}
+END_TEST
+
+static Suite *
+relay_suite(void)
+{
+	Suite *s = suite_create("relay");
+	TCase *tc = tcase_create("relay");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_auth_rest_and_firezone);
+	tcase_add_test(tc, test_auth_failures);
+	tcase_add_test(tc, test_nonce_expiry);
+	tcase_add_test(tc, test_allocate_rules);
+	tcase_add_test(tc, test_quota_and_capacity);
+	tcase_add_test(tc, test_permissions_and_channels);
+	tcase_add_test(tc, test_allow_private_and_lifetime);
+	tcase_add_test(tc, test_peer_addresses);
+	tcase_add_test(tc, test_garbage_in);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(relay_suite)

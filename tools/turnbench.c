@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-turnbench: a TURN load generator.  Makes N allocations on any TURN
+ * server with shared-secret (TURN REST) credentials, binds a channel on
+ * each to its own UDP peer socket, then sends ChannelData at a fixed
+ * offered rate (or flat out) with sendmmsg and measures what the peers
+ * receive: delivered packets per second, loss, and latency percentiles.
+ *
+ *   fz-turnbench --server 127.0.0.1:3478 --secret S [--allocations 8]
+ *       [--rate PPS] [--size BYTES] [--duration SECONDS] [--peer-addr IP]
+ *       [--json]
+ */
+#define LOG_MODULE "turnbench"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "fztime.h"
+#include "log.h"
+#include "relay.h"
+#include "stun.h"
+
+#define BATCH		32
+#define MAX_SAMPLES	(1 << 20)
+
+struct alloc {
+	int			 cfd, pfd;	/* client (connected), peer */
+	union fz_sockaddr	 relayed, peer;
+	uint64_t		 sent;
+};
+
+static struct {
+	union fz_sockaddr	 server;
+	const char		*secret;
+	char			 realm[256];
+	int			 n;
+	uint64_t		 rate;		/* total packets/s, 0 flat out */
+	size_t			 size;
+	double			 duration;
+	const char		*peer_ip;
+	bool			 json;
+	struct alloc		*a;
+	_Atomic bool		 sending, receiving;
+	_Atomic uint64_t	 received, recv_bytes;
+	uint32_t		*lat_us;	/* samples */
+	_Atomic uint64_t	 nlat;
+} B;
+
+static uint64_t
+now_ns(void)
+{
+	return time_mono_ns();
+}
+
+/* One request/response exchange on a's client socket (3 tries). */
+static int
+transact(struct alloc *a, const uint8_t *req, size_t n, struct stun_msg *m,
+    uint8_t *resp, size_t cap)
+{
+	struct pollfd pfd = { a->cfd, POLLIN, 0 };
+	int tries;
+	ssize_t r;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (send(a->cfd, req, n, 0) < 0)
+			return -errno;
+		while (poll(&pfd, 1, 1000) == 1) {
+			if ((r = recv(a->cfd, resp, cap, 0)) < 0)
+				return -errno;
+			if (stun_parse(resp, (size_t)r, m) == 0 &&
+			    memcmp(m->tid, req + 8, 12) == 0)
+				return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+static int
+error_code(const struct stun_msg *m)
+{
+	const char *reason;
+	size_t rl;
+	int code;
+
+	if (m->cls != STUN_ERROR)
+		return 0;
+	if (stun_get_error(stun_find(m, STUN_A_ERROR_CODE), &code, &reason,
+	    &rl) != 0)
+		return 500;
+	return code;
+}
+
+static int
+setup_alloc(int i)
+{
+	struct alloc *a = &B.a[i];
+	uint8_t req[512], resp[1024], key[16], tid[12], t[4] = { 17 };
+	char user[64], pass[64], nonce[256];
+	struct stun_builder b;
+	struct stun_msg m;
+	union fz_sockaddr any;
+	socklen_t sl = sizeof(a->peer);
+	size_t n;
+	int rc = 0, sz = 8 << 20;
+
+	snprintf(user, sizeof(user), "%llu:turnbench-%d",
+	    (unsigned long long)(time(NULL) + 3600), i);
+	relay_rest_password(B.secret, user, pass, sizeof(pass));
+	a->cfd = socket(B.server.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (a->cfd < 0 || connect(a->cfd, &B.server.sa,
+	    addr_len(&B.server.sa)) != 0)
+		return -errno;
+	setsockopt(a->cfd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(a->cfd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+
+	/* Allocate: the 401 brings realm and nonce. */
+	randombytes_buf(tid, 12);
+	stun_build(&b, req, sizeof(req), TURN_ALLOCATE, tid);
+	stun_put(&b, TURN_A_REQUESTED_TRANSPORT, t, 4);
+	if (stun_finish(&b, &n) != 0 || (rc = transact(a, req, n, &m, resp,
+	    sizeof(resp))) != 0)
+		return rc != 0 ? rc : -EINVAL;
+	if (error_code(&m) != 401 ||
+	    stun_get_text(stun_find(&m, STUN_A_NONCE), 255, nonce,
+	    sizeof(nonce)) != 0 ||
+	    stun_get_text(stun_find(&m, STUN_A_REALM), 255, B.realm,
+	    sizeof(B.realm)) != 0) {
+		fprintf(stderr, "turnbench: expected 401 with realm and nonce, "
+		    "got %d\n", error_code(&m));
+		return -EPROTO;
+	}
+	stun_long_term_key(user, B.realm, pass, key);
+	randombytes_buf(tid, 12);
+	stun_build(&b, req, sizeof(req), TURN_ALLOCATE, tid);
+	stun_put(&b, TURN_A_REQUESTED_TRANSPORT, t, 4);
+	stun_put_str(&b, STUN_A_USERNAME, user);
+	stun_put_str(&b, STUN_A_REALM, B.realm);
+	stun_put_str(&b, STUN_A_NONCE, nonce);
+	stun_put_integrity(&b, key, 16);
+	if (stun_finish(&b, &n) != 0 || (rc = transact(a, req, n, &m, resp,
+	    sizeof(resp))) != 0)
+		return rc != 0 ? rc : -EINVAL;
+	if ((rc = error_code(&m)) != 0 || stun_get_xaddr(&m, stun_find(&m,
+	    TURN_A_XOR_RELAYED_ADDRESS), &a->relayed) != 0) {
+		fprintf(stderr, "turnbench: allocate failed: %d\n", rc);
+		return -EPROTO;
+	}
+
+	/* The peer socket, and a channel to it. */
+	if (addr_parse(B.peer_ip, ADDR_PORT_NONE, &any) != 0)
+		return -EINVAL;
+	a->pfd = socket(any.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (a->pfd < 0 || bind(a->pfd, &any.sa, addr_len(&any.sa)) != 0 ||
+	    getsockname(a->pfd, &a->peer.sa, &sl) != 0)
+		return -errno;
+	setsockopt(a->pfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(a->pfd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+	randombytes_buf(tid, 12);
+	stun_build(&b, req, sizeof(req), TURN_CHANNEL_BIND, tid);
+	stun_put_u32(&b, TURN_A_CHANNEL_NUMBER, 0x40000000u);
+	stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &a->peer.sa);
+	stun_put_str(&b, STUN_A_USERNAME, user);
+	stun_put_str(&b, STUN_A_REALM, B.realm);
+	stun_put_str(&b, STUN_A_NONCE, nonce);
+	stun_put_integrity(&b, key, 16);
+	if (stun_finish(&b, &n) != 0 || (rc = transact(a, req, n, &m, resp,
+	    sizeof(resp))) != 0)
+		return rc != 0 ? rc : -EINVAL;
+	if ((rc = error_code(&m)) != 0) {
+		fprintf(stderr, "turnbench: channel bind failed: %d\n", rc);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static void *
+receiver(void *arg)
+{
+	static struct mmsghdr mh[BATCH];
+	static struct iovec iov[BATCH];
+	static uint8_t buf[BATCH][2048];
+	struct epoll_event ev[64];
+	int ep = epoll_create1(0), i, j, k, n;
+
+	(void)arg;
+	for (i = 0; i < B.n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 =
+		    (uint32_t)i };
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, B.a[i].pfd, &e);
+	}
+	while (atomic_load(&B.receiving)) {
+		n = epoll_wait(ep, ev, 64, 50);
+		for (i = 0; i < n; i++) {
+			int fd = B.a[ev[i].data.u32].pfd;
+			int got;
+
+			for (j = 0; j < BATCH; j++) {
+				iov[j].iov_base = buf[j];
+				iov[j].iov_len = sizeof(buf[j]);
+				memset(&mh[j].msg_hdr, 0, sizeof(mh[j].msg_hdr));
+				mh[j].msg_hdr.msg_iov = &iov[j];
+				mh[j].msg_hdr.msg_iovlen = 1;
+			}
+			got = recvmmsg(fd, mh, BATCH, MSG_DONTWAIT, NULL);
+			if (got <= 0)
+				continue;
+			uint64_t t = now_ns();
+			for (k = 0; k < got; k++) {
+				uint64_t sent_at, idx;
+
+				if (mh[k].msg_len < 16)
+					continue;
+				memcpy(&sent_at, buf[k] + 8, 8);
+				atomic_fetch_add(&B.received, 1);
+				atomic_fetch_add(&B.recv_bytes, mh[k].msg_len);
+				idx = atomic_fetch_add(&B.nlat, 1);
+				if (idx < MAX_SAMPLES && t > sent_at)
+					B.lat_us[idx] = (uint32_t)((t - sent_at)
+					    / 1000);
+			}
+		}
+	}
+	close(ep);
+	return NULL;
+}
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: fz-turnbench --server IP:PORT --secret SECRET [options]\n"
+"  --allocations N   allocations, each with a channel to its own peer (8)\n"
+"  --rate PPS        total offered ChannelData packets/s (0: flat out)\n"
+"  --size BYTES      payload bytes per packet (100; at least 16)\n"
+"  --duration SECS   sending time (5)\n"
+"  --peer-addr IP    address of the peer sockets (127.0.0.1)\n"
+"  --json            one JSON object instead of text\n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option lo[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "secret", required_argument, NULL, 'k' },
+		{ "allocations", required_argument, NULL, 'n' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, 'l' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "peer-addr", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct mmsghdr mh[BATCH];
+	static struct iovec iov[BATCH];
+	static uint8_t pkt[BATCH][2048];
+	const char *server = NULL;
+	pthread_t thr;
+	uint64_t start, end, sent = 0, t, due;
+	double secs, p50 = 0, p90 = 0, p99 = 0, pmax = 0;
+	int ch, i, rc, cur = 0;
+
+	B.n = 8;
+	B.size = 100;
+	B.duration = 5;
+	B.peer_ip = "127.0.0.1";
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': server = optarg; break;
+		case 'k': B.secret = optarg; break;
+		case 'n': B.n = atoi(optarg); break;
+		case 'r': B.rate = strtoull(optarg, NULL, 10); break;
+		case 'l': B.size = (size_t)atoi(optarg); break;
+		case 'd': B.duration = atof(optarg); break;
+		case 'p': B.peer_ip = optarg; break;
+		case 'j': B.json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (server == NULL || B.secret == NULL || B.n < 1 || B.n > 10000 ||
+	    B.size < 16 || B.size > 1400 || B.duration <= 0 ||
+	    addr_parse(server, ADDR_PORT_REQUIRED, &B.server) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0 || log_init("fz-turnbench", LOG_FORMAT_TEXT,
+	    "warn") != 0)
+		return 1;
+	B.a = calloc((size_t)B.n, sizeof(*B.a));
+	B.lat_us = calloc(MAX_SAMPLES, sizeof(uint32_t));
+	if (B.a == NULL || B.lat_us == NULL)
+		return 1;
+	for (i = 0; i < B.n; i++)
+		if ((rc = setup_alloc(i)) != 0) {
+			fprintf(stderr, "turnbench: allocation %d: %s\n", i,
+			    strerror(-rc));
+			return 1;
+		}
+	atomic_store(&B.receiving, true);
+	pthread_create(&thr, NULL, receiver, NULL);
+
+	for (i = 0; i < BATCH; i++) {
+		turn_channeldata_header(pkt[i], 0x4000, (uint16_t)B.size);
+		memset(pkt[i] + 4, 0xab, B.size);
+		iov[i].iov_base = pkt[i];
+		iov[i].iov_len = 4 + ((B.size + 3) & ~(size_t)3);
+		memset(&mh[i], 0, sizeof(mh[i]));
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+	}
+	start = now_ns();
+	end = start + (uint64_t)(B.duration * 1e9);
+	while ((t = now_ns()) < end) {
+		int burst = BATCH;
+
+		if (B.rate > 0) {
+			due = (uint64_t)((double)(t - start) * (double)B.rate
+			    / 1e9);
+			if (due <= sent) {
+				struct timespec ts = { 0, 50000 };
+
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			if (due - sent < (uint64_t)burst)
+				burst = (int)(due - sent);
+		}
+		for (i = 0; i < burst; i++) {
+			uint64_t seq = B.a[cur].sent + (uint64_t)i;
+
+			memcpy(pkt[i] + 4, &seq, 8);
+			memcpy(pkt[i] + 12, &t, 8);
+		}
+		rc = sendmmsg(B.a[cur].cfd, mh, (unsigned)burst, 0);
+		if (rc > 0) {
+			B.a[cur].sent += (uint64_t)rc;
+			sent += (uint64_t)rc;
+		}
+		cur = (cur + 1) % B.n;
+	}
+	secs = (double)(now_ns() - start) / 1e9;
+	usleep(500000);		/* let the relay drain */
+	atomic_store(&B.receiving, false);
+	pthread_join(thr, NULL);
+
+	{
+		uint64_t nl = atomic_load(&B.nlat);
+
+		if (nl > MAX_SAMPLES)
+			nl = MAX_SAMPLES;
+		if (nl > 0) {
+			qsort(B.lat_us, nl, sizeof(uint32_t), cmp_u32);
+			p50 = B.lat_us[nl / 2];
+			p90 = B.lat_us[nl * 9 / 10];
+			p99 = B.lat_us[nl * 99 / 100];
+			pmax = B.lat_us[nl - 1];
+		}
+	}
+	{
+		uint64_t got = atomic_load(&B.received);
+		double loss = sent > 0 ? 100.0 * (double)(sent - (got < sent ?
+		    got : sent)) / (double)sent : 0;
+
+		if (B.json)
+			printf("{\"allocations\":%d,\"size\":%zu,\"offered_pps\":"
+			    "%.0f,\"sent\":%llu,\"received\":%llu,"
+			    "\"delivered_pps\":%.0f,\"loss_pct\":%.3f,"
+			    "\"latency_us\":{\"p50\":%.0f,\"p90\":%.0f,"
+			    "\"p99\":%.0f,\"max\":%.0f}}\n", B.n, B.size,
+			    (double)sent / secs, (unsigned long long)sent,
+			    (unsigned long long)got, (double)got / secs, loss,
+			    p50, p90, p99, pmax);
+		else
+			printf("%d allocations, %zu-byte payloads, %.1f s: sent "
+			    "%llu (%.0f pps), delivered %llu (%.0f pps), loss "
+			    "%.3f%%, latency p50 %.0f us, p90 %.0f us, p99 "
+			    "%.0f us, max %.0f us\n", B.n, B.size, secs,
+			    (unsigned long long)sent, (double)sent / secs,
+			    (unsigned long long)got, (double)got / secs, loss,
+			    p50, p90, p99, pmax);
+	}
+	return 0;
+}
