@@ -6,9 +6,12 @@ libfzrelay_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(OPENSSL_CFLAGS)
 RELAY_LIBS = libfzrelay.a libfzcommon.a $(SODIUM_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += fz-relayd
-fz_relayd_SOURCES = relayd/relayd.c relayd/metrics.c relayd/metrics.h
-fz_relayd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(LIBEVENT_CFLAGS)
-fz_relayd_LDADD = $(RELAY_LIBS) $(LIBEVENT_LIBS) -lpthread
+fz_relayd_SOURCES = relayd/relayd.c relayd/metrics.c relayd/metrics.h \
+	relayd/xdp.c relayd/xdp.h
+nodist_fz_relayd_SOURCES = bpf/turn_router.skel.h
+fz_relayd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBBPF_CFLAGS) -I$(top_srcdir)/bpf
+fz_relayd_LDADD = $(RELAY_LIBS) $(LIBEVENT_LIBS) $(LIBBPF_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/check_relay
 UNIT_TESTS += tests/unit/check_relay
@@ -37,3 +40,17 @@ fz_turnbench_LDADD = $(RELAY_LIBS) -lpthread
 TESTS += tests/interop/relay.sh
 dist_noinst_SCRIPTS += tests/interop/relay.sh tests/interop/aioice_turn.py \
 	tests/bench/relay
+
+# The XDP program under BPF_PROG_TEST_RUN (root; exits 77 otherwise).
+check_PROGRAMS += tests/unit/check_xdp
+UNIT_TESTS += tests/unit/check_xdp
+TESTS += tests/unit/check_xdp
+tests_unit_check_xdp_SOURCES = tests/unit/check_xdp.c relayd/xdp.c
+nodist_tests_unit_check_xdp_SOURCES = bpf/turn_router.skel.h
+tests_unit_check_xdp_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/relayd \
+	-I$(top_srcdir)/bpf $(LIBBPF_CFLAGS)
+tests_unit_check_xdp_LDADD = $(RELAY_LIBS) $(LIBBPF_LIBS) $(CHECK_LIBS)
+
+# The XDP path in namespaces, driver and generic mode (root).
+TESTS += tests/netns/xdp.sh
+dist_noinst_SCRIPTS += tests/netns/xdp.sh

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
+#include "xdp.h"
 
 struct metrics {
 	struct event_base	*base;
@@ -105,6 +106,15 @@ metrics_cb(struct evhttp_request *req, void *arg)
 		    "and indications received.", l,
 		    relay_counter(r, reqs[i]), i == 0);
 	}
+	if (atomic_load(&m->g->xdp))
+		for (i = 0; i < FZ_XS_COUNT; i++) {
+			snprintf(l, sizeof(l), "outcome=\"%s\"",
+			    relay_xdp_stat_name((int)i));
+			counter(b, "fz_relay_xdp_packets_total", "Packets seen "
+			    "by the XDP program, by outcome (pass_* went to "
+			    "userspace).", l, atomic_load(&m->g->xdp_outcome[i]),
+			    i == 0);
+		}
 	counter(b, "fz_relay_responses_total", "Responses sent.",
 	    "class=\"success\"", relay_counter(r, RC_RESP_SUCCESS), true);
 	counter(b, "fz_relay_responses_total", NULL, "class=\"error\"",

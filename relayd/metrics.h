@@ -11,12 +11,15 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "turn_shared.h"
 
 struct relay;
 
 struct metrics_gauges {
 	_Atomic unsigned	allocations, channels, permissions;
 	_Atomic uint64_t	xdp_packets, xdp_bytes;	/* the XDP path */
+	_Atomic uint64_t	xdp_outcome[FZ_XS_COUNT];
+	_Atomic bool		xdp;			/* attached */
 };
 
 struct metrics;

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
+#include "xdp.h"
 
 #define BATCH		32
 #define BUFSZ		2048		/* datagrams larger are counted, dropped */
@@ -69,6 +70,7 @@ struct srv {
 	uint8_t			 rbuf[BATCH][BUFSZ];
 	struct metrics_gauges	 g;
 	struct alloc_io		*dead;		/* freed after the epoll round */
+	struct relay_xdp	*xdp;
 	bool			 stop;
 };
 
@@ -304,6 +306,42 @@ io_send_peer(void *arg, struct relay_alloc *a, const struct sockaddr *to,
 		relay_count(s->r, RC_DROP_SEND_FAILED, 1);
 }
 
+static void
+io_channel_up(void *arg, struct relay_channel *ch)
+{
+	struct srv *s = arg;
+	int rc;
+
+	if (s->xdp != NULL && (rc = relay_xdp_channel_up(s->xdp, ch)) != 0)
+		log_warnc(-rc, "XDP map insert (channel 0x%04x stays in "
+		    "userspace)", ch->number);
+}
+
+static void
+io_channel_down(void *arg, struct relay_channel *ch)
+{
+	struct srv *s = arg;
+
+	if (s->xdp != NULL)
+		(void)relay_xdp_channel_down(s->xdp, ch);
+}
+
+static void
+xdp_gauges(struct srv *s)
+{
+	struct fz_xdp_stat_val v[FZ_XS_COUNT];
+	int i;
+
+	if (s->xdp == NULL || relay_xdp_stats(s->xdp, v) != 0)
+		return;
+	atomic_store(&s->g.xdp_packets, v[FZ_XS_C2P].packets +
+	    v[FZ_XS_P2C].packets + v[FZ_XS_SELF].packets);
+	atomic_store(&s->g.xdp_bytes, v[FZ_XS_C2P].bytes + v[FZ_XS_P2C].bytes +
+	    v[FZ_XS_SELF].bytes);
+	for (i = 0; i < FZ_XS_COUNT; i++)
+		atomic_store(&s->g.xdp_outcome[i], v[i].packets);
+}
+
 /* --- the loop ---------------------------------------------------------------- */
 
 static void
@@ -446,6 +484,7 @@ loop(struct srv *s)
 		}
 		if (time_mono_ns() >= next_tick) {
 			relay_tick(s->r);
+			xdp_gauges(s);
 			next_tick = time_mono_ns() + 1000000000ULL;
 		}
 		if (time_mono_ns() >= next_log) {
@@ -494,6 +533,10 @@ usage(FILE *f)
 "  --metrics ADDR:PORT      Prometheus /metrics, /healthz, POST /log_filter\n"
 "  --log-format FMT         human, json or auto (LOG_FORMAT)\n"
 "  --log-filter SPEC        e.g. info,relay=debug (RUST_LOG)\n"
+"  --ebpf-offloading IFACE  relay ChannelData in XDP on IFACE (EBPF_OFFLOADING)\n"
+"  --ebpf-attach-mode MODE  driver (default) or generic (EBPF_ATTACH_MODE)\n"
+"  --ebpf-int4-addr IP      IPv4 address of IFACE, the source when relaying\n"
+"  --ebpf-int6-addr IP      from IPv6 to IPv4 and back (EBPF_INT4_ADDR/INT6)\n"
 "  FIREZONE_API_URL and FIREZONE_TOKEN name the portal connection, which\n"
 "  this build does not make yet; use --static-auth-secret.\n");
 }
@@ -522,7 +565,8 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET,
-	    O_REALM, O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL };
+	    O_REALM, O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL,
+	    O_EBPF, O_EBPF_MODE, O_EBPF4, O_EBPF6 };
 	static const struct option lo[] = {
 		{ "public-ip4-addr", required_argument, NULL, O_P4 },
 		{ "public-ip6-addr", required_argument, NULL, O_P6 },
@@ -539,9 +583,15 @@ main(int argc, char *argv[])
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "log-format", required_argument, NULL, O_LFMT },
 		{ "log-filter", required_argument, NULL, O_LFIL },
+		{ "ebpf-offloading", required_argument, NULL, O_EBPF },
+		{ "ebpf-attach-mode", required_argument, NULL, O_EBPF_MODE },
+		{ "ebpf-int4-addr", required_argument, NULL, O_EBPF4 },
+		{ "ebpf-int6-addr", required_argument, NULL, O_EBPF6 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *ebpf_if = NULL, *ebpf_mode = NULL, *ebpf4 = NULL,
+	    *ebpf6 = NULL;
 	const char *p4 = NULL, *p6 = NULL, *b4 = NULL, *b6 = NULL, *lp = NULL,
 	    *lw = NULL, *hi = NULL, *secret = NULL, *metrics_at = NULL,
 	    *filter = getenv("RUST_LOG"), *lfmt = getenv("LOG_FORMAT");
@@ -549,6 +599,7 @@ main(int argc, char *argv[])
 	struct relay_ops ops = {
 		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
 		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
+		.channel_up = io_channel_up, .channel_down = io_channel_down,
 		.arg = &S,
 	};
 	struct srv *s = &S;
@@ -579,6 +630,10 @@ main(int argc, char *argv[])
 		case O_METRICS: metrics_at = optarg; break;
 		case O_LFMT: lfmt = optarg; break;
 		case O_LFIL: filter = optarg; break;
+		case O_EBPF: ebpf_if = optarg; break;
+		case O_EBPF_MODE: ebpf_mode = optarg; break;
+		case O_EBPF4: ebpf4 = optarg; break;
+		case O_EBPF6: ebpf6 = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -643,6 +698,16 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	cfg.static_secret = secret;
+	ebpf_if = env_or(ebpf_if, "EBPF_OFFLOADING");
+	ebpf_mode = env_or(ebpf_mode, "EBPF_ATTACH_MODE");
+	ebpf4 = env_or(ebpf4, "EBPF_INT4_ADDR");
+	ebpf6 = env_or(ebpf6, "EBPF_INT6_ADDR");
+	if (ebpf_mode != NULL && strcmp(ebpf_mode, "driver") != 0 &&
+	    strcmp(ebpf_mode, "generic") != 0) {
+		log_errorx("--ebpf-attach-mode %s: expected driver or generic",
+		    ebpf_mode);
+		return 2;
+	}
 	snprintf(software, sizeof(software), "fz-relayd/%s", PACKAGE_VERSION);
 	cfg.software = software;
 
@@ -684,6 +749,41 @@ main(int argc, char *argv[])
 	for (i = 0; i < s->nctl; i++)
 		if (ep_add(s, &s->ctl[i]) != 0)
 			goto out;
+	if (ebpf_if != NULL && *ebpf_if != '\0') {
+		struct relay_xdp_config xc;
+		char err[300];
+
+		memset(&xc, 0, sizeof(xc));
+		xc.ifname = ebpf_if;
+		xc.generic = ebpf_mode != NULL && strcmp(ebpf_mode, "generic") == 0;
+		xc.relay_port = listen_port;
+		xc.port_lo = s->lowest;
+		xc.port_hi = s->highest;
+		xc.have_pub4 = cfg.have4;
+		xc.pub4 = cfg.public4;
+		xc.have_pub6 = cfg.have6;
+		xc.pub6 = cfg.public6;
+		if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &xc.int4)
+		    != 0 || xc.int4.sa.sa_family != AF_INET)) {
+			log_errorx("--ebpf-int4-addr %s: not an IPv4 address",
+			    ebpf4);
+			goto out;
+		}
+		if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &xc.int6)
+		    != 0 || xc.int6.sa.sa_family != AF_INET6)) {
+			log_errorx("--ebpf-int6-addr %s: not an IPv6 address",
+			    ebpf6);
+			goto out;
+		}
+		xc.have_int4 = ebpf4 != NULL;
+		xc.have_int6 = ebpf6 != NULL;
+		if (relay_xdp_open(&xc, &s->xdp, err, sizeof(err)) != 0) {
+			/* asked for and not possible: no silent fallback */
+			log_errorx("%s", err);
+			goto out;
+		}
+		atomic_store(&s->g.xdp, true);
+	}
 	if (metrics_at != NULL) {
 		union fz_sockaddr ma;
 
@@ -708,6 +808,7 @@ main(int argc, char *argv[])
 out:
 	metrics_stop(mt);
 	relay_free(s->r);	/* closes every allocation socket */
+	relay_xdp_close(s->xdp);	/* detaches */
 	while (s->dead != NULL) {
 		struct alloc_io *io = s->dead;
 
