@@ -37,6 +37,8 @@
 
 struct alloc {
 	int			 cfd, pfd;	/* client (connected), peer */
+	char			 user[64], nonce[256];
+	uint8_t			 key[16];
 	union fz_sockaddr	 relayed, peer;
 	uint64_t		 sent;
 };
@@ -142,6 +144,9 @@ setup_alloc(int i)
 		return -EPROTO;
 	}
 	stun_long_term_key(user, B.realm, pass, key);
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	snprintf(a->nonce, sizeof(a->nonce), "%s", nonce);
+	memcpy(a->key, key, 16);
 	randombytes_buf(tid, 12);
 	stun_build(&b, req, sizeof(req), TURN_ALLOCATE, tid);
 	stun_put(&b, TURN_A_REQUESTED_TRANSPORT, t, 4);
@@ -184,6 +189,28 @@ setup_alloc(int i)
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/* Refresh with lifetime 0: the server frees the allocation now, so a
+ * later run reusing the port is not refused with 437. */
+static void
+release(struct alloc *a)
+{
+	uint8_t req[512], tid[12];
+	struct stun_builder b;
+	size_t n;
+
+	if (a->cfd < 0 || a->user[0] == '\0')
+		return;
+	randombytes_buf(tid, 12);
+	stun_build(&b, req, sizeof(req), TURN_REFRESH, tid);
+	stun_put_u32(&b, TURN_A_LIFETIME, 0);
+	stun_put_str(&b, STUN_A_USERNAME, a->user);
+	stun_put_str(&b, STUN_A_REALM, B.realm);
+	stun_put_str(&b, STUN_A_NONCE, a->nonce);
+	stun_put_integrity(&b, a->key, 16);
+	if (stun_finish(&b, &n) == 0)
+		(void)send(a->cfd, req, n, 0);
 }
 
 static void *
@@ -318,6 +345,8 @@ main(int argc, char *argv[])
 		if ((rc = setup_alloc(i)) != 0) {
 			fprintf(stderr, "turnbench: allocation %d: %s\n", i,
 			    strerror(-rc));
+			while (i-- > 0)
+				release(&B.a[i]);
 			return 1;
 		}
 	atomic_store(&B.receiving, true);
@@ -366,6 +395,8 @@ main(int argc, char *argv[])
 	usleep(500000);		/* let the relay drain */
 	atomic_store(&B.receiving, false);
 	pthread_join(thr, NULL);
+	for (i = 0; i < B.n; i++)
+		release(&B.a[i]);
 
 	{
 		uint64_t nl = atomic_load(&B.nlat);
