@@ -936,23 +936,37 @@ handle_allocate(struct relay *r, struct req *q)
 	allocate_success(r, q, a, family_error, token);
 }
 
-static void
-handle_refresh(struct relay *r, struct req *q)
+/*
+ * The requester's allocation, or an answer: 437 without one, 441 when the
+ * credentials differ from the ones that made it (RFC 8656 section 5).
+ */
+static struct relay_alloc *
+own_alloc(struct relay *r, struct req *q)
 {
 	struct relay_alloc *a = alloc_find(r, &q->client);
-	struct stun_builder b;
-	uint8_t buf[200];
-	uint32_t life;
 
 	if (a == NULL) {
 		relay_count(r, RC_DROP_NO_ALLOCATION, 1);
 		error_resp(r, q, 437, "Allocation Mismatch");
-		return;
+		return NULL;
 	}
 	if (strcmp(a->username, q->username) != 0) {
 		error_resp(r, q, 441, "Wrong Credentials");
-		return;
+		return NULL;
 	}
+	return a;
+}
+
+static void
+handle_refresh(struct relay *r, struct req *q)
+{
+	struct relay_alloc *a = own_alloc(r, q);
+	struct stun_builder b;
+	uint8_t buf[200];
+	uint32_t life;
+
+	if (a == NULL)
+		return;
 	life = req_lifetime(q);
 	success_begin(r, q, &b, buf, sizeof(buf));
 	stun_put_u32(&b, TURN_A_LIFETIME, life);
@@ -991,20 +1005,14 @@ peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
 static void
 handle_permission(struct relay *r, struct req *q)
 {
-	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct relay_alloc *a = own_alloc(r, q);
 	struct taddr peers[STUN_MAX_ATTRS];
 	struct stun_builder b;
 	uint8_t buf[200];
 	unsigned i, n = 0;
 
-	if (a == NULL) {
-		error_resp(r, q, 437, "Allocation Mismatch");
+	if (a == NULL)
 		return;
-	}
-	if (strcmp(a->username, q->username) != 0) {
-		error_resp(r, q, 441, "Wrong Credentials");
-		return;
-	}
 	for (i = 0; i < q->m.nattrs; i++) {
 		if (q->m.attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
 			continue;
@@ -1029,7 +1037,7 @@ handle_permission(struct relay *r, struct req *q)
 static void
 handle_channel_bind(struct relay *r, struct req *q)
 {
-	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct relay_alloc *a = own_alloc(r, q);
 	struct relay_channel *ch = NULL;
 	const struct stun_attr *cn, *pa;
 	struct stun_builder b;
@@ -1039,14 +1047,8 @@ handle_channel_bind(struct relay *r, struct req *q)
 	uint64_t now = time_mono_ns();
 	unsigned i;
 
-	if (a == NULL) {
-		error_resp(r, q, 437, "Allocation Mismatch");
+	if (a == NULL)
 		return;
-	}
-	if (strcmp(a->username, q->username) != 0) {
-		error_resp(r, q, 441, "Wrong Credentials");
-		return;
-	}
 	cn = stun_find(&q->m, TURN_A_CHANNEL_NUMBER);
 	pa = stun_find(&q->m, TURN_A_XOR_PEER_ADDRESS);
 	if (cn == NULL || pa == NULL || stun_get_channel(cn, &number) != 0 ||

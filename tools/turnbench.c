@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -53,6 +54,7 @@ static struct {
 	double			 duration;
 	const char		*peer_ip;
 	bool			 json;
+	bool			 gso;		/* UDP GSO out, GRO in */
 	struct alloc		*a;
 	_Atomic bool		 sending, receiving;
 	_Atomic uint64_t	 received, recv_bytes;
@@ -213,12 +215,25 @@ release(struct alloc *a)
 		(void)send(a->cfd, req, n, 0);
 }
 
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+#define RBUF	65536
+
 static void *
 receiver(void *arg)
 {
 	static struct mmsghdr mh[BATCH];
 	static struct iovec iov[BATCH];
-	static uint8_t buf[BATCH][2048];
+	static uint8_t buf[BATCH][RBUF];
+	static union {
+		struct cmsghdr	align;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} cm[BATCH];
 	struct epoll_event ev[64];
 	int ep = epoll_create1(0), i, j, k, n;
 
@@ -237,27 +252,46 @@ receiver(void *arg)
 
 			for (j = 0; j < BATCH; j++) {
 				iov[j].iov_base = buf[j];
-				iov[j].iov_len = sizeof(buf[j]);
+				iov[j].iov_len = RBUF;
 				memset(&mh[j].msg_hdr, 0, sizeof(mh[j].msg_hdr));
 				mh[j].msg_hdr.msg_iov = &iov[j];
 				mh[j].msg_hdr.msg_iovlen = 1;
+				mh[j].msg_hdr.msg_control = cm[j].b;
+				mh[j].msg_hdr.msg_controllen = sizeof(cm[j].b);
 			}
 			got = recvmmsg(fd, mh, BATCH, MSG_DONTWAIT, NULL);
 			if (got <= 0)
 				continue;
 			uint64_t t = now_ns();
 			for (k = 0; k < got; k++) {
-				uint64_t sent_at, idx;
+				size_t len = mh[k].msg_len, seg = len, off;
+				struct cmsghdr *c;
 
-				if (mh[k].msg_len < 16)
-					continue;
-				memcpy(&sent_at, buf[k] + 8, 8);
-				atomic_fetch_add(&B.received, 1);
-				atomic_fetch_add(&B.recv_bytes, mh[k].msg_len);
-				idx = atomic_fetch_add(&B.nlat, 1);
-				if (idx < MAX_SAMPLES && t > sent_at)
-					B.lat_us[idx] = (uint32_t)((t - sent_at)
-					    / 1000);
+				/* GRO: one buffer of equal-size segments */
+				for (c = CMSG_FIRSTHDR(&mh[k].msg_hdr); c != NULL;
+				    c = CMSG_NXTHDR(&mh[k].msg_hdr, c))
+					if (c->cmsg_level == SOL_UDP &&
+					    c->cmsg_type == UDP_GRO) {
+						int g;
+
+						memcpy(&g, CMSG_DATA(c), sizeof(g));
+						if (g > 0)
+							seg = (size_t)g;
+					}
+				for (off = 0; off < len; off += seg) {
+					uint64_t sent_at, idx;
+
+					if (len - off < 16)
+						break;
+					memcpy(&sent_at, buf[k] + off + 8, 8);
+					atomic_fetch_add(&B.received, 1);
+					atomic_fetch_add(&B.recv_bytes,
+					    len - off < seg ? len - off : seg);
+					idx = atomic_fetch_add(&B.nlat, 1);
+					if (idx < MAX_SAMPLES && t > sent_at)
+						B.lat_us[idx] = (uint32_t)((t -
+						    sent_at) / 1000);
+				}
 			}
 		}
 	}
@@ -283,7 +317,9 @@ usage(FILE *f)
 "  --size BYTES      payload bytes per packet (100; at least 16)\n"
 "  --duration SECS   sending time (5)\n"
 "  --peer-addr IP    address of the peer sockets (127.0.0.1)\n"
-"  --json            one JSON object instead of text\n");
+"  --json            one JSON object instead of text\n"
+"  --no-gso          one sendmmsg datagram at a time instead of UDP GSO\n"
+"                    batches (and no GRO on the peer sockets)\n");
 }
 
 int
@@ -298,13 +334,17 @@ main(int argc, char *argv[])
 		{ "duration", required_argument, NULL, 'd' },
 		{ "peer-addr", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-gso", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct mmsghdr mh[BATCH];
 	static struct iovec iov[BATCH];
 	static uint8_t pkt[BATCH][2048];
+	static uint8_t gbuf[65536];
 	const char *server = NULL;
+	size_t seg;
+	int nseg;
 	pthread_t thr;
 	uint64_t start, end, sent = 0, t, due;
 	double secs, p50 = 0, p90 = 0, p99 = 0, pmax = 0;
@@ -314,6 +354,7 @@ main(int argc, char *argv[])
 	B.size = 100;
 	B.duration = 5;
 	B.peer_ip = "127.0.0.1";
+	B.gso = true;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's': server = optarg; break;
@@ -324,6 +365,7 @@ main(int argc, char *argv[])
 		case 'd': B.duration = atof(optarg); break;
 		case 'p': B.peer_ip = optarg; break;
 		case 'j': B.json = true; break;
+		case 'G': B.gso = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -356,15 +398,32 @@ main(int argc, char *argv[])
 		turn_channeldata_header(pkt[i], 0x4000, (uint16_t)B.size);
 		memset(pkt[i] + 4, 0xab, B.size);
 		iov[i].iov_base = pkt[i];
-		iov[i].iov_len = 4 + ((B.size + 3) & ~(size_t)3);
+		iov[i].iov_len = 4 + B.size;	/* unpadded over UDP */
 		memset(&mh[i], 0, sizeof(mh[i]));
 		mh[i].msg_hdr.msg_iov = &iov[i];
 		mh[i].msg_hdr.msg_iovlen = 1;
 	}
+	seg = 4 + B.size;
+	nseg = (int)(65000 / seg);
+	if (nseg > 64)
+		nseg = 64;
+	for (i = 0; i < nseg; i++)
+		memcpy(gbuf + (size_t)i * seg, pkt[0], seg);
+	if (B.gso) {
+		int g = (int)seg, one = 1;
+
+		for (i = 0; i < B.n && B.gso; i++)
+			if (setsockopt(B.a[i].cfd, SOL_UDP, UDP_SEGMENT, &g,
+			    sizeof(g)) != 0)
+				B.gso = false;
+		for (i = 0; i < B.n && B.gso; i++)
+			(void)setsockopt(B.a[i].pfd, SOL_UDP, UDP_GRO, &one,
+			    sizeof(one));
+	}
 	start = now_ns();
 	end = start + (uint64_t)(B.duration * 1e9);
 	while ((t = now_ns()) < end) {
-		int burst = BATCH;
+		int burst = B.gso ? nseg : BATCH;
 
 		if (B.rate > 0) {
 			due = (uint64_t)((double)(t - start) * (double)B.rate
@@ -378,13 +437,24 @@ main(int argc, char *argv[])
 			if (due - sent < (uint64_t)burst)
 				burst = (int)(due - sent);
 		}
-		for (i = 0; i < burst; i++) {
-			uint64_t seq = B.a[cur].sent + (uint64_t)i;
+		if (B.gso) {
+			for (i = 0; i < burst; i++) {
+				uint64_t seq = B.a[cur].sent + (uint64_t)i;
 
-			memcpy(pkt[i] + 4, &seq, 8);
-			memcpy(pkt[i] + 12, &t, 8);
+				memcpy(gbuf + (size_t)i * seg + 4, &seq, 8);
+				memcpy(gbuf + (size_t)i * seg + 12, &t, 8);
+			}
+			rc = send(B.a[cur].cfd, gbuf, (size_t)burst * seg, 0) < 0 ?
+			    -1 : burst;
+		} else {
+			for (i = 0; i < burst; i++) {
+				uint64_t seq = B.a[cur].sent + (uint64_t)i;
+
+				memcpy(pkt[i] + 4, &seq, 8);
+				memcpy(pkt[i] + 12, &t, 8);
+			}
+			rc = sendmmsg(B.a[cur].cfd, mh, (unsigned)burst, 0);
 		}
-		rc = sendmmsg(B.a[cur].cfd, mh, (unsigned)burst, 0);
 		if (rc > 0) {
 			B.a[cur].sent += (uint64_t)rc;
 			sent += (uint64_t)rc;
