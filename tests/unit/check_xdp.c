@@ -230,7 +230,8 @@ chdata(uint8_t *b, uint16_t chan, size_t n)
 	return n + 4;
 }
 
-static struct ep RELAY4, RELAY6, CA, CB, CC, CD, CE, CF, PA, PB, PC, PD;
+static struct ep RELAY4, RELAY6, CA, CB, CC, CD, CE, CF, CG, CH, PA, PB, PC,
+    PD;
 
 static void
 setup(void)
@@ -272,6 +273,15 @@ setup(void)
 
 		bind_channel(&CE, 0x4005, &rf, 50004);
 		bind_channel(&CF, 0x4006, &re, 50005);
+	}
+	{	/* relay-to-self across families: G (IPv6) to H (IPv4) */
+		struct ep rh = E("203.0.113.1", 50007), rg = E("203.0.113.1",
+		    50006);
+
+		CG = E("2001:db8:c::12", 40006);
+		CH = E("192.0.2.14", 40007);
+		bind_channel(&CG, 0x4007, &rh, 50006);
+		bind_channel(&CH, 0x4008, &rg, 50007);
 	}
 }
 
@@ -408,6 +418,26 @@ START_TEST(test_relay_to_self)
 	ho.ttl = 63;
 	wn = frame(want, MAC_A, MAC_R, &RELAY4, &CF, &ho, pw, chdata(pw, 0x4006,
 	    200));
+	ck_assert_int_eq(run(in, n, out, &on), XDP_TX);
+	ck_assert_uint_eq(on, wn);
+	ck_assert(memcmp(out, want, wn) == 0);
+	verify(out, on);
+}
+END_TEST
+
+START_TEST(test_relay_to_self_cross)
+{
+	uint8_t in[2048], want[2048], out[2048], pl[400], pw[400];
+	struct hdr h = { .ttl = 9, .tos = 0x10, .flow = 0x12345,
+	    .csum = CS_FULL };
+	struct hdr ho = { .ttl = 8, .tos = 0x10, .id = 0, .frag = 0x4000,
+	    .csum = CS_FULL };
+	size_t n, wn, on;
+
+	n = frame(in, MAC_R, MAC_A, &CG, &RELAY6, &h, pl, chdata(pl, 0x4007,
+	    333));
+	wn = frame(want, MAC_A, MAC_R, &RELAY4, &CH, &ho, pw, chdata(pw,
+	    0x4008, 333));
 	ck_assert_int_eq(run(in, n, out, &on), XDP_TX);
 	ck_assert_uint_eq(on, wn);
 	ck_assert(memcmp(out, want, wn) == 0);
@@ -553,6 +583,7 @@ xdp_suite(void)
 	tcase_add_test(tc, test_partial_checksums);
 	tcase_add_test(tc, test_zero_checksum);
 	tcase_add_test(tc, test_relay_to_self);
+	tcase_add_test(tc, test_relay_to_self_cross);
 	tcase_add_test(tc, test_passes);
 	tcase_add_test(tc, test_loop_dropped);
 	tcase_add_test(tc, test_unbind);
