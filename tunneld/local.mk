@@ -46,6 +46,7 @@ tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 TESTS += tests/interop/wireguard.sh
 dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
 	contrib/demo/steps/10-wireguard.sh contrib/demo/steps/20-service.sh \
+	contrib/demo/steps/30-relay.sh \
 	contrib/demo/demo.sh
 
 # Service mode and privilege separation (root; network namespaces).
