@@ -326,13 +326,19 @@ wgconf_parse(const char *text, size_t len, const char *file,
 					rc = fail(&ps, "too many peers");
 					break;
 				}
-				np = realloc(c.peers, (c.npeers + 1) *
-				    sizeof(*c.peers));
-				if (np == NULL) {
-					rc = -ENOMEM;
-					break;
+				/* Doubling: n peers cost O(n) copying. */
+				if ((c.npeers & (c.npeers - 1)) == 0) {
+					size_t cap = c.npeers == 0 ? 1 :
+					    2 * (size_t)c.npeers;
+
+					np = realloc(c.peers, cap *
+					    sizeof(*c.peers));
+					if (np == NULL) {
+						rc = -ENOMEM;
+						break;
+					}
+					c.peers = np;
 				}
-				c.peers = np;
 				memset(&c.peers[c.npeers], 0, sizeof(*np));
 				c.npeers++;
 				has_pub = false;
