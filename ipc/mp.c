@@ -42,101 +42,74 @@ bad:
 	return -EBADMSG;
 }
 
+/*
+ * The integer formats: positive and negative fixint, then 1, 2, 4 or 8
+ * big-endian bytes after 0xcc..0xcf (unsigned) or 0xd0..0xd3 (signed).
+ * The value comes back as raw bits and whether it is signed; the reader
+ * does not advance on failure.
+ */
+static int
+mp_get_integer(struct rbuf *rb, uint64_t *bits, bool *is_signed)
+{
+	struct rbuf save = *rb;
+	uint8_t t, b[8];
+	size_t n, i;
+
+	if (rbuf_get_u8(rb, &t) != 0)
+		return -EBADMSG;
+	if (t <= 0x7f || t >= 0xe0) {
+		*bits = t <= 0x7f ? t : (uint64_t)(int64_t)(int8_t)t;
+		*is_signed = t >= 0xe0;
+		return 0;
+	}
+	if (t < 0xcc || t > 0xd3) {
+		*rb = save;
+		return -EBADMSG;
+	}
+	n = (size_t)1 << ((t - 0xcc) & 3);
+	if (rbuf_bytes(rb, b, n) != 0) {
+		*rb = save;
+		return -EBADMSG;
+	}
+	*bits = 0;
+	for (i = 0; i < n; i++)
+		*bits = *bits << 8 | b[i];
+	*is_signed = t >= 0xd0;
+	if (*is_signed && n < 8 && (b[0] & 0x80))	/* sign-extend */
+		*bits |= ~(uint64_t)0 << (8 * n);
+	return 0;
+}
+
 int
 mp_get_uint(struct rbuf *rb, uint64_t *v)
 {
 	struct rbuf save = *rb;
-	uint8_t t, u8;
-	uint16_t u16;
-	uint32_t u32;
-	uint64_t u64;
+	bool sgn;
 
-	if (rbuf_get_u8(rb, &t) != 0)
+	if (mp_get_integer(rb, v, &sgn) != 0)
 		return -EBADMSG;
-	if (t <= 0x7f) {
-		*v = t;
-		return 0;
+	if (sgn) {		/* strict: unsigned fields use unsigned formats */
+		*rb = save;
+		return -EBADMSG;
 	}
-	switch (t) {
-	case 0xcc:
-		if (rbuf_get_u8(rb, &u8) != 0)
-			goto bad;
-		*v = u8;
-		return 0;
-	case 0xcd:
-		if (rbuf_get_u16(rb, &u16) != 0)
-			goto bad;
-		*v = u16;
-		return 0;
-	case 0xce:
-		if (rbuf_get_u32(rb, &u32) != 0)
-			goto bad;
-		*v = u32;
-		return 0;
-	case 0xcf:
-		if (rbuf_get_u64(rb, &u64) != 0)
-			goto bad;
-		*v = u64;
-		return 0;
-	}
-bad:
-	*rb = save;
-	return -EBADMSG;
+	return 0;
 }
 
 int
 mp_get_int(struct rbuf *rb, int64_t *v)
 {
 	struct rbuf save = *rb;
-	uint8_t t, u8;
-	uint16_t u16;
-	uint32_t u32;
-	uint64_t u64;
+	uint64_t bits;
+	bool sgn;
 
-	if (rbuf_cur(rb) != NULL && rbuf_left(rb) > 0) {
-		t = rbuf_cur(rb)[0];
-		if (t <= 0x7f || (t >= 0xcc && t <= 0xcf)) {
-			if (mp_get_uint(rb, &u64) != 0)
-				return -EBADMSG;
-			if (u64 > INT64_MAX) {
-				*rb = save;
-				return -EBADMSG;
-			}
-			*v = (int64_t)u64;
-			return 0;
-		}
-	}
-	if (rbuf_get_u8(rb, &t) != 0)
+	if (mp_get_integer(rb, &bits, &sgn) != 0)
 		return -EBADMSG;
-	if (t >= 0xe0) {
-		*v = (int8_t)t;
-		return 0;
+	if (!sgn && bits > INT64_MAX) {
+		*rb = save;
+		return -EBADMSG;
 	}
-	switch (t) {
-	case 0xd0:
-		if (rbuf_get_u8(rb, &u8) != 0)
-			goto bad;
-		*v = (int8_t)u8;
-		return 0;
-	case 0xd1:
-		if (rbuf_get_u16(rb, &u16) != 0)
-			goto bad;
-		*v = (int16_t)u16;
-		return 0;
-	case 0xd2:
-		if (rbuf_get_u32(rb, &u32) != 0)
-			goto bad;
-		*v = (int32_t)u32;
-		return 0;
-	case 0xd3:
-		if (rbuf_get_u64(rb, &u64) != 0)
-			goto bad;
-		*v = (int64_t)u64;
-		return 0;
-	}
-bad:
-	*rb = save;
-	return -EBADMSG;
+	*v = (int64_t)bits;
+	return 0;
 }
 
 int
