@@ -331,10 +331,10 @@ stun_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key,
 
 static uint32_t crc_table[256];
 
-uint32_t
-stun_crc32(const uint8_t *p, size_t n)
+/* CRC-32 (ISO-HDLC, as FINGERPRINT uses) continued from c over p. */
+static uint32_t
+crc32_update(uint32_t c, const uint8_t *p, size_t n)
 {
-	uint32_t c = 0xffffffffu;
 	size_t i;
 
 	if (crc_table[1] == 0) {
@@ -348,7 +348,13 @@ stun_crc32(const uint8_t *p, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
+	return c;
+}
+
+uint32_t
+stun_crc32(const uint8_t *p, size_t n)
+{
+	return crc32_update(0xffffffffu, p, n) ^ 0xffffffffu;
 }
 
 int
@@ -367,17 +373,9 @@ stun_check_fingerprint(const struct stun_msg *m)
 	hdr[2] = (uint8_t)(cover >> 8);
 	hdr[3] = (uint8_t)cover;
 	/* CRC over the adjusted header, then the rest up to FINGERPRINT. */
-	{
-		uint32_t crc = 0xffffffffu;
-		size_t i;
-
-		(void)stun_crc32(hdr, 0);	/* builds the table */
-		for (i = 0; i < STUN_HDR_LEN; i++)
-			crc = crc_table[(crc ^ hdr[i]) & 0xff] ^ (crc >> 8);
-		for (i = STUN_HDR_LEN; i < a->off; i++)
-			crc = crc_table[(crc ^ m->raw[i]) & 0xff] ^ (crc >> 8);
-		c = crc ^ 0xffffffffu;
-	}
+	c = crc32_update(0xffffffffu, hdr, STUN_HDR_LEN);
+	c = crc32_update(c, m->raw + STUN_HDR_LEN, a->off - STUN_HDR_LEN);
+	c ^= 0xffffffffu;
 	return (c ^ STUN_FINGERPRINT_XOR) == be32(a->val) ? 0 : -EBADMSG;
 }
 

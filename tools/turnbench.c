@@ -106,6 +106,16 @@ error_code(const struct stun_msg *m)
 	return code;
 }
 
+/* The long-term credential attributes and integrity of a's session. */
+static void
+put_auth(struct stun_builder *b, const struct alloc *a)
+{
+	stun_put_str(b, STUN_A_USERNAME, a->user);
+	stun_put_str(b, STUN_A_REALM, B.realm);
+	stun_put_str(b, STUN_A_NONCE, a->nonce);
+	stun_put_integrity(b, a->key, 16);
+}
+
 static int
 setup_alloc(int i)
 {
@@ -152,10 +162,7 @@ setup_alloc(int i)
 	randombytes_buf(tid, 12);
 	stun_build(&b, req, sizeof(req), TURN_ALLOCATE, tid);
 	stun_put(&b, TURN_A_REQUESTED_TRANSPORT, t, 4);
-	stun_put_str(&b, STUN_A_USERNAME, user);
-	stun_put_str(&b, STUN_A_REALM, B.realm);
-	stun_put_str(&b, STUN_A_NONCE, nonce);
-	stun_put_integrity(&b, key, 16);
+	put_auth(&b, a);
 	if (stun_finish(&b, &n) != 0 || (rc = transact(a, req, n, &m, resp,
 	    sizeof(resp))) != 0)
 		return rc != 0 ? rc : -EINVAL;
@@ -179,10 +186,7 @@ setup_alloc(int i)
 	stun_build(&b, req, sizeof(req), TURN_CHANNEL_BIND, tid);
 	stun_put_u32(&b, TURN_A_CHANNEL_NUMBER, 0x40000000u);
 	stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &a->peer.sa);
-	stun_put_str(&b, STUN_A_USERNAME, user);
-	stun_put_str(&b, STUN_A_REALM, B.realm);
-	stun_put_str(&b, STUN_A_NONCE, nonce);
-	stun_put_integrity(&b, key, 16);
+	put_auth(&b, a);
 	if (stun_finish(&b, &n) != 0 || (rc = transact(a, req, n, &m, resp,
 	    sizeof(resp))) != 0)
 		return rc != 0 ? rc : -EINVAL;
@@ -207,10 +211,7 @@ release(struct alloc *a)
 	randombytes_buf(tid, 12);
 	stun_build(&b, req, sizeof(req), TURN_REFRESH, tid);
 	stun_put_u32(&b, TURN_A_LIFETIME, 0);
-	stun_put_str(&b, STUN_A_USERNAME, a->user);
-	stun_put_str(&b, STUN_A_REALM, B.realm);
-	stun_put_str(&b, STUN_A_NONCE, a->nonce);
-	stun_put_integrity(&b, a->key, 16);
+	put_auth(&b, a);
 	if (stun_finish(&b, &n) == 0)
 		(void)send(a->cfd, req, n, 0);
 }
@@ -262,7 +263,9 @@ receiver(void *arg)
 			got = recvmmsg(fd, mh, BATCH, MSG_DONTWAIT, NULL);
 			if (got <= 0)
 				continue;
-			uint64_t t = now_ns();
+			uint64_t t = now_ns(), pk = 0, by = 0, idx;
+
+			idx = atomic_load_explicit(&B.nlat, memory_order_relaxed);
 			for (k = 0; k < got; k++) {
 				size_t len = mh[k].msg_len, seg = len, off;
 				struct cmsghdr *c;
@@ -279,20 +282,23 @@ receiver(void *arg)
 							seg = (size_t)g;
 					}
 				for (off = 0; off < len; off += seg) {
-					uint64_t sent_at, idx;
+					uint64_t sent_at;
 
 					if (len - off < 16)
 						break;
 					memcpy(&sent_at, buf[k] + off + 8, 8);
-					atomic_fetch_add(&B.received, 1);
-					atomic_fetch_add(&B.recv_bytes,
-					    len - off < seg ? len - off : seg);
-					idx = atomic_fetch_add(&B.nlat, 1);
+					pk++;
+					by += len - off < seg ? len - off : seg;
 					if (idx < MAX_SAMPLES && t > sent_at)
 						B.lat_us[idx] = (uint32_t)((t -
 						    sent_at) / 1000);
+					idx++;
 				}
 			}
+			/* one writer: counts are published once per batch */
+			atomic_fetch_add(&B.received, pk);
+			atomic_fetch_add(&B.recv_bytes, by);
+			atomic_store(&B.nlat, idx);
 		}
 	}
 	close(ep);
