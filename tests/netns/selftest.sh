@@ -17,6 +17,14 @@ if [ "${1:-}" != inner ]; then
 		ns_fail "background process left behind"
 	fi
 	ns_log "PASS: namespaces created and removed"
+	# As root, a skip for a missing tool is a failure under CI and a
+	# skip (77) otherwise.
+	lib="$top_srcdir/tests/netns/lib.sh"
+	CI=true bash -c ". '$lib'; ns_skip 'no such tool'" 2>/dev/null
+	[ $? = 1 ] || ns_fail "ns_skip under CI as root must fail"
+	env -u CI bash -c ". '$lib'; ns_skip 'no such tool'" 2>/dev/null
+	[ $? = 77 ] || ns_fail "ns_skip without CI must exit 77"
+	ns_log "PASS: a skip as root under CI is a failure"
 	exit 0
 fi
 
