@@ -66,6 +66,14 @@ bool	log_enabled(const char *module, enum log_level);
 void	log_emit(const char *module, enum log_level, int errnum,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *log_level_name(enum log_level);
+/*
+ * Copies s into out (cap bytes, always NUL-terminated) for a text log
+ * line, a terminal or an sd_notify(3) field: C0 controls, DEL, the C1
+ * controls (U+0080-U+009F) and bytes that are not UTF-8 become \xNN, a
+ * backslash becomes \\; other UTF-8 is kept.  Stops before an escape
+ * that would not fit.  Returns the length written.
+ */
+size_t	log_escape(char *out, size_t cap, const char *s);
 
 #define log_errorx(...)	log_emit(LOG_MODULE, LOG_LVL_ERROR, 0, __VA_ARGS__)
 #define log_warn(...)	log_emit(LOG_MODULE, LOG_LVL_WARN, errno, __VA_ARGS__)

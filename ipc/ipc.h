@@ -102,8 +102,9 @@ int	ipc_strlcpy(char *, const char *, size_t);
 
 /*
  * Encodes the payload (without the length prefix) into w.  -EINVAL for an
- * unknown type or a string that is too long or not UTF-8; w's sticky error
- * on overflow.
+ * unknown type or a string that is too long or not ipc_text_valid (the
+ * decoder's rule, so what is sent always decodes); w's sticky error on
+ * overflow.
  */
 int	ipc_msg_encode(const struct ipc_msg *, struct wbuf *)
 	    __attribute__((warn_unused_result));
@@ -187,9 +188,11 @@ int	mp_get_int(struct rbuf *, int64_t *) __attribute__((warn_unused_result));
 int	mp_get_bool(struct rbuf *, bool *) __attribute__((warn_unused_result));
 int	mp_get_str(struct rbuf *, const char **, uint32_t *)
 	    __attribute__((warn_unused_result));
-/* A string into a NUL-terminated buffer of size cap: no NUL, valid UTF-8. */
+/* A string into a NUL-terminated buffer of size cap: ipc_text_valid. */
 int	mp_get_cstr(struct rbuf *, char *, size_t cap)
 	    __attribute__((warn_unused_result));
 bool	utf8_valid(const char *, size_t);
+/* Valid UTF-8 without C0 controls, DEL or C1 controls (U+0080-U+009F). */
+bool	ipc_text_valid(const char *, size_t);
 
 #endif

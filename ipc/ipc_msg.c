@@ -101,7 +101,7 @@ enc_str(msgpack_packer *pk, const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 
-	if (n == cap || !utf8_valid(s, n))
+	if (n == cap || !ipc_text_valid(s, n))
 		return -EINVAL;
 	msgpack_pack_str(pk, n);
 	msgpack_pack_str_body(pk, s, n);

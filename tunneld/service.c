@@ -132,6 +132,23 @@ broadcast(struct svc *s, const char *kind, const char *detail)
 	}
 }
 
+/*
+ * STATUS= for systemd.  sd_notify(3) takes newline-separated assignments
+ * from the root main PID, so a newline in text that came from
+ * fz-controld would add MAINPID=, WATCHDOG=trigger or STOPPING=1.  The
+ * IPC decoder already rejects control characters; escaping here keeps
+ * this line safe whatever the text's source.
+ */
+static void
+notify_status(const char *prefix, const char *state, const char *detail)
+{
+	char st[4 * 32 + 1], d[4 * 512 + 1];
+
+	(void)log_escape(st, sizeof(st), state);
+	(void)log_escape(d, sizeof(d), detail);
+	sd_notifyf(0, "%sSTATUS=%s%s%s", prefix, st, *d ? ": " : "", d);
+}
+
 static void
 set_state(struct svc *s, const char *state, const char *detail)
 {
@@ -144,7 +161,7 @@ set_state(struct svc *s, const char *state, const char *detail)
 	log_info("state %s%s%s", state, *detail ? ": " : "", detail);
 	snprintf(d, sizeof(d), "%s%s%s", state, *detail ? ": " : "", detail);
 	broadcast(s, "status", d);
-	sd_notifyf(0, "STATUS=%s", d);
+	notify_status("", state, detail);
 }
 
 /* --- fz-controld ------------------------------------------------------- */
@@ -962,8 +979,7 @@ service_run(const struct tunneld_opts *o)
 	log_info("fz-tunneld %s ready (%s mode, device id %s)",
 	    PACKAGE_VERSION, s->st.gateway ? "gateway" : "client",
 	    s->st.firezone_id);
-	sd_notifyf(0, "READY=1\nSTATUS=%s%s%s", s->state, *s->detail ? ": " :
-	    "", s->detail);
+	notify_status("READY=1\n", s->state, s->detail);
 	event_base_dispatch(s->base);
 	sd_notify(0, "STOPPING=1");
 out:

@@ -274,6 +274,108 @@ START_TEST(test_strict_decoding)
 }
 END_TEST
 
+/* A STATUS with detail s (the field a forged sd_notify line came from). */
+static size_t
+status_with(uint8_t *buf, size_t cap, const char *s, size_t n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_STATUS);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_str(&pk, 9);
+	msgpack_pack_str_body(&pk, "connected", 9);
+	msgpack_pack_str(&pk, n);
+	msgpack_pack_str_body(&pk, s, n);
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+/* A RESOURCES list whose one resource has name s. */
+static size_t
+resource_named(uint8_t *buf, size_t cap, const char *s, size_t n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_RESOURCES);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 5);
+	for (int k = 0; k < 5; k++) {
+		msgpack_pack_str(&pk, k == 3 ? n : 1);
+		msgpack_pack_str_body(&pk, k == 3 ? s : "x", k == 3 ? n : 1);
+	}
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+START_TEST(test_control_chars_rejected)
+{
+	static const struct { const char *s; size_t n; } bad[] = {
+		{ "a\nMAINPID=1", 11 },	/* C0: newline, sd_notify injection */
+		{ "\n<3>forged", 10 },	/* C0: journald priority forgery */
+		{ "a\x00b", 3 },		/* C0: NUL */
+		{ "a\x01b", 3 },		/* C0: first */
+		{ "a\tb", 3 },		/* C0: tab */
+		{ "a\rb", 3 },		/* C0: carriage return */
+		{ "\x1b[2J", 4 },		/* C0: ESC, a terminal sequence */
+		{ "a\x1f", 2 },		/* C0: last */
+		{ "a\x7f", 2 },		/* DEL */
+		{ "a\xc2\x80", 3 },	/* C1: U+0080 */
+		{ "\xc2\x85x", 3 },	/* C1: NEL, a line break to some */
+		{ "\xc2\x9b" "2J", 4 },	/* C1: CSI */
+		{ "a\xc2\x9f", 3 },	/* C1: U+009F */
+		{ "\xc2", 1 },		/* not UTF-8: truncated */
+		{ "\xc0\x8a", 2 },	/* not UTF-8: overlong newline */
+	};
+	static const char *good[] = {
+		"plain ASCII ~!", "\xc2\xa0nbsp", "é € 𝄞", "",
+	};
+	static uint8_t b[8192];
+	static struct ipc_msg d, m;
+	struct wbuf w;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(!ipc_text_valid(bad[i].s, bad[i].n), "%zu", i);
+		n = status_with(b, sizeof(b), bad[i].s, bad[i].n);
+		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		    "STATUS bad[%zu] decoded", i);
+		n = resource_named(b, sizeof(b), bad[i].s, bad[i].n);
+		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		    "RESOURCES bad[%zu] decoded", i);
+		/* and the encoder refuses to send what would not decode */
+		if (memchr(bad[i].s, 0, bad[i].n) != NULL)
+			continue;
+		ipc_msg_init(&m, IPC_STATUS);
+		memcpy(m.u.status.detail, bad[i].s, bad[i].n);
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		n = status_with(b, sizeof(b), good[i], strlen(good[i]));
+		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_str_eq(d.u.status.detail, good[i]);
+		n = resource_named(b, sizeof(b), good[i], strlen(good[i]));
+		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_str_eq(d.u.resources.list.r[0].name, good[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_encode_refuses_bad_strings)
 {
 	static uint8_t b[4096];
@@ -665,6 +767,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_roundtrip_every_type);
 	tcase_add_test(tc, test_truncation_and_trailing);
 	tcase_add_test(tc, test_strict_decoding);
+	tcase_add_test(tc, test_control_chars_rejected);
 	tcase_add_test(tc, test_encode_refuses_bad_strings);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);

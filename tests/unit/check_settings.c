@@ -171,6 +171,8 @@ START_TEST(test_parsers)
 	ck_assert_int_eq(settings_api_url("ftp://x", u, sizeof(u)), -EINVAL);
 	ck_assert_int_eq(settings_api_url("wss://", u, sizeof(u)), -EINVAL);
 	ck_assert_int_eq(settings_api_url("wss://a b", u, sizeof(u)), -EINVAL);
+	ck_assert_int_eq(settings_api_url("wss://a\x1b[2Jb", u, sizeof(u)), -EINVAL);
+	ck_assert_int_eq(settings_api_url("wss://a\x7f", u, sizeof(u)), -EINVAL);
 }
 END_TEST
 
