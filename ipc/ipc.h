@@ -128,6 +128,8 @@ int ipc_decode_##n(struct rbuf *, struct ipc_##n *);
  * peer receive (dir 0) or send (dir 1) this type?
  */
 bool	ipc_permitted(unsigned type, unsigned self, unsigned peer, int send);
+/* May that end receive any IPC_FD type from that peer at all? */
+bool	ipc_fds_permitted(unsigned self, unsigned peer);
 
 /*
  * A connection: framing, HELLO, permissions, once-only types, descriptor
@@ -155,9 +157,19 @@ struct ipc_conn_config {
 	void		*arg;
 };
 
-/* Takes ownership of fd (made non-blocking) and sends HELLO. */
+/*
+ * Takes ownership of fd (made non-blocking) and sends HELLO.  When the
+ * peer may pass no descriptor (ipc_fds_permitted), fd gets SO_PASSRIGHTS
+ * 0 where the kernel has it, and a descriptor is a protocol violation.
+ */
 int	ipc_conn_new(struct event_base *, int fd, const struct ipc_conn_config *,
 	    struct ipc_conn **) __attribute__((warn_unused_result));
+/*
+ * SO_PASSRIGHTS 0 on a Unix socket (inherited by the connections a
+ * listener accepts): the kernel refuses descriptors sent to it.  1 when
+ * set, 0 when the kernel lacks the option, else -errno.
+ */
+int	ipc_refuse_fds(int fd) __attribute__((warn_unused_result));
 /* Safe to call from inside the connection's own callbacks. */
 void	ipc_conn_free(struct ipc_conn *);
 /*

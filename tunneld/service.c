@@ -692,6 +692,8 @@ open_listener(struct svc *s)
 		}
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (ipc_refuse_fds(fd) < 0)	/* front ends pass none */
+			log_warn("SO_PASSRIGHTS on the systemd socket");
 		s->listen_fd = fd;
 		log_info("front-end socket from systemd (socket activation)");
 		return 0;
@@ -721,6 +723,12 @@ open_listener(struct svc *s)
 	if (chown(sun.sun_path, 0, s->have_client_group ? s->client_gid : 0)
 	    != 0 || chmod(sun.sun_path, 0660) != 0)
 		log_warn("%s: ownership", sun.sun_path);
+	/*
+	 * Front ends pass no descriptors: refuse them from connect() on, not
+	 * only once accept() has set up the IPC connection.
+	 */
+	if (ipc_refuse_fds(fd) < 0)
+		log_warn("%s: SO_PASSRIGHTS", sun.sun_path);
 	s->listen_fd = fd;
 	s->socket_created = true;
 	log_info("listening on %s", sun.sun_path);
