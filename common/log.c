@@ -160,6 +160,24 @@ log_check_filter(const char *spec)
 }
 
 int
+log_filter_min_level(const char *spec, enum log_level *out)
+{
+	struct filter f;
+	enum log_level m;
+	unsigned i;
+	int rc;
+
+	if ((rc = parse_filter(spec, &f)) != 0)
+		return rc;
+	m = f.deflt;
+	for (i = 0; i < f.n; i++)
+		if (f.d[i].level < m)
+			m = f.d[i].level;
+	*out = m;
+	return 0;
+}
+
+int
 log_set_filter(const char *spec)
 {
 	struct filter f;

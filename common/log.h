@@ -49,6 +49,12 @@ void	log_get_filter(char *, size_t);
 /* Validates a filter without applying it. */
 int	log_check_filter(const char *) __attribute__((warn_unused_result));
 /*
+ * The quietest level a valid filter sets, default or any module ("warn,
+ * wg=off": LOG_LVL_OFF), to tell whether it silences warnings somewhere.
+ */
+int	log_filter_min_level(const char *, enum log_level *)
+	    __attribute__((warn_unused_result));
+/*
  * Also writes JSON lines to DIR/<prog>.<timestamp>.jsonl, starting a new
  * file past max_bytes and keeping the newest `keep` files; NULL stops.
  */

@@ -189,7 +189,8 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		if (m->u.result.error != 0) {
 			fprintf(stderr, "fzctl: %s\n",
 			    esc(m->u.result.message));
-			finish(c, m->u.result.error == -EACCES ? EX_NOPERM : 1);
+			finish(c, m->u.result.error == -EACCES ||
+			    m->u.result.error == -EPERM ? EX_NOPERM : 1);
 			break;
 		}
 		if (c->cmd == CMD_EVENTS)

@@ -392,8 +392,16 @@ settings_load(struct settings *s, const struct tunneld_opts *o, char *err,
 	    (rc = env_bool("FIREZONE_ACTIVATE_INTERNET_RESOURCE", false,
 	    &s->internet_resource, err, errlen)) != 0 ||
 	    (rc = env_bool("FIREZONE_FLOW_LOGS", false, &s->flow_logs, err,
-	    errlen)) != 0)
+	    errlen)) != 0 ||
+	    (rc = env_bool("FZ_FRONTEND_ALLOW_PORTAL_URL", false,
+	    &s->fe_allow_portal_url, err, errlen)) != 0 ||
+	    (rc = env_bool("FZ_FRONTEND_ALLOW_LOG_OFF", false,
+	    &s->fe_allow_log_off, err, errlen)) != 0)
 		return rc;
+	if (o->fe_allow_portal_url)
+		s->fe_allow_portal_url = true;
+	if (o->fe_allow_log_off)
+		s->fe_allow_log_off = true;
 	if (o->no_telemetry)
 		s->no_telemetry = true;
 	if (o->internet_resource)

@@ -59,6 +59,19 @@ START_TEST(test_filter_parse)
 	ck_assert_int_eq(log_set_filter("warn,tunneld=debug"), 0);
 	log_get_filter(out, sizeof(out));
 	ck_assert_str_eq(out, "warn,tunneld=debug");
+	{
+		enum log_level l;
+
+		ck_assert_int_eq(log_filter_min_level("info,wg=debug", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_INFO);
+		ck_assert_int_eq(log_filter_min_level("debug,wg=off", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_OFF);
+		ck_assert_int_eq(log_filter_min_level("error", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_ERROR);
+		ck_assert_int_eq(log_filter_min_level("", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_INFO);
+		ck_assert_int_eq(log_filter_min_level("x=loud", &l), -EINVAL);
+	}
 }
 END_TEST
 
