@@ -160,6 +160,24 @@ log_check_filter(const char *spec)
 }
 
 int
+log_filter_min_level(const char *spec, enum log_level *out)
+{
+	struct filter f;
+	enum log_level m;
+	unsigned i;
+	int rc;
+
+	if ((rc = parse_filter(spec, &f)) != 0)
+		return rc;
+	m = f.deflt;
+	for (i = 0; i < f.n; i++)
+		if (f.d[i].level < m)
+			m = f.d[i].level;
+	*out = m;
+	return 0;
+}
+
+int
 log_set_filter(const char *spec)
 {
 	struct filter f;
@@ -279,7 +297,77 @@ log_enabled(const char *module, enum log_level level)
 	return on;
 }
 
-/* Appends s to the JSON string being built, escaping and fixing UTF-8. */
+/* Bytes in a well-formed UTF-8 sequence at p (at most 4), else 0. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t n = 0, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlongs, surrogates or code points past U+10FFFF */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* U+0080-U+009F, the C1 controls: 0xC2 0x80-0x9F in UTF-8. */
+static bool
+is_c1(const unsigned char *p)
+{
+	return p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+}
+
+size_t
+log_escape(char *out, size_t cap, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t off = 0, n;
+
+	if (cap == 0)
+		return 0;
+	while (*p != '\0') {
+		unsigned char c = *p;
+
+		n = c < 0x80 ? 1 : utf8_seq(p);
+		if (c == '\\') {
+			if (off + 2 >= cap)
+				break;
+			out[off++] = '\\';
+			out[off++] = '\\';
+			p++;
+		} else if (c < 0x20 || c == 0x7f || n == 0 || is_c1(p)) {
+			/* one byte at a time: a C1 pair becomes \xc2\x85 */
+			if (off + 4 >= cap)
+				break;
+			snprintf(out + off, cap - off, "\\x%02x", c);
+			off += 4;
+			p++;
+		} else {
+			if (off + n >= cap)
+				break;
+			memcpy(out + off, p, n);
+			off += n;
+			p += n;
+		}
+	}
+	out[off] = '\0';
+	return off;
+}
+
+/*
+ * Appends s to the JSON string being built, escaping and fixing UTF-8.
+ * DEL and the C1 controls, legal raw in JSON, are escaped too, so a log
+ * file shown on a terminal cannot carry escape sequences.
+ */
 static size_t
 json_escape(char *out, size_t off, size_t cap, const char *s)
 {
@@ -287,7 +375,7 @@ json_escape(char *out, size_t off, size_t cap, const char *s)
 
 	while (*p != '\0' && off + 8 < cap) {
 		unsigned char c = *p;
-		size_t n = 0, i;
+		size_t n;
 
 		if (c == '"' || c == '\\') {
 			out[off++] = '\\';
@@ -295,7 +383,7 @@ json_escape(char *out, size_t off, size_t cap, const char *s)
 			p++;
 			continue;
 		}
-		if (c < 0x20) {
+		if (c < 0x20 || c == 0x7f) {
 			off += (size_t)snprintf(out + off, cap - off,
 			    c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\u%04x",
 			    c);
@@ -307,17 +395,15 @@ json_escape(char *out, size_t off, size_t cap, const char *s)
 			p++;
 			continue;
 		}
+		if (is_c1(p)) {
+			off += (size_t)snprintf(out + off, cap - off, "\\u%04x",
+			    p[1]);
+			p += 2;
+			continue;
+		}
 		/* Copy a well-formed UTF-8 sequence, else U+FFFD. */
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 4;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				break;
-		if (n == 0 || i != n) {
+		n = utf8_seq(p);
+		if (n == 0) {
 			off += (size_t)snprintf(out + off, cap - off,
 			    "\\ufffd");
 			p++;
@@ -467,7 +553,8 @@ void
 log_emit(const char *module, enum log_level level, int errnum,
     const char *fmt, ...)
 {
-	char msg[LINE_MAX_LEN], line[LINE_MAX_LEN * 2], ts[40];
+	char msg[LINE_MAX_LEN], esc[LINE_MAX_LEN], line[LINE_MAX_LEN * 2];
+	char ts[40];
 	size_t n;
 	va_list ap;
 	int saved = errno;
@@ -484,17 +571,24 @@ log_emit(const char *module, enum log_level level, int errnum,
 
 	pthread_mutex_lock(&mtx);
 	if (level <= level_for(module)) {
+		/*
+		 * Text and journald lines end at a newline and journald reads
+		 * a "<N>" prefix on each: the message (which may quote what a
+		 * peer sent) is escaped so that it can forge neither.
+		 */
+		if (!json)
+			(void)log_escape(esc, sizeof(esc), msg);
 		if (json)
 			n = fmt_json(line, sizeof(line), ts, level, module,
 			    msg, errnum);
 		else if (journal)
 			n = (size_t)snprintf(line, sizeof(line), "<%d>%s: %s%s%s\n",
-			    journal_prio[level], module, msg,
+			    journal_prio[level], module, esc,
 			    errnum ? ": " : "", errnum ? strerror(errnum) : "");
 		else
 			n = (size_t)snprintf(line, sizeof(line),
 			    "%s %-5s %s: %s%s%s\n", ts, upper[level], module,
-			    msg, errnum ? ": " : "",
+			    esc, errnum ? ": " : "",
 			    errnum ? strerror(errnum) : "");
 		if (n >= sizeof(line)) {
 			n = sizeof(line) - 1;

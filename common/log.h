@@ -49,6 +49,12 @@ void	log_get_filter(char *, size_t);
 /* Validates a filter without applying it. */
 int	log_check_filter(const char *) __attribute__((warn_unused_result));
 /*
+ * The quietest level a valid filter sets, default or any module ("warn,
+ * wg=off": LOG_LVL_OFF), to tell whether it silences warnings somewhere.
+ */
+int	log_filter_min_level(const char *, enum log_level *)
+	    __attribute__((warn_unused_result));
+/*
  * Also writes JSON lines to DIR/<prog>.<timestamp>.jsonl, starting a new
  * file past max_bytes and keeping the newest `keep` files; NULL stops.
  */
@@ -66,6 +72,14 @@ bool	log_enabled(const char *module, enum log_level);
 void	log_emit(const char *module, enum log_level, int errnum,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *log_level_name(enum log_level);
+/*
+ * Copies s into out (cap bytes, always NUL-terminated) for a text log
+ * line, a terminal or an sd_notify(3) field: C0 controls, DEL, the C1
+ * controls (U+0080-U+009F) and bytes that are not UTF-8 become \xNN, a
+ * backslash becomes \\; other UTF-8 is kept.  Stops before an escape
+ * that would not fit.  Returns the length written.
+ */
+size_t	log_escape(char *out, size_t cap, const char *s);
 
 #define log_errorx(...)	log_emit(LOG_MODULE, LOG_LVL_ERROR, 0, __VA_ARGS__)
 #define log_warn(...)	log_emit(LOG_MODULE, LOG_LVL_WARN, errno, __VA_ARGS__)

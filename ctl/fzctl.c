@@ -77,6 +77,25 @@ print_json(json_t *j)
 	json_decref(j);
 }
 
+/*
+ * Every string printed as text came from another process: escape control
+ * characters (log_escape) so that none can drive the terminal or forge a
+ * line.  A few buffers in turn, so one printf can take several fields.
+ */
+#define ESC_BUFS	8
+#define ESC_LEN		(4 * 512 + 1)	/* the longest field, escaped */
+static char esc_buf[ESC_BUFS][ESC_LEN];
+static unsigned esc_next;
+
+static const char *
+esc(const char *s)
+{
+	char *b = esc_buf[esc_next++ % ESC_BUFS];
+
+	(void)log_escape(b, ESC_LEN, s);
+	return b;
+}
+
 static void
 show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 {
@@ -93,17 +112,18 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		return;
 	}
 	if (*t->detail)
-		printf("state:        %s (%s)\n", t->state, t->detail);
+		printf("state:        %s (%s)\n", esc(t->state),
+		    esc(t->detail));
 	else
-		printf("state:        %s\n", t->state);
-	printf("mode:         %s\n", t->mode);
+		printf("state:        %s\n", esc(t->state));
+	printf("mode:         %s\n", esc(t->mode));
 	printf("signed in:    %s\n", t->signed_in ? "yes" : "no");
-	printf("portal:       %s\n", t->api_url);
+	printf("portal:       %s\n", esc(t->api_url));
 	if (*t->account)
-		printf("account:      %s\n", t->account);
-	printf("device id:    %s\n", t->firezone_id);
-	printf("interface:    %s\n", t->interface);
-	printf("log filter:   %s\n", t->log_filter);
+		printf("account:      %s\n", esc(t->account));
+	printf("device id:    %s\n", esc(t->firezone_id));
+	printf("interface:    %s\n", esc(t->interface));
+	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",
 		    t->controld_pid, t->controld_restarts);
@@ -111,7 +131,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		printf("fz-controld:  not running (restarted %u time(s))\n",
 		    t->controld_restarts);
 	printf("uptime:       %llu s\n", (unsigned long long)t->uptime_s);
-	printf("version:      %s\n", t->version);
+	printf("version:      %s\n", esc(t->version));
 }
 
 static void
@@ -136,8 +156,9 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 	}
 	printf("%-8s %-32s %-24s %s\n", "TYPE", "ADDRESS", "NAME", "STATUS");
 	for (i = 0; i < l->n; i++)
-		printf("%-8s %-32s %-24s %s\n", l->r[i].type, l->r[i].address,
-		    l->r[i].name, l->r[i].status);
+		printf("%-8s %-32s %-24s %s\n", esc(l->r[i].type),
+		    esc(l->r[i].address), esc(l->r[i].name),
+		    esc(l->r[i].status));
 }
 
 static void
@@ -160,13 +181,16 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 			print_json(json_pack("{s:s, s:s}", "event",
 			    m->u.event.kind, "detail", m->u.event.detail));
 		else
-			printf("%s: %s\n", m->u.event.kind, m->u.event.detail);
+			printf("%s: %s\n", esc(m->u.event.kind),
+			    esc(m->u.event.detail));
 		fflush(stdout);
 		break;
 	case IPC_RESULT:
 		if (m->u.result.error != 0) {
-			fprintf(stderr, "fzctl: %s\n", m->u.result.message);
-			finish(c, m->u.result.error == -EACCES ? EX_NOPERM : 1);
+			fprintf(stderr, "fzctl: %s\n",
+			    esc(m->u.result.message));
+			finish(c, m->u.result.error == -EACCES ||
+			    m->u.result.error == -EPERM ? EX_NOPERM : 1);
 			break;
 		}
 		if (c->cmd == CMD_EVENTS)
@@ -175,7 +199,7 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 			print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
 			    m->u.result.message));
 		else
-			printf("%s\n", m->u.result.message);
+			printf("%s\n", esc(m->u.result.message));
 		finish(c, 0);
 		break;
 	default:

@@ -102,8 +102,9 @@ int	ipc_strlcpy(char *, const char *, size_t);
 
 /*
  * Encodes the payload (without the length prefix) into w.  -EINVAL for an
- * unknown type or a string that is too long or not UTF-8; w's sticky error
- * on overflow.
+ * unknown type or a string that is too long or not ipc_text_valid (the
+ * decoder's rule, so what is sent always decodes); w's sticky error on
+ * overflow.
  */
 int	ipc_msg_encode(const struct ipc_msg *, struct wbuf *)
 	    __attribute__((warn_unused_result));
@@ -127,6 +128,8 @@ int ipc_decode_##n(struct rbuf *, struct ipc_##n *);
  * peer receive (dir 0) or send (dir 1) this type?
  */
 bool	ipc_permitted(unsigned type, unsigned self, unsigned peer, int send);
+/* May that end receive any IPC_FD type from that peer at all? */
+bool	ipc_fds_permitted(unsigned self, unsigned peer);
 
 /*
  * A connection: framing, HELLO, permissions, once-only types, descriptor
@@ -154,9 +157,19 @@ struct ipc_conn_config {
 	void		*arg;
 };
 
-/* Takes ownership of fd (made non-blocking) and sends HELLO. */
+/*
+ * Takes ownership of fd (made non-blocking) and sends HELLO.  When the
+ * peer may pass no descriptor (ipc_fds_permitted), fd gets SO_PASSRIGHTS
+ * 0 where the kernel has it, and a descriptor is a protocol violation.
+ */
 int	ipc_conn_new(struct event_base *, int fd, const struct ipc_conn_config *,
 	    struct ipc_conn **) __attribute__((warn_unused_result));
+/*
+ * SO_PASSRIGHTS 0 on a Unix socket (inherited by the connections a
+ * listener accepts): the kernel refuses descriptors sent to it.  1 when
+ * set, 0 when the kernel lacks the option, else -errno.
+ */
+int	ipc_refuse_fds(int fd) __attribute__((warn_unused_result));
 /* Safe to call from inside the connection's own callbacks. */
 void	ipc_conn_free(struct ipc_conn *);
 /*
@@ -187,9 +200,11 @@ int	mp_get_int(struct rbuf *, int64_t *) __attribute__((warn_unused_result));
 int	mp_get_bool(struct rbuf *, bool *) __attribute__((warn_unused_result));
 int	mp_get_str(struct rbuf *, const char **, uint32_t *)
 	    __attribute__((warn_unused_result));
-/* A string into a NUL-terminated buffer of size cap: no NUL, valid UTF-8. */
+/* A string into a NUL-terminated buffer of size cap: ipc_text_valid. */
 int	mp_get_cstr(struct rbuf *, char *, size_t cap)
 	    __attribute__((warn_unused_result));
 bool	utf8_valid(const char *, size_t);
+/* Valid UTF-8 without C0 controls, DEL or C1 controls (U+0080-U+009F). */
+bool	ipc_text_valid(const char *, size_t);
 
 #endif

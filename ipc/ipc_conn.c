@@ -9,6 +9,15 @@
  * read across such a boundary, so a received descriptor belongs to the
  * next IPC_FD frame in the buffer.  A descriptor left over once the
  * buffer is empty, or an IPC_FD frame without one, is a violation.
+ *
+ * A connection on which the catalogue lets the peer send no IPC_FD type
+ * (every front end, and fz-controld towards fz-tunneld) refuses
+ * descriptors in the kernel with SO_PASSRIGHTS=0 (Linux 6.16: the
+ * sender's sendmsg fails with EPERM), and where the kernel lacks that,
+ * treats any descriptor as a violation.  Whatever arrives unwanted is
+ * closed without lingering (close_stray): a passed TCP socket with
+ * SO_LINGER set and unsent data would otherwise hold the event loop in
+ * close() for the whole linger time, whatever O_NONBLOCK says.
  */
 #define LOG_MODULE "ipc"
 
@@ -23,7 +32,15 @@
 #include "ipc.h"
 #include "log.h"
 
-#define MAX_FDS		4
+#define MAX_FDS		4	/* queued for IPC_FD frames */
+#define SCM_MAX_FD	253	/* the kernel's limit per sendmsg */
+
+#ifndef SO_PASSRIGHTS
+#if !defined(__alpha__) && !defined(__mips__) && !defined(__hppa__) && \
+    !defined(__sparc__)
+#define SO_PASSRIGHTS	83	/* asm-generic/socket.h, Linux 6.16 */
+#endif
+#endif
 
 struct outframe {
 	struct outframe	*next;
@@ -40,6 +57,7 @@ struct ipc_conn {
 	size_t			 inlen;
 	int			 fds[MAX_FDS];
 	unsigned		 nfds;
+	bool			 fds_ok;	/* may the peer pass any? */
 	struct outframe		*head, **tail;
 	size_t			 queued;
 	bool			 hello_in;
@@ -55,6 +73,38 @@ struct ipc_conn {
 };
 
 static void	conn_read(evutil_socket_t, short, void *);
+
+/*
+ * Closes a descriptor the peer should not have sent.  Turning SO_LINGER
+ * off first makes close() of a socket return at once (the kernel still
+ * sends what is queued, in the background, as after any close);
+ * ENOTSOCK for anything else is fine.
+ */
+static void
+close_stray(int fd)
+{
+	struct linger off = { 0, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+	close(fd);
+}
+
+int
+ipc_refuse_fds(int fd)
+{
+#ifdef SO_PASSRIGHTS
+	int zero = 0;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero,
+	    sizeof(zero)) == 0)
+		return 1;
+	if (errno != ENOPROTOOPT && errno != EINVAL)
+		return -errno;
+#else
+	(void)fd;
+#endif
+	return 0;	/* an older kernel: take_fds refuses them */
+}
 
 static void
 drop_queue(struct ipc_conn *c)
@@ -84,7 +134,7 @@ conn_destroy(struct ipc_conn *c)
 		event_free(c->wev);
 	drop_queue(c);
 	for (i = 0; i < c->nfds; i++)
-		close(c->fds[i]);
+		close_stray(c->fds[i]);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
@@ -153,6 +203,9 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 		rc = -errno;
 		goto fail;
 	}
+	c->fds_ok = ipc_fds_permitted(cfg->self, cfg->peer);
+	if (!c->fds_ok && (rc = ipc_refuse_fds(fd)) < 0)
+		goto fail;
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read, c);
 	c->wev = event_new(base, fd, EV_WRITE, conn_write, c);
 	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0) {
@@ -322,10 +375,10 @@ take_fds(struct ipc_conn *c, struct msghdr *mh)
 		n = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
 			memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-			if (c->nfds < MAX_FDS)
+			if (c->fds_ok && c->nfds < MAX_FDS)
 				c->fds[c->nfds++] = fd;
 			else {
-				close(fd);
+				close_stray(fd);
 				rc = -EPROTO;
 			}
 		}
@@ -399,9 +452,14 @@ static void
 conn_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_conn *c = arg;
+	/*
+	 * Room for all the descriptors one sendmsg can carry: any the
+	 * buffer could not hold, the kernel would drop itself, and its
+	 * final close (with any linger) would run in this thread.
+	 */
 	union {
 		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		char		buf[CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 	} cm;
 	struct msghdr mh;
 	struct iovec iov;
@@ -425,7 +483,8 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((rc = take_fds(c, &mh)) != 0) {
-		log_warnx("bad descriptor passing from %s",
+		log_warnx("%s from %s", c->fds_ok ? "bad descriptor passing" :
+		    "a descriptor, which it may not pass,",
 		    ipc_role_name(c->cfg.peer));
 		conn_fail(c, rc);
 		return;

@@ -69,6 +69,17 @@ ipc_permitted(unsigned type, unsigned self, unsigned peer, int send)
 	return (mi->senders & peer) && (mi->receivers & self);
 }
 
+bool
+ipc_fds_permitted(unsigned self, unsigned peer)
+{
+	unsigned t;
+
+	for (t = 1; t < IPC_TYPE_COUNT; t++)
+		if ((infos[t].flags & IPC_FD) && ipc_permitted(t, self, peer, 0))
+			return true;
+	return false;
+}
+
 void
 ipc_msg_init(struct ipc_msg *m, enum ipc_type type)
 {
@@ -101,7 +112,7 @@ enc_str(msgpack_packer *pk, const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 
-	if (n == cap || !utf8_valid(s, n))
+	if (n == cap || !ipc_text_valid(s, n))
 		return -EINVAL;
 	msgpack_pack_str(pk, n);
 	msgpack_pack_str_body(pk, s, n);

@@ -203,6 +203,32 @@ utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * IPC text: valid UTF-8 (utf8_valid) with no C0 control (U+0000-U+001F),
+ * no DEL (U+007F) and no C1 control (U+0080-U+009F, the two bytes 0xC2
+ * 0x80-0x9F).  Strings cross a privilege boundary and end up in log
+ * lines, sd_notify(3) datagrams and terminals, where a newline or an
+ * escape sequence would forge a line, a field or a screen.  No field
+ * carries binary: tokens are printable text too.
+ */
+bool
+ipc_text_valid(const char *s, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t i;
+
+	if (!utf8_valid(s, n))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+		/* valid UTF-8, so a 0xC2 lead always has a next byte */
+		if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return false;
+	}
+	return true;
+}
+
 int
 mp_get_cstr(struct rbuf *rb, char *out, size_t cap)
 {
@@ -212,7 +238,7 @@ mp_get_cstr(struct rbuf *rb, char *out, size_t cap)
 
 	if (mp_get_str(rb, &p, &n) != 0)
 		return -EBADMSG;
-	if ((size_t)n >= cap || !utf8_valid(p, n)) {
+	if ((size_t)n >= cap || !ipc_text_valid(p, n)) {
 		*rb = save;
 		return -EBADMSG;
 	}

@@ -49,10 +49,14 @@
 #define BACKOFF_MAX_MS		30000
 #define STABLE_MS		30000	/* up this long: backoff resets */
 #define MAX_FRONTENDS		64
+#define FE_ROOT_RESERVED	8	/* of those, only root may take */
+#define FE_MAX_PER_UID		16	/* per non-root uid */
+#define FE_HELLO_TIMEOUT_S	5
 
 struct frontend {
 	struct svc		*svc;
 	struct ipc_conn		*conn;
+	struct event		*hello_ev;	/* the HELLO deadline */
 	uid_t			 uid;
 	pid_t			 pid;
 	bool			 subscribed;
@@ -67,6 +71,7 @@ struct svc {
 	int			 listen_fd;
 	bool			 socket_created;	/* we unlink it */
 	struct event		*accept_ev, *sig_ev[4], *restart_ev, *wd_ev;
+	struct log_ratelimit	 fe_rl;		/* front-end refusals */
 	gid_t			 client_gid;
 	bool			 have_client_group;
 	struct passwd		 user;			/* controld's user */
@@ -100,6 +105,7 @@ struct svc {
 };
 
 static void	spawn_controld(struct svc *);
+static void	fe_free(struct frontend *);
 
 static uint64_t
 now_ms(void)
@@ -126,10 +132,26 @@ broadcast(struct svc *s, const char *kind, const char *detail)
 		if (ipc_send(f->conn, &m) == -ENOBUFS) {
 			log_warnx("front end pid %d does not read its events; "
 			    "disconnecting it", (int)f->pid);
-			ipc_conn_free(f->conn);
-			f->used = false;
+			fe_free(f);
 		}
 	}
+}
+
+/*
+ * STATUS= for systemd.  sd_notify(3) takes newline-separated assignments
+ * from the root main PID, so a newline in text that came from
+ * fz-controld would add MAINPID=, WATCHDOG=trigger or STOPPING=1.  The
+ * IPC decoder already rejects control characters; escaping here keeps
+ * this line safe whatever the text's source.
+ */
+static void
+notify_status(const char *prefix, const char *state, const char *detail)
+{
+	char st[4 * 32 + 1], d[4 * 512 + 1];
+
+	(void)log_escape(st, sizeof(st), state);
+	(void)log_escape(d, sizeof(d), detail);
+	sd_notifyf(0, "%sSTATUS=%s%s%s", prefix, st, *d ? ": " : "", d);
 }
 
 static void
@@ -144,7 +166,7 @@ set_state(struct svc *s, const char *state, const char *detail)
 	log_info("state %s%s%s", state, *detail ? ": " : "", detail);
 	snprintf(d, sizeof(d), "%s%s%s", state, *detail ? ": " : "", detail);
 	broadcast(s, "status", d);
-	sd_notifyf(0, "STATUS=%s", d);
+	notify_status("", state, detail);
 }
 
 /* --- fz-controld ------------------------------------------------------- */
@@ -471,51 +493,118 @@ apply_filter(struct svc *s, const char *filter)
 	(void)send_to_controld(s, &m);
 }
 
+/*
+ * Sign-in: everything is checked into locals before the service changes.
+ * A non-root member of fz-client may not point the service at another
+ * portal than the one in use (configured, or set by root) unless
+ * --frontend-allow-portal-url: the portal decides which routes and DNS
+ * servers this machine gets.
+ */
+static void
+fe_sign_in(struct svc *s, struct frontend *f, struct ipc_sign_in *in)
+{
+	char token[sizeof(s->st.token)], url[sizeof(s->st.api_url)];
+	int rc;
+
+	if (s->st.gateway) {
+		fe_result(f, -EOPNOTSUPP, "a gateway takes its token from "
+		    "FIREZONE_TOKEN");
+		goto out;
+	}
+	rc = settings_token_check(in->token, strlen(in->token), token,
+	    sizeof(token));
+	if (rc != 0) {
+		fe_result(f, -EINVAL, "not a token");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s", s->st.api_url);
+	if (in->api_url[0] != '\0' &&
+	    settings_api_url(in->api_url, url, sizeof(url)) != 0) {
+		fe_result(f, -EINVAL, "the portal URL must be ws://, wss://, "
+		    "http:// or https://");
+		goto out;
+	}
+	if (strcmp(url, s->st.api_url) != 0 && f->uid != 0 &&
+	    !s->st.fe_allow_portal_url) {
+		if (log_ratelimit(&s->fe_rl))
+			log_warnx("refused sign-in by uid %u to portal %s: "
+			    "only root may change the portal URL "
+			    "(--frontend-allow-portal-url)", (unsigned)f->uid,
+			    url);
+		fe_result(f, -EPERM, "permission denied: only root may sign "
+		    "in to another portal than the one in use (fz-tunneld "
+		    "--frontend-allow-portal-url)");
+		goto out;
+	}
+	memcpy(s->st.token, token, sizeof(s->st.token));
+	memcpy(s->st.api_url, url, sizeof(s->st.api_url));
+	snprintf(s->account, sizeof(s->account), "%s", in->account);
+	s->st.has_token = true;
+	log_info("sign-in requested by uid %u (portal %s, account '%s')",
+	    (unsigned)f->uid, s->st.api_url, s->account);
+	send_sign_in(s);
+	set_state(s, "connecting", s->st.api_url);
+	fe_result(f, 0, "signing in");
+out:
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(in->token, sizeof(in->token));
+}
+
+/*
+ * A non-root member of fz-client may make logging quieter down to warn,
+ * not below (error or off, for any module), unless
+ * --frontend-allow-log-off: warnings are where refusals and protocol
+ * violations are recorded.  The change itself is logged before it
+ * applies.
+ */
+static void
+fe_set_log_filter(struct svc *s, struct frontend *f, const char *filter)
+{
+	enum log_level min;
+
+	if (log_filter_min_level(filter, &min) != 0) {
+		fe_result(f, -EINVAL, "bad log filter");
+		return;
+	}
+	if (min < LOG_LVL_WARN && f->uid != 0 && !s->st.fe_allow_log_off) {
+		if (log_ratelimit(&s->fe_rl))
+			log_warnx("refused log filter '%s' from uid %u: below "
+			    "warn (--frontend-allow-log-off)", filter,
+			    (unsigned)f->uid);
+		fe_result(f, -EPERM, "permission denied: only root may set a "
+		    "log filter below warn (fz-tunneld "
+		    "--frontend-allow-log-off)");
+		return;
+	}
+	log_info("log filter set to '%s' by uid %u", filter,
+	    (unsigned)f->uid);
+	if (log_set_filter(filter) != 0) {
+		fe_result(f, -EINVAL, "bad log filter");
+		return;
+	}
+	apply_filter(s, filter);
+	fe_result(f, 0, "log filter set");
+}
+
 static void
 fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct frontend *f = arg;
 	struct svc *s = f->svc;
 	struct ipc_msg r;
-	int rc;
 
 	(void)c;
 	if (f->refused)
 		return;
 	switch (m->type) {
 	case IPC_HELLO:
+		if (f->hello_ev != NULL)
+			evtimer_del(f->hello_ev);
 		log_debug("front end %s (pid %d, uid %u) connected",
 		    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
 		break;
 	case IPC_SIGN_IN:
-		if (s->st.gateway) {
-			fe_result(f, -EOPNOTSUPP, "a gateway takes its token "
-			    "from FIREZONE_TOKEN");
-			break;
-		}
-		rc = settings_token_check(m->u.sign_in.token,
-		    strlen(m->u.sign_in.token), s->st.token,
-		    sizeof(s->st.token));
-		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));
-		if (rc != 0) {
-			fe_result(f, -EINVAL, "not a token");
-			break;
-		}
-		if (m->u.sign_in.api_url[0] != '\0' &&
-		    settings_api_url(m->u.sign_in.api_url, s->st.api_url,
-		    sizeof(s->st.api_url)) != 0) {
-			fe_result(f, -EINVAL, "the portal URL must be ws://, "
-			    "wss://, http:// or https://");
-			break;
-		}
-		snprintf(s->account, sizeof(s->account), "%s",
-		    m->u.sign_in.account);
-		s->st.has_token = true;
-		log_info("sign-in requested by uid %u (account '%s')",
-		    (unsigned)f->uid, s->account);
-		send_sign_in(s);
-		set_state(s, "connecting", s->st.api_url);
-		fe_result(f, 0, "signing in");
+		fe_sign_in(s, f, &m->u.sign_in);
 		break;
 	case IPC_SIGN_OUT:
 		if (s->st.gateway) {
@@ -531,18 +620,7 @@ fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		fe_result(f, 0, "signed out");
 		break;
 	case IPC_SET_LOG_FILTER:
-		if (log_check_filter(m->u.set_log_filter.filter) != 0) {
-			fe_result(f, -EINVAL, "bad log filter");
-			break;
-		}
-		if (log_set_filter(m->u.set_log_filter.filter) != 0) {
-			fe_result(f, -EINVAL, "bad log filter");
-			break;
-		}
-		apply_filter(s, m->u.set_log_filter.filter);
-		log_info("log filter set to '%s' by uid %u",
-		    m->u.set_log_filter.filter, (unsigned)f->uid);
-		fe_result(f, 0, "log filter set");
+		fe_set_log_filter(s, f, m->u.set_log_filter.filter);
 		break;
 	case IPC_STATUS_GET:
 		fe_status(s, f);
@@ -566,11 +644,41 @@ fe_close(struct ipc_conn *c, int err, void *arg)
 {
 	struct frontend *f = arg;
 
-	if (err != 0 && err != -ECONNRESET && err != -EPIPE)
+	(void)c;
+	if (err != 0 && err != -ECONNRESET && err != -EPIPE &&
+	    log_ratelimit(&f->svc->fe_rl))
 		log_warnx("front end pid %d (uid %u): %s; disconnected",
 		    (int)f->pid, (unsigned)f->uid, strerror(-err));
-	ipc_conn_free(c);
+	fe_free(f);
+}
+
+/* Safe inside the connection's own callbacks. */
+static void
+fe_free(struct frontend *f)
+{
+	if (f->hello_ev != NULL)
+		event_free(f->hello_ev);
+	f->hello_ev = NULL;
+	ipc_conn_free(f->conn);
+	f->conn = NULL;
 	f->used = false;
+}
+
+/* A connection that has not said HELLO in time holds a slot for nothing. */
+static void
+fe_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (ipc_conn_ready(f->conn))
+		return;
+	if (log_ratelimit(&f->svc->fe_rl))
+		log_warnx("front end pid %d (uid %u) sent no HELLO within "
+		    "%d s; disconnected", (int)f->pid, (unsigned)f->uid,
+		    FE_HELLO_TIMEOUT_S);
+	fe_free(f);
 }
 
 /* Root, or a member of fz-client (primary or supplementary group). */
@@ -605,10 +713,13 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		.self = IPC_T, .peer = IPC_F, .program = "fz-tunneld",
 		.on_msg = fe_msg, .on_close = fe_close,
 	};
+	struct timeval hello_tv = { FE_HELLO_TIMEOUT_S, 0 };
 	struct frontend *f = NULL;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	int fd, i, rc;
+	unsigned same_uid = 0, nonroot = 0;
+	char msg[200];
+	int fd, i, err = 0;
 
 	(void)what;
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
@@ -617,13 +728,24 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	for (i = 0; i < MAX_FRONTENDS; i++)
-		if (!s->fe[i].used) {
-			f = &s->fe[i];
-			break;
+	for (i = 0; i < MAX_FRONTENDS; i++) {
+		struct frontend *e = &s->fe[i];
+
+		if (!e->used) {
+			if (f == NULL)
+				f = e;
+			continue;
 		}
+		if (e->refused)
+			continue;
+		same_uid += e->uid == cr.uid;
+		nonroot += e->uid != 0;
+	}
 	if (f == NULL) {
-		log_warnx("too many front ends; refusing pid %d", (int)cr.pid);
+		if (log_ratelimit(&s->fe_rl))
+			log_warnx("%d front-end connections; refusing pid %d "
+			    "(uid %u)", MAX_FRONTENDS, (int)cr.pid,
+			    (unsigned)cr.uid);
 		close(fd);
 		return;
 	}
@@ -632,24 +754,44 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	f->uid = cr.uid;
 	f->pid = cr.pid;
 	cc.arg = f;
-	if ((rc = ipc_conn_new(s->base, fd, &cc, &f->conn)) != 0) {
+	if (ipc_conn_new(s->base, fd, &cc, &f->conn) != 0) {
 		close(fd);
 		return;
 	}
 	f->used = true;
+	if ((f->hello_ev = evtimer_new(s->base, fe_hello_timeout, f)) == NULL ||
+	    evtimer_add(f->hello_ev, &hello_tv) != 0) {
+		fe_free(f);
+		return;
+	}
+	/*
+	 * Root is never capped per uid and has FE_ROOT_RESERVED slots to
+	 * itself, so that the group's members cannot lock the admin out.
+	 */
 	if (!peer_allowed(s, &cr)) {
-		char msg[200];
-
-		log_warnx("refused front end pid %d: uid %u is neither root "
-		    "nor in group %s", (int)cr.pid, (unsigned)cr.uid,
-		    CLIENT_GROUP);
+		err = -EACCES;
 		snprintf(msg, sizeof(msg), "permission denied: uid %u is not "
 		    "root or a member of group %s", (unsigned)cr.uid,
 		    CLIENT_GROUP);
-		f->refused = true;
-		fe_result(f, -EACCES, msg);
-		ipc_conn_close_after_flush(f->conn);
+	} else if (cr.uid != 0 && same_uid >= FE_MAX_PER_UID) {
+		err = -EUSERS;
+		snprintf(msg, sizeof(msg), "too many connections: uid %u has "
+		    "%u open (at most %d)", (unsigned)cr.uid, same_uid,
+		    FE_MAX_PER_UID);
+	} else if (cr.uid != 0 &&
+	    nonroot >= MAX_FRONTENDS - FE_ROOT_RESERVED) {
+		err = -EUSERS;
+		snprintf(msg, sizeof(msg), "too many front-end connections "
+		    "(%d; the rest are kept for root)",
+		    MAX_FRONTENDS - FE_ROOT_RESERVED);
 	}
+	if (err == 0)
+		return;
+	if (log_ratelimit(&s->fe_rl))
+		log_warnx("refused front end pid %d: %s", (int)cr.pid, msg);
+	f->refused = true;
+	fe_result(f, err, msg);
+	ipc_conn_close_after_flush(f->conn);
 }
 
 /* --- setup ------------------------------------------------------------- */
@@ -675,6 +817,8 @@ open_listener(struct svc *s)
 		}
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (ipc_refuse_fds(fd) < 0)	/* front ends pass none */
+			log_warn("SO_PASSRIGHTS on the systemd socket");
 		s->listen_fd = fd;
 		log_info("front-end socket from systemd (socket activation)");
 		return 0;
@@ -704,6 +848,12 @@ open_listener(struct svc *s)
 	if (chown(sun.sun_path, 0, s->have_client_group ? s->client_gid : 0)
 	    != 0 || chmod(sun.sun_path, 0660) != 0)
 		log_warn("%s: ownership", sun.sun_path);
+	/*
+	 * Front ends pass no descriptors: refuse them from connect() on, not
+	 * only once accept() has set up the IPC connection.
+	 */
+	if (ipc_refuse_fds(fd) < 0)
+		log_warn("%s: SO_PASSRIGHTS", sun.sun_path);
 	s->listen_fd = fd;
 	s->socket_created = true;
 	log_info("listening on %s", sun.sun_path);
@@ -899,6 +1049,7 @@ service_run(const struct tunneld_opts *o)
 		log_errorx("%s", err);
 		goto out;
 	}
+	s->fe_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 20);
 	snprintf(s->user_name, sizeof(s->user_name), "%s",
 	    o->user != NULL ? o->user : DEFAULT_USER);
 	if ((pw = getpwnam(s->user_name)) == NULL || pw->pw_uid == 0) {
@@ -962,8 +1113,7 @@ service_run(const struct tunneld_opts *o)
 	log_info("fz-tunneld %s ready (%s mode, device id %s)",
 	    PACKAGE_VERSION, s->st.gateway ? "gateway" : "client",
 	    s->st.firezone_id);
-	sd_notifyf(0, "READY=1\nSTATUS=%s%s%s", s->state, *s->detail ? ": " :
-	    "", s->detail);
+	notify_status("READY=1\n", s->state, s->detail);
 	event_base_dispatch(s->base);
 	sd_notify(0, "STOPPING=1");
 out:
@@ -971,7 +1121,7 @@ out:
 	stop_controld(s);
 	for (i = 0; i < MAX_FRONTENDS; i++)
 		if (s->fe[i].used)
-			ipc_conn_free(s->fe[i].conn);
+			fe_free(&s->fe[i]);
 	if (s->dp != NULL)
 		dp_free(s->dp);
 	if (s->nl != NULL)

@@ -84,6 +84,10 @@ settings_api_url(const char *in, char *out, size_t cap)
 		if (in[n] == '\0' || in[n] == '/' ||
 		    strpbrk(in, " \t\r\n\"'") != NULL)
 			return -EINVAL;
+		/* printable ASCII only: it travels in IPC and log lines */
+		for (const char *c = in; *c != '\0'; c++)
+			if (*c < 0x21 || *c > 0x7e)
+				return -EINVAL;
 		if ((size_t)snprintf(out, cap, "%s%s", map[i].to, in + n) >= cap)
 			return -ENAMETOOLONG;
 		return 0;
@@ -263,6 +267,19 @@ settings_firezone_id(const char *id, const char *state_dir, char *out,
 	return 0;
 }
 
+/* C0, DEL or C1 (U+0080-U+009F in UTF-8): never valid IPC text. */
+static bool
+has_control(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
 /* A flag wins, then each environment name in turn, then the default. */
 static const char *
 pick(const char *flag, const char *env1, const char *env2, const char *dflt)
@@ -355,8 +372,9 @@ settings_load(struct settings *s, const struct tunneld_opts *o, char *err,
 		snprintf(host, sizeof(host), "fz");
 	host[sizeof(host) - 1] = '\0';
 	v = pick(o->firezone_name, "FIREZONE_NAME", NULL, host);
-	if (strlen(v) >= sizeof(s->name) || !*v) {
-		snprintf(err, errlen, "FIREZONE_NAME: empty or too long");
+	if (strlen(v) >= sizeof(s->name) || !*v || has_control(v)) {
+		snprintf(err, errlen, "FIREZONE_NAME: empty, too long or with "
+		    "control characters");
 		return -EINVAL;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", v);
@@ -374,8 +392,16 @@ settings_load(struct settings *s, const struct tunneld_opts *o, char *err,
 	    (rc = env_bool("FIREZONE_ACTIVATE_INTERNET_RESOURCE", false,
 	    &s->internet_resource, err, errlen)) != 0 ||
 	    (rc = env_bool("FIREZONE_FLOW_LOGS", false, &s->flow_logs, err,
-	    errlen)) != 0)
+	    errlen)) != 0 ||
+	    (rc = env_bool("FZ_FRONTEND_ALLOW_PORTAL_URL", false,
+	    &s->fe_allow_portal_url, err, errlen)) != 0 ||
+	    (rc = env_bool("FZ_FRONTEND_ALLOW_LOG_OFF", false,
+	    &s->fe_allow_log_off, err, errlen)) != 0)
 		return rc;
+	if (o->fe_allow_portal_url)
+		s->fe_allow_portal_url = true;
+	if (o->fe_allow_log_off)
+		s->fe_allow_log_off = true;
 	if (o->no_telemetry)
 		s->no_telemetry = true;
 	if (o->internet_resource)

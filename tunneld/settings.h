@@ -27,6 +27,9 @@ struct settings {
 	bool		 no_telemetry;
 	bool		 internet_resource;
 	bool		 flow_logs;
+	/* What a non-root member of fz-client may change (fz-tunneld(8)). */
+	bool		 fe_allow_portal_url;	/* sign in to another portal */
+	bool		 fe_allow_log_off;	/* a log filter below warn */
 	unsigned long	 max_partition_s;	/* 0: unbounded */
 	const char	*token_path;
 	const char	*state_dir;

@@ -38,6 +38,10 @@ usage(FILE *f)
 "      --activate-internet-resource  (FIREZONE_ACTIVATE_INTERNET_RESOURCE)\n"
 "      --state-dir DIR      default /var/lib/dev.firezone.client\n"
 "      --log-filter-file F  SIGHUP re-reads the log filter from F\n"
+"      --frontend-allow-portal-url  let fz-client members sign in to another\n"
+"                           portal (FZ_FRONTEND_ALLOW_PORTAL_URL)\n"
+"      --frontend-allow-log-off  let fz-client members set a log filter\n"
+"                           below warn (FZ_FRONTEND_ALLOW_LOG_OFF)\n"
 "      --check              validate the settings and exit\n"
 "\n"
 "Both:\n"
@@ -54,7 +58,7 @@ enum {
 	OPT_SHOW = 256, OPT_TOKEN_PATH, OPT_CONTROLD, OPT_API_URL, OPT_MTU,
 	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR, OPT_FZ_ID, OPT_FZ_NAME,
 	OPT_DNS_CONTROL, OPT_NO_TELEMETRY, OPT_INTERNET, OPT_STATE_DIR,
-	OPT_FILTER_FILE, OPT_CHECK,
+	OPT_FILTER_FILE, OPT_CHECK, OPT_FE_PORTAL_URL, OPT_FE_LOG_OFF,
 };
 
 static const struct option longopts[] = {
@@ -75,6 +79,8 @@ static const struct option longopts[] = {
 	{ "state-dir",	required_argument,	NULL, OPT_STATE_DIR },
 	{ "log-filter-file", required_argument,	NULL, OPT_FILTER_FILE },
 	{ "check",	no_argument,		NULL, OPT_CHECK },
+	{ "frontend-allow-portal-url", no_argument, NULL, OPT_FE_PORTAL_URL },
+	{ "frontend-allow-log-off", no_argument, NULL, OPT_FE_LOG_OFF },
 	{ "tun-queues",	required_argument,	NULL, 'q' },
 	{ "mtu",	required_argument,	NULL, OPT_MTU },
 	{ "log-format",	required_argument,	NULL, OPT_LOG_FORMAT },
@@ -144,6 +150,8 @@ main(int argc, char *argv[])
 		case OPT_FZ_NAME: o.firezone_name = optarg; break;
 		case OPT_DNS_CONTROL: o.dns_control = optarg; break;
 		case OPT_NO_TELEMETRY: o.no_telemetry = true; break;
+		case OPT_FE_PORTAL_URL: o.fe_allow_portal_url = true; break;
+		case OPT_FE_LOG_OFF: o.fe_allow_log_off = true; break;
 		case OPT_INTERNET: o.internet_resource = true; break;
 		case OPT_STATE_DIR: o.state_dir = optarg; break;
 		case OPT_FILTER_FILE: o.log_filter_file = optarg; break;

@@ -39,6 +39,8 @@ struct tunneld_opts {
 	const char	*state_dir;
 	const char	*log_filter_file;
 	bool		 check;		/* --check: validate and exit */
+	bool		 fe_allow_portal_url;	/* --frontend-allow-portal-url */
+	bool		 fe_allow_log_off;	/* --frontend-allow-log-off */
 	/* logging */
 	enum log_format	 log_format;
 	const char	*log_filter;

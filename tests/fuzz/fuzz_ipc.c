@@ -2,13 +2,16 @@
 /*
  * ipc_msg_decode on arbitrary bytes: no crash, no allocation driven by
  * declared counts, and whatever decodes re-encodes and decodes again to
- * the same bytes.
+ * the same bytes.  Also log_escape, which the text logs, fzctl and
+ * sd_notify put such bytes through: it stays in bounds and leaves no
+ * control character.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipc.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -22,6 +25,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > IPC_MAX_FRAME)
 		return 0;
+	{
+		static char in[4097], out[4 * 4096 + 1];
+		size_t n = size < 4096 ? size : 4096, cap, k, i;
+
+		memcpy(in, data, n);
+		in[n] = '\0';
+		cap = size > 0 ? 1 + data[0] % 80 : 1;	/* truncations too */
+		for (k = 0; k < 2; k++, cap = sizeof(out)) {
+			n = log_escape(out, cap, in);
+			if (n >= cap || out[n] != '\0')
+				__builtin_trap();
+			for (i = 0; i < n; i++) {
+				uint8_t c = (uint8_t)out[i];
+
+				if (c < 0x20 || c == 0x7f || (c == 0xc2 &&
+				    (uint8_t)out[i + 1] >= 0x80 &&
+				    (uint8_t)out[i + 1] <= 0x9f))
+					__builtin_trap();
+			}
+		}
+	}
 	if (ipc_msg_decode(data, size, &m) != 0)
 		return 0;
 	wbuf_init(&w, a, sizeof(a));

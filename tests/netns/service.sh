@@ -11,9 +11,13 @@
 #  - sd_notify READY/STATUS through a fake NOTIFY_SOCKET; SIGHUP reloads
 #    the log filter; SIGTERM removes the TUN device and the socket
 #  - socket activation through systemd-socket-activate
+#  - front-end limits: a connection silent past the HELLO deadline is
+#    closed; a uid's 17th connection is refused; a descriptor passed on
+#    the socket is refused; a member of fz-client may not sign in to
+#    another portal or turn logging below warn, root may
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
-for t in python3 setpriv systemd-socket-activate; do
+for t in python3 setpriv systemd-socket-activate groupadd groupdel; do
 	command -v $t >/dev/null || ns_skip "$t not installed"
 done
 ns_tmpdir
@@ -48,6 +52,14 @@ out=$("$TUNNELD" --check --token-path "$T/token" "${common[@]}" 2>&1) ||
 grep -q "token present" <<<"$out" || ns_fail "token not read: $out"
 grep -q "$(cat "$T/token")" <<<"$out" && ns_fail "--check printed the token"
 ns_log "ok: token file ownership and mode enforced"
+
+# A member of fz-client (read at start-up) that is not root.
+if ! getent group fz-client >/dev/null; then
+	groupadd --system fz-client || ns_skip "cannot create group fz-client"
+	ns_on_cleanup "groupdel fz-client"
+fi
+FZGID=$(getent group fz-client | cut -d: -f3)
+member() { setpriv --reuid="$NOBODY" --regid="$FZGID" --clear-groups "$@"; }
 
 # --- a fake NOTIFY_SOCKET ---------------------------------------------------
 cat > "$T/notify.py" <<'PY'
@@ -135,6 +147,114 @@ echo "tok-other" | "$FZCTL" --socket "$SOCK" sign-in --account acme >/dev/null |
 "$FZCTL" --socket "$SOCK" status | grep -q "account:      acme" || ns_fail "account"
 "$FZCTL" --socket "$SOCK" resources | grep -q "no resources" || ns_fail "resources"
 ns_log "ok: fzctl status, log-level, sign-out, sign-in, resources"
+
+# --- front-end limits and what a member of fz-client may change -------------
+cat > "$W/fe.py" <<'PY'
+import os, socket, struct, subprocess, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+
+def conn(hello=True):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    if hello:   # HELLO = [1, [version 1, "fe-test", pid]]
+        body = bytes([0x92, 0x01, 0x93, 0x01, 0xa7]) + b"fe-test" + \
+            b"\xce" + struct.pack(">I", os.getpid())
+        s.sendall(struct.pack(">I", len(body)) + body)
+    return s
+
+def until_eof(s, limit):
+    """Bytes read, and seconds to EOF (None: still open after limit)."""
+    t0, data = time.monotonic(), b""
+    s.settimeout(limit)
+    while True:
+        try:
+            b = s.recv(4096)
+        except socket.timeout:
+            return data, None
+        except ConnectionResetError:
+            b = b""
+        if not b:
+            return data, time.monotonic() - t0
+        data += b
+
+if mode == "silent":
+    _, dt = until_eof(conn(hello=False), 15)
+    assert dt is not None, "a silent connection was kept for 15 s"
+    assert 4 <= dt <= 9, f"closed after {dt:.1f} s"
+    print(f"{dt:.1f}")
+elif mode == "cap":
+    n, fzctl = int(sys.argv[3]), sys.argv[4]
+    held = [conn() for _ in range(n)]
+    time.sleep(0.5)
+    for s in held:   # all served: none closed
+        s.setblocking(False)
+        try:
+            assert s.recv(4096) != b"", "a connection under the cap closed"
+        except BlockingIOError:
+            pass
+    data, dt = until_eof(conn(), 5)
+    assert dt is not None and b"too many connections" in data, data
+    r = subprocess.run([fzctl, "--socket", path, "status"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "too many connections" in r.stderr, r
+    held.pop().close()
+    time.sleep(0.5)
+    r = subprocess.run([fzctl, "--socket", path, "status"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r
+    print(f"{n} held, the next refused: {r.stdout and 'ok'}")
+elif mode == "fd":   # STATUS_GET = [10, []] with a descriptor attached
+    s = conn()
+    rd, wr = os.pipe()
+    frame = struct.pack(">I", 3) + bytes([0x92, 0x0a, 0x90])
+    try:
+        socket.send_fds(s, [frame], [rd])
+    except PermissionError:
+        print("refused by the kernel (SO_PASSRIGHTS)")
+        sys.exit(0)
+    _, dt = until_eof(s, 5)
+    assert dt is not None, "a descriptor did not end the connection"
+    print("connection closed")
+PY
+chmod 0644 "$W/fe.py"
+PY3=/usr/bin/python3
+out=$($PY3 "$W/fe.py" silent "$SOCK") || ns_fail "HELLO deadline: $out"
+ns_log "ok: a silent front end was disconnected after $out s"
+out=$(member $PY3 "$W/fe.py" cap "$SOCK" 16 "$FZCTL" 2>&1) ||
+	ns_fail "per-uid cap: $out"
+ns_log "ok: per-uid cap: $out"
+out=$($PY3 "$W/fe.py" fd "$SOCK" 2>&1) || ns_fail "descriptor passing: $out"
+ns_log "ok: a descriptor from a front end: $out"
+"$FZCTL" --socket "$SOCK" status >/dev/null || ns_fail "root not served after the limits"
+
+set +e
+out=$(echo tok-member | member "$FZCTL" --socket "$SOCK" sign-in \
+	--api-url wss://evil.example 2>&1)
+rc=$?
+set -e
+[ $rc = 77 ] || ns_fail "member sign-in to another portal: exit $rc ($out)"
+grep -q "permission denied" <<<"$out" || ns_fail "no clear refusal: $out"
+"$FZCTL" --socket "$SOCK" status | grep -q "portal:       wss://api.firezone.dev/" ||
+	ns_fail "the portal URL changed: $("$FZCTL" --socket "$SOCK" status)"
+grep -q "refused sign-in by uid $NOBODY" "$T/tunneld.log" ||
+	ns_fail "refusal not logged"
+echo tok-member | member "$FZCTL" --socket "$SOCK" sign-in \
+	--api-url https://api.firezone.dev/ >/dev/null ||
+	ns_fail "member sign-in to the same portal"
+set +e
+member "$FZCTL" --socket "$SOCK" log-level "info,wg=off" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc = 77 ] || ns_fail "member log-level with off: exit $rc"
+member "$FZCTL" --socket "$SOCK" log-level warn >/dev/null ||
+	ns_fail "member log-level warn"
+"$FZCTL" --socket "$SOCK" log-level off >/dev/null || ns_fail "root log-level off"
+echo tok-root | "$FZCTL" --socket "$SOCK" sign-in --api-url wss://other.example \
+	>/dev/null || ns_fail "root sign-in to another portal"
+"$FZCTL" --socket "$SOCK" status | grep -q "portal:       wss://other.example" ||
+	ns_fail "root could not change the portal URL"
+"$FZCTL" --socket "$SOCK" log-level "debug,ipc=trace" >/dev/null
+ns_log "ok: member refused another portal and logging below warn; root allowed"
 
 # --- SIGHUP reloads the log filter ------------------------------------------
 echo "warn,tunneld=info" > "$T/filter"

@@ -12,8 +12,10 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -270,6 +272,108 @@ START_TEST(test_strict_decoding)
 		    -EBADMSG);
 		msgpack_sbuffer_destroy(&sb);
 		free(big);
+	}
+}
+END_TEST
+
+/* A STATUS with detail s (the field a forged sd_notify line came from). */
+static size_t
+status_with(uint8_t *buf, size_t cap, const char *s, size_t n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_STATUS);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_str(&pk, 9);
+	msgpack_pack_str_body(&pk, "connected", 9);
+	msgpack_pack_str(&pk, n);
+	msgpack_pack_str_body(&pk, s, n);
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+/* A RESOURCES list whose one resource has name s. */
+static size_t
+resource_named(uint8_t *buf, size_t cap, const char *s, size_t n)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_RESOURCES);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 5);
+	for (int k = 0; k < 5; k++) {
+		msgpack_pack_str(&pk, k == 3 ? n : 1);
+		msgpack_pack_str_body(&pk, k == 3 ? s : "x", k == 3 ? n : 1);
+	}
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+START_TEST(test_control_chars_rejected)
+{
+	static const struct { const char *s; size_t n; } bad[] = {
+		{ "a\nMAINPID=1", 11 },	/* C0: newline, sd_notify injection */
+		{ "\n<3>forged", 10 },	/* C0: journald priority forgery */
+		{ "a\x00b", 3 },		/* C0: NUL */
+		{ "a\x01b", 3 },		/* C0: first */
+		{ "a\tb", 3 },		/* C0: tab */
+		{ "a\rb", 3 },		/* C0: carriage return */
+		{ "\x1b[2J", 4 },		/* C0: ESC, a terminal sequence */
+		{ "a\x1f", 2 },		/* C0: last */
+		{ "a\x7f", 2 },		/* DEL */
+		{ "a\xc2\x80", 3 },	/* C1: U+0080 */
+		{ "\xc2\x85x", 3 },	/* C1: NEL, a line break to some */
+		{ "\xc2\x9b" "2J", 4 },	/* C1: CSI */
+		{ "a\xc2\x9f", 3 },	/* C1: U+009F */
+		{ "\xc2", 1 },		/* not UTF-8: truncated */
+		{ "\xc0\x8a", 2 },	/* not UTF-8: overlong newline */
+	};
+	static const char *good[] = {
+		"plain ASCII ~!", "\xc2\xa0nbsp", "é € 𝄞", "",
+	};
+	static uint8_t b[8192];
+	static struct ipc_msg d, m;
+	struct wbuf w;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(!ipc_text_valid(bad[i].s, bad[i].n), "%zu", i);
+		n = status_with(b, sizeof(b), bad[i].s, bad[i].n);
+		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		    "STATUS bad[%zu] decoded", i);
+		n = resource_named(b, sizeof(b), bad[i].s, bad[i].n);
+		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		    "RESOURCES bad[%zu] decoded", i);
+		/* and the encoder refuses to send what would not decode */
+		if (memchr(bad[i].s, 0, bad[i].n) != NULL)
+			continue;
+		ipc_msg_init(&m, IPC_STATUS);
+		memcpy(m.u.status.detail, bad[i].s, bad[i].n);
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		n = status_with(b, sizeof(b), good[i], strlen(good[i]));
+		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_str_eq(d.u.status.detail, good[i]);
+		n = resource_named(b, sizeof(b), good[i], strlen(good[i]));
+		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_str_eq(d.u.resources.list.r[0].name, good[i]);
 	}
 }
 END_TEST
@@ -632,6 +736,193 @@ START_TEST(test_conn_fd_rules)
 }
 END_TEST
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS	83	/* asm-generic/socket.h, Linux 6.16 */
+#endif
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A connected TCP socket whose last close() would block for 10 s: a full
+ * send queue the peer never reads, and SO_LINGER {1, 10}.  *peer is the
+ * accepted end, kept open (unread) until the caller closes it.
+ */
+static int
+lingering_tcp(int *peer)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	struct linger lg = { 1, 10 };
+	static char junk[65536];
+	int l, c, small = 4096;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+	ck_assert_int_eq(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	ck_assert_int_ge(c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small,
+	    sizeof(small)), 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_ge(*peer = accept4(l, NULL, NULL, SOCK_CLOEXEC), 0);
+	close(l);
+	ck_assert_int_eq(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	while (write(c, junk, sizeof(junk)) > 0)
+		;
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	return c;
+}
+
+/* Our own copy of a lingering socket, closed without waiting. */
+static void
+close_now(int fd)
+{
+	struct linger off = { 0, 0 };
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &off,
+	    sizeof(off)), 0);
+	close(fd);
+}
+
+/*
+ * Sends a SIGN_OUT frame (front end -> tunneld, tunneld -> controld; never
+ * flagged IPC_FD) with a lingering TCP socket attached, then drops this
+ * process's copy so that the receiver's close would be the last one.
+ * Returns sendmsg's errno, or 0 when the descriptor went out.
+ */
+static int
+send_lingering(int raw, int *tcp_peer)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	static uint8_t b[4096];
+	uint8_t frame[4 + 64];
+	struct ipc_msg m;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *ch;
+	size_t n;
+	int tcp = lingering_tcp(tcp_peer), err = 0;
+
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	n = enc(&m, b, sizeof(b));
+	frame[0] = frame[1] = frame[2] = 0;
+	frame[3] = (uint8_t)n;
+	memcpy(frame + 4, b, n);
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = frame;
+	iov.iov_len = 4 + n;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &tcp, sizeof(int));
+	if (sendmsg(raw, &mh, 0) < 0) {
+		err = errno;
+		close_now(tcp);
+	} else
+		close(tcp);	/* in flight: not the last reference */
+	return err;
+}
+
+/* Runs the loop until the connection ends (or 15 s); returns seconds. */
+static double
+run_until_closed(struct side *s)
+{
+	double t0 = now_s();
+
+	while (!s->closed && now_s() - t0 < 15)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	return now_s() - t0;
+}
+
+START_TEST(test_conn_stray_fd_does_not_block)
+{
+	struct side t, c, dummy;
+	int raw, peer, err, v, one = 1;
+	socklen_t vl = sizeof(v);
+	double dt;
+
+	ck_assert(!ipc_fds_permitted(IPC_T, IPC_F));
+	ck_assert(!ipc_fds_permitted(IPC_T, IPC_C));
+	ck_assert(ipc_fds_permitted(IPC_C, IPC_T));
+
+	/*
+	 * A front end: the kernel refuses the descriptor (SO_PASSRIGHTS), or
+	 * the connection ends as a violation; either way at once.
+	 */
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	run();
+	if (getsockopt(ipc_conn_fd(t.c), SOL_SOCKET, SO_PASSRIGHTS, &v,
+	    &vl) == 0)
+		ck_assert_int_eq(v, 0);
+	err = send_lingering(raw, &peer);
+	if (err != 0) {
+		ck_assert_int_eq(err, EPERM);
+		run();
+		ck_assert_int_eq(t.closed, 0);
+		ipc_conn_free(t.c);
+	} else {
+		dt = run_until_closed(&t);
+		ck_assert_int_eq(t.err, -EPROTO);
+		ck_assert_msg(dt < 1.0, "front end: %.2f s", dt);
+	}
+	close(raw);
+	close(peer);
+
+	/*
+	 * The same without SO_PASSRIGHTS (a kernel before 6.16): the
+	 * descriptor arrives, the connection ends, and the close is quick.
+	 */
+	pair(&t, IPC_T, &dummy, IPC_C, &raw);
+	raw_hello(raw, IPC_VERSION);
+	run();
+	(void)setsockopt(ipc_conn_fd(t.c), SOL_SOCKET, SO_PASSRIGHTS, &one,
+	    sizeof(one));
+	ck_assert_int_eq(send_lingering(raw, &peer), 0);
+	dt = run_until_closed(&t);
+	ck_assert_int_eq(t.err, -EPROTO);
+	ck_assert_msg(dt < 1.0, "tunneld from controld: %.2f s", dt);
+	close(raw);
+	close(peer);
+
+	/*
+	 * fz-controld's end may receive descriptors (LOG_FILE), but not on
+	 * SIGN_OUT: a stray, closed without lingering.
+	 */
+	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	run();
+	ck_assert_int_eq(send_lingering(raw, &peer), 0);
+	dt = run_until_closed(&c);
+	ck_assert_int_eq(c.err, -EPROTO);
+	ck_assert_msg(dt < 1.0, "controld from tunneld: %.2f s", dt);
+	close(raw);
+	close(peer);
+}
+END_TEST
+
 START_TEST(test_conn_backpressure)
 {
 	struct side t, dummy;
@@ -665,6 +956,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_roundtrip_every_type);
 	tcase_add_test(tc, test_truncation_and_trailing);
 	tcase_add_test(tc, test_strict_decoding);
+	tcase_add_test(tc, test_control_chars_rejected);
 	tcase_add_test(tc, test_encode_refuses_bad_strings);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
@@ -673,6 +965,7 @@ ipc_suite(void)
 	tcase_add_test(tn, test_conn_hello_and_messages);
 	tcase_add_test(tn, test_conn_violations);
 	tcase_add_test(tn, test_conn_fd_rules);
+	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
 	tcase_add_test(tn, test_conn_backpressure);
 	suite_add_tcase(s, tn);
 	return s;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -58,6 +59,19 @@ START_TEST(test_filter_parse)
 	ck_assert_int_eq(log_set_filter("warn,tunneld=debug"), 0);
 	log_get_filter(out, sizeof(out));
 	ck_assert_str_eq(out, "warn,tunneld=debug");
+	{
+		enum log_level l;
+
+		ck_assert_int_eq(log_filter_min_level("info,wg=debug", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_INFO);
+		ck_assert_int_eq(log_filter_min_level("debug,wg=off", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_OFF);
+		ck_assert_int_eq(log_filter_min_level("error", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_ERROR);
+		ck_assert_int_eq(log_filter_min_level("", &l), 0);
+		ck_assert_int_eq(l, LOG_LVL_INFO);
+		ck_assert_int_eq(log_filter_min_level("x=loud", &l), -EINVAL);
+	}
 }
 END_TEST
 
@@ -120,6 +134,97 @@ START_TEST(test_json_output)
 	    "Operation not permitted");
 	ck_assert_ptr_nonnull(json_object_get(j, "timestamp"));
 	json_decref(j);
+}
+END_TEST
+
+/*
+ * A message quoting a peer's "\n<3>forged" must stay on one line in the
+ * text and journald formats: no forged line, no forged priority prefix.
+ */
+static const char forged[] = "detail x\n<3>forged\r\x1b[2J\x7f\xc2\x85 \\ \xff é";
+static const char forged_esc[] =
+    "detail x\\x0a<3>forged\\x0d\\x1b[2J\\x7f\\xc2\\x85 \\\\ \\xff é";
+
+static void
+assert_one_line(const char *out)
+{
+	const char *nl = strchr(out, '\n');
+
+	ck_assert_ptr_nonnull(nl);
+	ck_assert_ptr_null(strchr(nl + 1, '\n'));
+	ck_assert_ptr_null(strchr(out, '\r'));
+	ck_assert_ptr_null(strchr(out, '\x1b'));
+	ck_assert_ptr_null(strstr(out, "\xc2\x85"));
+}
+
+START_TEST(test_text_escapes_controls)
+{
+	char *out;
+
+	ck_assert_int_eq(log_init("test", LOG_FORMAT_TEXT, "info"), 0);
+	cap_start();
+	log_warnx("%s", forged);
+	out = cap_end();
+	assert_one_line(out);
+	ck_assert_msg(strstr(out, forged_esc) != NULL, "got: %s", out);
+}
+END_TEST
+
+START_TEST(test_journal_escapes_controls)
+{
+	struct stat st;
+	char js[64], *out;
+
+	ck_assert_int_eq(fstat(2, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	ck_assert_int_eq(log_init("test", LOG_FORMAT_TEXT, "info"), 0);
+	unsetenv("JOURNAL_STREAM");
+	cap_start();
+	log_warnx("%s", forged);
+	out = cap_end();
+	ck_assert_msg(strncmp(out, "<4>tunneld: ", 12) == 0, "got: %s", out);
+	assert_one_line(out);
+	ck_assert_msg(strstr(out, forged_esc) != NULL, "got: %s", out);
+	ck_assert_ptr_null(strstr(out, "\n<3>"));
+}
+END_TEST
+
+START_TEST(test_json_escapes_del_and_c1)
+{
+	json_t *j;
+	char *out;
+
+	ck_assert_int_eq(log_init("test", LOG_FORMAT_JSON, "info"), 0);
+	cap_start();
+	log_warnx("%s", forged);
+	out = cap_end();
+	assert_one_line(out);
+	ck_assert_ptr_null(strchr(out, '\x7f'));
+	ck_assert_ptr_nonnull(strstr(out, "\\u007f\\u0085"));
+	j = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_escape_bounds)
+{
+	char b[8];
+
+	ck_assert_uint_eq(log_escape(b, sizeof(b), "abc"), 3);
+	ck_assert_str_eq(b, "abc");
+	/* an escape that does not fit is left out whole */
+	ck_assert_uint_eq(log_escape(b, sizeof(b), "abcd\n"), 4);
+	ck_assert_str_eq(b, "abcd");
+	ck_assert_uint_eq(log_escape(b, sizeof(b), "\n\n"), 4);
+	ck_assert_str_eq(b, "\\x0a");
+	/* overlong and surrogate encodings are not UTF-8 */
+	ck_assert_uint_eq(log_escape(b, sizeof(b), "\xc0\x8a"), 4);
+	ck_assert_str_eq(b, "\\xc0");
+	ck_assert_uint_eq(log_escape(b, 1, "x"), 0);
+	ck_assert_str_eq(b, "");
 }
 END_TEST
 
@@ -231,6 +336,10 @@ log_suite(void)
 	tcase_add_test(tc, test_filter_match);
 	tcase_add_test(tc, test_text_output);
 	tcase_add_test(tc, test_json_output);
+	tcase_add_test(tc, test_text_escapes_controls);
+	tcase_add_test(tc, test_journal_escapes_controls);
+	tcase_add_test(tc, test_json_escapes_del_and_c1);
+	tcase_add_test(tc, test_escape_bounds);
 	tcase_add_test(tc, test_long_message_truncated);
 	tcase_add_test(tc, test_runtime_filter_change);
 	tcase_add_test(tc, test_log_dir_rotation);

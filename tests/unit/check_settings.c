@@ -171,6 +171,8 @@ START_TEST(test_parsers)
 	ck_assert_int_eq(settings_api_url("ftp://x", u, sizeof(u)), -EINVAL);
 	ck_assert_int_eq(settings_api_url("wss://", u, sizeof(u)), -EINVAL);
 	ck_assert_int_eq(settings_api_url("wss://a b", u, sizeof(u)), -EINVAL);
+	ck_assert_int_eq(settings_api_url("wss://a\x1b[2Jb", u, sizeof(u)), -EINVAL);
+	ck_assert_int_eq(settings_api_url("wss://a\x7f", u, sizeof(u)), -EINVAL);
 }
 END_TEST
 
@@ -195,6 +197,24 @@ START_TEST(test_load)
 	ck_assert_str_eq(s.api_url, "ws://127.0.0.1:9");
 	ck_assert_str_eq(s.dns_control, "disabled");
 	ck_assert(s.no_telemetry);
+	/* front-end permissions: off by default, env or flag */
+	ck_assert(!s.fe_allow_portal_url);
+	ck_assert(!s.fe_allow_log_off);
+	setenv("FZ_FRONTEND_ALLOW_PORTAL_URL", "yes", 1);
+	o.fe_allow_log_off = true;
+	ck_assert_int_eq(settings_load(&s, &o, err, sizeof(err)), 0);
+	ck_assert(s.fe_allow_portal_url);
+	ck_assert(s.fe_allow_log_off);
+	setenv("FZ_FRONTEND_ALLOW_PORTAL_URL", "maybe", 1);
+	ck_assert_int_eq(settings_load(&s, &o, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "FZ_FRONTEND_ALLOW_PORTAL_URL"));
+	unsetenv("FZ_FRONTEND_ALLOW_PORTAL_URL");
+	o.fe_allow_log_off = false;
+	/* control characters in the device name */
+	setenv("FIREZONE_NAME", "host\n<3>x", 1);
+	ck_assert_int_eq(settings_load(&s, &o, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "FIREZONE_NAME"));
+	unsetenv("FIREZONE_NAME");
 	/* a flag wins over the environment */
 	o.api_url = "wss://flag.example";
 	ck_assert_int_eq(settings_load(&s, &o, err, sizeof(err)), 0);
