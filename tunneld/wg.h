@@ -32,6 +32,27 @@
 #define WG_DATA_MIN_LEN		(WG_DATA_HDR_LEN + WG_TAG_LEN)
 /* Bytes a packet grows by: header, tag, and up to 15 of padding. */
 #define WG_OVERHEAD_MAX		(WG_DATA_HDR_LEN + WG_TAG_LEN + 15)
+/* Padding: the plaintext is padded to a multiple of 16 (paper §5.4.6). */
+#define WG_PADDED(len)		(((size_t)(len) + 15) & ~(size_t)15)
+/* A data message carrying an IP packet of len bytes. */
+#define WG_SEALED_LEN(len)	(WG_DATA_HDR_LEN + WG_PADDED(len) + WG_TAG_LEN)
+/*
+ * The largest UDP payload: over IPv4 65535 - 20 (IP header) - 8 (UDP
+ * header) = 65507; over IPv6 the payload length counts only the UDP header,
+ * 65535 - 8 = 65527.  An endpoint may be (or roam to) either family, so
+ * IPv4 bounds the tunnel.
+ */
+#define WG_UDP_PAYLOAD_MAX	65507
+/*
+ * The largest tunnel MTU whose full-size packet, padded, still fits one
+ * UDP datagram: 16 + pad16(mtu) + 16 <= 65507, so pad16(mtu) <= 65475 and
+ * mtu <= 65472 (65473 pads to 65488: 65520 bytes on the wire).
+ */
+#define WG_MTU_MAX \
+	((WG_UDP_PAYLOAD_MAX - WG_DATA_HDR_LEN - WG_TAG_LEN) & ~15)
+#define WG_MTU_MIN		576
+/* 0 if mtu is in WG_MTU_MIN..WG_MTU_MAX, else -EINVAL. */
+int	wg_mtu_check(int mtu) __attribute__((warn_unused_result));
 
 struct wg_device;
 struct wg_peer;

@@ -26,3 +26,11 @@ tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
 tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The data plane's send path, compiled into its test (it is static).
+check_PROGRAMS += tests/unit/check_dataplane
+UNIT_TESTS += tests/unit/check_dataplane
+TESTS += tests/unit/check_dataplane
+tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
+tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)

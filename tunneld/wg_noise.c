@@ -342,6 +342,12 @@ wg_key_generate(uint8_t priv[WG_KEY_LEN])
 /* --- messages --- */
 
 int
+wg_mtu_check(int mtu)
+{
+	return mtu >= WG_MTU_MIN && mtu <= WG_MTU_MAX ? 0 : -EINVAL;
+}
+
+int
 wg_msg_type(const uint8_t *p, size_t len)
 {
 	if (len < 4 || p[1] != 0 || p[2] != 0 || p[3] != 0)
@@ -1184,7 +1190,7 @@ int
 wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
     size_t *outlen)
 {
-	size_t padded = (plen + 15) & ~(size_t)15;
+	size_t padded = WG_PADDED(plen);
 	uint8_t nonce[12];
 	uint64_t ctr;
 	struct wbuf w;
