@@ -111,8 +111,8 @@ static const char *const ctr_names[DP_COUNTERS] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
 	"drop_no_route", "drop_no_endpoint", "drop_staged_full",
 	"drop_staged_expired", "drop_bad_packet", "drop_decrypt",
-	"drop_src_not_allowed", "drop_junk", "drop_handshake", "drop_send",
-	"drop_tun_write",
+	"drop_src_not_allowed", "drop_junk", "drop_handshake",
+	"drop_handshake_ratelimited", "drop_send", "drop_tun_write",
 };
 
 const char *
@@ -792,6 +792,10 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 
 	atomic_fetch_add(&dp->hs_count, 1);
 	rc = wg_handle_handshake(dp->dev, msg, len, src, reply, &r);
+	if (rc == -EAGAIN) {
+		count(dp, DP_DROP_HS_RATELIMITED, 1);
+		return;
+	}
 	if (rc != 0) {
 		count(dp, DP_DROP_HANDSHAKE, 1);
 		if (log_ratelimit(&dp->rl))

@@ -6,7 +6,8 @@
  *
  * Threads: every function may be called from any thread.  Transport
  * encryption and decryption run concurrently in the data-plane workers;
- * handshake and timer work is serialised per peer.  A device owns its
+ * so do handshakes (each holds its peer's lock only briefly, to commit);
+ * timer work is serialised per peer.  A device owns its
  * peers; a removed peer is unlinked at once and freed with the device, so
  * a worker holding a peer pointer never sees freed memory.
  */
@@ -109,7 +110,11 @@ struct wg_hs_result {
 };
 /*
  * Consumes an initiation, response or cookie reply from src.  May write a
- * response or cookie reply into reply (which must hold 148 bytes).
+ * response or cookie reply into reply (which must hold 148 bytes).  Under
+ * load, a message with a valid cookie is still refused with -EAGAIN when
+ * its source (IPv4 address or IPv6 /64) is over 20 a second, burst 5.
+ * Handshakes from different threads run in parallel: no lock shared by
+ * all of them is held across the Diffie-Hellman work (wg_noise.c).
  */
 int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 	    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *)

@@ -39,3 +39,9 @@ TESTS += tests/unit/check_dataplane
 tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
 tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+
+# Handshake consumption rate (a benchmark; not run by make check).
+noinst_PROGRAMS += tests/bench/handshakes
+tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
+tests_bench_handshakes_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_handshakes_LDADD = $(WG_LIBS)
