@@ -277,6 +277,11 @@ stage(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
 	uint8_t *copy;
 	unsigned slot;
 
+	/* Too big to send (and to fit qlen): see send_packet. */
+	if (WG_SEALED_LEN(len) > WG_UDP_PAYLOAD_MAX) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
 	if ((copy = malloc(len)) == NULL) {
 		count(dp, DP_DROP_STAGED_FULL, 1);
 		return;

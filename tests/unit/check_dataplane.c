@@ -203,6 +203,9 @@ START_TEST(test_oversize_dropped)
 	flush_groups(&W);
 	ck_assert_uint_eq(dp_counter(&D, DP_TX_PACKETS), GROUPS - 1);
 	ck_assert_uint_eq(recv_open(buf, 65536, &plain), WG_MTU_MAX);
+	/* Nor is one kept to wait for a handshake. */
+	stage(&D, A.peer, pkt, 65535);
+	ck_assert_uint_eq(dp_counter(&D, DP_DROP_BAD_PACKET), 3);
 	wg_keypair_put(k);
 	free(pkt);
 	free(buf);
