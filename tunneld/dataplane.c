@@ -111,8 +111,8 @@ static const char *const ctr_names[DP_COUNTERS] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
 	"drop_no_route", "drop_no_endpoint", "drop_staged_full",
 	"drop_staged_expired", "drop_bad_packet", "drop_decrypt",
-	"drop_src_not_allowed", "drop_junk", "drop_handshake", "drop_send",
-	"drop_tun_write",
+	"drop_src_not_allowed", "drop_junk", "drop_handshake",
+	"drop_handshake_ratelimited", "drop_send", "drop_tun_write",
 };
 
 const char *
@@ -277,6 +277,11 @@ stage(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
 	uint8_t *copy;
 	unsigned slot;
 
+	/* Too big to send (and to fit qlen): see send_packet. */
+	if (WG_SEALED_LEN(len) > WG_UDP_PAYLOAD_MAX) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
 	if ((copy = malloc(len)) == NULL) {
 		count(dp, DP_DROP_STAGED_FULL, 1);
 		return;
@@ -393,11 +398,12 @@ flush_groups(struct worker *w)
 
 /*
  * Returns where the next encrypted segment of size seg for peer/to goes,
- * continuing the current GSO group when possible.
+ * continuing the current GSO group when possible, and in *cap the bytes
+ * left in that group's buffer from there (what the segment may use).
  */
 static uint8_t *
 group_slot(struct worker *w, struct wg_peer *p, const union fz_sockaddr *to,
-    size_t seg, size_t full)
+    size_t seg, size_t full, size_t *cap)
 {
 	struct group *g = w->ng > 0 ? &w->g[w->ng - 1] : NULL;
 
@@ -416,6 +422,7 @@ group_slot(struct worker *w, struct wg_peer *p, const union fz_sockaddr *to,
 		g->nseg = 0;
 		g->closed = false;
 	}
+	*cap = GROUP_SIZE - g->len;
 	return w->out + (size_t)(g - w->g) * GROUP_SIZE + g->len;
 }
 
@@ -432,13 +439,17 @@ group_commit(struct worker *w, size_t len)
 		g->seg = len;
 }
 
-/* Encrypts one IP packet (already at dst + WG_DATA_HDR_LEN) for p. */
+/*
+ * Encrypts one IP packet (already at dst + WG_DATA_HDR_LEN) for p; cap is
+ * what group_slot gave for dst.
+ */
 static int
-seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len)
+seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len,
+    size_t cap)
 {
 	size_t out;
 
-	if (wg_encrypt(k, dst, len, GROUP_SIZE, &out) != 0)
+	if (wg_encrypt(k, dst, len, cap, &out) != 0)
 		return -1;
 	group_commit(w, out);
 	count(w->dp, DP_TX_PACKETS, 1);
@@ -449,19 +460,32 @@ seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len)
 static size_t
 sealed_size(size_t len)
 {
-	return WG_DATA_HDR_LEN + ((len + 15) & ~(size_t)15) + WG_TAG_LEN;
+	return WG_SEALED_LEN(len);
 }
 
-/* Sends one plain IP packet (from any thread with its own worker w). */
+/*
+ * Sends one plain IP packet (from any thread with its own worker w).  The
+ * MTU keeps packets within WG_MTU_MAX; anything larger (which would not fit
+ * a UDP datagram, nor a group buffer) is dropped.
+ */
 static void
 send_packet(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
     const union fz_sockaddr *to, const uint8_t *pkt, size_t len)
 {
-	size_t full = sealed_size(len);
-	uint8_t *dst = group_slot(w, p, to, full, full);
+	size_t full = sealed_size(len), cap;
+	uint8_t *dst;
 
+	if (full > WG_UDP_PAYLOAD_MAX) {
+		count(w->dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	dst = group_slot(w, p, to, full, full, &cap);
+	if (full > cap) {
+		count(w->dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
 	memcpy(dst + WG_DATA_HDR_LEN, pkt, len);
-	(void)seal_one(w, k, dst, len);
+	(void)seal_one(w, k, dst, len, cap);
 }
 
 /*
@@ -492,19 +516,21 @@ segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
 		hlen = l4off + 8;
 	else
 		return -1;
-	if (hlen > len || hlen + mss > 65535)
+	if (hlen > len || sealed_size(hlen + mss) > WG_UDP_PAYLOAD_MAX)
 		return -1;
 	if (ver == 4)
 		id = get16(pkt + 4);
 	payload = len - hlen;
 	nseg = (unsigned)((payload + mss - 1) / mss);
 	for (i = 0, off = 0; i < nseg; i++, off += n) {
-		size_t tot, full = sealed_size(hlen + mss);
+		size_t tot, cap, full = sealed_size(hlen + mss);
 		uint8_t *dst, *seg;
 
 		n = payload - off < mss ? payload - off : mss;
 		tot = hlen + n;
-		dst = group_slot(w, p, to, sealed_size(tot), full);
+		dst = group_slot(w, p, to, sealed_size(tot), full, &cap);
+		if (sealed_size(tot) > cap)
+			return -1;
 		seg = dst + WG_DATA_HDR_LEN;
 		memcpy(seg, pkt, hlen);
 		memcpy(seg + hlen, pkt + hlen + off, n);
@@ -525,7 +551,7 @@ segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
 		} else
 			put16(seg + l4off + 4, (uint16_t)(tot - l4off));
 		l4_checksum(seg, tot, l4off, proto);
-		if (seal_one(w, k, dst, tot) != 0)
+		if (seal_one(w, k, dst, tot, cap) != 0)
 			return -1;
 	}
 	return 0;
@@ -771,6 +797,10 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 
 	atomic_fetch_add(&dp->hs_count, 1);
 	rc = wg_handle_handshake(dp->dev, msg, len, src, reply, &r);
+	if (rc == -EAGAIN) {
+		count(dp, DP_DROP_HS_RATELIMITED, 1);
+		return;
+	}
 	if (rc != 0) {
 		count(dp, DP_DROP_HANDSHAKE, 1);
 		if (log_ratelimit(&dp->rl))
@@ -974,13 +1004,14 @@ send_keepalive(struct worker *w, struct wg_peer *p)
 	struct wg_keypair *k;
 	union fz_sockaddr to;
 	uint8_t *dst;
+	size_t cap;
 
 	if (!wg_peer_endpoint(p, &to))
 		return;
 	if ((k = wg_peer_send_keypair(p)) == NULL)
 		return;		/* a handshake has been asked for */
-	dst = group_slot(w, p, &to, WG_DATA_MIN_LEN, WG_DATA_MIN_LEN);
-	(void)seal_one(w, k, dst, 0);
+	dst = group_slot(w, p, &to, WG_DATA_MIN_LEN, WG_DATA_MIN_LEN, &cap);
+	(void)seal_one(w, k, dst, 0, cap);
 	wg_keypair_put(k);
 	flush_groups(w);
 }
@@ -1111,6 +1142,12 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	struct dp *dp;
 	int i, fd, rc = -ENOMEM;
 
+	if (wg_mtu_check(cfg->mtu) != 0) {
+		log_warnx("MTU %d out of range %d..%d (the encapsulated packet "
+		    "must fit one UDP datagram)", cfg->mtu, WG_MTU_MIN,
+		    WG_MTU_MAX);
+		return -EINVAL;
+	}
 	if ((dp = calloc(1, sizeof(*dp))) == NULL)
 		return -ENOMEM;
 	dp->dev = dev;

@@ -29,6 +29,7 @@ enum dp_counter {
 	DP_DROP_SRC_NOT_ALLOWED,/* inner source outside the peer's allowed IPs */
 	DP_DROP_JUNK,		/* datagram that is not WireGuard */
 	DP_DROP_HANDSHAKE,	/* handshake message refused */
+	DP_DROP_HS_RATELIMITED,	/* under load, over a source's handshake rate */
 	DP_DROP_SEND,		/* sendmsg failed */
 	DP_DROP_TUN_WRITE,	/* TUN write failed */
 	DP_COUNTERS

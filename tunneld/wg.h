@@ -6,7 +6,8 @@
  *
  * Threads: every function may be called from any thread.  Transport
  * encryption and decryption run concurrently in the data-plane workers;
- * handshake and timer work is serialised per peer.  A device owns its
+ * so do handshakes (each holds its peer's lock only briefly, to commit);
+ * timer work is serialised per peer.  A device owns its
  * peers; a removed peer is unlinked at once and freed with the device, so
  * a worker holding a peer pointer never sees freed memory.
  */
@@ -32,6 +33,27 @@
 #define WG_DATA_MIN_LEN		(WG_DATA_HDR_LEN + WG_TAG_LEN)
 /* Bytes a packet grows by: header, tag, and up to 15 of padding. */
 #define WG_OVERHEAD_MAX		(WG_DATA_HDR_LEN + WG_TAG_LEN + 15)
+/* Padding: the plaintext is padded to a multiple of 16 (paper §5.4.6). */
+#define WG_PADDED(len)		(((size_t)(len) + 15) & ~(size_t)15)
+/* A data message carrying an IP packet of len bytes. */
+#define WG_SEALED_LEN(len)	(WG_DATA_HDR_LEN + WG_PADDED(len) + WG_TAG_LEN)
+/*
+ * The largest UDP payload: over IPv4 65535 - 20 (IP header) - 8 (UDP
+ * header) = 65507; over IPv6 the payload length counts only the UDP header,
+ * 65535 - 8 = 65527.  An endpoint may be (or roam to) either family, so
+ * IPv4 bounds the tunnel.
+ */
+#define WG_UDP_PAYLOAD_MAX	65507
+/*
+ * The largest tunnel MTU whose full-size packet, padded, still fits one
+ * UDP datagram: 16 + pad16(mtu) + 16 <= 65507, so pad16(mtu) <= 65475 and
+ * mtu <= 65472 (65473 pads to 65488: 65520 bytes on the wire).
+ */
+#define WG_MTU_MAX \
+	((WG_UDP_PAYLOAD_MAX - WG_DATA_HDR_LEN - WG_TAG_LEN) & ~15)
+#define WG_MTU_MIN		576
+/* 0 if mtu is in WG_MTU_MIN..WG_MTU_MAX, else -EINVAL. */
+int	wg_mtu_check(int mtu) __attribute__((warn_unused_result));
 
 struct wg_device;
 struct wg_peer;
@@ -88,7 +110,11 @@ struct wg_hs_result {
 };
 /*
  * Consumes an initiation, response or cookie reply from src.  May write a
- * response or cookie reply into reply (which must hold 148 bytes).
+ * response or cookie reply into reply (which must hold 148 bytes).  Under
+ * load, a message with a valid cookie is still refused with -EAGAIN when
+ * its source (IPv4 address or IPv6 /64) is over 20 a second, burst 5.
+ * Handshakes from different threads run in parallel: no lock shared by
+ * all of them is held across the Diffie-Hellman work (wg_noise.c).
  */
 int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 	    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *)

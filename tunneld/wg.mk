@@ -3,11 +3,13 @@
 noinst_LIBRARIES += libfzwg.a
 libfzwg_a_SOURCES = \
 	tunneld/wg.h tunneld/wg_noise.c \
-	tunneld/allowedips.h tunneld/allowedips.c
+	tunneld/allowedips.h tunneld/allowedips.c \
+	tunneld/ratelimiter.h tunneld/ratelimiter.c
 libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS)
 WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) -lpthread
 
-wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips
+wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
+	tests/unit/check_ratelimiter
 check_PROGRAMS += $(wg_unit_tests)
 UNIT_TESTS += $(wg_unit_tests)
 TESTS += $(wg_unit_tests)
@@ -17,6 +19,9 @@ tests_unit_check_wg_noise_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_allowedips_SOURCES = tests/unit/check_allowedips.c
 tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_allowedips_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_ratelimiter_SOURCES = tests/unit/check_ratelimiter.c
+tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_ratelimiter_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_wg_msg
 if ENABLE_FUZZING
@@ -26,3 +31,17 @@ tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
 tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The data plane's send path, compiled into its test (it is static).
+check_PROGRAMS += tests/unit/check_dataplane
+UNIT_TESTS += tests/unit/check_dataplane
+TESTS += tests/unit/check_dataplane
+tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
+tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+
+# Handshake consumption rate (a benchmark; not run by make check).
+noinst_PROGRAMS += tests/bench/handshakes
+tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
+tests_bench_handshakes_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_handshakes_LDADD = $(WG_LIBS)

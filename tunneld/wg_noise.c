@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "fztime.h"
 #include "log.h"
+#include "ratelimiter.h"
 #include "wg.h"
 
 /* Protocol constants (paper §6.1). */
@@ -79,11 +80,12 @@ enum hs_state {
 
 struct wg_peer {
 	struct wg_device	*dev;
-	struct wg_peer		*next;		/* device list */
-	bool			 dead;
+	struct wg_peer		*next;		/* device list (append-only) */
+	_Atomic bool		 dead;
 	pthread_mutex_t		 lock;
 	uint8_t			 pub[32];
 	uint8_t			 psk[32];
+	/* ss and ss_ok: under the device's identity_lock, not lock. */
 	uint8_t			 ss[32];	/* DH(S_i, S_r), precomputed */
 	bool			 ss_ok;
 	uint8_t			 mac1_key[32];	/* HASH(LABEL_MAC1 || pub) */
@@ -92,7 +94,8 @@ struct wg_peer {
 
 	/* handshake */
 	enum hs_state		 hs;
-	uint32_t		 hs_index;	/* our sender index */
+	uint32_t		 hs_index;	/* ours; written under lock
+						   and index_lock both */
 	uint32_t		 hs_remote;	/* their sender index */
 	uint8_t			 hs_eph_priv[32];
 	uint8_t			 hs_eph_pub_r[32];	/* remote ephemeral */
@@ -131,9 +134,36 @@ struct wg_peer {
 
 #define INDEX_BUCKETS	1024
 
+/*
+ * Locking, in the shape of Linux noise.c (no lock is shared by all
+ * handshakes exclusively, so workers consume handshakes in parallel):
+ *
+ *  identity_lock  rwlock: the static key pair and what derives from it
+ *                 (priv, pub, mac1_key, cookie_key, each peer's ss).  A
+ *                 handshake holds it shared from start to end; only
+ *                 wg_device_set_private_key takes it exclusively.
+ *  lock           adding and removing peers.  The list is append-only (a
+ *                 removed peer is marked dead and freed with the device),
+ *                 so handshake code walks it without this lock: acquire
+ *                 loads pair with the release store in wg_peer_add.
+ *  peer->lock     a peer's handshake state, sessions, endpoint and timers.
+ *                 Held to copy state out or to commit, never across a DH.
+ *  index_lock     rwlock: the index hash and every peer's hs_index.
+ *  cookie_lock    the cookie secret and its rotation.
+ *  (the rate limiter has its own mutex)
+ *
+ * Order: identity_lock, lock, peer->lock, index_lock, cookie_lock.
+ *
+ * Consuming a handshake message: verify into locals (every DH and AEAD,
+ * with identity_lock shared only), build the answer on locals too, then
+ * take the peer's lock once to re-check what may have changed meanwhile
+ * (replay, flood, handshake state) and commit.
+ */
 struct wg_device {
-	pthread_mutex_t		 lock;		/* peers list, keys */
-	pthread_rwlock_t	 index_lock;	/* index hash */
+	pthread_rwlock_t	 identity_lock;
+	pthread_mutex_t		 lock;		/* peer list changes */
+	pthread_rwlock_t	 index_lock;	/* index hash, hs_index */
+	pthread_mutex_t		 cookie_lock;
 	uint8_t			*priv;		/* sodium_malloc'd */
 	uint8_t			 pub[32];
 	uint8_t			 mac1_key[32];
@@ -141,9 +171,23 @@ struct wg_device {
 	uint8_t			 cookie_secret[32];
 	uint64_t		 cookie_secret_time;
 	_Atomic bool		 under_load;
+	struct ratelimiter	*rl;		/* handshakes under load */
 	struct wg_peer		*peers;
 	struct wg_keypair	*index[INDEX_BUCKETS];
 };
+
+/* Walks the append-only peer list without the device lock. */
+static struct wg_peer *
+peer_first(struct wg_device *d)
+{
+	return __atomic_load_n(&d->peers, __ATOMIC_ACQUIRE);
+}
+
+static struct wg_peer *
+peer_after(struct wg_peer *p)
+{
+	return __atomic_load_n(&p->next, __ATOMIC_ACQUIRE);
+}
 
 /* --- primitives (paper §5.4) --- */
 
@@ -342,6 +386,12 @@ wg_key_generate(uint8_t priv[WG_KEY_LEN])
 /* --- messages --- */
 
 int
+wg_mtu_check(int mtu)
+{
+	return mtu >= WG_MTU_MIN && mtu <= WG_MTU_MAX ? 0 : -EINVAL;
+}
+
+int
 wg_msg_type(const uint8_t *p, size_t len)
 {
 	if (len < 4 || p[1] != 0 || p[2] != 0 || p[3] != 0)
@@ -384,9 +434,25 @@ wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **out)
 		free(d);
 		return -ENOMEM;
 	}
+	if (ratelimiter_new(0, &d->rl) != 0) {
+		sodium_free(d->priv);
+		free(d);
+		return -ENOMEM;
+	}
 	memcpy(d->priv, priv, 32);
+	{
+		pthread_rwlockattr_t a;
+
+		/* A key change must not wait behind a stream of handshakes. */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a,
+		    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&d->identity_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_rwlock_init(&d->index_lock, NULL);
+	pthread_mutex_init(&d->cookie_lock, NULL);
 	device_derive(d);
 	if ((scale = getenv("FZ_WG_TIMER_SCALE")) != NULL && atoi(scale) > 0)
 		wg_set_timer_scale((unsigned)atoi(scale));
@@ -423,23 +489,30 @@ wg_device_free(struct wg_device *d)
 	}
 	sodium_free(d->priv);
 	sodium_memzero(d->cookie_secret, sizeof(d->cookie_secret));
+	ratelimiter_free(d->rl);
+	pthread_mutex_destroy(&d->cookie_lock);
 	pthread_rwlock_destroy(&d->index_lock);
 	pthread_mutex_destroy(&d->lock);
+	pthread_rwlock_destroy(&d->identity_lock);
 	free(d);
 }
 
 void
-wg_device_public_key(const struct wg_device *d, uint8_t out[WG_KEY_LEN])
+wg_device_public_key(const struct wg_device *cd, uint8_t out[WG_KEY_LEN])
 {
+	struct wg_device *d = (struct wg_device *)cd;
+
+	pthread_rwlock_rdlock(&d->identity_lock);
 	memcpy(out, d->pub, 32);
+	pthread_rwlock_unlock(&d->identity_lock);
 }
 
 void
 wg_device_private_key(struct wg_device *d, uint8_t out[WG_KEY_LEN])
 {
-	pthread_mutex_lock(&d->lock);
+	pthread_rwlock_rdlock(&d->identity_lock);
 	memcpy(out, d->priv, 32);
-	pthread_mutex_unlock(&d->lock);
+	pthread_rwlock_unlock(&d->identity_lock);
 }
 
 static void
@@ -453,6 +526,7 @@ wg_device_set_private_key(struct wg_device *d, const uint8_t priv[WG_KEY_LEN])
 {
 	struct wg_peer *p;
 
+	pthread_rwlock_wrlock(&d->identity_lock);
 	pthread_mutex_lock(&d->lock);
 	memcpy(d->priv, priv, 32);
 	device_derive(d);
@@ -464,6 +538,7 @@ wg_device_set_private_key(struct wg_device *d, const uint8_t priv[WG_KEY_LEN])
 		pthread_mutex_unlock(&p->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
+	pthread_rwlock_unlock(&d->identity_lock);
 	return 0;
 }
 
@@ -481,7 +556,11 @@ index_slot(struct wg_device *d, uint32_t idx)
 	return &d->index[idx % INDEX_BUCKETS];
 }
 
-/* Picks a random local index not in use; caller holds index_lock (write). */
+/*
+ * Picks a random local index not in use; caller holds index_lock (write).
+ * The sender index is not part of the Noise transcript, so a handshake
+ * message is built first and its index picked when it is committed.
+ */
 static uint32_t
 index_alloc(struct wg_device *d)
 {
@@ -493,9 +572,9 @@ index_alloc(struct wg_device *d)
 
 		for (k = *index_slot(d, idx); k != NULL; k = k->hnext)
 			used |= k->local_index == idx;
-		/* Handshake indices live in the peers themselves. */
-		for (p = d->peers; p != NULL; p = p->next)
-			used |= p->hs != HS_NONE && p->hs_index == idx;
+		/* Handshake indices live in the peers (even stale ones). */
+		for (p = peer_first(d); p != NULL; p = peer_after(p))
+			used |= p->hs_index == idx;
 		if (!used && idx != 0)
 			return idx;
 	}
@@ -545,17 +624,22 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 	struct wg_peer *p, **tail;
 	char b64[45];
 
-	if (sodium_memcmp(pub, d->pub, 32) == 0)
+	pthread_rwlock_rdlock(&d->identity_lock);
+	if (sodium_memcmp(pub, d->pub, 32) == 0) {
+		pthread_rwlock_unlock(&d->identity_lock);
 		return -EINVAL;		/* a peer cannot be ourselves */
+	}
 	pthread_mutex_lock(&d->lock);
 	for (tail = &d->peers; *tail != NULL; tail = &(*tail)->next) {
 		if (!(*tail)->dead && memcmp((*tail)->pub, pub, 32) == 0) {
 			pthread_mutex_unlock(&d->lock);
+			pthread_rwlock_unlock(&d->identity_lock);
 			return -EEXIST;
 		}
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		pthread_mutex_unlock(&d->lock);
+		pthread_rwlock_unlock(&d->identity_lock);
 		return -ENOMEM;
 	}
 	p->dev = d;
@@ -567,8 +651,10 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 	wg_key_to_base64(pub, b64);
 	memcpy(p->name, b64, 8);	/* as wg-quick logs it: "AbCdEfGh" */
 	p->name[8] = '\0';
-	*tail = p;
+	/* Published whole: lock-free walkers see it only now. */
+	__atomic_store_n(tail, p, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->lock);
+	pthread_rwlock_unlock(&d->identity_lock);
 	*out = p;
 	return 0;
 }
@@ -710,16 +796,18 @@ add_macs(struct wg_peer *p, uint8_t *msg, size_t n)
 static void
 make_cookie(struct wg_device *d, const union fz_sockaddr *src, uint8_t out[16])
 {
-	uint8_t buf[18];
+	uint8_t buf[18], secret[32];
 	size_t n;
 	uint64_t now = time_mono_ns();
 
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->cookie_lock);
 	if (d->cookie_secret_time == 0 ||
 	    now - d->cookie_secret_time >= T(COOKIE_SECRET_LIFE)) {
 		randombytes_buf(d->cookie_secret, 32);
 		d->cookie_secret_time = now != 0 ? now : 1;
 	}
+	memcpy(secret, d->cookie_secret, 32);
+	pthread_mutex_unlock(&d->cookie_lock);
 	if (src->sa.sa_family == AF_INET) {
 		memcpy(buf, &src->in4.sin_addr, 4);
 		memcpy(buf + 4, &src->in4.sin_port, 2);
@@ -729,14 +817,17 @@ make_cookie(struct wg_device *d, const union fz_sockaddr *src, uint8_t out[16])
 		memcpy(buf + 16, &src->in6.sin6_port, 2);
 		n = 18;
 	}
-	mac16(out, d->cookie_secret, 32, buf, n);
-	pthread_mutex_unlock(&d->lock);
+	mac16(out, secret, 32, buf, n);
+	sodium_memzero(secret, sizeof(secret));
 }
 
-/*
- * Checks mac1 (always) and mac2 (under load).  Returns 0 if the message
- * may be processed, 1 if a cookie reply must be sent, -EBADMSG otherwise.
- */
+enum macs {
+	MACS_OK,		/* not under load: mac1 is enough */
+	MACS_COOKIE_OK,		/* under load, with a valid mac2 */
+	MACS_NEED_COOKIE,	/* under load, no valid mac2: answer a cookie */
+};
+
+/* Checks mac1 (always) and mac2 (under load); -EBADMSG or an enum macs. */
 static int
 check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
     const union fz_sockaddr *src)
@@ -748,10 +839,11 @@ check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
 	if (sodium_memcmp(mac, msg + n, 16) != 0)
 		return -EBADMSG;
 	if (!atomic_load(&d->under_load))
-		return 0;
+		return MACS_OK;
 	make_cookie(d, src, cookie);
 	mac16(mac, cookie, 16, msg, n + 16);
-	return sodium_memcmp(mac, msg + n + 16, 16) == 0 ? 0 : 1;
+	return sodium_memcmp(mac, msg + n + 16, 16) == 0 ? MACS_COOKIE_OK :
+	    MACS_NEED_COOKIE;
 }
 
 static size_t
@@ -783,47 +875,84 @@ noise_init(uint8_t ck[32], uint8_t h[32], const uint8_t rpub[32])
 	mix_hash(h, rpub, 32);
 }
 
+static void
+put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t
+get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+/*
+ * Gives the peer a fresh sender index for msg (at offset 4) and appends
+ * the MACs; the peer's lock is held.
+ */
+static void
+commit_index_and_macs(struct wg_peer *p, uint8_t *msg, size_t len)
+{
+	struct wg_device *d = p->dev;
+
+	pthread_rwlock_wrlock(&d->index_lock);
+	p->hs_index = index_alloc(d);
+	pthread_rwlock_unlock(&d->index_lock);
+	put_le32(msg + 4, p->hs_index);
+	add_macs(p, msg, len - 32);
+}
+
 int
 wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 {
 	struct wg_device *d = p->dev;
-	uint8_t epub[32], k[32], tmp[32], tai[12];
+	uint8_t ck[32], h[32], epriv[32], epub[32], k[32], tmp[32], tai[12];
 	struct wbuf w;
 	int rc = -EINVAL;
 
-	pthread_mutex_lock(&d->lock);
-	pthread_mutex_lock(&p->lock);
+	pthread_rwlock_rdlock(&d->identity_lock);
 	if (p->dead || !p->ss_ok)
 		goto out;
 	/* initiator.chaining_key = HASH(CONSTRUCTION), ... */
-	noise_init(p->hs_ck, p->hs_hash, p->pub);
+	noise_init(ck, h, p->pub);
 	wbuf_init(&w, out, WG_INITIATION_LEN);
 	wbuf_put_u32(&w, (uint32_t)WG_MSG_INITIATION << 24);
-	pthread_rwlock_wrlock(&d->index_lock);
-	p->hs = HS_NONE;
-	p->hs_index = index_alloc(d);
-	pthread_rwlock_unlock(&d->index_lock);
-	wbuf_put_u32_le(&w, p->hs_index);
+	wbuf_put_u32_le(&w, 0);		/* sender index: at commit */
 	/* e: E_priv_i = DH_GENERATE; C = KDF1(C, E_pub_i); H = HASH(H || E_pub_i) */
-	crypto_box_keypair(epub, p->hs_eph_priv);
-	kdf(p->hs_ck, NULL, NULL, p->hs_ck, epub, 32);
+	crypto_box_keypair(epub, epriv);
+	kdf(ck, NULL, NULL, ck, epub, 32);
 	wbuf_put(&w, epub, 32);
-	mix_hash(p->hs_hash, epub, 32);
+	mix_hash(h, epub, 32);
 	/* es: (C, k) = KDF2(C, DH(E_priv_i, S_pub_r)) */
-	if (dh(tmp, p->hs_eph_priv, p->pub) != 0)
+	if (dh(tmp, epriv, p->pub) != 0)
 		goto out;
-	kdf(p->hs_ck, k, NULL, p->hs_ck, tmp, 32);
+	kdf(ck, k, NULL, ck, tmp, 32);
 	/* s: static = AEAD(k, 0, S_pub_i, H) */
-	seal_hash(&w, k, d->pub, 32, p->hs_hash);
+	seal_hash(&w, k, d->pub, 32, h);
 	/* ss: (C, k) = KDF2(C, DH(S_priv_i, S_pub_r)) */
-	kdf(p->hs_ck, k, NULL, p->hs_ck, p->ss, 32);
+	kdf(ck, k, NULL, ck, p->ss, 32);
 	/* timestamp = AEAD(k, 0, TAI64N(), H) */
 	tai64n(tai);
-	seal_hash(&w, k, tai, 12, p->hs_hash);
+	seal_hash(&w, k, tai, 12, h);
 	wbuf_zero(&w, 32);
 	if (wbuf_error(&w) != 0)
 		goto out;
-	add_macs(p, out, WG_INITIATION_LEN - 32);
+
+	/* Commit: this is now the peer's handshake in flight. */
+	pthread_mutex_lock(&p->lock);
+	if (p->dead) {
+		pthread_mutex_unlock(&p->lock);
+		goto out;
+	}
+	memcpy(p->hs_ck, ck, 32);
+	memcpy(p->hs_hash, h, 32);
+	memcpy(p->hs_eph_priv, epriv, 32);
+	commit_index_and_macs(p, out, WG_INITIATION_LEN);
 	p->hs = HS_INIT_SENT;
 	{
 		uint64_t now = time_mono_ns();
@@ -835,25 +964,31 @@ wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 		p->t_any_sent = now;
 		p->want_hs = false;
 	}
+	pthread_mutex_unlock(&p->lock);
 	rc = 0;
 out:
+	pthread_rwlock_unlock(&d->identity_lock);
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(epriv, sizeof(epriv));
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(tmp, sizeof(tmp));
-	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&d->lock);
 	return rc;
 }
 
-/* Derives the transport keys from the final chaining key (§5.4.5). */
+/*
+ * Derives the transport keys from the final chaining key (§5.4.5); the
+ * indices are filled in at commit.
+ */
 static struct wg_keypair *
-keypair_new(struct wg_peer *p, bool initiator)
+keypair_new(struct wg_peer *p, bool initiator, const uint8_t ck[32])
 {
 	struct wg_keypair *k;
 	uint8_t a[32], b[32];
 
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
-	kdf(a, b, NULL, p->hs_ck, NULL, 0);
+	kdf(a, b, NULL, ck, NULL, 0);
 	memcpy(initiator ? k->send_key : k->recv_key, a, 32);
 	memcpy(initiator ? k->recv_key : k->send_key, b, 32);
 	sodium_memzero(a, sizeof(a));
@@ -863,8 +998,6 @@ keypair_new(struct wg_peer *p, bool initiator)
 	k->peer = p;
 	k->initiator = initiator;
 	k->created = time_mono_ns();
-	k->local_index = p->hs_index;
-	k->remote_index = p->hs_remote;
 	return k;
 }
 
@@ -907,207 +1040,256 @@ peer_by_pub(struct wg_device *d, const uint8_t pub[32])
 {
 	struct wg_peer *p;
 
-	for (p = d->peers; p != NULL; p = p->next)
+	for (p = peer_first(d); p != NULL; p = peer_after(p))
 		if (!p->dead && sodium_memcmp(p->pub, pub, 32) == 0)
 			return p;
 	return NULL;
 }
 
+/* The peer whose handshake uses our index idx (check its state after). */
+static struct wg_peer *
+peer_by_hs_index(struct wg_device *d, uint32_t idx)
+{
+	struct wg_peer *p;
+
+	pthread_rwlock_rdlock(&d->index_lock);
+	for (p = peer_first(d); p != NULL; p = peer_after(p))
+		if (!p->dead && p->hs_index == idx)
+			break;
+	pthread_rwlock_unlock(&d->index_lock);
+	return p;
+}
+
+/* Replayed or too-frequent initiations are ignored (§5.1). */
+static int
+initiation_fresh(const uint8_t tai[12], const uint8_t last_tai[12],
+    uint64_t last_consumed, uint64_t now)
+{
+	if (memcmp(tai, last_tai, 12) <= 0)
+		return -EALREADY;
+	/* A consumption after now (another worker, meanwhile) counts too. */
+	if (last_consumed != 0 && (now < last_consumed ||
+	    now - last_consumed < NSEC_PER_SEC / INITIATIONS_PER_SEC))
+		return -EBUSY;
+	return 0;
+}
+
+/*
+ * An initiation (§5.4.2) and our response (§5.4.3).  Every DH and AEAD
+ * runs on locals with identity_lock shared (the caller holds it); the
+ * peer's lock is taken once to read its replay state and once to commit.
+ */
 static int
 consume_initiation(struct wg_device *d, const uint8_t *msg,
     const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
 {
-	uint8_t ck[32], h[32], k[32], tmp[32], spub[32], tai[12], epub_r[32];
+	uint8_t ck[32], h[32], k[32], tmp[32], spub[32], tai[12], last_tai[12];
+	uint8_t psk[32], epriv[32], epub[32];
 	const uint8_t *eph = msg + 8, *sstatic = msg + 40, *ts = msg + 88;
+	uint32_t remote = get_le32(msg + 4);
+	struct wg_keypair *kp = NULL;
 	struct wg_peer *p;
 	struct wbuf w;
-	uint64_t now = time_mono_ns();
+	uint64_t now = time_mono_ns(), last_consumed;
 	int rc = -EBADMSG;
 
-	pthread_mutex_lock(&d->lock);
 	noise_init(ck, h, d->pub);
+	/* e: C = KDF1(C, E_pub_i); H = HASH(H || E_pub_i) */
 	kdf(ck, NULL, NULL, ck, eph, 32);
 	mix_hash(h, eph, 32);
+	/* es: (C, k) = KDF2(C, DH(S_priv_r, E_pub_i)) */
 	if (dh(tmp, d->priv, eph) != 0)
 		goto out;
 	kdf(ck, k, NULL, ck, tmp, 32);
+	/* s: S_pub_i = AEAD-open(k, 0, static, H) */
 	if (open_hash(spub, k, sstatic, 48, h) != 0)
 		goto out;
 	if ((p = peer_by_pub(d, spub)) == NULL) {
 		rc = -ENOENT;
 		goto out;
 	}
-	pthread_mutex_lock(&p->lock);
 	if (!p->ss_ok)
-		goto out_peer;
+		goto out;
+	/* ss: (C, k) = KDF2(C, DH(S_priv_r, S_pub_i)), precomputed */
 	kdf(ck, k, NULL, ck, p->ss, 32);
+	/* timestamp: TAI64N = AEAD-open(k, 0, timestamp, H) */
 	if (open_hash(tai, k, ts, 28, h) != 0)
-		goto out_peer;
-	/* Replayed or too-frequent initiations are ignored (§5.1). */
-	if (memcmp(tai, p->last_tai, 12) <= 0) {
-		rc = -EALREADY;
-		goto out_peer;
+		goto out;
+	pthread_mutex_lock(&p->lock);
+	memcpy(last_tai, p->last_tai, 12);
+	last_consumed = p->last_init_consumed;
+	memcpy(psk, p->psk, 32);
+	pthread_mutex_unlock(&p->lock);
+	/* Spare the response's two DHs for a replay or a flood. */
+	if ((rc = initiation_fresh(tai, last_tai, last_consumed, now)) != 0)
+		goto out;
+
+	/* The response, on locals too. */
+	rc = -EBADMSG;
+	wbuf_init(&w, reply, WG_RESPONSE_LEN);
+	wbuf_put_u32(&w, (uint32_t)WG_MSG_RESPONSE << 24);
+	wbuf_put_u32_le(&w, 0);		/* sender index: at commit */
+	wbuf_put_u32_le(&w, remote);
+	/* e: E_priv_r = DH_GENERATE; C = KDF1(C, E_pub_r); H = HASH(H || E_pub_r) */
+	crypto_box_keypair(epub, epriv);
+	kdf(ck, NULL, NULL, ck, epub, 32);
+	wbuf_put(&w, epub, 32);
+	mix_hash(h, epub, 32);
+	/* ee: C = KDF1(C, DH(E_priv_r, E_pub_i)) */
+	if (dh(tmp, epriv, eph) != 0)
+		goto out;
+	kdf(ck, NULL, NULL, ck, tmp, 32);
+	/* se: C = KDF1(C, DH(E_priv_r, S_pub_i)) */
+	if (dh(tmp, epriv, spub) != 0)
+		goto out;
+	kdf(ck, NULL, NULL, ck, tmp, 32);
+	/* psk: (C, τ, k) = KDF3(C, Q); H = HASH(H || τ) */
+	kdf(ck, tmp, k, ck, psk, 32);
+	mix_hash(h, tmp, 32);
+	/* empty = AEAD(k, 0, ε, H) */
+	seal_hash(&w, k, NULL, 0, h);
+	wbuf_zero(&w, 32);
+	if (wbuf_error(&w) != 0)
+		goto out;
+	if ((kp = keypair_new(p, false, ck)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	if (p->last_init_consumed != 0 &&
-	    now - p->last_init_consumed < NSEC_PER_SEC / INITIATIONS_PER_SEC) {
-		rc = -EBUSY;
-		goto out_peer;
+
+	/* Commit, if no newer initiation was consumed meanwhile. */
+	pthread_mutex_lock(&p->lock);
+	if (p->dead)
+		rc = -ENOENT;
+	else
+		rc = initiation_fresh(tai, p->last_tai, p->last_init_consumed,
+		    now);
+	if (rc != 0) {
+		pthread_mutex_unlock(&p->lock);
+		goto out;
 	}
 	memcpy(p->last_tai, tai, 12);
 	p->last_init_consumed = now;
-	res->peer = p;
-
-	/* Response (§5.4.3). */
-	memcpy(p->hs_ck, ck, 32);
-	memcpy(p->hs_hash, h, 32);
-	memcpy(&p->hs_remote, msg + 4, 4);
-	p->hs_remote = le32toh(p->hs_remote);
-	pthread_rwlock_wrlock(&d->index_lock);
-	p->hs = HS_NONE;
-	p->hs_index = index_alloc(d);
-	pthread_rwlock_unlock(&d->index_lock);
-	wbuf_init(&w, reply, WG_RESPONSE_LEN);
-	wbuf_put_u32(&w, (uint32_t)WG_MSG_RESPONSE << 24);
-	wbuf_put_u32_le(&w, p->hs_index);
-	wbuf_put_u32_le(&w, p->hs_remote);
-	/* e: E_priv_r = DH_GENERATE; C = KDF1(C, E_pub_r); H = HASH(H || E_pub_r) */
-	crypto_box_keypair(epub_r, p->hs_eph_priv);
-	kdf(p->hs_ck, NULL, NULL, p->hs_ck, epub_r, 32);
-	wbuf_put(&w, epub_r, 32);
-	mix_hash(p->hs_hash, epub_r, 32);
-	/* ee: C = KDF1(C, DH(E_priv_r, E_pub_i)) */
-	if (dh(tmp, p->hs_eph_priv, eph) != 0)
-		goto out_peer;
-	kdf(p->hs_ck, NULL, NULL, p->hs_ck, tmp, 32);
-	/* se: C = KDF1(C, DH(E_priv_r, S_pub_i)) */
-	if (dh(tmp, p->hs_eph_priv, p->pub) != 0)
-		goto out_peer;
-	kdf(p->hs_ck, NULL, NULL, p->hs_ck, tmp, 32);
-	/* psk: (C, τ, k) = KDF3(C, Q); H = HASH(H || τ) */
-	kdf(p->hs_ck, tmp, k, p->hs_ck, p->psk, 32);
-	mix_hash(p->hs_hash, tmp, 32);
-	/* empty = AEAD(k, 0, ε, H) */
-	seal_hash(&w, k, NULL, 0, p->hs_hash);
-	wbuf_zero(&w, 32);
-	if (wbuf_error(&w) != 0)
-		goto out_peer;
-	add_macs(p, reply, WG_RESPONSE_LEN - 32);
-	p->hs = HS_INIT_CONSUMED;
-	{
-		struct wg_keypair *kp = keypair_new(p, false);
-
-		if (kp == NULL) {
-			rc = -ENOMEM;
-			goto out_peer;
-		}
-		install_keypair(p, kp);
-	}
+	p->hs_remote = remote;
+	commit_index_and_macs(p, reply, WG_RESPONSE_LEN);
+	kp->local_index = p->hs_index;
+	kp->remote_index = remote;
+	install_keypair(p, kp);
+	kp = NULL;
 	p->t_any_sent = now;
 	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
 		p->endpoint = *src;
 		p->has_endpoint = true;
 	}
+	pthread_mutex_unlock(&p->lock);
+	res->peer = p;
 	res->reply_len = WG_RESPONSE_LEN;
 	res->established = true;
-	rc = 0;
-out_peer:
-	pthread_mutex_unlock(&p->lock);
 out:
-	pthread_mutex_unlock(&d->lock);
+	wg_keypair_put(kp);
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(tmp, sizeof(tmp));
+	sodium_memzero(psk, sizeof(psk));
+	sodium_memzero(epriv, sizeof(epriv));
 	return rc;
 }
 
+/* A response to our initiation (§5.4.3); the same shape as above. */
 static int
 consume_response(struct wg_device *d, const uint8_t *msg,
     const union fz_sockaddr *src, struct wg_hs_result *res)
 {
-	uint8_t ck[32], h[32], k[32], tmp[32], tau[32], empty[1];
+	uint8_t ck[32], h[32], k[32], tmp[32], tau[32], epriv[32], psk[32];
+	uint8_t empty[1];
 	const uint8_t *eph = msg + 12;
-	uint32_t sender, receiver;
+	uint32_t sender = get_le32(msg + 4), receiver = get_le32(msg + 8);
+	struct wg_keypair *kp = NULL;
 	struct wg_peer *p;
-	int rc = -EBADMSG;
+	int rc = -ENOENT;
 
-	memcpy(&sender, msg + 4, 4);
-	memcpy(&receiver, msg + 8, 4);
-	sender = le32toh(sender);
-	receiver = le32toh(receiver);
-	pthread_mutex_lock(&d->lock);
-	for (p = d->peers; p != NULL; p = p->next)
-		if (!p->dead && p->hs == HS_INIT_SENT &&
-		    p->hs_index == receiver)
-			break;
-	if (p == NULL) {
-		pthread_mutex_unlock(&d->lock);
+	if ((p = peer_by_hs_index(d, receiver)) == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&p->lock);
+	if (p->dead || p->hs != HS_INIT_SENT || p->hs_index != receiver) {
+		pthread_mutex_unlock(&p->lock);
 		return -ENOENT;
 	}
-	pthread_mutex_lock(&p->lock);
 	memcpy(ck, p->hs_ck, 32);
 	memcpy(h, p->hs_hash, 32);
+	memcpy(epriv, p->hs_eph_priv, 32);
+	memcpy(psk, p->psk, 32);
+	pthread_mutex_unlock(&p->lock);
+
+	rc = -EBADMSG;
+	/* e: C = KDF1(C, E_pub_r); H = HASH(H || E_pub_r) */
 	kdf(ck, NULL, NULL, ck, eph, 32);
 	mix_hash(h, eph, 32);
-	/* ee */
-	if (dh(tmp, p->hs_eph_priv, eph) != 0)
+	/* ee: C = KDF1(C, DH(E_priv_i, E_pub_r)) */
+	if (dh(tmp, epriv, eph) != 0)
 		goto out;
 	kdf(ck, NULL, NULL, ck, tmp, 32);
-	/* se */
+	/* se: C = KDF1(C, DH(S_priv_i, E_pub_r)) */
 	if (dh(tmp, d->priv, eph) != 0)
 		goto out;
 	kdf(ck, NULL, NULL, ck, tmp, 32);
-	/* psk */
-	kdf(ck, tau, k, ck, p->psk, 32);
+	/* psk: (C, τ, k) = KDF3(C, Q); H = HASH(H || τ) */
+	kdf(ck, tau, k, ck, psk, 32);
 	mix_hash(h, tau, 32);
+	/* empty = AEAD-open(k, 0, empty, H) */
 	if (open_hash(empty, k, msg + 44, 16, h) != 0)
 		goto out;
-	/* Authenticated: the session exists. */
-	memcpy(p->hs_ck, ck, 32);
-	memcpy(p->hs_hash, h, 32);
-	p->hs_remote = sender;
-	{
-		struct wg_keypair *kp = keypair_new(p, true);
-
-		if (kp == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		install_keypair(p, kp);
+	if ((kp = keypair_new(p, true, ck)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
+
+	/* Commit, if our initiation is still the one in flight. */
+	pthread_mutex_lock(&p->lock);
+	if (p->dead || p->hs != HS_INIT_SENT || p->hs_index != receiver ||
+	    sodium_memcmp(p->hs_eph_priv, epriv, 32) != 0) {
+		pthread_mutex_unlock(&p->lock);
+		rc = -ESTALE;
+		goto out;
+	}
+	p->hs_remote = sender;
+	kp->local_index = receiver;
+	kp->remote_index = sender;
+	install_keypair(p, kp);
+	kp = NULL;
 	p->t_recv = time_mono_ns();
 	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
 		p->endpoint = *src;
 		p->has_endpoint = true;
 	}
+	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->established = true;
 	rc = 0;
 out:
-	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&d->lock);
+	wg_keypair_put(kp);
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(tmp, sizeof(tmp));
+	sodium_memzero(tau, sizeof(tau));
+	sodium_memzero(epriv, sizeof(epriv));
+	sodium_memzero(psk, sizeof(psk));
 	return rc;
 }
 
 static int
 consume_cookie(struct wg_device *d, const uint8_t *msg, struct wg_hs_result *res)
 {
-	uint32_t receiver;
+	uint32_t receiver = get_le32(msg + 4);
 	struct wg_peer *p;
 	uint8_t cookie[16];
 	int rc = -ENOENT;
 
-	memcpy(&receiver, msg + 4, 4);
-	receiver = le32toh(receiver);
-	pthread_mutex_lock(&d->lock);
-	for (p = d->peers; p != NULL; p = p->next) {
-		if (p->dead || p->hs == HS_NONE || p->hs_index != receiver)
-			continue;
-		pthread_mutex_lock(&p->lock);
+	if ((p = peer_by_hs_index(d, receiver)) == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&p->lock);
+	if (!p->dead && p->hs != HS_NONE && p->hs_index == receiver) {
 		rc = -EBADMSG;
 		if (p->last_mac1_ok &&
 		    crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL,
@@ -1119,10 +1301,8 @@ consume_cookie(struct wg_device *d, const uint8_t *msg, struct wg_hs_result *res
 			res->peer = p;
 			rc = 0;
 		}
-		pthread_mutex_unlock(&p->lock);
-		break;
 	}
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
 
@@ -1133,25 +1313,42 @@ wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
 	int type = wg_msg_type(msg, len), rc;
 
 	memset(res, 0, sizeof(*res));
-	switch (type) {
-	case WG_MSG_INITIATION:
-	case WG_MSG_RESPONSE:
-		rc = check_macs(d, msg, len, src);
-		if (rc < 0)
-			return rc;
-		if (rc == 1) {
-			res->reply_len = make_cookie_reply(d, msg, len, src,
-			    reply);
-			return 0;
-		}
-		return type == WG_MSG_INITIATION ?
-		    consume_initiation(d, msg, src, reply, res) :
-		    consume_response(d, msg, src, res);
-	case WG_MSG_COOKIE:
-		return consume_cookie(d, msg, res);
-	default:
+	if (type != WG_MSG_INITIATION && type != WG_MSG_RESPONSE &&
+	    type != WG_MSG_COOKIE)
 		return -EBADMSG;
+	/* Shared: handshakes on every worker run in parallel. */
+	pthread_rwlock_rdlock(&d->identity_lock);
+	if (type == WG_MSG_COOKIE) {
+		rc = consume_cookie(d, msg, res);
+		goto out;
 	}
+	switch ((rc = check_macs(d, msg, len, src))) {
+	case MACS_NEED_COOKIE:
+		res->reply_len = make_cookie_reply(d, msg, len, src, reply);
+		rc = 0;
+		goto out;
+	case MACS_COOKIE_OK:
+		/*
+		 * A valid cookie proves the source address, not good faith:
+		 * one source still gets only 20 handshakes a second (burst
+		 * 5) while we are under load (Linux: ratelimiter.c).
+		 */
+		if (!ratelimiter_allow(d->rl, &src->sa, time_mono_ns())) {
+			rc = -EAGAIN;
+			goto out;
+		}
+		break;
+	case MACS_OK:
+		break;
+	default:
+		goto out;
+	}
+	rc = type == WG_MSG_INITIATION ?
+	    consume_initiation(d, msg, src, reply, res) :
+	    consume_response(d, msg, src, res);
+out:
+	pthread_rwlock_unlock(&d->identity_lock);
+	return rc;
 }
 
 /* --- transport (§5.4.6) --- */
@@ -1184,7 +1381,7 @@ int
 wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
     size_t *outlen)
 {
-	size_t padded = (plen + 15) & ~(size_t)15;
+	size_t padded = WG_PADDED(plen);
 	uint8_t nonce[12];
 	uint64_t ctr;
 	struct wbuf w;

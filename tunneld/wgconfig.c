@@ -192,8 +192,12 @@ iface_key(struct wgconf *c, const char *k, char *v, struct pstate *ps)
 		return 0;
 	}
 	if (strcasecmp(k, "MTU") == 0) {
-		if (parse_uint(v, 65535, &n) != 0 || n < 576)
-			return fail(ps, "MTU must be 576..65535");
+		/* Larger packets would not fit one UDP datagram (wg.h). */
+		if (parse_uint(v, WG_MTU_MAX, &n) != 0 ||
+		    wg_mtu_check((int)n) != 0)
+			return fail(ps, "MTU must be %d..%d (the encapsulated "
+			    "packet must fit one UDP datagram)", WG_MTU_MIN,
+			    WG_MTU_MAX);
 		c->mtu = (int)n;
 		return 0;
 	}

@@ -4,7 +4,9 @@
 # fz-tunneld (static mode) against wireguard-go + wg(8), in namespaces:
 # handshakes initiated from each side, ping both ways over IPv4 and IPv6,
 # wg show against fz, a forced rekey, a restart of each peer, a 20 MB
-# transfer checked by SHA-256, and the same between two fz instances.
+# transfer checked by SHA-256, and the same between two fz instances; then
+# fz <-> fz at the largest MTU (65472) with full-size pings, and an MTU one
+# byte larger refused at configuration.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 for t in wireguard-go wg socat sha256sum; do
@@ -24,13 +26,13 @@ umask 077
 for k in a b; do wg genkey > "$T/$k.key"; wg pubkey < "$T/$k.key" > "$T/$k.pub"; done
 wg genpsk > "$T/psk"
 
-conf() {	# conf FILE PRIVKEY PEERPUB ENDPOINT SELF PEER
+conf() {	# conf FILE PRIVKEY PEERPUB ENDPOINT SELF PEER [MTU]
 	cat > "$1" <<C
 [Interface]
 PrivateKey = $(cat "$2")
 ListenPort = 51820
 Address = 10.100.0.$5/24, fd00:100::$5/64
-MTU = 1280
+MTU = ${7:-1280}
 
 [Peer]
 PublicKey = $(cat "$3")
@@ -130,10 +132,33 @@ kill "$FZ_PID" "$WG_PID"; wait "$FZ_PID" "$WG_PID" 2>/dev/null
 # 5. fz <-> fz.
 conf "$T/$FZB.conf" "$T/b.key" "$T/a.pub" 10.99.1.1 2 1
 start_fz "$A" "$T/$FZIF.conf" "$T/fz4.log"
+FZA_PID=$FZ_PID
 start_fz "$B" "$T/$FZB.conf" "$T/fzb.log"
 pings "$A" 10.100.0.2
 pings "$B" fd00:100::1 -6
 transfer "$A" "$B" 10.100.0.2
 ns_log "ok: fz <-> fz: ping, IPv6, 20 MB by hash"
+
+# 6. The largest MTU: full-size packets (65472 bytes, 65504 on the wire,
+# fragmented on the veth) through fz <-> fz; one byte more is refused.
+kill "$FZA_PID" "$FZ_PID"; wait "$FZA_PID" "$FZ_PID" 2>/dev/null
+conf "$T/$FZIF.conf" "$T/a.key" "$T/b.pub" 10.99.1.2 1 2 65473
+ip netns exec "$A" "$FZ" --config "$T/$FZIF.conf" > "$T/bigmtu.log" 2>&1 &&
+	ns_fail "MTU 65473 accepted"
+grep -q "MTU must be 576..65472" "$T/bigmtu.log" ||
+	{ cat "$T/bigmtu.log"; ns_fail "no clear error for MTU 65473"; }
+conf "$T/$FZIF.conf" "$T/a.key" "$T/b.pub" 10.99.1.2 1 2 65472
+conf "$T/$FZB.conf" "$T/b.key" "$T/a.pub" 10.99.1.1 2 1 65472
+start_fz "$A" "$T/$FZIF.conf" "$T/fz5.log"
+start_fz "$B" "$T/$FZB.conf" "$T/fzb2.log"
+ip -n "$A" link show "$FZIF" | grep -q "mtu 65472" || ns_fail "MTU not set"
+pings "$A" 10.100.0.2
+ip netns exec "$A" ping -M do -s $((65472 - 28)) -c 3 -i 0.2 -W 2 10.100.0.2 \
+	>/dev/null || ns_fail "full-size IPv4 ping at MTU 65472"
+ip netns exec "$B" ping -6 -M do -s $((65472 - 48)) -c 3 -i 0.2 -W 2 \
+	fd00:100::1 >/dev/null || ns_fail "full-size IPv6 ping at MTU 65472"
+ip netns exec "$A" ping -M do -s $((65472 - 27)) -c 1 -W 1 10.100.0.2 \
+	>/dev/null 2>&1 && ns_fail "a packet over the MTU went through"
+ns_log "ok: MTU 65472: full-size pings both ways; 65473 refused"
 ns_log "PASS"
 exit 0

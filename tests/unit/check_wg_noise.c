@@ -5,6 +5,7 @@
  * fake clock, and garbage.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "fztime.h"
@@ -279,6 +280,125 @@ START_TEST(test_cookie_under_load)
 }
 END_TEST
 
+/*
+ * Under load a valid cookie does not let one source flood us: of 100
+ * initiations with a valid mac2 from one address within one second, only
+ * the burst (5) and 20 a second get as far as a DH; the rest are refused
+ * with -EAGAIN first.  Not under load, none is rate limited.
+ */
+static void
+flood(unsigned *processed, unsigned *accepted, unsigned *limited)
+{
+	uint8_t init[WG_INITIATION_LEN], reply[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	unsigned i;
+	int rc;
+
+	*processed = *accepted = *limited = 0;
+	for (i = 0; i < 100; i++) {
+		ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+		rc = wg_handle_handshake(B.dev, init, sizeof(init), &A.addr,
+		    reply, &r);
+		if (rc == -EAGAIN)
+			(*limited)++;
+		else {
+			/* Reached the DH: answered, or a flood/replay. */
+			ck_assert_msg(rc == 0 || rc == -EBUSY ||
+			    rc == -EALREADY, "rc %d", rc);
+			ck_assert(rc != 0 || r.reply_len == WG_RESPONSE_LEN);
+			(*processed)++;
+			*accepted += rc == 0;
+		}
+		time_fake_advance(10 * NSEC_PER_MSEC);
+	}
+}
+
+START_TEST(test_handshake_ratelimit)
+{
+	uint8_t init[WG_INITIATION_LEN], reply[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	unsigned processed, accepted, limited;
+
+	/* Not under load: every initiation is processed. */
+	flood(&processed, &accepted, &limited);
+	ck_assert_uint_eq(processed, 100);
+	ck_assert_uint_eq(limited, 0);
+
+	/* Under load: a cookie round trip, then 100 in one second. */
+	wg_device_set_under_load(B.dev, true);
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_COOKIE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(A.dev, reply, WG_COOKIE_LEN,
+	    &B.addr, none, &r), 0);
+	flood(&processed, &accepted, &limited);
+	ck_assert_uint_le(processed, 25);
+	ck_assert_uint_ge(processed, 20);
+	ck_assert_uint_eq(processed + limited, 100);
+	/*
+	 * After the burst (10 ms apart: the per-peer limit of 50 a second
+	 * drops some) what passes is 50 ms apart and answered.
+	 */
+	ck_assert_uint_ge(accepted, 19);
+}
+END_TEST
+
+/* Handshakes x -> y in a loop, from its own thread. */
+struct hs_loop {
+	struct side	*x, *y;
+	unsigned	 ok;
+	pthread_t	 th;
+};
+
+static void *
+hs_loop(void *arg)
+{
+	struct hs_loop *l = arg;
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	unsigned i;
+
+	for (i = 0; i < 300; i++) {
+		time_fake_advance(30 * NSEC_PER_MSEC);
+		if (wg_create_initiation(l->x->peer, init) != 0 ||
+		    wg_handle_handshake(l->y->dev, init, sizeof(init),
+		    &l->x->addr, resp, &r) != 0 ||
+		    r.reply_len != WG_RESPONSE_LEN)
+			continue;
+		if (wg_handle_handshake(l->x->dev, resp, WG_RESPONSE_LEN,
+		    &l->y->addr, init, &r) == 0 && r.established)
+			l->ok++;
+	}
+	return NULL;
+}
+
+/*
+ * Both sides initiate at once from two threads, each consuming the other's
+ * messages: handshakes cross, commits find their state changed and give up
+ * (-ESTALE, -EBUSY), nothing deadlocks, and a session works afterwards.
+ */
+START_TEST(test_concurrent_handshakes)
+{
+	struct hs_loop l[2] = { { .x = &A, .y = &B }, { .x = &B, .y = &A } };
+	int i;
+
+	wg_peer_set_endpoint(B.peer, &A.addr);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&l[i].th, NULL, hs_loop, &l[i]),
+		    0);
+	for (i = 0; i < 2; i++)
+		pthread_join(l[i].th, NULL);
+	ck_assert_uint_gt(l[0].ok + l[1].ok, 0);
+	time_fake_advance(NSEC_PER_SEC);
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, "after the storm"), 0);
+	ck_assert_int_eq(transfer(&B, &A, "calm"), 0);
+}
+END_TEST
+
 START_TEST(test_timers)
 {
 	unsigned act;
@@ -412,6 +532,8 @@ wg_suite(void)
 	tcase_add_test(tc, test_tampered_and_garbage);
 	tcase_add_test(tc, test_initiation_replay_and_unknown_peer);
 	tcase_add_test(tc, test_cookie_under_load);
+	tcase_add_test(tc, test_handshake_ratelimit);
+	tcase_add_test(tc, test_concurrent_handshakes);
 	tcase_add_test(tc, test_timers);
 	tcase_add_test(tc, test_handshake_retry_and_give_up);
 	tcase_add_test(tc, test_persistent_keepalive);

@@ -61,6 +61,10 @@ START_TEST(test_bad)
 		{ "[Interface]\nPrivateKey = short\n", "t.conf:2: PrivateKey" },
 		{ "[Interface]\nListenPort = 70000\n", "t.conf:2: ListenPort" },
 		{ "[Interface]\nMTU = 100\n", "t.conf:2: MTU" },
+		/* 65473 pads to 65488: 65520 bytes, over a UDP datagram. */
+		{ "[Interface]\nMTU = 65473\n",
+		  "t.conf:2: MTU must be 576..65472" },
+		{ "[Interface]\nMTU = 65535\n", "t.conf:2: MTU must be" },
 		{ "[Interface]\nAddress = 10.0.0.1/33\n", "t.conf:2: bad Address" },
 		{ "[Interface]\nAddress = 10.0.0.1,,\n", "t.conf:2:" },
 		{ "[Interface]\nBogus = 1\n", "t.conf:2: unknown key 'Bogus'" },
@@ -93,6 +97,23 @@ START_TEST(test_bad)
 	}
 	ck_assert_int_eq(wgconf_parse("[Interface]\0x", 13, "t.conf", &c, err,
 	    sizeof(err)), -EINVAL);
+}
+END_TEST
+
+/* The largest MTU whose packets fit one UDP datagram is accepted. */
+START_TEST(test_mtu_max)
+{
+	static const char text[] = "[Interface]\n"
+	    "PrivateKey = YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+	    "MTU = 65472\n";
+	struct wgconf c;
+	char err[256];
+
+	ck_assert_int_eq(wgconf_parse(text, strlen(text), "t.conf", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.mtu, WG_MTU_MAX);
+	ck_assert_int_eq(c.mtu, 65472);
+	wgconf_free(&c);
 }
 END_TEST
 
@@ -134,6 +155,7 @@ wgconfig_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_bad);
+	tcase_add_test(tc, test_mtu_max);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_load_missing);
 	suite_add_tcase(s, tc);
