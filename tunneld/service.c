@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -72,6 +73,7 @@ struct svc {
 	struct passwd		 user;			/* controld's user */
 	char			 user_name[64];
 	char			 controld_path[4096];
+	int			 controld_fd;	/* O_PATH, opened as root */
 
 	/* fz-controld */
 	pid_t			 cpid;
@@ -80,6 +82,7 @@ struct svc {
 	unsigned		 backoff_ms;
 	uint64_t		 started_ms;
 	bool			 killed_for_violation;
+	bool			 spawn_failed;	/* never became fz-controld */
 
 	/* state */
 	char			 state[33], detail[513];
@@ -257,7 +260,11 @@ controld_close(struct ipc_conn *c, int err, void *arg)
 
 	ipc_conn_free(c);
 	s->cconn = NULL;
-	if (err == 0 || s->cpid <= 0)
+	/*
+	 * A child that exits with our messages unread resets the socket:
+	 * that is an exit (SIGCHLD reports it), not a protocol violation.
+	 */
+	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
 		return;
 	/* A malformed or unpermitted message: treat it as compromise. */
 	log_errorx("fz-controld (pid %d) violated the IPC protocol (%s): "
@@ -283,7 +290,9 @@ controld_exited(struct svc *s, int wstatus)
 	struct timeval tv;
 	uint64_t up = now_ms() - s->started_ms;
 
-	if (WIFSIGNALED(wstatus))
+	if (s->spawn_failed)
+		;	/* spawn_controld said why */
+	else if (WIFSIGNALED(wstatus))
 		log_warnx("fz-controld (pid %d) killed by signal %d",
 		    (int)s->cpid, WTERMSIG(wstatus));
 	else
@@ -298,7 +307,8 @@ controld_exited(struct svc *s, int wstatus)
 		return;
 	if (up >= STABLE_MS)
 		s->backoff_ms = BACKOFF_MIN_MS;
-	set_state(s, "restarting", "fz-controld exited");
+	if (!s->spawn_failed)
+		set_state(s, "restarting", "fz-controld exited");
 	log_info("restarting fz-controld in %u ms", s->backoff_ms);
 	tv.tv_sec = s->backoff_ms / 1000;
 	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
@@ -307,38 +317,78 @@ controld_exited(struct svc *s, int wstatus)
 	    s->backoff_ms * 2;
 }
 
-/* In the child: become the controld user, then exec fz-controld. */
+/*
+ * What a child that never became fz-controld tells its parent on the status
+ * pipe (close-on-exec: end of file means the exec happened).
+ */
+enum spawn_stage { SPAWN_FDS = 1, SPAWN_USER, SPAWN_EXEC };
+struct spawn_report {
+	int	stage;
+	int	err;		/* positive errno */
+};
+
+#define CHILD_IPC_FD	3
+#define CHILD_EXEC_FD	4	/* close-on-exec: gone once exec succeeded */
+#define CHILD_STATUS_FD	5	/* close-on-exec too */
+
 static void __attribute__((noreturn))
-child_exec(struct svc *s, int ipcfd)
+child_fail(enum spawn_stage stage, int err)
+{
+	struct spawn_report r = { stage, err };
+
+	if (write(CHILD_STATUS_FD, &r, sizeof(r)) < 0) {
+		/* the parent is gone; nothing else to tell */
+	}
+	_exit(127);
+}
+
+/* Moves fd to target (close-on-exec or not); fd may already be target. */
+static int
+place_fd(int fd, int target, bool cloexec)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	return dup3(fd, target, cloexec ? O_CLOEXEC : 0) < 0 ? -1 : 0;
+}
+
+/*
+ * In the child: lay out the fds, become the controld user, then exec
+ * fz-controld through the descriptor opened while root (the path may sit
+ * under a directory the controld user cannot search, e.g. /root/fz).
+ */
+static void __attribute__((noreturn))
+child_exec(struct svc *s, int ipcfd, int statusfd)
 {
 	char fmt[16];
 	const char *argv[12];
 	sigset_t none;
-	int rc, i = 0;
+	int rc, i = 0, hi[3];
+	extern char **environ;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	if (ipcfd != 3) {
-		if (dup2(ipcfd, 3) < 0)
-			_exit(126);
-		close(ipcfd);
-	} else if (fcntl(3, F_SETFD, 0) < 0)
+	/* Above every target first, so no placement clobbers another. */
+	if ((hi[0] = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0)
 		_exit(126);
+	if ((hi[1] = fcntl(ipcfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[2] = fcntl(s->controld_fd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    place_fd(hi[0], CHILD_STATUS_FD, true) != 0)
+		_exit(126);
+	if (place_fd(hi[1], CHILD_IPC_FD, false) != 0 ||
+	    place_fd(hi[2], CHILD_EXEC_FD, true) != 0)
+		child_fail(SPAWN_FDS, errno);
 	/* Everything else is left behind (they are all O_CLOEXEC too). */
-	for (int fd = 4; fd < 1024; fd++)
+	for (int fd = CHILD_STATUS_FD + 1; fd < 1024; fd++)
 		(void)close(fd);
 	if (getuid() == 0) {
 		if ((rc = privsep_caps_set_ep(PRIVSEP_CAP(CAP_SETUID) |
 		    PRIVSEP_CAP(CAP_SETGID), PRIVSEP_CAP(CAP_SETUID) |
 		    PRIVSEP_CAP(CAP_SETGID))) != 0 ||
 		    (rc = privsep_drop_ids(s->user.pw_uid, s->user.pw_gid, 0))
-		    != 0) {
-			dprintf(2, "fz-tunneld: cannot become user %s for "
-			    "fz-controld: %s\n", s->user_name, strerror(-rc));
-			_exit(126);
-		}
+		    != 0)
+			child_fail(SPAWN_USER, -rc);
 	}
 	snprintf(fmt, sizeof(fmt), "%s", s->o->log_format == LOG_FORMAT_JSON ?
 	    "json" : s->o->log_format == LOG_FORMAT_TEXT ? "human" : "auto");
@@ -350,10 +400,53 @@ child_exec(struct svc *s, int ipcfd)
 	argv[i++] = "--log-format";
 	argv[i++] = fmt;
 	argv[i++] = NULL;
-	execv(s->controld_path, (char *const *)argv);
-	dprintf(2, "fz-tunneld: exec %s: %s\n", s->controld_path,
-	    strerror(errno));
-	_exit(127);
+	syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv, environ,
+	    AT_EMPTY_PATH);
+	/*
+	 * fz-controld is ELF, for which a close-on-exec descriptor is fine.
+	 * A wrapper script (--controld) fails with ENOENT instead: its
+	 * interpreter opens /dev/fd/4, so that one has to stay open.
+	 */
+	if (errno == ENOENT && fcntl(CHILD_EXEC_FD, F_SETFD, 0) == 0)
+		syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv,
+		    environ, AT_EMPTY_PATH);
+	child_fail(SPAWN_EXEC, errno);
+}
+
+/*
+ * Waits for the child to exec (end of file on the status pipe) or to say
+ * why it could not.  Returns 0 once fz-controld runs.
+ */
+static int
+spawn_wait(struct svc *s, int rfd)
+{
+	struct spawn_report r;
+	ssize_t n;
+
+	do
+		n = read(rfd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(r)) {
+		log_errorx("fz-controld child (pid %d) died before exec",
+		    (int)s->cpid);
+		return -EIO;
+	}
+	switch (r.stage) {
+	case SPAWN_USER:
+		log_errorc(r.err, "cannot become user %s for fz-controld",
+		    s->user_name);
+		break;
+	case SPAWN_EXEC:
+		log_errorc(r.err, "cannot exec fz-controld (%s)",
+		    s->controld_path);
+		break;
+	default:
+		log_errorc(r.err, "cannot set up fz-controld's descriptors");
+		break;
+	}
+	return -(r.err != 0 ? r.err : EIO);
 }
 
 static void
@@ -363,7 +456,7 @@ spawn_controld(struct svc *s)
 		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
 		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
 	};
-	int sv[2], rc;
+	int sv[2], st[2], rc;
 	pid_t pid;
 
 	if (s->stopping || s->cpid > 0)
@@ -372,20 +465,42 @@ spawn_controld(struct svc *s)
 		log_warn("socketpair for fz-controld");
 		goto retry;
 	}
-	if ((pid = fork()) < 0) {
-		log_warn("fork fz-controld");
+	if (pipe2(st, O_CLOEXEC) != 0) {
+		log_warn("pipe for fz-controld");
 		close(sv[0]);
 		close(sv[1]);
 		goto retry;
 	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork fz-controld");
+		close(sv[0]);
+		close(sv[1]);
+		close(st[0]);
+		close(st[1]);
+		goto retry;
+	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_exec(s, sv[1]);
+		close(st[0]);
+		child_exec(s, sv[1], st[1]);
 	}
 	close(sv[1]);
+	close(st[1]);
 	s->cpid = pid;
 	s->started_ms = now_ms();
 	s->killed_for_violation = false;
+	rc = spawn_wait(s, st[0]);
+	close(st[0]);
+	s->spawn_failed = rc != 0;
+	if (rc != 0) {
+		char d[300];
+
+		close(sv[0]);
+		snprintf(d, sizeof(d), "cannot start fz-controld: %s",
+		    strerror(-rc));
+		set_state(s, "restarting", d);
+		return;		/* SIGCHLD reaps it and brings the retry */
+	}
 	if (s->restarts++ > 0)
 		log_info("fz-controld restarted (pid %d, restart %u)", (int)pid,
 		    s->restarts - 1);
@@ -727,7 +842,12 @@ find_controld(struct svc *s)
 		snprintf(s->controld_path, sizeof(s->controld_path),
 		    "%s/fz-controld", dirname(self));
 	}
-	if (access(s->controld_path, X_OK) != 0) {
+	/*
+	 * Opened now, as root: the child execs this descriptor after it
+	 * became the controld user, who may not be able to reach the path.
+	 */
+	s->controld_fd = open(s->controld_path, O_PATH | O_CLOEXEC);
+	if (s->controld_fd < 0 || access(s->controld_path, X_OK) != 0) {
 		log_errorx("fz-controld not found at %s (use --controld PATH)",
 		    s->controld_path);
 		return -ENOENT;
@@ -884,6 +1004,7 @@ service_run(const struct tunneld_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->listen_fd = -1;
+	s->controld_fd = -1;
 	s->cpid = -1;
 	s->status = 1;
 	s->backoff_ms = BACKOFF_MIN_MS;
@@ -982,6 +1103,8 @@ out:
 		(void)unlink(o->socket_path);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->controld_fd >= 0)
+		close(s->controld_fd);
 	for (i = 0; i < 4; i++)
 		if (s->sig_ev[i] != NULL)
 			event_free(s->sig_ev[i]);

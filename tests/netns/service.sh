@@ -196,6 +196,40 @@ kill -0 "$TPID" || ns_fail "fz-tunneld died"
 ns_log "ok: malformed IPC from the controld side: killed and restarted"
 kill -TERM "$TPID"; wait "$TPID"
 
+# --- fz-controld under a directory only root can search ---------------------
+# Like a tree built in /root/fz: the child execs the binary fz-tunneld opened
+# while root, so the uid change before exec does not matter.
+P=$(mktemp -d /tmp/fz-svc-priv.XXXXXX)
+ns_on_cleanup "rm -rf '$P'"
+chmod 0700 "$P"
+cp "$CONTROLD" "$P/fz-controld"
+chmod 0755 "$P/fz-controld"
+ns_bg "$A" "$T/tunneld3.log" "$TUNNELD" --socket "$T/t3.sock" \
+	--controld "$P/fz-controld" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for pgrep -P "$TPID" -f fz-controld >/dev/null ||
+	{ cat "$T/tunneld3.log"; ns_fail "no fz-controld from $P"; }
+CPID=$(controld_pid)
+ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
+	{ cat "$T/tunneld3.log"; ns_fail "fz-controld from a 0700 directory did not start"; }
+[ "$(field Uid)" = "$NOBODY" ] || ns_fail "fz-controld uid $(field Uid)"
+grep -q "cannot exec" "$T/tunneld3.log" && ns_fail "exec failed: $(cat "$T/tunneld3.log")"
+ns_log "ok: fz-controld in a 0700 directory runs as uid $(field Uid)"
+kill -TERM "$TPID"; wait "$TPID"
+
+# An exec that fails is reported as such, not as an IPC violation.
+chmod 0700 "$P/fz-controld"
+ns_bg "$A" "$T/tunneld4.log" "$TUNNELD" --socket "$T/t4.sock" \
+	--controld "$P/fz-controld" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for grep -q "cannot exec fz-controld" "$T/tunneld4.log" ||
+	{ cat "$T/tunneld4.log"; ns_fail "exec failure not reported"; }
+grep -q "Permission denied" "$T/tunneld4.log" || ns_fail "no errno: $(cat "$T/tunneld4.log")"
+grep -q "violated" "$T/tunneld4.log" && ns_fail "exec failure called an IPC violation"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+kill -TERM "$TPID"; wait "$TPID"
+ns_log "ok: an exec failure is logged as $(grep -o 'cannot exec fz-controld[^"]*' "$T/tunneld4.log" | head -1)"
+
 # --- socket activation -----------------------------------------------------------
 ACT="$T/act.sock"
 ns_bg "$A" "$T/act.log" systemd-socket-activate -l "$ACT" \
