@@ -50,6 +50,8 @@
 #define BACKOFF_MAX_MS		30000
 #define STABLE_MS		30000	/* up this long: backoff resets */
 #define MAX_FRONTENDS		64
+#define CHILD_LINE_MAX		1024	/* longer lines are cut */
+#define CHILD_LINES_PER_S	200
 
 struct frontend {
 	struct svc		*svc;
@@ -83,6 +85,13 @@ struct svc {
 	uint64_t		 started_ms;
 	bool			 killed_for_violation;
 	bool			 spawn_failed;	/* never became fz-controld */
+	/* its stdout and stderr: a pipe whose lines we log for it */
+	int			 logfd;
+	struct event		*log_ev;
+	char			 logbuf[CHILD_LINE_MAX];
+	size_t			 loglen;
+	bool			 logskip;	/* dropping an overlong line */
+	struct log_ratelimit	 log_rl;
 
 	/* state */
 	char			 state[33], detail[513];
@@ -357,12 +366,11 @@ place_fd(int fd, int target, bool cloexec)
  * under a directory the controld user cannot search, e.g. /root/fz).
  */
 static void __attribute__((noreturn))
-child_exec(struct svc *s, int ipcfd, int statusfd)
+child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
 {
-	char fmt[16];
 	const char *argv[12];
 	sigset_t none;
-	int rc, i = 0, hi[3];
+	int rc, i = 0, hi[4], null;
 	extern char **environ;
 
 	sigemptyset(&none);
@@ -374,8 +382,19 @@ child_exec(struct svc *s, int ipcfd, int statusfd)
 		_exit(126);
 	if ((hi[1] = fcntl(ipcfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (hi[2] = fcntl(s->controld_fd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[3] = fcntl(logfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    place_fd(hi[0], CHILD_STATUS_FD, true) != 0)
 		_exit(126);
+	/*
+	 * No terminal: its own session (so no controlling tty to push
+	 * keystrokes into with TIOCSTI), /dev/null in, our log pipe out.
+	 */
+	if (setsid() < 0)
+		child_fail(SPAWN_FDS, errno);
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    place_fd(null, 0, false) != 0 || place_fd(hi[3], 1, false) != 0 ||
+	    place_fd(hi[3], 2, false) != 0)
+		child_fail(SPAWN_FDS, errno);
 	if (place_fd(hi[1], CHILD_IPC_FD, false) != 0 ||
 	    place_fd(hi[2], CHILD_EXEC_FD, true) != 0)
 		child_fail(SPAWN_FDS, errno);
@@ -390,15 +409,14 @@ child_exec(struct svc *s, int ipcfd, int statusfd)
 		    != 0)
 			child_fail(SPAWN_USER, -rc);
 	}
-	snprintf(fmt, sizeof(fmt), "%s", s->o->log_format == LOG_FORMAT_JSON ?
-	    "json" : s->o->log_format == LOG_FORMAT_TEXT ? "human" : "auto");
 	argv[i++] = "fz-controld";
 	argv[i++] = "--ipc-fd";
 	argv[i++] = "3";
 	argv[i++] = "--user";
 	argv[i++] = s->user_name;
+	/* The one format controld_log_line reads; we re-emit in ours. */
 	argv[i++] = "--log-format";
-	argv[i++] = fmt;
+	argv[i++] = "human";
 	argv[i++] = NULL;
 	syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv, environ,
 	    AT_EMPTY_PATH);
@@ -411,6 +429,80 @@ child_exec(struct svc *s, int ipcfd, int statusfd)
 		syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv,
 		    environ, AT_EMPTY_PATH);
 	child_fail(SPAWN_EXEC, errno);
+}
+
+/* --- fz-controld's output --------------------------------------------- */
+
+static void
+controld_log_line(struct svc *s, const char *line, size_t len, bool cut)
+{
+	char out[CHILD_LINE_MAX * 4 + 16];
+	int level;
+
+	if (len == 0 && !cut)
+		return;
+	if (!log_ratelimit(&s->log_rl))
+		return;
+	level = privsep_child_line(line, len, out, sizeof(out));
+	log_emit("controld", (enum log_level)level, 0, "%s%s", out,
+	    cut ? " [cut]" : "");
+}
+
+static void
+controld_log_close(struct svc *s)
+{
+	if (s->loglen > 0)
+		controld_log_line(s, s->logbuf, s->loglen, false);
+	s->loglen = 0;
+	s->logskip = false;
+	if (s->log_ev != NULL) {
+		event_free(s->log_ev);
+		s->log_ev = NULL;
+	}
+	if (s->logfd >= 0) {
+		close(s->logfd);
+		s->logfd = -1;
+	}
+}
+
+/*
+ * Whatever fz-controld writes on stdout and stderr, logged line by line as
+ * coming from it: escaped, cut at CHILD_LINE_MAX, CHILD_LINES_PER_S at
+ * most.  It holds no file of its own, so our rotation caps its output.
+ */
+static void
+controld_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+	ssize_t n;
+	size_t start = 0, i;
+
+	(void)what;
+	n = read(fd, s->logbuf + s->loglen, sizeof(s->logbuf) - s->loglen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		controld_log_close(s);
+		return;
+	}
+	s->loglen += (size_t)n;
+	for (i = 0; i < s->loglen; i++) {
+		if (s->logbuf[i] != '\n')
+			continue;
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf + start, i - start,
+			    false);
+		s->logskip = false;
+		start = i + 1;
+	}
+	memmove(s->logbuf, s->logbuf + start, s->loglen - start);
+	s->loglen -= start;
+	if (s->loglen == sizeof(s->logbuf)) {
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf, s->loglen, true);
+		s->logskip = true;	/* until the next newline */
+		s->loglen = 0;
+	}
 }
 
 /*
@@ -456,7 +548,7 @@ spawn_controld(struct svc *s)
 		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
 		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
 	};
-	int sv[2], st[2], rc;
+	int sv[2], st[2], lp[2], rc;
 	pid_t pid;
 
 	if (s->stopping || s->cpid > 0)
@@ -471,21 +563,40 @@ spawn_controld(struct svc *s)
 		close(sv[1]);
 		goto retry;
 	}
-	if ((pid = fork()) < 0) {
-		log_warn("fork fz-controld");
+	controld_log_close(s);		/* the last one's, if still open */
+	if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_warn("log pipe for fz-controld");
 		close(sv[0]);
 		close(sv[1]);
 		close(st[0]);
 		close(st[1]);
 		goto retry;
 	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork fz-controld");
+		close(sv[0]);
+		close(sv[1]);
+		close(st[0]);
+		close(st[1]);
+		close(lp[0]);
+		close(lp[1]);
+		goto retry;
+	}
 	if (pid == 0) {
 		close(sv[0]);
 		close(st[0]);
-		child_exec(s, sv[1], st[1]);
+		close(lp[0]);
+		/* The child's end blocks: a full pipe slows it, not us. */
+		(void)fcntl(lp[1], F_SETFL, 0);
+		child_exec(s, sv[1], st[1], lp[1]);
 	}
 	close(sv[1]);
 	close(st[1]);
+	close(lp[1]);
+	s->logfd = lp[0];
+	if ((s->log_ev = event_new(s->base, s->logfd, EV_READ | EV_PERSIST,
+	    controld_log_cb, s)) == NULL || event_add(s->log_ev, NULL) != 0)
+		log_warnx("cannot read fz-controld's output");
 	s->cpid = pid;
 	s->started_ms = now_ms();
 	s->killed_for_violation = false;
@@ -989,6 +1100,17 @@ stop_controld(struct svc *s)
 	s->cpid = -1;
 }
 
+/* After stop_controld: its last words, then the pipe goes. */
+static void
+drain_controld_log(struct svc *s)
+{
+	int i;
+
+	for (i = 0; i < 64 && s->logfd >= 0; i++)
+		controld_log_cb(s->logfd, EV_READ, s);
+	controld_log_close(s);
+}
+
 int
 service_run(const struct tunneld_opts *o)
 {
@@ -1005,6 +1127,9 @@ service_run(const struct tunneld_opts *o)
 	s->o = o;
 	s->listen_fd = -1;
 	s->controld_fd = -1;
+	s->logfd = -1;
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
+	    CHILD_LINES_PER_S);
 	s->cpid = -1;
 	s->status = 1;
 	s->backoff_ms = BACKOFF_MIN_MS;
@@ -1090,6 +1215,7 @@ service_run(const struct tunneld_opts *o)
 out:
 	s->stopping = true;
 	stop_controld(s);
+	drain_controld_log(s);
 	for (i = 0; i < MAX_FRONTENDS; i++)
 		if (s->fe[i].used)
 			ipc_conn_free(s->fe[i].conn);

@@ -88,6 +88,21 @@ ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
 [ "$(field NoNewPrivs)" = 1 ] || ns_fail "NoNewPrivs $(field NoNewPrivs)"
 [ "$(field Seccomp)" = 2 ] || ns_fail "Seccomp $(field Seccomp)"
 ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm 0, NoNewPrivs 1, Seccomp 2"
+# No terminal to inject keystrokes into: its own session, no controlling
+# tty, /dev/null in, a pipe (read and logged by fz-tunneld) out.
+stat_field() { sed 's/.*) //' "/proc/$1/stat" | awk -v n="$2" '{ print $(n - 2) }'; }
+[ "$(stat_field "$CPID" 6)" != "$(stat_field "$TPID" 6)" ] ||
+	ns_fail "fz-controld shares fz-tunneld's session"
+[ "$(stat_field "$CPID" 6)" = "$CPID" ] || ns_fail "fz-controld is not a session leader"
+[ "$(stat_field "$CPID" 7)" = 0 ] || ns_fail "fz-controld has a controlling tty"
+[ "$(readlink "/proc/$CPID/fd/0")" = /dev/null ] || ns_fail "fd 0: $(readlink "/proc/$CPID/fd/0")"
+for fd in 1 2; do
+	case $(readlink "/proc/$CPID/fd/$fd") in pipe:*) ;;
+	*) ns_fail "fd $fd: $(readlink "/proc/$CPID/fd/$fd")" ;; esac
+done
+ns_wait_for grep -q "\"target\":\"controld\",\"message\":\"running as uid.*\"pid\":$TPID}" "$T/tunneld.log" ||
+	ns_fail "fz-controld's output not logged by fz-tunneld"
+ns_log "ok: fz-controld in session $(stat_field "$CPID" 6), no tty, fd 0 /dev/null, fd 1/2 a pipe logged by fz-tunneld"
 teff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$TPID/status")
 [ "$teff" = 0000000000001020 ] || ns_fail "fz-tunneld CapEff $teff (want NET_ADMIN|KILL)"
 ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL)"
