@@ -73,7 +73,10 @@ privsep_caps_limit(uint64_t keep)
 	for (c = 0; c <= 63; c++) {
 		if (keep & PRIVSEP_CAP(c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
+		/* Already gone (or unknown): nothing to do, no privilege. */
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0)
 			return -errno;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&

@@ -18,6 +18,8 @@
 /*
  * Drops every capability not in keep from the bounding set and clears the
  * ambient set; the effective set is untouched so the uid drop still works.
+ * Dropping needs CAP_SETPCAP; a bounding set that holds nothing outside
+ * keep succeeds without it.
  */
 int	privsep_caps_limit(uint64_t keep) __attribute__((warn_unused_result));
 /* Sets effective and permitted to keep, inheritable to none. */

@@ -1011,7 +1011,12 @@ drop_privileges(void)
 
 	if (getuid() != 0)
 		return 0;
-	if ((rc = privsep_caps_limit(perm)) != 0 ||
+	/*
+	 * The bounding set only limits what an exec can gain, and the only
+	 * thing tunneld execs is fz-controld: empty it (while CAP_SETPCAP is
+	 * still here) so the child starts with nothing to regain.
+	 */
+	if ((rc = privsep_caps_limit(0)) != 0 ||
 	    (rc = privsep_caps_set_ep(eff, perm)) != 0 ||
 	    (rc = privsep_no_new_privs()) != 0)
 		return rc;

@@ -49,6 +49,22 @@ grep -q "token present" <<<"$out" || ns_fail "token not read: $out"
 grep -q "$(cat "$T/token")" <<<"$out" && ns_fail "--check printed the token"
 ns_log "ok: token file ownership and mode enforced"
 
+# --- fz-controld refuses a bounding set it cannot empty -------------------------
+set +e
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+	"$CONTROLD" --log-format human 3</dev/null 2>&1)
+rc=$?
+set -e
+[ $rc = 1 ] || ns_fail "fz-controld with a full bounding set: exit $rc ($out)"
+grep -q "bounding set.*refusing to run" <<<"$out" || ns_fail "no clear refusal: $out"
+set +e
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+	--bounding-set -all "$CONTROLD" --log-format human 3</dev/null 2>&1)
+set -e
+grep -q "bounding set" <<<"$out" && ns_fail "an empty bounding set was refused: $out"
+grep -q "CapBnd and CapAmb empty" <<<"$out" || ns_fail "no self-proof: $out"
+ns_log "ok: fz-controld refuses a non-empty bounding set, runs with an empty one"
+
 # --- a fake NOTIFY_SOCKET ---------------------------------------------------
 cat > "$T/notify.py" <<'PY'
 import socket, sys
@@ -85,9 +101,12 @@ ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
 [ "$(field Uid)" = "$NOBODY" ] || ns_fail "fz-controld uid $(field Uid)"
 [ "$(field CapEff)" = 0000000000000000 ] || ns_fail "CapEff $(field CapEff)"
 [ "$(field CapPrm)" = 0000000000000000 ] || ns_fail "CapPrm $(field CapPrm)"
+[ "$(field CapBnd)" = 0000000000000000 ] || ns_fail "CapBnd $(field CapBnd)"
+[ "$(field CapAmb)" = 0000000000000000 ] || ns_fail "CapAmb $(field CapAmb)"
 [ "$(field NoNewPrivs)" = 1 ] || ns_fail "NoNewPrivs $(field NoNewPrivs)"
 [ "$(field Seccomp)" = 2 ] || ns_fail "Seccomp $(field Seccomp)"
-ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm 0, NoNewPrivs 1, Seccomp 2"
+grep -q "CapBnd and CapAmb empty" "$T/tunneld.log" || ns_fail "no self-proof logged"
+ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm/CapBnd/CapAmb 0, NoNewPrivs 1, Seccomp 2"
 # No terminal to inject keystrokes into: its own session, no controlling
 # tty, /dev/null in, a pipe (read and logged by fz-tunneld) out.
 stat_field() { sed 's/.*) //' "/proc/$1/stat" | awk -v n="$2" '{ print $(n - 2) }'; }
@@ -105,7 +124,9 @@ ns_wait_for grep -q "\"target\":\"controld\",\"message\":\"running as uid.*\"pid
 ns_log "ok: fz-controld in session $(stat_field "$CPID" 6), no tty, fd 0 /dev/null, fd 1/2 a pipe logged by fz-tunneld"
 teff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$TPID/status")
 [ "$teff" = 0000000000001020 ] || ns_fail "fz-tunneld CapEff $teff (want NET_ADMIN|KILL)"
-ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL)"
+tbnd=$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$TPID/status")
+[ "$tbnd" = 0000000000000000 ] || ns_fail "fz-tunneld CapBnd $tbnd"
+ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL), CapBnd 0"
 
 # The token went over IPC only: not in controld's argv or environment.
 tok=$(cat "$T/token")

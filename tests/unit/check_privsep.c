@@ -330,6 +330,47 @@ root_keep_child(void)
 	return 0;
 }
 
+/*
+ * The bounding set: emptied while root it reads 0 and an unprivileged
+ * privsep_caps_limit(0) then succeeds; left non-empty, that call fails
+ * with EPERM (fz-controld refuses to run).
+ */
+static int
+bounding_child(void)
+{
+	uint64_t v;
+
+	if (privsep_caps_limit(PRIVSEP_CAP(CAP_NET_ADMIN)) != 0)
+		return 1;
+	if (privsep_status_hex("CapBnd", &v) != 0 ||
+	    v != PRIVSEP_CAP(CAP_NET_ADMIN))
+		return 2;
+	if (privsep_drop_ids(65534, 65534, 0) != 0)
+		return 3;
+	if (privsep_caps_limit(0) != -EPERM)
+		return 4;
+	return 0;
+}
+
+static int
+bounding_empty_child(void)
+{
+	uint64_t v;
+
+	if (privsep_caps_limit(0) != 0 ||
+	    privsep_drop_ids(65534, 65534, 0) != 0)
+		return 1;
+	if (privsep_caps_limit(0) != 0)
+		return 2;
+	if (privsep_status_hex("CapBnd", &v) != 0 || v != 0)
+		return 3;
+	if (privsep_status_hex("CapAmb", &v) != 0 || v != 0)
+		return 4;
+	if (privsep_status_hex("NoSuchField", &v) != -ENOENT)
+		return 5;
+	return 0;
+}
+
 START_TEST(test_drop_privileges)
 {
 	if (geteuid() != 0)
@@ -337,6 +378,8 @@ START_TEST(test_drop_privileges)
 	ck_assert_int_eq(in_child(drop_child), 0);
 	ck_assert_int_eq(in_child(drop_all_child), 0);
 	ck_assert_int_eq(in_child(root_keep_child), 0);
+	ck_assert_int_eq(in_child(bounding_child), 0);
+	ck_assert_int_eq(in_child(bounding_empty_child), 0);
 }
 END_TEST
 
