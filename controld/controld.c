@@ -87,10 +87,6 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		    c->cfg.mode, c->cfg.api_url, c->cfg.firezone_id,
 		    c->cfg.name);
 		break;
-	case IPC_LOG_FILE:
-		log_set_dir_fd(m->fd);
-		log_info("logging to the file fz-tunneld opened");
-		break;
 	case IPC_SIGN_IN:
 		memcpy(c->token, m->u.sign_in.token, sizeof(c->token));
 		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));

@@ -205,23 +205,11 @@ controld_greet(struct svc *s)
 	m.u.config.internet_resource = s->st.internet_resource;
 	(void)send_to_controld(s, &m);
 
-	if (s->o->log_dir != NULL && *s->o->log_dir != '\0') {
-		char path[4096];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/fz-controld.jsonl",
-		    s->o->log_dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		    O_NOFOLLOW, 0640);
-		if (fd < 0)
-			log_warn("%s", path);
-		else {
-			ipc_msg_init(&m, IPC_LOG_FILE);
-			m.fd = fd;
-			(void)send_to_controld(s, &m);
-			close(fd);
-		}
-	}
+	/*
+	 * No log file of its own: its lines come through the pipe on its
+	 * stdout/stderr and land in our --log-dir files, rotated and capped
+	 * (controld_log_cb), so a compromised child cannot fill the disk.
+	 */
 	if (s->st.has_token)
 		send_sign_in(s);
 }
@@ -451,10 +439,16 @@ controld_log_line(struct svc *s, const char *line, size_t len, bool cut)
 static void
 controld_log_close(struct svc *s)
 {
-	if (s->loglen > 0)
+	if (s->loglen > 0 && !s->logskip)
 		controld_log_line(s, s->logbuf, s->loglen, false);
 	s->loglen = 0;
 	s->logskip = false;
+	/* Each child starts with a fresh allowance; say what this one lost. */
+	if (s->log_rl.suppressed > 0)
+		log_warnx("fz-controld: %u similar messages suppressed",
+		    s->log_rl.suppressed);
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
+	    CHILD_LINES_PER_S);
 	if (s->log_ev != NULL) {
 		event_free(s->log_ev);
 		s->log_ev = NULL;

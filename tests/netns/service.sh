@@ -266,6 +266,51 @@ kill -0 "$TPID" || ns_fail "fz-tunneld died"
 kill -TERM "$TPID"; wait "$TPID"
 ns_log "ok: an exec failure is logged as $(grep -o 'cannot exec fz-controld[^"]*' "$T/tunneld4.log" | head -1)"
 
+# --- fz-controld's output: logged, rotated and capped by fz-tunneld ------------
+# A first "fz-controld" floods its stdout (20 MB, some lines far longer than
+# the cut, a terminal escape); the restarted one is real.  It holds no file
+# in the log directory, and what reaches the disk stays small.
+LD="$T/logdir"
+cat > "$W/controld-flood" <<SH
+#!/bin/sh
+if mkdir "$W/flood.d" 2>/dev/null; then
+	printf 'ESC\033[2Jhere\n'
+	head -c 3000000 /dev/zero | tr '\0' B
+	echo
+	yes "\$(printf '%0999d' 0)" | head -n 20000
+	exit 3
+fi
+exec "$CONTROLD" "\$@"
+SH
+chmod 0755 "$W/controld-flood"
+ns_bg "$A" "$T/tunneld5.log" "$TUNNELD" --socket "$T/t5.sock" --log-dir "$LD" \
+	--controld "$W/controld-flood" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for sh -c "'$FZCTL' --socket '$T/t5.sock' status | grep -q 'pid .*restarted 1 time'" ||
+	{ tail -5 "$T/tunneld5.log"; ns_fail "flooding fz-controld not restarted"; }
+CPID=$(controld_pid)
+ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" || ns_fail "no real fz-controld"
+for f in /proc/"$CPID"/fd/*; do
+	t=$(readlink "$f")
+	fl=$(awk '$1 == "flags:" { print $2 }' "/proc/$CPID/fdinfo/${f##*/}")
+	case $t in /dev/null) continue ;; /*) ;; *) continue ;; esac
+	# a file open for writing (O_WRONLY or O_RDWR)
+	[ $((0$fl & 3)) = 0 ] || ns_fail "fz-controld holds $t for writing"
+done
+ls "$LD" | grep -q controld && ns_fail "a log file for fz-controld: $(ls "$LD")"
+total=$(du -sb "$LD" | awk '{ print $1 }')
+[ "$total" -lt 2000000 ] || ns_fail "log directory grew to $total bytes from a 23 MB flood"
+grep -q "fz-controld: [0-9]* similar messages suppressed" "$LD"/fz-tunneld.*.jsonl || ns_fail "flood not rate-limited"
+grep -q '"target":"controld","message":"ESC\\\\x1b\[2Jhere"' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "escape not escaped: $(grep -m1 ESC "$LD"/fz-tunneld.*.jsonl)"
+grep -q '"target":"controld","message":"B\{1024\} \[cut\]"' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "overlong line not cut"
+grep -q '"target":"controld","message":"running as uid' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "the real fz-controld's lines are not in the log directory"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+kill -TERM "$TPID"; wait "$TPID"
+ns_log "ok: a 23 MB flood from fz-controld left $total bytes in the log directory (no file of its own)"
+
 # --- socket activation -----------------------------------------------------------
 ACT="$T/act.sock"
 ns_bg "$A" "$T/act.log" systemd-socket-activate -l "$ACT" \
