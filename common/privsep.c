@@ -370,6 +370,9 @@ seccomp_list_install(const struct seccomp_list *l, enum seccomp_default dflt)
 	case SECCOMP_DEFAULT_TRAP:
 		deny = SECCOMP_RET_TRAP;
 		break;
+	case SECCOMP_DEFAULT_LOG:
+		deny = SECCOMP_RET_LOG;
+		break;
 	default:
 		return -EINVAL;
 	}

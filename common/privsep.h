@@ -55,6 +55,7 @@ enum seccomp_default {
 	SECCOMP_DEFAULT_KILL,		/* SECCOMP_RET_KILL_PROCESS */
 	SECCOMP_DEFAULT_ERRNO,		/* fail with EPERM (tests, soft mode) */
 	SECCOMP_DEFAULT_TRAP,		/* SIGSYS, for debugging a list */
+	SECCOMP_DEFAULT_LOG,		/* allow but log (dmesg): building a list */
 };
 
 #define SECCOMP_LIST_MAX	200	/* jump offsets are 8 bits */

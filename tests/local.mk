@@ -24,8 +24,9 @@ tests_unit_check_time_LDADD = $(CHECK_LDADD)
 tests_unit_check_log_SOURCES = tests/unit/check_log.c
 tests_unit_check_log_CFLAGS = $(CHECK_CFLAGS_ALL) $(JANSSON_CFLAGS)
 tests_unit_check_log_LDADD = $(CHECK_LDADD) $(JANSSON_LIBS)
-tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c
-tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c \
+	tunneld/sandbox.c
+tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_privsep_LDADD = $(CHECK_LDADD)
 
 # Integration tests (root; network namespaces).

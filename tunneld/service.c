@@ -1188,6 +1188,10 @@ service_run(const struct tunneld_opts *o)
 		log_warnc(-rc, "starting workers");
 		goto out;
 	}
+	if (!o->no_seccomp && (rc = tunneld_sandbox(true, o->seccomp)) != 0) {
+		log_errorc(-rc, "seccomp");
+		goto out;
+	}
 	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST,
 	    accept_cb, s);
 	event_add(s->accept_ev, NULL);

@@ -5,6 +5,7 @@
  */
 #define LOG_MODULE "tunneld"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ usage(FILE *f)
 "      --log-format FMT     human, json or auto (default auto)\n"
 "      --log-filter SPEC    e.g. info,tunneld=debug (or RUST_LOG)\n"
 "      --log-dir DIR        also write rotated JSONL logs to DIR (or LOG_DIR)\n"
+"      --seccomp MODE       once set up, a syscall outside the allow-list:\n"
+"                           kill (default), trap (SIGSYS), log (allowed,\n"
+"                           logged to the kernel log), or off\n"
 "  -V, --version\n"
 "  -h, --help\n", TUNNELD_DEFAULT_QUEUES, TUNNELD_DEFAULT_MTU);
 }
@@ -54,7 +58,7 @@ enum {
 	OPT_SHOW = 256, OPT_TOKEN_PATH, OPT_CONTROLD, OPT_API_URL, OPT_MTU,
 	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR, OPT_FZ_ID, OPT_FZ_NAME,
 	OPT_DNS_CONTROL, OPT_NO_TELEMETRY, OPT_INTERNET, OPT_STATE_DIR,
-	OPT_FILTER_FILE, OPT_CHECK,
+	OPT_FILTER_FILE, OPT_CHECK, OPT_SECCOMP,
 };
 
 static const struct option longopts[] = {
@@ -80,6 +84,7 @@ static const struct option longopts[] = {
 	{ "log-format",	required_argument,	NULL, OPT_LOG_FORMAT },
 	{ "log-filter",	required_argument,	NULL, OPT_LOG_FILTER },
 	{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
+	{ "seccomp",	required_argument,	NULL, OPT_SECCOMP },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -99,6 +104,30 @@ parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+static int
+parse_seccomp(const char *s, struct tunneld_opts *o)
+{
+	static const struct {
+		const char		*name;
+		enum seccomp_default	 dflt;
+	} modes[] = {
+		{ "kill", SECCOMP_DEFAULT_KILL },
+		{ "trap", SECCOMP_DEFAULT_TRAP },
+		{ "log", SECCOMP_DEFAULT_LOG },
+	};
+	size_t i;
+
+	o->no_seccomp = strcmp(s, "off") == 0;
+	if (o->no_seccomp)
+		return 0;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			o->seccomp = modes[i].dflt;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -108,6 +137,7 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	o.tun_queues = TUNNELD_DEFAULT_QUEUES;
 	o.socket_path = TUNNELD_DEFAULT_SOCKET;
+	o.seccomp = SECCOMP_DEFAULT_KILL;
 	o.log_filter = getenv("RUST_LOG");
 	o.log_dir = getenv("LOG_DIR");
 	{
@@ -171,6 +201,13 @@ main(int argc, char *argv[])
 			break;
 		case OPT_LOG_FILTER: o.log_filter = optarg; break;
 		case OPT_LOG_DIR: o.log_dir = optarg; break;
+		case OPT_SECCOMP:
+			if (parse_seccomp(optarg, &o) != 0) {
+				fprintf(stderr, "fz-tunneld: --seccomp: expected "
+				    "kill, trap, log or off\n");
+				return 2;
+			}
+			break;
 		case 'V':
 			printf("fz-tunneld %s\n", PACKAGE_VERSION);
 			return 0;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "privsep.h"
 
 #define TUNNELD_DEFAULT_SOCKET	"/run/fz/tunneld.sock"
 #define TUNNELD_DEFAULT_QUEUES	2
@@ -39,6 +40,9 @@ struct tunneld_opts {
 	const char	*state_dir;
 	const char	*log_filter_file;
 	bool		 check;		/* --check: validate and exit */
+	/* once set up: a seccomp allow-list (--seccomp kill|trap|log|off) */
+	bool		 no_seccomp;
+	enum seccomp_default seccomp;
 	/* logging */
 	enum log_format	 log_format;
 	const char	*log_filter;
@@ -49,5 +53,9 @@ struct tunneld_opts {
 int	static_mode_run(const struct tunneld_opts *);
 int	static_mode_show(const struct tunneld_opts *);
 int	service_run(const struct tunneld_opts *);
+/* tunneld/sandbox.c: the allow-list for either mode (service adds what
+ * spawning fz-controld needs). */
+int	tunneld_sandbox(bool service, enum seccomp_default)
+	    __attribute__((warn_unused_result));
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "privsep.h"
+#include "tunneld.h"
 #include "check_util.h"
 
 /* Runs fn in a child; returns its exit status (0 = all checks held). */
@@ -220,6 +221,79 @@ START_TEST(test_seccomp_arg_rules)
 }
 END_TEST
 
+/*
+ * fz-tunneld's allow-list (tunneld/sandbox.c), with EPERM for what it
+ * refuses: what an attacker in the packet path would want first is
+ * refused, what running and spawning fz-controld needs is not.
+ */
+static int
+tunneld_sandbox_child(bool service)
+{
+	int p[2], n;
+	char c = 'x';
+
+	if (pipe(p) != 0 || privsep_no_new_privs() != 0)
+		return 1;
+	if (tunneld_sandbox(service, SECCOMP_DEFAULT_ERRNO) != 0)
+		return 2;
+	if (ioctl(p[0], FIONREAD, &n) != 0)
+		return 3;
+	errno = 0;
+	if (ioctl(p[0], TIOCSTI, &c) != -1 || errno != EPERM)
+		return 4;
+	errno = 0;
+	if (syscall(SYS_mount, "none", "/", "tmpfs", 0, NULL) != -1 ||
+	    errno != EPERM)
+		return 5;
+	errno = 0;
+	if (syscall(SYS_ptrace, 0, 0, 0, 0) != -1 || errno != EPERM)
+		return 6;
+	errno = 0;
+	if (syscall(SYS_execve, "/bin/true", NULL, NULL) != -1 ||
+	    errno != EPERM)
+		return 7;			/* only execveat, by fd */
+	errno = 0;
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != -1 || errno != EPERM)
+		return 8;
+	errno = 0;
+	if (syscall(SYS_bpf, 0, NULL, 0) != -1 || errno != EPERM)
+		return 9;
+	errno = 0;
+	n = syscall(SYS_socket, AF_UNIX, SOCK_DGRAM, 0);
+	if (service ? n < 0 : (n != -1 || errno != EPERM))
+		return 10;		/* sd_notify, netlink: service only */
+	errno = 0;
+	if (service) {
+		if (prctl(PR_CAPBSET_READ, 0, 0, 0, 0) < 0)
+			return 11;
+		if (syscall(SYS_execveat, -1, "", NULL, NULL, 0x1000) != -1 ||
+		    errno != EBADF)
+			return 12;	/* reaches the kernel */
+	} else if (prctl(PR_CAPBSET_READ, 0, 0, 0, 0) != -1 ||
+	    errno != EPERM)
+		return 13;
+	return 0;
+}
+
+static int
+tunneld_sandbox_service(void)
+{
+	return tunneld_sandbox_child(true);
+}
+
+static int
+tunneld_sandbox_static(void)
+{
+	return tunneld_sandbox_child(false);
+}
+
+START_TEST(test_tunneld_sandbox)
+{
+	ck_assert_int_eq(in_child(tunneld_sandbox_service), 0);
+	ck_assert_int_eq(in_child(tunneld_sandbox_static), 0);
+}
+END_TEST
+
 START_TEST(test_child_line)
 {
 	char out[64];
@@ -402,6 +476,7 @@ privsep_suite(void)
 	tcase_add_test(tc, test_seccomp_tiocsti_kill);
 	tcase_add_test(tc, test_seccomp_arg_rules);
 	tcase_add_test(tc, test_child_line);
+	tcase_add_test(tc, test_tunneld_sandbox);
 	tcase_add_test(tc, test_drop_privileges);
 	tcase_add_test(tc, test_drop_unknown_user);
 	suite_add_tcase(s, tc);
