@@ -35,10 +35,15 @@ TESTS += tests/netns/selftest.sh
 dist_noinst_SCRIPTS += tests/netns/selftest.sh
 
 # Fuzz targets: built with --enable-fuzzing (CC=clang), run by tests/run-fuzz.sh.
-fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr \
+	tests/fuzz/fuzz_child_line
 if ENABLE_FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+noinst_PROGRAMS += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr \
+	tests/fuzz/fuzz_child_line
 endif
+tests_fuzz_fuzz_child_line_SOURCES = tests/fuzz/fuzz_child_line.c
+tests_fuzz_fuzz_child_line_LDADD = libfzcommon.a
+tests_fuzz_fuzz_child_line_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_rbuf_SOURCES = tests/fuzz/fuzz_rbuf.c
 tests_fuzz_fuzz_rbuf_LDADD = libfzcommon.a
 tests_fuzz_fuzz_rbuf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
