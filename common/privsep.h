@@ -88,7 +88,11 @@ void	seccomp_list_allow(struct seccomp_list *, int nr);
  */
 void	seccomp_list_allow_arg(struct seccomp_list *, int nr, unsigned arg,
 	    const uint32_t *vals, size_t nvals);
-/* Allows the syscalls every libc/libevent program needs (I/O, memory, time). */
+/*
+ * Allows the syscalls every libc/libevent program needs (I/O, memory,
+ * time).  Not ioctl: allow the requests a program needs with
+ * seccomp_list_allow_arg(l, SYS_ioctl, 1, ...).
+ */
 void	seccomp_list_allow_base(struct seccomp_list *);
 /* Requires no_new_privs (or CAP_SYS_ADMIN).  Applies to the calling thread's
  * process (SECCOMP_FILTER_FLAG_TSYNC). */

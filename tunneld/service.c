@@ -9,7 +9,9 @@
  * tunneld keeps CAP_NET_ADMIN (the TUN, routes, DNS) and CAP_KILL (to stop
  * a misbehaving fz-controld running under another uid) effective, and
  * CAP_SETUID/CAP_SETGID only in its permitted set: a forked child raises
- * them just long enough to become the controld user before exec.
+ * them just long enough to become the controld user before exec.  Its
+ * bounding set is empty and, once set up, it runs under a seccomp
+ * allow-list (sandbox.c).
  */
 #define LOG_MODULE "tunneld"
 
@@ -529,7 +531,8 @@ spawn_wait(struct svc *s, int rfd)
 		    s->controld_path);
 		break;
 	default:
-		log_errorc(r.err, "cannot set up fz-controld's descriptors");
+		log_errorc(r.err, "cannot set up fz-controld's session or "
+		    "descriptors");
 		break;
 	}
 	return -(r.err != 0 ? r.err : EIO);
