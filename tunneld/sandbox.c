@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "privsep.h"
@@ -59,7 +60,7 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 	 * is the narrower one; the two are intersected).
 	 */
 	static const int svc_sockets[] = {
-		SYS_socket, SYS_bind, SYS_connect, SYS_getsockname,
+		SYS_bind, SYS_connect, SYS_getsockname,
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
 		SYS_socketpair, SYS_readlink,
 	};
@@ -76,6 +77,10 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_getresuid, SYS_getresgid, SYS_setuid, SYS_setgid,
 		SYS_set_tid_address, SYS_arch_prctl,
 		SYS_prlimit64, SYS_seccomp,
+	};
+	/* ... and only of these families (no AF_ALG, AF_VSOCK, AF_PACKET) */
+	static const uint32_t svc_families[] = {
+		AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
 	};
 	/* fz-controld's capability checks and no_new_privs; nothing else */
 	static const uint32_t svc_prctl[] = {
@@ -98,6 +103,8 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		allow(&l, svc_spawn, N(svc_spawn));
 		seccomp_list_allow_arg(&l, SYS_prctl, 0, svc_prctl,
 		    N(svc_prctl));
+		seccomp_list_allow_arg(&l, SYS_socket, 0, svc_families,
+		    N(svc_families));
 	}
 	return seccomp_list_install(&l, dflt);
 }

@@ -266,6 +266,13 @@ tunneld_sandbox_child(bool service)
 	if (service) {
 		if (prctl(PR_CAPBSET_READ, 0, 0, 0, 0) < 0)
 			return 11;
+		errno = 0;
+		if (syscall(SYS_socket, AF_ALG, SOCK_SEQPACKET, 0) != -1 ||
+		    errno != EPERM)
+			return 14;	/* a family it has no use for */
+		if ((n = syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0)) < 0)
+			return 15;	/* rtnetlink */
+		close(n);
 		if (syscall(SYS_execveat, -1, "", NULL, NULL, 0x1000) != -1 ||
 		    errno != EBADF)
 			return 12;	/* reaches the kernel */
