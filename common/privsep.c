@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "privsep.h"
 
 #if defined(__x86_64__)
@@ -72,7 +73,10 @@ privsep_caps_limit(uint64_t keep)
 	for (c = 0; c <= 63; c++) {
 		if (keep & PRIVSEP_CAP(c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
+		/* Already gone (or unknown): nothing to do, no privilege. */
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0)
 			return -errno;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
@@ -153,24 +157,87 @@ privsep_no_new_privs(void)
 }
 
 int
-privsep_cap_eff(uint64_t *out)
+privsep_status_hex(const char *name, uint64_t *out)
 {
 	char line[256];
 	unsigned long long v;
+	size_t nl = strlen(name);
 	FILE *f;
 	int rc = -ENOENT;
 
 	if ((f = fopen("/proc/self/status", "re")) == NULL)
 		return -errno;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "CapEff: %llx", &v) == 1) {
+		if (strncmp(line, name, nl) != 0 || line[nl] != ':')
+			continue;
+		if (sscanf(line + nl + 1, " %llx", &v) == 1) {
 			*out = v;
 			rc = 0;
-			break;
 		}
+		break;
 	}
 	fclose(f);
 	return rc;
+}
+
+int
+privsep_cap_eff(uint64_t *out)
+{
+	return privsep_status_hex("CapEff", out);
+}
+
+int
+privsep_child_line(const char *in, size_t len, char *out, size_t cap)
+{
+	static const char *const lv[] = {
+		"OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE",
+	};
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, j, o = 0;
+	int level = LOG_LVL_INFO, l;
+
+	if (cap == 0)
+		return level;
+	/* "2026-11-23T05:47:02.123456Z INFO  controld: message" */
+	while (i < len && in[i] != ' ')
+		i++;
+	j = i;
+	while (j < len && in[j] == ' ')
+		j++;
+	for (l = LOG_LVL_ERROR; l <= LOG_LVL_TRACE && i > 0; l++) {
+		size_t n = strlen(lv[l]);
+
+		if (len - j > n && memcmp(in + j, lv[l], n) == 0 &&
+		    in[j + n] == ' ') {
+			level = l;
+			for (i = j + n; i < len && in[i] == ' '; i++)
+				;
+			if (len - i >= 10 && memcmp(in + i, "controld: ", 10)
+			    == 0)
+				i += 10;
+			break;
+		}
+	}
+	if (l > LOG_LVL_TRACE || i == 0)
+		i = 0;		/* not our format: log the line whole */
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 >= cap)
+				break;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (o + 4 >= cap)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	out[o] = '\0';
+	return level;
 }
 
 void
@@ -195,6 +262,44 @@ seccomp_list_allow(struct seccomp_list *l, int nr)
 }
 
 void
+seccomp_list_allow_arg(struct seccomp_list *l, int nr, unsigned arg,
+    const uint32_t *vals, size_t nvals)
+{
+	struct seccomp_arg_rule *r = NULL;
+	unsigned i, k;
+
+	if (arg > 5) {
+		l->err = -EINVAL;
+		return;
+	}
+	for (i = 0; i < l->nrules; i++)
+		if (l->rule[i].nr == nr && l->rule[i].arg == arg)
+			r = &l->rule[i];
+	if (r == NULL) {
+		if (l->nrules == SECCOMP_ARG_RULES) {
+			l->err = -ENOSPC;
+			return;
+		}
+		r = &l->rule[l->nrules++];
+		r->nr = nr;
+		r->arg = arg;
+		r->n = 0;
+	}
+	for (i = 0; i < nvals; i++) {
+		for (k = 0; k < r->n; k++)
+			if (r->val[k] == vals[i])
+				break;
+		if (k < r->n)
+			continue;
+		if (r->n == SECCOMP_ARG_VALUES) {
+			l->err = -ENOSPC;
+			return;
+		}
+		r->val[r->n++] = vals[i];
+	}
+}
+
+void
 seccomp_list_allow_base(struct seccomp_list *l)
 {
 	static const int base[] = {
@@ -206,7 +311,7 @@ seccomp_list_allow_base(struct seccomp_list *l)
 		/* the event loop */
 		SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait,
 		SYS_epoll_pwait, SYS_poll, SYS_ppoll, SYS_eventfd2, SYS_pipe2,
-		SYS_fcntl, SYS_dup, SYS_dup3, SYS_ioctl,
+		SYS_fcntl, SYS_dup, SYS_dup3,	/* ioctl: by request only */
 		/* memory */
 		SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect,
 		SYS_madvise,
@@ -235,12 +340,22 @@ seccomp_list_allow_base(struct seccomp_list *l)
 		seccomp_list_allow(l, base[i]);
 }
 
+/*
+ * The program:
+ *	arch check; load nr
+ *	one JEQ per plainly allowed nr       -> ALLOW
+ *	one JEQ per argument-filtered nr     -> its block
+ *	DENY; ALLOW
+ *	per block: load the low half of the argument, one JEQ per value
+ *	-> its own ALLOW, else DENY (BPF jumps only forward)
+ */
 int
 seccomp_list_install(const struct seccomp_list *l, enum seccomp_default dflt)
 {
-	struct sock_filter prog[SECCOMP_LIST_MAX + 8];
+	struct sock_filter prog[SECCOMP_LIST_MAX + 16 + SECCOMP_ARG_RULES *
+	    (SECCOMP_ARG_VALUES + 3)];
 	struct sock_fprog fp;
-	unsigned i, n = 0;
+	unsigned i, k, n = 0, first, njeq, block;
 	uint32_t deny;
 
 	if (l->err != 0)
@@ -254,6 +369,9 @@ seccomp_list_install(const struct seccomp_list *l, enum seccomp_default dflt)
 		break;
 	case SECCOMP_DEFAULT_TRAP:
 		deny = SECCOMP_RET_TRAP;
+		break;
+	case SECCOMP_DEFAULT_LOG:
+		deny = SECCOMP_RET_LOG;
 		break;
 	default:
 		return -EINVAL;
@@ -274,13 +392,40 @@ seccomp_list_install(const struct seccomp_list *l, enum seccomp_default dflt)
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 	    SECCOMP_RET_KILL_PROCESS);
 #endif
+	first = n;
+	njeq = l->n + l->nrules;
+	/* pc + 1 + jt: ALLOW sits at first + njeq + 1 */
 	for (i = 0; i < l->n; i++) {
 		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
-		    BPF_K, (uint32_t)l->nr[i], (uint8_t)(l->n - i), 0);
+		    BPF_K, (uint32_t)l->nr[i], (uint8_t)(njeq - i), 0);
+	}
+	block = first + njeq + 2;
+	for (i = 0; i < l->nrules; i++) {
+		unsigned jt = block - n - 1;
+
+		if (jt > 255)
+			return -E2BIG;
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, (uint32_t)l->rule[i].nr, (uint8_t)jt, 0);
+		block += l->rule[i].n + 3;
 	}
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny);
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 	    SECCOMP_RET_ALLOW);
+	for (i = 0; i < l->nrules; i++) {
+		const struct seccomp_arg_rule *r = &l->rule[i];
+
+		/* The low 32 bits (both architectures are little-endian). */
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, offsetof(struct seccomp_data, args) +
+		    r->arg * sizeof(uint64_t));
+		for (k = 0; k < r->n; k++)
+			prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
+			    BPF_JEQ | BPF_K, r->val[k], (uint8_t)(r->n - k), 0);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		    SECCOMP_RET_ALLOW);
+	}
 	fp.len = (unsigned short)n;
 	fp.filter = prog;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -85,10 +86,6 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_info("%s mode, portal %s, device id %s, name %s",
 		    c->cfg.mode, c->cfg.api_url, c->cfg.firezone_id,
 		    c->cfg.name);
-		break;
-	case IPC_LOG_FILE:
-		log_set_dir_fd(m->fd);
-		log_info("logging to the file fz-tunneld opened");
 		break;
 	case IPC_SIGN_IN:
 		memcpy(c->token, m->u.sign_in.token, sizeof(c->token));
@@ -160,11 +157,19 @@ install_seccomp(enum seccomp_default dflt)
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
 		SYS_socketpair,
 	};
+	/*
+	 * ioctl by request only, never TIOCSTI and friends.  Traced, this
+	 * build makes none; libevent's evbuffer_read sizes reads with
+	 * FIONREAD (the portal client's bufferevents).
+	 */
+	static const uint32_t ioctls[] = { FIONREAD };
 	struct seccomp_list l;
 	size_t i;
 
 	seccomp_list_init(&l);
 	seccomp_list_allow_base(&l);
+	seccomp_list_allow_arg(&l, SYS_ioctl, 1, ioctls,
+	    sizeof(ioctls) / sizeof(ioctls[0]));
 	for (i = 0; i < sizeof(net) / sizeof(net[0]); i++)
 		seccomp_list_allow(&l, net[i]);
 	/* getaddrinfo and TLS read a few files */
@@ -175,30 +180,49 @@ install_seccomp(enum seccomp_default dflt)
 	return seccomp_list_install(&l, dflt);
 }
 
-/* Becomes user (when root), then proves nothing privileged is left. */
+/*
+ * Becomes user (when root), then proves nothing privileged is left: uid not
+ * 0 and not regainable, no effective or permitted capabilities, and empty
+ * bounding and ambient sets (nothing to regain through an exec either).
+ */
 static int
 drop(const char *user)
 {
 	struct rlimit nocore = { 0, 0 };
-	uint64_t eff;
+	uint64_t eff = ~0ULL, prm = ~0ULL, bnd = ~0ULL, amb = ~0ULL;
 	int rc;
 
-	if (getuid() == 0 || geteuid() == 0) {
-		if ((rc = privsep_caps_limit(0)) != 0 ||
-		    (rc = privsep_drop_user(user, 0)) != 0) {
-			log_errorc(-rc, "dropping to user %s", user);
-			return rc;
-		}
-	} else if ((rc = privsep_caps_limit(0)) != 0 && rc != -EPERM)
+	/*
+	 * fz-tunneld hands over an empty bounding set; anyone else starting
+	 * us unprivileged must too (setpriv --bounding-set -all), because
+	 * without CAP_SETPCAP we cannot empty it ourselves.
+	 */
+	if ((rc = privsep_caps_limit(0)) != 0) {
+		log_errorc(-rc, "cannot empty the capability bounding set "
+		    "(start fz-controld from fz-tunneld, as root, or with an "
+		    "empty bounding set); refusing to run");
 		return rc;
+	}
+	if ((getuid() == 0 || geteuid() == 0) &&
+	    (rc = privsep_drop_user(user, 0)) != 0) {
+		log_errorc(-rc, "dropping to user %s", user);
+		return rc;
+	}
 	if ((rc = privsep_caps_set(0)) != 0) {
 		log_errorc(-rc, "clearing capabilities");
 		return rc;
 	}
-	if ((rc = privsep_cap_eff(&eff)) != 0 || eff != 0 ||
+	if (privsep_status_hex("CapEff", &eff) != 0 ||
+	    privsep_status_hex("CapPrm", &prm) != 0 ||
+	    privsep_status_hex("CapBnd", &bnd) != 0 ||
+	    privsep_status_hex("CapAmb", &amb) != 0 ||
+	    eff != 0 || prm != 0 || bnd != 0 || amb != 0 ||
 	    getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
-		log_errorx("privilege drop not proven (uid %u, CapEff %llx)",
-		    (unsigned)getuid(), (unsigned long long)eff);
+		log_errorx("privilege drop not proven (uid %u, CapEff %llx, "
+		    "CapPrm %llx, CapBnd %llx, CapAmb %llx); refusing to run",
+		    (unsigned)getuid(), (unsigned long long)eff,
+		    (unsigned long long)prm, (unsigned long long)bnd,
+		    (unsigned long long)amb);
 		return -EPERM;
 	}
 	if ((rc = privsep_no_new_privs()) != 0)
@@ -290,9 +314,9 @@ main(int argc, char *argv[])
 		log_errorc(-rc, "seccomp");
 		return 1;
 	}
-	log_info("running as uid %u gid %u: no capabilities, no_new_privs, "
-	    "seccomp %s", (unsigned)getuid(), (unsigned)getgid(),
-	    use_seccomp ? "on" : "OFF");
+	log_info("running as uid %u gid %u: CapEff, CapPrm, CapBnd and CapAmb "
+	    "empty, no_new_privs, seccomp %s", (unsigned)getuid(),
+	    (unsigned)getgid(), use_seccomp ? "on" : "OFF");
 	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0) {
 		log_errorc(-rc, "IPC");
 		return 1;

@@ -24,8 +24,9 @@ tests_unit_check_time_LDADD = $(CHECK_LDADD)
 tests_unit_check_log_SOURCES = tests/unit/check_log.c
 tests_unit_check_log_CFLAGS = $(CHECK_CFLAGS_ALL) $(JANSSON_CFLAGS)
 tests_unit_check_log_LDADD = $(CHECK_LDADD) $(JANSSON_LIBS)
-tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c
-tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c \
+	tunneld/sandbox.c
+tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_privsep_LDADD = $(CHECK_LDADD)
 
 # Integration tests (root; network namespaces).
@@ -34,10 +35,15 @@ TESTS += tests/netns/selftest.sh
 dist_noinst_SCRIPTS += tests/netns/selftest.sh
 
 # Fuzz targets: built with --enable-fuzzing (CC=clang), run by tests/run-fuzz.sh.
-fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr \
+	tests/fuzz/fuzz_child_line
 if ENABLE_FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr
+noinst_PROGRAMS += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr \
+	tests/fuzz/fuzz_child_line
 endif
+tests_fuzz_fuzz_child_line_SOURCES = tests/fuzz/fuzz_child_line.c
+tests_fuzz_fuzz_child_line_LDADD = libfzcommon.a
+tests_fuzz_fuzz_child_line_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_rbuf_SOURCES = tests/fuzz/fuzz_rbuf.c
 tests_fuzz_fuzz_rbuf_LDADD = libfzcommon.a
 tests_fuzz_fuzz_rbuf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)

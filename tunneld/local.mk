@@ -4,6 +4,7 @@ fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h \
 	tunneld/static_mode.c \
 	tunneld/service.c \
+	tunneld/sandbox.c \
 	tunneld/settings.c tunneld/settings.h \
 	tunneld/tun.c tunneld/tun.h \
 	tunneld/netlink.c tunneld/netlink.h \

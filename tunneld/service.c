@@ -9,7 +9,9 @@
  * tunneld keeps CAP_NET_ADMIN (the TUN, routes, DNS) and CAP_KILL (to stop
  * a misbehaving fz-controld running under another uid) effective, and
  * CAP_SETUID/CAP_SETGID only in its permitted set: a forked child raises
- * them just long enough to become the controld user before exec.
+ * them just long enough to become the controld user before exec.  Its
+ * bounding set is empty and, once set up, it runs under a seccomp
+ * allow-list (sandbox.c).
  */
 #define LOG_MODULE "tunneld"
 
@@ -28,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -52,6 +55,8 @@
 #define FE_ROOT_RESERVED	8	/* of those, only root may take */
 #define FE_MAX_PER_UID		16	/* per non-root uid */
 #define FE_HELLO_TIMEOUT_S	5
+#define CHILD_LINE_MAX		1024	/* longer lines are cut */
+#define CHILD_LINES_PER_S	200
 
 struct frontend {
 	struct svc		*svc;
@@ -77,6 +82,7 @@ struct svc {
 	struct passwd		 user;			/* controld's user */
 	char			 user_name[64];
 	char			 controld_path[4096];
+	int			 controld_fd;	/* O_PATH, opened as root */
 
 	/* fz-controld */
 	pid_t			 cpid;
@@ -85,6 +91,14 @@ struct svc {
 	unsigned		 backoff_ms;
 	uint64_t		 started_ms;
 	bool			 killed_for_violation;
+	bool			 spawn_failed;	/* never became fz-controld */
+	/* its stdout and stderr: a pipe whose lines we log for it */
+	int			 logfd;
+	struct event		*log_ev;
+	char			 logbuf[CHILD_LINE_MAX];
+	size_t			 loglen;
+	bool			 logskip;	/* dropping an overlong line */
+	struct log_ratelimit	 log_rl;
 
 	/* state */
 	char			 state[33], detail[513];
@@ -215,23 +229,11 @@ controld_greet(struct svc *s)
 	m.u.config.internet_resource = s->st.internet_resource;
 	(void)send_to_controld(s, &m);
 
-	if (s->o->log_dir != NULL && *s->o->log_dir != '\0') {
-		char path[4096];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/fz-controld.jsonl",
-		    s->o->log_dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		    O_NOFOLLOW, 0640);
-		if (fd < 0)
-			log_warn("%s", path);
-		else {
-			ipc_msg_init(&m, IPC_LOG_FILE);
-			m.fd = fd;
-			(void)send_to_controld(s, &m);
-			close(fd);
-		}
-	}
+	/*
+	 * No log file of its own: its lines come through the pipe on its
+	 * stdout/stderr and land in our --log-dir files, rotated and capped
+	 * (controld_log_cb), so a compromised child cannot fill the disk.
+	 */
 	if (s->st.has_token)
 		send_sign_in(s);
 }
@@ -279,7 +281,11 @@ controld_close(struct ipc_conn *c, int err, void *arg)
 
 	ipc_conn_free(c);
 	s->cconn = NULL;
-	if (err == 0 || s->cpid <= 0)
+	/*
+	 * A child that exits with our messages unread resets the socket:
+	 * that is an exit (SIGCHLD reports it), not a protocol violation.
+	 */
+	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
 		return;
 	/* A malformed or unpermitted message: treat it as compromise. */
 	log_errorx("fz-controld (pid %d) violated the IPC protocol (%s): "
@@ -305,7 +311,9 @@ controld_exited(struct svc *s, int wstatus)
 	struct timeval tv;
 	uint64_t up = now_ms() - s->started_ms;
 
-	if (WIFSIGNALED(wstatus))
+	if (s->spawn_failed)
+		;	/* spawn_controld said why */
+	else if (WIFSIGNALED(wstatus))
 		log_warnx("fz-controld (pid %d) killed by signal %d",
 		    (int)s->cpid, WTERMSIG(wstatus));
 	else
@@ -320,7 +328,8 @@ controld_exited(struct svc *s, int wstatus)
 		return;
 	if (up >= STABLE_MS)
 		s->backoff_ms = BACKOFF_MIN_MS;
-	set_state(s, "restarting", "fz-controld exited");
+	if (!s->spawn_failed)
+		set_state(s, "restarting", "fz-controld exited");
 	log_info("restarting fz-controld in %u ms", s->backoff_ms);
 	tv.tv_sec = s->backoff_ms / 1000;
 	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
@@ -329,53 +338,226 @@ controld_exited(struct svc *s, int wstatus)
 	    s->backoff_ms * 2;
 }
 
-/* In the child: become the controld user, then exec fz-controld. */
+/*
+ * What a child that never became fz-controld tells its parent on the status
+ * pipe (close-on-exec: end of file means the exec happened).
+ */
+enum spawn_stage { SPAWN_FDS = 1, SPAWN_USER, SPAWN_EXEC };
+struct spawn_report {
+	int	stage;
+	int	err;		/* positive errno */
+};
+
+#define CHILD_IPC_FD	3
+#define CHILD_EXEC_FD	4	/* close-on-exec: gone once exec succeeded */
+#define CHILD_STATUS_FD	5	/* close-on-exec too */
+
 static void __attribute__((noreturn))
-child_exec(struct svc *s, int ipcfd)
+child_fail(enum spawn_stage stage, int err)
 {
-	char fmt[16];
+	struct spawn_report r = { stage, err };
+
+	if (write(CHILD_STATUS_FD, &r, sizeof(r)) < 0) {
+		/* the parent is gone; nothing else to tell */
+	}
+	_exit(127);
+}
+
+/* Moves fd to target (close-on-exec or not); fd may already be target. */
+static int
+place_fd(int fd, int target, bool cloexec)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	return dup3(fd, target, cloexec ? O_CLOEXEC : 0) < 0 ? -1 : 0;
+}
+
+/*
+ * In the child: lay out the fds, become the controld user, then exec
+ * fz-controld through the descriptor opened while root (the path may sit
+ * under a directory the controld user cannot search, e.g. /root/fz).
+ */
+static void __attribute__((noreturn))
+child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
+{
 	const char *argv[12];
 	sigset_t none;
-	int rc, i = 0;
+	int rc, i = 0, hi[4], null;
+	extern char **environ;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	if (ipcfd != 3) {
-		if (dup2(ipcfd, 3) < 0)
-			_exit(126);
-		close(ipcfd);
-	} else if (fcntl(3, F_SETFD, 0) < 0)
+	/* Above every target first, so no placement clobbers another. */
+	if ((hi[0] = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0)
 		_exit(126);
+	if ((hi[1] = fcntl(ipcfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[2] = fcntl(s->controld_fd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[3] = fcntl(logfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    place_fd(hi[0], CHILD_STATUS_FD, true) != 0)
+		_exit(126);
+	/*
+	 * No terminal: its own session (so no controlling tty to push
+	 * keystrokes into with TIOCSTI), /dev/null in, our log pipe out.
+	 */
+	if (setsid() < 0)
+		child_fail(SPAWN_FDS, errno);
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    place_fd(null, 0, false) != 0 || place_fd(hi[3], 1, false) != 0 ||
+	    place_fd(hi[3], 2, false) != 0)
+		child_fail(SPAWN_FDS, errno);
+	if (place_fd(hi[1], CHILD_IPC_FD, false) != 0 ||
+	    place_fd(hi[2], CHILD_EXEC_FD, true) != 0)
+		child_fail(SPAWN_FDS, errno);
 	/* Everything else is left behind (they are all O_CLOEXEC too). */
-	for (int fd = 4; fd < 1024; fd++)
+	for (int fd = CHILD_STATUS_FD + 1; fd < 1024; fd++)
 		(void)close(fd);
 	if (getuid() == 0) {
 		if ((rc = privsep_caps_set_ep(PRIVSEP_CAP(CAP_SETUID) |
 		    PRIVSEP_CAP(CAP_SETGID), PRIVSEP_CAP(CAP_SETUID) |
 		    PRIVSEP_CAP(CAP_SETGID))) != 0 ||
 		    (rc = privsep_drop_ids(s->user.pw_uid, s->user.pw_gid, 0))
-		    != 0) {
-			dprintf(2, "fz-tunneld: cannot become user %s for "
-			    "fz-controld: %s\n", s->user_name, strerror(-rc));
-			_exit(126);
-		}
+		    != 0)
+			child_fail(SPAWN_USER, -rc);
 	}
-	snprintf(fmt, sizeof(fmt), "%s", s->o->log_format == LOG_FORMAT_JSON ?
-	    "json" : s->o->log_format == LOG_FORMAT_TEXT ? "human" : "auto");
 	argv[i++] = "fz-controld";
 	argv[i++] = "--ipc-fd";
 	argv[i++] = "3";
 	argv[i++] = "--user";
 	argv[i++] = s->user_name;
+	/* The one format controld_log_line reads; we re-emit in ours. */
 	argv[i++] = "--log-format";
-	argv[i++] = fmt;
+	argv[i++] = "human";
 	argv[i++] = NULL;
-	execv(s->controld_path, (char *const *)argv);
-	dprintf(2, "fz-tunneld: exec %s: %s\n", s->controld_path,
-	    strerror(errno));
-	_exit(127);
+	syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv, environ,
+	    AT_EMPTY_PATH);
+	/*
+	 * fz-controld is ELF, for which a close-on-exec descriptor is fine.
+	 * A wrapper script (--controld) fails with ENOENT instead: its
+	 * interpreter opens /dev/fd/4, so that one has to stay open.
+	 */
+	if (errno == ENOENT && fcntl(CHILD_EXEC_FD, F_SETFD, 0) == 0)
+		syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv,
+		    environ, AT_EMPTY_PATH);
+	child_fail(SPAWN_EXEC, errno);
+}
+
+/* --- fz-controld's output --------------------------------------------- */
+
+static void
+controld_log_line(struct svc *s, const char *line, size_t len, bool cut)
+{
+	char out[CHILD_LINE_MAX * 4 + 16];
+	int level;
+
+	if (len == 0 && !cut)
+		return;
+	if (!log_ratelimit(&s->log_rl))
+		return;
+	level = privsep_child_line(line, len, out, sizeof(out));
+	log_emit("controld", (enum log_level)level, 0, "%s%s", out,
+	    cut ? " [cut]" : "");
+}
+
+static void
+controld_log_close(struct svc *s)
+{
+	if (s->loglen > 0 && !s->logskip)
+		controld_log_line(s, s->logbuf, s->loglen, false);
+	s->loglen = 0;
+	s->logskip = false;
+	/* Each child starts with a fresh allowance; say what this one lost. */
+	if (s->log_rl.suppressed > 0)
+		log_warnx("fz-controld: %u similar messages suppressed",
+		    s->log_rl.suppressed);
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
+	    CHILD_LINES_PER_S);
+	if (s->log_ev != NULL) {
+		event_free(s->log_ev);
+		s->log_ev = NULL;
+	}
+	if (s->logfd >= 0) {
+		close(s->logfd);
+		s->logfd = -1;
+	}
+}
+
+/*
+ * Whatever fz-controld writes on stdout and stderr, logged line by line as
+ * coming from it: escaped, cut at CHILD_LINE_MAX, CHILD_LINES_PER_S at
+ * most.  It holds no file of its own, so our rotation caps its output.
+ */
+static void
+controld_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+	ssize_t n;
+	size_t start = 0, i;
+
+	(void)what;
+	n = read(fd, s->logbuf + s->loglen, sizeof(s->logbuf) - s->loglen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		controld_log_close(s);
+		return;
+	}
+	s->loglen += (size_t)n;
+	for (i = 0; i < s->loglen; i++) {
+		if (s->logbuf[i] != '\n')
+			continue;
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf + start, i - start,
+			    false);
+		s->logskip = false;
+		start = i + 1;
+	}
+	memmove(s->logbuf, s->logbuf + start, s->loglen - start);
+	s->loglen -= start;
+	if (s->loglen == sizeof(s->logbuf)) {
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf, s->loglen, true);
+		s->logskip = true;	/* until the next newline */
+		s->loglen = 0;
+	}
+}
+
+/*
+ * Waits for the child to exec (end of file on the status pipe) or to say
+ * why it could not.  Returns 0 once fz-controld runs.
+ */
+static int
+spawn_wait(struct svc *s, int rfd)
+{
+	struct spawn_report r;
+	ssize_t n;
+
+	do
+		n = read(rfd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(r)) {
+		log_errorx("fz-controld child (pid %d) died before exec",
+		    (int)s->cpid);
+		return -EIO;
+	}
+	switch (r.stage) {
+	case SPAWN_USER:
+		log_errorc(r.err, "cannot become user %s for fz-controld",
+		    s->user_name);
+		break;
+	case SPAWN_EXEC:
+		log_errorc(r.err, "cannot exec fz-controld (%s)",
+		    s->controld_path);
+		break;
+	default:
+		log_errorc(r.err, "cannot set up fz-controld's session or "
+		    "descriptors");
+		break;
+	}
+	return -(r.err != 0 ? r.err : EIO);
 }
 
 static void
@@ -385,7 +567,7 @@ spawn_controld(struct svc *s)
 		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
 		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
 	};
-	int sv[2], rc;
+	int sv[2], st[2], lp[2], rc;
 	pid_t pid;
 
 	if (s->stopping || s->cpid > 0)
@@ -394,20 +576,61 @@ spawn_controld(struct svc *s)
 		log_warn("socketpair for fz-controld");
 		goto retry;
 	}
-	if ((pid = fork()) < 0) {
-		log_warn("fork fz-controld");
+	if (pipe2(st, O_CLOEXEC) != 0) {
+		log_warn("pipe for fz-controld");
 		close(sv[0]);
 		close(sv[1]);
 		goto retry;
 	}
+	controld_log_close(s);		/* the last one's, if still open */
+	if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_warn("log pipe for fz-controld");
+		close(sv[0]);
+		close(sv[1]);
+		close(st[0]);
+		close(st[1]);
+		goto retry;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork fz-controld");
+		close(sv[0]);
+		close(sv[1]);
+		close(st[0]);
+		close(st[1]);
+		close(lp[0]);
+		close(lp[1]);
+		goto retry;
+	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_exec(s, sv[1]);
+		close(st[0]);
+		close(lp[0]);
+		/* The child's end blocks: a full pipe slows it, not us. */
+		(void)fcntl(lp[1], F_SETFL, 0);
+		child_exec(s, sv[1], st[1], lp[1]);
 	}
 	close(sv[1]);
+	close(st[1]);
+	close(lp[1]);
+	s->logfd = lp[0];
+	if ((s->log_ev = event_new(s->base, s->logfd, EV_READ | EV_PERSIST,
+	    controld_log_cb, s)) == NULL || event_add(s->log_ev, NULL) != 0)
+		log_warnx("cannot read fz-controld's output");
 	s->cpid = pid;
 	s->started_ms = now_ms();
 	s->killed_for_violation = false;
+	rc = spawn_wait(s, st[0]);
+	close(st[0]);
+	s->spawn_failed = rc != 0;
+	if (rc != 0) {
+		char d[300];
+
+		close(sv[0]);
+		snprintf(d, sizeof(d), "cannot start fz-controld: %s",
+		    strerror(-rc));
+		set_state(s, "restarting", d);
+		return;		/* SIGCHLD reaps it and brings the retry */
+	}
 	if (s->restarts++ > 0)
 		log_info("fz-controld restarted (pid %d, restart %u)", (int)pid,
 		    s->restarts - 1);
@@ -877,7 +1100,12 @@ find_controld(struct svc *s)
 		snprintf(s->controld_path, sizeof(s->controld_path),
 		    "%s/fz-controld", dirname(self));
 	}
-	if (access(s->controld_path, X_OK) != 0) {
+	/*
+	 * Opened now, as root: the child execs this descriptor after it
+	 * became the controld user, who may not be able to reach the path.
+	 */
+	s->controld_fd = open(s->controld_path, O_PATH | O_CLOEXEC);
+	if (s->controld_fd < 0 || access(s->controld_path, X_OK) != 0) {
 		log_errorx("fz-controld not found at %s (use --controld PATH)",
 		    s->controld_path);
 		return -ENOENT;
@@ -930,7 +1158,12 @@ drop_privileges(void)
 
 	if (getuid() != 0)
 		return 0;
-	if ((rc = privsep_caps_limit(perm)) != 0 ||
+	/*
+	 * The bounding set only limits what an exec can gain, and the only
+	 * thing tunneld execs is fz-controld: empty it (while CAP_SETPCAP is
+	 * still here) so the child starts with nothing to regain.
+	 */
+	if ((rc = privsep_caps_limit(0)) != 0 ||
 	    (rc = privsep_caps_set_ep(eff, perm)) != 0 ||
 	    (rc = privsep_no_new_privs()) != 0)
 		return rc;
@@ -1019,6 +1252,17 @@ stop_controld(struct svc *s)
 	s->cpid = -1;
 }
 
+/* After stop_controld: its last words, then the pipe goes. */
+static void
+drain_controld_log(struct svc *s)
+{
+	int i;
+
+	for (i = 0; i < 64 && s->logfd >= 0; i++)
+		controld_log_cb(s->logfd, EV_READ, s);
+	controld_log_close(s);
+}
+
 int
 service_run(const struct tunneld_opts *o)
 {
@@ -1034,6 +1278,10 @@ service_run(const struct tunneld_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->listen_fd = -1;
+	s->controld_fd = -1;
+	s->logfd = -1;
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
+	    CHILD_LINES_PER_S);
 	s->cpid = -1;
 	s->status = 1;
 	s->backoff_ms = BACKOFF_MIN_MS;
@@ -1094,6 +1342,10 @@ service_run(const struct tunneld_opts *o)
 		log_warnc(-rc, "starting workers");
 		goto out;
 	}
+	if (!o->no_seccomp && (rc = tunneld_sandbox(true, o->seccomp)) != 0) {
+		log_errorc(-rc, "seccomp");
+		goto out;
+	}
 	s->accept_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST,
 	    accept_cb, s);
 	event_add(s->accept_ev, NULL);
@@ -1119,6 +1371,7 @@ service_run(const struct tunneld_opts *o)
 out:
 	s->stopping = true;
 	stop_controld(s);
+	drain_controld_log(s);
 	for (i = 0; i < MAX_FRONTENDS; i++)
 		if (s->fe[i].used)
 			fe_free(&s->fe[i]);
@@ -1132,6 +1385,8 @@ out:
 		(void)unlink(o->socket_path);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->controld_fd >= 0)
+		close(s->controld_fd);
 	for (i = 0; i < 4; i++)
 		if (s->sig_ev[i] != NULL)
 			event_free(s->sig_ev[i]);

@@ -188,9 +188,16 @@ static_mode_run(const struct tunneld_opts *o)
 		log_warnc(-rc, "starting workers");
 		goto out;
 	}
+	/* Set up: from here on only what running and cleaning up need. */
+	if (!o->no_seccomp && (rc = privsep_no_new_privs()) == 0)
+		rc = tunneld_sandbox(false, o->seccomp);
+	if (!o->no_seccomp && rc != 0) {
+		log_errorc(-rc, "seccomp");
+		goto out;
+	}
 	log_info("%s: up, %d queue(s), offloads 0x%x, MTU %d, port %u, "
-	    "%u peer(s)", tun->name, tun->nqueues, tun->offloads, mtu,
-	    dp_port(dp), c.npeers);
+	    "%u peer(s), seccomp %s", tun->name, tun->nqueues, tun->offloads,
+	    mtu, dp_port(dp), c.npeers, o->no_seccomp ? "OFF" : "on");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)

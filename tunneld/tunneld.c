@@ -5,12 +5,14 @@
  */
 #define LOG_MODULE "tunneld"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tunneld.h"
+#include "wg.h"
 
 static void
 usage(FILE *f)
@@ -50,6 +52,9 @@ usage(FILE *f)
 "      --log-format FMT     human, json or auto (default auto)\n"
 "      --log-filter SPEC    e.g. info,tunneld=debug (or RUST_LOG)\n"
 "      --log-dir DIR        also write rotated JSONL logs to DIR (or LOG_DIR)\n"
+"      --seccomp MODE       once set up, a syscall outside the allow-list:\n"
+"                           kill (default), trap (SIGSYS), log (allowed,\n"
+"                           logged to the kernel log), or off\n"
 "  -V, --version\n"
 "  -h, --help\n", TUNNELD_DEFAULT_QUEUES, TUNNELD_DEFAULT_MTU);
 }
@@ -58,7 +63,7 @@ enum {
 	OPT_SHOW = 256, OPT_TOKEN_PATH, OPT_CONTROLD, OPT_API_URL, OPT_MTU,
 	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR, OPT_FZ_ID, OPT_FZ_NAME,
 	OPT_DNS_CONTROL, OPT_NO_TELEMETRY, OPT_INTERNET, OPT_STATE_DIR,
-	OPT_FILTER_FILE, OPT_CHECK, OPT_FE_PORTAL_URL, OPT_FE_LOG_OFF,
+	OPT_FILTER_FILE, OPT_CHECK, OPT_FE_PORTAL_URL, OPT_FE_LOG_OFF, OPT_SECCOMP,
 };
 
 static const struct option longopts[] = {
@@ -86,6 +91,7 @@ static const struct option longopts[] = {
 	{ "log-format",	required_argument,	NULL, OPT_LOG_FORMAT },
 	{ "log-filter",	required_argument,	NULL, OPT_LOG_FILTER },
 	{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
+	{ "seccomp",	required_argument,	NULL, OPT_SECCOMP },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -105,6 +111,30 @@ parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+static int
+parse_seccomp(const char *s, struct tunneld_opts *o)
+{
+	static const struct {
+		const char		*name;
+		enum seccomp_default	 dflt;
+	} modes[] = {
+		{ "kill", SECCOMP_DEFAULT_KILL },
+		{ "trap", SECCOMP_DEFAULT_TRAP },
+		{ "log", SECCOMP_DEFAULT_LOG },
+	};
+	size_t i;
+
+	o->no_seccomp = strcmp(s, "off") == 0;
+	if (o->no_seccomp)
+		return 0;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			o->seccomp = modes[i].dflt;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -114,6 +144,7 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	o.tun_queues = TUNNELD_DEFAULT_QUEUES;
 	o.socket_path = TUNNELD_DEFAULT_SOCKET;
+	o.seccomp = SECCOMP_DEFAULT_KILL;
 	o.log_filter = getenv("RUST_LOG");
 	o.log_dir = getenv("LOG_DIR");
 	{
@@ -164,9 +195,11 @@ main(int argc, char *argv[])
 			}
 			break;
 		case OPT_MTU:
-			if (parse_int(optarg, 576, 65535, &o.mtu) != 0) {
+			if (parse_int(optarg, WG_MTU_MIN, WG_MTU_MAX, &o.mtu) != 0) {
 				fprintf(stderr, "fz-tunneld: --mtu: expected "
-				    "576..65535, got '%s'\n", optarg);
+				    "%d..%d (the encapsulated packet must fit one "
+				    "UDP datagram), got '%s'\n", WG_MTU_MIN,
+				    WG_MTU_MAX, optarg);
 				return 2;
 			}
 			break;
@@ -179,6 +212,13 @@ main(int argc, char *argv[])
 			break;
 		case OPT_LOG_FILTER: o.log_filter = optarg; break;
 		case OPT_LOG_DIR: o.log_dir = optarg; break;
+		case OPT_SECCOMP:
+			if (parse_seccomp(optarg, &o) != 0) {
+				fprintf(stderr, "fz-tunneld: --seccomp: expected "
+				    "kill, trap, log or off\n");
+				return 2;
+			}
+			break;
 		case 'V':
 			printf("fz-tunneld %s\n", PACKAGE_VERSION);
 			return 0;

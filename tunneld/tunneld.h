@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "privsep.h"
 
 #define TUNNELD_DEFAULT_SOCKET	"/run/fz/tunneld.sock"
 #define TUNNELD_DEFAULT_QUEUES	2
@@ -41,6 +42,9 @@ struct tunneld_opts {
 	bool		 check;		/* --check: validate and exit */
 	bool		 fe_allow_portal_url;	/* --frontend-allow-portal-url */
 	bool		 fe_allow_log_off;	/* --frontend-allow-log-off */
+	/* once set up: a seccomp allow-list (--seccomp kill|trap|log|off) */
+	bool		 no_seccomp;
+	enum seccomp_default seccomp;
 	/* logging */
 	enum log_format	 log_format;
 	const char	*log_filter;
@@ -51,5 +55,9 @@ struct tunneld_opts {
 int	static_mode_run(const struct tunneld_opts *);
 int	static_mode_show(const struct tunneld_opts *);
 int	service_run(const struct tunneld_opts *);
+/* tunneld/sandbox.c: the allow-list for either mode (service adds what
+ * spawning fz-controld needs). */
+int	tunneld_sandbox(bool service, enum seccomp_default)
+	    __attribute__((warn_unused_result));
 
 #endif

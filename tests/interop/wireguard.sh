@@ -48,6 +48,10 @@ start_fz() {	# start_fz NS CONF LOG [extra env]
 	FZ_PID=$BG_PID
 	ns_wait_for test -S "/var/run/wireguard/$(basename "$2" .conf).sock" ||
 		{ cat "$3"; ns_fail "fz-tunneld did not come up"; }
+	# Up means sandboxed: everything below runs under the allow-list.
+	ns_wait_for grep -q "seccomp on" "$3" || { cat "$3"; ns_fail "no seccomp"; }
+	[ "$(awk '$1 == "Seccomp:" { print $2 }' "/proc/$FZ_PID/status")" = 2 ] ||
+		ns_fail "fz-tunneld runs without a seccomp filter"
 }
 start_wg() {
 	ns_bg "$B" "$T/wg.log" wireguard-go -f "$WGIF"
@@ -94,13 +98,31 @@ ip netns exec "$A" wg show "$FZIF" | grep -q "latest handshake" ||
 ip netns exec "$A" "$FZ" --show "$FZIF" | grep -q "transfer:" ||
 	ns_fail "fz-tunneld --show"
 ns_log "ok: wg show and fz-tunneld --show"
+# wg set over UAPI: a keepalive on the peer, read back; a peer added and
+# removed again (key allocations, peer table changes under the filter).
+ip netns exec "$A" wg set "$FZIF" peer "$(cat "$T/b.pub")" persistent-keepalive 7 ||
+	ns_fail "wg set against fz"
+ip netns exec "$A" wg show "$FZIF" persistent-keepalive | grep -q "	7$" ||
+	ns_fail "wg set keepalive not applied"
+extra=$(wg genkey | wg pubkey)
+ip netns exec "$A" wg set "$FZIF" peer "$extra" allowed-ips 10.100.9.9/32 ||
+	ns_fail "wg set: add peer"
+ip netns exec "$A" wg show "$FZIF" peers | grep -q "$extra" || ns_fail "peer not added"
+ip netns exec "$A" wg set "$FZIF" peer "$extra" remove || ns_fail "wg set: remove peer"
+kill -0 "$FZ_PID" || ns_fail "fz-tunneld died in wg set"
+ns_log "ok: wg set against fz (keepalive, add and remove a peer)"
 transfer "$A" "$B" 10.100.0.2
 transfer "$B" "$A" 10.100.0.1
 ns_log "ok: 20 MB each way, SHA-256 equal"
 
-# 2. Restart fz: wireguard-go initiates this time.
-kill "$FZ_PID"; wait "$FZ_PID" 2>/dev/null
+# 2. Restart fz: wireguard-go initiates this time.  SIGHUP first, then a
+# SIGTERM that removes the interface and the UAPI socket, exit status 0.
+kill -HUP "$FZ_PID"
+ns_wait_for grep -q "SIGHUP" "$T/fz.log" || ns_fail "SIGHUP not handled"
+kill "$FZ_PID"; rc=0; wait "$FZ_PID" 2>/dev/null || rc=$?
+[ $rc = 0 ] || ns_fail "fz-tunneld exit status $rc after SIGTERM"
 ip -n "$A" link show "$FZIF" >/dev/null 2>&1 && ns_fail "interface left after SIGTERM"
+[ -e "/var/run/wireguard/$FZIF.sock" ] && ns_fail "UAPI socket left after SIGTERM"
 start_fz "$A" "$T/$FZIF.conf" "$T/fz2.log"
 pings "$B" 10.100.0.1
 grep -q "session established" "$T/fz2.log" || ns_fail "no session after restart"

@@ -60,6 +60,21 @@ if ! getent group fz-client >/dev/null; then
 fi
 FZGID=$(getent group fz-client | cut -d: -f3)
 member() { setpriv --reuid="$NOBODY" --regid="$FZGID" --clear-groups "$@"; }
+# --- fz-controld refuses a bounding set it cannot empty -------------------------
+set +e
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+	"$CONTROLD" --log-format human 3</dev/null 2>&1)
+rc=$?
+set -e
+[ $rc = 1 ] || ns_fail "fz-controld with a full bounding set: exit $rc ($out)"
+grep -q "bounding set.*refusing to run" <<<"$out" || ns_fail "no clear refusal: $out"
+set +e
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+	--bounding-set -all "$CONTROLD" --log-format human 3</dev/null 2>&1)
+set -e
+grep -q "bounding set" <<<"$out" && ns_fail "an empty bounding set was refused: $out"
+grep -q "CapBnd and CapAmb empty" <<<"$out" || ns_fail "no self-proof: $out"
+ns_log "ok: fz-controld refuses a non-empty bounding set, runs with an empty one"
 
 # --- a fake NOTIFY_SOCKET ---------------------------------------------------
 cat > "$T/notify.py" <<'PY'
@@ -97,12 +112,34 @@ ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
 [ "$(field Uid)" = "$NOBODY" ] || ns_fail "fz-controld uid $(field Uid)"
 [ "$(field CapEff)" = 0000000000000000 ] || ns_fail "CapEff $(field CapEff)"
 [ "$(field CapPrm)" = 0000000000000000 ] || ns_fail "CapPrm $(field CapPrm)"
+[ "$(field CapBnd)" = 0000000000000000 ] || ns_fail "CapBnd $(field CapBnd)"
+[ "$(field CapAmb)" = 0000000000000000 ] || ns_fail "CapAmb $(field CapAmb)"
 [ "$(field NoNewPrivs)" = 1 ] || ns_fail "NoNewPrivs $(field NoNewPrivs)"
 [ "$(field Seccomp)" = 2 ] || ns_fail "Seccomp $(field Seccomp)"
-ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm 0, NoNewPrivs 1, Seccomp 2"
+grep -q "CapBnd and CapAmb empty" "$T/tunneld.log" || ns_fail "no self-proof logged"
+ns_log "ok: fz-controld uid $(field Uid), CapEff/CapPrm/CapBnd/CapAmb 0, NoNewPrivs 1, Seccomp 2"
+# No terminal to inject keystrokes into: its own session, no controlling
+# tty, /dev/null in, a pipe (read and logged by fz-tunneld) out.
+stat_field() { sed 's/.*) //' "/proc/$1/stat" | awk -v n="$2" '{ print $(n - 2) }'; }
+[ "$(stat_field "$CPID" 6)" != "$(stat_field "$TPID" 6)" ] ||
+	ns_fail "fz-controld shares fz-tunneld's session"
+[ "$(stat_field "$CPID" 6)" = "$CPID" ] || ns_fail "fz-controld is not a session leader"
+[ "$(stat_field "$CPID" 7)" = 0 ] || ns_fail "fz-controld has a controlling tty"
+[ "$(readlink "/proc/$CPID/fd/0")" = /dev/null ] || ns_fail "fd 0: $(readlink "/proc/$CPID/fd/0")"
+for fd in 1 2; do
+	case $(readlink "/proc/$CPID/fd/$fd") in pipe:*) ;;
+	*) ns_fail "fd $fd: $(readlink "/proc/$CPID/fd/$fd")" ;; esac
+done
+ns_wait_for grep -q "\"target\":\"controld\",\"message\":\"running as uid.*\"pid\":$TPID}" "$T/tunneld.log" ||
+	ns_fail "fz-controld's output not logged by fz-tunneld"
+ns_log "ok: fz-controld in session $(stat_field "$CPID" 6), no tty, fd 0 /dev/null, fd 1/2 a pipe logged by fz-tunneld"
 teff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$TPID/status")
 [ "$teff" = 0000000000001020 ] || ns_fail "fz-tunneld CapEff $teff (want NET_ADMIN|KILL)"
-ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL)"
+tsc=$(awk '$1 == "Seccomp:" { print $2 }' "/proc/$TPID/status")
+[ "$tsc" = 2 ] || ns_fail "fz-tunneld Seccomp $tsc"
+tbnd=$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$TPID/status")
+[ "$tbnd" = 0000000000000000 ] || ns_fail "fz-tunneld CapBnd $tbnd"
+ns_log "ok: fz-tunneld CapEff $teff (CAP_NET_ADMIN, CAP_KILL), CapBnd 0, Seccomp 2"
 
 # The token went over IPC only: not in controld's argv or environment.
 tok=$(cat "$T/token")
@@ -304,8 +341,10 @@ exec "$CONTROLD" "\$@"
 SH
 chmod 0755 "$W/controld-wrapper"
 chmod 1777 "$W"
+# Wrapper scripts run commands, which fz-tunneld's (inherited) filter does
+# not allow: these instances run without it.
 ns_bg "$A" "$T/tunneld2.log" "$TUNNELD" --socket "$T/t2.sock" \
-	--controld "$W/controld-wrapper" "${common[@]}" --token-path "$T/none"
+	--controld "$W/controld-wrapper" --seccomp off "${common[@]}" --token-path "$T/none"
 TPID=$BG_PID
 ns_wait_for grep -q "violated the IPC protocol" "$T/tunneld2.log" ||
 	{ cat "$T/tunneld2.log"; ns_fail "malformed message not detected"; }
@@ -315,6 +354,85 @@ pgrep -f "os.write\(3" >/dev/null && ns_fail "the misbehaving process survived"
 kill -0 "$TPID" || ns_fail "fz-tunneld died"
 ns_log "ok: malformed IPC from the controld side: killed and restarted"
 kill -TERM "$TPID"; wait "$TPID"
+
+# --- fz-controld under a directory only root can search ---------------------
+# Like a tree built in /root/fz: the child execs the binary fz-tunneld opened
+# while root, so the uid change before exec does not matter.
+P=$(mktemp -d /tmp/fz-svc-priv.XXXXXX)
+ns_on_cleanup "rm -rf '$P'"
+chmod 0700 "$P"
+cp "$CONTROLD" "$P/fz-controld"
+chmod 0755 "$P/fz-controld"
+ns_bg "$A" "$T/tunneld3.log" "$TUNNELD" --socket "$T/t3.sock" \
+	--controld "$P/fz-controld" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for pgrep -P "$TPID" -f fz-controld >/dev/null ||
+	{ cat "$T/tunneld3.log"; ns_fail "no fz-controld from $P"; }
+CPID=$(controld_pid)
+ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" ||
+	{ cat "$T/tunneld3.log"; ns_fail "fz-controld from a 0700 directory did not start"; }
+[ "$(field Uid)" = "$NOBODY" ] || ns_fail "fz-controld uid $(field Uid)"
+grep -q "cannot exec" "$T/tunneld3.log" && ns_fail "exec failed: $(cat "$T/tunneld3.log")"
+ns_log "ok: fz-controld in a 0700 directory runs as uid $(field Uid)"
+kill -TERM "$TPID"; wait "$TPID"
+
+# An exec that fails is reported as such, not as an IPC violation.
+chmod 0700 "$P/fz-controld"
+ns_bg "$A" "$T/tunneld4.log" "$TUNNELD" --socket "$T/t4.sock" \
+	--controld "$P/fz-controld" "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for grep -q "cannot exec fz-controld" "$T/tunneld4.log" ||
+	{ cat "$T/tunneld4.log"; ns_fail "exec failure not reported"; }
+grep -q "Permission denied" "$T/tunneld4.log" || ns_fail "no errno: $(cat "$T/tunneld4.log")"
+grep -q "violated" "$T/tunneld4.log" && ns_fail "exec failure called an IPC violation"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+kill -TERM "$TPID"; wait "$TPID"
+ns_log "ok: an exec failure is logged as $(grep -o 'cannot exec fz-controld[^"]*' "$T/tunneld4.log" | head -1)"
+
+# --- fz-controld's output: logged, rotated and capped by fz-tunneld ------------
+# A first "fz-controld" floods its stdout (20 MB, some lines far longer than
+# the cut, a terminal escape); the restarted one is real.  It holds no file
+# in the log directory, and what reaches the disk stays small.
+LD="$T/logdir"
+cat > "$W/controld-flood" <<SH
+#!/bin/sh
+if mkdir "$W/flood.d" 2>/dev/null; then
+	printf 'ESC\033[2Jhere\n'
+	head -c 3000000 /dev/zero | tr '\0' B
+	echo
+	yes "\$(printf '%0999d' 0)" | head -n 20000
+	exit 3
+fi
+exec "$CONTROLD" "\$@"
+SH
+chmod 0755 "$W/controld-flood"
+ns_bg "$A" "$T/tunneld5.log" "$TUNNELD" --socket "$T/t5.sock" --log-dir "$LD" \
+	--controld "$W/controld-flood" --seccomp off "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for sh -c "'$FZCTL' --socket '$T/t5.sock' status | grep -q 'pid .*restarted 1 time'" ||
+	{ tail -5 "$T/tunneld5.log"; ns_fail "flooding fz-controld not restarted"; }
+CPID=$(controld_pid)
+ns_wait_for sh -c "grep -q 'Seccomp:.*2' /proc/$CPID/status" || ns_fail "no real fz-controld"
+for f in /proc/"$CPID"/fd/*; do
+	t=$(readlink "$f")
+	fl=$(awk '$1 == "flags:" { print $2 }' "/proc/$CPID/fdinfo/${f##*/}")
+	case $t in /dev/null) continue ;; /*) ;; *) continue ;; esac
+	# a file open for writing (O_WRONLY or O_RDWR)
+	[ $((0$fl & 3)) = 0 ] || ns_fail "fz-controld holds $t for writing"
+done
+ls "$LD" | grep -q controld && ns_fail "a log file for fz-controld: $(ls "$LD")"
+total=$(du -sb "$LD" | awk '{ print $1 }')
+[ "$total" -lt 2000000 ] || ns_fail "log directory grew to $total bytes from a 23 MB flood"
+grep -q "fz-controld: [0-9]* similar messages suppressed" "$LD"/fz-tunneld.*.jsonl || ns_fail "flood not rate-limited"
+grep -q '"target":"controld","message":"ESC\\\\x1b\[2Jhere"' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "escape not escaped: $(grep -m1 ESC "$LD"/fz-tunneld.*.jsonl)"
+grep -q '"target":"controld","message":"B\{1024\} \[cut\]"' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "overlong line not cut"
+grep -q '"target":"controld","message":"running as uid' "$LD"/fz-tunneld.*.jsonl ||
+	ns_fail "the real fz-controld's lines are not in the log directory"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+kill -TERM "$TPID"; wait "$TPID"
+ns_log "ok: a 23 MB flood from fz-controld left $total bytes in the log directory (no file of its own)"
 
 # --- socket activation -----------------------------------------------------------
 ACT="$T/act.sock"
