@@ -256,26 +256,77 @@ v4_forbidden(const uint8_t *a)
 	return false;
 }
 
-bool
-relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
+/* Whether ip (4 or 16 bytes of family fam) is one of the relay's own. */
+static bool
+is_own(const struct relay *r, int fam, const uint8_t *ip)
 {
-	if (r->cfg.allow_private_peers)
+	unsigned i;
+
+	if (fam == AF_INET && r->cfg.have4 && memcmp(ip,
+	    &r->cfg.public4.in4.sin_addr, 4) == 0)
 		return true;
-	if (sa->sa_family == AF_INET)
-		return !v4_forbidden((const uint8_t *)
-		    &((const struct sockaddr_in *)sa)->sin_addr);
+	if (fam == AF_INET6 && r->cfg.have6 && memcmp(ip,
+	    &r->cfg.public6.in6.sin6_addr, 16) == 0)
+		return true;
+	for (i = 0; i < r->cfg.nown && i < RELAY_MAX_OWN; i++) {
+		const union fz_sockaddr *o = &r->cfg.own[i];
+
+		if (o->sa.sa_family != fam)
+			continue;
+		if (fam == AF_INET ? memcmp(ip, &o->in4.sin_addr, 4) == 0 :
+		    memcmp(ip, &o->in6.sin6_addr, 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The address part of the rule: false for a forbidden address; *own is set
+ * when it is (or embeds) one of the relay's own, which only allocation
+ * ports may be reached on.
+ */
+static bool
+peer_ip_allowed(const struct relay *r, const struct sockaddr *sa, bool *own)
+{
+	*own = false;
+	if (sa->sa_family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+
+		*own = is_own(r, AF_INET, a);
+		return !v4_forbidden(a);
+	}
 	if (sa->sa_family == AF_INET6) {
 		const uint8_t *a = (const uint8_t *)
 		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		    0, 0xff, 0xff };
+		static const uint8_t translated[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+		    0xff, 0xff, 0, 0 };
 		static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+		static const uint8_t nat64_local[6] = { 0, 0x64, 0xff, 0x9b,
+		    0, 0x01 };
 		static const uint8_t zero[16];
 
-		if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-			return false;		/* :: and ::1 */
-		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+		*own = is_own(r, AF_INET6, a);
+		/* ::/96: ::, ::1 and IPv4-compatible ::a.b.c.d (RFC 4291) */
+		if (memcmp(a, zero, 12) == 0)
+			return false;
+		/* ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765) */
+		if (memcmp(a, translated, 12) == 0)
+			return false;
+		/* IPv4-mapped and the NAT64 well-known prefix (RFC 6052)
+		 * reach the embedded IPv4 address: its rules apply. */
+		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+			*own = *own || is_own(r, AF_INET, a + 12);
 			return !v4_forbidden(a + 12);
+		}
+		/* 64:ff9b:1::/48, local-use NAT64 (RFC 8215): any v4 */
+		if (memcmp(a, nat64_local, 6) == 0)
+			return false;
+		/* 2002::/16, 6to4 (RFC 3056): embeds any IPv4 address */
+		if (a[0] == 0x20 && a[1] == 0x02)
+			return false;
 		if ((a[0] & 0xfe) == 0xfc)	/* fc00::/7 ULA (fd00:ec2::254) */
 			return false;
 		if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)	/* fe80::/10 */
@@ -289,6 +340,25 @@ relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
 		return true;
 	}
 	return false;
+}
+
+/* The relay's own addresses: only allocation ports (relay-to-self). */
+static bool
+own_port_allowed(const struct relay *r, uint16_t port)
+{
+	return port >= r->cfg.port_lo && port <= r->cfg.port_hi;
+}
+
+bool
+relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
+{
+	bool own;
+
+	if (r->cfg.allow_private_peers)
+		return true;
+	if (!peer_ip_allowed(r, sa, &own))
+		return false;
+	return !own || own_port_allowed(r, addr_port(sa));
 }
 
 /* --- nonces ---------------------------------------------------------------- */
@@ -977,11 +1047,18 @@ handle_refresh(struct relay *r, struct req *q)
 	finish(r, q, &b);
 }
 
-/* The XOR-PEER-ADDRESS at index i (of that type), checked. */
+/*
+ * An XOR-PEER-ADDRESS, checked: with_port for ChannelBind (its port is
+ * the one every ChannelData goes to); CreatePermission is per address, so
+ * the relay's own address passes there and its ports are checked on each
+ * Send indication and ChannelBind instead.
+ */
 static int
 peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
-    const struct stun_attr *at, struct taddr *out)
+    const struct stun_attr *at, bool with_port, struct taddr *out)
 {
+	bool own;
+
 	union fz_sockaddr sa;
 
 	if (stun_get_xaddr(&q->m, at, &sa) != 0) {
@@ -994,7 +1071,8 @@ peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
 		error_resp(r, q, 443, "Peer Address Family Mismatch");
 		return -EINVAL;
 	}
-	if (!relay_peer_allowed(r, &sa.sa)) {
+	if (with_port ? !relay_peer_allowed(r, &sa.sa) :
+	    !r->cfg.allow_private_peers && !peer_ip_allowed(r, &sa.sa, &own)) {
 		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
 		error_resp(r, q, 403, "Forbidden");
 		return -EPERM;
@@ -1016,7 +1094,7 @@ handle_permission(struct relay *r, struct req *q)
 	for (i = 0; i < q->m.nattrs; i++) {
 		if (q->m.attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
 			continue;
-		if (peer_attr(r, q, a, &q->m.attrs[i], &peers[n]) != 0)
+		if (peer_attr(r, q, a, &q->m.attrs[i], false, &peers[n]) != 0)
 			return;
 		n++;
 	}
@@ -1056,7 +1134,7 @@ handle_channel_bind(struct relay *r, struct req *q)
 		error_resp(r, q, 400, "Bad Request");
 		return;
 	}
-	if (peer_attr(r, q, a, pa, &peer) != 0)
+	if (peer_attr(r, q, a, pa, true, &peer) != 0)
 		return;
 	/* RFC 8656 section 11.2: one peer per channel and vice versa. */
 	for (i = 0; i < a->nchans; i++) {
@@ -1131,6 +1209,10 @@ handle_send(struct relay *r, struct req *q)
 	pm = perm_find(a, &peer);
 	if (pm == NULL || pm->expires <= time_mono_ns()) {
 		relay_count(r, RC_DROP_NO_PERMISSION, 1);
+		return;
+	}
+	if (!relay_peer_allowed(r, &sa.sa)) {	/* own address, other port */
+		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
 		return;
 	}
 	relay_count(r, RC_PKTS_C2P, 1);
@@ -1346,6 +1428,10 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.max_allocations = 10000;
 	if (r->cfg.user_quota == 0)
 		r->cfg.user_quota = 1000;
+	if (r->cfg.port_lo == 0 && r->cfg.port_hi == 0) {
+		r->cfg.port_lo = 49152;
+		r->cfg.port_hi = 65535;
+	}
 	if (r->cfg.max_nonces == 0)
 		r->cfg.max_nonces = 100000;
 	r->ops = *ops;

@@ -30,6 +30,7 @@
 #define RELAY_NONCE_LIFETIME	3600
 #define RELAY_MAX_PERMISSIONS	64	/* per allocation */
 #define RELAY_MAX_CHANNELS	256	/* per allocation */
+#define RELAY_MAX_OWN		4	/* extra own addresses */
 
 /* A transport address as a fixed-size key (network byte order). */
 struct taddr {
@@ -108,6 +109,14 @@ struct relay_config {
 	const char	*static_secret;		/* TURN REST and Firezone */
 	const char	*stamp_secret;		/* Firezone only (portal) */
 	bool		 allow_private_peers;
+	/*
+	 * The relay's own addresses (the public ones above are always
+	 * included): as peers they are allowed only on ports in
+	 * port_lo..port_hi, another allocation here (relay-to-self).
+	 */
+	union fz_sockaddr own[RELAY_MAX_OWN];
+	unsigned	 nown;
+	uint16_t	 port_lo, port_hi;	/* 0, 0: 49152..65535 */
 	unsigned	 max_allocations;
 	unsigned	 user_quota;		/* allocations per username */
 	unsigned	 max_nonces;
@@ -161,7 +170,13 @@ const struct relay_channel *relay_channel_lookup(struct relay *,
 void	relay_tick(struct relay *);
 /* Whether a port is held by a RESERVATION-TOKEN (for port selection). */
 bool	relay_port_reserved(const struct relay *, uint16_t);
-/* Whether a peer address may be relayed to (the safe-by-default rule). */
+/*
+ * Whether a peer transport address may be relayed to (the safe-by-default
+ * rule): no private, loopback, link-local or special-purpose addresses,
+ * IPv6 forms embedding them, and the relay's own addresses only on
+ * allocation ports.  CreatePermission (no port) passes port 0 as "any
+ * allocation port" only for the address check: see relay_peer_ip_allowed.
+ */
 bool	relay_peer_allowed(const struct relay *, const struct sockaddr *);
 
 /* Credentials (exposed for tests and fz-turnbench). */

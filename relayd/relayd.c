@@ -22,6 +22,8 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "fztime.h"
@@ -596,6 +598,7 @@ main(int argc, char *argv[])
 	    *lw = NULL, *hi = NULL, *secret = NULL, *metrics_at = NULL,
 	    *filter = getenv("RUST_LOG"), *lfmt = getenv("LOG_FORMAT");
 	struct relay_config cfg;
+	union fz_sockaddr int4, int6;
 	struct relay_ops ops = {
 		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
 		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
@@ -611,6 +614,8 @@ main(int argc, char *argv[])
 	int ch, i, rc, status = 1;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&int4, 0, sizeof(int4));
+	memset(&int6, 0, sizeof(int6));
 	s->lowest = 49152;
 	s->highest = 65535;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -702,6 +707,28 @@ main(int argc, char *argv[])
 	ebpf_mode = env_or(ebpf_mode, "EBPF_ATTACH_MODE");
 	ebpf4 = env_or(ebpf4, "EBPF_INT4_ADDR");
 	ebpf6 = env_or(ebpf6, "EBPF_INT6_ADDR");
+	if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &int4) != 0 ||
+	    int4.sa.sa_family != AF_INET)) {
+		log_errorx("--ebpf-int4-addr %s: not an IPv4 address", ebpf4);
+		return 2;
+	}
+	if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &int6) != 0 ||
+	    int6.sa.sa_family != AF_INET6)) {
+		log_errorx("--ebpf-int6-addr %s: not an IPv6 address", ebpf6);
+		return 2;
+	}
+	/* Own addresses beyond the public ones: reachable as peers only on
+	 * allocation ports (relay.h). */
+	cfg.port_lo = s->lowest;
+	cfg.port_hi = s->highest;
+	if (ebpf4 != NULL)
+		cfg.own[cfg.nown++] = int4;
+	if (ebpf6 != NULL)
+		cfg.own[cfg.nown++] = int6;
+	if (s->bind4.in4.sin_addr.s_addr != htonl(INADDR_ANY))
+		cfg.own[cfg.nown++] = s->bind4;
+	if (!IN6_IS_ADDR_UNSPECIFIED(&s->bind6.in6.sin6_addr))
+		cfg.own[cfg.nown++] = s->bind6;
 	if (ebpf_mode != NULL && strcmp(ebpf_mode, "driver") != 0 &&
 	    strcmp(ebpf_mode, "generic") != 0) {
 		log_errorx("--ebpf-attach-mode %s: expected driver or generic",
@@ -763,18 +790,8 @@ main(int argc, char *argv[])
 		xc.pub4 = cfg.public4;
 		xc.have_pub6 = cfg.have6;
 		xc.pub6 = cfg.public6;
-		if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &xc.int4)
-		    != 0 || xc.int4.sa.sa_family != AF_INET)) {
-			log_errorx("--ebpf-int4-addr %s: not an IPv4 address",
-			    ebpf4);
-			goto out;
-		}
-		if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &xc.int6)
-		    != 0 || xc.int6.sa.sa_family != AF_INET6)) {
-			log_errorx("--ebpf-int6-addr %s: not an IPv6 address",
-			    ebpf6);
-			goto out;
-		}
+		xc.int4 = int4;
+		xc.int6 = int6;
 		xc.have_int4 = ebpf4 != NULL;
 		xc.have_int6 = ebpf6 != NULL;
 		if (relay_xdp_open(&xc, &s->xdp, err, sizeof(err)) != 0) {

@@ -97,6 +97,11 @@ setup_cfg(bool allow_private, unsigned quota, unsigned max)
 	cfg.have4 = true;
 	ck_assert_int_eq(addr_parse("203.0.113.1", ADDR_PORT_NONE,
 	    &cfg.public4), 0);
+	ck_assert_int_eq(addr_parse("198.51.100.200", ADDR_PORT_NONE,
+	    &cfg.own[0]), 0);		/* e.g. an interface address */
+	cfg.nown = 1;
+	cfg.port_lo = 49152;
+	cfg.port_hi = 65535;
 	cfg.static_secret = SECRET;
 	cfg.allow_private_peers = allow_private;
 	cfg.user_quota = quota;
@@ -520,6 +525,24 @@ START_TEST(test_peer_addresses)
 		{ "[ff02::1]:1", false }, { "[::ffff:10.0.0.1]:1", false },
 		{ "[::ffff:8.8.8.8]:1", true }, { "[2001:db8::1]:1", true },
 		{ "[64:ff9b::a00:1]:1", false },
+		/* special forms that embed any IPv4 address */
+		{ "[::8.8.8.8]:1", false }, { "[::ffff:0:8.8.8.8]:1", false },
+		{ "[::ffff:0:10.0.0.1]:1", false },
+		{ "[64:ff9b:1::808:808]:1", false },
+		{ "[64:ff9b:1:ffff::1]:1", false },
+		{ "[2002:808:808::1]:1", false }, { "[2002::1]:1", false },
+		{ "[64:ff9b::808:808]:1", true }, { "[2003::1]:1", true },
+		{ "[64:ff9b:2::1]:1", true },
+		/* the relay's own addresses: allocation ports only */
+		{ "203.0.113.1:3478", false }, { "203.0.113.1:53", false },
+		{ "203.0.113.1:49151", false }, { "203.0.113.1:49152", true },
+		{ "203.0.113.1:65535", true }, { "203.0.113.2:3478", true },
+		{ "198.51.100.200:3478", false },
+		{ "198.51.100.200:50000", true },
+		{ "[::ffff:203.0.113.1]:3478", false },
+		{ "[::ffff:203.0.113.1]:50000", true },
+		{ "[64:ff9b::cb00:7101]:3478", false },
+		{ "[64:ff9b::cb00:7101]:50000", true },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -527,6 +550,70 @@ START_TEST(test_peer_addresses)
 		ck_assert_msg(relay_peer_allowed(R, &a.sa) == t[i].ok, "%s",
 		    t[i].s);
 	}
+}
+END_TEST
+
+/* A Send indication (no credentials, RFC 8656 section 11.2). */
+static void
+send_ind(const union fz_sockaddr *from, const char *peer)
+{
+	uint8_t buf[256], tid[12];
+	struct stun_builder b;
+	union fz_sockaddr p;
+	size_t n;
+
+	randombytes_buf(tid, sizeof(tid));
+	ck_assert_int_eq(addr_parse(peer, ADDR_PORT_REQUIRED, &p), 0);
+	stun_build(&b, buf, sizeof(buf), TURN_SEND | STUN_INDICATION, tid);
+	stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &p.sa);
+	stun_put(&b, TURN_A_DATA, (const uint8_t *)"hi", 2);
+	ck_assert_int_eq(stun_finish(&b, &n), 0);
+	relay_stun_in(R, 7, &from->sa, buf, n);
+}
+
+/*
+ * The relay's own public address is a permitted peer (relay-to-self), but
+ * only its allocation ports: not 3478 or any other local UDP service.
+ */
+START_TEST(test_own_address_ports)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "203.0.113.1:3478";	/* permissions are per address */
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	send_ind(&client, "203.0.113.1:3478");
+	send_ind(&client, "203.0.113.1:53");
+	send_ind(&client, "203.0.113.1:49151");
+	ck_assert_int_eq(npeer_sends, 0);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_FORBIDDEN_PEER), 3);
+	send_ind(&client, "203.0.113.1:50002");
+	ck_assert_int_eq(npeer_sends, 1);
+	o.channel = 0x4001;
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	o.peer = "203.0.113.1:22";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	ck_assert_int_eq(chan_up, 0);
+	o.peer = "203.0.113.1:50002";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);
+	/* an own interface address and the special IPv6 forms: 403 */
+	o.channel = 0x4002;
+	o.peer = "198.51.100.200:3478";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	o.channel = 0;
+	o.peer = "10.0.0.1:1";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 403);
+	/* with --allow-private-peers everything goes */
+	relay_free(R);
+	setup_cfg(true, 10, 10);
+	o = O();
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "203.0.113.1:3478";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	send_ind(&client, "203.0.113.1:3478");
+	ck_assert_int_eq(npeer_sends, 1);
 }
 END_TEST
 
@@ -564,6 +651,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_permissions_and_channels);
 	tcase_add_test(tc, test_allow_private_and_lifetime);
 	tcase_add_test(tc, test_peer_addresses);
+	tcase_add_test(tc, test_own_address_ports);
 	tcase_add_test(tc, test_garbage_in);
 	suite_add_tcase(s, tc);
 	return s;
