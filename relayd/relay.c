@@ -507,6 +507,27 @@ chash_peer(struct relay *r, uint16_t port, const struct taddr *p)
 	return hash(r, &k, sizeof(k), CHAN_BUCKETS);
 }
 
+/* The channel_up/channel_down pair, each once per change. */
+static void
+chan_up(struct relay *r, struct relay_channel *ch)
+{
+	if (ch->up)
+		return;
+	ch->up = true;
+	if (r->ops.channel_up != NULL)
+		r->ops.channel_up(r->ops.arg, ch);
+}
+
+static void
+chan_down(struct relay *r, struct relay_channel *ch)
+{
+	if (!ch->up)
+		return;
+	ch->up = false;
+	if (r->ops.channel_down != NULL)
+		r->ops.channel_down(r->ops.arg, ch);
+}
+
 static void
 chan_unlink(struct relay *r, struct relay_channel *ch)
 {
@@ -527,8 +548,7 @@ chan_unlink(struct relay *r, struct relay_channel *ch)
 			break;
 		}
 	ch->bound = false;
-	if (r->ops.channel_down != NULL)
-		r->ops.channel_down(r->ops.arg, ch);
+	chan_down(r, ch);
 }
 
 static void
@@ -542,8 +562,7 @@ chan_link(struct relay *r, struct relay_channel *ch)
 	ch->next_peer = r->by_peer[hp];
 	r->by_peer[hp] = ch;
 	ch->bound = true;
-	if (r->ops.channel_up != NULL)
-		r->ops.channel_up(r->ops.arg, ch);
+	chan_up(r, ch);
 }
 
 static void
@@ -597,6 +616,7 @@ static int
 perm_install(struct relay *r, struct relay_alloc *a, const struct taddr *p)
 {
 	struct relay_perm *pm = perm_find(a, p);
+	unsigned i;
 
 	if (pm == NULL) {
 		if (a->nperms >= RELAY_MAX_PERMISSIONS)
@@ -607,6 +627,18 @@ perm_install(struct relay *r, struct relay_alloc *a, const struct taddr *p)
 		r->nperms++;
 	}
 	pm->expires = time_mono_ns() + RELAY_PERMISSION_LIFETIME * NS;
+	/* Channels to this peer are usable again, and for as long. */
+	for (i = 0; i < a->nchans; i++) {
+		struct relay_channel *ch = a->chans[i];
+
+		if (ch->bound && ch->peer.fam == p->fam &&
+		    memcmp(ch->peer.ip, p->ip, 16) == 0) {
+			ch->perm_expires = pm->expires;
+			if (ch->up && r->ops.channel_renew != NULL)
+				r->ops.channel_renew(r->ops.arg, ch);
+			chan_up(r, ch);
+		}
+	}
 	return 0;
 }
 
@@ -1167,14 +1199,16 @@ handle_channel_bind(struct relay *r, struct req *q)
 		a->chans[a->nchans++] = ch;
 		r->nchans++;
 	}
+	/* Before the permission: renewing it announces both lifetimes. */
+	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
 	if (perm_install(r, a, &peer) != 0) {
 		relay_count(r, RC_CAPACITY, 1);
 		error_resp(r, q, 508, "Insufficient Capacity");
 		return;
 	}
-	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
 	if (!ch->bound) {
 		ch->peer = peer;
+		ch->perm_expires = perm_find(a, &peer)->expires;
 		chan_link(r, ch);
 	}
 	success_begin(r, q, &b, buf, sizeof(buf));
@@ -1304,8 +1338,14 @@ relay_channel_lookup(struct relay *r, const struct sockaddr *client,
 	    ch = ch->next_client)
 		if (ch->number == number &&
 		    memcmp(&ch->alloc->client, &c, sizeof(c)) == 0) {
-			if (ch->expires <= time_mono_ns())
+			uint64_t now = time_mono_ns();
+
+			if (ch->expires <= now)
 				break;
+			if (ch->perm_expires <= now) {
+				relay_count(r, RC_DROP_NO_PERMISSION, 1);
+				return NULL;
+			}
 			return ch;
 		}
 	relay_count(r, RC_DROP_NO_CHANNEL, 1);
@@ -1391,7 +1431,8 @@ relay_tick(struct relay *r)
 				chan_unlink(r, ch);
 				ch->deleted_at = now +
 				    RELAY_CHANNEL_QUARANTINE * NS;
-			}
+			} else if (ch->bound && ch->perm_expires <= now)
+				chan_down(r, ch);	/* out of XDP too */
 			if (!ch->bound && ch->deleted_at <= now) {
 				free(ch);
 				a->chans[i] = a->chans[--a->nchans];

@@ -52,8 +52,10 @@ struct relay_channel {
 	uint16_t		 number;
 	struct taddr		 peer;
 	uint64_t		 expires;	/* ns; unusable after */
+	uint64_t		 perm_expires;	/* ns; its peer's permission */
 	uint64_t		 deleted_at;	/* ns; number reusable after */
 	bool			 bound;		/* in the hash tables */
+	bool			 up;		/* announced by channel_up */
 };
 
 struct relay_perm {
@@ -97,9 +99,17 @@ struct relay_ops {
 	/* Sends a datagram from an allocation's relayed socket. */
 	void	(*send_peer)(void *, struct relay_alloc *,
 		    const struct sockaddr *, const uint8_t *, size_t);
+	/*
+	 * A channel became usable (bound, with a permission for its peer)
+	 * or stopped being usable (expired, unbound, or its permission
+	 * lapsed: RFC 8656 section 12 relays nothing without one); called
+	 * in pairs, up again when the permission is renewed.
+	 */
 	void	(*channel_up)(void *, struct relay_channel *);
 	void	(*channel_down)(void *, struct relay_channel *);
 	void	*arg;
+	/* An up channel's expires or perm_expires moved (optional). */
+	void	(*channel_renew)(void *, struct relay_channel *);
 };
 
 struct relay_config {
@@ -163,10 +173,16 @@ void	relay_stun_in(struct relay *, int ctl_fd, const struct sockaddr *from,
  */
 const struct relay_channel *relay_peer_in(struct relay *, struct relay_alloc *,
 	    const struct sockaddr *from, const uint8_t *, size_t);
-/* ChannelData from a client: the channel to relay to, or NULL (counted). */
+/*
+ * ChannelData from a client: the channel to relay to, or NULL (counted)
+ * when the channel or its peer's permission has expired.
+ */
 const struct relay_channel *relay_channel_lookup(struct relay *,
 	    const struct sockaddr *client, uint16_t number);
-/* Expires allocations, permissions, channels and nonces. */
+/*
+ * Expires allocations, permissions, channels and reservations; call once
+ * a second (a channel whose permission lapsed goes down within it).
+ */
 void	relay_tick(struct relay *);
 /* Whether a port is held by a RESERVATION-TOKEN (for port selection). */
 bool	relay_port_reserved(const struct relay *, uint16_t);

@@ -603,7 +603,7 @@ main(int argc, char *argv[])
 		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
 		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
 		.channel_up = io_channel_up, .channel_down = io_channel_down,
-		.arg = &S,
+		.channel_renew = io_channel_up, .arg = &S,
 	};
 	struct srv *s = &S;
 	struct metrics *mt = NULL;

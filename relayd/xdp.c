@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bpf/turn_router.skel.h"
+#include "fztime.h"
 #include "log.h"
 #include "relay.h"
 #include "xdp.h"
@@ -39,6 +41,7 @@ static const char *const stat_names[FZ_XS_COUNT] = {
 	[FZ_XS_PASS_TTL] = "pass_ttl",
 	[FZ_XS_PASS_ADJUST] = "pass_adjust_failed",
 	[FZ_XS_DROP_LOOP] = "drop_loop",
+	[FZ_XS_PASS_EXPIRED] = "pass_expired",
 };
 
 const char *
@@ -152,6 +155,27 @@ relay_xdp_close(struct relay_xdp *x)
 	free(x);
 }
 
+/*
+ * Until when the channel may be used, on the program's clock
+ * (bpf_ktime_get_ns is CLOCK_MONOTONIC): the earlier of the channel's and
+ * its permission's expiry, carried over from the relay's clock (which is
+ * fake in tests) as the time left.
+ */
+static uint64_t
+usable_until(const struct relay_channel *ch)
+{
+	uint64_t until = ch->expires < ch->perm_expires ? ch->expires :
+	    ch->perm_expires, now = time_mono_ns();
+	struct timespec ts;
+	uint64_t k;
+
+	if (until == UINT64_MAX)
+		return UINT64_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	k = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return until > now ? k + (until - now) : 0;
+}
+
 static void
 keys(const struct relay_channel *ch, struct fz_xdp_client *ck,
     struct fz_xdp_peer *pk)
@@ -173,18 +197,21 @@ keys(const struct relay_channel *ch, struct fz_xdp_client *ck,
 int
 relay_xdp_channel_up(struct relay_xdp *x, const struct relay_channel *ch)
 {
-	struct fz_xdp_client ck;
-	struct fz_xdp_peer pk;
+	struct fz_xdp_client_val cv;
+	struct fz_xdp_peer_val pv;
 	int f1 = bpf_map__fd(x->skel->maps.fz_chan_to_peer);
 	int f2 = bpf_map__fd(x->skel->maps.fz_peer_to_chan);
 
-	keys(ch, &ck, &pk);
-	if (bpf_map_update_elem(f1, &ck, &pk, BPF_ANY) != 0)
+	memset(&cv, 0, sizeof(cv));
+	memset(&pv, 0, sizeof(pv));
+	keys(ch, &cv.client, &pv.peer);
+	cv.expires = pv.expires = usable_until(ch);
+	if (bpf_map_update_elem(f1, &cv.client, &pv, BPF_ANY) != 0)
 		return -errno;
-	if (bpf_map_update_elem(f2, &pk, &ck, BPF_ANY) != 0) {
+	if (bpf_map_update_elem(f2, &pv.peer, &cv, BPF_ANY) != 0) {
 		int rc = -errno;
 
-		bpf_map_delete_elem(f1, &ck);	/* both or neither */
+		bpf_map_delete_elem(f1, &cv.client);	/* both or neither */
 		return rc;
 	}
 	return 0;

@@ -29,6 +29,10 @@ int	relay_xdp_open(const struct relay_xdp_config *, struct relay_xdp **,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Detaches and frees. */
 void	relay_xdp_close(struct relay_xdp *);
+/*
+ * Inserts (or rewrites) both directions of a channel, usable until the
+ * earlier of ch->expires and ch->perm_expires (UINT64_MAX: no limit).
+ */
 int	relay_xdp_channel_up(struct relay_xdp *, const struct relay_channel *);
 int	relay_xdp_channel_down(struct relay_xdp *, const struct relay_channel *);
 /* Sums the per-CPU statistics. */

@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == NULL) {
 		struct relay_config cfg;
 		struct relay_ops ops = { f_open, f_close, f_ctl, f_peer, NULL,
-		    NULL, NULL };
+		    NULL, NULL, NULL };
 
 		(void)log_init("fuzz", LOG_FORMAT_TEXT, "off");
 		memset(&cfg, 0, sizeof(cfg));

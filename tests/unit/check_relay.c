@@ -24,7 +24,8 @@
 
 static uint8_t resp[2048];
 static size_t resp_len;
-static int nresp, nopen, nclose, chan_up, chan_down, npeer_sends;
+static int nresp, nopen, nclose, chan_up, chan_down, chan_renew, npeer_sends;
+static uint64_t renew_until;
 static uint16_t next_port = 50000;
 static struct relay *R;
 static union fz_sockaddr client, client2;
@@ -87,11 +88,21 @@ f_down(void *arg, struct relay_channel *c)
 }
 
 static void
+f_renew(void *arg, struct relay_channel *c)
+{
+	(void)arg;
+	ck_assert(c->up && c->bound);
+	chan_renew++;
+	renew_until = c->expires < c->perm_expires ? c->expires :
+	    c->perm_expires;
+}
+
+static void
 setup_cfg(bool allow_private, unsigned quota, unsigned max)
 {
 	struct relay_config cfg;
 	struct relay_ops ops = { f_open, f_close, f_send_ctl, f_send_peer,
-	    f_up, f_down, NULL };
+	    f_up, f_down, NULL, f_renew };
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.have4 = true;
@@ -108,7 +119,8 @@ setup_cfg(bool allow_private, unsigned quota, unsigned max)
 	cfg.max_allocations = max;
 	cfg.software = "test";
 	ck_assert_int_eq(relay_new(&cfg, &ops, &R), 0);
-	nresp = nopen = nclose = chan_up = chan_down = npeer_sends = 0;
+	nresp = nopen = nclose = chan_up = chan_down = chan_renew = 0;
+	npeer_sends = 0;
 	nonce[0] = '\0';
 }
 
@@ -553,6 +565,74 @@ START_TEST(test_peer_addresses)
 }
 END_TEST
 
+/*
+ * A channel relays nothing once its peer's permission expired (300 s,
+ * before the channel's 600 s), either way; the next tick takes it down
+ * (out of the XDP maps), a new CreatePermission brings it back.
+ */
+START_TEST(test_permission_expiry_stops_channels)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	const struct relay_channel *ch;
+	struct relay_alloc *a;
+	union fz_sockaddr peer;
+	uint64_t drops, t0;
+
+	ck_assert_int_eq(addr_parse("192.0.2.55:7000", ADDR_PORT_REQUIRED,
+	    &peer), 0);
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "192.0.2.55:7000";
+	o.channel = 0x4001;
+	t0 = time_mono_ns();
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);
+	ck_assert_ptr_nonnull(ch = relay_channel_lookup(R, &client.sa, 0x4001));
+	a = ch->alloc;
+	time_fake_advance((RELAY_PERMISSION_LIFETIME - 1) * NS);
+	relay_tick(R);
+	ck_assert_ptr_nonnull(relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_ptr_eq(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1), ch);
+	ck_assert_int_eq(chan_down, 0);
+	time_fake_advance(1 * NS);	/* exactly at expiry: unusable */
+	drops = relay_counter(R, RC_DROP_NO_PERMISSION);
+	ck_assert_ptr_null(relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_ptr_null(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1));
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_NO_PERMISSION), drops + 2);
+	ck_assert_int_eq(npeer_sends, 0);
+	relay_tick(R);
+	ck_assert_int_eq(chan_down, 1);		/* gone from the fast path */
+	ck_assert_uint_eq(relay_permissions(R), 0);
+	ck_assert_uint_eq(relay_channels(R), 1);	/* still bound */
+	relay_tick(R);
+	ck_assert_int_eq(chan_down, 1);		/* once */
+	/* a new permission for the peer makes the channel usable again */
+	o.channel = 0;
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 2);
+	ck_assert_ptr_eq(relay_channel_lookup(R, &client.sa, 0x4001), ch);
+	ck_assert_ptr_eq(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1), ch);
+	/* refreshing it (or the channel) renews, with the new lifetime:
+	 * the earlier of channel (600 s from bind) and permission (300 s) */
+	ck_assert_int_eq(chan_renew, 0);
+	time_fake_advance(10 * NS);
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	ck_assert_int_eq(chan_renew, 1);
+	ck_assert_uint_eq(renew_until, t0 + RELAY_CHANNEL_LIFETIME * NS);
+	o.channel = 0x4001;
+	time_fake_advance(10 * NS);
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_renew, 2);
+	ck_assert_uint_eq(renew_until, time_mono_ns() +
+	    RELAY_PERMISSION_LIFETIME * NS);
+	ck_assert_int_eq(chan_up, 2);
+	ck_assert_int_eq(chan_down, 1);
+}
+END_TEST
+
 /* A Send indication (no credentials, RFC 8656 section 11.2). */
 static void
 send_ind(const union fz_sockaddr *from, const char *peer)
@@ -652,6 +732,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_allow_private_and_lifetime);
 	tcase_add_test(tc, test_peer_addresses);
 	tcase_add_test(tc, test_own_address_ports);
+	tcase_add_test(tc, test_permission_expiry_stops_channels);
 	tcase_add_test(tc, test_garbage_in);
 	suite_add_tcase(s, tc);
 	return s;
