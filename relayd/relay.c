@@ -2,7 +2,8 @@
 /*
  * TURN request handling (RFC 8656) and the relay's tables.  Everything is
  * bounded: allocations (max_allocations, user_quota), permissions and
- * channels per allocation, and nonces (least recently used evicted).
+ * channels per allocation.  Nonces are stateless (see nonce_mint), so
+ * unauthenticated requests create no state at all.
  */
 #define LOG_MODULE "relay"
 
@@ -21,7 +22,6 @@
 
 #define ALLOC_BUCKETS	4096
 #define CHAN_BUCKETS	16384
-#define NONCE_BUCKETS	4096
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
@@ -33,15 +33,6 @@ struct reservation {
 	uint64_t	expires;
 };
 
-struct nonce {
-	struct nonce	*next;		/* hash chain */
-	struct nonce	*lru_prev, *lru_next;
-	struct taddr	 client;
-	char		 value[37];
-	uint32_t	 uses_left;
-	uint64_t	 expires;
-};
-
 struct relay {
 	struct relay_config	 cfg;
 	struct relay_ops	 ops;
@@ -51,9 +42,9 @@ struct relay {
 	unsigned		 nallocs, nchans, nperms;
 	struct relay_channel	*by_client[CHAN_BUCKETS];
 	struct relay_channel	*by_peer[CHAN_BUCKETS];
-	struct nonce		*nonces[NONCE_BUCKETS];
-	struct nonce		*lru_head, *lru_tail;	/* head = oldest */
-	unsigned		 nnonces;
+	/* nonce MAC keys: [0] for nonce_epoch, [1] for the one before */
+	uint8_t			 nonce_key[2][crypto_generichash_KEYBYTES];
+	uint64_t		 nonce_epoch;
 	struct reservation	 res[MAX_RESERVATIONS];
 	unsigned		 nres;
 	_Atomic uint64_t	 ctr[RC_COUNT];
@@ -363,101 +354,93 @@ relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
 
 /* --- nonces ---------------------------------------------------------------- */
 
+/*
+ * Stateless nonces, as Firezone's relay mints them: the NONCE is
+ * base64url(ts || MAC), ts the monotonic second it was minted (u32, big
+ * endian) and MAC the first 8 bytes of keyed BLAKE2b over the client's
+ * transport address and ts.  It is valid from that client only, for
+ * RELAY_NONCE_LIFETIME seconds, with no use limit (there is nothing to
+ * count in); an unauthenticated request therefore costs no memory and can
+ * evict nothing.  The key changes every RELAY_NONCE_LIFETIME seconds and
+ * the previous one is kept, which is all a nonce can outlive.
+ */
+#define NONCE_RAW	12
+#define NONCE_MAC	8
+
 static void
-lru_unlink(struct relay *r, struct nonce *n)
+nonce_keys(struct relay *r, uint64_t now_s)
 {
-	if (n->lru_prev != NULL)
-		n->lru_prev->lru_next = n->lru_next;
+	uint64_t e = now_s / RELAY_NONCE_LIFETIME;
+
+	if (e == r->nonce_epoch)
+		return;
+	if (e == r->nonce_epoch + 1)
+		memcpy(r->nonce_key[1], r->nonce_key[0],
+		    sizeof(r->nonce_key[1]));
 	else
-		r->lru_head = n->lru_next;
-	if (n->lru_next != NULL)
-		n->lru_next->lru_prev = n->lru_prev;
+		randombytes_buf(r->nonce_key[1], sizeof(r->nonce_key[1]));
+	randombytes_buf(r->nonce_key[0], sizeof(r->nonce_key[0]));
+	r->nonce_epoch = e;
+}
+
+static void
+nonce_mac(const uint8_t *key, const struct taddr *c, const uint8_t ts[4],
+    uint8_t mac[NONCE_MAC])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, crypto_generichash_KEYBYTES,
+	    NONCE_MAC);
+	crypto_generichash_update(&st, (const uint8_t *)c, sizeof(*c));
+	crypto_generichash_update(&st, ts, 4);
+	crypto_generichash_final(&st, mac, NONCE_MAC);
+}
+
+/* A nonce for client c, now (RELAY_NONCE_LEN characters). */
+static void
+nonce_mint(struct relay *r, const struct taddr *c,
+    char out[RELAY_NONCE_LEN + 1])
+{
+	uint64_t now_s = time_mono_ns() / NS;
+	uint8_t raw[NONCE_RAW];
+	uint32_t ts = (uint32_t)now_s;
+
+	nonce_keys(r, now_s);
+	raw[0] = (uint8_t)(ts >> 24);
+	raw[1] = (uint8_t)(ts >> 16);
+	raw[2] = (uint8_t)(ts >> 8);
+	raw[3] = (uint8_t)ts;
+	nonce_mac(r->nonce_key[0], c, raw, raw + 4);
+	sodium_bin2base64(out, RELAY_NONCE_LEN + 1, raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* Whether s is a nonce minted for c and not yet expired. */
+static bool
+nonce_valid(struct relay *r, const struct taddr *c, const char *s)
+{
+	uint64_t now_s = time_mono_ns() / NS, ts;
+	uint8_t raw[NONCE_RAW], mac[NONCE_MAC];
+	size_t n = 0;
+	int k;
+
+	if (strlen(s) != RELAY_NONCE_LEN || sodium_base642bin(raw, sizeof(raw),
+	    s, RELAY_NONCE_LEN, NULL, &n, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n != sizeof(raw))
+		return false;
+	ts = (uint64_t)raw[0] << 24 | (uint64_t)raw[1] << 16 |
+	    (uint64_t)raw[2] << 8 | raw[3];
+	if (ts > (uint32_t)now_s || (uint32_t)now_s - ts >= RELAY_NONCE_LIFETIME)
+		return false;
+	nonce_keys(r, now_s);
+	if (ts / RELAY_NONCE_LIFETIME == r->nonce_epoch)
+		k = 0;
+	else if (ts / RELAY_NONCE_LIFETIME + 1 == r->nonce_epoch)
+		k = 1;
 	else
-		r->lru_tail = n->lru_prev;
-	n->lru_prev = n->lru_next = NULL;
-}
-
-static void
-lru_push(struct relay *r, struct nonce *n)
-{
-	n->lru_prev = r->lru_tail;
-	n->lru_next = NULL;
-	if (r->lru_tail != NULL)
-		r->lru_tail->lru_next = n;
-	else
-		r->lru_head = n;
-	r->lru_tail = n;
-}
-
-static void
-nonce_free(struct relay *r, struct nonce *n)
-{
-	struct nonce **pp = &r->nonces[hash(r, &n->client, sizeof(n->client),
-	    NONCE_BUCKETS)];
-
-	for (; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	lru_unlink(r, n);
-	free(n);
-	r->nnonces--;
-}
-
-static struct nonce *
-nonce_find(struct relay *r, const struct taddr *c)
-{
-	struct nonce *n;
-
-	for (n = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)]; n != NULL;
-	    n = n->next)
-		if (memcmp(&n->client, c, sizeof(*c)) == 0)
-			return n;
-	return NULL;
-}
-
-static void
-uuid4(char out[37])
-{
-	uint8_t u[16];
-
-	randombytes_buf(u, sizeof(u));
-	u[6] = (u[6] & 0x0f) | 0x40;
-	u[8] = (u[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-/* The nonce for this client, issuing a fresh one when needed. */
-static const char *
-nonce_issue(struct relay *r, const struct taddr *c)
-{
-	struct nonce *n = nonce_find(r, c);
-	uint64_t now = time_mono_ns();
-
-	if (n != NULL && n->uses_left > 0 && n->expires > now) {
-		lru_unlink(r, n);
-		lru_push(r, n);
-		return n->value;
-	}
-	if (n == NULL) {
-		if (r->nnonces >= r->cfg.max_nonces && r->lru_head != NULL)
-			nonce_free(r, r->lru_head);
-		if ((n = calloc(1, sizeof(*n))) == NULL)
-			return "unavailable";
-		n->client = *c;
-		n->next = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)];
-		r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)] = n;
-		r->nnonces++;
-	} else
-		lru_unlink(r, n);
-	lru_push(r, n);
-	uuid4(n->value);
-	n->uses_left = RELAY_NONCE_USES;
-	n->expires = now + RELAY_NONCE_LIFETIME * NS;
-	return n->value;
+		return false;
+	nonce_mac(r->nonce_key[k], c, raw, mac);
+	return sodium_memcmp(mac, raw + 4, sizeof(mac)) == 0;
 }
 
 /* --- allocations, permissions, channels ------------------------------------ */
@@ -708,7 +691,9 @@ finish(struct relay *r, struct req *q, struct stun_builder *b)
 {
 	size_t n;
 
-	if (r->cfg.software != NULL)
+	/* SOFTWARE only to authenticated clients: what an unauthenticated
+	 * (possibly spoofed) request gets back stays small. */
+	if (r->cfg.software != NULL && q->key != NULL)
 		stun_put_str(b, STUN_A_SOFTWARE, r->cfg.software);
 	if (q->key != NULL) {
 		if (q->sha256)
@@ -736,8 +721,11 @@ error_resp(struct relay *r, struct req *q, int code, const char *reason)
 	    STUN_ERROR, q->m.tid);
 	stun_put_error(&b, code, reason);
 	if (code == 401 || code == 438) {
+		char nonce[RELAY_NONCE_LEN + 1];
+
+		nonce_mint(r, &q->client, nonce);
 		stun_put_str(&b, STUN_A_REALM, r->cfg.realm);
-		stun_put_str(&b, STUN_A_NONCE, nonce_issue(r, &q->client));
+		stun_put_str(&b, STUN_A_NONCE, nonce);
 		q->key = NULL;
 	}
 	if (code == 420)
@@ -764,14 +752,18 @@ authenticate(struct relay *r, struct req *q)
 	static uint8_t key[16];
 	const struct stun_attr *au, *ar, *an;
 	char realm[764], nonce[764], pass[128];
-	struct nonce *n;
 	uint64_t expiry;
 	const char *secrets[2];
 	int i, ok = 0;
 
 	if (q->m.mi < 0 && q->m.mi256 < 0) {
+		/*
+		 * The first step of every client, and what a spoofed flood
+		 * gets: no reason phrase, SOFTWARE or state, so 60 bytes
+		 * (with realm "firezone") answer a 20-byte request.
+		 */
 		relay_count(r, RC_AUTH_MISSING, 1);
-		error_resp(r, q, 401, "Unauthorized");
+		error_resp(r, q, 401, "");
 		return false;
 	}
 	au = stun_find(&q->m, STUN_A_USERNAME);
@@ -789,16 +781,11 @@ authenticate(struct relay *r, struct req *q)
 		error_resp(r, q, 400, "Bad Request");
 		return false;
 	}
-	n = nonce_find(r, &q->client);
-	if (n == NULL || strcmp(n->value, nonce) != 0 || n->uses_left == 0 ||
-	    n->expires <= time_mono_ns()) {
+	if (!nonce_valid(r, &q->client, nonce)) {
 		relay_count(r, RC_AUTH_STALE_NONCE, 1);
-		if (n != NULL && strcmp(n->value, nonce) == 0)
-			n->uses_left = 0;	/* force a fresh one */
 		error_resp(r, q, 438, "Stale Nonce");
 		return false;
 	}
-	n->uses_left--;
 	if (strcmp(realm, r->cfg.realm) != 0 ||
 	    username_expiry(q->username, &expiry) != 0) {
 		relay_count(r, RC_AUTH_BAD_USERNAME, 1);
@@ -1442,8 +1429,6 @@ relay_tick(struct relay *r)
 			i++;
 		}
 	}
-	while (r->lru_head != NULL && r->lru_head->expires <= now)
-		nonce_free(r, r->lru_head);
 	for (i = 0; i < r->nres;) {
 		if (r->res[i].expires <= now)
 			r->res[i] = r->res[--r->nres];
@@ -1473,11 +1458,11 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.port_lo = 49152;
 		r->cfg.port_hi = 65535;
 	}
-	if (r->cfg.max_nonces == 0)
-		r->cfg.max_nonces = 100000;
 	r->ops = *ops;
 	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 5);
 	randombytes_buf(r->hkey, sizeof(r->hkey));
+	r->nonce_epoch = time_mono_ns() / NS / RELAY_NONCE_LIFETIME;
+	randombytes_buf(r->nonce_key, sizeof(r->nonce_key));
 	*out = r;
 	return 0;
 }
@@ -1489,7 +1474,6 @@ relay_free(struct relay *r)
 		return;
 	while (r->all != NULL)
 		alloc_free(r, r->all);
-	while (r->lru_head != NULL)
-		nonce_free(r, r->lru_head);
+	sodium_memzero(r->nonce_key, sizeof(r->nonce_key));
 	free(r);
 }

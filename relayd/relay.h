@@ -26,8 +26,8 @@
 #define RELAY_PERMISSION_LIFETIME 300
 #define RELAY_CHANNEL_LIFETIME	600
 #define RELAY_CHANNEL_QUARANTINE 300
-#define RELAY_NONCE_USES	10000
-#define RELAY_NONCE_LIFETIME	3600
+#define RELAY_NONCE_LIFETIME	3600	/* s; stateless, no use limit */
+#define RELAY_NONCE_LEN		16	/* base64url of 12 bytes */
 #define RELAY_MAX_PERMISSIONS	64	/* per allocation */
 #define RELAY_MAX_CHANNELS	256	/* per allocation */
 #define RELAY_MAX_OWN		4	/* extra own addresses */
@@ -129,7 +129,6 @@ struct relay_config {
 	uint16_t	 port_lo, port_hi;	/* 0, 0: 49152..65535 */
 	unsigned	 max_allocations;
 	unsigned	 user_quota;		/* allocations per username */
-	unsigned	 max_nonces;
 	const char	*software;
 };
 

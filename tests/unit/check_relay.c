@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The TURN core with fake sockets and the fake clock: long-term
- * credentials (TURN REST and Firezone schemes), nonces (401, 438, usage
- * limit, expiry), allocations (families, retransmits, 437, 442, 420,
+ * credentials (TURN REST and Firezone schemes), stateless nonces (401,
+ * 438, expiry, key rotation, bound to the source, a spoofed flood), allocations (families, retransmits, 437, 442, 420,
  * quotas, capacity), permissions and channels (403 for private peers, 443,
  * rebinding rules, lifetimes, quarantine), Refresh with lifetime 0, and
  * the channel tables kept in step (channel_up/channel_down).
  */
 #include <check.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,6 +634,99 @@ START_TEST(test_permission_expiry_stops_channels)
 }
 END_TEST
 
+/*
+ * Stateless nonces: a flood of unauthenticated Allocates from spoofed
+ * sources costs no memory and gets small answers; an authenticated
+ * client's nonce keeps working through it; a nonce is bound to the
+ * transport address it was given to.
+ */
+START_TEST(test_nonce_flood_and_binding)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	char mine[128];
+	struct mallinfo2 before, after;
+	uint8_t req[20] = { 0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+	union fz_sockaddr src;
+	char a[64];
+	int i, sent;
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	snprintf(mine, sizeof(mine), "%s", nonce);
+	ck_assert_uint_eq(strlen(mine), RELAY_NONCE_LEN);
+	sent = nresp;
+	before = mallinfo2();
+	for (i = 0; i < 10000; i++) {
+		snprintf(a, sizeof(a), "198.51.%d.%d:%d", (i >> 8) & 0xff,
+		    i & 0xff, 1024 + i);
+		ck_assert_int_eq(addr_parse(a, ADDR_PORT_REQUIRED, &src), 0);
+		memcpy(req + 8, &i, sizeof(i));
+		relay_stun_in(R, 7, &src.sa, req, sizeof(req));
+	}
+	after = mallinfo2();
+	ck_assert_uint_eq(after.uordblks, before.uordblks);
+	ck_assert_uint_eq(after.hblkhd, before.hblkhd);
+	ck_assert_int_eq(nresp, sent + 10000);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_MISSING), 10001);
+	ck_assert_uint_eq(relay_allocations(R), 1);
+	/* the answer: 401, REALM, NONCE, nothing else; at most 3x the ask */
+	ck_assert_int_eq(stun_parse(resp, resp_len, &m), 0);
+	ck_assert_uint_eq(resp_len, 60);
+	ck_assert_uint_le(resp_len, 3 * sizeof(req));
+	ck_assert_ptr_null(stun_find(&m, STUN_A_SOFTWARE));
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_REALM));
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_NONCE));
+	/* the authenticated client's nonce still works */
+	snprintf(nonce, sizeof(nonce), "%s", mine);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_SOFTWARE));
+	/* ... but not from another address, nor another port */
+	o = O();
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &o, &m), 438);
+	ck_assert_str_ne(nonce, mine);	/* a fresh one, for client2 */
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(addr_parse("198.51.100.10:40001", ADDR_PORT_REQUIRED,
+	    &src), 0);
+	snprintf(nonce, sizeof(nonce), "%s", mine);
+	ck_assert_int_eq(request(&src, TURN_ALLOCATE, &o, &m), 438);
+	/* a tampered nonce is stale too */
+	mine[RELAY_NONCE_LEN - 1] = mine[RELAY_NONCE_LEN - 1] == 'A' ? 'B' : 'A';
+	o.nonce = mine;
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	ck_assert_uint_eq(relay_allocations(R), 2);
+}
+END_TEST
+
+/* The nonce key rotates; a nonce lives its hour across one rotation. */
+START_TEST(test_nonce_rotation)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	char mine[128];
+
+	/* mint just before a key rotation, use it after */
+	time_fake_advance((RELAY_NONCE_LIFETIME - 1000 % RELAY_NONCE_LIFETIME
+	    - 10) * NS);
+	ck_assert_int_eq(allocate(&client, o), 0);
+	snprintf(mine, sizeof(mine), "%s", nonce);
+	time_fake_advance(20 * NS);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	time_fake_advance((RELAY_NONCE_LIFETIME - 30) * NS);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_str_eq(nonce, mine);		/* no new one was needed */
+	time_fake_advance(20 * NS);		/* its hour is over */
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	/* two rotations later the old key is gone as well */
+	time_fake_advance(2 * RELAY_NONCE_LIFETIME * NS);
+	o.nonce = mine;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 438);
+}
+END_TEST
+
 /* A Send indication (no credentials, RFC 8656 section 11.2). */
 static void
 send_ind(const union fz_sockaddr *from, const char *peer)
@@ -733,6 +827,8 @@ relay_suite(void)
 	tcase_add_test(tc, test_peer_addresses);
 	tcase_add_test(tc, test_own_address_ports);
 	tcase_add_test(tc, test_permission_expiry_stops_channels);
+	tcase_add_test(tc, test_nonce_flood_and_binding);
+	tcase_add_test(tc, test_nonce_rotation);
 	tcase_add_test(tc, test_garbage_in);
 	suite_add_tcase(s, tc);
 	return s;
