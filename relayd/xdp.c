@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bpf/turn_router.skel.h"
 #include "fztime.h"
@@ -20,8 +21,7 @@
 struct relay_xdp {
 	struct turn_router	*skel;
 	int			 ifindex;
-	uint32_t		 flags;
-	bool			 attached;
+	int			 link;		/* the attachment, or -1 */
 	int			 ncpus;
 };
 
@@ -80,6 +80,7 @@ relay_xdp_open(const struct relay_xdp_config *c, struct relay_xdp **out,
 	libbpf_set_print(quiet);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return -ENOMEM;
+	x->link = -1;
 	x->ncpus = libbpf_num_possible_cpus();
 	if (c->ifname != NULL &&
 	    (x->ifindex = (int)if_nametoindex(c->ifname)) == 0) {
@@ -121,18 +122,28 @@ relay_xdp_open(const struct relay_xdp_config *c, struct relay_xdp **out,
 		return rc;
 	}
 	if (c->ifname != NULL) {
-		x->flags = c->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-		rc = bpf_xdp_attach(x->ifindex,
-		    bpf_program__fd(x->skel->progs.fz_turn_router), x->flags,
-		    NULL);
-		if (rc != 0) {
+		/*
+		 * A BPF link, not a netlink attachment: it goes away when its
+		 * descriptor is closed, so detaching needs no CAP_NET_ADMIN
+		 * after the privilege drop, and a relay that dies leaves no
+		 * program relaying for channels nobody tracks any more.
+		 */
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = c->generic ?
+		    XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		x->link = bpf_link_create(
+		    bpf_program__fd(x->skel->progs.fz_turn_router), x->ifindex,
+		    BPF_XDP, &lo);
+		if (x->link < 0) {
+			rc = x->link;
+			x->link = -1;
 			snprintf(err, errlen, "attaching XDP to %s in %s mode "
-			    "failed: %s", c->ifname, c->generic ? "generic" :
-			    "driver", strerror(-rc));
+			    "failed: %s%s", c->ifname, c->generic ? "generic" :
+			    "driver", strerror(-rc), rc == -EBUSY ? " (another "
+			    "XDP program is attached there)" : "");
 			relay_xdp_close(x);
 			return rc;
 		}
-		x->attached = true;
 		log_info("XDP fast path attached to %s (%s mode)", c->ifname,
 		    c->generic ? "generic" : "driver");
 	}
@@ -145,11 +156,9 @@ relay_xdp_close(struct relay_xdp *x)
 {
 	if (x == NULL)
 		return;
-	if (x->attached) {
-		if (bpf_xdp_detach(x->ifindex, x->flags, NULL) != 0)
-			log_warnx("detaching XDP failed");
-		else
-			log_info("XDP fast path detached");
+	if (x->link >= 0) {
+		close(x->link);		/* detaches */
+		log_info("XDP fast path detached");
 	}
 	turn_router__destroy(x->skel);
 	free(x);
@@ -248,6 +257,19 @@ relay_xdp_stats(struct relay_xdp *x, struct fz_xdp_stat_val out[FZ_XS_COUNT])
 		}
 	}
 	free(v);
+	return 0;
+}
+
+int
+relay_xdp_probe_maps(struct relay_xdp *x)
+{
+	struct fz_xdp_client k;
+	struct fz_xdp_peer_val v;
+
+	memset(&k, 0, sizeof(k));
+	if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.fz_chan_to_peer),
+	    &k, &v) != 0 && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 
