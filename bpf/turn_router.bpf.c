@@ -43,14 +43,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FZ_XDP_MAX_CHANNELS);
 	__type(key, struct fz_xdp_client);
-	__type(value, struct fz_xdp_peer);
+	__type(value, struct fz_xdp_peer_val);
 } fz_chan_to_peer SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FZ_XDP_MAX_CHANNELS);
 	__type(key, struct fz_xdp_peer);
-	__type(value, struct fz_xdp_client);
+	__type(value, struct fz_xdp_client_val);
 } fz_peer_to_chan SEC(".maps");
 
 struct {
@@ -257,8 +257,10 @@ fz_turn_router(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct fz_xdp_client *cval = 0;
-	struct fz_xdp_peer *pval = 0;
+	struct fz_xdp_client_val *cv = 0;
+	struct fz_xdp_peer_val *pv = 0;
+	struct fz_xdp_client *cval;
+	struct fz_xdp_peer *pval;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	struct scratch *sc;
 	__u32 zero = 0;
@@ -343,9 +345,13 @@ fz_turn_router(struct xdp_md *ctx)
 		sc->ckey.port = sc->in.sport;
 		sc->ckey.chan = bpf_htons(ch);
 		sc->ckey.fam = (__u8)sc->in.fam;
-		pval = bpf_map_lookup_elem(&fz_chan_to_peer, &sc->ckey);
-		if (pval == 0)
+		pv = bpf_map_lookup_elem(&fz_chan_to_peer, &sc->ckey);
+		if (pv == 0)
 			return count(FZ_XS_PASS_NO_CHANNEL, bytes, XDP_PASS);
+		/* RFC 8656 section 12: nothing without a live permission */
+		if (pv->expires <= bpf_ktime_get_ns())
+			return count(FZ_XS_PASS_EXPIRED, bytes, XDP_PASS);
+		pval = &pv->peer;
 		__builtin_memcpy(&chan_old, udp8, 2);
 		if (is_public(pval->ip, pval->fam, sc->pub) &&
 		    bpf_ntohs(pval->peer_port) >= cfg_port_lo &&
@@ -356,10 +362,14 @@ fz_turn_router(struct xdp_md *ctx)
 			sc->pkey.alloc_port = pval->peer_port;
 			sc->pkey.peer_port = pval->alloc_port;
 			sc->pkey.fam = pval->fam;
-			cval = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
-			if (cval == 0)
+			cv = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
+			if (cv == 0)
 				return count(FZ_XS_PASS_NO_CHANNEL, bytes,
 				    XDP_PASS);
+			if (cv->expires <= bpf_ktime_get_ns())
+				return count(FZ_XS_PASS_EXPIRED, bytes,
+				    XDP_PASS);
+			cval = &cv->client;
 			dir = FZ_XS_SELF;
 			nfam = cval->fam;
 			__builtin_memcpy(sc->ndst, cval->ip, 16);
@@ -380,9 +390,12 @@ fz_turn_router(struct xdp_md *ctx)
 		sc->pkey.alloc_port = sc->in.dport;
 		sc->pkey.peer_port = sc->in.sport;
 		sc->pkey.fam = (__u8)sc->in.fam;
-		cval = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
-		if (cval == 0)
+		cv = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
+		if (cv == 0)
 			return count(FZ_XS_PASS_NO_CHANNEL, bytes, XDP_PASS);
+		if (cv->expires <= bpf_ktime_get_ns())
+			return count(FZ_XS_PASS_EXPIRED, bytes, XDP_PASS);
+		cval = &cv->client;
 		dir = FZ_XS_P2C;
 		nfam = cval->fam;
 		__builtin_memcpy(sc->ndst, cval->ip, 16);

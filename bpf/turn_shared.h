@@ -31,9 +31,27 @@ struct fz_xdp_peer {
 };
 
 /*
- * Maps: fz_chan_to_peer (struct fz_xdp_client -> struct fz_xdp_peer) and
- * fz_peer_to_chan (struct fz_xdp_peer -> struct fz_xdp_client), written
- * by fz-relayd together on every bind and removed together.
+ * The map values: the other side, and until when the channel may be used
+ * (the earlier of the channel's and its peer's permission's expiry, in
+ * CLOCK_MONOTONIC nanoseconds as bpf_ktime_get_ns() reads it; unusable
+ * at and after it).  fz-relayd rewrites them when either is refreshed and
+ * deletes them once it notices the expiry; the program checks the time
+ * itself so nothing is relayed in between.
+ */
+struct fz_xdp_peer_val {
+	struct fz_xdp_peer	peer;
+	__u64			expires;
+};
+
+struct fz_xdp_client_val {
+	struct fz_xdp_client	client;
+	__u64			expires;
+};
+
+/*
+ * Maps: fz_chan_to_peer (struct fz_xdp_client -> struct fz_xdp_peer_val)
+ * and fz_peer_to_chan (struct fz_xdp_peer -> struct fz_xdp_client_val),
+ * written by fz-relayd together on every bind and removed together.
  */
 
 /* Outcomes, the index of the per-CPU statistics array. */
@@ -55,6 +73,7 @@ enum fz_xdp_stat {
 	FZ_XS_PASS_TTL,		/* TTL or hop limit would reach zero */
 	FZ_XS_PASS_ADJUST,	/* bpf_xdp_adjust_head failed */
 	FZ_XS_DROP_LOOP,	/* source equals destination */
+	FZ_XS_PASS_EXPIRED,	/* channel or permission expired */
 	FZ_XS_COUNT
 };
 

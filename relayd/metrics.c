@@ -23,6 +23,7 @@ struct metrics {
 	struct relay		*r;
 	struct metrics_gauges	*g;
 	pthread_t		 thr;
+	bool			 running;	/* thr started */
 	uint16_t		 port;
 };
 
@@ -197,8 +198,6 @@ metrics_start(const union fz_sockaddr *sa, struct relay *r,
 	evhttp_set_cb(m->http, "/healthz", health_cb, m);
 	evhttp_set_cb(m->http, "/readyz", health_cb, m);
 	evhttp_set_cb(m->http, "/log_filter", filter_cb, m);
-	if (pthread_create(&m->thr, NULL, run, m) != 0)
-		goto fail;
 	*out = m;
 	return 0;
 fail:
@@ -210,13 +209,26 @@ fail:
 	return -EADDRNOTAVAIL;
 }
 
+int
+metrics_run(struct metrics *m)
+{
+	int rc;
+
+	if ((rc = pthread_create(&m->thr, NULL, run, m)) != 0)
+		return -rc;
+	m->running = true;
+	return 0;
+}
+
 void
 metrics_stop(struct metrics *m)
 {
 	if (m == NULL)
 		return;
-	event_base_loopbreak(m->base);
-	pthread_join(m->thr, NULL);
+	if (m->running) {
+		event_base_loopbreak(m->base);
+		pthread_join(m->thr, NULL);
+	}
 	evhttp_free(m->http);
 	event_base_free(m->base);
 	free(m);

@@ -24,8 +24,14 @@ struct metrics_gauges {
 
 struct metrics;
 
+/*
+ * Binds the listener (before the privilege drop); metrics_run then serves
+ * it on a thread of its own (after the drop, so the thread is born with
+ * the dropped credentials: capabilities are per thread).
+ */
 int	metrics_start(const union fz_sockaddr *, struct relay *,
 	    struct metrics_gauges *, struct metrics **) FZ_WUR;
+int	metrics_run(struct metrics *) FZ_WUR;
 void	metrics_stop(struct metrics *);
 /* The port actually bound (for ADDR:0). */
 uint16_t metrics_port(const struct metrics *);

@@ -2,7 +2,8 @@
 /*
  * TURN request handling (RFC 8656) and the relay's tables.  Everything is
  * bounded: allocations (max_allocations, user_quota), permissions and
- * channels per allocation, and nonces (least recently used evicted).
+ * channels per allocation.  Nonces are stateless (see nonce_mint), so
+ * unauthenticated requests create no state at all.
  */
 #define LOG_MODULE "relay"
 
@@ -21,7 +22,6 @@
 
 #define ALLOC_BUCKETS	4096
 #define CHAN_BUCKETS	16384
-#define NONCE_BUCKETS	4096
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
@@ -33,15 +33,6 @@ struct reservation {
 	uint64_t	expires;
 };
 
-struct nonce {
-	struct nonce	*next;		/* hash chain */
-	struct nonce	*lru_prev, *lru_next;
-	struct taddr	 client;
-	char		 value[37];
-	uint32_t	 uses_left;
-	uint64_t	 expires;
-};
-
 struct relay {
 	struct relay_config	 cfg;
 	struct relay_ops	 ops;
@@ -51,9 +42,9 @@ struct relay {
 	unsigned		 nallocs, nchans, nperms;
 	struct relay_channel	*by_client[CHAN_BUCKETS];
 	struct relay_channel	*by_peer[CHAN_BUCKETS];
-	struct nonce		*nonces[NONCE_BUCKETS];
-	struct nonce		*lru_head, *lru_tail;	/* head = oldest */
-	unsigned		 nnonces;
+	/* nonce MAC keys: [0] for nonce_epoch, [1] for the one before */
+	uint8_t			 nonce_key[2][crypto_generichash_KEYBYTES];
+	uint64_t		 nonce_epoch;
 	struct reservation	 res[MAX_RESERVATIONS];
 	unsigned		 nres;
 	_Atomic uint64_t	 ctr[RC_COUNT];
@@ -256,26 +247,77 @@ v4_forbidden(const uint8_t *a)
 	return false;
 }
 
-bool
-relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
+/* Whether ip (4 or 16 bytes of family fam) is one of the relay's own. */
+static bool
+is_own(const struct relay *r, int fam, const uint8_t *ip)
 {
-	if (r->cfg.allow_private_peers)
+	unsigned i;
+
+	if (fam == AF_INET && r->cfg.have4 && memcmp(ip,
+	    &r->cfg.public4.in4.sin_addr, 4) == 0)
 		return true;
-	if (sa->sa_family == AF_INET)
-		return !v4_forbidden((const uint8_t *)
-		    &((const struct sockaddr_in *)sa)->sin_addr);
+	if (fam == AF_INET6 && r->cfg.have6 && memcmp(ip,
+	    &r->cfg.public6.in6.sin6_addr, 16) == 0)
+		return true;
+	for (i = 0; i < r->cfg.nown && i < RELAY_MAX_OWN; i++) {
+		const union fz_sockaddr *o = &r->cfg.own[i];
+
+		if (o->sa.sa_family != fam)
+			continue;
+		if (fam == AF_INET ? memcmp(ip, &o->in4.sin_addr, 4) == 0 :
+		    memcmp(ip, &o->in6.sin6_addr, 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The address part of the rule: false for a forbidden address; *own is set
+ * when it is (or embeds) one of the relay's own, which only allocation
+ * ports may be reached on.
+ */
+static bool
+peer_ip_allowed(const struct relay *r, const struct sockaddr *sa, bool *own)
+{
+	*own = false;
+	if (sa->sa_family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+
+		*own = is_own(r, AF_INET, a);
+		return !v4_forbidden(a);
+	}
 	if (sa->sa_family == AF_INET6) {
 		const uint8_t *a = (const uint8_t *)
 		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		    0, 0xff, 0xff };
+		static const uint8_t translated[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+		    0xff, 0xff, 0, 0 };
 		static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+		static const uint8_t nat64_local[6] = { 0, 0x64, 0xff, 0x9b,
+		    0, 0x01 };
 		static const uint8_t zero[16];
 
-		if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-			return false;		/* :: and ::1 */
-		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+		*own = is_own(r, AF_INET6, a);
+		/* ::/96: ::, ::1 and IPv4-compatible ::a.b.c.d (RFC 4291) */
+		if (memcmp(a, zero, 12) == 0)
+			return false;
+		/* ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765) */
+		if (memcmp(a, translated, 12) == 0)
+			return false;
+		/* IPv4-mapped and the NAT64 well-known prefix (RFC 6052)
+		 * reach the embedded IPv4 address: its rules apply. */
+		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+			*own = *own || is_own(r, AF_INET, a + 12);
 			return !v4_forbidden(a + 12);
+		}
+		/* 64:ff9b:1::/48, local-use NAT64 (RFC 8215): any v4 */
+		if (memcmp(a, nat64_local, 6) == 0)
+			return false;
+		/* 2002::/16, 6to4 (RFC 3056): embeds any IPv4 address */
+		if (a[0] == 0x20 && a[1] == 0x02)
+			return false;
 		if ((a[0] & 0xfe) == 0xfc)	/* fc00::/7 ULA (fd00:ec2::254) */
 			return false;
 		if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)	/* fe80::/10 */
@@ -291,103 +333,114 @@ relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
 	return false;
 }
 
+/* The relay's own addresses: only allocation ports (relay-to-self). */
+static bool
+own_port_allowed(const struct relay *r, uint16_t port)
+{
+	return port >= r->cfg.port_lo && port <= r->cfg.port_hi;
+}
+
+bool
+relay_peer_allowed(const struct relay *r, const struct sockaddr *sa)
+{
+	bool own;
+
+	if (r->cfg.allow_private_peers)
+		return true;
+	if (!peer_ip_allowed(r, sa, &own))
+		return false;
+	return !own || own_port_allowed(r, addr_port(sa));
+}
+
 /* --- nonces ---------------------------------------------------------------- */
 
+/*
+ * Stateless nonces, as Firezone's relay mints them: the NONCE is
+ * base64url(ts || MAC), ts the monotonic second it was minted (u32, big
+ * endian) and MAC the first 8 bytes of keyed BLAKE2b over the client's
+ * transport address and ts.  It is valid from that client only, for
+ * RELAY_NONCE_LIFETIME seconds, with no use limit (there is nothing to
+ * count in); an unauthenticated request therefore costs no memory and can
+ * evict nothing.  The key changes every RELAY_NONCE_LIFETIME seconds and
+ * the previous one is kept, which is all a nonce can outlive.
+ */
+#define NONCE_RAW	12
+#define NONCE_MAC	8
+
 static void
-lru_unlink(struct relay *r, struct nonce *n)
+nonce_keys(struct relay *r, uint64_t now_s)
 {
-	if (n->lru_prev != NULL)
-		n->lru_prev->lru_next = n->lru_next;
+	uint64_t e = now_s / RELAY_NONCE_LIFETIME;
+
+	if (e == r->nonce_epoch)
+		return;
+	if (e == r->nonce_epoch + 1)
+		memcpy(r->nonce_key[1], r->nonce_key[0],
+		    sizeof(r->nonce_key[1]));
 	else
-		r->lru_head = n->lru_next;
-	if (n->lru_next != NULL)
-		n->lru_next->lru_prev = n->lru_prev;
+		randombytes_buf(r->nonce_key[1], sizeof(r->nonce_key[1]));
+	randombytes_buf(r->nonce_key[0], sizeof(r->nonce_key[0]));
+	r->nonce_epoch = e;
+}
+
+static void
+nonce_mac(const uint8_t *key, const struct taddr *c, const uint8_t ts[4],
+    uint8_t mac[NONCE_MAC])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, crypto_generichash_KEYBYTES,
+	    NONCE_MAC);
+	crypto_generichash_update(&st, (const uint8_t *)c, sizeof(*c));
+	crypto_generichash_update(&st, ts, 4);
+	crypto_generichash_final(&st, mac, NONCE_MAC);
+}
+
+/* A nonce for client c, now (RELAY_NONCE_LEN characters). */
+static void
+nonce_mint(struct relay *r, const struct taddr *c,
+    char out[RELAY_NONCE_LEN + 1])
+{
+	uint64_t now_s = time_mono_ns() / NS;
+	uint8_t raw[NONCE_RAW];
+	uint32_t ts = (uint32_t)now_s;
+
+	nonce_keys(r, now_s);
+	raw[0] = (uint8_t)(ts >> 24);
+	raw[1] = (uint8_t)(ts >> 16);
+	raw[2] = (uint8_t)(ts >> 8);
+	raw[3] = (uint8_t)ts;
+	nonce_mac(r->nonce_key[0], c, raw, raw + 4);
+	sodium_bin2base64(out, RELAY_NONCE_LEN + 1, raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* Whether s is a nonce minted for c and not yet expired. */
+static bool
+nonce_valid(struct relay *r, const struct taddr *c, const char *s)
+{
+	uint64_t now_s = time_mono_ns() / NS, ts;
+	uint8_t raw[NONCE_RAW], mac[NONCE_MAC];
+	size_t n = 0;
+	int k;
+
+	if (strlen(s) != RELAY_NONCE_LEN || sodium_base642bin(raw, sizeof(raw),
+	    s, RELAY_NONCE_LEN, NULL, &n, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n != sizeof(raw))
+		return false;
+	ts = (uint64_t)raw[0] << 24 | (uint64_t)raw[1] << 16 |
+	    (uint64_t)raw[2] << 8 | raw[3];
+	if (ts > (uint32_t)now_s || (uint32_t)now_s - ts >= RELAY_NONCE_LIFETIME)
+		return false;
+	nonce_keys(r, now_s);
+	if (ts / RELAY_NONCE_LIFETIME == r->nonce_epoch)
+		k = 0;
+	else if (ts / RELAY_NONCE_LIFETIME + 1 == r->nonce_epoch)
+		k = 1;
 	else
-		r->lru_tail = n->lru_prev;
-	n->lru_prev = n->lru_next = NULL;
-}
-
-static void
-lru_push(struct relay *r, struct nonce *n)
-{
-	n->lru_prev = r->lru_tail;
-	n->lru_next = NULL;
-	if (r->lru_tail != NULL)
-		r->lru_tail->lru_next = n;
-	else
-		r->lru_head = n;
-	r->lru_tail = n;
-}
-
-static void
-nonce_free(struct relay *r, struct nonce *n)
-{
-	struct nonce **pp = &r->nonces[hash(r, &n->client, sizeof(n->client),
-	    NONCE_BUCKETS)];
-
-	for (; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	lru_unlink(r, n);
-	free(n);
-	r->nnonces--;
-}
-
-static struct nonce *
-nonce_find(struct relay *r, const struct taddr *c)
-{
-	struct nonce *n;
-
-	for (n = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)]; n != NULL;
-	    n = n->next)
-		if (memcmp(&n->client, c, sizeof(*c)) == 0)
-			return n;
-	return NULL;
-}
-
-static void
-uuid4(char out[37])
-{
-	uint8_t u[16];
-
-	randombytes_buf(u, sizeof(u));
-	u[6] = (u[6] & 0x0f) | 0x40;
-	u[8] = (u[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-/* The nonce for this client, issuing a fresh one when needed. */
-static const char *
-nonce_issue(struct relay *r, const struct taddr *c)
-{
-	struct nonce *n = nonce_find(r, c);
-	uint64_t now = time_mono_ns();
-
-	if (n != NULL && n->uses_left > 0 && n->expires > now) {
-		lru_unlink(r, n);
-		lru_push(r, n);
-		return n->value;
-	}
-	if (n == NULL) {
-		if (r->nnonces >= r->cfg.max_nonces && r->lru_head != NULL)
-			nonce_free(r, r->lru_head);
-		if ((n = calloc(1, sizeof(*n))) == NULL)
-			return "unavailable";
-		n->client = *c;
-		n->next = r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)];
-		r->nonces[hash(r, c, sizeof(*c), NONCE_BUCKETS)] = n;
-		r->nnonces++;
-	} else
-		lru_unlink(r, n);
-	lru_push(r, n);
-	uuid4(n->value);
-	n->uses_left = RELAY_NONCE_USES;
-	n->expires = now + RELAY_NONCE_LIFETIME * NS;
-	return n->value;
+		return false;
+	nonce_mac(r->nonce_key[k], c, raw, mac);
+	return sodium_memcmp(mac, raw + 4, sizeof(mac)) == 0;
 }
 
 /* --- allocations, permissions, channels ------------------------------------ */
@@ -437,6 +490,27 @@ chash_peer(struct relay *r, uint16_t port, const struct taddr *p)
 	return hash(r, &k, sizeof(k), CHAN_BUCKETS);
 }
 
+/* The channel_up/channel_down pair, each once per change. */
+static void
+chan_up(struct relay *r, struct relay_channel *ch)
+{
+	if (ch->up)
+		return;
+	ch->up = true;
+	if (r->ops.channel_up != NULL)
+		r->ops.channel_up(r->ops.arg, ch);
+}
+
+static void
+chan_down(struct relay *r, struct relay_channel *ch)
+{
+	if (!ch->up)
+		return;
+	ch->up = false;
+	if (r->ops.channel_down != NULL)
+		r->ops.channel_down(r->ops.arg, ch);
+}
+
 static void
 chan_unlink(struct relay *r, struct relay_channel *ch)
 {
@@ -457,8 +531,7 @@ chan_unlink(struct relay *r, struct relay_channel *ch)
 			break;
 		}
 	ch->bound = false;
-	if (r->ops.channel_down != NULL)
-		r->ops.channel_down(r->ops.arg, ch);
+	chan_down(r, ch);
 }
 
 static void
@@ -472,8 +545,7 @@ chan_link(struct relay *r, struct relay_channel *ch)
 	ch->next_peer = r->by_peer[hp];
 	r->by_peer[hp] = ch;
 	ch->bound = true;
-	if (r->ops.channel_up != NULL)
-		r->ops.channel_up(r->ops.arg, ch);
+	chan_up(r, ch);
 }
 
 static void
@@ -527,6 +599,7 @@ static int
 perm_install(struct relay *r, struct relay_alloc *a, const struct taddr *p)
 {
 	struct relay_perm *pm = perm_find(a, p);
+	unsigned i;
 
 	if (pm == NULL) {
 		if (a->nperms >= RELAY_MAX_PERMISSIONS)
@@ -537,6 +610,18 @@ perm_install(struct relay *r, struct relay_alloc *a, const struct taddr *p)
 		r->nperms++;
 	}
 	pm->expires = time_mono_ns() + RELAY_PERMISSION_LIFETIME * NS;
+	/* Channels to this peer are usable again, and for as long. */
+	for (i = 0; i < a->nchans; i++) {
+		struct relay_channel *ch = a->chans[i];
+
+		if (ch->bound && ch->peer.fam == p->fam &&
+		    memcmp(ch->peer.ip, p->ip, 16) == 0) {
+			ch->perm_expires = pm->expires;
+			if (ch->up && r->ops.channel_renew != NULL)
+				r->ops.channel_renew(r->ops.arg, ch);
+			chan_up(r, ch);
+		}
+	}
 	return 0;
 }
 
@@ -606,7 +691,9 @@ finish(struct relay *r, struct req *q, struct stun_builder *b)
 {
 	size_t n;
 
-	if (r->cfg.software != NULL)
+	/* SOFTWARE only to authenticated clients: what an unauthenticated
+	 * (possibly spoofed) request gets back stays small. */
+	if (r->cfg.software != NULL && q->key != NULL)
 		stun_put_str(b, STUN_A_SOFTWARE, r->cfg.software);
 	if (q->key != NULL) {
 		if (q->sha256)
@@ -634,8 +721,11 @@ error_resp(struct relay *r, struct req *q, int code, const char *reason)
 	    STUN_ERROR, q->m.tid);
 	stun_put_error(&b, code, reason);
 	if (code == 401 || code == 438) {
+		char nonce[RELAY_NONCE_LEN + 1];
+
+		nonce_mint(r, &q->client, nonce);
 		stun_put_str(&b, STUN_A_REALM, r->cfg.realm);
-		stun_put_str(&b, STUN_A_NONCE, nonce_issue(r, &q->client));
+		stun_put_str(&b, STUN_A_NONCE, nonce);
 		q->key = NULL;
 	}
 	if (code == 420)
@@ -662,14 +752,18 @@ authenticate(struct relay *r, struct req *q)
 	static uint8_t key[16];
 	const struct stun_attr *au, *ar, *an;
 	char realm[764], nonce[764], pass[128];
-	struct nonce *n;
 	uint64_t expiry;
 	const char *secrets[2];
 	int i, ok = 0;
 
 	if (q->m.mi < 0 && q->m.mi256 < 0) {
+		/*
+		 * The first step of every client, and what a spoofed flood
+		 * gets: no reason phrase, SOFTWARE or state, so 60 bytes
+		 * (with realm "firezone") answer a 20-byte request.
+		 */
 		relay_count(r, RC_AUTH_MISSING, 1);
-		error_resp(r, q, 401, "Unauthorized");
+		error_resp(r, q, 401, "");
 		return false;
 	}
 	au = stun_find(&q->m, STUN_A_USERNAME);
@@ -687,16 +781,11 @@ authenticate(struct relay *r, struct req *q)
 		error_resp(r, q, 400, "Bad Request");
 		return false;
 	}
-	n = nonce_find(r, &q->client);
-	if (n == NULL || strcmp(n->value, nonce) != 0 || n->uses_left == 0 ||
-	    n->expires <= time_mono_ns()) {
+	if (!nonce_valid(r, &q->client, nonce)) {
 		relay_count(r, RC_AUTH_STALE_NONCE, 1);
-		if (n != NULL && strcmp(n->value, nonce) == 0)
-			n->uses_left = 0;	/* force a fresh one */
 		error_resp(r, q, 438, "Stale Nonce");
 		return false;
 	}
-	n->uses_left--;
 	if (strcmp(realm, r->cfg.realm) != 0 ||
 	    username_expiry(q->username, &expiry) != 0) {
 		relay_count(r, RC_AUTH_BAD_USERNAME, 1);
@@ -977,11 +1066,18 @@ handle_refresh(struct relay *r, struct req *q)
 	finish(r, q, &b);
 }
 
-/* The XOR-PEER-ADDRESS at index i (of that type), checked. */
+/*
+ * An XOR-PEER-ADDRESS, checked: with_port for ChannelBind (its port is
+ * the one every ChannelData goes to); CreatePermission is per address, so
+ * the relay's own address passes there and its ports are checked on each
+ * Send indication and ChannelBind instead.
+ */
 static int
 peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
-    const struct stun_attr *at, struct taddr *out)
+    const struct stun_attr *at, bool with_port, struct taddr *out)
 {
+	bool own;
+
 	union fz_sockaddr sa;
 
 	if (stun_get_xaddr(&q->m, at, &sa) != 0) {
@@ -994,7 +1090,8 @@ peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
 		error_resp(r, q, 443, "Peer Address Family Mismatch");
 		return -EINVAL;
 	}
-	if (!relay_peer_allowed(r, &sa.sa)) {
+	if (with_port ? !relay_peer_allowed(r, &sa.sa) :
+	    !r->cfg.allow_private_peers && !peer_ip_allowed(r, &sa.sa, &own)) {
 		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
 		error_resp(r, q, 403, "Forbidden");
 		return -EPERM;
@@ -1016,7 +1113,7 @@ handle_permission(struct relay *r, struct req *q)
 	for (i = 0; i < q->m.nattrs; i++) {
 		if (q->m.attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
 			continue;
-		if (peer_attr(r, q, a, &q->m.attrs[i], &peers[n]) != 0)
+		if (peer_attr(r, q, a, &q->m.attrs[i], false, &peers[n]) != 0)
 			return;
 		n++;
 	}
@@ -1056,7 +1153,7 @@ handle_channel_bind(struct relay *r, struct req *q)
 		error_resp(r, q, 400, "Bad Request");
 		return;
 	}
-	if (peer_attr(r, q, a, pa, &peer) != 0)
+	if (peer_attr(r, q, a, pa, true, &peer) != 0)
 		return;
 	/* RFC 8656 section 11.2: one peer per channel and vice versa. */
 	for (i = 0; i < a->nchans; i++) {
@@ -1089,14 +1186,16 @@ handle_channel_bind(struct relay *r, struct req *q)
 		a->chans[a->nchans++] = ch;
 		r->nchans++;
 	}
+	/* Before the permission: renewing it announces both lifetimes. */
+	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
 	if (perm_install(r, a, &peer) != 0) {
 		relay_count(r, RC_CAPACITY, 1);
 		error_resp(r, q, 508, "Insufficient Capacity");
 		return;
 	}
-	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
 	if (!ch->bound) {
 		ch->peer = peer;
+		ch->perm_expires = perm_find(a, &peer)->expires;
 		chan_link(r, ch);
 	}
 	success_begin(r, q, &b, buf, sizeof(buf));
@@ -1131,6 +1230,10 @@ handle_send(struct relay *r, struct req *q)
 	pm = perm_find(a, &peer);
 	if (pm == NULL || pm->expires <= time_mono_ns()) {
 		relay_count(r, RC_DROP_NO_PERMISSION, 1);
+		return;
+	}
+	if (!relay_peer_allowed(r, &sa.sa)) {	/* own address, other port */
+		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
 		return;
 	}
 	relay_count(r, RC_PKTS_C2P, 1);
@@ -1222,8 +1325,14 @@ relay_channel_lookup(struct relay *r, const struct sockaddr *client,
 	    ch = ch->next_client)
 		if (ch->number == number &&
 		    memcmp(&ch->alloc->client, &c, sizeof(c)) == 0) {
-			if (ch->expires <= time_mono_ns())
+			uint64_t now = time_mono_ns();
+
+			if (ch->expires <= now)
 				break;
+			if (ch->perm_expires <= now) {
+				relay_count(r, RC_DROP_NO_PERMISSION, 1);
+				return NULL;
+			}
 			return ch;
 		}
 	relay_count(r, RC_DROP_NO_CHANNEL, 1);
@@ -1309,7 +1418,8 @@ relay_tick(struct relay *r)
 				chan_unlink(r, ch);
 				ch->deleted_at = now +
 				    RELAY_CHANNEL_QUARANTINE * NS;
-			}
+			} else if (ch->bound && ch->perm_expires <= now)
+				chan_down(r, ch);	/* out of XDP too */
 			if (!ch->bound && ch->deleted_at <= now) {
 				free(ch);
 				a->chans[i] = a->chans[--a->nchans];
@@ -1319,8 +1429,6 @@ relay_tick(struct relay *r)
 			i++;
 		}
 	}
-	while (r->lru_head != NULL && r->lru_head->expires <= now)
-		nonce_free(r, r->lru_head);
 	for (i = 0; i < r->nres;) {
 		if (r->res[i].expires <= now)
 			r->res[i] = r->res[--r->nres];
@@ -1346,11 +1454,15 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.max_allocations = 10000;
 	if (r->cfg.user_quota == 0)
 		r->cfg.user_quota = 1000;
-	if (r->cfg.max_nonces == 0)
-		r->cfg.max_nonces = 100000;
+	if (r->cfg.port_lo == 0 && r->cfg.port_hi == 0) {
+		r->cfg.port_lo = 49152;
+		r->cfg.port_hi = 65535;
+	}
 	r->ops = *ops;
 	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 5);
 	randombytes_buf(r->hkey, sizeof(r->hkey));
+	r->nonce_epoch = time_mono_ns() / NS / RELAY_NONCE_LIFETIME;
+	randombytes_buf(r->nonce_key, sizeof(r->nonce_key));
 	*out = r;
 	return 0;
 }
@@ -1362,7 +1474,6 @@ relay_free(struct relay *r)
 		return;
 	while (r->all != NULL)
 		alloc_free(r, r->all);
-	while (r->lru_head != NULL)
-		nonce_free(r, r->lru_head);
+	sodium_memzero(r->nonce_key, sizeof(r->nonce_key));
 	free(r);
 }

@@ -26,10 +26,11 @@
 #define RELAY_PERMISSION_LIFETIME 300
 #define RELAY_CHANNEL_LIFETIME	600
 #define RELAY_CHANNEL_QUARANTINE 300
-#define RELAY_NONCE_USES	10000
-#define RELAY_NONCE_LIFETIME	3600
+#define RELAY_NONCE_LIFETIME	3600	/* s; stateless, no use limit */
+#define RELAY_NONCE_LEN		16	/* base64url of 12 bytes */
 #define RELAY_MAX_PERMISSIONS	64	/* per allocation */
 #define RELAY_MAX_CHANNELS	256	/* per allocation */
+#define RELAY_MAX_OWN		4	/* extra own addresses */
 
 /* A transport address as a fixed-size key (network byte order). */
 struct taddr {
@@ -51,8 +52,10 @@ struct relay_channel {
 	uint16_t		 number;
 	struct taddr		 peer;
 	uint64_t		 expires;	/* ns; unusable after */
+	uint64_t		 perm_expires;	/* ns; its peer's permission */
 	uint64_t		 deleted_at;	/* ns; number reusable after */
 	bool			 bound;		/* in the hash tables */
+	bool			 up;		/* announced by channel_up */
 };
 
 struct relay_perm {
@@ -96,9 +99,17 @@ struct relay_ops {
 	/* Sends a datagram from an allocation's relayed socket. */
 	void	(*send_peer)(void *, struct relay_alloc *,
 		    const struct sockaddr *, const uint8_t *, size_t);
+	/*
+	 * A channel became usable (bound, with a permission for its peer)
+	 * or stopped being usable (expired, unbound, or its permission
+	 * lapsed: RFC 8656 section 12 relays nothing without one); called
+	 * in pairs, up again when the permission is renewed.
+	 */
 	void	(*channel_up)(void *, struct relay_channel *);
 	void	(*channel_down)(void *, struct relay_channel *);
 	void	*arg;
+	/* An up channel's expires or perm_expires moved (optional). */
+	void	(*channel_renew)(void *, struct relay_channel *);
 };
 
 struct relay_config {
@@ -108,9 +119,16 @@ struct relay_config {
 	const char	*static_secret;		/* TURN REST and Firezone */
 	const char	*stamp_secret;		/* Firezone only (portal) */
 	bool		 allow_private_peers;
+	/*
+	 * The relay's own addresses (the public ones above are always
+	 * included): as peers they are allowed only on ports in
+	 * port_lo..port_hi, another allocation here (relay-to-self).
+	 */
+	union fz_sockaddr own[RELAY_MAX_OWN];
+	unsigned	 nown;
+	uint16_t	 port_lo, port_hi;	/* 0, 0: 49152..65535 */
 	unsigned	 max_allocations;
 	unsigned	 user_quota;		/* allocations per username */
-	unsigned	 max_nonces;
 	const char	*software;
 };
 
@@ -154,14 +172,26 @@ void	relay_stun_in(struct relay *, int ctl_fd, const struct sockaddr *from,
  */
 const struct relay_channel *relay_peer_in(struct relay *, struct relay_alloc *,
 	    const struct sockaddr *from, const uint8_t *, size_t);
-/* ChannelData from a client: the channel to relay to, or NULL (counted). */
+/*
+ * ChannelData from a client: the channel to relay to, or NULL (counted)
+ * when the channel or its peer's permission has expired.
+ */
 const struct relay_channel *relay_channel_lookup(struct relay *,
 	    const struct sockaddr *client, uint16_t number);
-/* Expires allocations, permissions, channels and nonces. */
+/*
+ * Expires allocations, permissions, channels and reservations; call once
+ * a second (a channel whose permission lapsed goes down within it).
+ */
 void	relay_tick(struct relay *);
 /* Whether a port is held by a RESERVATION-TOKEN (for port selection). */
 bool	relay_port_reserved(const struct relay *, uint16_t);
-/* Whether a peer address may be relayed to (the safe-by-default rule). */
+/*
+ * Whether a peer transport address may be relayed to (the safe-by-default
+ * rule): no private, loopback, link-local or special-purpose addresses,
+ * IPv6 forms embedding them, and the relay's own addresses only on
+ * allocation ports.  CreatePermission (no port) passes port 0 as "any
+ * allocation port" only for the address check: see relay_peer_ip_allowed.
+ */
 bool	relay_peer_allowed(const struct relay *, const struct sockaddr *);
 
 /* Credentials (exposed for tests and fz-turnbench). */

@@ -19,14 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fztime.h"
 #include "log.h"
 #include "metrics.h"
+#include "privsep.h"
 #include "relay.h"
 #include "xdp.h"
 
@@ -506,6 +512,114 @@ loop(struct srv *s)
 	}
 }
 
+/* --- privileges ---------------------------------------------------------------- */
+
+/*
+ * The syscalls fz-relayd may make once running: the base set plus UDP
+ * sockets for allocations, accepting metrics connections, and bpf() on
+ * the XDP maps already open.  No exec, fork, clone (the metrics thread
+ * exists before the filter), ptrace, mount, setuid, module or BPF program
+ * loads are possible anyway without capabilities; the list makes sure.
+ */
+static int
+install_seccomp(enum seccomp_default dflt)
+{
+	static const int extra[] = {
+		/* allocation sockets */
+		SYS_socket, SYS_bind, SYS_setsockopt, SYS_getsockopt,
+		SYS_getsockname, SYS_getpeername,
+		/* the metrics endpoint (libevent's evhttp) */
+		SYS_accept, SYS_accept4,
+		/* libevent reads with ioctl(FIONREAD); listed here since the
+		 * base list is losing it */
+		SYS_ioctl,
+		/* XDP map updates, deletes and statistics on open maps */
+		SYS_bpf,
+		/* what a just-started thread (metrics) may still be doing */
+		SYS_set_robust_list,
+	};
+	struct seccomp_list l;
+	size_t i;
+
+	seccomp_list_init(&l);
+	seccomp_list_allow_base(&l);
+	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		seccomp_list_allow(&l, extra[i]);
+	return seccomp_list_install(&l, dflt);
+}
+
+/*
+ * The privilege drop, after every root-only step (control sockets bound,
+ * XDP loaded and attached through a BPF link, the metrics listener bound)
+ * and before any packet is read.  What is kept, found by experiment:
+ *  - nothing for the XDP maps: on this project's kernel (6.18) bpf() on
+ *    a map descriptor already held needs no capability; older kernels
+ *    with unprivileged_bpf_disabled refuse every bpf() call without
+ *    CAP_BPF, so it is kept then, and only then (a probe lookup decides);
+ *  - nothing for detaching: closing the BPF link detaches;
+ *  - CAP_NET_BIND_SERVICE only when allocation ports go below 1024.
+ * Started as root it becomes user; started as another user (systemd's
+ * User= with AmbientCapabilities) it sheds the capabilities it no longer
+ * needs.  Then it proves it: no uid 0, setuid(0) fails, CapEff exactly
+ * the kept set; then no_new_privs and no core dumps.
+ */
+static int
+drop_privileges(struct srv *s, const char *user)
+{
+	struct rlimit nocore = { 0, 0 };
+	uint64_t keep = 0, may = 0, eff = ~0ULL;
+	bool root = getuid() == 0 || geteuid() == 0;
+	int rc;
+
+	if (s->lowest < 1024)
+		keep |= PRIVSEP_CAP(CAP_NET_BIND_SERVICE);
+	if (s->xdp != NULL)
+		may = PRIVSEP_CAP(CAP_BPF);
+	if ((rc = privsep_caps_limit(keep | may)) != 0 &&
+	    (root || rc != -EPERM)) {
+		log_errorc(-rc, "limiting capabilities");
+		return rc;
+	}
+	if (root && (rc = privsep_drop_user(user, keep | may)) != 0) {
+		if (rc == -ENOENT)
+			log_errorx("user %s does not exist: create it (see "
+			    "fz.sysusers) or give --user", user);
+		else
+			log_errorc(-rc, "dropping to user %s", user);
+		return rc;
+	}
+	if (may != 0) {
+		if ((rc = privsep_caps_set_ep(keep, keep | may)) != 0) {
+			log_errorc(-rc, "setting capabilities");
+			return rc;
+		}
+		if (relay_xdp_probe_maps(s->xdp) == 0)
+			may = 0;
+		else
+			log_info("this kernel wants CAP_BPF for the XDP maps: "
+			    "keeping it");
+		keep |= may;
+	}
+	if ((rc = privsep_caps_set(keep)) != 0) {
+		log_errorc(-rc, "setting capabilities");
+		return rc;
+	}
+	if ((rc = privsep_cap_eff(&eff)) != 0 || eff != keep ||
+	    getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
+		log_errorx("privilege drop not proven (uid %u, CapEff %llx)",
+		    (unsigned)getuid(), (unsigned long long)eff);
+		return -EPERM;
+	}
+	if ((rc = privsep_no_new_privs()) != 0) {
+		log_errorc(-rc, "no_new_privs");
+		return rc;
+	}
+	(void)setrlimit(RLIMIT_CORE, &nocore);
+	log_info("running as uid %u gid %u, capabilities %llx", (unsigned)getuid(),
+	    (unsigned)getgid(), (unsigned long long)keep);
+	return 0;
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 static void
@@ -537,6 +651,9 @@ usage(FILE *f)
 "  --ebpf-attach-mode MODE  driver (default) or generic (EBPF_ATTACH_MODE)\n"
 "  --ebpf-int4-addr IP      IPv4 address of IFACE, the source when relaying\n"
 "  --ebpf-int6-addr IP      from IPv6 to IPv4 and back (EBPF_INT4_ADDR/INT6)\n"
+"  --user USER              started as root, run as USER after binding and\n"
+"                           loading XDP (default fz-relay; FZ_RELAY_USER)\n"
+"  --seccomp MODE           kill (default), trap or off\n"
 "  FIREZONE_API_URL and FIREZONE_TOKEN name the portal connection, which\n"
 "  this build does not make yet; use --static-auth-secret.\n");
 }
@@ -566,7 +683,7 @@ main(int argc, char *argv[])
 {
 	enum { O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET,
 	    O_REALM, O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL,
-	    O_EBPF, O_EBPF_MODE, O_EBPF4, O_EBPF6 };
+	    O_EBPF, O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP };
 	static const struct option lo[] = {
 		{ "public-ip4-addr", required_argument, NULL, O_P4 },
 		{ "public-ip6-addr", required_argument, NULL, O_P6 },
@@ -587,20 +704,24 @@ main(int argc, char *argv[])
 		{ "ebpf-attach-mode", required_argument, NULL, O_EBPF_MODE },
 		{ "ebpf-int4-addr", required_argument, NULL, O_EBPF4 },
 		{ "ebpf-int6-addr", required_argument, NULL, O_EBPF6 },
+		{ "user", required_argument, NULL, O_USER },
+		{ "seccomp", required_argument, NULL, O_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ebpf_if = NULL, *ebpf_mode = NULL, *ebpf4 = NULL,
-	    *ebpf6 = NULL;
+	    *ebpf6 = NULL, *user = NULL, *seccomp_mode = "kill";
+	enum seccomp_default sc = SECCOMP_DEFAULT_KILL;
 	const char *p4 = NULL, *p6 = NULL, *b4 = NULL, *b6 = NULL, *lp = NULL,
 	    *lw = NULL, *hi = NULL, *secret = NULL, *metrics_at = NULL,
 	    *filter = getenv("RUST_LOG"), *lfmt = getenv("LOG_FORMAT");
 	struct relay_config cfg;
+	union fz_sockaddr int4, int6;
 	struct relay_ops ops = {
 		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
 		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
 		.channel_up = io_channel_up, .channel_down = io_channel_down,
-		.arg = &S,
+		.channel_renew = io_channel_up, .arg = &S,
 	};
 	struct srv *s = &S;
 	struct metrics *mt = NULL;
@@ -611,6 +732,8 @@ main(int argc, char *argv[])
 	int ch, i, rc, status = 1;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&int4, 0, sizeof(int4));
+	memset(&int6, 0, sizeof(int6));
 	s->lowest = 49152;
 	s->highest = 65535;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -634,6 +757,8 @@ main(int argc, char *argv[])
 		case O_EBPF_MODE: ebpf_mode = optarg; break;
 		case O_EBPF4: ebpf4 = optarg; break;
 		case O_EBPF6: ebpf6 = optarg; break;
+		case O_USER: user = optarg; break;
+		case O_SECCOMP: seccomp_mode = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -702,6 +827,39 @@ main(int argc, char *argv[])
 	ebpf_mode = env_or(ebpf_mode, "EBPF_ATTACH_MODE");
 	ebpf4 = env_or(ebpf4, "EBPF_INT4_ADDR");
 	ebpf6 = env_or(ebpf6, "EBPF_INT6_ADDR");
+	if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &int4) != 0 ||
+	    int4.sa.sa_family != AF_INET)) {
+		log_errorx("--ebpf-int4-addr %s: not an IPv4 address", ebpf4);
+		return 2;
+	}
+	if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &int6) != 0 ||
+	    int6.sa.sa_family != AF_INET6)) {
+		log_errorx("--ebpf-int6-addr %s: not an IPv6 address", ebpf6);
+		return 2;
+	}
+	/* Own addresses beyond the public ones: reachable as peers only on
+	 * allocation ports (relay.h). */
+	cfg.port_lo = s->lowest;
+	cfg.port_hi = s->highest;
+	if (ebpf4 != NULL)
+		cfg.own[cfg.nown++] = int4;
+	if (ebpf6 != NULL)
+		cfg.own[cfg.nown++] = int6;
+	if (s->bind4.in4.sin_addr.s_addr != htonl(INADDR_ANY))
+		cfg.own[cfg.nown++] = s->bind4;
+	if (!IN6_IS_ADDR_UNSPECIFIED(&s->bind6.in6.sin6_addr))
+		cfg.own[cfg.nown++] = s->bind6;
+	user = env_or(user, "FZ_RELAY_USER");
+	if (user == NULL || *user == '\0')
+		user = "fz-relay";
+	if (strcmp(seccomp_mode, "trap") == 0)
+		sc = SECCOMP_DEFAULT_TRAP;
+	else if (strcmp(seccomp_mode, "kill") != 0 &&
+	    strcmp(seccomp_mode, "off") != 0) {
+		log_errorx("--seccomp %s: expected kill, trap or off",
+		    seccomp_mode);
+		return 2;
+	}
 	if (ebpf_mode != NULL && strcmp(ebpf_mode, "driver") != 0 &&
 	    strcmp(ebpf_mode, "generic") != 0) {
 		log_errorx("--ebpf-attach-mode %s: expected driver or generic",
@@ -763,18 +921,8 @@ main(int argc, char *argv[])
 		xc.pub4 = cfg.public4;
 		xc.have_pub6 = cfg.have6;
 		xc.pub6 = cfg.public6;
-		if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &xc.int4)
-		    != 0 || xc.int4.sa.sa_family != AF_INET)) {
-			log_errorx("--ebpf-int4-addr %s: not an IPv4 address",
-			    ebpf4);
-			goto out;
-		}
-		if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &xc.int6)
-		    != 0 || xc.int6.sa.sa_family != AF_INET6)) {
-			log_errorx("--ebpf-int6-addr %s: not an IPv6 address",
-			    ebpf6);
-			goto out;
-		}
+		xc.int4 = int4;
+		xc.int6 = int6;
 		xc.have_int4 = ebpf4 != NULL;
 		xc.have_int6 = ebpf6 != NULL;
 		if (relay_xdp_open(&xc, &s->xdp, err, sizeof(err)) != 0) {
@@ -797,6 +945,18 @@ main(int argc, char *argv[])
 			goto out;
 		}
 		log_info("metrics on http://%s/metrics", metrics_at);
+	}
+	/* Every root-only step is done: drop, then start the threads, then
+	 * the seccomp filter (synchronised to every thread). */
+	if (drop_privileges(s, user) != 0)
+		goto out;
+	if (mt != NULL && (rc = metrics_run(mt)) != 0) {
+		log_errorc(-rc, "metrics thread");
+		goto out;
+	}
+	if (strcmp(seccomp_mode, "off") != 0 && (rc = install_seccomp(sc)) != 0) {
+		log_errorc(-rc, "seccomp");
+		goto out;
 	}
 	log_info("relaying on UDP port %u (%s%s%s), allocation ports %u..%u, "
 	    "realm %s%s", listen_port, p4 ? p4 : "", p4 && p6 ? ", " : "",

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bpf/turn_router.skel.h"
+#include "fztime.h"
 #include "log.h"
 #include "relay.h"
 #include "xdp.h"
@@ -18,8 +21,7 @@
 struct relay_xdp {
 	struct turn_router	*skel;
 	int			 ifindex;
-	uint32_t		 flags;
-	bool			 attached;
+	int			 link;		/* the attachment, or -1 */
 	int			 ncpus;
 };
 
@@ -39,6 +41,7 @@ static const char *const stat_names[FZ_XS_COUNT] = {
 	[FZ_XS_PASS_TTL] = "pass_ttl",
 	[FZ_XS_PASS_ADJUST] = "pass_adjust_failed",
 	[FZ_XS_DROP_LOOP] = "drop_loop",
+	[FZ_XS_PASS_EXPIRED] = "pass_expired",
 };
 
 const char *
@@ -77,6 +80,7 @@ relay_xdp_open(const struct relay_xdp_config *c, struct relay_xdp **out,
 	libbpf_set_print(quiet);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return -ENOMEM;
+	x->link = -1;
 	x->ncpus = libbpf_num_possible_cpus();
 	if (c->ifname != NULL &&
 	    (x->ifindex = (int)if_nametoindex(c->ifname)) == 0) {
@@ -118,18 +122,28 @@ relay_xdp_open(const struct relay_xdp_config *c, struct relay_xdp **out,
 		return rc;
 	}
 	if (c->ifname != NULL) {
-		x->flags = c->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-		rc = bpf_xdp_attach(x->ifindex,
-		    bpf_program__fd(x->skel->progs.fz_turn_router), x->flags,
-		    NULL);
-		if (rc != 0) {
+		/*
+		 * A BPF link, not a netlink attachment: it goes away when its
+		 * descriptor is closed, so detaching needs no CAP_NET_ADMIN
+		 * after the privilege drop, and a relay that dies leaves no
+		 * program relaying for channels nobody tracks any more.
+		 */
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = c->generic ?
+		    XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		x->link = bpf_link_create(
+		    bpf_program__fd(x->skel->progs.fz_turn_router), x->ifindex,
+		    BPF_XDP, &lo);
+		if (x->link < 0) {
+			rc = x->link;
+			x->link = -1;
 			snprintf(err, errlen, "attaching XDP to %s in %s mode "
-			    "failed: %s", c->ifname, c->generic ? "generic" :
-			    "driver", strerror(-rc));
+			    "failed: %s%s", c->ifname, c->generic ? "generic" :
+			    "driver", strerror(-rc), rc == -EBUSY ? " (another "
+			    "XDP program is attached there)" : "");
 			relay_xdp_close(x);
 			return rc;
 		}
-		x->attached = true;
 		log_info("XDP fast path attached to %s (%s mode)", c->ifname,
 		    c->generic ? "generic" : "driver");
 	}
@@ -142,14 +156,33 @@ relay_xdp_close(struct relay_xdp *x)
 {
 	if (x == NULL)
 		return;
-	if (x->attached) {
-		if (bpf_xdp_detach(x->ifindex, x->flags, NULL) != 0)
-			log_warnx("detaching XDP failed");
-		else
-			log_info("XDP fast path detached");
+	if (x->link >= 0) {
+		close(x->link);		/* detaches */
+		log_info("XDP fast path detached");
 	}
 	turn_router__destroy(x->skel);
 	free(x);
+}
+
+/*
+ * Until when the channel may be used, on the program's clock
+ * (bpf_ktime_get_ns is CLOCK_MONOTONIC): the earlier of the channel's and
+ * its permission's expiry, carried over from the relay's clock (which is
+ * fake in tests) as the time left.
+ */
+static uint64_t
+usable_until(const struct relay_channel *ch)
+{
+	uint64_t until = ch->expires < ch->perm_expires ? ch->expires :
+	    ch->perm_expires, now = time_mono_ns();
+	struct timespec ts;
+	uint64_t k;
+
+	if (until == UINT64_MAX)
+		return UINT64_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	k = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return until > now ? k + (until - now) : 0;
 }
 
 static void
@@ -173,18 +206,21 @@ keys(const struct relay_channel *ch, struct fz_xdp_client *ck,
 int
 relay_xdp_channel_up(struct relay_xdp *x, const struct relay_channel *ch)
 {
-	struct fz_xdp_client ck;
-	struct fz_xdp_peer pk;
+	struct fz_xdp_client_val cv;
+	struct fz_xdp_peer_val pv;
 	int f1 = bpf_map__fd(x->skel->maps.fz_chan_to_peer);
 	int f2 = bpf_map__fd(x->skel->maps.fz_peer_to_chan);
 
-	keys(ch, &ck, &pk);
-	if (bpf_map_update_elem(f1, &ck, &pk, BPF_ANY) != 0)
+	memset(&cv, 0, sizeof(cv));
+	memset(&pv, 0, sizeof(pv));
+	keys(ch, &cv.client, &pv.peer);
+	cv.expires = pv.expires = usable_until(ch);
+	if (bpf_map_update_elem(f1, &cv.client, &pv, BPF_ANY) != 0)
 		return -errno;
-	if (bpf_map_update_elem(f2, &pk, &ck, BPF_ANY) != 0) {
+	if (bpf_map_update_elem(f2, &pv.peer, &cv, BPF_ANY) != 0) {
 		int rc = -errno;
 
-		bpf_map_delete_elem(f1, &ck);	/* both or neither */
+		bpf_map_delete_elem(f1, &cv.client);	/* both or neither */
 		return rc;
 	}
 	return 0;
@@ -221,6 +257,19 @@ relay_xdp_stats(struct relay_xdp *x, struct fz_xdp_stat_val out[FZ_XS_COUNT])
 		}
 	}
 	free(v);
+	return 0;
+}
+
+int
+relay_xdp_probe_maps(struct relay_xdp *x)
+{
+	struct fz_xdp_client k;
+	struct fz_xdp_peer_val v;
+
+	memset(&k, 0, sizeof(k));
+	if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.fz_chan_to_peer),
+	    &k, &v) != 0 && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fz-relayd's side of the XDP fast path: loads bpf/turn_router.bpf.c with
- * the relay's ports and addresses as read-only data, attaches it, mirrors
+ * the relay's ports and addresses as read-only data, attaches it through a
+ * BPF link (CAP_BPF and CAP_NET_ADMIN, before the privilege drop), mirrors
  * every channel into the two maps (both directions together), and reads
  * the per-CPU statistics.
  */
@@ -27,8 +28,17 @@ struct relay_xdp_config {
 
 int	relay_xdp_open(const struct relay_xdp_config *, struct relay_xdp **,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
-/* Detaches and frees. */
+/*
+ * Whether the maps can be used with the current credentials (some kernels
+ * want CAP_BPF for every bpf() call): 0, or -EPERM.
+ */
+int	relay_xdp_probe_maps(struct relay_xdp *) __attribute__((warn_unused_result));
+/* Detaches (closes the BPF link: no capability needed) and frees. */
 void	relay_xdp_close(struct relay_xdp *);
+/*
+ * Inserts (or rewrites) both directions of a channel, usable until the
+ * earlier of ch->expires and ch->perm_expires (UINT64_MAX: no limit).
+ */
 int	relay_xdp_channel_up(struct relay_xdp *, const struct relay_channel *);
 int	relay_xdp_channel_down(struct relay_xdp *, const struct relay_channel *);
 /* Sums the per-CPU statistics. */

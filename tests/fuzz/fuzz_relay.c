@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == NULL) {
 		struct relay_config cfg;
 		struct relay_ops ops = { f_open, f_close, f_ctl, f_peer, NULL,
-		    NULL, NULL };
+		    NULL, NULL, NULL };
 
 		(void)log_init("fuzz", LOG_FORMAT_TEXT, "off");
 		memset(&cfg, 0, sizeof(cfg));
@@ -57,7 +57,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)addr_parse("2001:db8::1", ADDR_PORT_NONE, &cfg.public6);
 		cfg.static_secret = "secret";
 		cfg.max_allocations = 64;
-		cfg.max_nonces = 64;
 		if (relay_new(&cfg, &ops, &r) != 0)
 			abort();
 		(void)addr_parse("198.51.100.1:1000", ADDR_PORT_REQUIRED, &from[0]);

@@ -10,6 +10,8 @@
 #  - fz-turnbench at a modest rate: no loss; the metrics agree
 #  - private peers refused without --allow-private-peers
 #  - SIGTERM frees everything (exit 0)
+#  - started as root it runs as --user nobody: no capabilities,
+#    no_new_privs, seccomp, in every thread; a missing user is an error
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 for t in turnutils_uclient turnutils_peer tshark curl; do
@@ -25,17 +27,51 @@ X() { ip netns exec "$N" "$@"; }
 SECRET="sec-$RANDOM$RANDOM"
 RELAY="$top_builddir/fz-relayd"
 
+# check_dropped PID [CAPEFF...]: fz-relayd, started as root, runs as
+# --user with only the kept capabilities (none unless listed), no_new_privs
+# and a seccomp filter, in every thread.
+check_dropped() {
+	local pid=$1 t uid capeff nnp sc ok
+	shift
+	for t in /proc/"$pid"/task/*; do
+		uid=$(awk '/^Uid:/ { print $2 + $3 + $4 + $5 == 0 ? "root" : ($2 == 0 || $3 == 0 || $4 == 0 || $5 == 0) ? "partial" : $3 }' "$t/status")
+		capeff=$(awk '/^CapEff:/ { print $2 }' "$t/status")
+		nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "$t/status")
+		sc=$(awk '/^Seccomp:/ { print $2 }' "$t/status")
+		[ "$uid" = 65534 ] || ns_fail "fz-relayd $t: uid $uid, not nobody"
+		ok=0
+		for c in 0000000000000000 "$@"; do
+			[ "$capeff" = "$c" ] && ok=1
+		done
+		[ $ok = 1 ] || ns_fail "fz-relayd $t: CapEff $capeff"
+		[ "$nnp" = 1 ] || ns_fail "fz-relayd $t: NoNewPrivs $nnp"
+		[ "$sc" = 2 ] || ns_fail "fz-relayd $t: Seccomp $sc"
+	done
+	ns_log "ok: fz-relayd $pid runs as nobody, CapEff $capeff, NoNewPrivs 1, Seccomp 2 ($(ls /proc/"$pid"/task | wc -l) threads)"
+}
+
 start_relay() {	# start_relay LOG [extra flags]
 	local log=$1
 	shift
 	ns_bg "$N" "$log" "$RELAY" --public-ip4-addr 127.0.0.1 \
 		--public-ip6-addr ::1 --listen-port 3478 --lowest-port 50000 \
 		--highest-port 50999 --static-auth-secret "$SECRET" \
-		--metrics 127.0.0.1:9102 --log-format json "$@"
+		--metrics 127.0.0.1:9102 --log-format json --user nobody "$@"
 	RPID=$BG_PID
 	ns_wait_for X curl -sf http://127.0.0.1:9102/healthz ||
 		{ cat "$log"; ns_fail "fz-relayd did not start"; }
+	check_dropped "$RPID"
 }
+
+# --- the privilege drop needs its user ---------------------------------------------
+set +e
+out=$(X "$RELAY" --public-ip4-addr 127.0.0.1 --static-auth-secret s \
+	--listen-port 3479 --user fz-no-such-user 2>&1)
+rc=$?
+set -e
+[ $rc != 0 ] && grep -q "fz-no-such-user does not exist" <<<"$out" ||
+	ns_fail "a missing --user: rc $rc, $out"
+ns_log "ok: a missing --user is a clear error (exit $rc)"
 
 # --- safe by default: private peers refused ----------------------------------
 start_relay "$T/relay0.log"

@@ -10,6 +10,8 @@
 #  - aioice: byte-exact both ways
 #  - fz-relayd's metrics: at least 99 % of the ChannelData relayed in XDP
 #  - SIGTERM detaches the program
+#  - started as root it runs as --user nobody, no_new_privs, seccomp, with
+#    no capability (CAP_BPF only where the kernel wants it for the maps)
 # Driver mode on veth needs a program on the router-side peer for XDP_TX
 # (fz_xdp_pass) and checksum offload off on the senders (machine.md).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -52,6 +54,29 @@ metric() {	# metric NAME-REGEX -> summed value
 		awk -v re="$1" '$0 ~ re { s += $2 } END { print s + 0 }'
 }
 
+# check_dropped PID [CAPEFF...]: fz-relayd, started as root, runs as
+# --user with only the kept capabilities (none unless listed), no_new_privs
+# and a seccomp filter, in every thread.
+check_dropped() {
+	local pid=$1 t uid capeff nnp sc ok
+	shift
+	for t in /proc/"$pid"/task/*; do
+		uid=$(awk '/^Uid:/ { print $2 + $3 + $4 + $5 == 0 ? "root" : ($2 == 0 || $3 == 0 || $4 == 0 || $5 == 0) ? "partial" : $3 }' "$t/status")
+		capeff=$(awk '/^CapEff:/ { print $2 }' "$t/status")
+		nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "$t/status")
+		sc=$(awk '/^Seccomp:/ { print $2 }' "$t/status")
+		[ "$uid" = 65534 ] || ns_fail "fz-relayd $t: uid $uid, not nobody"
+		ok=0
+		for c in 0000000000000000 "$@"; do
+			[ "$capeff" = "$c" ] && ok=1
+		done
+		[ $ok = 1 ] || ns_fail "fz-relayd $t: CapEff $capeff"
+		[ "$nnp" = 1 ] || ns_fail "fz-relayd $t: NoNewPrivs $nnp"
+		[ "$sc" = 2 ] || ns_fail "fz-relayd $t: Seccomp $sc"
+	done
+	ns_log "ok: fz-relayd $pid runs as nobody, CapEff $capeff, NoNewPrivs 1, Seccomp 2 ($(ls /proc/"$pid"/task | wc -l) threads)"
+}
+
 run_mode() {
 	local mode=$1 log="$T/relay-$1.log" out rc
 	if [ "$mode" = driver ]; then
@@ -62,10 +87,13 @@ run_mode() {
 		--public-ip6-addr fd71:2::2 --static-auth-secret "$SECRET" \
 		--allow-private-peers --metrics 127.0.0.1:9103 \
 		--ebpf-offloading "$YL" --ebpf-attach-mode "$mode" \
-		--ebpf-int4-addr 10.71.2.2 --ebpf-int6-addr fd71:2::2 --log-format json
+		--ebpf-int4-addr 10.71.2.2 --ebpf-int6-addr fd71:2::2 --log-format json \
+		--user nobody
 	RPID=$BG_PID
 	ns_wait_for ip netns exec "$Y" curl -sf http://127.0.0.1:9103/healthz ||
 		{ cat "$log"; ns_fail "fz-relayd ($mode) did not start"; }
+	# CAP_BPF (bit 39) only on kernels that want it for map updates
+	check_dropped "$RPID" 0000008000000000
 	ip -n "$Y" link show "$YL" | grep -q "xdp" || ns_fail "no XDP on $YL"
 	ns_bg "$P" "$T/peer.log" turnutils_peer -p 3480 -L 10.71.3.2 -L fd71:3::2
 	PPID_=$BG_PID
@@ -92,6 +120,9 @@ run_mode() {
 	python3 -c "import sys; x,u=$x,$u; sys.exit(0 if x > 0 and x / (x + u) >= 0.99 else 1)" ||
 		ns_fail "$mode: only $x of $((x + u)) relayed packets in XDP"
 	ns_log "ok ($mode): $x packets relayed in XDP, $u in userspace ($(python3 -c "print('%.2f' % (100 * $x / ($x + $u)))") % in XDP)"
+	ip netns exec "$Y" curl -sf -X POST \
+		"http://127.0.0.1:9103/log_filter?directives=debug" >/dev/null ||
+		ns_fail "$mode: POST /log_filter"
 	kill -TERM "$RPID"; wait "$RPID"; rc=$?
 	[ $rc = 0 ] || ns_fail "$mode: fz-relayd exit $rc"
 	ip -n "$Y" link show "$YL" | grep -q "xdp" && ns_fail "$mode: XDP left attached"

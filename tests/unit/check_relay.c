@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The TURN core with fake sockets and the fake clock: long-term
- * credentials (TURN REST and Firezone schemes), nonces (401, 438, usage
- * limit, expiry), allocations (families, retransmits, 437, 442, 420,
+ * credentials (TURN REST and Firezone schemes), stateless nonces (401,
+ * 438, expiry, key rotation, bound to the source, a spoofed flood), allocations (families, retransmits, 437, 442, 420,
  * quotas, capacity), permissions and channels (403 for private peers, 443,
  * rebinding rules, lifetimes, quarantine), Refresh with lifetime 0, and
  * the channel tables kept in step (channel_up/channel_down).
  */
 #include <check.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 
 static uint8_t resp[2048];
 static size_t resp_len;
-static int nresp, nopen, nclose, chan_up, chan_down, npeer_sends;
+static int nresp, nopen, nclose, chan_up, chan_down, chan_renew, npeer_sends;
+static uint64_t renew_until;
 static uint16_t next_port = 50000;
 static struct relay *R;
 static union fz_sockaddr client, client2;
@@ -87,23 +89,39 @@ f_down(void *arg, struct relay_channel *c)
 }
 
 static void
+f_renew(void *arg, struct relay_channel *c)
+{
+	(void)arg;
+	ck_assert(c->up && c->bound);
+	chan_renew++;
+	renew_until = c->expires < c->perm_expires ? c->expires :
+	    c->perm_expires;
+}
+
+static void
 setup_cfg(bool allow_private, unsigned quota, unsigned max)
 {
 	struct relay_config cfg;
 	struct relay_ops ops = { f_open, f_close, f_send_ctl, f_send_peer,
-	    f_up, f_down, NULL };
+	    f_up, f_down, NULL, f_renew };
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.have4 = true;
 	ck_assert_int_eq(addr_parse("203.0.113.1", ADDR_PORT_NONE,
 	    &cfg.public4), 0);
+	ck_assert_int_eq(addr_parse("198.51.100.200", ADDR_PORT_NONE,
+	    &cfg.own[0]), 0);		/* e.g. an interface address */
+	cfg.nown = 1;
+	cfg.port_lo = 49152;
+	cfg.port_hi = 65535;
 	cfg.static_secret = SECRET;
 	cfg.allow_private_peers = allow_private;
 	cfg.user_quota = quota;
 	cfg.max_allocations = max;
 	cfg.software = "test";
 	ck_assert_int_eq(relay_new(&cfg, &ops, &R), 0);
-	nresp = nopen = nclose = chan_up = chan_down = npeer_sends = 0;
+	nresp = nopen = nclose = chan_up = chan_down = chan_renew = 0;
+	npeer_sends = 0;
 	nonce[0] = '\0';
 }
 
@@ -520,6 +538,24 @@ START_TEST(test_peer_addresses)
 		{ "[ff02::1]:1", false }, { "[::ffff:10.0.0.1]:1", false },
 		{ "[::ffff:8.8.8.8]:1", true }, { "[2001:db8::1]:1", true },
 		{ "[64:ff9b::a00:1]:1", false },
+		/* special forms that embed any IPv4 address */
+		{ "[::8.8.8.8]:1", false }, { "[::ffff:0:8.8.8.8]:1", false },
+		{ "[::ffff:0:10.0.0.1]:1", false },
+		{ "[64:ff9b:1::808:808]:1", false },
+		{ "[64:ff9b:1:ffff::1]:1", false },
+		{ "[2002:808:808::1]:1", false }, { "[2002::1]:1", false },
+		{ "[64:ff9b::808:808]:1", true }, { "[2003::1]:1", true },
+		{ "[64:ff9b:2::1]:1", true },
+		/* the relay's own addresses: allocation ports only */
+		{ "203.0.113.1:3478", false }, { "203.0.113.1:53", false },
+		{ "203.0.113.1:49151", false }, { "203.0.113.1:49152", true },
+		{ "203.0.113.1:65535", true }, { "203.0.113.2:3478", true },
+		{ "198.51.100.200:3478", false },
+		{ "198.51.100.200:50000", true },
+		{ "[::ffff:203.0.113.1]:3478", false },
+		{ "[::ffff:203.0.113.1]:50000", true },
+		{ "[64:ff9b::cb00:7101]:3478", false },
+		{ "[64:ff9b::cb00:7101]:50000", true },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -527,6 +563,231 @@ START_TEST(test_peer_addresses)
 		ck_assert_msg(relay_peer_allowed(R, &a.sa) == t[i].ok, "%s",
 		    t[i].s);
 	}
+}
+END_TEST
+
+/*
+ * A channel relays nothing once its peer's permission expired (300 s,
+ * before the channel's 600 s), either way; the next tick takes it down
+ * (out of the XDP maps), a new CreatePermission brings it back.
+ */
+START_TEST(test_permission_expiry_stops_channels)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	const struct relay_channel *ch;
+	struct relay_alloc *a;
+	union fz_sockaddr peer;
+	uint64_t drops, t0;
+
+	ck_assert_int_eq(addr_parse("192.0.2.55:7000", ADDR_PORT_REQUIRED,
+	    &peer), 0);
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "192.0.2.55:7000";
+	o.channel = 0x4001;
+	t0 = time_mono_ns();
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);
+	ck_assert_ptr_nonnull(ch = relay_channel_lookup(R, &client.sa, 0x4001));
+	a = ch->alloc;
+	time_fake_advance((RELAY_PERMISSION_LIFETIME - 1) * NS);
+	relay_tick(R);
+	ck_assert_ptr_nonnull(relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_ptr_eq(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1), ch);
+	ck_assert_int_eq(chan_down, 0);
+	time_fake_advance(1 * NS);	/* exactly at expiry: unusable */
+	drops = relay_counter(R, RC_DROP_NO_PERMISSION);
+	ck_assert_ptr_null(relay_channel_lookup(R, &client.sa, 0x4001));
+	ck_assert_ptr_null(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1));
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_NO_PERMISSION), drops + 2);
+	ck_assert_int_eq(npeer_sends, 0);
+	relay_tick(R);
+	ck_assert_int_eq(chan_down, 1);		/* gone from the fast path */
+	ck_assert_uint_eq(relay_permissions(R), 0);
+	ck_assert_uint_eq(relay_channels(R), 1);	/* still bound */
+	relay_tick(R);
+	ck_assert_int_eq(chan_down, 1);		/* once */
+	/* a new permission for the peer makes the channel usable again */
+	o.channel = 0;
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 2);
+	ck_assert_ptr_eq(relay_channel_lookup(R, &client.sa, 0x4001), ch);
+	ck_assert_ptr_eq(relay_peer_in(R, a, &peer.sa, (const uint8_t *)"x",
+	    1), ch);
+	/* refreshing it (or the channel) renews, with the new lifetime:
+	 * the earlier of channel (600 s from bind) and permission (300 s) */
+	ck_assert_int_eq(chan_renew, 0);
+	time_fake_advance(10 * NS);
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	ck_assert_int_eq(chan_renew, 1);
+	ck_assert_uint_eq(renew_until, t0 + RELAY_CHANNEL_LIFETIME * NS);
+	o.channel = 0x4001;
+	time_fake_advance(10 * NS);
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_renew, 2);
+	ck_assert_uint_eq(renew_until, time_mono_ns() +
+	    RELAY_PERMISSION_LIFETIME * NS);
+	ck_assert_int_eq(chan_up, 2);
+	ck_assert_int_eq(chan_down, 1);
+}
+END_TEST
+
+/*
+ * Stateless nonces: a flood of unauthenticated Allocates from spoofed
+ * sources costs no memory and gets small answers; an authenticated
+ * client's nonce keeps working through it; a nonce is bound to the
+ * transport address it was given to.
+ */
+START_TEST(test_nonce_flood_and_binding)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	char mine[128];
+	struct mallinfo2 before, after;
+	uint8_t req[20] = { 0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+	union fz_sockaddr src;
+	char a[64];
+	int i, sent;
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	snprintf(mine, sizeof(mine), "%s", nonce);
+	ck_assert_uint_eq(strlen(mine), RELAY_NONCE_LEN);
+	sent = nresp;
+	before = mallinfo2();
+	for (i = 0; i < 10000; i++) {
+		snprintf(a, sizeof(a), "198.51.%d.%d:%d", (i >> 8) & 0xff,
+		    i & 0xff, 1024 + i);
+		ck_assert_int_eq(addr_parse(a, ADDR_PORT_REQUIRED, &src), 0);
+		memcpy(req + 8, &i, sizeof(i));
+		relay_stun_in(R, 7, &src.sa, req, sizeof(req));
+	}
+	after = mallinfo2();
+	ck_assert_uint_eq(after.uordblks, before.uordblks);
+	ck_assert_uint_eq(after.hblkhd, before.hblkhd);
+	ck_assert_int_eq(nresp, sent + 10000);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_MISSING), 10001);
+	ck_assert_uint_eq(relay_allocations(R), 1);
+	/* the answer: 401, REALM, NONCE, nothing else; at most 3x the ask */
+	ck_assert_int_eq(stun_parse(resp, resp_len, &m), 0);
+	ck_assert_uint_eq(resp_len, 60);
+	ck_assert_uint_le(resp_len, 3 * sizeof(req));
+	ck_assert_ptr_null(stun_find(&m, STUN_A_SOFTWARE));
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_REALM));
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_NONCE));
+	/* the authenticated client's nonce still works */
+	snprintf(nonce, sizeof(nonce), "%s", mine);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_SOFTWARE));
+	/* ... but not from another address, nor another port */
+	o = O();
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &o, &m), 438);
+	ck_assert_str_ne(nonce, mine);	/* a fresh one, for client2 */
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(addr_parse("198.51.100.10:40001", ADDR_PORT_REQUIRED,
+	    &src), 0);
+	snprintf(nonce, sizeof(nonce), "%s", mine);
+	ck_assert_int_eq(request(&src, TURN_ALLOCATE, &o, &m), 438);
+	/* a tampered nonce is stale too */
+	mine[RELAY_NONCE_LEN - 1] = mine[RELAY_NONCE_LEN - 1] == 'A' ? 'B' : 'A';
+	o.nonce = mine;
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	ck_assert_uint_eq(relay_allocations(R), 2);
+}
+END_TEST
+
+/* The nonce key rotates; a nonce lives its hour across one rotation. */
+START_TEST(test_nonce_rotation)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	char mine[128];
+
+	/* mint just before a key rotation, use it after */
+	time_fake_advance((RELAY_NONCE_LIFETIME - 1000 % RELAY_NONCE_LIFETIME
+	    - 10) * NS);
+	ck_assert_int_eq(allocate(&client, o), 0);
+	snprintf(mine, sizeof(mine), "%s", nonce);
+	time_fake_advance(20 * NS);
+	o.lifetime = 600;
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	time_fake_advance((RELAY_NONCE_LIFETIME - 30) * NS);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_str_eq(nonce, mine);		/* no new one was needed */
+	time_fake_advance(20 * NS);		/* its hour is over */
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	/* two rotations later the old key is gone as well */
+	time_fake_advance(2 * RELAY_NONCE_LIFETIME * NS);
+	o.nonce = mine;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 438);
+}
+END_TEST
+
+/* A Send indication (no credentials, RFC 8656 section 11.2). */
+static void
+send_ind(const union fz_sockaddr *from, const char *peer)
+{
+	uint8_t buf[256], tid[12];
+	struct stun_builder b;
+	union fz_sockaddr p;
+	size_t n;
+
+	randombytes_buf(tid, sizeof(tid));
+	ck_assert_int_eq(addr_parse(peer, ADDR_PORT_REQUIRED, &p), 0);
+	stun_build(&b, buf, sizeof(buf), TURN_SEND | STUN_INDICATION, tid);
+	stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, &p.sa);
+	stun_put(&b, TURN_A_DATA, (const uint8_t *)"hi", 2);
+	ck_assert_int_eq(stun_finish(&b, &n), 0);
+	relay_stun_in(R, 7, &from->sa, buf, n);
+}
+
+/*
+ * The relay's own public address is a permitted peer (relay-to-self), but
+ * only its allocation ports: not 3478 or any other local UDP service.
+ */
+START_TEST(test_own_address_ports)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "203.0.113.1:3478";	/* permissions are per address */
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	send_ind(&client, "203.0.113.1:3478");
+	send_ind(&client, "203.0.113.1:53");
+	send_ind(&client, "203.0.113.1:49151");
+	ck_assert_int_eq(npeer_sends, 0);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_FORBIDDEN_PEER), 3);
+	send_ind(&client, "203.0.113.1:50002");
+	ck_assert_int_eq(npeer_sends, 1);
+	o.channel = 0x4001;
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	o.peer = "203.0.113.1:22";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	ck_assert_int_eq(chan_up, 0);
+	o.peer = "203.0.113.1:50002";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 0);
+	ck_assert_int_eq(chan_up, 1);
+	/* an own interface address and the special IPv6 forms: 403 */
+	o.channel = 0x4002;
+	o.peer = "198.51.100.200:3478";
+	ck_assert_int_eq(request(&client, TURN_CHANNEL_BIND, &o, &m), 403);
+	o.channel = 0;
+	o.peer = "10.0.0.1:1";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 403);
+	/* with --allow-private-peers everything goes */
+	relay_free(R);
+	setup_cfg(true, 10, 10);
+	o = O();
+	ck_assert_int_eq(allocate(&client, o), 0);
+	o.peer = "203.0.113.1:3478";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m), 0);
+	send_ind(&client, "203.0.113.1:3478");
+	ck_assert_int_eq(npeer_sends, 1);
 }
 END_TEST
 
@@ -564,6 +825,10 @@ relay_suite(void)
 	tcase_add_test(tc, test_permissions_and_channels);
 	tcase_add_test(tc, test_allow_private_and_lifetime);
 	tcase_add_test(tc, test_peer_addresses);
+	tcase_add_test(tc, test_own_address_ports);
+	tcase_add_test(tc, test_permission_expiry_stops_channels);
+	tcase_add_test(tc, test_nonce_flood_and_binding);
+	tcase_add_test(tc, test_nonce_rotation);
 	tcase_add_test(tc, test_garbage_in);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fztime.h"
 #include "log.h"
 #include "relay.h"
 #include "xdp.h"
@@ -192,10 +193,13 @@ run(const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 	return (int)o.retval;
 }
 
-/* Binds a channel the way fz-relayd does (relay_xdp_channel_up). */
-static void
-bind_channel(const struct ep *client, uint16_t chan, const struct ep *peer,
-    uint16_t alloc_port)
+/*
+ * Binds a channel the way fz-relayd does (relay_xdp_channel_up), usable
+ * until perm_expires on the relay's clock (UINT64_MAX: always).
+ */
+static struct relay_channel *
+bind_channel_until(const struct ep *client, uint16_t chan,
+    const struct ep *peer, uint16_t alloc_port, uint64_t perm_expires)
 {
 	static struct relay_alloc a[16];
 	static struct relay_channel c[16];
@@ -214,7 +218,17 @@ bind_channel(const struct ep *client, uint16_t chan, const struct ep *peer,
 	ch->peer.fam = (uint8_t)peer->fam;
 	ch->peer.port = htons(peer->port);
 	memcpy(ch->peer.ip, peer->ip, 16);
+	ch->expires = UINT64_MAX;
+	ch->perm_expires = perm_expires;
 	ck_assert_int_eq(relay_xdp_channel_up(X, ch), 0);
+	return ch;
+}
+
+static void
+bind_channel(const struct ep *client, uint16_t chan, const struct ep *peer,
+    uint16_t alloc_port)
+{
+	(void)bind_channel_until(client, chan, peer, alloc_port, UINT64_MAX);
 }
 
 static uint8_t PAY[1200];
@@ -569,6 +583,76 @@ START_TEST(test_unbind)
 }
 END_TEST
 
+/*
+ * A channel whose permission expired relays nothing in either direction
+ * (RFC 8656 section 12), even before fz-relayd's tick deletes it: the
+ * program compares the map value's expiry with bpf_ktime_get_ns().
+ */
+START_TEST(test_expiry)
+{
+	uint8_t in[2048], out[2048], pl[300];
+	struct hdr h = { .ttl = 64, .csum = CS_FULL };
+	struct fz_xdp_stat_val st[FZ_XS_COUNT];
+	struct ep cx = E("192.0.2.30", 40030), px = E("198.51.100.30", 5030);
+	struct ep rp = RELAY4;
+	struct relay_channel *ch;
+	size_t n, c2p_n, p2c_n, on;
+	uint8_t c2p[2048], p2c[2048];
+
+	rp.port = 50030;
+	c2p_n = frame(c2p, MAC_R, MAC_A, &cx, &RELAY4, &h, pl,
+	    chdata(pl, 0x4030, 40));
+	p2c_n = frame(p2c, MAC_R, MAC_A, &px, &rp, &h, PAY, 40);
+	/* expired at the relay's now */
+	ch = bind_channel_until(&cx, 0x4030, &px, 50030, time_mono_ns());
+	memcpy(in, c2p, c2p_n);
+	ck_assert_int_eq(run(in, c2p_n, out, &on), XDP_PASS);
+	memcpy(in, p2c, p2c_n);
+	ck_assert_int_eq(run(in, p2c_n, out, &on), XDP_PASS);
+	ck_assert_int_eq(relay_xdp_stats(X, st), 0);
+	ck_assert_uint_eq(st[FZ_XS_PASS_EXPIRED].packets, 2);
+	/* renewed for 300 ms: relayed both ways */
+	ch->perm_expires = time_mono_ns() + 300 * 1000000ULL;
+	ck_assert_int_eq(relay_xdp_channel_up(X, ch), 0);
+	memcpy(in, c2p, c2p_n);
+	ck_assert_int_eq(run(in, c2p_n, out, &on), XDP_TX);
+	memcpy(in, p2c, p2c_n);
+	ck_assert_int_eq(run(in, p2c_n, out, &on), XDP_TX);
+	/* the channel's own expiry counts as well: the earlier one */
+	ch->expires = time_mono_ns();
+	ck_assert_int_eq(relay_xdp_channel_up(X, ch), 0);
+	memcpy(in, c2p, c2p_n);
+	ck_assert_int_eq(run(in, c2p_n, out, &on), XDP_PASS);
+	ch->expires = UINT64_MAX;
+	ck_assert_int_eq(relay_xdp_channel_up(X, ch), 0);
+	memcpy(in, c2p, c2p_n);
+	ck_assert_int_eq(run(in, c2p_n, out, &on), XDP_TX);
+	/* ... and then the time runs out on the kernel's clock */
+	usleep(400 * 1000);
+	memcpy(in, c2p, c2p_n);
+	ck_assert_int_eq(run(in, c2p_n, out, &on), XDP_PASS);
+	memcpy(in, p2c, p2c_n);
+	ck_assert_int_eq(run(in, p2c_n, out, &on), XDP_PASS);
+	ck_assert_int_eq(relay_xdp_stats(X, st), 0);
+	ck_assert_uint_eq(st[FZ_XS_PASS_EXPIRED].packets, 5);
+	/* relay-to-self: the other client's side expired */
+	{
+		struct ep cy = E("192.0.2.31", 40031), cz = E("192.0.2.32",
+		    40032), rz = E("203.0.113.1", 50032), ry = E("203.0.113.1",
+		    50031);
+
+		bind_channel(&cy, 0x4031, &rz, 50031);
+		bind_channel_until(&cz, 0x4032, &ry, 50032, time_mono_ns());
+		n = frame(in, MAC_R, MAC_A, &cy, &RELAY4, &h, pl,
+		    chdata(pl, 0x4031, 40));
+		ck_assert_int_eq(run(in, n, out, &on), XDP_PASS);
+		ck_assert_int_eq(relay_xdp_stats(X, st), 0);
+		ck_assert_uint_eq(st[FZ_XS_PASS_EXPIRED].packets, 6);
+		ck_assert_uint_eq(st[FZ_XS_SELF].packets, 0);
+	}
+}
+END_TEST
+
 static Suite *
 xdp_suite(void)
 {
@@ -587,6 +671,7 @@ xdp_suite(void)
 	tcase_add_test(tc, test_passes);
 	tcase_add_test(tc, test_loop_dropped);
 	tcase_add_test(tc, test_unbind);
+	tcase_add_test(tc, test_expiry);
 	suite_add_tcase(s, tc);
 	return s;
 }

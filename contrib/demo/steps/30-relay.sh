@@ -7,6 +7,8 @@
 # peer) and fz-turnbench; then the same with the XDP fast path attached,
 # and the metrics show where the packets went.
 . "${top_srcdir:?}/tests/netns/lib.sh"
+# Started as root fz-relayd drops to this user (fz-relay may not exist here).
+export FZ_RELAY_USER="${FZ_RELAY_USER:-nobody}"
 ns_require_root
 for t in turnutils_uclient turnutils_peer curl ethtool; do
 	command -v $t >/dev/null || ns_fail "$t is not installed (contrib/bootstrap.sh installs it)"
