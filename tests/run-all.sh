@@ -6,7 +6,8 @@
 #      namespace and interop tests, which skip with 77 when not root);
 #   2. an ASan+UBSan build of the unit tests (build-asan/);
 #   3. every libFuzzer target, briefly, from its seed corpus (build-fuzz/);
-#   4. mandoc -Tlint of the man pages.
+#   4. the mechanical style rules (tests/style.sh) and mandoc -Tlint of
+#      the man pages.
 # Prints every Check summary line and a final "N passed, N failed" line.
 set -uo pipefail
 
@@ -79,6 +80,14 @@ tally "$asan"
 
 say "libFuzzer targets"
 if ! "$top/tests/run-fuzz.sh"; then
+	status=1
+	fail=$((fail + 1))
+else
+	pass=$((pass + 1))
+fi
+
+say "style"
+if ! "$top/tests/style.sh"; then
 	status=1
 	fail=$((fail + 1))
 else
