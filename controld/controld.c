@@ -33,7 +33,8 @@
 struct controld {
 	struct event_base	*base;
 	struct ipc_conn		*conn;
-	struct ipc_config	 cfg;
+	struct ipc_msg		 cfg;		/* CONFIG, in cfg_arena */
+	struct ipc_arena	 cfg_arena;
 	bool			 have_cfg;
 	char			 token[4097];	/* never logged */
 	char			 api_url[513];
@@ -57,8 +58,8 @@ send_status(struct controld *c, const char *state, const char *detail)
 	int rc;
 
 	ipc_msg_init(&m, IPC_STATUS);
-	(void)ipc_strset(m.u.status.state, state);
-	snprintf(m.u.status.detail, sizeof(m.u.status.detail), "%s", detail);
+	m.u.status.state = state;
+	m.u.status.detail = detail;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending STATUS");
 }
@@ -74,25 +75,31 @@ on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_debug("connected to %s (pid %u)", m->u.hello.program,
 		    m->u.hello.pid);
 		break;
-	case IPC_CONFIG:
-		c->cfg = m->u.config;
+	case IPC_CONFIG: {
+		const struct ipc_config *cf;
+		int rc;
+
+		if ((rc = ipc_msg_clone(m, &c->cfg, &c->cfg_arena)) != 0) {
+			log_errorc(-rc, "keeping CONFIG");
+			break;
+		}
+		cf = &c->cfg.u.config;
 		c->have_cfg = true;
-		snprintf(c->api_url, sizeof(c->api_url), "%s",
-		    m->u.config.api_url);
-		if (m->u.config.log_filter[0] != '\0' &&
-		    log_set_filter(m->u.config.log_filter) != 0)
+		snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
+		if (cf->log_filter[0] != '\0' &&
+		    log_set_filter(cf->log_filter) != 0)
 			log_warnx("bad log filter from fz-tunneld");
 		log_info("%s mode, portal %s, device id %s, name %s",
-		    c->cfg.mode, c->cfg.api_url, c->cfg.firezone_id,
-		    c->cfg.name);
+		    cf->mode, cf->api_url, cf->firezone_id, cf->name);
 		break;
+	}
 	case IPC_LOG_FILE:
 		log_set_dir_fd(m->fd);
 		log_info("logging to the file fz-tunneld opened");
 		break;
 	case IPC_SIGN_IN:
-		memcpy(c->token, m->u.sign_in.token, sizeof(c->token));
-		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));
+		/* the arena holding the original is wiped (IPC_SECRET) */
+		snprintf(c->token, sizeof(c->token), "%s", m->u.sign_in.token);
 		if (m->u.sign_in.api_url[0] != '\0')
 			snprintf(c->api_url, sizeof(c->api_url), "%s",
 			    m->u.sign_in.api_url);

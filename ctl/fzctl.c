@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,7 @@ main(int argc, char *argv[])
 	};
 	static struct ctl c;
 	static struct ipc_msg m;
+	static char token[4097];	/* SIGN_IN's limit, and the newline */
 	struct ipc_conn_config cc = {
 		.self = IPC_F, .peer = IPC_T, .program = "fzctl",
 		.on_msg = on_msg, .on_close = on_close, .arg = &c,
@@ -339,12 +341,13 @@ main(int argc, char *argv[])
 			}
 		}
 		ipc_msg_init(&m, IPC_SIGN_IN);
-		if (read_token(token_file, m.u.sign_in.token,
-		    sizeof(m.u.sign_in.token)) != 0)
+		if (read_token(token_file, token, sizeof(token)) != 0)
 			return 2;
-		if ((api != NULL && ipc_strset(m.u.sign_in.api_url, api) != 0) ||
-		    (account != NULL &&
-		    ipc_strset(m.u.sign_in.account, account) != 0)) {
+		m.u.sign_in.token = token;
+		m.u.sign_in.api_url = api;
+		m.u.sign_in.account = account;
+		if ((api != NULL && strlen(api) > 512) ||
+		    (account != NULL && strlen(account) > 128)) {
 			fprintf(stderr, "fzctl: URL or account too long\n");
 			return 2;
 		}
@@ -360,7 +363,8 @@ main(int argc, char *argv[])
 			return 2;
 		}
 		ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-		if (ipc_strset(m.u.set_log_filter.filter, argv[optind++]) != 0) {
+		m.u.set_log_filter.filter = argv[optind++];
+		if (strlen(m.u.set_log_filter.filter) > 512) {
 			fprintf(stderr, "fzctl: filter too long\n");
 			return 2;
 		}
@@ -406,7 +410,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "fzctl: %s\n", strerror(-rc));
 		return 1;
 	}
-	memset(&m, 0, sizeof(m));	/* the token */
+	sodium_memzero(token, sizeof(token));	/* queued: encoded, wiped */
 	if (c.cmd != CMD_EVENTS) {
 		struct timeval tv = { 10, 0 };
 

@@ -2,8 +2,9 @@
 /*
  * IPC between fz-tunneld, fz-controld and front ends (fzctl, a GUI).
  *
- * Frames on a Unix stream socket: u32 length (big-endian, at most
- * IPC_MAX_FRAME) | msgpack [type, [fields...]].  The messages, who may send
+ * Frames on a Unix stream socket: u32 length (big-endian, at most the
+ * largest wire_max of a type the peer may send) | msgpack [type,
+ * [fields...]].  The messages, who may send
  * them to whom, and their fields are in ipc_msg.def.  Decoding is strict:
  * exact arity, one type per field, length limits, no trailing bytes.  The
  * first message each way is HELLO with IPC_VERSION.
@@ -19,9 +20,8 @@
 #include "buf.h"
 
 #define IPC_VERSION		1
-#define IPC_MAX_FRAME		(256 * 1024)
+#define IPC_MAX_FRAME		(8 * 1024 * 1024)	/* any type's wire_max */
 #define IPC_MAX_QUEUE		(2 * 1024 * 1024)	/* unsent bytes */
-#define IPC_MAX_RESOURCES	128
 
 /* Roles, as masks for the permission table. */
 #define IPC_T	0x1		/* fz-tunneld */
@@ -32,17 +32,42 @@
 #define IPC_FD		0x2
 #define IPC_SECRET	0x4
 
+/*
+ * A per-message bump allocator: decoded strings and arrays live here
+ * until ipc_arena_reset, which frees everything at once (wiping it first
+ * when wipe is set) and keeps the first chunk for the next message.
+ * Allocation fails past limit bytes handed out (padding included).  A
+ * plain struct: put it anywhere.
+ */
+struct ipc_arena_chunk;
+struct ipc_arena {
+	struct ipc_arena_chunk	*head;		/* newest first */
+	size_t			 total;		/* bytes handed out */
+	size_t			 limit;
+	bool			 wipe;		/* sodium_memzero on reset */
+};
+
+void	ipc_arena_init(struct ipc_arena *, size_t limit);
+/* n bytes aligned for any type (align 0) or to align; NULL past the
+ * limit or out of memory. */
+void	*ipc_arena_alloc(struct ipc_arena *, size_t n, size_t align);
+void	ipc_arena_reset(struct ipc_arena *);
+/* Frees every chunk (wiping as reset does); the arena can be reused. */
+void	ipc_arena_free(struct ipc_arena *);
+
+/* The strings of one resource and their limits in bytes. */
+#define IPC_RESOURCE_FIELDS(X)						\
+	X(id, 64) X(type, 16) X(address, 256) X(name, 256) X(status, 16)
+
 struct ipc_resource {
-	char	id[65];
-	char	type[17];		/* dns | cidr | internet */
-	char	address[257];
-	char	name[257];
-	char	status[17];		/* unknown | online | offline */
+#define IPC_RES_FIELD(n, max)	const char *n;
+	IPC_RESOURCE_FIELDS(IPC_RES_FIELD)
+#undef IPC_RES_FIELD
 };
 
 struct ipc_resource_list {
-	uint32_t		n;
-	struct ipc_resource	r[IPC_MAX_RESOURCES];
+	uint32_t			 n;
+	const struct ipc_resource	*r;
 };
 
 enum ipc_type {
@@ -53,12 +78,18 @@ enum ipc_type {
 	IPC_TYPE_COUNT
 };
 
+/*
+ * The message structs: text is a NUL-terminated const char * (NULL sends
+ * as ""), arrays a pointer and a count.  Decoded, they point into the
+ * arena; to send, into whatever the caller keeps alive until ipc_send
+ * returns.
+ */
 #define IPC_U32(n)		uint32_t n;
 #define IPC_I32(n)		int32_t n;
 #define IPC_U64(n)		uint64_t n;
 #define IPC_BOOL(n)		bool n;
-#define IPC_STR(n, max)		char n[(max) + 1];
-#define IPC_RESOURCES(n)	struct ipc_resource_list n;
+#define IPC_STR(n, max)		const char *n;
+#define IPC_RESOURCES(n, max)	struct ipc_resource_list n;
 #define IPC_NONE
 #define IPC_MSG(N, n, s, r, f, fields)	struct ipc_##n { fields };
 #include "ipc_msg.def"
@@ -87,6 +118,8 @@ struct ipc_msg_info {
 	unsigned	 receivers;
 	unsigned	 flags;		/* IPC_ONCE | IPC_FD | IPC_SECRET */
 	unsigned	 arity;
+	size_t		 wire_max;	/* the largest payload */
+	size_t		 arena_max;	/* the most its decoding allocates */
 };
 
 /* The table generated from ipc_msg.def; NULL for an unknown type. */
@@ -96,30 +129,32 @@ const char *ipc_role_name(unsigned role);
 
 /* Zeroes msg and sets its type (fd -1). */
 void	ipc_msg_init(struct ipc_msg *, enum ipc_type);
-/* Copies s into a message string field, failing if it does not fit. */
-#define ipc_strset(field, s)	ipc_strlcpy((field), (s), sizeof(field))
-int	ipc_strlcpy(char *, const char *, size_t);
 
 /*
  * Encodes the payload (without the length prefix) into w.  -EINVAL for an
- * unknown type or a string that is too long or not ipc_text_valid (the
- * decoder's rule, so what is sent always decodes); w's sticky error on
- * overflow.
+ * unknown type, a string that is too long or not ipc_text_valid, or an
+ * array over its limit (the decoder's rules, so what is sent always
+ * decodes); w's sticky error on overflow.
  */
 int	ipc_msg_encode(const struct ipc_msg *, struct wbuf *)
 	    __attribute__((warn_unused_result));
 /*
- * Decodes one payload strictly.  -EBADMSG for anything malformed,
- * -ENOMSG for an unknown type.  msg->fd is left -1.
+ * Decodes one payload strictly into msg, with its strings and arrays in
+ * a (reset first, then limited to the type's arena_max).  -EBADMSG for
+ * anything malformed, -ENOMSG for an unknown type, -ENOMEM.  msg->fd is
+ * left -1.
  */
-int	ipc_msg_decode(const uint8_t *, size_t, struct ipc_msg *)
-	    __attribute__((warn_unused_result));
+int	ipc_msg_decode(const uint8_t *, size_t, struct ipc_msg *,
+	    struct ipc_arena *) __attribute__((warn_unused_result));
+/* A deep copy of src into dst, its strings and arrays in a (reset). */
+int	ipc_msg_clone(const struct ipc_msg *src, struct ipc_msg *dst,
+	    struct ipc_arena *) __attribute__((warn_unused_result));
 
 /* Generated per message: the field codecs, used by the two above. */
 struct msgpack_packer;
 #define IPC_MSG(N, n, s, r, f, fields)					\
 int ipc_encode_##n(struct msgpack_packer *, const struct ipc_##n *);	\
-int ipc_decode_##n(struct rbuf *, struct ipc_##n *);
+int ipc_decode_##n(struct rbuf *, struct ipc_##n *, struct ipc_arena *);
 #include "ipc_msg.def"
 #undef IPC_MSG
 
@@ -200,11 +235,15 @@ int	mp_get_int(struct rbuf *, int64_t *) __attribute__((warn_unused_result));
 int	mp_get_bool(struct rbuf *, bool *) __attribute__((warn_unused_result));
 int	mp_get_str(struct rbuf *, const char **, uint32_t *)
 	    __attribute__((warn_unused_result));
-/* A string into a NUL-terminated buffer of size cap: ipc_text_valid. */
-int	mp_get_cstr(struct rbuf *, char *, size_t cap)
-	    __attribute__((warn_unused_result));
+/* A string of at most max bytes, ipc_text_valid, copied NUL-terminated
+ * into a. */
+int	mp_get_text(struct rbuf *, size_t max, struct ipc_arena *,
+	    const char **) __attribute__((warn_unused_result));
 bool	utf8_valid(const char *, size_t);
 /* Valid UTF-8 without C0 controls, DEL or C1 controls (U+0080-U+009F). */
 bool	ipc_text_valid(const char *, size_t);
+/* Copies src into dst (cap bytes with the NUL), cut at a UTF-8 boundary
+ * if it is longer: for a field's max + 1.  Returns the length. */
+size_t	ipc_text_trunc(char *dst, size_t cap, const char *src);
 
 #endif

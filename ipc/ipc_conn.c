@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 
 #define MAX_FDS		4	/* queued for IPC_FD frames */
+#define IN_MIN		(64 * 1024)	/* the input buffer, grown per frame */
 #define SCM_MAX_FD	253	/* the kernel's limit per sendmsg */
 
 #ifndef SO_PASSRIGHTS
@@ -53,8 +55,9 @@ struct ipc_conn {
 	struct ipc_conn_config	 cfg;
 	int			 fd;
 	struct event		*rev, *wev;
-	uint8_t			*in;		/* IPC_MAX_FRAME + 4 */
-	size_t			 inlen;
+	uint8_t			*in;		/* incap bytes */
+	size_t			 inlen, incap;
+	size_t			 max_frame;	/* the peer's largest type */
 	int			 fds[MAX_FDS];
 	unsigned		 nfds;
 	bool			 fds_ok;	/* may the peer pass any? */
@@ -64,7 +67,8 @@ struct ipc_conn {
 	char			 peer_program[65];
 	pid_t			 peer_pid;
 	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
-	struct ipc_msg		*msg;		/* decode target (large) */
+	struct ipc_msg		 msg;		/* decode target */
+	struct ipc_arena	 arena;		/* its strings and arrays */
 	int			 busy;		/* inside a callback */
 	bool			 dead;		/* freed during a callback */
 	bool			 closed;	/* on_close already called */
@@ -138,7 +142,7 @@ conn_destroy(struct ipc_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
-	free(c->msg);
+	ipc_arena_free(&c->arena);
 	free(c);
 }
 
@@ -184,6 +188,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 {
 	struct ipc_conn *c;
 	struct ipc_msg hello;
+	unsigned t;
 	int fl, rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -191,9 +196,13 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->cfg = *cfg;
 	c->fd = fd;
 	c->tail = &c->head;
-	c->in = malloc(IPC_MAX_FRAME + 4);
-	c->msg = malloc(sizeof(*c->msg));
-	if (c->in == NULL || c->msg == NULL) {
+	ipc_arena_init(&c->arena, 0);
+	for (t = 1; t < IPC_TYPE_COUNT; t++)
+		if (ipc_permitted(t, cfg->self, cfg->peer, 0) &&
+		    ipc_msg_info(t)->wire_max > c->max_frame)
+			c->max_frame = ipc_msg_info(t)->wire_max;
+	c->incap = c->max_frame + 4 < IN_MIN ? c->max_frame + 4 : IN_MIN;
+	if ((c->in = malloc(c->incap)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -215,8 +224,8 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	ipc_msg_init(&hello, IPC_HELLO);
 	hello.u.hello.version = IPC_VERSION;
 	hello.u.hello.pid = (uint32_t)getpid();
-	if (ipc_strset(hello.u.hello.program, cfg->program) != 0 ||
-	    (rc = ipc_send(c, &hello)) != 0) {
+	hello.u.hello.program = cfg->program;
+	if ((rc = ipc_send(c, &hello)) != 0) {
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -234,7 +243,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	const struct ipc_msg_info *mi = ipc_msg_info(m->type);
 	struct outframe *f;
 	struct wbuf w;
-	uint8_t *tmp;
+	void *tmp;
 	int rc;
 
 	if (c->closed || c->dead || c->wdead)
@@ -245,17 +254,17 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 		return -EBADF;
 	if (c->queued >= IPC_MAX_QUEUE)
 		return -ENOBUFS;
-	if ((tmp = malloc(IPC_MAX_FRAME)) == NULL)
+	/* Room for the largest such message, then trimmed to what it took. */
+	if ((f = malloc(sizeof(*f) + 4 + mi->wire_max)) == NULL)
 		return -ENOMEM;
-	wbuf_init(&w, tmp, IPC_MAX_FRAME);
+	wbuf_init(&w, f->data + 4, mi->wire_max);
 	if ((rc = ipc_msg_encode(m, &w)) != 0) {
-		free(tmp);
+		free(f);
 		return rc == -ENOBUFS ? -EMSGSIZE : rc;
 	}
-	if ((f = malloc(sizeof(*f) + 4 + w.len)) == NULL) {
-		free(tmp);
-		return -ENOMEM;
-	}
+	if (w.len < mi->wire_max && (tmp = realloc(f, sizeof(*f) + 4 +
+	    w.len)) != NULL)
+		f = (struct outframe *)tmp;
 	f->next = NULL;
 	f->len = 4 + w.len;
 	f->off = 0;
@@ -264,8 +273,6 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	f->data[1] = (uint8_t)(w.len >> 16);
 	f->data[2] = (uint8_t)(w.len >> 8);
 	f->data[3] = (uint8_t)w.len;
-	memcpy(f->data + 4, tmp, w.len);
-	free(tmp);
 	if ((mi->flags & IPC_FD) &&
 	    (f->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		rc = -errno;
@@ -388,15 +395,54 @@ take_fds(struct ipc_conn *c, struct msghdr *mh)
 	return rc;
 }
 
+/*
+ * Makes room for a frame of need bytes that starts at off: moves it to
+ * the front and grows the buffer (up to max_frame + 4) when needed.
+ */
+static int
+grow_in(struct ipc_conn *c, size_t off, size_t need)
+{
+	uint8_t *p;
+
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	if (need <= c->incap)
+		return 0;
+	if ((p = realloc(c->in, need)) == NULL)
+		return -ENOMEM;
+	c->in = p;
+	c->incap = need;
+	return 0;
+}
+
+/* After a large frame: back to the usual size once it is consumed. */
+static void
+shrink_in(struct ipc_conn *c)
+{
+	uint8_t *p;
+
+	if (c->incap <= IN_MIN || c->inlen > IN_MIN)
+		return;
+	if ((p = realloc(c->in, IN_MIN)) != NULL) {
+		c->in = p;
+		c->incap = IN_MIN;
+	}
+}
+
 /* Checks and delivers one decoded frame; nonzero ends the connection. */
 static int
 deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 {
-	struct ipc_msg *m = c->msg;
+	struct ipc_msg *m = &c->msg;
 	const struct ipc_msg_info *mi;
 	int rc;
 
-	if ((rc = ipc_msg_decode(p, len, m)) != 0) {
+	if ((rc = ipc_msg_decode(p, len, m, &c->arena)) == -ENOMEM) {
+		log_warnx("out of memory for a message from %s",
+		    ipc_role_name(c->cfg.peer));
+		return rc;
+	}
+	if (rc != 0) {
 		log_warnx("malformed %s from %s (%s)",
 		    rc == -ENOMSG ? "message type" : "message",
 		    ipc_role_name(c->cfg.peer), strerror(-rc));
@@ -437,14 +483,15 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 			return -EPROTONOSUPPORT;
 		}
 		c->hello_in = true;
-		memcpy(c->peer_program, m->u.hello.program,
-		    sizeof(c->peer_program));
+		snprintf(c->peer_program, sizeof(c->peer_program), "%s",
+		    m->u.hello.program);
 		c->peer_pid = (pid_t)m->u.hello.pid;
 	}
 	log_trace("recv %s from %s", mi->name, ipc_role_name(c->cfg.peer));
 	c->busy++;
 	c->cfg.on_msg(c, m, c->cfg.arg);
 	c->busy--;
+	ipc_arena_reset(&c->arena);
 	return 0;
 }
 
@@ -470,7 +517,7 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = c->in + c->inlen;
-	iov.iov_len = IPC_MAX_FRAME + 4 - c->inlen;
+	iov.iov_len = c->incap - c->inlen;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.buf;
@@ -500,14 +547,19 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 		uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
 		    (uint32_t)h[2] << 8 | h[3];
 
-		if (len > IPC_MAX_FRAME || len == 0) {
+		if (len > c->max_frame || len == 0) {
 			log_warnx("frame of %u bytes from %s", len,
 			    ipc_role_name(c->cfg.peer));
 			conn_fail(c, len == 0 ? -EPROTO : -EMSGSIZE);
 			return;
 		}
-		if (c->inlen - off - 4 < len)
-			break;
+		if (c->inlen - off - 4 < len) {
+			if (grow_in(c, off, 4 + (size_t)len) != 0) {
+				conn_fail(c, -ENOMEM);
+				return;
+			}
+			return;		/* the rest on the next read */
+		}
 		rc = deliver(c, h + 4, len);
 		if (c->dead) {
 			if (c->busy == 0)
@@ -524,6 +576,7 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
+	shrink_in(c);
 	if (c->inlen == 0 && c->nfds > 0) {
 		log_warnx("stray descriptor from %s", ipc_role_name(c->cfg.peer));
 		conn_fail(c, -EPROTO);

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: ISC
 # The IPC library shared by fz-tunneld, fz-controld and fzctl.
 noinst_LIBRARIES += libfzipc.a
-libfzipc_a_SOURCES = ipc/ipc.h ipc/ipc_msg.def ipc/ipc_msg.c ipc/mp.c \
+libfzipc_a_SOURCES = ipc/ipc.h ipc/ipc_msg.def ipc/ipc_msg.c ipc/ipc_arena.c ipc/mp.c \
 	ipc/ipc_conn.c
-libfzipc_a_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(LIBEVENT_CFLAGS)
-IPC_LIBS = libfzipc.a libfzcommon.a $(MSGPACK_LIBS) $(LIBEVENT_LIBS)
+libfzipc_a_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(SODIUM_CFLAGS)
+IPC_LIBS = libfzipc.a libfzcommon.a $(MSGPACK_LIBS) $(LIBEVENT_LIBS) \
+	$(SODIUM_LIBS)
 
 check_PROGRAMS += tests/unit/check_ipc
 UNIT_TESTS += tests/unit/check_ipc

@@ -230,19 +230,44 @@ ipc_text_valid(const char *s, size_t n)
 }
 
 int
-mp_get_cstr(struct rbuf *rb, char *out, size_t cap)
+mp_get_text(struct rbuf *rb, size_t max, struct ipc_arena *a,
+    const char **out)
 {
 	struct rbuf save = *rb;
 	const char *p;
 	uint32_t n;
+	char *s;
 
 	if (mp_get_str(rb, &p, &n) != 0)
 		return -EBADMSG;
-	if ((size_t)n >= cap || !ipc_text_valid(p, n)) {
+	if ((size_t)n > max || !ipc_text_valid(p, n)) {
 		*rb = save;
 		return -EBADMSG;
 	}
-	memcpy(out, p, n);
-	out[n] = '\0';
+	if ((s = ipc_arena_alloc(a, (size_t)n + 1, 1)) == NULL) {
+		*rb = save;
+		return -ENOMEM;
+	}
+	memcpy(s, p, n);
+	s[n] = '\0';
+	*out = s;
 	return 0;
+}
+
+size_t
+ipc_text_trunc(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (cap == 0)
+		return 0;
+	if (n >= cap) {
+		n = cap - 1;
+		/* back off to a UTF-8 sequence boundary */
+		while (n > 0 && ((uint8_t)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
 }

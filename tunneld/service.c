@@ -89,7 +89,7 @@ struct svc {
 	/* state */
 	char			 state[33], detail[513];
 	char			 account[129];
-	struct ipc_resource_list *resources;
+	struct resources	*resources;	/* the last RESOURCES */
 	char			 configured_filter[513];
 	uint64_t		 start_s;
 
@@ -102,6 +102,12 @@ struct svc {
 	struct frontend		 fe[MAX_FRONTENDS];
 	int			 status;
 	bool			 stopping;
+};
+
+/* A copy of the last RESOURCES from fz-controld, lists in its arena. */
+struct resources {
+	struct ipc_msg		 m;		/* type 0 until the first */
+	struct ipc_arena	 a;
 };
 
 static void	spawn_controld(struct svc *);
@@ -119,11 +125,13 @@ static void
 broadcast(struct svc *s, const char *kind, const char *detail)
 {
 	struct ipc_msg m;
+	char d[513];
 	int i;
 
 	ipc_msg_init(&m, IPC_EVENT);
-	(void)ipc_strset(m.u.event.kind, kind);
-	snprintf(m.u.event.detail, sizeof(m.u.event.detail), "%s", detail);
+	m.u.event.kind = kind;
+	(void)ipc_text_trunc(d, sizeof(d), detail);
+	m.u.event.detail = d;
 	for (i = 0; i < MAX_FRONTENDS; i++) {
 		struct frontend *f = &s->fe[i];
 
@@ -147,7 +155,7 @@ broadcast(struct svc *s, const char *kind, const char *detail)
 static void
 notify_status(const char *prefix, const char *state, const char *detail)
 {
-	char st[4 * 32 + 1], d[4 * 512 + 1];
+	static char st[4 * 32 + 1], d[4 * 512 + 1];	/* off the stack */
 
 	(void)log_escape(st, sizeof(st), state);
 	(void)log_escape(d, sizeof(d), detail);
@@ -190,11 +198,10 @@ send_sign_in(struct svc *s)
 	struct ipc_msg m;
 
 	ipc_msg_init(&m, IPC_SIGN_IN);
-	memcpy(m.u.sign_in.token, s->st.token, sizeof(m.u.sign_in.token));
-	(void)ipc_strset(m.u.sign_in.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.sign_in.account, s->account);
+	m.u.sign_in.token = s->st.token;
+	m.u.sign_in.api_url = s->st.api_url;
+	m.u.sign_in.account = s->account;
 	(void)send_to_controld(s, &m);
-	sodium_memzero(&m, sizeof(m));
 }
 
 static void
@@ -204,28 +211,28 @@ controld_greet(struct svc *s)
 	char filter[513];
 
 	ipc_msg_init(&m, IPC_CONFIG);
-	(void)ipc_strset(m.u.config.mode, s->st.gateway ? "gateway" : "client");
-	(void)ipc_strset(m.u.config.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.config.firezone_id, s->st.firezone_id);
-	(void)ipc_strset(m.u.config.name, s->st.name);
+	m.u.config.mode = s->st.gateway ? "gateway" : "client";
+	m.u.config.api_url = s->st.api_url;
+	m.u.config.firezone_id = s->st.firezone_id;
+	m.u.config.name = s->st.name;
 	log_get_filter(filter, sizeof(filter));
-	(void)ipc_strset(m.u.config.log_filter, filter);
-	(void)ipc_strset(m.u.config.dns_control, s->st.dns_control);
+	m.u.config.log_filter = filter;
+	m.u.config.dns_control = s->st.dns_control;
 	m.u.config.no_telemetry = s->st.no_telemetry;
 	m.u.config.internet_resource = s->st.internet_resource;
 	(void)send_to_controld(s, &m);
 
 	if (s->o->log_dir != NULL && *s->o->log_dir != '\0') {
-		char path[4096];
-		int fd;
+		char *path = NULL;
+		int fd = -1;
 
-		snprintf(path, sizeof(path), "%s/fz-controld.jsonl",
-		    s->o->log_dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		    O_NOFOLLOW, 0640);
-		if (fd < 0)
+		if (asprintf(&path, "%s/fz-controld.jsonl", s->o->log_dir) < 0)
+			path = NULL;
+		else if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC | O_NOFOLLOW, 0640)) < 0)
 			log_warn("%s", path);
-		else {
+		free(path);
+		if (fd >= 0) {
 			ipc_msg_init(&m, IPC_LOG_FILE);
 			m.fd = fd;
 			(void)send_to_controld(s, &m);
@@ -261,9 +268,15 @@ controld_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		break;
 	case IPC_RESOURCES: {
 		char d[32];
+		int rc;
 
-		*s->resources = m->u.resources.list;
-		snprintf(d, sizeof(d), "%u", s->resources->n);
+		if ((rc = ipc_msg_clone(m, &s->resources->m,
+		    &s->resources->a)) != 0) {
+			log_warnc(-rc, "keeping %u resources",
+			    m->u.resources.list.n);
+			ipc_msg_init(&s->resources->m, IPC_RESOURCES);
+		}
+		snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
 		broadcast(s, "resources", d);
 		break;
 	}
@@ -450,7 +463,7 @@ fe_result(struct frontend *f, int err, const char *msg)
 
 	ipc_msg_init(&m, IPC_RESULT);
 	m.u.result.error = err;
-	snprintf(m.u.result.message, sizeof(m.u.result.message), "%s", msg);
+	m.u.result.message = msg;
 	fe_send(f, &m);
 }
 
@@ -462,24 +475,23 @@ fe_status(struct svc *s, struct frontend *f)
 	char filter[513];
 
 	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
-	(void)ipc_strset(m.u.tunnel_status.state, s->state);
-	(void)ipc_strset(m.u.tunnel_status.detail, s->detail);
-	(void)ipc_strset(m.u.tunnel_status.mode, s->st.gateway ? "gateway" :
-	    "client");
+	m.u.tunnel_status.state = s->state;
+	m.u.tunnel_status.detail = s->detail;
+	m.u.tunnel_status.mode = s->st.gateway ? "gateway" : "client";
 	m.u.tunnel_status.signed_in = s->st.has_token;
-	(void)ipc_strset(m.u.tunnel_status.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.tunnel_status.account, s->account);
-	(void)ipc_strset(m.u.tunnel_status.firezone_id, s->st.firezone_id);
+	m.u.tunnel_status.api_url = s->st.api_url;
+	m.u.tunnel_status.account = s->account;
+	m.u.tunnel_status.firezone_id = s->st.firezone_id;
 	if (s->tun != NULL)
-		(void)ipc_strset(m.u.tunnel_status.interface, s->tun->name);
+		m.u.tunnel_status.interface = s->tun->name;
 	log_get_filter(filter, sizeof(filter));
-	(void)ipc_strset(m.u.tunnel_status.log_filter, filter);
+	m.u.tunnel_status.log_filter = filter;
 	m.u.tunnel_status.controld_pid = s->cpid;
 	m.u.tunnel_status.controld_restarts = s->restarts > 0 ?
 	    s->restarts - 1 : 0;
 	m.u.tunnel_status.uptime_s = time_mono_ns() / 1000000000ULL -
 	    s->start_s;
-	(void)ipc_strset(m.u.tunnel_status.version, PACKAGE_VERSION);
+	m.u.tunnel_status.version = PACKAGE_VERSION;
 	fe_send(f, &m);
 }
 
@@ -489,7 +501,7 @@ apply_filter(struct svc *s, const char *filter)
 	struct ipc_msg m;
 
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	(void)ipc_strset(m.u.set_log_filter.filter, filter);
+	m.u.set_log_filter.filter = filter;
 	(void)send_to_controld(s, &m);
 }
 
@@ -501,18 +513,22 @@ apply_filter(struct svc *s, const char *filter)
  * servers this machine gets.
  */
 static void
-fe_sign_in(struct svc *s, struct frontend *f, struct ipc_sign_in *in)
+fe_sign_in(struct svc *s, struct frontend *f, const struct ipc_sign_in *in)
 {
-	char token[sizeof(s->st.token)], url[sizeof(s->st.api_url)];
+	char *token, url[sizeof(s->st.api_url)];
 	int rc;
 
+	if ((token = malloc(sizeof(s->st.token))) == NULL) {
+		fe_result(f, -ENOMEM, "out of memory");
+		return;
+	}
 	if (s->st.gateway) {
 		fe_result(f, -EOPNOTSUPP, "a gateway takes its token from "
 		    "FIREZONE_TOKEN");
 		goto out;
 	}
 	rc = settings_token_check(in->token, strlen(in->token), token,
-	    sizeof(token));
+	    sizeof(s->st.token));
 	if (rc != 0) {
 		fe_result(f, -EINVAL, "not a token");
 		goto out;
@@ -546,8 +562,8 @@ fe_sign_in(struct svc *s, struct frontend *f, struct ipc_sign_in *in)
 	set_state(s, "connecting", s->st.api_url);
 	fe_result(f, 0, "signing in");
 out:
-	sodium_memzero(token, sizeof(token));
-	sodium_memzero(in->token, sizeof(in->token));
+	sodium_memzero(token, sizeof(s->st.token));
+	free(token);
 }
 
 /*
@@ -627,7 +643,8 @@ fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		break;
 	case IPC_RESOURCES_GET:
 		ipc_msg_init(&r, IPC_RESOURCES);
-		r.u.resources.list = *s->resources;
+		if (s->resources->m.type == IPC_RESOURCES)
+			r.u.resources.list = s->resources->m.u.resources.list;
 		fe_send(f, &r);
 		break;
 	case IPC_SUBSCRIBE:
@@ -1144,6 +1161,8 @@ out:
 	if (s->base != NULL)
 		event_base_free(s->base);
 	sodium_memzero(s->st.token, sizeof(s->st.token));
+	if (s->resources != NULL)
+		ipc_arena_free(&s->resources->a);
 	free(s->resources);
 	return s->status;
 }

@@ -10,6 +10,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <msgpack.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -22,6 +24,25 @@
 #include "ipc.h"
 #include "log.h"
 
+/* Storage for the strings fill() points a message at. */
+static char pool[64][64];
+static unsigned pool_next;
+static struct ipc_resource fill_res[3] = {
+	{ "id0", "dns", "*.corp0", "name 0", "online" },
+	{ "id1", "cidr", "10.0.0.0/8", "name 1", "offline" },
+	{ "id2", "internet", "", "name 2", "unknown" },
+};
+
+static const char *
+pool_str(const char *field, int seed, size_t max)
+{
+	char *p = pool[pool_next++ % 64], tmp[64];
+
+	snprintf(tmp, sizeof(tmp), "%s-%d-é", field, seed);
+	(void)ipc_text_trunc(p, max + 1 < 64 ? max + 1 : 64, tmp);
+	return p;
+}
+
 /* Fills every field of a message with a distinctive value. */
 static void
 fill(struct ipc_msg *m, enum ipc_type t, int seed)
@@ -32,16 +53,10 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 #define IPC_I32(n)	p->n = -1234567 - seed;
 #define IPC_U64(n)	p->n = 0x123456789abcdefULL + (uint64_t)seed;
 #define IPC_BOOL(n)	p->n = (seed & 1) != 0;
-#define IPC_STR(n, max)	snprintf(p->n, sizeof(p->n), "%s-%d-é", #n, seed);
-#define IPC_RESOURCES(f)						\
+#define IPC_STR(n, max)	p->n = pool_str(#n, seed, (max));
+#define IPC_RESOURCES(f, max)						\
 	p->f.n = 3;							\
-	for (int i = 0; i < 3; i++) {					\
-		snprintf(p->f.r[i].id, 65, "id%d", i);		\
-		snprintf(p->f.r[i].type, 17, "dns");		\
-		snprintf(p->f.r[i].address, 257, "*.corp%d", i);	\
-		snprintf(p->f.r[i].name, 257, "name %d", i);	\
-		snprintf(p->f.r[i].status, 17, "online");		\
-	}
+	p->f.r = fill_res;
 #define IPC_NONE
 #define IPC_MSG(N, n, s, r, f, fields)					\
 	case IPC_##N: {							\
@@ -58,6 +73,15 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 	default:
 		break;
 	}
+}
+
+/* The decoders' arenas; limits are set per decode. */
+static struct ipc_arena ar, ar2;
+
+static int
+dec(const uint8_t *p, size_t len, struct ipc_msg *m)
+{
+	return ipc_msg_decode(p, len, m, &ar);
 }
 
 static size_t
@@ -81,7 +105,7 @@ START_TEST(test_roundtrip_every_type)
 
 		fill(&m, (enum ipc_type)t, (int)t);
 		la = enc(&m, a, sizeof(a));
-		ck_assert_int_eq(ipc_msg_decode(a, la, &d), 0);
+		ck_assert_int_eq(dec(a, la, &d), 0);
 		ck_assert_int_eq(d.type, (int)t);
 		lb = enc(&d, b, sizeof(b));
 		ck_assert_uint_eq(la, lb);
@@ -103,9 +127,9 @@ START_TEST(test_truncation_and_trailing)
 		fill(&m, (enum ipc_type)t, 7);
 		len = enc(&m, a, sizeof(a) - 1);
 		for (cut = 0; cut < len; cut++)
-			ck_assert_int_ne(ipc_msg_decode(a, cut, &d), 0);
+			ck_assert_int_ne(dec(a, cut, &d), 0);
 		a[len] = 0xc0;	/* nil */
-		ck_assert_int_eq(ipc_msg_decode(a, len + 1, &d), -EBADMSG);
+		ck_assert_int_eq(dec(a, len + 1, &d), -EBADMSG);
 	}
 }
 END_TEST
@@ -213,8 +237,8 @@ p_too_many_resources(msgpack_packer *pk)
 	msgpack_pack_array(pk, 2);
 	msgpack_pack_uint32(pk, IPC_RESOURCES);
 	msgpack_pack_array(pk, 1);
-	msgpack_pack_array(pk, IPC_MAX_RESOURCES + 1);
-	for (int i = 0; i <= IPC_MAX_RESOURCES; i++) {
+	msgpack_pack_array(pk, 10001);
+	for (int i = 0; i <= 10000; i++) {
 		msgpack_pack_array(pk, 5);
 		for (int k = 0; k < 5; k++) {
 			msgpack_pack_str(pk, 1);
@@ -237,28 +261,28 @@ START_TEST(test_strict_decoding)
 	size_t n;
 
 	n = pack(b, sizeof(b), p_wrong_type);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_wrong_arity);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_unknown);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	ck_assert_int_eq(dec(b, n, &d), -ENOMSG);
 	n = pack(b, sizeof(b), p_type_zero);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	ck_assert_int_eq(dec(b, n, &d), -ENOMSG);
 	n = pack(b, sizeof(b), p_not_array);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_long_string);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_nul_string);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_bad_utf8);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_u32_overflow);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
-	ck_assert_int_eq(ipc_msg_decode(huge_array, sizeof(huge_array), &d),
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(huge_array, sizeof(huge_array), &d),
 	    -EBADMSG);
-	ck_assert_int_eq(ipc_msg_decode(huge_str, sizeof(huge_str), &d),
+	ck_assert_int_eq(dec(huge_str, sizeof(huge_str), &d),
 	    -EBADMSG);
-	ck_assert_int_ne(ipc_msg_decode(NULL, 0, &d), 0);
+	ck_assert_int_ne(dec(NULL, 0, &d), 0);
 	{
 		uint8_t *big = malloc(IPC_MAX_FRAME);
 
@@ -268,7 +292,7 @@ START_TEST(test_strict_decoding)
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 		p_too_many_resources(&pk);
-		ck_assert_int_eq(ipc_msg_decode((uint8_t *)sb.data, sb.size, &d),
+		ck_assert_int_eq(dec((uint8_t *)sb.data, sb.size, &d),
 		    -EBADMSG);
 		msgpack_sbuffer_destroy(&sb);
 		free(big);
@@ -354,25 +378,25 @@ START_TEST(test_control_chars_rejected)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(!ipc_text_valid(bad[i].s, bad[i].n), "%zu", i);
 		n = status_with(b, sizeof(b), bad[i].s, bad[i].n);
-		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		ck_assert_msg(dec(b, n, &d) == -EBADMSG,
 		    "STATUS bad[%zu] decoded", i);
 		n = resource_named(b, sizeof(b), bad[i].s, bad[i].n);
-		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		ck_assert_msg(dec(b, n, &d) == -EBADMSG,
 		    "RESOURCES bad[%zu] decoded", i);
 		/* and the encoder refuses to send what would not decode */
 		if (memchr(bad[i].s, 0, bad[i].n) != NULL)
 			continue;
 		ipc_msg_init(&m, IPC_STATUS);
-		memcpy(m.u.status.detail, bad[i].s, bad[i].n);
+		m.u.status.detail = bad[i].s;	/* NUL-terminated: no NUL */
 		wbuf_init(&w, b, sizeof(b));
 		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		n = status_with(b, sizeof(b), good[i], strlen(good[i]));
-		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_int_eq(dec(b, n, &d), 0);
 		ck_assert_str_eq(d.u.status.detail, good[i]);
 		n = resource_named(b, sizeof(b), good[i], strlen(good[i]));
-		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_int_eq(dec(b, n, &d), 0);
 		ck_assert_str_eq(d.u.resources.list.r[0].name, good[i]);
 	}
 }
@@ -384,12 +408,37 @@ START_TEST(test_encode_refuses_bad_strings)
 	static struct ipc_msg m;
 	struct wbuf w;
 
+	static char long_filter[514];
+	static struct ipc_resource res = { "id", "dns", "a", "n", "online" };
+
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	memcpy(m.u.set_log_filter.filter, "\xff\xfe", 3);
+	m.u.set_log_filter.filter = "\xff\xfe";
 	wbuf_init(&w, b, sizeof(b));
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
-	/* Unterminated: every byte used. */
-	memset(m.u.set_log_filter.filter, 'a', sizeof(m.u.set_log_filter.filter));
+	/* One byte over the catalogue's 512. */
+	memset(long_filter, 'a', 513);
+	m.u.set_log_filter.filter = long_filter;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	long_filter[512] = '\0';	/* exactly 512: fine */
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), 0);
+	/* NULL is the empty string. */
+	m.u.set_log_filter.filter = NULL;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), 0);
+	/* A list over its limit, and a count without entries. */
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10001;
+	m.u.resources.list.r = &res;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	m.u.resources.list.n = 1;
+	m.u.resources.list.r = NULL;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	res.name = "a\nb";
+	m.u.resources.list.r = &res;
 	wbuf_init(&w, b, sizeof(b));
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	ipc_msg_init(&m, (enum ipc_type)IPC_TYPE_COUNT);
@@ -397,12 +446,178 @@ START_TEST(test_encode_refuses_bad_strings)
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	/* Too small a buffer: the sticky error. */
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	strcpy(m.u.set_log_filter.filter, "info");
+	m.u.set_log_filter.filter = "info";
 	wbuf_init(&w, b, 3);
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -ENOBUFS);
-	ck_assert_int_eq(ipc_strset(m.u.hello.program,
-	    "this program name is much longer than sixty-four bytes, so it fails"),
-	    -ENAMETOOLONG);
+	ipc_msg_init(&m, IPC_HELLO);
+	m.u.hello.program =
+	    "this program name is much longer than sixty-four bytes, so it fails";
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+}
+END_TEST
+
+/*
+ * Frames as the fixed-size codec before the arena wrote them: the wire
+ * format did not change.
+ */
+START_TEST(test_wire_vectors)
+{
+	static const uint8_t status[] = {	/* [7, ["connected", "ok"]] */
+		0x92, 0x07, 0x92, 0xa9, 'c', 'o', 'n', 'n', 'e', 'c', 't',
+		'e', 'd', 0xa2, 'o', 'k',
+	};
+	static const uint8_t hello[] = {	/* [1, [1, "fzctl", 1234]] */
+		0x92, 0x01, 0x93, 0x01, 0xa5, 'f', 'z', 'c', 't', 'l', 0xcd,
+		0x04, 0xd2,
+	};
+	static const uint8_t res[] = {	/* [9, [[["i","dns","a","n","s"]]]] */
+		0x92, 0x09, 0x91, 0x91, 0x95, 0xa1, 'i', 0xa3, 'd', 'n', 's',
+		0xa1, 'a', 0xa1, 'n', 0xa1, 's',
+	};
+	static const uint8_t tstat[] = {	/* TUNNEL_STATUS, NULLs as "" */
+		0x92, 0x0b, 0x9d, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3, 0xa0, 0xa0,
+		0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00, 0x00, 0x01,
+		0x00, 0x00, 0x00, 0x00, 0xa0,
+	};
+	static uint8_t b[256];
+	static struct ipc_msg m, d;
+	static const struct ipc_resource r = { "i", "dns", "a", "n", "s" };
+	size_t n;
+
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "connected";
+	m.u.status.detail = "ok";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(status));
+	ck_assert(memcmp(b, status, n) == 0);
+	ck_assert_int_eq(dec(status, sizeof(status), &d), 0);
+	ck_assert_str_eq(d.u.status.state, "connected");
+	ck_assert_str_eq(d.u.status.detail, "ok");
+
+	ipc_msg_init(&m, IPC_HELLO);
+	m.u.hello.version = 1;
+	m.u.hello.program = "fzctl";
+	m.u.hello.pid = 1234;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(hello));
+	ck_assert(memcmp(b, hello, n) == 0);
+
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 1;
+	m.u.resources.list.r = &r;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(res));
+	ck_assert(memcmp(b, res, n) == 0);
+	ck_assert_int_eq(dec(res, sizeof(res), &d), 0);
+	ck_assert_uint_eq(d.u.resources.list.n, 1);
+	ck_assert_str_eq(d.u.resources.list.r[0].type, "dns");
+
+	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
+	m.u.tunnel_status.state = "up";
+	m.u.tunnel_status.signed_in = true;
+	m.u.tunnel_status.controld_pid = -1;
+	m.u.tunnel_status.controld_restarts = 3;
+	m.u.tunnel_status.uptime_s = 1ULL << 32;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(tstat));
+	ck_assert(memcmp(b, tstat, n) == 0);
+}
+END_TEST
+
+/* A portal with 10 000 resources and 253-byte DNS names round-trips. */
+START_TEST(test_many_resources)
+{
+	const struct ipc_msg_info *mi = ipc_msg_info(IPC_RESOURCES);
+	struct ipc_resource *r = calloc(10000, sizeof(*r));
+	char (*names)[254] = malloc(10000 * sizeof(*names));
+	char (*ids)[16] = malloc(10000 * sizeof(*ids));
+	uint8_t *a = malloc(mi->wire_max), *b = malloc(mi->wire_max);
+	static struct ipc_msg m, d, d2;
+	struct wbuf w;
+	size_t la, lb;
+	uint32_t i;
+
+	ck_assert(r != NULL && names != NULL && ids != NULL && a != NULL &&
+	    b != NULL);
+	ck_assert_uint_le(mi->wire_max, IPC_MAX_FRAME);
+	for (i = 0; i < 10000; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "r%u", i);
+		memset(names[i], 'a' + i % 26, 253);
+		names[i][253] = '\0';
+		memcpy(names[i], ids[i], strlen(ids[i]));
+		r[i] = (struct ipc_resource){ ids[i], "dns", names[i],
+		    names[i], "online" };
+	}
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10000;
+	m.u.resources.list.r = r;
+	la = enc(&m, a, mi->wire_max);
+	ck_assert_int_eq(ipc_msg_decode(a, la, &d, &ar), 0);
+	ck_assert_uint_eq(d.u.resources.list.n, 10000);
+	ck_assert_uint_le(ar.total, mi->arena_max);
+	for (i = 0; i < 10000; i += 997) {
+		ck_assert_str_eq(d.u.resources.list.r[i].id, ids[i]);
+		ck_assert_str_eq(d.u.resources.list.r[i].name, names[i]);
+		ck_assert_str_eq(d.u.resources.list.r[i].address, names[i]);
+	}
+	lb = enc(&d, b, mi->wire_max);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(a, b, la) == 0);
+	/* a clone is independent of the arena it came from */
+	ck_assert_int_eq(ipc_msg_clone(&d, &d2, &ar2), 0);
+	ipc_arena_free(&ar);
+	lb = enc(&d2, b, mi->wire_max);
+	ck_assert(memcmp(a, b, la) == 0);
+	/* one more than the catalogue allows */
+	m.u.resources.list.n = 10001;
+	wbuf_init(&w, b, mi->wire_max);
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	ipc_arena_free(&ar2);
+	free(r);
+	free(names);
+	free(ids);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_arena)
+{
+	struct ipc_arena a;
+	char *p, *q, *big;
+	size_t i;
+
+	ipc_arena_init(&a, 100);
+	ck_assert_ptr_nonnull(p = ipc_arena_alloc(&a, 10, 1));
+	ck_assert_ptr_nonnull(q = ipc_arena_alloc(&a, 8, 0));
+	ck_assert_uint_eq((uintptr_t)q % alignof(max_align_t), 0);
+	ck_assert_uint_le(a.total, 100);
+	ck_assert_ptr_null(ipc_arena_alloc(&a, 100, 1));	/* the limit */
+	memset(p, 'x', 10);
+	/* reset keeps the first chunk; wiping zeroes what was used */
+	a.wipe = true;
+	ipc_arena_reset(&a);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(p[i], 0);
+	ck_assert_uint_eq(a.total, 0);
+	ck_assert_ptr_eq(ipc_arena_alloc(&a, 10, 1), p);
+	/* chunks beyond the first, and one larger than a chunk */
+	a.limit = 8 * 1024 * 1024;
+	for (i = 0; i < 1000; i++)
+		ck_assert_ptr_nonnull(ipc_arena_alloc(&a, 100, 0));
+	ck_assert_ptr_nonnull(big = ipc_arena_alloc(&a, 3 * 1024 * 1024, 1));
+	memset(big, 1, 3 * 1024 * 1024);
+	ipc_arena_reset(&a);
+	ipc_arena_free(&a);
+	ipc_arena_free(&a);	/* twice is fine */
+}
+END_TEST
+
+/* The message struct no longer carries its strings. */
+START_TEST(test_msg_is_small)
+{
+	ck_assert_uint_le(sizeof(struct ipc_msg), 256);
 }
 END_TEST
 
@@ -444,6 +659,8 @@ struct side {
 	unsigned	 got[IPC_TYPE_COUNT];
 	int		 fd;
 	char		 filter[513];
+	uint32_t	 nres;
+	char		 last_name[257];
 };
 
 static struct event_base *base;
@@ -459,6 +676,11 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		s->fd = m->fd;
 	if (m->type == IPC_SET_LOG_FILTER)
 		strcpy(s->filter, m->u.set_log_filter.filter);
+	if (m->type == IPC_RESOURCES && m->u.resources.list.n > 0) {
+		s->nres = m->u.resources.list.n;
+		strcpy(s->last_name,
+		    m->u.resources.list.r[s->nres - 1].name);
+	}
 }
 
 static void
@@ -523,7 +745,7 @@ START_TEST(test_conn_hello_and_messages)
 	ck_assert_str_eq(ipc_conn_peer_program(t.c), "b");
 	ck_assert_int_eq(ipc_conn_peer_pid(t.c), getpid());
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	strcpy(m.u.set_log_filter.filter, "debug,ipc=trace");
+	m.u.set_log_filter.filter = "debug,ipc=trace";
 	ck_assert_int_eq(ipc_send(t.c, &m), 0);
 	run();
 	ck_assert_uint_eq(c.got[IPC_SET_LOG_FILTER], 1);
@@ -556,6 +778,42 @@ START_TEST(test_conn_hello_and_messages)
 }
 END_TEST
 
+/* A 5 MB RESOURCES crosses a connection: the input buffer grows. */
+START_TEST(test_conn_large_frame)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	struct ipc_resource *r = calloc(10000, sizeof(*r));
+	static char name[254];
+	int i;
+
+	memset(name, 'n', 253);
+	for (i = 0; i < 10000; i++)
+		r[i] = (struct ipc_resource){ "id", "dns", name, name, "online" };
+	r[9999].name = "the last";
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10000;
+	m.u.resources.list.r = r;
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	free(r);			/* encoded: the caller's storage is free */
+	for (i = 0; i < 2000 && t.nres == 0; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(t.nres, 10000);
+	ck_assert_str_eq(t.last_name, "the last");
+	ck_assert_int_eq(t.closed, 0);
+	/* and a small one after it still works */
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "ok";
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+}
+END_TEST
+
 /* Writes a raw frame (length prefix added) to fd. */
 static void
 raw_frame(int fd, const void *p, uint32_t len)
@@ -583,7 +841,7 @@ raw_hello(int fd, uint32_t version)
 
 	ipc_msg_init(&m, IPC_HELLO);
 	m.u.hello.version = version;
-	strcpy(m.u.hello.program, "raw");
+	m.u.hello.program = "raw";
 	raw_msg(fd, &m);
 }
 
@@ -648,9 +906,23 @@ START_TEST(test_conn_violations)
 	run();
 	ck_assert_int_lt(t.err, 0);
 	close(raw);
+	/*
+	 * Over the largest frame the peer may send: RESOURCES from
+	 * fz-controld; from a front end, whose largest is SIGN_IN, 64 KiB.
+	 */
 	pair(&t, IPC_T, &dummy, IPC_C, &raw);
 	{
-		uint8_t h[4] = { 0x00, 0x10, 0x00, 0x00 };	/* 1 MiB */
+		uint32_t l = (uint32_t)ipc_msg_info(IPC_RESOURCES)->wire_max + 1;
+		uint8_t h[4] = { l >> 24, l >> 16, l >> 8, l };
+
+		ck_assert_int_eq(write(raw, h, 4), 4);
+	}
+	run();
+	ck_assert_int_eq(t.err, -EMSGSIZE);
+	close(raw);
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	{
+		uint8_t h[4] = { 0x00, 0x01, 0x00, 0x00 };	/* 64 KiB */
 
 		ck_assert_int_eq(write(raw, h, 4), 4);
 	}
@@ -933,7 +1205,12 @@ START_TEST(test_conn_backpressure)
 	raw_hello(raw, IPC_VERSION);
 	run();
 	ipc_msg_init(&m, IPC_EVENT);
-	memset(m.u.event.detail, 'x', 500);
+	{
+		static char detail[501];
+
+		memset(detail, 'x', 500);
+		m.u.event.detail = detail;
+	}
 	for (i = 0; i < 100000 && rc == 0; i++) {
 		rc = ipc_send(t.c, &m);
 		if ((i & 63) == 0)
@@ -958,11 +1235,16 @@ ipc_suite(void)
 	tcase_add_test(tc, test_strict_decoding);
 	tcase_add_test(tc, test_control_chars_rejected);
 	tcase_add_test(tc, test_encode_refuses_bad_strings);
+	tcase_add_test(tc, test_wire_vectors);
+	tcase_add_test(tc, test_many_resources);
+	tcase_add_test(tc, test_arena);
+	tcase_add_test(tc, test_msg_is_small);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);
+	tcase_add_test(tn, test_conn_large_frame);
 	tcase_add_test(tn, test_conn_violations);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
