@@ -64,68 +64,101 @@ send_status(struct controld *c, const char *state, const char *detail)
 		log_warnc(-rc, "sending STATUS");
 }
 
+/*
+ * Messages from fz-tunneld: one handler per type the CONTROL section of
+ * ipc_msg.def lets it send; ipc_conn_new checks the table against it.
+ */
 static void
-on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+t_hello(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	log_debug("connected to %s (pid %u)", m->u.hello.program,
+	    m->u.hello.pid);
+}
+
+static void
+t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	const struct ipc_config *cf;
+	int rc;
+
+	(void)conn;
+	if ((rc = ipc_msg_clone(m, &c->cfg, &c->cfg_arena)) != 0) {
+		log_errorc(-rc, "keeping CONFIG");
+		return;
+	}
+	cf = &c->cfg.u.config;
+	c->have_cfg = true;
+	snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
+	if (cf->log_filter[0] != '\0' && log_set_filter(cf->log_filter) != 0)
+		log_warnx("bad log filter from fz-tunneld");
+	log_info("%s mode, portal %s, device id %s, name %s", cf->mode,
+	    cf->api_url, cf->firezone_id, cf->name);
+}
+
+static void
+t_log_file(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	log_set_dir_fd(m->fd);
+	log_info("logging to the file fz-tunneld opened");
+}
+
+static void
+t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
 
 	(void)conn;
-	switch (m->type) {
-	case IPC_HELLO:
-		log_debug("connected to %s (pid %u)", m->u.hello.program,
-		    m->u.hello.pid);
-		break;
-	case IPC_CONFIG: {
-		const struct ipc_config *cf;
-		int rc;
-
-		if ((rc = ipc_msg_clone(m, &c->cfg, &c->cfg_arena)) != 0) {
-			log_errorc(-rc, "keeping CONFIG");
-			break;
-		}
-		cf = &c->cfg.u.config;
-		c->have_cfg = true;
-		snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
-		if (cf->log_filter[0] != '\0' &&
-		    log_set_filter(cf->log_filter) != 0)
-			log_warnx("bad log filter from fz-tunneld");
-		log_info("%s mode, portal %s, device id %s, name %s",
-		    cf->mode, cf->api_url, cf->firezone_id, cf->name);
-		break;
-	}
-	case IPC_LOG_FILE:
-		log_set_dir_fd(m->fd);
-		log_info("logging to the file fz-tunneld opened");
-		break;
-	case IPC_SIGN_IN:
-		/* the arena holding the original is wiped (IPC_SECRET) */
-		snprintf(c->token, sizeof(c->token), "%s", m->u.sign_in.token);
-		if (m->u.sign_in.api_url[0] != '\0')
-			snprintf(c->api_url, sizeof(c->api_url), "%s",
-			    m->u.sign_in.api_url);
-		c->signed_in = true;
-		log_info("token received (%zu bytes); portal %s",
-		    strlen(c->token), c->api_url);
-		/*
-		 * The portal client (WebSocket + Phoenix channels) is not in
-		 * this build yet: say so instead of pretending to connect.
-		 */
-		send_status(c, "connecting", "portal signalling is not "
-		    "implemented in this build yet");
-		break;
-	case IPC_SIGN_OUT:
-		sodium_memzero(c->token, sizeof(c->token));
-		c->signed_in = false;
-		send_status(c, "signed_out", "");
-		break;
-	case IPC_SET_LOG_FILTER:
-		if (log_set_filter(m->u.set_log_filter.filter) != 0)
-			log_warnx("bad log filter from fz-tunneld");
-		break;
-	default:
-		break;
-	}
+	/* the arena holding the original is wiped (IPC_SECRET) */
+	snprintf(c->token, sizeof(c->token), "%s", m->u.sign_in.token);
+	if (m->u.sign_in.api_url[0] != '\0')
+		snprintf(c->api_url, sizeof(c->api_url), "%s",
+		    m->u.sign_in.api_url);
+	c->signed_in = true;
+	log_info("token received (%zu bytes); portal %s", strlen(c->token),
+	    c->api_url);
+	/*
+	 * The portal client (WebSocket + Phoenix channels) is not in this
+	 * build yet: say so instead of pretending to connect.
+	 */
+	send_status(c, "connecting", "portal signalling is not implemented "
+	    "in this build yet");
 }
+
+static void
+t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	(void)m;
+	sodium_memzero(c->token, sizeof(c->token));
+	c->signed_in = false;
+	send_status(c, "signed_out", "");
+}
+
+static void
+t_set_log_filter(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	if (log_set_filter(m->u.set_log_filter.filter) != 0)
+		log_warnx("bad log filter from fz-tunneld");
+}
+
+static const struct ipc_handler on_msg[] = {
+	{ IPC_HELLO,		t_hello },
+	{ IPC_CONFIG,		t_config },
+	{ IPC_LOG_FILE,		t_log_file },
+	{ IPC_SIGN_IN,		t_sign_in },
+	{ IPC_SIGN_OUT,		t_sign_out },
+	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
+	IPC_HANDLERS_END
+};
 
 static void
 on_close(struct ipc_conn *conn, int err, void *arg)

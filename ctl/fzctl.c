@@ -162,51 +162,67 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 		    esc(l->r[i].status));
 }
 
+/* Answers and events from fz-tunneld: the FRONT section's T rows. */
 static void
-on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+t_tunnel_status(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	show_status(arg, &m->u.tunnel_status);
+	finish(arg, 0);
+}
+
+static void
+t_resources(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	show_resources(arg, &m->u.resources.list);
+	finish(arg, 0);
+}
+
+static void
+t_event(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct ctl *c = arg;
 
 	(void)conn;
-	switch (m->type) {
-	case IPC_TUNNEL_STATUS:
-		show_status(c, &m->u.tunnel_status);
-		finish(c, 0);
-		break;
-	case IPC_RESOURCES:
-		show_resources(c, &m->u.resources.list);
-		finish(c, 0);
-		break;
-	case IPC_EVENT:
-		if (c->json)
-			print_json(json_pack("{s:s, s:s}", "event",
-			    m->u.event.kind, "detail", m->u.event.detail));
-		else
-			printf("%s: %s\n", esc(m->u.event.kind),
-			    esc(m->u.event.detail));
-		fflush(stdout);
-		break;
-	case IPC_RESULT:
-		if (m->u.result.error != 0) {
-			fprintf(stderr, "fzctl: %s\n",
-			    esc(m->u.result.message));
-			finish(c, m->u.result.error == -EACCES ||
-			    m->u.result.error == -EPERM ? EX_NOPERM : 1);
-			break;
-		}
-		if (c->cmd == CMD_EVENTS)
-			break;		/* subscribed: keep printing */
-		if (c->json)
-			print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
-			    m->u.result.message));
-		else
-			printf("%s\n", esc(m->u.result.message));
-		finish(c, 0);
-		break;
-	default:
-		break;
-	}
+	if (c->json)
+		print_json(json_pack("{s:s, s:s}", "event", m->u.event.kind,
+		    "detail", m->u.event.detail));
+	else
+		printf("%s: %s\n", esc(m->u.event.kind),
+		    esc(m->u.event.detail));
+	fflush(stdout);
 }
+
+static void
+t_result(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)conn;
+	if (m->u.result.error != 0) {
+		fprintf(stderr, "fzctl: %s\n", esc(m->u.result.message));
+		finish(c, m->u.result.error == -EACCES ||
+		    m->u.result.error == -EPERM ? EX_NOPERM : 1);
+		return;
+	}
+	if (c->cmd == CMD_EVENTS)
+		return;		/* subscribed: keep printing */
+	if (c->json)
+		print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
+		    m->u.result.message));
+	else
+		printf("%s\n", esc(m->u.result.message));
+	finish(c, 0);
+}
+
+static const struct ipc_handler on_msg[] = {
+	{ IPC_TUNNEL_STATUS,	t_tunnel_status },
+	{ IPC_RESOURCES,	t_resources },
+	{ IPC_EVENT,		t_event },
+	{ IPC_RESULT,		t_result },
+	IPC_HANDLERS_END
+};
 
 static void
 on_close(struct ipc_conn *conn, int err, void *arg)

@@ -28,6 +28,14 @@
 #define IPC_C	0x2		/* fz-controld */
 #define IPC_F	0x4		/* a front end */
 
+/* Channels: the sections of ipc_msg.def. */
+enum ipc_channel {
+	IPC_CH_DEFAULT = 0,	/* in a config: from self and peer */
+	IPC_CH_CONTROL,		/* fz-tunneld <-> fz-controld */
+	IPC_CH_FRONT,		/* fz-tunneld <-> a front end */
+	IPC_CH_COUNT
+};
+
 #define IPC_ONCE	0x1
 #define IPC_FD		0x2
 #define IPC_SECRET	0x4
@@ -72,7 +80,7 @@ struct ipc_resource_list {
 
 enum ipc_type {
 	IPC_TYPE_INVALID = 0,
-#define IPC_MSG(N, n, s, r, f, fields)	IPC_##N,
+#define IPC_MSG(N, n, f, fields)	IPC_##N,
 #include "ipc_msg.def"
 #undef IPC_MSG
 	IPC_TYPE_COUNT
@@ -91,7 +99,7 @@ enum ipc_type {
 #define IPC_STR(n, max)		const char *n;
 #define IPC_RESOURCES(n, max)	struct ipc_resource_list n;
 #define IPC_NONE
-#define IPC_MSG(N, n, s, r, f, fields)	struct ipc_##n { fields };
+#define IPC_MSG(N, n, f, fields)	struct ipc_##n { fields };
 #include "ipc_msg.def"
 #undef IPC_MSG
 #undef IPC_U32
@@ -106,7 +114,7 @@ struct ipc_msg {
 	enum ipc_type	type;
 	int		fd;		/* IPC_FD types: the descriptor, else -1 */
 	union {
-#define IPC_MSG(N, n, s, r, f, fields)	struct ipc_##n n;
+#define IPC_MSG(N, n, f, fields)	struct ipc_##n n;
 #include "ipc_msg.def"
 #undef IPC_MSG
 	} u;
@@ -114,8 +122,6 @@ struct ipc_msg {
 
 struct ipc_msg_info {
 	const char	*name;		/* for logs: "SIGN_IN" */
-	unsigned	 senders;	/* IPC_T | IPC_C | IPC_F */
-	unsigned	 receivers;
 	unsigned	 flags;		/* IPC_ONCE | IPC_FD | IPC_SECRET */
 	unsigned	 arity;
 	size_t		 wire_max;	/* the largest payload */
@@ -152,30 +158,52 @@ int	ipc_msg_clone(const struct ipc_msg *src, struct ipc_msg *dst,
 
 /* Generated per message: the field codecs, used by the two above. */
 struct msgpack_packer;
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 int ipc_encode_##n(struct msgpack_packer *, const struct ipc_##n *);	\
 int ipc_decode_##n(struct rbuf *, struct ipc_##n *, struct ipc_arena *);
 #include "ipc_msg.def"
 #undef IPC_MSG
 
-/*
- * May a connection whose local end is role self and remote end is role
- * peer receive (dir 0) or send (dir 1) this type?
- */
-bool	ipc_permitted(unsigned type, unsigned self, unsigned peer, int send);
-/* May that end receive any IPC_FD type from that peer at all? */
-bool	ipc_fds_permitted(unsigned self, unsigned peer);
+/* The roles at the two ends of a channel (IPC_T | IPC_C...), 0 if none. */
+unsigned ipc_channel_roles(unsigned chan);
+const char *ipc_channel_name(unsigned chan);
+/* The channel between two roles, for IPC_CH_DEFAULT; 0 if none. */
+unsigned ipc_channel_of(unsigned self, unsigned peer);
+/* May role from send this type on the channel (ipc_msg.def's rows)? */
+bool	ipc_permitted(unsigned chan, unsigned type, unsigned from);
+/* May role from send any IPC_FD type on the channel at all? */
+bool	ipc_fds_permitted(unsigned chan, unsigned from);
 
 /*
  * A connection: framing, HELLO, permissions, once-only types, descriptor
- * passing and a bounded write queue, on a libevent base.
+ * passing, dispatch through a handler table and a bounded write queue,
+ * on a libevent base.
  */
 struct event_base;
 struct ipc_conn;
 
-/* The message is valid only during the call; a received fd is the
- * callee's to keep or close. */
+/* The message is valid only during the call (its arena is reset after);
+ * a received fd is the callee's to keep or close. */
 typedef void	ipc_msg_cb(struct ipc_conn *, struct ipc_msg *, void *);
+
+/*
+ * One row of a dispatch table: what to call for a received type.  A
+ * table ends with a zero row (IPC_HANDLERS_END).
+ */
+struct ipc_handler {
+	enum ipc_type	 type;
+	ipc_msg_cb	*fn;
+};
+#define IPC_HANDLERS_END	{ IPC_TYPE_INVALID, NULL }
+
+/*
+ * Checks a dispatch table against the catalogue: exactly one handler for
+ * each type that the channel lets the peer of role self send, none for
+ * any other (HELLO's is optional).  -EINVAL, with the first mismatch
+ * logged.
+ */
+int	ipc_handlers_check(unsigned chan, unsigned self,
+	    const struct ipc_handler *) __attribute__((warn_unused_result));
 /*
  * The connection ended: 0 at EOF, -EPROTO for a protocol violation by the
  * peer (malformed, unknown, unpermitted, wrong phase), -EMSGSIZE for an
@@ -185,17 +213,21 @@ typedef void	ipc_msg_cb(struct ipc_conn *, struct ipc_msg *, void *);
 typedef void	ipc_close_cb(struct ipc_conn *, int, void *);
 
 struct ipc_conn_config {
-	unsigned	 self, peer;	/* IPC_T, IPC_C or IPC_F */
-	const char	*program;	/* for HELLO */
-	ipc_msg_cb	*on_msg;
-	ipc_close_cb	*on_close;
-	void		*arg;
+	unsigned		 self, peer;	/* IPC_T, IPC_C or IPC_F */
+	unsigned		 channel;	/* IPC_CH_DEFAULT: from those */
+	const char		*program;	/* for HELLO */
+	/* The dispatch table (borrowed for the connection's life). */
+	const struct ipc_handler *on_msg;
+	ipc_close_cb		*on_close;
+	void			*arg;
 };
 
 /*
- * Takes ownership of fd (made non-blocking) and sends HELLO.  When the
- * peer may pass no descriptor (ipc_fds_permitted), fd gets SO_PASSRIGHTS
- * 0 where the kernel has it, and a descriptor is a protocol violation.
+ * Takes ownership of fd (made non-blocking) and sends HELLO.  -EINVAL if
+ * the handler table does not match the catalogue (ipc_handlers_check).
+ * When the peer may pass no descriptor (ipc_fds_permitted), fd gets
+ * SO_PASSRIGHTS 0 where the kernel has it, and a descriptor is a
+ * protocol violation.
  */
 int	ipc_conn_new(struct event_base *, int fd, const struct ipc_conn_config *,
 	    struct ipc_conn **) __attribute__((warn_unused_result));

@@ -52,7 +52,8 @@ struct outframe {
 };
 
 struct ipc_conn {
-	struct ipc_conn_config	 cfg;
+	struct ipc_conn_config	 cfg;		/* channel filled in */
+	ipc_msg_cb		*fn[IPC_TYPE_COUNT];	/* from cfg.handlers */
 	int			 fd;
 	struct event		*rev, *wev;
 	uint8_t			*in;		/* incap bytes */
@@ -183,6 +184,46 @@ conn_fail(struct ipc_conn *c, int err)
 }
 
 int
+ipc_handlers_check(unsigned chan, unsigned self, const struct ipc_handler *h)
+{
+	unsigned peer = ipc_channel_roles(chan) & ~self, t;
+	bool have[IPC_TYPE_COUNT] = { false };
+	size_t i;
+
+	if (ipc_channel_roles(chan) == 0 || (ipc_channel_roles(chan) & self) ==
+	    0 || h == NULL)
+		return -EINVAL;
+	for (i = 0; h[i].type != IPC_TYPE_INVALID; i++) {
+		t = h[i].type;
+		if (ipc_msg_info(t) == NULL || h[i].fn == NULL) {
+			log_errorx("%s: handler %zu for type %u",
+			    ipc_channel_name(chan), i, t);
+			return -EINVAL;
+		}
+		if (!ipc_permitted(chan, t, peer)) {
+			log_errorx("%s: a handler for %s, which %s may not send",
+			    ipc_channel_name(chan), ipc_type_name(t),
+			    ipc_role_name(peer));
+			return -EINVAL;
+		}
+		if (have[t]) {
+			log_errorx("%s: two handlers for %s",
+			    ipc_channel_name(chan), ipc_type_name(t));
+			return -EINVAL;
+		}
+		have[t] = true;
+	}
+	for (t = 1; t < IPC_TYPE_COUNT; t++)
+		if (t != IPC_HELLO && !have[t] && ipc_permitted(chan, t, peer)) {
+			log_errorx("%s: no handler for %s from %s",
+			    ipc_channel_name(chan), ipc_type_name(t),
+			    ipc_role_name(peer));
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int
 ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
     struct ipc_conn **out)
 {
@@ -197,8 +238,18 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->fd = fd;
 	c->tail = &c->head;
 	ipc_arena_init(&c->arena, 0);
+	if (c->cfg.channel == IPC_CH_DEFAULT)
+		c->cfg.channel = ipc_channel_of(cfg->self, cfg->peer);
+	if (ipc_channel_roles(c->cfg.channel) != (cfg->self | cfg->peer) ||
+	    cfg->self == cfg->peer ||
+	    ipc_handlers_check(c->cfg.channel, cfg->self, cfg->on_msg) != 0) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	for (t = 0; cfg->on_msg[t].type != IPC_TYPE_INVALID; t++)
+		c->fn[cfg->on_msg[t].type] = cfg->on_msg[t].fn;
 	for (t = 1; t < IPC_TYPE_COUNT; t++)
-		if (ipc_permitted(t, cfg->self, cfg->peer, 0) &&
+		if (ipc_permitted(c->cfg.channel, t, cfg->peer) &&
 		    ipc_msg_info(t)->wire_max > c->max_frame)
 			c->max_frame = ipc_msg_info(t)->wire_max;
 	c->incap = c->max_frame + 4 < IN_MIN ? c->max_frame + 4 : IN_MIN;
@@ -212,7 +263,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 		rc = -errno;
 		goto fail;
 	}
-	c->fds_ok = ipc_fds_permitted(cfg->self, cfg->peer);
+	c->fds_ok = ipc_fds_permitted(c->cfg.channel, cfg->peer);
 	if (!c->fds_ok && (rc = ipc_refuse_fds(fd)) < 0)
 		goto fail;
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read, c);
@@ -248,7 +299,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 
 	if (c->closed || c->dead || c->wdead)
 		return -EPIPE;
-	if (mi == NULL || !ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 1))
+	if (mi == NULL || !ipc_permitted(c->cfg.channel, m->type, c->cfg.self))
 		return -EPERM;
 	if ((mi->flags & IPC_FD) && m->fd < 0)
 		return -EBADF;
@@ -454,7 +505,7 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 		    ipc_role_name(c->cfg.peer));
 		return -EPROTO;
 	}
-	if (!ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 0)) {
+	if (!ipc_permitted(c->cfg.channel, m->type, c->cfg.peer)) {
 		log_warnx("%s is not permitted from %s", mi->name,
 		    ipc_role_name(c->cfg.peer));
 		return -EPROTO;
@@ -489,7 +540,8 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 	}
 	log_trace("recv %s from %s", mi->name, ipc_role_name(c->cfg.peer));
 	c->busy++;
-	c->cfg.on_msg(c, m, c->cfg.arg);
+	if (c->fn[m->type] != NULL)	/* only HELLO's may be absent */
+		c->fn[m->type](c, m, c->cfg.arg);
 	c->busy--;
 	ipc_arena_reset(&c->arena);
 	return 0;
@@ -570,9 +622,11 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 			conn_fail(c, rc);
 			return;
 		}
+		off += 4 + len;
 		if (c->closed)
 			return;
-		off += 4 + len;
+		if (c->close_after_flush)
+			break;		/* nothing more is delivered */
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;

@@ -33,7 +33,7 @@
 #define IPC_BOOL(n)		+1
 #define IPC_STR(n, max)		+1
 #define IPC_RESOURCES(n, max)	+1
-#define IPC_MSG(N, n, s, r, f, fields)	ARITY_##N = 0 fields,
+#define IPC_MSG(N, n, f, fields)	ARITY_##N = 0 fields,
 enum {
 #include "ipc_msg.def"
 };
@@ -50,7 +50,7 @@ enum {
 #define IPC_BOOL(n)		+1
 #define IPC_STR(n, max)		+(max) + 5
 #define IPC_RESOURCES(n, max)	+5 + (max) * RESOURCE_WIRE
-#define IPC_MSG(N, n, s, r, f, fields)	WIRE_##N = 11 fields,
+#define IPC_MSG(N, n, f, fields)	WIRE_##N = 11 fields,
 enum {
 #include "ipc_msg.def"
 };
@@ -67,20 +67,20 @@ enum {
 #define IPC_BOOL(n)
 #define IPC_STR(n, max)		+(max) + 1
 #define IPC_RESOURCES(n, max)	+ alignof(max_align_t) + (max) * RESOURCE_ARENA
-#define IPC_MSG(N, n, s, r, f, fields)	ARENA_##N = 0 fields,
+#define IPC_MSG(N, n, f, fields)	ARENA_##N = 0 fields,
 enum {
 #include "ipc_msg.def"
 };
 #undef IPC_MSG
 
 static const struct ipc_msg_info infos[IPC_TYPE_COUNT] = {
-#define IPC_MSG(N, n, s, r, f, fields)					\
-	[IPC_##N] = { #N, (s), (r), (f), ARITY_##N, WIRE_##N, ARENA_##N },
+#define IPC_MSG(N, n, f, fields)					\
+	[IPC_##N] = { #N, (f), ARITY_##N, WIRE_##N, ARENA_##N },
 #include "ipc_msg.def"
 #undef IPC_MSG
 };
 
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 	_Static_assert(WIRE_##N <= IPC_MAX_FRAME, #N " fits a frame");
 #include "ipc_msg.def"
 #undef IPC_MSG
@@ -118,25 +118,60 @@ ipc_role_name(unsigned role)
 	return "?";
 }
 
-bool
-ipc_permitted(unsigned type, unsigned self, unsigned peer, int send)
-{
-	const struct ipc_msg_info *mi = ipc_msg_info(type);
+/* The channel sections: who may send each type on each channel. */
+static const struct {
+	const char	*name;
+	unsigned	 roles;
+} channels[IPC_CH_COUNT] = {
+	[IPC_CH_CONTROL] = { "CONTROL", IPC_T | IPC_C },
+	[IPC_CH_FRONT] = { "FRONT", IPC_T | IPC_F },
+};
 
-	if (mi == NULL)
-		return false;
-	if (send)
-		return (mi->senders & self) && (mi->receivers & peer);
-	return (mi->senders & peer) && (mi->receivers & self);
+static const uint8_t allow[IPC_CH_COUNT][IPC_TYPE_COUNT] = {
+#define IPC_ALLOW(ch, N, from)	[IPC_CH_##ch][IPC_##N] = (from),
+#include "ipc_msg.def"
+#undef IPC_ALLOW
+};
+
+unsigned
+ipc_channel_roles(unsigned chan)
+{
+	return chan > IPC_CH_DEFAULT && chan < IPC_CH_COUNT ?
+	    channels[chan].roles : 0;
+}
+
+const char *
+ipc_channel_name(unsigned chan)
+{
+	return ipc_channel_roles(chan) != 0 ? channels[chan].name : "?";
+}
+
+unsigned
+ipc_channel_of(unsigned self, unsigned peer)
+{
+	if ((self | peer) == (IPC_T | IPC_C) && self != peer)
+		return IPC_CH_CONTROL;
+	if ((self | peer) == (IPC_T | IPC_F) && self != peer)
+		return IPC_CH_FRONT;
+	return 0;
 }
 
 bool
-ipc_fds_permitted(unsigned self, unsigned peer)
+ipc_permitted(unsigned chan, unsigned type, unsigned from)
+{
+	if (ipc_msg_info(type) == NULL || ipc_channel_roles(chan) == 0 ||
+	    (from & ~ipc_channel_roles(chan)) != 0 || from == 0)
+		return false;
+	return (allow[chan][type] & from) == from;
+}
+
+bool
+ipc_fds_permitted(unsigned chan, unsigned from)
 {
 	unsigned t;
 
 	for (t = 1; t < IPC_TYPE_COUNT; t++)
-		if ((infos[t].flags & IPC_FD) && ipc_permitted(t, self, peer, 0))
+		if ((infos[t].flags & IPC_FD) && ipc_permitted(chan, t, from))
 			return true;
 	return false;
 }
@@ -249,7 +284,7 @@ dec_i32(struct rbuf *rb, int32_t *v)
 #define IPC_RESOURCES(n, max)	if ((rc = enc_resources(pk, &m->n, (max))) \
 				    != 0) \
 					return rc;
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 int									\
 ipc_encode_##n(struct msgpack_packer *pk, const struct ipc_##n *m)	\
 {									\
@@ -279,7 +314,7 @@ ipc_encode_##n(struct msgpack_packer *pk, const struct ipc_##n *m)	\
 #define IPC_RESOURCES(n, max)	if ((rc = dec_resources(rb, &m->n, (max), a)) \
 				    != 0) \
 					return rc;
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 int									\
 ipc_decode_##n(struct rbuf *rb, struct ipc_##n *m, struct ipc_arena *a)	\
 {									\
@@ -308,7 +343,7 @@ ipc_msg_encode(const struct ipc_msg *m, struct wbuf *w)
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint32(&pk, (uint32_t)m->type);
 	switch (m->type) {
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 	case IPC_##N:							\
 		rc = ipc_encode_##n(&pk, &m->u.n);			\
 		break;
@@ -341,7 +376,7 @@ ipc_msg_decode(const uint8_t *p, size_t len, struct ipc_msg *m,
 	ipc_arena_reset(a);
 	a->limit = infos[type].arena_max;
 	switch (m->type) {
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 	case IPC_##N:							\
 		rc = ipc_decode_##n(&rb, &m->u.n, a);			\
 		break;

@@ -243,47 +243,65 @@ controld_greet(struct svc *s)
 		send_sign_in(s);
 }
 
+/*
+ * Messages from fz-controld, one handler per type the CONTROL section of
+ * ipc_msg.def lets it send (ipc_conn_new checks the table against it);
+ * anything else never reaches here: it is a violation.
+ */
 static void
-controld_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+c_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_info("fz-controld pid %d connected (%s)", (int)m->u.hello.pid,
+	    m->u.hello.program);
+}
+
+static void
+c_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	set_state(arg, m->u.status.state, m->u.status.detail);
+}
+
+static void
+c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct svc *s = arg;
 
 	(void)c;
-	switch (m->type) {
-	case IPC_HELLO:
-		log_info("fz-controld pid %d connected (%s)",
-		    (int)m->u.hello.pid, m->u.hello.program);
-		break;
-	case IPC_STATUS:
-		set_state(s, m->u.status.state, m->u.status.detail);
-		break;
-	case IPC_ERROR:
-		log_warnx("fz-controld: %s", m->u.error.message);
-		broadcast(s, "error", m->u.error.message);
-		if (m->u.error.requires_sign_in && !s->st.gateway) {
-			sodium_memzero(s->st.token, sizeof(s->st.token));
-			s->st.has_token = false;
-			set_state(s, "signed_out", m->u.error.message);
-		}
-		break;
-	case IPC_RESOURCES: {
-		char d[32];
-		int rc;
-
-		if ((rc = ipc_msg_clone(m, &s->resources->m,
-		    &s->resources->a)) != 0) {
-			log_warnc(-rc, "keeping %u resources",
-			    m->u.resources.list.n);
-			ipc_msg_init(&s->resources->m, IPC_RESOURCES);
-		}
-		snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
-		broadcast(s, "resources", d);
-		break;
-	}
-	default:
-		break;		/* the permission table admits nothing else */
+	log_warnx("fz-controld: %s", m->u.error.message);
+	broadcast(s, "error", m->u.error.message);
+	if (m->u.error.requires_sign_in && !s->st.gateway) {
+		sodium_memzero(s->st.token, sizeof(s->st.token));
+		s->st.has_token = false;
+		set_state(s, "signed_out", m->u.error.message);
 	}
 }
+
+static void
+c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	char d[32];
+	int rc;
+
+	(void)c;
+	if ((rc = ipc_msg_clone(m, &s->resources->m, &s->resources->a)) != 0) {
+		log_warnc(-rc, "keeping %u resources", m->u.resources.list.n);
+		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
+	}
+	snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
+	broadcast(s, "resources", d);
+}
+
+static const struct ipc_handler controld_msg[] = {
+	{ IPC_HELLO,		c_hello },
+	{ IPC_STATUS,		c_status },
+	{ IPC_ERROR,		c_error },
+	{ IPC_RESOURCES,	c_resources },
+	IPC_HANDLERS_END
+};
 
 static void
 controld_close(struct ipc_conn *c, int err, void *arg)
@@ -602,59 +620,109 @@ fe_set_log_filter(struct svc *s, struct frontend *f, const char *filter)
 	fe_result(f, 0, "log filter set");
 }
 
+/*
+ * Requests from front ends: one handler per type the FRONT section of
+ * ipc_msg.def lets them send.  A refused connection reads nothing more
+ * (ipc_conn_close_after_flush).
+ */
 static void
-fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+f_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	if (f->hello_ev != NULL)
+		evtimer_del(f->hello_ev);
+	log_debug("front end %s (pid %d, uid %u) connected",
+	    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
+}
+
+static void
+f_sign_in(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	fe_sign_in(f->svc, f, &m->u.sign_in);
+}
+
+static void
+f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct frontend *f = arg;
 	struct svc *s = f->svc;
 	struct ipc_msg r;
 
 	(void)c;
-	if (f->refused)
+	(void)m;
+	if (s->st.gateway) {
+		fe_result(f, -EOPNOTSUPP, "a gateway cannot sign out");
 		return;
-	switch (m->type) {
-	case IPC_HELLO:
-		if (f->hello_ev != NULL)
-			evtimer_del(f->hello_ev);
-		log_debug("front end %s (pid %d, uid %u) connected",
-		    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
-		break;
-	case IPC_SIGN_IN:
-		fe_sign_in(s, f, &m->u.sign_in);
-		break;
-	case IPC_SIGN_OUT:
-		if (s->st.gateway) {
-			fe_result(f, -EOPNOTSUPP, "a gateway cannot sign out");
-			break;
-		}
-		sodium_memzero(s->st.token, sizeof(s->st.token));
-		s->st.has_token = false;
-		ipc_msg_init(&r, IPC_SIGN_OUT);
-		(void)send_to_controld(s, &r);
-		log_info("signed out by uid %u", (unsigned)f->uid);
-		set_state(s, "signed_out", "");
-		fe_result(f, 0, "signed out");
-		break;
-	case IPC_SET_LOG_FILTER:
-		fe_set_log_filter(s, f, m->u.set_log_filter.filter);
-		break;
-	case IPC_STATUS_GET:
-		fe_status(s, f);
-		break;
-	case IPC_RESOURCES_GET:
-		ipc_msg_init(&r, IPC_RESOURCES);
-		if (s->resources->m.type == IPC_RESOURCES)
-			r.u.resources.list = s->resources->m.u.resources.list;
-		fe_send(f, &r);
-		break;
-	case IPC_SUBSCRIBE:
-		f->subscribed = true;
-		fe_result(f, 0, "subscribed");
-		break;
-	default:
-		break;
 	}
+	sodium_memzero(s->st.token, sizeof(s->st.token));
+	s->st.has_token = false;
+	ipc_msg_init(&r, IPC_SIGN_OUT);
+	(void)send_to_controld(s, &r);
+	log_info("signed out by uid %u", (unsigned)f->uid);
+	set_state(s, "signed_out", "");
+	fe_result(f, 0, "signed out");
 }
+
+static void
+f_set_log_filter(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	fe_set_log_filter(f->svc, f, m->u.set_log_filter.filter);
+}
+
+static void
+f_status_get(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	(void)m;
+	fe_status(f->svc, f);
+}
+
+static void
+f_resources_get(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+	struct svc *s = f->svc;
+	struct ipc_msg r;
+
+	(void)c;
+	(void)m;
+	ipc_msg_init(&r, IPC_RESOURCES);
+	if (s->resources->m.type == IPC_RESOURCES)
+		r.u.resources.list = s->resources->m.u.resources.list;
+	fe_send(f, &r);
+}
+
+static void
+f_subscribe(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	(void)m;
+	f->subscribed = true;
+	fe_result(f, 0, "subscribed");
+}
+
+static const struct ipc_handler fe_msg[] = {
+	{ IPC_HELLO,		f_hello },
+	{ IPC_SIGN_IN,		f_sign_in },
+	{ IPC_SIGN_OUT,		f_sign_out },
+	{ IPC_SET_LOG_FILTER,	f_set_log_filter },
+	{ IPC_STATUS_GET,	f_status_get },
+	{ IPC_RESOURCES_GET,	f_resources_get },
+	{ IPC_SUBSCRIBE,	f_subscribe },
+	IPC_HANDLERS_END
+};
 
 static void
 fe_close(struct ipc_conn *c, int err, void *arg)

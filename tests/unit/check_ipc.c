@@ -58,7 +58,7 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 	p->f.n = 3;							\
 	p->f.r = fill_res;
 #define IPC_NONE
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 	case IPC_##N: {							\
 		struct ipc_##n *p = &m->u.n;				\
 		(void)p; (void)seed;					\
@@ -74,6 +74,8 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 		break;
 	}
 }
+
+static const struct ipc_handler *table_for(unsigned, unsigned);
 
 /* The decoders' arenas; limits are set per decode. */
 static struct ipc_arena ar, ar2;
@@ -623,19 +625,124 @@ END_TEST
 
 START_TEST(test_permissions)
 {
-	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_F, 0));
-	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_C, IPC_T, 0));
-	ck_assert(!ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_C, 0));
-	ck_assert(ipc_permitted(IPC_STATUS, IPC_T, IPC_C, 0));
-	ck_assert(!ipc_permitted(IPC_STATUS, IPC_T, IPC_F, 0));
-	ck_assert(!ipc_permitted(IPC_CONFIG, IPC_T, IPC_F, 1));
-	ck_assert(ipc_permitted(IPC_CONFIG, IPC_T, IPC_C, 1));
-	ck_assert(!ipc_permitted(IPC_TUNNEL_STATUS, IPC_T, IPC_C, 1));
-	ck_assert(!ipc_permitted(0, IPC_T, IPC_C, 0));
-	ck_assert(!ipc_permitted(IPC_TYPE_COUNT, IPC_T, IPC_C, 0));
+	const unsigned C = IPC_CH_CONTROL, F = IPC_CH_FRONT;
+
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_C), C);
+	ck_assert_uint_eq(ipc_channel_of(IPC_C, IPC_T), C);
+	ck_assert_uint_eq(ipc_channel_of(IPC_F, IPC_T), F);
+	ck_assert_uint_eq(ipc_channel_of(IPC_F, IPC_C), 0);
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_T), 0);
+	ck_assert(ipc_permitted(F, IPC_SIGN_IN, IPC_F));
+	ck_assert(ipc_permitted(C, IPC_SIGN_IN, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_SIGN_IN, IPC_C));
+	ck_assert(!ipc_permitted(F, IPC_SIGN_IN, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_STATUS, IPC_C));
+	ck_assert(!ipc_permitted(F, IPC_STATUS, IPC_F));
+	ck_assert(!ipc_permitted(F, IPC_CONFIG, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_CONFIG, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_TUNNEL_STATUS, IPC_T));
+	ck_assert(ipc_permitted(F, IPC_RESOURCES, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_RESOURCES, IPC_C));
+	ck_assert(!ipc_permitted(C, IPC_RESOURCES, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_HELLO, IPC_C));
+	ck_assert(ipc_permitted(F, IPC_HELLO, IPC_F));
+	/* a role not on the channel sends nothing on it */
+	ck_assert(!ipc_permitted(C, IPC_HELLO, IPC_F));
+	ck_assert(!ipc_permitted(F, IPC_HELLO, IPC_C));
+	ck_assert(!ipc_permitted(C, 0, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_TYPE_COUNT, IPC_T));
+	ck_assert(!ipc_permitted(0, IPC_HELLO, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_COUNT, IPC_HELLO, IPC_T));
 	ck_assert(ipc_msg_info(IPC_LOG_FILE)->flags & IPC_FD);
 	ck_assert_str_eq(ipc_type_name(IPC_SIGN_IN), "SIGN_IN");
 	ck_assert_str_eq(ipc_type_name(12345), "UNKNOWN");
+}
+END_TEST
+
+static void
+h_dummy(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)m;
+	(void)arg;
+}
+
+/* Dispatch tables are checked against the catalogue's sections. */
+START_TEST(test_handler_tables)
+{
+	static const struct ipc_handler ok[] = {	/* tunneld from controld */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, IPC_HANDLERS_END
+	};
+	static const struct ipc_handler missing[] = {	/* no RESOURCES */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler extra[] = {	/* SIGN_IN: not C's */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_SIGN_IN, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler twice[] = {
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_STATUS, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler null_fn[] = {
+		{ IPC_STATUS, NULL }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, IPC_HANDLERS_END
+	};
+	static const struct ipc_handler unknown[] = {
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_TYPE_COUNT, h_dummy },
+		IPC_HANDLERS_END
+	};
+	struct ipc_conn_config cfg = { .self = IPC_T, .peer = IPC_C,
+	    .program = "t", .on_msg = missing, .on_close = NULL };
+	struct event_base *b = event_base_new();
+	struct ipc_conn *c;
+	int sv[2];
+
+	ck_assert_int_eq(log_init("check_ipc", LOG_FORMAT_TEXT, "off"), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, ok), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, missing),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, extra),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, twice),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, null_fn),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, unknown),
+	    -EINVAL);
+	/* the table for the other end, or on another channel */
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_C, ok),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_T, ok), -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_F, ok),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, NULL),
+	    -EINVAL);
+	/* every generated table passes */
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T,
+	    table_for(IPC_T, IPC_C)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_C,
+	    table_for(IPC_C, IPC_T)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_T,
+	    table_for(IPC_T, IPC_F)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_F,
+	    table_for(IPC_F, IPC_T)), 0);
+	/* ipc_conn_new refuses a bad table, and the caller keeps its fd */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), -EINVAL);
+	cfg.on_msg = ok;
+	cfg.peer = IPC_F;			/* not the table's channel */
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), -EINVAL);
+	cfg.peer = IPC_C;
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), 0);
+	ipc_conn_free(c);
+	close(sv[1]);
+	event_base_free(b);
 }
 END_TEST
 
@@ -683,6 +790,21 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 }
 
+/* A dispatch table of on_msg for every type peer may send to self. */
+static const struct ipc_handler *
+table_for(unsigned self, unsigned peer)
+{
+	static struct ipc_handler t[8][IPC_TYPE_COUNT];
+	unsigned chan = ipc_channel_of(self, peer), i, n = 0;
+	struct ipc_handler *h = t[self];
+
+	for (i = 1; i < IPC_TYPE_COUNT; i++)
+		if (ipc_permitted(chan, i, peer))
+			h[n++] = (struct ipc_handler){ (enum ipc_type)i, on_msg };
+	h[n] = (struct ipc_handler)IPC_HANDLERS_END;
+	return h;
+}
+
 static void
 on_close(struct ipc_conn *c, int err, void *arg)
 {
@@ -705,8 +827,10 @@ static void
 pair(struct side *a, unsigned ra, struct side *b, unsigned rb, int *raw)
 {
 	int sv[2];
-	struct ipc_conn_config ca = { ra, rb, "a", on_msg, on_close, a };
-	struct ipc_conn_config cb = { rb, ra, "b", on_msg, on_close, b };
+	struct ipc_conn_config ca = { .self = ra, .peer = rb, .program = "a",
+	    .on_msg = table_for(ra, rb), .on_close = on_close, .arg = a };
+	struct ipc_conn_config cb = { .self = rb, .peer = ra, .program = "b",
+	    .on_msg = table_for(rb, ra), .on_close = on_close, .arg = b };
 
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
@@ -1135,9 +1259,9 @@ START_TEST(test_conn_stray_fd_does_not_block)
 	socklen_t vl = sizeof(v);
 	double dt;
 
-	ck_assert(!ipc_fds_permitted(IPC_T, IPC_F));
-	ck_assert(!ipc_fds_permitted(IPC_T, IPC_C));
-	ck_assert(ipc_fds_permitted(IPC_C, IPC_T));
+	ck_assert(!ipc_fds_permitted(IPC_CH_FRONT, IPC_F));
+	ck_assert(!ipc_fds_permitted(IPC_CH_CONTROL, IPC_C));
+	ck_assert(ipc_fds_permitted(IPC_CH_CONTROL, IPC_T));
 
 	/*
 	 * A front end: the kernel refuses the descriptor (SO_PASSRIGHTS), or
@@ -1241,6 +1365,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_msg_is_small);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
+	tcase_add_test(tc, test_handler_tables);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);
