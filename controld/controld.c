@@ -91,6 +91,7 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	}
 	cf = &c->cfg.u.config;
 	c->have_cfg = true;
+	ipc_conn_set_phase(conn, IPC_CONFIGURED);
 	snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
 	if (cf->log_filter[0] != '\0' && log_set_filter(cf->log_filter) != 0)
 		log_warnx("bad log filter from fz-tunneld");
@@ -112,7 +113,7 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
 
-	(void)conn;
+	ipc_conn_set_phase(conn, IPC_SIGNED_IN);
 	/* the arena holding the original is wiped (IPC_SECRET) */
 	snprintf(c->token, sizeof(c->token), "%s", m->u.sign_in.token);
 	if (m->u.sign_in.api_url[0] != '\0')
@@ -133,11 +134,16 @@ static void
 t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
+	struct ipc_msg r;
+	int rc;
 
-	(void)conn;
 	(void)m;
 	sodium_memzero(c->token, sizeof(c->token));
 	c->signed_in = false;
+	ipc_conn_set_phase(conn, IPC_CONFIGURED);
+	ipc_msg_init(&r, IPC_SIGNED_OUT);
+	if ((rc = ipc_send(conn, &r)) != 0)
+		log_warnc(-rc, "sending SIGNED_OUT");
 	send_status(c, "signed_out", "");
 }
 

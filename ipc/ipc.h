@@ -28,6 +28,12 @@
 #define IPC_C	0x2		/* fz-controld */
 #define IPC_F	0x4		/* a front end */
 
+/* Connection phases, as masks for the catalogue's phases column. */
+#define IPC_BOOT	0x1
+#define IPC_CONFIGURED	0x2
+#define IPC_SIGNED_IN	0x4
+#define IPC_ANY		(IPC_BOOT | IPC_CONFIGURED | IPC_SIGNED_IN)
+
 /* Channels: the sections of ipc_msg.def. */
 enum ipc_channel {
 	IPC_CH_DEFAULT = 0,	/* in a config: from self and peer */
@@ -171,6 +177,9 @@ const char *ipc_channel_name(unsigned chan);
 unsigned ipc_channel_of(unsigned self, unsigned peer);
 /* May role from send this type on the channel (ipc_msg.def's rows)? */
 bool	ipc_permitted(unsigned chan, unsigned type, unsigned from);
+/* The phases in which the type is permitted on the channel (0: none). */
+unsigned ipc_phases(unsigned chan, unsigned type);
+const char *ipc_phase_name(unsigned phase);
 /* May role from send any IPC_FD type on the channel at all? */
 bool	ipc_fds_permitted(unsigned chan, unsigned from);
 
@@ -206,7 +215,7 @@ int	ipc_handlers_check(unsigned chan, unsigned self,
 	    const struct ipc_handler *) __attribute__((warn_unused_result));
 /*
  * The connection ended: 0 at EOF, -EPROTO for a protocol violation by the
- * peer (malformed, unknown, unpermitted, wrong phase), -EMSGSIZE for an
+ * peer (malformed, unknown, unpermitted, out of phase), -EMSGSIZE for an
  * oversized frame, -ENOBUFS when the peer does not read, or the errno of a
  * failed read/write.  The callee frees the connection.
  */
@@ -241,11 +250,22 @@ int	ipc_refuse_fds(int fd) __attribute__((warn_unused_result));
 void	ipc_conn_free(struct ipc_conn *);
 /*
  * Queues msg.  For IPC_FD types msg->fd is duplicated (the caller keeps
- * its own).  -EPERM when this end may not send the type, -ENOBUFS when
- * the queue is full, -EPIPE after the connection ended.
+ * its own).  -EPERM when this end may not send the type, or not in the
+ * connection's phase, -ENOBUFS when the queue is full, -EPIPE after the
+ * connection ended.
  */
 int	ipc_send(struct ipc_conn *, const struct ipc_msg *)
 	    __attribute__((warn_unused_result));
+/*
+ * The connection's phase (IPC_BOOT at first): what it may send, and
+ * receive.  ipc_conn_leave_phase moves the sending side at once but
+ * keeps accepting what the old phase allowed until the next
+ * ipc_conn_set_phase: for a change that the peer acknowledges, with
+ * messages it sent before it knew still in flight.
+ */
+void	ipc_conn_set_phase(struct ipc_conn *, unsigned phase);
+void	ipc_conn_leave_phase(struct ipc_conn *, unsigned phase);
+unsigned ipc_conn_phase(const struct ipc_conn *);
 /* Whether the peer's HELLO has arrived, and what it said. */
 bool	ipc_conn_ready(const struct ipc_conn *);
 const char *ipc_conn_peer_program(const struct ipc_conn *);

@@ -68,6 +68,8 @@ struct ipc_conn {
 	char			 peer_program[65];
 	pid_t			 peer_pid;
 	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
+	unsigned		 phase;		/* IPC_BOOT... */
+	unsigned		 phase_in;	/* also accepted from the peer */
 	struct ipc_msg		 msg;		/* decode target */
 	struct ipc_arena	 arena;		/* its strings and arrays */
 	int			 busy;		/* inside a callback */
@@ -237,6 +239,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->cfg = *cfg;
 	c->fd = fd;
 	c->tail = &c->head;
+	c->phase = c->phase_in = IPC_BOOT;
 	ipc_arena_init(&c->arena, 0);
 	if (c->cfg.channel == IPC_CH_DEFAULT)
 		c->cfg.channel = ipc_channel_of(cfg->self, cfg->peer);
@@ -301,6 +304,11 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 		return -EPIPE;
 	if (mi == NULL || !ipc_permitted(c->cfg.channel, m->type, c->cfg.self))
 		return -EPERM;
+	if (!(ipc_phases(c->cfg.channel, m->type) & c->phase)) {
+		log_warnx("not sending %s in phase %s", mi->name,
+		    ipc_phase_name(c->phase));
+		return -EPERM;
+	}
 	if ((mi->flags & IPC_FD) && m->fd < 0)
 		return -EBADF;
 	if (c->queued >= IPC_MAX_QUEUE)
@@ -510,6 +518,11 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 		    ipc_role_name(c->cfg.peer));
 		return -EPROTO;
 	}
+	if (!(ipc_phases(c->cfg.channel, m->type) & c->phase_in)) {
+		log_warnx("%s from %s in phase %s", mi->name,
+		    ipc_role_name(c->cfg.peer), ipc_phase_name(c->phase));
+		return -EPROTO;
+	}
 	if ((mi->flags & IPC_ONCE) &&
 	    (c->seen[m->type / 32] & (1u << (m->type % 32)))) {
 		log_warnx("second %s from %s", mi->name,
@@ -635,6 +648,28 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 		log_warnx("stray descriptor from %s", ipc_role_name(c->cfg.peer));
 		conn_fail(c, -EPROTO);
 	}
+}
+
+void
+ipc_conn_set_phase(struct ipc_conn *c, unsigned phase)
+{
+	if (phase != c->phase)
+		log_debug("%s channel: phase %s",
+		    ipc_channel_name(c->cfg.channel), ipc_phase_name(phase));
+	c->phase = c->phase_in = phase;
+}
+
+void
+ipc_conn_leave_phase(struct ipc_conn *c, unsigned phase)
+{
+	c->phase_in |= phase;
+	c->phase = phase;
+}
+
+unsigned
+ipc_conn_phase(const struct ipc_conn *c)
+{
+	return c->phase;
 }
 
 bool

@@ -128,7 +128,13 @@ static const struct {
 };
 
 static const uint8_t allow[IPC_CH_COUNT][IPC_TYPE_COUNT] = {
-#define IPC_ALLOW(ch, N, from)	[IPC_CH_##ch][IPC_##N] = (from),
+#define IPC_ALLOW(ch, N, from, ph)	[IPC_CH_##ch][IPC_##N] = (from),
+#include "ipc_msg.def"
+#undef IPC_ALLOW
+};
+
+static const uint8_t phases[IPC_CH_COUNT][IPC_TYPE_COUNT] = {
+#define IPC_ALLOW(ch, N, from, ph)	[IPC_CH_##ch][IPC_##N] = (ph),
 #include "ipc_msg.def"
 #undef IPC_ALLOW
 };
@@ -163,6 +169,25 @@ ipc_permitted(unsigned chan, unsigned type, unsigned from)
 	    (from & ~ipc_channel_roles(chan)) != 0 || from == 0)
 		return false;
 	return (allow[chan][type] & from) == from;
+}
+
+unsigned
+ipc_phases(unsigned chan, unsigned type)
+{
+	if (ipc_msg_info(type) == NULL || ipc_channel_roles(chan) == 0)
+		return 0;
+	return phases[chan][type];
+}
+
+const char *
+ipc_phase_name(unsigned phase)
+{
+	switch (phase) {
+	case IPC_BOOT: return "BOOT";
+	case IPC_CONFIGURED: return "CONFIGURED";
+	case IPC_SIGNED_IN: return "SIGNED_IN";
+	}
+	return "?";
 }
 
 bool

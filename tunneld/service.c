@@ -201,7 +201,22 @@ send_sign_in(struct svc *s)
 	m.u.sign_in.token = s->st.token;
 	m.u.sign_in.api_url = s->st.api_url;
 	m.u.sign_in.account = s->account;
-	(void)send_to_controld(s, &m);
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_set_phase(s->cconn, IPC_SIGNED_IN);
+}
+
+/*
+ * SIGNED_IN -> CONFIGURED: what fz-controld sent before it read SIGN_OUT
+ * is still accepted until its SIGNED_OUT (c_signed_out).
+ */
+static void
+send_sign_out(struct svc *s)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_leave_phase(s->cconn, IPC_CONFIGURED);
 }
 
 static void
@@ -220,7 +235,9 @@ controld_greet(struct svc *s)
 	m.u.config.dns_control = s->st.dns_control;
 	m.u.config.no_telemetry = s->st.no_telemetry;
 	m.u.config.internet_resource = s->st.internet_resource;
-	(void)send_to_controld(s, &m);
+	if (send_to_controld(s, &m) != 0)
+		return;
+	ipc_conn_set_phase(s->cconn, IPC_CONFIGURED);
 
 	if (s->o->log_dir != NULL && *s->o->log_dir != '\0') {
 		char *path = NULL;
@@ -269,9 +286,11 @@ c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct svc *s = arg;
 
-	(void)c;
 	log_warnx("fz-controld: %s", m->u.error.message);
 	broadcast(s, "error", m->u.error.message);
+	/* the session ended on both sides: fz-controld is CONFIGURED too */
+	if (m->u.error.requires_sign_in)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	if (m->u.error.requires_sign_in && !s->st.gateway) {
 		sodium_memzero(s->st.token, sizeof(s->st.token));
 		s->st.has_token = false;
@@ -295,11 +314,22 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	broadcast(s, "resources", d);
 }
 
+/* fz-controld has read SIGN_OUT: nothing of the session can follow. */
+static void
+c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (ipc_conn_phase(c) == IPC_CONFIGURED)	/* not signed in again */
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+}
+
 static const struct ipc_handler controld_msg[] = {
 	{ IPC_HELLO,		c_hello },
 	{ IPC_STATUS,		c_status },
 	{ IPC_ERROR,		c_error },
 	{ IPC_RESOURCES,	c_resources },
+	{ IPC_SIGNED_OUT,	c_signed_out },
 	IPC_HANDLERS_END
 };
 
@@ -651,7 +681,6 @@ f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct frontend *f = arg;
 	struct svc *s = f->svc;
-	struct ipc_msg r;
 
 	(void)c;
 	(void)m;
@@ -661,8 +690,7 @@ f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	sodium_memzero(s->st.token, sizeof(s->st.token));
 	s->st.has_token = false;
-	ipc_msg_init(&r, IPC_SIGN_OUT);
-	(void)send_to_controld(s, &r);
+	send_sign_out(s);
 	log_info("signed out by uid %u", (unsigned)f->uid);
 	set_state(s, "signed_out", "");
 	fe_result(f, 0, "signed out");

@@ -672,7 +672,8 @@ START_TEST(test_handler_tables)
 {
 	static const struct ipc_handler ok[] = {	/* tunneld from controld */
 		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
-		{ IPC_RESOURCES, h_dummy }, IPC_HANDLERS_END
+		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
+		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
 		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
@@ -777,8 +778,15 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct side *s = arg;
 
-	(void)c;
 	s->got[m->type]++;
+	/* the phase steps fz-tunneld's and fz-controld's handlers take */
+	if (m->type == IPC_CONFIG || m->type == IPC_SIGN_OUT ||
+	    m->type == IPC_ERROR)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+	if (m->type == IPC_SIGN_IN)
+		ipc_conn_set_phase(c, IPC_SIGNED_IN);
+	if (m->type == IPC_SIGNED_OUT && ipc_conn_phase(c) == IPC_CONFIGURED)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	if (m->type == IPC_LOG_FILE)
 		s->fd = m->fd;
 	if (m->type == IPC_SET_LOG_FILTER)
@@ -868,6 +876,8 @@ START_TEST(test_conn_hello_and_messages)
 	ck_assert(ipc_conn_ready(c.c));
 	ck_assert_str_eq(ipc_conn_peer_program(t.c), "b");
 	ck_assert_int_eq(ipc_conn_peer_pid(t.c), getpid());
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
 	m.u.set_log_filter.filter = "debug,ipc=trace";
 	ck_assert_int_eq(ipc_send(t.c, &m), 0);
@@ -917,6 +927,8 @@ START_TEST(test_conn_large_frame)
 	r[9999].name = "the last";
 	pair(&t, IPC_T, &c, IPC_C, NULL);
 	run();
+	ipc_conn_set_phase(t.c, IPC_SIGNED_IN);
+	ipc_conn_set_phase(c.c, IPC_SIGNED_IN);
 	ipc_msg_init(&m, IPC_RESOURCES);
 	m.u.resources.list.n = 10000;
 	m.u.resources.list.r = r;
@@ -968,6 +980,152 @@ raw_hello(int fd, uint32_t version)
 	m.u.hello.program = "raw";
 	raw_msg(fd, &m);
 }
+
+/* One message of type t with no fields or empty ones, raw on fd. */
+static void
+raw_type(int fd, enum ipc_type t)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, t);
+	raw_msg(fd, &m);
+}
+
+/* fz-tunneld's end of CONTROL, the test playing fz-controld raw. */
+static void
+tunneld_raw(struct side *t, int *raw, unsigned phase)
+{
+	struct side dummy;
+
+	pair(t, IPC_T, &dummy, IPC_C, raw);
+	raw_hello(*raw, IPC_VERSION);
+	run();
+	ck_assert(ipc_conn_ready(t->c));
+	ck_assert_uint_eq(ipc_conn_phase(t->c), IPC_BOOT);
+	ipc_conn_set_phase(t->c, phase);
+}
+
+START_TEST(test_conn_phases)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	int raw;
+
+	/* Catalogue: RESOURCES only signed in; CONFIG only at boot. */
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_RESOURCES),
+	    IPC_SIGNED_IN);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_CONFIG), IPC_BOOT);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_FRONT, IPC_SIGN_IN), IPC_ANY);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_FRONT, IPC_STATUS), 0);
+
+	/* Both ends, in step. */
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);	/* not at boot */
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);
+	ipc_msg_init(&m, IPC_CONFIG);
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);	/* boot only */
+	run();
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);	/* not signed in */
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	m.u.sign_in.token = "tok";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_set_phase(t.c, IPC_SIGNED_IN);
+	run();
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 1);
+	/*
+	 * Sign-out: RESOURCES sent before fz-controld read SIGN_OUT still
+	 * arrives after fz-tunneld left SIGNED_IN, then SIGNED_OUT closes
+	 * the door.
+	 */
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);		/* in flight */
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_leave_phase(t.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	run();
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 2);
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGNED_OUT);
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_SIGNED_OUT], 1);
+	ck_assert_uint_eq(ipc_conn_phase(t.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+
+	/* Out of phase from fz-controld: a violation, like unpermitted. */
+	tunneld_raw(&t, &raw, IPC_BOOT);
+	raw_type(raw, IPC_STATUS);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_CONFIGURED);
+	raw_type(raw, IPC_STATUS);			/* fine */
+	raw_type(raw, IPC_RESOURCES);			/* not signed in */
+	run();
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_SIGNED_IN);
+	raw_type(raw, IPC_RESOURCES);
+	run();
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 1);
+	ipc_conn_leave_phase(t.c, IPC_CONFIGURED);
+	raw_type(raw, IPC_RESOURCES);			/* still in flight */
+	raw_type(raw, IPC_SIGNED_OUT);
+	raw_type(raw, IPC_RESOURCES);			/* after the ack */
+	run();
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 2);
+	ck_assert_uint_eq(t.got[IPC_SIGNED_OUT], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	/* ERROR requires_sign_in ends the session at once */
+	tunneld_raw(&t, &raw, IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_ERROR);
+	m.u.error.requires_sign_in = true;
+	raw_msg(raw, &m);
+	raw_type(raw, IPC_RESOURCES);
+	run();
+	ck_assert_uint_eq(t.got[IPC_ERROR], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	/* fz-controld's end: SIGN_IN or LOG_FILE before CONFIG. */
+	pair(&c, IPC_C, &t, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_SIGN_IN);
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+	pair(&c, IPC_C, &t, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_CONFIG);
+	raw_type(raw, IPC_SIGN_IN);
+	raw_type(raw, IPC_SIGN_OUT);
+	run();
+	ck_assert_int_eq(c.closed, 0);
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	raw_type(raw, IPC_CONFIG);			/* boot only (and once) */
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+}
+END_TEST
 
 START_TEST(test_conn_violations)
 {
@@ -1109,6 +1267,7 @@ START_TEST(test_conn_fd_rules)
 
 	/* A descriptor on a message not flagged for one. */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	ipc_msg_init(&m, IPC_SIGN_OUT);
 	n = enc(&m, b, sizeof(b));
@@ -1122,6 +1281,7 @@ START_TEST(test_conn_fd_rules)
 
 	/* LOG_FILE without a descriptor. */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	ipc_msg_init(&m, IPC_LOG_FILE);
 	raw_msg(raw, &m);
@@ -1308,6 +1468,7 @@ START_TEST(test_conn_stray_fd_does_not_block)
 	 * SIGN_OUT: a stray, closed without lingering.
 	 */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	run();
 	ck_assert_int_eq(send_lingering(raw, &peer), 0);
@@ -1371,6 +1532,7 @@ ipc_suite(void)
 	tcase_add_test(tn, test_conn_hello_and_messages);
 	tcase_add_test(tn, test_conn_large_frame);
 	tcase_add_test(tn, test_conn_violations);
+	tcase_add_test(tn, test_conn_phases);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
 	tcase_add_test(tn, test_conn_backpressure);
