@@ -266,6 +266,27 @@ int	ipc_send(struct ipc_conn *, const struct ipc_msg *)
 void	ipc_conn_set_phase(struct ipc_conn *, unsigned phase);
 void	ipc_conn_leave_phase(struct ipc_conn *, unsigned phase);
 unsigned ipc_conn_phase(const struct ipc_conn *);
+/*
+ * A connection's life, one state (in this order: the last three are
+ * ended).  HELLO_WAIT -> OPEN when the peer's HELLO arrives; WRITE_SHUT
+ * when the peer stops reading (sends fail with -EPIPE, what it sent is
+ * still read up to EOF); CLOSING after ipc_conn_close_after_flush
+ * (nothing more is read or delivered; the queue drains, then CLOSED);
+ * CLOSED or VIOLATED (the peer broke the protocol) once on_close ran;
+ * FREED when ipc_conn_free ran inside a callback (destroyed on return).
+ */
+enum ipc_conn_state {
+	IPC_CONN_HELLO_WAIT,
+	IPC_CONN_OPEN,
+	IPC_CONN_WRITE_SHUT,
+	IPC_CONN_CLOSING,
+	IPC_CONN_CLOSED,
+	IPC_CONN_VIOLATED,
+	IPC_CONN_FREED,
+};
+enum ipc_conn_state ipc_conn_state(const struct ipc_conn *);
+const char *ipc_conn_state_name(enum ipc_conn_state);
+
 /* Whether the peer's HELLO has arrived, and what it said. */
 bool	ipc_conn_ready(const struct ipc_conn *);
 const char *ipc_conn_peer_program(const struct ipc_conn *);

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,19 @@ struct outframe {
 	struct outframe	*next;
 	size_t		 len, off;
 	int		 fd;		/* to pass with the first byte, or -1 */
+	bool		 secret;	/* IPC_SECRET: wiped before free */
 	uint8_t		 data[];
 };
+
+static void
+frame_free(struct outframe *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->secret)
+		sodium_memzero(f->data, f->len);
+	free(f);
+}
 
 struct ipc_conn {
 	struct ipc_conn_config	 cfg;		/* channel filled in */
@@ -64,7 +76,6 @@ struct ipc_conn {
 	bool			 fds_ok;	/* may the peer pass any? */
 	struct outframe		*head, **tail;
 	size_t			 queued;
-	bool			 hello_in;
 	char			 peer_program[65];
 	pid_t			 peer_pid;
 	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
@@ -73,11 +84,21 @@ struct ipc_conn {
 	struct ipc_msg		 msg;		/* decode target */
 	struct ipc_arena	 arena;		/* its strings and arrays */
 	int			 busy;		/* inside a callback */
-	bool			 dead;		/* freed during a callback */
-	bool			 closed;	/* on_close already called */
-	bool			 close_after_flush;
-	bool			 wdead;		/* peer stopped reading */
+	enum ipc_conn_state	 state;
 };
+
+/* on_close has run (or the owner freed it): nothing more happens. */
+static bool
+ended(const struct ipc_conn *c)
+{
+	return c->state >= IPC_CONN_CLOSED;
+}
+
+static bool
+seen(const struct ipc_conn *c, unsigned type)
+{
+	return (c->seen[type / 32] & (1u << (type % 32))) != 0;
+}
 
 static void	conn_read(evutil_socket_t, short, void *);
 
@@ -120,9 +141,7 @@ drop_queue(struct ipc_conn *c)
 
 	for (f = c->head; f != NULL; f = next) {
 		next = f->next;
-		if (f->fd >= 0)
-			close(f->fd);
-		free(f);
+		frame_free(f);
 	}
 	c->head = NULL;
 	c->tail = &c->head;
@@ -144,7 +163,10 @@ conn_destroy(struct ipc_conn *c)
 		close_stray(c->fds[i]);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->in != NULL)	/* a secret frame may be part read */
+		sodium_memzero(c->in, c->incap);
 	free(c->in);
+	c->arena.wipe = true;
 	ipc_arena_free(&c->arena);
 	free(c);
 }
@@ -155,7 +177,7 @@ ipc_conn_free(struct ipc_conn *c)
 	if (c == NULL)
 		return;
 	if (c->busy > 0) {
-		c->dead = true;
+		c->state = IPC_CONN_FREED;
 		if (c->rev != NULL)
 			event_del(c->rev);
 		if (c->wev != NULL)
@@ -171,15 +193,16 @@ conn_fail(struct ipc_conn *c, int err)
 {
 	bool gone;
 
-	if (c->closed)
-		return c->dead;
-	c->closed = true;
+	if (ended(c))
+		return c->state == IPC_CONN_FREED;
+	c->state = err == -EPROTO || err == -EMSGSIZE ||
+	    err == -EPROTONOSUPPORT ? IPC_CONN_VIOLATED : IPC_CONN_CLOSED;
 	event_del(c->rev);
 	event_del(c->wev);
 	c->busy++;
 	c->cfg.on_close(c, err, c->cfg.arg);
 	c->busy--;
-	gone = c->dead;
+	gone = c->state == IPC_CONN_FREED;
 	if (gone && c->busy == 0)
 		conn_destroy(c);
 	return gone;
@@ -239,6 +262,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->cfg = *cfg;
 	c->fd = fd;
 	c->tail = &c->head;
+	c->state = IPC_CONN_HELLO_WAIT;
 	c->phase = c->phase_in = IPC_BOOT;
 	ipc_arena_init(&c->arena, 0);
 	if (c->cfg.channel == IPC_CH_DEFAULT)
@@ -300,7 +324,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	void *tmp;
 	int rc;
 
-	if (c->closed || c->dead || c->wdead)
+	if (c->state >= IPC_CONN_WRITE_SHUT)
 		return -EPIPE;
 	if (mi == NULL || !ipc_permitted(c->cfg.channel, m->type, c->cfg.self))
 		return -EPERM;
@@ -318,6 +342,8 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 		return -ENOMEM;
 	wbuf_init(&w, f->data + 4, mi->wire_max);
 	if ((rc = ipc_msg_encode(m, &w)) != 0) {
+		if (mi->flags & IPC_SECRET)
+			sodium_memzero(f->data, 4 + mi->wire_max);
 		free(f);
 		return rc == -ENOBUFS ? -EMSGSIZE : rc;
 	}
@@ -328,6 +354,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	f->len = 4 + w.len;
 	f->off = 0;
 	f->fd = -1;
+	f->secret = (mi->flags & IPC_SECRET) != 0;
 	f->data[0] = (uint8_t)(w.len >> 24);
 	f->data[1] = (uint8_t)(w.len >> 16);
 	f->data[2] = (uint8_t)(w.len >> 8);
@@ -335,7 +362,7 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	if ((mi->flags & IPC_FD) &&
 	    (f->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		rc = -errno;
-		free(f);
+		frame_free(f);
 		return rc;
 	}
 	*c->tail = f;
@@ -385,14 +412,14 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 			if ((errno == EPIPE || errno == ECONNRESET) &&
-			    !c->close_after_flush) {
+			    c->state != IPC_CONN_CLOSING) {
 				/*
 				 * The peer closed; what it sent before (a
 				 * refusal, say) may still be unread, so the
 				 * read side reports the end.
 				 */
 				drop_queue(c);
-				c->wdead = true;
+				c->state = IPC_CONN_WRITE_SHUT;
 				return;
 			}
 			conn_fail(c, -errno);
@@ -409,16 +436,18 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 		c->head = f->next;
 		if (c->head == NULL)
 			c->tail = &c->head;
-		free(f);
+		frame_free(f);
 	}
-	if (c->close_after_flush)
+	if (c->state == IPC_CONN_CLOSING)
 		conn_fail(c, 0);
 }
 
 void
 ipc_conn_close_after_flush(struct ipc_conn *c)
 {
-	c->close_after_flush = true;
+	if (ended(c))
+		return;
+	c->state = IPC_CONN_CLOSING;
 	event_del(c->rev);	/* nothing more is read from this peer */
 	if (c->head == NULL)
 		conn_fail(c, 0);
@@ -490,7 +519,7 @@ shrink_in(struct ipc_conn *c)
 
 /* Checks and delivers one decoded frame; nonzero ends the connection. */
 static int
-deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
+deliver(struct ipc_conn *c, uint8_t *p, size_t len)
 {
 	struct ipc_msg *m = &c->msg;
 	const struct ipc_msg_info *mi;
@@ -502,13 +531,16 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 		return rc;
 	}
 	if (rc != 0) {
+		c->arena.wipe = true;	/* it may have been a SIGN_IN */
+		ipc_arena_reset(&c->arena);
+		c->arena.wipe = false;
 		log_warnx("malformed %s from %s (%s)",
 		    rc == -ENOMSG ? "message type" : "message",
 		    ipc_role_name(c->cfg.peer), strerror(-rc));
 		return -EPROTO;
 	}
 	mi = ipc_msg_info(m->type);
-	if (!c->hello_in && m->type != IPC_HELLO) {
+	if (!seen(c, IPC_HELLO) && m->type != IPC_HELLO) {
 		log_warnx("%s from %s before HELLO", mi->name,
 		    ipc_role_name(c->cfg.peer));
 		return -EPROTO;
@@ -546,7 +578,8 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 			    IPC_VERSION);
 			return -EPROTONOSUPPORT;
 		}
-		c->hello_in = true;
+		if (c->state == IPC_CONN_HELLO_WAIT)
+			c->state = IPC_CONN_OPEN;
 		snprintf(c->peer_program, sizeof(c->peer_program), "%s",
 		    m->u.hello.program);
 		c->peer_pid = (pid_t)m->u.hello.pid;
@@ -556,7 +589,12 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 	if (c->fn[m->type] != NULL)	/* only HELLO's may be absent */
 		c->fn[m->type](c, m, c->cfg.arg);
 	c->busy--;
+	/* IPC_SECRET: nothing of it outlives the handler, here or in c->in */
+	c->arena.wipe = (mi->flags & IPC_SECRET) != 0;
 	ipc_arena_reset(&c->arena);
+	c->arena.wipe = false;
+	if (mi->flags & IPC_SECRET)
+		sodium_memzero(p, len);
 	return 0;
 }
 
@@ -608,7 +646,7 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	c->inlen += (size_t)n;
 	off = 0;
 	while (c->inlen - off >= 4) {
-		const uint8_t *h = c->in + off;
+		uint8_t *h = c->in + off;
 		uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
 		    (uint32_t)h[2] << 8 | h[3];
 
@@ -626,7 +664,7 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 			return;		/* the rest on the next read */
 		}
 		rc = deliver(c, h + 4, len);
-		if (c->dead) {
+		if (c->state == IPC_CONN_FREED) {
 			if (c->busy == 0)
 				conn_destroy(c);
 			return;
@@ -636,9 +674,9 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		off += 4 + len;
-		if (c->closed)
+		if (ended(c))
 			return;
-		if (c->close_after_flush)
+		if (c->state == IPC_CONN_CLOSING)
 			break;		/* nothing more is delivered */
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
@@ -672,10 +710,33 @@ ipc_conn_phase(const struct ipc_conn *c)
 	return c->phase;
 }
 
+enum ipc_conn_state
+ipc_conn_state(const struct ipc_conn *c)
+{
+	return c->state;
+}
+
+const char *
+ipc_conn_state_name(enum ipc_conn_state st)
+{
+	static const char *const names[] = {
+		[IPC_CONN_HELLO_WAIT] = "HELLO_WAIT",
+		[IPC_CONN_OPEN] = "OPEN",
+		[IPC_CONN_WRITE_SHUT] = "WRITE_SHUT",
+		[IPC_CONN_CLOSING] = "CLOSING",
+		[IPC_CONN_CLOSED] = "CLOSED",
+		[IPC_CONN_VIOLATED] = "VIOLATED",
+		[IPC_CONN_FREED] = "FREED",
+	};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ?
+	    names[st] : "?";
+}
+
 bool
 ipc_conn_ready(const struct ipc_conn *c)
 {
-	return c->hello_in;
+	return seen(c, IPC_HELLO);
 }
 
 const char *

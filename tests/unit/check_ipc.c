@@ -769,6 +769,9 @@ struct side {
 	char		 filter[513];
 	uint32_t	 nres;
 	char		 last_name[257];
+	enum ipc_conn_state state;	/* in on_close */
+	const char	*token;		/* where SIGN_IN's token was */
+	char		 token_copy[64];
 };
 
 static struct event_base *base;
@@ -789,6 +792,10 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	if (m->type == IPC_LOG_FILE)
 		s->fd = m->fd;
+	if (m->type == IPC_SIGN_IN) {
+		s->token = m->u.sign_in.token;
+		snprintf(s->token_copy, sizeof(s->token_copy), "%s", s->token);
+	}
 	if (m->type == IPC_SET_LOG_FILTER)
 		strcpy(s->filter, m->u.set_log_filter.filter);
 	if (m->type == IPC_RESOURCES && m->u.resources.list.n > 0) {
@@ -820,6 +827,7 @@ on_close(struct ipc_conn *c, int err, void *arg)
 
 	s->closed = 1;
 	s->err = err;
+	s->state = ipc_conn_state(c);
 	ipc_conn_free(c);
 	s->c = NULL;
 }
@@ -1124,6 +1132,82 @@ START_TEST(test_conn_phases)
 	run();
 	ck_assert_int_eq(c.err, -EPROTO);
 	close(raw);
+}
+END_TEST
+
+START_TEST(test_conn_states)
+{
+	struct side t, f, dummy;
+	struct ipc_msg m;
+	int raw;
+
+	pair(&t, IPC_T, &f, IPC_F, NULL);
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_HELLO_WAIT);
+	ck_assert(!ipc_conn_ready(t.c));
+	run();
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_OPEN);
+	ck_assert_int_eq(ipc_conn_state(f.c), IPC_CONN_OPEN);
+	/* a refusal: the reply goes out, nothing more is read or sent */
+	ipc_msg_init(&m, IPC_RESULT);
+	m.u.result.error = -EACCES;
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_close_after_flush(t.c);
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_CLOSING);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPIPE);
+	ipc_msg_init(&m, IPC_STATUS_GET);
+	ck_assert_int_eq(ipc_send(f.c, &m), 0);
+	run();
+	ck_assert_int_eq(t.closed, 1);
+	ck_assert_int_eq(t.err, 0);
+	ck_assert_int_eq(t.state, IPC_CONN_CLOSED);
+	ck_assert_uint_eq(t.got[IPC_STATUS_GET], 0);
+	ck_assert_uint_eq(f.got[IPC_RESULT], 1);
+	ck_assert_int_eq(f.closed, 1);
+	ck_assert_int_eq(f.state, IPC_CONN_CLOSED);
+
+	/* a violation */
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_CONFIG);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	ck_assert_int_eq(t.state, IPC_CONN_VIOLATED);
+	close(raw);
+	ck_assert_str_eq(ipc_conn_state_name(IPC_CONN_WRITE_SHUT),
+	    "WRITE_SHUT");
+}
+END_TEST
+
+/*
+ * IPC_SECRET: SIGN_IN's token is gone from the arena once the handler
+ * returns (the first chunk stays allocated, so this reads live memory).
+ */
+START_TEST(test_conn_secret_wiped)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	static const char tok[] = "secret-token-1234567890";
+	size_t i;
+
+	ck_assert(ipc_msg_info(IPC_SIGN_IN)->flags & IPC_SECRET);
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	m.u.sign_in.token = tok;
+	m.u.sign_in.account = "acme";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	run();
+	ck_assert_uint_eq(c.got[IPC_SIGN_IN], 1);
+	ck_assert_str_eq(c.token_copy, tok);
+	ck_assert_ptr_nonnull(c.token);
+	for (i = 0; i < sizeof(tok); i++)
+		ck_assert_int_eq(c.token[i], 0);
+	/* not so for other types: STATUS is not wiped */
+	ck_assert(!(ipc_msg_info(IPC_STATUS)->flags & IPC_SECRET));
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
 }
 END_TEST
 
@@ -1533,6 +1617,8 @@ ipc_suite(void)
 	tcase_add_test(tn, test_conn_large_frame);
 	tcase_add_test(tn, test_conn_violations);
 	tcase_add_test(tn, test_conn_phases);
+	tcase_add_test(tn, test_conn_states);
+	tcase_add_test(tn, test_conn_secret_wiped);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
 	tcase_add_test(tn, test_conn_backpressure);
