@@ -22,6 +22,7 @@
 #define IPC_VERSION		1
 #define IPC_MAX_FRAME		(8 * 1024 * 1024)	/* any type's wire_max */
 #define IPC_MAX_QUEUE		(2 * 1024 * 1024)	/* unsent bytes */
+#define IPC_DGRAM_QUEUE		(256 * 1024)	/* unsent, DGRAM channel */
 
 /* Roles, as masks for the permission table. */
 #define IPC_T	0x1		/* fz-tunneld */
@@ -39,6 +40,7 @@ enum ipc_channel {
 	IPC_CH_DEFAULT = 0,	/* in a config: from self and peer */
 	IPC_CH_CONTROL,		/* fz-tunneld <-> fz-controld */
 	IPC_CH_FRONT,		/* fz-tunneld <-> a front end */
+	IPC_CH_DGRAM,		/* fz-tunneld <-> fz-controld, datagrams */
 	IPC_CH_COUNT
 };
 
@@ -103,6 +105,7 @@ enum ipc_type {
 #define IPC_U64(n)		uint64_t n;
 #define IPC_BOOL(n)		bool n;
 #define IPC_STR(n, max)		const char *n;
+#define IPC_BIN(n, max)		const uint8_t *n; uint32_t n##_len;
 #define IPC_RESOURCES(n, max)	struct ipc_resource_list n;
 #define IPC_NONE
 #define IPC_MSG(N, n, f, fields)	struct ipc_##n { fields };
@@ -113,6 +116,7 @@ enum ipc_type {
 #undef IPC_U64
 #undef IPC_BOOL
 #undef IPC_STR
+#undef IPC_BIN
 #undef IPC_RESOURCES
 #undef IPC_NONE
 
@@ -173,7 +177,10 @@ int ipc_decode_##n(struct rbuf *, struct ipc_##n *, struct ipc_arena *);
 /* The roles at the two ends of a channel (IPC_T | IPC_C...), 0 if none. */
 unsigned ipc_channel_roles(unsigned chan);
 const char *ipc_channel_name(unsigned chan);
-/* The channel between two roles, for IPC_CH_DEFAULT; 0 if none. */
+/* Unsent bytes a connection on the channel may queue. */
+size_t	ipc_channel_queue(unsigned chan);
+/* The channel between two roles, for IPC_CH_DEFAULT; 0 if none (DGRAM
+ * is never a default). */
 unsigned ipc_channel_of(unsigned self, unsigned peer);
 /* May role from send this type on the channel (ipc_msg.def's rows)? */
 bool	ipc_permitted(unsigned chan, unsigned type, unsigned from);
@@ -251,8 +258,8 @@ void	ipc_conn_free(struct ipc_conn *);
 /*
  * Queues msg.  For IPC_FD types msg->fd is duplicated (the caller keeps
  * its own).  -EPERM when this end may not send the type, or not in the
- * connection's phase, -ENOBUFS when the queue is full, -EPIPE after the
- * connection ended.
+ * connection's phase, -ENOBUFS when the queue is full (on DGRAM: the
+ * message is dropped and counted), -EPIPE after the connection ended.
  */
 int	ipc_send(struct ipc_conn *, const struct ipc_msg *)
 	    __attribute__((warn_unused_result));
@@ -292,6 +299,8 @@ bool	ipc_conn_ready(const struct ipc_conn *);
 const char *ipc_conn_peer_program(const struct ipc_conn *);
 pid_t	ipc_conn_peer_pid(const struct ipc_conn *);
 size_t	ipc_conn_queued(const struct ipc_conn *);
+/* Messages dropped because the queue was full (the DGRAM channel). */
+uint64_t ipc_conn_dropped(const struct ipc_conn *);
 int	ipc_conn_fd(const struct ipc_conn *);
 
 /* Ends the connection after the queue drains (for one-shot replies). */
@@ -307,6 +316,8 @@ int	mp_get_uint(struct rbuf *, uint64_t *) __attribute__((warn_unused_result));
 int	mp_get_int(struct rbuf *, int64_t *) __attribute__((warn_unused_result));
 int	mp_get_bool(struct rbuf *, bool *) __attribute__((warn_unused_result));
 int	mp_get_str(struct rbuf *, const char **, uint32_t *)
+	    __attribute__((warn_unused_result));
+int	mp_get_bin(struct rbuf *, const uint8_t **, uint32_t *)
 	    __attribute__((warn_unused_result));
 /* A string of at most max bytes, ipc_text_valid, copied NUL-terminated
  * into a. */

@@ -75,7 +75,9 @@ struct ipc_conn {
 	unsigned		 nfds;
 	bool			 fds_ok;	/* may the peer pass any? */
 	struct outframe		*head, **tail;
-	size_t			 queued;
+	size_t			 queued, max_queue;
+	uint64_t		 dropped;	/* lossy channel, queue full */
+	struct log_ratelimit	 drop_rl;
 	char			 peer_program[65];
 	pid_t			 peer_pid;
 	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
@@ -263,6 +265,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->fd = fd;
 	c->tail = &c->head;
 	c->state = IPC_CONN_HELLO_WAIT;
+	c->drop_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	c->phase = c->phase_in = IPC_BOOT;
 	ipc_arena_init(&c->arena, 0);
 	if (c->cfg.channel == IPC_CH_DEFAULT)
@@ -273,6 +276,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 		rc = -EINVAL;
 		goto fail;
 	}
+	c->max_queue = ipc_channel_queue(c->cfg.channel);
 	for (t = 0; cfg->on_msg[t].type != IPC_TYPE_INVALID; t++)
 		c->fn[cfg->on_msg[t].type] = cfg->on_msg[t].fn;
 	for (t = 1; t < IPC_TYPE_COUNT; t++)
@@ -335,8 +339,18 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	}
 	if ((mi->flags & IPC_FD) && m->fd < 0)
 		return -EBADF;
-	if (c->queued >= IPC_MAX_QUEUE)
+	if (c->queued >= c->max_queue) {
+		if (c->cfg.channel != IPC_CH_DGRAM)
+			return -ENOBUFS;
+		/* lossy: drop, count, and say so now and then */
+		if (c->dropped++ == 0 || log_ratelimit(&c->drop_rl))
+			log_warnx("%s channel to %s: queue full (%zu bytes), "
+			    "%llu message(s) dropped so far",
+			    ipc_channel_name(c->cfg.channel),
+			    ipc_role_name(c->cfg.peer), c->queued,
+			    (unsigned long long)c->dropped);
 		return -ENOBUFS;
+	}
 	/* Room for the largest such message, then trimmed to what it took. */
 	if ((f = malloc(sizeof(*f) + 4 + mi->wire_max)) == NULL)
 		return -ENOMEM;
@@ -755,6 +769,12 @@ size_t
 ipc_conn_queued(const struct ipc_conn *c)
 {
 	return c->queued;
+}
+
+uint64_t
+ipc_conn_dropped(const struct ipc_conn *c)
+{
+	return c->dropped;
 }
 
 int

@@ -32,6 +32,7 @@
 #define IPC_U64(n)		+1
 #define IPC_BOOL(n)		+1
 #define IPC_STR(n, max)		+1
+#define IPC_BIN(n, max)		+1
 #define IPC_RESOURCES(n, max)	+1
 #define IPC_MSG(N, n, f, fields)	ARITY_##N = 0 fields,
 enum {
@@ -42,6 +43,7 @@ enum {
 #undef IPC_U64
 #undef IPC_BOOL
 #undef IPC_STR
+#undef IPC_BIN
 #undef IPC_RESOURCES
 #undef IPC_MSG
 #define IPC_U32(n)		+5
@@ -49,6 +51,7 @@ enum {
 #define IPC_U64(n)		+9
 #define IPC_BOOL(n)		+1
 #define IPC_STR(n, max)		+(max) + 5
+#define IPC_BIN(n, max)		+(max) + 5
 #define IPC_RESOURCES(n, max)	+5 + (max) * RESOURCE_WIRE
 #define IPC_MSG(N, n, f, fields)	WIRE_##N = 11 fields,
 enum {
@@ -59,6 +62,7 @@ enum {
 #undef IPC_U64
 #undef IPC_BOOL
 #undef IPC_STR
+#undef IPC_BIN
 #undef IPC_RESOURCES
 #undef IPC_MSG
 #define IPC_U32(n)
@@ -66,6 +70,7 @@ enum {
 #define IPC_U64(n)
 #define IPC_BOOL(n)
 #define IPC_STR(n, max)		+(max) + 1
+#define IPC_BIN(n, max)		+(max)
 #define IPC_RESOURCES(n, max)	+ alignof(max_align_t) + (max) * RESOURCE_ARENA
 #define IPC_MSG(N, n, f, fields)	ARENA_##N = 0 fields,
 enum {
@@ -89,6 +94,7 @@ static const struct ipc_msg_info infos[IPC_TYPE_COUNT] = {
 #undef IPC_U64
 #undef IPC_BOOL
 #undef IPC_STR
+#undef IPC_BIN
 #undef IPC_RESOURCES
 
 const struct ipc_msg_info *
@@ -125,6 +131,7 @@ static const struct {
 } channels[IPC_CH_COUNT] = {
 	[IPC_CH_CONTROL] = { "CONTROL", IPC_T | IPC_C },
 	[IPC_CH_FRONT] = { "FRONT", IPC_T | IPC_F },
+	[IPC_CH_DGRAM] = { "DGRAM", IPC_T | IPC_C },
 };
 
 static const uint8_t allow[IPC_CH_COUNT][IPC_TYPE_COUNT] = {
@@ -150,6 +157,12 @@ const char *
 ipc_channel_name(unsigned chan)
 {
 	return ipc_channel_roles(chan) != 0 ? channels[chan].name : "?";
+}
+
+size_t
+ipc_channel_queue(unsigned chan)
+{
+	return chan == IPC_CH_DGRAM ? IPC_DGRAM_QUEUE : IPC_MAX_QUEUE;
 }
 
 unsigned
@@ -231,6 +244,43 @@ enc_str(msgpack_packer *pk, const char *s, size_t max)
 }
 
 static int
+enc_bin(msgpack_packer *pk, const uint8_t *p, uint32_t n, size_t max)
+{
+	if (n > max || (n > 0 && p == NULL))
+		return -EINVAL;
+	msgpack_pack_bin(pk, n);
+	if (n > 0)
+		msgpack_pack_bin_body(pk, p, n);
+	return 0;
+}
+
+static int
+dec_bin(struct rbuf *rb, size_t max, struct ipc_arena *a, const uint8_t **out,
+    uint32_t *outlen)
+{
+	struct rbuf save = *rb;
+	const uint8_t *p;
+	uint8_t *q = NULL;
+	uint32_t n;
+
+	if (mp_get_bin(rb, &p, &n) != 0)
+		return -EBADMSG;
+	if ((size_t)n > max) {
+		*rb = save;
+		return -EBADMSG;
+	}
+	if (n > 0 && (q = ipc_arena_alloc(a, n, 1)) == NULL) {
+		*rb = save;
+		return -ENOMEM;
+	}
+	if (n > 0)
+		memcpy(q, p, n);
+	*out = q;
+	*outlen = n;
+	return 0;
+}
+
+static int
 enc_resources(msgpack_packer *pk, const struct ipc_resource_list *l,
     uint32_t max)
 {
@@ -304,6 +354,9 @@ dec_i32(struct rbuf *rb, int32_t *v)
 #define IPC_U64(n)		msgpack_pack_uint64(pk, m->n);
 #define IPC_BOOL(n)		if (m->n) msgpack_pack_true(pk); \
 				else msgpack_pack_false(pk);
+#define IPC_BIN(n, max)		if ((rc = enc_bin(pk, m->n, m->n##_len, (max))) \
+				    != 0) \
+					return rc;
 #define IPC_STR(n, max)		if ((rc = enc_str(pk, m->n, (max))) != 0) \
 					return rc;
 #define IPC_RESOURCES(n, max)	if ((rc = enc_resources(pk, &m->n, (max))) \
@@ -327,6 +380,7 @@ ipc_encode_##n(struct msgpack_packer *pk, const struct ipc_##n *m)	\
 #undef IPC_U64
 #undef IPC_BOOL
 #undef IPC_STR
+#undef IPC_BIN
 #undef IPC_RESOURCES
 
 /* The decoders: the same lines, read back strictly. */
@@ -334,6 +388,9 @@ ipc_encode_##n(struct msgpack_packer *pk, const struct ipc_##n *m)	\
 #define IPC_I32(n)		if (dec_i32(rb, &m->n) != 0) return -EBADMSG;
 #define IPC_U64(n)		if (mp_get_uint(rb, &m->n) != 0) return -EBADMSG;
 #define IPC_BOOL(n)		if (mp_get_bool(rb, &m->n) != 0) return -EBADMSG;
+#define IPC_BIN(n, max)		if ((rc = dec_bin(rb, (max), a, &m->n, \
+				    &m->n##_len)) != 0) \
+					return rc;
 #define IPC_STR(n, max)		if ((rc = mp_get_text(rb, (max), a, &m->n)) != 0) \
 					return rc;
 #define IPC_RESOURCES(n, max)	if ((rc = dec_resources(rb, &m->n, (max), a)) \

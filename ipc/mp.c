@@ -164,6 +164,39 @@ bad:
 	return -EBADMSG;
 }
 
+/* bin 8/16/32 (0xc4-0xc6) only: a str is not bytes, nor the reverse. */
+int
+mp_get_bin(struct rbuf *rb, const uint8_t **p, uint32_t *len)
+{
+	struct rbuf save = *rb;
+	uint8_t t, n8;
+	uint16_t n16;
+	uint32_t n;
+
+	if (rbuf_get_u8(rb, &t) != 0)
+		return -EBADMSG;
+	if (t == 0xc4) {
+		if (rbuf_get_u8(rb, &n8) != 0)
+			goto bad;
+		n = n8;
+	} else if (t == 0xc5) {
+		if (rbuf_get_u16(rb, &n16) != 0)
+			goto bad;
+		n = n16;
+	} else if (t == 0xc6) {
+		if (rbuf_get_u32(rb, &n) != 0)
+			goto bad;
+	} else
+		goto bad;
+	if (rbuf_ptr(rb, n, p) != 0)
+		goto bad;
+	*len = n;
+	return 0;
+bad:
+	*rb = save;
+	return -EBADMSG;
+}
+
 bool
 utf8_valid(const char *s, size_t n)
 {

@@ -54,6 +54,8 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 #define IPC_U64(n)	p->n = 0x123456789abcdefULL + (uint64_t)seed;
 #define IPC_BOOL(n)	p->n = (seed & 1) != 0;
 #define IPC_STR(n, max)	p->n = pool_str(#n, seed, (max));
+#define IPC_BIN(n, max)	p->n = (const uint8_t *)"\0\n\x1b\xff\xc2\x85"; \
+			p->n##_len = 6;
 #define IPC_RESOURCES(f, max)						\
 	p->f.n = 3;							\
 	p->f.r = fill_res;
@@ -584,6 +586,84 @@ START_TEST(test_many_resources)
 }
 END_TEST
 
+/* IPC_BIN: bin formats only, up to max, any byte. */
+static size_t
+dgram_down_with(uint8_t *buf, size_t cap, bool as_str, size_t n)
+{
+	static char payload[70000];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	memset(payload, 0, sizeof(payload));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_DGRAM_DOWN);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_str(&pk, 9);
+	msgpack_pack_str_body(&pk, "[::1]:123", 9);
+	if (as_str) {
+		msgpack_pack_str(&pk, n);
+		msgpack_pack_str_body(&pk, "abcdef", n);
+	} else {
+		msgpack_pack_bin(&pk, n);
+		msgpack_pack_bin_body(&pk, payload, n);
+	}
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+START_TEST(test_bin_rules)
+{
+	static uint8_t b[80000];
+	static struct ipc_msg m, d;
+	struct wbuf w;
+	size_t n;
+	int i;
+
+	n = dgram_down_with(b, sizeof(b), false, 0);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(d.u.dgram_down.payload_len, 0);
+	n = dgram_down_with(b, sizeof(b), false, 65535);	/* bin16, max */
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(d.u.dgram_down.payload_len, 65535);
+	n = dgram_down_with(b, sizeof(b), false, 65536);	/* bin32, over */
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = dgram_down_with(b, sizeof(b), true, 3);	/* str is not bin */
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = dgram_down_with(b, sizeof(b), false, 100);
+	for (size_t cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* nor bin where text goes */
+	n = status_with(b, sizeof(b), "ok", 2);
+	for (i = 0; i < (int)n; i++)
+		if (b[i] == 0xa2)	/* fixstr "ok" -> bin8 */
+			break;
+	{
+		uint8_t x[64];
+
+		memcpy(x, b, i);
+		x[i] = 0xc4;
+		x[i + 1] = 2;
+		memcpy(x + i + 2, "ok", 2);
+		ck_assert_int_eq(dec(x, i + 4, &d), -EBADMSG);
+	}
+	/* the encoder: over max, or a length without bytes */
+	ipc_msg_init(&m, IPC_DGRAM_UP);
+	m.u.dgram_up.payload = b;
+	m.u.dgram_up.payload_len = 65536;
+	wbuf_init(&w, b + 70000, 10000);
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	m.u.dgram_up.payload = NULL;
+	m.u.dgram_up.payload_len = 1;
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_arena)
 {
 	struct ipc_arena a;
@@ -769,6 +849,7 @@ struct side {
 	char		 filter[513];
 	uint32_t	 nres;
 	char		 last_name[257];
+	uint64_t	 dgram_bytes;
 	enum ipc_conn_state state;	/* in on_close */
 	const char	*token;		/* where SIGN_IN's token was */
 	char		 token_copy[64];
@@ -792,6 +873,8 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	if (m->type == IPC_LOG_FILE)
 		s->fd = m->fd;
+	if (m->type == IPC_DGRAM_DOWN)
+		s->dgram_bytes += m->u.dgram_down.payload_len;
 	if (m->type == IPC_SIGN_IN) {
 		s->token = m->u.sign_in.token;
 		snprintf(s->token_copy, sizeof(s->token_copy), "%s", s->token);
@@ -807,17 +890,23 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 
 /* A dispatch table of on_msg for every type peer may send to self. */
 static const struct ipc_handler *
-table_for(unsigned self, unsigned peer)
+table_chan(unsigned chan, unsigned self)
 {
-	static struct ipc_handler t[8][IPC_TYPE_COUNT];
-	unsigned chan = ipc_channel_of(self, peer), i, n = 0;
-	struct ipc_handler *h = t[self];
+	static struct ipc_handler t[IPC_CH_COUNT][8][IPC_TYPE_COUNT];
+	unsigned peer = ipc_channel_roles(chan) & ~self, i, n = 0;
+	struct ipc_handler *h = t[chan][self];
 
 	for (i = 1; i < IPC_TYPE_COUNT; i++)
 		if (ipc_permitted(chan, i, peer))
 			h[n++] = (struct ipc_handler){ (enum ipc_type)i, on_msg };
 	h[n] = (struct ipc_handler)IPC_HANDLERS_END;
 	return h;
+}
+
+static const struct ipc_handler *
+table_for(unsigned self, unsigned peer)
+{
+	return table_chan(ipc_channel_of(self, peer), self);
 }
 
 static void
@@ -1208,6 +1297,83 @@ START_TEST(test_conn_secret_wiped)
 	ck_assert(!(ipc_msg_info(IPC_STATUS)->flags & IPC_SECRET));
 	ipc_conn_free(t.c);
 	ipc_conn_free(c.c);
+}
+END_TEST
+
+/*
+ * The DGRAM channel: a flood of datagrams from fz-controld fills its
+ * bounded queue (the excess is dropped and counted), and a control
+ * message sent meanwhile on CONTROL arrives at once; the datagrams that
+ * were queued all arrive after.
+ */
+START_TEST(test_dgram_flood)
+{
+	struct side t, c, dt, dc;
+	struct ipc_conn_config ct = { .self = IPC_T, .peer = IPC_C,
+	    .channel = IPC_CH_DGRAM, .program = "t",
+	    .on_msg = table_chan(IPC_CH_DGRAM, IPC_T), .on_close = on_close,
+	    .arg = &dt };
+	struct ipc_conn_config cc = { .self = IPC_C, .peer = IPC_T,
+	    .channel = IPC_CH_DGRAM, .program = "c",
+	    .on_msg = table_chan(IPC_CH_DGRAM, IPC_C), .on_close = on_close,
+	    .arg = &dc };
+	static uint8_t payload[1200];
+	struct ipc_msg m;
+	uint64_t sent = 0;
+	int sv[2], i, rc, iters;
+
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_C), IPC_CH_CONTROL);
+	ck_assert(ipc_permitted(IPC_CH_DGRAM, IPC_DGRAM_DOWN, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_DGRAM_DOWN, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_STATUS, IPC_C));
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	memset(&dt, 0, sizeof(dt));
+	memset(&dc, 0, sizeof(dc));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(ipc_conn_new(base, sv[0], &ct, &dt.c), 0);
+	ck_assert_int_eq(ipc_conn_new(base, sv[1], &cc, &dc.c), 0);
+	run();
+	ck_assert(ipc_conn_ready(dt.c) && ipc_conn_ready(dc.c));
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_DGRAM_DOWN);
+	ck_assert_int_eq(ipc_send(dc.c, &m), -EPERM);	/* at boot */
+	ipc_conn_set_phase(dt.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(dc.c, IPC_CONFIGURED);
+	/* DGRAM types stay off CONTROL, control types off DGRAM */
+	m.u.dgram_down.to = "192.0.2.1:3478";
+	m.u.dgram_down.payload = payload;
+	m.u.dgram_down.payload_len = sizeof(payload);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);
+
+	for (i = 0; i < 5000; i++) {
+		rc = ipc_send(dc.c, &m);
+		ck_assert(rc == 0 || rc == -ENOBUFS);
+		sent += rc == 0;
+		if (i % 500 == 0)	/* some reach the socket, then it fills */
+			event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	}
+	ck_assert_uint_gt(ipc_conn_dropped(dc.c), 0);
+	ck_assert_uint_eq(ipc_conn_dropped(dc.c) + sent, 5000);
+	ck_assert_uint_le(ipc_conn_queued(dc.c), IPC_DGRAM_QUEUE + 2000);
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "urgent";
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	for (iters = 0; iters < 3 && t.got[IPC_STATUS] == 0; iters++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ck_assert_uint_lt(dt.got[IPC_DGRAM_DOWN], sent);	/* still coming */
+	for (i = 0; i < 100000 && dt.got[IPC_DGRAM_DOWN] < sent; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(dt.got[IPC_DGRAM_DOWN], sent);
+	ck_assert_uint_eq(dt.dgram_bytes, sent * sizeof(payload));
+	ck_assert_int_eq(t.closed + c.closed + dt.closed + dc.closed, 0);
+	/* the control channel is not lossy: a full queue is an error */
+	ck_assert_uint_eq(ipc_conn_dropped(c.c), 0);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+	ipc_conn_free(dt.c);
+	ipc_conn_free(dc.c);
 }
 END_TEST
 
@@ -1607,6 +1773,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_wire_vectors);
 	tcase_add_test(tc, test_many_resources);
 	tcase_add_test(tc, test_arena);
+	tcase_add_test(tc, test_bin_rules);
 	tcase_add_test(tc, test_msg_is_small);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
@@ -1619,6 +1786,7 @@ ipc_suite(void)
 	tcase_add_test(tn, test_conn_phases);
 	tcase_add_test(tn, test_conn_states);
 	tcase_add_test(tn, test_conn_secret_wiped);
+	tcase_add_test(tn, test_dgram_flood);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
 	tcase_add_test(tn, test_conn_backpressure);
