@@ -24,3 +24,6 @@ tests_fuzz_fuzz_ipc_SOURCES = tests/fuzz/fuzz_ipc.c
 tests_fuzz_fuzz_ipc_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/ipc
 tests_fuzz_fuzz_ipc_LDADD = $(IPC_LIBS)
 tests_fuzz_fuzz_ipc_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+TESTS += tests/netns/ipc.sh
+dist_noinst_SCRIPTS += tests/netns/ipc.sh
