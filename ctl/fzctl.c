@@ -285,6 +285,24 @@ read_token(const char *file, char *out, size_t cap)
 	return 0;
 }
 
+/* The catalogue's limits and text rules, as the encoder checks them. */
+static int
+request_ok(const struct ipc_msg *m)
+{
+	size_t cap = ipc_msg_info(m->type)->wire_max;
+	uint8_t *b = malloc(cap);
+	struct wbuf w;
+	int rc;
+
+	if (b == NULL)
+		return -ENOMEM;
+	wbuf_init(&w, b, cap);
+	rc = ipc_msg_encode(m, &w);
+	sodium_memzero(b, cap);
+	free(b);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -362,11 +380,6 @@ main(int argc, char *argv[])
 		m.u.sign_in.token = token;
 		m.u.sign_in.api_url = api;
 		m.u.sign_in.account = account;
-		if ((api != NULL && strlen(api) > 512) ||
-		    (account != NULL && strlen(account) > 128)) {
-			fprintf(stderr, "fzctl: URL or account too long\n");
-			return 2;
-		}
 		optind = argc;
 	} else if (strcmp(cmd, "sign-out") == 0) {
 		c.cmd = CMD_SIGN_OUT;
@@ -380,10 +393,6 @@ main(int argc, char *argv[])
 		}
 		ipc_msg_init(&m, IPC_SET_LOG_FILTER);
 		m.u.set_log_filter.filter = argv[optind++];
-		if (strlen(m.u.set_log_filter.filter) > 512) {
-			fprintf(stderr, "fzctl: filter too long\n");
-			return 2;
-		}
 	} else if (strcmp(cmd, "events") == 0) {
 		c.cmd = CMD_EVENTS;
 		ipc_msg_init(&m, IPC_SUBSCRIBE);
@@ -399,6 +408,12 @@ main(int argc, char *argv[])
 	}
 	if (log_init("fzctl", LOG_FORMAT_TEXT, "error") != 0)
 		return 2;
+	if (request_ok(&m) != 0) {
+		sodium_memzero(token, sizeof(token));
+		fprintf(stderr, "fzctl: an argument is too long or contains "
+		    "control characters\n");
+		return 2;
+	}
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -423,6 +438,7 @@ main(int argc, char *argv[])
 	c.base = event_base_new();
 	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0 ||
 	    (rc = ipc_send(c.conn, &m)) != 0) {
+		sodium_memzero(token, sizeof(token));
 		fprintf(stderr, "fzctl: %s\n", strerror(-rc));
 		return 1;
 	}
