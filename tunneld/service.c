@@ -799,7 +799,7 @@ static bool
 peer_allowed(struct svc *s, const struct ucred *cr)
 {
 	struct passwd *pw;
-	gid_t groups[256];
+	static gid_t groups[256];	/* off the stack; one thread */
 	int n = 256, i;
 
 	if (cr->uid == 0)
