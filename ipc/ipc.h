@@ -4,10 +4,11 @@
  *
  * Frames on a Unix stream socket: u32 length (big-endian, at most the
  * largest wire_max of a type the peer may send) | msgpack [type,
- * [fields...]].  The messages, who may send
- * them to whom, and their fields are in ipc_msg.def.  Decoding is strict:
- * exact arity, one type per field, length limits, no trailing bytes.  The
- * first message each way is HELLO with IPC_VERSION.
+ * [fields...]].  The messages, who may send them on which channel in
+ * which phase, and their fields are in ipc_msg.def.  Decoding is strict:
+ * exact arity, one type per field, length limits, no trailing bytes; it
+ * allocates only from a per-message arena.  The first message each way
+ * is HELLO with IPC_VERSION.
  */
 #ifndef FZ_IPC_H
 #define FZ_IPC_H
