@@ -34,7 +34,10 @@
 struct controld {
 	struct event_base	*base;
 	struct ipc_conn		*conn;
-	struct ipc_config	 cfg;
+	struct ipc_conn		*dconn;		/* DGRAM channel, or NULL */
+	uint64_t		 dgram_unclaimed; /* DGRAM_UP nobody wanted */
+	struct ipc_msg		 cfg;		/* CONFIG, in cfg_arena */
+	struct ipc_arena	 cfg_arena;
 	bool			 have_cfg;
 	char			 token[4097];	/* never logged */
 	char			 api_url[513];
@@ -46,9 +49,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: fz-controld [--ipc-fd N] [--user USER] [--seccomp kill|trap|off]\n"
+"usage: fz-controld [--ipc-fd N] [--dgram-fd N] [--user USER]\n"
+"                   [--seccomp kill|trap|off]\n"
 "                   [--log-format human|json|auto] [--log-filter SPEC]\n"
-"Started by fz-tunneld with the IPC socket on fd 3; see fz-controld(8).\n");
+"Started by fz-tunneld with the IPC sockets on fds 3 and 4; see\n"
+"fz-controld(8).\n");
 }
 
 static void
@@ -58,64 +63,116 @@ send_status(struct controld *c, const char *state, const char *detail)
 	int rc;
 
 	ipc_msg_init(&m, IPC_STATUS);
-	(void)ipc_strset(m.u.status.state, state);
-	snprintf(m.u.status.detail, sizeof(m.u.status.detail), "%s", detail);
+	m.u.status.state = state;
+	m.u.status.detail = detail;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending STATUS");
 }
 
+/*
+ * Messages from fz-tunneld: one handler per type the CONTROL section of
+ * ipc_msg.def lets it send; ipc_conn_new checks the table against it.
+ */
 static void
-on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+t_hello(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	log_debug("connected to %s (pid %u)", m->u.hello.program,
+	    m->u.hello.pid);
+}
+
+static void
+t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	const struct ipc_config *cf;
+	int rc;
+
+	(void)conn;
+	if ((rc = ipc_msg_clone(m, &c->cfg, &c->cfg_arena)) != 0) {
+		log_errorc(-rc, "keeping CONFIG");
+		return;
+	}
+	cf = &c->cfg.u.config;
+	c->have_cfg = true;
+	/* From CONFIG on, never narrowed (ipc_msg.def, section DGRAM). */
+	if (c->dconn != NULL)
+		ipc_conn_set_phase(c->dconn, IPC_CONFIGURED);
+	ipc_conn_set_phase(conn, IPC_CONFIGURED);
+	snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
+	if (cf->log_filter[0] != '\0' && log_set_filter(cf->log_filter) != 0)
+		log_warnx("bad log filter from fz-tunneld");
+	log_info("%s mode, portal %s, device id %s, name %s", cf->mode,
+	    cf->api_url, cf->firezone_id, cf->name);
+}
+
+static void
+t_log_file(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	log_set_dir_fd(m->fd);
+	log_info("logging to the file fz-tunneld opened");
+}
+
+static void
+t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
 
-	(void)conn;
-	switch (m->type) {
-	case IPC_HELLO:
-		log_debug("connected to %s (pid %u)", m->u.hello.program,
-		    m->u.hello.pid);
-		break;
-	case IPC_CONFIG:
-		c->cfg = m->u.config;
-		c->have_cfg = true;
+	ipc_conn_set_phase(conn, IPC_SIGNED_IN);
+	/* the arena holding the original is wiped (IPC_SECRET) */
+	snprintf(c->token, sizeof(c->token), "%s", m->u.sign_in.token);
+	if (m->u.sign_in.api_url[0] != '\0')
 		snprintf(c->api_url, sizeof(c->api_url), "%s",
-		    m->u.config.api_url);
-		if (m->u.config.log_filter[0] != '\0' &&
-		    log_set_filter(m->u.config.log_filter) != 0)
-			log_warnx("bad log filter from fz-tunneld");
-		log_info("%s mode, portal %s, device id %s, name %s",
-		    c->cfg.mode, c->cfg.api_url, c->cfg.firezone_id,
-		    c->cfg.name);
-		break;
-	case IPC_SIGN_IN:
-		memcpy(c->token, m->u.sign_in.token, sizeof(c->token));
-		sodium_memzero(m->u.sign_in.token, sizeof(m->u.sign_in.token));
-		if (m->u.sign_in.api_url[0] != '\0')
-			snprintf(c->api_url, sizeof(c->api_url), "%s",
-			    m->u.sign_in.api_url);
-		c->signed_in = true;
-		log_info("token received (%zu bytes); portal %s",
-		    strlen(c->token), c->api_url);
-		/*
-		 * The portal client (WebSocket + Phoenix channels) is not in
-		 * this build yet: say so instead of pretending to connect.
-		 */
-		send_status(c, "connecting", "portal signalling is not "
-		    "implemented in this build yet");
-		break;
-	case IPC_SIGN_OUT:
-		sodium_memzero(c->token, sizeof(c->token));
-		c->signed_in = false;
-		send_status(c, "signed_out", "");
-		break;
-	case IPC_SET_LOG_FILTER:
-		if (log_set_filter(m->u.set_log_filter.filter) != 0)
-			log_warnx("bad log filter from fz-tunneld");
-		break;
-	default:
-		break;
-	}
+		    m->u.sign_in.api_url);
+	c->signed_in = true;
+	log_info("token received (%zu bytes); portal %s", strlen(c->token),
+	    c->api_url);
+	/*
+	 * The portal client (WebSocket + Phoenix channels) is not in this
+	 * build yet: say so instead of pretending to connect.
+	 */
+	send_status(c, "connecting", "portal signalling is not implemented "
+	    "in this build yet");
 }
+
+static void
+t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	struct ipc_msg r;
+	int rc;
+
+	(void)m;
+	sodium_memzero(c->token, sizeof(c->token));
+	c->signed_in = false;
+	ipc_conn_set_phase(conn, IPC_CONFIGURED);
+	ipc_msg_init(&r, IPC_SIGNED_OUT);
+	if ((rc = ipc_send(conn, &r)) != 0)
+		log_warnc(-rc, "sending SIGNED_OUT");
+	send_status(c, "signed_out", "");
+}
+
+static void
+t_set_log_filter(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	if (log_set_filter(m->u.set_log_filter.filter) != 0)
+		log_warnx("bad log filter from fz-tunneld");
+}
+
+static const struct ipc_handler on_msg[] = {
+	{ IPC_HELLO,		t_hello },
+	{ IPC_CONFIG,		t_config },
+	{ IPC_LOG_FILE,		t_log_file },
+	{ IPC_SIGN_IN,		t_sign_in },
+	{ IPC_SIGN_OUT,		t_sign_out },
+	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
+	IPC_HANDLERS_END
+};
 
 static void
 on_close(struct ipc_conn *conn, int err, void *arg)
@@ -128,6 +185,43 @@ on_close(struct ipc_conn *conn, int err, void *arg)
 		log_info("fz-tunneld closed the connection; exiting");
 	else
 		log_errorc(-err, "IPC with fz-tunneld failed; exiting");
+	c->status = err == 0 ? 0 : 1;
+	event_base_loopbreak(c->base);
+}
+
+/*
+ * Datagrams fz-tunneld hands up.  Nothing consumes them yet (the ICE agent,
+ * TURN client and DNS stub come with the next issues): count and drop.
+ */
+static void
+d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	c->dgram_unclaimed++;
+	log_debug("datagram of %u bytes from %s on socket %u dropped: no "
+	    "consumer", m->u.dgram_up.payload_len, m->u.dgram_up.from,
+	    m->u.dgram_up.sock);
+}
+
+static const struct ipc_handler on_dgram_msg[] = {
+	{ IPC_DGRAM_UP,		d_dgram_up },
+	IPC_HANDLERS_END
+};
+
+/* The datagram channel ends with the control channel's rules. */
+static void
+on_dgram_close(struct ipc_conn *conn, int err, void *arg)
+{
+	struct controld *c = arg;
+
+	ipc_conn_free(conn);
+	c->dconn = NULL;
+	if (err == 0)
+		log_info("fz-tunneld closed the datagram channel; exiting");
+	else
+		log_errorc(-err, "datagram IPC with fz-tunneld failed; exiting");
 	c->status = err == 0 ? 0 : 1;
 	event_base_loopbreak(c->base);
 }
@@ -236,6 +330,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "ipc-fd",	required_argument,	NULL, 'f' },
+		{ "dgram-fd",	required_argument,	NULL, 'd' },
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "seccomp",	required_argument,	NULL, 's' },
 		{ "log-format",	required_argument,	NULL, 'F' },
@@ -248,17 +343,25 @@ main(int argc, char *argv[])
 		.self = IPC_C, .peer = IPC_T, .program = "fz-controld",
 		.on_msg = on_msg, .on_close = on_close, .arg = &c,
 	};
+	struct ipc_conn_config dc = {
+		.self = IPC_C, .peer = IPC_T, .channel = IPC_CH_DGRAM,
+		.program = "fz-controld", .on_msg = on_dgram_msg,
+		.on_close = on_dgram_close, .arg = &c,
+	};
 	enum seccomp_default sc = SECCOMP_DEFAULT_KILL;
 	enum log_format fmt = LOG_FORMAT_AUTO;
 	const char *user = "fz", *filter = getenv("RUST_LOG");
 	struct event *sigs[2];
 	bool use_seccomp = true;
-	int ch, fd = 3, rc;
+	int ch, fd = 3, dfd = -1, rc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			fd = atoi(optarg);
+			break;
+		case 'd':
+			dfd = atoi(optarg);
 			break;
 		case 'u':
 			user = optarg;
@@ -301,6 +404,10 @@ main(int argc, char *argv[])
 		    "fz-tunneld", fd);
 		return 2;
 	}
+	if (dfd >= 0 && (dfd == fd || fcntl(dfd, F_GETFD) < 0)) {
+		log_errorx("no datagram IPC socket on fd %d", dfd);
+		return 2;
+	}
 	if (sodium_init() < 0 || drop(user) != 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -321,10 +428,16 @@ main(int argc, char *argv[])
 		log_errorc(-rc, "IPC");
 		return 1;
 	}
+	if (dfd >= 0 && (rc = ipc_conn_new(c.base, dfd, &dc, &c.dconn)) != 0) {
+		log_errorc(-rc, "datagram IPC");
+		return 1;
+	}
 	c.status = 1;
 	event_base_dispatch(c.base);
 	if (c.conn != NULL)
 		ipc_conn_free(c.conn);
+	if (c.dconn != NULL)
+		ipc_conn_free(c.dconn);
 	event_free(sigs[0]);
 	event_free(sigs[1]);
 	event_base_free(c.base);

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,51 +162,67 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 		    esc(l->r[i].status));
 }
 
+/* Answers and events from fz-tunneld: the FRONT section's T rows. */
 static void
-on_msg(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+t_tunnel_status(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	show_status(arg, &m->u.tunnel_status);
+	finish(arg, 0);
+}
+
+static void
+t_resources(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	show_resources(arg, &m->u.resources.list);
+	finish(arg, 0);
+}
+
+static void
+t_event(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct ctl *c = arg;
 
 	(void)conn;
-	switch (m->type) {
-	case IPC_TUNNEL_STATUS:
-		show_status(c, &m->u.tunnel_status);
-		finish(c, 0);
-		break;
-	case IPC_RESOURCES:
-		show_resources(c, &m->u.resources.list);
-		finish(c, 0);
-		break;
-	case IPC_EVENT:
-		if (c->json)
-			print_json(json_pack("{s:s, s:s}", "event",
-			    m->u.event.kind, "detail", m->u.event.detail));
-		else
-			printf("%s: %s\n", esc(m->u.event.kind),
-			    esc(m->u.event.detail));
-		fflush(stdout);
-		break;
-	case IPC_RESULT:
-		if (m->u.result.error != 0) {
-			fprintf(stderr, "fzctl: %s\n",
-			    esc(m->u.result.message));
-			finish(c, m->u.result.error == -EACCES ||
-			    m->u.result.error == -EPERM ? EX_NOPERM : 1);
-			break;
-		}
-		if (c->cmd == CMD_EVENTS)
-			break;		/* subscribed: keep printing */
-		if (c->json)
-			print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
-			    m->u.result.message));
-		else
-			printf("%s\n", esc(m->u.result.message));
-		finish(c, 0);
-		break;
-	default:
-		break;
-	}
+	if (c->json)
+		print_json(json_pack("{s:s, s:s}", "event", m->u.event.kind,
+		    "detail", m->u.event.detail));
+	else
+		printf("%s: %s\n", esc(m->u.event.kind),
+		    esc(m->u.event.detail));
+	fflush(stdout);
 }
+
+static void
+t_result(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)conn;
+	if (m->u.result.error != 0) {
+		fprintf(stderr, "fzctl: %s\n", esc(m->u.result.message));
+		finish(c, m->u.result.error == -EACCES ||
+		    m->u.result.error == -EPERM ? EX_NOPERM : 1);
+		return;
+	}
+	if (c->cmd == CMD_EVENTS)
+		return;		/* subscribed: keep printing */
+	if (c->json)
+		print_json(json_pack("{s:b, s:s}", "ok", 1, "message",
+		    m->u.result.message));
+	else
+		printf("%s\n", esc(m->u.result.message));
+	finish(c, 0);
+}
+
+static const struct ipc_handler on_msg[] = {
+	{ IPC_TUNNEL_STATUS,	t_tunnel_status },
+	{ IPC_RESOURCES,	t_resources },
+	{ IPC_EVENT,		t_event },
+	{ IPC_RESULT,		t_result },
+	IPC_HANDLERS_END
+};
 
 static void
 on_close(struct ipc_conn *conn, int err, void *arg)
@@ -268,6 +285,24 @@ read_token(const char *file, char *out, size_t cap)
 	return 0;
 }
 
+/* The catalogue's limits and text rules, as the encoder checks them. */
+static int
+request_ok(const struct ipc_msg *m)
+{
+	size_t cap = ipc_msg_info(m->type)->wire_max;
+	uint8_t *b = malloc(cap);
+	struct wbuf w;
+	int rc;
+
+	if (b == NULL)
+		return -ENOMEM;
+	wbuf_init(&w, b, cap);
+	rc = ipc_msg_encode(m, &w);
+	sodium_memzero(b, cap);
+	free(b);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -285,6 +320,7 @@ main(int argc, char *argv[])
 	};
 	static struct ctl c;
 	static struct ipc_msg m;
+	static char token[4097];	/* SIGN_IN's limit, and the newline */
 	struct ipc_conn_config cc = {
 		.self = IPC_F, .peer = IPC_T, .program = "fzctl",
 		.on_msg = on_msg, .on_close = on_close, .arg = &c,
@@ -339,15 +375,11 @@ main(int argc, char *argv[])
 			}
 		}
 		ipc_msg_init(&m, IPC_SIGN_IN);
-		if (read_token(token_file, m.u.sign_in.token,
-		    sizeof(m.u.sign_in.token)) != 0)
+		if (read_token(token_file, token, sizeof(token)) != 0)
 			return 2;
-		if ((api != NULL && ipc_strset(m.u.sign_in.api_url, api) != 0) ||
-		    (account != NULL &&
-		    ipc_strset(m.u.sign_in.account, account) != 0)) {
-			fprintf(stderr, "fzctl: URL or account too long\n");
-			return 2;
-		}
+		m.u.sign_in.token = token;
+		m.u.sign_in.api_url = api;
+		m.u.sign_in.account = account;
 		optind = argc;
 	} else if (strcmp(cmd, "sign-out") == 0) {
 		c.cmd = CMD_SIGN_OUT;
@@ -360,10 +392,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 		ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-		if (ipc_strset(m.u.set_log_filter.filter, argv[optind++]) != 0) {
-			fprintf(stderr, "fzctl: filter too long\n");
-			return 2;
-		}
+		m.u.set_log_filter.filter = argv[optind++];
 	} else if (strcmp(cmd, "events") == 0) {
 		c.cmd = CMD_EVENTS;
 		ipc_msg_init(&m, IPC_SUBSCRIBE);
@@ -379,6 +408,12 @@ main(int argc, char *argv[])
 	}
 	if (log_init("fzctl", LOG_FORMAT_TEXT, "error") != 0)
 		return 2;
+	if (request_ok(&m) != 0) {
+		sodium_memzero(token, sizeof(token));
+		fprintf(stderr, "fzctl: an argument is too long or contains "
+		    "control characters\n");
+		return 2;
+	}
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -403,10 +438,11 @@ main(int argc, char *argv[])
 	c.base = event_base_new();
 	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0 ||
 	    (rc = ipc_send(c.conn, &m)) != 0) {
+		sodium_memzero(token, sizeof(token));
 		fprintf(stderr, "fzctl: %s\n", strerror(-rc));
 		return 1;
 	}
-	memset(&m, 0, sizeof(m));	/* the token */
+	sodium_memzero(token, sizeof(token));	/* queued: encoded, wiped */
 	if (c.cmd != CMD_EVENTS) {
 		struct timeval tv = { 10, 0 };
 

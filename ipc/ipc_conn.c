@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +35,7 @@
 #include "log.h"
 
 #define MAX_FDS		4	/* queued for IPC_FD frames */
+#define IN_MIN		(64 * 1024)	/* the input buffer, grown per frame */
 #define SCM_MAX_FD	253	/* the kernel's limit per sendmsg */
 
 #ifndef SO_PASSRIGHTS
@@ -46,31 +49,58 @@ struct outframe {
 	struct outframe	*next;
 	size_t		 len, off;
 	int		 fd;		/* to pass with the first byte, or -1 */
+	bool		 secret;	/* IPC_SECRET: wiped before free */
 	uint8_t		 data[];
 };
 
+static void
+frame_free(struct outframe *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->secret)
+		sodium_memzero(f->data, f->len);
+	free(f);
+}
+
 struct ipc_conn {
-	struct ipc_conn_config	 cfg;
+	struct ipc_conn_config	 cfg;		/* channel filled in */
+	ipc_msg_cb		*fn[IPC_TYPE_COUNT];	/* from cfg.handlers */
 	int			 fd;
 	struct event		*rev, *wev;
-	uint8_t			*in;		/* IPC_MAX_FRAME + 4 */
-	size_t			 inlen;
+	uint8_t			*in;		/* incap bytes */
+	size_t			 inlen, incap;
+	size_t			 max_frame;	/* the peer's largest type */
 	int			 fds[MAX_FDS];
 	unsigned		 nfds;
 	bool			 fds_ok;	/* may the peer pass any? */
 	struct outframe		*head, **tail;
-	size_t			 queued;
-	bool			 hello_in;
+	size_t			 queued, max_queue;
+	uint64_t		 dropped;	/* lossy channel, queue full */
+	struct log_ratelimit	 drop_rl;
 	char			 peer_program[65];
 	pid_t			 peer_pid;
 	uint32_t		 seen[(IPC_TYPE_COUNT + 31) / 32];
-	struct ipc_msg		*msg;		/* decode target (large) */
+	unsigned		 phase;		/* IPC_BOOT... */
+	unsigned		 phase_in;	/* also accepted from the peer */
+	struct ipc_msg		 msg;		/* decode target */
+	struct ipc_arena	 arena;		/* its strings and arrays */
 	int			 busy;		/* inside a callback */
-	bool			 dead;		/* freed during a callback */
-	bool			 closed;	/* on_close already called */
-	bool			 close_after_flush;
-	bool			 wdead;		/* peer stopped reading */
+	enum ipc_conn_state	 state;
 };
+
+/* on_close has run (or the owner freed it): nothing more happens. */
+static bool
+ended(const struct ipc_conn *c)
+{
+	return c->state >= IPC_CONN_CLOSED;
+}
+
+static bool
+seen(const struct ipc_conn *c, unsigned type)
+{
+	return (c->seen[type / 32] & (1u << (type % 32))) != 0;
+}
 
 static void	conn_read(evutil_socket_t, short, void *);
 
@@ -113,9 +143,7 @@ drop_queue(struct ipc_conn *c)
 
 	for (f = c->head; f != NULL; f = next) {
 		next = f->next;
-		if (f->fd >= 0)
-			close(f->fd);
-		free(f);
+		frame_free(f);
 	}
 	c->head = NULL;
 	c->tail = &c->head;
@@ -137,8 +165,11 @@ conn_destroy(struct ipc_conn *c)
 		close_stray(c->fds[i]);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->in != NULL)	/* a secret frame may be part read */
+		sodium_memzero(c->in, c->incap);
 	free(c->in);
-	free(c->msg);
+	c->arena.wipe = true;
+	ipc_arena_free(&c->arena);
 	free(c);
 }
 
@@ -148,7 +179,7 @@ ipc_conn_free(struct ipc_conn *c)
 	if (c == NULL)
 		return;
 	if (c->busy > 0) {
-		c->dead = true;
+		c->state = IPC_CONN_FREED;
 		if (c->rev != NULL)
 			event_del(c->rev);
 		if (c->wev != NULL)
@@ -164,18 +195,59 @@ conn_fail(struct ipc_conn *c, int err)
 {
 	bool gone;
 
-	if (c->closed)
-		return c->dead;
-	c->closed = true;
+	if (ended(c))
+		return c->state == IPC_CONN_FREED;
+	c->state = err == -EPROTO || err == -EMSGSIZE ||
+	    err == -EPROTONOSUPPORT ? IPC_CONN_VIOLATED : IPC_CONN_CLOSED;
 	event_del(c->rev);
 	event_del(c->wev);
 	c->busy++;
 	c->cfg.on_close(c, err, c->cfg.arg);
 	c->busy--;
-	gone = c->dead;
+	gone = c->state == IPC_CONN_FREED;
 	if (gone && c->busy == 0)
 		conn_destroy(c);
 	return gone;
+}
+
+int
+ipc_handlers_check(unsigned chan, unsigned self, const struct ipc_handler *h)
+{
+	unsigned peer = ipc_channel_roles(chan) & ~self, t;
+	bool have[IPC_TYPE_COUNT] = { false };
+	size_t i;
+
+	if (ipc_channel_roles(chan) == 0 || (ipc_channel_roles(chan) & self) ==
+	    0 || h == NULL)
+		return -EINVAL;
+	for (i = 0; h[i].type != IPC_TYPE_INVALID; i++) {
+		t = h[i].type;
+		if (ipc_msg_info(t) == NULL || h[i].fn == NULL) {
+			log_errorx("%s: handler %zu for type %u",
+			    ipc_channel_name(chan), i, t);
+			return -EINVAL;
+		}
+		if (!ipc_permitted(chan, t, peer)) {
+			log_errorx("%s: a handler for %s, which %s may not send",
+			    ipc_channel_name(chan), ipc_type_name(t),
+			    ipc_role_name(peer));
+			return -EINVAL;
+		}
+		if (have[t]) {
+			log_errorx("%s: two handlers for %s",
+			    ipc_channel_name(chan), ipc_type_name(t));
+			return -EINVAL;
+		}
+		have[t] = true;
+	}
+	for (t = 1; t < IPC_TYPE_COUNT; t++)
+		if (t != IPC_HELLO && !have[t] && ipc_permitted(chan, t, peer)) {
+			log_errorx("%s: no handler for %s from %s",
+			    ipc_channel_name(chan), ipc_type_name(t),
+			    ipc_role_name(peer));
+			return -EINVAL;
+		}
+	return 0;
 }
 
 int
@@ -184,6 +256,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 {
 	struct ipc_conn *c;
 	struct ipc_msg hello;
+	unsigned t;
 	int fl, rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -191,9 +264,27 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	c->cfg = *cfg;
 	c->fd = fd;
 	c->tail = &c->head;
-	c->in = malloc(IPC_MAX_FRAME + 4);
-	c->msg = malloc(sizeof(*c->msg));
-	if (c->in == NULL || c->msg == NULL) {
+	c->state = IPC_CONN_HELLO_WAIT;
+	c->drop_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	c->phase = c->phase_in = IPC_BOOT;
+	ipc_arena_init(&c->arena, 0);
+	if (c->cfg.channel == IPC_CH_DEFAULT)
+		c->cfg.channel = ipc_channel_of(cfg->self, cfg->peer);
+	if (ipc_channel_roles(c->cfg.channel) != (cfg->self | cfg->peer) ||
+	    cfg->self == cfg->peer ||
+	    ipc_handlers_check(c->cfg.channel, cfg->self, cfg->on_msg) != 0) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	c->max_queue = ipc_channel_queue(c->cfg.channel);
+	for (t = 0; cfg->on_msg[t].type != IPC_TYPE_INVALID; t++)
+		c->fn[cfg->on_msg[t].type] = cfg->on_msg[t].fn;
+	for (t = 1; t < IPC_TYPE_COUNT; t++)
+		if (ipc_permitted(c->cfg.channel, t, cfg->peer) &&
+		    ipc_msg_info(t)->wire_max > c->max_frame)
+			c->max_frame = ipc_msg_info(t)->wire_max;
+	c->incap = c->max_frame + 4 < IN_MIN ? c->max_frame + 4 : IN_MIN;
+	if ((c->in = malloc(c->incap)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -203,7 +294,7 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 		rc = -errno;
 		goto fail;
 	}
-	c->fds_ok = ipc_fds_permitted(cfg->self, cfg->peer);
+	c->fds_ok = ipc_fds_permitted(c->cfg.channel, cfg->peer);
 	if (!c->fds_ok && (rc = ipc_refuse_fds(fd)) < 0)
 		goto fail;
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read, c);
@@ -215,8 +306,8 @@ ipc_conn_new(struct event_base *base, int fd, const struct ipc_conn_config *cfg,
 	ipc_msg_init(&hello, IPC_HELLO);
 	hello.u.hello.version = IPC_VERSION;
 	hello.u.hello.pid = (uint32_t)getpid();
-	if (ipc_strset(hello.u.hello.program, cfg->program) != 0 ||
-	    (rc = ipc_send(c, &hello)) != 0) {
+	hello.u.hello.program = cfg->program;
+	if ((rc = ipc_send(c, &hello)) != 0) {
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -234,42 +325,58 @@ ipc_send(struct ipc_conn *c, const struct ipc_msg *m)
 	const struct ipc_msg_info *mi = ipc_msg_info(m->type);
 	struct outframe *f;
 	struct wbuf w;
-	uint8_t *tmp;
+	void *tmp;
 	int rc;
 
-	if (c->closed || c->dead || c->wdead)
+	if (c->state >= IPC_CONN_WRITE_SHUT)
 		return -EPIPE;
-	if (mi == NULL || !ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 1))
+	if (mi == NULL || !ipc_permitted(c->cfg.channel, m->type, c->cfg.self))
 		return -EPERM;
+	if (!(ipc_phases(c->cfg.channel, m->type) & c->phase)) {
+		log_warnx("not sending %s in phase %s", mi->name,
+		    ipc_phase_name(c->phase));
+		return -EPERM;
+	}
 	if ((mi->flags & IPC_FD) && m->fd < 0)
 		return -EBADF;
-	if (c->queued >= IPC_MAX_QUEUE)
+	if (c->queued >= c->max_queue) {
+		if (c->cfg.channel != IPC_CH_DGRAM)
+			return -ENOBUFS;
+		/* lossy: drop, count, and say so now and then */
+		if (c->dropped++ == 0 || log_ratelimit(&c->drop_rl))
+			log_warnx("%s channel to %s: queue full (%zu bytes), "
+			    "%llu message(s) dropped so far",
+			    ipc_channel_name(c->cfg.channel),
+			    ipc_role_name(c->cfg.peer), c->queued,
+			    (unsigned long long)c->dropped);
 		return -ENOBUFS;
-	if ((tmp = malloc(IPC_MAX_FRAME)) == NULL)
+	}
+	/* Room for the largest such message, then trimmed to what it took. */
+	if ((f = malloc(sizeof(*f) + 4 + mi->wire_max)) == NULL)
 		return -ENOMEM;
-	wbuf_init(&w, tmp, IPC_MAX_FRAME);
+	wbuf_init(&w, f->data + 4, mi->wire_max);
 	if ((rc = ipc_msg_encode(m, &w)) != 0) {
-		free(tmp);
+		if (mi->flags & IPC_SECRET)
+			sodium_memzero(f->data, 4 + mi->wire_max);
+		free(f);
 		return rc == -ENOBUFS ? -EMSGSIZE : rc;
 	}
-	if ((f = malloc(sizeof(*f) + 4 + w.len)) == NULL) {
-		free(tmp);
-		return -ENOMEM;
-	}
+	if (w.len < mi->wire_max && (tmp = realloc(f, sizeof(*f) + 4 +
+	    w.len)) != NULL)
+		f = (struct outframe *)tmp;
 	f->next = NULL;
 	f->len = 4 + w.len;
 	f->off = 0;
 	f->fd = -1;
+	f->secret = (mi->flags & IPC_SECRET) != 0;
 	f->data[0] = (uint8_t)(w.len >> 24);
 	f->data[1] = (uint8_t)(w.len >> 16);
 	f->data[2] = (uint8_t)(w.len >> 8);
 	f->data[3] = (uint8_t)w.len;
-	memcpy(f->data + 4, tmp, w.len);
-	free(tmp);
 	if ((mi->flags & IPC_FD) &&
 	    (f->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		rc = -errno;
-		free(f);
+		frame_free(f);
 		return rc;
 	}
 	*c->tail = f;
@@ -319,14 +426,14 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 			if ((errno == EPIPE || errno == ECONNRESET) &&
-			    !c->close_after_flush) {
+			    c->state != IPC_CONN_CLOSING) {
 				/*
 				 * The peer closed; what it sent before (a
 				 * refusal, say) may still be unread, so the
 				 * read side reports the end.
 				 */
 				drop_queue(c);
-				c->wdead = true;
+				c->state = IPC_CONN_WRITE_SHUT;
 				return;
 			}
 			conn_fail(c, -errno);
@@ -343,16 +450,18 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 		c->head = f->next;
 		if (c->head == NULL)
 			c->tail = &c->head;
-		free(f);
+		frame_free(f);
 	}
-	if (c->close_after_flush)
+	if (c->state == IPC_CONN_CLOSING)
 		conn_fail(c, 0);
 }
 
 void
 ipc_conn_close_after_flush(struct ipc_conn *c)
 {
-	c->close_after_flush = true;
+	if (ended(c))
+		return;
+	c->state = IPC_CONN_CLOSING;
 	event_del(c->rev);	/* nothing more is read from this peer */
 	if (c->head == NULL)
 		conn_fail(c, 0);
@@ -388,29 +497,76 @@ take_fds(struct ipc_conn *c, struct msghdr *mh)
 	return rc;
 }
 
+/*
+ * Makes room for a frame of need bytes that starts at off: moves it to
+ * the front and grows the buffer (up to max_frame + 4) when needed.
+ */
+static int
+grow_in(struct ipc_conn *c, size_t off, size_t need)
+{
+	uint8_t *p;
+
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	if (need <= c->incap)
+		return 0;
+	if ((p = realloc(c->in, need)) == NULL)
+		return -ENOMEM;
+	c->in = p;
+	c->incap = need;
+	return 0;
+}
+
+/* After a large frame: back to the usual size once it is consumed. */
+static void
+shrink_in(struct ipc_conn *c)
+{
+	uint8_t *p;
+
+	if (c->incap <= IN_MIN || c->inlen > IN_MIN)
+		return;
+	if ((p = realloc(c->in, IN_MIN)) != NULL) {
+		c->in = p;
+		c->incap = IN_MIN;
+	}
+}
+
 /* Checks and delivers one decoded frame; nonzero ends the connection. */
 static int
-deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
+deliver(struct ipc_conn *c, uint8_t *p, size_t len)
 {
-	struct ipc_msg *m = c->msg;
+	struct ipc_msg *m = &c->msg;
 	const struct ipc_msg_info *mi;
 	int rc;
 
-	if ((rc = ipc_msg_decode(p, len, m)) != 0) {
+	if ((rc = ipc_msg_decode(p, len, m, &c->arena)) == -ENOMEM) {
+		log_warnx("out of memory for a message from %s",
+		    ipc_role_name(c->cfg.peer));
+		return rc;
+	}
+	if (rc != 0) {
+		c->arena.wipe = true;	/* it may have been a SIGN_IN */
+		ipc_arena_reset(&c->arena);
+		c->arena.wipe = false;
 		log_warnx("malformed %s from %s (%s)",
 		    rc == -ENOMSG ? "message type" : "message",
 		    ipc_role_name(c->cfg.peer), strerror(-rc));
 		return -EPROTO;
 	}
 	mi = ipc_msg_info(m->type);
-	if (!c->hello_in && m->type != IPC_HELLO) {
+	if (!seen(c, IPC_HELLO) && m->type != IPC_HELLO) {
 		log_warnx("%s from %s before HELLO", mi->name,
 		    ipc_role_name(c->cfg.peer));
 		return -EPROTO;
 	}
-	if (!ipc_permitted(m->type, c->cfg.self, c->cfg.peer, 0)) {
+	if (!ipc_permitted(c->cfg.channel, m->type, c->cfg.peer)) {
 		log_warnx("%s is not permitted from %s", mi->name,
 		    ipc_role_name(c->cfg.peer));
+		return -EPROTO;
+	}
+	if (!(ipc_phases(c->cfg.channel, m->type) & c->phase_in)) {
+		log_warnx("%s from %s in phase %s", mi->name,
+		    ipc_role_name(c->cfg.peer), ipc_phase_name(c->phase));
 		return -EPROTO;
 	}
 	if ((mi->flags & IPC_ONCE) &&
@@ -436,15 +592,23 @@ deliver(struct ipc_conn *c, const uint8_t *p, size_t len)
 			    IPC_VERSION);
 			return -EPROTONOSUPPORT;
 		}
-		c->hello_in = true;
-		memcpy(c->peer_program, m->u.hello.program,
-		    sizeof(c->peer_program));
+		if (c->state == IPC_CONN_HELLO_WAIT)
+			c->state = IPC_CONN_OPEN;
+		snprintf(c->peer_program, sizeof(c->peer_program), "%s",
+		    m->u.hello.program);
 		c->peer_pid = (pid_t)m->u.hello.pid;
 	}
 	log_trace("recv %s from %s", mi->name, ipc_role_name(c->cfg.peer));
 	c->busy++;
-	c->cfg.on_msg(c, m, c->cfg.arg);
+	if (c->fn[m->type] != NULL)	/* only HELLO's may be absent */
+		c->fn[m->type](c, m, c->cfg.arg);
 	c->busy--;
+	/* IPC_SECRET: nothing of it outlives the handler, here or in c->in */
+	c->arena.wipe = (mi->flags & IPC_SECRET) != 0;
+	ipc_arena_reset(&c->arena);
+	c->arena.wipe = false;
+	if (mi->flags & IPC_SECRET)
+		sodium_memzero(p, len);
 	return 0;
 }
 
@@ -470,7 +634,7 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = c->in + c->inlen;
-	iov.iov_len = IPC_MAX_FRAME + 4 - c->inlen;
+	iov.iov_len = c->incap - c->inlen;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.buf;
@@ -496,20 +660,25 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	c->inlen += (size_t)n;
 	off = 0;
 	while (c->inlen - off >= 4) {
-		const uint8_t *h = c->in + off;
+		uint8_t *h = c->in + off;
 		uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
 		    (uint32_t)h[2] << 8 | h[3];
 
-		if (len > IPC_MAX_FRAME || len == 0) {
+		if (len > c->max_frame || len == 0) {
 			log_warnx("frame of %u bytes from %s", len,
 			    ipc_role_name(c->cfg.peer));
 			conn_fail(c, len == 0 ? -EPROTO : -EMSGSIZE);
 			return;
 		}
-		if (c->inlen - off - 4 < len)
-			break;
+		if (c->inlen - off - 4 < len) {
+			if (grow_in(c, off, 4 + (size_t)len) != 0) {
+				conn_fail(c, -ENOMEM);
+				return;
+			}
+			return;		/* the rest on the next read */
+		}
 		rc = deliver(c, h + 4, len);
-		if (c->dead) {
+		if (c->state == IPC_CONN_FREED) {
 			if (c->busy == 0)
 				conn_destroy(c);
 			return;
@@ -518,22 +687,70 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 			conn_fail(c, rc);
 			return;
 		}
-		if (c->closed)
-			return;
 		off += 4 + len;
+		if (ended(c))
+			return;
+		if (c->state == IPC_CONN_CLOSING)
+			break;		/* nothing more is delivered */
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
+	shrink_in(c);
 	if (c->inlen == 0 && c->nfds > 0) {
 		log_warnx("stray descriptor from %s", ipc_role_name(c->cfg.peer));
 		conn_fail(c, -EPROTO);
 	}
 }
 
+void
+ipc_conn_set_phase(struct ipc_conn *c, unsigned phase)
+{
+	if (phase != c->phase)
+		log_debug("%s channel: phase %s",
+		    ipc_channel_name(c->cfg.channel), ipc_phase_name(phase));
+	c->phase = c->phase_in = phase;
+}
+
+void
+ipc_conn_leave_phase(struct ipc_conn *c, unsigned phase)
+{
+	c->phase_in |= phase;
+	c->phase = phase;
+}
+
+unsigned
+ipc_conn_phase(const struct ipc_conn *c)
+{
+	return c->phase;
+}
+
+enum ipc_conn_state
+ipc_conn_state(const struct ipc_conn *c)
+{
+	return c->state;
+}
+
+const char *
+ipc_conn_state_name(enum ipc_conn_state st)
+{
+	static const char *const names[] = {
+		[IPC_CONN_HELLO_WAIT] = "HELLO_WAIT",
+		[IPC_CONN_OPEN] = "OPEN",
+		[IPC_CONN_WRITE_SHUT] = "WRITE_SHUT",
+		[IPC_CONN_CLOSING] = "CLOSING",
+		[IPC_CONN_CLOSED] = "CLOSED",
+		[IPC_CONN_VIOLATED] = "VIOLATED",
+		[IPC_CONN_FREED] = "FREED",
+	};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ?
+	    names[st] : "?";
+}
+
 bool
 ipc_conn_ready(const struct ipc_conn *c)
 {
-	return c->hello_in;
+	return seen(c, IPC_HELLO);
 }
 
 const char *
@@ -552,6 +769,12 @@ size_t
 ipc_conn_queued(const struct ipc_conn *c)
 {
 	return c->queued;
+}
+
+uint64_t
+ipc_conn_dropped(const struct ipc_conn *c)
+{
+	return c->dropped;
 }
 
 int

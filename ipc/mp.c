@@ -164,6 +164,39 @@ bad:
 	return -EBADMSG;
 }
 
+/* bin 8/16/32 (0xc4-0xc6) only: a str is not bytes, nor the reverse. */
+int
+mp_get_bin(struct rbuf *rb, const uint8_t **p, uint32_t *len)
+{
+	struct rbuf save = *rb;
+	uint8_t t, n8;
+	uint16_t n16;
+	uint32_t n;
+
+	if (rbuf_get_u8(rb, &t) != 0)
+		return -EBADMSG;
+	if (t == 0xc4) {
+		if (rbuf_get_u8(rb, &n8) != 0)
+			goto bad;
+		n = n8;
+	} else if (t == 0xc5) {
+		if (rbuf_get_u16(rb, &n16) != 0)
+			goto bad;
+		n = n16;
+	} else if (t == 0xc6) {
+		if (rbuf_get_u32(rb, &n) != 0)
+			goto bad;
+	} else
+		goto bad;
+	if (rbuf_ptr(rb, n, p) != 0)
+		goto bad;
+	*len = n;
+	return 0;
+bad:
+	*rb = save;
+	return -EBADMSG;
+}
+
 bool
 utf8_valid(const char *s, size_t n)
 {
@@ -230,19 +263,44 @@ ipc_text_valid(const char *s, size_t n)
 }
 
 int
-mp_get_cstr(struct rbuf *rb, char *out, size_t cap)
+mp_get_text(struct rbuf *rb, size_t max, struct ipc_arena *a,
+    const char **out)
 {
 	struct rbuf save = *rb;
 	const char *p;
 	uint32_t n;
+	char *s;
 
 	if (mp_get_str(rb, &p, &n) != 0)
 		return -EBADMSG;
-	if ((size_t)n >= cap || !ipc_text_valid(p, n)) {
+	if ((size_t)n > max || !ipc_text_valid(p, n)) {
 		*rb = save;
 		return -EBADMSG;
 	}
-	memcpy(out, p, n);
-	out[n] = '\0';
+	if ((s = ipc_arena_alloc(a, (size_t)n + 1, 1)) == NULL) {
+		*rb = save;
+		return -ENOMEM;
+	}
+	memcpy(s, p, n);
+	s[n] = '\0';
+	*out = s;
 	return 0;
+}
+
+size_t
+ipc_text_trunc(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (cap == 0)
+		return 0;
+	if (n >= cap) {
+		n = cap - 1;
+		/* back off to a UTF-8 sequence boundary */
+		while (n > 0 && ((uint8_t)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
 }

@@ -16,6 +16,7 @@
 #define LOG_MODULE "tunneld"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -87,6 +88,8 @@ struct svc {
 	/* fz-controld */
 	pid_t			 cpid;
 	struct ipc_conn		*cconn;
+	struct ipc_conn		*dconn;		/* DGRAM channel, fd 4 */
+	uint64_t		 dgram_unrouted; /* DGRAM_DOWN with no socket */
 	unsigned		 restarts;
 	unsigned		 backoff_ms;
 	uint64_t		 started_ms;
@@ -103,7 +106,7 @@ struct svc {
 	/* state */
 	char			 state[33], detail[513];
 	char			 account[129];
-	struct ipc_resource_list *resources;
+	struct resources	*resources;	/* the last RESOURCES */
 	char			 configured_filter[513];
 	uint64_t		 start_s;
 
@@ -116,6 +119,12 @@ struct svc {
 	struct frontend		 fe[MAX_FRONTENDS];
 	int			 status;
 	bool			 stopping;
+};
+
+/* A copy of the last RESOURCES from fz-controld, lists in its arena. */
+struct resources {
+	struct ipc_msg		 m;		/* type 0 until the first */
+	struct ipc_arena	 a;
 };
 
 static void	spawn_controld(struct svc *);
@@ -133,11 +142,13 @@ static void
 broadcast(struct svc *s, const char *kind, const char *detail)
 {
 	struct ipc_msg m;
+	char d[513];
 	int i;
 
 	ipc_msg_init(&m, IPC_EVENT);
-	(void)ipc_strset(m.u.event.kind, kind);
-	snprintf(m.u.event.detail, sizeof(m.u.event.detail), "%s", detail);
+	m.u.event.kind = kind;
+	(void)ipc_text_trunc(d, sizeof(d), detail);
+	m.u.event.detail = d;
 	for (i = 0; i < MAX_FRONTENDS; i++) {
 		struct frontend *f = &s->fe[i];
 
@@ -161,7 +172,7 @@ broadcast(struct svc *s, const char *kind, const char *detail)
 static void
 notify_status(const char *prefix, const char *state, const char *detail)
 {
-	char st[4 * 32 + 1], d[4 * 512 + 1];
+	static char st[4 * 32 + 1], d[4 * 512 + 1];	/* off the stack */
 
 	(void)log_escape(st, sizeof(st), state);
 	(void)log_escape(d, sizeof(d), detail);
@@ -204,11 +215,25 @@ send_sign_in(struct svc *s)
 	struct ipc_msg m;
 
 	ipc_msg_init(&m, IPC_SIGN_IN);
-	memcpy(m.u.sign_in.token, s->st.token, sizeof(m.u.sign_in.token));
-	(void)ipc_strset(m.u.sign_in.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.sign_in.account, s->account);
-	(void)send_to_controld(s, &m);
-	sodium_memzero(&m, sizeof(m));
+	m.u.sign_in.token = s->st.token;
+	m.u.sign_in.api_url = s->st.api_url;
+	m.u.sign_in.account = s->account;
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_set_phase(s->cconn, IPC_SIGNED_IN);
+}
+
+/*
+ * SIGNED_IN -> CONFIGURED: what fz-controld sent before it read SIGN_OUT
+ * is still accepted until its SIGNED_OUT (c_signed_out).
+ */
+static void
+send_sign_out(struct svc *s)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_leave_phase(s->cconn, IPC_CONFIGURED);
 }
 
 static void
@@ -218,16 +243,21 @@ controld_greet(struct svc *s)
 	char filter[513];
 
 	ipc_msg_init(&m, IPC_CONFIG);
-	(void)ipc_strset(m.u.config.mode, s->st.gateway ? "gateway" : "client");
-	(void)ipc_strset(m.u.config.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.config.firezone_id, s->st.firezone_id);
-	(void)ipc_strset(m.u.config.name, s->st.name);
+	m.u.config.mode = s->st.gateway ? "gateway" : "client";
+	m.u.config.api_url = s->st.api_url;
+	m.u.config.firezone_id = s->st.firezone_id;
+	m.u.config.name = s->st.name;
 	log_get_filter(filter, sizeof(filter));
-	(void)ipc_strset(m.u.config.log_filter, filter);
-	(void)ipc_strset(m.u.config.dns_control, s->st.dns_control);
+	m.u.config.log_filter = filter;
+	m.u.config.dns_control = s->st.dns_control;
 	m.u.config.no_telemetry = s->st.no_telemetry;
 	m.u.config.internet_resource = s->st.internet_resource;
-	(void)send_to_controld(s, &m);
+	if (send_to_controld(s, &m) != 0)
+		return;
+	ipc_conn_set_phase(s->cconn, IPC_CONFIGURED);
+	/* From CONFIG on, never narrowed (ipc_msg.def, section DGRAM). */
+	if (s->dconn != NULL)
+		ipc_conn_set_phase(s->dconn, IPC_CONFIGURED);
 
 	/*
 	 * No log file of its own: its lines come through the pipe on its
@@ -238,40 +268,96 @@ controld_greet(struct svc *s)
 		send_sign_in(s);
 }
 
+/*
+ * Messages from fz-controld, one handler per type the CONTROL section of
+ * ipc_msg.def lets it send (ipc_conn_new checks the table against it);
+ * anything else never reaches here: it is a violation.
+ */
 static void
-controld_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+c_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_info("fz-controld pid %d connected (%s)", (int)m->u.hello.pid,
+	    m->u.hello.program);
+}
+
+static void
+c_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	set_state(arg, m->u.status.state, m->u.status.detail);
+}
+
+static void
+c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct svc *s = arg;
 
-	(void)c;
-	switch (m->type) {
-	case IPC_HELLO:
-		log_info("fz-controld pid %d connected (%s)",
-		    (int)m->u.hello.pid, m->u.hello.program);
-		break;
-	case IPC_STATUS:
-		set_state(s, m->u.status.state, m->u.status.detail);
-		break;
-	case IPC_ERROR:
-		log_warnx("fz-controld: %s", m->u.error.message);
-		broadcast(s, "error", m->u.error.message);
-		if (m->u.error.requires_sign_in && !s->st.gateway) {
-			sodium_memzero(s->st.token, sizeof(s->st.token));
-			s->st.has_token = false;
-			set_state(s, "signed_out", m->u.error.message);
-		}
-		break;
-	case IPC_RESOURCES: {
-		char d[32];
+	log_warnx("fz-controld: %s", m->u.error.message);
+	broadcast(s, "error", m->u.error.message);
+	/* the session ended on both sides: fz-controld is CONFIGURED too */
+	if (m->u.error.requires_sign_in)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+	if (m->u.error.requires_sign_in && !s->st.gateway) {
+		sodium_memzero(s->st.token, sizeof(s->st.token));
+		s->st.has_token = false;
+		set_state(s, "signed_out", m->u.error.message);
+	}
+}
 
-		*s->resources = m->u.resources.list;
-		snprintf(d, sizeof(d), "%u", s->resources->n);
-		broadcast(s, "resources", d);
-		break;
+static void
+c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	char d[32];
+	int rc;
+
+	(void)c;
+	if ((rc = ipc_msg_clone(m, &s->resources->m, &s->resources->a)) != 0) {
+		log_warnc(-rc, "keeping %u resources", m->u.resources.list.n);
+		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 	}
-	default:
-		break;		/* the permission table admits nothing else */
-	}
+	snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
+	broadcast(s, "resources", d);
+}
+
+/* fz-controld has read SIGN_OUT: nothing of the session can follow. */
+static void
+c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (ipc_conn_phase(c) == IPC_CONFIGURED)	/* not signed in again */
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+}
+
+static const struct ipc_handler controld_msg[] = {
+	{ IPC_HELLO,		c_hello },
+	{ IPC_STATUS,		c_status },
+	{ IPC_ERROR,		c_error },
+	{ IPC_RESOURCES,	c_resources },
+	{ IPC_SIGNED_OUT,	c_signed_out },
+	IPC_HANDLERS_END
+};
+
+/*
+ * Either of fz-controld's connections ended.  A child that exits with our
+ * messages unread resets the socket: that is an exit (SIGCHLD reports
+ * it), not a protocol violation.  Anything else is treated as compromise.
+ */
+static void
+controld_conn_ended(struct svc *s, const char *chan, int err)
+{
+	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
+		return;
+	log_errorx("fz-controld (pid %d) violated the IPC protocol on its %s "
+	    "channel (%s): killing it", (int)s->cpid, chan, strerror(-err));
+	s->killed_for_violation = true;
+	if (kill(s->cpid, SIGKILL) != 0)
+		log_warn("kill fz-controld");
+	broadcast(s, "error", "fz-controld violated the IPC protocol and "
+	    "was restarted");
 }
 
 static void
@@ -281,21 +367,41 @@ controld_close(struct ipc_conn *c, int err, void *arg)
 
 	ipc_conn_free(c);
 	s->cconn = NULL;
-	/*
-	 * A child that exits with our messages unread resets the socket:
-	 * that is an exit (SIGCHLD reports it), not a protocol violation.
-	 */
-	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
-		return;
-	/* A malformed or unpermitted message: treat it as compromise. */
-	log_errorx("fz-controld (pid %d) violated the IPC protocol (%s): "
-	    "killing it", (int)s->cpid, strerror(-err));
-	s->killed_for_violation = true;
-	if (kill(s->cpid, SIGKILL) != 0)
-		log_warn("kill fz-controld");
-	broadcast(s, "error", "fz-controld violated the IPC protocol and "
-	    "was restarted");
+	controld_conn_ended(s, "control", err);
 }
+
+static void
+controld_dgram_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct svc *s = arg;
+
+	ipc_conn_free(c);
+	s->dconn = NULL;
+	controld_conn_ended(s, "datagram", err);
+}
+
+/*
+ * Datagrams fz-controld asks us to send.  No socket is registered for
+ * them yet (the ICE/TURN client and the DNS stub arrive with the
+ * connections issue): count and drop, without trusting sock.
+ */
+static void
+d_dgram_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)c;
+	s->dgram_unrouted++;
+	log_debug("datagram of %u bytes to %s on socket %u dropped: no such "
+	    "socket (%" PRIu64 " so far)", m->u.dgram_down.payload_len,
+	    m->u.dgram_down.to, m->u.dgram_down.sock, s->dgram_unrouted);
+}
+
+/* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
+static const struct ipc_handler controld_dgram_msg[] = {
+	{ IPC_DGRAM_DOWN,	d_dgram_down },
+	IPC_HANDLERS_END
+};
 
 static void
 restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -324,6 +430,10 @@ controld_exited(struct svc *s, int wstatus)
 		ipc_conn_free(s->cconn);
 		s->cconn = NULL;
 	}
+	if (s->dconn != NULL) {
+		ipc_conn_free(s->dconn);
+		s->dconn = NULL;
+	}
 	if (s->stopping)
 		return;
 	if (up >= STABLE_MS)
@@ -348,9 +458,10 @@ struct spawn_report {
 	int	err;		/* positive errno */
 };
 
-#define CHILD_IPC_FD	3
-#define CHILD_EXEC_FD	4	/* close-on-exec: gone once exec succeeded */
-#define CHILD_STATUS_FD	5	/* close-on-exec too */
+#define CHILD_IPC_FD	3	/* CONTROL channel */
+#define CHILD_DGRAM_FD	4	/* DGRAM channel */
+#define CHILD_EXEC_FD	5	/* close-on-exec: gone once exec succeeded */
+#define CHILD_STATUS_FD	6	/* close-on-exec too */
 
 static void __attribute__((noreturn))
 child_fail(enum spawn_stage stage, int err)
@@ -378,11 +489,11 @@ place_fd(int fd, int target, bool cloexec)
  * under a directory the controld user cannot search, e.g. /root/fz).
  */
 static void __attribute__((noreturn))
-child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
+child_exec(struct svc *s, int ipcfd, int dgramfd, int statusfd, int logfd)
 {
-	const char *argv[12];
+	const char *argv[14];
 	sigset_t none;
-	int rc, i = 0, hi[4], null;
+	int rc, i = 0, hi[5], null;
 	extern char **environ;
 
 	sigemptyset(&none);
@@ -395,6 +506,7 @@ child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
 	if ((hi[1] = fcntl(ipcfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (hi[2] = fcntl(s->controld_fd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (hi[3] = fcntl(logfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[4] = fcntl(dgramfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    place_fd(hi[0], CHILD_STATUS_FD, true) != 0)
 		_exit(126);
 	/*
@@ -408,6 +520,7 @@ child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
 	    place_fd(hi[3], 2, false) != 0)
 		child_fail(SPAWN_FDS, errno);
 	if (place_fd(hi[1], CHILD_IPC_FD, false) != 0 ||
+	    place_fd(hi[4], CHILD_DGRAM_FD, false) != 0 ||
 	    place_fd(hi[2], CHILD_EXEC_FD, true) != 0)
 		child_fail(SPAWN_FDS, errno);
 	/* Everything else is left behind (they are all O_CLOEXEC too). */
@@ -424,6 +537,8 @@ child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
 	argv[i++] = "fz-controld";
 	argv[i++] = "--ipc-fd";
 	argv[i++] = "3";
+	argv[i++] = "--dgram-fd";
+	argv[i++] = "4";
 	argv[i++] = "--user";
 	argv[i++] = s->user_name;
 	/* The one format controld_log_line reads; we re-emit in ours. */
@@ -435,7 +550,7 @@ child_exec(struct svc *s, int ipcfd, int statusfd, int logfd)
 	/*
 	 * fz-controld is ELF, for which a close-on-exec descriptor is fine.
 	 * A wrapper script (--controld) fails with ENOENT instead: its
-	 * interpreter opens /dev/fd/4, so that one has to stay open.
+	 * interpreter opens /dev/fd/5, so that one has to stay open.
 	 */
 	if (errno == ENOENT && fcntl(CHILD_EXEC_FD, F_SETFD, 0) == 0)
 		syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv,
@@ -567,49 +682,41 @@ spawn_controld(struct svc *s)
 		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
 		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
 	};
-	int sv[2], st[2], lp[2], rc;
+	struct ipc_conn_config dc = {
+		.self = IPC_T, .peer = IPC_C, .channel = IPC_CH_DGRAM,
+		.program = "fz-tunneld", .on_msg = controld_dgram_msg,
+		.on_close = controld_dgram_close, .arg = s,
+	};
+	/* sv: CONTROL, dv: DGRAM, st: exec status, lp: its output */
+	int sv[2] = { -1, -1 }, dv[2] = { -1, -1 }, st[2] = { -1, -1 };
+	int lp[2] = { -1, -1 }, rc;
 	pid_t pid;
 
 	if (s->stopping || s->cpid > 0)
 		return;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		log_warn("socketpair for fz-controld");
-		goto retry;
-	}
-	if (pipe2(st, O_CLOEXEC) != 0) {
-		log_warn("pipe for fz-controld");
-		close(sv[0]);
-		close(sv[1]);
-		goto retry;
-	}
 	controld_log_close(s);		/* the last one's, if still open */
-	if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) != 0) {
-		log_warn("log pipe for fz-controld");
-		close(sv[0]);
-		close(sv[1]);
-		close(st[0]);
-		close(st[1]);
-		goto retry;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dv) != 0 ||
+	    pipe2(st, O_CLOEXEC) != 0 ||
+	    pipe2(lp, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_warn("socketpairs and pipes for fz-controld");
+		goto fail;
 	}
 	if ((pid = fork()) < 0) {
 		log_warn("fork fz-controld");
-		close(sv[0]);
-		close(sv[1]);
-		close(st[0]);
-		close(st[1]);
-		close(lp[0]);
-		close(lp[1]);
-		goto retry;
+		goto fail;
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		close(dv[0]);
 		close(st[0]);
 		close(lp[0]);
 		/* The child's end blocks: a full pipe slows it, not us. */
 		(void)fcntl(lp[1], F_SETFL, 0);
-		child_exec(s, sv[1], st[1], lp[1]);
+		child_exec(s, sv[1], dv[1], st[1], lp[1]);
 	}
 	close(sv[1]);
+	close(dv[1]);
 	close(st[1]);
 	close(lp[1]);
 	s->logfd = lp[0];
@@ -626,6 +733,7 @@ spawn_controld(struct svc *s)
 		char d[300];
 
 		close(sv[0]);
+		close(dv[0]);
 		snprintf(d, sizeof(d), "cannot start fz-controld: %s",
 		    strerror(-rc));
 		set_state(s, "restarting", d);
@@ -640,13 +748,30 @@ spawn_controld(struct svc *s)
 	if ((rc = ipc_conn_new(s->base, sv[0], &cc, &s->cconn)) != 0) {
 		log_warnc(-rc, "IPC to fz-controld");
 		close(sv[0]);
+		close(dv[0]);
+		kill(pid, SIGKILL);
+		return;		/* SIGCHLD brings the retry */
+	}
+	if ((rc = ipc_conn_new(s->base, dv[0], &dc, &s->dconn)) != 0) {
+		log_warnc(-rc, "datagram IPC to fz-controld");
+		close(dv[0]);
 		kill(pid, SIGKILL);
 		return;		/* SIGCHLD brings the retry */
 	}
 	controld_greet(s);
 	set_state(s, s->st.has_token ? "connecting" : "signed_out", "");
 	return;
-retry:
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (dv[i] >= 0)
+			close(dv[i]);
+		if (st[i] >= 0)
+			close(st[i]);
+		if (lp[i] >= 0)
+			close(lp[i]);
+	}
 	{
 		struct timeval tv = { 1, 0 };
 
@@ -673,7 +798,7 @@ fe_result(struct frontend *f, int err, const char *msg)
 
 	ipc_msg_init(&m, IPC_RESULT);
 	m.u.result.error = err;
-	snprintf(m.u.result.message, sizeof(m.u.result.message), "%s", msg);
+	m.u.result.message = msg;
 	fe_send(f, &m);
 }
 
@@ -685,24 +810,23 @@ fe_status(struct svc *s, struct frontend *f)
 	char filter[513];
 
 	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
-	(void)ipc_strset(m.u.tunnel_status.state, s->state);
-	(void)ipc_strset(m.u.tunnel_status.detail, s->detail);
-	(void)ipc_strset(m.u.tunnel_status.mode, s->st.gateway ? "gateway" :
-	    "client");
+	m.u.tunnel_status.state = s->state;
+	m.u.tunnel_status.detail = s->detail;
+	m.u.tunnel_status.mode = s->st.gateway ? "gateway" : "client";
 	m.u.tunnel_status.signed_in = s->st.has_token;
-	(void)ipc_strset(m.u.tunnel_status.api_url, s->st.api_url);
-	(void)ipc_strset(m.u.tunnel_status.account, s->account);
-	(void)ipc_strset(m.u.tunnel_status.firezone_id, s->st.firezone_id);
+	m.u.tunnel_status.api_url = s->st.api_url;
+	m.u.tunnel_status.account = s->account;
+	m.u.tunnel_status.firezone_id = s->st.firezone_id;
 	if (s->tun != NULL)
-		(void)ipc_strset(m.u.tunnel_status.interface, s->tun->name);
+		m.u.tunnel_status.interface = s->tun->name;
 	log_get_filter(filter, sizeof(filter));
-	(void)ipc_strset(m.u.tunnel_status.log_filter, filter);
+	m.u.tunnel_status.log_filter = filter;
 	m.u.tunnel_status.controld_pid = s->cpid;
 	m.u.tunnel_status.controld_restarts = s->restarts > 0 ?
 	    s->restarts - 1 : 0;
 	m.u.tunnel_status.uptime_s = time_mono_ns() / 1000000000ULL -
 	    s->start_s;
-	(void)ipc_strset(m.u.tunnel_status.version, PACKAGE_VERSION);
+	m.u.tunnel_status.version = PACKAGE_VERSION;
 	fe_send(f, &m);
 }
 
@@ -712,7 +836,7 @@ apply_filter(struct svc *s, const char *filter)
 	struct ipc_msg m;
 
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	(void)ipc_strset(m.u.set_log_filter.filter, filter);
+	m.u.set_log_filter.filter = filter;
 	(void)send_to_controld(s, &m);
 }
 
@@ -724,18 +848,22 @@ apply_filter(struct svc *s, const char *filter)
  * servers this machine gets.
  */
 static void
-fe_sign_in(struct svc *s, struct frontend *f, struct ipc_sign_in *in)
+fe_sign_in(struct svc *s, struct frontend *f, const struct ipc_sign_in *in)
 {
-	char token[sizeof(s->st.token)], url[sizeof(s->st.api_url)];
+	char *token, url[sizeof(s->st.api_url)];
 	int rc;
 
+	if ((token = malloc(sizeof(s->st.token))) == NULL) {
+		fe_result(f, -ENOMEM, "out of memory");
+		return;
+	}
 	if (s->st.gateway) {
 		fe_result(f, -EOPNOTSUPP, "a gateway takes its token from "
 		    "FIREZONE_TOKEN");
 		goto out;
 	}
 	rc = settings_token_check(in->token, strlen(in->token), token,
-	    sizeof(token));
+	    sizeof(s->st.token));
 	if (rc != 0) {
 		fe_result(f, -EINVAL, "not a token");
 		goto out;
@@ -769,8 +897,8 @@ fe_sign_in(struct svc *s, struct frontend *f, struct ipc_sign_in *in)
 	set_state(s, "connecting", s->st.api_url);
 	fe_result(f, 0, "signing in");
 out:
-	sodium_memzero(token, sizeof(token));
-	sodium_memzero(in->token, sizeof(in->token));
+	sodium_memzero(token, sizeof(s->st.token));
+	free(token);
 }
 
 /*
@@ -809,58 +937,107 @@ fe_set_log_filter(struct svc *s, struct frontend *f, const char *filter)
 	fe_result(f, 0, "log filter set");
 }
 
+/*
+ * Requests from front ends: one handler per type the FRONT section of
+ * ipc_msg.def lets them send.  A refused connection reads nothing more
+ * (ipc_conn_close_after_flush).
+ */
 static void
-fe_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+f_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	if (f->hello_ev != NULL)
+		evtimer_del(f->hello_ev);
+	log_debug("front end %s (pid %d, uid %u) connected",
+	    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
+}
+
+static void
+f_sign_in(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	fe_sign_in(f->svc, f, &m->u.sign_in);
+}
+
+static void
+f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+	struct svc *s = f->svc;
+
+	(void)c;
+	(void)m;
+	if (s->st.gateway) {
+		fe_result(f, -EOPNOTSUPP, "a gateway cannot sign out");
+		return;
+	}
+	sodium_memzero(s->st.token, sizeof(s->st.token));
+	s->st.has_token = false;
+	send_sign_out(s);
+	log_info("signed out by uid %u", (unsigned)f->uid);
+	set_state(s, "signed_out", "");
+	fe_result(f, 0, "signed out");
+}
+
+static void
+f_set_log_filter(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	fe_set_log_filter(f->svc, f, m->u.set_log_filter.filter);
+}
+
+static void
+f_status_get(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	(void)m;
+	fe_status(f->svc, f);
+}
+
+static void
+f_resources_get(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct frontend *f = arg;
 	struct svc *s = f->svc;
 	struct ipc_msg r;
 
 	(void)c;
-	if (f->refused)
-		return;
-	switch (m->type) {
-	case IPC_HELLO:
-		if (f->hello_ev != NULL)
-			evtimer_del(f->hello_ev);
-		log_debug("front end %s (pid %d, uid %u) connected",
-		    m->u.hello.program, (int)f->pid, (unsigned)f->uid);
-		break;
-	case IPC_SIGN_IN:
-		fe_sign_in(s, f, &m->u.sign_in);
-		break;
-	case IPC_SIGN_OUT:
-		if (s->st.gateway) {
-			fe_result(f, -EOPNOTSUPP, "a gateway cannot sign out");
-			break;
-		}
-		sodium_memzero(s->st.token, sizeof(s->st.token));
-		s->st.has_token = false;
-		ipc_msg_init(&r, IPC_SIGN_OUT);
-		(void)send_to_controld(s, &r);
-		log_info("signed out by uid %u", (unsigned)f->uid);
-		set_state(s, "signed_out", "");
-		fe_result(f, 0, "signed out");
-		break;
-	case IPC_SET_LOG_FILTER:
-		fe_set_log_filter(s, f, m->u.set_log_filter.filter);
-		break;
-	case IPC_STATUS_GET:
-		fe_status(s, f);
-		break;
-	case IPC_RESOURCES_GET:
-		ipc_msg_init(&r, IPC_RESOURCES);
-		r.u.resources.list = *s->resources;
-		fe_send(f, &r);
-		break;
-	case IPC_SUBSCRIBE:
-		f->subscribed = true;
-		fe_result(f, 0, "subscribed");
-		break;
-	default:
-		break;
-	}
+	(void)m;
+	ipc_msg_init(&r, IPC_RESOURCES);
+	if (s->resources->m.type == IPC_RESOURCES)
+		r.u.resources.list = s->resources->m.u.resources.list;
+	fe_send(f, &r);
 }
+
+static void
+f_subscribe(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+
+	(void)c;
+	(void)m;
+	f->subscribed = true;
+	fe_result(f, 0, "subscribed");
+}
+
+static const struct ipc_handler fe_msg[] = {
+	{ IPC_HELLO,		f_hello },
+	{ IPC_SIGN_IN,		f_sign_in },
+	{ IPC_SIGN_OUT,		f_sign_out },
+	{ IPC_SET_LOG_FILTER,	f_set_log_filter },
+	{ IPC_STATUS_GET,	f_status_get },
+	{ IPC_RESOURCES_GET,	f_resources_get },
+	{ IPC_SUBSCRIBE,	f_subscribe },
+	IPC_HANDLERS_END
+};
 
 static void
 fe_close(struct ipc_conn *c, int err, void *arg)
@@ -909,7 +1086,7 @@ static bool
 peer_allowed(struct svc *s, const struct ucred *cr)
 {
 	struct passwd *pw;
-	gid_t groups[256];
+	static gid_t groups[256];	/* off the stack; one thread */
 	int n = 256, i;
 
 	if (cr->uid == 0)
@@ -1237,6 +1414,10 @@ stop_controld(struct svc *s)
 		ipc_conn_free(s->cconn);
 		s->cconn = NULL;
 	}
+	if (s->dconn != NULL) {
+		ipc_conn_free(s->dconn);
+		s->dconn = NULL;
+	}
 	if (s->cpid <= 0)
 		return;
 	kill(s->cpid, SIGTERM);
@@ -1399,6 +1580,8 @@ out:
 	if (s->base != NULL)
 		event_base_free(s->base);
 	sodium_memzero(s->st.token, sizeof(s->st.token));
+	if (s->resources != NULL)
+		ipc_arena_free(&s->resources->a);
 	free(s->resources);
 	return s->status;
 }

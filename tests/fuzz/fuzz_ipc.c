@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ipc_msg_decode on arbitrary bytes: no crash, no allocation driven by
- * declared counts, and whatever decodes re-encodes and decodes again to
- * the same bytes.  Also log_escape, which the text logs, fzctl and
+ * ipc_msg_decode on arbitrary bytes, through the per-message arena: no
+ * crash, no allocation driven by declared counts (the arena stays within
+ * the type's arena_max), and whatever decodes re-encodes and decodes
+ * again to the same bytes.  Also log_escape, which the text logs, fzctl and
  * sd_notify put such bytes through: it stays in bounds and leaves no
  * control character.
  */
@@ -19,6 +20,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ipc_msg m, m2;
+	static struct ipc_arena ar, ar2;
 	static uint8_t a[IPC_MAX_FRAME], b[IPC_MAX_FRAME];
 	struct wbuf w;
 	size_t la;
@@ -46,13 +48,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
-	if (ipc_msg_decode(data, size, &m) != 0)
+	if (ipc_msg_decode(data, size, &m, &ar) != 0)
 		return 0;
+	if (ar.total > ipc_msg_info(m.type)->arena_max)
+		__builtin_trap();
 	wbuf_init(&w, a, sizeof(a));
 	if (ipc_msg_encode(&m, &w) != 0)
 		__builtin_trap();
 	la = w.len;
-	if (ipc_msg_decode(a, la, &m2) != 0)
+	if (ipc_msg_decode(a, la, &m2, &ar2) != 0)
 		__builtin_trap();
 	wbuf_init(&w, b, sizeof(b));
 	if (ipc_msg_encode(&m2, &w) != 0 || w.len != la ||

@@ -133,6 +133,12 @@ done
 ns_wait_for grep -q "\"target\":\"controld\",\"message\":\"running as uid.*\"pid\":$TPID}" "$T/tunneld.log" ||
 	ns_fail "fz-controld's output not logged by fz-tunneld"
 ns_log "ok: fz-controld in session $(stat_field "$CPID" 6), no tty, fd 0 /dev/null, fd 1/2 a pipe logged by fz-tunneld"
+# The two IPC channels: control on fd 3, datagrams on fd 4.
+for fd in 3 4; do
+	case $(readlink "/proc/$CPID/fd/$fd") in socket:*) ;;
+	*) ns_fail "fd $fd is not an IPC socket: $(readlink "/proc/$CPID/fd/$fd")" ;; esac
+done
+ns_log "ok: fz-controld holds its two IPC sockets on fds 3 and 4"
 teff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$TPID/status")
 [ "$teff" = 0000000000001020 ] || ns_fail "fz-tunneld CapEff $teff (want NET_ADMIN|KILL)"
 tsc=$(awk '$1 == "Seccomp:" { print $2 }' "/proc/$TPID/status")

@@ -10,6 +10,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <msgpack.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -22,6 +24,25 @@
 #include "ipc.h"
 #include "log.h"
 
+/* Storage for the strings fill() points a message at. */
+static char pool[64][64];
+static unsigned pool_next;
+static struct ipc_resource fill_res[3] = {
+	{ "id0", "dns", "*.corp0", "name 0", "online" },
+	{ "id1", "cidr", "10.0.0.0/8", "name 1", "offline" },
+	{ "id2", "internet", "", "name 2", "unknown" },
+};
+
+static const char *
+pool_str(const char *field, int seed, size_t max)
+{
+	char *p = pool[pool_next++ % 64], tmp[64];
+
+	snprintf(tmp, sizeof(tmp), "%s-%d-é", field, seed);
+	(void)ipc_text_trunc(p, max + 1 < 64 ? max + 1 : 64, tmp);
+	return p;
+}
+
 /* Fills every field of a message with a distinctive value. */
 static void
 fill(struct ipc_msg *m, enum ipc_type t, int seed)
@@ -32,18 +53,14 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 #define IPC_I32(n)	p->n = -1234567 - seed;
 #define IPC_U64(n)	p->n = 0x123456789abcdefULL + (uint64_t)seed;
 #define IPC_BOOL(n)	p->n = (seed & 1) != 0;
-#define IPC_STR(n, max)	snprintf(p->n, sizeof(p->n), "%s-%d-é", #n, seed);
-#define IPC_RESOURCES(f)						\
+#define IPC_STR(n, max)	p->n = pool_str(#n, seed, (max));
+#define IPC_BIN(n, max)	p->n = (const uint8_t *)"\0\n\x1b\xff\xc2\x85"; \
+			p->n##_len = 6;
+#define IPC_RESOURCES(f, max)						\
 	p->f.n = 3;							\
-	for (int i = 0; i < 3; i++) {					\
-		snprintf(p->f.r[i].id, 65, "id%d", i);		\
-		snprintf(p->f.r[i].type, 17, "dns");		\
-		snprintf(p->f.r[i].address, 257, "*.corp%d", i);	\
-		snprintf(p->f.r[i].name, 257, "name %d", i);	\
-		snprintf(p->f.r[i].status, 17, "online");		\
-	}
+	p->f.r = fill_res;
 #define IPC_NONE
-#define IPC_MSG(N, n, s, r, f, fields)					\
+#define IPC_MSG(N, n, f, fields)					\
 	case IPC_##N: {							\
 		struct ipc_##n *p = &m->u.n;				\
 		(void)p; (void)seed;					\
@@ -58,6 +75,17 @@ fill(struct ipc_msg *m, enum ipc_type t, int seed)
 	default:
 		break;
 	}
+}
+
+static const struct ipc_handler *table_for(unsigned, unsigned);
+
+/* The decoders' arenas; limits are set per decode. */
+static struct ipc_arena ar, ar2;
+
+static int
+dec(const uint8_t *p, size_t len, struct ipc_msg *m)
+{
+	return ipc_msg_decode(p, len, m, &ar);
 }
 
 static size_t
@@ -81,7 +109,7 @@ START_TEST(test_roundtrip_every_type)
 
 		fill(&m, (enum ipc_type)t, (int)t);
 		la = enc(&m, a, sizeof(a));
-		ck_assert_int_eq(ipc_msg_decode(a, la, &d), 0);
+		ck_assert_int_eq(dec(a, la, &d), 0);
 		ck_assert_int_eq(d.type, (int)t);
 		lb = enc(&d, b, sizeof(b));
 		ck_assert_uint_eq(la, lb);
@@ -103,9 +131,9 @@ START_TEST(test_truncation_and_trailing)
 		fill(&m, (enum ipc_type)t, 7);
 		len = enc(&m, a, sizeof(a) - 1);
 		for (cut = 0; cut < len; cut++)
-			ck_assert_int_ne(ipc_msg_decode(a, cut, &d), 0);
+			ck_assert_int_ne(dec(a, cut, &d), 0);
 		a[len] = 0xc0;	/* nil */
-		ck_assert_int_eq(ipc_msg_decode(a, len + 1, &d), -EBADMSG);
+		ck_assert_int_eq(dec(a, len + 1, &d), -EBADMSG);
 	}
 }
 END_TEST
@@ -213,8 +241,8 @@ p_too_many_resources(msgpack_packer *pk)
 	msgpack_pack_array(pk, 2);
 	msgpack_pack_uint32(pk, IPC_RESOURCES);
 	msgpack_pack_array(pk, 1);
-	msgpack_pack_array(pk, IPC_MAX_RESOURCES + 1);
-	for (int i = 0; i <= IPC_MAX_RESOURCES; i++) {
+	msgpack_pack_array(pk, 10001);
+	for (int i = 0; i <= 10000; i++) {
 		msgpack_pack_array(pk, 5);
 		for (int k = 0; k < 5; k++) {
 			msgpack_pack_str(pk, 1);
@@ -237,28 +265,28 @@ START_TEST(test_strict_decoding)
 	size_t n;
 
 	n = pack(b, sizeof(b), p_wrong_type);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_wrong_arity);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_unknown);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	ck_assert_int_eq(dec(b, n, &d), -ENOMSG);
 	n = pack(b, sizeof(b), p_type_zero);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -ENOMSG);
+	ck_assert_int_eq(dec(b, n, &d), -ENOMSG);
 	n = pack(b, sizeof(b), p_not_array);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_long_string);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_nul_string);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_bad_utf8);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
 	n = pack(b, sizeof(b), p_u32_overflow);
-	ck_assert_int_eq(ipc_msg_decode(b, n, &d), -EBADMSG);
-	ck_assert_int_eq(ipc_msg_decode(huge_array, sizeof(huge_array), &d),
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	ck_assert_int_eq(dec(huge_array, sizeof(huge_array), &d),
 	    -EBADMSG);
-	ck_assert_int_eq(ipc_msg_decode(huge_str, sizeof(huge_str), &d),
+	ck_assert_int_eq(dec(huge_str, sizeof(huge_str), &d),
 	    -EBADMSG);
-	ck_assert_int_ne(ipc_msg_decode(NULL, 0, &d), 0);
+	ck_assert_int_ne(dec(NULL, 0, &d), 0);
 	{
 		uint8_t *big = malloc(IPC_MAX_FRAME);
 
@@ -268,7 +296,7 @@ START_TEST(test_strict_decoding)
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 		p_too_many_resources(&pk);
-		ck_assert_int_eq(ipc_msg_decode((uint8_t *)sb.data, sb.size, &d),
+		ck_assert_int_eq(dec((uint8_t *)sb.data, sb.size, &d),
 		    -EBADMSG);
 		msgpack_sbuffer_destroy(&sb);
 		free(big);
@@ -354,25 +382,25 @@ START_TEST(test_control_chars_rejected)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(!ipc_text_valid(bad[i].s, bad[i].n), "%zu", i);
 		n = status_with(b, sizeof(b), bad[i].s, bad[i].n);
-		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		ck_assert_msg(dec(b, n, &d) == -EBADMSG,
 		    "STATUS bad[%zu] decoded", i);
 		n = resource_named(b, sizeof(b), bad[i].s, bad[i].n);
-		ck_assert_msg(ipc_msg_decode(b, n, &d) == -EBADMSG,
+		ck_assert_msg(dec(b, n, &d) == -EBADMSG,
 		    "RESOURCES bad[%zu] decoded", i);
 		/* and the encoder refuses to send what would not decode */
 		if (memchr(bad[i].s, 0, bad[i].n) != NULL)
 			continue;
 		ipc_msg_init(&m, IPC_STATUS);
-		memcpy(m.u.status.detail, bad[i].s, bad[i].n);
+		m.u.status.detail = bad[i].s;	/* NUL-terminated: no NUL */
 		wbuf_init(&w, b, sizeof(b));
 		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		n = status_with(b, sizeof(b), good[i], strlen(good[i]));
-		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_int_eq(dec(b, n, &d), 0);
 		ck_assert_str_eq(d.u.status.detail, good[i]);
 		n = resource_named(b, sizeof(b), good[i], strlen(good[i]));
-		ck_assert_int_eq(ipc_msg_decode(b, n, &d), 0);
+		ck_assert_int_eq(dec(b, n, &d), 0);
 		ck_assert_str_eq(d.u.resources.list.r[0].name, good[i]);
 	}
 }
@@ -384,12 +412,37 @@ START_TEST(test_encode_refuses_bad_strings)
 	static struct ipc_msg m;
 	struct wbuf w;
 
+	static char long_filter[514];
+	static struct ipc_resource res = { "id", "dns", "a", "n", "online" };
+
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	memcpy(m.u.set_log_filter.filter, "\xff\xfe", 3);
+	m.u.set_log_filter.filter = "\xff\xfe";
 	wbuf_init(&w, b, sizeof(b));
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
-	/* Unterminated: every byte used. */
-	memset(m.u.set_log_filter.filter, 'a', sizeof(m.u.set_log_filter.filter));
+	/* One byte over the catalogue's 512. */
+	memset(long_filter, 'a', 513);
+	m.u.set_log_filter.filter = long_filter;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	long_filter[512] = '\0';	/* exactly 512: fine */
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), 0);
+	/* NULL is the empty string. */
+	m.u.set_log_filter.filter = NULL;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), 0);
+	/* A list over its limit, and a count without entries. */
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10001;
+	m.u.resources.list.r = &res;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	m.u.resources.list.n = 1;
+	m.u.resources.list.r = NULL;
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	res.name = "a\nb";
+	m.u.resources.list.r = &res;
 	wbuf_init(&w, b, sizeof(b));
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	ipc_msg_init(&m, (enum ipc_type)IPC_TYPE_COUNT);
@@ -397,30 +450,380 @@ START_TEST(test_encode_refuses_bad_strings)
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
 	/* Too small a buffer: the sticky error. */
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	strcpy(m.u.set_log_filter.filter, "info");
+	m.u.set_log_filter.filter = "info";
 	wbuf_init(&w, b, 3);
 	ck_assert_int_eq(ipc_msg_encode(&m, &w), -ENOBUFS);
-	ck_assert_int_eq(ipc_strset(m.u.hello.program,
-	    "this program name is much longer than sixty-four bytes, so it fails"),
-	    -ENAMETOOLONG);
+	ipc_msg_init(&m, IPC_HELLO);
+	m.u.hello.program =
+	    "this program name is much longer than sixty-four bytes, so it fails";
+	wbuf_init(&w, b, sizeof(b));
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+}
+END_TEST
+
+/*
+ * Frames as the fixed-size codec before the arena wrote them: the wire
+ * format did not change.
+ */
+START_TEST(test_wire_vectors)
+{
+	static const uint8_t status[] = {	/* [7, ["connected", "ok"]] */
+		0x92, 0x07, 0x92, 0xa9, 'c', 'o', 'n', 'n', 'e', 'c', 't',
+		'e', 'd', 0xa2, 'o', 'k',
+	};
+	static const uint8_t hello[] = {	/* [1, [1, "fzctl", 1234]] */
+		0x92, 0x01, 0x93, 0x01, 0xa5, 'f', 'z', 'c', 't', 'l', 0xcd,
+		0x04, 0xd2,
+	};
+	static const uint8_t res[] = {	/* [9, [[["i","dns","a","n","s"]]]] */
+		0x92, 0x09, 0x91, 0x91, 0x95, 0xa1, 'i', 0xa3, 'd', 'n', 's',
+		0xa1, 'a', 0xa1, 'n', 0xa1, 's',
+	};
+	static const uint8_t tstat[] = {	/* TUNNEL_STATUS, NULLs as "" */
+		0x92, 0x0b, 0x9d, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3, 0xa0, 0xa0,
+		0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00, 0x00, 0x01,
+		0x00, 0x00, 0x00, 0x00, 0xa0,
+	};
+	static uint8_t b[256];
+	static struct ipc_msg m, d;
+	static const struct ipc_resource r = { "i", "dns", "a", "n", "s" };
+	size_t n;
+
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "connected";
+	m.u.status.detail = "ok";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(status));
+	ck_assert(memcmp(b, status, n) == 0);
+	ck_assert_int_eq(dec(status, sizeof(status), &d), 0);
+	ck_assert_str_eq(d.u.status.state, "connected");
+	ck_assert_str_eq(d.u.status.detail, "ok");
+
+	ipc_msg_init(&m, IPC_HELLO);
+	m.u.hello.version = 1;
+	m.u.hello.program = "fzctl";
+	m.u.hello.pid = 1234;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(hello));
+	ck_assert(memcmp(b, hello, n) == 0);
+
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 1;
+	m.u.resources.list.r = &r;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(res));
+	ck_assert(memcmp(b, res, n) == 0);
+	ck_assert_int_eq(dec(res, sizeof(res), &d), 0);
+	ck_assert_uint_eq(d.u.resources.list.n, 1);
+	ck_assert_str_eq(d.u.resources.list.r[0].type, "dns");
+
+	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
+	m.u.tunnel_status.state = "up";
+	m.u.tunnel_status.signed_in = true;
+	m.u.tunnel_status.controld_pid = -1;
+	m.u.tunnel_status.controld_restarts = 3;
+	m.u.tunnel_status.uptime_s = 1ULL << 32;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_eq(n, sizeof(tstat));
+	ck_assert(memcmp(b, tstat, n) == 0);
+}
+END_TEST
+
+/* A portal with 10 000 resources and 253-byte DNS names round-trips. */
+START_TEST(test_many_resources)
+{
+	const struct ipc_msg_info *mi = ipc_msg_info(IPC_RESOURCES);
+	struct ipc_resource *r = calloc(10000, sizeof(*r));
+	char (*names)[254] = malloc(10000 * sizeof(*names));
+	char (*ids)[16] = malloc(10000 * sizeof(*ids));
+	uint8_t *a = malloc(mi->wire_max), *b = malloc(mi->wire_max);
+	static struct ipc_msg m, d, d2;
+	struct wbuf w;
+	size_t la, lb;
+	uint32_t i;
+
+	ck_assert(r != NULL && names != NULL && ids != NULL && a != NULL &&
+	    b != NULL);
+	ck_assert_uint_le(mi->wire_max, IPC_MAX_FRAME);
+	for (i = 0; i < 10000; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "r%u", i);
+		memset(names[i], 'a' + i % 26, 253);
+		names[i][253] = '\0';
+		memcpy(names[i], ids[i], strlen(ids[i]));
+		r[i] = (struct ipc_resource){ ids[i], "dns", names[i],
+		    names[i], "online" };
+	}
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10000;
+	m.u.resources.list.r = r;
+	la = enc(&m, a, mi->wire_max);
+	ck_assert_int_eq(ipc_msg_decode(a, la, &d, &ar), 0);
+	ck_assert_uint_eq(d.u.resources.list.n, 10000);
+	ck_assert_uint_le(ar.total, mi->arena_max);
+	for (i = 0; i < 10000; i += 997) {
+		ck_assert_str_eq(d.u.resources.list.r[i].id, ids[i]);
+		ck_assert_str_eq(d.u.resources.list.r[i].name, names[i]);
+		ck_assert_str_eq(d.u.resources.list.r[i].address, names[i]);
+	}
+	lb = enc(&d, b, mi->wire_max);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(a, b, la) == 0);
+	/* a clone is independent of the arena it came from */
+	ck_assert_int_eq(ipc_msg_clone(&d, &d2, &ar2), 0);
+	ipc_arena_free(&ar);
+	lb = enc(&d2, b, mi->wire_max);
+	ck_assert(memcmp(a, b, la) == 0);
+	/* one more than the catalogue allows */
+	m.u.resources.list.n = 10001;
+	wbuf_init(&w, b, mi->wire_max);
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	ipc_arena_free(&ar2);
+	free(r);
+	free(names);
+	free(ids);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* IPC_BIN: bin formats only, up to max, any byte. */
+static size_t
+dgram_down_with(uint8_t *buf, size_t cap, bool as_str, size_t n)
+{
+	static char payload[70000];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t len;
+
+	memset(payload, 0, sizeof(payload));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_DGRAM_DOWN);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_str(&pk, 9);
+	msgpack_pack_str_body(&pk, "[::1]:123", 9);
+	if (as_str) {
+		msgpack_pack_str(&pk, n);
+		msgpack_pack_str_body(&pk, "abcdef", n);
+	} else {
+		msgpack_pack_bin(&pk, n);
+		msgpack_pack_bin_body(&pk, payload, n);
+	}
+	len = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, len);
+	msgpack_sbuffer_destroy(&sb);
+	return len;
+}
+
+START_TEST(test_bin_rules)
+{
+	static uint8_t b[80000];
+	static struct ipc_msg m, d;
+	struct wbuf w;
+	size_t n;
+	int i;
+
+	n = dgram_down_with(b, sizeof(b), false, 0);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(d.u.dgram_down.payload_len, 0);
+	n = dgram_down_with(b, sizeof(b), false, 65535);	/* bin16, max */
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(d.u.dgram_down.payload_len, 65535);
+	n = dgram_down_with(b, sizeof(b), false, 65536);	/* bin32, over */
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = dgram_down_with(b, sizeof(b), true, 3);	/* str is not bin */
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = dgram_down_with(b, sizeof(b), false, 100);
+	for (size_t cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* nor bin where text goes */
+	n = status_with(b, sizeof(b), "ok", 2);
+	for (i = 0; i < (int)n; i++)
+		if (b[i] == 0xa2)	/* fixstr "ok" -> bin8 */
+			break;
+	{
+		uint8_t x[64];
+
+		memcpy(x, b, i);
+		x[i] = 0xc4;
+		x[i + 1] = 2;
+		memcpy(x + i + 2, "ok", 2);
+		ck_assert_int_eq(dec(x, i + 4, &d), -EBADMSG);
+	}
+	/* the encoder: over max, or a length without bytes */
+	ipc_msg_init(&m, IPC_DGRAM_UP);
+	m.u.dgram_up.payload = b;
+	m.u.dgram_up.payload_len = 65536;
+	wbuf_init(&w, b + 70000, 10000);
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	m.u.dgram_up.payload = NULL;
+	m.u.dgram_up.payload_len = 1;
+	ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_arena)
+{
+	struct ipc_arena a;
+	char *p, *q, *big;
+	size_t i;
+
+	ipc_arena_init(&a, 100);
+	ck_assert_ptr_nonnull(p = ipc_arena_alloc(&a, 10, 1));
+	ck_assert_ptr_nonnull(q = ipc_arena_alloc(&a, 8, 0));
+	ck_assert_uint_eq((uintptr_t)q % alignof(max_align_t), 0);
+	ck_assert_uint_le(a.total, 100);
+	ck_assert_ptr_null(ipc_arena_alloc(&a, 100, 1));	/* the limit */
+	memset(p, 'x', 10);
+	/* reset keeps the first chunk; wiping zeroes what was used */
+	a.wipe = true;
+	ipc_arena_reset(&a);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(p[i], 0);
+	ck_assert_uint_eq(a.total, 0);
+	ck_assert_ptr_eq(ipc_arena_alloc(&a, 10, 1), p);
+	/* chunks beyond the first, and one larger than a chunk */
+	a.limit = 8 * 1024 * 1024;
+	for (i = 0; i < 1000; i++)
+		ck_assert_ptr_nonnull(ipc_arena_alloc(&a, 100, 0));
+	ck_assert_ptr_nonnull(big = ipc_arena_alloc(&a, 3 * 1024 * 1024, 1));
+	memset(big, 1, 3 * 1024 * 1024);
+	ipc_arena_reset(&a);
+	ipc_arena_free(&a);
+	ipc_arena_free(&a);	/* twice is fine */
+}
+END_TEST
+
+/* The message struct no longer carries its strings. */
+START_TEST(test_msg_is_small)
+{
+	ck_assert_uint_le(sizeof(struct ipc_msg), 256);
 }
 END_TEST
 
 START_TEST(test_permissions)
 {
-	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_F, 0));
-	ck_assert(ipc_permitted(IPC_SIGN_IN, IPC_C, IPC_T, 0));
-	ck_assert(!ipc_permitted(IPC_SIGN_IN, IPC_T, IPC_C, 0));
-	ck_assert(ipc_permitted(IPC_STATUS, IPC_T, IPC_C, 0));
-	ck_assert(!ipc_permitted(IPC_STATUS, IPC_T, IPC_F, 0));
-	ck_assert(!ipc_permitted(IPC_CONFIG, IPC_T, IPC_F, 1));
-	ck_assert(ipc_permitted(IPC_CONFIG, IPC_T, IPC_C, 1));
-	ck_assert(!ipc_permitted(IPC_TUNNEL_STATUS, IPC_T, IPC_C, 1));
-	ck_assert(!ipc_permitted(0, IPC_T, IPC_C, 0));
-	ck_assert(!ipc_permitted(IPC_TYPE_COUNT, IPC_T, IPC_C, 0));
+	const unsigned C = IPC_CH_CONTROL, F = IPC_CH_FRONT;
+
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_C), C);
+	ck_assert_uint_eq(ipc_channel_of(IPC_C, IPC_T), C);
+	ck_assert_uint_eq(ipc_channel_of(IPC_F, IPC_T), F);
+	ck_assert_uint_eq(ipc_channel_of(IPC_F, IPC_C), 0);
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_T), 0);
+	ck_assert(ipc_permitted(F, IPC_SIGN_IN, IPC_F));
+	ck_assert(ipc_permitted(C, IPC_SIGN_IN, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_SIGN_IN, IPC_C));
+	ck_assert(!ipc_permitted(F, IPC_SIGN_IN, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_STATUS, IPC_C));
+	ck_assert(!ipc_permitted(F, IPC_STATUS, IPC_F));
+	ck_assert(!ipc_permitted(F, IPC_CONFIG, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_CONFIG, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_TUNNEL_STATUS, IPC_T));
+	ck_assert(ipc_permitted(F, IPC_RESOURCES, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_RESOURCES, IPC_C));
+	ck_assert(!ipc_permitted(C, IPC_RESOURCES, IPC_T));
+	ck_assert(ipc_permitted(C, IPC_HELLO, IPC_C));
+	ck_assert(ipc_permitted(F, IPC_HELLO, IPC_F));
+	/* a role not on the channel sends nothing on it */
+	ck_assert(!ipc_permitted(C, IPC_HELLO, IPC_F));
+	ck_assert(!ipc_permitted(F, IPC_HELLO, IPC_C));
+	ck_assert(!ipc_permitted(C, 0, IPC_T));
+	ck_assert(!ipc_permitted(C, IPC_TYPE_COUNT, IPC_T));
+	ck_assert(!ipc_permitted(0, IPC_HELLO, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_COUNT, IPC_HELLO, IPC_T));
 	ck_assert(ipc_msg_info(IPC_LOG_FILE)->flags & IPC_FD);
 	ck_assert_str_eq(ipc_type_name(IPC_SIGN_IN), "SIGN_IN");
 	ck_assert_str_eq(ipc_type_name(12345), "UNKNOWN");
+}
+END_TEST
+
+static void
+h_dummy(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)m;
+	(void)arg;
+}
+
+/* Dispatch tables are checked against the catalogue's sections. */
+START_TEST(test_handler_tables)
+{
+	static const struct ipc_handler ok[] = {	/* tunneld from controld */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler missing[] = {	/* no RESOURCES */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler extra[] = {	/* SIGN_IN: not C's */
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_SIGN_IN, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler twice[] = {
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_STATUS, h_dummy },
+		IPC_HANDLERS_END
+	};
+	static const struct ipc_handler null_fn[] = {
+		{ IPC_STATUS, NULL }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, IPC_HANDLERS_END
+	};
+	static const struct ipc_handler unknown[] = {
+		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
+		{ IPC_RESOURCES, h_dummy }, { IPC_TYPE_COUNT, h_dummy },
+		IPC_HANDLERS_END
+	};
+	struct ipc_conn_config cfg = { .self = IPC_T, .peer = IPC_C,
+	    .program = "t", .on_msg = missing, .on_close = NULL };
+	struct event_base *b = event_base_new();
+	struct ipc_conn *c;
+	int sv[2];
+
+	ck_assert_int_eq(log_init("check_ipc", LOG_FORMAT_TEXT, "off"), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, ok), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, missing),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, extra),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, twice),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, null_fn),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, unknown),
+	    -EINVAL);
+	/* the table for the other end, or on another channel */
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_C, ok),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_T, ok), -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_F, ok),
+	    -EINVAL);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T, NULL),
+	    -EINVAL);
+	/* every generated table passes */
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_T,
+	    table_for(IPC_T, IPC_C)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_CONTROL, IPC_C,
+	    table_for(IPC_C, IPC_T)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_T,
+	    table_for(IPC_T, IPC_F)), 0);
+	ck_assert_int_eq(ipc_handlers_check(IPC_CH_FRONT, IPC_F,
+	    table_for(IPC_F, IPC_T)), 0);
+	/* ipc_conn_new refuses a bad table, and the caller keeps its fd */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), -EINVAL);
+	cfg.on_msg = ok;
+	cfg.peer = IPC_F;			/* not the table's channel */
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), -EINVAL);
+	cfg.peer = IPC_C;
+	ck_assert_int_eq(ipc_conn_new(b, sv[0], &cfg, &c), 0);
+	ipc_conn_free(c);
+	close(sv[1]);
+	event_base_free(b);
 }
 END_TEST
 
@@ -444,6 +847,12 @@ struct side {
 	unsigned	 got[IPC_TYPE_COUNT];
 	int		 fd;
 	char		 filter[513];
+	uint32_t	 nres;
+	char		 last_name[257];
+	uint64_t	 dgram_bytes;
+	enum ipc_conn_state state;	/* in on_close */
+	const char	*token;		/* where SIGN_IN's token was */
+	char		 token_copy[64];
 };
 
 static struct event_base *base;
@@ -453,12 +862,51 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct side *s = arg;
 
-	(void)c;
 	s->got[m->type]++;
+	/* the phase steps fz-tunneld's and fz-controld's handlers take */
+	if (m->type == IPC_CONFIG || m->type == IPC_SIGN_OUT ||
+	    m->type == IPC_ERROR)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+	if (m->type == IPC_SIGN_IN)
+		ipc_conn_set_phase(c, IPC_SIGNED_IN);
+	if (m->type == IPC_SIGNED_OUT && ipc_conn_phase(c) == IPC_CONFIGURED)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	if (m->type == IPC_LOG_FILE)
 		s->fd = m->fd;
+	if (m->type == IPC_DGRAM_DOWN)
+		s->dgram_bytes += m->u.dgram_down.payload_len;
+	if (m->type == IPC_SIGN_IN) {
+		s->token = m->u.sign_in.token;
+		snprintf(s->token_copy, sizeof(s->token_copy), "%s", s->token);
+	}
 	if (m->type == IPC_SET_LOG_FILTER)
 		strcpy(s->filter, m->u.set_log_filter.filter);
+	if (m->type == IPC_RESOURCES && m->u.resources.list.n > 0) {
+		s->nres = m->u.resources.list.n;
+		strcpy(s->last_name,
+		    m->u.resources.list.r[s->nres - 1].name);
+	}
+}
+
+/* A dispatch table of on_msg for every type peer may send to self. */
+static const struct ipc_handler *
+table_chan(unsigned chan, unsigned self)
+{
+	static struct ipc_handler t[IPC_CH_COUNT][8][IPC_TYPE_COUNT];
+	unsigned peer = ipc_channel_roles(chan) & ~self, i, n = 0;
+	struct ipc_handler *h = t[chan][self];
+
+	for (i = 1; i < IPC_TYPE_COUNT; i++)
+		if (ipc_permitted(chan, i, peer))
+			h[n++] = (struct ipc_handler){ (enum ipc_type)i, on_msg };
+	h[n] = (struct ipc_handler)IPC_HANDLERS_END;
+	return h;
+}
+
+static const struct ipc_handler *
+table_for(unsigned self, unsigned peer)
+{
+	return table_chan(ipc_channel_of(self, peer), self);
 }
 
 static void
@@ -468,6 +916,7 @@ on_close(struct ipc_conn *c, int err, void *arg)
 
 	s->closed = 1;
 	s->err = err;
+	s->state = ipc_conn_state(c);
 	ipc_conn_free(c);
 	s->c = NULL;
 }
@@ -483,8 +932,10 @@ static void
 pair(struct side *a, unsigned ra, struct side *b, unsigned rb, int *raw)
 {
 	int sv[2];
-	struct ipc_conn_config ca = { ra, rb, "a", on_msg, on_close, a };
-	struct ipc_conn_config cb = { rb, ra, "b", on_msg, on_close, b };
+	struct ipc_conn_config ca = { .self = ra, .peer = rb, .program = "a",
+	    .on_msg = table_for(ra, rb), .on_close = on_close, .arg = a };
+	struct ipc_conn_config cb = { .self = rb, .peer = ra, .program = "b",
+	    .on_msg = table_for(rb, ra), .on_close = on_close, .arg = b };
 
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
@@ -522,8 +973,10 @@ START_TEST(test_conn_hello_and_messages)
 	ck_assert(ipc_conn_ready(c.c));
 	ck_assert_str_eq(ipc_conn_peer_program(t.c), "b");
 	ck_assert_int_eq(ipc_conn_peer_pid(t.c), getpid());
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
-	strcpy(m.u.set_log_filter.filter, "debug,ipc=trace");
+	m.u.set_log_filter.filter = "debug,ipc=trace";
 	ck_assert_int_eq(ipc_send(t.c, &m), 0);
 	run();
 	ck_assert_uint_eq(c.got[IPC_SET_LOG_FILTER], 1);
@@ -556,6 +1009,44 @@ START_TEST(test_conn_hello_and_messages)
 }
 END_TEST
 
+/* A 5 MB RESOURCES crosses a connection: the input buffer grows. */
+START_TEST(test_conn_large_frame)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	struct ipc_resource *r = calloc(10000, sizeof(*r));
+	static char name[254];
+	int i;
+
+	memset(name, 'n', 253);
+	for (i = 0; i < 10000; i++)
+		r[i] = (struct ipc_resource){ "id", "dns", name, name, "online" };
+	r[9999].name = "the last";
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_conn_set_phase(t.c, IPC_SIGNED_IN);
+	ipc_conn_set_phase(c.c, IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list.n = 10000;
+	m.u.resources.list.r = r;
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	free(r);			/* encoded: the caller's storage is free */
+	for (i = 0; i < 2000 && t.nres == 0; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(t.nres, 10000);
+	ck_assert_str_eq(t.last_name, "the last");
+	ck_assert_int_eq(t.closed, 0);
+	/* and a small one after it still works */
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "ok";
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+}
+END_TEST
+
 /* Writes a raw frame (length prefix added) to fd. */
 static void
 raw_frame(int fd, const void *p, uint32_t len)
@@ -583,9 +1074,308 @@ raw_hello(int fd, uint32_t version)
 
 	ipc_msg_init(&m, IPC_HELLO);
 	m.u.hello.version = version;
-	strcpy(m.u.hello.program, "raw");
+	m.u.hello.program = "raw";
 	raw_msg(fd, &m);
 }
+
+/* One message of type t with no fields or empty ones, raw on fd. */
+static void
+raw_type(int fd, enum ipc_type t)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, t);
+	raw_msg(fd, &m);
+}
+
+/* fz-tunneld's end of CONTROL, the test playing fz-controld raw. */
+static void
+tunneld_raw(struct side *t, int *raw, unsigned phase)
+{
+	struct side dummy;
+
+	pair(t, IPC_T, &dummy, IPC_C, raw);
+	raw_hello(*raw, IPC_VERSION);
+	run();
+	ck_assert(ipc_conn_ready(t->c));
+	ck_assert_uint_eq(ipc_conn_phase(t->c), IPC_BOOT);
+	ipc_conn_set_phase(t->c, phase);
+}
+
+START_TEST(test_conn_phases)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	int raw;
+
+	/* Catalogue: RESOURCES only signed in; CONFIG only at boot. */
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_RESOURCES),
+	    IPC_SIGNED_IN);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_CONFIG), IPC_BOOT);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_FRONT, IPC_SIGN_IN), IPC_ANY);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_FRONT, IPC_STATUS), 0);
+
+	/* Both ends, in step. */
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);	/* not at boot */
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);
+	ipc_msg_init(&m, IPC_CONFIG);
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);	/* boot only */
+	run();
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);	/* not signed in */
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	m.u.sign_in.token = "tok";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_set_phase(t.c, IPC_SIGNED_IN);
+	run();
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 1);
+	/*
+	 * Sign-out: RESOURCES sent before fz-controld read SIGN_OUT still
+	 * arrives after fz-tunneld left SIGNED_IN, then SIGNED_OUT closes
+	 * the door.
+	 */
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);		/* in flight */
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_leave_phase(t.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	run();
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 2);
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGNED_OUT);
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(t.got[IPC_SIGNED_OUT], 1);
+	ck_assert_uint_eq(ipc_conn_phase(t.c), IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_RESOURCES);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+
+	/* Out of phase from fz-controld: a violation, like unpermitted. */
+	tunneld_raw(&t, &raw, IPC_BOOT);
+	raw_type(raw, IPC_STATUS);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_CONFIGURED);
+	raw_type(raw, IPC_STATUS);			/* fine */
+	raw_type(raw, IPC_RESOURCES);			/* not signed in */
+	run();
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_SIGNED_IN);
+	raw_type(raw, IPC_RESOURCES);
+	run();
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 1);
+	ipc_conn_leave_phase(t.c, IPC_CONFIGURED);
+	raw_type(raw, IPC_RESOURCES);			/* still in flight */
+	raw_type(raw, IPC_SIGNED_OUT);
+	raw_type(raw, IPC_RESOURCES);			/* after the ack */
+	run();
+	ck_assert_uint_eq(t.got[IPC_RESOURCES], 2);
+	ck_assert_uint_eq(t.got[IPC_SIGNED_OUT], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	/* ERROR requires_sign_in ends the session at once */
+	tunneld_raw(&t, &raw, IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_ERROR);
+	m.u.error.requires_sign_in = true;
+	raw_msg(raw, &m);
+	raw_type(raw, IPC_RESOURCES);
+	run();
+	ck_assert_uint_eq(t.got[IPC_ERROR], 1);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	/* fz-controld's end: SIGN_IN or LOG_FILE before CONFIG. */
+	pair(&c, IPC_C, &t, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_SIGN_IN);
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+	pair(&c, IPC_C, &t, IPC_T, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_CONFIG);
+	raw_type(raw, IPC_SIGN_IN);
+	raw_type(raw, IPC_SIGN_OUT);
+	run();
+	ck_assert_int_eq(c.closed, 0);
+	ck_assert_uint_eq(ipc_conn_phase(c.c), IPC_CONFIGURED);
+	raw_type(raw, IPC_CONFIG);			/* boot only (and once) */
+	run();
+	ck_assert_int_eq(c.err, -EPROTO);
+	close(raw);
+}
+END_TEST
+
+START_TEST(test_conn_states)
+{
+	struct side t, f, dummy;
+	struct ipc_msg m;
+	int raw;
+
+	pair(&t, IPC_T, &f, IPC_F, NULL);
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_HELLO_WAIT);
+	ck_assert(!ipc_conn_ready(t.c));
+	run();
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_OPEN);
+	ck_assert_int_eq(ipc_conn_state(f.c), IPC_CONN_OPEN);
+	/* a refusal: the reply goes out, nothing more is read or sent */
+	ipc_msg_init(&m, IPC_RESULT);
+	m.u.result.error = -EACCES;
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_close_after_flush(t.c);
+	ck_assert_int_eq(ipc_conn_state(t.c), IPC_CONN_CLOSING);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPIPE);
+	ipc_msg_init(&m, IPC_STATUS_GET);
+	ck_assert_int_eq(ipc_send(f.c, &m), 0);
+	run();
+	ck_assert_int_eq(t.closed, 1);
+	ck_assert_int_eq(t.err, 0);
+	ck_assert_int_eq(t.state, IPC_CONN_CLOSED);
+	ck_assert_uint_eq(t.got[IPC_STATUS_GET], 0);
+	ck_assert_uint_eq(f.got[IPC_RESULT], 1);
+	ck_assert_int_eq(f.closed, 1);
+	ck_assert_int_eq(f.state, IPC_CONN_CLOSED);
+
+	/* a violation */
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	raw_hello(raw, IPC_VERSION);
+	raw_type(raw, IPC_CONFIG);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	ck_assert_int_eq(t.state, IPC_CONN_VIOLATED);
+	close(raw);
+	ck_assert_str_eq(ipc_conn_state_name(IPC_CONN_WRITE_SHUT),
+	    "WRITE_SHUT");
+}
+END_TEST
+
+/*
+ * IPC_SECRET: SIGN_IN's token is gone from the arena once the handler
+ * returns (the first chunk stays allocated, so this reads live memory).
+ */
+START_TEST(test_conn_secret_wiped)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	static const char tok[] = "secret-token-1234567890";
+	size_t i;
+
+	ck_assert(ipc_msg_info(IPC_SIGN_IN)->flags & IPC_SECRET);
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	m.u.sign_in.token = tok;
+	m.u.sign_in.account = "acme";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	run();
+	ck_assert_uint_eq(c.got[IPC_SIGN_IN], 1);
+	ck_assert_str_eq(c.token_copy, tok);
+	ck_assert_ptr_nonnull(c.token);
+	for (i = 0; i < sizeof(tok); i++)
+		ck_assert_int_eq(c.token[i], 0);
+	/* not so for other types: STATUS is not wiped */
+	ck_assert(!(ipc_msg_info(IPC_STATUS)->flags & IPC_SECRET));
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+}
+END_TEST
+
+/*
+ * The DGRAM channel: a flood of datagrams from fz-controld fills its
+ * bounded queue (the excess is dropped and counted), and a control
+ * message sent meanwhile on CONTROL arrives at once; the datagrams that
+ * were queued all arrive after.
+ */
+START_TEST(test_dgram_flood)
+{
+	struct side t, c, dt, dc;
+	struct ipc_conn_config ct = { .self = IPC_T, .peer = IPC_C,
+	    .channel = IPC_CH_DGRAM, .program = "t",
+	    .on_msg = table_chan(IPC_CH_DGRAM, IPC_T), .on_close = on_close,
+	    .arg = &dt };
+	struct ipc_conn_config cc = { .self = IPC_C, .peer = IPC_T,
+	    .channel = IPC_CH_DGRAM, .program = "c",
+	    .on_msg = table_chan(IPC_CH_DGRAM, IPC_C), .on_close = on_close,
+	    .arg = &dc };
+	static uint8_t payload[1200];
+	struct ipc_msg m;
+	uint64_t sent = 0;
+	int sv[2], i, rc, iters;
+
+	ck_assert_uint_eq(ipc_channel_of(IPC_T, IPC_C), IPC_CH_CONTROL);
+	ck_assert(ipc_permitted(IPC_CH_DGRAM, IPC_DGRAM_DOWN, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_DGRAM_DOWN, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_STATUS, IPC_C));
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	memset(&dt, 0, sizeof(dt));
+	memset(&dc, 0, sizeof(dc));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(ipc_conn_new(base, sv[0], &ct, &dt.c), 0);
+	ck_assert_int_eq(ipc_conn_new(base, sv[1], &cc, &dc.c), 0);
+	run();
+	ck_assert(ipc_conn_ready(dt.c) && ipc_conn_ready(dc.c));
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_DGRAM_DOWN);
+	ck_assert_int_eq(ipc_send(dc.c, &m), -EPERM);	/* at boot */
+	ipc_conn_set_phase(dt.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(dc.c, IPC_CONFIGURED);
+	/* DGRAM types stay off CONTROL, control types off DGRAM */
+	m.u.dgram_down.to = "192.0.2.1:3478";
+	m.u.dgram_down.payload = payload;
+	m.u.dgram_down.payload_len = sizeof(payload);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);
+
+	for (i = 0; i < 5000; i++) {
+		rc = ipc_send(dc.c, &m);
+		ck_assert(rc == 0 || rc == -ENOBUFS);
+		sent += rc == 0;
+		if (i % 500 == 0)	/* some reach the socket, then it fills */
+			event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	}
+	ck_assert_uint_gt(ipc_conn_dropped(dc.c), 0);
+	ck_assert_uint_eq(ipc_conn_dropped(dc.c) + sent, 5000);
+	ck_assert_uint_le(ipc_conn_queued(dc.c), IPC_DGRAM_QUEUE + 2000);
+	ipc_msg_init(&m, IPC_STATUS);
+	m.u.status.state = "urgent";
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	for (iters = 0; iters < 3 && t.got[IPC_STATUS] == 0; iters++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(t.got[IPC_STATUS], 1);
+	ck_assert_uint_lt(dt.got[IPC_DGRAM_DOWN], sent);	/* still coming */
+	for (i = 0; i < 100000 && dt.got[IPC_DGRAM_DOWN] < sent; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(dt.got[IPC_DGRAM_DOWN], sent);
+	ck_assert_uint_eq(dt.dgram_bytes, sent * sizeof(payload));
+	ck_assert_int_eq(t.closed + c.closed + dt.closed + dc.closed, 0);
+	/* the control channel is not lossy: a full queue is an error */
+	ck_assert_uint_eq(ipc_conn_dropped(c.c), 0);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
+	ipc_conn_free(dt.c);
+	ipc_conn_free(dc.c);
+}
+END_TEST
 
 START_TEST(test_conn_violations)
 {
@@ -648,9 +1438,23 @@ START_TEST(test_conn_violations)
 	run();
 	ck_assert_int_lt(t.err, 0);
 	close(raw);
+	/*
+	 * Over the largest frame the peer may send: RESOURCES from
+	 * fz-controld; from a front end, whose largest is SIGN_IN, 64 KiB.
+	 */
 	pair(&t, IPC_T, &dummy, IPC_C, &raw);
 	{
-		uint8_t h[4] = { 0x00, 0x10, 0x00, 0x00 };	/* 1 MiB */
+		uint32_t l = (uint32_t)ipc_msg_info(IPC_RESOURCES)->wire_max + 1;
+		uint8_t h[4] = { l >> 24, l >> 16, l >> 8, l };
+
+		ck_assert_int_eq(write(raw, h, 4), 4);
+	}
+	run();
+	ck_assert_int_eq(t.err, -EMSGSIZE);
+	close(raw);
+	pair(&t, IPC_T, &dummy, IPC_F, &raw);
+	{
+		uint8_t h[4] = { 0x00, 0x01, 0x00, 0x00 };	/* 64 KiB */
 
 		ck_assert_int_eq(write(raw, h, 4), 4);
 	}
@@ -713,6 +1517,7 @@ START_TEST(test_conn_fd_rules)
 
 	/* A descriptor on a message not flagged for one. */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	ipc_msg_init(&m, IPC_SIGN_OUT);
 	n = enc(&m, b, sizeof(b));
@@ -726,6 +1531,7 @@ START_TEST(test_conn_fd_rules)
 
 	/* LOG_FILE without a descriptor. */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	ipc_msg_init(&m, IPC_LOG_FILE);
 	raw_msg(raw, &m);
@@ -863,9 +1669,9 @@ START_TEST(test_conn_stray_fd_does_not_block)
 	socklen_t vl = sizeof(v);
 	double dt;
 
-	ck_assert(!ipc_fds_permitted(IPC_T, IPC_F));
-	ck_assert(!ipc_fds_permitted(IPC_T, IPC_C));
-	ck_assert(ipc_fds_permitted(IPC_C, IPC_T));
+	ck_assert(!ipc_fds_permitted(IPC_CH_FRONT, IPC_F));
+	ck_assert(!ipc_fds_permitted(IPC_CH_CONTROL, IPC_C));
+	ck_assert(ipc_fds_permitted(IPC_CH_CONTROL, IPC_T));
 
 	/*
 	 * A front end: the kernel refuses the descriptor (SO_PASSRIGHTS), or
@@ -912,6 +1718,7 @@ START_TEST(test_conn_stray_fd_does_not_block)
 	 * SIGN_OUT: a stray, closed without lingering.
 	 */
 	pair(&c, IPC_C, &dummy, IPC_T, &raw);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);	/* SIGN_OUT, LOG_FILE */
 	raw_hello(raw, IPC_VERSION);
 	run();
 	ck_assert_int_eq(send_lingering(raw, &peer), 0);
@@ -933,7 +1740,12 @@ START_TEST(test_conn_backpressure)
 	raw_hello(raw, IPC_VERSION);
 	run();
 	ipc_msg_init(&m, IPC_EVENT);
-	memset(m.u.event.detail, 'x', 500);
+	{
+		static char detail[501];
+
+		memset(detail, 'x', 500);
+		m.u.event.detail = detail;
+	}
 	for (i = 0; i < 100000 && rc == 0; i++) {
 		rc = ipc_send(t.c, &m);
 		if ((i & 63) == 0)
@@ -958,12 +1770,23 @@ ipc_suite(void)
 	tcase_add_test(tc, test_strict_decoding);
 	tcase_add_test(tc, test_control_chars_rejected);
 	tcase_add_test(tc, test_encode_refuses_bad_strings);
+	tcase_add_test(tc, test_wire_vectors);
+	tcase_add_test(tc, test_many_resources);
+	tcase_add_test(tc, test_arena);
+	tcase_add_test(tc, test_bin_rules);
+	tcase_add_test(tc, test_msg_is_small);
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
+	tcase_add_test(tc, test_handler_tables);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);
+	tcase_add_test(tn, test_conn_large_frame);
 	tcase_add_test(tn, test_conn_violations);
+	tcase_add_test(tn, test_conn_phases);
+	tcase_add_test(tn, test_conn_states);
+	tcase_add_test(tn, test_conn_secret_wiped);
+	tcase_add_test(tn, test_dgram_flood);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);
 	tcase_add_test(tn, test_conn_backpressure);
