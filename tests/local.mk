@@ -25,7 +25,7 @@ tests_unit_check_log_SOURCES = tests/unit/check_log.c
 tests_unit_check_log_CFLAGS = $(CHECK_CFLAGS_ALL) $(JANSSON_CFLAGS)
 tests_unit_check_log_LDADD = $(CHECK_LDADD) $(JANSSON_LIBS)
 tests_unit_check_privsep_SOURCES = tests/unit/check_privsep.c \
-	tunneld/sandbox.c
+	tunneld/svc/sandbox.c
 tests_unit_check_privsep_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_privsep_LDADD = $(CHECK_LDADD)
 

@@ -3,9 +3,9 @@ sbin_PROGRAMS += fz-tunneld
 fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h \
 	tunneld/static_mode.c \
-	tunneld/service.c \
-	tunneld/sandbox.c \
-	tunneld/settings.c tunneld/settings.h \
+	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
+	tunneld/svc/supervise.c tunneld/svc/sandbox.c \
+	tunneld/svc/settings.c tunneld/svc/settings.h \
 	tunneld/tun.c tunneld/tun.h \
 	tunneld/netlink.c tunneld/netlink.h \
 	tunneld/wgconfig.c tunneld/wgconfig.h \
@@ -13,14 +13,14 @@ fz_tunneld_SOURCES = \
 	tunneld/uapi.c tunneld/uapi.h
 fz_tunneld_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(SODIUM_CFLAGS) \
 	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
-	-I$(top_srcdir)/ipc
+	-I$(top_srcdir)/ipc -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/svc
 fz_tunneld_LDADD = libfzipc.a $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) \
 	$(SYSTEMD_LIBS) $(MSGPACK_LIBS)
 
 tests_unit_check_settings_SOURCES = tests/unit/check_settings.c \
-	tunneld/settings.c
+	tunneld/svc/settings.c
 tests_unit_check_settings_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld \
-	$(SODIUM_CFLAGS)
+	-I$(top_srcdir)/tunneld/svc $(SODIUM_CFLAGS)
 tests_unit_check_settings_LDADD = libfzcommon.a $(SODIUM_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_settings
 UNIT_TESTS += tests/unit/check_settings

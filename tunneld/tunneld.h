@@ -3,7 +3,7 @@
  * fz-tunneld's command line, shared by its two ways of running:
  *   static mode  (--config FILE): a wg-quick style tunnel, tunneld/static_mode.c
  *   service mode (default):       the tunnel service with fz-controld,
- *                                 tunneld/service.c
+ *                                 tunneld/svc/ (svc.h)
  */
 #ifndef FZ_TUNNELD_H
 #define FZ_TUNNELD_H
@@ -55,7 +55,7 @@ struct tunneld_opts {
 int	static_mode_run(const struct tunneld_opts *);
 int	static_mode_show(const struct tunneld_opts *);
 int	service_run(const struct tunneld_opts *);
-/* tunneld/sandbox.c: the allow-list for either mode (service adds what
+/* tunneld/svc/sandbox.c: the allow-list for either mode (service adds what
  * spawning fz-controld needs). */
 int	tunneld_sandbox(bool service, enum seccomp_default)
 	    __attribute__((warn_unused_result));

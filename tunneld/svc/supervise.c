@@ -1,0 +1,749 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The fz-controld supervisor, in fz-tunneld (root, CAP_NET_ADMIN and
+ * CAP_KILL effective, CAP_SETUID/CAP_SETGID permitted only; under the
+ * seccomp allow-list once the service is set up).
+ *
+ * Spawn: fork; the child gets its own session, /dev/null in, a log pipe
+ * out, the CONTROL socket on fd 3 and the DGRAM one on fd 4, raises
+ * CAP_SETUID/CAP_SETGID just long enough to become the controld user and
+ * execs fz-controld by the descriptor opened as root; a close-on-exec
+ * status pipe says why it could not.  Its output is logged line by line
+ * as its own.  An exit brings a restart with backoff; a protocol violation
+ * on either channel gets it killed (and so restarted) while the data
+ * plane keeps running.  The CONTROL and DGRAM dispatch tables are here.
+ */
+#define LOG_MODULE "tunneld"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fztime.h"
+#include "privsep.h"
+#include "svc.h"
+
+#define BACKOFF_MIN_MS		500
+#define BACKOFF_MAX_MS		30000
+#define STABLE_MS		30000	/* up this long: backoff resets */
+
+static void	spawn_controld(struct svc *);
+
+static uint64_t
+now_ms(void)
+{
+	return time_mono_ns() / 1000000;
+}
+
+static int
+send_to_controld(struct svc *s, struct ipc_msg *m)
+{
+	int rc;
+
+	if (s->cconn == NULL)
+		return -ENOTCONN;
+	if ((rc = ipc_send(s->cconn, m)) != 0)
+		log_warnc(-rc, "sending %s to fz-controld",
+		    ipc_type_name(m->type));
+	return rc;
+}
+
+void
+supervise_sign_in(struct svc *s)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SIGN_IN);
+	m.u.sign_in.token = s->st.token;
+	m.u.sign_in.api_url = s->st.api_url;
+	m.u.sign_in.account = s->account;
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_set_phase(s->cconn, IPC_SIGNED_IN);
+}
+
+/*
+ * SIGNED_IN -> CONFIGURED: what fz-controld sent before it read SIGN_OUT
+ * is still accepted until its SIGNED_OUT (c_signed_out).
+ */
+void
+supervise_sign_out(struct svc *s)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SIGN_OUT);
+	if (send_to_controld(s, &m) == 0)
+		ipc_conn_leave_phase(s->cconn, IPC_CONFIGURED);
+}
+
+static void
+controld_greet(struct svc *s)
+{
+	struct ipc_msg m;
+	char filter[513];
+
+	ipc_msg_init(&m, IPC_CONFIG);
+	m.u.config.mode = s->st.gateway ? "gateway" : "client";
+	m.u.config.api_url = s->st.api_url;
+	m.u.config.firezone_id = s->st.firezone_id;
+	m.u.config.name = s->st.name;
+	log_get_filter(filter, sizeof(filter));
+	m.u.config.log_filter = filter;
+	m.u.config.dns_control = s->st.dns_control;
+	m.u.config.no_telemetry = s->st.no_telemetry;
+	m.u.config.internet_resource = s->st.internet_resource;
+	if (send_to_controld(s, &m) != 0)
+		return;
+	ipc_conn_set_phase(s->cconn, IPC_CONFIGURED);
+	/* From CONFIG on, never narrowed (ipc_msg.def, section DGRAM). */
+	if (s->dconn != NULL)
+		ipc_conn_set_phase(s->dconn, IPC_CONFIGURED);
+
+	/*
+	 * No log file of its own: its lines come through the pipe on its
+	 * stdout/stderr and land in our --log-dir files, rotated and capped
+	 * (controld_log_cb), so a compromised child cannot fill the disk.
+	 */
+	if (s->st.has_token)
+		supervise_sign_in(s);
+}
+
+/*
+ * Messages from fz-controld, one handler per type the CONTROL section of
+ * ipc_msg.def lets it send (ipc_conn_new checks the table against it);
+ * anything else never reaches here: it is a violation.
+ */
+static void
+c_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_info("fz-controld pid %d connected (%s)", (int)m->u.hello.pid,
+	    m->u.hello.program);
+}
+
+static void
+c_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	svc_set_state(arg, m->u.status.state, m->u.status.detail);
+}
+
+static void
+c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	log_warnx("fz-controld: %s", m->u.error.message);
+	frontend_broadcast(s, "error", m->u.error.message);
+	/* the session ended on both sides: fz-controld is CONFIGURED too */
+	if (m->u.error.requires_sign_in)
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+	if (m->u.error.requires_sign_in && !s->st.gateway) {
+		sodium_memzero(s->st.token, sizeof(s->st.token));
+		s->st.has_token = false;
+		svc_set_state(s, "signed_out", m->u.error.message);
+	}
+}
+
+static void
+c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	char d[32];
+	int rc;
+
+	(void)c;
+	if ((rc = ipc_msg_clone(m, &s->resources->m, &s->resources->a)) != 0) {
+		log_warnc(-rc, "keeping %u resources", m->u.resources.list.n);
+		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
+	}
+	snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
+	frontend_broadcast(s, "resources", d);
+}
+
+/* fz-controld has read SIGN_OUT: nothing of the session can follow. */
+static void
+c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (ipc_conn_phase(c) == IPC_CONFIGURED)	/* not signed in again */
+		ipc_conn_set_phase(c, IPC_CONFIGURED);
+}
+
+static const struct ipc_handler controld_msg[] = {
+	{ IPC_HELLO,		c_hello },
+	{ IPC_STATUS,		c_status },
+	{ IPC_ERROR,		c_error },
+	{ IPC_RESOURCES,	c_resources },
+	{ IPC_SIGNED_OUT,	c_signed_out },
+	IPC_HANDLERS_END
+};
+
+/*
+ * Either of fz-controld's connections ended.  A child that exits with our
+ * messages unread resets the socket: that is an exit (SIGCHLD reports
+ * it), not a protocol violation.  Anything else is treated as compromise.
+ */
+static void
+controld_conn_ended(struct svc *s, const char *chan, int err)
+{
+	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
+		return;
+	log_errorx("fz-controld (pid %d) violated the IPC protocol on its %s "
+	    "channel (%s): killing it", (int)s->cpid, chan, strerror(-err));
+	s->killed_for_violation = true;
+	if (kill(s->cpid, SIGKILL) != 0)
+		log_warn("kill fz-controld");
+	frontend_broadcast(s, "error", "fz-controld violated the IPC "
+	    "protocol and was restarted");
+}
+
+static void
+controld_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct svc *s = arg;
+
+	ipc_conn_free(c);
+	s->cconn = NULL;
+	controld_conn_ended(s, "control", err);
+}
+
+static void
+controld_dgram_close(struct ipc_conn *c, int err, void *arg)
+{
+	struct svc *s = arg;
+
+	ipc_conn_free(c);
+	s->dconn = NULL;
+	controld_conn_ended(s, "datagram", err);
+}
+
+/*
+ * Datagrams fz-controld asks us to send.  No socket is registered for
+ * them yet (the ICE/TURN client and the DNS stub arrive with the
+ * connections issue): count and drop, without trusting sock.
+ */
+static void
+d_dgram_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)c;
+	s->dgram_unrouted++;
+	log_debug("datagram of %u bytes to %s on socket %u dropped: no such "
+	    "socket (%" PRIu64 " so far)", m->u.dgram_down.payload_len,
+	    m->u.dgram_down.to, m->u.dgram_down.sock, s->dgram_unrouted);
+}
+
+/* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
+static const struct ipc_handler controld_dgram_msg[] = {
+	{ IPC_DGRAM_DOWN,	d_dgram_down },
+	IPC_HANDLERS_END
+};
+
+static void
+restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	spawn_controld(arg);
+}
+
+static void
+controld_exited(struct svc *s, int wstatus)
+{
+	struct timeval tv;
+	uint64_t up = now_ms() - s->started_ms;
+
+	if (s->spawn_failed)
+		;	/* spawn_controld said why */
+	else if (WIFSIGNALED(wstatus))
+		log_warnx("fz-controld (pid %d) killed by signal %d",
+		    (int)s->cpid, WTERMSIG(wstatus));
+	else
+		log_warnx("fz-controld (pid %d) exited with status %d",
+		    (int)s->cpid, WEXITSTATUS(wstatus));
+	s->cpid = -1;
+	if (s->cconn != NULL) {
+		ipc_conn_free(s->cconn);
+		s->cconn = NULL;
+	}
+	if (s->dconn != NULL) {
+		ipc_conn_free(s->dconn);
+		s->dconn = NULL;
+	}
+	if (s->stopping)
+		return;
+	if (up >= STABLE_MS)
+		s->backoff_ms = BACKOFF_MIN_MS;
+	if (!s->spawn_failed)
+		svc_set_state(s, "restarting", "fz-controld exited");
+	log_info("restarting fz-controld in %u ms", s->backoff_ms);
+	tv.tv_sec = s->backoff_ms / 1000;
+	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
+	evtimer_add(s->restart_ev, &tv);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    s->backoff_ms * 2;
+}
+
+/*
+ * What a child that never became fz-controld tells its parent on the status
+ * pipe (close-on-exec: end of file means the exec happened).
+ */
+enum spawn_stage { SPAWN_FDS = 1, SPAWN_USER, SPAWN_EXEC };
+struct spawn_report {
+	int	stage;
+	int	err;		/* positive errno */
+};
+
+#define CHILD_IPC_FD	3	/* CONTROL channel */
+#define CHILD_DGRAM_FD	4	/* DGRAM channel */
+#define CHILD_EXEC_FD	5	/* close-on-exec: gone once exec succeeded */
+#define CHILD_STATUS_FD	6	/* close-on-exec too */
+
+static void __attribute__((noreturn))
+child_fail(enum spawn_stage stage, int err)
+{
+	struct spawn_report r = { stage, err };
+
+	if (write(CHILD_STATUS_FD, &r, sizeof(r)) < 0) {
+		/* the parent is gone; nothing else to tell */
+	}
+	_exit(127);
+}
+
+/* Moves fd to target (close-on-exec or not); fd may already be target. */
+static int
+place_fd(int fd, int target, bool cloexec)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	return dup3(fd, target, cloexec ? O_CLOEXEC : 0) < 0 ? -1 : 0;
+}
+
+/*
+ * In the child: lay out the fds, become the controld user, then exec
+ * fz-controld through the descriptor opened while root (the path may sit
+ * under a directory the controld user cannot search, e.g. /root/fz).
+ */
+static void __attribute__((noreturn))
+child_exec(struct svc *s, int ipcfd, int dgramfd, int statusfd, int logfd)
+{
+	const char *argv[14];
+	sigset_t none;
+	int rc, i = 0, hi[5], null;
+	extern char **environ;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	/* Above every target first, so no placement clobbers another. */
+	if ((hi[0] = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0)
+		_exit(126);
+	if ((hi[1] = fcntl(ipcfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[2] = fcntl(s->controld_fd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[3] = fcntl(logfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (hi[4] = fcntl(dgramfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    place_fd(hi[0], CHILD_STATUS_FD, true) != 0)
+		_exit(126);
+	/*
+	 * No terminal: its own session (so no controlling tty to push
+	 * keystrokes into with TIOCSTI), /dev/null in, our log pipe out.
+	 */
+	if (setsid() < 0)
+		child_fail(SPAWN_FDS, errno);
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    place_fd(null, 0, false) != 0 || place_fd(hi[3], 1, false) != 0 ||
+	    place_fd(hi[3], 2, false) != 0)
+		child_fail(SPAWN_FDS, errno);
+	if (place_fd(hi[1], CHILD_IPC_FD, false) != 0 ||
+	    place_fd(hi[4], CHILD_DGRAM_FD, false) != 0 ||
+	    place_fd(hi[2], CHILD_EXEC_FD, true) != 0)
+		child_fail(SPAWN_FDS, errno);
+	/* Everything else is left behind (they are all O_CLOEXEC too). */
+	for (int fd = CHILD_STATUS_FD + 1; fd < 1024; fd++)
+		(void)close(fd);
+	if (getuid() == 0) {
+		if ((rc = privsep_caps_set_ep(PRIVSEP_CAP(CAP_SETUID) |
+		    PRIVSEP_CAP(CAP_SETGID), PRIVSEP_CAP(CAP_SETUID) |
+		    PRIVSEP_CAP(CAP_SETGID))) != 0 ||
+		    (rc = privsep_drop_ids(s->user.pw_uid, s->user.pw_gid, 0))
+		    != 0)
+			child_fail(SPAWN_USER, -rc);
+	}
+	argv[i++] = "fz-controld";
+	argv[i++] = "--ipc-fd";
+	argv[i++] = "3";
+	argv[i++] = "--dgram-fd";
+	argv[i++] = "4";
+	argv[i++] = "--user";
+	argv[i++] = s->user_name;
+	/* The one format controld_log_line reads; we re-emit in ours. */
+	argv[i++] = "--log-format";
+	argv[i++] = "human";
+	argv[i++] = NULL;
+	syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv, environ,
+	    AT_EMPTY_PATH);
+	/*
+	 * fz-controld is ELF, for which a close-on-exec descriptor is fine.
+	 * A wrapper script (--controld) fails with ENOENT instead: its
+	 * interpreter opens /dev/fd/5, so that one has to stay open.
+	 */
+	if (errno == ENOENT && fcntl(CHILD_EXEC_FD, F_SETFD, 0) == 0)
+		syscall(SYS_execveat, CHILD_EXEC_FD, "", (char *const *)argv,
+		    environ, AT_EMPTY_PATH);
+	child_fail(SPAWN_EXEC, errno);
+}
+
+/* --- fz-controld's output --------------------------------------------- */
+
+static void
+controld_log_line(struct svc *s, const char *line, size_t len, bool cut)
+{
+	char out[CHILD_LINE_MAX * 4 + 16];
+	int level;
+
+	if (len == 0 && !cut)
+		return;
+	if (!log_ratelimit(&s->log_rl))
+		return;
+	level = privsep_child_line(line, len, out, sizeof(out));
+	log_emit("controld", (enum log_level)level, 0, "%s%s", out,
+	    cut ? " [cut]" : "");
+}
+
+static void
+controld_log_close(struct svc *s)
+{
+	if (s->loglen > 0 && !s->logskip)
+		controld_log_line(s, s->logbuf, s->loglen, false);
+	s->loglen = 0;
+	s->logskip = false;
+	/* Each child starts with a fresh allowance; say what this one lost. */
+	if (s->log_rl.suppressed > 0)
+		log_warnx("fz-controld: %u similar messages suppressed",
+		    s->log_rl.suppressed);
+	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
+	    CHILD_LINES_PER_S);
+	if (s->log_ev != NULL) {
+		event_free(s->log_ev);
+		s->log_ev = NULL;
+	}
+	if (s->logfd >= 0) {
+		close(s->logfd);
+		s->logfd = -1;
+	}
+}
+
+/*
+ * Whatever fz-controld writes on stdout and stderr, logged line by line as
+ * coming from it: escaped, cut at CHILD_LINE_MAX, CHILD_LINES_PER_S at
+ * most.  It holds no file of its own, so our rotation caps its output.
+ */
+static void
+controld_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+	ssize_t n;
+	size_t start = 0, i;
+
+	(void)what;
+	n = read(fd, s->logbuf + s->loglen, sizeof(s->logbuf) - s->loglen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		controld_log_close(s);
+		return;
+	}
+	s->loglen += (size_t)n;
+	for (i = 0; i < s->loglen; i++) {
+		if (s->logbuf[i] != '\n')
+			continue;
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf + start, i - start,
+			    false);
+		s->logskip = false;
+		start = i + 1;
+	}
+	memmove(s->logbuf, s->logbuf + start, s->loglen - start);
+	s->loglen -= start;
+	if (s->loglen == sizeof(s->logbuf)) {
+		if (!s->logskip)
+			controld_log_line(s, s->logbuf, s->loglen, true);
+		s->logskip = true;	/* until the next newline */
+		s->loglen = 0;
+	}
+}
+
+/*
+ * Waits for the child to exec (end of file on the status pipe) or to say
+ * why it could not.  Returns 0 once fz-controld runs.
+ */
+static int
+spawn_wait(struct svc *s, int rfd)
+{
+	struct spawn_report r;
+	ssize_t n;
+
+	do
+		n = read(rfd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(r)) {
+		log_errorx("fz-controld child (pid %d) died before exec",
+		    (int)s->cpid);
+		return -EIO;
+	}
+	switch (r.stage) {
+	case SPAWN_USER:
+		log_errorc(r.err, "cannot become user %s for fz-controld",
+		    s->user_name);
+		break;
+	case SPAWN_EXEC:
+		log_errorc(r.err, "cannot exec fz-controld (%s)",
+		    s->controld_path);
+		break;
+	default:
+		log_errorc(r.err, "cannot set up fz-controld's session or "
+		    "descriptors");
+		break;
+	}
+	return -(r.err != 0 ? r.err : EIO);
+}
+
+static void
+spawn_controld(struct svc *s)
+{
+	struct ipc_conn_config cc = {
+		.self = IPC_T, .peer = IPC_C, .program = "fz-tunneld",
+		.on_msg = controld_msg, .on_close = controld_close, .arg = s,
+	};
+	struct ipc_conn_config dc = {
+		.self = IPC_T, .peer = IPC_C, .channel = IPC_CH_DGRAM,
+		.program = "fz-tunneld", .on_msg = controld_dgram_msg,
+		.on_close = controld_dgram_close, .arg = s,
+	};
+	/* sv: CONTROL, dv: DGRAM, st: exec status, lp: its output */
+	int sv[2] = { -1, -1 }, dv[2] = { -1, -1 }, st[2] = { -1, -1 };
+	int lp[2] = { -1, -1 }, rc;
+	pid_t pid;
+
+	if (s->stopping || s->cpid > 0)
+		return;
+	controld_log_close(s);		/* the last one's, if still open */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dv) != 0 ||
+	    pipe2(st, O_CLOEXEC) != 0 ||
+	    pipe2(lp, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_warn("socketpairs and pipes for fz-controld");
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("fork fz-controld");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(dv[0]);
+		close(st[0]);
+		close(lp[0]);
+		/* The child's end blocks: a full pipe slows it, not us. */
+		(void)fcntl(lp[1], F_SETFL, 0);
+		child_exec(s, sv[1], dv[1], st[1], lp[1]);
+	}
+	close(sv[1]);
+	close(dv[1]);
+	close(st[1]);
+	close(lp[1]);
+	s->logfd = lp[0];
+	if ((s->log_ev = event_new(s->base, s->logfd, EV_READ | EV_PERSIST,
+	    controld_log_cb, s)) == NULL || event_add(s->log_ev, NULL) != 0)
+		log_warnx("cannot read fz-controld's output");
+	s->cpid = pid;
+	s->started_ms = now_ms();
+	s->killed_for_violation = false;
+	rc = spawn_wait(s, st[0]);
+	close(st[0]);
+	s->spawn_failed = rc != 0;
+	if (rc != 0) {
+		char d[300];
+
+		close(sv[0]);
+		close(dv[0]);
+		snprintf(d, sizeof(d), "cannot start fz-controld: %s",
+		    strerror(-rc));
+		svc_set_state(s, "restarting", d);
+		return;		/* SIGCHLD reaps it and brings the retry */
+	}
+	if (s->restarts++ > 0)
+		log_info("fz-controld restarted (pid %d, restart %u)", (int)pid,
+		    s->restarts - 1);
+	else
+		log_info("fz-controld started (pid %d, user %s)", (int)pid,
+		    s->user_name);
+	if ((rc = ipc_conn_new(s->base, sv[0], &cc, &s->cconn)) != 0) {
+		log_warnc(-rc, "IPC to fz-controld");
+		close(sv[0]);
+		close(dv[0]);
+		kill(pid, SIGKILL);
+		return;		/* SIGCHLD brings the retry */
+	}
+	if ((rc = ipc_conn_new(s->base, dv[0], &dc, &s->dconn)) != 0) {
+		log_warnc(-rc, "datagram IPC to fz-controld");
+		close(dv[0]);
+		kill(pid, SIGKILL);
+		return;		/* SIGCHLD brings the retry */
+	}
+	controld_greet(s);
+	svc_set_state(s, s->st.has_token ? "connecting" : "signed_out", "");
+	return;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (dv[i] >= 0)
+			close(dv[i]);
+		if (st[i] >= 0)
+			close(st[i]);
+		if (lp[i] >= 0)
+			close(lp[i]);
+	}
+	{
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(s->restart_ev, &tv);
+	}
+}
+
+int
+supervise_find(struct svc *s)
+{
+	char self[4096];
+	ssize_t n;
+
+	if (s->o->controld != NULL) {
+		snprintf(s->controld_path, sizeof(s->controld_path), "%s",
+		    s->o->controld);
+	} else {
+		/* Next to this binary: the build tree and an install alike. */
+		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+			return -errno;
+		self[n] = '\0';
+		snprintf(s->controld_path, sizeof(s->controld_path),
+		    "%s/fz-controld", dirname(self));
+	}
+	/*
+	 * Opened now, as root: the child execs this descriptor after it
+	 * became the controld user, who may not be able to reach the path.
+	 */
+	s->controld_fd = open(s->controld_path, O_PATH | O_CLOEXEC);
+	if (s->controld_fd < 0 || access(s->controld_path, X_OK) != 0) {
+		log_errorx("fz-controld not found at %s (use --controld PATH)",
+		    s->controld_path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void
+stop_controld(struct svc *s)
+{
+	int i, wstatus;
+
+	if (s->cconn != NULL) {
+		ipc_conn_free(s->cconn);
+		s->cconn = NULL;
+	}
+	if (s->dconn != NULL) {
+		ipc_conn_free(s->dconn);
+		s->dconn = NULL;
+	}
+	if (s->cpid <= 0)
+		return;
+	kill(s->cpid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(s->cpid, &wstatus, WNOHANG) == s->cpid) {
+			s->cpid = -1;
+			return;
+		}
+		usleep(10000);
+	}
+	kill(s->cpid, SIGKILL);
+	waitpid(s->cpid, &wstatus, 0);
+	s->cpid = -1;
+}
+
+/* After stop_controld: its last words, then the pipe goes. */
+static void
+drain_controld_log(struct svc *s)
+{
+	int i;
+
+	for (i = 0; i < 64 && s->logfd >= 0; i++)
+		controld_log_cb(s->logfd, EV_READ, s);
+	controld_log_close(s);
+}
+
+/* SET_LOG_FILTER to fz-controld, if it runs: our filter is already set. */
+void
+supervise_set_log_filter(struct svc *s, const char *filter)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
+	m.u.set_log_filter.filter = filter;
+	(void)send_to_controld(s, &m);
+}
+
+/* The first fz-controld; later ones come from restart_ev. */
+int
+supervise_start(struct svc *s)
+{
+	if ((s->restart_ev = evtimer_new(s->base, restart_cb, s)) == NULL)
+		return -ENOMEM;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	spawn_controld(s);
+	return 0;
+}
+
+/* SIGCHLD: reap every child; ours brings a restart (controld_exited). */
+void
+supervise_reap(struct svc *s)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+		if (pid == s->cpid)
+			controld_exited(s, wstatus);
+}
+
+/* Teardown: stop fz-controld for good and log what it still had to say. */
+void
+supervise_stop(struct svc *s)
+{
+	s->stopping = true;
+	stop_controld(s);
+	drain_controld_log(s);
+	if (s->restart_ev != NULL)
+		event_free(s->restart_ev);
+	s->restart_ev = NULL;
+	if (s->controld_fd >= 0)
+		close(s->controld_fd);
+	s->controld_fd = -1;
+}

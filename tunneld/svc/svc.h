@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Service mode's private header: the one struct svc that its parts share.
+ * All of it runs in fz-tunneld, one thread (the data-plane workers aside):
+ *   service.c    bring-up (settings, TUN + data plane, capability drop,
+ *                seccomp, sd_notify, signals) and teardown; svc_*
+ *   frontend.c   the front-end socket and its FRONT dispatch table;
+ *                frontend_*
+ *   supervise.c  fz-controld: spawn, output, restarts, violations, the
+ *                CONTROL and DGRAM dispatch tables; supervise_*
+ * struct svc is owned by service_run; the others borrow it.
+ */
+#ifndef FZ_SVC_H
+#define FZ_SVC_H
+
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "settings.h"
+#include "tunneld.h"
+
+#define CLIENT_GROUP		"fz-client"
+#define MAX_FRONTENDS		64
+#define FE_ROOT_RESERVED	8	/* of those, only root may take */
+#define FE_MAX_PER_UID		16	/* per non-root uid */
+#define FE_HELLO_TIMEOUT_S	5
+#define CHILD_LINE_MAX		1024	/* longer lines are cut */
+#define CHILD_LINES_PER_S	200
+
+struct event;
+struct event_base;
+
+struct frontend {
+	struct svc		*svc;
+	struct ipc_conn		*conn;
+	struct event		*hello_ev;	/* the HELLO deadline */
+	uid_t			 uid;
+	pid_t			 pid;
+	bool			 subscribed;
+	bool			 used;
+	bool			 refused;	/* answered, never served */
+};
+
+/* A copy of the last RESOURCES from fz-controld, lists in its arena. */
+struct resources {
+	struct ipc_msg		 m;		/* type 0 until the first */
+	struct ipc_arena	 a;
+};
+
+struct svc {
+	const struct tunneld_opts *o;
+	struct settings		 st;
+	struct event_base	*base;
+	struct event		*sig_ev[4], *wd_ev;
+
+	/* front ends (frontend.c) */
+	int			 listen_fd;
+	bool			 socket_created;	/* we unlink it */
+	struct event		*accept_ev;
+	struct log_ratelimit	 fe_rl;		/* front-end refusals */
+	gid_t			 client_gid;
+	bool			 have_client_group;
+	struct frontend		 fe[MAX_FRONTENDS];
+
+	/* fz-controld (supervise.c) */
+	struct passwd		 user;			/* controld's user */
+	char			 user_name[64];
+	char			 controld_path[4096];
+	int			 controld_fd;	/* O_PATH, opened as root */
+	struct event		*restart_ev;
+	pid_t			 cpid;
+	struct ipc_conn		*cconn;
+	struct ipc_conn		*dconn;		/* DGRAM channel, fd 4 */
+	uint64_t		 dgram_unrouted; /* DGRAM_DOWN with no socket */
+	unsigned		 restarts;
+	unsigned		 backoff_ms;
+	uint64_t		 started_ms;
+	bool			 killed_for_violation;
+	bool			 spawn_failed;	/* never became fz-controld */
+	/* its stdout and stderr: a pipe whose lines we log for it */
+	int			 logfd;
+	struct event		*log_ev;
+	char			 logbuf[CHILD_LINE_MAX];
+	size_t			 loglen;
+	bool			 logskip;	/* dropping an overlong line */
+	struct log_ratelimit	 log_rl;
+
+	/* state */
+	char			 state[33], detail[513];
+	char			 account[129];
+	struct resources	*resources;	/* the last RESOURCES */
+	char			 configured_filter[513];
+	uint64_t		 start_s;
+
+	/* data plane */
+	struct tun		*tun;
+	struct wg_device	*dev;
+	struct dp		*dp;
+	struct nlconf		*nl;
+
+	int			 status;
+	bool			 stopping;
+};
+
+/* service.c */
+void	svc_set_state(struct svc *, const char *state, const char *detail);
+
+/* frontend.c */
+int	frontend_listen(struct svc *) __attribute__((warn_unused_result));
+int	frontend_start(struct svc *) __attribute__((warn_unused_result));
+void	frontend_broadcast(struct svc *, const char *kind,
+	    const char *detail);
+void	frontend_stop(struct svc *);
+
+/* supervise.c */
+int	supervise_find(struct svc *) __attribute__((warn_unused_result));
+int	supervise_start(struct svc *) __attribute__((warn_unused_result));
+void	supervise_reap(struct svc *);
+void	supervise_stop(struct svc *);
+void	supervise_sign_in(struct svc *);
+void	supervise_sign_out(struct svc *);
+void	supervise_set_log_filter(struct svc *, const char *);
+
+#endif
