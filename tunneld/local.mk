@@ -4,7 +4,7 @@ fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h \
 	tunneld/static_mode.c \
 	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
-	tunneld/svc/supervise.c tunneld/svc/sandbox.c \
+	tunneld/svc/supervise.c tunneld/svc/policy.c tunneld/svc/sandbox.c \
 	tunneld/svc/settings.c tunneld/svc/settings.h \
 	tunneld/tun.c tunneld/tun.h \
 	tunneld/netlink.c tunneld/netlink.h \

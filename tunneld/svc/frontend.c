@@ -88,7 +88,7 @@ fe_status(struct svc *s, struct frontend *f)
 	char filter[513];
 
 	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
-	m.u.tunnel_status.state = s->state;
+	m.u.tunnel_status.state = svc_state_name(s->state);
 	m.u.tunnel_status.detail = s->detail;
 	m.u.tunnel_status.mode = s->st.gateway ? "gateway" : "client";
 	m.u.tunnel_status.signed_in = s->st.has_token;
@@ -162,7 +162,7 @@ fe_sign_in(struct svc *s, struct frontend *f, const struct ipc_sign_in *in)
 	log_info("sign-in requested by uid %u (portal %s, account '%s')",
 	    (unsigned)f->uid, s->st.api_url, s->account);
 	supervise_sign_in(s);
-	svc_set_state(s, "connecting", s->st.api_url);
+	svc_set_state(s, SVC_CONNECTING, s->st.api_url);
 	fe_result(f, 0, "signing in");
 out:
 	sodium_memzero(token, sizeof(s->st.token));
@@ -247,7 +247,7 @@ f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	s->st.has_token = false;
 	supervise_sign_out(s);
 	log_info("signed out by uid %u", (unsigned)f->uid);
-	svc_set_state(s, "signed_out", "");
+	svc_set_state(s, SVC_SIGNED_OUT, "");
 	fe_result(f, 0, "signed out");
 }
 

@@ -59,13 +59,14 @@ notify_status(const char *prefix, const char *state, const char *detail)
 
 /* The tunnel's state changed: log it, tell front ends and systemd. */
 void
-svc_set_state(struct svc *s, const char *state, const char *detail)
+svc_set_state(struct svc *s, enum svc_state st, const char *detail)
 {
+	const char *state = svc_state_name(st);
 	char d[600];
 
-	if (strcmp(s->state, state) == 0 && strcmp(s->detail, detail) == 0)
+	if (s->state == st && strcmp(s->detail, detail) == 0)
 		return;
-	snprintf(s->state, sizeof(s->state), "%s", state);
+	s->state = st;
 	snprintf(s->detail, sizeof(s->detail), "%s", detail);
 	log_info("state %s%s%s", state, *detail ? ": " : "", detail);
 	snprintf(d, sizeof(d), "%s%s%s", state, *detail ? ": " : "", detail);
@@ -170,7 +171,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	default:
 		log_info("signal %d: shutting down", (int)sig);
-		s->stopping = true;
 		s->status = 0;
 		event_base_loopbreak(s->base);
 		break;
@@ -205,7 +205,8 @@ svc_init(struct svc *s, const struct tunneld_opts *o)
 	s->cpid = -1;
 	s->status = 1;
 	s->start_s = time_mono_ns() / 1000000000ULL;
-	snprintf(s->state, sizeof(s->state), "starting");
+	s->state = SVC_STARTING;
+	s->sup = SUP_DOWN;
 	log_get_filter(s->configured_filter, sizeof(s->configured_filter));
 	if (sodium_init() < 0)
 		return -EIO;
@@ -335,7 +336,7 @@ service_run(const struct tunneld_opts *o)
 	log_info("fz-tunneld %s ready (%s mode, device id %s)",
 	    PACKAGE_VERSION, s->st.gateway ? "gateway" : "client",
 	    s->st.firezone_id);
-	notify_status("READY=1\n", s->state, s->detail);
+	notify_status("READY=1\n", svc_state_name(s->state), s->detail);
 	event_base_dispatch(s->base);
 	sd_notify(0, "STOPPING=1");
 out:

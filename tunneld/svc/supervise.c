@@ -40,6 +40,7 @@
 #define STABLE_MS		30000	/* up this long: backoff resets */
 
 static void	spawn_controld(struct svc *);
+static void	controld_violation(struct svc *, const char *, const char *);
 
 static uint64_t
 now_ms(void)
@@ -133,11 +134,26 @@ c_hello(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	    m->u.hello.program);
 }
 
+/*
+ * A state tunneld sets itself ("starting", "restarting") or none at all
+ * is a violation like a malformed message: the wire string becomes an
+ * enum svc_state here, at the boundary, or not at all.
+ */
 static void
 c_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
+	struct svc *s = arg;
+	enum svc_state st;
+	char why[80];
+
 	(void)c;
-	svc_set_state(arg, m->u.status.state, m->u.status.detail);
+	if (svc_state_from_controld(m->u.status.state, &st) != 0) {
+		snprintf(why, sizeof(why), "STATUS with state '%s'",
+		    m->u.status.state);
+		controld_violation(s, "control", why);
+		return;
+	}
+	svc_set_state(s, st, m->u.status.detail);
 }
 
 static void
@@ -153,7 +169,7 @@ c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	if (m->u.error.requires_sign_in && !s->st.gateway) {
 		sodium_memzero(s->st.token, sizeof(s->st.token));
 		s->st.has_token = false;
-		svc_set_state(s, "signed_out", m->u.error.message);
+		svc_set_state(s, SVC_SIGNED_OUT, m->u.error.message);
 	}
 }
 
@@ -200,11 +216,20 @@ static const struct ipc_handler controld_msg[] = {
 static void
 controld_conn_ended(struct svc *s, const char *chan, int err)
 {
-	if (err == 0 || err == -ECONNRESET || err == -EPIPE || s->cpid <= 0)
+	if (err == 0 || err == -ECONNRESET || err == -EPIPE)
+		return;
+	controld_violation(s, chan, strerror(-err));
+}
+
+/* Compromise: kill it (once); SIGCHLD brings the restart. */
+static void
+controld_violation(struct svc *s, const char *chan, const char *why)
+{
+	if (s->sup != SUP_RUNNING)
 		return;
 	log_errorx("fz-controld (pid %d) violated the IPC protocol on its %s "
-	    "channel (%s): killing it", (int)s->cpid, chan, strerror(-err));
-	s->killed_for_violation = true;
+	    "channel (%s): killing it", (int)s->cpid, chan, why);
+	s->sup = SUP_KILLED;
 	if (kill(s->cpid, SIGKILL) != 0)
 		log_warn("kill fz-controld");
 	frontend_broadcast(s, "error", "fz-controld violated the IPC "
@@ -267,8 +292,9 @@ controld_exited(struct svc *s, int wstatus)
 {
 	struct timeval tv;
 	uint64_t up = now_ms() - s->started_ms;
+	bool failed = s->sup == SUP_FAILED;
 
-	if (s->spawn_failed)
+	if (failed)
 		;	/* spawn_controld said why */
 	else if (WIFSIGNALED(wstatus))
 		log_warnx("fz-controld (pid %d) killed by signal %d",
@@ -285,12 +311,13 @@ controld_exited(struct svc *s, int wstatus)
 		ipc_conn_free(s->dconn);
 		s->dconn = NULL;
 	}
-	if (s->stopping)
+	if (s->sup == SUP_STOPPED)
 		return;
+	s->sup = SUP_DOWN;
 	if (up >= STABLE_MS)
 		s->backoff_ms = BACKOFF_MIN_MS;
-	if (!s->spawn_failed)
-		svc_set_state(s, "restarting", "fz-controld exited");
+	if (!failed)
+		svc_set_state(s, SVC_RESTARTING, "fz-controld exited");
 	log_info("restarting fz-controld in %u ms", s->backoff_ms);
 	tv.tv_sec = s->backoff_ms / 1000;
 	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
@@ -543,7 +570,7 @@ spawn_controld(struct svc *s)
 	int lp[2] = { -1, -1 }, rc;
 	pid_t pid;
 
-	if (s->stopping || s->cpid > 0)
+	if (s->sup != SUP_DOWN)
 		return;
 	controld_log_close(s);		/* the last one's, if still open */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
@@ -576,18 +603,17 @@ spawn_controld(struct svc *s)
 		log_warnx("cannot read fz-controld's output");
 	s->cpid = pid;
 	s->started_ms = now_ms();
-	s->killed_for_violation = false;
 	rc = spawn_wait(s, st[0]);
 	close(st[0]);
-	s->spawn_failed = rc != 0;
 	if (rc != 0) {
+		s->sup = SUP_FAILED;
 		char d[300];
 
 		close(sv[0]);
 		close(dv[0]);
 		snprintf(d, sizeof(d), "cannot start fz-controld: %s",
 		    strerror(-rc));
-		svc_set_state(s, "restarting", d);
+		svc_set_state(s, SVC_RESTARTING, d);
 		return;		/* SIGCHLD reaps it and brings the retry */
 	}
 	if (s->restarts++ > 0)
@@ -600,17 +626,21 @@ spawn_controld(struct svc *s)
 		log_warnc(-rc, "IPC to fz-controld");
 		close(sv[0]);
 		close(dv[0]);
+		s->sup = SUP_KILLED;
 		kill(pid, SIGKILL);
 		return;		/* SIGCHLD brings the retry */
 	}
 	if ((rc = ipc_conn_new(s->base, dv[0], &dc, &s->dconn)) != 0) {
 		log_warnc(-rc, "datagram IPC to fz-controld");
 		close(dv[0]);
+		s->sup = SUP_KILLED;
 		kill(pid, SIGKILL);
 		return;		/* SIGCHLD brings the retry */
 	}
+	s->sup = SUP_RUNNING;
 	controld_greet(s);
-	svc_set_state(s, s->st.has_token ? "connecting" : "signed_out", "");
+	svc_set_state(s, s->st.has_token ? SVC_CONNECTING : SVC_SIGNED_OUT,
+	    "");
 	return;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -737,7 +767,7 @@ supervise_reap(struct svc *s)
 void
 supervise_stop(struct svc *s)
 {
-	s->stopping = true;
+	s->sup = SUP_STOPPED;
 	stop_controld(s);
 	drain_controld_log(s);
 	if (s->restart_ev != NULL)

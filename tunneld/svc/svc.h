@@ -8,6 +8,7 @@
  *                frontend_*
  *   supervise.c  fz-controld: spawn, output, restarts, violations, the
  *                CONTROL and DGRAM dispatch tables; supervise_*
+ *   policy.c     the pure decisions (state names); svc_*
  * struct svc is owned by service_run; the others borrow it.
  */
 #ifndef FZ_SVC_H
@@ -33,6 +34,31 @@
 
 struct event;
 struct event_base;
+
+/*
+ * The tunnel's state as front ends and systemd see it.  Strings exist only
+ * at the wire boundary, through svc_state_name / svc_state_parse.
+ */
+enum svc_state {
+	SVC_STARTING,		/* until the first fz-controld runs */
+	SVC_SIGNED_OUT,		/* no token: waiting for a sign-in */
+	SVC_CONNECTING,		/* signing in to the portal */
+	SVC_ONLINE,		/* signed in (reported by fz-controld) */
+	SVC_RESTARTING,		/* fz-controld exited or could not start */
+	SVC_STATE_COUNT
+};
+
+/*
+ * fz-controld's lifetime, as its supervisor sees it.  cpid is the child's
+ * pid whenever one exists (RUNNING, FAILED, KILLED; STOPPED until reaped).
+ */
+enum sup_state {
+	SUP_DOWN,		/* none: not started yet, or restart_ev pending */
+	SUP_RUNNING,		/* exec'd; its IPC connections are up */
+	SUP_FAILED,		/* never became fz-controld; SIGCHLD reaps it */
+	SUP_KILLED,		/* SIGKILLed (violation, IPC setup); ditto */
+	SUP_STOPPED,		/* the service is stopping: no more starts */
+};
 
 struct frontend {
 	struct svc		*svc;
@@ -79,8 +105,7 @@ struct svc {
 	unsigned		 restarts;
 	unsigned		 backoff_ms;
 	uint64_t		 started_ms;
-	bool			 killed_for_violation;
-	bool			 spawn_failed;	/* never became fz-controld */
+	enum sup_state		 sup;
 	/* its stdout and stderr: a pipe whose lines we log for it */
 	int			 logfd;
 	struct event		*log_ev;
@@ -90,7 +115,8 @@ struct svc {
 	struct log_ratelimit	 log_rl;
 
 	/* state */
-	char			 state[33], detail[513];
+	enum svc_state		 state;
+	char			 detail[513];
 	char			 account[129];
 	struct resources	*resources;	/* the last RESOURCES */
 	char			 configured_filter[513];
@@ -102,12 +128,20 @@ struct svc {
 	struct dp		*dp;
 	struct nlconf		*nl;
 
-	int			 status;
-	bool			 stopping;
+	int			 status;	/* service_run's exit status */
 };
 
+/* policy.c: pure */
+const char *svc_state_name(enum svc_state);
+/* 0, or -EINVAL: not a state name; *out written on success only. */
+int	svc_state_parse(const char *, enum svc_state *)
+	    __attribute__((warn_unused_result));
+/* As svc_state_parse, and -EPERM for a state only tunneld sets. */
+int	svc_state_from_controld(const char *, enum svc_state *)
+	    __attribute__((warn_unused_result));
+
 /* service.c */
-void	svc_set_state(struct svc *, const char *state, const char *detail);
+void	svc_set_state(struct svc *, enum svc_state, const char *detail);
 
 /* frontend.c */
 int	frontend_listen(struct svc *) __attribute__((warn_unused_result));
