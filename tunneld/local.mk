@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 sbin_PROGRAMS += fz-tunneld
 fz_tunneld_SOURCES = \
-	tunneld/tunneld.c tunneld/tunneld.h \
+	tunneld/tunneld.c tunneld/tunneld.h tunneld/args.c \
 	tunneld/static_mode.c \
 	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
 	tunneld/svc/supervise.c tunneld/svc/policy.c tunneld/svc/sandbox.c \

@@ -51,6 +51,20 @@ struct tunneld_opts {
 	const char	*log_dir;
 };
 
+/* What main does after tunneld_config_from_args (args.c). */
+enum tunneld_args {
+	TUNNELD_ARGS_RUN,	/* the options are filled in: run a mode */
+	TUNNELD_ARGS_DONE,	/* --help or --version printed: exit 0 */
+	TUNNELD_ARGS_USAGE,	/* what was wrong is on stderr: exit 2 */
+};
+
+/*
+ * Flags over the environment (RUST_LOG, LOG_DIR, LOG_FORMAT); *o is
+ * written for TUNNELD_ARGS_RUN only and borrows argv's strings.
+ */
+enum tunneld_args tunneld_config_from_args(int argc, char *argv[],
+	    struct tunneld_opts *o) __attribute__((warn_unused_result));
+
 /* Each returns the process exit status. */
 int	static_mode_run(const struct tunneld_opts *);
 int	static_mode_show(const struct tunneld_opts *);
