@@ -26,6 +26,15 @@ check_PROGRAMS += tests/unit/check_settings
 UNIT_TESTS += tests/unit/check_settings
 TESTS += tests/unit/check_settings
 
+tests_unit_check_svc_SOURCES = tests/unit/check_svc.c \
+	tunneld/svc/policy.c tunneld/args.c
+tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld \
+	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc
+tests_unit_check_svc_LDADD = libfzcommon.a $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_svc
+UNIT_TESTS += tests/unit/check_svc
+TESTS += tests/unit/check_svc
+
 tests_unit_check_wgconfig_SOURCES = tests/unit/check_wgconfig.c \
 	tunneld/wgconfig.c
 tests_unit_check_wgconfig_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld

@@ -364,6 +364,36 @@ kill -0 "$TPID" || ns_fail "fz-tunneld died"
 ns_log "ok: malformed IPC from the controld side: killed and restarted"
 kill -TERM "$TPID"; wait "$TPID"
 
+# --- a state only fz-tunneld sets, reported by the controld side -------------
+# A well-formed STATUS whose state is not one fz-controld may report
+# ("restarting" is fz-tunneld's own): the state is an enum past the wire
+# boundary, so this is a violation like a malformed frame.
+cat > "$W/controld-status" <<SH
+#!/bin/sh
+if mkdir "$W/status.d" 2>/dev/null; then
+	exec python3 -c 'import os, struct, time
+def frame(b): return struct.pack(">I", len(b)) + b
+hello = bytes([0x92, 0x01, 0x93, 0x01, 0xab]) + b"fz-controld" + \\
+    b"\\xce" + struct.pack(">I", os.getpid())
+status = bytes([0x92, 0x07, 0x92, 0xaa]) + b"restarting" + b"\\xa0"
+os.write(3, frame(hello) + frame(status))
+time.sleep(60)'
+fi
+exec "$CONTROLD" "\$@"
+SH
+chmod 0755 "$W/controld-status"
+ns_bg "$A" "$T/tunneld3.log" "$TUNNELD" --socket "$T/t3.sock" \
+	--controld "$W/controld-status" --seccomp off "${common[@]}" --token-path "$T/none"
+TPID=$BG_PID
+ns_wait_for grep -q "violated the IPC protocol on its control channel (STATUS with state 'restarting')" "$T/tunneld3.log" ||
+	{ cat "$T/tunneld3.log"; ns_fail "a STATUS with fz-tunneld's own state not refused"; }
+ns_wait_for sh -c "'$FZCTL' --socket '$T/t3.sock' status | grep -q 'pid .*restarted 1 time'" ||
+	ns_fail "fz-controld not restarted after the STATUS violation"
+pgrep -f "os.write\(3, frame" >/dev/null && ns_fail "the misbehaving process survived"
+kill -0 "$TPID" || ns_fail "fz-tunneld died"
+ns_log "ok: STATUS 'restarting' from the controld side: killed and restarted"
+kill -TERM "$TPID"; wait "$TPID"
+
 # --- fz-controld under a directory only root can search ---------------------
 # Like a tree built in /root/fz: the child execs the binary fz-tunneld opened
 # while root, so the uid change before exec does not matter.

@@ -382,12 +382,12 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		.on_msg = fe_msg, .on_close = fe_close,
 	};
 	struct timeval hello_tv = { FE_HELLO_TIMEOUT_S, 0 };
-	struct frontend *f = NULL;
+	struct svc_fe_census census;
+	struct frontend *f;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	unsigned same_uid = 0, nonroot = 0;
 	char msg[200];
-	int fd, i, err = 0;
+	int fd, err;
 
 	(void)what;
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
@@ -396,20 +396,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	for (i = 0; i < MAX_FRONTENDS; i++) {
-		struct frontend *e = &s->fe[i];
-
-		if (!e->used) {
-			if (f == NULL)
-				f = e;
-			continue;
-		}
-		if (e->refused)
-			continue;
-		same_uid += e->uid == cr.uid;
-		nonroot += e->uid != 0;
-	}
-	if (f == NULL) {
+	svc_fe_census(s->fe, MAX_FRONTENDS, cr.uid, &census);
+	if (census.free_slot < 0) {
 		if (log_ratelimit(&s->fe_rl))
 			log_warnx("%d front-end connections; refusing pid %d "
 			    "(uid %u)", MAX_FRONTENDS, (int)cr.pid,
@@ -417,6 +405,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
+	f = &s->fe[census.free_slot];
 	memset(f, 0, sizeof(*f));
 	f->svc = s;
 	f->uid = cr.uid;
@@ -432,27 +421,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fe_free(f);
 		return;
 	}
-	/*
-	 * Root is never capped per uid and has FE_ROOT_RESERVED slots to
-	 * itself, so that the group's members cannot lock the admin out.
-	 */
-	if (!peer_allowed(s, &cr)) {
-		err = -EACCES;
-		snprintf(msg, sizeof(msg), "permission denied: uid %u is not "
-		    "root or a member of group %s", (unsigned)cr.uid,
-		    CLIENT_GROUP);
-	} else if (cr.uid != 0 && same_uid >= FE_MAX_PER_UID) {
-		err = -EUSERS;
-		snprintf(msg, sizeof(msg), "too many connections: uid %u has "
-		    "%u open (at most %d)", (unsigned)cr.uid, same_uid,
-		    FE_MAX_PER_UID);
-	} else if (cr.uid != 0 &&
-	    nonroot >= MAX_FRONTENDS - FE_ROOT_RESERVED) {
-		err = -EUSERS;
-		snprintf(msg, sizeof(msg), "too many front-end connections "
-		    "(%d; the rest are kept for root)",
-		    MAX_FRONTENDS - FE_ROOT_RESERVED);
-	}
+	err = svc_fe_admit(cr.uid, peer_allowed(s, &cr), &census, msg,
+	    sizeof(msg));
 	if (err == 0)
 		return;
 	if (log_ratelimit(&s->fe_rl))
@@ -461,7 +431,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	fe_result(f, err, msg);
 	ipc_conn_close_after_flush(f->conn);
 }
-
 
 /*
  * The front-end socket, while still root: systemd's (socket activation)

@@ -35,10 +35,6 @@
 #include "privsep.h"
 #include "svc.h"
 
-#define BACKOFF_MIN_MS		500
-#define BACKOFF_MAX_MS		30000
-#define STABLE_MS		30000	/* up this long: backoff resets */
-
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
 
@@ -293,6 +289,7 @@ controld_exited(struct svc *s, int wstatus)
 	struct timeval tv;
 	uint64_t up = now_ms() - s->started_ms;
 	bool failed = s->sup == SUP_FAILED;
+	unsigned delay;
 
 	if (failed)
 		;	/* spawn_controld said why */
@@ -314,16 +311,13 @@ controld_exited(struct svc *s, int wstatus)
 	if (s->sup == SUP_STOPPED)
 		return;
 	s->sup = SUP_DOWN;
-	if (up >= STABLE_MS)
-		s->backoff_ms = BACKOFF_MIN_MS;
+	delay = svc_backoff_next(&s->backoff_ms, up);
 	if (!failed)
 		svc_set_state(s, SVC_RESTARTING, "fz-controld exited");
-	log_info("restarting fz-controld in %u ms", s->backoff_ms);
-	tv.tv_sec = s->backoff_ms / 1000;
-	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
+	log_info("restarting fz-controld in %u ms", delay);
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(s->restart_ev, &tv);
-	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    s->backoff_ms * 2;
 }
 
 /*

@@ -8,7 +8,8 @@
  *                frontend_*
  *   supervise.c  fz-controld: spawn, output, restarts, violations, the
  *                CONTROL and DGRAM dispatch tables; supervise_*
- *   policy.c     the pure decisions (state names); svc_*
+ *   policy.c     the pure decisions: state names, front-end admission,
+ *                restart backoff; svc_*
  * struct svc is owned by service_run; the others borrow it.
  */
 #ifndef FZ_SVC_H
@@ -31,6 +32,9 @@
 #define FE_HELLO_TIMEOUT_S	5
 #define CHILD_LINE_MAX		1024	/* longer lines are cut */
 #define CHILD_LINES_PER_S	200
+#define BACKOFF_MIN_MS		500	/* between fz-controld starts */
+#define BACKOFF_MAX_MS		30000
+#define STABLE_MS		30000	/* up this long: backoff resets */
 
 struct event;
 struct event_base;
@@ -139,6 +143,28 @@ int	svc_state_parse(const char *, enum svc_state *)
 /* As svc_state_parse, and -EPERM for a state only tunneld sets. */
 int	svc_state_from_controld(const char *, enum svc_state *)
 	    __attribute__((warn_unused_result));
+
+/* Who holds the front-end slots, as a new connection from a uid sees it. */
+struct svc_fe_census {
+	int		 free_slot;	/* the first unused; -1: none */
+	unsigned	 same_uid;	/* served (not refused) of that uid */
+	unsigned	 nonroot;	/* served of any non-root uid */
+};
+void	svc_fe_census(const struct frontend *, size_t n, uid_t,
+	    struct svc_fe_census *);
+/*
+ * 0: serve the connection; -EACCES (not root, not in fz-client) or
+ * -EUSERS (a cap), with why in msg.  Root is never capped per uid and has
+ * FE_ROOT_RESERVED slots to itself.
+ */
+int	svc_fe_admit(uid_t, bool member, const struct svc_fe_census *,
+	    char *msg, size_t msglen) __attribute__((warn_unused_result));
+/*
+ * fz-controld ran up_ms before it exited: the delay before the next start,
+ * BACKOFF_MIN_MS again after a stable run; *backoff_ms doubles (capped at
+ * BACKOFF_MAX_MS) for the one after.
+ */
+unsigned svc_backoff_next(unsigned *backoff_ms, uint64_t up_ms);
 
 /* service.c */
 void	svc_set_state(struct svc *, enum svc_state, const char *detail);

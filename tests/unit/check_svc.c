@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Service mode's pure parts (tunneld/svc/policy.c) and fz-tunneld's
+ * command line (tunneld/args.c): the state names on the wire, front-end
+ * admission, restart backoff, and argv vectors good and bad.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "svc.h"
+#include "wg.h"
+
+/* --- the tunnel state at the wire boundary ------------------------------ */
+
+START_TEST(state_names_are_the_wire_strings)
+{
+	/* fzctl, the tests and the man page read exactly these. */
+	ck_assert_str_eq(svc_state_name(SVC_STARTING), "starting");
+	ck_assert_str_eq(svc_state_name(SVC_SIGNED_OUT), "signed_out");
+	ck_assert_str_eq(svc_state_name(SVC_CONNECTING), "connecting");
+	ck_assert_str_eq(svc_state_name(SVC_ONLINE), "online");
+	ck_assert_str_eq(svc_state_name(SVC_RESTARTING), "restarting");
+	ck_assert_str_eq(svc_state_name(SVC_STATE_COUNT), "unknown");
+	ck_assert_str_eq(svc_state_name((enum svc_state)-1), "unknown");
+}
+END_TEST
+
+START_TEST(state_round_trip)
+{
+	enum svc_state st, back;
+
+	for (st = 0; st < SVC_STATE_COUNT; st++) {
+		back = SVC_STATE_COUNT;
+		ck_assert_int_eq(svc_state_parse(svc_state_name(st), &back),
+		    0);
+		ck_assert_int_eq(back, st);
+	}
+}
+END_TEST
+
+START_TEST(state_parse_rejects)
+{
+	static const char *bad[] = { "", "unknown", "Online", "signed-out",
+	    "signed_out ", " connecting", "connectingx", "restart" };
+	enum svc_state st = SVC_ONLINE;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(svc_state_parse(bad[i], &st), -EINVAL);
+		ck_assert_int_eq(st, SVC_ONLINE);	/* not written */
+	}
+}
+END_TEST
+
+START_TEST(state_from_controld)
+{
+	enum svc_state st = SVC_STATE_COUNT;
+
+	ck_assert_int_eq(svc_state_from_controld("signed_out", &st), 0);
+	ck_assert_int_eq(st, SVC_SIGNED_OUT);
+	ck_assert_int_eq(svc_state_from_controld("connecting", &st), 0);
+	ck_assert_int_eq(st, SVC_CONNECTING);
+	ck_assert_int_eq(svc_state_from_controld("online", &st), 0);
+	ck_assert_int_eq(st, SVC_ONLINE);
+	/* tunneld's own states: fz-controld reporting one is a violation */
+	ck_assert_int_eq(svc_state_from_controld("starting", &st), -EPERM);
+	ck_assert_int_eq(svc_state_from_controld("restarting", &st), -EPERM);
+	ck_assert_int_eq(svc_state_from_controld("urgent", &st), -EINVAL);
+	ck_assert_int_eq(st, SVC_ONLINE);
+}
+END_TEST
+
+/* --- front-end admission ------------------------------------------------ */
+
+static struct frontend fe[MAX_FRONTENDS];
+
+static void
+take(int i, uid_t uid, bool refused)
+{
+	fe[i].used = true;
+	fe[i].uid = uid;
+	fe[i].refused = refused;
+}
+
+START_TEST(census_counts)
+{
+	struct svc_fe_census c;
+
+	memset(fe, 0, sizeof(fe));
+	svc_fe_census(fe, MAX_FRONTENDS, 1000, &c);
+	ck_assert_int_eq(c.free_slot, 0);
+	ck_assert_uint_eq(c.same_uid, 0);
+	ck_assert_uint_eq(c.nonroot, 0);
+
+	take(0, 1000, false);
+	take(1, 0, false);
+	take(2, 1000, true);		/* refused: not counted */
+	take(4, 1001, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 1000, &c);
+	ck_assert_int_eq(c.free_slot, 3);
+	ck_assert_uint_eq(c.same_uid, 1);
+	ck_assert_uint_eq(c.nonroot, 2);
+	svc_fe_census(fe, MAX_FRONTENDS, 0, &c);
+	ck_assert_uint_eq(c.same_uid, 1);
+
+	for (int i = 0; i < MAX_FRONTENDS; i++)
+		take(i, 0, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 0, &c);
+	ck_assert_int_eq(c.free_slot, -1);
+	ck_assert_uint_eq(c.same_uid, MAX_FRONTENDS);
+}
+END_TEST
+
+START_TEST(admit_per_uid_cap)
+{
+	struct svc_fe_census c;
+	char msg[200] = "";
+	int i;
+
+	memset(fe, 0, sizeof(fe));
+	for (i = 0; i < FE_MAX_PER_UID - 1; i++)
+		take(i, 1000, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 1000, &c);
+	ck_assert_int_eq(svc_fe_admit(1000, true, &c, msg, sizeof(msg)), 0);
+	take(i, 1000, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 1000, &c);
+	ck_assert_int_eq(svc_fe_admit(1000, true, &c, msg, sizeof(msg)),
+	    -EUSERS);
+	ck_assert_str_eq(msg, "too many connections: uid 1000 has 16 open "
+	    "(at most 16)");
+	/* another uid, and root, are not held back by uid 1000's */
+	svc_fe_census(fe, MAX_FRONTENDS, 1001, &c);
+	ck_assert_int_eq(svc_fe_admit(1001, true, &c, msg, sizeof(msg)), 0);
+	svc_fe_census(fe, MAX_FRONTENDS, 0, &c);
+	ck_assert_int_eq(svc_fe_admit(0, true, &c, msg, sizeof(msg)), 0);
+	/* a refused one frees its count: it is only being answered */
+	fe[0].refused = true;
+	svc_fe_census(fe, MAX_FRONTENDS, 1000, &c);
+	ck_assert_int_eq(svc_fe_admit(1000, true, &c, msg, sizeof(msg)), 0);
+}
+END_TEST
+
+START_TEST(admit_root_reserve)
+{
+	struct svc_fe_census c;
+	char msg[200] = "";
+	int i;
+
+	/* non-root uids, 8 each, up to the slots not kept for root */
+	memset(fe, 0, sizeof(fe));
+	for (i = 0; i < MAX_FRONTENDS - FE_ROOT_RESERVED; i++)
+		take(i, 2000 + (uid_t)i / 8, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 3000, &c);
+	ck_assert_int_ge(c.free_slot, 0);
+	ck_assert_int_eq(svc_fe_admit(3000, true, &c, msg, sizeof(msg)),
+	    -EUSERS);
+	ck_assert_str_eq(msg, "too many front-end connections (56; the rest "
+	    "are kept for root)");
+	svc_fe_census(fe, MAX_FRONTENDS, 0, &c);
+	ck_assert_int_eq(svc_fe_admit(0, true, &c, msg, sizeof(msg)), 0);
+	/* root fills its reserve: still admitted until no slot is free */
+	for (; i < MAX_FRONTENDS - 1; i++)
+		take(i, 0, false);
+	svc_fe_census(fe, MAX_FRONTENDS, 0, &c);
+	ck_assert_int_eq(c.free_slot, MAX_FRONTENDS - 1);
+	ck_assert_int_eq(svc_fe_admit(0, true, &c, msg, sizeof(msg)), 0);
+}
+END_TEST
+
+START_TEST(admit_not_member)
+{
+	struct svc_fe_census c = { 0, 0, 0 };
+	char msg[200] = "";
+
+	ck_assert_int_eq(svc_fe_admit(65534, false, &c, msg, sizeof(msg)),
+	    -EACCES);
+	ck_assert_str_eq(msg, "permission denied: uid 65534 is not root or a "
+	    "member of group fz-client");
+	/* membership is checked before any cap */
+	c.same_uid = FE_MAX_PER_UID;
+	ck_assert_int_eq(svc_fe_admit(65534, false, &c, msg, sizeof(msg)),
+	    -EACCES);
+}
+END_TEST
+
+/* --- fz-controld's restart backoff -------------------------------------- */
+
+START_TEST(backoff_doubles_and_resets)
+{
+	static const unsigned want[] = { 500, 1000, 2000, 4000, 8000, 16000,
+	    30000, 30000 };
+	unsigned b = BACKOFF_MIN_MS;
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_uint_eq(svc_backoff_next(&b, 100), want[i]);
+	ck_assert_uint_eq(b, BACKOFF_MAX_MS);
+	/* up for STABLE_MS: the next start is quick again */
+	ck_assert_uint_eq(svc_backoff_next(&b, STABLE_MS - 1), 30000);
+	ck_assert_uint_eq(svc_backoff_next(&b, STABLE_MS), 500);
+	ck_assert_uint_eq(b, 1000);
+}
+END_TEST
+
+/* --- tunneld_config_from_args ------------------------------------------- */
+
+#define ARGS(...)	((char *[]){ "fz-tunneld", __VA_ARGS__, NULL })
+
+static enum tunneld_args
+parse(int argc, char **argv, struct tunneld_opts *o)
+{
+	unsetenv("RUST_LOG");
+	unsetenv("LOG_DIR");
+	unsetenv("LOG_FORMAT");
+	unsetenv("FIREZONE_LOG_FORMAT");
+	memset(o, 0x5a, sizeof(*o));	/* to see what is written */
+	return tunneld_config_from_args(argc, argv, o);
+}
+
+static bool
+untouched(const struct tunneld_opts *o)
+{
+	const unsigned char *p = (const unsigned char *)o;
+
+	for (size_t i = 0; i < sizeof(*o); i++)
+		if (p[i] != 0x5a)
+			return false;
+	return true;
+}
+
+START_TEST(args_defaults)
+{
+	char *v[] = { "fz-tunneld", NULL };
+	struct tunneld_opts o;
+
+	ck_assert_int_eq(parse(1, v, &o), TUNNELD_ARGS_RUN);
+	ck_assert_int_eq(o.tun_queues, TUNNELD_DEFAULT_QUEUES);
+	ck_assert_int_eq(o.mtu, 0);
+	ck_assert_str_eq(o.socket_path, TUNNELD_DEFAULT_SOCKET);
+	ck_assert_ptr_null(o.config);
+	ck_assert_ptr_null(o.show);
+	ck_assert_ptr_null(o.log_filter);
+	ck_assert(!o.no_seccomp);
+	ck_assert_int_eq(o.seccomp, SECCOMP_DEFAULT_KILL);
+}
+END_TEST
+
+START_TEST(args_good)
+{
+	char **v = ARGS("--mode", "gateway", "--mtu", "1400", "-q", "4",
+	    "--seccomp", "trap", "-s", "/run/x.sock", "--user", "nobody",
+	    "--no-telemetry", "--frontend-allow-log-off", "--check",
+	    "--log-filter", "info,tunneld=debug", "--log-format", "json",
+	    "--token-path=/t", "--show", "wg0");
+	int argc = 0;
+	struct tunneld_opts o;
+
+	while (v[argc] != NULL)
+		argc++;
+	ck_assert_int_eq(parse(argc, v, &o), TUNNELD_ARGS_RUN);
+	ck_assert_str_eq(o.mode, "gateway");
+	ck_assert_int_eq(o.mtu, 1400);
+	ck_assert_int_eq(o.tun_queues, 4);
+	ck_assert(!o.no_seccomp);
+	ck_assert_int_eq(o.seccomp, SECCOMP_DEFAULT_TRAP);
+	ck_assert_str_eq(o.socket_path, "/run/x.sock");
+	ck_assert_str_eq(o.user, "nobody");
+	ck_assert(o.no_telemetry && o.fe_allow_log_off && o.check);
+	ck_assert(!o.fe_allow_portal_url);
+	ck_assert_str_eq(o.log_filter, "info,tunneld=debug");
+	ck_assert_int_eq(o.log_format, LOG_FORMAT_JSON);
+	ck_assert_str_eq(o.token_path, "/t");
+	ck_assert_str_eq(o.show, "wg0");	/* "--show IFACE" */
+}
+END_TEST
+
+START_TEST(args_mtu_bounds)
+{
+	char lo[16], hi[16], below[16], above[16];
+	char *ok1[] = { "fz-tunneld", "--mtu", lo, NULL };
+	char *ok2[] = { "fz-tunneld", "--mtu", hi, NULL };
+	char *bad[][4] = {
+		{ "fz-tunneld", "--mtu", below, NULL },
+		{ "fz-tunneld", "--mtu", above, NULL },
+		{ "fz-tunneld", "--mtu", "1400x", NULL },
+		{ "fz-tunneld", "--mtu", "", NULL },
+		{ "fz-tunneld", "--mtu", "-1280", NULL },
+		{ "fz-tunneld", "--mtu", "99999999999999999999", NULL },
+	};
+	struct tunneld_opts o;
+	size_t i;
+
+	snprintf(lo, sizeof(lo), "%d", WG_MTU_MIN);
+	snprintf(hi, sizeof(hi), "%d", (int)WG_MTU_MAX);
+	snprintf(below, sizeof(below), "%d", WG_MTU_MIN - 1);
+	snprintf(above, sizeof(above), "%d", (int)WG_MTU_MAX + 1);
+	ck_assert_int_eq(parse(3, ok1, &o), TUNNELD_ARGS_RUN);
+	ck_assert_int_eq(o.mtu, WG_MTU_MIN);
+	ck_assert_int_eq(parse(3, ok2, &o), TUNNELD_ARGS_RUN);
+	ck_assert_int_eq(o.mtu, (int)WG_MTU_MAX);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(parse(3, bad[i], &o), TUNNELD_ARGS_USAGE);
+		ck_assert(untouched(&o));
+	}
+}
+END_TEST
+
+START_TEST(args_bad)
+{
+	char *unknown[] = { "fz-tunneld", "--bogus", NULL };
+	char *queues[] = { "fz-tunneld", "-q", "65", NULL };
+	char *seccomp[] = { "fz-tunneld", "--seccomp", "allow", NULL };
+	char *format[] = { "fz-tunneld", "--log-format", "xml", NULL };
+	char *extra[] = { "fz-tunneld", "-c", "wg0.conf", "extra", NULL };
+	char *noarg[] = { "fz-tunneld", "--mtu", NULL };
+	struct tunneld_opts o;
+
+	ck_assert_int_eq(parse(2, unknown, &o), TUNNELD_ARGS_USAGE);
+	ck_assert(untouched(&o));
+	ck_assert_int_eq(parse(3, queues, &o), TUNNELD_ARGS_USAGE);
+	ck_assert_int_eq(parse(3, seccomp, &o), TUNNELD_ARGS_USAGE);
+	ck_assert_int_eq(parse(3, format, &o), TUNNELD_ARGS_USAGE);
+	ck_assert_int_eq(parse(4, extra, &o), TUNNELD_ARGS_USAGE);
+	ck_assert_int_eq(parse(2, noarg, &o), TUNNELD_ARGS_USAGE);
+	ck_assert(untouched(&o));
+}
+END_TEST
+
+START_TEST(args_env_and_exit)
+{
+	char *none[] = { "fz-tunneld", NULL };
+	char *flag[] = { "fz-tunneld", "--log-filter", "warn", NULL };
+	char *off[] = { "fz-tunneld", "--seccomp", "off", NULL };
+	char *version[] = { "fz-tunneld", "--version", NULL };
+	struct tunneld_opts o;
+
+	unsetenv("LOG_FORMAT");
+	unsetenv("FIREZONE_LOG_FORMAT");
+	setenv("RUST_LOG", "debug", 1);
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(tunneld_config_from_args(1, none, &o),
+	    TUNNELD_ARGS_RUN);
+	ck_assert_str_eq(o.log_filter, "debug");
+	ck_assert_int_eq(tunneld_config_from_args(3, flag, &o),
+	    TUNNELD_ARGS_RUN);
+	ck_assert_str_eq(o.log_filter, "warn");	/* flags win */
+	setenv("LOG_FORMAT", "yaml", 1);
+	ck_assert_int_eq(tunneld_config_from_args(1, none, &o),
+	    TUNNELD_ARGS_USAGE);
+	unsetenv("LOG_FORMAT");
+	unsetenv("RUST_LOG");
+	ck_assert_int_eq(parse(3, off, &o), TUNNELD_ARGS_RUN);
+	ck_assert(o.no_seccomp);
+	ck_assert_int_eq(parse(2, version, &o), TUNNELD_ARGS_DONE);
+	ck_assert(untouched(&o));
+}
+END_TEST
+
+static Suite *
+svc_suite(void)
+{
+	Suite *s = suite_create("svc");
+	TCase *tc;
+
+	tc = tcase_create("state");
+	tcase_add_test(tc, state_names_are_the_wire_strings);
+	tcase_add_test(tc, state_round_trip);
+	tcase_add_test(tc, state_parse_rejects);
+	tcase_add_test(tc, state_from_controld);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("frontend");
+	tcase_add_test(tc, census_counts);
+	tcase_add_test(tc, admit_per_uid_cap);
+	tcase_add_test(tc, admit_root_reserve);
+	tcase_add_test(tc, admit_not_member);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("supervise");
+	tcase_add_test(tc, backoff_doubles_and_resets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("args");
+	tcase_add_test(tc, args_defaults);
+	tcase_add_test(tc, args_good);
+	tcase_add_test(tc, args_mtu_bounds);
+	tcase_add_test(tc, args_bad);
+	tcase_add_test(tc, args_env_and_exit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(svc_suite)
