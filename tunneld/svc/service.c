@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Service mode: the tunnel service.  Owns the TUN device and the data
- * plane, serves front ends (fzctl, a GUI) on a Unix socket, and spawns and
- * supervises the unprivileged fz-controld, which talks to the portal.
+ * plane, serves front ends (fzctl, a GUI) on a Unix socket (frontend.c),
+ * and spawns and supervises the unprivileged fz-controld, which talks to
+ * the portal (supervise.c).  This file brings it up and tears it down.
  *
  * Order (STYLE.md): settings and token, the front-end socket, the TUN
  * device and data plane, then the capability drop, then the event loop.
