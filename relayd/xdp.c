@@ -42,6 +42,7 @@ static const char *const stat_names[FZ_XS_COUNT] = {
 	[FZ_XS_PASS_ADJUST] = "pass_adjust_failed",
 	[FZ_XS_DROP_LOOP] = "drop_loop",
 	[FZ_XS_PASS_EXPIRED] = "pass_expired",
+	[FZ_XS_DROP_SHORT] = "drop_short",
 };
 
 const char *
