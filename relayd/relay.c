@@ -25,6 +25,7 @@
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
+#define STUN_CLASS_BITS	0x0110	/* C1 and C0 of the message type */
 
 struct reservation {
 	uint8_t		token[8];
@@ -886,7 +887,7 @@ static const struct {
 
 /* SOFTWARE, integrity and fingerprint as the request earned; then sent. */
 static void
-finish(struct relay *r, struct txn *x, struct stun_builder *b)
+respond(struct relay *r, struct txn *x, struct stun_builder *b)
 {
 	size_t n;
 
@@ -909,6 +910,13 @@ finish(struct relay *r, struct txn *x, struct stun_builder *b)
 	r->ops.send_ctl(r->ops.arg, x->fd, x->from, b->w.p, n);
 }
 
+/* The request's method in a response class (RFC 8489 section 5). */
+static uint16_t
+response_type(const struct txn *x, uint16_t cls)
+{
+	return (uint16_t)((x->req.type & ~STUN_CLASS_BITS) | cls);
+}
+
 /* The one place error responses are built (RFC 8489 section 14.8). */
 static void
 error_resp(struct relay *r, struct txn *x, enum turn_error e)
@@ -918,8 +926,8 @@ error_resp(struct relay *r, struct txn *x, enum turn_error e)
 	int code = turn_errors[e].code;
 
 	relay_count(r, RC_RESP_ERROR, 1);
-	stun_build(&b, buf, sizeof(buf), (uint16_t)(x->req.type & ~0x0110) |
-	    STUN_ERROR, x->req.tid);
+	stun_build(&b, buf, sizeof(buf), response_type(x, STUN_ERROR),
+	    x->req.tid);
 	stun_put_error(&b, code, turn_errors[e].reason);
 	if (code == 401 || code == 438) {
 		char nonce[RELAY_NONCE_LEN + 1];
@@ -931,16 +939,15 @@ error_resp(struct relay *r, struct txn *x, enum turn_error e)
 	}
 	if (e == TURN_ERR_UNKNOWN_ATTRIBUTE)
 		stun_put_unknown(&b, x->req.unknown, x->req.nunknown);
-	finish(r, x, &b);
+	respond(r, x, &b);
 }
 
 static void
-success_begin(struct relay *r, struct txn *x, struct stun_builder *b,
+success_build(struct relay *r, struct txn *x, struct stun_builder *b,
     uint8_t *buf, size_t cap)
 {
 	relay_count(r, RC_RESP_SUCCESS, 1);
-	stun_build(b, buf, cap, (uint16_t)(x->req.type & ~0x0110) |
-	    STUN_SUCCESS, x->req.tid);
+	stun_build(b, buf, cap, response_type(x, STUN_SUCCESS), x->req.tid);
 }
 
 /* --- authentication -------------------------------------------------------- */
@@ -1059,7 +1066,7 @@ allocate_success(struct relay *r, struct txn *x, struct relay_alloc *a,
 	union fz_sockaddr ra;
 	uint8_t buf[400];
 
-	success_begin(r, x, &b, buf, sizeof(buf));
+	success_build(r, x, &b, buf, sizeof(buf));
 	if (a->fd4 >= 0) {
 		ra = r->cfg.public4;
 		addr_set_port(&ra.sa, a->port);
@@ -1085,7 +1092,7 @@ allocate_success(struct relay *r, struct txn *x, struct relay_alloc *a,
 	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, x->from);
 	if (token != NULL)
 		stun_put(&b, TURN_A_RESERVATION_TOKEN, token, 8);
-	finish(r, x, &b);
+	respond(r, x, &b);
 }
 
 /* LIFETIME as asked, capped; the default when absent or malformed. */
@@ -1104,9 +1111,9 @@ handle_binding(struct relay *r, struct txn *x)
 	struct stun_builder b;
 	uint8_t buf[200];
 
-	success_begin(r, x, &b, buf, sizeof(buf));
+	success_build(r, x, &b, buf, sizeof(buf));
 	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, x->from);
-	finish(r, x, &b);
+	respond(r, x, &b);
 	return TURN_OK;
 }
 
@@ -1262,13 +1269,13 @@ handle_refresh(struct relay *r, struct txn *x)
 	if ((e = own_alloc(r, x, &a)) != TURN_OK)
 		return e;
 	life = req_lifetime(&x->req);
-	success_begin(r, x, &b, buf, sizeof(buf));
+	success_build(r, x, &b, buf, sizeof(buf));
 	stun_put_u32(&b, TURN_A_LIFETIME, life);
 	if (life == 0)
 		alloc_free(r, a);
 	else
 		a->expires = time_mono_ns() + (uint64_t)life * NS;
-	finish(r, x, &b);
+	respond(r, x, &b);
 	return TURN_OK;
 }
 
@@ -1324,8 +1331,8 @@ handle_permission(struct relay *r, struct txn *x)
 			relay_count(r, RC_CAPACITY, 1);
 			return TURN_ERR_CAPACITY;
 		}
-	success_begin(r, x, &b, buf, sizeof(buf));
-	finish(r, x, &b);
+	success_build(r, x, &b, buf, sizeof(buf));
+	respond(r, x, &b);
 	return TURN_OK;
 }
 
@@ -1399,8 +1406,8 @@ handle_channel_bind(struct relay *r, struct txn *x)
 		ch->perm_expires = perm_find(a, &peer)->expires;
 		chan_link(r, ch);
 	}
-	success_begin(r, x, &b, buf, sizeof(buf));
-	finish(r, x, &b);
+	success_build(r, x, &b, buf, sizeof(buf));
+	respond(r, x, &b);
 	return TURN_OK;
 }
 
