@@ -701,7 +701,7 @@ struct turn_request {
 	uint16_t		 type, method, cls;
 	uint8_t			 tid[12];
 	bool			 fingerprint;	/* answered with one too */
-	int			 mi, mi256;	/* attribute index or -1 */
+	int			 mi, mi256;	/* index into msg.attrs (.off) or -1 */
 	enum attr_state		 username_st, realm_st, nonce_st;
 	char			 username[514];
 	char			 realm[764];
