@@ -13,8 +13,14 @@
  * updated incrementally (RFC 1624) or computed in full when the sender
  * left it partial, TTL/hop limit decremented, MACs swapped and the frame
  * sent back out (XDP_TX).  Anything else goes to userspace (XDP_PASS),
- * always counted.  The relay port, allocation port range and interface
- * addresses are read-only data fz-relayd sets before loading.
+ * always counted; a frame that cannot be rebuilt once its headroom has
+ * changed is dropped (XDP_DROP) and counted as a drop.
+ *
+ * Shape: a parsing cursor with one helper per header (xdp-tutorial's
+ * parsing_helpers.h), one function per direction deciding where a packet
+ * goes (route_from_client, route_from_peer), one rewrite (relay_out).
+ * The relay port, allocation port range and interface addresses are
+ * read-only data fz-relayd sets before loading.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -60,7 +66,133 @@ struct {
 	__type(value, struct fz_xdp_stat_val);
 } fz_stats SEC(".maps");
 
-struct pkt;
+/*
+ * Header sizes as the program reads and writes them: IPv4 without
+ * options, IPv6 without extension headers (anything else is passed).
+ * ETH_HLEN (14) comes from linux/if_ether.h.
+ */
+#define IPV4_HLEN		20
+#define IPV6_HLEN		40
+#define UDP_HLEN		8
+#define CHANNELDATA_HLEN	4	/* channel number, length */
+
+#define IPV4_FRAG_BITS		0x3fff	/* MF and the fragment offset */
+#define IPV4_DONT_FRAGMENT	0x4000
+#define IPV6_NEXTHDR_FRAGMENT	44
+#define IPV6_VERSION_WORD	0x60000000u	/* version 6, class 0, flow 0 */
+#define CHANNEL_MIN		0x4000	/* RFC 5766's range, as stun.h's */
+#define CHANNEL_MAX		0x7fff
+#define FULL_CSUM_MAX		1500	/* bytes summed when recomputing */
+
+/* Not an outcome yet: the caller goes on. */
+#define CONTINUE	(-1)
+
+/* The xdp-tutorial parsing cursor: each helper checks, then advances. */
+struct hdr_cursor {
+	void	*pos;
+};
+
+static __always_inline int
+parse_ethhdr(struct hdr_cursor *nh, void *end, struct ethhdr **out)
+{
+	struct ethhdr *eth = nh->pos;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	nh->pos = eth + 1;
+	*out = eth;
+	return 0;
+}
+
+static __always_inline int
+parse_iphdr(struct hdr_cursor *nh, void *end, struct iphdr **out)
+{
+	struct iphdr *ip = nh->pos;
+
+	if ((void *)(ip + 1) > end)
+		return -1;
+	nh->pos = ip + 1;	/* IPV4_HLEN: options are passed */
+	*out = ip;
+	return 0;
+}
+
+static __always_inline int
+parse_ip6hdr(struct hdr_cursor *nh, void *end, struct ipv6hdr **out)
+{
+	struct ipv6hdr *ip6 = nh->pos;
+
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	nh->pos = ip6 + 1;
+	*out = ip6;
+	return 0;
+}
+
+static __always_inline int
+parse_udphdr(struct hdr_cursor *nh, void *end, struct udphdr **out)
+{
+	struct udphdr *udp = nh->pos;
+
+	if ((void *)(udp + 1) > end)
+		return -1;
+	nh->pos = udp + 1;
+	*out = udp;
+	return 0;
+}
+
+static __always_inline int
+parse_channeldata(struct hdr_cursor *nh, void *end, __u8 **out)
+{
+	__u8 *cd = nh->pos;
+
+	if ((void *)(cd + CHANNELDATA_HLEN) > end)
+		return -1;
+	nh->pos = cd + CHANNELDATA_HLEN;
+	*out = cd;
+	return 0;
+}
+
+/* The received packet's headers, as far as the relay cares. */
+struct pkt {
+	__u8	src[16] __attribute__((aligned(8)));
+	__u8	dst[16] __attribute__((aligned(8)));
+	int	fam;
+	__be16	sport, dport;
+	__u16	udp_len;	/* host order, header included */
+	__u16	csum;		/* raw */
+	__u8	ttl, tos;
+	__be32	flow;		/* IPv6 version/class/flow word */
+	__be16	ip_id, frag;	/* IPv4 */
+	__u32	l4;		/* offset of the UDP header */
+};
+
+/* Where a relayed packet goes, as a direction function decided. */
+struct route {
+	int	dir;		/* FZ_XS_C2P, FZ_XS_P2C or FZ_XS_SELF */
+	int	nfam;
+	__be16	nsport, ndport;
+	__be16	chan_old;	/* ChannelData header in (C2P, SELF) */
+	__be16	cdlen_old;
+	__be16	chan_new;	/* ChannelData header out (P2C, SELF) */
+};
+
+/* Per-packet working state: off the 512-byte BPF stack. */
+struct scratch {
+	struct pkt		in;
+	struct route		rt;
+	struct fz_xdp_client	ckey;
+	struct fz_xdp_peer	pkey;
+	__u8			nsrc[16] __attribute__((aligned(8)));
+	__u8			ndst[16] __attribute__((aligned(8)));
+	__u8			pub[16] __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} fz_scratch SEC(".maps");
 
 static __always_inline int
 count(int what, __u64 bytes, int verdict)
@@ -122,19 +254,6 @@ fold(__u32 s)
 	return (__u16)s;
 }
 
-struct pkt {
-	__u8	src[16] __attribute__((aligned(8)));
-	__u8	dst[16] __attribute__((aligned(8)));
-	int	fam;
-	__be16	sport, dport;
-	__u16	udp_len;	/* host order, header included */
-	__u16	csum;		/* raw */
-	__u8	ttl, tos;
-	__be32	flow;		/* IPv6 version/class/flow word */
-	__be16	ip_id, frag;	/* IPv4 */
-	__u32	l3, l4;		/* offsets */
-};
-
 /*
  * Copies read-only configuration bytes.  Element by element through the
  * volatile qualifier: a cast to a plain pointer would let the compiler fold
@@ -150,23 +269,6 @@ cfg_copy(__u8 *dst, const volatile __u8 *src, int n)
 		if (i < n)
 			dst[i] = src[i];
 }
-
-/* Per-packet working state: off the 512-byte BPF stack. */
-struct scratch {
-	struct pkt		in;
-	struct fz_xdp_client	ckey;
-	struct fz_xdp_peer	pkey;
-	__u8			nsrc[16] __attribute__((aligned(8)));
-	__u8			ndst[16] __attribute__((aligned(8)));
-	__u8			pub[16] __attribute__((aligned(8)));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} fz_scratch SEC(".maps");
 
 /* 16-byte addresses (IPv4 zero-padded) compare whole. */
 static __always_inline int
@@ -220,7 +322,7 @@ full_csum(struct xdp_md *ctx, __u32 l4, __u32 udp_len, __u32 s)
 {
 	int i;
 
-	for (i = 0; i < 1500 / 2; i++) {
+	for (i = 0; i < FULL_CSUM_MAX / 2; i++) {
 		void *data = (void *)(long)ctx->data;
 		void *end = (void *)(long)ctx->data_end;
 		__u32 off = (__u32)i * 2;
@@ -250,322 +352,398 @@ full_csum(struct xdp_md *ctx, __u32 l4, __u32 udp_len, __u32 s)
 	return fold(s);
 }
 
-SEC("xdp")
-int
-fz_turn_router(struct xdp_md *ctx)
+/* --- parsing ------------------------------------------------------------- */
+
+/*
+ * Ethernet, IPv4 or IPv6, UDP into in, the cursor left after the UDP
+ * header: CONTINUE, or the outcome of a packet that is not ours.
+ */
+static __always_inline int
+parse_packet(struct hdr_cursor *nh, void *end, struct pkt *in)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct fz_xdp_client_val *cv = 0;
-	struct fz_xdp_peer_val *pv = 0;
-	struct fz_xdp_client *cval;
-	struct fz_xdp_peer *pval;
-	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
-	struct scratch *sc;
-	__u32 zero = 0;
-	__be16 nsport, ndport, chan_old = 0, chan_new = 0;
-	__u16 payload, new_udp_len;
-	__u32 old_prefix, new_prefix, s;
-	__u64 bytes = end - data;
-	int nfam, dir, partial = 0, stat;
-	__u8 *udp8;
+	struct ethhdr *eth;
+	struct udphdr *udp;
+	void *l4;
+	__u16 udp_len;
 
-	if ((void *)(eth + 1) > end)
-		return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
-	if ((sc = bpf_map_lookup_elem(&fz_scratch, &zero)) == 0)
-		return XDP_PASS;
-	__builtin_memset(&sc->in, 0, sizeof(sc->in));
-	sc->in.l3 = sizeof(*eth);
+	__builtin_memset(in, 0, sizeof(*in));
+	if (parse_ethhdr(nh, end, &eth) != 0)
+		return FZ_XS_PASS_SHORT;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + sizeof(*eth);
+		struct iphdr *ip;
 
-		if ((void *)(ip + 1) > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
-		if (ip->ihl != 5)
-			return count(FZ_XS_PASS_IP_OPTIONS, bytes, XDP_PASS);
-		if (ip->frag_off & bpf_htons(0x3fff))
-			return count(FZ_XS_PASS_FRAGMENT, bytes, XDP_PASS);
+		if (parse_iphdr(nh, end, &ip) != 0)
+			return FZ_XS_PASS_SHORT;
+		if (ip->ihl != IPV4_HLEN / 4)
+			return FZ_XS_PASS_IP_OPTIONS;
+		if (ip->frag_off & bpf_htons(IPV4_FRAG_BITS))
+			return FZ_XS_PASS_FRAGMENT;
 		if (ip->protocol != IPPROTO_UDP)
-			return count(FZ_XS_PASS_NOT_UDP, bytes, XDP_PASS);
-		sc->in.fam = 4;
-		__builtin_memcpy(sc->in.src, &ip->saddr, 4);
-		__builtin_memcpy(sc->in.dst, &ip->daddr, 4);
-		sc->in.ttl = ip->ttl;
-		sc->in.tos = ip->tos;
-		sc->in.ip_id = ip->id;
-		sc->in.frag = ip->frag_off;
-		sc->in.l4 = sc->in.l3 + sizeof(*ip);
+			return FZ_XS_PASS_NOT_UDP;
+		in->fam = 4;
+		__builtin_memcpy(in->src, &ip->saddr, 4);
+		__builtin_memcpy(in->dst, &ip->daddr, 4);
+		in->ttl = ip->ttl;
+		in->tos = ip->tos;
+		in->ip_id = ip->id;
+		in->frag = ip->frag_off;
+		in->l4 = ETH_HLEN + IPV4_HLEN;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + sizeof(*eth);
+		struct ipv6hdr *ip6;
 
-		if ((void *)(ip6 + 1) > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
+		if (parse_ip6hdr(nh, end, &ip6) != 0)
+			return FZ_XS_PASS_SHORT;
 		if (ip6->nexthdr != IPPROTO_UDP)
-			return count(ip6->nexthdr == 44 ? FZ_XS_PASS_FRAGMENT :
-			    FZ_XS_PASS_IP_OPTIONS, bytes, XDP_PASS);
-		sc->in.fam = 6;
-		__builtin_memcpy(sc->in.src, &ip6->saddr, 16);
-		__builtin_memcpy(sc->in.dst, &ip6->daddr, 16);
-		sc->in.ttl = ip6->hop_limit;
-		__builtin_memcpy(&sc->in.flow, ip6, 4);
-		sc->in.l4 = sc->in.l3 + sizeof(*ip6);
+			return ip6->nexthdr == IPV6_NEXTHDR_FRAGMENT ?
+			    FZ_XS_PASS_FRAGMENT : FZ_XS_PASS_IP_OPTIONS;
+		in->fam = 6;
+		__builtin_memcpy(in->src, &ip6->saddr, 16);
+		__builtin_memcpy(in->dst, &ip6->daddr, 16);
+		in->ttl = ip6->hop_limit;
+		__builtin_memcpy(&in->flow, ip6, 4);
+		in->l4 = ETH_HLEN + IPV6_HLEN;
 	} else
-		return count(FZ_XS_PASS_NOT_IP, bytes, XDP_PASS);
+		return FZ_XS_PASS_NOT_IP;
+	l4 = nh->pos;
+	if (parse_udphdr(nh, end, &udp) != 0)
+		return FZ_XS_PASS_SHORT;
+	udp_len = bpf_ntohs(udp->len);
+	in->sport = udp->source;
+	in->dport = udp->dest;
+	in->udp_len = udp_len;
+	in->csum = udp->check;
+	if (udp_len < UDP_HLEN || l4 + udp_len > end)
+		return FZ_XS_PASS_SHORT;
+	return CONTINUE;
+}
 
-	{
-		struct udphdr *udp = data + sc->in.l4;
+/* --- the two directions: where a packet goes, from the maps -------------- */
 
-		if ((void *)(udp + 1) > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
-		sc->in.sport = udp->source;
-		sc->in.dport = udp->dest;
-		sc->in.udp_len = bpf_ntohs(udp->len);
-		sc->in.csum = udp->check;
-		if (sc->in.udp_len < sizeof(*udp) ||
-		    data + sc->in.l4 + sc->in.udp_len > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
-	}
-	payload = sc->in.udp_len - 8;
-	udp8 = data + sc->in.l4 + 8;
+/* Towards a client: ChannelData from the relay port. */
+static __always_inline void
+route_to_client(struct scratch *sc, const struct fz_xdp_client *c, int dir)
+{
+	sc->rt.dir = dir;
+	sc->rt.nfam = c->fam;
+	__builtin_memcpy(sc->ndst, c->ip, 16);
+	sc->rt.nsport = bpf_htons(cfg_relay_port);
+	sc->rt.ndport = c->port;
+	sc->rt.chan_new = c->chan;
+}
 
-	if (bpf_ntohs(sc->in.dport) == cfg_relay_port) {
-		__u16 ch, len;
+/*
+ * ChannelData from a client on a bound channel, cursor at the ChannelData
+ * header: to its peer, or straight to the other client when the peer is
+ * an allocation here (relay-to-self).  CONTINUE or a pass outcome.
+ */
+static __always_inline int
+route_from_client(struct scratch *sc, struct hdr_cursor *nh, void *end)
+{
+	struct fz_xdp_client_val *cv;
+	struct fz_xdp_peer_val *pv;
+	struct fz_xdp_peer *peer;
+	__u16 payload = sc->in.udp_len - UDP_HLEN;
+	__u16 chan, len;
+	__u8 *cd;
 
-		if ((void *)(udp8 + 4) > end || payload < 4)
-			return count(FZ_XS_PASS_STUN, bytes, XDP_PASS);
-		ch = (__u16)(udp8[0] << 8 | udp8[1]);
-		len = (__u16)(udp8[2] << 8 | udp8[3]);
-		if (ch < 0x4000 || ch > 0x7fff)
-			return count(FZ_XS_PASS_STUN, bytes, XDP_PASS);
-		if (len != payload - 4)
-			return count(FZ_XS_PASS_BAD_LENGTH, bytes, XDP_PASS);
-		__builtin_memset(&sc->ckey, 0, sizeof(sc->ckey));
-		__builtin_memcpy(sc->ckey.ip, sc->in.src, 16);
-		sc->ckey.port = sc->in.sport;
-		sc->ckey.chan = bpf_htons(ch);
-		sc->ckey.fam = (__u8)sc->in.fam;
-		pv = bpf_map_lookup_elem(&fz_chan_to_peer, &sc->ckey);
-		if (pv == 0)
-			return count(FZ_XS_PASS_NO_CHANNEL, bytes, XDP_PASS);
-		/* RFC 8656 section 12: nothing without a live permission */
-		if (pv->expires <= bpf_ktime_get_ns())
-			return count(FZ_XS_PASS_EXPIRED, bytes, XDP_PASS);
-		pval = &pv->peer;
-		__builtin_memcpy(&chan_old, udp8, 2);
-		if (is_public(pval->ip, pval->fam, sc->pub) &&
-		    bpf_ntohs(pval->peer_port) >= cfg_port_lo &&
-		    bpf_ntohs(pval->peer_port) <= cfg_port_hi) {
-			/* Relay-to-self: the peer is another allocation here. */
-			__builtin_memset(&sc->pkey, 0, sizeof(sc->pkey));
-			__builtin_memcpy(sc->pkey.ip, pval->ip, 16);
-			sc->pkey.alloc_port = pval->peer_port;
-			sc->pkey.peer_port = pval->alloc_port;
-			sc->pkey.fam = pval->fam;
-			cv = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
-			if (cv == 0)
-				return count(FZ_XS_PASS_NO_CHANNEL, bytes,
-				    XDP_PASS);
-			if (cv->expires <= bpf_ktime_get_ns())
-				return count(FZ_XS_PASS_EXPIRED, bytes,
-				    XDP_PASS);
-			cval = &cv->client;
-			dir = FZ_XS_SELF;
-			nfam = cval->fam;
-			__builtin_memcpy(sc->ndst, cval->ip, 16);
-			nsport = bpf_htons(cfg_relay_port);
-			ndport = cval->port;
-			chan_new = cval->chan;
-		} else {
-			dir = FZ_XS_C2P;
-			nfam = pval->fam;
-			__builtin_memcpy(sc->ndst, pval->ip, 16);
-			nsport = pval->alloc_port;
-			ndport = pval->peer_port;
-		}
-	} else if (bpf_ntohs(sc->in.dport) >= cfg_port_lo &&
-	    bpf_ntohs(sc->in.dport) <= cfg_port_hi) {
+	if (parse_channeldata(nh, end, &cd) != 0 || payload < CHANNELDATA_HLEN)
+		return FZ_XS_PASS_STUN;
+	chan = (__u16)(cd[0] << 8 | cd[1]);
+	len = (__u16)(cd[2] << 8 | cd[3]);
+	if (chan < CHANNEL_MIN || chan > CHANNEL_MAX)
+		return FZ_XS_PASS_STUN;
+	if (len != payload - CHANNELDATA_HLEN)
+		return FZ_XS_PASS_BAD_LENGTH;
+	__builtin_memset(&sc->ckey, 0, sizeof(sc->ckey));
+	__builtin_memcpy(sc->ckey.ip, sc->in.src, 16);
+	sc->ckey.port = sc->in.sport;
+	sc->ckey.chan = bpf_htons(chan);
+	sc->ckey.fam = (__u8)sc->in.fam;
+	if ((pv = bpf_map_lookup_elem(&fz_chan_to_peer, &sc->ckey)) == 0)
+		return FZ_XS_PASS_NO_CHANNEL;
+	/* RFC 8656 section 12: nothing without a live permission */
+	if (pv->expires <= bpf_ktime_get_ns())
+		return FZ_XS_PASS_EXPIRED;
+	peer = &pv->peer;
+	__builtin_memcpy(&sc->rt.chan_old, cd, 2);
+	__builtin_memcpy(&sc->rt.cdlen_old, cd + 2, 2);
+	if (is_public(peer->ip, peer->fam, sc->pub) &&
+	    bpf_ntohs(peer->peer_port) >= cfg_port_lo &&
+	    bpf_ntohs(peer->peer_port) <= cfg_port_hi) {
+		/* Relay-to-self: the peer is another allocation here. */
 		__builtin_memset(&sc->pkey, 0, sizeof(sc->pkey));
-		__builtin_memcpy(sc->pkey.ip, sc->in.src, 16);
-		sc->pkey.alloc_port = sc->in.dport;
-		sc->pkey.peer_port = sc->in.sport;
-		sc->pkey.fam = (__u8)sc->in.fam;
+		__builtin_memcpy(sc->pkey.ip, peer->ip, 16);
+		sc->pkey.alloc_port = peer->peer_port;
+		sc->pkey.peer_port = peer->alloc_port;
+		sc->pkey.fam = peer->fam;
 		cv = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey);
 		if (cv == 0)
-			return count(FZ_XS_PASS_NO_CHANNEL, bytes, XDP_PASS);
+			return FZ_XS_PASS_NO_CHANNEL;
 		if (cv->expires <= bpf_ktime_get_ns())
-			return count(FZ_XS_PASS_EXPIRED, bytes, XDP_PASS);
-		cval = &cv->client;
-		dir = FZ_XS_P2C;
-		nfam = cval->fam;
-		__builtin_memcpy(sc->ndst, cval->ip, 16);
-		nsport = bpf_htons(cfg_relay_port);
-		ndport = cval->port;
-		chan_new = cval->chan;
-	} else
-		return count(FZ_XS_PASS_OTHER_PORT, bytes, XDP_PASS);
+			return FZ_XS_PASS_EXPIRED;
+		route_to_client(sc, &cv->client, FZ_XS_SELF);
+		return CONTINUE;
+	}
+	sc->rt.dir = FZ_XS_C2P;
+	sc->rt.nfam = peer->fam;
+	__builtin_memcpy(sc->ndst, peer->ip, 16);
+	sc->rt.nsport = peer->alloc_port;
+	sc->rt.ndport = peer->peer_port;
+	return CONTINUE;
+}
 
-	if (source_for(&sc->in, nfam, sc->nsrc) != 0)
+/* A datagram from a peer to an allocation port with a bound channel. */
+static __always_inline int
+route_from_peer(struct scratch *sc)
+{
+	struct fz_xdp_client_val *cv;
+
+	__builtin_memset(&sc->pkey, 0, sizeof(sc->pkey));
+	__builtin_memcpy(sc->pkey.ip, sc->in.src, 16);
+	sc->pkey.alloc_port = sc->in.dport;
+	sc->pkey.peer_port = sc->in.sport;
+	sc->pkey.fam = (__u8)sc->in.fam;
+	if ((cv = bpf_map_lookup_elem(&fz_peer_to_chan, &sc->pkey)) == 0)
+		return FZ_XS_PASS_NO_CHANNEL;
+	if (cv->expires <= bpf_ktime_get_ns())
+		return FZ_XS_PASS_EXPIRED;
+	route_to_client(sc, &cv->client, FZ_XS_P2C);
+	return CONTINUE;
+}
+
+/* --- the rewrite, shared by both directions ------------------------------ */
+
+/* The pseudo-header sum of the packet as received. */
+static __always_inline __u32
+pseudo_sum(const struct pkt *in)
+{
+	__u32 s = 0;
+
+	s = sum_addr(s, in->src, in->fam, 0);
+	s = sum_addr(s, in->dst, in->fam, 0);
+	s = sum16(s, bpf_htons(IPPROTO_UDP));
+	return sum16(s, bpf_htons(in->udp_len));
+}
+
+/*
+ * The UDP checksum, incrementally (RFC 1624): out with the old
+ * pseudo-header, ports, length and ChannelData words, in with the new.
+ */
+static __always_inline __u32
+csum_update(const struct scratch *sc, __u16 new_udp_len, __u16 payload)
+{
+	const struct pkt *in = &sc->in;
+	const struct route *rt = &sc->rt;
+	__u32 s = (__u16)~in->csum;
+
+	s = sum_addr(s, in->src, in->fam, 1);
+	s = sum_addr(s, in->dst, in->fam, 1);
+	s = sub16(s, bpf_htons(in->udp_len));	/* pseudo-header */
+	s = sub16(s, bpf_htons(in->udp_len));	/* UDP header */
+	s = sub16(s, in->sport);
+	s = sub16(s, in->dport);
+	s = sum_addr(s, sc->nsrc, rt->nfam, 0);
+	s = sum_addr(s, sc->ndst, rt->nfam, 0);
+	s = sum16(s, bpf_htons(new_udp_len));
+	s = sum16(s, bpf_htons(new_udp_len));
+	s = sum16(s, rt->nsport);
+	s = sum16(s, rt->ndport);
+	if (rt->dir == FZ_XS_C2P) {
+		s = sub16(s, rt->chan_old);
+		s = sub16(s, rt->cdlen_old);
+	} else if (rt->dir == FZ_XS_P2C) {
+		s = sum16(s, rt->chan_new);
+		s = sum16(s, bpf_htons(payload));
+	} else {
+		s = sub16(s, rt->chan_old);
+		s = sum16(s, rt->chan_new);
+	}
+	return s;
+}
+
+static __always_inline void
+write_ipv4(struct iphdr *ip, const struct scratch *sc, __u16 udp_len)
+{
+	const struct pkt *in = &sc->in;
+	__u16 *w = (__u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+	ip->version = 4;
+	ip->ihl = IPV4_HLEN / 4;
+	ip->tos = in->fam == 4 ? in->tos : (__u8)(bpf_ntohl(in->flow) >> 20);
+	ip->tot_len = bpf_htons(IPV4_HLEN + udp_len);
+	ip->id = in->fam == 4 ? in->ip_id : 0;
+	ip->frag_off = in->fam == 4 ? in->frag :
+	    bpf_htons(IPV4_DONT_FRAGMENT);
+	ip->ttl = in->ttl - 1;
+	ip->protocol = IPPROTO_UDP;
+	ip->check = 0;
+	__builtin_memcpy(&ip->saddr, sc->nsrc, 4);
+	__builtin_memcpy(&ip->daddr, sc->ndst, 4);
+#pragma unroll
+	for (i = 0; i < IPV4_HLEN / 2; i++)
+		sum += w[i];
+	ip->check = (__u16)~fold(sum);
+}
+
+static __always_inline void
+write_ipv6(struct ipv6hdr *ip6, const struct scratch *sc, __u16 udp_len)
+{
+	const struct pkt *in = &sc->in;
+	__be32 vcf;
+
+	vcf = in->fam == 6 ? in->flow :
+	    bpf_htonl(IPV6_VERSION_WORD | ((__u32)in->tos << 20));
+	__builtin_memcpy(ip6, &vcf, 4);
+	ip6->payload_len = bpf_htons(udp_len);
+	ip6->nexthdr = IPPROTO_UDP;
+	ip6->hop_limit = in->ttl - 1;
+	__builtin_memcpy(&ip6->saddr, sc->nsrc, 16);
+	__builtin_memcpy(&ip6->daddr, sc->ndst, 16);
+}
+
+/*
+ * Rebuilds the headers in front of the relayed data for sc->rt and sends
+ * the frame back out.  Past bpf_xdp_adjust_head the frame is no longer
+ * what arrived, so failures from there on are drops, counted as such.
+ */
+static __always_inline int
+relay_out(struct xdp_md *ctx, struct scratch *sc, __u64 bytes)
+{
+	const struct pkt *in = &sc->in;
+	const struct route *rt = &sc->rt;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct hdr_cursor nh = { .pos = data };
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__u32 old_prefix, new_prefix, s, l4;
+	__u16 payload = in->udp_len - UDP_HLEN, new_udp_len;
+	int nfam = rt->nfam, dir = rt->dir, partial;
+	struct ethhdr *eth;
+	struct udphdr *udp;
+
+	if (source_for(in, nfam, sc->nsrc) != 0)
 		return count(FZ_XS_PASS_NO_INT_ADDR, bytes, XDP_PASS);
 	if (ip_eq(sc->nsrc, sc->ndst))
 		return count(FZ_XS_DROP_LOOP, bytes, XDP_DROP);
-	if (sc->in.ttl <= 1)
+	if (in->ttl <= 1)
 		return count(FZ_XS_PASS_TTL, bytes, XDP_PASS);
-	if (sc->in.fam == 4 && sc->in.csum == 0 && nfam == 6)
+	if (in->fam == 4 && in->csum == 0 && nfam == 6)
 		return count(FZ_XS_PASS_ZERO_CSUM, bytes, XDP_PASS);
 
 	/* Sizes: what is rebuilt is everything before the relayed data. */
-	old_prefix = sc->in.l4 + 8 + (dir == FZ_XS_P2C ? 0 : 4);
-	new_prefix = sizeof(struct ethhdr) + (nfam == 4 ? 20 : 40) + 8 +
-	    (dir == FZ_XS_C2P ? 0 : 4);
-	new_udp_len = (__u16)(sc->in.udp_len + (dir == FZ_XS_C2P ? -4 :
-	    dir == FZ_XS_P2C ? 4 : 0));
+	old_prefix = in->l4 + UDP_HLEN +
+	    (dir == FZ_XS_P2C ? 0 : CHANNELDATA_HLEN);
+	l4 = ETH_HLEN + (nfam == 4 ? IPV4_HLEN : IPV6_HLEN);
+	new_prefix = l4 + UDP_HLEN + (dir == FZ_XS_C2P ? 0 : CHANNELDATA_HLEN);
+	new_udp_len = (__u16)(in->udp_len + (dir == FZ_XS_C2P ?
+	    -CHANNELDATA_HLEN : dir == FZ_XS_P2C ? CHANNELDATA_HLEN : 0));
 
 	/*
-	 * The UDP checksum, incrementally (RFC 1624): out with the old
-	 * pseudo-header, ports, length and ChannelData words, in with the
-	 * new.  A partial checksum (the pseudo-header sum alone, as a local
-	 * sender with offload leaves it) is recomputed in full instead.
+	 * A partial checksum (the pseudo-header sum alone, as a local sender
+	 * with offload leaves it) is recomputed in full instead.
 	 */
-	s = 0;
-	s = sum_addr(s, sc->in.src, sc->in.fam, 0);
-	s = sum_addr(s, sc->in.dst, sc->in.fam, 0);
-	s = sum16(s, bpf_htons(IPPROTO_UDP));
-	s = sum16(s, bpf_htons(sc->in.udp_len));
-	if (sc->in.csum != 0 && fold(s) == sc->in.csum)
-		partial = 1;
-	s = (__u16)~sc->in.csum;
-	s = sum_addr(s, sc->in.src, sc->in.fam, 1);
-	s = sum_addr(s, sc->in.dst, sc->in.fam, 1);
-	s = sub16(s, bpf_htons(sc->in.udp_len));	/* pseudo-header */
-	s = sub16(s, bpf_htons(sc->in.udp_len));	/* UDP header */
-	s = sub16(s, sc->in.sport);
-	s = sub16(s, sc->in.dport);
-	s = sum_addr(s, sc->nsrc, nfam, 0);
-	s = sum_addr(s, sc->ndst, nfam, 0);
-	s = sum16(s, bpf_htons(new_udp_len));
-	s = sum16(s, bpf_htons(new_udp_len));
-	s = sum16(s, nsport);
-	s = sum16(s, ndport);
-	if (dir == FZ_XS_C2P) {
-		__u16 w0, w1;
+	partial = in->csum != 0 && fold(pseudo_sum(in)) == in->csum;
+	s = csum_update(sc, new_udp_len, payload);
 
-		if ((void *)(udp8 + 4) > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
-		__builtin_memcpy(&w0, udp8, 2);
-		__builtin_memcpy(&w1, udp8 + 2, 2);
-		s = sub16(s, w0);
-		s = sub16(s, w1);
-	} else if (dir == FZ_XS_P2C) {
-		s = sum16(s, chan_new);
-		s = sum16(s, bpf_htons(payload));
-	} else {
-		s = sub16(s, chan_old);
-		s = sum16(s, chan_new);
-	}
-
+	if (parse_ethhdr(&nh, end, &eth) != 0)
+		return count(FZ_XS_PASS_SHORT, bytes, XDP_PASS);
 	__builtin_memcpy(smac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, eth->h_dest, ETH_ALEN);
 	if (bpf_xdp_adjust_head(ctx, (int)old_prefix - (int)new_prefix) != 0)
 		return count(FZ_XS_PASS_ADJUST, bytes, XDP_PASS);
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	if (data + 14 + 40 + 8 + 4 > end && data + new_prefix > end)
-		return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-
-	eth = data;
-	if ((void *)(eth + 1) > end)
-		return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
+	nh.pos = data;
+	if (data + new_prefix > end || parse_ethhdr(&nh, end, &eth) != 0)
+		return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
 	__builtin_memcpy(eth->h_dest, smac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, dmac, ETH_ALEN);
-	{
-		struct udphdr *udp;
-		__u32 l4;
+	if (nfam == 4) {
+		struct iphdr *ip;
 
-		if (nfam == 4) {
-			struct iphdr *ip = data + sizeof(*eth);
-			__u32 ipsum = 0;
-			__u16 *w = (__u16 *)ip;
-			int i;
+		if (parse_iphdr(&nh, end, &ip) != 0)
+			return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+		write_ipv4(ip, sc, new_udp_len);
+	} else {
+		struct ipv6hdr *ip6;
 
-			if ((void *)(ip + 1) > end)
-				return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-			eth->h_proto = bpf_htons(ETH_P_IP);
-			ip->version = 4;
-			ip->ihl = 5;
-			ip->tos = sc->in.fam == 4 ? sc->in.tos :
-			    (__u8)(bpf_ntohl(sc->in.flow) >> 20);
-			ip->tot_len = bpf_htons(20 + new_udp_len);
-			ip->id = sc->in.fam == 4 ? sc->in.ip_id : 0;
-			ip->frag_off = sc->in.fam == 4 ? sc->in.frag : bpf_htons(0x4000);
-			ip->ttl = sc->in.ttl - 1;
-			ip->protocol = IPPROTO_UDP;
-			ip->check = 0;
-			__builtin_memcpy(&ip->saddr, sc->nsrc, 4);
-			__builtin_memcpy(&ip->daddr, sc->ndst, 4);
-#pragma unroll
-			for (i = 0; i < 10; i++)
-				ipsum += w[i];
-			ip->check = (__u16)~fold(ipsum);
-			l4 = sizeof(*eth) + sizeof(*ip);
-		} else {
-			struct ipv6hdr *ip6 = data + sizeof(*eth);
-			__be32 vcf;
+		if (parse_ip6hdr(&nh, end, &ip6) != 0)
+			return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
+		eth->h_proto = bpf_htons(ETH_P_IPV6);
+		write_ipv6(ip6, sc, new_udp_len);
+	}
+	if (parse_udphdr(&nh, end, &udp) != 0)
+		return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
+	udp->source = rt->nsport;
+	udp->dest = rt->ndport;
+	udp->len = bpf_htons(new_udp_len);
+	if (dir != FZ_XS_C2P) {
+		__u16 len = new_udp_len - UDP_HLEN - CHANNELDATA_HLEN;
+		__u8 *cd;
 
-			if ((void *)(ip6 + 1) > end)
-				return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-			eth->h_proto = bpf_htons(ETH_P_IPV6);
-			vcf = sc->in.fam == 6 ? sc->in.flow :
-			    bpf_htonl(0x60000000u | ((__u32)sc->in.tos << 20));
-			__builtin_memcpy(ip6, &vcf, 4);
-			ip6->payload_len = bpf_htons(new_udp_len);
-			ip6->nexthdr = IPPROTO_UDP;
-			ip6->hop_limit = sc->in.ttl - 1;
-			__builtin_memcpy(&ip6->saddr, sc->nsrc, 16);
-			__builtin_memcpy(&ip6->daddr, sc->ndst, 16);
-			l4 = sizeof(*eth) + sizeof(*ip6);
-		}
+		if (parse_channeldata(&nh, end, &cd) != 0)
+			return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
+		__builtin_memcpy(cd, &rt->chan_new, 2);
+		cd[2] = (__u8)(len >> 8);
+		cd[3] = (__u8)len;
+	}
+	if (in->fam == 4 && in->csum == 0 && nfam == 4) {
+		udp->check = 0;		/* none before, none now */
+	} else if (partial) {
+		__u32 ps = 0;
+
+		udp->check = 0;
+		ps = sum_addr(ps, sc->nsrc, nfam, 0);
+		ps = sum_addr(ps, sc->ndst, nfam, 0);
+		ps = sum16(ps, bpf_htons(IPPROTO_UDP));
+		ps = sum16(ps, bpf_htons(new_udp_len));
+		udp->check = (__u16)~full_csum(ctx, l4, new_udp_len, ps);
+		data = (void *)(long)ctx->data;
+		end = (void *)(long)ctx->data_end;
 		udp = data + l4;
 		if ((void *)(udp + 1) > end)
-			return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-		udp->source = nsport;
-		udp->dest = ndport;
-		udp->len = bpf_htons(new_udp_len);
-		if (dir != FZ_XS_C2P) {
-			__u8 *c = (__u8 *)(udp + 1);
+			return count(FZ_XS_DROP_SHORT, bytes, XDP_DROP);
+		if (udp->check == 0)
+			udp->check = 0xffff;
+	} else {
+		__u16 c = (__u16)~fold(s);
 
-			if ((void *)(c + 4) > end)
-				return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-			__builtin_memcpy(c, &chan_new, 2);
-			c[2] = (__u8)((new_udp_len - 12) >> 8);
-			c[3] = (__u8)(new_udp_len - 12);
-		}
-		if (sc->in.fam == 4 && sc->in.csum == 0 && nfam == 4) {
-			udp->check = 0;		/* none before, none now */
-		} else if (partial) {
-			__u32 ps = 0;
-
-			udp->check = 0;
-			ps = sum_addr(ps, sc->nsrc, nfam, 0);
-			ps = sum_addr(ps, sc->ndst, nfam, 0);
-			ps = sum16(ps, bpf_htons(IPPROTO_UDP));
-			ps = sum16(ps, bpf_htons(new_udp_len));
-			udp->check = (__u16)~full_csum(ctx, l4, new_udp_len, ps);
-			data = (void *)(long)ctx->data;
-			end = (void *)(long)ctx->data_end;
-			udp = data + l4;
-			if ((void *)(udp + 1) > end)
-				return count(FZ_XS_PASS_SHORT, bytes, XDP_DROP);
-			if (udp->check == 0)
-				udp->check = 0xffff;
-		} else {
-			__u16 c = (__u16)~fold(s);
-
-			udp->check = c == 0 ? 0xffff : c;
-		}
+		udp->check = c == 0 ? 0xffff : c;
 	}
-	stat = dir;
-	return count(stat, new_udp_len - 8 - (dir == FZ_XS_C2P ? 0 : 4), XDP_TX);
+	return count(dir, new_udp_len - UDP_HLEN -
+	    (dir == FZ_XS_C2P ? 0 : CHANNELDATA_HLEN), XDP_TX);
+}
+
+SEC("xdp")
+int
+fz_turn_router(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct hdr_cursor nh = { .pos = data };
+	__u64 bytes = end - data;
+	struct scratch *sc;
+	__u32 zero = 0;
+	__u16 dport;
+	int stat;
+
+	if ((sc = bpf_map_lookup_elem(&fz_scratch, &zero)) == 0)
+		return XDP_PASS;
+	if ((stat = parse_packet(&nh, end, &sc->in)) != CONTINUE)
+		return count(stat, bytes, XDP_PASS);
+	dport = bpf_ntohs(sc->in.dport);
+	if (dport == cfg_relay_port)
+		stat = route_from_client(sc, &nh, end);
+	else if (dport >= cfg_port_lo && dport <= cfg_port_hi)
+		stat = route_from_peer(sc);
+	else
+		stat = FZ_XS_PASS_OTHER_PORT;
+	if (stat != CONTINUE)
+		return count(stat, bytes, XDP_PASS);
+	return relay_out(ctx, sc, bytes);
 }
 
 /* For the router-side veth peers in tests: native XDP_TX needs a program

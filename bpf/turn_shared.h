@@ -74,6 +74,7 @@ enum fz_xdp_stat {
 	FZ_XS_PASS_ADJUST,	/* bpf_xdp_adjust_head failed */
 	FZ_XS_DROP_LOOP,	/* source equals destination */
 	FZ_XS_PASS_EXPIRED,	/* channel or permission expired */
+	FZ_XS_DROP_SHORT,	/* too short to rebuild after adjust_head */
 	FZ_XS_COUNT
 };
 

@@ -45,19 +45,21 @@ gauge(struct evbuffer *b, const char *name, const char *help, uint64_t v)
 	    name, help, name, name, (unsigned long long)v);
 }
 
+/* The relay's counters by metric family. */
+static const enum relay_counter auth_counters[] = { RC_AUTH_MISSING,
+    RC_AUTH_BAD, RC_AUTH_EXPIRED, RC_AUTH_STALE_NONCE, RC_AUTH_BAD_USERNAME };
+static const enum relay_counter drop_counters[] = { RC_DROP_NO_CHANNEL,
+    RC_DROP_NO_PERMISSION, RC_DROP_NO_ALLOCATION, RC_DROP_MALFORMED,
+    RC_DROP_FORBIDDEN_PEER, RC_DROP_TRUNCATED, RC_DROP_SEND_FAILED,
+    RC_DROP_FAMILY, RC_DROP_NOT_STUN, RC_QUOTA, RC_CAPACITY };
+static const enum relay_counter request_counters[] = { RC_REQ_BINDING,
+    RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION, RC_REQ_CHANNEL_BIND,
+    RC_REQ_OTHER, RC_IND_SEND };
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
-	static const enum relay_counter auth[] = { RC_AUTH_MISSING,
-	    RC_AUTH_BAD, RC_AUTH_EXPIRED, RC_AUTH_STALE_NONCE,
-	    RC_AUTH_BAD_USERNAME };
-	static const enum relay_counter drops[] = { RC_DROP_NO_CHANNEL,
-	    RC_DROP_NO_PERMISSION, RC_DROP_NO_ALLOCATION, RC_DROP_MALFORMED,
-	    RC_DROP_FORBIDDEN_PEER, RC_DROP_TRUNCATED, RC_DROP_SEND_FAILED,
-	    RC_DROP_FAMILY, RC_DROP_NOT_STUN, RC_QUOTA, RC_CAPACITY };
-	static const enum relay_counter reqs[] = { RC_REQ_BINDING,
-	    RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION,
-	    RC_REQ_CHANNEL_BIND, RC_REQ_OTHER, RC_IND_SEND };
 	struct metrics *m = arg;
 	struct evbuffer *b = evbuffer_new();
 	struct relay *r = m->r;
@@ -86,26 +88,26 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    relay_counter(r, RC_BYTES_P2C), false);
 	counter(b, "fz_relay_bytes_total", NULL, "datapath=\"xdp\"",
 	    atomic_load(&m->g->xdp_bytes), false);
-	for (i = 0; i < sizeof(auth) / sizeof(auth[0]); i++) {
+	for (i = 0; i < NELEM(auth_counters); i++) {
 		snprintf(l, sizeof(l), "reason=\"%s\"",
-		    relay_counter_name(auth[i]) + 5);
+		    relay_counter_name(auth_counters[i]) + 5);
 		counter(b, "fz_relay_auth_failures_total",
 		    "Requests refused for their credentials.", l,
-		    relay_counter(r, auth[i]), i == 0);
+		    relay_counter(r, auth_counters[i]), i == 0);
 	}
-	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
+	for (i = 0; i < NELEM(drop_counters); i++) {
 		snprintf(l, sizeof(l), "reason=\"%s\"",
-		    relay_counter_name(drops[i]));
+		    relay_counter_name(drop_counters[i]));
 		counter(b, "fz_relay_drops_total", "Packets or requests "
 		    "dropped or refused, by reason.", l,
-		    relay_counter(r, drops[i]), i == 0);
+		    relay_counter(r, drop_counters[i]), i == 0);
 	}
-	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+	for (i = 0; i < NELEM(request_counters); i++) {
 		snprintf(l, sizeof(l), "method=\"%s\"",
-		    relay_counter_name(reqs[i]));
+		    relay_counter_name(request_counters[i]));
 		counter(b, "fz_relay_requests_total", "STUN/TURN requests "
 		    "and indications received.", l,
-		    relay_counter(r, reqs[i]), i == 0);
+		    relay_counter(r, request_counters[i]), i == 0);
 	}
 	if (atomic_load(&m->g->xdp))
 		for (i = 0; i < FZ_XS_COUNT; i++) {

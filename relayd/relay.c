@@ -25,6 +25,7 @@
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
+#define STUN_CLASS_BITS	0x0110	/* C1 and C0 of the message type */
 
 struct reservation {
 	uint8_t		token[8];
@@ -49,6 +50,7 @@ struct relay {
 	unsigned		 nres;
 	_Atomic uint64_t	 ctr[RC_COUNT];
 	struct log_ratelimit	 rl;
+	uint8_t			 indication[65536 + 200];	/* Data */
 };
 
 static const char *const ctr_names[RC_COUNT] = {
@@ -221,28 +223,32 @@ username_expiry(const char *u, uint64_t *expiry)
 
 /* --- peers ----------------------------------------------------------------- */
 
+/* Special-purpose IPv4 networks (RFC 6890) no peer may be in. */
+static const struct {
+	uint32_t net, mask;
+} v4_special[] = {
+	{ 0x00000000, 0xff000000 },	/* 0/8 "this network" */
+	{ 0x0a000000, 0xff000000 },	/* 10/8 */
+	{ 0x64400000, 0xffc00000 },	/* 100.64/10 CGNAT */
+	{ 0x7f000000, 0xff000000 },	/* 127/8 loopback */
+	{ 0xa9fe0000, 0xffff0000 },	/* 169.254/16 incl. metadata */
+	{ 0xac100000, 0xfff00000 },	/* 172.16/12 */
+	{ 0xc0000000, 0xffffff00 },	/* 192.0.0/24 */
+	{ 0xc0a80000, 0xffff0000 },	/* 192.168/16 */
+	{ 0xc6120000, 0xfffe0000 },	/* 198.18/15 benchmarking */
+	{ 0xe0000000, 0xf0000000 },	/* 224/4 multicast */
+	{ 0xf0000000, 0xf0000000 },	/* 240/4 incl. broadcast */
+};
+
 static bool
 v4_forbidden(const uint8_t *a)
 {
 	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
 	    (uint32_t)a[2] << 8 | a[3];
-	static const struct { uint32_t net, mask; } nets[] = {
-		{ 0x00000000, 0xff000000 },	/* 0/8 "this network" */
-		{ 0x0a000000, 0xff000000 },	/* 10/8 */
-		{ 0x64400000, 0xffc00000 },	/* 100.64/10 CGNAT */
-		{ 0x7f000000, 0xff000000 },	/* 127/8 loopback */
-		{ 0xa9fe0000, 0xffff0000 },	/* 169.254/16 incl. metadata */
-		{ 0xac100000, 0xfff00000 },	/* 172.16/12 */
-		{ 0xc0000000, 0xffffff00 },	/* 192.0.0/24 */
-		{ 0xc0a80000, 0xffff0000 },	/* 192.168/16 */
-		{ 0xc6120000, 0xfffe0000 },	/* 198.18/15 benchmarking */
-		{ 0xe0000000, 0xf0000000 },	/* 224/4 multicast */
-		{ 0xf0000000, 0xf0000000 },	/* 240/4 incl. broadcast */
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
-		if ((v & nets[i].mask) == nets[i].net)
+	for (i = 0; i < sizeof(v4_special) / sizeof(v4_special[0]); i++)
+		if ((v & v4_special[i].mask) == v4_special[i].net)
 			return true;
 	return false;
 }
@@ -271,6 +277,15 @@ is_own(const struct relay *r, int fam, const uint8_t *ip)
 	return false;
 }
 
+/* IPv6 prefixes that embed an IPv4 address (or none worth reaching). */
+static const uint8_t v6_zero[16];
+static const uint8_t v6_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+    0xff };
+static const uint8_t v6_translated[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+    0, 0 };
+static const uint8_t v6_nat64[12] = { 0, 0x64, 0xff, 0x9b };
+static const uint8_t v6_nat64_local[6] = { 0, 0x64, 0xff, 0x9b, 0, 0x01 };
+
 /*
  * The address part of the rule: false for a forbidden address; *own is set
  * when it is (or embeds) one of the relay's own, which only allocation
@@ -290,30 +305,23 @@ peer_ip_allowed(const struct relay *r, const struct sockaddr *sa, bool *own)
 	if (sa->sa_family == AF_INET6) {
 		const uint8_t *a = (const uint8_t *)
 		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		    0, 0xff, 0xff };
-		static const uint8_t translated[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
-		    0xff, 0xff, 0, 0 };
-		static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
-		static const uint8_t nat64_local[6] = { 0, 0x64, 0xff, 0x9b,
-		    0, 0x01 };
-		static const uint8_t zero[16];
 
 		*own = is_own(r, AF_INET6, a);
 		/* ::/96: ::, ::1 and IPv4-compatible ::a.b.c.d (RFC 4291) */
-		if (memcmp(a, zero, 12) == 0)
+		if (memcmp(a, v6_zero, 12) == 0)
 			return false;
 		/* ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765) */
-		if (memcmp(a, translated, 12) == 0)
+		if (memcmp(a, v6_translated, 12) == 0)
 			return false;
 		/* IPv4-mapped and the NAT64 well-known prefix (RFC 6052)
 		 * reach the embedded IPv4 address: its rules apply. */
-		if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+		if (memcmp(a, v6_mapped, 12) == 0 ||
+		    memcmp(a, v6_nat64, 12) == 0) {
 			*own = *own || is_own(r, AF_INET, a + 12);
 			return !v4_forbidden(a + 12);
 		}
 		/* 64:ff9b:1::/48, local-use NAT64 (RFC 8215): any v4 */
-		if (memcmp(a, nat64_local, 6) == 0)
+		if (memcmp(a, v6_nat64_local, 6) == 0)
 			return false;
 		/* 2002::/16, 6to4 (RFC 3056): embeds any IPv4 address */
 		if (a[0] == 0x20 && a[1] == 0x02)
@@ -326,7 +334,7 @@ peer_ip_allowed(const struct relay *r, const struct sockaddr *sa, bool *own)
 			return false;
 		if (a[0] == 0xff)				/* multicast */
 			return false;
-		if (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, zero, 6) == 0)
+		if (a[0] == 0x01 && a[1] == 0 && memcmp(a + 2, v6_zero, 6) == 0)
 			return false;			/* 100::/64 discard */
 		return true;
 	}
@@ -672,170 +680,367 @@ reservation_add(struct relay *r, uint16_t port, bool v4, bool v6)
 	return rv->token;
 }
 
-/* --- responses ------------------------------------------------------------- */
+/* --- requests: decoded first, then acted on -------------------------------- */
 
-struct req {
+/* An attribute after decoding: not there, usable, or there but malformed. */
+enum attr_state { ATTR_ABSENT, ATTR_OK, ATTR_BAD };
+
+struct peer_addr {
+	enum attr_state		 state;
+	union fz_sockaddr	 sa;
+};
+
+/*
+ * A STUN message as the relay reads it: the attributes it acts on, decoded
+ * once by turn_request_decode (the first of each type, as stun_find reads
+ * them; XOR-PEER-ADDRESS every one, in order).  Which of them a method
+ * needs, and in which order their errors are answered, is the handlers'
+ * business.  msg borrows the datagram: integrity is checked over it.
+ */
+struct turn_request {
+	uint16_t		 type, method, cls;
+	uint8_t			 tid[12];
+	bool			 fingerprint;	/* answered with one too */
+	int			 mi, mi256;	/* index into msg.attrs (.off) or -1 */
+	enum attr_state		 username_st, realm_st, nonce_st;
+	char			 username[514];
+	char			 realm[764];
+	char			 nonce[764];
+	enum attr_state		 transport_st;
+	uint8_t			 transport;	/* protocol number */
+	enum attr_state		 family_st;	/* REQUESTED-ADDRESS-FAMILY */
+	uint8_t			 family;
+	enum attr_state		 add_family_st;	/* ADDITIONAL-ADDRESS-FAMILY */
+	uint8_t			 add_family;
+	enum attr_state		 lifetime_st;
+	uint32_t		 lifetime;	/* s, as asked */
+	enum attr_state		 even_port_st;
+	bool			 reserve_next;	/* EVEN-PORT's R bit */
+	enum attr_state		 token_st;
+	uint8_t			 token[8];
+	enum attr_state		 channel_st;	/* bad outside the range */
+	uint16_t		 channel;
+	bool			 have_data;
+	const uint8_t		*data;
+	size_t			 data_len;
+	struct peer_addr	 peers[STUN_MAX_ATTRS];
+	unsigned		 npeers;
+	uint16_t		 unknown[8];	/* comprehension-required */
+	unsigned		 nunknown;
+	struct stun_msg		 msg;
+};
+
+static enum attr_state
+text_attr(const struct stun_attr *a, size_t max, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (a == NULL)
+		return ATTR_ABSENT;
+	return stun_get_text(a, max, out, cap) == 0 ? ATTR_OK : ATTR_BAD;
+}
+
+static enum attr_state
+family_attr(const struct stun_attr *a, uint8_t *fam)
+{
+	if (a == NULL)
+		return ATTR_ABSENT;
+	return stun_get_family(a, fam) == 0 ? ATTR_OK : ATTR_BAD;
+}
+
+/*
+ * Parses a datagram into t: 0, or -EBADMSG when it is not a well-formed
+ * STUN message or its FINGERPRINT is wrong.  Attribute errors are not
+ * errors here; they are recorded for the handler to answer.
+ */
+static int
+turn_request_decode(struct turn_request *t, const uint8_t *p, size_t len)
+{
+	const struct stun_msg *m = &t->msg;
+	const struct stun_attr *a;
+	unsigned i;
+
+	if (stun_parse(p, len, &t->msg) != 0)
+		return -EBADMSG;
+	t->fingerprint = m->fp >= 0;
+	if (t->fingerprint && stun_check_fingerprint(m) != 0)
+		return -EBADMSG;
+	t->type = m->type;
+	t->method = m->method;
+	t->cls = m->cls;
+	memcpy(t->tid, m->tid, sizeof(t->tid));
+	t->mi = m->mi;
+	t->mi256 = m->mi256;
+	t->username_st = text_attr(stun_find(m, STUN_A_USERNAME), 513,
+	    t->username, sizeof(t->username));
+	t->realm_st = text_attr(stun_find(m, STUN_A_REALM), 763, t->realm,
+	    sizeof(t->realm));
+	t->nonce_st = text_attr(stun_find(m, STUN_A_NONCE), 763, t->nonce,
+	    sizeof(t->nonce));
+	t->transport_st = ATTR_ABSENT;
+	if ((a = stun_find(m, TURN_A_REQUESTED_TRANSPORT)) != NULL)
+		t->transport_st = stun_get_transport(a, &t->transport) == 0 ?
+		    ATTR_OK : ATTR_BAD;
+	t->family_st = family_attr(stun_find(m,
+	    TURN_A_REQUESTED_ADDRESS_FAMILY), &t->family);
+	t->add_family_st = family_attr(stun_find(m,
+	    TURN_A_ADDITIONAL_ADDRESS_FAMILY), &t->add_family);
+	t->lifetime_st = ATTR_ABSENT;
+	if ((a = stun_find(m, TURN_A_LIFETIME)) != NULL)
+		t->lifetime_st = stun_get_u32(a, &t->lifetime) == 0 ? ATTR_OK :
+		    ATTR_BAD;
+	t->even_port_st = ATTR_ABSENT;
+	t->reserve_next = false;
+	if ((a = stun_find(m, TURN_A_EVEN_PORT)) != NULL) {
+		t->even_port_st = a->len >= 1 ? ATTR_OK : ATTR_BAD;
+		t->reserve_next = a->len >= 1 && (a->val[0] & 0x80) != 0;
+	}
+	t->token_st = ATTR_ABSENT;
+	if ((a = stun_find(m, TURN_A_RESERVATION_TOKEN)) != NULL) {
+		t->token_st = a->len == sizeof(t->token) ? ATTR_OK : ATTR_BAD;
+		if (t->token_st == ATTR_OK)
+			memcpy(t->token, a->val, sizeof(t->token));
+	}
+	t->channel_st = ATTR_ABSENT;
+	if ((a = stun_find(m, TURN_A_CHANNEL_NUMBER)) != NULL)
+		t->channel_st = stun_get_channel(a, &t->channel) == 0 &&
+		    t->channel >= TURN_CHANNEL_MIN &&
+		    t->channel <= TURN_CHANNEL_MAX ? ATTR_OK : ATTR_BAD;
+	t->have_data = false;
+	if ((a = stun_find(m, TURN_A_DATA)) != NULL) {
+		t->have_data = true;
+		t->data = a->val;
+		t->data_len = a->len;
+	}
+	t->npeers = 0;
+	for (i = 0; i < m->nattrs && i < STUN_MAX_ATTRS; i++) {
+		struct peer_addr *pa = &t->peers[t->npeers];
+
+		if (m->attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
+			continue;
+		pa->state = stun_get_xaddr(m, &m->attrs[i], &pa->sa) == 0 ?
+		    ATTR_OK : ATTR_BAD;
+		t->npeers++;
+	}
+	t->nunknown = m->nunknown < 8 ? m->nunknown : 8;
+	memcpy(t->unknown, m->unknown, t->nunknown * sizeof(t->unknown[0]));
+	return 0;
+}
+
+/* One request being answered: what was decoded and who to answer. */
+struct txn {
+	struct turn_request	 req;
 	int			 fd;
 	const struct sockaddr	*from;
 	struct taddr		 client;
-	struct stun_msg		 m;
-	const uint8_t		*key;		/* when authenticated */
-	bool			 sha256;
-	bool			 fingerprint;
-	char			 username[514];
+	bool			 authenticated;	/* key is valid */
+	uint8_t			 key[16];	/* long-term key, wiped after */
+	bool			 sha256;	/* it came with MI-SHA256 */
 	bool			 firezone;	/* the Firezone scheme matched */
 };
 
+/* --- responses ------------------------------------------------------------- */
+
+/*
+ * Every error a request is answered with.  TURN_ERR_CHALLENGE is the 401
+ * every client gets first: no reason phrase, so that what a spoofed flood
+ * gets back stays small (60 bytes with realm "firezone" for 20).
+ */
+enum turn_error {
+	TURN_OK = 0,
+	TURN_ERR_BAD_REQUEST,
+	TURN_ERR_CHALLENGE,
+	TURN_ERR_UNAUTHORIZED,
+	TURN_ERR_FORBIDDEN,
+	TURN_ERR_UNKNOWN_ATTRIBUTE,
+	TURN_ERR_ALLOCATION_MISMATCH,
+	TURN_ERR_STALE_NONCE,
+	TURN_ERR_FAMILY_UNSUPPORTED,
+	TURN_ERR_WRONG_CREDENTIALS,
+	TURN_ERR_UNSUPPORTED_TRANSPORT,
+	TURN_ERR_PEER_FAMILY_MISMATCH,
+	TURN_ERR_QUOTA,
+	TURN_ERR_SERVER,
+	TURN_ERR_CAPACITY,
+	TURN_ERR_COUNT
+};
+
+static const struct {
+	int		 code;
+	const char	*reason;
+} turn_errors[TURN_ERR_COUNT] = {
+	[TURN_ERR_BAD_REQUEST] = { 400, "Bad Request" },
+	[TURN_ERR_CHALLENGE] = { 401, "" },
+	[TURN_ERR_UNAUTHORIZED] = { 401, "Unauthorized" },
+	[TURN_ERR_FORBIDDEN] = { 403, "Forbidden" },
+	[TURN_ERR_UNKNOWN_ATTRIBUTE] = { 420, "Unknown Attribute" },
+	[TURN_ERR_ALLOCATION_MISMATCH] = { 437, "Allocation Mismatch" },
+	[TURN_ERR_STALE_NONCE] = { 438, "Stale Nonce" },
+	[TURN_ERR_FAMILY_UNSUPPORTED] = { 440, "Address Family not Supported" },
+	[TURN_ERR_WRONG_CREDENTIALS] = { 441, "Wrong Credentials" },
+	[TURN_ERR_UNSUPPORTED_TRANSPORT] = { 442,
+	    "Unsupported Transport Protocol" },
+	[TURN_ERR_PEER_FAMILY_MISMATCH] = { 443, "Peer Address Family Mismatch" },
+	[TURN_ERR_QUOTA] = { 486, "Allocation Quota Reached" },
+	[TURN_ERR_SERVER] = { 500, "Server Error" },
+	[TURN_ERR_CAPACITY] = { 508, "Insufficient Capacity" },
+};
+
+/* SOFTWARE, integrity and fingerprint as the request earned; then sent. */
 static void
-finish(struct relay *r, struct req *q, struct stun_builder *b)
+respond(struct relay *r, struct txn *x, struct stun_builder *b)
 {
 	size_t n;
 
 	/* SOFTWARE only to authenticated clients: what an unauthenticated
 	 * (possibly spoofed) request gets back stays small. */
-	if (r->cfg.software != NULL && q->key != NULL)
+	if (r->cfg.software != NULL && x->authenticated)
 		stun_put_str(b, STUN_A_SOFTWARE, r->cfg.software);
-	if (q->key != NULL) {
-		if (q->sha256)
-			stun_put_integrity_sha256(b, q->key, 16);
+	if (x->authenticated) {
+		if (x->sha256)
+			stun_put_integrity_sha256(b, x->key, sizeof(x->key));
 		else
-			stun_put_integrity(b, q->key, 16);
+			stun_put_integrity(b, x->key, sizeof(x->key));
 	}
-	if (q->fingerprint)
+	if (x->req.fingerprint)
 		stun_put_fingerprint(b);
 	if (stun_finish(b, &n) != 0) {
 		log_warnx("response did not fit");
 		return;
 	}
-	r->ops.send_ctl(r->ops.arg, q->fd, q->from, b->w.p, n);
+	r->ops.send_ctl(r->ops.arg, x->fd, x->from, b->w.p, n);
 }
 
+/* The request's method in a response class (RFC 8489 section 5). */
+static uint16_t
+response_type(const struct txn *x, uint16_t cls)
+{
+	return (uint16_t)((x->req.type & ~STUN_CLASS_BITS) | cls);
+}
+
+/* The one place error responses are built (RFC 8489 section 14.8). */
 static void
-error_resp(struct relay *r, struct req *q, int code, const char *reason)
+error_resp(struct relay *r, struct txn *x, enum turn_error e)
 {
 	struct stun_builder b;
 	uint8_t buf[600];
+	int code = turn_errors[e].code;
 
 	relay_count(r, RC_RESP_ERROR, 1);
-	stun_build(&b, buf, sizeof(buf), (uint16_t)(q->m.type & ~0x0110) |
-	    STUN_ERROR, q->m.tid);
-	stun_put_error(&b, code, reason);
+	stun_build(&b, buf, sizeof(buf), response_type(x, STUN_ERROR),
+	    x->req.tid);
+	stun_put_error(&b, code, turn_errors[e].reason);
 	if (code == 401 || code == 438) {
 		char nonce[RELAY_NONCE_LEN + 1];
 
-		nonce_mint(r, &q->client, nonce);
+		nonce_mint(r, &x->client, nonce);
 		stun_put_str(&b, STUN_A_REALM, r->cfg.realm);
 		stun_put_str(&b, STUN_A_NONCE, nonce);
-		q->key = NULL;
+		x->authenticated = false;
 	}
-	if (code == 420)
-		stun_put_unknown(&b, q->m.unknown, q->m.nunknown);
-	finish(r, q, &b);
+	if (e == TURN_ERR_UNKNOWN_ATTRIBUTE)
+		stun_put_unknown(&b, x->req.unknown, x->req.nunknown);
+	respond(r, x, &b);
 }
 
 static void
-success_begin(struct relay *r, struct req *q, struct stun_builder *b,
+success_build(struct relay *r, struct txn *x, struct stun_builder *b,
     uint8_t *buf, size_t cap)
 {
 	relay_count(r, RC_RESP_SUCCESS, 1);
-	stun_build(b, buf, cap, (uint16_t)(q->m.type & ~0x0110) | STUN_SUCCESS,
-	    q->m.tid);
+	stun_build(b, buf, cap, response_type(x, STUN_SUCCESS), x->req.tid);
 }
 
+/* --- authentication -------------------------------------------------------- */
+
 /*
- * Long-term credential check (RFC 8489 section 9.2.4); answers and
- * returns false on failure.
+ * Whether one of the configured schemes gives the key the request's
+ * integrity was computed with: REST and Firezone passwords from the static
+ * secret, Firezone from the portal's.  On success x->key holds it.
  */
 static bool
-authenticate(struct relay *r, struct req *q)
+credentials_match(struct relay *r, struct txn *x)
 {
-	static uint8_t key[16];
-	const struct stun_attr *au, *ar, *an;
-	char realm[764], nonce[764], pass[128];
-	uint64_t expiry;
-	const char *secrets[2];
-	int i, ok = 0;
+	const struct turn_request *t = &x->req;
+	const char *secrets[2] = { r->cfg.static_secret, r->cfg.stamp_secret };
+	char pass[128];
+	bool ok = false;
+	int i, scheme;
 
-	if (q->m.mi < 0 && q->m.mi256 < 0) {
-		/*
-		 * The first step of every client, and what a spoofed flood
-		 * gets: no reason phrase, SOFTWARE or state, so 60 bytes
-		 * (with realm "firezone") answer a 20-byte request.
-		 */
-		relay_count(r, RC_AUTH_MISSING, 1);
-		error_resp(r, q, 401, "");
-		return false;
-	}
-	au = stun_find(&q->m, STUN_A_USERNAME);
-	ar = stun_find(&q->m, STUN_A_REALM);
-	an = stun_find(&q->m, STUN_A_NONCE);
-	if (au == NULL || ar == NULL || an == NULL) {
-		relay_count(r, RC_AUTH_MISSING, 1);
-		error_resp(r, q, 400, "Bad Request");
-		return false;
-	}
-	if (stun_get_text(au, 513, q->username, sizeof(q->username)) != 0 ||
-	    stun_get_text(ar, 763, realm, sizeof(realm)) != 0 ||
-	    stun_get_text(an, 763, nonce, sizeof(nonce)) != 0) {
-		relay_count(r, RC_DROP_MALFORMED, 1);
-		error_resp(r, q, 400, "Bad Request");
-		return false;
-	}
-	if (!nonce_valid(r, &q->client, nonce)) {
-		relay_count(r, RC_AUTH_STALE_NONCE, 1);
-		error_resp(r, q, 438, "Stale Nonce");
-		return false;
-	}
-	if (strcmp(realm, r->cfg.realm) != 0 ||
-	    username_expiry(q->username, &expiry) != 0) {
-		relay_count(r, RC_AUTH_BAD_USERNAME, 1);
-		error_resp(r, q, 401, "Unauthorized");
-		return false;
-	}
-	if (expiry <= time_real_ns() / NS) {
-		relay_count(r, RC_AUTH_EXPIRED, 1);
-		error_resp(r, q, 401, "Unauthorized");
-		return false;
-	}
-	secrets[0] = r->cfg.static_secret;
-	secrets[1] = r->cfg.stamp_secret;
 	for (i = 0; i < 2 && !ok; i++) {
-		int scheme;
-
 		if (secrets[i] == NULL)
 			continue;
 		for (scheme = 0; scheme < 2 && !ok; scheme++) {
 			if (scheme == 0 && i == 1)
 				continue;	/* REST only with static */
 			if (scheme == 0)
-				relay_rest_password(secrets[i], q->username,
+				relay_rest_password(secrets[i], t->username,
 				    pass, sizeof(pass));
 			else
 				relay_firezone_password(secrets[i],
-				    q->username, pass, sizeof(pass));
-			stun_long_term_key(q->username, realm, pass, key);
-			if (q->m.mi256 >= 0 &&
-			    stun_check_integrity_sha256(&q->m, key, 16) == 0) {
-				q->sha256 = true;
-				ok = 1;
-			} else if (q->m.mi >= 0 &&
-			    stun_check_integrity(&q->m, key, 16) == 0)
-				ok = 1;
+				    t->username, pass, sizeof(pass));
+			stun_long_term_key(t->username, t->realm, pass, x->key);
+			if (t->mi256 >= 0 && stun_check_integrity_sha256(
+			    &t->msg, x->key, sizeof(x->key)) == 0) {
+				x->sha256 = true;
+				ok = true;
+			} else if (t->mi >= 0 && stun_check_integrity(&t->msg,
+			    x->key, sizeof(x->key)) == 0)
+				ok = true;
 			if (ok)
-				q->firezone = scheme == 1;
+				x->firezone = scheme == 1;
 		}
 	}
 	sodium_memzero(pass, sizeof(pass));
-	if (!ok) {
+	if (!ok)
+		sodium_memzero(x->key, sizeof(x->key));
+	return ok;
+}
+
+/* Long-term credential check (RFC 8489 section 9.2.4), before dispatch. */
+static enum turn_error
+authenticate(struct relay *r, struct txn *x)
+{
+	const struct turn_request *t = &x->req;
+	uint64_t expiry;
+
+	if (t->mi < 0 && t->mi256 < 0) {
+		relay_count(r, RC_AUTH_MISSING, 1);
+		return TURN_ERR_CHALLENGE;
+	}
+	if (t->username_st == ATTR_ABSENT || t->realm_st == ATTR_ABSENT ||
+	    t->nonce_st == ATTR_ABSENT) {
+		relay_count(r, RC_AUTH_MISSING, 1);
+		return TURN_ERR_BAD_REQUEST;
+	}
+	if (t->username_st == ATTR_BAD || t->realm_st == ATTR_BAD ||
+	    t->nonce_st == ATTR_BAD) {
+		relay_count(r, RC_DROP_MALFORMED, 1);
+		return TURN_ERR_BAD_REQUEST;
+	}
+	if (!nonce_valid(r, &x->client, t->nonce)) {
+		relay_count(r, RC_AUTH_STALE_NONCE, 1);
+		return TURN_ERR_STALE_NONCE;
+	}
+	if (strcmp(t->realm, r->cfg.realm) != 0 ||
+	    username_expiry(t->username, &expiry) != 0) {
+		relay_count(r, RC_AUTH_BAD_USERNAME, 1);
+		return TURN_ERR_UNAUTHORIZED;
+	}
+	if (expiry <= time_real_ns() / NS) {
+		relay_count(r, RC_AUTH_EXPIRED, 1);
+		return TURN_ERR_UNAUTHORIZED;
+	}
+	if (!credentials_match(r, x)) {
 		relay_count(r, RC_AUTH_BAD, 1);
 		if (log_ratelimit(&r->rl))
-			log_info("bad credentials for %s", q->username);
-		error_resp(r, q, 401, "Unauthorized");
-		return false;
+			log_info("bad credentials for %s", t->username);
+		return TURN_ERR_UNAUTHORIZED;
 	}
-	q->key = key;
-	return true;
+	x->authenticated = true;
+	return TURN_OK;
 }
+
+/* --- handlers -------------------------------------------------------------- */
 
 static unsigned
 user_allocations(struct relay *r, const char *user, struct relay_alloc **first)
@@ -854,14 +1059,14 @@ user_allocations(struct relay *r, const char *user, struct relay_alloc **first)
 }
 
 static void
-allocate_success(struct relay *r, struct req *q, struct relay_alloc *a,
+allocate_success(struct relay *r, struct txn *x, struct relay_alloc *a,
     bool family_error, const uint8_t *token)
 {
 	struct stun_builder b;
 	union fz_sockaddr ra;
 	uint8_t buf[400];
 
-	success_begin(r, q, &b, buf, sizeof(buf));
+	success_build(r, x, &b, buf, sizeof(buf));
 	if (a->fd4 >= 0) {
 		ra = r->cfg.public4;
 		addr_set_port(&ra.sa, a->port);
@@ -873,197 +1078,205 @@ allocate_success(struct relay *r, struct req *q, struct relay_alloc *a,
 		stun_put_xaddr(&b, TURN_A_XOR_RELAYED_ADDRESS, &ra.sa);
 	}
 	if (family_error) {
+		/* ADDRESS-ERROR-CODE (RFC 8656 section 18.12): IPv6, 440 */
+		const char *reason =
+		    turn_errors[TURN_ERR_FAMILY_UNSUPPORTED].reason;
 		uint8_t v[4 + 32] = { STUN_FAMILY_IPV6, 0, 4, 40 };
+		size_t n = strlen(reason);
 
-		memcpy(v + 4, "Address Family not Supported", 28);
-		stun_put(&b, TURN_A_ADDRESS_ERROR_CODE, v, 4 + 28);
+		memcpy(v + 4, reason, n);
+		stun_put(&b, TURN_A_ADDRESS_ERROR_CODE, v, 4 + n);
 	}
 	stun_put_u32(&b, TURN_A_LIFETIME, (uint32_t)((a->expires -
 	    time_mono_ns() + NS / 2) / NS));
-	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, q->from);
+	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, x->from);
 	if (token != NULL)
 		stun_put(&b, TURN_A_RESERVATION_TOKEN, token, 8);
-	finish(r, q, &b);
+	respond(r, x, &b);
 }
 
+/* LIFETIME as asked, capped; the default when absent or malformed. */
 static uint32_t
-req_lifetime(const struct req *q)
+req_lifetime(const struct turn_request *t)
 {
-	const struct stun_attr *a = stun_find(&q->m, TURN_A_LIFETIME);
-	uint32_t v;
-
-	if (a == NULL || stun_get_u32(a, &v) != 0)
+	if (t->lifetime_st != ATTR_OK)
 		return RELAY_LIFETIME_DEFAULT;
-	if (v > RELAY_LIFETIME_MAX)
-		v = RELAY_LIFETIME_MAX;
-	return v;
+	return t->lifetime > RELAY_LIFETIME_MAX ? RELAY_LIFETIME_MAX :
+	    t->lifetime;
 }
 
-static void
-handle_allocate(struct relay *r, struct req *q)
+static enum turn_error
+handle_binding(struct relay *r, struct txn *x)
 {
-	const struct stun_attr *rt, *raf, *aaf, *ep, *tok;
+	struct stun_builder b;
+	uint8_t buf[200];
+
+	success_build(r, x, &b, buf, sizeof(buf));
+	stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, x->from);
+	respond(r, x, &b);
+	return TURN_OK;
+}
+
+/* What an Allocate asks for (RFC 8656 section 7.2), checked in its order. */
+struct alloc_wish {
+	bool		 want4, want6;
+	bool		 family_error;	/* IPv6 asked for, not served */
+	bool		 even, reserve;
+	uint16_t	 port;		/* from a reservation, else 0 */
+};
+
+static enum turn_error
+allocate_wish(struct relay *r, const struct turn_request *t,
+    struct alloc_wish *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (t->transport_st != ATTR_OK)
+		return TURN_ERR_BAD_REQUEST;
+	if (t->transport != 17)
+		return TURN_ERR_UNSUPPORTED_TRANSPORT;
+	if (t->family_st != ATTR_ABSENT && t->add_family_st != ATTR_ABSENT)
+		return TURN_ERR_BAD_REQUEST;
+	if (t->family_st != ATTR_ABSENT) {
+		if (t->family_st == ATTR_BAD)
+			return TURN_ERR_FAMILY_UNSUPPORTED;
+		w->want4 = t->family == STUN_FAMILY_IPV4;
+		w->want6 = t->family == STUN_FAMILY_IPV6;
+	} else if (t->add_family_st != ATTR_ABSENT) {
+		if (t->add_family_st == ATTR_BAD ||
+		    t->add_family != STUN_FAMILY_IPV6)
+			return TURN_ERR_BAD_REQUEST;
+		w->want4 = true;
+		w->want6 = r->cfg.have6;
+		w->family_error = !r->cfg.have6;
+	} else
+		w->want4 = true;
+	if ((w->want4 && !r->cfg.have4) || (w->want6 && !r->cfg.have6))
+		return TURN_ERR_FAMILY_UNSUPPORTED;
+	if ((t->even_port_st != ATTR_ABSENT && t->token_st != ATTR_ABSENT) ||
+	    t->even_port_st == ATTR_BAD || (t->token_st != ATTR_ABSENT &&
+	    (t->token_st == ATTR_BAD || t->family_st != ATTR_ABSENT ||
+	    t->add_family_st != ATTR_ABSENT)))
+		return TURN_ERR_BAD_REQUEST;
+	if (t->even_port_st == ATTR_OK) {
+		w->even = true;
+		w->reserve = t->reserve_next;
+	}
+	if (t->token_st == ATTR_OK && reservation_take(r, t->token, &w->port,
+	    &w->want4, &w->want6) != 0)
+		return TURN_ERR_CAPACITY;
+	return TURN_OK;
+}
+
+static enum turn_error
+handle_allocate(struct relay *r, struct txn *x)
+{
+	const struct turn_request *t = &x->req;
 	struct relay_alloc *a, *old;
 	const uint8_t *token = NULL;
-	uint16_t want_port = 0;
-	bool even = false, reserve = false;
-	uint8_t proto, fam;
-	bool want4 = false, want6 = false, family_error = false;
+	struct alloc_wish w;
+	enum turn_error e;
 	uint32_t life;
-	int rc;
+	unsigned h;
 
-	if ((a = alloc_find(r, &q->client)) != NULL) {
+	if ((a = alloc_find(r, &x->client)) != NULL) {
 		/* A retransmitted Allocate gets its answer again. */
-		if (memcmp(a->tid, q->m.tid, 12) == 0) {
-			allocate_success(r, q, a, false, NULL);
-			return;
+		if (memcmp(a->tid, t->tid, 12) == 0) {
+			allocate_success(r, x, a, false, NULL);
+			return TURN_OK;
 		}
-		error_resp(r, q, 437, "Allocation Mismatch");
-		return;
+		return TURN_ERR_ALLOCATION_MISMATCH;
 	}
-	rt = stun_find(&q->m, TURN_A_REQUESTED_TRANSPORT);
-	if (rt == NULL || stun_get_transport(rt, &proto) != 0) {
-		error_resp(r, q, 400, "Bad Request");
-		return;
-	}
-	if (proto != 17) {
-		error_resp(r, q, 442, "Unsupported Transport Protocol");
-		return;
-	}
-	raf = stun_find(&q->m, TURN_A_REQUESTED_ADDRESS_FAMILY);
-	aaf = stun_find(&q->m, TURN_A_ADDITIONAL_ADDRESS_FAMILY);
-	if (raf != NULL && aaf != NULL) {
-		error_resp(r, q, 400, "Bad Request");
-		return;
-	}
-	if (raf != NULL) {
-		if (stun_get_family(raf, &fam) != 0) {
-			error_resp(r, q, 440, "Address Family not Supported");
-			return;
-		}
-		want4 = fam == STUN_FAMILY_IPV4;
-		want6 = fam == STUN_FAMILY_IPV6;
-	} else if (aaf != NULL) {
-		if (stun_get_family(aaf, &fam) != 0 ||
-		    fam != STUN_FAMILY_IPV6) {
-			error_resp(r, q, 400, "Bad Request");
-			return;
-		}
-		want4 = true;
-		want6 = r->cfg.have6;
-		family_error = !r->cfg.have6;
-	} else
-		want4 = true;
-	if ((want4 && !r->cfg.have4) || (want6 && !r->cfg.have6)) {
-		error_resp(r, q, 440, "Address Family not Supported");
-		return;
-	}
-	ep = stun_find(&q->m, TURN_A_EVEN_PORT);
-	tok = stun_find(&q->m, TURN_A_RESERVATION_TOKEN);
-	if ((ep != NULL && tok != NULL) || (ep != NULL && ep->len < 1) ||
-	    (tok != NULL && (tok->len != 8 || raf != NULL || aaf != NULL))) {
-		error_resp(r, q, 400, "Bad Request");
-		return;
-	}
-	if (ep != NULL) {
-		even = true;
-		reserve = (ep->val[0] & 0x80) != 0;
-	}
-	if (tok != NULL && reservation_take(r, tok->val, &want_port, &want4,
-	    &want6) != 0) {
-		error_resp(r, q, 508, "Insufficient Capacity");
-		return;
-	}
-	if (user_allocations(r, q->username, &old) > 0 && q->firezone) {
+	if ((e = allocate_wish(r, t, &w)) != TURN_OK)
+		return e;
+	if (user_allocations(r, t->username, &old) > 0 && x->firezone) {
 		/* Firezone: one allocation per username (roaming). */
 		alloc_free(r, old);
-	} else if (user_allocations(r, q->username, &old) >= r->cfg.user_quota) {
+	} else if (user_allocations(r, t->username, &old) >=
+	    r->cfg.user_quota) {
 		relay_count(r, RC_QUOTA, 1);
-		error_resp(r, q, 486, "Allocation Quota Reached");
-		return;
+		return TURN_ERR_QUOTA;
 	}
 	if (r->nallocs >= r->cfg.max_allocations) {
 		relay_count(r, RC_CAPACITY, 1);
-		error_resp(r, q, 508, "Insufficient Capacity");
-		return;
+		return TURN_ERR_CAPACITY;
 	}
-	life = req_lifetime(q);
+	life = req_lifetime(t);
 	if (life == 0)
 		life = RELAY_LIFETIME_DEFAULT;
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		error_resp(r, q, 500, "Server Error");
-		return;
-	}
-	a->client = q->client;
-	a->ctl_fd = q->fd;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return TURN_ERR_SERVER;
+	a->client = x->client;
+	a->ctl_fd = x->fd;
 	a->fd4 = a->fd6 = -1;
-	memcpy(a->tid, q->m.tid, 12);
-	snprintf(a->username, sizeof(a->username), "%s", q->username);
-	memcpy(a->key, q->key, 16);
-	a->sha256 = q->sha256;
-	a->port = want_port;
-	a->even = even;
-	a->reserve = reserve;
-	if ((rc = r->ops.alloc_open(r->ops.arg, a, want4, want6)) != 0) {
+	memcpy(a->tid, t->tid, 12);
+	snprintf(a->username, sizeof(a->username), "%s", t->username);
+	memcpy(a->key, x->key, sizeof(a->key));
+	a->sha256 = x->sha256;
+	a->port = w.port;
+	a->even = w.even;
+	a->reserve = w.reserve;
+	if (r->ops.alloc_open(r->ops.arg, a, w.want4, w.want6) != 0) {
+		sodium_memzero(a->key, sizeof(a->key));
 		free(a);
 		relay_count(r, RC_CAPACITY, 1);
-		error_resp(r, q, 508, "Insufficient Capacity");
-		return;
+		return TURN_ERR_CAPACITY;
 	}
 	a->expires = time_mono_ns() + (uint64_t)life * NS;
-	a->next = r->allocs[hash(r, &a->client, sizeof(a->client),
-	    ALLOC_BUCKETS)];
-	r->allocs[hash(r, &a->client, sizeof(a->client), ALLOC_BUCKETS)] = a;
+	h = hash(r, &a->client, sizeof(a->client), ALLOC_BUCKETS);
+	a->next = r->allocs[h];
+	r->allocs[h] = a;
 	a->next_all = r->all;
 	r->all = a;
 	r->nallocs++;
 	log_debug("allocation port %u for %s (%s%s)", a->port, a->username,
 	    a->fd4 >= 0 ? "4" : "", a->fd6 >= 0 ? "6" : "");
-	if (reserve)
+	if (w.reserve)
 		token = reservation_add(r, (uint16_t)(a->port + 1),
 		    a->fd4 >= 0, a->fd6 >= 0);
-	allocate_success(r, q, a, family_error, token);
+	allocate_success(r, x, a, w.family_error, token);
+	return TURN_OK;
 }
 
 /*
- * The requester's allocation, or an answer: 437 without one, 441 when the
- * credentials differ from the ones that made it (RFC 8656 section 5).
+ * The requester's allocation in *out, or the error: 437 without one, 441
+ * when the credentials differ from the ones that made it (RFC 8656
+ * section 5).
  */
-static struct relay_alloc *
-own_alloc(struct relay *r, struct req *q)
+static enum turn_error
+own_alloc(struct relay *r, struct txn *x, struct relay_alloc **out)
 {
-	struct relay_alloc *a = alloc_find(r, &q->client);
+	struct relay_alloc *a = alloc_find(r, &x->client);
 
 	if (a == NULL) {
 		relay_count(r, RC_DROP_NO_ALLOCATION, 1);
-		error_resp(r, q, 437, "Allocation Mismatch");
-		return NULL;
+		return TURN_ERR_ALLOCATION_MISMATCH;
 	}
-	if (strcmp(a->username, q->username) != 0) {
-		error_resp(r, q, 441, "Wrong Credentials");
-		return NULL;
-	}
-	return a;
+	if (strcmp(a->username, x->req.username) != 0)
+		return TURN_ERR_WRONG_CREDENTIALS;
+	*out = a;
+	return TURN_OK;
 }
 
-static void
-handle_refresh(struct relay *r, struct req *q)
+static enum turn_error
+handle_refresh(struct relay *r, struct txn *x)
 {
-	struct relay_alloc *a = own_alloc(r, q);
+	struct relay_alloc *a;
 	struct stun_builder b;
 	uint8_t buf[200];
+	enum turn_error e;
 	uint32_t life;
 
-	if (a == NULL)
-		return;
-	life = req_lifetime(q);
-	success_begin(r, q, &b, buf, sizeof(buf));
+	if ((e = own_alloc(r, x, &a)) != TURN_OK)
+		return e;
+	life = req_lifetime(&x->req);
+	success_build(r, x, &b, buf, sizeof(buf));
 	stun_put_u32(&b, TURN_A_LIFETIME, life);
 	if (life == 0)
 		alloc_free(r, a);
 	else
 		a->expires = time_mono_ns() + (uint64_t)life * NS;
-	finish(r, q, &b);
+	respond(r, x, &b);
+	return TURN_OK;
 }
 
 /*
@@ -1072,245 +1285,256 @@ handle_refresh(struct relay *r, struct req *q)
  * the relay's own address passes there and its ports are checked on each
  * Send indication and ChannelBind instead.
  */
-static int
-peer_attr(struct relay *r, struct req *q, struct relay_alloc *a,
-    const struct stun_attr *at, bool with_port, struct taddr *out)
+static enum turn_error
+peer_check(struct relay *r, const struct relay_alloc *a,
+    const struct peer_addr *pa, bool with_port, struct taddr *out)
 {
 	bool own;
 
-	union fz_sockaddr sa;
-
-	if (stun_get_xaddr(&q->m, at, &sa) != 0) {
-		error_resp(r, q, 400, "Bad Request");
-		return -EINVAL;
-	}
-	taddr_from_sa(out, &sa.sa);
+	if (pa->state != ATTR_OK)
+		return TURN_ERR_BAD_REQUEST;
+	taddr_from_sa(out, &pa->sa.sa);
 	if (!alloc_has_family(a, out->fam)) {
 		relay_count(r, RC_DROP_FAMILY, 1);
-		error_resp(r, q, 443, "Peer Address Family Mismatch");
-		return -EINVAL;
+		return TURN_ERR_PEER_FAMILY_MISMATCH;
 	}
-	if (with_port ? !relay_peer_allowed(r, &sa.sa) :
-	    !r->cfg.allow_private_peers && !peer_ip_allowed(r, &sa.sa, &own)) {
+	if (with_port ? !relay_peer_allowed(r, &pa->sa.sa) :
+	    !r->cfg.allow_private_peers && !peer_ip_allowed(r, &pa->sa.sa,
+	    &own)) {
 		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
-		error_resp(r, q, 403, "Forbidden");
-		return -EPERM;
+		return TURN_ERR_FORBIDDEN;
 	}
-	return 0;
+	return TURN_OK;
 }
 
-static void
-handle_permission(struct relay *r, struct req *q)
+static enum turn_error
+handle_permission(struct relay *r, struct txn *x)
 {
-	struct relay_alloc *a = own_alloc(r, q);
+	const struct turn_request *t = &x->req;
 	struct taddr peers[STUN_MAX_ATTRS];
+	struct relay_alloc *a;
 	struct stun_builder b;
 	uint8_t buf[200];
-	unsigned i, n = 0;
+	enum turn_error e;
+	unsigned i;
 
-	if (a == NULL)
-		return;
-	for (i = 0; i < q->m.nattrs; i++) {
-		if (q->m.attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
-			continue;
-		if (peer_attr(r, q, a, &q->m.attrs[i], false, &peers[n]) != 0)
-			return;
-		n++;
-	}
-	if (n == 0) {
-		error_resp(r, q, 400, "Bad Request");
-		return;
-	}
-	for (i = 0; i < n; i++)
+	if ((e = own_alloc(r, x, &a)) != TURN_OK)
+		return e;
+	for (i = 0; i < t->npeers; i++)
+		if ((e = peer_check(r, a, &t->peers[i], false,
+		    &peers[i])) != TURN_OK)
+			return e;
+	if (t->npeers == 0)
+		return TURN_ERR_BAD_REQUEST;
+	for (i = 0; i < t->npeers; i++)
 		if (perm_install(r, a, &peers[i]) != 0) {
 			relay_count(r, RC_CAPACITY, 1);
-			error_resp(r, q, 508, "Insufficient Capacity");
-			return;
+			return TURN_ERR_CAPACITY;
 		}
-	success_begin(r, q, &b, buf, sizeof(buf));
-	finish(r, q, &b);
+	success_build(r, x, &b, buf, sizeof(buf));
+	respond(r, x, &b);
+	return TURN_OK;
 }
 
-static void
-handle_channel_bind(struct relay *r, struct req *q)
+/*
+ * The channel a ChannelBind names, existing or new (RFC 8656 section 11.2:
+ * one peer per channel and vice versa, a number reusable only after its
+ * quarantine).
+ */
+static enum turn_error
+channel_for_bind(struct relay *r, struct relay_alloc *a, uint16_t number,
+    const struct taddr *peer, struct relay_channel **out)
 {
-	struct relay_alloc *a = own_alloc(r, q);
 	struct relay_channel *ch = NULL;
-	const struct stun_attr *cn, *pa;
-	struct stun_builder b;
-	struct taddr peer;
-	uint8_t buf[200];
-	uint16_t number;
 	uint64_t now = time_mono_ns();
 	unsigned i;
 
-	if (a == NULL)
-		return;
-	cn = stun_find(&q->m, TURN_A_CHANNEL_NUMBER);
-	pa = stun_find(&q->m, TURN_A_XOR_PEER_ADDRESS);
-	if (cn == NULL || pa == NULL || stun_get_channel(cn, &number) != 0 ||
-	    number < TURN_CHANNEL_MIN || number > TURN_CHANNEL_MAX) {
-		error_resp(r, q, 400, "Bad Request");
-		return;
-	}
-	if (peer_attr(r, q, a, pa, true, &peer) != 0)
-		return;
-	/* RFC 8656 section 11.2: one peer per channel and vice versa. */
 	for (i = 0; i < a->nchans; i++) {
 		struct relay_channel *c = a->chans[i];
-		bool same_peer = memcmp(&c->peer, &peer, sizeof(peer)) == 0;
+		bool same_peer = memcmp(&c->peer, peer, sizeof(*peer)) == 0;
 
 		if (c->number == number) {
-			if (!same_peer && (c->bound || now < c->deleted_at)) {
-				error_resp(r, q, 400, "Bad Request");
-				return;
-			}
+			if (!same_peer && (c->bound || now < c->deleted_at))
+				return TURN_ERR_BAD_REQUEST;
 			ch = c;
-		} else if (same_peer && c->bound) {
-			error_resp(r, q, 400, "Bad Request");
-			return;
-		}
+		} else if (same_peer && c->bound)
+			return TURN_ERR_BAD_REQUEST;
 	}
 	if (ch == NULL) {
 		if (a->nchans >= RELAY_MAX_CHANNELS) {
 			relay_count(r, RC_CAPACITY, 1);
-			error_resp(r, q, 508, "Insufficient Capacity");
-			return;
+			return TURN_ERR_CAPACITY;
 		}
-		if ((ch = calloc(1, sizeof(*ch))) == NULL) {
-			error_resp(r, q, 500, "Server Error");
-			return;
-		}
+		if ((ch = calloc(1, sizeof(*ch))) == NULL)
+			return TURN_ERR_SERVER;
 		ch->alloc = a;
 		ch->number = number;
 		a->chans[a->nchans++] = ch;
 		r->nchans++;
 	}
+	*out = ch;
+	return TURN_OK;
+}
+
+static enum turn_error
+handle_channel_bind(struct relay *r, struct txn *x)
+{
+	const struct turn_request *t = &x->req;
+	struct relay_channel *ch;
+	struct relay_alloc *a;
+	struct stun_builder b;
+	struct taddr peer;
+	uint8_t buf[200];
+	enum turn_error e;
+
+	if ((e = own_alloc(r, x, &a)) != TURN_OK)
+		return e;
+	if (t->channel_st != ATTR_OK || t->npeers == 0)
+		return TURN_ERR_BAD_REQUEST;
+	if ((e = peer_check(r, a, &t->peers[0], true, &peer)) != TURN_OK)
+		return e;
+	if ((e = channel_for_bind(r, a, t->channel, &peer, &ch)) != TURN_OK)
+		return e;
 	/* Before the permission: renewing it announces both lifetimes. */
-	ch->expires = now + RELAY_CHANNEL_LIFETIME * NS;
+	ch->expires = time_mono_ns() + RELAY_CHANNEL_LIFETIME * NS;
 	if (perm_install(r, a, &peer) != 0) {
 		relay_count(r, RC_CAPACITY, 1);
-		error_resp(r, q, 508, "Insufficient Capacity");
-		return;
+		return TURN_ERR_CAPACITY;
 	}
 	if (!ch->bound) {
 		ch->peer = peer;
 		ch->perm_expires = perm_find(a, &peer)->expires;
 		chan_link(r, ch);
 	}
-	success_begin(r, q, &b, buf, sizeof(buf));
-	finish(r, q, &b);
+	success_build(r, x, &b, buf, sizeof(buf));
+	respond(r, x, &b);
+	return TURN_OK;
 }
 
-static void
-handle_send(struct relay *r, struct req *q)
+/* An indication: never answered, so every drop is only counted. */
+static enum turn_error
+handle_send(struct relay *r, struct txn *x)
 {
-	struct relay_alloc *a = alloc_find(r, &q->client);
-	const struct stun_attr *pa, *d;
-	union fz_sockaddr sa;
-	struct taddr peer;
+	const struct turn_request *t = &x->req;
+	struct relay_alloc *a = alloc_find(r, &x->client);
+	const struct peer_addr *pa = &t->peers[0];
 	struct relay_perm *pm;
+	struct taddr peer;
 
-	relay_count(r, RC_IND_SEND, 1);
 	if (a == NULL) {
 		relay_count(r, RC_DROP_NO_ALLOCATION, 1);
-		return;
+		return TURN_OK;
 	}
-	pa = stun_find(&q->m, TURN_A_XOR_PEER_ADDRESS);
-	d = stun_find(&q->m, TURN_A_DATA);
-	if (pa == NULL || d == NULL || stun_get_xaddr(&q->m, pa, &sa) != 0) {
+	if (t->npeers == 0 || !t->have_data || pa->state != ATTR_OK) {
 		relay_count(r, RC_DROP_MALFORMED, 1);
-		return;
+		return TURN_OK;
 	}
-	taddr_from_sa(&peer, &sa.sa);
+	taddr_from_sa(&peer, &pa->sa.sa);
 	if (!alloc_has_family(a, peer.fam)) {
 		relay_count(r, RC_DROP_FAMILY, 1);
-		return;
+		return TURN_OK;
 	}
 	pm = perm_find(a, &peer);
 	if (pm == NULL || pm->expires <= time_mono_ns()) {
 		relay_count(r, RC_DROP_NO_PERMISSION, 1);
-		return;
+		return TURN_OK;
 	}
-	if (!relay_peer_allowed(r, &sa.sa)) {	/* own address, other port */
+	if (!relay_peer_allowed(r, &pa->sa.sa)) {	/* own address, other port */
 		relay_count(r, RC_DROP_FORBIDDEN_PEER, 1);
-		return;
+		return TURN_OK;
 	}
 	relay_count(r, RC_PKTS_C2P, 1);
-	relay_count(r, RC_BYTES_C2P, d->len);
-	r->ops.send_peer(r->ops.arg, a, &sa.sa, d->val, d->len);
+	relay_count(r, RC_BYTES_C2P, t->data_len);
+	r->ops.send_peer(r->ops.arg, a, &pa->sa.sa, t->data, t->data_len);
+	return TURN_OK;
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+/* What the relay answers, by class and method (cf. OpenSSH's monitor). */
+static const struct turn_method {
+	uint16_t		 cls;
+	uint16_t		 method;
+	enum relay_counter	 counter;
+	bool			 requires_auth;
+	enum turn_error		(*handler)(struct relay *, struct txn *);
+} turn_methods[] = {
+	{ STUN_REQUEST, STUN_BINDING, RC_REQ_BINDING, false, handle_binding },
+	{ STUN_REQUEST, TURN_ALLOCATE, RC_REQ_ALLOCATE, true,
+	    handle_allocate },
+	{ STUN_REQUEST, TURN_REFRESH, RC_REQ_REFRESH, true, handle_refresh },
+	{ STUN_REQUEST, TURN_CREATE_PERMISSION, RC_REQ_PERMISSION, true,
+	    handle_permission },
+	{ STUN_REQUEST, TURN_CHANNEL_BIND, RC_REQ_CHANNEL_BIND, true,
+	    handle_channel_bind },
+	{ STUN_INDICATION, TURN_SEND, RC_IND_SEND, false, handle_send },
+};
+
+static const struct turn_method *
+turn_method_find(uint16_t cls, uint16_t method)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(turn_methods) / sizeof(turn_methods[0]); i++)
+		if (turn_methods[i].cls == cls &&
+		    turn_methods[i].method == method)
+			return &turn_methods[i];
+	return NULL;
+}
+
+/*
+ * Indications get their handler or nothing; responses from clients are
+ * ignored; requests: 420 for unknown comprehension-required attributes,
+ * 400 for unknown methods, authentication, then the handler.
+ */
+static enum turn_error
+dispatch(struct relay *r, struct txn *x)
+{
+	const struct turn_method *tm = turn_method_find(x->req.cls,
+	    x->req.method);
+	enum turn_error e;
+
+	if (x->req.cls == STUN_INDICATION) {
+		if (tm != NULL) {
+			relay_count(r, tm->counter, 1);
+			(void)tm->handler(r, x);
+		}
+		return TURN_OK;
+	}
+	if (x->req.cls != STUN_REQUEST)
+		return TURN_OK;
+	if (x->req.nunknown > 0)
+		return TURN_ERR_UNKNOWN_ATTRIBUTE;
+	if (tm == NULL) {
+		relay_count(r, RC_REQ_OTHER, 1);
+		return TURN_ERR_BAD_REQUEST;
+	}
+	relay_count(r, tm->counter, 1);
+	if (tm->requires_auth && (e = authenticate(r, x)) != TURN_OK)
+		return e;
+	return tm->handler(r, x);
 }
 
 void
 relay_stun_in(struct relay *r, int fd, const struct sockaddr *from,
     const uint8_t *p, size_t len)
 {
-	static struct req q;
+	struct txn txn, *x = &txn;
+	enum turn_error e;
 
-	memset(&q, 0, offsetof(struct req, m));
-	q.key = NULL;
-	q.sha256 = false;
-	q.firezone = false;
-	q.username[0] = '\0';
-	q.fd = fd;
-	q.from = from;
-	taddr_from_sa(&q.client, from);
-	if (addr_port(from) == 0 || stun_parse(p, len, &q.m) != 0) {
+	x->fd = fd;
+	x->from = from;
+	x->authenticated = false;
+	x->sha256 = false;
+	x->firezone = false;
+	taddr_from_sa(&x->client, from);
+	if (addr_port(from) == 0 || turn_request_decode(&x->req, p, len) != 0) {
 		relay_count(r, RC_DROP_MALFORMED, 1);
 		return;
 	}
-	q.fingerprint = q.m.fp >= 0;
-	if (q.fingerprint && stun_check_fingerprint(&q.m) != 0) {
-		relay_count(r, RC_DROP_MALFORMED, 1);
-		return;
-	}
-	if (q.m.cls == STUN_INDICATION) {
-		if (q.m.method == TURN_SEND)
-			handle_send(r, &q);
-		return;
-	}
-	if (q.m.cls != STUN_REQUEST)
-		return;			/* responses from clients: ignored */
-	if (q.m.nunknown > 0) {
-		error_resp(r, &q, 420, "Unknown Attribute");
-		return;
-	}
-	switch (q.m.method) {
-	case STUN_BINDING: {
-		struct stun_builder b;
-		uint8_t buf[200];
-
-		relay_count(r, RC_REQ_BINDING, 1);
-		success_begin(r, &q, &b, buf, sizeof(buf));
-		stun_put_xaddr(&b, STUN_A_XOR_MAPPED_ADDRESS, from);
-		finish(r, &q, &b);
-		return;
-	}
-	case TURN_ALLOCATE:
-		relay_count(r, RC_REQ_ALLOCATE, 1);
-		if (authenticate(r, &q))
-			handle_allocate(r, &q);
-		return;
-	case TURN_REFRESH:
-		relay_count(r, RC_REQ_REFRESH, 1);
-		if (authenticate(r, &q))
-			handle_refresh(r, &q);
-		return;
-	case TURN_CREATE_PERMISSION:
-		relay_count(r, RC_REQ_PERMISSION, 1);
-		if (authenticate(r, &q))
-			handle_permission(r, &q);
-		return;
-	case TURN_CHANNEL_BIND:
-		relay_count(r, RC_REQ_CHANNEL_BIND, 1);
-		if (authenticate(r, &q))
-			handle_channel_bind(r, &q);
-		return;
-	default:
-		relay_count(r, RC_REQ_OTHER, 1);
-		error_resp(r, &q, 400, "Bad Request");
-		return;
-	}
+	if ((e = dispatch(r, x)) != TURN_OK)
+		error_resp(r, x, e);
+	sodium_memzero(x->key, sizeof(x->key));
 }
 
 const struct relay_channel *
@@ -1339,6 +1563,30 @@ relay_channel_lookup(struct relay *r, const struct sockaddr *client,
 	return NULL;
 }
 
+static void
+data_indication(struct relay *r, struct relay_alloc *a,
+    const struct sockaddr *from, const uint8_t *p, size_t len)
+{
+	union fz_sockaddr client;
+	struct stun_builder b;
+	uint8_t tid[12];
+	size_t n;
+
+	randombytes_buf(tid, sizeof(tid));
+	stun_build(&b, r->indication, sizeof(r->indication),
+	    TURN_DATA | STUN_INDICATION, tid);
+	stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, from);
+	stun_put(&b, TURN_A_DATA, p, len);
+	if (stun_finish(&b, &n) != 0) {
+		relay_count(r, RC_DROP_TRUNCATED, 1);
+		return;
+	}
+	taddr_to_sa(&a->client, &client);
+	relay_count(r, RC_PKTS_P2C, 1);
+	relay_count(r, RC_BYTES_P2C, len);
+	r->ops.send_ctl(r->ops.arg, a->ctl_fd, &client.sa, r->indication, n);
+}
+
 const struct relay_channel *
 relay_peer_in(struct relay *r, struct relay_alloc *a,
     const struct sockaddr *from, const uint8_t *p, size_t len)
@@ -1362,30 +1610,7 @@ relay_peer_in(struct relay *r, struct relay_alloc *a,
 	if (ch != NULL && ch->expires > now)
 		return ch;
 	/* No channel: a Data indication (RFC 8656 section 11.6). */
-	{
-		static uint8_t buf[65536 + 200];
-		struct stun_builder b;
-		uint8_t tid[12];
-		size_t n;
-
-		randombytes_buf(tid, sizeof(tid));
-		stun_build(&b, buf, sizeof(buf), TURN_DATA | STUN_INDICATION,
-		    tid);
-		stun_put_xaddr(&b, TURN_A_XOR_PEER_ADDRESS, from);
-		stun_put(&b, TURN_A_DATA, p, len);
-		if (stun_finish(&b, &n) != 0) {
-			relay_count(r, RC_DROP_TRUNCATED, 1);
-			return NULL;
-		}
-		{
-			union fz_sockaddr c;
-
-			taddr_to_sa(&a->client, &c);
-			relay_count(r, RC_PKTS_P2C, 1);
-			relay_count(r, RC_BYTES_P2C, len);
-			r->ops.send_ctl(r->ops.arg, a->ctl_fd, &c.sa, buf, n);
-		}
-	}
+	data_indication(r, a, from, p, len);
 	return NULL;
 }
 

@@ -521,30 +521,32 @@ loop(struct srv *s)
  * exists before the filter), ptrace, mount, setuid, module or BPF program
  * loads are possible anyway without capabilities; the list makes sure.
  */
+static const int relayd_syscalls[] = {
+	/* allocation sockets */
+	SYS_socket, SYS_bind, SYS_setsockopt, SYS_getsockopt,
+	SYS_getsockname, SYS_getpeername,
+	/* the metrics endpoint (libevent's evhttp) */
+	SYS_accept, SYS_accept4,
+	/* libevent reads with ioctl(FIONREAD); listed here since the
+	 * base list is losing it */
+	SYS_ioctl,
+	/* XDP map updates, deletes and statistics on open maps */
+	SYS_bpf,
+	/* what a just-started thread (metrics) may still be doing */
+	SYS_set_robust_list,
+};
+
 static int
 install_seccomp(enum seccomp_default dflt)
 {
-	static const int extra[] = {
-		/* allocation sockets */
-		SYS_socket, SYS_bind, SYS_setsockopt, SYS_getsockopt,
-		SYS_getsockname, SYS_getpeername,
-		/* the metrics endpoint (libevent's evhttp) */
-		SYS_accept, SYS_accept4,
-		/* libevent reads with ioctl(FIONREAD); listed here since the
-		 * base list is losing it */
-		SYS_ioctl,
-		/* XDP map updates, deletes and statistics on open maps */
-		SYS_bpf,
-		/* what a just-started thread (metrics) may still be doing */
-		SYS_set_robust_list,
-	};
 	struct seccomp_list l;
 	size_t i;
 
 	seccomp_list_init(&l);
 	seccomp_list_allow_base(&l);
-	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
-		seccomp_list_allow(&l, extra[i]);
+	for (i = 0; i < sizeof(relayd_syscalls) / sizeof(relayd_syscalls[0]);
+	    i++)
+		seccomp_list_allow(&l, relayd_syscalls[i]);
 	return seccomp_list_install(&l, dflt);
 }
 
@@ -620,7 +622,29 @@ drop_privileges(struct srv *s, const char *user)
 	return 0;
 }
 
-/* --- main ---------------------------------------------------------------------- */
+/* --- configuration ------------------------------------------------------------- */
+
+/*
+ * What the command line and the environment ask for, checked.  Strings
+ * are borrowed from argv and the environment.
+ */
+struct relayd_config {
+	struct relay_config	 relay;		/* software points at below */
+	char			 software[64];
+	union fz_sockaddr	 bind4, bind6;
+	uint16_t		 listen_port;
+	uint16_t		 lowest, highest;	/* allocation ports */
+	const char		*public4, *public6;	/* as given, for logs */
+	const char		*metrics_at;		/* ADDR:PORT or NULL */
+	const char		*ebpf_if;		/* NULL: no XDP */
+	bool			 ebpf_generic;
+	bool			 have_int4, have_int6;
+	union fz_sockaddr	 int4, int6;
+	const char		*user;
+	bool			 seccomp;
+	enum seccomp_default	 seccomp_default;
+	bool			 help;		/* --help: usage, nothing else */
+};
 
 static void
 usage(FILE *f)
@@ -678,198 +702,284 @@ port_arg(const char *s, uint16_t *out)
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
-{
-	enum { O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET,
-	    O_REALM, O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL,
-	    O_EBPF, O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP };
-	static const struct option lo[] = {
-		{ "public-ip4-addr", required_argument, NULL, O_P4 },
-		{ "public-ip6-addr", required_argument, NULL, O_P6 },
-		{ "bind-ip4-addr", required_argument, NULL, O_B4 },
-		{ "bind-ip6-addr", required_argument, NULL, O_B6 },
-		{ "listen-port", required_argument, NULL, O_LP },
-		{ "lowest-port", required_argument, NULL, O_LO },
-		{ "highest-port", required_argument, NULL, O_HI },
-		{ "static-auth-secret", required_argument, NULL, O_SECRET },
-		{ "realm", required_argument, NULL, O_REALM },
-		{ "allow-private-peers", no_argument, NULL, O_PRIV },
-		{ "user-quota", required_argument, NULL, O_QUOTA },
-		{ "max-allocations", required_argument, NULL, O_MAXA },
-		{ "metrics", required_argument, NULL, O_METRICS },
-		{ "log-format", required_argument, NULL, O_LFMT },
-		{ "log-filter", required_argument, NULL, O_LFIL },
-		{ "ebpf-offloading", required_argument, NULL, O_EBPF },
-		{ "ebpf-attach-mode", required_argument, NULL, O_EBPF_MODE },
-		{ "ebpf-int4-addr", required_argument, NULL, O_EBPF4 },
-		{ "ebpf-int6-addr", required_argument, NULL, O_EBPF6 },
-		{ "user", required_argument, NULL, O_USER },
-		{ "seccomp", required_argument, NULL, O_SECCOMP },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *ebpf_if = NULL, *ebpf_mode = NULL, *ebpf4 = NULL,
-	    *ebpf6 = NULL, *user = NULL, *seccomp_mode = "kill";
-	enum seccomp_default sc = SECCOMP_DEFAULT_KILL;
-	const char *p4 = NULL, *p6 = NULL, *b4 = NULL, *b6 = NULL, *lp = NULL,
-	    *lw = NULL, *hi = NULL, *secret = NULL, *metrics_at = NULL,
-	    *filter = getenv("RUST_LOG"), *lfmt = getenv("LOG_FORMAT");
-	struct relay_config cfg;
-	union fz_sockaddr int4, int6;
-	struct relay_ops ops = {
-		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
-		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
-		.channel_up = io_channel_up, .channel_down = io_channel_down,
-		.channel_renew = io_channel_up, .arg = &S,
-	};
-	struct srv *s = &S;
-	struct metrics *mt = NULL;
-	enum log_format fmt = LOG_FORMAT_AUTO;
-	uint16_t listen_port = 3478;
-	sigset_t set;
-	char software[64];
-	int ch, i, rc, status = 1;
+enum {
+	O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET, O_REALM,
+	O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL, O_EBPF,
+	O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP
+};
 
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&int4, 0, sizeof(int4));
-	memset(&int6, 0, sizeof(int6));
-	s->lowest = 49152;
-	s->highest = 65535;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+static const struct option relayd_options[] = {
+	{ "public-ip4-addr", required_argument, NULL, O_P4 },
+	{ "public-ip6-addr", required_argument, NULL, O_P6 },
+	{ "bind-ip4-addr", required_argument, NULL, O_B4 },
+	{ "bind-ip6-addr", required_argument, NULL, O_B6 },
+	{ "listen-port", required_argument, NULL, O_LP },
+	{ "lowest-port", required_argument, NULL, O_LO },
+	{ "highest-port", required_argument, NULL, O_HI },
+	{ "static-auth-secret", required_argument, NULL, O_SECRET },
+	{ "realm", required_argument, NULL, O_REALM },
+	{ "allow-private-peers", no_argument, NULL, O_PRIV },
+	{ "user-quota", required_argument, NULL, O_QUOTA },
+	{ "max-allocations", required_argument, NULL, O_MAXA },
+	{ "metrics", required_argument, NULL, O_METRICS },
+	{ "log-format", required_argument, NULL, O_LFMT },
+	{ "log-filter", required_argument, NULL, O_LFIL },
+	{ "ebpf-offloading", required_argument, NULL, O_EBPF },
+	{ "ebpf-attach-mode", required_argument, NULL, O_EBPF_MODE },
+	{ "ebpf-int4-addr", required_argument, NULL, O_EBPF4 },
+	{ "ebpf-int6-addr", required_argument, NULL, O_EBPF6 },
+	{ "user", required_argument, NULL, O_USER },
+	{ "seccomp", required_argument, NULL, O_SECCOMP },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The flags as given, before the environment fills in what is missing. */
+struct relayd_flags {
+	const char	*p4, *p6, *b4, *b6, *lp, *lw, *hi, *secret;
+	const char	*ebpf_if, *ebpf_mode, *ebpf4, *ebpf6, *user;
+	const char	*seccomp_mode, *log_format, *log_filter;
+};
+
+/* getopt into f and c: 0, or -EINVAL (usage already printed). */
+static int
+relayd_flags_parse(int argc, char *argv[], struct relayd_flags *f,
+    struct relayd_config *c)
+{
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", relayd_options,
+	    NULL)) != -1) {
 		switch (ch) {
-		case O_P4: p4 = optarg; break;
-		case O_P6: p6 = optarg; break;
-		case O_B4: b4 = optarg; break;
-		case O_B6: b6 = optarg; break;
-		case O_LP: lp = optarg; break;
-		case O_LO: lw = optarg; break;
-		case O_HI: hi = optarg; break;
-		case O_SECRET: secret = optarg; break;
-		case O_REALM: cfg.realm = optarg; break;
-		case O_PRIV: cfg.allow_private_peers = true; break;
-		case O_QUOTA: cfg.user_quota = (unsigned)atoi(optarg); break;
-		case O_MAXA: cfg.max_allocations = (unsigned)atoi(optarg); break;
-		case O_METRICS: metrics_at = optarg; break;
-		case O_LFMT: lfmt = optarg; break;
-		case O_LFIL: filter = optarg; break;
-		case O_EBPF: ebpf_if = optarg; break;
-		case O_EBPF_MODE: ebpf_mode = optarg; break;
-		case O_EBPF4: ebpf4 = optarg; break;
-		case O_EBPF6: ebpf6 = optarg; break;
-		case O_USER: user = optarg; break;
-		case O_SECCOMP: seccomp_mode = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case O_P4: f->p4 = optarg; break;
+		case O_P6: f->p6 = optarg; break;
+		case O_B4: f->b4 = optarg; break;
+		case O_B6: f->b6 = optarg; break;
+		case O_LP: f->lp = optarg; break;
+		case O_LO: f->lw = optarg; break;
+		case O_HI: f->hi = optarg; break;
+		case O_SECRET: f->secret = optarg; break;
+		case O_REALM: c->relay.realm = optarg; break;
+		case O_PRIV: c->relay.allow_private_peers = true; break;
+		case O_QUOTA: c->relay.user_quota = (unsigned)atoi(optarg); break;
+		case O_MAXA:
+			c->relay.max_allocations = (unsigned)atoi(optarg);
+			break;
+		case O_METRICS: c->metrics_at = optarg; break;
+		case O_LFMT: f->log_format = optarg; break;
+		case O_LFIL: f->log_filter = optarg; break;
+		case O_EBPF: f->ebpf_if = optarg; break;
+		case O_EBPF_MODE: f->ebpf_mode = optarg; break;
+		case O_EBPF4: f->ebpf4 = optarg; break;
+		case O_EBPF6: f->ebpf6 = optarg; break;
+		case O_USER: f->user = optarg; break;
+		case O_SECCOMP: f->seccomp_mode = optarg; break;
+		case 'h': c->help = true; return 0;
+		default: usage(stderr); return -EINVAL;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return -EINVAL;
 	}
-	if (lfmt != NULL && log_parse_format(lfmt, &fmt) != 0) {
-		fprintf(stderr, "fz-relayd: bad log format '%s'\n", lfmt);
-		return 2;
-	}
-	if (log_init("fz-relayd", fmt, filter) != 0) {
-		fprintf(stderr, "fz-relayd: bad log filter\n");
-		return 2;
-	}
-	p4 = env_or(p4, "PUBLIC_IP4_ADDR");
-	p6 = env_or(p6, "PUBLIC_IP6_ADDR");
-	b4 = env_or(b4, "BIND_IP4_ADDR");
-	b6 = env_or(b6, "BIND_IP6_ADDR");
-	lp = env_or(lp, "LISTEN_PORT");
-	lw = env_or(lw, "LOWEST_PORT");
-	hi = env_or(hi, "HIGHEST_PORT");
-	secret = env_or(secret, "STATIC_AUTH_SECRET");
-	if (p4 == NULL && p6 == NULL) {
+	return 0;
+}
+
+/* An address of one family, or NULL for none: -EINVAL if it is not. */
+static int
+family_addr(const char *s, int family, union fz_sockaddr *out)
+{
+	if (s == NULL)
+		return 0;
+	if (addr_parse(s, ADDR_PORT_NONE, out) != 0 ||
+	    out->sa.sa_family != family)
+		return -EINVAL;
+	return 0;
+}
+
+/* The relayed and bound addresses, the listen port and the port range. */
+static int
+relayd_config_addresses(const struct relayd_flags *f, struct relayd_config *c)
+{
+	struct relay_config *rc = &c->relay;
+
+	if (f->p4 == NULL && f->p6 == NULL) {
 		log_errorx("give --public-ip4-addr and/or --public-ip6-addr");
-		return 2;
+		return -EINVAL;
 	}
-	if ((p4 != NULL && addr_parse(p4, ADDR_PORT_NONE, &cfg.public4) != 0) ||
-	    (p4 != NULL && cfg.public4.sa.sa_family != AF_INET)) {
-		log_errorx("--public-ip4-addr %s: not an IPv4 address", p4);
-		return 2;
+	if (family_addr(f->p4, AF_INET, &rc->public4) != 0) {
+		log_errorx("--public-ip4-addr %s: not an IPv4 address", f->p4);
+		return -EINVAL;
 	}
-	if ((p6 != NULL && addr_parse(p6, ADDR_PORT_NONE, &cfg.public6) != 0) ||
-	    (p6 != NULL && cfg.public6.sa.sa_family != AF_INET6)) {
-		log_errorx("--public-ip6-addr %s: not an IPv6 address", p6);
-		return 2;
+	if (family_addr(f->p6, AF_INET6, &rc->public6) != 0) {
+		log_errorx("--public-ip6-addr %s: not an IPv6 address", f->p6);
+		return -EINVAL;
 	}
-	cfg.have4 = p4 != NULL;
-	cfg.have6 = p6 != NULL;
-	if (addr_parse(b4 != NULL ? b4 : "0.0.0.0", ADDR_PORT_NONE,
-	    &s->bind4) != 0 || s->bind4.sa.sa_family != AF_INET ||
-	    addr_parse(b6 != NULL ? b6 : "::", ADDR_PORT_NONE, &s->bind6) != 0 ||
-	    s->bind6.sa.sa_family != AF_INET6) {
+	c->public4 = f->p4;
+	c->public6 = f->p6;
+	rc->have4 = f->p4 != NULL;
+	rc->have6 = f->p6 != NULL;
+	if (family_addr(f->b4 != NULL ? f->b4 : "0.0.0.0", AF_INET,
+	    &c->bind4) != 0 || family_addr(f->b6 != NULL ? f->b6 : "::",
+	    AF_INET6, &c->bind6) != 0) {
 		log_errorx("bad --bind-ip4-addr or --bind-ip6-addr");
-		return 2;
+		return -EINVAL;
 	}
-	if ((lp != NULL && port_arg(lp, &listen_port) != 0) ||
-	    (lw != NULL && port_arg(lw, &s->lowest) != 0) ||
-	    (hi != NULL && port_arg(hi, &s->highest) != 0) ||
-	    s->lowest > s->highest) {
-		log_errorx("bad ports: listen %s, range %s..%s", lp ? lp : "-",
-		    lw ? lw : "-", hi ? hi : "-");
-		return 2;
+	if ((f->lp != NULL && port_arg(f->lp, &c->listen_port) != 0) ||
+	    (f->lw != NULL && port_arg(f->lw, &c->lowest) != 0) ||
+	    (f->hi != NULL && port_arg(f->hi, &c->highest) != 0) ||
+	    c->lowest > c->highest) {
+		log_errorx("bad ports: listen %s, range %s..%s",
+		    f->lp ? f->lp : "-", f->lw ? f->lw : "-",
+		    f->hi ? f->hi : "-");
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * The XDP interface addresses, and every address of the relay's own that
+ * peers may reach on allocation ports only.
+ */
+static int
+relayd_config_interfaces(const struct relayd_flags *f, struct relayd_config *c)
+{
+	struct relay_config *rc = &c->relay;
+
+	if (family_addr(f->ebpf4, AF_INET, &c->int4) != 0) {
+		log_errorx("--ebpf-int4-addr %s: not an IPv4 address",
+		    f->ebpf4);
+		return -EINVAL;
+	}
+	if (family_addr(f->ebpf6, AF_INET6, &c->int6) != 0) {
+		log_errorx("--ebpf-int6-addr %s: not an IPv6 address",
+		    f->ebpf6);
+		return -EINVAL;
+	}
+	c->have_int4 = f->ebpf4 != NULL;
+	c->have_int6 = f->ebpf6 != NULL;
+	/* Own addresses beyond the public ones: reachable as peers only on
+	 * allocation ports (relay.h). */
+	rc->port_lo = c->lowest;
+	rc->port_hi = c->highest;
+	if (c->have_int4)
+		rc->own[rc->nown++] = c->int4;
+	if (c->have_int6)
+		rc->own[rc->nown++] = c->int6;
+	if (c->bind4.in4.sin_addr.s_addr != htonl(INADDR_ANY))
+		rc->own[rc->nown++] = c->bind4;
+	if (!IN6_IS_ADDR_UNSPECIFIED(&c->bind6.in6.sin6_addr))
+		rc->own[rc->nown++] = c->bind6;
+	return 0;
+}
+
+/*
+ * The command line and the environment into c: 0, or -EINVAL once the
+ * problem has been reported (usage, or a log line).  Logging is set up
+ * here, as the flags ask, so that what follows can be reported.
+ */
+static int
+relayd_config_from_args(int argc, char *argv[], struct relayd_config *c)
+{
+	struct relayd_flags f;
+	enum log_format fmt = LOG_FORMAT_AUTO;
+	const char *secret;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	memset(&f, 0, sizeof(f));
+	c->listen_port = 3478;
+	c->lowest = 49152;
+	c->highest = 65535;
+	f.seccomp_mode = "kill";
+	f.log_filter = getenv("RUST_LOG");
+	f.log_format = getenv("LOG_FORMAT");
+	if ((rc = relayd_flags_parse(argc, argv, &f, c)) != 0 || c->help)
+		return rc;
+	if (f.log_format != NULL && log_parse_format(f.log_format, &fmt) != 0) {
+		fprintf(stderr, "fz-relayd: bad log format '%s'\n",
+		    f.log_format);
+		return -EINVAL;
+	}
+	if (log_init("fz-relayd", fmt, f.log_filter) != 0) {
+		fprintf(stderr, "fz-relayd: bad log filter\n");
+		return -EINVAL;
+	}
+	f.p4 = env_or(f.p4, "PUBLIC_IP4_ADDR");
+	f.p6 = env_or(f.p6, "PUBLIC_IP6_ADDR");
+	f.b4 = env_or(f.b4, "BIND_IP4_ADDR");
+	f.b6 = env_or(f.b6, "BIND_IP6_ADDR");
+	f.lp = env_or(f.lp, "LISTEN_PORT");
+	f.lw = env_or(f.lw, "LOWEST_PORT");
+	f.hi = env_or(f.hi, "HIGHEST_PORT");
+	f.ebpf_if = env_or(f.ebpf_if, "EBPF_OFFLOADING");
+	f.ebpf_mode = env_or(f.ebpf_mode, "EBPF_ATTACH_MODE");
+	f.ebpf4 = env_or(f.ebpf4, "EBPF_INT4_ADDR");
+	f.ebpf6 = env_or(f.ebpf6, "EBPF_INT6_ADDR");
+	secret = env_or(f.secret, "STATIC_AUTH_SECRET");
+	if ((rc = relayd_config_addresses(&f, c)) != 0)
+		return rc;
 	if (secret == NULL || *secret == '\0') {
 		if (getenv("FIREZONE_TOKEN") != NULL)
 			log_errorx("the portal connection (FIREZONE_TOKEN) is "
 			    "not in this build yet; use --static-auth-secret");
 		else
 			log_errorx("no credentials: give --static-auth-secret");
-		return 2;
+		return -EINVAL;
 	}
-	cfg.static_secret = secret;
-	ebpf_if = env_or(ebpf_if, "EBPF_OFFLOADING");
-	ebpf_mode = env_or(ebpf_mode, "EBPF_ATTACH_MODE");
-	ebpf4 = env_or(ebpf4, "EBPF_INT4_ADDR");
-	ebpf6 = env_or(ebpf6, "EBPF_INT6_ADDR");
-	if (ebpf4 != NULL && (addr_parse(ebpf4, ADDR_PORT_NONE, &int4) != 0 ||
-	    int4.sa.sa_family != AF_INET)) {
-		log_errorx("--ebpf-int4-addr %s: not an IPv4 address", ebpf4);
-		return 2;
-	}
-	if (ebpf6 != NULL && (addr_parse(ebpf6, ADDR_PORT_NONE, &int6) != 0 ||
-	    int6.sa.sa_family != AF_INET6)) {
-		log_errorx("--ebpf-int6-addr %s: not an IPv6 address", ebpf6);
-		return 2;
-	}
-	/* Own addresses beyond the public ones: reachable as peers only on
-	 * allocation ports (relay.h). */
-	cfg.port_lo = s->lowest;
-	cfg.port_hi = s->highest;
-	if (ebpf4 != NULL)
-		cfg.own[cfg.nown++] = int4;
-	if (ebpf6 != NULL)
-		cfg.own[cfg.nown++] = int6;
-	if (s->bind4.in4.sin_addr.s_addr != htonl(INADDR_ANY))
-		cfg.own[cfg.nown++] = s->bind4;
-	if (!IN6_IS_ADDR_UNSPECIFIED(&s->bind6.in6.sin6_addr))
-		cfg.own[cfg.nown++] = s->bind6;
-	user = env_or(user, "FZ_RELAY_USER");
-	if (user == NULL || *user == '\0')
-		user = "fz-relay";
-	if (strcmp(seccomp_mode, "trap") == 0)
-		sc = SECCOMP_DEFAULT_TRAP;
-	else if (strcmp(seccomp_mode, "kill") != 0 &&
-	    strcmp(seccomp_mode, "off") != 0) {
+	c->relay.static_secret = secret;
+	if ((rc = relayd_config_interfaces(&f, c)) != 0)
+		return rc;
+	c->ebpf_if = f.ebpf_if != NULL && *f.ebpf_if != '\0' ? f.ebpf_if :
+	    NULL;
+	c->user = env_or(f.user, "FZ_RELAY_USER");
+	if (c->user == NULL || *c->user == '\0')
+		c->user = "fz-relay";
+	c->seccomp = strcmp(f.seccomp_mode, "off") != 0;
+	c->seccomp_default = strcmp(f.seccomp_mode, "trap") == 0 ?
+	    SECCOMP_DEFAULT_TRAP : SECCOMP_DEFAULT_KILL;
+	if (strcmp(f.seccomp_mode, "trap") != 0 &&
+	    strcmp(f.seccomp_mode, "kill") != 0 &&
+	    strcmp(f.seccomp_mode, "off") != 0) {
 		log_errorx("--seccomp %s: expected kill, trap or off",
-		    seccomp_mode);
-		return 2;
+		    f.seccomp_mode);
+		return -EINVAL;
 	}
-	if (ebpf_mode != NULL && strcmp(ebpf_mode, "driver") != 0 &&
-	    strcmp(ebpf_mode, "generic") != 0) {
+	if (f.ebpf_mode != NULL && strcmp(f.ebpf_mode, "driver") != 0 &&
+	    strcmp(f.ebpf_mode, "generic") != 0) {
 		log_errorx("--ebpf-attach-mode %s: expected driver or generic",
-		    ebpf_mode);
-		return 2;
+		    f.ebpf_mode);
+		return -EINVAL;
 	}
-	snprintf(software, sizeof(software), "fz-relayd/%s", PACKAGE_VERSION);
-	cfg.software = software;
+	c->ebpf_generic = f.ebpf_mode != NULL &&
+	    strcmp(f.ebpf_mode, "generic") == 0;
+	snprintf(c->software, sizeof(c->software), "fz-relayd/%s",
+	    PACKAGE_VERSION);
+	c->relay.software = c->software;
+	return 0;
+}
 
-	evthread_use_pthreads();
+/* --- main ---------------------------------------------------------------------- */
+
+/* Signals through a signalfd, an epoll set, and the TURN core. */
+static int
+srv_init(struct srv *s, const struct relayd_config *c)
+{
+	struct relay_ops ops = {
+		.alloc_open = io_alloc_open, .alloc_close = io_alloc_close,
+		.send_ctl = io_send_ctl, .send_peer = io_send_peer,
+		.channel_up = io_channel_up, .channel_down = io_channel_down,
+		.channel_renew = io_channel_up, .arg = s,
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	sigset_t set;
+	int rc;
+
+	s->bind4 = c->bind4;
+	s->bind6 = c->bind6;
+	s->lowest = c->lowest;
+	s->highest = c->highest;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -878,94 +988,95 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		rc = -errno;
 		log_warn("epoll/signalfd");
-		return 1;
+		return rc;
 	}
-	{
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev);
+	return relay_new(&c->relay, &ops, &s->r);
+}
 
-		epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev);
-	}
-	if ((rc = relay_new(&cfg, &ops, &s->r)) != 0)
-		return 1;
-	if (cfg.have4) {
-		if ((rc = udp_socket(AF_INET, &s->bind4, listen_port)) < 0) {
-			log_errorc(-rc, "UDP port %u (IPv4)", listen_port);
-			goto out;
+/* The control sockets, one per family served, on the listen port. */
+static int
+srv_listen(struct srv *s, const struct relayd_config *c)
+{
+	int fam[2] = { AF_INET, AF_INET6 };
+	bool want[2] = { c->relay.have4, c->relay.have6 };
+	int i, rc;
+
+	for (i = 0; i < 2; i++) {
+		if (!want[i])
+			continue;
+		if ((rc = udp_socket(fam[i], i == 0 ? &s->bind4 : &s->bind6,
+		    c->listen_port)) < 0) {
+			log_errorc(-rc, "UDP port %u (IPv%d)", c->listen_port,
+			    i == 0 ? 4 : 6);
+			return rc;
 		}
-		s->ctl[s->nctl++] = (struct sockref){ rc, REF_CTL, AF_INET,
-		    NULL, 0 };
-	}
-	if (cfg.have6) {
-		if ((rc = udp_socket(AF_INET6, &s->bind6, listen_port)) < 0) {
-			log_errorc(-rc, "UDP port %u (IPv6)", listen_port);
-			goto out;
-		}
-		s->ctl[s->nctl++] = (struct sockref){ rc, REF_CTL, AF_INET6,
+		s->ctl[s->nctl++] = (struct sockref){ rc, REF_CTL, fam[i],
 		    NULL, 0 };
 	}
 	for (i = 0; i < s->nctl; i++)
-		if (ep_add(s, &s->ctl[i]) != 0)
-			goto out;
-	if (ebpf_if != NULL && *ebpf_if != '\0') {
-		struct relay_xdp_config xc;
-		char err[300];
+		if ((rc = ep_add(s, &s->ctl[i])) != 0)
+			return rc;
+	return 0;
+}
 
-		memset(&xc, 0, sizeof(xc));
-		xc.ifname = ebpf_if;
-		xc.generic = ebpf_mode != NULL && strcmp(ebpf_mode, "generic") == 0;
-		xc.relay_port = listen_port;
-		xc.port_lo = s->lowest;
-		xc.port_hi = s->highest;
-		xc.have_pub4 = cfg.have4;
-		xc.pub4 = cfg.public4;
-		xc.have_pub6 = cfg.have6;
-		xc.pub6 = cfg.public6;
-		xc.int4 = int4;
-		xc.int6 = int6;
-		xc.have_int4 = ebpf4 != NULL;
-		xc.have_int6 = ebpf6 != NULL;
-		if (relay_xdp_open(&xc, &s->xdp, err, sizeof(err)) != 0) {
-			/* asked for and not possible: no silent fallback */
-			log_errorx("%s", err);
-			goto out;
-		}
-		atomic_store(&s->g.xdp, true);
-	}
-	if (metrics_at != NULL) {
-		union fz_sockaddr ma;
+/* Loads and attaches the XDP program; asked for and not possible: fail. */
+static int
+srv_xdp_open(struct srv *s, const struct relayd_config *c)
+{
+	struct relay_xdp_config xc;
+	char err[300];
+	int rc;
 
-		if (addr_parse(metrics_at, ADDR_PORT_REQUIRED, &ma) != 0) {
-			log_errorx("--metrics %s: expected ADDR:PORT",
-			    metrics_at);
-			goto out;
-		}
-		if ((rc = metrics_start(&ma, s->r, &s->g, &mt)) != 0) {
-			log_errorc(-rc, "metrics on %s", metrics_at);
-			goto out;
-		}
-		log_info("metrics on http://%s/metrics", metrics_at);
+	memset(&xc, 0, sizeof(xc));
+	xc.ifname = c->ebpf_if;
+	xc.generic = c->ebpf_generic;
+	xc.relay_port = c->listen_port;
+	xc.port_lo = c->lowest;
+	xc.port_hi = c->highest;
+	xc.have_pub4 = c->relay.have4;
+	xc.pub4 = c->relay.public4;
+	xc.have_pub6 = c->relay.have6;
+	xc.pub6 = c->relay.public6;
+	xc.int4 = c->int4;
+	xc.int6 = c->int6;
+	xc.have_int4 = c->have_int4;
+	xc.have_int6 = c->have_int6;
+	if ((rc = relay_xdp_open(&xc, &s->xdp, err, sizeof(err))) != 0) {
+		/* no silent fallback */
+		log_errorx("%s", err);
+		return rc;
 	}
-	/* Every root-only step is done: drop, then start the threads, then
-	 * the seccomp filter (synchronised to every thread). */
-	if (drop_privileges(s, user) != 0)
-		goto out;
-	if (mt != NULL && (rc = metrics_run(mt)) != 0) {
-		log_errorc(-rc, "metrics thread");
-		goto out;
+	atomic_store(&s->g.xdp, true);
+	return 0;
+}
+
+/* Binds the metrics endpoint (its thread starts after the drop). */
+static int
+srv_metrics_open(struct srv *s, const char *at, struct metrics **out)
+{
+	union fz_sockaddr ma;
+	int rc;
+
+	if (addr_parse(at, ADDR_PORT_REQUIRED, &ma) != 0) {
+		log_errorx("--metrics %s: expected ADDR:PORT", at);
+		return -EINVAL;
 	}
-	if (strcmp(seccomp_mode, "off") != 0 && (rc = install_seccomp(sc)) != 0) {
-		log_errorc(-rc, "seccomp");
-		goto out;
+	if ((rc = metrics_start(&ma, s->r, &s->g, out)) != 0) {
+		log_errorc(-rc, "metrics on %s", at);
+		return rc;
 	}
-	log_info("relaying on UDP port %u (%s%s%s), allocation ports %u..%u, "
-	    "realm %s%s", listen_port, p4 ? p4 : "", p4 && p6 ? ", " : "",
-	    p6 ? p6 : "", s->lowest, s->highest,
-	    cfg.realm ? cfg.realm : RELAY_REALM_DEFAULT,
-	    cfg.allow_private_peers ? ", private peers allowed" : "");
-	loop(s);
-	status = 0;
-out:
+	log_info("metrics on http://%s/metrics", at);
+	return 0;
+}
+
+static void
+srv_close(struct srv *s, struct metrics *mt)
+{
+	int i;
+
 	metrics_stop(mt);
 	relay_free(s->r);	/* closes every allocation socket */
 	relay_xdp_close(s->xdp);	/* detaches */
@@ -979,5 +1090,51 @@ out:
 		close(s->ctl[i].fd);
 	close(s->sigfd);
 	close(s->ep);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct relayd_config c;
+	struct metrics *mt = NULL;
+	struct srv *s = &S;
+	int rc, status = 1;
+
+	if (relayd_config_from_args(argc, argv, &c) != 0)
+		return 2;
+	if (c.help) {
+		usage(stdout);
+		return 0;
+	}
+	evthread_use_pthreads();
+	if (srv_init(s, &c) != 0)
+		return 1;
+	if (srv_listen(s, &c) != 0 ||
+	    (c.ebpf_if != NULL && srv_xdp_open(s, &c) != 0) ||
+	    (c.metrics_at != NULL && srv_metrics_open(s, c.metrics_at,
+	    &mt) != 0))
+		goto out;
+	/* Every root-only step is done: drop, then start the threads, then
+	 * the seccomp filter (synchronised to every thread). */
+	if (drop_privileges(s, c.user) != 0)
+		goto out;
+	if (mt != NULL && (rc = metrics_run(mt)) != 0) {
+		log_errorc(-rc, "metrics thread");
+		goto out;
+	}
+	if (c.seccomp && (rc = install_seccomp(c.seccomp_default)) != 0) {
+		log_errorc(-rc, "seccomp");
+		goto out;
+	}
+	log_info("relaying on UDP port %u (%s%s%s), allocation ports %u..%u, "
+	    "realm %s%s", c.listen_port, c.public4 ? c.public4 : "",
+	    c.public4 && c.public6 ? ", " : "", c.public6 ? c.public6 : "",
+	    s->lowest, s->highest,
+	    c.relay.realm ? c.relay.realm : RELAY_REALM_DEFAULT,
+	    c.relay.allow_private_peers ? ", private peers allowed" : "");
+	loop(s);
+	status = 0;
+out:
+	srv_close(s, mt);
 	return status;
 }

@@ -42,6 +42,7 @@ static const char *const stat_names[FZ_XS_COUNT] = {
 	[FZ_XS_PASS_ADJUST] = "pass_adjust_failed",
 	[FZ_XS_DROP_LOOP] = "drop_loop",
 	[FZ_XS_PASS_EXPIRED] = "pass_expired",
+	[FZ_XS_DROP_SHORT] = "drop_short",
 };
 
 const char *
@@ -51,7 +52,7 @@ relay_xdp_stat_name(int i)
 }
 
 static int
-quiet(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+libbpf_quiet(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
 	if (lvl == LIBBPF_WARN)
 		return vfprintf(stderr, fmt, ap);
@@ -77,7 +78,7 @@ relay_xdp_open(const struct relay_xdp_config *c, struct relay_xdp **out,
 	struct relay_xdp *x;
 	int rc;
 
-	libbpf_set_print(quiet);
+	libbpf_set_print(libbpf_quiet);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return -ENOMEM;
 	x->link = -1;
@@ -186,7 +187,7 @@ usable_until(const struct relay_channel *ch)
 }
 
 static void
-keys(const struct relay_channel *ch, struct fz_xdp_client *ck,
+channel_keys(const struct relay_channel *ch, struct fz_xdp_client *ck,
     struct fz_xdp_peer *pk)
 {
 	const struct relay_alloc *a = ch->alloc;
@@ -213,7 +214,7 @@ relay_xdp_channel_up(struct relay_xdp *x, const struct relay_channel *ch)
 
 	memset(&cv, 0, sizeof(cv));
 	memset(&pv, 0, sizeof(pv));
-	keys(ch, &cv.client, &pv.peer);
+	channel_keys(ch, &cv.client, &pv.peer);
 	cv.expires = pv.expires = usable_until(ch);
 	if (bpf_map_update_elem(f1, &cv.client, &pv, BPF_ANY) != 0)
 		return -errno;
@@ -232,7 +233,7 @@ relay_xdp_channel_down(struct relay_xdp *x, const struct relay_channel *ch)
 	struct fz_xdp_client ck;
 	struct fz_xdp_peer pk;
 
-	keys(ch, &ck, &pk);
+	channel_keys(ch, &ck, &pk);
 	bpf_map_delete_elem(bpf_map__fd(x->skel->maps.fz_chan_to_peer), &ck);
 	bpf_map_delete_elem(bpf_map__fd(x->skel->maps.fz_peer_to_chan), &pk);
 	return 0;

@@ -13,14 +13,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* One relay for the whole run, as a daemon keeps it. */
+static struct relay *relay;
+static union fz_sockaddr from[4];
+static uint16_t next_port = 50000;
+
 static int
 f_open(void *arg, struct relay_alloc *a, bool w4, bool w6)
 {
-	static uint16_t port = 50000;
-
 	(void)arg;
 	if (a->port == 0)
-		a->port = port++;
+		a->port = next_port++;
 	a->fd4 = w4 ? 1 : -1;
 	a->fd6 = w6 ? 2 : -1;
 	return 0;
@@ -41,11 +44,9 @@ f_peer(void *x, struct relay_alloc *a, const struct sockaddr *to,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct relay *r;
-	static union fz_sockaddr from[4];
 	uint16_t ch;
 
-	if (r == NULL) {
+	if (relay == NULL) {
 		struct relay_config cfg;
 		struct relay_ops ops = { f_open, f_close, f_ctl, f_peer, NULL,
 		    NULL, NULL, NULL };
@@ -57,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)addr_parse("2001:db8::1", ADDR_PORT_NONE, &cfg.public6);
 		cfg.static_secret = "secret";
 		cfg.max_allocations = 64;
-		if (relay_new(&cfg, &ops, &r) != 0)
+		if (relay_new(&cfg, &ops, &relay) != 0)
 			abort();
 		(void)addr_parse("198.51.100.1:1000", ADDR_PORT_REQUIRED, &from[0]);
 		(void)addr_parse("198.51.100.2:2000", ADDR_PORT_REQUIRED, &from[1]);
@@ -67,12 +68,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	relay_stun_in(r, 3, &from[data[0] & 3].sa, data + 1, size - 1);
+	relay_stun_in(relay, 3, &from[data[0] & 3].sa, data + 1, size - 1);
 	if (size >= 3) {
 		ch = (uint16_t)(data[1] << 8 | data[2]);
-		(void)relay_channel_lookup(r, &from[data[0] & 3].sa, ch);
+		(void)relay_channel_lookup(relay, &from[data[0] & 3].sa, ch);
 	}
 	if ((data[0] & 0x80) != 0)
-		relay_tick(r);
+		relay_tick(relay);
 	return 0;
 }

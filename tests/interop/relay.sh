@@ -12,6 +12,8 @@
 #  - SIGTERM frees everything (exit 0)
 #  - started as root it runs as --user nobody: no capabilities,
 #    no_new_privs, seccomp, in every thread; a missing user is an error
+#  - the command line (relayd_config_from_args): --help exits 0, each
+#    kind of bad flag exits 2 with its message, before anything is bound
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 for t in turnutils_uclient turnutils_peer tshark curl; do
@@ -144,6 +146,33 @@ X curl -sf -X POST "http://127.0.0.1:9102/log_filter?directives=debug" >/dev/nul
 code=$(X curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:9102/log_filter?directives=x=y=z")
 [ "$code" = 400 ] || ns_fail "bad directives accepted ($code)"
 ns_log "ok: runtime log filter (200, and 400 for a bad one)"
+
+# --- the command line: exit 0 for --help, 2 and a message for bad flags ------------
+out=$("$RELAY" --help) || ns_fail "--help: exit $?"
+grep -q -- '--public-ip4-addr' <<<"$out" || ns_fail "--help: $out"
+bad_flags() {	# bad_flags MESSAGE ARGS...: exit 2 with MESSAGE logged
+	local want=$1 out rc=0
+	shift
+	out=$(env -u PUBLIC_IP4_ADDR -u STATIC_AUTH_SECRET "$RELAY" \
+	    --log-format human "$@" 2>&1) || rc=$?
+	[ $rc = 2 ] || ns_fail "fz-relayd $*: exit $rc, not 2"
+	grep -q -- "$want" <<<"$out" || ns_fail "fz-relayd $*: $out"
+}
+ok4="--public-ip4-addr 127.0.0.1 --static-auth-secret x"
+bad_flags 'usage:' --no-such-flag
+bad_flags 'usage:' $ok4 stray-argument
+bad_flags 'give --public-ip4-addr' --static-auth-secret x
+bad_flags 'not an IPv4 address' --public-ip4-addr ::1 --static-auth-secret x
+bad_flags 'not an IPv6 address' --public-ip6-addr 10.0.0.1 --static-auth-secret x
+bad_flags 'bad --bind' $ok4 --bind-ip4-addr nowhere
+bad_flags 'bad ports' $ok4 --lowest-port 5000 --highest-port 4000
+bad_flags 'bad ports' $ok4 --listen-port 0
+bad_flags 'no credentials' --public-ip4-addr 127.0.0.1
+bad_flags 'ebpf-int4-addr ::1: not an IPv4' $ok4 --ebpf-int4-addr ::1
+bad_flags 'expected kill, trap or off' $ok4 --seccomp maybe
+bad_flags 'expected driver or generic' $ok4 --ebpf-attach-mode both
+bad_flags 'bad log format' $ok4 --log-format xml
+ns_log "ok: --help, and exit 2 with a message for each kind of bad flag"
 
 kill -TERM "$RPID"; wait "$RPID"; rc=$?
 [ $rc = 0 ] || ns_fail "fz-relayd exit $rc"

@@ -810,6 +810,83 @@ START_TEST(test_garbage_in)
 }
 END_TEST
 
+/* The reason phrase of the error in m (RFC 8489 section 14.8). */
+static void
+assert_reason(const struct stun_msg *m, int code, const char *reason)
+{
+	const char *r;
+	size_t rl;
+	int c;
+
+	ck_assert_int_eq(stun_get_error(stun_find(m, STUN_A_ERROR_CODE), &c,
+	    &r, &rl), 0);
+	ck_assert_int_eq(c, code);
+	ck_assert_uint_eq(rl, strlen(reason));
+	ck_assert(memcmp(r, reason, rl) == 0);
+}
+
+/*
+ * Errors are built in one place from one table: each code with its RFC
+ * reason phrase, the first 401 without one (and at its 60 bytes), errors
+ * after authentication integrity-protected, those before it not.
+ */
+START_TEST(test_error_responses)
+{
+	struct stun_msg m;
+	struct opts o = O();
+
+	o.no_auth = true;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	assert_reason(&m, 401, "");
+	ck_assert_ptr_null(stun_find(&m, STUN_A_SOFTWARE));
+	o = O();
+	o.pass = "nope";
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 401);
+	assert_reason(&m, 401, "Unauthorized");
+	ck_assert_ptr_null(stun_find(&m, STUN_A_MESSAGE_INTEGRITY));
+	o = O();
+	o.nonce = "AAAAAAAAAAAAAAAA";
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 438);
+	assert_reason(&m, 438, "Stale Nonce");
+	o = O();
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 437);
+	assert_reason(&m, 437, "Allocation Mismatch");
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_MESSAGE_INTEGRITY));
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_SOFTWARE));
+	o.transport = 6;
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 442);
+	assert_reason(&m, 442, "Unsupported Transport Protocol");
+	o = O();
+	o.family = 2;		/* no IPv6 relayed address here */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 440);
+	assert_reason(&m, 440, "Address Family not Supported");
+	o = O();
+	o.extra_attr = 0x0031;	/* comprehension-required, unknown */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 420);
+	assert_reason(&m, 420, "Unknown Attribute");
+	ck_assert_ptr_nonnull(stun_find(&m, STUN_A_UNKNOWN_ATTRIBUTES));
+	o = O();
+	ck_assert_int_eq(request(&client, 0x00a, &o, &m), 400);
+	assert_reason(&m, 400, "Bad Request");
+	ck_assert_uint_eq(relay_counter(R, RC_REQ_OTHER), 1);
+	ck_assert_int_eq(allocate(&client, O()), 0);
+	o = O();
+	o.peer = "10.0.0.1:5000";	/* private */
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m),
+	    403);
+	assert_reason(&m, 403, "Forbidden");
+	o.peer = "[2001:db8::1]:5000";
+	ck_assert_int_eq(request(&client, TURN_CREATE_PERMISSION, &o, &m),
+	    443);
+	assert_reason(&m, 443, "Peer Address Family Mismatch");
+	o = O();
+	o.user = "1800000000:bob";
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 441);
+	assert_reason(&m, 441, "Wrong Credentials");
+	ck_assert_uint_eq(relay_counter(R, RC_RESP_ERROR), 12);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -830,6 +907,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_nonce_flood_and_binding);
 	tcase_add_test(tc, test_nonce_rotation);
 	tcase_add_test(tc, test_garbage_in);
+	tcase_add_test(tc, test_error_responses);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -653,6 +653,32 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/*
+ * Every outcome has a metric label; the exported ones keep theirs; what
+ * the program drops is labelled drop_*, what it passes pass_*.
+ */
+START_TEST(test_outcome_names)
+{
+	static const char *const names[FZ_XS_COUNT] = {
+		"client_to_peer", "peer_to_client", "relay_to_self",
+		"pass_not_ip", "pass_not_udp", "pass_ip_options",
+		"pass_fragment", "pass_short", "pass_other_port", "pass_stun",
+		"pass_bad_length", "pass_no_channel",
+		"pass_no_interface_address", "pass_zero_checksum", "pass_ttl",
+		"pass_adjust_failed", "drop_loop", "pass_expired", "drop_short",
+	};
+	int i;
+
+	for (i = 0; i < FZ_XS_COUNT; i++) {
+		ck_assert_ptr_nonnull(names[i]);
+		ck_assert_str_eq(relay_xdp_stat_name(i), names[i]);
+	}
+	ck_assert_str_eq(relay_xdp_stat_name(FZ_XS_DROP_LOOP), "drop_loop");
+	ck_assert_str_eq(relay_xdp_stat_name(FZ_XS_DROP_SHORT), "drop_short");
+	ck_assert_str_eq(relay_xdp_stat_name(FZ_XS_COUNT), "?");
+}
+END_TEST
+
 static Suite *
 xdp_suite(void)
 {
@@ -672,6 +698,7 @@ xdp_suite(void)
 	tcase_add_test(tc, test_loop_dropped);
 	tcase_add_test(tc, test_unbind);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_outcome_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
