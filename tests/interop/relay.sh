@@ -29,29 +29,6 @@ X() { ip netns exec "$N" "$@"; }
 SECRET="sec-$RANDOM$RANDOM"
 RELAY="$top_builddir/fz-relayd"
 
-# check_dropped PID [CAPEFF...]: fz-relayd, started as root, runs as
-# --user with only the kept capabilities (none unless listed), no_new_privs
-# and a seccomp filter, in every thread.
-check_dropped() {
-	local pid=$1 t uid capeff nnp sc ok
-	shift
-	for t in /proc/"$pid"/task/*; do
-		uid=$(awk '/^Uid:/ { print $2 + $3 + $4 + $5 == 0 ? "root" : ($2 == 0 || $3 == 0 || $4 == 0 || $5 == 0) ? "partial" : $3 }' "$t/status")
-		capeff=$(awk '/^CapEff:/ { print $2 }' "$t/status")
-		nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "$t/status")
-		sc=$(awk '/^Seccomp:/ { print $2 }' "$t/status")
-		[ "$uid" = 65534 ] || ns_fail "fz-relayd $t: uid $uid, not nobody"
-		ok=0
-		for c in 0000000000000000 "$@"; do
-			[ "$capeff" = "$c" ] && ok=1
-		done
-		[ $ok = 1 ] || ns_fail "fz-relayd $t: CapEff $capeff"
-		[ "$nnp" = 1 ] || ns_fail "fz-relayd $t: NoNewPrivs $nnp"
-		[ "$sc" = 2 ] || ns_fail "fz-relayd $t: Seccomp $sc"
-	done
-	ns_log "ok: fz-relayd $pid runs as nobody, CapEff $capeff, NoNewPrivs 1, Seccomp 2 ($(ls /proc/"$pid"/task | wc -l) threads)"
-}
-
 start_relay() {	# start_relay LOG [extra flags]
 	local log=$1
 	shift
@@ -62,7 +39,7 @@ start_relay() {	# start_relay LOG [extra flags]
 	RPID=$BG_PID
 	ns_wait_for X curl -sf http://127.0.0.1:9102/healthz ||
 		{ cat "$log"; ns_fail "fz-relayd did not start"; }
-	check_dropped "$RPID"
+	ns_check_dropped "$RPID"
 }
 
 # --- the privilege drop needs its user ---------------------------------------------

@@ -11,6 +11,7 @@
 #   ns_tmpdir                       # sets FZ_TMP to a directory removed at exit
 #   ns_on_cleanup CMD...            # runs CMD at exit, before namespaces go
 #   ns_wait_for CMD...              # retries CMD for up to FZ_WAIT seconds
+#   ns_check_dropped PID [CAPEFF...] # PID runs as nobody, no caps, seccomp
 # These set variables instead of printing: a command substitution would run
 # them in a subshell and lose what they record for cleanup.
 # Everything created is removed on exit, whatever the reason (trap).
@@ -135,4 +136,27 @@ ns_wait_for() {
 		i=$((i + 1))
 	done
 	return 1
+}
+
+# ns_check_dropped PID [CAPEFF...]: a daemon started as root (fz-relayd)
+# runs as --user nobody with only the kept capabilities (none unless
+# listed), no_new_privs and a seccomp filter, in every thread.
+ns_check_dropped() {
+	local pid=$1 t uid capeff nnp sc ok
+	shift
+	for t in /proc/"$pid"/task/*; do
+		uid=$(awk '/^Uid:/ { print $2 + $3 + $4 + $5 == 0 ? "root" : ($2 == 0 || $3 == 0 || $4 == 0 || $5 == 0) ? "partial" : $3 }' "$t/status")
+		capeff=$(awk '/^CapEff:/ { print $2 }' "$t/status")
+		nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "$t/status")
+		sc=$(awk '/^Seccomp:/ { print $2 }' "$t/status")
+		[ "$uid" = 65534 ] || ns_fail "fz-relayd $t: uid $uid, not nobody"
+		ok=0
+		for c in 0000000000000000 "$@"; do
+			[ "$capeff" = "$c" ] && ok=1
+		done
+		[ $ok = 1 ] || ns_fail "fz-relayd $t: CapEff $capeff"
+		[ "$nnp" = 1 ] || ns_fail "fz-relayd $t: NoNewPrivs $nnp"
+		[ "$sc" = 2 ] || ns_fail "fz-relayd $t: Seccomp $sc"
+	done
+	ns_log "ok: fz-relayd $pid runs as nobody, CapEff $capeff, NoNewPrivs 1, Seccomp 2 ($(ls /proc/"$pid"/task | wc -l) threads)"
 }

@@ -54,29 +54,6 @@ metric() {	# metric NAME-REGEX -> summed value
 		awk -v re="$1" '$0 ~ re { s += $2 } END { print s + 0 }'
 }
 
-# check_dropped PID [CAPEFF...]: fz-relayd, started as root, runs as
-# --user with only the kept capabilities (none unless listed), no_new_privs
-# and a seccomp filter, in every thread.
-check_dropped() {
-	local pid=$1 t uid capeff nnp sc ok
-	shift
-	for t in /proc/"$pid"/task/*; do
-		uid=$(awk '/^Uid:/ { print $2 + $3 + $4 + $5 == 0 ? "root" : ($2 == 0 || $3 == 0 || $4 == 0 || $5 == 0) ? "partial" : $3 }' "$t/status")
-		capeff=$(awk '/^CapEff:/ { print $2 }' "$t/status")
-		nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "$t/status")
-		sc=$(awk '/^Seccomp:/ { print $2 }' "$t/status")
-		[ "$uid" = 65534 ] || ns_fail "fz-relayd $t: uid $uid, not nobody"
-		ok=0
-		for c in 0000000000000000 "$@"; do
-			[ "$capeff" = "$c" ] && ok=1
-		done
-		[ $ok = 1 ] || ns_fail "fz-relayd $t: CapEff $capeff"
-		[ "$nnp" = 1 ] || ns_fail "fz-relayd $t: NoNewPrivs $nnp"
-		[ "$sc" = 2 ] || ns_fail "fz-relayd $t: Seccomp $sc"
-	done
-	ns_log "ok: fz-relayd $pid runs as nobody, CapEff $capeff, NoNewPrivs 1, Seccomp 2 ($(ls /proc/"$pid"/task | wc -l) threads)"
-}
-
 run_mode() {
 	local mode=$1 log="$T/relay-$1.log" out rc
 	if [ "$mode" = driver ]; then
@@ -93,19 +70,25 @@ run_mode() {
 	ns_wait_for ip netns exec "$Y" curl -sf http://127.0.0.1:9103/healthz ||
 		{ cat "$log"; ns_fail "fz-relayd ($mode) did not start"; }
 	# CAP_BPF (bit 39) only on kernels that want it for map updates
-	check_dropped "$RPID" 0000008000000000
+	ns_check_dropped "$RPID" 0000008000000000
 	ip -n "$Y" link show "$YL" | grep -q "xdp" || ns_fail "no XDP on $YL"
 	ns_bg "$P" "$T/peer.log" turnutils_peer -p 3480 -L 10.71.3.2 -L fd71:3::2
 	PPID_=$BG_PID
 	sleep 0.3
 
 	for args in "-e 10.71.3.2 10.71.2.2" "-e fd71:3::2 fd71:2::2" "-y 10.71.2.2"; do
-		# shellcheck disable=SC2086
-		out=$(ip netns exec "$C" timeout 90 turnutils_uclient -W "$SECRET" \
-			-u xdp -n 500 -m 4 -l 1000 -z 1 -c $args 2>&1)
-		grep -q "Total lost packets 0 (0.000000%)" <<<"$out" &&
-			grep -q "tot_recv_msgs=2000" <<<"$out" ||
-			{ echo "$out" | tail -8; cat "$log" | tail -5; ns_fail "$mode: uclient $args"; }
+		# One more try when packets went missing: on a loaded 2-core
+		# machine a socket buffer of coturn's client or peer overflows
+		# now and then; a relay bug loses packets on both tries.
+		for try in 1 2; do
+			# shellcheck disable=SC2086
+			out=$(ip netns exec "$C" timeout 90 turnutils_uclient -W "$SECRET" \
+				-u xdp -n 500 -m 4 -l 1000 -z 1 -c $args 2>&1)
+			grep -q "Total lost packets 0 (0.000000%)" <<<"$out" &&
+				grep -q "tot_recv_msgs=2000" <<<"$out" && break
+			[ $try = 2 ] && { echo "$out" | tail -8; tail -5 "$log"; ns_fail "$mode: uclient $args"; }
+			ns_log "$mode: uclient $args lost packets ($(grep -o 'Total lost packets.*' <<<"$out")); once more"
+		done
 		ns_log "ok ($mode): turnutils_uclient -c $args: 2000/2000, 0 lost"
 	done
 	ip netns exec "$C" timeout 60 /usr/bin/python3 \
