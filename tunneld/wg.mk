@@ -5,8 +5,9 @@ libfzwg_a_SOURCES = \
 	tunneld/wg.h tunneld/wg_noise.c \
 	tunneld/allowedips.h tunneld/allowedips.c \
 	tunneld/ratelimiter.h tunneld/ratelimiter.c
-libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS)
-WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) -lpthread
+libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)
+WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
+	-lpthread
 
 wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
 	tests/unit/check_ratelimiter
