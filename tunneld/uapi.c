@@ -108,7 +108,7 @@ do_get(struct uapi *u, struct obuf *o)
 		    (unsigned long long)st.tx_bytes,
 		    (unsigned long long)st.rx_bytes);
 		oprintf(o, "persistent_keepalive_interval=%u\n", st.keepalive);
-		allowedips_walk(dp_allowedips(u->dp), p, allowed_cb, o);
+		dp_peer_walk_allowed(u->dp, p, allowed_cb, o);
 		oprintf(o, "protocol_version=1\n");
 	}
 	sodium_memzero(key, sizeof(key));

@@ -103,8 +103,12 @@ bool	wg_peer_endpoint(struct wg_peer *, union fz_sockaddr *);
 void	wg_peer_public_key(const struct wg_peer *, uint8_t[WG_KEY_LEN]);
 /* A short printable fingerprint of the public key, for logs. */
 const char *wg_peer_name(const struct wg_peer *);
-void	*wg_peer_cookie(const struct wg_peer *);	/* data-plane slot */
-void	wg_peer_set_cookie(struct wg_peer *, void *);
+/*
+ * A data-plane slot; dtor (may be NULL) is called with it when the peer
+ * is freed, after a grace period (wg_peer_remove, wg_device_free).
+ */
+void	*wg_peer_cookie(const struct wg_peer *);
+void	wg_peer_set_cookie(struct wg_peer *, void *, void (*dtor)(void *));
 
 struct wg_peer_stats {
 	uint64_t	rx_bytes;

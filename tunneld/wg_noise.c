@@ -148,6 +148,7 @@ struct wg_peer {
 	_Atomic uint64_t	 rx_bytes, tx_bytes;
 	_Atomic uint64_t	 last_hs_real;
 	void			*cookie_slot;
+	void			(*cookie_dtor)(void *);
 };
 
 /*
@@ -728,6 +729,8 @@ peer_free_rcu(struct rcu_head *h)
 {
 	struct wg_peer *p = caa_container_of(h, struct wg_peer, rcu);
 
+	if (p->cookie_dtor != NULL && p->cookie_slot != NULL)
+		p->cookie_dtor(p->cookie_slot);
 	pthread_mutex_destroy(&p->lock);
 	sodium_memzero(p, sizeof(*p));
 	free(p);
@@ -916,13 +919,14 @@ wg_peer_name(const struct wg_peer *p)
 void *
 wg_peer_cookie(const struct wg_peer *p)
 {
-	return p->cookie_slot;
+	return __atomic_load_n(&p->cookie_slot, __ATOMIC_ACQUIRE);
 }
 
 void
-wg_peer_set_cookie(struct wg_peer *p, void *c)
+wg_peer_set_cookie(struct wg_peer *p, void *c, void (*dtor)(void *))
 {
-	p->cookie_slot = c;
+	p->cookie_dtor = dtor;
+	__atomic_store_n(&p->cookie_slot, c, __ATOMIC_RELEASE);
 }
 
 void
