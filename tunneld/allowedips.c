@@ -14,15 +14,14 @@
  * at them); parent pointers, used by the writer only, let a removal prune
  * the nodes it leaves without purpose.
  */
-#define _LGPL_SOURCE 1		/* inline urcu's read-side fast paths */
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu-bp.h>
 
 #include "allowedips.h"
+#include "wg_rcu.h"
 
 struct aip_node {
 	struct aip_node		*child[2];	/* RCU */

@@ -20,7 +20,8 @@
 #include "log.h"
 #include "uapi.h"
 
-#define UAPI_MAX_REQUEST	(256 * 1024)
+/* Big enough for a set=1 of tens of thousands of peers (wg setconf). */
+#define UAPI_MAX_REQUEST	(16 * 1024 * 1024)
 
 struct uapi {
 	struct dp	*dp;
@@ -87,6 +88,8 @@ do_get(struct uapi *u, struct obuf *o)
 	oprintf(o, "private_key=%s\n", hex);
 	sodium_memzero(hex, sizeof(hex));
 	oprintf(o, "listen_port=%u\n", dp_port(u->dp));
+	/* Any number of peers; those removed meanwhile stay valid. */
+	wg_read_lock();
 	while ((p = wg_peer_next(d, p)) != NULL) {
 		struct wg_peer_stats st;
 		union fz_sockaddr sa;
@@ -111,6 +114,7 @@ do_get(struct uapi *u, struct obuf *o)
 		dp_peer_walk_allowed(u->dp, p, allowed_cb, o);
 		oprintf(o, "protocol_version=1\n");
 	}
+	wg_read_unlock();
 	sodium_memzero(key, sizeof(key));
 }
 
@@ -223,7 +227,9 @@ serve(struct uapi *u, int c)
 			break;
 		len += (size_t)n;
 		req[len] = '\0';
-		if (len >= 2 && strstr(req, "\n\n") != NULL)
+		/* Only the new bytes (and the one before) can end it. */
+		if (len >= 2 && strstr(req + len - (size_t)n -
+		    (len > (size_t)n ? 1 : 0), "\n\n") != NULL)
 			break;
 	}
 	req[len] = '\0';
@@ -240,10 +246,21 @@ serve(struct uapi *u, int c)
 	} else
 		err = EPROTO;
 	oprintf(&o, "errno=%d\n\n", err);
-	if (o.p != NULL && write(c, o.p, o.len) < 0)
-		log_trace("uapi reply: %s", strerror(errno));
+	/* A get with thousands of peers is megabytes: write it all. */
+	for (size_t off = 0; o.p != NULL && off < o.len; off += (size_t)n) {
+		if ((n = write(c, o.p + off, o.len - off)) <= 0) {
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			log_trace("uapi reply: %s", strerror(errno));
+			break;
+		}
+	}
 	sodium_memzero(req, len);
 	free(req);
+	if (o.p != NULL)
+		sodium_memzero(o.p, o.cap);	/* the private key */
 	free(o.p);
 }
 

@@ -2,7 +2,7 @@
 # The WireGuard protocol core, as a library the data plane and tests link.
 noinst_LIBRARIES += libfzwg.a
 libfzwg_a_SOURCES = \
-	tunneld/wg.h tunneld/wg_noise.c \
+	tunneld/wg.h tunneld/wg_noise.c tunneld/wg_rcu.h \
 	tunneld/allowedips.h tunneld/allowedips.c \
 	tunneld/ratelimiter.h tunneld/ratelimiter.c
 libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)

@@ -5,7 +5,6 @@
  * §5), and the timer rules (§6).  See wg.h for the threading model.
  */
 #define LOG_MODULE "wg"
-#define _LGPL_SOURCE 1		/* inline urcu's read-side fast paths */
 
 #include <blake2.h>
 #include <endian.h>
@@ -15,7 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu-bp.h>
+#include "wg_rcu.h"		/* before any other urcu header */
 #include <urcu/rculfhash.h>
 #include <urcu/rculist.h>
 
