@@ -46,3 +46,7 @@ noinst_PROGRAMS += tests/bench/handshakes
 tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
 tests_bench_handshakes_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
 tests_bench_handshakes_LDADD = $(WG_LIBS)
+
+# A static-mode gateway with 10 000 peers against wireguard-go (root only).
+TESTS += tests/interop/wg_many_peers.sh
+dist_noinst_SCRIPTS += tests/interop/wg_many_peers.sh
