@@ -23,15 +23,16 @@
 #include "allowedips.h"
 #include "wg_rcu.h"
 
+/* What a lookup reads comes first: 48 bytes, in one or two cache lines. */
 struct aip_node {
+	uint8_t			 bits[16];
+	uint8_t			 plen;
+	uint8_t			 family;
 	struct aip_node		*child[2];	/* RCU */
 	void			*value;		/* RCU; NULL: inner node */
 	struct aip_node		*parent;	/* writer only */
 	struct aip_node		*set_next;	/* writer only */
 	struct aip_node		**set_pprev;
-	uint8_t			 bits[16];
-	uint8_t			 plen;
-	uint8_t			 family;
 	struct rcu_head		 rcu;
 };
 

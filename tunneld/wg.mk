@@ -50,3 +50,10 @@ tests_bench_handshakes_LDADD = $(WG_LIBS)
 # A static-mode gateway with 10 000 peers against wireguard-go (root only).
 TESTS += tests/interop/wg_many_peers.sh
 dist_noinst_SCRIPTS += tests/interop/wg_many_peers.sh
+
+# 10 vs 10 000 peers: handshakes/s, lookup cost per packet, RSS per idle
+# peer (a benchmark; not run by make check).
+noinst_PROGRAMS += tests/bench/peers
+tests_bench_peers_SOURCES = tests/bench/peers.c
+tests_bench_peers_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_peers_LDADD = $(WG_LIBS)

@@ -71,17 +71,21 @@ struct idx_entry {
 	struct rcu_head		 rcu;
 };
 
+/*
+ * Allocated on a cache line (keypair_new), with what a received packet
+ * reads before its tag is checked in the first two lines.
+ */
 struct wg_keypair {
-	struct idx_entry	 ie;		/* first: ie.rcu frees it */
+	struct idx_entry	 ie;		/* ie.rcu frees it */
 	_Atomic int		 refs;
-	struct wg_peer		*peer;
-	uint8_t			 send_key[32];
-	uint8_t			 recv_key[32];
-	uint32_t		 local_index;
-	uint32_t		 remote_index;
 	bool			 initiator;
 	uint64_t		 created;
+	uint8_t			 recv_key[32];
+	struct wg_peer		*peer;
+	uint32_t		 local_index;
+	uint32_t		 remote_index;
 	_Atomic uint64_t	 send_counter;
+	uint8_t			 send_key[32];
 	pthread_spinlock_t	 replay_lock;
 	uint64_t		 replay_top;	/* highest counter seen + 1 */
 	uint64_t		 replay[REPLAY_WORDS];
@@ -93,13 +97,42 @@ enum hs_state {
 	HS_INIT_CONSUMED,	/* responder: response sent */
 };
 
+/*
+ * What the data path touches for every packet (the lock, the sessions,
+ * the endpoint, the timer stamps, the counters) comes first, together in
+ * two or three cache lines; then what handshakes use.
+ */
 struct wg_peer {
+	pthread_mutex_t		 lock;
+	/* sessions */
+	struct wg_keypair	*kp_cur, *kp_prev, *kp_next;
+	/* endpoint: 28 bytes, not a sockaddr_storage (memory per peer) */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in4;
+		struct sockaddr_in6	in6;
+	}			 endpoint;
+	bool			 has_endpoint;
+	bool			 want_hs;
+	bool			 keepalive_due;
+	_Atomic bool		 dead;
+	enum hs_state		 hs;
+	/* timers (monotonic ns; 0 = never) */
+	uint64_t		 t_recv;	/* authenticated packet */
+	uint64_t		 t_data_sent;	/* non-keepalive data */
+	uint64_t		 t_any_sent;
+	_Atomic uint64_t	 rx_bytes, tx_bytes;
+	void			*cookie_slot;
 	struct wg_device	*dev;
+	uint64_t		 t_hs_start;	/* first initiation of attempt */
+	uint64_t		 t_init_sent;
+	uint64_t		 t_init_jitter;
+	uint64_t		 t_session;	/* last session established */
+	unsigned		 keepalive;	/* persistent, seconds */
+
 	struct cds_list_head	 link;		/* device list (RCU) */
 	struct cds_lfht_node	 pub_node;	/* device's key table */
 	struct rcu_head		 rcu;
-	_Atomic bool		 dead;
-	pthread_mutex_t		 lock;
 	uint8_t			 pub[32];
 	uint8_t			 psk[32];
 	/* ss and ss_ok: under the device's identity_lock, not lock. */
@@ -110,12 +143,10 @@ struct wg_peer {
 	char			 name[12];
 
 	/* handshake */
-	enum hs_state		 hs;
 	uint32_t		 hs_index;	/* ours (hs_ie->index) */
 	struct idx_entry	*hs_ie;		/* in the index table */
 	uint32_t		 hs_remote;	/* their sender index */
 	uint8_t			 hs_eph_priv[32];
-	uint8_t			 hs_eph_pub_r[32];	/* remote ephemeral */
 	uint8_t			 hs_hash[32];
 	uint8_t			 hs_ck[32];
 	uint8_t			 last_tai[12];
@@ -125,28 +156,7 @@ struct wg_peer {
 	uint8_t			 cookie[16];
 	uint64_t		 cookie_time;	/* 0: none */
 
-	/* sessions */
-	struct wg_keypair	*kp_cur, *kp_prev, *kp_next;
-
-	/* endpoint */
-	union fz_sockaddr	 endpoint;
-	bool			 has_endpoint;
-
-	/* timers (monotonic ns; 0 = never) */
-	uint64_t		 t_hs_start;	/* first initiation of attempt */
-	uint64_t		 t_init_sent;
-	uint64_t		 t_init_jitter;
-	uint64_t		 t_data_sent;	/* non-keepalive data */
-	uint64_t		 t_any_sent;
-	uint64_t		 t_recv;	/* authenticated packet */
-	uint64_t		 t_session;	/* last session established */
-	bool			 want_hs;
-	bool			 keepalive_due;
-	unsigned		 keepalive;	/* persistent, seconds */
-
-	_Atomic uint64_t	 rx_bytes, tx_bytes;
 	_Atomic uint64_t	 last_hs_real;
-	void			*cookie_slot;
 	void			(*cookie_dtor)(void *);
 };
 
@@ -772,6 +782,15 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 		d->npeers++;
 	}
 	rcu_read_unlock();
+	/*
+	 * Both tables grow now, to a bucket (16 bytes) a peer, rather than
+	 * from urcu's lazy resize worker, which can trail a burst of adds (a
+	 * gateway's wg-quick file) by seconds of long chains.
+	 */
+	if (rc == 0 && d->npeers >= 64 && (d->npeers & (d->npeers - 1)) == 0) {
+		cds_lfht_resize(d->by_pub, d->npeers);
+		cds_lfht_resize(d->by_index, d->npeers);
+	}
 	pthread_mutex_unlock(&d->lock);
 out:
 	pthread_rwlock_unlock(&d->identity_lock);
@@ -881,12 +900,25 @@ wg_peer_set_keepalive(struct wg_peer *p, unsigned secs)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* An IPv4 or IPv6 endpoint (anything else is ignored); p->lock held. */
+static void
+endpoint_set(struct wg_peer *p, const union fz_sockaddr *sa)
+{
+	size_t n = sa->sa.sa_family == AF_INET ? sizeof(sa->in4) :
+	    sa->sa.sa_family == AF_INET6 ? sizeof(sa->in6) : 0;
+
+	if (n == 0)
+		return;
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, sa, n);
+	p->has_endpoint = true;
+}
+
 void
 wg_peer_set_endpoint(struct wg_peer *p, const union fz_sockaddr *sa)
 {
 	pthread_mutex_lock(&p->lock);
-	p->endpoint = *sa;
-	p->has_endpoint = true;
+	endpoint_set(p, sa);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -897,8 +929,10 @@ wg_peer_endpoint(struct wg_peer *p, union fz_sockaddr *out)
 
 	pthread_mutex_lock(&p->lock);
 	ok = p->has_endpoint;
-	if (ok)
-		*out = p->endpoint;
+	if (ok) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, &p->endpoint, sizeof(p->endpoint));
+	}
 	pthread_mutex_unlock(&p->lock);
 	return ok;
 }
@@ -1163,8 +1197,9 @@ keypair_new(struct wg_peer *p, bool initiator, const uint8_t ck[32])
 	struct wg_keypair *k;
 	uint8_t a[32], b[32];
 
-	if ((k = calloc(1, sizeof(*k))) == NULL)
+	if ((k = aligned_alloc(64, (sizeof(*k) + 63) & ~(size_t)63)) == NULL)
 		return NULL;
+	memset(k, 0, sizeof(*k));
 	kdf(a, b, NULL, ck, NULL, 0);
 	memcpy(initiator ? k->send_key : k->recv_key, a, 32);
 	memcpy(initiator ? k->recv_key : k->send_key, b, 32);
@@ -1356,10 +1391,8 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	install_keypair(p, kp);
 	kp = NULL;
 	p->t_any_sent = now;
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->reply_len = WG_RESPONSE_LEN;
@@ -1441,10 +1474,8 @@ consume_response(struct wg_device *d, const uint8_t *msg,
 	install_keypair(p, kp);
 	kp = NULL;
 	p->t_recv = time_mono_ns();
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->established = true;
@@ -1692,10 +1723,8 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 	    now - k->created >= T(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT -
 	    REKEY_TIMEOUT))
 		p->want_hs = true;
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;	/* roaming (§2.1) */
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);	/* roaming (§2.1) */
 	pthread_mutex_unlock(&p->lock);
 	*plain = buf + WG_DATA_HDR_LEN;
 	*plen = clen;
