@@ -310,8 +310,11 @@ keyset_add(struct keyset *ks, const struct wgconf *c, unsigned i)
 
 		if (ns == NULL)
 			return -ENOMEM;
-		if (ks->cap == 0)
+		if (ks->cap == 0) {
+			if (sodium_init() < 0)
+				return -ENOSYS;
 			randombytes_buf(ks->k, sizeof(ks->k));
+		}
 		free(ks->slot);
 		ks->slot = ns;
 		ks->cap = ncap;
