@@ -22,6 +22,8 @@
 
 /* Big enough for a set=1 of tens of thousands of peers (wg setconf). */
 #define UAPI_MAX_REQUEST	(16 * 1024 * 1024)
+/* What --show reads of a reply at most (a peer takes ~300 bytes). */
+#define UAPI_MAX_REPLY		(256 * 1024 * 1024)
 
 struct uapi {
 	struct dp	*dp;
@@ -396,10 +398,10 @@ static int
 show_one(const char *ifname)
 {
 	struct sockaddr_un sun;
-	char resp[65536], *line, *save = NULL, allowed[4096] = "";
-	size_t len = 0;
+	char *resp = NULL, *line, *save = NULL, allowed[4096] = "";
+	size_t len = 0, cap = 0;
 	ssize_t n;
-	int fd, peers = 0;
+	int fd, peers = 0, rc = 0;
 	bool in_peer = false;
 	char pub[45] = "", ep[ADDR_STRLEN] = "", hs[128] = "", ka[32] = "";
 	unsigned long long tx = 0, rx = 0, hsec = 0;
@@ -420,10 +422,25 @@ show_one(const char *ifname)
 		close(fd);
 		return 1;
 	}
-	while (len < sizeof(resp) - 1 &&
-	    (n = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0)
+	/* As much as the reply is (thousands of peers: megabytes). */
+	for (;;) {
+		if (len + 1 >= cap) {
+			size_t ncap = cap == 0 ? 65536 : cap * 2;
+			char *nr;
+
+			if (ncap > UAPI_MAX_REPLY ||
+			    (nr = realloc(resp, ncap)) == NULL)
+				break;
+			resp = nr;
+			cap = ncap;
+		}
+		if ((n = read(fd, resp + len, cap - 1 - len)) <= 0)
+			break;
 		len += (size_t)n;
+	}
 	close(fd);
+	if (resp == NULL)
+		return 1;
 	resp[len] = '\0';
 
 	printf("interface: %s\n", ifname);
@@ -498,13 +515,17 @@ show_one(const char *ifname)
 		else if (strcmp(line, "errno") == 0 && strcmp(v, "0") != 0) {
 			fprintf(stderr, "fz-tunneld: %s: errno=%s\n", ifname,
 			    v);
-			return 1;
+			rc = 1;
+			break;
 		}
 	}
-	FLUSH_PEER();
+	if (rc == 0)
+		FLUSH_PEER();
 #undef FLUSH_PEER
 	(void)peers;
-	return 0;
+	sodium_memzero(resp, cap);	/* the private key */
+	free(resp);
+	return rc;
 }
 
 int

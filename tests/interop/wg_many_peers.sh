@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: ISC
 #
 # A gateway with 10 000 peers (there used to be a cap of 256): fz-tunneld
-# --config with a wg-quick file of 9 999 synthetic peers (32 random bytes
-# are a valid public key) and, last in the file, one wireguard-go peer.
-# wg show lists all 10 000 peers and their allowed IPs over UAPI; the
-# wireguard-go peer still handshakes and pings both ways; a peer removed
-# with wg set is gone.  Prints fz-tunneld's RSS for the record.
+# --config with a wg-quick file of 9 999 synthetic peers (any 32 bytes are
+# a valid public key) and, last in the file, one wireguard-go peer.  wg
+# show and fz-tunneld --show list all 10 000 peers and their allowed IPs
+# over UAPI; the wireguard-go peer still handshakes and pings both ways; a
+# peer removed with wg set is gone.  Prints fz-tunneld's RSS for the record.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 for t in wireguard-go wg base64 fold; do
@@ -59,7 +59,9 @@ n=$(ip netns exec "$A" wg show "$FZIF" allowed-ips | grep -c '/32')
 ip netns exec "$A" wg show "$FZIF" peers | sort > "$T/shown"
 { cat "$T/keys" "$T/b.pub"; } | sort | cmp -s - "$T/shown" ||
 	ns_fail "wg show's peers differ from the file's"
-ns_log "ok: wg show lists all $N peers and their allowed IPs"
+n=$(ip netns exec "$A" "$FZ" --show "$FZIF" | grep -c '^peer: ')
+[ "$n" = $N ] || ns_fail "fz-tunneld --show lists $n peers, not $N"
+ns_log "ok: wg show and fz-tunneld --show list all $N peers and their allowed IPs"
 
 ns_wait_for ip netns exec "$A" ping -c 1 -W 1 10.100.0.2 ||
 	{ tail -20 "$T/fz.log"; ns_fail "no ping from fz to wireguard-go"; }
