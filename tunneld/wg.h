@@ -84,7 +84,11 @@ int	wg_device_set_private_key(struct wg_device *,
 /* When set, handshake messages need a valid MAC2 or get a cookie reply. */
 void	wg_device_set_under_load(struct wg_device *, bool);
 
-/* Any number of peers; -EEXIST for a key already there. */
+/*
+ * Any number of peers; -EEXIST for a key already there.  Adding and
+ * removing peers may wait for an RCU grace period: never inside
+ * wg_read_lock.
+ */
 int	wg_peer_add(struct wg_device *, const uint8_t pub[WG_KEY_LEN],
 	    struct wg_peer **) __attribute__((warn_unused_result));
 size_t	wg_device_peer_count(struct wg_device *);

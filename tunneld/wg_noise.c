@@ -124,7 +124,7 @@ struct wg_peer {
 	_Atomic uint64_t	 rx_bytes, tx_bytes;
 	void			*cookie_slot;
 	struct wg_device	*dev;
-	uint64_t		 t_hs_start;	/* first initiation of attempt */
+	uint64_t		 t_hs_start;	/* an attempt's first initiation */
 	uint64_t		 t_init_sent;
 	uint64_t		 t_init_jitter;
 	uint64_t		 t_session;	/* last session established */
@@ -751,6 +751,7 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 {
 	struct wg_peer *p;
 	char b64[45];
+	size_t grow = 0;
 	int rc = 0;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -781,19 +782,23 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 		cds_list_add_tail_rcu(&p->link, &d->peers);
 		d->npeers++;
 	}
+	if (rc == 0 && d->npeers >= 64 && (d->npeers & (d->npeers - 1)) == 0)
+		grow = d->npeers;
 	rcu_read_unlock();
-	/*
-	 * Both tables grow now, to a bucket (16 bytes) a peer, rather than
-	 * from urcu's lazy resize worker, which can trail a burst of adds (a
-	 * gateway's wg-quick file) by seconds of long chains.
-	 */
-	if (rc == 0 && d->npeers >= 64 && (d->npeers & (d->npeers - 1)) == 0) {
-		cds_lfht_resize(d->by_pub, d->npeers);
-		cds_lfht_resize(d->by_index, d->npeers);
-	}
 	pthread_mutex_unlock(&d->lock);
 out:
 	pthread_rwlock_unlock(&d->identity_lock);
+	/*
+	 * Both tables grow now, to a bucket (16 bytes) a peer, rather than
+	 * from urcu's lazy resize worker, which can trail a burst of adds (a
+	 * gateway's wg-quick file) by seconds of long chains.  A resize waits
+	 * for a grace period: no lock of ours is held (a reader could wait
+	 * for it), and the caller is outside any read-side section.
+	 */
+	if (grow > 0) {
+		cds_lfht_resize(d->by_pub, grow);
+		cds_lfht_resize(d->by_index, grow);
+	}
 	if (rc != 0) {
 		pthread_mutex_destroy(&p->lock);
 		sodium_memzero(p, sizeof(*p));

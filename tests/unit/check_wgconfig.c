@@ -178,10 +178,11 @@ START_TEST(test_many_peers)
 		    i);
 	}
 	len += (size_t)snprintf(text + len, cap - len, "[Peer]\n"
-	    "PublicKey = %s\nAllowedIPs = ", "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
+	    "PublicKey = %s\nAllowedIPs = ",
+	    "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
 	for (i = 0; i < 1000; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s172.16.%u.%u/32",
-		    i == 0 ? "" : ", ", i / 256, i % 256);
+		len += (size_t)snprintf(text + len, cap - len,
+		    "%s172.16.%u.%u/32", i == 0 ? "" : ", ", i / 256, i % 256);
 	len += (size_t)snprintf(text + len, cap - len, "\n");
 	ck_assert_uint_lt(len, cap);
 	ck_assert_int_eq(wgconf_parse(text, len, "t.conf", &c, err,
