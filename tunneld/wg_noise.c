@@ -124,7 +124,7 @@ struct wg_peer {
 	_Atomic uint64_t	 rx_bytes, tx_bytes;
 	void			*cookie_slot;
 	struct wg_device	*dev;
-	uint64_t		 t_hs_start;	/* an attempt's first initiation */
+	uint64_t		 t_hs_start;	/* attempt's first initiation */
 	uint64_t		 t_init_sent;
 	uint64_t		 t_init_jitter;
 	uint64_t		 t_session;	/* last session established */

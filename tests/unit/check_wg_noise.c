@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -602,6 +603,72 @@ START_TEST(test_many_peers)
 }
 END_TEST
 
+/*
+ * Peers removed and added while another thread finds and walks them in
+ * read-side sections: what it holds stays valid (run under ASan, which
+ * sees a peer freed too early).
+ */
+#define CHURN	64
+static uint8_t churn_keys[CHURN][32];
+static _Atomic bool churn_stop;
+
+static void *
+churn_reader(void *arg)
+{
+	unsigned long i = 0, found = 0;
+
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		struct wg_peer *p, *q;
+		struct wg_peer_stats st;
+
+		wg_read_lock();
+		if ((p = wg_peer_find(A.dev, churn_keys[i++ % CHURN])) !=
+		    NULL) {
+			found++;
+			ck_assert_uint_eq(strlen(wg_peer_name(p)), 8);
+			wg_peer_stats(p, &st);
+			(void)wg_peer_has_session(p);
+			q = p;
+			for (int j = 0; j < 4 && (q = wg_peer_next(A.dev, q)) !=
+			    NULL; j++)
+				wg_peer_stats(q, &st);
+		}
+		wg_read_unlock();
+	}
+	return (void *)found;
+}
+
+START_TEST(test_remove_while_reading)
+{
+	struct wg_peer *p[CHURN] = { NULL };
+	pthread_t th;
+	void *found;
+	int i, k;
+
+	for (i = 0; i < CHURN; i++)
+		randombytes_buf(churn_keys[i], 32);
+	atomic_store(&churn_stop, false);
+	ck_assert_int_eq(pthread_create(&th, NULL, churn_reader, NULL), 0);
+	for (i = 0; i < 20000; i++) {
+		k = (int)randombytes_uniform(CHURN);
+		if (p[k] == NULL)
+			ck_assert_int_eq(wg_peer_add(A.dev, churn_keys[k],
+			    &p[k]), 0);
+		else {
+			wg_peer_remove(A.dev, p[k]);
+			p[k] = NULL;
+		}
+	}
+	atomic_store(&churn_stop, true);
+	pthread_join(th, &found);
+	ck_assert_ptr_nonnull(found);
+	for (i = 0, k = 0; i < CHURN; i++)
+		k += p[i] != NULL;
+	ck_assert_uint_eq(wg_device_peer_count(A.dev), (size_t)k + 1);
+}
+END_TEST
+
 static Suite *
 wg_suite(void)
 {
@@ -625,6 +692,7 @@ wg_suite(void)
 	tcase_add_test(tc, test_keys_base64);
 	tcase_add_test(tc, test_peer_management);
 	tcase_add_test(tc, test_many_peers);
+	tcase_add_test(tc, test_remove_while_reading);
 	suite_add_tcase(s, tc);
 	return s;
 }
