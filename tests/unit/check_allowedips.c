@@ -334,7 +334,7 @@ static struct allowedips *shared;
 static void *
 reader(void *arg)
 {
-	uint8_t a[4] = { 10, 255, 0, 0 };
+	uint8_t a[4] = { 10, 255, 0, 0 }, b[4] = { 172, 0, 0, 1 };
 	unsigned long i = 0;
 
 	(void)arg;
@@ -345,11 +345,12 @@ reader(void *arg)
 		a[3] = (uint8_t)(i >> 8);
 		/* The stable prefix never changes. */
 		ck_assert_ptr_eq(allowedips_lookup(shared, AF_INET, a), V(1));
-		a[0] = 172;
-		v = allowedips_lookup(shared, AF_INET, a);
+		/* Where the writer works: walks nodes as they go. */
+		b[1] = (uint8_t)i;
+		b[2] = (uint8_t)(i >> 3);
+		v = allowedips_lookup(shared, AF_INET, b);
 		ck_assert(v == NULL || ((uintptr_t)v >= 2 &&
 		    (uintptr_t)v < NSETS));
-		a[0] = 10;
 		i++;
 	}
 	return NULL;
@@ -366,7 +367,7 @@ START_TEST(test_concurrent_lookups)
 	atomic_store(&stop_readers, false);
 	for (k = 0; k < 2; k++)
 		ck_assert_int_eq(pthread_create(&th[k], NULL, reader, NULL), 0);
-	for (i = 0; i < 20000; i++) {
+	for (i = 0; i < 60000; i++) {
 		int v = 2 + i % 500;
 		char s[32];
 
