@@ -745,6 +745,18 @@ peer_free_rcu(struct rcu_head *h)
 	free(p);
 }
 
+static struct wg_peer *
+peer_by_pub(struct wg_device *d, const uint8_t pub[32])
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(d->by_pub, pub_hash(d, pub), pub_match, pub, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n != NULL ? caa_container_of(n, struct wg_peer, pub_node) :
+	    NULL;
+}
+
 int
 wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
     struct wg_peer **out)
@@ -774,12 +786,16 @@ wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
 	peer_derive(p);
 	pthread_mutex_lock(&d->lock);
 	rcu_read_lock();
-	if (cds_lfht_add_unique(d->by_pub, pub_hash(d, pub), pub_match, pub,
-	    &p->pub_node) != &p->pub_node)
-		rc = -EEXIST;
+	if (peer_by_pub(d, pub) != NULL)
+		rc = -EEXIST;		/* writers hold d->lock: no race */
 	else {
-		/* Published whole: lock-free readers see it only now. */
+		/*
+		 * Published whole, in the list first: a reader that finds it
+		 * by key may walk on from it (wg_peer_next).
+		 */
 		cds_list_add_tail_rcu(&p->link, &d->peers);
+		(void)cds_lfht_add_unique(d->by_pub, pub_hash(d, pub),
+		    pub_match, pub, &p->pub_node);
 		d->npeers++;
 	}
 	if (rc == 0 && d->npeers >= 64 && (d->npeers & (d->npeers - 1)) == 0)
@@ -807,18 +823,6 @@ out:
 	}
 	*out = p;
 	return 0;
-}
-
-static struct wg_peer *
-peer_by_pub(struct wg_device *d, const uint8_t pub[32])
-{
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *n;
-
-	cds_lfht_lookup(d->by_pub, pub_hash(d, pub), pub_match, pub, &it);
-	n = cds_lfht_iter_get_node(&it);
-	return n != NULL ? caa_container_of(n, struct wg_peer, pub_node) :
-	    NULL;
 }
 
 struct wg_peer *
@@ -1037,6 +1041,7 @@ check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
 {
 	uint8_t mac[16], cookie[16];
 	size_t n = len - 32;
+	int rc;
 
 	mac16(mac, d->mac1_key, 32, msg, n);
 	if (sodium_memcmp(mac, msg + n, 16) != 0)
@@ -1045,8 +1050,11 @@ check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
 		return MACS_OK;
 	make_cookie(d, src, cookie);
 	mac16(mac, cookie, 16, msg, n + 16);
-	return sodium_memcmp(mac, msg + n + 16, 16) == 0 ? MACS_COOKIE_OK :
+	rc = sodium_memcmp(mac, msg + n + 16, 16) == 0 ? MACS_COOKIE_OK :
 	    MACS_NEED_COOKIE;
+	sodium_memzero(cookie, sizeof(cookie));
+	sodium_memzero(mac, sizeof(mac));
+	return rc;
 }
 
 static size_t
@@ -1065,6 +1073,7 @@ make_cookie_reply(struct wg_device *d, const uint8_t *msg, size_t len,
 	/* AAD is the mac1 of the message we answer. */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 32, NULL, cookie, 16,
 	    msg + len - 32, 16, NULL, nonce, d->cookie_key);
+	sodium_memzero(cookie, sizeof(cookie));
 	return WG_COOKIE_LEN;
 }
 
@@ -1126,9 +1135,11 @@ wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 	struct wbuf w;
 	int rc = -EINVAL;
 
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -ENOMEM;
 	pthread_rwlock_rdlock(&d->identity_lock);
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (p->dead || !p->ss_ok)
 		goto out;
 	/* initiator.chaining_key = HASH(CONSTRUCTION), ... */
