@@ -24,10 +24,14 @@ tests_unit_check_ratelimiter_SOURCES = tests/unit/check_ratelimiter.c
 tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
 tests_unit_check_ratelimiter_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
-fuzz_targets += tests/fuzz/fuzz_wg_msg
+fuzz_targets += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 if ENABLE_FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz_wg_msg
+noinst_PROGRAMS += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 endif
+tests_fuzz_fuzz_wg_allowedips_SOURCES = tests/fuzz/fuzz_wg_allowedips.c
+tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_allowedips_LDADD = $(WG_LIBS)
+tests_fuzz_fuzz_wg_allowedips_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
 tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
