@@ -114,7 +114,9 @@ struct dp {
 	bool			 timer_started;
 	_Atomic uint64_t	 ctr[DP_COUNTERS];
 	_Atomic unsigned	 hs_count;	/* handshakes this second */
-	pthread_mutex_t		 peers_lock;
+	pthread_mutex_t		 peers_lock;	/* dp_peer_add/remove; no reader
+						   takes it (adding may wait for
+						   an RCU grace period) */
 	struct log_ratelimit	 rl;
 	bool			 gro;		/* TUN takes TSO writes */
 };
