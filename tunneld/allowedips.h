@@ -2,30 +2,49 @@
 /*
  * Allowed IPs: longest-prefix match from an address to a peer, for IPv4
  * and IPv6 (the cryptokey routing table of the WireGuard paper, §2).
- * Lookups take a read lock and may run concurrently on every worker;
- * changes take the write lock.  Values are opaque pointers.
+ * Lookups are RCU reads (urcu-bp, no lock) and run concurrently on every
+ * worker; changes are serialised by a mutex and free what they unlink
+ * after a grace period.  Values are opaque pointers; the value a lookup
+ * returns stays valid while the caller is inside wg_read_lock (or keeps
+ * it alive otherwise).
+ *
+ * As in Linux, each value's owner keeps the list of its prefixes (a
+ * struct allowedips_set, zero-initialised), so removing a peer's prefixes
+ * costs what they number, not a walk of the whole trie.
  */
 #ifndef FZ_ALLOWEDIPS_H
 #define FZ_ALLOWEDIPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
 
 struct allowedips;
+struct aip_node;
+
+/* The prefixes mapped to one value; owned by that value's owner. */
+struct allowedips_set {
+	struct aip_node	*first;
+};
 
 int	allowedips_new(struct allowedips **) __attribute__((warn_unused_result));
+/* No reader may be left; call after wg_read_unlock everywhere. */
 void	allowedips_free(struct allowedips *);
-/* Maps a prefix to value, replacing what it mapped to before. */
-int	allowedips_insert(struct allowedips *, const struct fz_cidr *, void *)
+/*
+ * Maps a prefix to value, replacing what it mapped to before (the prefix
+ * then moves to set).  set must be the same for every insert of a value.
+ */
+int	allowedips_insert(struct allowedips *, const struct fz_cidr *,
+	    void *value, struct allowedips_set *set)
 	    __attribute__((warn_unused_result));
-/* Removes every prefix that maps to value. */
-void	allowedips_remove_value(struct allowedips *, void *);
+/* Removes every prefix of set; set is empty afterwards. */
+void	allowedips_remove_set(struct allowedips *, struct allowedips_set *);
 /* Longest-prefix match; NULL when nothing matches. */
 void	*allowedips_lookup(struct allowedips *, int family, const void *addr);
-/* Calls fn for each prefix mapped to value (for `wg show'). */
-void	allowedips_walk(struct allowedips *, void *value,
+/* Calls fn for each prefix of set (for `wg show'); fn may not change t. */
+void	allowedips_walk(struct allowedips *, struct allowedips_set *,
 	    void (*fn)(const struct fz_cidr *, void *), void *arg);
 size_t	allowedips_count(struct allowedips *);
 

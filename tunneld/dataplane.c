@@ -35,12 +35,24 @@
 #define STAGE_MAX	128		/* packets waiting for a handshake */
 #define TUN_BUF		(TUN_VNET_HDR_LEN + 65536)
 
+/* A packet waiting for a session (allocated only when one waits). */
+struct staged {
+	struct staged	*next;
+	size_t		 len;
+	uint8_t		 pkt[];
+};
+
+/*
+ * The data plane's part of a peer: small, so that an idle peer costs
+ * little (no preallocated queue).  Freed with its wg_peer, after an RCU
+ * grace period (dp_peer_free).
+ */
 struct dp_peer {
-	struct wg_peer	*wg;
-	pthread_mutex_t	 qlock;
-	uint8_t		*q[STAGE_MAX];
-	uint16_t	 qlen[STAGE_MAX];
-	unsigned	 qhead, qn;
+	struct wg_peer		*wg;
+	struct allowedips_set	 aips;		/* under the trie's lock */
+	pthread_mutex_t		 qlock;
+	struct staged		*qhead, *qtail;
+	unsigned		 qn;
 };
 
 struct group {
@@ -102,7 +114,9 @@ struct dp {
 	bool			 timer_started;
 	_Atomic uint64_t	 ctr[DP_COUNTERS];
 	_Atomic unsigned	 hs_count;	/* handshakes this second */
-	pthread_mutex_t		 peers_lock;
+	pthread_mutex_t		 peers_lock;	/* dp_peer_add/remove; no reader
+						   takes it (adding may wait for
+						   an RCU grace period) */
 	struct log_ratelimit	 rl;
 	bool			 gro;		/* TUN takes TSO writes */
 };
@@ -274,32 +288,36 @@ static void
 stage(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
 {
 	struct dp_peer *d = dpp(p);
-	uint8_t *copy;
-	unsigned slot;
+	struct staged *copy, *old = NULL;
 
-	/* Too big to send (and to fit qlen): see send_packet. */
+	/* Too big to send: see send_packet. */
 	if (WG_SEALED_LEN(len) > WG_UDP_PAYLOAD_MAX) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
-	if ((copy = malloc(len)) == NULL) {
+	if (d == NULL || (copy = malloc(sizeof(*copy) + len)) == NULL) {
 		count(dp, DP_DROP_STAGED_FULL, 1);
 		return;
 	}
-	memcpy(copy, pkt, len);
+	memcpy(copy->pkt, pkt, len);
+	copy->len = len;
+	copy->next = NULL;
 	pthread_mutex_lock(&d->qlock);
 	if (d->qn == STAGE_MAX) {
 		/* Full: drop the oldest (design brief), keep the newest. */
-		free(d->q[d->qhead]);
-		d->qhead = (d->qhead + 1) % STAGE_MAX;
+		old = d->qhead;
+		d->qhead = old->next;
 		d->qn--;
 		count(dp, DP_DROP_STAGED_FULL, 1);
 	}
-	slot = (d->qhead + d->qn) % STAGE_MAX;
-	d->q[slot] = copy;
-	d->qlen[slot] = (uint16_t)len;
+	if (d->qhead == NULL)
+		d->qhead = copy;
+	else
+		d->qtail->next = copy;
+	d->qtail = copy;
 	d->qn++;
 	pthread_mutex_unlock(&d->qlock);
+	free(old);
 	/* Wake the timer thread: it sends the initiation right away. */
 	{
 		uint64_t one = 1;
@@ -310,19 +328,54 @@ stage(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* Takes the whole queue out (the caller frees or sends it). */
+static struct staged *
+stage_take(struct dp_peer *d, unsigned *n)
+{
+	struct staged *q;
+
+	pthread_mutex_lock(&d->qlock);
+	q = d->qhead;
+	*n = d->qn;
+	d->qhead = d->qtail = NULL;
+	d->qn = 0;
+	pthread_mutex_unlock(&d->qlock);
+	return q;
+}
+
+static void
+staged_free(struct staged *q)
+{
+	struct staged *next;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		free(q);
+	}
+}
+
 static void
 stage_drop(struct dp *dp, struct wg_peer *p)
 {
 	struct dp_peer *d = dpp(p);
+	unsigned n;
 
-	pthread_mutex_lock(&d->qlock);
-	while (d->qn > 0) {
-		free(d->q[d->qhead]);
-		d->qhead = (d->qhead + 1) % STAGE_MAX;
-		d->qn--;
-		count(dp, DP_DROP_STAGED_EXPIRED, 1);
-	}
-	pthread_mutex_unlock(&d->qlock);
+	if (d == NULL)
+		return;
+	staged_free(stage_take(d, &n));
+	count(dp, DP_DROP_STAGED_EXPIRED, n);
+}
+
+/* The wg_peer's destructor (after a grace period: no worker holds it). */
+static void
+dp_peer_free(void *arg)
+{
+	struct dp_peer *d = arg;
+	unsigned n;
+
+	staged_free(stage_take(d, &n));
+	pthread_mutex_destroy(&d->qlock);
+	free(d);
 }
 
 /* --- sending --- */
@@ -887,6 +940,8 @@ udp_readable(struct worker *w, int fd)
 	} cm[RECV_MSGS];
 	int i, n, rounds;
 
+	/* Peers and keypairs found in this batch stay valid until the end. */
+	wg_read_lock();
 	for (rounds = 0; rounds < 8; rounds++) {
 		memset(msgs, 0, sizeof(msgs));
 		for (i = 0; i < RECV_MSGS; i++) {
@@ -932,6 +987,7 @@ udp_readable(struct worker *w, int fd)
 	}
 	co_flush_all(w);
 	flush_groups(w);
+	wg_read_unlock();
 }
 
 static void
@@ -940,6 +996,8 @@ tun_readable(struct worker *w)
 	int i;
 	ssize_t n;
 
+	/* The peers the groups point to stay valid until they are sent. */
+	wg_read_lock();
 	for (i = 0; i < TUN_READS; i++) {
 		n = read(w->tunfd, w->tunbuf, TUN_BUF);
 		if (n <= (ssize_t)TUN_VNET_HDR_LEN)
@@ -947,6 +1005,7 @@ tun_readable(struct worker *w)
 		from_tun(w, w->tunbuf, (size_t)n);
 	}
 	flush_groups(w);
+	wg_read_unlock();
 }
 
 /* Sends everything that waited for p's session. */
@@ -956,17 +1015,16 @@ flush_staged(struct worker *w, struct wg_peer *p)
 	struct dp_peer *d = dpp(p);
 	struct wg_keypair *k;
 	union fz_sockaddr to;
+	struct staged *q, *s;
+	unsigned n;
 
-	if (!wg_peer_endpoint(p, &to) || (k = wg_peer_send_keypair(p)) == NULL)
+	if (d == NULL || !wg_peer_endpoint(p, &to) ||
+	    (k = wg_peer_send_keypair(p)) == NULL)
 		return;
-	pthread_mutex_lock(&d->qlock);
-	while (d->qn > 0) {
-		send_packet(w, p, k, &to, d->q[d->qhead], d->qlen[d->qhead]);
-		free(d->q[d->qhead]);
-		d->qhead = (d->qhead + 1) % STAGE_MAX;
-		d->qn--;
-	}
-	pthread_mutex_unlock(&d->qlock);
+	q = stage_take(d, &n);
+	for (s = q; s != NULL; s = s->next)
+		send_packet(w, p, k, &to, s->pkt, s->len);
+	staged_free(q);
 	wg_keypair_put(k);
 	flush_groups(w);
 }
@@ -1071,17 +1129,17 @@ timer_main(void *arg)
 			wg_device_set_under_load(dp->dev, hs > 1000);
 			last_sec = now;
 		}
-		pthread_mutex_lock(&dp->peers_lock);
+		/* A removed peer stays valid until the sweep ends. */
+		wg_read_lock();
 		while ((p = wg_peer_next(dp->dev, p)) != NULL) {
 			unsigned act;
 			struct dp_peer *d = dpp(p);
 
 			if (d == NULL)
 				continue;
-			pthread_mutex_lock(&d->qlock);
-			if (d->qn > 0)
+			/* A hint only: qn changes under qlock. */
+			if (__atomic_load_n(&d->qn, __ATOMIC_RELAXED) > 0)
 				wg_peer_want_handshake(p);
-			pthread_mutex_unlock(&d->qlock);
 			act = wg_peer_tick(p);
 			if (act & WG_TICK_GAVE_UP)
 				stage_drop(dp, p);
@@ -1089,10 +1147,11 @@ timer_main(void *arg)
 				send_initiation(&tw, p);
 			if (act & WG_TICK_SEND_KEEPALIVE)
 				send_keepalive(&tw, p);
-			if (d->qn > 0 && wg_peer_has_session(p))
+			if (__atomic_load_n(&d->qn, __ATOMIC_RELAXED) > 0 &&
+			    wg_peer_has_session(p))
 				flush_staged(&tw, p);
 		}
-		pthread_mutex_unlock(&dp->peers_lock);
+		wg_read_unlock();
 	}
 	free(tw.out);
 	return NULL;
@@ -1263,7 +1322,6 @@ dp_start(struct dp *dp)
 void
 dp_free(struct dp *dp)
 {
-	struct wg_peer *p = NULL;
 	int i;
 
 	if (dp == NULL)
@@ -1279,16 +1337,7 @@ dp_free(struct dp *dp)
 			pthread_join(dp->w[i].th, NULL);
 	if (dp->timer_started)
 		pthread_join(dp->timer, NULL);
-	while (dp->dev != NULL && (p = wg_peer_next(dp->dev, p)) != NULL) {
-		struct dp_peer *d = dpp(p);
-
-		if (d == NULL)
-			continue;
-		stage_drop(dp, p);
-		pthread_mutex_destroy(&d->qlock);
-		free(d);
-		wg_peer_set_cookie(p, NULL);
-	}
+	/* Each dp_peer goes with its wg_peer (dp_peer_free). */
 	for (i = 0; i < dp->nworkers && dp->w != NULL; i++) {
 		struct worker *w = &dp->w[i];
 
@@ -1350,7 +1399,7 @@ dp_peer_add(struct dp *dp, const uint8_t pub[WG_KEY_LEN], struct wg_peer **out)
 		return rc;
 	}
 	d->wg = p;
-	wg_peer_set_cookie(p, d);
+	wg_peer_set_cookie(p, d, dp_peer_free);
 	pthread_mutex_unlock(&dp->peers_lock);
 	*out = p;
 	return 0;
@@ -1362,22 +1411,40 @@ dp_peer_remove(struct dp *dp, struct wg_peer *p)
 	struct dp_peer *d = dpp(p);
 
 	pthread_mutex_lock(&dp->peers_lock);
-	allowedips_remove_value(dp->aip, p);
-	wg_peer_remove(dp->dev, p);
-	if (d != NULL)
+	if (d != NULL) {
+		allowedips_remove_set(dp->aip, &d->aips);
 		stage_drop(dp, p);
-	/* d stays attached: a worker may still hold p; freed in dp_free. */
+	}
+	/* Unlinked now; p and d are freed once no worker can hold them. */
+	wg_peer_remove(dp->dev, p);
 	pthread_mutex_unlock(&dp->peers_lock);
 }
 
 int
 dp_peer_allow(struct dp *dp, struct wg_peer *p, const struct fz_cidr *c)
 {
-	return allowedips_insert(dp->aip, c, p);
+	struct dp_peer *d = dpp(p);
+
+	if (d == NULL)
+		return -EINVAL;
+	return allowedips_insert(dp->aip, c, p, &d->aips);
 }
 
 void
 dp_peer_clear_allowed(struct dp *dp, struct wg_peer *p)
 {
-	allowedips_remove_value(dp->aip, p);
+	struct dp_peer *d = dpp(p);
+
+	if (d != NULL)
+		allowedips_remove_set(dp->aip, &d->aips);
+}
+
+void
+dp_peer_walk_allowed(struct dp *dp, struct wg_peer *p,
+    void (*fn)(const struct fz_cidr *, void *), void *arg)
+{
+	struct dp_peer *d = dpp(p);
+
+	if (d != NULL)
+		allowedips_walk(dp->aip, &d->aips, fn, arg);
 }

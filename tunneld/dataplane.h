@@ -5,8 +5,10 @@
  * I/O (recvmmsg/sendmmsg), TUN super-packets (TSO/USO) segmented and sent
  * with UDP GSO, UDP GRO on receive, and a timer thread for the protocol's
  * timers.  Peers, their endpoints and allowed IPs change at runtime while
- * traffic flows.  Packets for a peer without a session wait in a small
- * bounded queue; every drop is counted.
+ * traffic flows; workers look them up under RCU (wg_read_lock around each
+ * batch), with no lock shared by all of them.  Packets for a peer without
+ * a session wait in a small bounded queue, allocated only when used;
+ * every drop is counted.  No cap on the number of peers.
  */
 #ifndef FZ_DATAPLANE_H
 #define FZ_DATAPLANE_H
@@ -58,5 +60,8 @@ void	dp_peer_remove(struct dp *, struct wg_peer *);
 int	dp_peer_allow(struct dp *, struct wg_peer *, const struct fz_cidr *)
 	    __attribute__((warn_unused_result));
 void	dp_peer_clear_allowed(struct dp *, struct wg_peer *);
+/* Calls fn for each of the peer's allowed IPs, in the order given. */
+void	dp_peer_walk_allowed(struct dp *, struct wg_peer *,
+	    void (*fn)(const struct fz_cidr *, void *), void *arg);
 
 #endif

@@ -13,8 +13,6 @@
 #include "log.h"
 #include "netlink.h"
 
-#define NL_MAX_ITEMS	1024
-
 struct item {
 	int		 ifindex;
 	bool		 is_route;
@@ -23,8 +21,8 @@ struct item {
 
 struct nlconf {
 	struct nl_sock	*sk;
-	struct item	 items[NL_MAX_ITEMS];
-	unsigned	 n;
+	struct item	*items;		/* what to undo; grows (no cap) */
+	unsigned	 n, cap;
 };
 
 /* libnl returns its own negative codes; map them to -errno. */
@@ -153,11 +151,28 @@ route_op(struct nlconf *n, int ifindex, const struct fz_cidr *c, bool add)
 	return rc < 0 ? nlerr(rc) : 0;
 }
 
+/* Room for one more item, made before the change it will undo. */
+static int
+reserve(struct nlconf *n)
+{
+	struct item *ni;
+	unsigned ncap;
+
+	if (n->n < n->cap)
+		return 0;
+	ncap = n->cap == 0 ? 64 : n->cap * 2;
+	if ((ni = realloc(n->items, ncap * sizeof(*ni))) == NULL)
+		return -ENOMEM;
+	n->items = ni;
+	n->cap = ncap;
+	return 0;
+}
+
 static int
 remember(struct nlconf *n, int ifindex, const struct fz_cidr *c, bool route)
 {
-	if (n->n == NL_MAX_ITEMS)
-		return -ENOSPC;
+	if (reserve(n) != 0)
+		return -ENOMEM;
 	n->items[n->n].ifindex = ifindex;
 	n->items[n->n].is_route = route;
 	n->items[n->n].c = *c;
@@ -170,8 +185,8 @@ nl_addr_add(struct nlconf *n, int ifindex, const struct fz_cidr *c)
 {
 	int rc;
 
-	if (n->n == NL_MAX_ITEMS)
-		return -ENOSPC;
+	if ((rc = reserve(n)) != 0)
+		return rc;
 	if ((rc = addr_op(n, ifindex, c, true)) != 0)
 		return rc;
 	return remember(n, ifindex, c, false);
@@ -182,8 +197,8 @@ nl_route_add(struct nlconf *n, int ifindex, const struct fz_cidr *c)
 {
 	int rc;
 
-	if (n->n == NL_MAX_ITEMS)
-		return -ENOSPC;
+	if ((rc = reserve(n)) != 0)
+		return rc;
 	if ((rc = route_op(n, ifindex, c, true)) != 0)
 		return rc;
 	return remember(n, ifindex, c, true);
@@ -227,5 +242,6 @@ nl_free(struct nlconf *n)
 		return;
 	nl_undo(n);
 	nl_socket_free(n->sk);
+	free(n->items);
 	free(n);
 }

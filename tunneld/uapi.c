@@ -20,7 +20,10 @@
 #include "log.h"
 #include "uapi.h"
 
-#define UAPI_MAX_REQUEST	(256 * 1024)
+/* Big enough for a set=1 of tens of thousands of peers (wg setconf). */
+#define UAPI_MAX_REQUEST	(16 * 1024 * 1024)
+/* What --show reads of a reply at most (a peer takes ~300 bytes). */
+#define UAPI_MAX_REPLY		(256 * 1024 * 1024)
 
 struct uapi {
 	struct dp	*dp;
@@ -87,6 +90,8 @@ do_get(struct uapi *u, struct obuf *o)
 	oprintf(o, "private_key=%s\n", hex);
 	sodium_memzero(hex, sizeof(hex));
 	oprintf(o, "listen_port=%u\n", dp_port(u->dp));
+	/* Any number of peers; those removed meanwhile stay valid. */
+	wg_read_lock();
 	while ((p = wg_peer_next(d, p)) != NULL) {
 		struct wg_peer_stats st;
 		union fz_sockaddr sa;
@@ -108,9 +113,10 @@ do_get(struct uapi *u, struct obuf *o)
 		    (unsigned long long)st.tx_bytes,
 		    (unsigned long long)st.rx_bytes);
 		oprintf(o, "persistent_keepalive_interval=%u\n", st.keepalive);
-		allowedips_walk(dp_allowedips(u->dp), p, allowed_cb, o);
+		dp_peer_walk_allowed(u->dp, p, allowed_cb, o);
 		oprintf(o, "protocol_version=1\n");
 	}
+	wg_read_unlock();
 	sodium_memzero(key, sizeof(key));
 }
 
@@ -223,7 +229,9 @@ serve(struct uapi *u, int c)
 			break;
 		len += (size_t)n;
 		req[len] = '\0';
-		if (len >= 2 && strstr(req, "\n\n") != NULL)
+		/* Only the new bytes (and the one before) can end it. */
+		if (len >= 2 && strstr(req + len - (size_t)n -
+		    (len > (size_t)n ? 1 : 0), "\n\n") != NULL)
 			break;
 	}
 	req[len] = '\0';
@@ -240,10 +248,21 @@ serve(struct uapi *u, int c)
 	} else
 		err = EPROTO;
 	oprintf(&o, "errno=%d\n\n", err);
-	if (o.p != NULL && write(c, o.p, o.len) < 0)
-		log_trace("uapi reply: %s", strerror(errno));
+	/* A get with thousands of peers is megabytes: write it all. */
+	for (size_t off = 0; o.p != NULL && off < o.len; off += (size_t)n) {
+		if ((n = write(c, o.p + off, o.len - off)) <= 0) {
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			log_trace("uapi reply: %s", strerror(errno));
+			break;
+		}
+	}
 	sodium_memzero(req, len);
 	free(req);
+	if (o.p != NULL)
+		sodium_memzero(o.p, o.cap);	/* the private key */
 	free(o.p);
 }
 
@@ -379,10 +398,10 @@ static int
 show_one(const char *ifname)
 {
 	struct sockaddr_un sun;
-	char resp[65536], *line, *save = NULL, allowed[4096] = "";
-	size_t len = 0;
+	char *resp = NULL, *line, *save = NULL, allowed[4096] = "";
+	size_t len = 0, cap = 0;
 	ssize_t n;
-	int fd, peers = 0;
+	int fd, peers = 0, rc = 0;
 	bool in_peer = false;
 	char pub[45] = "", ep[ADDR_STRLEN] = "", hs[128] = "", ka[32] = "";
 	unsigned long long tx = 0, rx = 0, hsec = 0;
@@ -403,10 +422,25 @@ show_one(const char *ifname)
 		close(fd);
 		return 1;
 	}
-	while (len < sizeof(resp) - 1 &&
-	    (n = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0)
+	/* As much as the reply is (thousands of peers: megabytes). */
+	for (;;) {
+		if (len + 1 >= cap) {
+			size_t ncap = cap == 0 ? 65536 : cap * 2;
+			char *nr;
+
+			if (ncap > UAPI_MAX_REPLY ||
+			    (nr = realloc(resp, ncap)) == NULL)
+				break;
+			resp = nr;
+			cap = ncap;
+		}
+		if ((n = read(fd, resp + len, cap - 1 - len)) <= 0)
+			break;
 		len += (size_t)n;
+	}
 	close(fd);
+	if (resp == NULL)
+		return 1;
 	resp[len] = '\0';
 
 	printf("interface: %s\n", ifname);
@@ -481,13 +515,17 @@ show_one(const char *ifname)
 		else if (strcmp(line, "errno") == 0 && strcmp(v, "0") != 0) {
 			fprintf(stderr, "fz-tunneld: %s: errno=%s\n", ifname,
 			    v);
-			return 1;
+			rc = 1;
+			break;
 		}
 	}
-	FLUSH_PEER();
+	if (rc == 0)
+		FLUSH_PEER();
 #undef FLUSH_PEER
 	(void)peers;
-	return 0;
+	sodium_memzero(resp, cap);	/* the private key */
+	free(resp);
+	return rc;
 }
 
 int

@@ -7,9 +7,13 @@
  * Threads: every function may be called from any thread.  Transport
  * encryption and decryption run concurrently in the data-plane workers;
  * so do handshakes (each holds its peer's lock only briefly, to commit);
- * timer work is serialised per peer.  A device owns its
- * peers; a removed peer is unlinked at once and freed with the device, so
- * a worker holding a peer pointer never sees freed memory.
+ * timer work is serialised per peer.  A device owns its peers.  Lookups
+ * (peer by public key, keypair or handshake by index) are RCU reads, with
+ * no lock; a removed peer is unlinked at once and freed after an RCU grace
+ * period, so a peer pointer stays valid while its holder is inside
+ * wg_read_lock/wg_read_unlock (the data plane holds it around each batch),
+ * or until the holder itself removes the peer (the thread that adds and
+ * removes peers may keep the pointers wg_peer_add and wg_peer_find give).
  */
 #ifndef FZ_WG_H
 #define FZ_WG_H
@@ -59,6 +63,13 @@ struct wg_device;
 struct wg_peer;
 struct wg_keypair;
 
+/*
+ * An RCU read-side section (urcu-bp: no thread registration needed).
+ * Nests; never call wg_peer_remove or wg_device_free inside one.
+ */
+void	wg_read_lock(void);
+void	wg_read_unlock(void);
+
 /* Classifies a datagram by type and exact size; 0 if it is not WireGuard. */
 int	wg_msg_type(const uint8_t *, size_t);
 
@@ -73,11 +84,20 @@ int	wg_device_set_private_key(struct wg_device *,
 /* When set, handshake messages need a valid MAC2 or get a cookie reply. */
 void	wg_device_set_under_load(struct wg_device *, bool);
 
+/*
+ * Any number of peers; -EEXIST for a key already there.  Adding and
+ * removing peers may wait for an RCU grace period: never inside
+ * wg_read_lock.
+ */
 int	wg_peer_add(struct wg_device *, const uint8_t pub[WG_KEY_LEN],
 	    struct wg_peer **) __attribute__((warn_unused_result));
+size_t	wg_device_peer_count(struct wg_device *);
 struct wg_peer *wg_peer_find(struct wg_device *, const uint8_t[WG_KEY_LEN]);
 void	wg_peer_remove(struct wg_device *, struct wg_peer *);
-/* Iterates live peers in insertion order; NULL starts, NULL ends. */
+/*
+ * Iterates live peers in insertion order; NULL starts, NULL ends.  prev
+ * must still be valid (see above).
+ */
 struct wg_peer *wg_peer_next(struct wg_device *, struct wg_peer *);
 void	wg_peer_set_psk(struct wg_peer *, const uint8_t[WG_KEY_LEN]);
 void	wg_peer_set_keepalive(struct wg_peer *, unsigned secs);
@@ -87,8 +107,12 @@ bool	wg_peer_endpoint(struct wg_peer *, union fz_sockaddr *);
 void	wg_peer_public_key(const struct wg_peer *, uint8_t[WG_KEY_LEN]);
 /* A short printable fingerprint of the public key, for logs. */
 const char *wg_peer_name(const struct wg_peer *);
-void	*wg_peer_cookie(const struct wg_peer *);	/* data-plane slot */
-void	wg_peer_set_cookie(struct wg_peer *, void *);
+/*
+ * A data-plane slot; dtor (may be NULL) is called with it when the peer
+ * is freed, after a grace period (wg_peer_remove, wg_device_free).
+ */
+void	*wg_peer_cookie(const struct wg_peer *);
+void	wg_peer_set_cookie(struct wg_peer *, void *, void (*dtor)(void *));
 
 struct wg_peer_stats {
 	uint64_t	rx_bytes;

@@ -14,6 +14,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "wg_rcu.h"		/* before any other urcu header */
+#include <urcu/rculfhash.h>
+#include <urcu/rculist.h>
 
 #include "buf.h"
 #include "fztime.h"
@@ -56,20 +59,36 @@ T(uint64_t ns)
 	return ns / atomic_load(&timer_scale);
 }
 
-struct wg_keypair {
-	_Atomic int		 refs;
+/*
+ * An entry of the device's index table: our receiver index of a handshake
+ * in flight (one per peer, allocated at commit) or of a keypair.
+ */
+struct idx_entry {
+	struct cds_lfht_node	 node;
+	uint32_t		 index;
+	bool			 is_kp;
 	struct wg_peer		*peer;
-	uint8_t			 send_key[32];
-	uint8_t			 recv_key[32];
-	uint32_t		 local_index;
-	uint32_t		 remote_index;
+	struct rcu_head		 rcu;
+};
+
+/*
+ * Allocated on a cache line (keypair_new), with what a received packet
+ * reads before its tag is checked in the first two lines.
+ */
+struct wg_keypair {
+	struct idx_entry	 ie;		/* ie.rcu frees it */
+	_Atomic int		 refs;
 	bool			 initiator;
 	uint64_t		 created;
+	uint8_t			 recv_key[32];
+	struct wg_peer		*peer;
+	uint32_t		 local_index;
+	uint32_t		 remote_index;
 	_Atomic uint64_t	 send_counter;
+	uint8_t			 send_key[32];
 	pthread_spinlock_t	 replay_lock;
 	uint64_t		 replay_top;	/* highest counter seen + 1 */
 	uint64_t		 replay[REPLAY_WORDS];
-	struct wg_keypair	*hnext;		/* index hash chain */
 };
 
 enum hs_state {
@@ -78,11 +97,42 @@ enum hs_state {
 	HS_INIT_CONSUMED,	/* responder: response sent */
 };
 
+/*
+ * What the data path touches for every packet (the lock, the sessions,
+ * the endpoint, the timer stamps, the counters) comes first, together in
+ * two or three cache lines; then what handshakes use.
+ */
 struct wg_peer {
-	struct wg_device	*dev;
-	struct wg_peer		*next;		/* device list (append-only) */
-	_Atomic bool		 dead;
 	pthread_mutex_t		 lock;
+	/* sessions */
+	struct wg_keypair	*kp_cur, *kp_prev, *kp_next;
+	/* endpoint: 28 bytes, not a sockaddr_storage (memory per peer) */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in4;
+		struct sockaddr_in6	in6;
+	}			 endpoint;
+	bool			 has_endpoint;
+	bool			 want_hs;
+	bool			 keepalive_due;
+	_Atomic bool		 dead;
+	enum hs_state		 hs;
+	/* timers (monotonic ns; 0 = never) */
+	uint64_t		 t_recv;	/* authenticated packet */
+	uint64_t		 t_data_sent;	/* non-keepalive data */
+	uint64_t		 t_any_sent;
+	_Atomic uint64_t	 rx_bytes, tx_bytes;
+	void			*cookie_slot;
+	struct wg_device	*dev;
+	uint64_t		 t_hs_start;	/* attempt's first initiation */
+	uint64_t		 t_init_sent;
+	uint64_t		 t_init_jitter;
+	uint64_t		 t_session;	/* last session established */
+	unsigned		 keepalive;	/* persistent, seconds */
+
+	struct cds_list_head	 link;		/* device list (RCU) */
+	struct cds_lfht_node	 pub_node;	/* device's key table */
+	struct rcu_head		 rcu;
 	uint8_t			 pub[32];
 	uint8_t			 psk[32];
 	/* ss and ss_ok: under the device's identity_lock, not lock. */
@@ -93,12 +143,10 @@ struct wg_peer {
 	char			 name[12];
 
 	/* handshake */
-	enum hs_state		 hs;
-	uint32_t		 hs_index;	/* ours; written under lock
-						   and index_lock both */
+	uint32_t		 hs_index;	/* ours (hs_ie->index) */
+	struct idx_entry	*hs_ie;		/* in the index table */
 	uint32_t		 hs_remote;	/* their sender index */
 	uint8_t			 hs_eph_priv[32];
-	uint8_t			 hs_eph_pub_r[32];	/* remote ephemeral */
 	uint8_t			 hs_hash[32];
 	uint8_t			 hs_ck[32];
 	uint8_t			 last_tai[12];
@@ -108,51 +156,36 @@ struct wg_peer {
 	uint8_t			 cookie[16];
 	uint64_t		 cookie_time;	/* 0: none */
 
-	/* sessions */
-	struct wg_keypair	*kp_cur, *kp_prev, *kp_next;
-
-	/* endpoint */
-	union fz_sockaddr	 endpoint;
-	bool			 has_endpoint;
-
-	/* timers (monotonic ns; 0 = never) */
-	uint64_t		 t_hs_start;	/* first initiation of attempt */
-	uint64_t		 t_init_sent;
-	uint64_t		 t_init_jitter;
-	uint64_t		 t_data_sent;	/* non-keepalive data */
-	uint64_t		 t_any_sent;
-	uint64_t		 t_recv;	/* authenticated packet */
-	uint64_t		 t_session;	/* last session established */
-	bool			 want_hs;
-	bool			 keepalive_due;
-	unsigned		 keepalive;	/* persistent, seconds */
-
-	_Atomic uint64_t	 rx_bytes, tx_bytes;
 	_Atomic uint64_t	 last_hs_real;
-	void			*cookie_slot;
+	void			(*cookie_dtor)(void *);
 };
-
-#define INDEX_BUCKETS	1024
 
 /*
  * Locking, in the shape of Linux noise.c (no lock is shared by all
  * handshakes exclusively, so workers consume handshakes in parallel):
  *
+ *  RCU (urcu-bp)  the peer list, the key table (public key -> peer) and the
+ *                 index table (our receiver index -> handshake or keypair)
+ *                 are read without locks, inside rcu_read_lock sections;
+ *                 removed peers, keypairs and index entries are freed with
+ *                 call_rcu once no reader can hold them.  urcu-bp needs no
+ *                 thread registration: any thread may call in.
  *  identity_lock  rwlock: the static key pair and what derives from it
  *                 (priv, pub, mac1_key, cookie_key, each peer's ss).  A
  *                 handshake holds it shared from start to end; only
  *                 wg_device_set_private_key takes it exclusively.
- *  lock           adding and removing peers.  The list is append-only (a
- *                 removed peer is marked dead and freed with the device),
- *                 so handshake code walks it without this lock: acquire
- *                 loads pair with the release store in wg_peer_add.
+ *  lock           writers of the peer list and the key table (adding and
+ *                 removing peers).
  *  peer->lock     a peer's handshake state, sessions, endpoint and timers.
  *                 Held to copy state out or to commit, never across a DH.
- *  index_lock     rwlock: the index hash and every peer's hs_index.
+ *                 Index entries of a peer change under it.
  *  cookie_lock    the cookie secret and its rotation.
  *  (the rate limiter has its own mutex)
  *
- * Order: identity_lock, lock, peer->lock, index_lock, cookie_lock.
+ * Order: identity_lock, lock, peer->lock, cookie_lock.  The hash tables
+ * (urcu's lock-free cds_lfht, resized automatically) take no lock of ours;
+ * both are keyed by a hash the network cannot predict: SipHash-2-4 of the
+ * public key under a random per-device key, and our random indices.
  *
  * Consuming a handshake message: verify into locals (every DH and AEAD,
  * with identity_lock shared only), build the answer on locals too, then
@@ -162,7 +195,6 @@ struct wg_peer {
 struct wg_device {
 	pthread_rwlock_t	 identity_lock;
 	pthread_mutex_t		 lock;		/* peer list changes */
-	pthread_rwlock_t	 index_lock;	/* index hash, hs_index */
 	pthread_mutex_t		 cookie_lock;
 	uint8_t			*priv;		/* sodium_malloc'd */
 	uint8_t			 pub[32];
@@ -172,21 +204,74 @@ struct wg_device {
 	uint64_t		 cookie_secret_time;
 	_Atomic bool		 under_load;
 	struct ratelimiter	*rl;		/* handshakes under load */
-	struct wg_peer		*peers;
-	struct wg_keypair	*index[INDEX_BUCKETS];
+	struct cds_list_head	 peers;
+	size_t			 npeers;	/* under lock */
+	uint8_t			 hash_key[crypto_shorthash_KEYBYTES];
+	struct cds_lfht		*by_pub;	/* pub -> peer */
+	struct cds_lfht		*by_index;	/* index -> struct idx_entry */
 };
 
-/* Walks the append-only peer list without the device lock. */
-static struct wg_peer *
-peer_first(struct wg_device *d)
+void
+wg_read_lock(void)
 {
-	return __atomic_load_n(&d->peers, __ATOMIC_ACQUIRE);
+	rcu_read_lock();
 }
 
-static struct wg_peer *
-peer_after(struct wg_peer *p)
+void
+wg_read_unlock(void)
 {
-	return __atomic_load_n(&p->next, __ATOMIC_ACQUIRE);
+	rcu_read_unlock();
+}
+
+static unsigned long
+pub_hash(const struct wg_device *d, const uint8_t pub[32])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, pub, 32, d->hash_key);
+	memcpy(&v, h, sizeof(v));
+	return (unsigned long)v;
+}
+
+static int
+pub_match(struct cds_lfht_node *n, const void *key)
+{
+	struct wg_peer *p = caa_container_of(n, struct wg_peer, pub_node);
+
+	return memcmp(p->pub, key, 32) == 0;
+}
+
+/* Our indices are random: a multiplicative mix spreads them over buckets. */
+static unsigned long
+index_hash(uint32_t idx)
+{
+	return (unsigned long)((uint64_t)idx * 0x9e3779b97f4a7c15ULL);
+}
+
+static int
+index_match(struct cds_lfht_node *n, const void *key)
+{
+	struct idx_entry *e = caa_container_of(n, struct idx_entry, node);
+
+	return e->index == *(const uint32_t *)key;
+}
+
+static struct idx_entry *
+index_lookup(struct wg_device *d, uint32_t idx)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(d->by_index, index_hash(idx), index_match, &idx, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n != NULL ? caa_container_of(n, struct idx_entry, node) : NULL;
+}
+
+static void
+free_idx_entry_rcu(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct idx_entry, rcu));
 }
 
 /* --- primitives (paper §5.4) --- */
@@ -434,11 +519,25 @@ wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **out)
 		free(d);
 		return -ENOMEM;
 	}
-	if (ratelimiter_new(0, &d->rl) != 0) {
+	/* Both tables grow (and shrink) with the number of entries. */
+	d->by_pub = cds_lfht_new(8, 8, 0, CDS_LFHT_AUTO_RESIZE |
+	    CDS_LFHT_ACCOUNTING, NULL);
+	d->by_index = cds_lfht_new(8, 8, 0, CDS_LFHT_AUTO_RESIZE |
+	    CDS_LFHT_ACCOUNTING, NULL);
+	if (d->by_pub == NULL || d->by_index == NULL ||
+	    ratelimiter_new(0, &d->rl) != 0) {
+		if (d->by_pub != NULL)
+			(void)cds_lfht_destroy(d->by_pub, NULL);
+		if (d->by_index != NULL)
+			(void)cds_lfht_destroy(d->by_index, NULL);
 		sodium_free(d->priv);
 		free(d);
 		return -ENOMEM;
 	}
+	/* Started now, not later under a sandbox: call_rcu's thread. */
+	(void)get_default_call_rcu_data();
+	randombytes_buf(d->hash_key, sizeof(d->hash_key));
+	CDS_INIT_LIST_HEAD(&d->peers);
 	memcpy(d->priv, priv, 32);
 	{
 		pthread_rwlockattr_t a;
@@ -451,7 +550,6 @@ wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **out)
 		pthread_rwlockattr_destroy(&a);
 	}
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_rwlock_init(&d->index_lock, NULL);
 	pthread_mutex_init(&d->cookie_lock, NULL);
 	device_derive(d);
 	if ((scale = getenv("FZ_WG_TIMER_SCALE")) != NULL && atoi(scale) > 0)
@@ -461,6 +559,7 @@ wg_device_new(const uint8_t priv[WG_KEY_LEN], struct wg_device **out)
 }
 
 static void keypair_put_locked_unlink(struct wg_device *, struct wg_keypair *);
+static void peer_unlink(struct wg_device *, struct wg_peer *);
 
 static void
 peer_clear_sessions(struct wg_peer *p)
@@ -478,20 +577,18 @@ wg_device_free(struct wg_device *d)
 
 	if (d == NULL)
 		return;
-	for (p = d->peers; p != NULL; p = n) {
-		n = p->next;
-		pthread_mutex_lock(&p->lock);
-		peer_clear_sessions(p);
-		pthread_mutex_unlock(&p->lock);
-		pthread_mutex_destroy(&p->lock);
-		sodium_memzero(p, sizeof(*p));
-		free(p);
-	}
+	pthread_mutex_lock(&d->lock);
+	cds_list_for_each_entry_safe(p, n, &d->peers, link)
+		peer_unlink(d, p);
+	pthread_mutex_unlock(&d->lock);
+	/* Every peer, keypair and index entry was handed to call_rcu. */
+	rcu_barrier();
+	(void)cds_lfht_destroy(d->by_pub, NULL);
+	(void)cds_lfht_destroy(d->by_index, NULL);
 	sodium_free(d->priv);
 	sodium_memzero(d->cookie_secret, sizeof(d->cookie_secret));
 	ratelimiter_free(d->rl);
 	pthread_mutex_destroy(&d->cookie_lock);
-	pthread_rwlock_destroy(&d->index_lock);
 	pthread_mutex_destroy(&d->lock);
 	pthread_rwlock_destroy(&d->identity_lock);
 	free(d);
@@ -530,13 +627,15 @@ wg_device_set_private_key(struct wg_device *d, const uint8_t priv[WG_KEY_LEN])
 	pthread_mutex_lock(&d->lock);
 	memcpy(d->priv, priv, 32);
 	device_derive(d);
-	for (p = d->peers; p != NULL; p = p->next) {
+	rcu_read_lock();
+	cds_list_for_each_entry(p, &d->peers, link) {
 		pthread_mutex_lock(&p->lock);
 		peer_derive(p);
 		peer_clear_sessions(p);
 		p->hs = HS_NONE;
 		pthread_mutex_unlock(&p->lock);
 	}
+	rcu_read_unlock();
 	pthread_mutex_unlock(&d->lock);
 	pthread_rwlock_unlock(&d->identity_lock);
 	return 0;
@@ -548,62 +647,77 @@ wg_device_set_under_load(struct wg_device *d, bool on)
 	atomic_store(&d->under_load, on);
 }
 
-/* --- index table --- */
-
-static struct wg_keypair **
-index_slot(struct wg_device *d, uint32_t idx)
+size_t
+wg_device_peer_count(struct wg_device *d)
 {
-	return &d->index[idx % INDEX_BUCKETS];
+	size_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->npeers;
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }
 
-/*
- * Picks a random local index not in use; caller holds index_lock (write).
- * The sender index is not part of the Noise transcript, so a handshake
- * message is built first and its index picked when it is committed.
- */
-static uint32_t
-index_alloc(struct wg_device *d)
-{
-	for (;;) {
-		uint32_t idx = randombytes_random();
-		struct wg_keypair *k;
-		struct wg_peer *p;
-		bool used = false;
+/* --- index table --- */
 
-		for (k = *index_slot(d, idx); k != NULL; k = k->hnext)
-			used |= k->local_index == idx;
-		/* Handshake indices live in the peers (even stale ones). */
-		for (p = peer_first(d); p != NULL; p = peer_after(p))
-			used |= p->hs_index == idx;
-		if (!used && idx != 0)
-			return idx;
+/*
+ * Publishes e under a random local index not in use (inside a read-side
+ * section).  The sender index is not part of the Noise transcript, so a
+ * handshake message is built first and its index picked when committed.
+ */
+static void
+index_add(struct wg_device *d, struct idx_entry *e)
+{
+	cds_lfht_node_init(&e->node);
+	for (;;) {
+		e->index = randombytes_random();
+		if (e->index != 0 && cds_lfht_add_unique(d->by_index,
+		    index_hash(e->index), index_match, &e->index,
+		    &e->node) == &e->node)
+			return;
 	}
+}
+
+/* Removes e from the table and frees it after a grace period. */
+static void
+index_del(struct wg_device *d, struct idx_entry *e)
+{
+	if (e == NULL)
+		return;
+	rcu_read_lock();
+	(void)cds_lfht_del(d->by_index, &e->node);
+	rcu_read_unlock();
+	call_rcu(&e->rcu, free_idx_entry_rcu);
 }
 
 static void
-keypair_unlink(struct wg_device *d, struct wg_keypair *k)
+keypair_free_rcu(struct rcu_head *h)
 {
-	struct wg_keypair **pp;
+	struct wg_keypair *k = caa_container_of(h, struct wg_keypair, ie.rcu);
 
-	pthread_rwlock_wrlock(&d->index_lock);
-	for (pp = index_slot(d, k->local_index); *pp != NULL;
-	    pp = &(*pp)->hnext) {
-		if (*pp == k) {
-			*pp = k->hnext;
-			break;
-		}
-	}
-	pthread_rwlock_unlock(&d->index_lock);
+	pthread_spin_destroy(&k->replay_lock);
+	sodium_memzero(k, sizeof(*k));
+	free(k);
 }
 
 void
 wg_keypair_put(struct wg_keypair *k)
 {
-	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1) {
-		pthread_spin_destroy(&k->replay_lock);
-		sodium_memzero(k, sizeof(*k));
-		free(k);
-	}
+	/* A reader may still be walking the index table through it. */
+	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1)
+		call_rcu(&k->ie.rcu, keypair_free_rcu);
+}
+
+/* A reference from the index table, unless the keypair is being freed. */
+static bool
+keypair_get_unless_zero(struct wg_keypair *k)
+{
+	int r = atomic_load(&k->refs);
+
+	while (r > 0)
+		if (atomic_compare_exchange_weak(&k->refs, &r, r + 1))
+			return true;
+	return false;
 }
 
 static void
@@ -611,50 +725,102 @@ keypair_put_locked_unlink(struct wg_device *d, struct wg_keypair *k)
 {
 	if (k == NULL)
 		return;
-	keypair_unlink(d, k);
+	rcu_read_lock();
+	(void)cds_lfht_del(d->by_index, &k->ie.node);
+	rcu_read_unlock();
 	wg_keypair_put(k);
 }
 
 /* --- peers --- */
 
+static void
+peer_free_rcu(struct rcu_head *h)
+{
+	struct wg_peer *p = caa_container_of(h, struct wg_peer, rcu);
+
+	if (p->cookie_dtor != NULL && p->cookie_slot != NULL)
+		p->cookie_dtor(p->cookie_slot);
+	pthread_mutex_destroy(&p->lock);
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+static struct wg_peer *
+peer_by_pub(struct wg_device *d, const uint8_t pub[32])
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(d->by_pub, pub_hash(d, pub), pub_match, pub, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n != NULL ? caa_container_of(n, struct wg_peer, pub_node) :
+	    NULL;
+}
+
 int
 wg_peer_add(struct wg_device *d, const uint8_t pub[WG_KEY_LEN],
     struct wg_peer **out)
 {
-	struct wg_peer *p, **tail;
+	struct wg_peer *p;
 	char b64[45];
+	size_t grow = 0;
+	int rc = 0;
 
-	pthread_rwlock_rdlock(&d->identity_lock);
-	if (sodium_memcmp(pub, d->pub, 32) == 0) {
-		pthread_rwlock_unlock(&d->identity_lock);
-		return -EINVAL;		/* a peer cannot be ourselves */
-	}
-	pthread_mutex_lock(&d->lock);
-	for (tail = &d->peers; *tail != NULL; tail = &(*tail)->next) {
-		if (!(*tail)->dead && memcmp((*tail)->pub, pub, 32) == 0) {
-			pthread_mutex_unlock(&d->lock);
-			pthread_rwlock_unlock(&d->identity_lock);
-			return -EEXIST;
-		}
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		pthread_mutex_unlock(&d->lock);
-		pthread_rwlock_unlock(&d->identity_lock);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -ENOMEM;
-	}
 	p->dev = d;
 	pthread_mutex_init(&p->lock, NULL);
 	memcpy(p->pub, pub, 32);
 	hash2(p->mac1_key, LABEL_MAC1, 8, pub, 32);
 	hash2(p->cookie_key, LABEL_COOKIE, 8, pub, 32);
-	peer_derive(p);
 	wg_key_to_base64(pub, b64);
 	memcpy(p->name, b64, 8);	/* as wg-quick logs it: "AbCdEfGh" */
 	p->name[8] = '\0';
-	/* Published whole: lock-free walkers see it only now. */
-	__atomic_store_n(tail, p, __ATOMIC_RELEASE);
+	cds_lfht_node_init(&p->pub_node);
+
+	pthread_rwlock_rdlock(&d->identity_lock);
+	if (sodium_memcmp(pub, d->pub, 32) == 0) {
+		rc = -EINVAL;		/* a peer cannot be ourselves */
+		goto out;
+	}
+	peer_derive(p);
+	pthread_mutex_lock(&d->lock);
+	rcu_read_lock();
+	if (peer_by_pub(d, pub) != NULL)
+		rc = -EEXIST;		/* writers hold d->lock: no race */
+	else {
+		/*
+		 * Published whole, in the list first: a reader that finds it
+		 * by key may walk on from it (wg_peer_next).
+		 */
+		cds_list_add_tail_rcu(&p->link, &d->peers);
+		(void)cds_lfht_add_unique(d->by_pub, pub_hash(d, pub),
+		    pub_match, pub, &p->pub_node);
+		d->npeers++;
+	}
+	if (rc == 0 && d->npeers >= 64 && (d->npeers & (d->npeers - 1)) == 0)
+		grow = d->npeers;
+	rcu_read_unlock();
 	pthread_mutex_unlock(&d->lock);
+out:
 	pthread_rwlock_unlock(&d->identity_lock);
+	/*
+	 * Both tables grow now, to a bucket (16 bytes) a peer, rather than
+	 * from urcu's lazy resize worker, which can trail a burst of adds (a
+	 * gateway's wg-quick file) by seconds of long chains.  A resize waits
+	 * for a grace period: no lock of ours is held (a reader could wait
+	 * for it), and the caller is outside any read-side section.
+	 */
+	if (grow > 0) {
+		cds_lfht_resize(d->by_pub, grow);
+		cds_lfht_resize(d->by_index, grow);
+	}
+	if (rc != 0) {
+		pthread_mutex_destroy(&p->lock);
+		sodium_memzero(p, sizeof(*p));
+		free(p);
+		return rc;
+	}
 	*out = p;
 	return 0;
 }
@@ -664,38 +830,63 @@ wg_peer_find(struct wg_device *d, const uint8_t pub[WG_KEY_LEN])
 {
 	struct wg_peer *p;
 
-	pthread_mutex_lock(&d->lock);
-	for (p = d->peers; p != NULL; p = p->next)
-		if (!p->dead && memcmp(p->pub, pub, 32) == 0)
-			break;
-	pthread_mutex_unlock(&d->lock);
+	rcu_read_lock();
+	p = peer_by_pub(d, pub);
+	rcu_read_unlock();
 	return p;
 }
 
 struct wg_peer *
 wg_peer_next(struct wg_device *d, struct wg_peer *prev)
 {
+	struct cds_list_head *pos;
 	struct wg_peer *p;
 
-	pthread_mutex_lock(&d->lock);
-	p = prev == NULL ? d->peers : prev->next;
-	while (p != NULL && p->dead)
-		p = p->next;
-	pthread_mutex_unlock(&d->lock);
+	rcu_read_lock();
+	if (prev == NULL)
+		pos = rcu_dereference(d->peers.next);
+	else
+		pos = rcu_dereference(prev->link.next);
+	for (;;) {
+		if (pos == &d->peers) {
+			p = NULL;
+			break;
+		}
+		p = caa_container_of(pos, struct wg_peer, link);
+		if (!atomic_load(&p->dead))
+			break;
+		pos = rcu_dereference(pos->next);
+	}
+	rcu_read_unlock();
 	return p;
+}
+
+/* Takes p out of every table and frees it after a grace period; d->lock. */
+static void
+peer_unlink(struct wg_device *d, struct wg_peer *p)
+{
+	rcu_read_lock();
+	(void)cds_lfht_del(d->by_pub, &p->pub_node);
+	rcu_read_unlock();
+	cds_list_del_rcu(&p->link);
+	d->npeers--;
+	pthread_mutex_lock(&p->lock);
+	p->dead = true;
+	peer_clear_sessions(p);
+	index_del(d, p->hs_ie);
+	p->hs_ie = NULL;
+	p->hs = HS_NONE;
+	sodium_memzero(p->hs_eph_priv, sizeof(p->hs_eph_priv));
+	sodium_memzero(p->psk, sizeof(p->psk));
+	pthread_mutex_unlock(&p->lock);
+	call_rcu(&p->rcu, peer_free_rcu);
 }
 
 void
 wg_peer_remove(struct wg_device *d, struct wg_peer *p)
 {
 	pthread_mutex_lock(&d->lock);
-	pthread_mutex_lock(&p->lock);
-	p->dead = true;
-	peer_clear_sessions(p);
-	p->hs = HS_NONE;
-	sodium_memzero(p->hs_eph_priv, sizeof(p->hs_eph_priv));
-	sodium_memzero(p->psk, sizeof(p->psk));
-	pthread_mutex_unlock(&p->lock);
+	peer_unlink(d, p);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -718,12 +909,25 @@ wg_peer_set_keepalive(struct wg_peer *p, unsigned secs)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* An IPv4 or IPv6 endpoint (anything else is ignored); p->lock held. */
+static void
+endpoint_set(struct wg_peer *p, const union fz_sockaddr *sa)
+{
+	size_t n = sa->sa.sa_family == AF_INET ? sizeof(sa->in4) :
+	    sa->sa.sa_family == AF_INET6 ? sizeof(sa->in6) : 0;
+
+	if (n == 0)
+		return;
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, sa, n);
+	p->has_endpoint = true;
+}
+
 void
 wg_peer_set_endpoint(struct wg_peer *p, const union fz_sockaddr *sa)
 {
 	pthread_mutex_lock(&p->lock);
-	p->endpoint = *sa;
-	p->has_endpoint = true;
+	endpoint_set(p, sa);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -734,8 +938,10 @@ wg_peer_endpoint(struct wg_peer *p, union fz_sockaddr *out)
 
 	pthread_mutex_lock(&p->lock);
 	ok = p->has_endpoint;
-	if (ok)
-		*out = p->endpoint;
+	if (ok) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, &p->endpoint, sizeof(p->endpoint));
+	}
 	pthread_mutex_unlock(&p->lock);
 	return ok;
 }
@@ -755,13 +961,14 @@ wg_peer_name(const struct wg_peer *p)
 void *
 wg_peer_cookie(const struct wg_peer *p)
 {
-	return p->cookie_slot;
+	return __atomic_load_n(&p->cookie_slot, __ATOMIC_ACQUIRE);
 }
 
 void
-wg_peer_set_cookie(struct wg_peer *p, void *c)
+wg_peer_set_cookie(struct wg_peer *p, void *c, void (*dtor)(void *))
 {
-	p->cookie_slot = c;
+	p->cookie_dtor = dtor;
+	__atomic_store_n(&p->cookie_slot, c, __ATOMIC_RELEASE);
 }
 
 void
@@ -834,6 +1041,7 @@ check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
 {
 	uint8_t mac[16], cookie[16];
 	size_t n = len - 32;
+	int rc;
 
 	mac16(mac, d->mac1_key, 32, msg, n);
 	if (sodium_memcmp(mac, msg + n, 16) != 0)
@@ -842,8 +1050,11 @@ check_macs(struct wg_device *d, const uint8_t *msg, size_t len,
 		return MACS_OK;
 	make_cookie(d, src, cookie);
 	mac16(mac, cookie, 16, msg, n + 16);
-	return sodium_memcmp(mac, msg + n + 16, 16) == 0 ? MACS_COOKIE_OK :
+	rc = sodium_memcmp(mac, msg + n + 16, 16) == 0 ? MACS_COOKIE_OK :
 	    MACS_NEED_COOKIE;
+	sodium_memzero(cookie, sizeof(cookie));
+	sodium_memzero(mac, sizeof(mac));
+	return rc;
 }
 
 static size_t
@@ -862,6 +1073,7 @@ make_cookie_reply(struct wg_device *d, const uint8_t *msg, size_t len,
 	/* AAD is the mac1 of the message we answer. */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 32, NULL, cookie, 16,
 	    msg + len - 32, 16, NULL, nonce, d->cookie_key);
+	sodium_memzero(cookie, sizeof(cookie));
 	return WG_COOKIE_LEN;
 }
 
@@ -892,17 +1104,24 @@ get_le32(const uint8_t *p)
 }
 
 /*
- * Gives the peer a fresh sender index for msg (at offset 4) and appends
- * the MACs; the peer's lock is held.
+ * Gives the peer a fresh sender index for msg (at offset 4), in the index
+ * table in place of its previous one, and appends the MACs; the peer's
+ * lock is held.  e is a new entry, which this takes.
  */
 static void
-commit_index_and_macs(struct wg_peer *p, uint8_t *msg, size_t len)
+commit_index_and_macs(struct wg_peer *p, struct idx_entry *e, uint8_t *msg,
+    size_t len)
 {
 	struct wg_device *d = p->dev;
 
-	pthread_rwlock_wrlock(&d->index_lock);
-	p->hs_index = index_alloc(d);
-	pthread_rwlock_unlock(&d->index_lock);
+	e->is_kp = false;
+	e->peer = p;
+	index_del(d, p->hs_ie);
+	rcu_read_lock();
+	index_add(d, e);
+	rcu_read_unlock();
+	p->hs_ie = e;
+	p->hs_index = e->index;
 	put_le32(msg + 4, p->hs_index);
 	add_macs(p, msg, len - 32);
 }
@@ -912,10 +1131,15 @@ wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 {
 	struct wg_device *d = p->dev;
 	uint8_t ck[32], h[32], epriv[32], epub[32], k[32], tmp[32], tai[12];
+	struct idx_entry *e;
 	struct wbuf w;
 	int rc = -EINVAL;
 
 	pthread_rwlock_rdlock(&d->identity_lock);
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (p->dead || !p->ss_ok)
 		goto out;
 	/* initiator.chaining_key = HASH(CONSTRUCTION), ... */
@@ -952,7 +1176,8 @@ wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 	memcpy(p->hs_ck, ck, 32);
 	memcpy(p->hs_hash, h, 32);
 	memcpy(p->hs_eph_priv, epriv, 32);
-	commit_index_and_macs(p, out, WG_INITIATION_LEN);
+	commit_index_and_macs(p, e, out, WG_INITIATION_LEN);
+	e = NULL;
 	p->hs = HS_INIT_SENT;
 	{
 		uint64_t now = time_mono_ns();
@@ -968,11 +1193,13 @@ wg_create_initiation(struct wg_peer *p, uint8_t out[WG_INITIATION_LEN])
 	rc = 0;
 out:
 	pthread_rwlock_unlock(&d->identity_lock);
+	free(e);
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(epriv, sizeof(epriv));
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(tmp, sizeof(tmp));
+	sodium_memzero(tai, sizeof(tai));
 	return rc;
 }
 
@@ -986,8 +1213,9 @@ keypair_new(struct wg_peer *p, bool initiator, const uint8_t ck[32])
 	struct wg_keypair *k;
 	uint8_t a[32], b[32];
 
-	if ((k = calloc(1, sizeof(*k))) == NULL)
+	if ((k = aligned_alloc(64, (sizeof(*k) + 63) & ~(size_t)63)) == NULL)
 		return NULL;
+	memset(k, 0, sizeof(*k));
 	kdf(a, b, NULL, ck, NULL, 0);
 	memcpy(initiator ? k->send_key : k->recv_key, a, 32);
 	memcpy(initiator ? k->recv_key : k->send_key, b, 32);
@@ -1006,13 +1234,26 @@ static void
 install_keypair(struct wg_peer *p, struct wg_keypair *k)
 {
 	struct wg_device *d = p->dev;
-	struct wg_keypair **slot;
+	struct cds_lfht_iter it;
+	uint32_t idx = k->local_index;
 
-	pthread_rwlock_wrlock(&d->index_lock);
-	slot = index_slot(d, k->local_index);
-	k->hnext = *slot;
-	*slot = k;
-	pthread_rwlock_unlock(&d->index_lock);
+	/* The keypair takes over the handshake's index (Linux: replace). */
+	k->ie.index = idx;
+	k->ie.is_kp = true;
+	k->ie.peer = p;
+	cds_lfht_node_init(&k->ie.node);
+	rcu_read_lock();
+	cds_lfht_lookup(d->by_index, index_hash(idx), index_match, &idx, &it);
+	if (p->hs_ie == NULL || cds_lfht_iter_get_node(&it) !=
+	    &p->hs_ie->node || cds_lfht_replace(d->by_index, &it,
+	    index_hash(idx), index_match, &idx, &k->ie.node) != 0)
+		(void)cds_lfht_add_unique(d->by_index, index_hash(idx),
+		    index_match, &idx, &k->ie.node);
+	rcu_read_unlock();
+	if (p->hs_ie != NULL && p->hs_ie->index == idx) {
+		call_rcu(&p->hs_ie->rcu, free_idx_entry_rcu);
+		p->hs_ie = NULL;
+	}
 
 	if (k->initiator) {
 		/* The initiator may send at once: rotate now (§5.4.5). */
@@ -1035,29 +1276,16 @@ install_keypair(struct wg_peer *p, struct wg_keypair *k)
 	atomic_store(&p->last_hs_real, time_real_ns());
 }
 
-static struct wg_peer *
-peer_by_pub(struct wg_device *d, const uint8_t pub[32])
-{
-	struct wg_peer *p;
-
-	for (p = peer_first(d); p != NULL; p = peer_after(p))
-		if (!p->dead && sodium_memcmp(p->pub, pub, 32) == 0)
-			return p;
-	return NULL;
-}
-
-/* The peer whose handshake uses our index idx (check its state after). */
+/*
+ * The peer whose handshake uses our index idx (check its state after);
+ * inside a read-side section.
+ */
 static struct wg_peer *
 peer_by_hs_index(struct wg_device *d, uint32_t idx)
 {
-	struct wg_peer *p;
+	struct idx_entry *e = index_lookup(d, idx);
 
-	pthread_rwlock_rdlock(&d->index_lock);
-	for (p = peer_first(d); p != NULL; p = peer_after(p))
-		if (!p->dead && p->hs_index == idx)
-			break;
-	pthread_rwlock_unlock(&d->index_lock);
-	return p;
+	return e != NULL && !e->is_kp ? e->peer : NULL;
 }
 
 /* Replayed or too-frequent initiations are ignored (§5.1). */
@@ -1088,6 +1316,7 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	const uint8_t *eph = msg + 8, *sstatic = msg + 40, *ts = msg + 88;
 	uint32_t remote = get_le32(msg + 4);
 	struct wg_keypair *kp = NULL;
+	struct idx_entry *e = NULL;
 	struct wg_peer *p;
 	struct wbuf w;
 	uint64_t now = time_mono_ns(), last_consumed;
@@ -1151,7 +1380,8 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	wbuf_zero(&w, 32);
 	if (wbuf_error(&w) != 0)
 		goto out;
-	if ((kp = keypair_new(p, false, ck)) == NULL) {
+	if ((kp = keypair_new(p, false, ck)) == NULL ||
+	    (e = calloc(1, sizeof(*e))) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1170,22 +1400,24 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	memcpy(p->last_tai, tai, 12);
 	p->last_init_consumed = now;
 	p->hs_remote = remote;
-	commit_index_and_macs(p, reply, WG_RESPONSE_LEN);
+	commit_index_and_macs(p, e, reply, WG_RESPONSE_LEN);
+	e = NULL;
 	kp->local_index = p->hs_index;
 	kp->remote_index = remote;
 	install_keypair(p, kp);
 	kp = NULL;
 	p->t_any_sent = now;
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->reply_len = WG_RESPONSE_LEN;
 	res->established = true;
 out:
 	wg_keypair_put(kp);
+	free(e);
+	sodium_memzero(spub, sizeof(spub));
+	sodium_memzero(tai, sizeof(tai));
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(k, sizeof(k));
@@ -1209,11 +1441,11 @@ consume_response(struct wg_device *d, const uint8_t *msg,
 	int rc = -ENOENT;
 
 	if ((p = peer_by_hs_index(d, receiver)) == NULL)
-		return -ENOENT;
+		goto out;
 	pthread_mutex_lock(&p->lock);
 	if (p->dead || p->hs != HS_INIT_SENT || p->hs_index != receiver) {
 		pthread_mutex_unlock(&p->lock);
-		return -ENOENT;
+		goto out;
 	}
 	memcpy(ck, p->hs_ck, 32);
 	memcpy(h, p->hs_hash, 32);
@@ -1258,10 +1490,8 @@ consume_response(struct wg_device *d, const uint8_t *msg,
 	install_keypair(p, kp);
 	kp = NULL;
 	p->t_recv = time_mono_ns();
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->established = true;
@@ -1287,7 +1517,7 @@ consume_cookie(struct wg_device *d, const uint8_t *msg, struct wg_hs_result *res
 	int rc = -ENOENT;
 
 	if ((p = peer_by_hs_index(d, receiver)) == NULL)
-		return -ENOENT;
+		goto out;
 	pthread_mutex_lock(&p->lock);
 	if (!p->dead && p->hs != HS_NONE && p->hs_index == receiver) {
 		rc = -EBADMSG;
@@ -1303,6 +1533,8 @@ consume_cookie(struct wg_device *d, const uint8_t *msg, struct wg_hs_result *res
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
+out:
+	sodium_memzero(cookie, sizeof(cookie));
 	return rc;
 }
 
@@ -1318,6 +1550,7 @@ wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
 		return -EBADMSG;
 	/* Shared: handshakes on every worker run in parallel. */
 	pthread_rwlock_rdlock(&d->identity_lock);
+	rcu_read_lock();
 	if (type == WG_MSG_COOKIE) {
 		rc = consume_cookie(d, msg, res);
 		goto out;
@@ -1347,6 +1580,7 @@ wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
 	    consume_initiation(d, msg, src, reply, res) :
 	    consume_response(d, msg, src, res);
 out:
+	rcu_read_unlock();
 	pthread_rwlock_unlock(&d->identity_lock);
 	return rc;
 }
@@ -1437,15 +1671,16 @@ replay_check(struct wg_keypair *k, uint64_t their)
 static struct wg_keypair *
 lookup_keypair(struct wg_device *d, uint32_t idx)
 {
-	struct wg_keypair *k;
+	struct wg_keypair *k = NULL;
+	struct idx_entry *e;
 
-	pthread_rwlock_rdlock(&d->index_lock);
-	for (k = *index_slot(d, idx); k != NULL; k = k->hnext)
-		if (k->local_index == idx) {
-			atomic_fetch_add(&k->refs, 1);
-			break;
-		}
-	pthread_rwlock_unlock(&d->index_lock);
+	rcu_read_lock();
+	if ((e = index_lookup(d, idx)) != NULL && e->is_kp) {
+		k = caa_container_of(e, struct wg_keypair, ie);
+		if (!keypair_get_unless_zero(k))
+			k = NULL;
+	}
+	rcu_read_unlock();
 	return k;
 }
 
@@ -1504,10 +1739,8 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 	    now - k->created >= T(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT -
 	    REKEY_TIMEOUT))
 		p->want_hs = true;
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa)) {
-		p->endpoint = *src;	/* roaming (§2.1) */
-		p->has_endpoint = true;
-	}
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &src->sa))
+		endpoint_set(p, src);	/* roaming (§2.1) */
 	pthread_mutex_unlock(&p->lock);
 	*plain = buf + WG_DATA_HDR_LEN;
 	*plen = clen;

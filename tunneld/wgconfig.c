@@ -149,13 +149,20 @@ static int
 add_allowed(const char *s, void *arg, struct pstate *ps)
 {
 	struct wgconf_peer *p = arg;
+	struct fz_cidr c;
 
-	if (p->nallowed == WGCONF_MAX_ALLOWED)
-		return fail(ps, "too many AllowedIPs (max %d)",
-		    WGCONF_MAX_ALLOWED);
-	if (cidr_parse(s, false, &p->allowed[p->nallowed]) != 0)
+	if (cidr_parse(s, false, &c) != 0)
 		return fail(ps, "bad AllowedIPs entry '%s'", s);
-	p->nallowed++;
+	/* Doubling: most peers have one or two. */
+	if ((p->nallowed & (p->nallowed - 1)) == 0) {
+		size_t cap = p->nallowed == 0 ? 1 : 2 * (size_t)p->nallowed;
+		struct fz_cidr *na = realloc(p->allowed, cap * sizeof(*na));
+
+		if (na == NULL)
+			return -ENOMEM;
+		p->allowed = na;
+	}
+	p->allowed[p->nallowed++] = c;
 	return 0;
 }
 
@@ -256,26 +263,89 @@ peer_key(struct wgconf_peer *p, bool *has_pub, const char *k, char *v,
 void
 wgconf_free(struct wgconf *c)
 {
+	unsigned i;
+
 	if (c == NULL)
 		return;
 	if (c->peers != NULL) {
+		for (i = 0; i < c->npeers; i++)
+			free(c->peers[i].allowed);
 		sodium_memzero(c->peers, c->npeers * sizeof(*c->peers));
 		free(c->peers);
 	}
 	sodium_memzero(c, sizeof(*c));
 }
 
-static int
-finish_peer(struct wgconf *c, bool has_pub, struct pstate *ps)
+/*
+ * The public keys seen so far, to refuse a duplicate in O(1): open
+ * addressing over peer numbers + 1, hashed with SipHash under a random key.
+ */
+struct keyset {
+	uint32_t	*slot;
+	size_t		 cap;		/* a power of two, or 0 */
+	uint8_t		 k[crypto_shorthash_KEYBYTES];
+};
+
+static size_t
+keyset_pos(const struct keyset *ks, const uint8_t *pub)
 {
-	unsigned i;
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, pub, WG_KEY_LEN, ks->k);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)v & (ks->cap - 1);
+}
+
+/* Adds peer i (of c); 1 if its key was there already, or -ENOMEM. */
+static int
+keyset_add(struct keyset *ks, const struct wgconf *c, unsigned i)
+{
+	size_t pos, j;
+
+	if ((size_t)(i + 1) * 2 > ks->cap) {
+		/* Grow to keep the load under a half; reinsert 0..i-1. */
+		size_t ncap = ks->cap == 0 ? 64 : ks->cap * 2;
+		uint32_t *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return -ENOMEM;
+		if (ks->cap == 0) {
+			if (sodium_init() < 0)
+				return -ENOSYS;
+			randombytes_buf(ks->k, sizeof(ks->k));
+		}
+		free(ks->slot);
+		ks->slot = ns;
+		ks->cap = ncap;
+		for (j = 0; j < i; j++) {
+			for (pos = keyset_pos(ks, c->peers[j].pub);
+			    ks->slot[pos] != 0; pos = (pos + 1) & (ncap - 1))
+				;
+			ks->slot[pos] = (uint32_t)j + 1;
+		}
+	}
+	for (pos = keyset_pos(ks, c->peers[i].pub); ks->slot[pos] != 0;
+	    pos = (pos + 1) & (ks->cap - 1))
+		if (memcmp(c->peers[ks->slot[pos] - 1].pub, c->peers[i].pub,
+		    WG_KEY_LEN) == 0)
+			return 1;
+	ks->slot[pos] = i + 1;
+	return 0;
+}
+
+static int
+finish_peer(struct wgconf *c, bool has_pub, struct keyset *ks,
+    struct pstate *ps)
+{
+	int rc;
 
 	if (!has_pub)
 		return fail(ps, "[Peer] without PublicKey");
-	for (i = 0; i + 1 < c->npeers; i++)
-		if (memcmp(c->peers[i].pub, c->peers[c->npeers - 1].pub,
-		    WG_KEY_LEN) == 0)
-			return fail(ps, "duplicate [Peer] PublicKey");
+	if ((rc = keyset_add(ks, c, c->npeers - 1)) < 0)
+		return rc;
+	if (rc > 0)
+		return fail(ps, "duplicate [Peer] PublicKey");
 	return 0;
 }
 
@@ -285,6 +355,7 @@ wgconf_parse(const char *text, size_t len, const char *file,
 {
 	struct pstate ps = { file != NULL ? file : "<config>", 0, err, errlen };
 	struct wgconf c;
+	struct keyset ks = { NULL, 0, { 0 } };
 	enum section sec = SEC_NONE;
 	bool has_pub = false, seen_iface = false;
 	char *copy, *line, *next;
@@ -313,7 +384,7 @@ wgconf_parse(const char *text, size_t len, const char *file,
 			continue;
 		if (*line == '[') {
 			if (sec == SEC_PEER)
-				rc = finish_peer(&c, has_pub, &ps);
+				rc = finish_peer(&c, has_pub, &ks, &ps);
 			if (rc != 0)
 				break;
 			if (strcasecmp(line, "[Interface]") == 0) {
@@ -326,7 +397,7 @@ wgconf_parse(const char *text, size_t len, const char *file,
 			} else if (strcasecmp(line, "[Peer]") == 0) {
 				struct wgconf_peer *np;
 
-				if (c.npeers == WGCONF_MAX_PEERS) {
+				if (c.npeers == UINT32_MAX - 1) {
 					rc = fail(&ps, "too many peers");
 					break;
 				}
@@ -376,7 +447,8 @@ wgconf_parse(const char *text, size_t len, const char *file,
 		}
 	}
 	if (rc == 0 && sec == SEC_PEER)
-		rc = finish_peer(&c, has_pub, &ps);
+		rc = finish_peer(&c, has_pub, &ks, &ps);
+	free(ks.slot);
 	if (rc == 0 && !seen_iface) {
 		ps.line = 0;
 		rc = fail(&ps, "no [Interface] section");
@@ -411,8 +483,8 @@ wgconf_load(const char *path, struct wgconf *out, char *err, size_t errlen)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > WGCONF_MAX_SIZE) {
-		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB",
-		    path);
+		snprintf(err, errlen, "%s: not a regular file of at most %d MiB",
+		    path, WGCONF_MAX_SIZE >> 20);
 		close(fd);
 		return -EINVAL;
 	}

@@ -19,9 +19,9 @@
 #include "wg.h"
 
 #define WGCONF_MAX_ADDRS	16
-#define WGCONF_MAX_ALLOWED	256
-#define WGCONF_MAX_PEERS	256
-#define WGCONF_MAX_SIZE		(1 << 20)
+/* No cap on peers or AllowedIPs: only on the file (a gateway's 10 000
+ * peers with keys, endpoints and addresses take about 2 MiB). */
+#define WGCONF_MAX_SIZE		(32 << 20)
 
 struct wgconf_peer {
 	uint8_t			 pub[WG_KEY_LEN];
@@ -29,7 +29,7 @@ struct wgconf_peer {
 	bool			 has_psk;
 	union fz_sockaddr	 endpoint;
 	bool			 has_endpoint;
-	struct fz_cidr		 allowed[WGCONF_MAX_ALLOWED];
+	struct fz_cidr		*allowed;	/* nallowed of them */
 	unsigned		 nallowed;
 	unsigned		 keepalive;
 };

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: ISC */
-/* The allowed-IPs trie against a naive reference with random tables. */
+/*
+ * The allowed-IPs trie against a naive reference with random tables,
+ * per-value (per-peer) removal, random insert/remove sequences, and
+ * lookups running in other threads while the trie changes.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +15,26 @@
 #include "allowedips.h"
 #include "check_util.h"
 
+#define NSETS	4096
+static struct allowedips_set sets[NSETS];	/* per value, as peers keep */
+
 static void *
 V(int n)
 {
 	return (void *)(uintptr_t)n;
+}
+
+static struct allowedips_set *
+S(int n)
+{
+	ck_assert_int_lt(n, NSETS);
+	return &sets[n];
+}
+
+static void
+sets_reset(void)
+{
+	memset(sets, 0, sizeof(sets));
 }
 
 static void
@@ -21,7 +43,7 @@ ins(struct allowedips *t, const char *s, int v)
 	struct fz_cidr c;
 
 	ck_assert_int_eq(cidr_parse(s, false, &c), 0);
-	ck_assert_int_eq(allowedips_insert(t, &c, V(v)), 0);
+	ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)), 0);
 }
 
 static void *
@@ -38,6 +60,7 @@ START_TEST(test_basic)
 {
 	struct allowedips *t;
 
+	sets_reset();
 	ck_assert_int_eq(allowedips_new(&t), 0);
 	ck_assert_ptr_null(look(t, "10.0.0.1"));
 	ins(t, "10.0.0.0/8", 1);
@@ -57,10 +80,13 @@ START_TEST(test_basic)
 	ins(t, "10.1.0.0/16", 7);			/* replace */
 	ck_assert_ptr_eq(look(t, "10.1.9.9"), V(7));
 	ck_assert_uint_eq(allowedips_count(t), 6);
-	allowedips_remove_value(t, V(7));
+	ck_assert_ptr_null(S(2)->first);		/* moved to 7's set */
+	allowedips_remove_set(t, S(7));
+	ck_assert_ptr_null(S(7)->first);
 	ck_assert_ptr_eq(look(t, "10.1.9.9"), V(1));
 	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(3));
-	allowedips_remove_value(t, V(4));
+	allowedips_remove_set(t, S(2));			/* empty: no-op */
+	allowedips_remove_set(t, S(4));
 	ck_assert_ptr_null(look(t, "11.0.0.0"));
 	ck_assert_uint_eq(allowedips_count(t), 4);
 	allowedips_free(t);
@@ -99,6 +125,7 @@ random_round(int fam, unsigned seed)
 	int i, j, n = 0;
 
 	srandom(seed);
+	sets_reset();
 	ck_assert_int_eq(allowedips_new(&t), 0);
 	for (i = 0; i < N; i++) {
 		struct fz_cidr c;
@@ -118,7 +145,8 @@ random_round(int fam, unsigned seed)
 		r[n].c = c;
 		r[n].v = i + 1;
 		n++;
-		ck_assert_int_eq(allowedips_insert(t, &c, V(i + 1)), 0);
+		ck_assert_int_eq(allowedips_insert(t, &c, V(i + 1), S(i + 1)),
+		    0);
 	}
 	for (i = 0; i < Q; i++) {
 		int want, got;
@@ -127,7 +155,7 @@ random_round(int fam, unsigned seed)
 			/* Remove a third of the values. */
 			for (j = 0; j < n; j += 3) {
 				if (r[j].v != 0)
-					allowedips_remove_value(t, V(r[j].v));
+					allowedips_remove_set(t, S(r[j].v));
 				r[j].v = 0;
 			}
 		}
@@ -166,20 +194,197 @@ START_TEST(test_walk_and_bad)
 	struct fz_cidr c;
 	int n = 0;
 
+	sets_reset();
 	ck_assert_int_eq(allowedips_new(&t), 0);
 	ins(t, "10.0.0.0/24", 1);
 	ins(t, "fd00::1/128", 1);
 	ins(t, "10.0.1.0/24", 2);
-	allowedips_walk(t, V(1), count_cb, &n);
+	allowedips_walk(t, S(1), count_cb, &n);
 	ck_assert_int_eq(n, 2);
 	memset(&c, 0, sizeof(c));
 	c.family = AF_UNIX;
-	ck_assert_int_eq(allowedips_insert(t, &c, V(1)), -EINVAL);
+	ck_assert_int_eq(allowedips_insert(t, &c, V(1), S(1)), -EINVAL);
 	ck_assert_int_eq(cidr_parse("1.2.3.4/32", true, &c), 0);
-	ck_assert_int_eq(allowedips_insert(t, &c, NULL), -EINVAL);
+	ck_assert_int_eq(allowedips_insert(t, &c, NULL, S(1)), -EINVAL);
+	ck_assert_int_eq(allowedips_insert(t, &c, V(1), NULL), -EINVAL);
 	ck_assert_ptr_null(allowedips_lookup(t, AF_UNIX, c.addr));
 	allowedips_free(t);
 	allowedips_free(NULL);
+}
+END_TEST
+
+/* A random prefix of either family, biased to share leading bits. */
+static void
+rand_cidr(struct fz_cidr *c)
+{
+	int fam = random() % 2 ? AF_INET : AF_INET6;
+	unsigned alen = fam == AF_INET ? 4 : 16, j;
+	uint8_t a[16];
+	char s[64];
+
+	memset(a, 0, sizeof(a));
+	for (j = 0; j < alen; j++)
+		a[j] = (uint8_t)(random() & (j < 2 ? 0x1 : 0xff));
+	inet_ntop(fam, a, s, sizeof(s));
+	snprintf(s + strlen(s), 8, "/%ld", random() % (alen * 8 + 1));
+	ck_assert_int_eq(cidr_parse(s, false, c), 0);
+}
+
+struct walk_ctx {
+	struct ref	*r;
+	int		 n, v, seen;
+};
+
+static void
+walk_check(const struct fz_cidr *c, void *arg)
+{
+	struct walk_ctx *w = arg;
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		if (w->r[i].v == w->v && w->r[i].c.family == c->family &&
+		    w->r[i].c.prefix == c->prefix &&
+		    memcmp(w->r[i].c.addr, c->addr, 16) == 0)
+			break;
+	ck_assert_int_lt(i, w->n);
+	w->seen++;
+}
+
+/*
+ * Random sequences of inserts (replacing equal prefixes) and per-value
+ * removals, both families in one trie, checked against the reference
+ * after every few steps: lookups, the count, and each value's walk.
+ */
+START_TEST(test_random_sequences)
+{
+	enum { NV = 64, OPS = 6000, CAP = OPS };
+	static struct ref r[CAP];
+	struct allowedips *t;
+	int i, j, n = 0, live = 0;
+
+	srandom(7 + (unsigned)_i);
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	for (i = 0; i < OPS; i++) {
+		int v = 1 + (int)(random() % NV);
+
+		if (random() % 8 != 0) {
+			struct fz_cidr c;
+
+			rand_cidr(&c);
+			for (j = 0; j < n; j++)
+				if (r[j].v != 0 && r[j].c.family == c.family &&
+				    r[j].c.prefix == c.prefix &&
+				    memcmp(r[j].c.addr, c.addr, 16) == 0) {
+					r[j].v = 0;
+					live--;
+				}
+			r[n].c = c;
+			r[n++].v = v;
+			live++;
+			ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)),
+			    0);
+		} else {
+			allowedips_remove_set(t, S(v));
+			ck_assert_ptr_null(S(v)->first);
+			for (j = 0; j < n; j++)
+				if (r[j].v == v) {
+					r[j].v = 0;
+					live--;
+				}
+		}
+		if (i % 97 != 0)
+			continue;
+		ck_assert_uint_eq(allowedips_count(t), (size_t)live);
+		for (j = 0; j < 64; j++) {
+			int fam = j % 2 ? AF_INET : AF_INET6, want, got, k;
+			uint8_t a[16];
+
+			for (k = 0; k < 16; k++)
+				a[k] = (uint8_t)(random() & (k < 2 ? 0x1 :
+				    0xff));
+			want = ref_lookup(r, n, fam, a);
+			got = (int)(uintptr_t)allowedips_lookup(t, fam, a);
+			ck_assert_int_eq(got == 0 ? -1 : got, want);
+		}
+		for (j = 1; j <= NV; j++) {
+			struct walk_ctx w = { r, n, j, 0 };
+			int k, want = 0;
+
+			allowedips_walk(t, S(j), walk_check, &w);
+			for (k = 0; k < n; k++)
+				want += r[k].v == j;
+			ck_assert_int_eq(w.seen, want);
+		}
+	}
+	/* Removing every value leaves nothing to match. */
+	for (j = 1; j <= NV; j++)
+		allowedips_remove_set(t, S(j));
+	ck_assert_uint_eq(allowedips_count(t), 0);
+	ck_assert_ptr_null(look(t, "0.0.0.0"));
+	ck_assert_ptr_null(look(t, "::"));
+	allowedips_free(t);
+}
+END_TEST
+
+/* Lookups in other threads while prefixes come and go (RCU; run ASan). */
+static _Atomic bool stop_readers;
+static struct allowedips *shared;
+
+static void *
+reader(void *arg)
+{
+	uint8_t a[4] = { 10, 255, 0, 0 }, b[4] = { 172, 0, 0, 1 };
+	unsigned long i = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop_readers)) {
+		void *v;
+
+		a[2] = (uint8_t)i;
+		a[3] = (uint8_t)(i >> 8);
+		/* The stable prefix never changes. */
+		ck_assert_ptr_eq(allowedips_lookup(shared, AF_INET, a), V(1));
+		/* Where the writer works: walks nodes as they go. */
+		b[1] = (uint8_t)i;
+		b[2] = (uint8_t)(i >> 3);
+		v = allowedips_lookup(shared, AF_INET, b);
+		ck_assert(v == NULL || ((uintptr_t)v >= 2 &&
+		    (uintptr_t)v < NSETS));
+		i++;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_lookups)
+{
+	pthread_t th[2];
+	int i, k;
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&shared), 0);
+	ins(shared, "10.255.0.0/16", 1);
+	atomic_store(&stop_readers, false);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, reader, NULL), 0);
+	for (i = 0; i < 60000; i++) {
+		int v = 2 + i % 500;
+		char s[32];
+
+		snprintf(s, sizeof(s), "172.%d.%d.0/%d", i % 256,
+		    (i / 256) % 256, 8 + i % 17);
+		if (i % 3 == 2)
+			allowedips_remove_set(shared, S(v));
+		else
+			ins(shared, s, v);
+	}
+	atomic_store(&stop_readers, true);
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	for (i = 1; i < 502; i++)
+		allowedips_remove_set(shared, S(i));
+	ck_assert_uint_eq(allowedips_count(shared), 0);
+	allowedips_free(shared);
 }
 END_TEST
 
@@ -194,6 +399,8 @@ aip_suite(void)
 	tcase_add_test(tc, test_random_v4);
 	tcase_add_test(tc, test_random_v6);
 	tcase_add_test(tc, test_walk_and_bad);
+	tcase_add_loop_test(tc, test_random_sequences, 0, 3);
+	tcase_add_test(tc, test_concurrent_lookups);
 	suite_add_tcase(s, tc);
 	return s;
 }

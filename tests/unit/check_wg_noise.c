@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "fztime.h"
@@ -518,6 +520,155 @@ START_TEST(test_peer_management)
 }
 END_TEST
 
+/*
+ * No peer cap, and lookups by key and by index stay right with many peers:
+ * 10 000 extra peers on both sides, handshakes and data between A and B,
+ * removal of half of them, and a removed peer's indices forgotten.
+ */
+#define MANY	10000
+START_TEST(test_many_peers)
+{
+	static uint8_t keys[MANY][32];
+	static struct wg_peer *pa[MANY];
+	struct wg_peer *p, *q;
+	uint8_t resp[WG_INITIATION_LEN], init[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	size_t n;
+	int i;
+
+	for (i = 0; i < MANY; i++) {
+		randombytes_buf(keys[i], 32);
+		ck_assert_int_eq(wg_peer_add(A.dev, keys[i], &pa[i]), 0);
+		ck_assert_int_eq(wg_peer_add(B.dev, keys[i], &p), 0);
+	}
+	ck_assert_uint_eq(wg_device_peer_count(A.dev), MANY + 1);
+	ck_assert_int_eq(wg_peer_add(A.dev, keys[MANY / 2], &p), -EEXIST);
+	for (i = 0; i < MANY; i++)
+		ck_assert_ptr_eq(wg_peer_find(A.dev, keys[i]), pa[i]);
+	for (n = 0, p = NULL; (p = wg_peer_next(A.dev, p)) != NULL; n++)
+		;
+	ck_assert_uint_eq(n, MANY + 1);
+
+	/* Handshakes find B among the crowd, both ways; data flows. */
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, "many"), 0);
+	ck_assert_int_eq(transfer(&B, &A, "peers"), 0);
+	time_fake_advance(NSEC_PER_SEC);
+	handshake(&B, &A);
+	ck_assert_int_eq(transfer(&B, &A, "again"), 0);
+	ck_assert_int_eq(transfer(&A, &B, "again"), 0);
+
+	/* Half of them go; the rest are still found, the gone are not. */
+	for (i = 0; i < MANY; i += 2)
+		wg_peer_remove(A.dev, pa[i]);
+	ck_assert_uint_eq(wg_device_peer_count(A.dev), MANY / 2 + 1);
+	for (i = 0; i < MANY; i++)
+		ck_assert_ptr_eq(wg_peer_find(A.dev, keys[i]),
+		    i % 2 == 0 ? NULL : pa[i]);
+	for (n = 0, p = NULL; (p = wg_peer_next(A.dev, p)) != NULL; n++)
+		;
+	ck_assert_uint_eq(n, MANY / 2 + 1);
+
+	/* A response to a removed peer's initiation finds nobody. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, resp, &r), 0);
+	q = A.peer;
+	wg_peer_remove(A.dev, q);
+	ck_assert_int_eq(wg_handle_handshake(A.dev, resp, WG_RESPONSE_LEN,
+	    &B.addr, init, &r), -ENOENT);
+	/* Nor does data for its sessions. */
+	{
+		uint8_t buf[256], *plain;
+		size_t len, plen;
+		struct wg_keypair *k = wg_peer_send_keypair(B.peer);
+		struct wg_peer *from;
+
+		ck_assert_ptr_nonnull(k);
+		memcpy(buf + WG_DATA_HDR_LEN, "gone", 4);
+		ck_assert_int_eq(wg_encrypt(k, buf, 4, sizeof(buf), &len), 0);
+		wg_keypair_put(k);
+		ck_assert_int_eq(wg_decrypt(A.dev, buf, len, &B.addr, &plain,
+		    &plen, &from), -ENOKEY);
+	}
+	/* The key may come back as a new peer. */
+	ck_assert_int_eq(wg_peer_add(A.dev, B.pub, &A.peer), 0);
+	wg_peer_set_endpoint(A.peer, &B.addr);
+	memset(init, 0x42, 32);		/* setup's preshared key */
+	wg_peer_set_psk(A.peer, init);
+	time_fake_advance(NSEC_PER_SEC);
+	handshake(&A, &B);
+	ck_assert_int_eq(transfer(&A, &B, "back"), 0);
+}
+END_TEST
+
+/*
+ * Peers removed and added while another thread finds and walks them in
+ * read-side sections: what it holds stays valid (run under ASan, which
+ * sees a peer freed too early).
+ */
+#define CHURN	64
+static uint8_t churn_keys[CHURN][32];
+static _Atomic bool churn_stop;
+
+static void *
+churn_reader(void *arg)
+{
+	unsigned long i = 0, found = 0;
+
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		struct wg_peer *p, *q;
+		struct wg_peer_stats st;
+
+		wg_read_lock();
+		if ((p = wg_peer_find(A.dev, churn_keys[i++ % CHURN])) !=
+		    NULL) {
+			found++;
+			ck_assert_uint_eq(strlen(wg_peer_name(p)), 8);
+			wg_peer_stats(p, &st);
+			(void)wg_peer_has_session(p);
+			q = p;
+			for (int j = 0; j < 4 && (q = wg_peer_next(A.dev, q)) !=
+			    NULL; j++)
+				wg_peer_stats(q, &st);
+		}
+		wg_read_unlock();
+	}
+	return (void *)found;
+}
+
+START_TEST(test_remove_while_reading)
+{
+	struct wg_peer *p[CHURN] = { NULL };
+	pthread_t th;
+	void *found;
+	int i, k;
+
+	for (i = 0; i < CHURN; i++)
+		randombytes_buf(churn_keys[i], 32);
+	atomic_store(&churn_stop, false);
+	ck_assert_int_eq(pthread_create(&th, NULL, churn_reader, NULL), 0);
+	for (i = 0; i < 20000; i++) {
+		k = (int)randombytes_uniform(CHURN);
+		if (p[k] == NULL)
+			ck_assert_int_eq(wg_peer_add(A.dev, churn_keys[k],
+			    &p[k]), 0);
+		else {
+			wg_peer_remove(A.dev, p[k]);
+			p[k] = NULL;
+		}
+	}
+	atomic_store(&churn_stop, true);
+	pthread_join(th, &found);
+	ck_assert_ptr_nonnull(found);
+	for (i = 0, k = 0; i < CHURN; i++)
+		k += p[i] != NULL;
+	ck_assert_uint_eq(wg_device_peer_count(A.dev), (size_t)k + 1);
+}
+END_TEST
+
 static Suite *
 wg_suite(void)
 {
@@ -525,6 +676,7 @@ wg_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);	/* test_many_peers under ASan */
 	tcase_add_test(tc, test_handshake_and_data);
 	tcase_add_test(tc, test_handshake_reverse_and_rekey);
 	tcase_add_test(tc, test_replay_rejected);
@@ -539,6 +691,8 @@ wg_suite(void)
 	tcase_add_test(tc, test_persistent_keepalive);
 	tcase_add_test(tc, test_keys_base64);
 	tcase_add_test(tc, test_peer_management);
+	tcase_add_test(tc, test_many_peers);
+	tcase_add_test(tc, test_remove_while_reading);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wgconfig.h"
@@ -147,6 +149,61 @@ START_TEST(test_load_missing)
 }
 END_TEST
 
+/*
+ * No peer cap: a gateway's 10 000 peers (the old parser stopped at 256
+ * with "too many peers"), each with an endpoint and two AllowedIPs, plus
+ * one peer with 1 000 AllowedIPs; then a duplicate key is still refused.
+ */
+START_TEST(test_many_peers)
+{
+	enum { N = 10000 };
+	size_t cap = (size_t)N * 200 + 100000, len = 0;
+	char *text = malloc(cap), err[256], b64[45];
+	struct wgconf c;
+	uint8_t k[32];
+	unsigned i;
+
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)snprintf(text + len, cap - len, "[Interface]\n"
+	    "PrivateKey = YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n");
+	for (i = 0; i < N; i++) {
+		memset(k, 0, sizeof(k));
+		memcpy(k, &i, sizeof(i));
+		k[31] = 0x42;
+		wg_key_to_base64(k, b64);
+		len += (size_t)snprintf(text + len, cap - len, "[Peer]\n"
+		    "PublicKey = %s\nEndpoint = 192.0.2.%u:%u\n"
+		    "AllowedIPs = 10.%u.%u.%u/32, fd00::%x/128\n", b64,
+		    i % 250 + 1, 1024 + i, i >> 16, (i >> 8) & 255, i & 255,
+		    i);
+	}
+	len += (size_t)snprintf(text + len, cap - len, "[Peer]\n"
+	    "PublicKey = %s\nAllowedIPs = ",
+	    "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		    "%s172.16.%u.%u/32", i == 0 ? "" : ", ", i / 256, i % 256);
+	len += (size_t)snprintf(text + len, cap - len, "\n");
+	ck_assert_uint_lt(len, cap);
+	ck_assert_int_eq(wgconf_parse(text, len, "t.conf", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(c.npeers, N + 1);
+	ck_assert_uint_eq(c.peers[N - 1].nallowed, 2);
+	ck_assert_uint_eq(c.peers[N].nallowed, 1000);
+	ck_assert_uint_eq(c.peers[N].allowed[999].addr[3], 999 % 256);
+	ck_assert(c.peers[1234].has_endpoint);
+	wgconf_free(&c);
+
+	/* The same key twice, far apart, names the second one's line. */
+	len += (size_t)snprintf(text + len, cap - len, "[Peer]\n"
+	    "PublicKey = %s\n", b64);	/* peer N - 1's key */
+	ck_assert_int_eq(wgconf_parse(text, len, "t.conf", &c, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "duplicate [Peer] PublicKey"));
+	free(text);
+}
+END_TEST
+
 static Suite *
 wgconfig_suite(void)
 {
@@ -158,6 +215,8 @@ wgconfig_suite(void)
 	tcase_add_test(tc, test_mtu_max);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_load_missing);
+	tcase_add_test(tc, test_many_peers);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }
