@@ -43,9 +43,14 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 	 * log directory (a new file, the "latest" link, pruning old files).
 	 * The workers may still be starting when the filter is installed
 	 * (it reaches every thread): a new thread registers its robust
-	 * futex list first.
+	 * futex list first.  liburcu (peer and index tables, allowed IPs)
+	 * synchronizes readers with membarrier and starts threads at run
+	 * time: call_rcu's worker on first use and helpers for a large
+	 * table resize (glibc tries clone3 first; its flags cannot be
+	 * filtered, so neither is clone's).
 	 */
 	static const int common[] = {
+		SYS_membarrier, SYS_clone, SYS_clone3,
 		SYS_set_robust_list,
 		SYS_accept4,
 		SYS_mlock, SYS_munlock,
@@ -72,7 +77,7 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 	 * proof, setrlimit, installing that filter.
 	 */
 	static const int svc_spawn[] = {
-		SYS_clone, SYS_wait4, SYS_kill, SYS_setsid, SYS_execveat,
+		SYS_wait4, SYS_kill, SYS_setsid, SYS_execveat,
 		SYS_capset, SYS_setgroups, SYS_setresuid, SYS_setresgid,
 		SYS_getresuid, SYS_getresgid, SYS_setuid, SYS_setgid,
 		SYS_set_tid_address, SYS_arch_prctl,
