@@ -1,19 +1,24 @@
 # SPDX-License-Identifier: ISC
+# tunneld/ (the WireGuard core: wg.h, allowedips.h), dp/ (data plane),
+# net/ (TUN, netlink), static/ (wg-quick mode, UAPI); headers by bare name.
+TUNNELD_INC = -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/dp \
+	-I$(top_srcdir)/tunneld/net -I$(top_srcdir)/tunneld/static
+
 sbin_PROGRAMS += fz-tunneld
 fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h tunneld/args.c \
-	tunneld/static_mode.c \
+	tunneld/static/static_mode.c \
 	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
 	tunneld/svc/supervise.c tunneld/svc/policy.c tunneld/svc/sandbox.c \
 	tunneld/svc/settings.c tunneld/svc/settings.h \
-	tunneld/tun.c tunneld/tun.h \
-	tunneld/netlink.c tunneld/netlink.h \
-	tunneld/wgconfig.c tunneld/wgconfig.h \
-	tunneld/dataplane.c tunneld/dataplane.h \
-	tunneld/uapi.c tunneld/uapi.h
+	tunneld/net/tun.c tunneld/net/tun.h \
+	tunneld/net/netlink.c tunneld/net/netlink.h \
+	tunneld/static/wgconfig.c tunneld/static/wgconfig.h \
+	tunneld/dp/dataplane.c tunneld/dp/dataplane.h \
+	tunneld/static/uapi.c tunneld/static/uapi.h
 fz_tunneld_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(SODIUM_CFLAGS) \
 	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
-	-I$(top_srcdir)/ipc -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/svc
+	-I$(top_srcdir)/ipc $(TUNNELD_INC) -I$(top_srcdir)/tunneld/svc
 fz_tunneld_LDADD = libfzipc.a $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) \
 	$(SYSTEMD_LIBS) $(MSGPACK_LIBS)
 
@@ -36,8 +41,8 @@ UNIT_TESTS += tests/unit/check_svc
 TESTS += tests/unit/check_svc
 
 tests_unit_check_wgconfig_SOURCES = tests/unit/check_wgconfig.c \
-	tunneld/wgconfig.c
-tests_unit_check_wgconfig_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+	tunneld/static/wgconfig.c
+tests_unit_check_wgconfig_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
 tests_unit_check_wgconfig_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_wgconfig
 UNIT_TESTS += tests/unit/check_wgconfig
@@ -47,10 +52,20 @@ fuzz_targets += tests/fuzz/fuzz_wgconfig
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_wgconfig
 endif
-tests_fuzz_fuzz_wgconfig_SOURCES = tests/fuzz/fuzz_wgconfig.c tunneld/wgconfig.c
-tests_fuzz_fuzz_wgconfig_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wgconfig_SOURCES = tests/fuzz/fuzz_wgconfig.c \
+	tunneld/static/wgconfig.c
+tests_fuzz_fuzz_wgconfig_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_wgconfig_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The data plane, compiled into its test (its send path is static): a
+# worker over loopback without threads, and a whole dp_new'd data plane.
+check_PROGRAMS += tests/unit/check_dataplane
+UNIT_TESTS += tests/unit/check_dataplane
+TESTS += tests/unit/check_dataplane
+tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
+tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
 # Interop with wireguard-go (root; network namespaces).
 TESTS += tests/interop/wireguard.sh

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fz-tunneld's command line, shared by its two ways of running:
- *   static mode  (--config FILE): a wg-quick style tunnel, tunneld/static_mode.c
+ *   static mode  (--config FILE): a wg-quick style tunnel, tunneld/static/static_mode.c
  *   service mode (default):       the tunnel service with fz-controld,
  *                                 tunneld/svc/ (svc.h)
  */

@@ -37,14 +37,6 @@ tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
-# The data plane's send path, compiled into its test (it is static).
-check_PROGRAMS += tests/unit/check_dataplane
-UNIT_TESTS += tests/unit/check_dataplane
-TESTS += tests/unit/check_dataplane
-tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
-tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
-tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
-
 # Handshake consumption rate (a benchmark; not run by make check).
 noinst_PROGRAMS += tests/bench/handshakes
 tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
@@ -59,5 +51,5 @@ dist_noinst_SCRIPTS += tests/interop/wg_many_peers.sh
 # peer (a benchmark; not run by make check).
 noinst_PROGRAMS += tests/bench/peers
 tests_bench_peers_SOURCES = tests/bench/peers.c
-tests_bench_peers_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_peers_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(TUNNELD_INC)
 tests_bench_peers_LDADD = $(WG_LIBS)
