@@ -4,6 +4,13 @@
 TUNNELD_INC = -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/dp \
 	-I$(top_srcdir)/tunneld/net -I$(top_srcdir)/tunneld/static
 
+# The data plane's pure parts (offloads; the receive classifier), linked
+# by fz-tunneld, its tests, fuzz targets and benchmarks.
+noinst_LIBRARIES += libfzdp.a
+libfzdp_a_SOURCES = tunneld/dp/offload.c tunneld/dp/offload.h
+libfzdp_a_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+DP_LIBS = libfzdp.a
+
 sbin_PROGRAMS += fz-tunneld
 fz_tunneld_SOURCES = \
 	tunneld/tunneld.c tunneld/tunneld.h tunneld/args.c \
@@ -19,7 +26,7 @@ fz_tunneld_SOURCES = \
 fz_tunneld_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(SODIUM_CFLAGS) \
 	$(B2_CFLAGS) $(NL_CFLAGS) $(SYSTEMD_CFLAGS) $(MSGPACK_CFLAGS) \
 	-I$(top_srcdir)/ipc $(TUNNELD_INC) -I$(top_srcdir)/tunneld/svc
-fz_tunneld_LDADD = libfzipc.a $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) \
+fz_tunneld_LDADD = libfzipc.a $(DP_LIBS) $(WG_LIBS) $(LIBEVENT_LIBS) $(NL_LIBS) \
 	$(SYSTEMD_LIBS) $(MSGPACK_LIBS)
 
 tests_unit_check_settings_SOURCES = tests/unit/check_settings.c \
@@ -65,7 +72,25 @@ UNIT_TESTS += tests/unit/check_dataplane
 TESTS += tests/unit/check_dataplane
 tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
 tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
-tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_dataplane_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)
+
+# The offloads: segmentation, coalescing, checksums, virtio-net headers.
+check_PROGRAMS += tests/unit/check_offload
+UNIT_TESTS += tests/unit/check_offload
+TESTS += tests/unit/check_offload
+tests_unit_check_offload_SOURCES = tests/unit/check_offload.c
+tests_unit_check_offload_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_offload_LDADD = $(DP_LIBS) libfzcommon.a $(CHECK_LIBS)
+
+# Packets from the TUN: virtio-net header, IP headers, segmentation.
+fuzz_targets += tests/fuzz/fuzz_offload
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_offload
+endif
+tests_fuzz_fuzz_offload_SOURCES = tests/fuzz/fuzz_offload.c
+tests_fuzz_fuzz_offload_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+tests_fuzz_fuzz_offload_LDADD = $(DP_LIBS)
+tests_fuzz_fuzz_offload_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # Interop with wireguard-go (root; network namespaces).
 TESTS += tests/interop/wireguard.sh

@@ -52,4 +52,4 @@ dist_noinst_SCRIPTS += tests/interop/wg_many_peers.sh
 noinst_PROGRAMS += tests/bench/peers
 tests_bench_peers_SOURCES = tests/bench/peers.c
 tests_bench_peers_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(TUNNELD_INC)
-tests_bench_peers_LDADD = $(WG_LIBS)
+tests_bench_peers_LDADD = $(DP_LIBS) $(WG_LIBS)

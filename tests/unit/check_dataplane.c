@@ -100,14 +100,14 @@ ipv4_udp(uint8_t *p, size_t len, uint8_t seed)
 
 	memset(p, 0, 28);
 	p[0] = 0x45;
-	put16(p + 2, (uint16_t)len);
+	off_put16(p + 2, (uint16_t)len);
 	p[8] = 64;
 	p[9] = IPPROTO_UDP;
 	memcpy(p + 12, "\x0a\x64\x00\x01\x0a\x64\x00\x02", 8);
-	ipv4_checksum(p);
-	put16(p + 20, 1000);
-	put16(p + 22, 2000);
-	put16(p + 24, (uint16_t)(len - 20));
+	off_ipv4_checksum(p);
+	off_put16(p + 20, 1000);
+	off_put16(p + 22, 2000);
+	off_put16(p + 24, (uint16_t)(len - 20));
 	for (i = 28; i < len; i++)
 		p[i] = (uint8_t)(seed + i * 7);
 }
@@ -128,8 +128,8 @@ recv_open(uint8_t *buf, size_t cap, uint8_t **plain)
 	ck_assert_int_eq(wg_decrypt(B.dev, buf, (size_t)n, &from, plain,
 	    &plen, &p), 0);
 	ck_assert_ptr_eq(p, B.peer);
-	ck_assert_uint_eq((size_t)n, WG_SEALED_LEN(ip_len(*plain, plen)));
-	return ip_len(*plain, plen);
+	ck_assert_uint_eq((size_t)n, WG_SEALED_LEN(off_ip_len(*plain, plen)));
+	return off_ip_len(*plain, plen);
 }
 
 START_TEST(test_mtu_limit)
@@ -226,13 +226,13 @@ START_TEST(test_tso_at_max_mtu)
 	ck_assert_ptr_nonnull(k);
 	memset(pkt, 0, 40);
 	pkt[0] = 0x45;
-	put16(pkt + 2, (uint16_t)len);
+	off_put16(pkt + 2, (uint16_t)len);
 	pkt[8] = 64;
 	pkt[9] = IPPROTO_TCP;
 	memcpy(pkt + 12, "\x0a\x64\x00\x01\x0a\x64\x00\x02", 8);
-	put16(pkt + 20, 1000);
-	put16(pkt + 22, 2000);
-	put32(pkt + 24, 1);
+	off_put16(pkt + 20, 1000);
+	off_put16(pkt + 22, 2000);
+	off_put32(pkt + 24, 1);
 	pkt[32] = 5 << 4;
 	pkt[33] = 0x18;			/* ACK, PSH */
 	for (i = 40; i < len; i++)
@@ -250,7 +250,7 @@ START_TEST(test_tso_at_max_mtu)
 	ck_assert_int_eq(memcmp(plain + 40, pkt + 40, mss), 0);
 	n = recv_open(buf, 65536, &plain);
 	ck_assert_uint_eq(n, 40 + (len - 40 - mss));
-	ck_assert_uint_eq(get32(plain + 24), 1 + mss);
+	ck_assert_uint_eq(off_get32(plain + 24), 1 + mss);
 	ck_assert_int_eq(memcmp(plain + 40, pkt + 40 + mss, n - 40), 0);
 	/* gso_size beyond the limit is refused, not written. */
 	vh.gso_size = (uint16_t)(mss + 16);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "offload.h"
 #include "fztime.h"
 #include "log.h"
 
@@ -64,28 +65,9 @@ struct group {
 	bool			 closed;	/* last segment was short */
 };
 
-/* A TCP flow being coalesced into one super-packet for the TUN (GRO). */
-#define CO_SLOTS	8
-#define CO_MAX		65535
-#define CO_MAX_SEGS	64
-
-struct coslot {
-	bool		 used;
-	int		 ver;
-	uint8_t		 key[36];	/* addresses and ports */
-	size_t		 keylen;
-	uint32_t	 next_seq;
-	size_t		 mss, l4off, hlen, len;
-	unsigned	 nseg;
-	bool		 closed;
-	uint64_t	 age;
-	uint8_t		*buf;		/* the IP packet being built */
-};
-
 struct worker {
 	struct dp	*dp;
-	struct coslot	 co[CO_SLOTS];
-	uint64_t	 co_clock;
+	struct off_co	 co;			/* TCP flows for the TUN */
 	int		 idx;
 	int		 tunfd;
 	int		 udp4, udp6;
@@ -145,135 +127,6 @@ static void
 count(struct dp *dp, enum dp_counter c, uint64_t n)
 {
 	atomic_fetch_add_explicit(&dp->ctr[c], n, memory_order_relaxed);
-}
-
-/* --- checksums --- */
-
-static uint32_t
-csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	while (len > 1) {
-		sum += (uint32_t)p[0] << 8 | p[1];
-		p += 2;
-		len -= 2;
-	}
-	if (len == 1)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t
-csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
-/* Pseudo-header sum for an L4 segment of len bytes. */
-static uint32_t
-pseudo(const uint8_t *ip, uint8_t proto, size_t len)
-{
-	uint32_t s = proto + (uint32_t)len;
-
-	if ((ip[0] >> 4) == 4)
-		return csum_add(s, ip + 12, 8);
-	return csum_add(s, ip + 8, 32);
-}
-
-/* Fills in the L4 checksum of a complete IP packet (TCP or UDP). */
-static void
-l4_checksum(uint8_t *ip, size_t iplen, size_t l4off, uint8_t proto)
-{
-	size_t off = proto == IPPROTO_TCP ? 16 : 6;
-	uint16_t c;
-
-	put16(ip + l4off + off, 0);
-	c = csum_fold(csum_add(pseudo(ip, proto, iplen - l4off), ip + l4off,
-	    iplen - l4off));
-	if (proto == IPPROTO_UDP && c == 0)
-		c = 0xffff;
-	put16(ip + l4off + off, c);
-}
-
-static void
-ipv4_checksum(uint8_t *ip)
-{
-	size_t ihl = (size_t)(ip[0] & 15) * 4;
-
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
-}
-
-/* IP header length and L4 protocol; -1 when unusable. */
-static int
-ip_l4(const uint8_t *ip, size_t len, size_t *l4off, uint8_t *proto)
-{
-	if (len < 20)
-		return -1;
-	if ((ip[0] >> 4) == 4) {
-		size_t ihl = (size_t)(ip[0] & 15) * 4;
-
-		if (ihl < 20 || ihl > len || get16(ip + 2) > len ||
-		    get16(ip + 2) < ihl)
-			return -1;
-		*l4off = ihl;
-		*proto = ip[9];
-		return 4;
-	}
-	if ((ip[0] >> 4) == 6 && len >= 40 &&
-	    (size_t)get16(ip + 4) + 40 <= len) {
-		*l4off = 40;
-		*proto = ip[6];
-		return 6;
-	}
-	return -1;
-}
-
-/* The IP packet's real length (TUN reads and decrypted data are padded). */
-static size_t
-ip_len(const uint8_t *ip, size_t len)
-{
-	size_t n;
-
-	if (len < 20)
-		return 0;
-	if ((ip[0] >> 4) == 4)
-		n = get16(ip + 2);
-	else if ((ip[0] >> 4) == 6 && len >= 40)
-		n = (size_t)get16(ip + 4) + 40;
-	else
-		return 0;
-	return n <= len && n >= 20 ? n : 0;
 }
 
 /* --- staging (packets waiting for a session) --- */
@@ -551,59 +404,23 @@ segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
     const union fz_sockaddr *to, const struct virtio_net_hdr *vh,
     uint8_t *pkt, size_t len)
 {
-	size_t l4off, hlen, payload, mss = vh->gso_size, off, n;
-	uint8_t proto;
-	uint16_t id = 0;
-	uint32_t seq = 0;
-	int ver = ip_l4(pkt, len, &l4off, &proto);
-	unsigned i, nseg;
+	struct off_seg plan;
+	size_t full;
+	unsigned i;
 
-	if (ver < 0 || mss == 0)
+	if (off_seg_plan(vh, pkt, len, 65535, &plan) != 0)
 		return -1;
-	if (proto == IPPROTO_TCP) {
-		if (len < l4off + 20)
-			return -1;
-		hlen = l4off + (size_t)(pkt[l4off + 12] >> 4) * 4;
-		seq = get32(pkt + l4off + 4);
-	} else if (proto == IPPROTO_UDP)
-		hlen = l4off + 8;
-	else
+	/* A segment's sealed size must fit one UDP datagram. */
+	if ((full = sealed_size(plan.hlen + plan.mss)) > WG_UDP_PAYLOAD_MAX)
 		return -1;
-	if (hlen > len || sealed_size(hlen + mss) > WG_UDP_PAYLOAD_MAX)
-		return -1;
-	if (ver == 4)
-		id = get16(pkt + 4);
-	payload = len - hlen;
-	nseg = (unsigned)((payload + mss - 1) / mss);
-	for (i = 0, off = 0; i < nseg; i++, off += n) {
-		size_t tot, cap, full = sealed_size(hlen + mss);
-		uint8_t *dst, *seg;
+	for (i = 0; i < plan.nseg; i++) {
+		size_t tot = off_seg_len(&plan, i), cap;
+		uint8_t *dst;
 
-		n = payload - off < mss ? payload - off : mss;
-		tot = hlen + n;
 		dst = group_slot(w, p, to, sealed_size(tot), full, &cap);
 		if (sealed_size(tot) > cap)
 			return -1;
-		seg = dst + WG_DATA_HDR_LEN;
-		memcpy(seg, pkt, hlen);
-		memcpy(seg + hlen, pkt + hlen + off, n);
-		if (ver == 4) {
-			put16(seg + 2, (uint16_t)tot);
-			put16(seg + 4, (uint16_t)(id + i));
-			ipv4_checksum(seg);
-		} else
-			put16(seg + 4, (uint16_t)(tot - 40));
-		if (proto == IPPROTO_TCP) {
-			uint8_t *th = seg + l4off;
-
-			put32(th + 4, seq + (uint32_t)off);
-			if (i + 1 < nseg)
-				th[13] &= (uint8_t)~0x09;	/* FIN, PSH */
-			if (i > 0)
-				th[13] &= (uint8_t)~0x80;	/* CWR */
-		} else
-			put16(seg + l4off + 4, (uint16_t)(tot - l4off));
-		l4_checksum(seg, tot, l4off, proto);
+		(void)off_seg_build(&plan, pkt, i, dst + WG_DATA_HDR_LEN);
 		if (seal_one(w, k, dst, tot, cap) != 0)
 			return -1;
 	}
@@ -625,8 +442,8 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 	uint8_t proto;
 	int ver;
 
-	memcpy(&vh, buf, sizeof(vh));
-	if ((ver = ip_l4(pkt, len, &l4off, &proto)) < 0) {
+	if (off_vnet_parse(buf, n, &vh) != 0 ||
+	    (ver = off_ip_l4(pkt, len, &l4off, &proto)) < 0) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
@@ -641,13 +458,10 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 		return;
 	}
 	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-		len = ip_len(pkt, len) != 0 ? ip_len(pkt, len) : len;
-		if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-		    (size_t)vh.csum_start + vh.csum_offset + 2 <= len) {
-			uint16_t c = csum_fold(csum_add(0, pkt + vh.csum_start,
-			    len - vh.csum_start));
-
-			put16(pkt + vh.csum_start + vh.csum_offset, c);
+		len = off_ip_len(pkt, len) != 0 ? off_ip_len(pkt, len) : len;
+		if (off_csum_complete(&vh, pkt, len) != 0) {
+			count(dp, DP_DROP_BAD_PACKET, 1);
+			return;
 		}
 	}
 	if ((k = wg_peer_send_keypair(p)) == NULL) {
@@ -686,157 +500,24 @@ tun_write(struct worker *w, const uint8_t *pkt, size_t len)
 
 static void flush_staged(struct worker *, struct wg_peer *);
 
-/* Writes a coalesced flow as one GSO packet (or plainly if alone). */
+/* off_co's flush: a coalesced flow as one GSO packet (or plainly). */
 static void
-co_flush(struct worker *w, struct coslot *s)
+co_write(struct off_coslot *s, void *arg)
 {
+	struct worker *w = arg;
 	struct virtio_net_hdr vh;
 	struct iovec iov[2];
-	uint8_t *ip = s->buf;
-	uint8_t proto = IPPROTO_TCP;
 
-	if (!s->used)
-		return;
-	s->used = false;
-	if (s->nseg == 1) {
-		tun_write(w, ip, s->len);
+	if (!off_co_finish(s, &vh)) {
+		tun_write(w, s->buf, s->len);
 		return;
 	}
-	if (s->ver == 4) {
-		put16(ip + 2, (uint16_t)s->len);
-		ipv4_checksum(ip);
-	} else
-		put16(ip + 4, (uint16_t)(s->len - 40));
-	/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum. */
-	put16(ip + s->l4off + 16, (uint16_t)~csum_fold(pseudo(ip, proto,
-	    s->len - s->l4off)));
-	memset(&vh, 0, sizeof(vh));
-	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	vh.gso_type = s->ver == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
-	    VIRTIO_NET_HDR_GSO_TCPV6;
-	vh.hdr_len = (uint16_t)s->hlen;
-	vh.gso_size = (uint16_t)s->mss;
-	vh.csum_start = (uint16_t)s->l4off;
-	vh.csum_offset = 16;
 	iov[0].iov_base = &vh;
 	iov[0].iov_len = sizeof(vh);
-	iov[1].iov_base = ip;
+	iov[1].iov_base = s->buf;
 	iov[1].iov_len = s->len;
 	if (writev(w->tunfd, iov, 2) < 0)
 		count(w->dp, DP_DROP_TUN_WRITE, s->nseg);
-}
-
-static void
-co_flush_all(struct worker *w)
-{
-	unsigned i;
-
-	for (i = 0; i < CO_SLOTS; i++)
-		co_flush(w, &w->co[i]);
-}
-
-/*
- * Tries to take a decrypted packet into a coalesced TCP flow; false means
- * the caller writes it as it is (after any slot of its flow was flushed,
- * so a flow's order never changes).
- */
-static bool
-co_add(struct worker *w, const uint8_t *pkt, size_t len, int ver,
-    size_t l4off, uint8_t proto)
-{
-	struct coslot *s = NULL, *free_s = NULL, *oldest = NULL;
-	uint8_t key[36];
-	size_t keylen, thl, payload;
-	const uint8_t *th;
-	uint8_t flags;
-	uint32_t seq;
-	unsigned i;
-
-	if (proto != IPPROTO_TCP || len < l4off + 20)
-		return false;
-	if (ver == 4 && (pkt[0] != 0x45 || (get16(pkt + 6) & 0x3fff) != 0))
-		return false;		/* options or a fragment */
-	if (ver == 6 && l4off != 40)
-		return false;		/* extension headers */
-	th = pkt + l4off;
-	thl = (size_t)(th[12] >> 4) * 4;
-	if (thl < 20 || l4off + thl > len)
-		return false;
-	if (ver == 4) {
-		memcpy(key, pkt + 12, 8);
-		memcpy(key + 8, th, 4);
-		keylen = 12;
-	} else {
-		memcpy(key, pkt + 8, 32);
-		memcpy(key + 32, th, 4);
-		keylen = 36;
-	}
-	for (i = 0; i < CO_SLOTS; i++) {
-		struct coslot *c = &w->co[i];
-
-		if (!c->used) {
-			if (free_s == NULL)
-				free_s = c;
-			continue;
-		}
-		if (c->ver == ver && c->keylen == keylen &&
-		    memcmp(c->key, key, keylen) == 0)
-			s = c;
-		if (oldest == NULL || c->age < oldest->age)
-			oldest = c;
-	}
-	flags = th[13];
-	payload = len - l4off - thl;
-	seq = get32(th + 4);
-	/* Only plain in-sequence data segments (ACK, maybe PSH) merge. */
-	if (payload == 0 || (flags & ~0x18) != 0 || !(flags & 0x10)) {
-		if (s != NULL)
-			co_flush(w, s);
-		return false;
-	}
-	if (s != NULL) {
-		const uint8_t *sth = s->buf + s->l4off;
-
-		if (!s->closed && seq == s->next_seq &&
-		    s->hlen == l4off + thl && payload <= s->mss &&
-		    s->len + payload <= CO_MAX && s->nseg < CO_MAX_SEGS &&
-		    memcmp(sth + 8, th + 8, 4) == 0 &&		/* ack */
-		    memcmp(sth + 20, th + 20, thl - 20) == 0) {	/* options */
-			memcpy(s->buf + s->len, pkt + l4off + thl, payload);
-			s->len += payload;
-			s->nseg++;
-			s->next_seq = seq + (uint32_t)payload;
-			memcpy(s->buf + s->l4off + 14, th + 14, 2); /* window */
-			if (flags & 0x08) {
-				s->buf[s->l4off + 13] |= 0x08;
-				s->closed = true;
-			}
-			if (payload < s->mss)
-				s->closed = true;
-			return true;
-		}
-		co_flush(w, s);
-		free_s = s;
-	}
-	if (free_s == NULL) {
-		co_flush(w, oldest);
-		free_s = oldest;
-	}
-	s = free_s;
-	memcpy(s->buf, pkt, len);
-	s->used = true;
-	s->ver = ver;
-	memcpy(s->key, key, keylen);
-	s->keylen = keylen;
-	s->next_seq = seq + (uint32_t)payload;
-	s->mss = payload;
-	s->l4off = l4off;
-	s->hlen = l4off + thl;
-	s->len = len;
-	s->nseg = 1;
-	s->closed = (flags & 0x08) != 0;
-	s->age = w->co_clock++;
-	return true;
 }
 
 static void
@@ -892,8 +573,8 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	}
 	if (plen == 0)
 		return;				/* keepalive */
-	if ((ver = ip_l4(plain, plen, &l4off, &proto)) < 0 ||
-	    (ilen = ip_len(plain, plen)) == 0) {
+	if ((ver = off_ip_l4(plain, plen, &l4off, &proto)) < 0 ||
+	    (ilen = off_ip_len(plain, plen)) == 0) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
@@ -905,7 +586,7 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	}
 	count(dp, DP_RX_PACKETS, 1);
 	count(dp, DP_RX_BYTES, ilen);
-	if (!w->dp->gro || !co_add(w, plain, ilen, ver, l4off, proto))
+	if (!w->dp->gro || !off_co_add(&w->co, plain, ilen))
 		tun_write(w, plain, ilen);
 }
 
@@ -985,7 +666,7 @@ udp_readable(struct worker *w, int fd)
 		if (n < RECV_MSGS)
 			break;
 	}
-	co_flush_all(w);
+	off_co_flush_all(&w->co);
 	flush_groups(w);
 	wg_read_unlock();
 }
@@ -1265,8 +946,10 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 		w->out = malloc((size_t)GROUPS * GROUP_SIZE);
 		w->rx = malloc((size_t)RECV_MSGS * RECV_SIZE);
 		bool co_ok = true;
-		for (int j = 0; j < CO_SLOTS; j++)
-			if ((w->co[j].buf = malloc(CO_MAX)) == NULL)
+		w->co.flush = co_write;
+		w->co.arg = w;
+		for (int j = 0; j < OFF_CO_SLOTS; j++)
+			if ((w->co.slot[j].buf = malloc(OFF_CO_MAX)) == NULL)
 				co_ok = false;
 		if (w->tunbuf == NULL || w->out == NULL || w->rx == NULL ||
 		    !co_ok) {
@@ -1350,8 +1033,8 @@ dp_free(struct dp *dp)
 		free(w->tunbuf);
 		free(w->out);
 		free(w->rx);
-		for (int j = 0; j < CO_SLOTS; j++)
-			free(w->co[j].buf);
+		for (int j = 0; j < OFF_CO_SLOTS; j++)
+			free(w->co.slot[j].buf);
 	}
 	free(dp->w);
 	if (dp->stopfd >= 0)
