@@ -7,7 +7,8 @@ TUNNELD_INC = -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/dp \
 # The data plane's pure parts (offloads; the receive classifier), linked
 # by fz-tunneld, its tests, fuzz targets and benchmarks.
 noinst_LIBRARIES += libfzdp.a
-libfzdp_a_SOURCES = tunneld/dp/offload.c tunneld/dp/offload.h
+libfzdp_a_SOURCES = tunneld/dp/offload.c tunneld/dp/offload.h \
+	tunneld/dp/rx.c tunneld/dp/rx.h
 libfzdp_a_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 DP_LIBS = libfzdp.a
 
@@ -82,6 +83,14 @@ tests_unit_check_offload_SOURCES = tests/unit/check_offload.c
 tests_unit_check_offload_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
 tests_unit_check_offload_LDADD = $(DP_LIBS) libfzcommon.a $(CHECK_LIBS)
 
+# The receive side's classifier, relay-channel table and STUN queue.
+check_PROGRAMS += tests/unit/check_rx
+UNIT_TESTS += tests/unit/check_rx
+TESTS += tests/unit/check_rx
+tests_unit_check_rx_SOURCES = tests/unit/check_rx.c
+tests_unit_check_rx_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_rx_LDADD = $(DP_LIBS) libfzcommon.a $(CHECK_LIBS) -lpthread
+
 # Packets from the TUN: virtio-net header, IP headers, segmentation.
 fuzz_targets += tests/fuzz/fuzz_offload
 if ENABLE_FUZZING
@@ -91,6 +100,16 @@ tests_fuzz_fuzz_offload_SOURCES = tests/fuzz/fuzz_offload.c
 tests_fuzz_fuzz_offload_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_offload_LDADD = $(DP_LIBS)
 tests_fuzz_fuzz_offload_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# Datagrams on the data plane's UDP port: the classifier, ChannelData.
+fuzz_targets += tests/fuzz/fuzz_rx
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_rx
+endif
+tests_fuzz_fuzz_rx_SOURCES = tests/fuzz/fuzz_rx.c
+tests_fuzz_fuzz_rx_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+tests_fuzz_fuzz_rx_LDADD = $(DP_LIBS) libfzcommon.a -lpthread
+tests_fuzz_fuzz_rx_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # Interop with wireguard-go (root; network namespaces).
 TESTS += tests/interop/wireguard.sh

@@ -191,6 +191,28 @@ echo "tok-other" | "$FZCTL" --socket "$SOCK" sign-in --account acme >/dev/null |
 "$FZCTL" --socket "$SOCK" resources | grep -q "no resources" || ns_fail "resources"
 ns_log "ok: fzctl status, log-level, sign-out, sign-in, resources"
 
+# --- STUN to the data plane's UDP port reaches fz-controld as DGRAM_UP ---------
+port=$(grep -o 'UDP port [0-9]*' "$T/tunneld.log" | head -1 | awk '{ print $3 }')
+[ -n "$port" ] || ns_fail "no UDP port in the log"
+stun_to() {
+	ip netns exec "$A" python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+# A Binding request; then a datagram that is nothing the data plane knows.
+s.sendto(bytes([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]) + os.urandom(12),
+         ("127.0.0.1", int(sys.argv[1])))
+s.sendto(b"\xff" * 20, ("127.0.0.1", int(sys.argv[1])))
+print(s.getsockname()[1])' "$1"
+}
+sport=$(stun_to "$port")
+ns_wait_for grep -q "datagram of 20 bytes from 127.0.0.1:$sport on socket 4 dropped: no consumer" \
+	"$T/tunneld.log" ||
+	{ grep -i "stun\|datagram" "$T/tunneld.log" | tail -5; ns_fail "STUN did not reach fz-controld"; }
+grep -q "STUN datagram of 20 bytes from 127.0.0.1:$sport to 127.0.0.1:$port (socket 4)" \
+	"$T/tunneld.log" || ns_fail "no local address for the STUN datagram"
+ns_log "ok: STUN to UDP port $port reached fz-controld (DGRAM_UP, from 127.0.0.1:$sport)"
+
 # --- front-end limits and what a member of fz-client may change -------------
 cat > "$W/fe.py" <<'PY'
 import os, socket, struct, subprocess, sys, time

@@ -5,6 +5,15 @@
  * sent over loopback with sendmmsg and decrypted by a second device.
  * The send path is static, so the module is compiled into this test; run it
  * under ASan (build-asan, make check-unit) to catch any write past a group.
+ *
+ * The receive demultiplexer on a whole data plane (dp_new, dp_start, its
+ * worker threads; a socketpair stands in for the TUN) over loopback: STUN
+ * to its UDP port reaches the STUN queue with its sender and local
+ * address, or is counted without a consumer; ChannelData from a relay
+ * address and channel registered for a peer completes a handshake (the
+ * reply wrapped on the same channel) without moving the peer's endpoint;
+ * from an unregistered relay or channel, or for another peer, it is
+ * dropped and counted.
  */
 #include "dataplane.c"
 
@@ -276,6 +285,294 @@ START_TEST(test_dp_new_mtu)
 }
 END_TEST
 
+/* --- a whole data plane: the receive demultiplexer --- */
+
+static struct dp *G;			/* the data plane under test */
+static struct wg_device *Gdev;
+static struct tun Gtun;
+static int Gsp[2] = { -1, -1 };
+static union fz_sockaddr Gaddr;		/* 127.0.0.1:its port */
+
+static void
+dp_setup(void)
+{
+	struct dp_config c = { .mtu = 1420, .port = 0 };
+	uint8_t k[32];
+
+	memset(k, 0x55, sizeof(k));
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	ck_assert_int_eq(wg_device_new(k, &Gdev), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    Gsp), 0);
+	memset(&Gtun, 0, sizeof(Gtun));
+	Gtun.nqueues = 1;
+	Gtun.fds[0] = Gsp[0];
+	ck_assert_int_eq(dp_new(Gdev, &Gtun, &c, &G), 0);
+	ck_assert_int_eq(dp_start(G), 0);
+	ck_assert_int_eq(addr_parse("127.0.0.1:0", ADDR_PORT_OPTIONAL, &Gaddr),
+	    0);
+	addr_set_port(&Gaddr.sa, dp_port(G));
+}
+
+static void
+dp_teardown(void)
+{
+	dp_free(G);
+	G = NULL;
+	wg_device_free(Gdev);
+	close(Gsp[0]);
+	close(Gsp[1]);
+}
+
+/* A UDP socket on addr (port 0: any), with its bound address. */
+static int
+udp_on(const char *addr, union fz_sockaddr *out)
+{
+	socklen_t sl = sizeof(*out);
+	int fd;
+
+	ck_assert_int_eq(addr_parse(addr, ADDR_PORT_OPTIONAL, out), 0);
+	fd = socket(out->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	if (bind(fd, &out->sa, addr_len(&out->sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	ck_assert_int_eq(getsockname(fd, &out->sa, &sl), 0);
+	return fd;
+}
+
+/* Waits up to 2 s for counter c to reach n. */
+static bool
+counter_reaches(enum dp_counter c, uint64_t n)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (dp_counter(G, c) >= n)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A Binding request: header only, a transaction id from seed. */
+static void
+stun_binding(uint8_t m[20], uint8_t seed)
+{
+	int i;
+
+	memset(m, 0, 20);
+	m[1] = 0x01;
+	memcpy(m + 4, "\x21\x12\xa4\x42", 4);
+	for (i = 8; i < 20; i++)
+		m[i] = (uint8_t)(seed + i);
+}
+
+static void
+stun_round(const char *client, const char *dpaddr, uint32_t sock)
+{
+	union fz_sockaddr me, to;
+	struct pollfd pfd;
+	struct dp_stun st;
+	uint8_t m[20];
+	uint64_t v;
+	int fd, efd;
+
+	ck_assert_int_eq(dp_stun_enable(G, &efd), 0);
+	if ((fd = udp_on(client, &me)) < 0)
+		return;				/* no IPv6 here */
+	ck_assert_int_eq(addr_parse(dpaddr, ADDR_PORT_OPTIONAL, &to), 0);
+	addr_set_port(&to.sa, dp_port(G));
+	stun_binding(m, (uint8_t)sock);
+	ck_assert_int_eq(sendto(fd, m, sizeof(m), 0, &to.sa,
+	    addr_len(&to.sa)), (ssize_t)sizeof(m));
+	pfd.fd = efd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	ck_assert(dp_stun_take(G, &st));
+	ck_assert_uint_eq(st.len, sizeof(m));
+	ck_assert_mem_eq(st.data, m, sizeof(m));
+	ck_assert_uint_eq(st.sock, sock);
+	ck_assert_msg(addr_eq(&st.from.sa, &me.sa), "wrong sender");
+	ck_assert_msg(addr_eq(&st.local.sa, &to.sa), "wrong local address");
+	ck_assert(!dp_stun_take(G, &st));
+	close(fd);
+}
+
+START_TEST(test_stun_up)
+{
+	union fz_sockaddr me;
+	uint8_t m[20];
+	int fd;
+
+	/* No consumer yet (static mode): counted and dropped. */
+	fd = udp_on("127.0.0.1:0", &me);
+	stun_binding(m, 1);
+	ck_assert_int_eq(sendto(fd, m, sizeof(m), 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	ck_assert(counter_reaches(DP_DROP_STUN_NO_CONSUMER, 1));
+	/* Not quite STUN (length field off): an unknown packet. */
+	m[3] = 4;
+	ck_assert_int_eq(sendto(fd, m, sizeof(m), 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	ck_assert(counter_reaches(DP_DROP_UNKNOWN_PACKET, 1));
+	close(fd);
+
+	/* With one: queued with sender, local address and socket. */
+	stun_round("127.0.0.1:0", "127.0.0.1", DP_SOCK_UDP4);
+	stun_round("127.0.0.2:0", "127.0.0.2", DP_SOCK_UDP4);
+	stun_round("[::1]:0", "::1", DP_SOCK_UDP6);
+	ck_assert_uint_ge(dp_counter(G, DP_RX_STUN), 2);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_STUN_NO_CONSUMER), 1);
+}
+END_TEST
+
+START_TEST(test_stun_queue_full)
+{
+	union fz_sockaddr me;
+	uint8_t m[20];
+	struct dp_stun st;
+	int fd, efd, i;
+	unsigned n = 0;
+
+	ck_assert_int_eq(dp_stun_enable(G, &efd), 0);
+	fd = udp_on("127.0.0.1:0", &me);
+	for (i = 0; i < DP_STUN_QUEUE + 10; i++) {
+		stun_binding(m, (uint8_t)i);
+		ck_assert_int_eq(sendto(fd, m, sizeof(m), 0, &Gaddr.sa,
+		    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	}
+	ck_assert(counter_reaches(DP_DROP_STUN_QUEUE_FULL, 10));
+	while (dp_stun_take(G, &st))
+		n++;
+	ck_assert_uint_eq(n, DP_STUN_QUEUE);
+	close(fd);
+}
+END_TEST
+
+/* The client side of a relayed handshake. */
+struct client {
+	struct wg_device	*dev;
+	struct wg_peer		*peer;		/* the gateway */
+	struct wg_peer		*gpeer;		/* it, at the gateway */
+	uint8_t			 pub[32];
+};
+
+static void
+client_new(struct client *c, uint8_t fill)
+{
+	uint8_t k[32], gpub[32];
+
+	memset(k, fill, sizeof(k));
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	wg_key_public(k, c->pub);
+	ck_assert_int_eq(wg_device_new(k, &c->dev), 0);
+	wg_device_public_key(Gdev, gpub);
+	ck_assert_int_eq(wg_peer_add(c->dev, gpub, &c->peer), 0);
+	ck_assert_int_eq(dp_peer_add(G, c->pub, &c->gpeer), 0);
+}
+
+/* Sends c's initiation from fd wrapped on channel ch; 0 or the reply. */
+static ssize_t
+relayed_initiation(struct client *c, int fd, uint16_t ch, uint8_t *reply,
+    size_t cap)
+{
+	uint8_t m[4 + WG_INITIATION_LEN];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	m[0] = (uint8_t)(ch >> 8);
+	m[1] = (uint8_t)ch;
+	m[2] = 0;
+	m[3] = WG_INITIATION_LEN;
+	ck_assert_int_eq(wg_create_initiation(c->peer, m + 4), 0);
+	ck_assert_int_eq(sendto(fd, m, sizeof(m), 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	/* Only a ChannelData reply counts (the gateway's timers may send
+	 * the peer's endpoint something else). */
+	while (poll(&pfd, 1, 300) == 1) {
+		ssize_t n = recv(fd, reply, cap, 0);
+
+		if (n >= 4 && reply[0] >= 0x40 && reply[0] <= 0x4f)
+			return n;
+	}
+	return 0;
+}
+
+START_TEST(test_channeldata_handshake)
+{
+	struct client c, other;
+	union fz_sockaddr relay, stranger, direct, ep;
+	uint8_t reply[256], out[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	int rfd, sfd;
+	ssize_t n;
+
+	client_new(&c, 0x61);
+	client_new(&other, 0x62);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	sfd = udp_on("127.0.0.1:0", &stranger);
+	ck_assert_int_eq(addr_parse("192.0.2.9:51820", ADDR_PORT_OPTIONAL,
+	    &direct), 0);
+	wg_peer_set_endpoint(c.gpeer, &direct);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4001, c.gpeer), 0);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4002, other.gpeer),
+	    0);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4001, other.gpeer),
+	    -EEXIST);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x3fff, c.gpeer),
+	    -EINVAL);
+
+	/* From an unregistered relay address: dropped, counted. */
+	ck_assert_int_eq(relayed_initiation(&c, sfd, 0x4001, reply,
+	    sizeof(reply)), 0);
+	ck_assert(counter_reaches(DP_DROP_UNKNOWN_CHANNEL, 1));
+	/* The right relay, an unbound channel: the same. */
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4003, reply,
+	    sizeof(reply)), 0);
+	ck_assert(counter_reaches(DP_DROP_UNKNOWN_CHANNEL, 2));
+
+	/* The registered relay and channel: the reply comes back wrapped. */
+	n = relayed_initiation(&c, rfd, 0x4001, reply, sizeof(reply));
+	ck_assert_int_eq(n, 4 + WG_RESPONSE_LEN);
+	ck_assert_uint_eq(reply[0], 0x40);
+	ck_assert_uint_eq(reply[1], 0x01);
+	ck_assert_uint_eq(off_get16(reply + 2), WG_RESPONSE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply + 4,
+	    WG_RESPONSE_LEN, &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+	ck_assert_ptr_eq(r.peer, c.peer);
+	ck_assert_uint_eq(dp_counter(G, DP_RX_CHANNEL_DATA), 1);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_UNKNOWN_CHANNEL), 2);
+	/* The direct endpoint stays: the relay does not become it. */
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &direct.sa));
+	/* The channel of another peer: no reply (after the 20 ms within
+	 * which WireGuard takes one initiation per peer). */
+	usleep(50000);
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4002, reply,
+	    sizeof(reply)), 0);
+	ck_assert(counter_reaches(DP_DROP_CHANNEL_PEER, 1));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HANDSHAKE), 0);
+	ck_assert_uint_eq(dp_counter(G, DP_RX_CHANNEL_DATA), 2);
+
+	/* A removed peer's channels go with it. */
+	dp_peer_remove(G, other.gpeer);
+	ck_assert_int_eq(dp_relay_channel_remove(G, &relay, 0x4002), -ENOENT);
+	ck_assert_int_eq(dp_relay_channel_remove(G, &relay, 0x4001), 0);
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4001, reply,
+	    sizeof(reply)), 0);
+	ck_assert(counter_reaches(DP_DROP_UNKNOWN_CHANNEL, 3));
+	close(rfd);
+	close(sfd);
+	wg_device_free(c.dev);
+	wg_device_free(other.dev);
+}
+END_TEST
+
 static Suite *
 dataplane_suite(void)
 {
@@ -288,6 +585,13 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_oversize_dropped);
 	tcase_add_test(tc, test_tso_at_max_mtu);
 	tcase_add_test(tc, test_dp_new_mtu);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("receive");
+	tcase_add_checked_fixture(tc, dp_setup, dp_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_stun_up);
+	tcase_add_test(tc, test_stun_queue_full);
+	tcase_add_test(tc, test_channeldata_handshake);
 	suite_add_tcase(s, tc);
 	return s;
 }

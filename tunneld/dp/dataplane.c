@@ -101,14 +101,20 @@ struct dp {
 						   an RCU grace period) */
 	struct log_ratelimit	 rl;
 	bool			 gro;		/* TUN takes TSO writes */
+	struct dp_chans		 chans;		/* relay channels -> peers */
+	struct dp_stunq		 stunq;		/* STUN for the main loop */
+	_Atomic bool		 stun_on;	/* stunq is in use */
+	int			 stunfd;	/* eventfd: STUN waits */
 };
 
 static const char *const ctr_names[DP_COUNTERS] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
 	"drop_no_route", "drop_no_endpoint", "drop_staged_full",
 	"drop_staged_expired", "drop_bad_packet", "drop_decrypt",
-	"drop_src_not_allowed", "drop_junk", "drop_handshake",
+	"drop_src_not_allowed", "drop_unknown_packet", "drop_handshake",
 	"drop_handshake_ratelimited", "drop_send", "drop_tun_write",
+	"rx_channel_data", "drop_unknown_channel", "drop_channel_peer",
+	"rx_stun", "drop_stun_queue_full", "drop_stun_no_consumer",
 };
 
 const char *
@@ -520,17 +526,52 @@ co_write(struct off_coslot *s, void *arg)
 		count(w->dp, DP_DROP_TUN_WRITE, s->nseg);
 }
 
+/*
+ * A datagram that came wrapped in ChannelData: the peer the relay channel
+ * is registered for, and the channel to wrap replies in.
+ */
+struct relayed {
+	struct wg_peer	*peer;
+	uint16_t	 channel;
+	bool		 had_endpoint;
+	union fz_sockaddr endpoint;	/* the peer's, before */
+};
+
+/*
+ * The WireGuard core takes the source of an authenticated message as the
+ * peer's endpoint (roaming); a relayed one must not move it to the relay,
+ * where unwrapped packets would go (the send side does not wrap yet).
+ */
+static void
+relayed_before(struct relayed *via)
+{
+	via->had_endpoint = wg_peer_endpoint(via->peer, &via->endpoint);
+}
+
+static void
+relayed_after(const struct relayed *via)
+{
+	if (via->had_endpoint)
+		wg_peer_set_endpoint(via->peer, &via->endpoint);
+}
+
 static void
 handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
-    const union fz_sockaddr *src)
+    const union fz_sockaddr *src, struct relayed *via)
 {
 	struct dp *dp = w->dp;
-	uint8_t reply[WG_INITIATION_LEN];
+	/* Room for a ChannelData header in front of the reply. */
+	uint8_t out[4 + WG_INITIATION_LEN], *reply = out + 4;
 	struct wg_hs_result r;
+	size_t hdr = 0;
 	int rc;
 
 	atomic_fetch_add(&dp->hs_count, 1);
+	if (via != NULL)
+		relayed_before(via);
 	rc = wg_handle_handshake(dp->dev, msg, len, src, reply, &r);
+	if (via != NULL)
+		relayed_after(via);
 	if (rc == -EAGAIN) {
 		count(dp, DP_DROP_HS_RATELIMITED, 1);
 		return;
@@ -542,33 +583,55 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 			    strerror(-rc));
 		return;
 	}
+	if (via != NULL && r.peer != NULL && r.peer != via->peer) {
+		/* Authenticated, but not as the channel's peer: no reply. */
+		count(dp, DP_DROP_CHANNEL_PEER, 1);
+		return;
+	}
 	if (r.reply_len > 0) {
-		if (sendto(fd, reply, r.reply_len, 0, &src->sa,
+		if (via != NULL) {
+			/* 64 or 92 bytes: no padding needed. */
+			out[0] = (uint8_t)(via->channel >> 8);
+			out[1] = (uint8_t)via->channel;
+			out[2] = (uint8_t)(r.reply_len >> 8);
+			out[3] = (uint8_t)r.reply_len;
+			hdr = 4;
+		}
+		if (sendto(fd, reply - hdr, r.reply_len + hdr, 0, &src->sa,
 		    addr_len(&src->sa)) < 0)
 			count(dp, DP_DROP_SEND, 1);
 		else if (r.peer != NULL)
 			wg_peer_data_sent(r.peer, r.reply_len, true);
 	}
 	if (r.established && r.peer != NULL) {
-		log_info("peer %s: session established",
-		    wg_peer_name(r.peer));
+		log_info("peer %s: session established%s",
+		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "");
 		flush_staged(w, r.peer);
 	}
 }
 
 static void
 data_in(struct worker *w, uint8_t *msg, size_t len,
-    const union fz_sockaddr *src)
+    const union fz_sockaddr *src, struct relayed *via)
 {
 	struct dp *dp = w->dp;
 	struct wg_peer *p;
 	uint8_t *plain;
 	size_t plen, l4off, ilen;
 	uint8_t proto;
-	int ver;
+	int ver, rc;
 
-	if (wg_decrypt(dp->dev, msg, len, src, &plain, &plen, &p) != 0) {
+	if (via != NULL)
+		relayed_before(via);
+	rc = wg_decrypt(dp->dev, msg, len, src, &plain, &plen, &p);
+	if (via != NULL && rc == 0)
+		relayed_after(via);
+	if (rc != 0) {
 		count(dp, DP_DROP_DECRYPT, 1);
+		return;
+	}
+	if (via != NULL && p != via->peer) {
+		count(dp, DP_DROP_CHANNEL_PEER, 1);
 		return;
 	}
 	if (plen == 0)
@@ -590,23 +653,114 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 		tun_write(w, plain, ilen);
 }
 
+/* STUN: for fz-controld, through the main loop (dp_stun_take). */
 static void
-datagram_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+stun_in(struct worker *w, int fd, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, const union fz_sockaddr *local)
+{
+	struct dp *dp = w->dp;
+	uint64_t one = 1;
+
+	if (!atomic_load_explicit(&dp->stun_on, memory_order_acquire)) {
+		count(dp, DP_DROP_STUN_NO_CONSUMER, 1);
+		return;
+	}
+	if (!dp_stunq_push(&dp->stunq, fd == w->udp6 ? DP_SOCK_UDP6 :
+	    DP_SOCK_UDP4, src, local, msg, len)) {
+		count(dp, DP_DROP_STUN_QUEUE_FULL, 1);
+		return;
+	}
+	count(dp, DP_RX_STUN, 1);
+	if (write(dp->stunfd, &one, sizeof(one)) < 0) {
+		/* the counter saturating is harmless */
+	}
+}
+
+/* ChannelData: a registered relay channel's peer, else dropped. */
+static void
+relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
     const union fz_sockaddr *src)
 {
-	switch (wg_msg_type(msg, len)) {
-	case WG_MSG_DATA:
-		data_in(w, msg, len, src);
+	struct dp *dp = w->dp;
+	struct relayed via;
+	const uint8_t *inner;
+	size_t ilen;
+
+	memset(&via, 0, sizeof(via));
+	dp_channeldata(msg, len, &via.channel, &inner, &ilen);
+	if ((via.peer = dp_chans_lookup(&dp->chans, src, via.channel)) ==
+	    NULL) {
+		count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
+		return;
+	}
+	count(dp, DP_RX_CHANNEL_DATA, 1);
+	/* inner points into msg, which is ours to decrypt in place. */
+	switch (dp_classify(inner, ilen)) {
+	case DP_PKT_WG_DATA:
+		data_in(w, msg + 4, ilen, src, &via);
 		break;
-	case WG_MSG_INITIATION:
-	case WG_MSG_RESPONSE:
-	case WG_MSG_COOKIE:
-		handshake_in(w, fd, msg, len, src);
+	case DP_PKT_WG_INITIATION:
+	case DP_PKT_WG_RESPONSE:
+	case DP_PKT_WG_COOKIE:
+		handshake_in(w, fd, msg + 4, ilen, src, &via);
 		break;
 	default:
-		count(w->dp, DP_DROP_JUNK, 1);
+		/* STUN from a peer through a relay: not handed up yet. */
+		count(dp, DP_DROP_UNKNOWN_PACKET, 1);
 		break;
 	}
+}
+
+static void
+datagram_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, const union fz_sockaddr *local)
+{
+	switch (dp_classify(msg, len)) {
+	case DP_PKT_WG_DATA:
+		data_in(w, msg, len, src, NULL);
+		break;
+	case DP_PKT_WG_INITIATION:
+	case DP_PKT_WG_RESPONSE:
+	case DP_PKT_WG_COOKIE:
+		handshake_in(w, fd, msg, len, src, NULL);
+		break;
+	case DP_PKT_CHANNEL_DATA:
+		relayed_in(w, fd, msg, len, src);
+		break;
+	case DP_PKT_STUN:
+		stun_in(w, fd, msg, len, src, local);
+		break;
+	default:
+		count(w->dp, DP_DROP_UNKNOWN_PACKET, 1);
+		break;
+	}
+}
+
+/* The local address a datagram came to (IP_PKTINFO, IPV6_PKTINFO). */
+static void
+local_addr(struct worker *w, struct msghdr *m, int fd,
+    union fz_sockaddr *local)
+{
+	struct cmsghdr *c;
+
+	memset(local, 0, sizeof(*local));
+	local->sa.sa_family = fd == w->udp6 ? AF_INET6 : AF_INET;
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->in4.sin_addr = pi.ipi_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->in6.sin6_addr = pi.ipi6_addr;
+		}
+	}
+	addr_set_port(&local->sa, w->dp->port);
+	addr_unmap_v4(local);
 }
 
 static void
@@ -614,9 +768,10 @@ udp_readable(struct worker *w, int fd)
 {
 	struct mmsghdr msgs[RECV_MSGS];
 	struct iovec iov[RECV_MSGS];
-	union fz_sockaddr from[RECV_MSGS];
+	union fz_sockaddr from[RECV_MSGS], local;
 	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(sizeof(int)) +
+				    CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr	align;
 	} cm[RECV_MSGS];
 	int i, n, rounds;
@@ -656,11 +811,13 @@ udp_readable(struct worker *w, int fd)
 				}
 			}
 			addr_unmap_v4(&from[i]);
+			local_addr(w, m, fd, &local);
 			for (off = 0; off < msgs[i].msg_len; off += seg) {
 				size_t l = msgs[i].msg_len - off < seg ?
 				    msgs[i].msg_len - off : seg;
 
-				datagram_in(w, fd, base + off, l, &from[i]);
+				datagram_in(w, fd, base + off, l, &from[i],
+				    &local);
 			}
 		}
 		if (n < RECV_MSGS)
@@ -860,6 +1017,12 @@ udp_socket(int family, uint16_t port, int idx)
 	    sizeof(sndsz)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndsz, sizeof(sndsz));
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	/* The local address of STUN datagrams, for fz-controld. */
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa.sa_family = (sa_family_t)family;
 	addr_set_port(&sa.sa, port);
@@ -897,6 +1060,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp->stopfd = dp->wakefd = -1;
 	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	pthread_mutex_init(&dp->peers_lock, NULL);
+	dp_chans_init(&dp->chans);
+	dp->stunfd = -1;
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
@@ -910,7 +1075,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	for (i = 0; i < dp->nworkers; i++)
 		dp->w[i].udp4 = dp->w[i].udp6 = dp->w[i].ep = -1;
 	if ((dp->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    (dp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+	    (dp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (dp->stunfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -1041,6 +1207,10 @@ dp_free(struct dp *dp)
 		close(dp->stopfd);
 	if (dp->wakefd >= 0)
 		close(dp->wakefd);
+	if (dp->stunfd >= 0)
+		close(dp->stunfd);
+	dp_stunq_destroy(&dp->stunq);
+	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	pthread_mutex_destroy(&dp->peers_lock);
 	free(dp);
@@ -1094,6 +1264,7 @@ dp_peer_remove(struct dp *dp, struct wg_peer *p)
 	struct dp_peer *d = dpp(p);
 
 	pthread_mutex_lock(&dp->peers_lock);
+	dp_chans_remove_peer(&dp->chans, p);
 	if (d != NULL) {
 		allowedips_remove_set(dp->aip, &d->aips);
 		stage_drop(dp, p);
@@ -1130,4 +1301,48 @@ dp_peer_walk_allowed(struct dp *dp, struct wg_peer *p,
 
 	if (d != NULL)
 		allowedips_walk(dp->aip, &d->aips, fn, arg);
+}
+
+int
+dp_relay_channel_add(struct dp *dp, const union fz_sockaddr *relay,
+    uint16_t channel, struct wg_peer *p)
+{
+	union fz_sockaddr r = *relay;
+
+	addr_unmap_v4(&r);		/* as sources are compared */
+	return dp_chans_add(&dp->chans, &r, channel, p);
+}
+
+int
+dp_relay_channel_remove(struct dp *dp, const union fz_sockaddr *relay,
+    uint16_t channel)
+{
+	union fz_sockaddr r = *relay;
+
+	addr_unmap_v4(&r);
+	return dp_chans_remove(&dp->chans, &r, channel);
+}
+
+int
+dp_stun_enable(struct dp *dp, int *fd)
+{
+	int rc;
+
+	if (!atomic_load(&dp->stun_on)) {
+		if ((rc = dp_stunq_init(&dp->stunq, DP_STUN_QUEUE)) != 0)
+			return rc;
+		/* The workers see the queue only once it is whole. */
+		atomic_store_explicit(&dp->stun_on, true,
+		    memory_order_release);
+	}
+	*fd = dp->stunfd;
+	return 0;
+}
+
+bool
+dp_stun_take(struct dp *dp, struct dp_stun *out)
+{
+	if (!atomic_load_explicit(&dp->stun_on, memory_order_acquire))
+		return false;
+	return dp_stunq_pop(&dp->stunq, out);
 }

@@ -9,6 +9,14 @@
  * batch), with no lock shared by all of them.  Packets for a peer without
  * a session wait in a small bounded queue, allocated only when used;
  * every drop is counted.  No cap on the number of peers.
+ *
+ * Receiving, each datagram is classified by its first byte and size
+ * (rx.h): WireGuard is handled at once; TURN ChannelData from a relay and
+ * channel registered for a peer is unwrapped and handled as that peer's
+ * WireGuard datagram (handshake replies go back wrapped the same way);
+ * STUN is queued for the main loop (dp_stun_take: in service mode it goes
+ * to fz-controld, without a consumer it is dropped); the rest is dropped.
+ * Every kind of drop has its counter.
  */
 #ifndef FZ_DATAPLANE_H
 #define FZ_DATAPLANE_H
@@ -17,6 +25,7 @@
 
 #include "addr.h"
 #include "allowedips.h"
+#include "rx.h"
 #include "tun.h"
 #include "wg.h"
 
@@ -29,11 +38,18 @@ enum dp_counter {
 	DP_DROP_BAD_PACKET,	/* malformed packet from the TUN */
 	DP_DROP_DECRYPT,	/* failed authentication / replay / no key */
 	DP_DROP_SRC_NOT_ALLOWED,/* inner source outside the peer's allowed IPs */
-	DP_DROP_JUNK,		/* datagram that is not WireGuard */
+	DP_DROP_UNKNOWN_PACKET,	/* datagram that is none of the below */
 	DP_DROP_HANDSHAKE,	/* handshake message refused */
 	DP_DROP_HS_RATELIMITED,	/* under load, over a source's handshake rate */
 	DP_DROP_SEND,		/* sendmsg failed */
 	DP_DROP_TUN_WRITE,	/* TUN write failed */
+	DP_RX_CHANNEL_DATA,	/* ChannelData unwrapped (relayed) */
+	DP_DROP_UNKNOWN_CHANNEL,/* ChannelData from an unknown relay/channel */
+	DP_DROP_CHANNEL_PEER,	/* relayed message from another peer than
+				   the channel's */
+	DP_RX_STUN,		/* STUN queued for fz-controld */
+	DP_DROP_STUN_QUEUE_FULL,/* ... its queue was full (or too big) */
+	DP_DROP_STUN_NO_CONSUMER,/* STUN with nobody to take it (static) */
 	DP_COUNTERS
 };
 
@@ -63,5 +79,28 @@ void	dp_peer_clear_allowed(struct dp *, struct wg_peer *);
 /* Calls fn for each of the peer's allowed IPs, in the order given. */
 void	dp_peer_walk_allowed(struct dp *, struct wg_peer *,
 	    void (*fn)(const struct fz_cidr *, void *), void *arg);
+
+
+/*
+ * ChannelData on channel (0x4000..0x4fff) from relay (address and port)
+ * is the peer's: 0, -EINVAL, -EEXIST (the channel is another peer's),
+ * -ENOMEM.  A removed peer's channels go with it.
+ */
+int	dp_relay_channel_add(struct dp *, const union fz_sockaddr *relay,
+	    uint16_t channel, struct wg_peer *)
+	    __attribute__((warn_unused_result));
+int	dp_relay_channel_remove(struct dp *, const union fz_sockaddr *relay,
+	    uint16_t channel);			/* 0 or -ENOENT */
+
+/*
+ * STUN datagrams are queued (DP_STUN_QUEUE of them at most) from here on,
+ * for one consumer in the main loop: *fd becomes readable when some wait
+ * (read it to rearm), dp_stun_take takes them one by one.  Without it
+ * they are dropped (DP_DROP_STUN_NO_CONSUMER).
+ */
+#define DP_STUN_QUEUE	64
+int	dp_stun_enable(struct dp *, int *fd)
+	    __attribute__((warn_unused_result));
+bool	dp_stun_take(struct dp *, struct dp_stun *);
 
 #endif

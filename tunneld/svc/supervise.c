@@ -11,7 +11,8 @@
  * status pipe says why it could not.  Its output is logged line by line
  * as its own.  An exit brings a restart with backoff; a protocol violation
  * on either channel gets it killed (and so restarted) while the data
- * plane keeps running.  The CONTROL and DGRAM dispatch tables are here.
+ * plane keeps running.  The CONTROL and DGRAM dispatch tables are here,
+ * and the hook that sends the data plane's STUN datagrams up as DGRAM_UP.
  */
 #define LOG_MODULE "tunneld"
 
@@ -31,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dataplane.h"
 #include "fztime.h"
 #include "privsep.h"
 #include "svc.h"
@@ -274,6 +276,73 @@ static const struct ipc_handler controld_dgram_msg[] = {
 	{ IPC_DGRAM_DOWN,	d_dgram_down },
 	IPC_HANDLERS_END
 };
+
+/*
+ * STUN datagrams from the data plane's queue (dataplane.h, dp_stun_take)
+ * go up as DGRAM_UP; dropped and counted without a DGRAM channel, while
+ * signed out (ipc_msg.def, section DGRAM) or when its queue is full.
+ */
+static struct event	*stun_ev;	/* one service per process */
+static uint64_t		 stun_dropped;
+
+static void
+stun_up_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+	struct dp_stun d;
+	struct ipc_msg m;
+	char from[64], local[64];
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* a wake-up for datagrams an earlier call took */
+	}
+	while (dp_stun_take(s->dp, &d)) {
+		if (s->dconn == NULL || s->state == SVC_SIGNED_OUT ||
+		    addr_fmt(&d.from.sa, true, from, sizeof(from)) != 0 ||
+		    addr_fmt(&d.local.sa, true, local, sizeof(local)) != 0) {
+			stun_dropped++;
+			continue;
+		}
+		ipc_msg_init(&m, IPC_DGRAM_UP);
+		m.u.dgram_up.sock = d.sock;
+		m.u.dgram_up.from = from;
+		m.u.dgram_up.local = local;
+		m.u.dgram_up.payload = d.data;
+		m.u.dgram_up.payload_len = (uint32_t)d.len;
+		if (ipc_send(s->dconn, &m) != 0) {
+			stun_dropped++;
+			continue;
+		}
+		log_debug("STUN datagram of %zu bytes from %s to %s (socket "
+		    "%u) passed to fz-controld", d.len, from, local, d.sock);
+	}
+}
+
+static int
+stun_up_start(struct svc *s)
+{
+	int fd, rc;
+
+	if ((rc = dp_stun_enable(s->dp, &fd)) != 0)
+		return rc;
+	if ((stun_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
+	    stun_up_cb, s)) == NULL || event_add(stun_ev, NULL) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+stun_up_stop(void)
+{
+	if (stun_ev != NULL)
+		event_free(stun_ev);
+	stun_ev = NULL;
+	if (stun_dropped > 0)
+		log_info("%" PRIu64 " STUN datagram(s) not passed to "
+		    "fz-controld", stun_dropped);
+}
 
 static void
 restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -738,8 +807,12 @@ supervise_set_log_filter(struct svc *s, const char *filter)
 int
 supervise_start(struct svc *s)
 {
+	int rc;
+
 	if ((s->restart_ev = evtimer_new(s->base, restart_cb, s)) == NULL)
 		return -ENOMEM;
+	if ((rc = stun_up_start(s)) != 0)
+		return rc;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	spawn_controld(s);
 	return 0;
@@ -762,6 +835,7 @@ void
 supervise_stop(struct svc *s)
 {
 	s->sup = SUP_STOPPED;
+	stun_up_stop();
 	stop_controld(s);
 	drain_controld_log(s);
 	if (s->restart_ev != NULL)

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunneld/dp/rx.c: the receive classifier as a table of datagrams (every
+ * kind at, just below and just above its sizes), ChannelData unwrapping,
+ * the relay-channel table and the bounded STUN queue.
+ */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "rx.h"
+
+static uint8_t buf[70000];
+
+/* A datagram: first bytes given, the rest zero, n bytes in all. */
+static const uint8_t *
+dgram(size_t n, const uint8_t *head, size_t hn)
+{
+	memset(buf, 0, n + 16);
+	memcpy(buf, head, hn);
+	return buf;
+}
+
+struct row {
+	const char	*what;
+	uint8_t		 head[8];
+	size_t		 hn, n;
+	enum dp_pkt	 want;
+};
+
+#define H(...)	{ __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ })
+
+static const struct row rows[] = {
+	{ "empty", H(0), 0, DP_PKT_UNKNOWN },
+	{ "3 bytes", H(1, 0, 0), 3, DP_PKT_UNKNOWN },
+	{ "initiation", H(1, 0, 0, 0), 148, DP_PKT_WG_INITIATION },
+	{ "initiation short", H(1, 0, 0, 0), 147, DP_PKT_UNKNOWN },
+	{ "initiation long", H(1, 0, 0, 0), 149, DP_PKT_UNKNOWN },
+	{ "initiation reserved", H(1, 0, 1, 0), 148, DP_PKT_UNKNOWN },
+	{ "response", H(2, 0, 0, 0), 92, DP_PKT_WG_RESPONSE },
+	{ "response short", H(2, 0, 0, 0), 91, DP_PKT_UNKNOWN },
+	{ "response long", H(2, 0, 0, 0), 148, DP_PKT_UNKNOWN },
+	{ "cookie", H(3, 0, 0, 0), 64, DP_PKT_WG_COOKIE },
+	{ "cookie long", H(3, 0, 0, 0), 65, DP_PKT_UNKNOWN },
+	{ "cookie short", H(3, 0, 0, 0), 63, DP_PKT_UNKNOWN },
+	{ "keepalive", H(4, 0, 0, 0), 32, DP_PKT_WG_DATA },
+	{ "data", H(4, 0, 0, 0), 1452, DP_PKT_WG_DATA },
+	{ "data short", H(4, 0, 0, 0), 31, DP_PKT_UNKNOWN },
+	{ "data reserved", H(4, 1, 0, 0), 64, DP_PKT_UNKNOWN },
+	{ "type 5", H(5, 0, 0, 0), 64, DP_PKT_UNKNOWN },
+	{ "type 0", H(0, 0, 0, 0), 64, DP_PKT_UNKNOWN },
+	{ "channel exact", H(0x40, 0x00, 0x00, 0x20), 36,
+	    DP_PKT_CHANNEL_DATA },
+	{ "channel 0x4fff", H(0x4f, 0xff, 0x00, 0x05), 9,
+	    DP_PKT_CHANNEL_DATA },
+	{ "channel padded", H(0x40, 0x01, 0x00, 0x05), 12,
+	    DP_PKT_CHANNEL_DATA },
+	{ "channel over-padded", H(0x40, 0x01, 0x00, 0x05), 13,
+	    DP_PKT_UNKNOWN },
+	{ "channel padding on aligned", H(0x40, 0x01, 0x00, 0x08), 16,
+	    DP_PKT_UNKNOWN },
+	{ "channel truncated", H(0x40, 0x01, 0x00, 0x20), 35,
+	    DP_PKT_UNKNOWN },
+	{ "channel empty", H(0x40, 0x01, 0x00, 0x00), 4,
+	    DP_PKT_CHANNEL_DATA },
+	{ "channel header only", H(0x40, 0x01, 0x00), 3, DP_PKT_UNKNOWN },
+	{ "channel 0x5000", H(0x50, 0x00, 0x00, 0x04), 8, DP_PKT_UNKNOWN },
+	{ "channel 0x7fff", H(0x7f, 0xff, 0x00, 0x04), 8, DP_PKT_UNKNOWN },
+	{ "stun binding", H(0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42),
+	    20, DP_PKT_STUN },
+	{ "stun with attributes", H(0x01, 0x01, 0x00, 0x0c, 0x21, 0x12,
+	    0xa4, 0x42), 32, DP_PKT_STUN },
+	{ "stun binding success", H(0x01, 0x01, 0x00, 0x0c, 0x21, 0x12,
+	    0xa4, 0x42), 32, DP_PKT_STUN },
+	{ "stun allocate error", H(0x01, 0x13, 0x00, 0x10, 0x21, 0x12,
+	    0xa4, 0x42), 36, DP_PKT_STUN },
+	{ "stun length 0x3ffc", H(0x01, 0x01, 0x3f, 0xfc, 0x21, 0x12,
+	    0xa4, 0x42), 20 + 0x3ffc, DP_PKT_STUN },
+	{ "stun length too long", H(0x01, 0x01, 0x00, 0x0c, 0x21, 0x12,
+	    0xa4, 0x42), 31, DP_PKT_UNKNOWN },
+	{ "stun length too short", H(0x01, 0x01, 0x00, 0x0c, 0x21, 0x12,
+	    0xa4, 0x42), 36, DP_PKT_UNKNOWN },
+	{ "stun length not x4", H(0x00, 0x01, 0x00, 0x02, 0x21, 0x12,
+	    0xa4, 0x42), 22, DP_PKT_UNKNOWN },
+	{ "stun bad cookie", H(0x00, 0x01, 0x00, 0x00, 0x21, 0x12,
+	    0xa4, 0x43), 20, DP_PKT_UNKNOWN },
+	{ "stun top bits 01", H(0x40 | 0x10, 0x01, 0x00, 0x00, 0x21, 0x12,
+	    0xa4, 0x42), 20, DP_PKT_UNKNOWN },
+	{ "stun top bits 10", H(0x80, 0x01, 0x00, 0x00, 0x21, 0x12,
+	    0xa4, 0x42), 20, DP_PKT_UNKNOWN },
+	{ "stun header short", H(0x00, 0x01, 0x00, 0x00, 0x21, 0x12,
+	    0xa4, 0x42), 19, DP_PKT_UNKNOWN },
+	/* Type 1 with a cookie where its sender index is: still WireGuard. */
+	{ "initiation with cookie", H(0x01, 0x00, 0x00, 0x00, 0x21, 0x12,
+	    0xa4, 0x42), 148, DP_PKT_WG_INITIATION },
+	{ "garbage", H(0xff, 0xff, 0xff, 0xff), 100, DP_PKT_UNKNOWN },
+	{ "dns-like", H(0x12, 0x34, 0x01, 0x00), 40, DP_PKT_UNKNOWN },
+};
+
+START_TEST(test_classify_table)
+{
+	const struct row *r = &rows[_i];
+	const uint8_t *p = dgram(r->n, r->head, r->hn);
+
+	ck_assert_msg(dp_classify(p, r->n) == r->want,
+	    "%s (%zu bytes): %s, want %s", r->what, r->n,
+	    dp_pkt_name(dp_classify(p, r->n)), dp_pkt_name(r->want));
+}
+END_TEST
+
+START_TEST(test_channeldata)
+{
+	static const uint8_t m[] = { 0x40, 0x07, 0x00, 0x05,
+	    'h', 'e', 'l', 'l', 'o', 0, 0, 0 };
+	const uint8_t *inner;
+	uint16_t ch;
+	size_t n;
+
+	ck_assert_int_eq(dp_classify(m, sizeof(m)), DP_PKT_CHANNEL_DATA);
+	dp_channeldata(m, sizeof(m), &ch, &inner, &n);
+	ck_assert_uint_eq(ch, 0x4007);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_ptr_eq(inner, m + 4);
+	ck_assert_mem_eq(inner, "hello", 5);
+}
+END_TEST
+
+static union fz_sockaddr
+sa(const char *s)
+{
+	union fz_sockaddr a;
+
+	ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &a), 0);
+	return a;
+}
+
+START_TEST(test_chans)
+{
+	struct dp_chans t;
+	union fz_sockaddr r1 = sa("192.0.2.1:3478"), r2 = sa("[2001:db8::1]:3478");
+	union fz_sockaddr r1p = sa("192.0.2.1:3479");
+	int p1, p2;
+	unsigned i;
+
+	dp_chans_init(&t);
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1, 0x4000));
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p1), 0);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p1), 0);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p2), -EEXIST);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x3fff, &p1), -EINVAL);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x5000, &p1), -EINVAL);
+	ck_assert_int_eq(dp_chans_add(&t, &r2, 0x4000, &p2), 0);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4fff, &p2), 0);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r1, 0x4000), &p1);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r2, 0x4000), &p2);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r1, 0x4fff), &p2);
+	/* Another port of the same host is another relay socket. */
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1p, 0x4000));
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1, 0x4001));
+	ck_assert_uint_eq(dp_chans_count(&t), 3);
+	ck_assert_int_eq(dp_chans_remove(&t, &r1, 0x4000), 0);
+	ck_assert_int_eq(dp_chans_remove(&t, &r1, 0x4000), -ENOENT);
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1, 0x4000));
+	dp_chans_remove_peer(&t, &p2);
+	ck_assert_uint_eq(dp_chans_count(&t), 0);
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r2, 0x4000));
+	/* Many: the table grows and keeps every binding. */
+	for (i = 0; i < 4096; i++)
+		ck_assert_int_eq(dp_chans_add(&t, i & 1 ? &r1 : &r2,
+		    (uint16_t)(0x4000 + i), i & 2 ? &p1 : &p2), 0);
+	for (i = 0; i < 4096; i++)
+		ck_assert_ptr_eq(dp_chans_lookup(&t, i & 1 ? &r1 : &r2,
+		    (uint16_t)(0x4000 + i)), i & 2 ? (void *)&p1 : (void *)&p2);
+	dp_chans_remove_peer(&t, &p1);
+	ck_assert_uint_eq(dp_chans_count(&t), 2048);
+	dp_chans_destroy(&t);
+}
+END_TEST
+
+START_TEST(test_stunq)
+{
+	struct dp_stunq q;
+	struct dp_stun s;
+	union fz_sockaddr from = sa("198.51.100.7:3478"), local =
+	    sa("10.0.0.1:51820");
+	uint8_t d[DP_STUN_MAX + 1];
+	unsigned i;
+
+	memset(d, 0xab, sizeof(d));
+	ck_assert_int_eq(dp_stunq_init(&q, 4), 0);
+	ck_assert(!dp_stunq_pop(&q, &s));
+	for (i = 0; i < 4; i++) {
+		d[0] = (uint8_t)i;
+		ck_assert(dp_stunq_push(&q, DP_SOCK_UDP4, &from, &local, d,
+		    20 + i * 4));
+	}
+	ck_assert(!dp_stunq_push(&q, DP_SOCK_UDP4, &from, &local, d, 20));
+	for (i = 0; i < 4; i++) {
+		ck_assert(dp_stunq_pop(&q, &s));
+		ck_assert_uint_eq(s.data[0], i);
+		ck_assert_uint_eq(s.len, 20 + i * 4);
+		ck_assert_uint_eq(s.sock, DP_SOCK_UDP4);
+		ck_assert(addr_eq(&s.from.sa, &from.sa));
+		ck_assert(addr_eq(&s.local.sa, &local.sa));
+		/* the ring wraps */
+		ck_assert(dp_stunq_push(&q, DP_SOCK_UDP6, &from, &local, d,
+		    DP_STUN_MAX));
+	}
+	ck_assert(!dp_stunq_push(&q, DP_SOCK_UDP6, &from, &local, d,
+	    DP_STUN_MAX));
+	for (i = 0; i < 4; i++) {
+		ck_assert(dp_stunq_pop(&q, &s));
+		ck_assert_uint_eq(s.len, DP_STUN_MAX);
+	}
+	ck_assert(!dp_stunq_pop(&q, &s));
+	ck_assert(!dp_stunq_push(&q, DP_SOCK_UDP4, &from, &local, d,
+	    DP_STUN_MAX + 1));
+	dp_stunq_destroy(&q);
+}
+END_TEST
+
+static Suite *
+rx_suite(void)
+{
+	Suite *s = suite_create("rx");
+	TCase *tc = tcase_create("rx");
+
+	tcase_add_loop_test(tc, test_classify_table, 0,
+	    (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_channeldata);
+	tcase_add_test(tc, test_chans);
+	tcase_add_test(tc, test_stunq);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(rx_suite)

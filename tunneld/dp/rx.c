@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rx.h"
+
+#define STUN_MAGIC	0x2112a442u
+#define STUN_HDR_LEN	20
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* --- classification --- */
+
+enum dp_pkt
+dp_classify(const uint8_t *p, size_t n)
+{
+	size_t len;
+
+	if (n < 4)
+		return DP_PKT_UNKNOWN;
+	/*
+	 * WireGuard only at its exact sizes: STUN types 0x01xx..0x04xx
+	 * (responses, say) start with the same byte.
+	 */
+	if (p[0] >= 1 && p[0] <= 4 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
+		if (p[0] == 1 && n == 148)
+			return DP_PKT_WG_INITIATION;
+		if (p[0] == 2 && n == 92)
+			return DP_PKT_WG_RESPONSE;
+		if (p[0] == 3 && n == 64)
+			return DP_PKT_WG_COOKIE;
+		if (p[0] == 4 && n >= 32)
+			return DP_PKT_WG_DATA;
+	}
+	if (p[0] >= 0x40 && p[0] <= 0x4f) {
+		len = get16(p + 2);
+		if (4 + len > n || n > 4 + ((len + 3) & ~(size_t)3))
+			return DP_PKT_UNKNOWN;
+		return DP_PKT_CHANNEL_DATA;
+	}
+	if ((p[0] & 0xc0) == 0 && n >= STUN_HDR_LEN &&
+	    get32(p + 4) == STUN_MAGIC) {
+		len = get16(p + 2);
+		if (len % 4 != 0 || STUN_HDR_LEN + len != n)
+			return DP_PKT_UNKNOWN;
+		return DP_PKT_STUN;
+	}
+	return DP_PKT_UNKNOWN;
+}
+
+const char *
+dp_pkt_name(enum dp_pkt t)
+{
+	static const char *const names[] = {
+		"unknown", "wg-initiation", "wg-response", "wg-cookie",
+		"wg-data", "channel-data", "stun",
+	};
+
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] :
+	    "?";
+}
+
+void
+dp_channeldata(const uint8_t *p, size_t n, uint16_t *channel,
+    const uint8_t **inner, size_t *inner_len)
+{
+	(void)n;
+	*channel = get16(p);
+	*inner = p + 4;
+	*inner_len = get16(p + 2);
+}
+
+/* --- relay channels --- */
+
+struct dp_chan {
+	struct dp_chan		*next;
+	union fz_sockaddr	 relay;
+	uint16_t		 channel;
+	void			*peer;
+};
+
+#define CHAN_BUCKETS_MIN 64
+
+void
+dp_chans_init(struct dp_chans *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_rwlock_init(&t->lock, NULL);
+}
+
+void
+dp_chans_destroy(struct dp_chans *t)
+{
+	size_t i;
+	struct dp_chan *c, *next;
+
+	for (i = 0; i < t->nbuckets; i++)
+		for (c = t->bucket[i]; c != NULL; c = next) {
+			next = c->next;
+			free(c);
+		}
+	free(t->bucket);
+	pthread_rwlock_destroy(&t->lock);
+}
+
+/* FNV-1a over the address, port and channel. */
+static size_t
+chan_hash(const union fz_sockaddr *a, uint16_t channel)
+{
+	const uint8_t *b;
+	size_t n, i;
+	uint32_t h = 2166136261u;
+	uint16_t port = addr_port(&a->sa);
+
+	if (a->sa.sa_family == AF_INET) {
+		b = (const uint8_t *)&a->in4.sin_addr;
+		n = 4;
+	} else {
+		b = (const uint8_t *)&a->in6.sin6_addr;
+		n = 16;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	h = (h ^ (port >> 8)) * 16777619u;
+	h = (h ^ (port & 0xff)) * 16777619u;
+	h = (h ^ (channel >> 8)) * 16777619u;
+	h = (h ^ (channel & 0xff)) * 16777619u;
+	return h;
+}
+
+static struct dp_chan **
+chan_find(struct dp_chans *t, const union fz_sockaddr *relay, uint16_t ch)
+{
+	struct dp_chan **pp;
+
+	if (t->nbuckets == 0)
+		return NULL;
+	for (pp = &t->bucket[chan_hash(relay, ch) & (t->nbuckets - 1)];
+	    *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->channel == ch && addr_eq(&(*pp)->relay.sa,
+		    &relay->sa))
+			return pp;
+	return NULL;
+}
+
+/* Doubles the table (lock held for writing); the old one stays on -ENOMEM. */
+static int
+chan_grow(struct dp_chans *t)
+{
+	size_t nb = t->nbuckets == 0 ? CHAN_BUCKETS_MIN : t->nbuckets * 2, i;
+	struct dp_chan **b, *c, *next;
+
+	if ((b = calloc(nb, sizeof(*b))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < t->nbuckets; i++)
+		for (c = t->bucket[i]; c != NULL; c = next) {
+			size_t h = chan_hash(&c->relay, c->channel) & (nb - 1);
+
+			next = c->next;
+			c->next = b[h];
+			b[h] = c;
+		}
+	free(t->bucket);
+	t->bucket = b;
+	t->nbuckets = nb;
+	return 0;
+}
+
+int
+dp_chans_add(struct dp_chans *t, const union fz_sockaddr *relay,
+    uint16_t channel, void *peer)
+{
+	struct dp_chan **pp, *c;
+	size_t h;
+	int rc = 0;
+
+	if (channel < DP_CHANNEL_MIN || channel > DP_CHANNEL_MAX ||
+	    peer == NULL || (relay->sa.sa_family != AF_INET &&
+	    relay->sa.sa_family != AF_INET6))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&t->lock);
+	if ((pp = chan_find(t, relay, channel)) != NULL) {
+		rc = (*pp)->peer == peer ? 0 : -EEXIST;
+		goto out;
+	}
+	if (t->n >= t->nbuckets && chan_grow(t) != 0 && t->nbuckets == 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(&c->relay, relay, addr_len(&relay->sa));
+	c->channel = channel;
+	c->peer = peer;
+	h = chan_hash(relay, channel) & (t->nbuckets - 1);
+	c->next = t->bucket[h];
+	t->bucket[h] = c;
+	t->n++;
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+int
+dp_chans_remove(struct dp_chans *t, const union fz_sockaddr *relay,
+    uint16_t channel)
+{
+	struct dp_chan **pp, *c = NULL;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if ((pp = chan_find(t, relay, channel)) != NULL) {
+		c = *pp;
+		*pp = c->next;
+		t->n--;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	free(c);
+	return c != NULL ? 0 : -ENOENT;
+}
+
+void
+dp_chans_remove_peer(struct dp_chans *t, const void *peer)
+{
+	struct dp_chan **pp, *c, *gone = NULL;
+	size_t i;
+
+	pthread_rwlock_wrlock(&t->lock);
+	for (i = 0; i < t->nbuckets; i++)
+		for (pp = &t->bucket[i]; *pp != NULL;) {
+			c = *pp;
+			if (c->peer != peer) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			c->next = gone;
+			gone = c;
+			t->n--;
+		}
+	pthread_rwlock_unlock(&t->lock);
+	for (; gone != NULL; gone = c) {
+		c = gone->next;
+		free(gone);
+	}
+}
+
+void *
+dp_chans_lookup(struct dp_chans *t, const union fz_sockaddr *relay,
+    uint16_t channel)
+{
+	struct dp_chan **pp;
+	void *peer = NULL;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if ((pp = chan_find(t, relay, channel)) != NULL)
+		peer = (*pp)->peer;
+	pthread_rwlock_unlock(&t->lock);
+	return peer;
+}
+
+size_t
+dp_chans_count(struct dp_chans *t)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = t->n;
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}
+
+/* --- the STUN queue --- */
+
+int
+dp_stunq_init(struct dp_stunq *q, unsigned cap)
+{
+	memset(q, 0, sizeof(*q));
+	if (cap == 0 || (q->ring = calloc(cap, sizeof(*q->ring))) == NULL)
+		return -ENOMEM;
+	q->cap = cap;
+	pthread_mutex_init(&q->lock, NULL);
+	return 0;
+}
+
+void
+dp_stunq_destroy(struct dp_stunq *q)
+{
+	if (q->ring == NULL)
+		return;
+	free(q->ring);
+	q->ring = NULL;
+	pthread_mutex_destroy(&q->lock);
+}
+
+bool
+dp_stunq_push(struct dp_stunq *q, uint32_t sock,
+    const union fz_sockaddr *from, const union fz_sockaddr *local,
+    const uint8_t *p, size_t len)
+{
+	struct dp_stun *s;
+
+	if (len > DP_STUN_MAX)
+		return false;
+	pthread_mutex_lock(&q->lock);
+	if (q->n == q->cap) {
+		pthread_mutex_unlock(&q->lock);
+		return false;
+	}
+	s = &q->ring[(q->head + q->n) % q->cap];
+	s->sock = sock;
+	s->from = *from;
+	s->local = *local;
+	s->len = len;
+	memcpy(s->data, p, len);
+	q->n++;
+	pthread_mutex_unlock(&q->lock);
+	return true;
+}
+
+bool
+dp_stunq_pop(struct dp_stunq *q, struct dp_stun *out)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->n > 0) {
+		*out = q->ring[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		ok = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ok;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The receive side's pure parts (no I/O; tests/unit/check_rx):
+ *  - dp_classify: what a datagram on the data plane's UDP port is, by its
+ *    first byte and exact sizes (WireGuard, TURN ChannelData, STUN);
+ *  - the relay-channel table: (relay address, channel number) -> peer, so
+ *    ChannelData from a known relay is unwrapped and attributed;
+ *  - the STUN queue: datagrams for fz-controld, from the workers to the
+ *    main loop, bounded.
+ */
+#ifndef FZ_DP_RX_H
+#define FZ_DP_RX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+enum dp_pkt {
+	DP_PKT_UNKNOWN,
+	DP_PKT_WG_INITIATION,	/* type 1, 148 bytes */
+	DP_PKT_WG_RESPONSE,	/* type 2, 92 bytes */
+	DP_PKT_WG_COOKIE,	/* type 3, 64 bytes */
+	DP_PKT_WG_DATA,		/* type 4, 32 bytes or more */
+	DP_PKT_CHANNEL_DATA,	/* RFC 8656 §12.4, channel 0x4000..0x4fff */
+	DP_PKT_STUN,		/* RFC 8489 §6 header, length matching */
+};
+
+/*
+ * WireGuard: first byte 1..4, three zero bytes, the type's exact length
+ * (data: at least header and tag).  ChannelData: first byte 0x40..0x4f,
+ * the length field not past the datagram, with at most the padding to a
+ * multiple of 4 after it.  STUN: the top two bits 00, the magic cookie
+ * 0x2112A442 at offset 4, a length that is a multiple of 4 and is the
+ * datagram's after the 20-byte header.  The three never overlap.
+ */
+enum dp_pkt dp_classify(const uint8_t *, size_t);
+const char *dp_pkt_name(enum dp_pkt);
+
+/* The channel and inner datagram of a DP_PKT_CHANNEL_DATA message. */
+void	dp_channeldata(const uint8_t *, size_t, uint16_t *channel,
+	    const uint8_t **inner, size_t *inner_len);
+
+#define DP_CHANNEL_MIN	0x4000
+#define DP_CHANNEL_MAX	0x4fff
+
+/*
+ * (relay address and port, channel) -> peer.  Readers (the workers) and
+ * writers take a read-write lock; the peer pointer stays valid for a
+ * worker inside its RCU read section (peers are freed after a grace
+ * period, and dp_peer_remove drops the peer's channels first).
+ */
+struct dp_chan;
+struct dp_chans {
+	pthread_rwlock_t  lock;
+	struct dp_chan	**bucket;	/* nbuckets, allocated on first add */
+	size_t		  nbuckets, n;
+};
+
+void	dp_chans_init(struct dp_chans *);
+void	dp_chans_destroy(struct dp_chans *);
+/*
+ * 0, or -EINVAL (channel outside DP_CHANNEL_MIN..MAX, address neither
+ * IPv4 nor IPv6), -EEXIST (bound to another peer), -ENOMEM.  Adding an
+ * existing binding again is a no-op.
+ */
+int	dp_chans_add(struct dp_chans *, const union fz_sockaddr *relay,
+	    uint16_t channel, void *peer) __attribute__((warn_unused_result));
+int	dp_chans_remove(struct dp_chans *, const union fz_sockaddr *relay,
+	    uint16_t channel);			/* 0 or -ENOENT */
+void	dp_chans_remove_peer(struct dp_chans *, const void *peer);
+void	*dp_chans_lookup(struct dp_chans *, const union fz_sockaddr *relay,
+	    uint16_t channel);
+size_t	dp_chans_count(struct dp_chans *);
+
+/* A STUN datagram for fz-controld. */
+#define DP_STUN_MAX	1500		/* larger ones are dropped */
+#define DP_SOCK_UDP4	4		/* sock: the IPv4 socket ... */
+#define DP_SOCK_UDP6	6		/* ... or the IPv6 one */
+struct dp_stun {
+	uint32_t		 sock;
+	union fz_sockaddr	 from, local;
+	size_t			 len;
+	uint8_t			 data[DP_STUN_MAX];
+};
+
+/* A bounded ring of them, filled by the workers, emptied by one reader. */
+struct dp_stunq {
+	pthread_mutex_t	 lock;
+	struct dp_stun	*ring;
+	unsigned	 cap, head, n;
+};
+
+int	dp_stunq_init(struct dp_stunq *, unsigned cap)
+	    __attribute__((warn_unused_result));
+void	dp_stunq_destroy(struct dp_stunq *);
+/* false when the queue is full (or len > DP_STUN_MAX). */
+bool	dp_stunq_push(struct dp_stunq *, uint32_t sock,
+	    const union fz_sockaddr *from, const union fz_sockaddr *local,
+	    const uint8_t *, size_t len);
+bool	dp_stunq_pop(struct dp_stunq *, struct dp_stun *);
+
+#endif
