@@ -4,11 +4,12 @@
 TUNNELD_INC = -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/dp \
 	-I$(top_srcdir)/tunneld/net -I$(top_srcdir)/tunneld/static
 
-# The data plane's pure parts (offloads; the receive classifier), linked
+# The data plane but dataplane.c (which its test and benchmark include):
+# the send side, and the pure parts (offloads, receive classifier), linked
 # by fz-tunneld, its tests, fuzz targets and benchmarks.
 noinst_LIBRARIES += libfzdp.a
 libfzdp_a_SOURCES = tunneld/dp/offload.c tunneld/dp/offload.h \
-	tunneld/dp/rx.c tunneld/dp/rx.h
+	tunneld/dp/rx.c tunneld/dp/rx.h tunneld/dp/tx.c tunneld/dp/dp_impl.h
 libfzdp_a_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 DP_LIBS = libfzdp.a
 
@@ -66,8 +67,8 @@ tests_fuzz_fuzz_wgconfig_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_wgconfig_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
-# The data plane, compiled into its test (its send path is static): a
-# worker over loopback without threads, and a whole dp_new'd data plane.
+# The data plane, compiled into its test: the send path on a worker over
+# loopback without threads, and a whole dp_new'd data plane.
 check_PROGRAMS += tests/unit/check_dataplane
 UNIT_TESTS += tests/unit/check_dataplane
 TESTS += tests/unit/check_dataplane

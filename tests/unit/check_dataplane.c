@@ -3,7 +3,7 @@
  * The data plane's send path (group buffers, TSO segmentation, sealing) at
  * the largest MTU: full-size packets are encrypted into the group buffers,
  * sent over loopback with sendmmsg and decrypted by a second device.
- * The send path is static, so the module is compiled into this test; run it
+ * dataplane.c is compiled into this test (tx.c comes from libfzdp.a); run it
  * under ASan (build-asan, make check-unit) to catch any write past a group.
  *
  * The receive demultiplexer on a whole data plane (dp_new, dp_start, its
@@ -168,10 +168,10 @@ START_TEST(test_full_size_packets)
 	ck_assert_ptr_nonnull(k);
 	for (i = 0; i < GROUPS; i++) {
 		ipv4_udp(pkt, WG_MTU_MAX, (uint8_t)i);
-		send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
+		tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
 	}
 	ck_assert_uint_eq(W.ng, GROUPS);
-	flush_groups(&W);
+	tx_flush(&W);
 	ck_assert_uint_eq(dp_counter(&D, DP_TX_PACKETS), GROUPS);
 	ck_assert_uint_eq(dp_counter(&D, DP_DROP_SEND), 0);
 	while (recv_open(buf, 65536, &plain) == WG_MTU_MAX) {
@@ -201,19 +201,19 @@ START_TEST(test_oversize_dropped)
 	ck_assert_ptr_nonnull(k);
 	for (i = 0; i + 1 < GROUPS; i++) {
 		ipv4_udp(pkt, WG_MTU_MAX, (uint8_t)i);
-		send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
+		tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
 	}
 	ipv4_udp(pkt, 65535, 0);
-	send_packet(&W, A.peer, k, &rx_addr, pkt, 65535);
+	tx_send_packet(&W, A.peer, k, &rx_addr, pkt, 65535);
 	ipv4_udp(pkt, WG_MTU_MAX + 1, 0);
-	send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX + 1);
+	tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX + 1);
 	ck_assert_uint_eq(dp_counter(&D, DP_DROP_BAD_PACKET), 2);
 	ck_assert_uint_eq(W.ng, GROUPS - 1);
-	flush_groups(&W);
+	tx_flush(&W);
 	ck_assert_uint_eq(dp_counter(&D, DP_TX_PACKETS), GROUPS - 1);
 	ck_assert_uint_eq(recv_open(buf, 65536, &plain), WG_MTU_MAX);
 	/* Nor is one kept to wait for a handshake. */
-	stage(&D, A.peer, pkt, 65535);
+	tx_stage(&D, A.peer, pkt, 65535);
 	ck_assert_uint_eq(dp_counter(&D, DP_DROP_BAD_PACKET), 3);
 	wg_keypair_put(k);
 	free(pkt);
@@ -249,10 +249,10 @@ START_TEST(test_tso_at_max_mtu)
 	memset(&vh, 0, sizeof(vh));
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vh.gso_size = (uint16_t)mss;
-	ck_assert_int_eq(segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
+	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
 	    len), 0);
 	ck_assert_uint_eq(W.ng, 2);
-	flush_groups(&W);
+	tx_flush(&W);
 	ck_assert_uint_eq(dp_counter(&D, DP_TX_PACKETS), 2);
 	n = recv_open(buf, 65536, &plain);
 	ck_assert_uint_eq(n, WG_MTU_MAX);
@@ -263,7 +263,7 @@ START_TEST(test_tso_at_max_mtu)
 	ck_assert_int_eq(memcmp(plain + 40, pkt + 40 + mss, n - 40), 0);
 	/* gso_size beyond the limit is refused, not written. */
 	vh.gso_size = (uint16_t)(mss + 16);
-	ck_assert_int_eq(segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
+	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
 	    len), -1);
 	ck_assert_uint_eq(W.ng, 0);
 	wg_keypair_put(k);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The data plane's private header (tunneld/dp only): its structures and
+ * the send side (tx.c) that dataplane.c's receive path, workers and timer
+ * thread call.
+ */
+#ifndef FZ_DP_IMPL_H
+#define FZ_DP_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "dataplane.h"
+#include "log.h"
+#include "offload.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+#define GROUPS		16		/* send groups per flush */
+#define GROUP_SIZE	65536		/* one sendmsg, possibly GSO */
+#define GSO_MAX_BYTES	65000		/* UDP payload limit per GSO send */
+#define GSO_MAX_SEGS	64
+#define RECV_MSGS	8
+#define RECV_SIZE	65536
+#define TUN_READS	64		/* TUN reads per wakeup */
+#define STAGE_MAX	128		/* packets waiting for a handshake */
+#define TUN_BUF		(TUN_VNET_HDR_LEN + 65536)
+
+/* A packet waiting for a session (allocated only when one waits). */
+struct staged {
+	struct staged	*next;
+	size_t		 len;
+	uint8_t		 pkt[];
+};
+
+/*
+ * The data plane's part of a peer: small, so that an idle peer costs
+ * little (no preallocated queue).  Freed with its wg_peer, after an RCU
+ * grace period (dp_peer_free).
+ */
+struct dp_peer {
+	struct wg_peer		*wg;
+	struct allowedips_set	 aips;		/* under the trie's lock */
+	pthread_mutex_t		 qlock;
+	struct staged		*qhead, *qtail;
+	unsigned		 qn;
+};
+
+struct group {
+	struct wg_peer		*peer;
+	union fz_sockaddr	 to;
+	size_t			 len;		/* bytes used */
+	size_t			 seg;		/* segment size (GSO) or 0 */
+	unsigned		 nseg;
+	bool			 closed;	/* last segment was short */
+};
+
+struct worker {
+	struct dp	*dp;
+	struct off_co	 co;			/* TCP flows for the TUN */
+	int		 idx;
+	int		 tunfd;
+	int		 udp4, udp6;
+	int		 ep;
+	pthread_t	 th;
+	bool		 started;
+	uint8_t		*tunbuf;		/* one TUN read */
+	uint8_t		*out;			/* GROUPS * GROUP_SIZE */
+	struct group	 g[GROUPS];
+	unsigned	 ng;
+	uint8_t		*rx;			/* RECV_MSGS * RECV_SIZE */
+	uint8_t		 seg[2048];		/* one segment being built */
+};
+
+struct dp {
+	struct wg_device	*dev;
+	struct allowedips	*aip;
+	struct tun		*tun;
+	int			 mtu;
+	uint16_t		 port;
+	int			 nworkers;
+	struct worker		*w;
+	int			 stopfd;	/* eventfd: stop everything */
+	int			 wakefd;	/* eventfd: timer work now */
+	pthread_t		 timer;
+	bool			 timer_started;
+	_Atomic uint64_t	 ctr[DP_COUNTERS];
+	_Atomic unsigned	 hs_count;	/* handshakes this second */
+	pthread_mutex_t		 peers_lock;	/* dp_peer_add/remove; no reader
+						   takes it (adding may wait for
+						   an RCU grace period) */
+	struct log_ratelimit	 rl;
+	bool			 gro;		/* TUN takes TSO writes */
+	struct dp_chans		 chans;		/* relay channels -> peers */
+	struct dp_stunq		 stunq;		/* STUN for the main loop */
+	_Atomic bool		 stun_on;	/* stunq is in use */
+	int			 stunfd;	/* eventfd: STUN waits */
+};
+
+static inline void
+count(struct dp *dp, enum dp_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&dp->ctr[c], n, memory_order_relaxed);
+}
+
+static inline struct dp_peer *
+dpp(struct wg_peer *p)
+{
+	return wg_peer_cookie(p);
+}
+
+/* tx.c: staging (packets waiting for a session) */
+void	tx_stage(struct dp *, struct wg_peer *, const uint8_t *, size_t);
+void	tx_stage_drop(struct dp *, struct wg_peer *);
+void	dp_peer_free(void *);		/* the wg_peer's destructor */
+
+/* tx.c: sending, each worker (and the timer thread) with its own groups */
+void	tx_flush(struct worker *);
+void	tx_send_packet(struct worker *, struct wg_peer *, struct wg_keypair *,
+	    const union fz_sockaddr *, const uint8_t *, size_t);
+int	tx_segment_and_send(struct worker *, struct wg_peer *,
+	    struct wg_keypair *, const union fz_sockaddr *,
+	    const struct virtio_net_hdr *, uint8_t *, size_t);
+void	tx_tun_readable(struct worker *);
+void	tx_flush_staged(struct worker *, struct wg_peer *);
+void	tx_keepalive(struct worker *, struct wg_peer *);
+void	tx_initiation(struct worker *, struct wg_peer *);
+
+#endif
