@@ -125,7 +125,9 @@ stat_field() { sed 's/.*) //' "/proc/$1/stat" | awk -v n="$2" '{ print $(n - 2) 
 	ns_fail "fz-controld shares fz-tunneld's session"
 [ "$(stat_field "$CPID" 6)" = "$CPID" ] || ns_fail "fz-controld is not a session leader"
 [ "$(stat_field "$CPID" 7)" = 0 ] || ns_fail "fz-controld has a controlling tty"
-[ "$(readlink "/proc/$CPID/fd/0")" = /dev/null ] || ns_fail "fd 0: $(readlink "/proc/$CPID/fd/0")"
+# By device number: in a chroot, readlink may show the path outside it.
+[ "$(stat -L -c %F:%t:%T "/proc/$CPID/fd/0")" = "$(stat -c %F:%t:%T /dev/null)" ] ||
+	ns_fail "fd 0: $(readlink "/proc/$CPID/fd/0"), not /dev/null"
 for fd in 1 2; do
 	case $(readlink "/proc/$CPID/fd/$fd") in pipe:*) ;;
 	*) ns_fail "fd $fd: $(readlink "/proc/$CPID/fd/$fd")" ;; esac
