@@ -267,8 +267,10 @@ read_token(const char *file, char *out, size_t cap)
 
 	if (file != NULL && strcmp(file, "-") != 0 &&
 	    (f = fopen(file, "re")) == NULL) {
-		fprintf(stderr, "fzctl: %s: %s\n", file, strerror(errno));
-		return -1;
+		int err = errno;
+
+		fprintf(stderr, "fzctl: %s: %s\n", file, strerror(err));
+		return -err;
 	}
 	if (f == stdin && isatty(0))
 		fprintf(stderr, "token: ");
@@ -280,7 +282,7 @@ read_token(const char *file, char *out, size_t cap)
 	out[n] = '\0';
 	if (n == 0) {
 		fprintf(stderr, "fzctl: no token given\n");
-		return -1;
+		return -ENODATA;
 	}
 	return 0;
 }

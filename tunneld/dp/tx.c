@@ -238,9 +238,10 @@ seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len,
     size_t cap)
 {
 	size_t out;
+	int rc;
 
-	if (wg_encrypt(k, dst, len, cap, &out) != 0)
-		return -1;
+	if ((rc = wg_encrypt(k, dst, len, cap, &out)) != 0)
+		return rc;
 	group_commit(w, out);
 	count(w->dp, DP_TX_PACKETS, 1);
 	count(w->dp, DP_TX_BYTES, len);
@@ -291,22 +292,23 @@ tx_segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
 	struct off_seg plan;
 	size_t full;
 	unsigned i;
+	int rc;
 
-	if (off_seg_plan(vh, pkt, len, 65535, &plan) != 0)
-		return -1;
+	if ((rc = off_seg_plan(vh, pkt, len, 65535, &plan)) != 0)
+		return rc;
 	/* A segment's sealed size must fit one UDP datagram. */
 	if ((full = sealed_size(plan.hlen + plan.mss)) > WG_UDP_PAYLOAD_MAX)
-		return -1;
+		return -EMSGSIZE;
 	for (i = 0; i < plan.nseg; i++) {
 		size_t tot = off_seg_len(&plan, i), cap;
 		uint8_t *dst;
 
 		dst = group_slot(w, p, to, sealed_size(tot), full, &cap);
 		if (sealed_size(tot) > cap)
-			return -1;
+			return -EMSGSIZE;
 		(void)off_seg_build(&plan, pkt, i, dst + WG_DATA_HDR_LEN);
-		if (seal_one(w, k, dst, tot, cap) != 0)
-			return -1;
+		if ((rc = seal_one(w, k, dst, tot, cap)) != 0)
+			return rc;
 	}
 	return 0;
 }
