@@ -264,7 +264,7 @@ START_TEST(test_tso_at_max_mtu)
 	/* gso_size beyond the limit is refused, not written. */
 	vh.gso_size = (uint16_t)(mss + 16);
 	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
-	    len), -1);
+	    len), -EMSGSIZE);
 	ck_assert_uint_eq(W.ng, 0);
 	wg_keypair_put(k);
 	free(pkt);
