@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: ISC
-# The WireGuard protocol core, as a library the data plane and tests link.
+# The WireGuard protocol core (tunneld/wg/), as a library the data plane and
+# tests link.  Its public headers (wg.h, allowedips.h, ratelimiter.h) are
+# included by bare name everywhere, so the folder joins every target's
+# include path.
+WG_CPPFLAGS = -I$(top_srcdir)/tunneld/wg
+AM_CPPFLAGS += $(WG_CPPFLAGS)
 noinst_LIBRARIES += libfzwg.a
 libfzwg_a_SOURCES = \
-	tunneld/wg.h tunneld/wg_noise.c tunneld/wg_rcu.h \
-	tunneld/allowedips.h tunneld/allowedips.c \
-	tunneld/ratelimiter.h tunneld/ratelimiter.c
+	tunneld/wg/wg.h tunneld/wg/noise.c tunneld/wg/wg_rcu.h \
+	tunneld/wg/allowedips.h tunneld/wg/allowedips.c \
+	tunneld/wg/ratelimiter.h tunneld/wg/ratelimiter.c
 libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)
 WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
 	-lpthread
