@@ -7,7 +7,10 @@ WG_CPPFLAGS = -I$(top_srcdir)/tunneld/wg
 AM_CPPFLAGS += $(WG_CPPFLAGS)
 noinst_LIBRARIES += libfzwg.a
 libfzwg_a_SOURCES = \
-	tunneld/wg/wg.h tunneld/wg/noise.c tunneld/wg/wg_rcu.h \
+	tunneld/wg/wg.h tunneld/wg/messages.h tunneld/wg/wg_int.h \
+	tunneld/wg/wg_rcu.h \
+	tunneld/wg/device.c tunneld/wg/noise.c tunneld/wg/cookie.c \
+	tunneld/wg/keypair.c tunneld/wg/timers.c tunneld/wg/peerlookup.c \
 	tunneld/wg/allowedips.h tunneld/wg/allowedips.c \
 	tunneld/wg/ratelimiter.h tunneld/wg/ratelimiter.c
 libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)
