@@ -139,8 +139,8 @@ peer_free_rcu(struct rcu_head *h)
 {
 	struct wg_peer *p = caa_container_of(h, struct wg_peer, rcu);
 
-	if (p->cookie_dtor != NULL && p->cookie_slot != NULL)
-		p->cookie_dtor(p->cookie_slot);
+	if (p->slot_dtor != NULL && p->dp_slot != NULL)
+		p->slot_dtor(p->dp_slot);
 	pthread_mutex_destroy(&p->lock);
 	sodium_memzero(p, sizeof(*p));
 	free(p);
@@ -344,14 +344,14 @@ wg_peer_name(const struct wg_peer *p)
 void *
 wg_peer_cookie(const struct wg_peer *p)
 {
-	return __atomic_load_n(&p->cookie_slot, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&p->dp_slot, __ATOMIC_ACQUIRE);
 }
 
 void
 wg_peer_set_cookie(struct wg_peer *p, void *c, void (*dtor)(void *))
 {
-	p->cookie_dtor = dtor;
-	__atomic_store_n(&p->cookie_slot, c, __ATOMIC_RELEASE);
+	p->slot_dtor = dtor;
+	__atomic_store_n(&p->dp_slot, c, __ATOMIC_RELEASE);
 }
 
 void

@@ -112,7 +112,7 @@ struct wg_peer {
 	uint64_t		 t_data_sent;	/* non-keepalive data */
 	uint64_t		 t_any_sent;
 	_Atomic uint64_t	 rx_bytes, tx_bytes;
-	void			*cookie_slot;
+	void			*dp_slot;	/* the data plane's (wg_peer_cookie) */
 	struct wg_device	*dev;
 	uint64_t		 t_hs_start;	/* attempt's first initiation */
 	uint64_t		 t_init_sent;
@@ -148,7 +148,7 @@ struct wg_peer {
 	uint64_t		 cookie_time;	/* 0: none */
 
 	_Atomic uint64_t	 last_hs_real;
-	void			(*cookie_dtor)(void *);
+	void			(*slot_dtor)(void *);
 };
 
 /* The responder's side of cookies (cookie.c): a secret rotated every 2 min. */
