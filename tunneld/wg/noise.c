@@ -20,6 +20,8 @@
 
 static const char CONSTRUCTION[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char IDENTIFIER[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+/* Initiations a second we consume from one peer (§5.1: flood protection). */
+#define INITIATIONS_PER_SEC	50
 
 /* --- primitives (paper §5.4) --- */
 

@@ -274,8 +274,6 @@ bool	wg_timers_rekey_on_receive(const struct wg_keypair *, uint64_t now);
 void	wg_timers_initiation_sent(struct wg_peer *, uint64_t now);
 /* A session was established (either role); p->lock held. */
 void	wg_timers_session_started(struct wg_peer *, uint64_t now);
-/* Initiations a second a peer may have consumed (§5.1). */
-#define INITIATIONS_PER_SEC	50
 
 /* --- peerlookup.c --- */
 int	wg_lookup_tables_new(struct wg_device *)
