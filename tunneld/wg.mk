@@ -24,15 +24,16 @@ check_PROGRAMS += $(wg_unit_tests)
 UNIT_TESTS += $(wg_unit_tests)
 TESTS += $(wg_unit_tests)
 tests_unit_check_wg_noise_SOURCES = tests/unit/check_wg_noise.c
-tests_unit_check_wg_noise_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_wg_noise_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_wg_noise_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_allowedips_SOURCES = tests/unit/check_allowedips.c
-tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_allowedips_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_ratelimiter_SOURCES = tests/unit/check_ratelimiter.c
-tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_ratelimiter_LDADD = $(WG_LIBS) $(CHECK_LIBS)
-# Pure parts on their own: they see the core's internals (wg_int.h).
+# Tests of single parts (the replay window, the timer rules): they see
+# the core's internals (wg_int.h).
 WG_INT_CFLAGS = $(SODIUM_CFLAGS) $(URCU_CFLAGS)
 tests_unit_check_wg_replay_SOURCES = tests/unit/check_wg_replay.c
 tests_unit_check_wg_replay_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
@@ -46,11 +47,11 @@ if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 endif
 tests_fuzz_fuzz_wg_allowedips_SOURCES = tests/fuzz/fuzz_wg_allowedips.c
-tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_wg_allowedips_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_allowedips_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
-tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -65,7 +66,7 @@ tests_unit_check_dataplane_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 # Handshake consumption rate (a benchmark; not run by make check).
 noinst_PROGRAMS += tests/bench/handshakes
 tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
-tests_bench_handshakes_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_handshakes_CFLAGS = $(AM_CFLAGS)
 tests_bench_handshakes_LDADD = $(WG_LIBS)
 
 # A static-mode gateway with 10 000 peers against wireguard-go (root only).
