@@ -51,7 +51,7 @@ tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_wg_allowedips_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_allowedips_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
-tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) $(WG_INT_CFLAGS) $(B2_CFLAGS)
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
