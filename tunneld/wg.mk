@@ -19,7 +19,7 @@ WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
 
 wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
 	tests/unit/check_ratelimiter tests/unit/check_wg_replay \
-	tests/unit/check_wg_timers
+	tests/unit/check_wg_timers tests/unit/check_wg_cookie
 check_PROGRAMS += $(wg_unit_tests)
 UNIT_TESTS += $(wg_unit_tests)
 TESTS += $(wg_unit_tests)
@@ -32,7 +32,7 @@ tests_unit_check_allowedips_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_ratelimiter_SOURCES = tests/unit/check_ratelimiter.c
 tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_ratelimiter_LDADD = $(WG_LIBS) $(CHECK_LIBS)
-# Tests of single parts (the replay window, the timer rules): they see
+# Tests of single parts (replay window, timer rules, cookies): they see
 # the core's internals (wg_int.h).
 WG_INT_CFLAGS = $(SODIUM_CFLAGS) $(URCU_CFLAGS)
 tests_unit_check_wg_replay_SOURCES = tests/unit/check_wg_replay.c
@@ -41,6 +41,9 @@ tests_unit_check_wg_replay_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_wg_timers_SOURCES = tests/unit/check_wg_timers.c
 tests_unit_check_wg_timers_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
 tests_unit_check_wg_timers_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_wg_cookie_SOURCES = tests/unit/check_wg_cookie.c
+tests_unit_check_wg_cookie_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_wg_cookie_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 if ENABLE_FUZZING
