@@ -1,46 +1,67 @@
 # SPDX-License-Identifier: ISC
-# The WireGuard protocol core, as a library the data plane and tests link.
+# The WireGuard protocol core (tunneld/wg/), as a library the data plane and
+# tests link.  Its public headers (wg.h, allowedips.h, ratelimiter.h) are
+# included by bare name everywhere, so the folder joins every target's
+# include path.
+WG_CPPFLAGS = -I$(top_srcdir)/tunneld/wg
+AM_CPPFLAGS += $(WG_CPPFLAGS)
 noinst_LIBRARIES += libfzwg.a
 libfzwg_a_SOURCES = \
-	tunneld/wg.h tunneld/wg_noise.c tunneld/wg_rcu.h \
-	tunneld/allowedips.h tunneld/allowedips.c \
-	tunneld/ratelimiter.h tunneld/ratelimiter.c
+	tunneld/wg/wg.h tunneld/wg/messages.h tunneld/wg/wg_int.h \
+	tunneld/wg/wg_rcu.h \
+	tunneld/wg/device.c tunneld/wg/noise.c tunneld/wg/cookie.c \
+	tunneld/wg/keypair.c tunneld/wg/timers.c tunneld/wg/peerlookup.c \
+	tunneld/wg/allowedips.h tunneld/wg/allowedips.c \
+	tunneld/wg/ratelimiter.h tunneld/wg/ratelimiter.c
 libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)
 WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
 	-lpthread
 
 wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
-	tests/unit/check_ratelimiter
+	tests/unit/check_ratelimiter tests/unit/check_wg_replay \
+	tests/unit/check_wg_timers tests/unit/check_wg_cookie
 check_PROGRAMS += $(wg_unit_tests)
 UNIT_TESTS += $(wg_unit_tests)
 TESTS += $(wg_unit_tests)
 tests_unit_check_wg_noise_SOURCES = tests/unit/check_wg_noise.c
-tests_unit_check_wg_noise_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_wg_noise_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_wg_noise_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_allowedips_SOURCES = tests/unit/check_allowedips.c
-tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_allowedips_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_allowedips_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_ratelimiter_SOURCES = tests/unit/check_ratelimiter.c
-tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld
+tests_unit_check_ratelimiter_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_ratelimiter_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+# Tests of single parts (replay window, timer rules, cookies): they see
+# the core's internals (wg_int.h).
+WG_INT_CFLAGS = $(SODIUM_CFLAGS) $(URCU_CFLAGS)
+tests_unit_check_wg_replay_SOURCES = tests/unit/check_wg_replay.c
+tests_unit_check_wg_replay_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_wg_replay_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_wg_timers_SOURCES = tests/unit/check_wg_timers.c
+tests_unit_check_wg_timers_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_wg_timers_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_wg_cookie_SOURCES = tests/unit/check_wg_cookie.c
+tests_unit_check_wg_cookie_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_wg_cookie_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 endif
 tests_fuzz_fuzz_wg_allowedips_SOURCES = tests/fuzz/fuzz_wg_allowedips.c
-tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_allowedips_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_wg_allowedips_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_allowedips_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_wg_msg_SOURCES = tests/fuzz/fuzz_wg_msg.c
-tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_fuzz_fuzz_wg_msg_CFLAGS = $(AM_CFLAGS) $(WG_INT_CFLAGS) $(B2_CFLAGS)
 tests_fuzz_fuzz_wg_msg_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wg_msg_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # Handshake consumption rate (a benchmark; not run by make check).
 noinst_PROGRAMS += tests/bench/handshakes
 tests_bench_handshakes_SOURCES = tests/bench/handshakes.c
-tests_bench_handshakes_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld
+tests_bench_handshakes_CFLAGS = $(AM_CFLAGS)
 tests_bench_handshakes_LDADD = $(WG_LIBS)
 
 # A static-mode gateway with 10 000 peers against wireguard-go (root only).

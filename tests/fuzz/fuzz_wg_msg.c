@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Feeds arbitrary datagrams to a WireGuard device that knows one peer and
- * has a session with it, as both handshake and data messages.
+ * Feeds arbitrary datagrams to a WireGuard device that knows one peer (no
+ * session), as both handshake and data messages.  The last byte of a
+ * handshake message (inside mac2) steers it: bit 0 puts the device
+ * under load (cookie replies, mac2 checks), bit 1 gives the message a
+ * valid mac1, so it gets past the MACs into the Noise steps.
  */
+#include <blake2.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "wg.h"
+#include "messages.h"
+#include "wg_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct wg_device *dev;
+static uint8_t mac1_key[32];
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,6 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(k, 0x33, 32);
 		if (wg_device_new(k, &dev) != 0)
 			return 0;
+		wg_device_public_key(dev, pub);
+		wg_cookie_derive_keys(pub, mac1_key, k);
 		memset(k, 0x44, 32);
 		wg_key_public(k, pub);
 		if (wg_peer_add(dev, pub, &p) != 0)
@@ -45,7 +53,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 		break;
 	default:
-		wg_device_set_under_load(dev, size > 0 && (data[0] & 0x80));
+		wg_device_set_under_load(dev, (data[size - 1] & 1) != 0);
+		if (data[size - 1] & 2)
+			blake2s(buf + size - WG_MACS_LEN, buf, mac1_key,
+			    WG_MAC_LEN, size - WG_MACS_LEN, sizeof(mac1_key));
 		(void)wg_handle_handshake(dev, buf, size, &src, reply, &r);
 		break;
 	}

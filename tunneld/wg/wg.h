@@ -138,7 +138,7 @@ struct wg_hs_result {
  * load, a message with a valid cookie is still refused with -EAGAIN when
  * its source (IPv4 address or IPv6 /64) is over 20 a second, burst 5.
  * Handshakes from different threads run in parallel: no lock shared by
- * all of them is held across the Diffie-Hellman work (wg_noise.c).
+ * all of them is held across the Diffie-Hellman work (wg/wg_int.h).
  */
 int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 	    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *)

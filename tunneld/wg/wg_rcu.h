@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * urcu-bp for the WireGuard core (wg_noise.c, allowedips.c): include this
+ * urcu-bp for the WireGuard core (the files of tunneld/wg/): include this
  * instead of <urcu-bp.h>.  It inlines urcu's read-side fast paths
  * (_LGPL_SOURCE: about 2 ns for a read-side section instead of 16 ns for
  * the library calls), except under the sanitizers, whose alignment check
