@@ -278,7 +278,6 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	pthread_spin_unlock(&k->replay_lock);
 	if (rc != 0)
 		goto out;
-	atomic_fetch_add(&p->rx_bytes, len);
 
 	pthread_mutex_lock(&p->lock);
 	/* The first packet on the next keypair confirms it (§5.4.5). */
@@ -297,6 +296,8 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 		p->want_hs = true;
 	wg_peer_endpoint_update(p, path);	/* roaming (§2.1) */
 	pthread_mutex_unlock(&p->lock);
+	/* Counted once its effects are in (what a reader of stats sees). */
+	atomic_fetch_add(&p->rx_bytes, len);
 	*plain = buf + WG_DATA_PAYLOAD;
 	*plen = clen;
 	*peerp = p;
