@@ -11,7 +11,8 @@
  * to its UDP port reaches the STUN queue with its sender and local
  * address, or is counted without a consumer; ChannelData from a relay
  * address and channel registered for a peer completes a handshake (the
- * reply wrapped on the same channel) and carries data without moving the
+ * reply, or under load the cookie reply, wrapped on the same channel; the
+ * cookie is the relay's address) and carries data without moving the
  * peer's endpoint, or giving one to a peer without (a direct message still
  * roams); from an unregistered relay or channel, or authenticating as
  * another peer than the channel's, it is dropped and counted, and moves
@@ -751,6 +752,60 @@ START_TEST(test_channeldata_other_peer)
 }
 END_TEST
 
+/* Keeps the gateway under load for at least the next second. */
+static void
+gateway_under_load(void)
+{
+	/* The timer thread's next look at the count finds it high. */
+	atomic_store(&G->hs_count, 1u << 30);
+	wg_device_set_under_load(Gdev, true);
+}
+
+/*
+ * Under load a relayed initiation gets a cookie reply, wrapped on the same
+ * channel; the cookie is the relay's address and port, so the client's next
+ * initiation, relayed again, passes with it; the endpoint stays.
+ */
+START_TEST(test_channeldata_cookie_reply)
+{
+	struct client c;
+	union fz_sockaddr relay, direct, ep;
+	uint8_t reply[256], out[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	int rfd;
+
+	client_new(&c, 0x66);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	ck_assert_int_eq(addr_parse("192.0.2.12:51820", ADDR_PORT_OPTIONAL,
+	    &direct), 0);
+	wg_peer_set_endpoint(c.gpeer, &direct);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4030, c.gpeer), 0);
+
+	gateway_under_load();
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4030, reply,
+	    sizeof(reply)), 4 + WG_COOKIE_LEN);
+	ck_assert_uint_eq(off_get16(reply), 0x4030);
+	ck_assert_uint_eq(off_get16(reply + 2), WG_COOKIE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply + 4, WG_COOKIE_LEN,
+	    &Gaddr, out, &r), 0);
+	ck_assert_ptr_eq(r.peer, c.peer);
+
+	gateway_under_load();
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4030, reply,
+	    sizeof(reply)), 4 + WG_RESPONSE_LEN);
+	ck_assert_uint_eq(off_get16(reply), 0x4030);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply + 4,
+	    WG_RESPONSE_LEN, &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &direct.sa));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HANDSHAKE), 0);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HS_RATELIMITED), 0);
+	close(rfd);
+	wg_device_free(c.dev);
+}
+END_TEST
+
 static Suite *
 dataplane_suite(void)
 {
@@ -772,6 +827,7 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_channeldata_handshake);
 	tcase_add_test(tc, test_channeldata_keeps_endpoint);
 	tcase_add_test(tc, test_channeldata_other_peer);
+	tcase_add_test(tc, test_channeldata_cookie_reply);
 	suite_add_tcase(s, tc);
 	return s;
 }
