@@ -11,9 +11,12 @@
  * to its UDP port reaches the STUN queue with its sender and local
  * address, or is counted without a consumer; ChannelData from a relay
  * address and channel registered for a peer completes a handshake (the
- * reply wrapped on the same channel) without moving the peer's endpoint;
- * from an unregistered relay or channel, or for another peer, it is
- * dropped and counted.
+ * reply, or under load the cookie reply, wrapped on the same channel; the
+ * cookie is the relay's address) and carries data without moving the
+ * peer's endpoint, or giving one to a peer without (a direct message still
+ * roams); from an unregistered relay or channel, or authenticating as
+ * another peer than the channel's, it is dropped and counted, and moves
+ * nothing of that peer's.
  */
 #include "dataplane.c"
 
@@ -573,6 +576,236 @@ START_TEST(test_channeldata_handshake)
 }
 END_TEST
 
+/* Sends a keepalive from c (it has a session) from fd, wrapped on ch. */
+static void
+relayed_keepalive(struct client *c, int fd, uint16_t ch)
+{
+	uint8_t m[4 + WG_DATA_MIN_LEN + 16];
+	struct wg_keypair *k = wg_peer_send_keypair(c->peer);
+	size_t len;
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert_int_eq(wg_encrypt(k, m + 4, 0, sizeof(m) - 4, &len), 0);
+	wg_keypair_put(k);
+	ck_assert_uint_eq(len, WG_DATA_MIN_LEN);	/* a multiple of 4 */
+	m[0] = (uint8_t)(ch >> 8);
+	m[1] = (uint8_t)ch;
+	m[2] = 0;
+	m[3] = (uint8_t)len;
+	ck_assert_int_eq(sendto(fd, m, 4 + len, 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)(4 + len));
+}
+
+/* The same, unwrapped (direct). */
+static void
+direct_keepalive(struct client *c, int fd)
+{
+	uint8_t m[WG_DATA_MIN_LEN + 16];
+	struct wg_keypair *k = wg_peer_send_keypair(c->peer);
+	size_t len;
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert_int_eq(wg_encrypt(k, m, 0, sizeof(m), &len), 0);
+	wg_keypair_put(k);
+	ck_assert_int_eq(sendto(fd, m, len, 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)len);
+}
+
+/* Waits up to 2 s for the gateway to have received n bytes from p. */
+static bool
+rx_bytes_reach(struct wg_peer *p, uint64_t n)
+{
+	struct wg_peer_stats st;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		wg_peer_stats(p, &st);
+		if (st.rx_bytes >= n)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Completes c's relayed handshake on ch from fd. */
+static void
+relayed_handshake(struct client *c, int fd, uint16_t ch)
+{
+	uint8_t reply[256], out[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+
+	ck_assert_int_eq(relayed_initiation(c, fd, ch, reply, sizeof(reply)),
+	    4 + WG_RESPONSE_LEN);
+	ck_assert_uint_eq(off_get16(reply), ch);	/* the same channel */
+	ck_assert_int_eq(wg_handle_handshake(c->dev, reply + 4,
+	    WG_RESPONSE_LEN, &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+}
+
+/*
+ * Relayed traffic never moves the endpoint to the relay: not for a peer
+ * with none yet (it gets none), not for one with a direct endpoint; a
+ * direct message still roams.
+ */
+START_TEST(test_channeldata_keeps_endpoint)
+{
+	struct client c;
+	union fz_sockaddr relay, roamed, direct, ep;
+	uint64_t seen;
+	int rfd, dfd;
+
+	client_new(&c, 0x63);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	dfd = udp_on("127.0.0.1:0", &roamed);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4010, c.gpeer), 0);
+
+	/* No endpoint: the handshake and data, relayed, give it none. */
+	relayed_handshake(&c, rfd, 0x4010);
+	ck_assert(!wg_peer_endpoint(c.gpeer, &ep));
+	relayed_keepalive(&c, rfd, 0x4010);
+	ck_assert(rx_bytes_reach(c.gpeer, WG_DATA_MIN_LEN));
+	ck_assert(!wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_DECRYPT), 0);
+
+	/* A direct endpoint stays through relayed data. */
+	ck_assert_int_eq(addr_parse("192.0.2.10:51820", ADDR_PORT_OPTIONAL,
+	    &direct), 0);
+	wg_peer_set_endpoint(c.gpeer, &direct);
+	relayed_keepalive(&c, rfd, 0x4010);
+	ck_assert(rx_bytes_reach(c.gpeer, 2 * WG_DATA_MIN_LEN));
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &direct.sa));
+
+	/* A direct keepalive roams; relayed ones after it keep that. */
+	direct_keepalive(&c, dfd);
+	ck_assert(rx_bytes_reach(c.gpeer, 3 * WG_DATA_MIN_LEN));
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &roamed.sa));
+	relayed_keepalive(&c, rfd, 0x4010);
+	ck_assert(rx_bytes_reach(c.gpeer, 4 * WG_DATA_MIN_LEN));
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &roamed.sa));
+	seen = dp_counter(G, DP_RX_CHANNEL_DATA);
+	ck_assert_uint_eq(seen, 4);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_CHANNEL_PEER), 0);
+	close(rfd);
+	close(dfd);
+	wg_device_free(c.dev);
+}
+END_TEST
+
+/*
+ * On peer A's channel, a message that authenticates as peer B (an
+ * initiation, or data on B's session) is dropped and counted, and moves
+ * nothing of B's: no session from the initiation, no endpoint, no bytes.
+ */
+START_TEST(test_channeldata_other_peer)
+{
+	struct client a, b;
+	union fz_sockaddr relay, bdirect, ep;
+	struct wg_peer_stats st;
+	uint8_t reply[256];
+	int rfd;
+
+	client_new(&a, 0x64);
+	client_new(&b, 0x65);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	ck_assert_int_eq(addr_parse("192.0.2.11:51820", ADDR_PORT_OPTIONAL,
+	    &bdirect), 0);
+	wg_peer_set_endpoint(b.gpeer, &bdirect);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4020, a.gpeer), 0);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4021, b.gpeer), 0);
+
+	/* B's initiation on A's channel: no reply, no session for B. */
+	ck_assert_int_eq(relayed_initiation(&b, rfd, 0x4020, reply,
+	    sizeof(reply)), 0);
+	ck_assert(counter_reaches(DP_DROP_CHANNEL_PEER, 1));
+	ck_assert(!wg_peer_has_session(b.gpeer));
+	ck_assert(wg_peer_endpoint(b.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &bdirect.sa));
+
+	/* B's own channel: a session; then B's data on A's channel. */
+	usleep(50000);			/* one initiation per 20 ms per peer */
+	relayed_handshake(&b, rfd, 0x4021);
+	wg_peer_stats(b.gpeer, &st);
+	ck_assert_uint_eq(st.rx_bytes, 0);
+	relayed_keepalive(&b, rfd, 0x4020);
+	ck_assert(counter_reaches(DP_DROP_CHANNEL_PEER, 2));
+	wg_peer_stats(b.gpeer, &st);
+	ck_assert_uint_eq(st.rx_bytes, 0);
+	ck_assert(wg_peer_endpoint(b.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &bdirect.sa));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_DECRYPT), 0);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HANDSHAKE), 0);
+	/* Nor did it confirm B's new session (the responder's next). */
+	ck_assert(!wg_peer_has_session(b.gpeer));
+	/* On its own channel the same kind of message is taken. */
+	relayed_keepalive(&b, rfd, 0x4021);
+	ck_assert(rx_bytes_reach(b.gpeer, WG_DATA_MIN_LEN));
+	ck_assert(wg_peer_has_session(b.gpeer));
+	ck_assert(wg_peer_endpoint(b.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &bdirect.sa));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_CHANNEL_PEER), 2);
+	close(rfd);
+	wg_device_free(a.dev);
+	wg_device_free(b.dev);
+}
+END_TEST
+
+/* Keeps the gateway under load for at least the next second. */
+static void
+gateway_under_load(void)
+{
+	/* The timer thread's next look at the count finds it high. */
+	atomic_store(&G->hs_count, 1u << 30);
+	wg_device_set_under_load(Gdev, true);
+}
+
+/*
+ * Under load a relayed initiation gets a cookie reply, wrapped on the same
+ * channel; the cookie is the relay's address and port, so the client's next
+ * initiation, relayed again, passes with it; the endpoint stays.
+ */
+START_TEST(test_channeldata_cookie_reply)
+{
+	struct client c;
+	union fz_sockaddr relay, direct, ep;
+	uint8_t reply[256], out[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	int rfd;
+
+	client_new(&c, 0x66);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	ck_assert_int_eq(addr_parse("192.0.2.12:51820", ADDR_PORT_OPTIONAL,
+	    &direct), 0);
+	wg_peer_set_endpoint(c.gpeer, &direct);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4030, c.gpeer), 0);
+
+	gateway_under_load();
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4030, reply,
+	    sizeof(reply)), 4 + WG_COOKIE_LEN);
+	ck_assert_uint_eq(off_get16(reply), 0x4030);
+	ck_assert_uint_eq(off_get16(reply + 2), WG_COOKIE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply + 4, WG_COOKIE_LEN,
+	    &Gaddr, out, &r), 0);
+	ck_assert_ptr_eq(r.peer, c.peer);
+
+	gateway_under_load();
+	ck_assert_int_eq(relayed_initiation(&c, rfd, 0x4030, reply,
+	    sizeof(reply)), 4 + WG_RESPONSE_LEN);
+	ck_assert_uint_eq(off_get16(reply), 0x4030);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply + 4,
+	    WG_RESPONSE_LEN, &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+	ck_assert(wg_peer_endpoint(c.gpeer, &ep));
+	ck_assert(addr_eq(&ep.sa, &direct.sa));
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HANDSHAKE), 0);
+	ck_assert_uint_eq(dp_counter(G, DP_DROP_HS_RATELIMITED), 0);
+	close(rfd);
+	wg_device_free(c.dev);
+}
+END_TEST
+
 static Suite *
 dataplane_suite(void)
 {
@@ -592,6 +825,9 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_stun_up);
 	tcase_add_test(tc, test_stun_queue_full);
 	tcase_add_test(tc, test_channeldata_handshake);
+	tcase_add_test(tc, test_channeldata_keeps_endpoint);
+	tcase_add_test(tc, test_channeldata_other_peer);
+	tcase_add_test(tc, test_channeldata_cookie_reply);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -669,6 +669,237 @@ START_TEST(test_remove_while_reading)
 }
 END_TEST
 
+/*
+ * Relayed arrivals (struct wg_path): the source is the relay, which must
+ * never become the peer's endpoint; only direct messages roam (§2.1).
+ */
+static union fz_sockaddr relay;
+
+static void
+relay_setup(void)
+{
+	ck_assert_int_eq(addr_parse("203.0.113.9:3478", ADDR_PORT_REQUIRED,
+	    &relay), 0);
+}
+
+/* Seals msg at x; the data message in buf, its length returned. */
+static size_t
+seal(struct side *x, const char *msg, uint8_t *buf, size_t cap)
+{
+	struct wg_keypair *k = wg_peer_send_keypair(x->peer);
+	size_t n = strlen(msg), len;
+
+	ck_assert_ptr_nonnull(k);
+	memcpy(buf + WG_DATA_HDR_LEN, msg, n);
+	ck_assert_int_eq(wg_encrypt(k, buf, n, cap, &len), 0);
+	wg_keypair_put(k);
+	return len;
+}
+
+static int
+open_via(struct side *y, uint8_t *buf, size_t len, const struct wg_path *path)
+{
+	struct wg_peer *from;
+	uint8_t *plain;
+	size_t plen;
+	int rc;
+
+	rc = wg_decrypt_via(y->dev, buf, len, path, &plain, &plen, &from);
+	if (rc == 0)
+		ck_assert_ptr_eq(from, y->peer);
+	return rc;
+}
+
+/* The peer's endpoint is want (NULL: none). */
+static void
+endpoint_is(struct wg_peer *p, const union fz_sockaddr *want)
+{
+	union fz_sockaddr ep;
+
+	if (want == NULL) {
+		ck_assert(!wg_peer_endpoint(p, &ep));
+		return;
+	}
+	ck_assert(wg_peer_endpoint(p, &ep));
+	ck_assert(addr_eq(&ep.sa, &want->sa));
+}
+
+START_TEST(test_relayed_does_not_roam)
+{
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN], buf[128];
+	struct wg_path to_b = { .src = &relay, .relayed = true,
+	    .peer = B.peer };
+	struct wg_path to_a = { .src = &relay, .relayed = true,
+	    .peer = A.peer };
+	struct wg_path direct = { .src = &A.addr };
+	struct wg_hs_result r;
+	union fz_sockaddr moved;
+	size_t len;
+
+	relay_setup();
+	/* B has no endpoint for A: a relayed initiation gives it none. */
+	endpoint_is(B.peer, NULL);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake_via(B.dev, init, sizeof(init),
+	    &to_b, resp, &r), 0);
+	ck_assert_ptr_eq(r.peer, B.peer);
+	ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+	ck_assert(r.established);
+	endpoint_is(B.peer, NULL);
+	/* A has one: a relayed response leaves it. */
+	ck_assert_int_eq(wg_handle_handshake_via(A.dev, resp, WG_RESPONSE_LEN,
+	    &to_a, none, &r), 0);
+	ck_assert(r.established);
+	endpoint_is(A.peer, &B.addr);
+	/* Relayed data both ways moves neither. */
+	len = seal(&A, "relayed a", buf, sizeof(buf));
+	ck_assert_int_eq(open_via(&B, buf, len, &to_b), 0);
+	endpoint_is(B.peer, NULL);
+	len = seal(&B, "relayed b", buf, sizeof(buf));
+	ck_assert_int_eq(open_via(&A, buf, len, &to_a), 0);
+	endpoint_is(A.peer, &B.addr);
+	/* A direct message still roams, and relayed ones do not undo it. */
+	len = seal(&A, "direct", buf, sizeof(buf));
+	ck_assert_int_eq(open_via(&B, buf, len, &direct), 0);
+	endpoint_is(B.peer, &A.addr);
+	len = seal(&A, "relayed again", buf, sizeof(buf));
+	ck_assert_int_eq(open_via(&B, buf, len, &to_b), 0);
+	endpoint_is(B.peer, &A.addr);
+	ck_assert_int_eq(addr_parse("198.51.100.7:4000", ADDR_PORT_REQUIRED,
+	    &moved), 0);
+	direct.src = &moved;
+	len = seal(&A, "roamed", buf, sizeof(buf));
+	ck_assert_int_eq(open_via(&B, buf, len, &direct), 0);
+	endpoint_is(B.peer, &moved);
+	/* A direct initiation roams too (the old wrapper is direct). */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, resp, &r), 0);
+	endpoint_is(B.peer, &A.addr);
+	/* ... and a relayed initiation, with an endpoint there, keeps it. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake_via(B.dev, init, sizeof(init),
+	    &to_b, resp, &r), 0);
+	ck_assert(r.established);
+	endpoint_is(B.peer, &A.addr);
+}
+END_TEST
+
+/*
+ * A message on A's relay channel that authenticates as another peer (C) is
+ * refused with -EPERM before it changes anything of C's: no session, no
+ * endpoint, no replay state (the same packet is still good directly).
+ */
+START_TEST(test_relayed_other_peer_refused)
+{
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN], buf[128], copy[128];
+	struct side C;
+	struct wg_peer *c_on_b;
+	struct wg_path on_a = { .src = &relay, .relayed = true,
+	    .peer = B.peer };
+	struct wg_hs_result r;
+	size_t len;
+
+	relay_setup();
+	memset(&C, 0, sizeof(C));
+	memset(C.priv, 0x33, 32);
+	C.priv[0] &= 248;
+	C.priv[31] = (C.priv[31] & 127) | 64;
+	wg_key_public(C.priv, C.pub);
+	ck_assert_int_eq(wg_device_new(C.priv, &C.dev), 0);
+	ck_assert_int_eq(addr_parse("192.0.2.3:51820", ADDR_PORT_REQUIRED,
+	    &C.addr), 0);
+	ck_assert_int_eq(wg_peer_add(C.dev, B.pub, &C.peer), 0);
+	ck_assert_int_eq(wg_peer_add(B.dev, C.pub, &c_on_b), 0);
+	wg_peer_set_endpoint(C.peer, &B.addr);
+
+	/* C's initiation on A's channel: refused, C untouched at B. */
+	ck_assert_int_eq(wg_create_initiation(C.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake_via(B.dev, init, sizeof(init),
+	    &on_a, resp, &r), -EPERM);
+	ck_assert_uint_eq(r.reply_len, 0);
+	ck_assert(!wg_peer_has_session(c_on_b));
+	endpoint_is(c_on_b, NULL);
+	/* The same initiation directly is fresh (its timestamp unused). */
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &C.addr, resp, &r), 0);
+	ck_assert_ptr_eq(r.peer, c_on_b);
+	endpoint_is(c_on_b, &C.addr);
+	/*
+	 * B's response, relayed to C on a channel registered for another
+	 * peer (c_on_b stands for one: any peer but C.peer).
+	 */
+	ck_assert_int_eq(wg_handle_handshake_via(C.dev, resp, WG_RESPONSE_LEN,
+	    &(struct wg_path){ .src = &relay, .relayed = true,
+	    .peer = c_on_b }, none, &r), -EPERM);
+	ck_assert(!wg_peer_has_session(C.peer));
+	ck_assert_int_eq(wg_handle_handshake(C.dev, resp, WG_RESPONSE_LEN,
+	    &B.addr, none, &r), 0);
+	ck_assert(r.established);
+
+	/* C's data on A's channel: refused before the tag, kept fresh. */
+	len = seal(&C, "not A", buf, sizeof(buf));
+	memcpy(copy, buf, len);
+	ck_assert_int_eq(wg_decrypt_via(B.dev, buf, len, &on_a,
+	    &(uint8_t *){ NULL }, &(size_t){ 0 }, &(struct wg_peer *){ NULL }),
+	    -EPERM);
+	endpoint_is(c_on_b, &C.addr);
+	ck_assert_int_eq(wg_decrypt(B.dev, copy, len, &C.addr,
+	    &(uint8_t *){ NULL }, &(size_t){ 0 }, &(struct wg_peer *){ NULL }),
+	    0);
+	wg_device_free(C.dev);
+}
+END_TEST
+
+/*
+ * Under load, a relayed initiation's cookie is bound to the relay's
+ * address and port (the only source B sees, and where the cookie reply
+ * goes): the initiation with that cookie's mac2 passes relayed, and the
+ * same cookie does not pass from A's own address.
+ */
+START_TEST(test_relayed_cookie_bound_to_relay)
+{
+	uint8_t init[WG_INITIATION_LEN], reply[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN];
+	struct wg_path to_b = { .src = &relay, .relayed = true,
+	    .peer = B.peer };
+	struct wg_path to_a = { .src = &relay, .relayed = true,
+	    .peer = A.peer };
+	struct wg_hs_result r;
+
+	relay_setup();
+	wg_device_set_under_load(B.dev, true);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake_via(B.dev, init, sizeof(init),
+	    &to_b, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_COOKIE_LEN);
+	ck_assert(!r.established);
+	endpoint_is(B.peer, NULL);
+	/* The cookie reply comes back relayed, on A's peer's channel. */
+	ck_assert_int_eq(wg_handle_handshake_via(A.dev, reply, WG_COOKIE_LEN,
+	    &to_a, none, &r), 0);
+	ck_assert_ptr_eq(r.peer, A.peer);
+	endpoint_is(A.peer, &B.addr);
+	/* From A's address the relay's cookie is no good: another cookie. */
+	time_fake_advance(NSEC_PER_SEC);
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_COOKIE_LEN);
+	endpoint_is(B.peer, NULL);
+	/* Relayed again, the same initiation's mac2 is valid. */
+	ck_assert_int_eq(wg_handle_handshake_via(B.dev, init, sizeof(init),
+	    &to_b, reply, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+	ck_assert(r.established);
+	endpoint_is(B.peer, NULL);
+}
+END_TEST
+
 static Suite *
 wg_suite(void)
 {
@@ -693,6 +924,9 @@ wg_suite(void)
 	tcase_add_test(tc, test_peer_management);
 	tcase_add_test(tc, test_many_peers);
 	tcase_add_test(tc, test_remove_while_reading);
+	tcase_add_test(tc, test_relayed_does_not_roam);
+	tcase_add_test(tc, test_relayed_other_peer_refused);
+	tcase_add_test(tc, test_relayed_cookie_bound_to_relay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -94,26 +94,21 @@ co_write(struct off_coslot *s, void *arg)
 struct relayed {
 	struct wg_peer	*peer;
 	uint16_t	 channel;
-	bool		 had_endpoint;
-	union fz_sockaddr endpoint;	/* the peer's, before */
 };
 
 /*
- * The WireGuard core takes the source of an authenticated message as the
- * peer's endpoint (roaming); a relayed one must not move it to the relay,
- * where unwrapped packets would go (the send side does not wrap yet).
+ * How a message came, for the WireGuard core: a relayed one may only
+ * authenticate as its channel's peer and never moves that peer's endpoint
+ * to the relay (only direct messages roam; the relayed path is fz-controld's
+ * choice).
  */
 static void
-relayed_before(struct relayed *via)
+path_of(struct wg_path *path, const union fz_sockaddr *src,
+    const struct relayed *via)
 {
-	via->had_endpoint = wg_peer_endpoint(via->peer, &via->endpoint);
-}
-
-static void
-relayed_after(const struct relayed *via)
-{
-	if (via->had_endpoint)
-		wg_peer_set_endpoint(via->peer, &via->endpoint);
+	path->src = src;
+	path->relayed = via != NULL;
+	path->peer = via != NULL ? via->peer : NULL;
 }
 
 static void
@@ -124,17 +119,20 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	/* Room for a ChannelData header in front of the reply. */
 	uint8_t out[4 + WG_INITIATION_LEN], *reply = out + 4;
 	struct wg_hs_result r;
+	struct wg_path path;
 	size_t hdr = 0;
 	int rc;
 
 	atomic_fetch_add(&dp->hs_count, 1);
-	if (via != NULL)
-		relayed_before(via);
-	rc = wg_handle_handshake(dp->dev, msg, len, src, reply, &r);
-	if (via != NULL)
-		relayed_after(via);
+	path_of(&path, src, via);
+	rc = wg_handle_handshake_via(dp->dev, msg, len, &path, reply, &r);
 	if (rc == -EAGAIN) {
 		count(dp, DP_DROP_HS_RATELIMITED, 1);
+		return;
+	}
+	if (rc == -EPERM) {
+		/* Not the channel's peer: refused before any state moved. */
+		count(dp, DP_DROP_CHANNEL_PEER, 1);
 		return;
 	}
 	if (rc != 0) {
@@ -144,12 +142,8 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 			    strerror(-rc));
 		return;
 	}
-	if (via != NULL && r.peer != NULL && r.peer != via->peer) {
-		/* Authenticated, but not as the channel's peer: no reply. */
-		count(dp, DP_DROP_CHANNEL_PEER, 1);
-		return;
-	}
 	if (r.reply_len > 0) {
+		/* Back the way it came: relayed, in the same channel. */
 		if (via != NULL) {
 			/* 64 or 92 bytes: no padding needed. */
 			out[0] = (uint8_t)(via->channel >> 8);
@@ -180,19 +174,18 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	uint8_t *plain;
 	size_t plen, l4off, ilen;
 	uint8_t proto;
+	struct wg_path path;
 	int ver, rc;
 
-	if (via != NULL)
-		relayed_before(via);
-	rc = wg_decrypt(dp->dev, msg, len, src, &plain, &plen, &p);
-	if (via != NULL && rc == 0)
-		relayed_after(via);
-	if (rc != 0) {
-		count(dp, DP_DROP_DECRYPT, 1);
+	path_of(&path, src, via);
+	rc = wg_decrypt_via(dp->dev, msg, len, &path, &plain, &plen, &p);
+	if (rc == -EPERM) {
+		/* Another peer's session on this channel. */
+		count(dp, DP_DROP_CHANNEL_PEER, 1);
 		return;
 	}
-	if (via != NULL && p != via->peer) {
-		count(dp, DP_DROP_CHANNEL_PEER, 1);
+	if (rc != 0) {
+		count(dp, DP_DROP_DECRYPT, 1);
 		return;
 	}
 	if (plen == 0)

@@ -300,10 +300,12 @@ endpoint_set(struct wg_peer *p, const union fz_sockaddr *sa)
 }
 
 void
-wg_peer_endpoint_update(struct wg_peer *p, const union fz_sockaddr *sa)
+wg_peer_endpoint_update(struct wg_peer *p, const struct wg_path *path)
 {
-	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &sa->sa))
-		endpoint_set(p, sa);
+	if (path->relayed)
+		return;		/* the relay is not the peer's address */
+	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &path->src->sa))
+		endpoint_set(p, path->src);
 }
 
 void

@@ -236,8 +236,8 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 }
 
 int
-wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
-    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
+wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
+    const struct wg_path *path, uint8_t **plain, size_t *plen,
     struct wg_peer **peerp)
 {
 	struct wg_keypair *k;
@@ -257,6 +257,10 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 	if ((k = keypair_by_index(d, idx)) == NULL)
 		return -ENOKEY;
 	p = k->peer;
+	if (path->peer != NULL && p != path->peer) {
+		rc = -EPERM;	/* another peer's session on this path */
+		goto out;
+	}
 	now = time_mono_ns();
 	if (wg_timers_keypair_expired(k, now)) {
 		rc = -EKEYEXPIRED;
@@ -274,7 +278,6 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 	pthread_spin_unlock(&k->replay_lock);
 	if (rc != 0)
 		goto out;
-	atomic_fetch_add(&p->rx_bytes, len);
 
 	pthread_mutex_lock(&p->lock);
 	/* The first packet on the next keypair confirms it (§5.4.5). */
@@ -291,8 +294,10 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 	if (k->initiator && k == p->kp_cur && p->hs == HS_NONE &&
 	    wg_timers_rekey_on_receive(k, now))
 		p->want_hs = true;
-	wg_peer_endpoint_update(p, src);	/* roaming (§2.1) */
+	wg_peer_endpoint_update(p, path);	/* roaming (§2.1) */
 	pthread_mutex_unlock(&p->lock);
+	/* Counted once its effects are in (what a reader of stats sees). */
+	atomic_fetch_add(&p->rx_bytes, len);
 	*plain = buf + WG_DATA_PAYLOAD;
 	*plen = clen;
 	*peerp = p;
@@ -300,4 +305,14 @@ wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
 out:
 	wg_keypair_put(k);
 	return rc;
+}
+
+int
+wg_decrypt(struct wg_device *d, uint8_t *buf, size_t len,
+    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
+    struct wg_peer **peerp)
+{
+	const struct wg_path direct = { .src = src };
+
+	return wg_decrypt_via(d, buf, len, &direct, plain, plen, peerp);
 }

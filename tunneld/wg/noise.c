@@ -416,7 +416,7 @@ initiation_fresh(const uint8_t tai[12], const uint8_t last_tai[12],
  */
 static int
 consume_initiation(struct wg_device *d, const uint8_t *msg,
-    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
+    const struct wg_path *path, uint8_t *reply, struct wg_hs_result *res)
 {
 	uint8_t ck[32], h[32], k[32], tmp[32], spub[32], tai[12], last_tai[12];
 	uint8_t psk[32], epriv[32], epub[32];
@@ -444,6 +444,10 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 		goto out;
 	if ((p = wg_pubkey_lookup(d, spub)) == NULL) {
 		rc = -ENOENT;
+		goto out;
+	}
+	if (path->peer != NULL && p != path->peer) {
+		rc = -EPERM;	/* not the peer this path is for */
 		goto out;
 	}
 	if (!p->ss_ok)
@@ -516,7 +520,7 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	handshake_complete(p, kp);
 	kp = NULL;
 	p->t_any_sent = now;
-	wg_peer_endpoint_update(p, src);
+	wg_peer_endpoint_update(p, path);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->reply_len = WG_RESPONSE_LEN;
@@ -538,7 +542,7 @@ out:
 /* A response to our initiation (§5.4.3); the same shape as above. */
 static int
 consume_response(struct wg_device *d, const uint8_t *msg,
-    const union fz_sockaddr *src, struct wg_hs_result *res)
+    const struct wg_path *path, struct wg_hs_result *res)
 {
 	uint8_t ck[32], h[32], k[32], tmp[32], tau[32], epriv[32], psk[32];
 	uint8_t empty[1];
@@ -551,6 +555,10 @@ consume_response(struct wg_device *d, const uint8_t *msg,
 
 	if ((p = wg_index_lookup_handshake(d, receiver)) == NULL)
 		goto out;
+	if (path->peer != NULL && p != path->peer) {
+		rc = -EPERM;	/* not the peer this path is for */
+		goto out;
+	}
 	pthread_mutex_lock(&p->lock);
 	if (p->dead || p->hs != HS_INIT_SENT || p->hs_index != receiver) {
 		pthread_mutex_unlock(&p->lock);
@@ -599,7 +607,7 @@ consume_response(struct wg_device *d, const uint8_t *msg,
 	handshake_complete(p, kp);
 	kp = NULL;
 	p->t_recv = time_mono_ns();
-	wg_peer_endpoint_update(p, src);
+	wg_peer_endpoint_update(p, path);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;
 	res->established = true;
@@ -617,9 +625,11 @@ out:
 }
 
 int
-wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
-    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
+wg_handle_handshake_via(struct wg_device *d, const uint8_t *msg, size_t len,
+    const struct wg_path *path, uint8_t *reply, struct wg_hs_result *res)
 {
+	const union fz_sockaddr *src = path->src;
+	struct wg_peer *p;
 	int type = wg_msg_type(msg, len), rc;
 
 	memset(res, 0, sizeof(*res));
@@ -630,9 +640,20 @@ wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
 	pthread_rwlock_rdlock(&d->identity_lock);
 	rcu_read_lock();
 	if (type == WG_MSG_COOKIE) {
+		/* It answers one of the path's peer's messages, or nothing. */
+		if (path->peer != NULL && (p = wg_index_lookup_handshake(d,
+		    get_le32(msg + WG_COOKIE_RECEIVER))) != NULL &&
+		    p != path->peer) {
+			rc = -EPERM;
+			goto out;
+		}
 		rc = wg_cookie_reply_consume(d, msg, res);
 		goto out;
 	}
+	/*
+	 * Cookies are for the source we see and answer: a relayed message's
+	 * is the relay's address and port (wg.h).
+	 */
 	switch ((rc = wg_cookie_check_macs(d, msg, len, src))) {
 	case WG_MACS_NEED_COOKIE:
 		res->reply_len = wg_cookie_reply_create(d, msg, len, src, reply);
@@ -655,11 +676,20 @@ wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
 		goto out;
 	}
 	rc = type == WG_MSG_INITIATION ?
-	    consume_initiation(d, msg, src, reply, res) :
-	    consume_response(d, msg, src, res);
+	    consume_initiation(d, msg, path, reply, res) :
+	    consume_response(d, msg, path, res);
 out:
 	rcu_read_unlock();
 	pthread_rwlock_unlock(&d->identity_lock);
 	return rc;
 }
 
+
+int
+wg_handle_handshake(struct wg_device *d, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *res)
+{
+	const struct wg_path direct = { .src = src };
+
+	return wg_handle_handshake_via(d, msg, len, &direct, reply, res);
+}

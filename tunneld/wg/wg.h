@@ -133,13 +133,36 @@ struct wg_hs_result {
 	bool		 established;	/* a new session is usable */
 };
 /*
- * Consumes an initiation, response or cookie reply from src.  May write a
- * response or cookie reply into reply (which must hold 148 bytes).  Under
- * load, a message with a valid cookie is still refused with -EAGAIN when
- * its source (IPv4 address or IPv6 /64) is over 20 a second, burst 5.
- * Handshakes from different threads run in parallel: no lock shared by
- * all of them is held across the Diffie-Hellman work (wg/wg_int.h).
+ * How a received message arrived.  src is the UDP sender: the peer itself,
+ * or the relay that forwarded the message in ChannelData.  Only a direct
+ * message moves its peer's endpoint (roaming, paper §2.1); a relayed one
+ * never does, whether the peer has an endpoint or not (the relayed path is
+ * chosen by ICE in fz-controld).  peer, when set, is the only peer the
+ * message may authenticate as (a relay channel's): one that authenticates
+ * as another is refused with -EPERM before it changes any state.
  */
+struct wg_path {
+	const union fz_sockaddr	*src;
+	bool			 relayed;
+	const struct wg_peer	*peer;		/* NULL: any peer */
+};
+
+/*
+ * Consumes an initiation, response or cookie reply that came by path.
+ * May write a response or cookie reply into reply (which must hold 148
+ * bytes), for path->src.  Under load, a handshake message needs a mac2
+ * made with a cookie for path->src, so a relayed one's cookie is bound to
+ * the relay's address and port, the only source we see (and the one the
+ * reply goes back through); a message with a valid cookie is still
+ * refused with -EAGAIN when its source (IPv4 address or IPv6 /64: for
+ * relayed ones, the relay's) is over 20 a second, burst 5.  Handshakes
+ * from different threads run in parallel: no lock shared by all of them
+ * is held across the Diffie-Hellman work (wg/wg_int.h).
+ */
+int	wg_handle_handshake_via(struct wg_device *, const uint8_t *, size_t,
+	    const struct wg_path *, uint8_t *reply, struct wg_hs_result *)
+	    __attribute__((warn_unused_result));
+/* The same, for a message that came directly from src (it roams). */
 int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 	    const union fz_sockaddr *src, uint8_t *reply, struct wg_hs_result *)
 	    __attribute__((warn_unused_result));
@@ -160,11 +183,17 @@ void	wg_keypair_put(struct wg_keypair *);
 int	wg_encrypt(struct wg_keypair *, uint8_t *buf, size_t plen, size_t cap,
 	    size_t *outlen) __attribute__((warn_unused_result));
 /*
- * Decrypts a data message in place.  On success *plain points into buf at
- * the plaintext (padded; the IP header says the real length), *plen is its
- * length (0 = keepalive) and *peer is the sender; src updates the peer's
- * endpoint (roaming).
+ * Decrypts a data message that came by path, in place.  On success *plain
+ * points into buf at the plaintext (padded; the IP header says the real
+ * length), *plen is its length (0 = keepalive) and *peer is the sender; a
+ * direct path->src updates the peer's endpoint (roaming), a relayed one
+ * does not.  -EPERM, before the tag is checked, for a keypair of another
+ * peer than path->peer.
  */
+int	wg_decrypt_via(struct wg_device *, uint8_t *buf, size_t len,
+	    const struct wg_path *, uint8_t **plain, size_t *plen,
+	    struct wg_peer **peer) __attribute__((warn_unused_result));
+/* The same, for a message that came directly from src (it roams). */
 int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));

@@ -208,8 +208,11 @@ struct wg_device {
 };
 
 /* --- device.c --- */
-/* Sets the endpoint when it is new or changed (roaming); p->lock held. */
-void	wg_peer_endpoint_update(struct wg_peer *, const union fz_sockaddr *);
+/*
+ * Roaming: a direct path's source becomes the endpoint when it is new or
+ * changed; a relayed path leaves it alone.  p->lock held.
+ */
+void	wg_peer_endpoint_update(struct wg_peer *, const struct wg_path *);
 
 /* --- noise.c --- */
 /* Precomputes DH(S_priv, S_pub_peer) into p->ss; identity_lock held. */
