@@ -32,6 +32,11 @@ ns_new a; A=$NS
 W=$(mktemp -d /tmp/fz-svc-w.XXXXXX)
 chmod 0755 "$W"
 ns_on_cleanup "rm -rf '$W'"
+# fzctl as the unprivileged users run it: the build tree may sit under a
+# directory they cannot search (/root/fz on a fresh machine).
+cp "$FZCTL" "$W/fzctl"
+chmod 0755 "$W/fzctl"
+MFZCTL="$W/fzctl"
 
 common=(--user "$USER_" --state-dir "$T" --firezone-id test-device
 	--log-format json --log-filter debug)
@@ -164,7 +169,7 @@ grep -q "signed in:    yes" "$T/status" || ns_fail "headless token not used"
 chmod 0666 "$SOCK"	# let the daemon itself do the refusing
 set +e
 out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
-	"$FZCTL" --socket "$SOCK" status 2>&1)
+	"$MFZCTL" --socket "$SOCK" status 2>&1)
 rc=$?
 set -e
 [ $rc = 77 ] || ns_fail "uid $NOBODY: fzctl exit $rc ($out)"
@@ -290,7 +295,7 @@ chmod 0644 "$W/fe.py"
 PY3=/usr/bin/python3
 out=$($PY3 "$W/fe.py" silent "$SOCK") || ns_fail "HELLO deadline: $out"
 ns_log "ok: a silent front end was disconnected after $out s"
-out=$(member $PY3 "$W/fe.py" cap "$SOCK" 16 "$FZCTL" 2>&1) ||
+out=$(member $PY3 "$W/fe.py" cap "$SOCK" 16 "$MFZCTL" 2>&1) ||
 	ns_fail "per-uid cap: $out"
 ns_log "ok: per-uid cap: $out"
 out=$($PY3 "$W/fe.py" fd "$SOCK" 2>&1) || ns_fail "descriptor passing: $out"
@@ -298,7 +303,7 @@ ns_log "ok: a descriptor from a front end: $out"
 "$FZCTL" --socket "$SOCK" status >/dev/null || ns_fail "root not served after the limits"
 
 set +e
-out=$(echo tok-member | member "$FZCTL" --socket "$SOCK" sign-in \
+out=$(echo tok-member | member "$MFZCTL" --socket "$SOCK" sign-in \
 	--api-url wss://evil.example 2>&1)
 rc=$?
 set -e
@@ -308,15 +313,15 @@ grep -q "permission denied" <<<"$out" || ns_fail "no clear refusal: $out"
 	ns_fail "the portal URL changed: $("$FZCTL" --socket "$SOCK" status)"
 grep -q "refused sign-in by uid $NOBODY" "$T/tunneld.log" ||
 	ns_fail "refusal not logged"
-echo tok-member | member "$FZCTL" --socket "$SOCK" sign-in \
+echo tok-member | member "$MFZCTL" --socket "$SOCK" sign-in \
 	--api-url https://api.firezone.dev/ >/dev/null ||
 	ns_fail "member sign-in to the same portal"
 set +e
-member "$FZCTL" --socket "$SOCK" log-level "info,wg=off" >/dev/null 2>&1
+member "$MFZCTL" --socket "$SOCK" log-level "info,wg=off" >/dev/null 2>&1
 rc=$?
 set -e
 [ $rc = 77 ] || ns_fail "member log-level with off: exit $rc"
-member "$FZCTL" --socket "$SOCK" log-level warn >/dev/null ||
+member "$MFZCTL" --socket "$SOCK" log-level warn >/dev/null ||
 	ns_fail "member log-level warn"
 "$FZCTL" --socket "$SOCK" log-level off >/dev/null || ns_fail "root log-level off"
 echo tok-root | "$FZCTL" --socket "$SOCK" sign-in --api-url wss://other.example \
