@@ -330,7 +330,7 @@ START_TEST(test_random_sequences)
 }
 END_TEST
 
-/* A host route wins over every shorter prefix, and its removal uncovers them. */
+/* A host route wins over every shorter prefix; its removal uncovers them. */
 START_TEST(test_host_routes)
 {
 	struct allowedips *t;
