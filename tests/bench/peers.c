@@ -6,13 +6,15 @@
  * (dataplane.c is compiled in, as in check_dataplane):
  *
  *  rss/peer   resident memory added per idle peer (wg_peer, dp_peer, key
- *             table and allowed-IPs nodes for one /32), from
+ *             table, allowed IPs' node and table slots for one /32), from
  *             /proc/self/statm before and after adding them
  *  hs/s       initiations consumed a second by the gateway (one per peer,
  *             every peer in turn; only the gateway's side is timed: DH,
  *             peer lookup by key, response, keypair into the index table)
  *  tx ns      allowed-IPs lookup of a packet's destination, peers in
- *             random order
+ *             random order (one lookup after another: the loads of the
+ *             next may overlap the misses of the last, which send's
+ *             1420-byte seal in between does not allow)
  *  rx ns      a data packet's receiver index looked up in the index table,
  *             its (wrong) tag checked over 16 bytes, and the allowed-IPs
  *             lookup of its inner source: a received packet's lookups

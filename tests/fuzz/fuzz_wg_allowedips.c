@@ -6,8 +6,11 @@
  * difference from the reference (lookup, count, a value's walk) aborts.
  *
  * Step: op (1 byte), then for an insert: family and value (1 byte), prefix
- * length (1), address (16, IPv4 uses the first 4); for a removal: value
- * (1); for a lookup: family (1), address (16).
+ * length (1; from 0xc0 on a host route, /32 or /128), address (16, IPv4
+ * uses the first 4); for a removal: value (1); for a lookup: family (1),
+ * address (16); for a lookup near an inserted prefix: which one (1) and
+ * a byte XORed into its address's last byte (1; 0: the address itself),
+ * so that host routes, and their neighbours, are looked up too.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	memset(sets, 0, sizeof(sets));
 	while (off < n) {
-		uint8_t op = d[off++] % 3;
+		uint8_t op = d[off++] % 4;
 
 		if (op == 0 && n - off >= 18 && nr < NREF) {
 			struct fz_cidr c;
@@ -81,7 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
 			memset(&c, 0, sizeof(c));
 			c.family = d[off] & 8 ? AF_INET6 : AF_INET;
-			c.prefix = (uint8_t)(d[off + 1] %
+			c.prefix = (uint8_t)(d[off + 1] >= 0xc0 ?
+			    (c.family == AF_INET ? 32 : 128) : d[off + 1] %
 			    (c.family == AF_INET ? 33 : 129));
 			memcpy(c.addr, d + off + 2, 16);
 			mask(&c);
@@ -117,6 +121,16 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			    d + off + 1) != ref_lookup(r, nr, fam, d + off + 1))
 				abort();
 			off += 17;
+		} else if (op == 3 && n - off >= 2 && nr > 0) {
+			const struct ref *e = &r[d[off] % nr];
+			uint8_t a[16];
+
+			memcpy(a, e->c.addr, 16);
+			a[e->c.family == AF_INET ? 3 : 15] ^= d[off + 1];
+			if ((int)(uintptr_t)allowedips_lookup(t, e->c.family,
+			    a) != ref_lookup(r, nr, e->c.family, a))
+				abort();
+			off += 2;
 		} else
 			break;
 	}

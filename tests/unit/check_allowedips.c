@@ -2,7 +2,10 @@
 /*
  * The allowed-IPs trie against a naive reference with random tables,
  * per-value (per-peer) removal, random insert/remove sequences, and
- * lookups running in other threads while the trie changes.
+ * lookups running in other threads while the trie changes.  Host routes
+ * (/32, /128: a table of their own beside the trie) get the same checks
+ * with gateway-shaped tables, where most prefixes are host routes under
+ * a few covering prefixes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -327,6 +330,162 @@ START_TEST(test_random_sequences)
 }
 END_TEST
 
+/* A host route wins over every shorter prefix; its removal uncovers them. */
+START_TEST(test_host_routes)
+{
+	struct allowedips *t;
+	int i;
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	ins(t, "0.0.0.0/0", 1);
+	ins(t, "10.0.0.0/8", 2);
+	ins(t, "10.1.2.0/30", 3);
+	ins(t, "10.1.2.3/32", 4);
+	ins(t, "10.1.2.2/32", 5);
+	ins(t, "::/0", 6);
+	ins(t, "fd00::/64", 7);
+	ins(t, "fd00::1/128", 8);
+	/* ::a01:203 shares its last 32 bits with 10.1.2.3: another key. */
+	ck_assert_ptr_eq(look(t, "::a01:203"), V(6));
+	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(4));
+	ck_assert_ptr_eq(look(t, "10.1.2.2"), V(5));
+	ck_assert_ptr_eq(look(t, "10.1.2.1"), V(3));
+	ck_assert_ptr_eq(look(t, "fd00::1"), V(8));
+	ck_assert_ptr_eq(look(t, "fd00::2"), V(7));
+	/* The same host route again replaces its value. */
+	ins(t, "10.1.2.3/32", 9);
+	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(9));
+	ck_assert_ptr_null(S(4)->first);
+	ck_assert_uint_eq(allowedips_count(t), 8);
+	allowedips_remove_set(t, S(9));
+	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(3));
+	allowedips_remove_set(t, S(5));
+	ck_assert_ptr_eq(look(t, "10.1.2.2"), V(3));
+	allowedips_remove_set(t, S(8));
+	ck_assert_ptr_eq(look(t, "fd00::1"), V(7));
+	/* Many host routes (the table grows), then all gone (it goes). */
+	for (i = 0; i < 3000; i++) {
+		char s[40];
+
+		snprintf(s, sizeof(s), "10.2.%d.%d/32", i / 256, i % 256);
+		ins(t, s, 10 + i % 100);
+		snprintf(s, sizeof(s), "fd00::2:%x/128", i);
+		ins(t, s, 10 + i % 100);
+	}
+	ck_assert_ptr_eq(look(t, "10.2.11.183"), V(10 + 2999 % 100));
+	ck_assert_ptr_eq(look(t, "fd00::2:bb7"), V(10 + 2999 % 100));
+	ck_assert_ptr_eq(look(t, "10.2.11.184"), V(2));
+	for (i = 10; i < 110; i++)
+		allowedips_remove_set(t, S(i));
+	ck_assert_ptr_eq(look(t, "10.2.11.183"), V(2));
+	ck_assert_ptr_eq(look(t, "fd00::2:bb7"), V(7));
+	ck_assert_uint_eq(allowedips_count(t), 5);
+	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(3));
+	ins(t, "10.1.2.3/32", 11);
+	ck_assert_ptr_eq(look(t, "10.1.2.3"), V(11));
+	allowedips_free(t);
+}
+END_TEST
+
+/* A gateway-shaped prefix: mostly host routes in a small address space. */
+static void
+rand_gw_cidr(struct fz_cidr *c)
+{
+	static const uint8_t v4len[] = { 0, 8, 16, 22, 24, 30, 31 };
+	static const uint8_t v6len[] = { 0, 48, 64, 112, 120, 126, 127 };
+	bool v4 = random() % 2;
+	unsigned k = (unsigned)random() % 10;
+
+	memset(c, 0, sizeof(*c));
+	c->family = v4 ? AF_INET : AF_INET6;
+	if (v4) {
+		c->addr[0] = 10;
+		c->addr[2] = (uint8_t)(random() & 3);
+		c->addr[3] = (uint8_t)random();
+	} else {
+		c->addr[0] = 0xfd;
+		c->addr[14] = (uint8_t)(random() & 3);
+		c->addr[15] = (uint8_t)random();
+	}
+	c->prefix = k < 7 ? (v4 ? 32 : 128) : v4 ? v4len[random() % 7] :
+	    v6len[random() % 7];
+	for (k = 0; k < 16; k++)
+		c->addr[k] &= (uint8_t)(0xff00 >> (c->prefix <= k * 8 ? 0 :
+		    c->prefix >= k * 8 + 8 ? 8 : c->prefix - k * 8));
+}
+
+/*
+ * Random sequences as above over a gateway's table: host routes come and
+ * go in a space small enough that lookups hit them, under shorter
+ * prefixes that must answer once a host route is gone.
+ */
+START_TEST(test_random_host_sequences)
+{
+	enum { NV = 600, OPS = 8000, CAP = OPS };
+	static struct ref r[CAP];
+	struct allowedips *t;
+	int i, j, n = 0, live = 0;
+
+	srandom(11 + (unsigned)_i);
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	for (i = 0; i < OPS; i++) {
+		int v = 1 + (int)(random() % NV);
+
+		if (random() % 4 != 0) {
+			struct fz_cidr c;
+
+			rand_gw_cidr(&c);
+			for (j = 0; j < n; j++)
+				if (r[j].v != 0 && r[j].c.family == c.family &&
+				    r[j].c.prefix == c.prefix &&
+				    memcmp(r[j].c.addr, c.addr, 16) == 0) {
+					r[j].v = 0;
+					live--;
+				}
+			r[n].c = c;
+			r[n++].v = v;
+			live++;
+			ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)),
+			    0);
+		} else {
+			allowedips_remove_set(t, S(v));
+			for (j = 0; j < n; j++)
+				if (r[j].v == v) {
+					r[j].v = 0;
+					live--;
+				}
+		}
+		if (i % 31 != 0)
+			continue;
+		ck_assert_uint_eq(allowedips_count(t), (size_t)live);
+		for (j = 0; j < 64; j++) {
+			struct fz_cidr a;
+			int want, got;
+
+			rand_gw_cidr(&a);
+			want = ref_lookup(r, n, a.family, a.addr);
+			got = (int)(uintptr_t)allowedips_lookup(t, a.family,
+			    a.addr);
+			ck_assert_int_eq(got == 0 ? -1 : got, want);
+		}
+	}
+	for (j = 1; j <= NV; j++) {
+		struct walk_ctx w = { r, n, j, 0 };
+		int k, want = 0;
+
+		allowedips_walk(t, S(j), walk_check, &w);
+		for (k = 0; k < n; k++)
+			want += r[k].v == j;
+		ck_assert_int_eq(w.seen, want);
+		allowedips_remove_set(t, S(j));
+	}
+	ck_assert_uint_eq(allowedips_count(t), 0);
+	allowedips_free(t);
+}
+END_TEST
+
 /* Lookups in other threads while prefixes come and go (RCU; run ASan). */
 static _Atomic bool stop_readers;
 static struct allowedips *shared;
@@ -388,6 +547,71 @@ START_TEST(test_concurrent_lookups)
 }
 END_TEST
 
+/*
+ * Readers of host routes while others come and go (tombstones, tables
+ * grown, shrunk and dropped): a stable host route is always found, and
+ * a changing one gives its value or the covering prefix's, never none.
+ */
+static void *
+host_reader(void *arg)
+{
+	uint8_t fixed[4] = { 10, 254, 0, 1 }, a[4] = { 10, 9, 0, 0 };
+	unsigned long i = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop_readers)) {
+		void *v;
+
+		ck_assert_ptr_eq(allowedips_lookup(shared, AF_INET, fixed),
+		    V(3));
+		a[2] = (uint8_t)(i >> 8);
+		a[3] = (uint8_t)i;
+		v = allowedips_lookup(shared, AF_INET, a);
+		ck_assert(v == V(1) || ((uintptr_t)v >= 4 &&
+		    (uintptr_t)v < 4 + 300));
+		i++;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_host_lookups)
+{
+	pthread_t th[2];
+	int i, k;
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&shared), 0);
+	ins(shared, "10.0.0.0/8", 1);
+	ins(shared, "10.254.0.1/32", 3);
+	atomic_store(&stop_readers, false);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, host_reader,
+		    NULL), 0);
+	for (i = 0; i < 60000; i++) {
+		int v = 4 + i % 300;
+		char s[32];
+
+		snprintf(s, sizeof(s), "10.9.%d.%d/32", (i / 7) % 256,
+		    i % 256);
+		if (i % 3 == 2)
+			allowedips_remove_set(shared, S(v));
+		else
+			ins(shared, s, v);
+		/* Now and then every changing route goes (a table dropped). */
+		if (i % 5000 == 4999)
+			for (k = 4; k < 4 + 300; k++)
+				allowedips_remove_set(shared, S(k));
+	}
+	atomic_store(&stop_readers, true);
+	for (k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	for (i = 1; i < 4 + 300; i++)
+		allowedips_remove_set(shared, S(i));
+	ck_assert_uint_eq(allowedips_count(shared), 0);
+	allowedips_free(shared);
+}
+END_TEST
+
 static Suite *
 aip_suite(void)
 {
@@ -401,6 +625,9 @@ aip_suite(void)
 	tcase_add_test(tc, test_walk_and_bad);
 	tcase_add_loop_test(tc, test_random_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_lookups);
+	tcase_add_test(tc, test_host_routes);
+	tcase_add_loop_test(tc, test_random_host_sequences, 0, 3);
+	tcase_add_test(tc, test_concurrent_host_lookups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,6 +13,18 @@
  * set's list (doubly linked, with a back pointer to the link that points
  * at them); parent pointers, used by the writer only, let a removal prune
  * the nodes it leaves without purpose.
+ *
+ * Host routes (/32, /128) are not in the trie but in a hash table beside
+ * it: an exact match of the whole address is always the longest prefix,
+ * so a lookup that finds one is done in a slot and a node (on a gateway,
+ * where every peer is a client with a /32 and a /128, that is every
+ * lookup), and only one that finds none walks the trie, which then holds
+ * the shorter prefixes alone.  The table is open addressing with linear
+ * probing, a slot an RCU pointer to a node: the writer fills a slot only
+ * with a complete node, empties one by leaving a tombstone (never moving
+ * entries, so a reader's probe sequence stays whole), and when live
+ * entries and tombstones reach half the slots builds a new table and
+ * swaps it in (the old one is freed after a grace period).
  */
 
 #include <errno.h>
@@ -36,9 +48,23 @@ struct aip_node {
 	struct rcu_head		 rcu;
 };
 
+/* Host routes: a power of two of slots, each NULL, HOST_TOMB or a node. */
+struct host_table {
+	size_t			 mask;		/* slots - 1 */
+	size_t			 used;		/* nodes + tombstones */
+	size_t			 live;		/* nodes */
+	struct rcu_head		 rcu;
+	struct aip_node		*slot[];	/* RCU */
+};
+
+static struct aip_node host_tomb_node;
+#define HOST_TOMB	(&host_tomb_node)
+#define HOST_MIN_SLOTS	16
+
 struct allowedips {
 	pthread_mutex_t		 lock;		/* writers */
 	struct aip_node		*root4, *root6;	/* RCU */
+	struct host_table	*hosts;		/* RCU; NULL: none yet */
 	size_t			 count;		/* prefixes with a value */
 };
 
@@ -88,6 +114,146 @@ mask(uint8_t *dst, const uint8_t *src, unsigned plen, unsigned alen)
 		dst[i] = 0;
 }
 
+static bool
+is_host(int family, unsigned plen)
+{
+	return plen == (family == AF_INET ? 32u : 128u);
+}
+
+/*
+ * The contents are configuration (and each probe ends at an empty slot
+ * with at most half the slots used), so a fast mix suffices: the
+ * 64-bit finaliser of MurmurHash3 over the address's words.
+ */
+static inline uint64_t
+fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static inline uint64_t
+host_hash(int family, const uint8_t *a)
+{
+	uint64_t w[2];
+	uint32_t v4;
+
+	if (family == AF_INET) {
+		memcpy(&v4, a, 4);
+		return fmix64(v4);
+	}
+	memcpy(w, a, 16);
+	return fmix64(w[0] ^ fmix64(w[1] ^ 0x6a09e667f3bcc909ULL));
+}
+
+static inline bool
+host_equal(const struct aip_node *n, int family, const uint8_t *a)
+{
+	return n->family == family &&
+	    memcmp(n->bits, a, family == AF_INET ? 4 : 16) == 0;
+}
+
+static struct host_table *
+host_table_new(size_t slots)
+{
+	struct host_table *h;
+
+	h = calloc(1, sizeof(*h) + slots * sizeof(h->slot[0]));
+
+	if (h != NULL)
+		h->mask = slots - 1;
+	return h;
+}
+
+static void
+host_table_free_rcu(struct rcu_head *r)
+{
+	free(caa_container_of(r, struct host_table, rcu));
+}
+
+/* Writer: the node for an address, or NULL. */
+static struct aip_node *
+host_find(struct host_table *h, int family, const uint8_t *a)
+{
+	size_t i;
+	struct aip_node *n;
+
+	if (h == NULL)
+		return NULL;
+	for (i = host_hash(family, a) & h->mask; (n = h->slot[i]) != NULL;
+	    i = (i + 1) & h->mask)
+		if (n != HOST_TOMB && host_equal(n, family, a))
+			return n;
+	return NULL;
+}
+
+/* Writer: puts n (not in h) into the first free slot of its sequence. */
+static void
+host_place(struct host_table *h, struct aip_node *n)
+{
+	size_t i;
+
+	for (i = host_hash(n->family, n->bits) & h->mask;
+	    h->slot[i] != NULL && h->slot[i] != HOST_TOMB;
+	    i = (i + 1) & h->mask)
+		;
+	if (h->slot[i] == NULL)
+		h->used++;
+	h->live++;
+	rcu_assign_pointer(h->slot[i], n);
+}
+
+/*
+ * Writer: makes room for one more node.  When nodes and tombstones would
+ * fill over half the slots, a new table sized for the live nodes (at
+ * most a quarter full: it grows, or shrinks after many removals) with no
+ * tombstones replaces the old one.
+ */
+static int
+host_reserve(struct allowedips *t)
+{
+	struct host_table *h = t->hosts, *nh;
+	size_t slots = HOST_MIN_SLOTS, i, live = h != NULL ? h->live : 0;
+
+	if (h != NULL && (h->used + 1) * 2 <= h->mask + 1)
+		return 0;
+	while (slots < (live + 1) * 4)
+		slots *= 2;
+	if ((nh = host_table_new(slots)) == NULL)
+		return -ENOMEM;
+	if (h != NULL)
+		for (i = 0; i <= h->mask; i++)
+			if (h->slot[i] != NULL && h->slot[i] != HOST_TOMB)
+				host_place(nh, h->slot[i]);
+	rcu_assign_pointer(t->hosts, nh);
+	if (h != NULL)
+		call_rcu(&h->rcu, host_table_free_rcu);
+	return 0;
+}
+
+/* Writer: empties n's slot (a tombstone; readers may be probing past). */
+static void
+host_remove(struct allowedips *t, struct aip_node *n)
+{
+	struct host_table *h = t->hosts;
+	size_t i;
+
+	for (i = host_hash(n->family, n->bits) & h->mask; h->slot[i] != n;
+	    i = (i + 1) & h->mask)
+		;
+	rcu_assign_pointer(h->slot[i], HOST_TOMB);
+	h->live--;
+	if (h->live == 0) {
+		/* Nothing left to find: every slot may be empty again. */
+		rcu_assign_pointer(t->hosts, NULL);
+		call_rcu(&h->rcu, host_table_free_rcu);
+	}
+}
+
 int
 allowedips_new(struct allowedips **out)
 {
@@ -117,6 +283,15 @@ allowedips_free(struct allowedips *t)
 		return;
 	free_tree(t->root4);
 	free_tree(t->root6);
+	if (t->hosts != NULL) {
+		size_t i;
+
+		for (i = 0; i <= t->hosts->mask; i++)
+			if (t->hosts->slot[i] != NULL &&
+			    t->hosts->slot[i] != HOST_TOMB)
+				free(t->hosts->slot[i]);
+		free(t->hosts);
+	}
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -195,6 +370,21 @@ allowedips_insert(struct allowedips *t, const struct fz_cidr *c, void *value,
 	    c->prefix > (c->family == AF_INET ? 32 : 128))
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
+	if (is_host(c->family, c->prefix)) {
+		if ((n = host_find(t->hosts, c->family, c->addr)) != NULL)
+			node_set_value(t, n, value, set);
+		else if ((rc = host_reserve(t)) == 0) {
+			if ((n = node_new(c->addr, c->prefix, c->family)) ==
+			    NULL)
+				rc = -ENOMEM;
+			else {
+				node_set_value(t, n, value, set);
+				host_place(t->hosts, n);
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		return rc;
+	}
 	pp = c->family == AF_INET ? &t->root4 : &t->root6;
 	for (;;) {
 		n = *pp;
@@ -289,7 +479,11 @@ allowedips_remove_set(struct allowedips *t, struct allowedips_set *set)
 		set_unlink(n);
 		rcu_assign_pointer(n->value, NULL);
 		t->count--;
-		prune(t, n);
+		if (is_host(n->family, n->plen)) {
+			host_remove(t, n);
+			call_rcu(&n->rcu, node_free_rcu);
+		} else
+			prune(t, n);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -299,12 +493,26 @@ allowedips_lookup(struct allowedips *t, int family, const void *addr)
 {
 	const uint8_t *a = addr;
 	unsigned max = family == AF_INET ? 32 : 128;
+	struct host_table *h;
 	struct aip_node *n;
 	void *best = NULL, *v;
 
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	rcu_read_lock();
+	if ((h = rcu_dereference(t->hosts)) != NULL) {
+		size_t i = host_hash(family, a) & h->mask;
+
+		while ((n = rcu_dereference(h->slot[i])) != NULL) {
+			if (n != HOST_TOMB && host_equal(n, family, a)) {
+				/* NULL: being removed; the trie decides. */
+				if ((best = rcu_dereference(n->value)) != NULL)
+					goto out;
+				break;
+			}
+			i = (i + 1) & h->mask;
+		}
+	}
 	if (family == AF_INET)
 		n = rcu_dereference(t->root4);
 	else
@@ -316,6 +524,7 @@ allowedips_lookup(struct allowedips *t, int family, const void *addr)
 			break;
 		n = rcu_dereference(n->child[bit_at(a, n->plen)]);
 	}
+out:
 	rcu_read_unlock();
 	return best;
 }
