@@ -32,11 +32,12 @@ ns_new a; A=$NS
 W=$(mktemp -d /tmp/fz-svc-w.XXXXXX)
 chmod 0755 "$W"
 ns_on_cleanup "rm -rf '$W'"
-# fzctl as the unprivileged users run it: the build tree may sit under a
+# fzctl and fz-controld as the unprivileged users run them: the build tree may sit under a
 # directory they cannot search (/root/fz on a fresh machine).
-cp "$FZCTL" "$W/fzctl"
-chmod 0755 "$W/fzctl"
+cp "$FZCTL" "$CONTROLD" "$W/"
+chmod 0755 "$W/fzctl" "$W/fz-controld"
 MFZCTL="$W/fzctl"
+MCONTROLD="$W/fz-controld"
 
 common=(--user "$USER_" --state-dir "$T" --firezone-id test-device
 	--log-format json --log-filter debug)
@@ -68,14 +69,14 @@ member() { setpriv --reuid="$NOBODY" --regid="$FZGID" --clear-groups "$@"; }
 # --- fz-controld refuses a bounding set it cannot empty -------------------------
 set +e
 out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
-	"$CONTROLD" --log-format human 3</dev/null 2>&1)
+	"$MCONTROLD" --log-format human 3</dev/null 2>&1)
 rc=$?
 set -e
 [ $rc = 1 ] || ns_fail "fz-controld with a full bounding set: exit $rc ($out)"
 grep -q "bounding set.*refusing to run" <<<"$out" || ns_fail "no clear refusal: $out"
 set +e
 out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
-	--bounding-set -all "$CONTROLD" --log-format human 3</dev/null 2>&1)
+	--bounding-set -all "$MCONTROLD" --log-format human 3</dev/null 2>&1)
 set -e
 grep -q "bounding set" <<<"$out" && ns_fail "an empty bounding set was refused: $out"
 grep -q "CapBnd and CapAmb empty" <<<"$out" || ns_fail "no self-proof: $out"
@@ -375,7 +376,7 @@ if mkdir "$W/evil.d" 2>/dev/null; then
 os.write(3, bytes([0, 0, 0, 4, 0x92, 0x01, 0xc1, 0xc1]))
 time.sleep(60)'
 fi
-exec "$CONTROLD" "\$@"
+exec "$MCONTROLD" "\$@"
 SH
 chmod 0755 "$W/controld-wrapper"
 chmod 1777 "$W"
@@ -408,7 +409,7 @@ status = bytes([0x92, 0x07, 0x92, 0xaa]) + b"restarting" + b"\\xa0"
 os.write(3, frame(hello) + frame(status))
 time.sleep(60)'
 fi
-exec "$CONTROLD" "\$@"
+exec "$MCONTROLD" "\$@"
 SH
 chmod 0755 "$W/controld-status"
 ns_bg "$A" "$T/tunneld3.log" "$TUNNELD" --socket "$T/t3.sock" \
@@ -471,7 +472,7 @@ if mkdir "$W/flood.d" 2>/dev/null; then
 	yes "\$(printf '%0999d' 0)" | head -n 20000
 	exit 3
 fi
-exec "$CONTROLD" "\$@"
+exec "$MCONTROLD" "\$@"
 SH
 chmod 0755 "$W/controld-flood"
 ns_bg "$A" "$T/tunneld5.log" "$TUNNELD" --socket "$T/t5.sock" --log-dir "$LD" \
