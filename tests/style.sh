@@ -14,8 +14,12 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	    '*.am' '*.ac' | grep -v '^tests/fuzz/corpus/')
 else
 	# A dist tree has no git: check what it ships.
-	mapfile -t files < <(find . -path ./tests/fuzz/corpus -prune -o -type f \
-	    \( -name '*.[ch]' -o -name '*.def' -o -name '*.sh' \) -print)
+	# A tree without git (a tarball, a fresh root): the source folders
+	# only, not the build trees and what configure generated.
+	mapfile -t files < <(find common ipc tunneld controld relayd ctl tools \
+	    bpf tests contrib -path tests/fuzz/corpus -prune -o -type f \
+	    \( -name '*.[ch]' -o -name '*.def' -o -name '*.sh' \) -print \
+	    2>/dev/null)
 fi
 bad=0
 for f in "${files[@]}"; do
