@@ -254,6 +254,43 @@ walk_check(const struct fz_cidr *c, void *arg)
 }
 
 /*
+ * One step of a random sequence, on the trie and the reference alike:
+ * insert a prefix from gen for a random value (replacing an equal prefix),
+ * or, one time in remove_one_in, remove every prefix of a random value.
+ */
+static void
+random_step(struct allowedips *t, struct ref *r, int *n, int *live, int nv,
+    int remove_one_in, void (*gen)(struct fz_cidr *))
+{
+	int v = 1 + (int)(random() % nv), j;
+
+	if (random() % remove_one_in != 0) {
+		struct fz_cidr c;
+
+		gen(&c);
+		for (j = 0; j < *n; j++)
+			if (r[j].v != 0 && r[j].c.family == c.family &&
+			    r[j].c.prefix == c.prefix &&
+			    memcmp(r[j].c.addr, c.addr, 16) == 0) {
+				r[j].v = 0;
+				(*live)--;
+			}
+		r[*n].c = c;
+		r[(*n)++].v = v;
+		(*live)++;
+		ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)), 0);
+	} else {
+		allowedips_remove_set(t, S(v));
+		ck_assert_ptr_null(S(v)->first);
+		for (j = 0; j < *n; j++)
+			if (r[j].v == v) {
+				r[j].v = 0;
+				(*live)--;
+			}
+	}
+}
+
+/*
  * Random sequences of inserts (replacing equal prefixes) and per-value
  * removals, both families in one trie, checked against the reference
  * after every few steps: lookups, the count, and each value's walk.
@@ -269,33 +306,7 @@ START_TEST(test_random_sequences)
 	sets_reset();
 	ck_assert_int_eq(allowedips_new(&t), 0);
 	for (i = 0; i < OPS; i++) {
-		int v = 1 + (int)(random() % NV);
-
-		if (random() % 8 != 0) {
-			struct fz_cidr c;
-
-			rand_cidr(&c);
-			for (j = 0; j < n; j++)
-				if (r[j].v != 0 && r[j].c.family == c.family &&
-				    r[j].c.prefix == c.prefix &&
-				    memcmp(r[j].c.addr, c.addr, 16) == 0) {
-					r[j].v = 0;
-					live--;
-				}
-			r[n].c = c;
-			r[n++].v = v;
-			live++;
-			ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)),
-			    0);
-		} else {
-			allowedips_remove_set(t, S(v));
-			ck_assert_ptr_null(S(v)->first);
-			for (j = 0; j < n; j++)
-				if (r[j].v == v) {
-					r[j].v = 0;
-					live--;
-				}
-		}
+		random_step(t, r, &n, &live, NV, 8, rand_cidr);
 		if (i % 97 != 0)
 			continue;
 		ck_assert_uint_eq(allowedips_count(t), (size_t)live);
@@ -431,32 +442,7 @@ START_TEST(test_random_host_sequences)
 	sets_reset();
 	ck_assert_int_eq(allowedips_new(&t), 0);
 	for (i = 0; i < OPS; i++) {
-		int v = 1 + (int)(random() % NV);
-
-		if (random() % 4 != 0) {
-			struct fz_cidr c;
-
-			rand_gw_cidr(&c);
-			for (j = 0; j < n; j++)
-				if (r[j].v != 0 && r[j].c.family == c.family &&
-				    r[j].c.prefix == c.prefix &&
-				    memcmp(r[j].c.addr, c.addr, 16) == 0) {
-					r[j].v = 0;
-					live--;
-				}
-			r[n].c = c;
-			r[n++].v = v;
-			live++;
-			ck_assert_int_eq(allowedips_insert(t, &c, V(v), S(v)),
-			    0);
-		} else {
-			allowedips_remove_set(t, S(v));
-			for (j = 0; j < n; j++)
-				if (r[j].v == v) {
-					r[j].v = 0;
-					live--;
-				}
-		}
+		random_step(t, r, &n, &live, NV, 4, rand_gw_cidr);
 		if (i % 31 != 0)
 			continue;
 		ck_assert_uint_eq(allowedips_count(t), (size_t)live);
