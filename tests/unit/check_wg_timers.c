@@ -12,46 +12,24 @@
 #include "fztime.h"
 #include "wg_int.h"
 #include "check_util.h"
+#include "wg_pair.h"
 
 #define S	NSEC_PER_SEC
-
-struct side {
-	struct wg_device	*dev;
-	struct wg_peer		*peer;
-	uint8_t			 priv[32], pub[32];
-	union fz_sockaddr	 addr;
-};
 
 static struct side A, B;
 
 static void
 setup(void)
 {
-	static const char *addrs[] = { "192.0.2.1:51820", "192.0.2.2:51820" };
-	struct side *s[2] = { &A, &B };
-	int i;
-
 	time_fake_enable(1000 * S, 1700000000ULL * S);
 	wg_set_timer_scale(1);
-	for (i = 0; i < 2; i++) {
-		memset(s[i]->priv, 0x21 * (i + 1), 32);
-		s[i]->priv[0] &= 248;
-		s[i]->priv[31] = (s[i]->priv[31] & 127) | 64;
-		wg_key_public(s[i]->priv, s[i]->pub);
-		ck_assert_int_eq(wg_device_new(s[i]->priv, &s[i]->dev), 0);
-		ck_assert_int_eq(addr_parse(addrs[i], ADDR_PORT_REQUIRED,
-		    &s[i]->addr), 0);
-	}
-	ck_assert_int_eq(wg_peer_add(A.dev, B.pub, &A.peer), 0);
-	ck_assert_int_eq(wg_peer_add(B.dev, A.pub, &B.peer), 0);
-	wg_peer_set_endpoint(A.peer, &B.addr);
+	wg_pair_new(&A, &B, 0x21);
 }
 
 static void
 teardown(void)
 {
-	wg_device_free(A.dev);
-	wg_device_free(B.dev);
+	wg_pair_free(&A, &B);
 	wg_set_timer_scale(1);
 	time_fake_disable();
 }
