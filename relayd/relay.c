@@ -50,6 +50,8 @@ struct relay {
 	unsigned		 nres;
 	_Atomic uint64_t	 ctr[RC_COUNT];
 	struct log_ratelimit	 rl;
+	/* the portal's secret, copied: cfg.stamp_secret points here */
+	char			 stamp[RELAY_STAMP_SECRET_MAX + 1];
 	uint8_t			 indication[65536 + 200];	/* Data */
 };
 
@@ -201,6 +203,18 @@ relay_firezone_password(const char *secret, const char *user, char *out,
 	crypto_hash_sha256_final(&st, h);
 	sodium_bin2base64(out, cap, h, sizeof(h),
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}
+
+/*
+ * Whether a username has the Firezone shape "<expiry>:<salt>": exactly one
+ * ':' (section 3.3; the salt itself is never parsed).
+ */
+static bool
+firezone_username(const char *u)
+{
+	const char *colon = strchr(u, ':');
+
+	return colon != NULL && strchr(colon + 1, ':') == NULL;
 }
 
 /* The expiry before the first ':' (or the whole name): -EINVAL if none. */
@@ -972,6 +986,8 @@ credentials_match(struct relay *r, struct txn *x)
 		for (scheme = 0; scheme < 2 && !ok; scheme++) {
 			if (scheme == 0 && i == 1)
 				continue;	/* REST only with static */
+			if (scheme == 1 && !firezone_username(t->username))
+				continue;
 			if (scheme == 0)
 				relay_rest_password(secrets[i], t->username,
 				    pass, sizeof(pass));
@@ -1683,6 +1699,16 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.port_lo = 49152;
 		r->cfg.port_hi = 65535;
 	}
+	if (cfg->stamp_secret != NULL) {
+		size_t n = strlen(cfg->stamp_secret);
+
+		if (n == 0 || n > RELAY_STAMP_SECRET_MAX) {
+			free(r);
+			return -EINVAL;
+		}
+		memcpy(r->stamp, cfg->stamp_secret, n + 1);
+		r->cfg.stamp_secret = r->stamp;
+	}
 	r->ops = *ops;
 	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 5);
 	randombytes_buf(r->hkey, sizeof(r->hkey));
@@ -1700,5 +1726,6 @@ relay_free(struct relay *r)
 	while (r->all != NULL)
 		alloc_free(r, r->all);
 	sodium_memzero(r->nonce_key, sizeof(r->nonce_key));
+	sodium_memzero(r->stamp, sizeof(r->stamp));
 	free(r);
 }

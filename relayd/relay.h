@@ -31,6 +31,7 @@
 #define RELAY_MAX_PERMISSIONS	64	/* per allocation */
 #define RELAY_MAX_CHANNELS	256	/* per allocation */
 #define RELAY_MAX_OWN		4	/* extra own addresses */
+#define RELAY_STAMP_SECRET_MAX	128	/* Firezone's is 64 hex digits */
 
 /* A transport address as a fixed-size key (network byte order). */
 struct taddr {
@@ -117,7 +118,11 @@ struct relay_config {
 	union fz_sockaddr public4, public6;	/* relayed addresses (port 0) */
 	const char	*realm;
 	const char	*static_secret;		/* TURN REST and Firezone */
-	const char	*stamp_secret;		/* Firezone only (portal) */
+	/*
+	 * Firezone only: the secret the relay joined the portal with
+	 * (section 3.3); copied by relay_new, wiped by relay_free.
+	 */
+	const char	*stamp_secret;
 	bool		 allow_private_peers;
 	/*
 	 * The relay's own addresses (the public ones above are always

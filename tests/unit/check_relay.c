@@ -99,7 +99,8 @@ f_renew(void *arg, struct relay_channel *c)
 }
 
 static void
-setup_cfg(bool allow_private, unsigned quota, unsigned max)
+setup_secrets(bool allow_private, unsigned quota, unsigned max,
+    const char *static_secret, const char *stamp_secret)
 {
 	struct relay_config cfg;
 	struct relay_ops ops = { f_open, f_close, f_send_ctl, f_send_peer,
@@ -114,7 +115,8 @@ setup_cfg(bool allow_private, unsigned quota, unsigned max)
 	cfg.nown = 1;
 	cfg.port_lo = 49152;
 	cfg.port_hi = 65535;
-	cfg.static_secret = SECRET;
+	cfg.static_secret = static_secret;
+	cfg.stamp_secret = stamp_secret;
 	cfg.allow_private_peers = allow_private;
 	cfg.user_quota = quota;
 	cfg.max_allocations = max;
@@ -123,6 +125,12 @@ setup_cfg(bool allow_private, unsigned quota, unsigned max)
 	nresp = nopen = nclose = chan_up = chan_down = chan_renew = 0;
 	npeer_sends = 0;
 	nonce[0] = '\0';
+}
+
+static void
+setup_cfg(bool allow_private, unsigned quota, unsigned max)
+{
+	setup_secrets(allow_private, quota, max, SECRET, NULL);
 }
 
 static void
@@ -887,6 +895,144 @@ START_TEST(test_error_responses)
 }
 END_TEST
 
+/*
+ * The Firezone scheme with the secret the relay joined the portal with
+ * (section 3.3), checked against the vectors of section 9 through real
+ * STUN requests: the client side uses the vector's password as given, the
+ * relay derives it from its stamp_secret.
+ */
+#define STAMP	"4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab"
+#define STAMP_UUID "1cab293a-4032-46f4-862a-40e5d174b0d2"
+
+static const struct {
+	const char *secret, *user, *pass;
+} fz_vectors[] = {
+	{ STAMP_UUID, "1685984278:uvdgKvS9GXYZ_vmv",
+	    "6xUIoZ+QvxKhRasLifwfRkMXl+ETLJUsFkHlXjlHAkg" },
+	{ STAMP, "1892160000:n23JJ2wKKtt30oXi",
+	    "00hqldgk5xLeKKOB+xls9mHMVtgqzie9DulfgQwMv68" },
+	{ STAMP, "2145916800:IHF707vzp8S20otOb0X8DnipWwBnjqx3vXEV53OMrpE",
+	    "uTgM6kXvA9fIDYm00KZyun05zr4mYPF3xVLvUA/qkz8" },
+};
+
+START_TEST(test_firezone_vectors)
+{
+	char pass[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(fz_vectors) / sizeof(fz_vectors[0]); i++) {
+		relay_firezone_password(fz_vectors[i].secret,
+		    fz_vectors[i].user, pass, sizeof(pass));
+		ck_assert_str_eq(pass, fz_vectors[i].pass);
+	}
+}
+END_TEST
+
+START_TEST(test_firezone_stamp_secret)
+{
+	struct stun_msg m;
+	struct opts o = O();
+	char stamp[] = STAMP, pass[128];
+
+	/* portal credentials only: no static secret */
+	relay_free(R);
+	setup_secrets(false, 100, 100, NULL, stamp);
+	memset(stamp, 'x', sizeof(stamp) - 1);	/* relay_new copied it */
+	o.user = fz_vectors[1].user;
+	o.pass = fz_vectors[1].pass;
+	ck_assert_int_eq(allocate(&client, o), 0);
+	/* the gateway's far-future credentials, MESSAGE-INTEGRITY-SHA256 */
+	o.user = fz_vectors[2].user;
+	o.pass = fz_vectors[2].pass;
+	o.sha256 = true;
+	ck_assert_int_eq(allocate(&client2, o), 0);
+	ck_assert_int_eq(relay_allocations(R), 2);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 0);
+	/* TURN REST credentials mean nothing without a static secret
+	 * (from client2, whose nonce is the last one seen) */
+	o = O();
+	o.tid0 = 20;
+	ck_assert_int_eq(request(&client2, TURN_REFRESH, &o, &m), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 1);
+	/* nor the Firezone scheme from another secret */
+	o = O();
+	o.user = "1892160000:n23JJ2wKKtt30oXi";
+	relay_firezone_password(STAMP_UUID, o.user, pass, sizeof(pass));
+	o.pass = pass;
+	ck_assert_int_eq(request(&client2, TURN_REFRESH, &o, &m), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 2);
+	/* exactly one ':': a second one is refused even with the password
+	 * the formula gives for it */
+	o.user = "1892160000:n23JJ2wKKtt30oXi:x";
+	relay_firezone_password(STAMP, o.user, pass, sizeof(pass));
+	ck_assert_int_eq(request(&client2, TURN_REFRESH, &o, &m), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 3);
+	/* expired: the first vector (2023) is refused with 401 */
+	relay_free(R);
+	setup_secrets(false, 100, 100, NULL, STAMP_UUID);
+	o = O();
+	o.user = fz_vectors[0].user;
+	o.pass = fz_vectors[0].pass;
+	ck_assert_int_eq(allocate(&client, o), 401);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_EXPIRED), 1);
+	ck_assert_int_eq(relay_allocations(R), 0);
+	/* ... and accepted while it was valid */
+	time_fake_enable(1000 * NS, 1685984000ULL * NS);
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(relay_allocations(R), 1);
+}
+END_TEST
+
+START_TEST(test_static_and_stamp_together)
+{
+	struct opts o = O();
+
+	relay_free(R);
+	setup_secrets(false, 100, 100, SECRET, STAMP);
+	/* TURN REST from the static secret, as without a portal */
+	ck_assert_int_eq(allocate(&client, o), 0);
+	/* Firezone from the static secret */
+	o.firezone = true;
+	o.user = "1800000000:c2FsdA";
+	ck_assert_int_eq(allocate(&client2, o), 0);
+	/* Firezone from the portal's */
+	o = O();
+	o.user = fz_vectors[1].user;
+	o.pass = fz_vectors[1].pass;
+	{
+		union fz_sockaddr c3;
+
+		ck_assert_int_eq(addr_parse("198.51.100.12:40000",
+		    ADDR_PORT_REQUIRED, &c3), 0);
+		ck_assert_int_eq(allocate(&c3, o), 0);
+	}
+	ck_assert_int_eq(relay_allocations(R), 3);
+	ck_assert_uint_eq(relay_counter(R, RC_AUTH_BAD), 0);
+}
+END_TEST
+
+START_TEST(test_stamp_secret_bounds)
+{
+	struct relay_config cfg;
+	struct relay_ops ops = { f_open, f_close, f_send_ctl, f_send_peer,
+	    f_up, f_down, NULL, NULL };
+	struct relay *r = NULL;
+	char big[RELAY_STAMP_SECRET_MAX + 2];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.have4 = true;
+	cfg.stamp_secret = "";
+	ck_assert_int_eq(relay_new(&cfg, &ops, &r), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cfg.stamp_secret = big;
+	ck_assert_int_eq(relay_new(&cfg, &ops, &r), -EINVAL);
+	big[RELAY_STAMP_SECRET_MAX] = '\0';
+	ck_assert_int_eq(relay_new(&cfg, &ops, &r), 0);
+	relay_free(r);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -908,6 +1054,10 @@ relay_suite(void)
 	tcase_add_test(tc, test_nonce_rotation);
 	tcase_add_test(tc, test_garbage_in);
 	tcase_add_test(tc, test_error_responses);
+	tcase_add_test(tc, test_firezone_vectors);
+	tcase_add_test(tc, test_firezone_stamp_secret);
+	tcase_add_test(tc, test_static_and_stamp_together);
+	tcase_add_test(tc, test_stamp_secret_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }
