@@ -21,6 +21,18 @@ tests_unit_check_relay_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/relayd \
 	$(SODIUM_CFLAGS)
 tests_unit_check_relay_LDADD = $(RELAY_LIBS) $(CHECK_LIBS)
 
+# The HTTP endpoint (/readyz, /metrics) over loopback.
+check_PROGRAMS += tests/unit/check_relay_metrics
+UNIT_TESTS += tests/unit/check_relay_metrics
+TESTS += tests/unit/check_relay_metrics
+tests_unit_check_relay_metrics_SOURCES = tests/unit/check_relay_metrics.c \
+	relayd/metrics.c relayd/metrics.h
+tests_unit_check_relay_metrics_CFLAGS = $(CHECK_CFLAGS_ALL) \
+	-I$(top_srcdir)/relayd -I$(top_srcdir)/bpf $(SODIUM_CFLAGS) \
+	$(LIBEVENT_CFLAGS)
+tests_unit_check_relay_metrics_LDADD = $(RELAY_LIBS) $(LIBEVENT_LIBS) \
+	$(CHECK_LIBS) -lpthread
+
 fuzz_targets += tests/fuzz/fuzz_relay
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_relay

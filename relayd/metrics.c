@@ -34,8 +34,8 @@ counter(struct evbuffer *b, const char *name, const char *help,
 	if (header)
 		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n",
 		    name, help, name);
-	evbuffer_add_printf(b, "%s{%s} %llu\n", name, labels,
-	    (unsigned long long)v);
+	evbuffer_add_printf(b, "%s%s%s%s %llu\n", name, *labels ? "{" : "",
+	    labels, *labels ? "}" : "", (unsigned long long)v);
 }
 
 static void
@@ -56,6 +56,34 @@ static const enum relay_counter request_counters[] = { RC_REQ_BINDING,
     RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION, RC_REQ_CHANNEL_BIND,
     RC_REQ_OTHER, RC_IND_SEND };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const portal_names[MP_COUNT] = {
+	[MP_NONE] = "none", [MP_CONNECTING] = "connecting",
+	[MP_JOINED] = "joined", [MP_RECONNECTING] = "reconnecting",
+};
+
+const char *
+metrics_portal_name(enum metrics_portal p)
+{
+	return (unsigned)p < MP_COUNT ? portal_names[p] : "unknown";
+}
+
+/* The portal state as a Prometheus state set, and the joins so far. */
+static void
+portal_metrics(struct evbuffer *b, const struct metrics_gauges *g)
+{
+	int now = atomic_load(&g->portal), i;
+
+	evbuffer_add_printf(b, "# HELP fz_relay_portal_state The portal "
+	    "connection (none: no portal configured).\n"
+	    "# TYPE fz_relay_portal_state gauge\n");
+	for (i = 0; i < MP_COUNT; i++)
+		evbuffer_add_printf(b, "fz_relay_portal_state{state=\"%s\"} "
+		    "%d\n", portal_names[i], i == now);
+	counter(b, "fz_relay_portal_joins_total", "Times the relay joined "
+	    "the portal's relay channel.", "", atomic_load(&g->portal_joins),
+	    true);
+}
 
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
@@ -118,6 +146,7 @@ metrics_cb(struct evhttp_request *req, void *arg)
 			    "userspace).", l, atomic_load(&m->g->xdp_outcome[i]),
 			    i == 0);
 		}
+	portal_metrics(b, m->g);
 	counter(b, "fz_relay_responses_total", "Responses sent.",
 	    "class=\"success\"", relay_counter(r, RC_RESP_SUCCESS), true);
 	counter(b, "fz_relay_responses_total", NULL, "class=\"error\"",
@@ -133,6 +162,33 @@ health_cb(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
 	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+/*
+ * Ready once joined to the portal (Firezone answers its git revision;
+ * we, the version); a relay without a portal is ready as soon as it
+ * serves, as its /healthz has always said.
+ */
+static void
+ready_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	int p = atomic_load(&m->g->portal);
+	struct evbuffer *b;
+
+	if (p != MP_NONE && p != MP_JOINED) {
+		evhttp_send_error(req, 503, metrics_portal_name(p));
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "%s\n", PACKAGE_VERSION);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
 }
 
 static void
@@ -198,7 +254,7 @@ metrics_start(const union fz_sockaddr *sa, struct relay *r,
 		m->port = addr_port(&bound.sa);
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
 	evhttp_set_cb(m->http, "/healthz", health_cb, m);
-	evhttp_set_cb(m->http, "/readyz", health_cb, m);
+	evhttp_set_cb(m->http, "/readyz", ready_cb, m);
 	evhttp_set_cb(m->http, "/log_filter", filter_cb, m);
 	*out = m;
 	return 0;
