@@ -5,6 +5,10 @@ credentials: allocate, exchange datagrams both ways with a plain UDP peer,
 and check every byte.  Exit 0 on success.
 
 usage: aioice_turn.py SERVER_IP SERVER_PORT SECRET PEER_IP [COUNT]
+
+With TURN_USERNAME and TURN_PASSWORD in the environment those long-term
+credentials are used as given (e.g. Firezone's, minted by a portal) and
+SECRET is ignored.
 """
 import asyncio
 import base64
@@ -46,6 +50,9 @@ async def main():
     username = "%d:aioice" % (int(time.time()) + 3600)
     password = base64.b64encode(
         hmac.new(secret, username.encode(), hashlib.sha1).digest()).decode()
+    if os.environ.get("TURN_USERNAME"):
+        username = os.environ["TURN_USERNAME"]
+        password = os.environ["TURN_PASSWORD"]
 
     loop = asyncio.get_running_loop()
     peer_t, peer = await loop.create_datagram_endpoint(
