@@ -13,7 +13,8 @@ PORTAL_LIBS = libfzportal.a $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SODIUM_LIBS)
 PORTAL_CFLAGS = -I$(top_srcdir)/portal $(JANSSON_CFLAGS)
 
 # Unit tests.
-portal_unit_tests = tests/unit/check_creds tests/unit/check_phx_client
+portal_unit_tests = tests/unit/check_phx tests/unit/check_phx_client \
+	tests/unit/check_creds
 check_PROGRAMS += $(portal_unit_tests)
 UNIT_TESTS += $(portal_unit_tests)
 TESTS += $(portal_unit_tests)
@@ -23,3 +24,6 @@ tests_unit_check_creds_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
 tests_unit_check_phx_client_SOURCES = tests/unit/check_phx_client.c
 tests_unit_check_phx_client_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
 tests_unit_check_phx_client_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
+tests_unit_check_phx_SOURCES = tests/unit/check_phx.c
+tests_unit_check_phx_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
+tests_unit_check_phx_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
