@@ -14,7 +14,7 @@ PORTAL_CFLAGS = -I$(top_srcdir)/portal $(JANSSON_CFLAGS)
 
 # Unit tests.
 portal_unit_tests = tests/unit/check_phx tests/unit/check_phx_client \
-	tests/unit/check_creds
+	tests/unit/check_portal_msg tests/unit/check_creds
 check_PROGRAMS += $(portal_unit_tests)
 UNIT_TESTS += $(portal_unit_tests)
 TESTS += $(portal_unit_tests)
@@ -27,3 +27,8 @@ tests_unit_check_phx_client_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
 tests_unit_check_phx_SOURCES = tests/unit/check_phx.c
 tests_unit_check_phx_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
 tests_unit_check_phx_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
+tests_unit_check_portal_msg_SOURCES = tests/unit/check_portal_msg.c
+tests_unit_check_portal_msg_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS) \
+	-DPORTAL_FIXTURES='"$(abs_top_srcdir)/tests/fixtures/portal"'
+tests_unit_check_portal_msg_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
+EXTRA_DIST += tests/fixtures/portal

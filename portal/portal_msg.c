@@ -1047,6 +1047,34 @@ id_elem_enc(const void *p, const void *arg)
 	return json_string(p);
 }
 
+/*
+ * An SDP candidate line (RFC 8839 §5.1) as connlib's IceCandidate takes
+ * it: "candidate:<foundation> <component> <transport> <priority> <address>
+ * <port> typ <type> ...".  Anything else is skipped.
+ */
+static bool
+is_candidate(const char *s)
+{
+	const char *p = s;
+	unsigned tok = 0;
+
+	if (strncmp(s, "candidate:", 10) != 0)
+		return false;
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+
+		if (n == 0)
+			return false;	/* empty token */
+		if (tok == 6 && (n != 3 || strncmp(p, "typ", 3) != 0))
+			return false;
+		tok++;
+		p += n;
+		if (*p == ' ')
+			p++;
+	}
+	return tok >= 8;
+}
+
 static int
 cand_elem(const json_t *v, void *out, const void *arg)
 {
@@ -1054,7 +1082,8 @@ cand_elem(const json_t *v, void *out, const void *arg)
 
 	(void)arg;
 	if (!json_is_string(v) || (n = json_string_length(v)) > PORTAL_CAND_MAX
-	    || n == 0 || memchr(json_string_value(v), '\0', n) != NULL)
+	    || n == 0 || memchr(json_string_value(v), '\0', n) != NULL ||
+	    !is_candidate(json_string_value(v)))
 		return -EBADMSG;
 	memcpy(out, json_string_value(v), n + 1);
 	return 0;
