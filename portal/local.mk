@@ -32,3 +32,13 @@ tests_unit_check_portal_msg_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS) \
 	-DPORTAL_FIXTURES='"$(abs_top_srcdir)/tests/fixtures/portal"'
 tests_unit_check_portal_msg_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/fixtures/portal
+
+# libFuzzer target: frames and message decoders (tests/run-fuzz.sh).
+fuzz_targets += tests/fuzz/fuzz_phx
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_phx
+endif
+tests_fuzz_fuzz_phx_SOURCES = tests/fuzz/fuzz_phx.c
+tests_fuzz_fuzz_phx_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS)
+tests_fuzz_fuzz_phx_LDADD = $(PORTAL_LIBS)
+tests_fuzz_fuzz_phx_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
