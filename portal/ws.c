@@ -1393,21 +1393,69 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	arm(c->timer, l->request_ms);
 }
 
+/* "1.2.3.4:port" or "[v6]:port"; port 0 lets the kernel choose. */
+static int
+parse_listen_addr(const char *s, struct sockaddr_storage *ss, int *sl)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hs = s;
+	size_t hl;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(rb - hs);
+		colon = rb + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host) || !isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || port > 65535)
+		return -EINVAL;
+	if (*s != '[') {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*sin6);
+	}
+	return 0;
+}
+
 int
 ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
     ws_request_fn on_request, const struct ws_cbs *cbs, void *arg,
     struct ws_listener **out)
 {
 	struct sockaddr_storage ss;
-	int sl = sizeof(ss);
+	int sl = 0;
 	struct ws_listener *l;
 
-	memset(&ss, 0, sizeof(ss));
 	if (base == NULL || addr_port == NULL || on_request == NULL ||
-	    strrchr(addr_port, ':') == NULL ||
-	    (addr_port[0] == '[' && strstr(addr_port, "]:") == NULL) ||
-	    evutil_parse_sockaddr_port(addr_port, (struct sockaddr *)&ss,
-	    &sl) != 0)
+	    parse_listen_addr(addr_port, &ss, &sl) != 0)
 		return -EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -ENOMEM;
