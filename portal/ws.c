@@ -101,6 +101,8 @@ struct ws_conn {
 	/* server */
 	ws_request_fn		 on_request;
 	struct ws_http_req	*req;
+	struct ws_listener	*lst;		/* set while not yet opened */
+	struct ws_conn		*lnext, *lprev;
 };
 
 struct ws_listener {
@@ -111,6 +113,7 @@ struct ws_listener {
 	struct ws_cbs		 cbs;
 	void			*arg;
 	int			 request_ms;
+	struct ws_conn		*pending;	/* accepted, not yet opened */
 };
 
 static void	conn_destroy(struct ws_conn *);
@@ -194,9 +197,26 @@ finish_err(struct ws_conn *c, int err, const char *what)
 	finish(c, WS_CLOSE_ABNORMAL);
 }
 
+/* Off the listener's list of connections still in their handshake. */
+static void
+unlink_pending(struct ws_conn *c)
+{
+	if (c->lst == NULL)
+		return;
+	if (c->lprev != NULL)
+		c->lprev->lnext = c->lnext;
+	else
+		c->lst->pending = c->lnext;
+	if (c->lnext != NULL)
+		c->lnext->lprev = c->lprev;
+	c->lst = NULL;
+	c->lnext = c->lprev = NULL;
+}
+
 static void
 conn_destroy(struct ws_conn *c)
 {
+	unlink_pending(c);
 	if (c->dnsreq != NULL) {
 		struct evdns_getaddrinfo_request *r = c->dnsreq;
 
@@ -438,6 +458,7 @@ ws_start(struct ws_conn *c)
 	if (r != 0)
 		return -ENOMEM;
 	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+	unlink_pending(c);	/* its owner has it now */
 	c->state = ST_OPEN;
 	c->opened = true;
 	evtimer_del(c->timer);
@@ -1390,6 +1411,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		conn_destroy(c);
 		return;
 	}
+	c->lst = l;
+	c->lnext = l->pending;
+	if (l->pending != NULL)
+		l->pending->lprev = c;
+	l->pending = c;
 	arm(c->timer, l->request_ms);
 }
 
@@ -1482,8 +1508,14 @@ ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
 void
 ws_listener_free(struct ws_listener *l)
 {
+	struct ws_conn *c;
+
 	if (l == NULL)
 		return;
+	while ((c = l->pending) != NULL) {
+		unlink_pending(c);
+		ws_free(c);	/* deferred if inside its own callback */
+	}
 	evconnlistener_free(l->lev);
 	free(l);
 }
