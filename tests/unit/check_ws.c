@@ -358,7 +358,8 @@ on_request(const struct ws_http_req *r, struct ws_conn *c,
 	if ((v = ws_http_req_header(r, "user-agent")) != NULL)
 		snprintf(e->ua, sizeof(e->ua), "%s", v);
 	ck_assert_ptr_nonnull(r->peer);
-	ck_assert_int_eq(r->peer->sa_family, AF_INET);
+	ck_assert(r->peer->sa_family == AF_INET ||
+	    r->peer->sa_family == AF_INET6);
 	if (strcmp(r->path, "/healthz") == 0) {
 		reply->status = 200;
 		reply->content_type = "text/plain";
@@ -991,6 +992,65 @@ START_TEST(t_bootstrap_dns)
 }
 END_TEST
 
+START_TEST(t_listen)
+{
+	struct event_base *b = event_base_new();
+	struct ws_listener *l = NULL, *l2 = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[64];
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
+		"[::1]80", "[::1]", "localhost:80", "127.0.0.1:80x", ":80",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ws_listen(b, bad[i], NULL, on_request, &cbs, NULL,
+		    &l) == -EINVAL, "%s", bad[i]);
+	ck_assert_int_eq(ws_listen(b, "127.0.0.1:0", NULL, on_request, &cbs,
+	    NULL, &l), 0);
+	ck_assert_int_eq(ws_listener_addr(l, &ss, &sl), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d",
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	ck_assert_int_eq(ws_listen(b, addr, NULL, on_request, &cbs, NULL,
+	    &l2), -EADDRINUSE);
+	ws_listener_free(l);
+	ws_listener_free(NULL);
+	event_base_free(b);
+}
+END_TEST
+
+START_TEST(t_ipv6)
+{
+	struct env e;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char url[64];
+
+	env_init(&e, NULL);
+	ws_listener_free(e.lst);
+	if (ws_listen(e.base, "[::1]:0", NULL, on_request, &cbs, &e,
+	    &e.lst) != 0) {
+		e.lst = NULL;	/* no IPv6 loopback here */
+		env_free(&e);
+		return;
+	}
+	ck_assert_int_eq(ws_listener_addr(e.lst, &ss, &sl), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	e.hello = "v6";
+	e.srv.echo = true;
+	snprintf(url, sizeof(url), "ws://[::1]:%d/v6",
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	connect_url(&e, url, NULL, NULL);
+	ck_assert_int_eq(run_until(&e, &e.cli.texts, 1, 3000), 1);
+	ck_assert_str_eq(e.cli.last, "v6");
+	ck_assert_str_eq(e.path, "/v6");
+	ck_assert_ptr_nonnull(ws_conn_peer(e.cli.conn, &sl));
+	ck_assert_uint_eq(sl, sizeof(struct sockaddr_in6));
+	env_free(&e);
+}
+END_TEST
+
 static Suite *
 ws_suite(void)
 {
@@ -1018,6 +1078,8 @@ ws_suite(void)
 	tcase_add_test(tc, t_slowloris);
 	tcase_add_test(tc, t_tls);
 	tcase_add_test(tc, t_bootstrap_dns);
+	tcase_add_test(tc, t_listen);
+	tcase_add_test(tc, t_ipv6);
 	suite_add_tcase(s, tc);
 	return s;
 }
