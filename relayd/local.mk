@@ -7,11 +7,12 @@ RELAY_LIBS = libfzrelay.a libfzcommon.a $(SODIUM_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += fz-relayd
 fz_relayd_SOURCES = relayd/relayd.c relayd/metrics.c relayd/metrics.h \
-	relayd/xdp.c relayd/xdp.h
+	relayd/xdp.c relayd/xdp.h relayd/relay_portal.c relayd/relay_portal.h
 nodist_fz_relayd_SOURCES = bpf/turn_router.skel.h
 fz_relayd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBBPF_CFLAGS) -I$(top_srcdir)/bpf
-fz_relayd_LDADD = $(RELAY_LIBS) $(LIBEVENT_LIBS) $(LIBBPF_LIBS) -lpthread
+	$(LIBBPF_CFLAGS) -I$(top_srcdir)/bpf $(PORTAL_CFLAGS) $(WS_CFLAGS_ALL)
+fz_relayd_LDADD = libfzws.a $(PORTAL_LIBS) $(RELAY_LIBS) $(WS_LIBS_ALL) \
+	$(LIBEVENT_LIBS) $(LIBBPF_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/check_relay
 UNIT_TESTS += tests/unit/check_relay
@@ -52,6 +53,11 @@ fz_turnbench_LDADD = $(RELAY_LIBS) -lpthread
 TESTS += tests/interop/relay.sh
 dist_noinst_SCRIPTS += tests/interop/relay.sh tests/interop/aioice_turn.py \
 	tests/bench/relay
+
+# Joining a portal: a scripted relay socket (root; a namespace).
+TESTS += tests/interop/relay_portal.sh
+dist_noinst_SCRIPTS += tests/interop/relay_portal.sh \
+	tests/interop/fake_portal.py
 
 # The XDP program under BPF_PROG_TEST_RUN (root; exits 77 otherwise).
 check_PROGRAMS += tests/unit/check_xdp

@@ -7,7 +7,8 @@
  * with one recvmmsg batch per round, least-read sockets first, outputs
  * gathered per socket and sent with sendmmsg straight from the receive
  * buffers (no per-packet allocation).  The HTTP endpoint (metrics, log
- * filter) runs on its own thread.
+ * filter, readiness) runs on its own thread, and so does the portal
+ * connection when FIREZONE_TOKEN is given.
  */
 #define LOG_MODULE "relayd"
 
@@ -32,8 +33,10 @@
 #include "fztime.h"
 #include "log.h"
 #include "metrics.h"
+#include "creds.h"
 #include "privsep.h"
 #include "relay.h"
+#include "relay_portal.h"
 #include "xdp.h"
 
 #define BATCH		32
@@ -42,7 +45,7 @@
 #define MAX_EVENTS	256
 #define SOCKBUF		(4 * 1024 * 1024)
 
-enum { REF_CTL, REF_ALLOC };
+enum { REF_CTL, REF_ALLOC, REF_PORTAL };
 
 struct sockref {
 	int			 fd;
@@ -77,7 +80,9 @@ struct srv {
 	struct metrics_gauges	 g;
 	struct alloc_io		*dead;		/* freed after the epoll round */
 	struct relay_xdp	*xdp;
+	struct sockref		 portal;	/* its done fd */
 	bool			 stop;
+	bool			 portal_failed;	/* exit with failure */
 };
 
 static struct srv S;
@@ -475,6 +480,12 @@ loop(struct srv *s)
 		for (i = 0; i < n; i++) {
 			struct sockref *ref = ev[i].data.ptr;
 
+			if (ref != NULL && ref->kind == REF_PORTAL) {
+				/* relay_portal logged why */
+				s->portal_failed = true;
+				s->stop = true;
+				continue;
+			}
 			if (ref == NULL) {	/* the signalfd */
 				struct signalfd_siginfo si;
 
@@ -516,8 +527,9 @@ loop(struct srv *s)
 
 /*
  * The syscalls fz-relayd may make once running: the base set plus UDP
- * sockets for allocations, accepting metrics connections, and bpf() on
- * the XDP maps already open.  No exec, fork, clone (the metrics thread
+ * sockets for allocations, accepting metrics connections, connecting to
+ * the portal (TCP, and UDP to the name servers; the CA file and
+ * resolv.conf were read before), and bpf() on the XDP maps already open.  No exec, fork, clone (the metrics thread
  * exists before the filter), ptrace, mount, setuid, module or BPF program
  * loads are possible anyway without capabilities; the list makes sure.
  */
@@ -527,6 +539,8 @@ static const int relayd_syscalls[] = {
 	SYS_getsockname, SYS_getpeername,
 	/* the metrics endpoint (libevent's evhttp) */
 	SYS_accept, SYS_accept4,
+	/* the portal's TCP connection and its resolver's UDP sockets */
+	SYS_connect,
 	/* libevent reads with ioctl(FIONREAD); listed here since the
 	 * base list is losing it */
 	SYS_ioctl,
@@ -644,13 +658,20 @@ struct relayd_config {
 	bool			 seccomp;
 	enum seccomp_default	 seccomp_default;
 	bool			 help;		/* --help: usage, nothing else */
+	/* the portal: on when a token is given */
+	const char		*api_url;	/* FIREZONE_API_URL */
+	const char		*name;		/* FIREZONE_NAME or NULL */
+	char			*token;		/* malloc'd copy; wiped */
+	char			 stamp[PORTAL_STAMP_SECRET_LEN + 1];
 };
+
+#define RELAYD_API_URL_DEFAULT	"wss://api.firezone.dev"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: fz-relayd [options]\n"
+"usage: fz-relayd [options] [TOKEN]\n"
 "  --public-ip4-addr IP     relayed IPv4 address (PUBLIC_IP4_ADDR)\n"
 "  --public-ip6-addr IP     relayed IPv6 address (PUBLIC_IP6_ADDR)\n"
 "                           (at least one; each family is served only\n"
@@ -678,8 +699,11 @@ usage(FILE *f)
 "  --user USER              started as root, run as USER after binding and\n"
 "                           loading XDP (default fz-relay; FZ_RELAY_USER)\n"
 "  --seccomp MODE           kill (default), trap or off\n"
-"  FIREZONE_API_URL and FIREZONE_TOKEN name the portal connection, which\n"
-"  this build does not make yet; use --static-auth-secret.\n");
+"  --api-url URL            the portal (FIREZONE_API_URL; default\n"
+"                           " RELAYD_API_URL_DEFAULT ")\n"
+"  --name NAME              the relay's name there (FIREZONE_NAME)\n"
+"  TOKEN                    the relay token (or FIREZONE_TOKEN): join the\n"
+"                           portal and accept the credentials it hands out\n");
 }
 
 static const char *
@@ -705,7 +729,7 @@ port_arg(const char *s, uint16_t *out)
 enum {
 	O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET, O_REALM,
 	O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL, O_EBPF,
-	O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP
+	O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP, O_API_URL, O_NAME
 };
 
 static const struct option relayd_options[] = {
@@ -730,6 +754,8 @@ static const struct option relayd_options[] = {
 	{ "ebpf-int6-addr", required_argument, NULL, O_EBPF6 },
 	{ "user", required_argument, NULL, O_USER },
 	{ "seccomp", required_argument, NULL, O_SECCOMP },
+	{ "api-url", required_argument, NULL, O_API_URL },
+	{ "name", required_argument, NULL, O_NAME },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -739,6 +765,8 @@ struct relayd_flags {
 	const char	*p4, *p6, *b4, *b6, *lp, *lw, *hi, *secret;
 	const char	*ebpf_if, *ebpf_mode, *ebpf4, *ebpf6, *user;
 	const char	*seccomp_mode, *log_format, *log_filter;
+	const char	*api_url, *name;
+	char		*token_arg;	/* argv's: wiped once copied */
 };
 
 /* getopt into f and c: 0, or -EINVAL (usage already printed). */
@@ -775,14 +803,68 @@ relayd_flags_parse(int argc, char *argv[], struct relayd_flags *f,
 		case O_EBPF6: f->ebpf6 = optarg; break;
 		case O_USER: f->user = optarg; break;
 		case O_SECCOMP: f->seccomp_mode = optarg; break;
+		case O_API_URL: f->api_url = optarg; break;
+		case O_NAME: f->name = optarg; break;
 		case 'h': c->help = true; return 0;
 		default: usage(stderr); return -EINVAL;
 		}
 	}
-	if (optind != argc) {
+	/* the token, as Firezone's relay takes it: one positional */
+	if (optind + 1 == argc)
+		f->token_arg = argv[optind];
+	else if (optind != argc) {
 		usage(stderr);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * The relay token from argv or FIREZONE_TOKEN into a copy of our own, the
+ * original wiped where it lies (/proc/PID/cmdline and /proc/PID/environ
+ * show the initial memory, which unsetenv does not touch) and the
+ * variable removed, so that nothing started later inherits it.
+ */
+static int
+relayd_take_token(struct relayd_flags *f, struct relayd_config *c)
+{
+	char *env = getenv("FIREZONE_TOKEN");
+	const char *src = f->token_arg != NULL ? f->token_arg : env;
+
+	if (src != NULL && *src != '\0' && (c->token = strdup(src)) == NULL)
+		return -ENOMEM;
+	if (f->token_arg != NULL)
+		sodium_memzero(f->token_arg, strlen(f->token_arg));
+	if (env != NULL) {
+		/* the whole "FIREZONE_TOKEN=..." entry, name and all */
+		char *entry = env - strlen("FIREZONE_TOKEN=");
+
+		unsetenv("FIREZONE_TOKEN");
+		sodium_memzero(entry, strlen(entry));
+	}
+	return 0;
+}
+
+/* The portal connection (a token given): URL, name, a fresh stamp_secret. */
+static int
+relayd_config_portal(const struct relayd_flags *f, struct relayd_config *c)
+{
+	int rc;
+
+	c->api_url = env_or(f->api_url, "FIREZONE_API_URL");
+	if (c->api_url == NULL || *c->api_url == '\0')
+		c->api_url = RELAYD_API_URL_DEFAULT;
+	c->name = env_or(f->name, "FIREZONE_NAME");
+	if (c->name != NULL && *c->name == '\0')
+		c->name = NULL;
+	if (c->token == NULL)
+		return 0;
+	/* §1.9: 32 random bytes, hex, new at every start */
+	if ((rc = portal_stamp_secret(c->stamp)) != 0) {
+		log_errorc(-rc, "stamp secret");
+		return rc;
+	}
+	c->relay.stamp_secret = c->stamp;
 	return 0;
 }
 
@@ -897,6 +979,10 @@ relayd_config_from_args(int argc, char *argv[], struct relayd_config *c)
 	f.log_format = getenv("LOG_FORMAT");
 	if ((rc = relayd_flags_parse(argc, argv, &f, c)) != 0 || c->help)
 		return rc;
+	if ((rc = relayd_take_token(&f, c)) != 0) {
+		fprintf(stderr, "fz-relayd: %s\n", strerror(-rc));
+		return rc;
+	}
 	if (f.log_format != NULL && log_parse_format(f.log_format, &fmt) != 0) {
 		fprintf(stderr, "fz-relayd: bad log format '%s'\n",
 		    f.log_format);
@@ -918,17 +1004,16 @@ relayd_config_from_args(int argc, char *argv[], struct relayd_config *c)
 	f.ebpf4 = env_or(f.ebpf4, "EBPF_INT4_ADDR");
 	f.ebpf6 = env_or(f.ebpf6, "EBPF_INT6_ADDR");
 	secret = env_or(f.secret, "STATIC_AUTH_SECRET");
-	if ((rc = relayd_config_addresses(&f, c)) != 0)
+	if ((rc = relayd_config_addresses(&f, c)) != 0 ||
+	    (rc = relayd_config_portal(&f, c)) != 0)
 		return rc;
-	if (secret == NULL || *secret == '\0') {
-		if (getenv("FIREZONE_TOKEN") != NULL)
-			log_errorx("the portal connection (FIREZONE_TOKEN) is "
-			    "not in this build yet; use --static-auth-secret");
-		else
-			log_errorx("no credentials: give --static-auth-secret");
+	if ((secret == NULL || *secret == '\0') && c->token == NULL) {
+		log_errorx("no credentials: give a portal token "
+		    "(FIREZONE_TOKEN) or --static-auth-secret");
 		return -EINVAL;
 	}
-	c->relay.static_secret = secret;
+	if (secret != NULL && *secret != '\0')
+		c->relay.static_secret = secret;
 	if ((rc = relayd_config_interfaces(&f, c)) != 0)
 		return rc;
 	c->ebpf_if = f.ebpf_if != NULL && *f.ebpf_if != '\0' ? f.ebpf_if :
@@ -1072,11 +1157,40 @@ srv_metrics_open(struct srv *s, const char *at, struct metrics **out)
 	return 0;
 }
 
+/*
+ * Everything the portal connection needs from files, before the sandbox;
+ * its done fd joins the epoll set.  The token is wiped here, once copied.
+ */
+static int
+srv_portal_open(struct srv *s, struct relayd_config *c,
+    struct relay_portal **out)
+{
+	struct relay_portal_config pc = {
+		.api_url = c->api_url, .token = c->token, .name = c->name,
+		.ipv4 = c->public4, .ipv6 = c->public6,
+		.port = c->listen_port, .stamp_secret = c->stamp, .g = &s->g,
+	};
+	int rc;
+
+	rc = relay_portal_new(&pc, out);
+	sodium_memzero(c->token, strlen(c->token));
+	free(c->token);
+	c->token = NULL;
+	if (rc != 0) {
+		log_errorc(-rc, "portal connection");
+		return rc;
+	}
+	s->portal = (struct sockref){ relay_portal_done_fd(*out), REF_PORTAL,
+	    0, NULL, 0 };
+	return ep_add(s, &s->portal);
+}
+
 static void
-srv_close(struct srv *s, struct metrics *mt)
+srv_close(struct srv *s, struct metrics *mt, struct relay_portal *pt)
 {
 	int i;
 
+	relay_portal_free(pt);		/* says goodbye to the portal */
 	metrics_stop(mt);
 	relay_free(s->r);	/* closes every allocation socket */
 	relay_xdp_close(s->xdp);	/* detaches */
@@ -1097,6 +1211,7 @@ main(int argc, char *argv[])
 {
 	struct relayd_config c;
 	struct metrics *mt = NULL;
+	struct relay_portal *pt = NULL;
 	struct srv *s = &S;
 	int rc, status = 1;
 
@@ -1112,7 +1227,8 @@ main(int argc, char *argv[])
 	if (srv_listen(s, &c) != 0 ||
 	    (c.ebpf_if != NULL && srv_xdp_open(s, &c) != 0) ||
 	    (c.metrics_at != NULL && srv_metrics_open(s, c.metrics_at,
-	    &mt) != 0))
+	    &mt) != 0) ||
+	    (c.token != NULL && srv_portal_open(s, &c, &pt) != 0))
 		goto out;
 	/* Every root-only step is done: drop, then start the threads, then
 	 * the seccomp filter (synchronised to every thread). */
@@ -1120,6 +1236,10 @@ main(int argc, char *argv[])
 		goto out;
 	if (mt != NULL && (rc = metrics_run(mt)) != 0) {
 		log_errorc(-rc, "metrics thread");
+		goto out;
+	}
+	if (pt != NULL && (rc = relay_portal_run(pt)) != 0) {
+		log_errorc(-rc, "portal thread");
 		goto out;
 	}
 	if (c.seccomp && (rc = install_seccomp(c.seccomp_default)) != 0) {
@@ -1132,9 +1252,13 @@ main(int argc, char *argv[])
 	    s->lowest, s->highest,
 	    c.relay.realm ? c.relay.realm : RELAY_REALM_DEFAULT,
 	    c.relay.allow_private_peers ? ", private peers allowed" : "");
+	if (pt != NULL)
+		log_info("credentials: Firezone's from the portal's stamp "
+		    "secret%s", c.relay.static_secret != NULL ? ", and TURN "
+		    "REST and Firezone's from the static secret" : "");
 	loop(s);
-	status = 0;
+	status = s->portal_failed ? 1 : 0;
 out:
-	srv_close(s, mt);
+	srv_close(s, mt, pt);
 	return status;
 }

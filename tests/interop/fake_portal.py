@@ -12,10 +12,12 @@ library only, to test fz-relayd's side without fz-portald:
     heartbeats -> phx_reply ok; anything else from the relay ->
     phx_reply error unknown_message.
 
-Every connection is recorded as one JSON line in DIR/log (query, user
-agent, whether the token matched, the join payload, heartbeats seen), and
+Every connection is recorded as JSON lines in DIR/log (query, user agent,
+whether the token matched, the join payload; each heartbeat), and
 the last stamp_secret in DIR/stamp: the portal knows it, which is how it
 mints credentials for clients (§3.3).
+
+With PORTAL_TLS_CERT and PORTAL_TLS_KEY (PEM files) it speaks TLS (wss://).
 
 usage: fake_portal.py ADDR PORT TOKEN DIR
 """
@@ -24,11 +26,12 @@ import base64
 import hashlib
 import json
 import os
+import ssl
 import struct
 import sys
 import urllib.parse
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def record(d, entry):
@@ -126,6 +129,8 @@ async def serve(r, w, token, d):
             topic, event, ref = m.get("topic"), m.get("event"), m.get("ref")
             if topic == "phoenix" and event == "heartbeat":
                 entry["heartbeats"] += 1
+                record(d, {"event": "heartbeat", "ref": ref,
+                           "payload": m.get("payload")})
                 send(w, {"topic": "phoenix", "event": "phx_reply",
                          "ref": ref, "payload": {"status": "ok",
                                                  "response": {}}})
@@ -155,8 +160,14 @@ async def serve(r, w, token, d):
 async def main():
     addr, port, token, d = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
         sys.argv[4]
+    ctx = None
+    if os.environ.get("PORTAL_TLS_CERT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["PORTAL_TLS_CERT"],
+                            os.environ["PORTAL_TLS_KEY"])
     srv = await asyncio.start_server(
-        lambda r, w: serve(r, w, token, d), addr, port, reuse_address=True)
+        lambda r, w: serve(r, w, token, d), addr, port, reuse_address=True,
+        ssl=ctx)
     async with srv:
         await srv.serve_forever()
 

@@ -130,14 +130,14 @@ grep -q -- '--public-ip4-addr' <<<"$out" || ns_fail "--help: $out"
 bad_flags() {	# bad_flags MESSAGE ARGS...: exit 2 with MESSAGE logged
 	local want=$1 out rc=0
 	shift
-	out=$(env -u PUBLIC_IP4_ADDR -u STATIC_AUTH_SECRET "$RELAY" \
+	out=$(env -u PUBLIC_IP4_ADDR -u STATIC_AUTH_SECRET -u FIREZONE_TOKEN "$RELAY" \
 	    --log-format human "$@" 2>&1) || rc=$?
 	[ $rc = 2 ] || ns_fail "fz-relayd $*: exit $rc, not 2"
 	grep -q -- "$want" <<<"$out" || ns_fail "fz-relayd $*: $out"
 }
 ok4="--public-ip4-addr 127.0.0.1 --static-auth-secret x"
 bad_flags 'usage:' --no-such-flag
-bad_flags 'usage:' $ok4 stray-argument
+bad_flags 'usage:' $ok4 token stray-argument
 bad_flags 'give --public-ip4-addr' --static-auth-secret x
 bad_flags 'not an IPv4 address' --public-ip4-addr ::1 --static-auth-secret x
 bad_flags 'not an IPv6 address' --public-ip6-addr 10.0.0.1 --static-auth-secret x
