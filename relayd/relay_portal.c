@@ -44,6 +44,7 @@ struct relay_portal {
 	int			 done_fd;
 	pthread_t		 thr;
 	bool			 running;
+	bool			 stopping;	/* on_stop ran: leave at close */
 	bool			 failed;	/* FATAL seen */
 };
 
@@ -90,6 +91,10 @@ on_closed(struct ws_conn *c, int code, void *arg)
 	    why != NULL && *why != '\0' ? ": " : "", why != NULL ? why : "");
 	p->ws = NULL;		/* freed by ws.c once we return */
 	p->ws_open = false;
+	if (p->stopping) {	/* our close 1000 was answered */
+		event_base_loopbreak(p->base);
+		return;
+	}
 	phx_client_ws_closed(p->pc, now_ms());
 	pump(p);
 }
@@ -192,8 +197,8 @@ pump(struct relay_portal *p)
 		if (a == PHX_ACT_CONNECT)
 			connect_portal(p);
 		else if (p->ws != NULL) {
+			/* on_closed follows (ws.c bounds the handshake) */
 			ws_close(p->ws, WS_CLOSE_NORMAL);
-			p->ws = NULL;
 			p->ws_open = false;
 		}
 	}
@@ -237,9 +242,11 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	p->stopping = true;
 	phx_client_stop(p->pc);
 	pump(p);
 	evtimer_del(p->timer);
+	/* with a connection, on_closed ends the loop; the grace bounds it */
 	if (p->ws == NULL)
 		event_base_loopbreak(p->base);
 	else

@@ -118,6 +118,8 @@ async def serve(r, w, token, d):
         while True:
             op, data = await read_frame(r)
             if op == 8:
+                if len(data) >= 2:
+                    entry["close_code"] = struct.unpack("!H", data[:2])[0]
                 w.write(frame(8, data[:2]))
                 return
             if op == 9:

@@ -18,7 +18,8 @@
 #    the same credentials; the portal back: the relay rejoins with the same
 #    stamp_secret, /readyz 200
 #  - all of it as nobody with seccomp (kill), the portal over wss:// with a
-#    CA from SSL_CERT_FILE and a name from the namespace's /etc/hosts
+#    CA from SSL_CERT_FILE and a name from the namespace's /etc/hosts, or
+#    (positional token) one a name server answers over UDP
 #  - SIGTERM: a close frame, exit 0; a token the portal refuses (401
 #    invalid_token): exit 1 without retrying
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -52,7 +53,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-subj /CN=portal.fz.test -keyout "$T/srv.key" -out "$T/srv.csr" \
 	2>/dev/null || ns_fail "openssl: CSR"
-printf 'subjectAltName=DNS:portal.fz.test\n' >"$T/ext"
+printf 'subjectAltName=DNS:portal.fz.test,DNS:dns.fz.test\n' >"$T/ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
 	-CAcreateserial -days 2 -extfile "$T/ext" -out "$T/srv.pem" \
 	2>/dev/null || ns_fail "openssl: certificate"
@@ -183,16 +184,39 @@ kill -TERM "$RPID"; wait "$RPID"; rc=$?
 closes() { [ "$(grep -c '"closed"' "$T/p/log")" -gt "$1" ]; }
 ns_wait_for closes "$n0" ||
 	ns_fail "the portal saw no close"
-ns_log "ok: SIGTERM: the portal connection closed, exit 0"
+tail -1 "$T/p/log" | grep -q '"close_code": 1000' ||
+	ns_fail "no close frame with 1000: $(tail -1 "$T/p/log")"
+ns_log "ok: SIGTERM: the portal connection closed with 1000, exit 0"
 
-# --- the token as the positional argument -----------------------------------------
-ns_bg "$N" "$T/relay2.log" "${relay_env[@]}" "$RELAY" "${relay_flags[@]}" "$TOKEN"
+# --- the token as the positional argument; the name from a name server -----------
+# A name server for dns.fz.test only (A 127.0.0.1), at resolv.conf's
+# 127.0.0.1:53: the relay's resolver asks it over UDP inside the sandbox.
+cat >"$T/dns.py" <<-'EOF'
+	import socket, struct
+	NAME = b"\x03dns\x02fz\x04test\x00"
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("127.0.0.1", 53))
+	while True:
+	    q, a = s.recvfrom(512)
+	    qd = q[12:]
+	    end = qd.index(b"\0") + 5	# the name, QTYPE, QCLASS
+	    known = qd[:end - 4].lower() == NAME	# evdns mixes the case
+	    ans = b""
+	    if known and struct.unpack("!H", qd[end - 4:end - 2])[0] == 1:
+	        ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
+	    flags = b"\x81\x80" if known else b"\x81\x83"	# NOERROR, NXDOMAIN
+	    s.sendto(q[:2] + flags + struct.pack("!HHHH", 1, 1 if ans else 0, 0, 0)
+	             + qd[:end] + ans, a)
+	EOF
+ns_bg "$N" "$T/dns.log" /usr/bin/python3 "$T/dns.py"
+ns_bg "$N" "$T/relay2.log" env SSL_CERT_FILE="$T/ca.pem" \
+	FIREZONE_API_URL=wss://dns.fz.test:8443 "$RELAY" "${relay_flags[@]}" "$TOKEN"
 RPID=$BG_PID
-wait_ready 200 || { cat "$T/relay2.log"; ns_fail "positional token: not joined"; }
+wait_ready 200 || { cat "$T/relay2.log" "$T/dns.log"; ns_fail "positional token: not joined"; }
 grep -q "$TOKEN" /proc/"$RPID"/cmdline && ns_fail "the token is in /proc/PID/cmdline"
 [ "$(cat "$T/p/stamp")" != "$stamp1" ] || ns_fail "the same stamp_secret after a restart"
 kill -TERM "$RPID"; wait "$RPID"
-ns_log "ok: positional token joins, not in /proc/PID/cmdline; a new stamp_secret per start"
+ns_log "ok: positional token joins (portal name from a name server, in the sandbox), not in /proc/PID/cmdline; a new stamp_secret per start"
 
 # --- a token the portal refuses: exit 1, no retry -------------------------------------
 n0=$(wc -l <"$T/p/log")
