@@ -1685,6 +1685,214 @@ enc_relay_join(const struct portal_msg *m)
 	return str_obj_enc("stamp_secret", m->u.stamp_secret);
 }
 
+static int
+dec_device_access(const json_t *p, struct portal_msg *m)
+{
+	struct portal_device_access *t = &m->u.device_access;
+	const json_t *res = json_object_get(p, "resource");
+	const json_t *ex = json_object_get(p, "expires_at");
+	const char *role;
+	int r;
+
+	if ((r = id_req(p, "client_id", t->client_id)) < 0 ||
+	    (r = str_req(p, "client_name", t->client_name,
+	    sizeof(t->client_name))) < 0 ||
+	    (r = key_req(p, "client_public_key", t->client_public_key)) < 0 ||
+	    (r = ip_req(p, "client_ipv4", AF_INET, t->client_ipv4)) < 0 ||
+	    (r = ip_req(p, "client_ipv6", AF_INET6, t->client_ipv6)) < 0 ||
+	    (r = key_req(p, "preshared_key", t->preshared_key)) < 0 ||
+	    (r = ice_decode(p, "local_ice_credentials", &t->local_ice)) < 0 ||
+	    (r = ice_decode(p, "remote_ice_credentials", &t->remote_ice)) < 0 ||
+	    (r = bool_opt(p, "use_iceless", false, &t->use_iceless)) < 0)
+		return r;
+	role = json_string_value(json_object_get(p, "ice_role"));
+	if (role == NULL || (strcmp(role, "controlling") != 0 &&
+	    strcmp(role, "controlled") != 0))
+		return -EBADMSG;
+	t->ice_controlling = strcmp(role, "controlling") == 0;
+	if (res != NULL && !json_is_null(res)) {
+		if (!json_is_object(res) ||
+		    (r = id_req(res, "id", t->resource_id)) < 0 ||
+		    (r = filters_decode(res, false, &t->filters,
+		    &t->n_filters)) < 0)
+			return r < 0 ? r : -EBADMSG;
+		t->has_resource = true;
+	}
+	if (ex != NULL && !json_is_null(ex)) {
+		if ((r = u64_req(p, "expires_at", &t->expires_at)) < 0)
+			return r;
+		t->has_expires_at = true;
+	}
+	return str_dup_req(p, "flow_logs_ingest_token", PORTAL_TOKEN_MAX,
+	    &t->flow_logs_ingest_token);
+}
+
+static json_t *
+enc_device_access(const struct portal_msg *m)
+{
+	const struct portal_device_access *t = &m->u.device_access;
+	struct enc e, res;
+
+	if (t->flow_logs_ingest_token == NULL)
+		return NULL;
+	enc_init(&e);
+	put_str(&e, "client_id", t->client_id);
+	put_str(&e, "client_name", t->client_name);
+	put_str(&e, "client_public_key", t->client_public_key);
+	put_str(&e, "client_ipv4", t->client_ipv4);
+	put_str(&e, "client_ipv6", t->client_ipv6);
+	put_str(&e, "preshared_key", t->preshared_key);
+	put(&e, "local_ice_credentials", ice_enc(&t->local_ice));
+	put(&e, "remote_ice_credentials", ice_enc(&t->remote_ice));
+	put_str(&e, "ice_role", t->ice_controlling ? "controlling" :
+	    "controlled");
+	put(&e, "use_iceless", json_boolean(t->use_iceless));
+	if (t->has_resource) {
+		enc_init(&res);
+		put_str(&res, "id", t->resource_id);
+		put(&res, "filters", filters_enc(t->filters, t->n_filters));
+		put(&e, "resource", enc_done(&res));
+	}
+	if (t->has_expires_at)
+		put_u64(&e, "expires_at", t->expires_at);
+	put_str(&e, "flow_logs_ingest_token", t->flow_logs_ingest_token);
+	return enc_done(&e);
+}
+
+static int
+dec_device_denied(const json_t *p, struct portal_msg *m)
+{
+	struct portal_device_denied *t = &m->u.device_denied;
+	const json_t *cid = json_object_get(p, "client_id");
+	int r;
+
+	if ((r = ip_opt(p, "ipv4", AF_INET, t->ipv4)) < 0 ||
+	    (r = ip_opt(p, "ipv6", AF_INET6, t->ipv6)) < 0 ||
+	    (r = str_req(p, "reason", t->reason, sizeof(t->reason))) < 0)
+		return r;
+	if (cid != NULL && !json_is_null(cid)) {
+		if ((r = id_value(cid, t->client_id)) < 0)
+			return r;
+		t->has_client_id = true;
+	}
+	return 0;
+}
+
+static json_t *
+enc_device_denied(const struct portal_msg *m)
+{
+	const struct portal_device_denied *t = &m->u.device_denied;
+	struct enc e;
+
+	enc_init(&e);
+	if (t->ipv4[0] != '\0')
+		put_str(&e, "ipv4", t->ipv4);
+	if (t->ipv6[0] != '\0')
+		put_str(&e, "ipv6", t->ipv6);
+	put_str(&e, "reason", t->reason);
+	if (t->has_client_id)
+		put_str(&e, "client_id", t->client_id);
+	return enc_done(&e);
+}
+
+static int
+dec_candidate_error(const json_t *p, struct portal_msg *m)
+{
+	struct portal_device_denied *t = &m->u.device_denied;
+	int r;
+
+	if ((r = id_req(p, "client_id", t->client_id)) < 0)
+		return r;
+	t->has_client_id = true;
+	return str_req(p, "reason", t->reason, sizeof(t->reason));
+}
+
+static json_t *
+enc_candidate_error(const struct portal_msg *m)
+{
+	struct enc e;
+
+	if (!m->u.device_denied.has_client_id)
+		return NULL;
+	enc_init(&e);
+	put_str(&e, "client_id", m->u.device_denied.client_id);
+	put_str(&e, "reason", m->u.device_denied.reason);
+	return enc_done(&e);
+}
+
+/* The three device-pool domain messages differ in their last fields. */
+enum pool_kind { POOL_RESOLVE, POOL_RESOLVED, POOL_FAILED };
+
+static int
+dec_pool(const json_t *p, struct portal_msg *m, enum pool_kind k)
+{
+	struct portal_pool_domain *t = &m->u.pool_domain;
+	int r, af;
+
+	if ((r = id_req(p, "resource_id", t->resource_id)) < 0 ||
+	    (r = str_req(p, "domain", t->domain, sizeof(t->domain))) < 0)
+		return r;
+	switch (k) {
+	case POOL_RESOLVE:
+		return 0;
+	case POOL_RESOLVED:
+		if ((r = str_req(p, "ipv4", t->ipv4, sizeof(t->ipv4))) < 0 ||
+		    (r = str_req(p, "ipv6", t->ipv6, sizeof(t->ipv6))) < 0)
+			return r;
+		if (!is_cidr(t->ipv4, &af) || af != AF_INET ||
+		    !is_cidr(t->ipv6, &af) || af != AF_INET6)
+			return -EBADMSG;
+		return 0;
+	case POOL_FAILED:
+		return str_req(p, "reason", t->reason, sizeof(t->reason));
+	}
+	return -EBADMSG;
+}
+
+static json_t *
+enc_pool(const struct portal_msg *m, enum pool_kind k)
+{
+	const struct portal_pool_domain *t = &m->u.pool_domain;
+	struct enc e;
+
+	enc_init(&e);
+	put_str(&e, "resource_id", t->resource_id);
+	put_str(&e, "domain", t->domain);
+	if (k == POOL_RESOLVED) {
+		put_str(&e, "ipv4", t->ipv4);
+		put_str(&e, "ipv6", t->ipv6);
+	} else if (k == POOL_FAILED)
+		put_str(&e, "reason", t->reason);
+	return enc_done(&e);
+}
+
+#define POOL_FNS(name, kind)						\
+static int								\
+dec_##name(const json_t *p, struct portal_msg *m)			\
+{									\
+	return dec_pool(p, m, kind);					\
+}									\
+static json_t *								\
+enc_##name(const struct portal_msg *m)					\
+{									\
+	return enc_pool(m, kind);					\
+}
+POOL_FNS(pool_resolve, POOL_RESOLVE)
+POOL_FNS(pool_resolved, POOL_RESOLVED)
+POOL_FNS(pool_failed, POOL_FAILED)
+
+static int
+dec_expiry_updated(const json_t *p, struct portal_msg *m)
+{
+	return authz_elem(p, &m->u.expiry_updated, NULL);
+}
+
+static json_t *
+enc_expiry_updated(const struct portal_msg *m)
+{
+	return authz_elem_enc(&m->u.expiry_updated, NULL);
+}
+
 /* The catalogue: one line per (channel, event). */
 static const struct msg_def {
 	enum portal_msg_type	 type;
@@ -1725,6 +1933,18 @@ static const struct msg_def {
 	    true, reject_access),
 	D(PM_CLIENT_DISCONNECT, PORTAL_TO_CLIENT, "disconnect", NULL, true,
 	    disconnect),
+	D(PM_CLIENT_DEVICE_ACCESS_AUTHORIZED, PORTAL_TO_CLIENT,
+	    "client_device_access_authorized", NULL, true, device_access),
+	D(PM_CLIENT_DEVICE_ACCESS_DENIED, PORTAL_TO_CLIENT,
+	    "client_device_access_denied", NULL, true, device_denied),
+	D(PM_CLIENT_ICE_CANDIDATE_ERROR, PORTAL_TO_CLIENT,
+	    "client_ice_candidate_error", NULL, true, candidate_error),
+	D(PM_DEVICE_POOL_DOMAIN_RESOLVED, PORTAL_TO_CLIENT,
+	    "device_pool_domain_resolved", NULL, true, pool_resolved),
+	D(PM_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED, PORTAL_TO_CLIENT,
+	    "device_pool_domain_resolution_failed", NULL, true, pool_failed),
+	D(PM_CLIENT_ACCESS_AUTHORIZATION_EXPIRY_UPDATED, PORTAL_TO_CLIENT,
+	    "access_authorization_expiry_updated", NULL, true, expiry_updated),
 	D(PM_REQUEST_AUTHORIZATION, PORTAL_FROM_CLIENT,
 	    "request_authorization", NULL, true, request_authorization),
 	D(PM_NEW_GATEWAY_ICE_CANDIDATES, PORTAL_FROM_CLIENT,
@@ -1739,6 +1959,8 @@ static const struct msg_def {
 	    "set_snownet_capabilities", NULL, true, capabilities),
 	D(PM_CLIENT_NO_RELAYS, PORTAL_FROM_CLIENT, "no_relays", NULL, true,
 	    empty),
+	D(PM_RESOLVE_DEVICE_POOL_DOMAIN, PORTAL_FROM_CLIENT,
+	    "resolve_device_pool_domain", NULL, true, pool_resolve),
 	D(PM_GATEWAY_INIT, PORTAL_TO_GATEWAY, "init", NULL, true,
 	    gateway_init),
 	D(PM_CREATE_AUTHORIZATION, PORTAL_TO_GATEWAY, "create_authorization",
@@ -1755,6 +1977,8 @@ static const struct msg_def {
 	    true, gateway_resource),
 	D(PM_GATEWAY_DISCONNECT, PORTAL_TO_GATEWAY, "disconnect", NULL, true,
 	    disconnect),
+	D(PM_GATEWAY_ACCESS_AUTHORIZATION_EXPIRY_UPDATED, PORTAL_TO_GATEWAY,
+	    "access_authorization_expiry_updated", NULL, true, expiry_updated),
 	D(PM_GATEWAY_AUTHORIZATION_CREATED, PORTAL_FROM_GATEWAY,
 	    "authorization_created", NULL, true,
 	    gateway_authorization_created),
@@ -1849,6 +2073,10 @@ portal_msg_clear(struct portal_msg *m)
 	case PM_GATEWAY_AUTHORIZATION_CREATED:
 		free(m->u.ref);
 		break;
+	case PM_CLIENT_DEVICE_ACCESS_AUTHORIZED:
+		free(m->u.device_access.filters);
+		free(m->u.device_access.flow_logs_ingest_token);
+		break;
 	default:
 		break;
 	}
@@ -1866,7 +2094,8 @@ portal_msg_decode(enum portal_chan chan, const char *event,
 	if (event == NULL || payload == NULL)
 		return -EINVAL;
 	for (i = 0; i < PM__COUNT; i++)
-		if (defs[i].chan == chan && (strcmp(defs[i].event, event) == 0 ||
+		if (defs[i].event != NULL && defs[i].chan == chan &&
+		    (strcmp(defs[i].event, event) == 0 ||
 		    (defs[i].alias != NULL &&
 		    strcmp(defs[i].alias, event) == 0))) {
 			d = &defs[i];
