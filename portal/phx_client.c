@@ -17,12 +17,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -1027,6 +1029,104 @@ portal_url_split(const char *url, bool *tls, char **host, uint16_t *port,
 	*port = (uint16_t)(u.port != -1 ? u.port : (u.tls ? 443 : 80));
 	*path_query = pq;
 	return 0;
+}
+
+int
+portal_auth_header(const char *token, char **out)
+{
+	static const char prefix[] = "X-Authorization: Bearer ";
+	size_t i, n = 0, len;
+	char *h;
+
+	if (token == NULL)
+		return -EINVAL;
+	len = strlen(token);
+	if ((h = malloc(sizeof(prefix) + len)) == NULL)
+		return -ENOMEM;
+	memcpy(h, prefix, sizeof(prefix) - 1);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)token[i];
+
+		if (isspace(ch))
+			continue;
+		if (ch < 0x20 || ch == 0x7f) {
+			portal_auth_header_free(h);
+			return -EINVAL;
+		}
+		h[sizeof(prefix) - 1 + n++] = (char)ch;
+	}
+	h[sizeof(prefix) - 1 + n] = '\0';
+	if (n == 0) {
+		portal_auth_header_free(h);
+		return -EINVAL;
+	}
+	*out = h;
+	return 0;
+}
+
+void
+portal_auth_header_free(char *h)
+{
+	if (h == NULL)
+		return;
+	sodium_memzero(h, strlen(h));
+	free(h);
+}
+
+long
+portal_retry_after_parse(const char *v, long long now)
+{
+	struct tm tm;
+	const char *end;
+	char *e;
+	long long t;
+	long s;
+
+	if (v == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		errno = 0;
+		s = strtol(v, &e, 10);
+		while (*e == ' ' || *e == '\t')
+			e++;
+		if (errno != 0 || *e != '\0')
+			return -1;
+		return s;
+	}
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	t = (long long)timegm(&tm);
+	if (t <= now)
+		return 0;
+	return t - now > LONG_MAX ? LONG_MAX : (long)(t - now);
+}
+
+char *
+portal_problem_json(int status, const char *title, const char *detail,
+    const char *code)
+{
+	json_t *o;
+	char *s = NULL;
+	int bad = 0;
+
+	if (title == NULL || (o = json_object()) == NULL)
+		return NULL;
+	bad |= json_object_set_new(o, "type", json_string("about:blank"));
+	bad |= json_object_set_new(o, "title", json_string(title));
+	bad |= json_object_set_new(o, "status", json_integer(status));
+	if (detail != NULL)
+		bad |= json_object_set_new(o, "detail", json_string(detail));
+	if (code != NULL)
+		bad |= json_object_set_new(o, "code", json_string(code));
+	if (!bad)
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s;
 }
 
 /* Keeps a UA token free of spaces, slashes and controls. */

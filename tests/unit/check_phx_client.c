@@ -634,6 +634,44 @@ START_TEST(user_agent)
 }
 END_TEST
 
+START_TEST(auth_header_and_problem)
+{
+	char *h, *p;
+
+	ck_assert_int_eq(portal_auth_header(" abc.def\n ghi\t", &h), 0);
+	ck_assert_str_eq(h, "X-Authorization: Bearer abc.defghi");
+	portal_auth_header_free(h);
+	ck_assert_int_eq(portal_auth_header(" \n", &h), -EINVAL);
+	ck_assert_int_eq(portal_auth_header("a\x01b", &h), -EINVAL);
+	p = portal_problem_json(401, "Unauthorized", "Invalid token",
+	    "invalid_token");
+	ck_assert_str_eq(p, "{\"type\":\"about:blank\",\"title\":"
+	    "\"Unauthorized\",\"status\":401,\"detail\":\"Invalid token\","
+	    "\"code\":\"invalid_token\"}");
+	free(p);
+	p = portal_problem_json(503, "Service Unavailable", NULL, NULL);
+	ck_assert_str_eq(p, "{\"type\":\"about:blank\",\"title\":"
+	    "\"Service Unavailable\",\"status\":503}");
+	free(p);
+}
+END_TEST
+
+START_TEST(retry_after_values)
+{
+	/* 784111777 = Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110) */
+	ck_assert_int_eq(portal_retry_after_parse("1", 0), 1);
+	ck_assert_int_eq(portal_retry_after_parse(" 120 ", 0), 120);
+	ck_assert_int_eq(portal_retry_after_parse(
+	    "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30), 30);
+	ck_assert_int_eq(portal_retry_after_parse(
+	    "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 5), 0);
+	ck_assert_int_eq(portal_retry_after_parse("soon", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse("12x", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse("-1", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse(NULL, 0), -1);
+}
+END_TEST
+
 static Suite *
 phx_client_suite(void)
 {
@@ -658,6 +696,8 @@ phx_client_suite(void)
 	tcase_add_test(tc, url_client_gateway_relay);
 	tcase_add_test(tc, url_split);
 	tcase_add_test(tc, user_agent);
+	tcase_add_test(tc, auth_header_and_problem);
+	tcase_add_test(tc, retry_after_values);
 	suite_add_tcase(s, tc);
 	return s;
 }
