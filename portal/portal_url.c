@@ -322,13 +322,14 @@ int
 portal_auth_header(const char *token, char **out)
 {
 	static const char prefix[] = "X-Authorization: Bearer ";
-	size_t i, n = 0, len;
+	size_t i, n = 0, len, size;
 	char *h;
 
 	if (token == NULL)
 		return -EINVAL;
 	len = strlen(token);
-	if ((h = malloc(sizeof(prefix) + len)) == NULL)
+	size = sizeof(prefix) + len;
+	if ((h = malloc(size)) == NULL)
 		return -ENOMEM;
 	memcpy(h, prefix, sizeof(prefix) - 1);
 	for (i = 0; i < len; i++) {
@@ -336,19 +337,19 @@ portal_auth_header(const char *token, char **out)
 
 		if (isspace(ch))
 			continue;
-		if (ch < 0x20 || ch == 0x7f) {
-			portal_auth_header_free(h);
-			return -EINVAL;
-		}
+		if (ch < 0x20 || ch == 0x7f)
+			goto bad;
 		h[sizeof(prefix) - 1 + n++] = (char)ch;
 	}
+	if (n == 0)
+		goto bad;
 	h[sizeof(prefix) - 1 + n] = '\0';
-	if (n == 0) {
-		portal_auth_header_free(h);
-		return -EINVAL;
-	}
 	*out = h;
 	return 0;
+bad:
+	sodium_memzero(h, size);
+	free(h);
+	return -EINVAL;
 }
 
 void
