@@ -236,6 +236,35 @@ START_TEST(join_timeout)
 }
 END_TEST
 
+START_TEST(connect_timeout_and_lost_connection)
+{
+	struct phx_client *c = mk("client", NULL, 0);
+
+	phx_client_start(c, 0);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_CONNECT);
+	/* The whole TCP+TLS+WebSocket attempt is bounded by 15 s. */
+	ck_assert_uint_eq(phx_client_deadline(c), 15000);
+	phx_client_tick(c, 14999);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_NONE);
+	phx_client_tick(c, 15000);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_CLOSE);
+	expect_event(c, PHX_EV_DISCONNECTED, 0);
+	ck_assert_uint_eq(phx_client_deadline(c), 16000);
+	phx_client_tick(c, 16000);
+	join_at(c, 16000);
+	/* The transport goes away: nothing to close, reconnect in 500 ms. */
+	phx_client_ws_closed(c, 20000);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_NONE);
+	expect_event(c, PHX_EV_DISCONNECTED, 0);
+	ck_assert(!phx_client_joined(c));
+	ck_assert_uint_eq(phx_client_deadline(c), 20500);
+	/* Frames are not handed out without a connection. */
+	ck_assert_int_eq(phx_client_send(c, "no_relays", NULL), 0);
+	expect_no_frame(c);
+	phx_client_free(c);
+}
+END_TEST
+
 START_TEST(initial_backoff_gives_up_after_15s)
 {
 	struct phx_client *c = mk("client", NULL, 0);
@@ -682,6 +711,7 @@ phx_client_suite(void)
 	tcase_add_test(tc, relay_join_payload);
 	tcase_add_test(tc, heartbeat_schedule_and_timeout);
 	tcase_add_test(tc, join_timeout);
+	tcase_add_test(tc, connect_timeout_and_lost_connection);
 	tcase_add_test(tc, initial_backoff_gives_up_after_15s);
 	tcase_add_test(tc, reconnect_backoff_schedule);
 	tcase_add_test(tc, reconnect_budget);
