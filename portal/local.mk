@@ -4,8 +4,9 @@
 noinst_LIBRARIES += libfzportal.a
 libfzportal_a_SOURCES = \
 	portal/phx.c portal/phx.h \
-	portal/phx_client.c portal/phx_client.h \
+	portal/phx_client.c portal/phx_client.h portal/portal_url.c \
 	portal/portal_msg.c portal/portal_msg.h \
+	portal/portal_view.c portal/portal_json.c portal/portal_json.h \
 	portal/creds.c portal/creds.h
 libfzportal_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SODIUM_CFLAGS)

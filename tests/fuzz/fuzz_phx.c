@@ -2,8 +2,9 @@
 /*
  * Phoenix frames (V1 and V2) and every portal message decoder on
  * arbitrary bytes; what decodes is encoded again and must decode; the
- * client state machine takes the same text as a received frame.  The
- * first byte picks the serializer; the rest is the frame.
+ * client state machine takes the same text as a received frame, and the
+ * URL, header and Retry-After parsers take it as a string.  The first
+ * byte picks the serializer; the rest is the frame.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +77,31 @@ client(const char *text, size_t n)
 	phx_client_free(c);
 }
 
+/* The text parsers of portal_url.c on the input as a C string. */
+static void
+strings(const uint8_t *data, size_t n)
+{
+	char *s = malloc(n + 1), *h, *host, *pq;
+	struct portal_params pp = { .external_id = "x", .public_key = "k" };
+	uint16_t port;
+	bool tls;
+
+	if (s == NULL)
+		return;
+	memcpy(s, data, n);
+	s[n] = '\0';
+	(void)portal_retry_after_parse(s, 0);
+	if (portal_auth_header(s, &h) == 0)
+		portal_auth_header_free(h);
+	if (portal_url_split(s, &tls, &host, &port, &pq) == 0) {
+		free(host);
+		free(pq);
+	}
+	if (portal_url_build(s, PHX_CLIENT, &pp, &h) == 0)
+		free(h);
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -110,6 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (vsn == PHX_V1)
 		client(copy, size - 1);
+	strings(data + 1, size - 1);
 	free(copy);
 	return 0;
 }

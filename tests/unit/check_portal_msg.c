@@ -119,8 +119,16 @@ static const struct fixture {
 	    PM_AUTHORIZATION_CREATED },
 	{ "to_client.authorization_created_no_token.bad.json",
 	    PORTAL_TO_CLIENT, -EBADMSG, 0 },
-	{ "to_client.client_device_access_authorized.unhandled.json",
-	    PORTAL_TO_CLIENT, -ENOENT, 0 },
+	{ "to_client.client_device_access_authorized.json",
+	    PORTAL_TO_CLIENT, 0, PM_CLIENT_DEVICE_ACCESS_AUTHORIZED },
+	{ "to_client.device_pool_domain_resolved.json", PORTAL_TO_CLIENT, 0,
+	    PM_DEVICE_POOL_DOMAIN_RESOLVED },
+	{ "to_client.device_pool_domain_resolution_failed.json",
+	    PORTAL_TO_CLIENT, 0, PM_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED },
+	{ "to_client.client_ice_candidate_error.json", PORTAL_TO_CLIENT, 0,
+	    PM_CLIENT_ICE_CANDIDATE_ERROR },
+	{ "from_client.resolve_device_pool_domain.json", PORTAL_FROM_CLIENT,
+	    0, PM_RESOLVE_DEVICE_POOL_DOMAIN },
 	{ "to_client.config_changed.json", PORTAL_TO_CLIENT, 0,
 	    PM_CONFIG_CHANGED },
 	{ "to_client.relays_presence.json", PORTAL_TO_CLIENT, 0,
@@ -321,6 +329,22 @@ START_TEST(other_contents)
 	ck_assert(!m.u.create_authorization.use_iceless);
 	portal_msg_clear(&m);
 
+	ck_assert_int_eq(decode_fixture(
+	    "to_client.client_device_access_authorized.json", PORTAL_TO_CLIENT,
+	    &m), 0);
+	ck_assert(!m.u.device_access.ice_controlling);
+	ck_assert(m.u.device_access.has_resource);
+	ck_assert_str_eq(m.u.device_access.resource_id,
+	    "733e8d14-c18d-4931-af30-3639fa09c0c0");
+	ck_assert(m.u.device_access.has_expires_at);
+	ck_assert_uint_eq(m.u.device_access.expires_at, 1729813989);
+	portal_msg_clear(&m);
+
+	ck_assert_int_eq(decode_fixture("to_client.device_pool_domain_resolved"
+	    ".json", PORTAL_TO_CLIENT, &m), 0);
+	ck_assert_str_eq(m.u.pool_domain.ipv4, "100.64.0.42");
+	portal_msg_clear(&m);
+
 	ck_assert_int_eq(decode_fixture("to_gateway.init.json",
 	    PORTAL_TO_GATEWAY, &m), 0);
 	ck_assert(m.u.gateway_init.ipv4_masquerade);
@@ -384,6 +408,19 @@ START_TEST(egress_matches_connlib)
 	ck_assert_str_eq(s, "{\"iceless\":true}");
 	free(s);
 	json_decref(p);
+
+	m.type = PM_RESOLVE_DEVICE_POOL_DOMAIN;
+	strcpy(m.u.pool_domain.resource_id,
+	    "b2c3d4e5-f6a7-8901-bcde-f12345678901");
+	strcpy(m.u.pool_domain.domain, "device-42.laptops.example.com");
+	ck_assert_int_eq(portal_msg_encode(&m, &ev, &p), 0);
+	ck_assert_str_eq(ev, "resolve_device_pool_domain");
+	s = dump(p);
+	ck_assert_str_eq(s, "{\"resource_id\":\"b2c3d4e5-f6a7-8901-bcde-"
+	    "f12345678901\",\"domain\":\"device-42.laptops.example.com\"}");
+	free(s);
+	json_decref(p);
+	memset(&m, 0, sizeof(m));
 
 	m.type = PM_GATEWAY_AUTHORIZATION_CREATED;
 	m.u.ref = strdup("signed-reference");
@@ -584,6 +621,21 @@ START_TEST(resource_views)
 }
 END_TEST
 
+/* The catalogue is complete: every type has an event and a channel. */
+START_TEST(catalogue_complete)
+{
+	int t;
+
+	for (t = 0; t < PM__COUNT; t++) {
+		ck_assert_msg(portal_msg_event((enum portal_msg_type)t) != NULL,
+		    "type %d has no event", t);
+		ck_assert_int_le(portal_msg_chan((enum portal_msg_type)t),
+		    PORTAL_FROM_RELAY);
+	}
+	ck_assert_ptr_null(portal_msg_event(PM__COUNT));
+}
+END_TEST
+
 static Suite *
 portal_msg_suite(void)
 {
@@ -598,6 +650,7 @@ portal_msg_suite(void)
 	tcase_add_test(tc, malformed_and_skipped);
 	tcase_add_test(tc, encode_refuses_invalid);
 	tcase_add_test(tc, resource_views);
+	tcase_add_test(tc, catalogue_complete);
 	suite_add_tcase(s, tc);
 	return s;
 }
