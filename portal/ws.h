@@ -33,7 +33,7 @@ struct evdns_base;
 
 #define WS_MAX_MESSAGE		(1024 * 1024)	/* inbound text message */
 #define WS_MAX_HTTP_HEADER	(16 * 1024)	/* request/response head */
-#define WS_MAX_HTTP_BODY	(64 * 1024)	/* error body kept by a client */
+#define WS_MAX_HTTP_BODY	(64 * 1024)	/* refusal body a client keeps */
 #define WS_MAX_HTTP_HEADERS	64
 #define WS_MAX_URL		4096
 
@@ -77,10 +77,10 @@ struct ws_cbs {
 /* ---- client ----------------------------------------------------------- */
 
 struct ws_client_opts {
-	const char	*url;		/* ws://host[:port]/path?query or wss:// */
-	const char *const *headers;	/* "Name: value", NULL-terminated; may be NULL */
+	const char	*url;		/* ws[s]://host[:port]/path?query */
+	const char *const *headers;	/* "Name: value", NULL-ended; or NULL */
 	const char	*user_agent;	/* NULL: no User-Agent */
-	SSL_CTX		*ssl_ctx;	/* needed for wss:// (ws_client_ssl_ctx()) */
+	SSL_CTX		*ssl_ctx;	/* wss:// needs it: ws_client_ssl_ctx() */
 	/*
 	 * Resolver for a host name (ws_bootstrap_dns()); NULL allows only
 	 * numeric hosts.  All addresses found are raced (TCP), first wins.
@@ -88,7 +88,7 @@ struct ws_client_opts {
 	struct evdns_base *dns;
 	int		 connect_timeout_ms;	/* 0: WS_CONNECT_TIMEOUT_MS */
 	int		 attempt_timeout_ms;	/* 0: WS_ATTEMPT_TIMEOUT_MS */
-	uint32_t	 fwmark;		/* SO_MARK; 0 none; EPERM ignored */
+	uint32_t	 fwmark;	/* SO_MARK; 0 none; EPERM ignored */
 };
 
 /*
@@ -227,7 +227,7 @@ struct ws_url {
 	bool		 tls;
 	char		 host[256];	/* without brackets */
 	uint16_t	 port;
-	char		 target[WS_MAX_URL];	/* path [+ '?' query], "/" default */
+	char		 target[WS_MAX_URL];	/* path[?query], "/" default */
 };
 int	ws_url_parse(const char *url, struct ws_url *out)
 	    __attribute__((warn_unused_result));
