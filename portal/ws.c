@@ -1367,7 +1367,7 @@ server_read_head(struct ws_conn *c)
 	c->req->peer_len = c->peer_len;
 
 	rc = c->on_request != NULL ?
-	    c->on_request(c->req, c, &reply, c->arg) : 1;
+	    c->on_request(c->req, c, c->arg, &reply) : 1;
 	if (gone(c))
 		return;
 	if (rc != 0) {

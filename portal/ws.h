@@ -186,7 +186,7 @@ struct ws_reply {
  * until closed().  req is borrowed for the call.
  */
 typedef int (*ws_request_fn)(const struct ws_http_req *req,
-	    struct ws_conn *conn, struct ws_reply *reply, void *arg);
+	    struct ws_conn *conn, void *arg, struct ws_reply *reply);
 
 /*
  * Listens on "127.0.0.1:8443", "[::1]:8443" or "0.0.0.0:0" (port 0: pick

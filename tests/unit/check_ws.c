@@ -344,8 +344,8 @@ on_http_error(struct ws_conn *c, int status, const char *body, size_t n,
 static const struct ws_cbs cbs = { on_open, on_text, on_closed, on_http_error };
 
 static int
-on_request(const struct ws_http_req *r, struct ws_conn *c,
-    struct ws_reply *reply, void *arg)
+on_request(const struct ws_http_req *r, struct ws_conn *c, void *arg,
+    struct ws_reply *reply)
 {
 	struct env *e = arg;
 	const char *v;
