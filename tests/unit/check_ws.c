@@ -1101,7 +1101,7 @@ START_TEST(t_bad_server)
 	char url[64], reqbuf[2048], want[64];
 	struct ws_client_opts o = {
 		.url = url, .headers = hdrs, .user_agent = "test/1.0",
-		.attempt_timeout_ms = 300,
+		.attempt_timeout_ms = 1500,
 	};
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
