@@ -675,16 +675,16 @@ raw_read(struct env *e, int fd, unsigned char *buf, size_t n, int ms,
 
 	*eof = false;
 	for (int i = 0; i < ms / 10 && got < n; i++) {
-		ssize_t r;
+		ssize_t r = recv(fd, buf + got, n - got, 0);
 
-		run_until(e, &spin, 1, 10);
-		r = recv(fd, buf + got, n - got, 0);
 		if (r == 0) {
 			*eof = true;
 			break;
 		}
 		if (r > 0)
 			got += (size_t)r;
+		else
+			run_until(e, &spin, 1, 10);
 	}
 	return got;
 }
