@@ -57,11 +57,13 @@ struct ws_listener;
 struct ws_cbs {
 	/* Upgrade done (client: valid 101; server: 101 sent). */
 	void	(*open)(struct ws_conn *, void *arg);
-	/* One complete text message; borrowed until the callback returns. */
+	/* One complete text message, valid UTF-8, not NUL-terminated;
+	 * borrowed until the callback returns. */
 	void	(*text)(struct ws_conn *, const char *, size_t, void *arg);
 	/*
-	 * Terminal: code is the close code received (or sent, when the peer
-	 * only echoed) or WS_CLOSE_ABNORMAL; ws_conn_error() tells why.
+	 * Terminal: code is the close code received (1005 for a close frame
+	 * without one), else the one we sent (1002/1007/1009 on a peer's
+	 * protocol error), else WS_CLOSE_ABNORMAL; ws_conn_error() says why.
 	 */
 	void	(*closed)(struct ws_conn *, int code, void *arg);
 	/*
