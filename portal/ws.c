@@ -46,7 +46,7 @@
 enum ws_state {
 	ST_RESOLVING,	/* client: waiting for the deferred start / evdns */
 	ST_CONNECTING,	/* client: TCP race */
-	ST_HANDSHAKE,	/* TLS + HTTP head (client: response, server: request) */
+	ST_HANDSHAKE,	/* TLS + HTTP head (client: response; server: req.) */
 	ST_HTTP_BODY,	/* client: reading a refusal's body */
 	ST_REPLYING,	/* server: flushing an HTTP answer, then free */
 	ST_OPEN,
@@ -71,7 +71,7 @@ struct ws_conn {
 
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ws;
-	struct event		*timer;		/* attempt/request/close deadline */
+	struct event		*timer;		/* attempt/request/close limit */
 	struct event		*defer;		/* start, pump, cancel */
 
 	struct sockaddr_storage	 peer;
@@ -90,7 +90,7 @@ struct ws_conn {
 	int			 connect_ms, attempt_ms;
 	uint32_t		 fwmark;
 	bool			 fwmark_failed;
-	char			*request;	/* carries the token: cleansed */
+	char			*request;	/* has the token: cleansed */
 	size_t			 request_len;
 	char			 accept[29];
 	struct ws_http_resp	*resp;
@@ -1149,7 +1149,8 @@ client_read_head(struct ws_conn *c)
 
 			errno = 0;
 			cl = strtoull(v, &end, 10);
-			if (*v < '0' || *v > '9' || *end != '\0' || errno != 0) {
+			if (*v < '0' || *v > '9' || *end != '\0' ||
+			    errno != 0) {
 				finish_err(c, -EPROTO, "content-length");
 				return;
 			}
@@ -1366,7 +1367,7 @@ server_read_head(struct ws_conn *c)
 	c->req->peer_len = c->peer_len;
 
 	rc = c->on_request != NULL ?
-	    c->on_request(c->req, c, &reply, c->arg) : 1;
+	    c->on_request(c->req, c, c->arg, &reply) : 1;
 	if (gone(c))
 		return;
 	if (rc != 0) {
