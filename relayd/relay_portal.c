@@ -17,7 +17,6 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <sodium.h>
 
 #include "fztime.h"
 #include "log.h"
@@ -25,7 +24,6 @@
 #include "relay_portal.h"
 #include "ws.h"
 
-#define AUTH_HEADER	"X-Authorization: Bearer "
 #define STOP_GRACE_S	2	/* for the close handshake at exit */
 
 struct relay_portal {
@@ -38,7 +36,6 @@ struct relay_portal {
 	bool			 ws_open;
 	char			*url, *ua;
 	char			*auth;		/* the header; wiped at free */
-	size_t			 auth_len;
 	const char		*headers[2];
 	struct metrics_gauges	*g;
 	int			 done_fd;
@@ -266,28 +263,6 @@ run(void *arg)
 
 /* --- setup ------------------------------------------------------------------- */
 
-/* "X-Authorization: Bearer <token>" with every whitespace removed (§1.2). */
-static int
-auth_header(struct relay_portal *p, const char *token)
-{
-	size_t i, n = strlen(AUTH_HEADER);
-
-	p->auth_len = n + strlen(token) + 1;
-	if ((p->auth = malloc(p->auth_len)) == NULL)
-		return -ENOMEM;
-	memcpy(p->auth, AUTH_HEADER, n);
-	for (i = 0; token[i] != '\0'; i++)
-		if (token[i] != ' ' && token[i] != '\t' && token[i] != '\n' &&
-		    token[i] != '\r' && token[i] != '\v' && token[i] != '\f')
-			p->auth[n++] = token[i];
-	p->auth[n] = '\0';
-	if (n == strlen(AUTH_HEADER))
-		return -EINVAL;		/* an empty token */
-	p->headers[0] = p->auth;
-	p->headers[1] = NULL;
-	return 0;
-}
-
 int
 relay_portal_new(const struct relay_portal_config *c, struct relay_portal **out)
 {
@@ -315,11 +290,15 @@ relay_portal_new(const struct relay_portal_config *c, struct relay_portal **out)
 	rc = -ENOMEM;
 	if ((p->ua = portal_user_agent(PHX_RELAY)) == NULL)
 		goto fail;
-	if ((rc = auth_header(p, c->token)) != 0) {
+	/* whitespace stripped (§1.2) */
+	if ((rc = portal_auth_header(c->token, &p->auth)) != 0) {
 		if (rc == -EINVAL)
-			log_errorx("FIREZONE_TOKEN is empty");
+			log_errorx("the relay token is empty or has control "
+			    "characters");
 		goto fail;
 	}
+	p->headers[0] = p->auth;
+	p->headers[1] = NULL;
 	rc = -ENOMEM;
 	/* the CA file is read here, and OpenSSL initialised: both open
 	 * files the sandbox would otherwise have to allow later */
@@ -403,10 +382,7 @@ relay_portal_free(struct relay_portal *p)
 		event_base_free(p->base);
 	if (p->ssl != NULL)
 		SSL_CTX_free(p->ssl);
-	if (p->auth != NULL) {
-		sodium_memzero(p->auth, p->auth_len);
-		free(p->auth);
-	}
+	portal_auth_header_free(p->auth);
 	if (p->done_fd >= 0)
 		close(p->done_fd);
 	free(p->url);
