@@ -70,7 +70,7 @@ relay_env=(env SSL_CERT_FILE="$T/ca.pem" FIREZONE_API_URL=wss://portal.fz.test:8
 	FIREZONE_NAME=relay-one)
 relay_flags=(--public-ip4-addr 127.0.0.1 --allow-private-peers
 	--lowest-port 50000 --highest-port 50999 --metrics "$METRICS"
-	--log-format json --user nobody)
+	--log-format json --log-filter trace --user nobody)
 
 ready() { X curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/readyz"; }
 state() {	# the portal state the metrics report as 1
@@ -140,8 +140,10 @@ tr '\0' '\n' </proc/"$RPID"/environ | grep -q FIREZONE_TOKEN &&
 	ns_fail "FIREZONE_TOKEN still in the environment"
 grep -q "$TOKEN" /proc/"$RPID"/environ "$T/relay.log" &&
 	ns_fail "the token is visible"
-ns_log "ok: the token is not in /proc/PID/environ nor in the log"
+grep -q '"DEBUG"' "$T/relay.log" || ns_fail "no debug lines to look through"
+ns_log "ok: the token is neither in /proc/PID/environ nor in the log (filter trace)"
 
+grep -q "$(cat "$T/p/stamp")" "$T/relay.log" && ns_fail "the stamp_secret is in the log"
 # --- credentials from the stamp_secret --------------------------------------------
 read -r U P <<<"$(mint)"
 turn joined "$U" "$P"
