@@ -100,6 +100,7 @@ controld_greet(struct svc *s)
 	wg_key_to_base64(pub, pub64);
 	ipc_msg_init(&m, IPC_CONFIG);
 	m.u.config.public_key = pub64;
+	m.u.config.max_partition_s = s->st.max_partition_s;
 	m.u.config.mode = s->st.gateway ? "gateway" : "client";
 	m.u.config.api_url = s->st.api_url;
 	m.u.config.firezone_id = s->st.firezone_id;
