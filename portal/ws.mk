@@ -7,5 +7,5 @@ WS_LIBS_ALL = $(LIBEVENT_OPENSSL_LIBS) $(LIBEVENT_LIBS) $(OPENSSL_LIBS) \
 	$(WSLAY_LIBS)
 
 noinst_LIBRARIES += libfzws.a
-libfzws_a_SOURCES = portal/ws.h portal/ws_http.c
+libfzws_a_SOURCES = portal/ws.h portal/ws.c portal/ws_http.c
 libfzws_a_CFLAGS = $(AM_CFLAGS) $(WS_CFLAGS_ALL)
