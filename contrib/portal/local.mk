@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: ISC
 # fz-portald: a self-hosted portal speaking Firezone's protocol.
 noinst_LIBRARIES += libfzportald.a
-libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h
+libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h \
+	contrib/portal/store.c contrib/portal/store.h
 libfzportald_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 PORTALD_LIBS = libfzportald.a libfzcommon.a $(JANSSON_LIBS) $(OPENSSL_LIBS) \
 	$(SQLITE_LIBS)
 
-portald_unit_tests = tests/unit/check_portald_config
+portald_unit_tests = tests/unit/check_portald_config \
+	tests/unit/check_portald_store
 check_PROGRAMS += $(portald_unit_tests)
 UNIT_TESTS += $(portald_unit_tests)
 TESTS += $(portald_unit_tests)
@@ -15,6 +17,9 @@ tests_unit_check_portald_config_SOURCES = tests/unit/check_portald_config.c
 tests_unit_check_portald_config_CFLAGS = $(CHECK_CFLAGS_ALL) \
 	-I$(top_srcdir)/contrib/portal $(JANSSON_CFLAGS)
 tests_unit_check_portald_config_LDADD = $(PORTALD_LIBS) $(CHECK_LIBS)
+tests_unit_check_portald_store_SOURCES = tests/unit/check_portald_store.c
+tests_unit_check_portald_store_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_portald_store_LDADD = $(PORTALD_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_portald_config
 if ENABLE_FUZZING
