@@ -1,2 +1,22 @@
 # SPDX-License-Identifier: ISC
-# libfzportal.a: the portal client (Phoenix channels, WebSocket, messages, credentials).
+# libfzportal.a: the portal client (Phoenix channels, messages, credentials),
+# sans I/O.  Users add -I$(top_srcdir)/portal and link $(PORTAL_LIBS).
+noinst_LIBRARIES += libfzportal.a
+libfzportal_a_SOURCES = \
+	portal/phx.c portal/phx.h \
+	portal/phx_client.h \
+	portal/portal_msg.h \
+	portal/creds.c portal/creds.h
+libfzportal_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(SODIUM_CFLAGS)
+PORTAL_LIBS = libfzportal.a $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SODIUM_LIBS)
+PORTAL_CFLAGS = -I$(top_srcdir)/portal $(JANSSON_CFLAGS)
+
+# Unit tests.
+portal_unit_tests = tests/unit/check_creds
+check_PROGRAMS += $(portal_unit_tests)
+UNIT_TESTS += $(portal_unit_tests)
+TESTS += $(portal_unit_tests)
+tests_unit_check_creds_SOURCES = tests/unit/check_creds.c
+tests_unit_check_creds_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
+tests_unit_check_creds_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
