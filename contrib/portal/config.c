@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "config.h"
+#include "creds.h"
 
 #define MAX_CONFIG_BYTES	(4u << 20)
 #define MAX_DEPTH		8
@@ -228,42 +228,21 @@ pop(struct ctx *c)
 
 /* ---- UUIDs ---- */
 
-/* fz-portald's name-space UUID for version-5 ids. */
-static const unsigned char pd_ns[16] = {
-	0x6f, 0x7a, 0x2d, 0x70, 0x6f, 0x72, 0x74, 0x61,
-	0x6c, 0x64, 0x40, 0x8e, 0x9a, 0x1c, 0x20, 0x21,
-};
-
+/* "kind:name" in fz-portald's namespace (creds.h, UUID version 5). */
 int
 pd_uuid_from_name(const char *kind, const char *name,
     char out[PD_UUID_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	size_t kl = strlen(kind), nl = strlen(name);
-	unsigned char *buf = malloc(sizeof(pd_ns) + kl + 1 + nl);
-	unsigned int mdlen = 0;
+	size_t n = strlen(kind) + 1 + strlen(name) + 1;
+	char *s = malloc(n);
+	int r;
 
-	int ok;
-
-	if (buf == NULL)
+	if (s == NULL)
 		return -ENOMEM;
-	memcpy(buf, pd_ns, sizeof(pd_ns));
-	memcpy(buf + sizeof(pd_ns), kind, kl);
-	buf[sizeof(pd_ns) + kl] = ':';
-	memcpy(buf + sizeof(pd_ns) + kl + 1, name, nl);
-	ok = EVP_Digest(buf, sizeof(pd_ns) + kl + 1 + nl, md, &mdlen,
-	    EVP_sha1(), NULL);
-	free(buf);
-	if (!ok || mdlen < 16)
-		return -ENOMEM;
-	md[6] = (md[6] & 0x0f) | 0x50;	/* RFC 9562 §5.5: version 5 */
-	md[8] = (md[8] & 0x3f) | 0x80;	/* variant 10 */
-	snprintf(out, PD_UUID_LEN + 1,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8],
-	    md[9], md[10], md[11], md[12], md[13], md[14], md[15]);
-	return 0;
+	snprintf(s, n, "%s:%s", kind, name);
+	r = portal_uuid_from_name(portal_uuid_ns_fz, s, out);
+	free(s);
+	return r;
 }
 
 int

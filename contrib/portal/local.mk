@@ -3,10 +3,9 @@
 noinst_LIBRARIES += libfzportald.a
 libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h \
 	contrib/portal/store.c contrib/portal/store.h
-libfzportald_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) \
+libfzportald_a_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
-PORTALD_LIBS = libfzportald.a libfzcommon.a $(JANSSON_LIBS) $(OPENSSL_LIBS) \
-	$(SQLITE_LIBS)
+PORTALD_LIBS = libfzportald.a $(PORTAL_LIBS) libfzcommon.a $(SQLITE_LIBS)
 
 portald_unit_tests = tests/unit/check_portald_config \
 	tests/unit/check_portald_store
@@ -26,7 +25,6 @@ if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_portald_config
 endif
 tests_fuzz_fuzz_portald_config_SOURCES = tests/fuzz/fuzz_portald_config.c
-tests_fuzz_fuzz_portald_config_CFLAGS = $(AM_CFLAGS) \
-	-I$(top_srcdir)/contrib/portal
+tests_fuzz_fuzz_portald_config_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_portald_config_LDADD = $(PORTALD_LIBS)
 tests_fuzz_fuzz_portald_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
