@@ -8,6 +8,11 @@ libfzportald_a_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 PORTALD_LIBS = libfzportald.a $(PORTAL_LIBS) libfzcommon.a $(SQLITE_LIBS)
 
+sbin_PROGRAMS += fz-portald
+fz_portald_SOURCES = contrib/portal/portald.c
+fz_portald_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(WS_CFLAGS_ALL)
+fz_portald_LDADD = $(PORTALD_LIBS) libfzws.a $(WS_LIBS_ALL)
+
 portald_unit_tests = tests/unit/check_portald_config \
 	tests/unit/check_portald_store tests/unit/check_portald_portal
 check_PROGRAMS += $(portald_unit_tests)
