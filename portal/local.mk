@@ -4,10 +4,26 @@
 noinst_LIBRARIES += libfzportal.a
 libfzportal_a_SOURCES = \
 	portal/phx.c portal/phx.h \
-	portal/phx_client.h \
-	portal/portal_msg.h \
-	portal/creds.h
+	portal/phx_client.c portal/phx_client.h \
+	portal/portal_msg.c portal/portal_msg.h \
+	portal/creds.c portal/creds.h
 libfzportal_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SODIUM_CFLAGS)
 PORTAL_LIBS = libfzportal.a $(JANSSON_LIBS) $(OPENSSL_LIBS) $(SODIUM_LIBS)
 PORTAL_CFLAGS = -I$(top_srcdir)/portal $(JANSSON_CFLAGS)
+
+# Unit tests.
+portal_unit_tests = tests/unit/check_phx tests/unit/check_phx_client \
+	tests/unit/check_creds
+check_PROGRAMS += $(portal_unit_tests)
+UNIT_TESTS += $(portal_unit_tests)
+TESTS += $(portal_unit_tests)
+tests_unit_check_creds_SOURCES = tests/unit/check_creds.c
+tests_unit_check_creds_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
+tests_unit_check_creds_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
+tests_unit_check_phx_client_SOURCES = tests/unit/check_phx_client.c
+tests_unit_check_phx_client_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
+tests_unit_check_phx_client_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)
+tests_unit_check_phx_SOURCES = tests/unit/check_phx.c
+tests_unit_check_phx_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
+tests_unit_check_phx_LDADD = $(PORTAL_LIBS) $(CHECK_LIBS)

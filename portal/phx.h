@@ -8,7 +8,8 @@
  *   [J,R,T,E,P]
  * Decoding is strict: one JSON value of at most PHX_MAX_FRAME bytes, no
  * duplicate keys, topic and event non-empty strings without NUL, ref and
- * join_ref null, an integer or a string.  Pure: no I/O, no logging.
+ * join_ref null, an integer or a string (absent: null; an absent payload
+ * is null too).  Pure: no I/O, no logging.
  */
 #ifndef FZ_PHX_H
 #define FZ_PHX_H

@@ -104,8 +104,10 @@ char	*phx_client_pop_frame(struct phx_client *);
 
 enum phx_action { PHX_ACT_NONE, PHX_ACT_CONNECT, PHX_ACT_CLOSE };
 /*
- * CONNECT: open a new connection (drop any old one first); CLOSE: close the
- * current connection with 1000 and open nothing.  One at a time.
+ * In order: CONNECT: open a new connection (to the URL of the moment; drop
+ * any old one first); CLOSE: close the current connection or attempt (WS
+ * close 1000) and report nothing more about it; a CONNECT may follow later
+ * (reconnect after the backoff) or not (stop, fatal).
  */
 enum phx_action phx_client_pop_action(struct phx_client *);
 

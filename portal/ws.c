@@ -101,6 +101,8 @@ struct ws_conn {
 	/* server */
 	ws_request_fn		 on_request;
 	struct ws_http_req	*req;
+	struct ws_listener	*lst;		/* set while not yet opened */
+	struct ws_conn		*lnext, *lprev;
 };
 
 struct ws_listener {
@@ -111,6 +113,7 @@ struct ws_listener {
 	struct ws_cbs		 cbs;
 	void			*arg;
 	int			 request_ms;
+	struct ws_conn		*pending;	/* accepted, not yet opened */
 };
 
 static void	conn_destroy(struct ws_conn *);
@@ -194,9 +197,26 @@ finish_err(struct ws_conn *c, int err, const char *what)
 	finish(c, WS_CLOSE_ABNORMAL);
 }
 
+/* Off the listener's list of connections still in their handshake. */
+static void
+unlink_pending(struct ws_conn *c)
+{
+	if (c->lst == NULL)
+		return;
+	if (c->lprev != NULL)
+		c->lprev->lnext = c->lnext;
+	else
+		c->lst->pending = c->lnext;
+	if (c->lnext != NULL)
+		c->lnext->lprev = c->lprev;
+	c->lst = NULL;
+	c->lnext = c->lprev = NULL;
+}
+
 static void
 conn_destroy(struct ws_conn *c)
 {
+	unlink_pending(c);
 	if (c->dnsreq != NULL) {
 		struct evdns_getaddrinfo_request *r = c->dnsreq;
 
@@ -438,6 +458,7 @@ ws_start(struct ws_conn *c)
 	if (r != 0)
 		return -ENOMEM;
 	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+	unlink_pending(c);	/* its owner has it now */
 	c->state = ST_OPEN;
 	c->opened = true;
 	evtimer_del(c->timer);
@@ -1390,7 +1411,64 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		conn_destroy(c);
 		return;
 	}
+	c->lst = l;
+	c->lnext = l->pending;
+	if (l->pending != NULL)
+		l->pending->lprev = c;
+	l->pending = c;
 	arm(c->timer, l->request_ms);
+}
+
+/* "1.2.3.4:port" or "[v6]:port"; port 0 lets the kernel choose. */
+static int
+parse_listen_addr(const char *s, struct sockaddr_storage *ss, int *sl)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hs = s;
+	size_t hl;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(rb - hs);
+		colon = rb + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host) || !isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || port > 65535)
+		return -EINVAL;
+	if (*s != '[') {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*sin6);
+	}
+	return 0;
 }
 
 int
@@ -1399,15 +1477,11 @@ ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
     struct ws_listener **out)
 {
 	struct sockaddr_storage ss;
-	int sl = sizeof(ss);
+	int sl = 0;
 	struct ws_listener *l;
 
-	memset(&ss, 0, sizeof(ss));
 	if (base == NULL || addr_port == NULL || on_request == NULL ||
-	    strrchr(addr_port, ':') == NULL ||
-	    (addr_port[0] == '[' && strstr(addr_port, "]:") == NULL) ||
-	    evutil_parse_sockaddr_port(addr_port, (struct sockaddr *)&ss,
-	    &sl) != 0)
+	    parse_listen_addr(addr_port, &ss, &sl) != 0)
 		return -EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -ENOMEM;
@@ -1434,8 +1508,14 @@ ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
 void
 ws_listener_free(struct ws_listener *l)
 {
+	struct ws_conn *c;
+
 	if (l == NULL)
 		return;
+	while ((c = l->pending) != NULL) {
+		unlink_pending(c);
+		ws_free(c);	/* deferred if inside its own callback */
+	}
 	evconnlistener_free(l->lev);
 	free(l);
 }

@@ -197,7 +197,8 @@ int	ws_listen(struct event_base *, const char *addr_port,
 	    SSL_CTX *server_ctx, ws_request_fn on_request,
 	    const struct ws_cbs *, void *arg, struct ws_listener **out)
 	    __attribute__((warn_unused_result));
-/* Stops listening; connections already accepted go on.  NULL-safe. */
+/* Stops listening and drops connections still in their handshake (no
+ * callbacks); opened ones go on.  NULL-safe. */
 void	ws_listener_free(struct ws_listener *);
 int	ws_listener_addr(const struct ws_listener *, struct sockaddr_storage *,
 	    socklen_t *) __attribute__((warn_unused_result));
