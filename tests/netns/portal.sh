@@ -13,6 +13,9 @@
 #    the client within a few seconds
 #  - the wrong token gets invalid_token: status says sign-in required and
 #    it makes no further attempt
+#  - wss:// with a host name: resolved from B's /etc/hosts (read by
+#    fz-controld before its sandbox), the certificate checked against
+#    $SSL_CERT_FILE and the name; without it, verification fails
 #  - fz-portald killed and restarted: both say reconnecting, then online
 #    again, and the client still lists its resources
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -83,7 +86,7 @@ start_portald 1
 start_device() {
 	local ns=$1 name=$2 mode=$3 url=$4 tok=$5
 	mkdir -p "$T/$name"
-	ns_bg "$ns" "$T/$name.log" env FIREZONE_TOKEN="$tok" \
+	ns_bg "$ns" "$T/$name.log" env FIREZONE_TOKEN="$tok" ${DEV_ENV:-} \
 		FIREZONE_NAME="$name" "$TUNNELD" --mode "$mode" \
 		--socket "$T/$name.sock" --state-dir "$T/$name" \
 		--token-path "$T/$name/no-token-file" \
@@ -186,6 +189,44 @@ n2=$(attempts)
 [ "$(grep -c '10\.99\.3\.2' "$T/portald.1.log")" = 1 ] ||
 	fail "further attempts from the wrong-token client: $(grep '10\.99\.3\.2' "$T/portald.1.log")"
 ns_log "ok: wrong token: signed_out (sign-in required, invalid_token), one attempt, none after"
+
+# --- wss:// by name, trust from SSL_CERT_FILE --------------------------------
+kill "$badclient_PID"
+ns_wait_for sh -c "! kill -0 $badclient_PID" || fail "the wrong-token client does not stop"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fz-portal-test-ca \
+	-keyout "$T/ca.key" -out "$W/ca.pem" >/dev/null 2>&1 || fail "CA"
+openssl req -newkey rsa:2048 -nodes -subj /CN=portal.test \
+	-keyout "$T/srv.key" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
+printf 'subjectAltName=DNS:portal.test\n' > "$T/san.ext"
+openssl x509 -req -in "$T/srv.csr" -CA "$W/ca.pem" -CAkey "$T/ca.key" \
+	-CAcreateserial -days 2 -extfile "$T/san.ext" -out "$T/srv.pem" \
+	>/dev/null 2>&1 || fail "server certificate"
+chmod 0644 "$W/ca.pem"
+# ip netns exec mounts /etc/netns/NS/* over /etc: B's hosts and resolver.
+mkdir -p "/etc/netns/$B"
+ns_on_cleanup "rm -rf '/etc/netns/$B'"
+printf '127.0.0.1 localhost\n10.99.3.1 portal.test\n' > "/etc/netns/$B/hosts"
+printf 'nameserver 10.99.3.1\n' > "/etc/netns/$B/resolv.conf"
+ns_bg "$P" "$T/portald.tls.log" "$PORTALD" --config "$T/portal.json" \
+	--listen "10.99.3.1:8443" --state "$T/state-tls.db" \
+	--tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
+ns_wait_for sh -c "ip netns exec '$P' ss -Htln 'sport = :8443' | grep -q LISTEN" ||
+	{ cat "$T/portald.tls.log"; fail "fz-portald (TLS) does not listen"; }
+# Without the CA: the system store does not trust it, nothing joins.
+start_device "$B" tlsbad client "wss://portal.test:8443" "$CTOK"
+ns_wait_for grep -q 'certificate verify failed' "$T/tlsbad.log" ||
+	fail "no certificate failure: $(grep -i 'portal' "$T/tlsbad.log" | tail -3)"
+state_is tlsbad online && fail "joined a portal it cannot verify"
+kill "$tlsbad_PID"
+ns_wait_for sh -c "! kill -0 $tlsbad_PID" || fail "tlsbad does not stop"
+DEV_ENV="SSL_CERT_FILE=$W/ca.pem" start_device "$B" tls client \
+	"wss://portal.test:8443" "$CTOK"
+ns_wait_for state_is tls online || fail "wss:// client not online"
+ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/tls.sock' --json resources | python3 -c 'import json,sys; print(\",\".join(sorted(r[\"name\"] for r in json.load(sys.stdin))))')\" = Internet,lan ]" ||
+	fail "wss:// client resources"
+grep -q 'client .* connected from 10\.99\.3\.2' "$T/portald.tls.log" ||
+	fail "the TLS portal did not see the client"
+ns_log "ok: wss://portal.test: name from /etc/hosts, certificate from SSL_CERT_FILE (and refused without it)"
 
 # --- the portal goes away and comes back --------------------------------------
 kill "$PPID_"
