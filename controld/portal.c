@@ -22,6 +22,7 @@
  */
 #define LOG_MODULE "portal"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -211,18 +212,37 @@ out:
 	free(name);
 }
 
+/*
+ * An address of the family as fz-tunneld takes it (bare, no prefix), or
+ * "": fz-tunneld treats anything else as a violation by fz-controld, so
+ * what the portal gets wrong stops here.
+ */
+static const char *
+host_or_empty(int af, const char *s, const char *what)
+{
+	unsigned char b[16];
+
+	if (*s == '\0' || inet_pton(af, s, b) == 1)
+		return s;
+	log_warnx("interface: %s '%s' is not an address; ignored", what, s);
+	return "";
+}
+
 static void
 send_interface(struct cportal *p, const struct portal_interface *pi)
 {
 	struct ipc_interface in;
 	char do53[513] = "";
+	unsigned char b[16];
 	size_t i;
 
 	for (i = 0; i < pi->n_do53; i++)
-		join(do53, sizeof(do53), ", ", pi->do53[i]);
+		if (inet_pton(AF_INET, pi->do53[i], b) == 1 ||
+		    inet_pton(AF_INET6, pi->do53[i], b) == 1)
+			join(do53, sizeof(do53), ", ", pi->do53[i]);
 	memset(&in, 0, sizeof(in));
-	in.ipv4 = pi->ipv4;
-	in.ipv6 = pi->ipv6;
+	in.ipv4 = host_or_empty(AF_INET, pi->ipv4, "ipv4");
+	in.ipv6 = host_or_empty(AF_INET6, pi->ipv6, "ipv6");
 	in.search_domain = pi->has_search_domain ? pi->search_domain : "";
 	in.upstream_do53 = do53;
 	p->sink->interface(p->arg, &in);

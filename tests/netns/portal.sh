@@ -5,7 +5,9 @@
 # fz-portald in namespace P, a client (fz-tunneld --mode client) in C, a
 # gateway (--mode gateway) in G and a client with a wrong token in B, each
 # on its own veth to P, speaking ws:// to the portal.
-#  - both join: `fzctl status` says online, tun-firezone carries the
+#  - both join (the client's token from FIREZONE_TOKEN, the gateway's from
+#    $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN): `fzctl status` says online,
+#    tun-firezone carries the
 #    portal's addresses (/32, /128) with MTU 1280
 #  - `fzctl resources` on the client lists exactly the resources its
 #    policies allow (names, count, sites)
@@ -82,11 +84,13 @@ start_portald() {
 }
 start_portald 1
 
-# start_device NS NAME MODE URL TOKEN: fz-tunneld in NS, socket $T/NAME.sock
+# start_device NS NAME MODE URL TOKEN: fz-tunneld in NS, socket $T/NAME.sock;
+# the token in FIREZONE_TOKEN, or with TOKEN "" from $DEV_ENV's
+# CREDENTIALS_DIRECTORY
 start_device() {
 	local ns=$1 name=$2 mode=$3 url=$4 tok=$5
 	mkdir -p "$T/$name"
-	ns_bg "$ns" "$T/$name.log" env FIREZONE_TOKEN="$tok" ${DEV_ENV:-} \
+	ns_bg "$ns" "$T/$name.log" env ${tok:+FIREZONE_TOKEN="$tok"} ${DEV_ENV:-} \
 		FIREZONE_NAME="$name" "$TUNNELD" --mode "$mode" \
 		--socket "$T/$name.sock" --state-dir "$T/$name" \
 		--token-path "$T/$name/no-token-file" \
@@ -96,7 +100,12 @@ start_device() {
 	eval "${name}_PID=\$BG_PID"
 }
 start_device "$C" client client "ws://10.99.1.1:$PORT" "$CTOK"
-start_device "$G" gateway gateway "ws://10.99.2.1:$PORT/" "$GTOK"
+# The gateway's token as a systemd credential (LoadCredential=).
+mkdir -m 0700 "$T/creds"
+printf '%s\n' "$GTOK" > "$T/creds/FIREZONE_TOKEN"
+chmod 0400 "$T/creds/FIREZONE_TOKEN"
+DEV_ENV="CREDENTIALS_DIRECTORY=$T/creds" start_device "$G" gateway gateway \
+	"ws://10.99.2.1:$PORT/" ""
 
 st() { "$FZCTL" --socket "$T/$1.sock" status 2>/dev/null; }
 state_is() { st "$1" | grep -q "^state: *$2"; }

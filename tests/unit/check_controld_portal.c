@@ -328,6 +328,16 @@ start(bool gateway, const char *token)
 	return p;
 }
 
+static bool c_server_closed(void) { return F.conn == NULL; }
+
+/* Ends the session; its close handshake (1000) completes on the loop. */
+static void
+stop(struct cportal *p)
+{
+	cportal_free(p);
+	ck_assert(run_until(c_server_closed, 3000));
+}
+
 static bool c_two_resources(void) { return F.nres == 2 && F.caps >= 1; }
 static bool c_one_resource(void) { return F.nres == 1; }
 static bool c_three_msgs(void) { return F.nres_msgs == 3 && F.nres == 2; }
@@ -379,6 +389,19 @@ START_TEST(test_client_session)
 	ck_assert_uint_eq(F.niface, 2);
 	ck_assert_str_eq(F.search, "");
 	ck_assert_str_eq(F.do53, "");
+	/* what is not an address never reaches fz-tunneld */
+	send_frame("config_changed", "{\"interface\":{\"ipv4\":"
+	    "\"100.72.112.111/32\",\"ipv6\":\"not-an-address\"}}", "null");
+	ck_assert(run_until(c_never, 300) == false);
+	ck_assert_uint_eq(F.niface, 2);
+	ck_assert_str_eq(F.ipv4, "100.72.112.111");
+	send_frame("config_changed", "{\"interface\":{\"ipv4\":"
+	    "\"100.72.112.111\",\"ipv6\":\"fd00:2021:1111::13:efb9\","
+	    "\"upstream_do53\":[{\"ip\":\"10.0.0.53\"},{\"ip\":\"x\"}]}}",
+	    "null");
+	ck_assert(run_until(c_never, 300) == false);
+	ck_assert_uint_eq(F.niface, 2);
+	ck_assert_str_eq(F.do53, "");
 
 	/* the portal drops the connection: reconnecting, then online */
 	ws_free(F.conn);
@@ -388,7 +411,7 @@ START_TEST(test_client_session)
 	ck_assert(run_until(c_online_again, 5000));
 	ck_assert_uint_eq(F.requests, 2);
 	ck_assert_uint_eq(F.caps, 2);		/* after every join */
-	cportal_free(p);
+	stop(p);
 }
 END_TEST
 
@@ -410,7 +433,7 @@ START_TEST(test_gateway_session)
 	ck_assert(run_until(c_authorized, 2000));
 	ck_assert(json_equal(F.auth_ref, want_ref));
 	json_decref(want_ref);
-	cportal_free(p);
+	stop(p);
 }
 END_TEST
 
