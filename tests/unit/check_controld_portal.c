@@ -25,7 +25,8 @@
 #include "ws.h"
 
 #define UUID_ID		"9e2c7c1f-4d4b-4f5e-9c53-0f6a3b1f2e11"
-#define UUID_HASH	"0603e7e10da494a740c09d11943855faac2d432525934500bac8298a47caef73"
+#define UUID_HASH	"0603e7e10da494a740c09d11943855fa" \
+			"ac2d432525934500bac8298a47caef73"
 #define PUBKEY		"uMBCkAxTewfSgypIyxdQ18uCi84HLtKmQJy0wvQrYWY="
 /* A signed ref as the portal makes them, with characters JSON escapes. */
 #define REF		"SFMyNTY.g2gDbQ/+\\u00e9\\\"x==.sig"
@@ -80,7 +81,8 @@ static const char client_init[] =
 	"\"name\":\"corp\",\"filters\":[{\"protocol\":\"tcp\","
 	"\"port_range_start\":443,\"port_range_end\":443}],\"sites\":["
 	"{\"id\":\"bf56f32d-7b2c-4f5d-a784-788977d014a4\",\"name\":\"hq\"},"
-	"{\"id\":\"cf56f32d-7b2c-4f5d-a784-788977d014a4\",\"name\":\"branch\"}],"
+	"{\"id\":\"cf56f32d-7b2c-4f5d-a784-788977d014a4\","
+	"\"name\":\"branch\"}],"
 	"\"ip_stack\":\"dual\"},"
 	"{\"id\":\"13000143-e25e-45c7-aafb-144990e57dcd\",\"type\":\"future\","
 	"\"name\":\"skipped\"}],"
