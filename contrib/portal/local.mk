@@ -37,3 +37,9 @@ tests_fuzz_fuzz_portald_config_SOURCES = tests/fuzz/fuzz_portald_config.c
 tests_fuzz_fuzz_portald_config_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_portald_config_LDADD = $(PORTALD_LIBS)
 tests_fuzz_fuzz_portald_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The official Phoenix JavaScript client against fz-portald (node + npm).
+TESTS += tests/interop/phoenix_js.sh
+dist_noinst_SCRIPTS += tests/interop/phoenix_js.sh
+EXTRA_DIST += tests/interop/phoenix_js/package.json \
+	tests/interop/phoenix_js/interop.js

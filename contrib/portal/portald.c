@@ -250,6 +250,23 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* The bound address (port 0 picks one: tests read it from this line). */
+static void
+log_listening(const struct portald *d, const char *listen, const char *state,
+    const char *config)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (ws_listener_addr(d->listener, &ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
+	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(serv, sizeof(serv), "?");
+	log_info("listening on %s port %s (%s), state %s, config %s", listen,
+	    serv, d->ssl ? "wss" : "ws", state, config);
+}
+
 /* ---- flags ---- */
 
 static void
@@ -365,8 +382,7 @@ main(int argc, char *argv[])
 	    d.sigint == NULL || evsignal_add(d.sighup, NULL) ||
 	    evsignal_add(d.sigterm, NULL) || evsignal_add(d.sigint, NULL))
 		fatalx("cannot set up events");
-	log_info("listening on %s (%s), state %s, config %s", o.listen,
-	    d.ssl ? "wss" : "ws", o.state, o.config);
+	log_listening(&d, o.listen, o.state, o.config);
 
 	event_base_dispatch(d.base);
 
