@@ -75,6 +75,7 @@ TAILQ_HEAD(pending_list, pending);
 
 struct authz {
 	TAILQ_ENTRY(authz) entry;
+	char		 client_owner[PD_UUID_LEN + 1];	/* config client id */
 	char		 client_id[PD_UUID_LEN + 1];
 	char		 gateway_id[PD_UUID_LEN + 1];
 	char		 resource_id[PD_UUID_LEN + 1];
@@ -94,7 +95,10 @@ struct pd_portal {
 	unsigned char		 ref_key[REF_KEY_LEN];
 };
 
+/* Anything a remote peer can trigger is logged at a bounded rate. */
 static struct log_ratelimit bad_frame_rl = LOG_RATELIMIT_INIT(10000, 5);
+static struct log_ratelimit bad_ref_rl = LOG_RATELIMIT_INIT(10000, 5);
+static struct log_ratelimit auth_rl = LOG_RATELIMIT_INIT(1000, 20);
 
 /* ---- small helpers ---- */
 
@@ -613,7 +617,8 @@ init_gateway(struct pd_portal *p, struct pd_session *s)
 	struct authz *a;
 
 	TAILQ_FOREACH(a, &p->authz, entry)
-		if (auths && strcmp(a->gateway_id, s->dev.id) == 0)
+		if (auths && strcmp(a->gateway_id, s->dev.id) == 0 &&
+		    a->expires_at > unix_now(p))
 			json_array_append_new(auths, json_pack("{s:s, s:s, "
 			    "s:I}", "client_id", a->client_id, "resource_id",
 			    a->resource_id, "expires_at",
@@ -929,8 +934,9 @@ static void
 auth_failed(struct pd_portal *p, struct pd_session *client,
     const char *resource_id, const char *reason)
 {
-	log_info("client %s: authorization for %s failed: %s", client->dev.id,
-	    resource_id, reason);
+	if (log_ratelimit(&auth_rl))
+		log_info("client %s: authorization for %s failed: %s",
+		    client->dev.id, resource_id, reason);
 	push(p, client, "authorization_creation_failed", json_pack("{s:s, "
 	    "s:s}", "resource_id", resource_id, "reason", reason));
 }
@@ -1086,8 +1092,9 @@ request_authorization(struct pd_portal *p, struct pd_session *s,
 	    "use_iceless", 0, "flow_logs_ingest_token", tok));
 	explicit_bzero(psk, sizeof(psk));
 	free(tok);
-	log_info("client %s: create_authorization for %s sent to gateway %s",
-	    s->dev.id, res->id, gw->dev.id);
+	if (log_ratelimit(&auth_rl))
+		log_info("client %s: create_authorization for %s sent to "
+		    "gateway %s", s->dev.id, res->id, gw->dev.id);
 }
 
 static struct authz *
@@ -1136,7 +1143,8 @@ gateway_authorized(struct pd_portal *p, struct pd_session *gw,
 	int64_t exp = unix_now(p) + PD_ACCESS_SECS;
 
 	if (ref == NULL || ref_check(p, ref, gw->dev.id, &nonce)) {
-		log_warnx("gateway %s: authorization_created with an invalid "
+		if (log_ratelimit(&bad_ref_rl))
+			log_warnx("gateway %s: authorization_created with an invalid "
 		    "ref", gw->dev.id);
 		reply_error(p, gw, f, "invalid_ref");
 		return;
@@ -1156,6 +1164,8 @@ gateway_authorized(struct pd_portal *p, struct pd_session *gw,
 	if ((a = authz_find(p, c->dev.id, gw->dev.id, res->id)) == NULL &&
 	    (a = calloc(1, sizeof(*a))) != NULL) {
 		snprintf(a->client_id, sizeof(a->client_id), "%s", c->dev.id);
+		snprintf(a->client_owner, sizeof(a->client_owner), "%s",
+		    c->owner);
 		snprintf(a->gateway_id, sizeof(a->gateway_id), "%s",
 		    gw->dev.id);
 		snprintf(a->resource_id, sizeof(a->resource_id), "%s",
@@ -1422,7 +1432,15 @@ pd_portal_tick(struct pd_portal *p, uint64_t now)
 {
 	struct pending *pe, *tmp;
 	struct pd_session *s;
+	struct authz *a, *atmp;
+	int64_t wall = unix_now(p);
 
+	/* Expired authorizations are forgotten (the gateway expires them). */
+	TAILQ_FOREACH_SAFE(a, &p->authz, entry, atmp)
+		if (a->expires_at <= wall) {
+			TAILQ_REMOVE(&p->authz, a, entry);
+			free(a);
+		}
 	TAILQ_FOREACH_SAFE(pe, &p->pending, entry, tmp)
 		if (pe->deadline <= now) {
 			auth_failed(p, pe->client, pe->resource_id, "offline");
@@ -1551,13 +1569,19 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 		    a->resource_id);
 		const struct pd_resource *orr = pd_config_resource(old,
 		    a->resource_id);
-		struct pd_session *c = find_device(p, SR_CLIENT, a->client_id);
-		const struct pd_client *cl = c ? session_client(p, c) : NULL;
+		const struct pd_client *ncl = NULL, *ocl = NULL;
 		struct pd_session *gw;
 
+		for (size_t k = 0; k < cfg->nclients; k++)
+			if (strcmp(cfg->clients[k].id, a->client_owner) == 0)
+				ncl = &cfg->clients[k];
+		for (size_t k = 0; k < old->nclients; k++)
+			if (strcmp(old->clients[k].id, a->client_owner) == 0)
+				ocl = &old->clients[k];
 		if (nr != NULL && orr != NULL && resource_same_target(nr, orr) &&
-		    (c == NULL || (cl != NULL &&
-		    pd_config_allowed(cfg, cl, nr))))
+		    ncl != NULL && ocl != NULL &&
+		    token_eq(ncl->token, ocl->token) &&
+		    pd_config_allowed(cfg, ncl, nr))
 			continue;
 		if ((gw = find_device(p, SR_GATEWAY, a->gateway_id)) != NULL)
 			push(p, gw, "reject_access", json_pack("{s:s, s:s}",

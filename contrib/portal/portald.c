@@ -41,6 +41,7 @@ struct portald {
 	unsigned		 conns;
 	/* The refusal body: ws.c copies it after on_request returns. */
 	struct pd_http_error	 refusal;
+	struct log_ratelimit	 refused_rl;
 };
 
 /* One accepted WebSocket: the portal sees this as its conn. */
@@ -154,8 +155,10 @@ on_request(const struct ws_http_req *req, struct ws_conn *ws,
 	c->ws = ws;
 	r = pd_portal_connect(d->portal, &pr, c, now_ms(), &c->s, err);
 	if (r != 0) {
-		log_info("refused %s %s from %s: %d %s", req->method, req->path,
-		    peer, err->status, err->code);
+		if (log_ratelimit(&d->refused_rl))
+			log_info("refused %s %.64s from %s: %d %s",
+			    req->method, req->path, peer, err->status,
+			    err->code);
 		free(c);
 		reply->status = err->status;
 		reply->content_type = "application/problem+json";
@@ -327,7 +330,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 int
 main(int argc, char *argv[])
 {
-	struct portald d = { 0 };
+	struct portald d = { .refused_rl = LOG_RATELIMIT_INIT(1000, 10) };
 	struct pd_config *cfg;
 	struct opts o = { 0 };
 	char err[512];
