@@ -3,7 +3,8 @@
 noinst_LIBRARIES += libfzportald.a
 libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h \
 	contrib/portal/store.c contrib/portal/store.h \
-	contrib/portal/portal.c contrib/portal/portal.h
+	contrib/portal/portal.c contrib/portal/portal.h \
+	contrib/portal/portal_int.h contrib/portal/views.c contrib/portal/authz.c
 libfzportald_a_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 PORTALD_LIBS = libfzportald.a $(PORTAL_LIBS) libfzcommon.a $(SQLITE_LIBS)

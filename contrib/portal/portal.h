@@ -20,7 +20,7 @@
 #include "config.h"
 #include "store.h"
 
-#define PD_AUTH_TIMEOUT_MS	15000	/* gateway ack of create_authorization */
+#define PD_AUTH_TIMEOUT_MS	15000	/* gateway ack of an authorization */
 #define PD_PRESENCE_DEBOUNCE_MS	1000	/* relays_presence fan-out */
 #define PD_MAX_RELAYS_PER_DEVICE 2	/* Firezone relays sent per device */
 #define PD_ACCESS_SECS		(7 * 24 * 3600)	/* authorization lifetime */
