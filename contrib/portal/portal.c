@@ -372,7 +372,6 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 	bool ok = false;
 	int r;
 
-	(void)now_ms;
 	if (req->path && strcmp(req->path, "/client/v2/websocket") == 0)
 		role = SR_CLIENT;
 	else if (req->path && strcmp(req->path, "/gateway/v2/websocket") == 0)
@@ -389,6 +388,7 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 	}
 	s->role = role;
 	s->conn = conn;
+	s->last_rx = now_ms;
 	/* Phoenix picks the serializer by vsn: absent/1.x V1, 2.0.0 V2. */
 	r = query_get(query, "vsn", vsn, sizeof(vsn));
 	if (r == -ENOENT || (r > 0 && strncmp(vsn, "1.", 2) == 0))
@@ -564,6 +564,7 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 
 	if (s->closing)
 		return;
+	s->last_rx = now;
 	if (phx_frame_decode(s->vsn, text, len, &f) != 0) {
 		if (log_ratelimit(&bad_frame_rl))
 			log_warnx("%s: malformed frame ignored",
@@ -646,6 +647,12 @@ pd_portal_closed(struct pd_portal *p, struct pd_session *s, uint64_t now)
 	free(s);
 }
 
+static unsigned
+idle_ms(const struct pd_session *s)
+{
+	return s->role == SR_RELAY ? PD_IDLE_MS_RELAY : PD_IDLE_MS;
+}
+
 void
 pd_portal_tick(struct pd_portal *p, uint64_t now)
 {
@@ -666,6 +673,14 @@ pd_portal_tick(struct pd_portal *p, uint64_t now)
 			    "offline");
 			pd_pending_free(p, pe);
 		}
+	/* A peer gone without a close (a 409 would lock its successor out). */
+	TAILQ_FOREACH(s, &p->sessions, entry)
+		if (!s->closing && now >= s->last_rx + idle_ms(s)) {
+			log_info("%s %s: idle for %u s, closing",
+			    pd_role_topic[s->role], s->dev.id[0] ? s->dev.id :
+			    s->relay_id, idle_ms(s) / 1000);
+			pd_session_drop(p, s, 1001);
+		}
 	if (p->presence_at <= now) {
 		p->presence_at = UINT64_MAX;
 		TAILQ_FOREACH(s, &p->sessions, entry)
@@ -680,9 +695,14 @@ pd_portal_deadline(const struct pd_portal *p)
 	uint64_t d = p->presence_at;
 	struct pending *pe;
 
+	struct pd_session *s;
+
 	TAILQ_FOREACH(pe, &p->pending, entry)
 		if (pe->deadline < d)
 			d = pe->deadline;
+	TAILQ_FOREACH(s, &p->sessions, entry)
+		if (!s->closing && s->last_rx + idle_ms(s) < d)
+			d = s->last_rx + idle_ms(s);
 	return d;
 }
 

@@ -36,6 +36,7 @@ struct pd_session {
 	enum phx_vsn	 vsn;
 	bool		 joined;
 	bool		 closing;
+	uint64_t	 last_rx;	/* ms: connect or last frame */
 	json_t		*join_ref;	/* echoed on pushes (V2) */
 	/* client and gateway */
 	struct pd_device dev;
