@@ -130,8 +130,8 @@ peer_text(const struct ws_http_req *req, char *out, size_t cap)
 }
 
 static int
-on_request(const struct ws_http_req *req, struct ws_conn *ws,
-    struct ws_reply *reply, void *arg)
+on_request(const struct ws_http_req *req, struct ws_conn *ws, void *arg,
+    struct ws_reply *reply)
 {
 	struct portald *d = arg;
 	struct pd_http_error *err = &d->refusal;
