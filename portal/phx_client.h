@@ -167,6 +167,28 @@ int	portal_url_build(const char *api_url, enum phx_component,
 int	portal_url_split(const char *url, bool *tls, char **host,
 	    uint16_t *port, char **path_query) FZ_WUR;
 
+/*
+ * "X-Authorization: Bearer <token>" with every whitespace character of the
+ * token removed (§1.2).  -EINVAL for an empty token or one with control
+ * bytes.  *out holds the token: release it with portal_auth_header_free,
+ * which wipes it.
+ */
+int	portal_auth_header(const char *token, char **out) FZ_WUR;
+void	portal_auth_header_free(char *);
+/*
+ * A Retry-After value (RFC 9110 §10.2.3): delay-seconds or an IMF-fixdate,
+ * relative to now (wall clock, s).  Seconds to wait (0 for a past date),
+ * or -1 when the value is neither.
+ */
+long	portal_retry_after_parse(const char *value, long long now);
+/*
+ * An RFC 9457 problem+json body as the portal sends it:
+ * {"type":"about:blank","title":T,"status":S,"detail":D,"code":C}
+ * (detail and code left out when NULL).  malloc'd or NULL.
+ */
+char	*portal_problem_json(int status, const char *title,
+	    const char *detail, const char *code);
+
 /* "headless-client" | "gateway" | "relay". */
 const char *portal_component_token(enum phx_component);
 /*

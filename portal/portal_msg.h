@@ -164,6 +164,12 @@ enum portal_msg_type {
 	PM_RESOURCE_FILTERS_UPDATED,
 	PM_CLIENT_REJECT_ACCESS,
 	PM_CLIENT_DISCONNECT,
+	PM_CLIENT_DEVICE_ACCESS_AUTHORIZED,	/* client<->client */
+	PM_CLIENT_DEVICE_ACCESS_DENIED,
+	PM_CLIENT_ICE_CANDIDATE_ERROR,
+	PM_DEVICE_POOL_DOMAIN_RESOLVED,
+	PM_DEVICE_POOL_DOMAIN_RESOLUTION_FAILED,
+	PM_CLIENT_ACCESS_AUTHORIZATION_EXPIRY_UPDATED,	/* obsolete */
 	/* client -> portal */
 	PM_REQUEST_AUTHORIZATION,
 	PM_NEW_GATEWAY_ICE_CANDIDATES,
@@ -172,6 +178,7 @@ enum portal_msg_type {
 	PM_INVALIDATE_CLIENT_ICE_CANDIDATES,
 	PM_CLIENT_SET_SNOWNET_CAPABILITIES,
 	PM_CLIENT_NO_RELAYS,
+	PM_RESOLVE_DEVICE_POOL_DOMAIN,
 	/* portal -> gateway */
 	PM_GATEWAY_INIT,
 	PM_CREATE_AUTHORIZATION,
@@ -181,6 +188,7 @@ enum portal_msg_type {
 	PM_GATEWAY_REJECT_ACCESS,
 	PM_RESOURCE_UPDATED,
 	PM_GATEWAY_DISCONNECT,
+	PM_GATEWAY_ACCESS_AUTHORIZATION_EXPIRY_UPDATED,	/* obsolete */
 	/* gateway -> portal */
 	PM_GATEWAY_AUTHORIZATION_CREATED,	/* {ref} */
 	PM_BROADCAST_ICE_CANDIDATES,
@@ -286,6 +294,50 @@ struct portal_filters_updated {
 	size_t			 n_filters;
 };
 
+/* client_device_access_authorized: a client<->client authorization. */
+struct portal_device_access {
+	portal_id		 client_id;
+	char			 client_name[PORTAL_NAME_MAX + 1];
+	char			 client_public_key[PORTAL_KEY_MAX + 1];
+	char			 client_ipv4[PORTAL_IP_MAX + 1];
+	char			 client_ipv6[PORTAL_IP_MAX + 1];
+	char			 preshared_key[PORTAL_KEY_MAX + 1];
+	struct portal_ice_pair	 local_ice;
+	struct portal_ice_pair	 remote_ice;
+	bool			 ice_controlling;	/* ice_role */
+	bool			 use_iceless;
+	bool			 has_resource;
+	portal_id		 resource_id;
+	struct portal_filter	*filters;		/* resource.filters */
+	size_t			 n_filters;
+	bool			 has_expires_at;
+	uint64_t		 expires_at;
+	char			*flow_logs_ingest_token;	/* malloc'd */
+};
+
+/* client_device_access_denied, client_ice_candidate_error. */
+struct portal_device_denied {
+	char		ipv4[PORTAL_IP_MAX + 1];	/* "" when absent */
+	char		ipv6[PORTAL_IP_MAX + 1];
+	char		reason[PORTAL_REASON_MAX + 1];
+	bool		has_client_id;
+	portal_id	client_id;
+};
+
+/*
+ * resolve_device_pool_domain {resource_id, domain},
+ * device_pool_domain_resolved {+ ipv4, ipv6 (an address, or address/len:
+ * see firezone-protocols.md §8)}, device_pool_domain_resolution_failed
+ * {+ reason}.
+ */
+struct portal_pool_domain {
+	portal_id	resource_id;
+	char		domain[PORTAL_NAME_MAX + 1];
+	char		ipv4[PORTAL_IP_MAX + 1];
+	char		ipv6[PORTAL_IP_MAX + 1];
+	char		reason[PORTAL_REASON_MAX + 1];
+};
+
 struct portal_msg {
 	enum portal_msg_type	type;
 	union {
@@ -306,6 +358,10 @@ struct portal_msg {
 		struct portal_create_authorization	create_authorization;
 		char					*ref;		/* gateway authorization_created */
 		char					stamp_secret[PORTAL_NAME_MAX + 1]; /* relay join */
+		struct portal_device_access		device_access;
+		struct portal_device_denied		device_denied;	/* + candidate error */
+		struct portal_pool_domain		pool_domain;
+		struct portal_authorization		expiry_updated;
 	} u;
 };
 

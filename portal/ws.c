@@ -40,11 +40,13 @@
 #define WS_MAX_ADDRS	8		/* raced per attempt */
 #define WS_OUT_HIGH	(4 * 1024 * 1024) /* output buffer before WOULDBLOCK */
 #define WS_QUEUE_MAX	(8 * 1024 * 1024) /* queued + buffered before ENOBUFS */
+#define WS_MAX_PENDING	1024		/* server connections in handshake */
+#define WS_ACCEPT_PAUSE_MS 1000		/* after EMFILE and friends */
 
 enum ws_state {
 	ST_RESOLVING,	/* client: waiting for the deferred start / evdns */
 	ST_CONNECTING,	/* client: TCP race */
-	ST_HANDSHAKE,	/* TLS + HTTP head (client: response, server: request) */
+	ST_HANDSHAKE,	/* TLS + HTTP head (client: response; server: req.) */
 	ST_HTTP_BODY,	/* client: reading a refusal's body */
 	ST_REPLYING,	/* server: flushing an HTTP answer, then free */
 	ST_OPEN,
@@ -69,7 +71,7 @@ struct ws_conn {
 
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ws;
-	struct event		*timer;		/* attempt/request/close deadline */
+	struct event		*timer;		/* attempt/request/close limit */
 	struct event		*defer;		/* start, pump, cancel */
 
 	struct sockaddr_storage	 peer;
@@ -88,7 +90,7 @@ struct ws_conn {
 	int			 connect_ms, attempt_ms;
 	uint32_t		 fwmark;
 	bool			 fwmark_failed;
-	char			*request;	/* carries the token: cleansed */
+	char			*request;	/* has the token: cleansed */
 	size_t			 request_len;
 	char			 accept[29];
 	struct ws_http_resp	*resp;
@@ -114,6 +116,8 @@ struct ws_listener {
 	void			*arg;
 	int			 request_ms;
 	struct ws_conn		*pending;	/* accepted, not yet opened */
+	unsigned		 npending;
+	struct event		*pause;		/* accept errors: retry later */
 };
 
 static void	conn_destroy(struct ws_conn *);
@@ -209,6 +213,7 @@ unlink_pending(struct ws_conn *c)
 		c->lst->pending = c->lnext;
 	if (c->lnext != NULL)
 		c->lnext->lprev = c->lprev;
+	c->lst->npending--;
 	c->lst = NULL;
 	c->lnext = c->lprev = NULL;
 }
@@ -554,8 +559,14 @@ ws_send_text(struct ws_conn *c, const char *data, size_t len)
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
 	    WS_QUEUE_MAX)
 		return -ENOBUFS;
-	if (wslay_event_queue_msg(c->ws, &m) != 0)
+	switch (wslay_event_queue_msg(c->ws, &m)) {
+	case 0:
+		break;
+	case WSLAY_ERR_NO_MORE_MSG:	/* a close is queued */
+		return -ENOTCONN;
+	default:
 		return -ENOMEM;
+	}
 	event_active(c->defer, 0, 0);
 	return 0;
 }
@@ -741,11 +752,10 @@ stream_start(struct ws_conn *c, int fd, SSL *ssl, bool accepting)
 		c->bev = bufferevent_openssl_socket_new(c->base, fd, ssl,
 		    accepting ? BUFFEREVENT_SSL_ACCEPTING :
 		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			SSL_free(ssl);
-			close(fd);
+		/* On failure libevent may already have freed ssl and fd
+		 * (BEV_OPT_CLOSE_ON_FREE): leak rather than double free. */
+		if (c->bev == NULL)
 			return -ENOMEM;
-		}
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	} else {
 		c->bev = bufferevent_socket_new(c->base, fd,
@@ -1139,7 +1149,8 @@ client_read_head(struct ws_conn *c)
 
 			errno = 0;
 			cl = strtoull(v, &end, 10);
-			if (*v < '0' || *v > '9' || *end != '\0' || errno != 0) {
+			if (*v < '0' || *v > '9' || *end != '\0' ||
+			    errno != 0) {
 				finish_err(c, -EPROTO, "content-length");
 				return;
 			}
@@ -1243,6 +1254,10 @@ ws_bootstrap_dns(struct event_base *base)
 	struct evdns_base *d;
 	int r;
 
+	/* DNS transaction ids come from libevent's RNG: seed it now, while
+	 * the entropy source is still reachable. */
+	if (evutil_secure_rng_init() != 0)
+		return NULL;
 	if ((d = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)) ==
 	    NULL)
 		return NULL;
@@ -1352,7 +1367,7 @@ server_read_head(struct ws_conn *c)
 	c->req->peer_len = c->peer_len;
 
 	rc = c->on_request != NULL ?
-	    c->on_request(c->req, c, &reply, c->arg) : 1;
+	    c->on_request(c->req, c, c->arg, &reply) : 1;
 	if (gone(c))
 		return;
 	if (rc != 0) {
@@ -1392,7 +1407,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct ws_conn *c;
 	SSL *ssl = NULL;
 
-	if ((c = conn_new(l->base, &l->cbs, l->arg)) == NULL) {
+	if (l->npending >= WS_MAX_PENDING ||
+	    (c = conn_new(l->base, &l->cbs, l->arg)) == NULL) {
 		close(fd);
 		return;
 	}
@@ -1416,6 +1432,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	if (l->pending != NULL)
 		l->pending->lprev = c;
 	l->pending = c;
+	l->npending++;
 	arm(c->timer, l->request_ms);
 }
 
@@ -1471,6 +1488,25 @@ parse_listen_addr(const char *s, struct sockaddr_storage *ss, int *sl)
 	return 0;
 }
 
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_listener *l = arg;
+
+	evconnlistener_enable(l->lev);
+}
+
+/* EMFILE/ENFILE/ENOBUFS keep the socket readable: pause instead of
+ * spinning. */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct ws_listener *l = arg;
+
+	evconnlistener_disable(lev);
+	arm(l->pause, WS_ACCEPT_PAUSE_MS);
+}
+
 int
 ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
     ws_request_fn on_request, const struct ws_cbs *cbs, void *arg,
@@ -1492,6 +1528,7 @@ ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
 		l->cbs = *cbs;
 	l->arg = arg;
 	l->request_ms = WS_REQUEST_TIMEOUT_MS;
+	errno = 0;
 	l->lev = evconnlistener_new_bind(base, accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    128, (struct sockaddr *)&ss, sl);
@@ -1501,6 +1538,12 @@ ws_listen(struct event_base *base, const char *addr_port, SSL_CTX *ctx,
 		free(l);
 		return -e;
 	}
+	if ((l->pause = evtimer_new(base, resume_cb, l)) == NULL) {
+		evconnlistener_free(l->lev);
+		free(l);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(l->lev, accept_error_cb);
 	*out = l;
 	return 0;
 }
@@ -1517,6 +1560,7 @@ ws_listener_free(struct ws_listener *l)
 		ws_free(c);	/* deferred if inside its own callback */
 	}
 	evconnlistener_free(l->lev);
+	event_free(l->pause);
 	free(l);
 }
 

@@ -33,7 +33,7 @@ struct evdns_base;
 
 #define WS_MAX_MESSAGE		(1024 * 1024)	/* inbound text message */
 #define WS_MAX_HTTP_HEADER	(16 * 1024)	/* request/response head */
-#define WS_MAX_HTTP_BODY	(64 * 1024)	/* error body kept by a client */
+#define WS_MAX_HTTP_BODY	(64 * 1024)	/* refusal body a client keeps */
 #define WS_MAX_HTTP_HEADERS	64
 #define WS_MAX_URL		4096
 
@@ -57,11 +57,13 @@ struct ws_listener;
 struct ws_cbs {
 	/* Upgrade done (client: valid 101; server: 101 sent). */
 	void	(*open)(struct ws_conn *, void *arg);
-	/* One complete text message; borrowed until the callback returns. */
+	/* One complete text message, valid UTF-8, not NUL-terminated;
+	 * borrowed until the callback returns. */
 	void	(*text)(struct ws_conn *, const char *, size_t, void *arg);
 	/*
-	 * Terminal: code is the close code received (or sent, when the peer
-	 * only echoed) or WS_CLOSE_ABNORMAL; ws_conn_error() tells why.
+	 * Terminal: code is the close code received (1005 for a close frame
+	 * without one), else the one we sent (1002/1007/1009 on a peer's
+	 * protocol error), else WS_CLOSE_ABNORMAL; ws_conn_error() says why.
 	 */
 	void	(*closed)(struct ws_conn *, int code, void *arg);
 	/*
@@ -77,10 +79,10 @@ struct ws_cbs {
 /* ---- client ----------------------------------------------------------- */
 
 struct ws_client_opts {
-	const char	*url;		/* ws://host[:port]/path?query or wss:// */
-	const char *const *headers;	/* "Name: value", NULL-terminated; may be NULL */
+	const char	*url;		/* ws[s]://host[:port]/path?query */
+	const char *const *headers;	/* "Name: value", NULL-ended; or NULL */
 	const char	*user_agent;	/* NULL: no User-Agent */
-	SSL_CTX		*ssl_ctx;	/* needed for wss:// (ws_client_ssl_ctx()) */
+	SSL_CTX		*ssl_ctx;	/* wss:// needs it: ws_client_ssl_ctx() */
 	/*
 	 * Resolver for a host name (ws_bootstrap_dns()); NULL allows only
 	 * numeric hosts.  All addresses found are raced (TCP), first wins.
@@ -88,7 +90,7 @@ struct ws_client_opts {
 	struct evdns_base *dns;
 	int		 connect_timeout_ms;	/* 0: WS_CONNECT_TIMEOUT_MS */
 	int		 attempt_timeout_ms;	/* 0: WS_ATTEMPT_TIMEOUT_MS */
-	uint32_t	 fwmark;		/* SO_MARK; 0 none; EPERM ignored */
+	uint32_t	 fwmark;	/* SO_MARK; 0 none; EPERM ignored */
 };
 
 /*
@@ -186,7 +188,7 @@ struct ws_reply {
  * until closed().  req is borrowed for the call.
  */
 typedef int (*ws_request_fn)(const struct ws_http_req *req,
-	    struct ws_conn *conn, struct ws_reply *reply, void *arg);
+	    struct ws_conn *conn, void *arg, struct ws_reply *reply);
 
 /*
  * Listens on "127.0.0.1:8443", "[::1]:8443" or "0.0.0.0:0" (port 0: pick
@@ -227,7 +229,7 @@ struct ws_url {
 	bool		 tls;
 	char		 host[256];	/* without brackets */
 	uint16_t	 port;
-	char		 target[WS_MAX_URL];	/* path [+ '?' query], "/" default */
+	char		 target[WS_MAX_URL];	/* path[?query], "/" default */
 };
 int	ws_url_parse(const char *url, struct ws_url *out)
 	    __attribute__((warn_unused_result));

@@ -699,7 +699,8 @@ parse_sites(struct ctx *c, json_t *root, struct pd_config *cfg)
 			dn |= strcmp(cfg->sites[j].name, s->name) == 0;
 			di |= strcmp(cfg->sites[j].id, s->id) == 0;
 		}
-		if ((r = dup_name(c, "name", dn)) || (r = dup_name(c, "id", di)))
+		if ((r = dup_name(c, "name", dn)) ||
+		    (r = dup_name(c, "id", di)))
 			break;
 		pop(c);
 	}
@@ -781,7 +782,8 @@ parse_resources(struct ctx *c, json_t *root, struct pd_config *cfg)
 			dn |= strcmp(cfg->resources[j].name, res->name) == 0;
 			di |= strcmp(cfg->resources[j].id, res->id) == 0;
 		}
-		if ((r = dup_name(c, "name", dn)) || (r = dup_name(c, "id", di)))
+		if ((r = dup_name(c, "name", dn)) ||
+		    (r = dup_name(c, "id", di)))
 			goto next;
 		for (size_t j = 0; j < cfg->nsites && !found; j++)
 			if (strcmp(cfg->sites[j].name, site) == 0) {
@@ -802,7 +804,8 @@ parse_resources(struct ctx *c, json_t *root, struct pd_config *cfg)
 		else if (strcmp(type, "internet") == 0)
 			res->type = PD_RES_INTERNET;
 		else
-			r = fail(c, "must be \"cidr\", \"dns\" or \"internet\"");
+			r = fail(c,
+			    "must be \"cidr\", \"dns\" or \"internet\"");
 		pop(c);
 		if (r)
 			goto next;
@@ -823,7 +826,8 @@ parse_resources(struct ctx *c, json_t *root, struct pd_config *cfg)
 		else if (!(res->address = strdup(addr)))
 			r = -ENOMEM;
 		pop(c);
-		if (r || (r = get_array(c, v, "filters", false, &farr)) || !farr)
+		if (r || (r = get_array(c, v, "filters", false, &farr)) ||
+		    !farr)
 			goto next;
 		if (res->type == PD_RES_INTERNET) {
 			push_key(c, "filters");
@@ -891,7 +895,8 @@ parse_clients(struct ctx *c, json_t *root, struct pd_config *cfg)
 			dn |= strcmp(cfg->clients[j].name, cl->name) == 0;
 			di |= strcmp(cfg->clients[j].id, cl->id) == 0;
 		}
-		if ((r = dup_name(c, "name", dn)) || (r = dup_name(c, "id", di)) ||
+		if ((r = dup_name(c, "name", dn)) ||
+		    (r = dup_name(c, "id", di)) ||
 		    (r = get_array(c, v, "groups", false, &garr)))
 			break;
 		cl->groups = calloc((garr ? json_array_size(garr) : 0) + 1,
@@ -965,7 +970,8 @@ parse_policies(struct ctx *c, json_t *root, struct pd_config *cfg)
 			goto next;
 		if (!group_exists(cfg, p->group)) {
 			push_key(c, "group");
-			r = fail(c, "no client is in group \"%.64s\"", p->group);
+			r = fail(c, "no client is in group \"%.64s\"",
+			    p->group);
 			pop(c);
 			goto next;
 		}
@@ -1050,7 +1056,8 @@ pd_config_parse(const char *path, const char *text, size_t len,
 	}
 	if ((r = check_keys(&c, root, keys)) ||
 	    (r = parse_account(&c, root, cfg)) ||
-	    (r = get_token(&c, root, "relay_token", false, &cfg->relay_token)) ||
+	    (r = get_token(&c, root, "relay_token", false,
+	    &cfg->relay_token)) ||
 	    (r = parse_turn(&c, root, cfg)) ||
 	    (r = parse_sites(&c, root, cfg)) ||
 	    (r = parse_resources(&c, root, cfg)) ||

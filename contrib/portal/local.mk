@@ -3,7 +3,8 @@
 noinst_LIBRARIES += libfzportald.a
 libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h \
 	contrib/portal/store.c contrib/portal/store.h \
-	contrib/portal/portal.c contrib/portal/portal.h
+	contrib/portal/portal.c contrib/portal/portal.h \
+	contrib/portal/portal_int.h contrib/portal/views.c contrib/portal/authz.c
 libfzportald_a_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 PORTALD_LIBS = libfzportald.a $(PORTAL_LIBS) libfzcommon.a $(SQLITE_LIBS)
@@ -37,3 +38,9 @@ tests_fuzz_fuzz_portald_config_SOURCES = tests/fuzz/fuzz_portald_config.c
 tests_fuzz_fuzz_portald_config_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_portald_config_LDADD = $(PORTALD_LIBS)
 tests_fuzz_fuzz_portald_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The official Phoenix JavaScript client against fz-portald (node + npm).
+TESTS += tests/interop/phoenix_js.sh
+dist_noinst_SCRIPTS += tests/interop/phoenix_js.sh
+EXTRA_DIST += tests/interop/phoenix_js/package.json \
+	tests/interop/phoenix_js/interop.js

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fz-portald's portal logic (see portal.h): connect checks per role
- * (§1.2), join and init (§1.3, §1.6-§1.9), request_authorization ->
- * create_authorization -> authorization_created with a signed ref,
- * candidate forwarding, relay presence, config reloads.
+ * (§1.2), frames, join and dispatch (§1.3, §1.6-§1.9), timers and config
+ * reloads.  Views and init are in views.c, authorizations and candidates
+ * in authz.c.
  */
 #define LOG_MODULE "portal"
 
@@ -20,86 +20,21 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include "creds.h"
 #include "log.h"
-#include "phx.h"
-#include "portal.h"
+#include "portal_int.h"
 
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
-	    (var) = (tvar))
-#endif
-
-#define REF_KEY_LEN	32
 #define MAX_QUERY_VAL	512
 
-enum srole { SR_CLIENT, SR_GATEWAY, SR_RELAY };
+const char *const pd_role_topic[] = { "client", "gateway", "relay" };
 
-static const char *const role_topic[] = { "client", "gateway", "relay" };
-
-struct pd_session {
-	TAILQ_ENTRY(pd_session) entry;
-	void		*conn;
-	enum srole	 role;
-	enum phx_vsn	 vsn;
-	bool		 joined;
-	bool		 closing;
-	json_t		*join_ref;	/* echoed on pushes (V2) */
-	/* client and gateway */
-	struct pd_device dev;
-	char		 owner[PD_UUID_LEN + 1];	/* client cfg id / site id */
-	char		 version[32];	/* from the User-Agent */
-	json_t		*resources;	/* client: id -> view last sent */
-	json_t		*relays_sent;	/* relay ids last sent (array) */
-	/* relay */
-	char		 stamp_secret[PORTAL_STAMP_SECRET_LEN + 1];
-	char		 relay_id[PD_UUID_LEN + 1];
-	char		 ipv4[INET_ADDRSTRLEN], ipv6[INET6_ADDRSTRLEN];
-	uint16_t	 port;
-	char		 name[PD_NAME_MAX + 1];
-};
-TAILQ_HEAD(session_list, pd_session);
-
-struct pending {
-	TAILQ_ENTRY(pending) entry;
-	uint64_t	 nonce;
-	struct pd_session *client, *gateway;
-	char		 resource_id[PD_UUID_LEN + 1];
-	uint64_t	 deadline;
-};
-TAILQ_HEAD(pending_list, pending);
-
-struct authz {
-	TAILQ_ENTRY(authz) entry;
-	char		 client_id[PD_UUID_LEN + 1];
-	char		 gateway_id[PD_UUID_LEN + 1];
-	char		 resource_id[PD_UUID_LEN + 1];
-	int64_t		 expires_at;
-};
-TAILQ_HEAD(authz_list, authz);
-
-struct pd_portal {
-	struct pd_config	*cfg;
-	struct pd_store		*store;
-	const struct pd_portal_ops *ops;
-	struct session_list	 sessions;
-	struct pending_list	 pending;
-	struct authz_list	 authz;
-	uint64_t		 next_nonce;
-	uint64_t		 presence_at;	/* UINT64_MAX: none due */
-	unsigned char		 ref_key[REF_KEY_LEN];
-};
-
+/* Anything a remote peer can trigger is logged at a bounded rate. */
 static struct log_ratelimit bad_frame_rl = LOG_RATELIMIT_INIT(10000, 5);
 
 /* ---- small helpers ---- */
 
-static int64_t
-unix_now(const struct pd_portal *p)
+int64_t
+pd_unix_now(const struct pd_portal *p)
 {
 	return p->ops->unix_now(p->ops->arg);
 }
@@ -156,13 +91,15 @@ query_get(const char *query, const char *name, char *buf, size_t len)
 					unsigned int x;
 					char hex[3];
 
-					if (end - v < 3 || !isxdigit((unsigned char)v[1]) ||
+					if (end - v < 3 ||
+					    !isxdigit((unsigned char)v[1]) ||
 					    !isxdigit((unsigned char)v[2]))
 						return -EINVAL;
 					hex[0] = v[1];
 					hex[1] = v[2];
 					hex[2] = '\0';
-					x = (unsigned int)strtoul(hex, NULL, 16);
+					x = (unsigned int)strtoul(hex, NULL,
+					    16);
 					if (x == 0)
 						return -EINVAL;
 					c = (int)x;
@@ -255,8 +192,8 @@ token_eq(const char *a, const char *b)
 
 /* ---- sending ---- */
 
-static void
-session_drop(struct pd_portal *p, struct pd_session *s, int code)
+void
+pd_session_drop(struct pd_portal *p, struct pd_session *s, int code)
 {
 	if (s->closing)
 		return;
@@ -276,24 +213,24 @@ send_frame(struct pd_portal *p, struct pd_session *s, const char *topic,
 	text = phx_frame_encode(s->vsn, topic, event, payload, ref, join_ref);
 	if (text == NULL || p->ops->send(s->conn, text, strlen(text)) < 0) {
 		log_warnx("%s %s: cannot send %s; dropping the connection",
-		    role_topic[s->role], s->dev.id[0] ? s->dev.id : s->relay_id,
-		    event);
-		session_drop(p, s, 1011);
+		    pd_role_topic[s->role],
+		    s->dev.id[0] ? s->dev.id : s->relay_id, event);
+		pd_session_drop(p, s, 1011);
 	}
 	free(text);
 }
 
 /* A push on the session's topic; steals payload. */
-static void
-push(struct pd_portal *p, struct pd_session *s, const char *event,
+void
+pd_push(struct pd_portal *p, struct pd_session *s, const char *event,
     json_t *payload)
 {
 	if (payload == NULL) {
 		log_warnx("out of memory building %s", event);
-		session_drop(p, s, 1011);
+		pd_session_drop(p, s, 1011);
 		return;
 	}
-	send_frame(p, s, role_topic[s->role], event, payload, NULL,
+	send_frame(p, s, pd_role_topic[s->role], event, payload, NULL,
 	    s->join_ref);
 	json_decref(payload);
 }
@@ -306,327 +243,18 @@ reply(struct pd_portal *p, struct pd_session *s, const struct phx_frame *f,
 	json_t *pl = phx_reply_payload(ok, response);
 
 	if (pl == NULL) {
-		session_drop(p, s, 1011);
+		pd_session_drop(p, s, 1011);
 		return;
 	}
 	send_frame(p, s, f->topic, "phx_reply", pl, f->ref, f->join_ref);
 	json_decref(pl);
 }
 
-static void
-reply_error(struct pd_portal *p, struct pd_session *s,
+void
+pd_reply_error(struct pd_portal *p, struct pd_session *s,
     const struct phx_frame *f, const char *reason)
 {
 	reply(p, s, f, false, json_pack("{s:s}", "reason", reason));
-}
-
-/* ---- views (§1.8) ---- */
-
-static json_t *
-filters_json(const struct pd_resource *r)
-{
-	static const char *const proto[] = { "tcp", "udp", "icmp" };
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < r->nfilters; i++) {
-		const struct pd_filter *f = &r->filters[i];
-		json_t *o;
-
-		if (f->protocol == PD_PROTO_ICMP)
-			o = json_pack("{s:s}", "protocol", "icmp");
-		else
-			o = json_pack("{s:s, s:i, s:i}", "protocol",
-			    proto[f->protocol], "port_range_start",
-			    (int)f->port_start, "port_range_end",
-			    (int)f->port_end);
-		if (json_array_append_new(a, o) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *
-client_view(const struct pd_config *cfg, const struct pd_resource *r)
-{
-	const struct pd_site *site = &cfg->sites[r->site];
-	json_t *sites = json_pack("[{s:s, s:s}]", "id", site->id, "name",
-	    site->name);
-
-	if (sites == NULL)
-		return NULL;
-	switch (r->type) {
-	case PD_RES_CIDR:
-		return json_pack("{s:s, s:s, s:s, s:n, s:s, s:o, s:o}",
-		    "id", r->id, "type", "cidr", "address", r->address,
-		    "address_description", "name", r->name,
-		    "filters", filters_json(r), "sites", sites);
-	case PD_RES_DNS:
-		return json_pack("{s:s, s:s, s:s, s:n, s:s, s:o, s:o, s:s}",
-		    "id", r->id, "type", "dns", "address", r->address,
-		    "address_description", "name", r->name,
-		    "filters", filters_json(r), "sites", sites,
-		    "ip_stack", "dual");
-	case PD_RES_INTERNET:
-		return json_pack("{s:s, s:s, s:s, s:b, s:o}", "id", r->id,
-		    "type", "internet", "name", r->name, "can_be_disabled", 1,
-		    "sites", sites);
-	}
-	json_decref(sites);
-	return NULL;
-}
-
-static json_t *
-gateway_view(const struct pd_resource *r)
-{
-	if (r->type == PD_RES_INTERNET)
-		return json_pack("{s:s, s:s}", "id", r->id, "type", "internet");
-	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", r->id,
-	    "type", r->type == PD_RES_CIDR ? "cidr" : "dns",
-	    "address", r->address, "name", r->name,
-	    "filters", filters_json(r));
-}
-
-static const struct pd_client *
-session_client(const struct pd_portal *p, const struct pd_session *s)
-{
-	for (size_t i = 0; i < p->cfg->nclients; i++)
-		if (strcmp(p->cfg->clients[i].id, s->owner) == 0)
-			return &p->cfg->clients[i];
-	return NULL;
-}
-
-/* id -> client view of every resource the client's policies allow. */
-static json_t *
-visible_resources(const struct pd_portal *p, const struct pd_session *s)
-{
-	const struct pd_client *cl = session_client(p, s);
-	json_t *o = json_object();
-
-	for (size_t i = 0; o && cl && i < p->cfg->nresources; i++) {
-		const struct pd_resource *r = &p->cfg->resources[i];
-
-		if (!pd_config_allowed(p->cfg, cl, r))
-			continue;
-		if (json_object_set_new(o, r->id, client_view(p->cfg, r)) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-static json_t *
-client_interface(const struct pd_portal *p, const struct pd_session *s)
-{
-	json_t *do53 = json_array(), *dns = json_array(), *i;
-
-	for (size_t k = 0; do53 && dns && k < p->cfg->nupstream; k++) {
-		const char *ip = p->cfg->upstream_do53[k];
-		char addr[INET6_ADDRSTRLEN + 8];
-
-		if (strchr(ip, ':'))
-			snprintf(addr, sizeof(addr), "[%s]:53", ip);
-		else
-			snprintf(addr, sizeof(addr), "%s:53", ip);
-		json_array_append_new(do53, json_pack("{s:s}", "ip", ip));
-		json_array_append_new(dns, json_pack("{s:s, s:s}", "protocol",
-		    "ip_port", "address", addr));
-	}
-	i = json_pack("{s:s, s:s, s:s?, s:o, s:[], s:o}", "ipv4", s->dev.ipv4,
-	    "ipv6", s->dev.ipv6, "search_domain", p->cfg->search_domain,
-	    "upstream_do53", do53, "upstream_doh", "upstream_dns", dns);
-	return i;
-}
-
-/* ---- relays (§1.8, §1.9, §3.3) ---- */
-
-static int
-relay_entry(json_t *a, const char *id, const char *addr, const char *user,
-    const char *pass, int64_t expires)
-{
-	return json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, "
-	    "s:I}", "id", id, "type", "turn", "addr", addr, "username", user,
-	    "password", pass, "expires_at", (json_int_t)expires));
-}
-
-/* The relays a device gets: the first Firezone relays, then turn_servers. */
-static json_t *
-relay_views(struct pd_portal *p, const struct pd_session *dev)
-{
-	const uint64_t exp = PORTAL_GATEWAY_RELAY_EXPIRY;
-	struct pd_session *r;
-	json_t *a = json_array();
-	char user[128], pass[128], addr[INET6_ADDRSTRLEN + 10];
-	unsigned n = 0;
-
-	TAILQ_FOREACH(r, &p->sessions, entry) {
-		char salt[PORTAL_B64_SHA256_LEN + 1];
-
-		if (a == NULL || r->role != SR_RELAY || !r->joined ||
-		    r->closing || n >= PD_MAX_RELAYS_PER_DEVICE)
-			continue;
-		/* Credentials minted from the relay's own stamp_secret. */
-		if (portal_relay_username(exp, dev->dev.public_key, user,
-		    sizeof(user)) || portal_relay_salt(dev->dev.public_key,
-		    salt) || portal_relay_password(r->stamp_secret, exp, salt,
-		    pass))
-			continue;
-		n++;
-		/* One entry per address family, same id. */
-		if (r->ipv4[0]) {
-			snprintf(addr, sizeof(addr), "%s:%u", r->ipv4, r->port);
-			relay_entry(a, r->relay_id, addr, user, pass,
-			    (int64_t)exp);
-		}
-		if (r->ipv6[0]) {
-			snprintf(addr, sizeof(addr), "[%s]:%u", r->ipv6,
-			    r->port);
-			relay_entry(a, r->relay_id, addr, user, pass,
-			    (int64_t)exp);
-		}
-	}
-	for (size_t i = 0; a && i < p->cfg->nturn; i++) {
-		const struct pd_turn *t = &p->cfg->turn[i];
-
-		/* TURN REST (coturn use-auth-secret): expiry:name. */
-		if (portal_turn_rest_creds(t->secret, exp, dev->dev.id, user,
-		    sizeof(user), pass, sizeof(pass)) == 0)
-			relay_entry(a, t->id, t->addr, user, pass,
-			    (int64_t)exp);
-	}
-	return a;
-}
-
-static json_t *
-relay_ids(const json_t *views)
-{
-	json_t *ids = json_array(), *v;
-	size_t i;
-
-	json_array_foreach(views, i, v) {
-		json_t *id = json_object_get(v, "id");
-		bool seen = false;
-		size_t k;
-		json_t *w;
-
-		json_array_foreach(ids, k, w)
-			seen |= json_equal(w, id);
-		if (!seen)
-			json_array_append(ids, id);
-	}
-	return ids;
-}
-
-static bool
-id_in(const json_t *ids, const json_t *id)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(ids, i, v)
-		if (json_equal(v, id))
-			return true;
-	return false;
-}
-
-/*
- * relays_presence to one device: ids it had that are gone, views of the
- * relays it lacks.  force: send even when nothing changed (no_relays).
- */
-static void
-presence_to(struct pd_portal *p, struct pd_session *s, bool force)
-{
-	json_t *views = relay_views(p, s), *ids, *gone, *conn, *v;
-	size_t i;
-
-	if (views == NULL || (ids = relay_ids(views)) == NULL) {
-		json_decref(views);
-		return;
-	}
-	gone = json_array();
-	conn = json_array();
-	json_array_foreach(s->relays_sent, i, v)
-		if (!id_in(ids, v))
-			json_array_append(gone, v);
-	json_array_foreach(views, i, v)
-		if (force || !id_in(s->relays_sent, json_object_get(v, "id")))
-			json_array_append(conn, v);
-	if (force || json_array_size(gone) || json_array_size(conn)) {
-		push(p, s, "relays_presence", json_pack("{s:o, s:o}",
-		    "disconnected_ids", gone, "connected", conn));
-		gone = conn = NULL;
-	}
-	json_decref(gone);
-	json_decref(conn);
-	json_decref(s->relays_sent);
-	s->relays_sent = ids;
-	json_decref(views);
-}
-
-static void
-presence_schedule(struct pd_portal *p, uint64_t now)
-{
-	if (p->presence_at == UINT64_MAX)
-		p->presence_at = now + PD_PRESENCE_DEBOUNCE_MS;
-}
-
-/* ---- init per role ---- */
-
-static json_t *
-flow_logs(void)
-{
-	return json_pack("{s:s, s:i, s:i}", "api_url", "",
-	    "upload_interval_secs", 0, "upload_batch_size", 0);
-}
-
-static void
-init_client(struct pd_portal *p, struct pd_session *s)
-{
-	json_t *res = visible_resources(p, s), *list = json_array(), *v,
-	    *relays = relay_views(p, s);
-	const char *k;
-
-	if (res == NULL || list == NULL || relays == NULL) {
-		json_decref(res);
-		json_decref(list);
-		json_decref(relays);
-		session_drop(p, s, 1011);
-		return;
-	}
-	json_object_foreach(res, k, v)
-		json_array_append(list, v);
-	json_decref(s->resources);
-	s->resources = res;
-	json_decref(s->relays_sent);
-	s->relays_sent = relay_ids(relays);
-	push(p, s, "init", json_pack("{s:o, s:o, s:o, s:[], s:o}",
-	    "interface", client_interface(p, s), "resources", list,
-	    "relays", relays, "authorizations", "flow_logs", flow_logs()));
-}
-
-static void
-init_gateway(struct pd_portal *p, struct pd_session *s)
-{
-	json_t *auths = json_array(), *relays = relay_views(p, s);
-	struct authz *a;
-
-	TAILQ_FOREACH(a, &p->authz, entry)
-		if (auths && strcmp(a->gateway_id, s->dev.id) == 0)
-			json_array_append_new(auths, json_pack("{s:s, s:s, "
-			    "s:I}", "client_id", a->client_id, "resource_id",
-			    a->resource_id, "expires_at",
-			    (json_int_t)a->expires_at));
-	if (relays != NULL) {
-		json_decref(s->relays_sent);
-		s->relays_sent = relay_ids(relays);
-	}
-	push(p, s, "init", json_pack("{s:{s:s, s:s}, s:{s:b, s:b}, s:o, s:s, "
-	    "s:o, s:o}", "interface", "ipv4", s->dev.ipv4, "ipv6", s->dev.ipv6,
-	    "config", "ipv4_masquerade_enabled", 1, "ipv6_masquerade_enabled",
-	    1, "relays", relays, "account_slug", p->cfg->slug,
-	    "authorizations", auths, "flow_logs", flow_logs()));
 }
 
 /* ---- connect (§1.2) ---- */
@@ -672,10 +300,11 @@ connect_device(struct pd_portal *p, struct pd_session *s,
 		snprintf(key, sizeof(key), "%s/%s", s->owner, ext);
 	else
 		snprintf(key, sizeof(key), "%s", ext);
-	r = pd_store_device_upsert(p->store, role, key, name, pk, unix_now(p),
-	    &s->dev);
+	r = pd_store_device_upsert(p->store, role, key, name, pk,
+	    pd_unix_now(p), &s->dev);
 	if (r) {
-		log_warnc(-r, "%s store: cannot record device", role_topic[s->role]);
+		log_warnc(-r, "%s store: cannot record device",
+		    pd_role_topic[s->role]);
 		problem(err, 500, "unhandled_connect_error",
 		    "the device could not be recorded");
 		return r;
@@ -743,7 +372,6 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 	bool ok = false;
 	int r;
 
-	(void)now_ms;
 	if (req->path && strcmp(req->path, "/client/v2/websocket") == 0)
 		role = SR_CLIENT;
 	else if (req->path && strcmp(req->path, "/gateway/v2/websocket") == 0)
@@ -760,6 +388,7 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 	}
 	s->role = role;
 	s->conn = conn;
+	s->last_rx = now_ms;
 	/* Phoenix picks the serializer by vsn: absent/1.x V1, 2.0.0 V2. */
 	r = query_get(query, "vsn", vsn, sizeof(vsn));
 	if (r == -ENOENT || (r > 0 && strncmp(vsn, "1.", 2) == 0))
@@ -837,7 +466,7 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 
 		key_tag(s->dev.public_key, tag);
 		log_info("%s %s (%s, key %s...) connected from %s as %s/%s",
-		    role_topic[role], s->dev.id, s->dev.name, tag,
+		    pd_role_topic[role], s->dev.id, s->dev.name, tag,
 		    req->peer ? req->peer : "?", s->dev.ipv4, s->dev.ipv6);
 	}
 	*out = s;
@@ -845,408 +474,6 @@ pd_portal_connect(struct pd_portal *p, const struct pd_request *req,
 fail:
 	free(s);
 	return r;
-}
-
-/* ---- authorization (§1.6, §1.7) ---- */
-
-static void
-b64url(const unsigned char *in, size_t n, char *out)
-{
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-
-	for (int i = 0; i < len; i++) {
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
-		else if (out[i] == '=') {
-			out[i] = '\0';
-			break;
-		}
-	}
-}
-
-static void
-ref_mac(const struct pd_portal *p, const char *msg, size_t n,
-    unsigned char mac[32])
-{
-	unsigned int ml = 32;
-
-	if (HMAC(EVP_sha256(), p->ref_key, REF_KEY_LEN,
-	    (const unsigned char *)msg, n, mac, &ml) == NULL)
-		memset(mac, 0, 32);
-}
-
-/* "<nonce hex>.<gateway id>.<base64url HMAC-SHA256 of the part before>" */
-static int
-ref_make(const struct pd_portal *p, const struct pending *pe, char *out,
-    size_t cap)
-{
-	unsigned char mac[32];
-	char m64[48];
-	int n;
-
-	n = snprintf(out, cap, "%016llx.%s", (unsigned long long)pe->nonce,
-	    pe->gateway->dev.id);
-	if (n < 0 || (size_t)n >= cap)
-		return -ENOSPC;
-	ref_mac(p, out, (size_t)n, mac);
-	b64url(mac, sizeof(mac), m64);
-	if ((size_t)n + 1 + strlen(m64) >= cap)
-		return -ENOSPC;
-	snprintf(out + n, cap - (size_t)n, ".%s", m64);
-	return 0;
-}
-
-/* Verifies a ref; *nonce on success. */
-static int
-ref_check(const struct pd_portal *p, const char *ref, const char *gw_id,
-    uint64_t *nonce)
-{
-	const char *dot = strrchr(ref, '.');
-	unsigned char mac[32];
-	char m64[48], body[64];
-	size_t n;
-
-	if (dot == NULL || (n = (size_t)(dot - ref)) >= sizeof(body) ||
-	    n != 16 + 1 + PD_UUID_LEN)
-		return -EBADMSG;
-	ref_mac(p, ref, n, mac);
-	b64url(mac, sizeof(mac), m64);
-	if (strlen(dot + 1) != strlen(m64) ||
-	    CRYPTO_memcmp(dot + 1, m64, strlen(m64)) != 0)
-		return -EBADMSG;
-	memcpy(body, ref, n);
-	body[n] = '\0';
-	if (body[16] != '.' || strcmp(body + 17, gw_id) != 0)
-		return -EBADMSG;
-	body[16] = '\0';
-	*nonce = strtoull(body, NULL, 16);
-	return 0;
-}
-
-static void
-auth_failed(struct pd_portal *p, struct pd_session *client,
-    const char *resource_id, const char *reason)
-{
-	log_info("client %s: authorization for %s failed: %s", client->dev.id,
-	    resource_id, reason);
-	push(p, client, "authorization_creation_failed", json_pack("{s:s, "
-	    "s:s}", "resource_id", resource_id, "reason", reason));
-}
-
-static void
-pending_free(struct pd_portal *p, struct pending *pe)
-{
-	TAILQ_REMOVE(&p->pending, pe, entry);
-	free(pe);
-}
-
-/* A JWT-shaped HS256 token (connlib parses the claims, does not verify). */
-static char *
-ingest_token(const struct pd_portal *p, const char *client_id,
-    const char *gateway_id, const char *resource_id, int64_t exp)
-{
-	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	char h64[64], *claims, *c64 = NULL, *out = NULL;
-	unsigned char mac[32];
-	char m64[48];
-	json_t *j;
-	size_t cl, n;
-
-	j = json_pack("{s:s, s:s, s:s, s:s, s:I}", "iss", "fz-portald",
-	    "client_id", client_id, "gateway_id", gateway_id, "resource_id",
-	    resource_id, "exp", (json_int_t)exp);
-	claims = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(j);
-	if (claims == NULL)
-		return NULL;
-	cl = strlen(claims);
-	b64url((const unsigned char *)hdr, sizeof(hdr) - 1, h64);
-	if ((c64 = malloc(cl * 2 + 8)) == NULL)
-		goto out;
-	b64url((const unsigned char *)claims, cl, c64);
-	n = strlen(h64) + 1 + strlen(c64) + 1 + 44;
-	if ((out = malloc(n)) == NULL)
-		goto out;
-	snprintf(out, n, "%s.%s", h64, c64);
-	ref_mac(p, out, strlen(out), mac);
-	b64url(mac, sizeof(mac), m64);
-	snprintf(out + strlen(out), n - strlen(out), ".%s", m64);
-out:
-	free(claims);
-	free(c64);
-	return out;
-}
-
-static struct pd_session *
-find_device(struct pd_portal *p, enum srole role, const char *id)
-{
-	struct pd_session *s;
-
-	TAILQ_FOREACH(s, &p->sessions, entry)
-		if (s->role == role && s->joined && !s->closing &&
-		    strcasecmp(s->dev.id, id) == 0)
-			return s;
-	return NULL;
-}
-
-static struct pd_session *
-pick_gateway(struct pd_portal *p, const struct pd_site *site,
-    const json_t *preferred)
-{
-	struct pd_session *s, *first = NULL;
-
-	TAILQ_FOREACH(s, &p->sessions, entry) {
-		size_t i;
-		json_t *v;
-
-		if (s->role != SR_GATEWAY || !s->joined || s->closing ||
-		    strcmp(s->owner, site->id) != 0)
-			continue;
-		if (first == NULL)
-			first = s;
-		json_array_foreach(preferred, i, v)
-			if (json_is_string(v) &&
-			    strcasecmp(json_string_value(v), s->dev.id) == 0)
-				return s;
-	}
-	return first;
-}
-
-static void
-request_authorization(struct pd_portal *p, struct pd_session *s,
-    const json_t *pl, uint64_t now)
-{
-	const char *rid = json_string_value(json_object_get(pl, "resource_id"));
-	const struct pd_resource *res;
-	const struct pd_client *cl = session_client(p, s);
-	struct portal_ice_creds ci, gi;
-	struct pd_session *gw;
-	struct pending *pe, *o, *tmp;
-	char ref[160], psk[PORTAL_B64_KEY_LEN + 1], *tok;
-	int64_t exp = unix_now(p) + PD_ACCESS_SECS;
-
-	if (rid == NULL || !pd_uuid_valid(rid))
-		return;
-	if ((res = pd_config_resource(p->cfg, rid)) == NULL) {
-		auth_failed(p, s, rid, "not_found");
-		return;
-	}
-	if (cl == NULL || !pd_config_allowed(p->cfg, cl, res)) {
-		auth_failed(p, s, res->id, "forbidden");
-		return;
-	}
-	gw = pick_gateway(p, &p->cfg->sites[res->site],
-	    json_object_get(pl, "connected_gateway_ids"));
-	if (gw == NULL) {
-		auth_failed(p, s, res->id, "offline");
-		return;
-	}
-	/* A newer request for the same resource replaces the pending one. */
-	TAILQ_FOREACH_SAFE(o, &p->pending, entry, tmp)
-		if (o->client == s && strcmp(o->resource_id, res->id) == 0)
-			pending_free(p, o);
-	if ((pe = calloc(1, sizeof(*pe))) == NULL)
-		return;
-	pe->nonce = ++p->next_nonce;
-	pe->client = s;
-	pe->gateway = gw;
-	pe->deadline = now + PD_AUTH_TIMEOUT_MS;
-	snprintf(pe->resource_id, sizeof(pe->resource_id), "%s", res->id);
-	if (ref_make(p, pe, ref, sizeof(ref)) ||
-	    portal_ice_credentials(s->dev.id, s->dev.public_key, gw->dev.id,
-	    gw->dev.public_key, &ci, &gi) ||
-	    portal_psk(s->dev.psk_base, gw->dev.psk_base, s->dev.id,
-	    gw->dev.id, s->dev.public_key, gw->dev.public_key, psk) ||
-	    (tok = ingest_token(p, s->dev.id, gw->dev.id, res->id, exp)) ==
-	    NULL) {
-		free(pe);
-		explicit_bzero(psk, sizeof(psk));
-		return;
-	}
-	TAILQ_INSERT_TAIL(&p->pending, pe, entry);
-	push(p, gw, "create_authorization", json_pack("{s:s, s:o, "
-	    "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}, "
-	    "s:{s:s, s:s}, s:{s:s, s:s}, s:I, s:{s:s, s:s, s:s, s:s}, s:b, "
-	    "s:s}",
-	    "ref", ref, "resource", gateway_view(res),
-	    "client", "id", s->dev.id, "public_key", s->dev.public_key,
-	    "preshared_key", psk, "ipv4", s->dev.ipv4, "ipv6", s->dev.ipv6,
-	    "version", s->version, "device_serial", "device_os_name",
-	    "device_os_version",
-	    "device_uuid", "firebase_installation_id", "identifier_for_vendor",
-	    "gateway_ice_credentials", "username", gi.username, "password",
-	    gi.password,
-	    "client_ice_credentials", "username", ci.username, "password",
-	    ci.password,
-	    "expires_at", (json_int_t)exp,
-	    "subject", "actor_id", cl->id, "actor_name", cl->name,
-	    "identity_id", cl->id, "identity_name", cl->name,
-	    "use_iceless", 0, "flow_logs_ingest_token", tok));
-	explicit_bzero(psk, sizeof(psk));
-	free(tok);
-	log_info("client %s: create_authorization for %s sent to gateway %s",
-	    s->dev.id, res->id, gw->dev.id);
-}
-
-static struct authz *
-authz_find(struct pd_portal *p, const char *cid, const char *gid,
-    const char *rid)
-{
-	struct authz *a;
-
-	TAILQ_FOREACH(a, &p->authz, entry)
-		if (strcmp(a->client_id, cid) == 0 &&
-		    strcmp(a->gateway_id, gid) == 0 &&
-		    strcmp(a->resource_id, rid) == 0)
-			return a;
-	return NULL;
-}
-
-static bool
-authz_pair(struct pd_portal *p, const char *cid, const char *gid)
-{
-	struct authz *a;
-	struct pending *pe;
-
-	TAILQ_FOREACH(a, &p->authz, entry)
-		if (strcmp(a->client_id, cid) == 0 &&
-		    strcmp(a->gateway_id, gid) == 0)
-			return true;
-	TAILQ_FOREACH(pe, &p->pending, entry)
-		if (strcmp(pe->client->dev.id, cid) == 0 &&
-		    strcmp(pe->gateway->dev.id, gid) == 0)
-			return true;
-	return false;
-}
-
-static void
-gateway_authorized(struct pd_portal *p, struct pd_session *gw,
-    const struct phx_frame *f)
-{
-	const char *ref = json_string_value(json_object_get(f->payload, "ref"));
-	const struct pd_resource *res;
-	struct portal_ice_creds ci, gi;
-	struct pd_session *c;
-	struct pending *pe;
-	struct authz *a;
-	uint64_t nonce;
-	char psk[PORTAL_B64_KEY_LEN + 1], *tok;
-	int64_t exp = unix_now(p) + PD_ACCESS_SECS;
-
-	if (ref == NULL || ref_check(p, ref, gw->dev.id, &nonce)) {
-		log_warnx("gateway %s: authorization_created with an invalid "
-		    "ref", gw->dev.id);
-		reply_error(p, gw, f, "invalid_ref");
-		return;
-	}
-	TAILQ_FOREACH(pe, &p->pending, entry)
-		if (pe->nonce == nonce && pe->gateway == gw)
-			break;
-	if (pe == NULL)		/* timed out, replaced or client gone */
-		return;
-	c = pe->client;
-	res = pd_config_resource(p->cfg, pe->resource_id);
-	if (res == NULL) {
-		auth_failed(p, c, pe->resource_id, "not_found");
-		pending_free(p, pe);
-		return;
-	}
-	if ((a = authz_find(p, c->dev.id, gw->dev.id, res->id)) == NULL &&
-	    (a = calloc(1, sizeof(*a))) != NULL) {
-		snprintf(a->client_id, sizeof(a->client_id), "%s", c->dev.id);
-		snprintf(a->gateway_id, sizeof(a->gateway_id), "%s",
-		    gw->dev.id);
-		snprintf(a->resource_id, sizeof(a->resource_id), "%s",
-		    res->id);
-		TAILQ_INSERT_TAIL(&p->authz, a, entry);
-	}
-	if (a != NULL)
-		a->expires_at = exp;
-	pending_free(p, pe);
-	if (portal_ice_credentials(c->dev.id, c->dev.public_key, gw->dev.id,
-	    gw->dev.public_key, &ci, &gi) ||
-	    portal_psk(c->dev.psk_base, gw->dev.psk_base, c->dev.id,
-	    gw->dev.id, c->dev.public_key, gw->dev.public_key, psk) ||
-	    (tok = ingest_token(p, c->dev.id, gw->dev.id, res->id, exp)) ==
-	    NULL) {
-		explicit_bzero(psk, sizeof(psk));
-		return;
-	}
-	push(p, c, "authorization_created", json_pack("{s:s, s:s, s:s, s:s, "
-	    "s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:b, s:s}",
-	    "resource_id", res->id, "gateway_id", gw->dev.id,
-	    "site_id", p->cfg->sites[res->site].id,
-	    "gateway_public_key", gw->dev.public_key,
-	    "gateway_ipv4", gw->dev.ipv4, "gateway_ipv6", gw->dev.ipv6,
-	    "preshared_key", psk,
-	    "client_ice_credentials", "username", ci.username, "password",
-	    ci.password,
-	    "gateway_ice_credentials", "username", gi.username, "password",
-	    gi.password,
-	    "use_iceless", 0, "flow_logs_ingest_token", tok));
-	explicit_bzero(psk, sizeof(psk));
-	free(tok);
-	log_info("client %s: authorized for %s through gateway %s",
-	    c->dev.id, res->id, gw->dev.id);
-}
-
-/* ---- candidates ---- */
-
-static bool
-valid_candidates(const json_t *c)
-{
-	size_t i;
-	json_t *v;
-
-	if (!json_is_array(c) || json_array_size(c) > 64)
-		return false;
-	json_array_foreach(c, i, v)
-		if (!json_is_string(v) || json_string_length(v) > 512)
-			return false;
-	return true;
-}
-
-/* client -> gateway: {gateway_id, candidates} -> {client_id, candidates} */
-static void
-client_candidates(struct pd_portal *p, struct pd_session *s,
-    const json_t *pl, const char *out_event)
-{
-	const char *gid = json_string_value(json_object_get(pl, "gateway_id"));
-	json_t *cands = json_object_get(pl, "candidates");
-	struct pd_session *gw;
-
-	if (gid == NULL || !valid_candidates(cands) ||
-	    (gw = find_device(p, SR_GATEWAY, gid)) == NULL ||
-	    !authz_pair(p, s->dev.id, gw->dev.id))
-		return;
-	push(p, gw, out_event, json_pack("{s:s, s:O}", "client_id",
-	    s->dev.id, "candidates", cands));
-}
-
-/* gateway -> clients: {client_ids, candidates} -> {gateway_id, candidates} */
-static void
-gateway_candidates(struct pd_portal *p, struct pd_session *gw,
-    const json_t *pl, const char *out_event)
-{
-	json_t *ids = json_object_get(pl, "client_ids"), *v;
-	json_t *cands = json_object_get(pl, "candidates");
-	size_t i;
-
-	if (!json_is_array(ids) || json_array_size(ids) > 1024 ||
-	    !valid_candidates(cands))
-		return;
-	json_array_foreach(ids, i, v) {
-		struct pd_session *c;
-
-		if (!json_is_string(v) || (c = find_device(p, SR_CLIENT,
-		    json_string_value(v))) == NULL ||
-		    !authz_pair(p, c->dev.id, gw->dev.id))
-			continue;
-		push(p, c, out_event, json_pack("{s:s, s:O}", "gateway_id",
-		    gw->dev.id, "candidates", cands));
-	}
 }
 
 /* ---- inbound frames ---- */
@@ -1263,7 +490,7 @@ join(struct pd_portal *p, struct pd_session *s, const struct phx_frame *f,
 		    strlen(sec) > PORTAL_STAMP_SECRET_LEN ||
 		    !printable_utf8ish(sec) ||
 		    portal_relay_id(sec, s->relay_id)) {
-			reply_error(p, s, f, "invalid_stamp_secret");
+			pd_reply_error(p, s, f, "invalid_stamp_secret");
 			return;
 		}
 		snprintf(s->stamp_secret, sizeof(s->stamp_secret), "%s", sec);
@@ -1274,15 +501,15 @@ join(struct pd_portal *p, struct pd_session *s, const struct phx_frame *f,
 	reply(p, s, f, true, NULL);
 	switch (s->role) {
 	case SR_CLIENT:
-		init_client(p, s);
+		pd_init_client(p, s);
 		break;
 	case SR_GATEWAY:
-		init_gateway(p, s);
+		pd_init_gateway(p, s);
 		break;
 	case SR_RELAY:
-		push(p, s, "init", json_object());
+		pd_push(p, s, "init", json_object());
 		log_info("relay %s joined", s->relay_id);
-		presence_schedule(p, now);
+		pd_presence_schedule(p, now);
 		break;
 	}
 }
@@ -1294,18 +521,18 @@ client_event(struct pd_portal *p, struct pd_session *s,
 	const char *ev = f->event;
 
 	if (strcmp(ev, "request_authorization") == 0)
-		request_authorization(p, s, f->payload, now);
+		pd_request_authorization(p, s, f->payload, now);
 	else if (strcmp(ev, "new_gateway_ice_candidates") == 0)
-		client_candidates(p, s, f->payload, "ice_candidates");
+		pd_client_candidates(p, s, f->payload, "ice_candidates");
 	else if (strcmp(ev, "invalidate_gateway_ice_candidates") == 0)
-		client_candidates(p, s, f->payload,
+		pd_client_candidates(p, s, f->payload,
 		    "invalidate_ice_candidates");
 	else if (strcmp(ev, "set_snownet_capabilities") == 0)
 		;	/* ICE only: use_iceless is always false */
 	else if (strcmp(ev, "no_relays") == 0)
-		presence_to(p, s, true);
+		pd_presence_to(p, s, true);
 	else
-		reply_error(p, s, f, "unknown_message");
+		pd_reply_error(p, s, f, "unknown_message");
 }
 
 static void
@@ -1315,18 +542,18 @@ gateway_event(struct pd_portal *p, struct pd_session *s,
 	const char *ev = f->event;
 
 	if (strcmp(ev, "authorization_created") == 0)
-		gateway_authorized(p, s, f);
+		pd_gateway_authorized(p, s, f);
 	else if (strcmp(ev, "broadcast_ice_candidates") == 0)
-		gateway_candidates(p, s, f->payload, "ice_candidates");
+		pd_gateway_candidates(p, s, f->payload, "ice_candidates");
 	else if (strcmp(ev, "broadcast_invalidated_ice_candidates") == 0)
-		gateway_candidates(p, s, f->payload,
+		pd_gateway_candidates(p, s, f->payload,
 		    "invalidate_ice_candidates");
 	else if (strcmp(ev, "set_snownet_capabilities") == 0)
 		;
 	else if (strcmp(ev, "no_relays") == 0)
-		presence_to(p, s, true);
+		pd_presence_to(p, s, true);
 	else
-		reply_error(p, s, f, "unknown_message");
+		pd_reply_error(p, s, f, "unknown_message");
 }
 
 void
@@ -1337,10 +564,11 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 
 	if (s->closing)
 		return;
+	s->last_rx = now;
 	if (phx_frame_decode(s->vsn, text, len, &f) != 0) {
 		if (log_ratelimit(&bad_frame_rl))
 			log_warnx("%s: malformed frame ignored",
-			    role_topic[s->role]);
+			    pd_role_topic[s->role]);
 		return;
 	}
 	if (strcmp(f.topic, "phoenix") == 0) {
@@ -1348,9 +576,9 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 			reply(p, s, &f, true, NULL);
 		goto out;
 	}
-	if (strcmp(f.topic, role_topic[s->role]) != 0) {
+	if (strcmp(f.topic, pd_role_topic[s->role]) != 0) {
 		/* Phoenix: a topic this socket has no channel for. */
-		reply_error(p, s, &f, "unmatched topic");
+		pd_reply_error(p, s, &f, "unmatched topic");
 		goto out;
 	}
 	if (strcmp(f.event, "phx_join") == 0) {
@@ -1358,7 +586,7 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 		goto out;
 	}
 	if (!s->joined) {
-		reply_error(p, s, &f, "unmatched topic");
+		pd_reply_error(p, s, &f, "unmatched topic");
 		goto out;
 	}
 	if (strcmp(f.event, "phx_leave") == 0) {
@@ -1367,7 +595,7 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 		    s->join_ref);
 		s->joined = false;
 		if (s->role == SR_RELAY)
-			presence_schedule(p, now);
+			pd_presence_schedule(p, now);
 		goto out;
 	}
 	switch (s->role) {
@@ -1378,7 +606,7 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 		gateway_event(p, s, &f);
 		break;
 	case SR_RELAY:
-		reply_error(p, s, &f, "unknown_message");
+		pd_reply_error(p, s, &f, "unknown_message");
 		break;
 	}
 out:
@@ -1392,22 +620,24 @@ pd_portal_closed(struct pd_portal *p, struct pd_session *s, uint64_t now)
 
 	TAILQ_FOREACH_SAFE(pe, &p->pending, entry, tmp) {
 		if (pe->client == s)
-			pending_free(p, pe);
+			pd_pending_free(p, pe);
 		else if (pe->gateway == s) {
-			auth_failed(p, pe->client, pe->resource_id, "offline");
-			pending_free(p, pe);
+			pd_auth_failed(p, pe->client, pe->resource_id,
+			    "offline");
+			pd_pending_free(p, pe);
 		}
 	}
 	if (s->role == SR_RELAY) {
 		if (s->joined) {
 			log_info("relay %s left", s->relay_id);
-			presence_schedule(p, now);
+			pd_presence_schedule(p, now);
 		}
 	} else {
-		if (pd_store_device_seen(p->store, s->dev.id, unix_now(p)))
+		if (pd_store_device_seen(p->store, s->dev.id, pd_unix_now(p)))
 			log_warnx("%s %s: cannot record last_seen",
-			    role_topic[s->role], s->dev.id);
-		log_info("%s %s disconnected", role_topic[s->role], s->dev.id);
+			    pd_role_topic[s->role], s->dev.id);
+		log_info("%s %s disconnected", pd_role_topic[s->role],
+		    s->dev.id);
 	}
 	TAILQ_REMOVE(&p->sessions, s, entry);
 	json_decref(s->join_ref);
@@ -1417,22 +647,45 @@ pd_portal_closed(struct pd_portal *p, struct pd_session *s, uint64_t now)
 	free(s);
 }
 
+static unsigned
+idle_ms(const struct pd_session *s)
+{
+	return s->role == SR_RELAY ? PD_IDLE_MS_RELAY : PD_IDLE_MS;
+}
+
 void
 pd_portal_tick(struct pd_portal *p, uint64_t now)
 {
 	struct pending *pe, *tmp;
 	struct pd_session *s;
+	struct authz *a, *atmp;
+	int64_t wall = pd_unix_now(p);
 
+	/* Expired authorizations are forgotten (the gateway expires them). */
+	TAILQ_FOREACH_SAFE(a, &p->authz, entry, atmp)
+		if (a->expires_at <= wall) {
+			TAILQ_REMOVE(&p->authz, a, entry);
+			free(a);
+		}
 	TAILQ_FOREACH_SAFE(pe, &p->pending, entry, tmp)
 		if (pe->deadline <= now) {
-			auth_failed(p, pe->client, pe->resource_id, "offline");
-			pending_free(p, pe);
+			pd_auth_failed(p, pe->client, pe->resource_id,
+			    "offline");
+			pd_pending_free(p, pe);
+		}
+	/* A peer gone without a close (a 409 would lock its successor out). */
+	TAILQ_FOREACH(s, &p->sessions, entry)
+		if (!s->closing && now >= s->last_rx + idle_ms(s)) {
+			log_info("%s %s: idle for %u s, closing",
+			    pd_role_topic[s->role], s->dev.id[0] ? s->dev.id :
+			    s->relay_id, idle_ms(s) / 1000);
+			pd_session_drop(p, s, 1001);
 		}
 	if (p->presence_at <= now) {
 		p->presence_at = UINT64_MAX;
 		TAILQ_FOREACH(s, &p->sessions, entry)
 			if (s->role != SR_RELAY && s->joined && !s->closing)
-				presence_to(p, s, false);
+				pd_presence_to(p, s, false);
 	}
 }
 
@@ -1442,9 +695,14 @@ pd_portal_deadline(const struct pd_portal *p)
 	uint64_t d = p->presence_at;
 	struct pending *pe;
 
+	struct pd_session *s;
+
 	TAILQ_FOREACH(pe, &p->pending, entry)
 		if (pe->deadline < d)
 			d = pe->deadline;
+	TAILQ_FOREACH(s, &p->sessions, entry)
+		if (!s->closing && s->last_rx + idle_ms(s) < d)
+			d = s->last_rx + idle_ms(s);
 	return d;
 }
 
@@ -1461,7 +719,7 @@ resource_same_target(const struct pd_resource *a, const struct pd_resource *b)
 static void
 reload_client(struct pd_portal *p, struct pd_session *s, const json_t *old_if)
 {
-	json_t *now_res = visible_resources(p, s), *v, *ifc;
+	json_t *now_res = pd_visible_resources(p, s), *v, *ifc;
 	const char *k;
 
 	if (now_res == NULL)
@@ -1472,20 +730,20 @@ reload_client(struct pd_portal *p, struct pd_session *s, const json_t *old_if)
 
 		if (n == NULL || !json_equal(json_object_get(n, "sites"),
 		    json_object_get(v, "sites")))
-			push(p, s, "resource_deleted", json_string(k));
+			pd_push(p, s, "resource_deleted", json_string(k));
 	}
 	json_object_foreach(now_res, k, v) {
 		json_t *o = json_object_get(s->resources, k);
 
 		if (o == NULL || !json_equal(o, v))
-			push(p, s, "resource_created_or_updated",
+			pd_push(p, s, "resource_created_or_updated",
 			    json_incref(v));
 	}
 	json_decref(s->resources);
 	s->resources = now_res;
-	ifc = client_interface(p, s);
+	ifc = pd_client_interface(p, s);
 	if (ifc != NULL && !json_equal(ifc, old_if))
-		push(p, s, "config_changed", json_pack("{s:O}", "interface",
+		pd_push(p, s, "config_changed", json_pack("{s:O}", "interface",
 		    ifc));
 	json_decref(ifc);
 }
@@ -1505,7 +763,7 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 	old_if = calloc(n + 1, sizeof(*old_if));
 	TAILQ_FOREACH(s, &p->sessions, entry) {
 		if (old_if && s->role == SR_CLIENT && s->joined)
-			old_if[i] = client_interface(p, s);
+			old_if[i] = pd_client_interface(p, s);
 		i++;
 	}
 	p->cfg = cfg;
@@ -1515,7 +773,7 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 		bool gone = false;
 
 		if (s->role == SR_CLIENT) {
-			const struct pd_client *nc = session_client(p, s);
+			const struct pd_client *nc = pd_session_client(p, s);
 			const struct pd_client *oc = NULL;
 
 			for (size_t k = 0; k < old->nclients; k++)
@@ -1524,8 +782,10 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 			gone = nc == NULL || oc == NULL ||
 			    !token_eq(nc->token, oc->token);
 		} else if (s->role == SR_GATEWAY) {
-			const struct pd_site *ns = pd_config_site(cfg, s->owner);
-			const struct pd_site *os = pd_config_site(old, s->owner);
+			const struct pd_site *ns, *os;
+
+			ns = pd_config_site(cfg, s->owner);
+			os = pd_config_site(old, s->owner);
 
 			gone = ns == NULL || os == NULL ||
 			    !token_eq(ns->gateway_token, os->gateway_token);
@@ -1536,14 +796,14 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 		if (!gone)
 			continue;
 		log_info("%s %s: no longer in the config, disconnecting",
-		    role_topic[s->role], s->dev.id[0] ? s->dev.id :
+		    pd_role_topic[s->role], s->dev.id[0] ? s->dev.id :
 		    s->relay_id);
 		if (s->joined)
-			push(p, s, "disconnect", json_pack("{s:s}", "reason",
+			pd_push(p, s, "disconnect", json_pack("{s:s}", "reason",
 			    "token_expired"));
-		session_drop(p, s, 1000);
+		pd_session_drop(p, s, 1000);
 		if (s->role == SR_RELAY)
-			presence_schedule(p, now);
+			pd_presence_schedule(p, now);
 	}
 	/* Revoked authorizations: reject_access to the gateway. */
 	TAILQ_FOREACH_SAFE(a, &p->authz, entry, tmp) {
@@ -1551,16 +811,23 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 		    a->resource_id);
 		const struct pd_resource *orr = pd_config_resource(old,
 		    a->resource_id);
-		struct pd_session *c = find_device(p, SR_CLIENT, a->client_id);
-		const struct pd_client *cl = c ? session_client(p, c) : NULL;
+		const struct pd_client *ncl = NULL, *ocl = NULL;
 		struct pd_session *gw;
 
-		if (nr != NULL && orr != NULL && resource_same_target(nr, orr) &&
-		    (c == NULL || (cl != NULL &&
-		    pd_config_allowed(cfg, cl, nr))))
+		for (size_t k = 0; k < cfg->nclients; k++)
+			if (strcmp(cfg->clients[k].id, a->client_owner) == 0)
+				ncl = &cfg->clients[k];
+		for (size_t k = 0; k < old->nclients; k++)
+			if (strcmp(old->clients[k].id, a->client_owner) == 0)
+				ocl = &old->clients[k];
+		if (nr != NULL && orr != NULL &&
+		    resource_same_target(nr, orr) &&
+		    ncl != NULL && ocl != NULL &&
+		    token_eq(ncl->token, ocl->token) &&
+		    pd_config_allowed(cfg, ncl, nr))
 			continue;
-		if ((gw = find_device(p, SR_GATEWAY, a->gateway_id)) != NULL)
-			push(p, gw, "reject_access", json_pack("{s:s, s:s}",
+		if ((gw = pd_find_device(p, SR_GATEWAY, a->gateway_id)) != NULL)
+			pd_push(p, gw, "reject_access", json_pack("{s:s, s:s}",
 			    "client_id", a->client_id, "resource_id",
 			    a->resource_id));
 		log_info("authorization of client %s for %s revoked",
@@ -1574,12 +841,12 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 		    a->resource_id);
 		const struct pd_resource *orr = pd_config_resource(old,
 		    a->resource_id);
-		json_t *nv = gateway_view(nr), *ov = gateway_view(orr);
-		struct pd_session *gw = find_device(p, SR_GATEWAY,
+		json_t *nv = pd_gateway_view(nr), *ov = pd_gateway_view(orr);
+		struct pd_session *gw = pd_find_device(p, SR_GATEWAY,
 		    a->gateway_id);
 
 		if (gw != NULL && nv && ov && !json_equal(nv, ov))
-			push(p, gw, "resource_updated", json_incref(nv));
+			pd_push(p, gw, "resource_updated", json_incref(nv));
 		json_decref(nv);
 		json_decref(ov);
 	}
@@ -1587,12 +854,13 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 	TAILQ_FOREACH_SAFE(pe, &p->pending, entry, ptmp) {
 		const struct pd_resource *nr = pd_config_resource(cfg,
 		    pe->resource_id);
-		const struct pd_client *cl = session_client(p, pe->client);
+		const struct pd_client *cl = pd_session_client(p, pe->client);
 
-		if (nr == NULL || cl == NULL || !pd_config_allowed(cfg, cl, nr)) {
-			auth_failed(p, pe->client, pe->resource_id,
+		if (nr == NULL || cl == NULL ||
+		    !pd_config_allowed(cfg, cl, nr)) {
+			pd_auth_failed(p, pe->client, pe->resource_id,
 			    nr ? "forbidden" : "not_found");
-			pending_free(p, pe);
+			pd_pending_free(p, pe);
 		}
 	}
 	/* Resource lists and interfaces of the clients still here. */
@@ -1606,7 +874,7 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 	}
 	free(old_if);
 	/* turn_servers may have changed. */
-	presence_schedule(p, now);
+	pd_presence_schedule(p, now);
 	pd_config_free(old);
 }
 
@@ -1649,7 +917,7 @@ pd_portal_free(struct pd_portal *p)
 	if (p == NULL)
 		return;
 	while ((pe = TAILQ_FIRST(&p->pending)) != NULL)
-		pending_free(p, pe);
+		pd_pending_free(p, pe);
 	while ((a = TAILQ_FIRST(&p->authz)) != NULL) {
 		TAILQ_REMOVE(&p->authz, a, entry);
 		free(a);

@@ -20,9 +20,12 @@
 #include "config.h"
 #include "store.h"
 
-#define PD_AUTH_TIMEOUT_MS	15000	/* gateway ack of create_authorization */
+#define PD_AUTH_TIMEOUT_MS	15000	/* gateway ack of an authorization */
 #define PD_PRESENCE_DEBOUNCE_MS	1000	/* relays_presence fan-out */
 #define PD_MAX_RELAYS_PER_DEVICE 2	/* Firezone relays sent per device */
+/* Idle WebSocket timeouts of Firezone's portal (§1.1); heartbeats are 10 s. */
+#define PD_IDLE_MS		37000	/* client and gateway sockets */
+#define PD_IDLE_MS_RELAY	41000
 #define PD_ACCESS_SECS		(7 * 24 * 3600)	/* authorization lifetime */
 
 struct pd_portal;
@@ -75,7 +78,10 @@ void	pd_portal_text(struct pd_portal *, struct pd_session *,
 /* The connection is gone; frees the session. */
 void	pd_portal_closed(struct pd_portal *, struct pd_session *,
 	    uint64_t now_ms);
-/* Timers: authorization timeouts, debounced relay presence. */
+/*
+ * Timers: authorization timeouts, debounced relay presence, idle
+ * connections (closed through ops->close).
+ */
 void	pd_portal_tick(struct pd_portal *, uint64_t now_ms);
 /* Next time pd_portal_tick has work, UINT64_MAX when none. */
 uint64_t pd_portal_deadline(const struct pd_portal *);

@@ -41,6 +41,7 @@ struct portald {
 	unsigned		 conns;
 	/* The refusal body: ws.c copies it after on_request returns. */
 	struct pd_http_error	 refusal;
+	struct log_ratelimit	 refused_rl;
 };
 
 /* One accepted WebSocket: the portal sees this as its conn. */
@@ -129,8 +130,8 @@ peer_text(const struct ws_http_req *req, char *out, size_t cap)
 }
 
 static int
-on_request(const struct ws_http_req *req, struct ws_conn *ws,
-    struct ws_reply *reply, void *arg)
+on_request(const struct ws_http_req *req, struct ws_conn *ws, void *arg,
+    struct ws_reply *reply)
 {
 	struct portald *d = arg;
 	struct pd_http_error *err = &d->refusal;
@@ -154,8 +155,10 @@ on_request(const struct ws_http_req *req, struct ws_conn *ws,
 	c->ws = ws;
 	r = pd_portal_connect(d->portal, &pr, c, now_ms(), &c->s, err);
 	if (r != 0) {
-		log_info("refused %s %s from %s: %d %s", req->method, req->path,
-		    peer, err->status, err->code);
+		if (log_ratelimit(&d->refused_rl))
+			log_info("refused %s %.64s from %s: %d %s",
+			    req->method, req->path, peer, err->status,
+			    err->code);
 		free(c);
 		reply->status = err->status;
 		reply->content_type = "application/problem+json";
@@ -250,6 +253,23 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* The bound address (port 0 picks one: tests read it from this line). */
+static void
+log_listening(const struct portald *d, const char *listen, const char *state,
+    const char *config)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (ws_listener_addr(d->listener, &ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
+	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(serv, sizeof(serv), "?");
+	log_info("listening on %s port %s (%s), state %s, config %s", listen,
+	    serv, d->ssl ? "wss" : "ws", state, config);
+}
+
 /* ---- flags ---- */
 
 static void
@@ -310,7 +330,7 @@ opts_parse(int argc, char *argv[], struct opts *o)
 int
 main(int argc, char *argv[])
 {
-	struct portald d = { 0 };
+	struct portald d = { .refused_rl = LOG_RATELIMIT_INIT(1000, 10) };
 	struct pd_config *cfg;
 	struct opts o = { 0 };
 	char err[512];
@@ -365,8 +385,7 @@ main(int argc, char *argv[])
 	    d.sigint == NULL || evsignal_add(d.sighup, NULL) ||
 	    evsignal_add(d.sigterm, NULL) || evsignal_add(d.sigint, NULL))
 		fatalx("cannot set up events");
-	log_info("listening on %s (%s), state %s, config %s", o.listen,
-	    d.ssl ? "wss" : "ws", o.state, o.config);
+	log_listening(&d, o.listen, o.state, o.config);
 
 	event_base_dispatch(d.base);
 

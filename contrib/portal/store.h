@@ -15,7 +15,8 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 
-#define PD_EXTID_MAX	300	/* stored key: gateways are "<site id>/<external_id>" */
+/* The stored key: external_id, for gateways "<site id>/<external_id>". */
+#define PD_EXTID_MAX	300
 #define PD_EXTID_IN_MAX	255	/* external_id as a device sends it */
 #define PD_NAME_MAX	255
 #define PD_PUBKEY_LEN	44	/* base64 of 32 bytes, padded */

@@ -236,6 +236,35 @@ START_TEST(join_timeout)
 }
 END_TEST
 
+START_TEST(connect_timeout_and_lost_connection)
+{
+	struct phx_client *c = mk("client", NULL, 0);
+
+	phx_client_start(c, 0);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_CONNECT);
+	/* The whole TCP+TLS+WebSocket attempt is bounded by 15 s. */
+	ck_assert_uint_eq(phx_client_deadline(c), 15000);
+	phx_client_tick(c, 14999);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_NONE);
+	phx_client_tick(c, 15000);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_CLOSE);
+	expect_event(c, PHX_EV_DISCONNECTED, 0);
+	ck_assert_uint_eq(phx_client_deadline(c), 16000);
+	phx_client_tick(c, 16000);
+	join_at(c, 16000);
+	/* The transport goes away: nothing to close, reconnect in 500 ms. */
+	phx_client_ws_closed(c, 20000);
+	ck_assert_int_eq(phx_client_pop_action(c), PHX_ACT_NONE);
+	expect_event(c, PHX_EV_DISCONNECTED, 0);
+	ck_assert(!phx_client_joined(c));
+	ck_assert_uint_eq(phx_client_deadline(c), 20500);
+	/* Frames are not handed out without a connection. */
+	ck_assert_int_eq(phx_client_send(c, "no_relays", NULL), 0);
+	expect_no_frame(c);
+	phx_client_free(c);
+}
+END_TEST
+
 START_TEST(initial_backoff_gives_up_after_15s)
 {
 	struct phx_client *c = mk("client", NULL, 0);
@@ -634,6 +663,44 @@ START_TEST(user_agent)
 }
 END_TEST
 
+START_TEST(auth_header_and_problem)
+{
+	char *h, *p;
+
+	ck_assert_int_eq(portal_auth_header(" abc.def\n ghi\t", &h), 0);
+	ck_assert_str_eq(h, "X-Authorization: Bearer abc.defghi");
+	portal_auth_header_free(h);
+	ck_assert_int_eq(portal_auth_header(" \n", &h), -EINVAL);
+	ck_assert_int_eq(portal_auth_header("a\x01b", &h), -EINVAL);
+	p = portal_problem_json(401, "Unauthorized", "Invalid token",
+	    "invalid_token");
+	ck_assert_str_eq(p, "{\"type\":\"about:blank\",\"title\":"
+	    "\"Unauthorized\",\"status\":401,\"detail\":\"Invalid token\","
+	    "\"code\":\"invalid_token\"}");
+	free(p);
+	p = portal_problem_json(503, "Service Unavailable", NULL, NULL);
+	ck_assert_str_eq(p, "{\"type\":\"about:blank\",\"title\":"
+	    "\"Service Unavailable\",\"status\":503}");
+	free(p);
+}
+END_TEST
+
+START_TEST(retry_after_values)
+{
+	/* 784111777 = Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110) */
+	ck_assert_int_eq(portal_retry_after_parse("1", 0), 1);
+	ck_assert_int_eq(portal_retry_after_parse(" 120 ", 0), 120);
+	ck_assert_int_eq(portal_retry_after_parse(
+	    "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30), 30);
+	ck_assert_int_eq(portal_retry_after_parse(
+	    "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 5), 0);
+	ck_assert_int_eq(portal_retry_after_parse("soon", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse("12x", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse("-1", 0), -1);
+	ck_assert_int_eq(portal_retry_after_parse(NULL, 0), -1);
+}
+END_TEST
+
 static Suite *
 phx_client_suite(void)
 {
@@ -644,6 +711,7 @@ phx_client_suite(void)
 	tcase_add_test(tc, relay_join_payload);
 	tcase_add_test(tc, heartbeat_schedule_and_timeout);
 	tcase_add_test(tc, join_timeout);
+	tcase_add_test(tc, connect_timeout_and_lost_connection);
 	tcase_add_test(tc, initial_backoff_gives_up_after_15s);
 	tcase_add_test(tc, reconnect_backoff_schedule);
 	tcase_add_test(tc, reconnect_budget);
@@ -658,6 +726,8 @@ phx_client_suite(void)
 	tcase_add_test(tc, url_client_gateway_relay);
 	tcase_add_test(tc, url_split);
 	tcase_add_test(tc, user_agent);
+	tcase_add_test(tc, auth_header_and_problem);
+	tcase_add_test(tc, retry_after_values);
 	suite_add_tcase(s, tc);
 	return s;
 }

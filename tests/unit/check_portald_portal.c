@@ -311,8 +311,20 @@ START_TEST(test_client_init_v1)
 	    init, "flow_logs"), "upload_interval_secs")), 0);
 	/* the TURN server with REST credentials */
 	ck_assert_uint_eq(json_array_size(json_object_get(init, "relays")), 1);
-	ck_assert_str_eq(sget(json_array_get(json_object_get(init, "relays"),
-	    0), "addr"), "10.0.0.5:3478");
+	r = json_array_get(json_object_get(init, "relays"), 0);
+	ck_assert_str_eq(sget(r, "addr"), "10.0.0.5:3478");
+	/* TURN REST: "expiry:device id", base64 HMAC-SHA1 of the secret */
+	{
+		char u[128], pw[128];
+
+		ck_assert_int_eq(strncmp(sget(r, "username"), "2145916800:",
+		    11), 0);
+		ck_assert_int_eq(portal_turn_rest_creds("s3", 2145916800,
+		    sget(r, "username") + 11, u, sizeof(u), pw, sizeof(pw)),
+		    0);
+		ck_assert_str_eq(sget(r, "username"), u);
+		ck_assert_str_eq(sget(r, "password"), pw);
+	}
 	json_decref(init);
 	/* heartbeat, unknown event, wrong topic */
 	fconn_clear(&c);
@@ -619,7 +631,7 @@ START_TEST(test_authorization_failures)
 	f = got(&c, PHX_V1, "authorization_creation_failed");
 	ck_assert_str_eq(sget(f, "reason"), "offline");
 	json_decref(f);
-	ck_assert_uint_eq(pd_portal_deadline(portal), UINT64_MAX);
+	ck_assert_uint_eq(pd_portal_deadline(portal), 37000);	/* idle */
 	fconn_clear(&c);
 	fconn_clear(&g);
 }
@@ -690,6 +702,33 @@ START_TEST(test_reload_pushes_differences)
 }
 END_TEST
 
+/* A connection gone without a close is dropped after 37 s (41 s relay). */
+START_TEST(test_idle_timeout)
+{
+	struct fconn c = { 0 }, r = { 0 };
+	struct pd_session *cs, *rs;
+	struct pd_http_error e;
+
+	cs = join_client(&c, PHX_V1);
+	ck_assert_int_eq(conn("/relay/websocket", "ipv4=203.0.113.10",
+	    "Bearer relay-token", UA_R, &r, &rs, &e), 0);
+	sendf(cs, PHX_V1, "phoenix", "heartbeat", "{}", 1, 30000);
+	ck_assert_uint_eq(pd_portal_deadline(portal), 41000);
+	pd_portal_tick(portal, 40999);
+	ck_assert_int_eq(r.closed, 0);
+	pd_portal_tick(portal, 41000);
+	ck_assert_int_eq(r.closed, 1001);
+	pd_portal_closed(portal, rs, 41000);
+	ck_assert_uint_eq(pd_portal_deadline(portal), 67000);
+	pd_portal_tick(portal, 66999);
+	ck_assert_int_eq(c.closed, 0);
+	pd_portal_tick(portal, 67000);
+	ck_assert_int_eq(c.closed, 1001);
+	fconn_clear(&c);
+	fconn_clear(&r);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -705,6 +744,7 @@ suite(void)
 	tcase_add_test(tc, test_authorization_round_trip);
 	tcase_add_test(tc, test_authorization_failures);
 	tcase_add_test(tc, test_reload_pushes_differences);
+	tcase_add_test(tc, test_idle_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }

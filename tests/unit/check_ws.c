@@ -344,8 +344,8 @@ on_http_error(struct ws_conn *c, int status, const char *body, size_t n,
 static const struct ws_cbs cbs = { on_open, on_text, on_closed, on_http_error };
 
 static int
-on_request(const struct ws_http_req *r, struct ws_conn *c,
-    struct ws_reply *reply, void *arg)
+on_request(const struct ws_http_req *r, struct ws_conn *c, void *arg,
+    struct ws_reply *reply)
 {
 	struct env *e = arg;
 	const char *v;
@@ -358,7 +358,8 @@ on_request(const struct ws_http_req *r, struct ws_conn *c,
 	if ((v = ws_http_req_header(r, "user-agent")) != NULL)
 		snprintf(e->ua, sizeof(e->ua), "%s", v);
 	ck_assert_ptr_nonnull(r->peer);
-	ck_assert_int_eq(r->peer->sa_family, AF_INET);
+	ck_assert(r->peer->sa_family == AF_INET ||
+	    r->peer->sa_family == AF_INET6);
 	if (strcmp(r->path, "/healthz") == 0) {
 		reply->status = 200;
 		reply->content_type = "text/plain";
@@ -674,16 +675,16 @@ raw_read(struct env *e, int fd, unsigned char *buf, size_t n, int ms,
 
 	*eof = false;
 	for (int i = 0; i < ms / 10 && got < n; i++) {
-		ssize_t r;
+		ssize_t r = recv(fd, buf + got, n - got, 0);
 
-		run_until(e, &spin, 1, 10);
-		r = recv(fd, buf + got, n - got, 0);
 		if (r == 0) {
 			*eof = true;
 			break;
 		}
 		if (r > 0)
 			got += (size_t)r;
+		else
+			run_until(e, &spin, 1, 10);
 	}
 	return got;
 }
@@ -991,6 +992,178 @@ START_TEST(t_bootstrap_dns)
 }
 END_TEST
 
+START_TEST(t_listen)
+{
+	struct event_base *b = event_base_new();
+	struct ws_listener *l = NULL, *l2 = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[64];
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
+		"[::1]80", "[::1]", "localhost:80", "127.0.0.1:80x", ":80",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ws_listen(b, bad[i], NULL, on_request, &cbs, NULL,
+		    &l) == -EINVAL, "%s", bad[i]);
+	ck_assert_int_eq(ws_listen(b, "127.0.0.1:0", NULL, on_request, &cbs,
+	    NULL, &l), 0);
+	ck_assert_int_eq(ws_listener_addr(l, &ss, &sl), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d",
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	ck_assert_int_eq(ws_listen(b, addr, NULL, on_request, &cbs, NULL,
+	    &l2), -EADDRINUSE);
+	ws_listener_free(l);
+	ws_listener_free(NULL);
+	event_base_free(b);
+}
+END_TEST
+
+START_TEST(t_ipv6)
+{
+	struct env e;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char url[64];
+
+	env_init(&e, NULL);
+	ws_listener_free(e.lst);
+	if (ws_listen(e.base, "[::1]:0", NULL, on_request, &cbs, &e,
+	    &e.lst) != 0) {
+		e.lst = NULL;	/* no IPv6 loopback here */
+		env_free(&e);
+		return;
+	}
+	ck_assert_int_eq(ws_listener_addr(e.lst, &ss, &sl), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	e.hello = "v6";
+	e.srv.echo = true;
+	snprintf(url, sizeof(url), "ws://[::1]:%d/v6",
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	connect_url(&e, url, NULL, NULL);
+	ck_assert_int_eq(run_until(&e, &e.cli.texts, 1, 3000), 1);
+	ck_assert_str_eq(e.cli.last, "v6");
+	ck_assert_str_eq(e.path, "/v6");
+	ck_assert_ptr_nonnull(ws_conn_peer(e.cli.conn, &sl));
+	ck_assert_uint_eq(sl, sizeof(struct sockaddr_in6));
+	env_free(&e);
+}
+END_TEST
+
+/* A hand-written server: answers each client's request with `answer`. */
+static void
+fake_server(struct env *e, int lfd, const char *answer, bool close_after,
+    struct ws_client_opts *o, char *reqbuf, size_t reqcap)
+{
+	int fd = -1, spin = 0;
+	size_t got = 0;
+
+	e->cli.closed = e->cli.http_errors = 0;
+	ck_assert_int_eq(ws_client_connect(e->base, o, &cbs, &e->cli,
+	    &e->cli.conn), 0);
+	for (int i = 0; i < 200 && fd < 0; i++) {
+		run_until(e, &spin, 1, 10);
+		fd = accept(lfd, NULL, NULL);
+	}
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	for (int i = 0; i < 100; i++) {
+		ssize_t r = recv(fd, reqbuf + got, reqcap - 1 - got, 0);
+
+		if (r > 0)
+			got += (size_t)r;
+		reqbuf[got] = '\0';
+		if (strstr(reqbuf, "\r\n\r\n") != NULL)
+			break;
+		run_until(e, &spin, 1, 5);
+	}
+	ck_assert_ptr_nonnull(strstr(reqbuf, "\r\n\r\n"));
+	if (answer != NULL)
+		raw_send(fd, answer, strlen(answer));
+	if (close_after)
+		close(fd);
+	run_until(e, &e->cli.closed, 1, 3000);
+	if (e->cli.closed == 0)
+		run_until(e, &e->cli.http_errors, 1, 3000);
+	if (!close_after)
+		close(fd);
+}
+
+START_TEST(t_bad_server)
+{
+	struct env e;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	static const char *const hdrs[] = { "X-Authorization: Bearer t0k",
+	    NULL };
+	char url[64], reqbuf[2048], want[64];
+	struct ws_client_opts o = {
+		.url = url, .headers = hdrs, .user_agent = "test/1.0",
+		.attempt_timeout_ms = 1500,
+	};
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/p?q=1",
+	    ntohs(sin.sin_port));
+	env_init(&e, NULL);
+
+	/* The request as RFC 6455 §4.1 wants it; a wrong accept fails. */
+	fake_server(&e, lfd, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+	    false, &o, reqbuf, sizeof(reqbuf));
+	ck_assert_int_eq(e.cli.closed, 1);
+	ck_assert_int_eq(e.cli.err, -EPROTO);
+	ck_assert_int_eq(e.cli.opens, 0);
+	ck_assert_mem_eq(reqbuf, "GET /p?q=1 HTTP/1.1\r\n", 21);
+	snprintf(want, sizeof(want), "\r\nHost: 127.0.0.1:%d\r\n",
+	    ntohs(sin.sin_port));
+	ck_assert_ptr_nonnull(strstr(reqbuf, want));
+	ck_assert_ptr_nonnull(strstr(reqbuf, "\r\nUpgrade: websocket\r\n"));
+	ck_assert_ptr_nonnull(strstr(reqbuf, "\r\nConnection: Upgrade\r\n"));
+	ck_assert_ptr_nonnull(strstr(reqbuf,
+	    "\r\nSec-WebSocket-Version: 13\r\n"));
+	ck_assert_ptr_nonnull(strstr(reqbuf, "\r\nSec-WebSocket-Key: "));
+	ck_assert_ptr_nonnull(strstr(reqbuf, "\r\nUser-Agent: test/1.0\r\n"));
+	ck_assert_ptr_nonnull(strstr(reqbuf,
+	    "\r\nX-Authorization: Bearer t0k\r\n"));
+
+	/* A refusal without Content-Length: the body ends at the close;
+	 * Retry-After as an HTTP-date in the past is 0. */
+	fake_server(&e, lfd, "HTTP/1.1 503 Busy\r\n"
+	    "Retry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nno length",
+	    true, &o, reqbuf, sizeof(reqbuf));
+	ck_assert_int_eq(e.cli.http_errors, 1);
+	ck_assert_int_eq(e.cli.status, 503);
+	ck_assert_int_eq(e.cli.retry, 0);
+	ck_assert_str_eq(e.cli.body, "no length");
+
+	/* Not HTTP at all. */
+	fake_server(&e, lfd, "SSH-2.0-OpenSSH_9.2\r\n\r\n", false, &o,
+	    reqbuf, sizeof(reqbuf));
+	ck_assert_int_eq(e.cli.closed, 1);
+	ck_assert_int_eq(e.cli.err, -EPROTO);
+
+	/* Silence: the whole attempt is bounded. */
+	fake_server(&e, lfd, NULL, false, &o, reqbuf, sizeof(reqbuf));
+	ck_assert_int_eq(e.cli.closed, 1);
+	ck_assert_int_eq(e.cli.err, -ETIMEDOUT);
+
+	/* EOF in the middle of the head. */
+	fake_server(&e, lfd, "HTTP/1.1 101 Swi", true, &o, reqbuf,
+	    sizeof(reqbuf));
+	ck_assert_int_eq(e.cli.closed, 1);
+	ck_assert_int_eq(e.cli.err, -ECONNRESET);
+	close(lfd);
+	env_free(&e);
+}
+END_TEST
+
 static Suite *
 ws_suite(void)
 {
@@ -1018,6 +1191,9 @@ ws_suite(void)
 	tcase_add_test(tc, t_slowloris);
 	tcase_add_test(tc, t_tls);
 	tcase_add_test(tc, t_bootstrap_dns);
+	tcase_add_test(tc, t_listen);
+	tcase_add_test(tc, t_ipv6);
+	tcase_add_test(tc, t_bad_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
