@@ -217,8 +217,8 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	pc.max_partition_s = cf->max_partition_s;
 	if ((rc = cportal_new(c->base, &pc, &sink, c, &c->portal)) != 0) {
 		snprintf(msg, sizeof(msg), "cannot connect to the portal %s: "
-		    "%s", c->api_url, rc == -EINVAL ? "bad portal URL or "
-		    "device parameters" : strerror(-rc));
+		    "%s", c->api_url, rc == -EINVAL ? "bad portal URL, "
+		    "token or device parameters" : strerror(-rc));
 		log_warnx("%s", msg);
 		sink_error(c, msg, false);
 	}

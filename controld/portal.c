@@ -835,7 +835,6 @@ cportal_new(struct event_base *base, const struct cportal_conf *c,
 	char *host = NULL, *pq = NULL;
 	uint16_t port;
 	bool tls;
-	size_t hl;
 	int rc;
 
 	if (prep.ua[0] == NULL)
@@ -861,12 +860,9 @@ cportal_new(struct event_base *base, const struct cportal_conf *c,
 	    "[" : "", host, strchr(host, ':') ? "]" : "", (unsigned)port);
 	free(host);
 	free(pq);
-	hl = strlen("X-Authorization: Bearer ") + strlen(c->token) + 1;
-	if ((p->auth_header = malloc(hl)) == NULL) {
-		rc = -ENOMEM;
+	/* whitespace stripped from the token (§1.2); wiped on free */
+	if ((rc = portal_auth_header(c->token, &p->auth_header)) != 0)
 		goto fail;
-	}
-	snprintf(p->auth_header, hl, "X-Authorization: Bearer %s", c->token);
 	if ((p->timer = evtimer_new(base, timer_cb, p)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -898,9 +894,6 @@ cportal_free(struct cportal *p)
 	free(p->relays);
 	free(p->cands);
 	free(p->url);
-	if (p->auth_header != NULL) {
-		sodium_memzero(p->auth_header, strlen(p->auth_header));
-		free(p->auth_header);
-	}
+	portal_auth_header_free(p->auth_header);
 	free(p);
 }

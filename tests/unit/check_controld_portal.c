@@ -169,8 +169,8 @@ srv_closed(struct ws_conn *c, int code, void *arg)
 static const struct ws_cbs srv_cbs = { .text = srv_text, .closed = srv_closed };
 
 static int
-srv_request(const struct ws_http_req *req, struct ws_conn *conn,
-    struct ws_reply *reply, void *arg)
+srv_request(const struct ws_http_req *req, struct ws_conn *conn, void *arg,
+    struct ws_reply *reply)
 {
 	static const char problem[] = "{\"type\":\"about:blank\",\"title\":"
 	    "\"Unauthorized\",\"status\":401,\"detail\":\"invalid token\","
