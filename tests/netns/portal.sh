@@ -12,12 +12,13 @@
 #  - `fzctl resources` on the client lists exactly the resources its
 #    policies allow (names, count, sites)
 #  - a SIGHUP'd config change (a policy added, a resource removed) reaches
-#    the client within a few seconds
+#    the client within a few seconds, and `fzctl events` sees it
 #  - the wrong token gets invalid_token: status says sign-in required and
 #    it makes no further attempt
 #  - wss:// with a host name: resolved from B's /etc/hosts (read by
 #    fz-controld before its sandbox), the certificate checked against
 #    $SSL_CERT_FILE and the name; without it, verification fails
+#  - fzctl sign-out removes the addresses and resources, sign-in restores
 #  - fz-portald killed and restarted: both say reconnecting, then online
 #    again, and the client still lists its resources
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -167,12 +168,21 @@ for r in rs.values():
 ns_log "ok: the client lists exactly lan and wiki (site hq)"
 
 # --- a SIGHUP'd change reaches the client -------------------------------------
+# (and a subscribed front end: the list, then a "resources" event)
+"$FZCTL" --socket "$T/client.sock" events > "$T/events" 2>&1 &
+EV_PID=$!
+FZ_PIDS="$FZ_PIDS $EV_PID"
+sleep 0.5	# subscribed (fzctl events prints nothing until an event)
 config ', {"group": "eng", "resource": "Internet"}' wiki
 kill -HUP "$PPID_"
 t0=$(date +%s%N)
 FZ_WAIT=5 ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/client.sock' --json resources | python3 -c 'import json,sys; print(\",\".join(sorted(r[\"name\"] for r in json.load(sys.stdin))))')\" = Internet,lan,wiki ]" ||
 	fail "policy added: $(res_names)"
 t1=$(date +%s%N)
+ns_wait_for grep -q '^resources: 3$' "$T/events" || fail "no event: $(cat "$T/events")"
+grep -q '^[0-9a-f-]\{36\} *Internet *internet ' "$T/events" ||
+	fail "no list in the events: $(cat "$T/events")"
+kill "$EV_PID"
 config ', {"group": "eng", "resource": "Internet"}' ""
 kill -HUP "$PPID_"
 FZ_WAIT=5 ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/client.sock' --json resources | python3 -c 'import json,sys; print(\",\".join(sorted(r[\"name\"] for r in json.load(sys.stdin))))')\" = Internet,lan ]" ||
@@ -236,6 +246,23 @@ ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/tls.sock' --json resources | pyt
 grep -q 'client .* connected from 10\.99\.3\.2' "$T/portald.tls.log" ||
 	fail "the TLS portal did not see the client"
 ns_log "ok: wss://portal.test: name from /etc/hosts, certificate from SSL_CERT_FILE (and refused without it)"
+
+# --- sign-out and sign-in again through fzctl --------------------------------
+"$FZCTL" --socket "$T/tls.sock" sign-out >/dev/null || fail "sign-out"
+state_is tls signed_out || fail "after sign-out: $(st tls | head -1)"
+[ "$("$FZCTL" --socket "$T/tls.sock" resources)" = "no resources" ] ||
+	fail "resources kept after sign-out"
+ip -n "$B" -4 addr show dev tun-firezone | grep -q 'inet ' &&
+	fail "tun-firezone keeps its address after sign-out"
+printf '%s\n' "$CTOK" > "$T/tok"
+"$FZCTL" --socket "$T/tls.sock" sign-in --token-file "$T/tok" >/dev/null ||
+	fail "sign-in"
+ns_wait_for state_is tls online || fail "not online after sign-in: $(st tls | head -1)"
+ns_wait_for sh -c "ip -n '$B' -4 addr show dev tun-firezone | grep -q 'inet 100\.'" ||
+	fail "no address after sign-in"
+ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/tls.sock' resources | grep -c internet)\" = 1 ]" ||
+	fail "no resources after sign-in"
+ns_log "ok: sign-out removes addresses and resources; sign-in brings them back"
 
 # --- the portal goes away and comes back --------------------------------------
 kill "$PPID_"
