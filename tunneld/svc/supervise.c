@@ -173,15 +173,14 @@ c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	if (m->u.error.requires_sign_in)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
 	/*
-	 * Sign-in required (the portal refused the token): a client forgets
-	 * it and waits for a new one; a gateway keeps its configured token
-	 * (it has no other) but is signed out until restarted with another.
+	 * Sign-in required (the portal refused the token): forget it, so that
+	 * not even a restarted fz-controld tries it again.  A client waits
+	 * for a new one (fzctl sign-in); a gateway, which takes its token
+	 * only at start, until it is restarted with another.
 	 */
 	if (m->u.error.requires_sign_in) {
-		if (!s->st.gateway) {
-			sodium_memzero(s->st.token, sizeof(s->st.token));
-			s->st.has_token = false;
-		}
+		sodium_memzero(s->st.token, sizeof(s->st.token));
+		s->st.has_token = false;
 		svc_session_clear(s);
 		frontend_push_resources(s);
 		svc_set_state(s, SVC_SIGNED_OUT, m->u.error.message);
