@@ -207,6 +207,12 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	    c->api_url);
 	cportal_free(c->portal);	/* a new sign-in replaces a session */
 	c->portal = NULL;
+	if (!c->have_cfg) {		/* CONFIG could not be kept */
+		sodium_memzero(c->token, sizeof(c->token));
+		sink_error(c, "cannot connect to the portal: no configuration",
+		    false);
+		return;
+	}
 	memset(&pc, 0, sizeof(pc));
 	pc.gateway = strcmp(cf->mode, "gateway") == 0;
 	pc.api_url = c->api_url;
@@ -215,7 +221,10 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	pc.name = cf->name;
 	pc.public_key = cf->public_key;
 	pc.max_partition_s = cf->max_partition_s;
-	if ((rc = cportal_new(c->base, &pc, &sink, c, &c->portal)) != 0) {
+	rc = cportal_new(c->base, &pc, &sink, c, &c->portal);
+	/* the session keeps its own copy (its X-Authorization header) */
+	sodium_memzero(c->token, sizeof(c->token));
+	if (rc != 0) {
 		snprintf(msg, sizeof(msg), "cannot connect to the portal %s: "
 		    "%s", c->api_url, rc == -EINVAL ? "bad portal URL, "
 		    "token or device parameters" : strerror(-rc));
