@@ -19,6 +19,8 @@
 #    fz-controld before its sandbox), the certificate checked against
 #    $SSL_CERT_FILE and the name; without it, verification fails
 #  - fzctl sign-out removes the addresses and resources, sign-in restores
+#  - a (fake) fz-controld sending INTERFACE with a bad address, or before a
+#    sign-in, is killed and restarted
 #  - fz-portald killed and restarted: both say reconnecting, then online
 #    again, and the client still lists its resources
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -287,4 +289,54 @@ for n in client gateway; do
 		fail "$n: fz-controld died: $(grep -m1 'fz-controld (pid' "$T/$n.log")"
 done
 ns_log "ok: fz-controld never killed, seccomp on"
+
+# --- INTERFACE from the controld side: only signed in, only addresses --------
+# A fake fz-controld (once; the restart is the real one; a shell script and
+# python, so fz-tunneld runs without its filter here) sends HELLO and an
+# INTERFACE: with an address that is not one while signed in, and any at
+# all while signed out; either is a violation that gets it killed.
+ns_new v; V=$NS
+mkdir -m 1777 "$W/once"	# the fake runs as nobody
+# fake NAME INTERFACE-PAYLOAD (msgpack bytes as a Python literal)
+fake() {
+	cat > "$W/controld-$1" <<SH
+#!/bin/sh
+if mkdir "$W/once/$1" 2>/dev/null; then
+	exec python3 -c 'import os, struct, time
+def frame(b): return struct.pack(">I", len(b)) + b
+hello = bytes([0x92, 0x01, 0x93, 0x01, 0xab]) + b"fz-controld" + \\
+    b"\\xce" + struct.pack(">I", os.getpid())
+os.write(3, frame(hello) + frame(bytes([0x92, 0x13]) + $2))
+time.sleep(60)'
+fi
+exec "$W/fz-controld" "\$@"
+SH
+	chmod 0755 "$W/controld-$1"
+}
+fake badaddr 'bytes([0x94, 0xa9]) + b"not-an-ip" + bytes([0xa0] * 3)'
+fake outofphase 'bytes([0x94, 0xaa]) + b"100.64.0.9" + bytes([0xa0] * 3)'
+for n in badaddr outofphase; do
+	# signed in (a token) for the bad address, signed out for the other
+	tokenv=FIREZONE_TOKEN=x
+	[ $n = outofphase ] && tokenv=FZ_UNUSED=1
+	ns_bg "$V" "$T/v-$n.log" env "$tokenv" "$TUNNELD" \
+		--socket "$T/v-$n.sock" --state-dir "$T" --firezone-id v \
+		--token-path "$T/none" --api-url "ws://127.0.0.1:9" \
+		--user nobody --controld "$W/controld-$n" --dns-control disabled \
+		--seccomp off --log-format json --log-filter info
+	vp=$BG_PID
+	case $n in
+	badaddr) want="violated the IPC protocol on its control channel (INTERFACE with an address that is not one)" ;;
+	*) want="INTERFACE from fz-controld in phase CONFIGURED" ;;
+	esac
+	ns_wait_for grep -q "$want" "$T/v-$n.log" ||
+		{ tail -5 "$T/v-$n.log"; fail "$n: INTERFACE not refused"; }
+	ns_wait_for sh -c "'$FZCTL' --socket '$T/v-$n.sock' status | grep -q 'pid .*restarted 1 time'" ||
+		fail "$n: fz-controld not restarted"
+	ip -n "$V" -4 addr show dev tun-firezone | grep -q 'inet ' &&
+		fail "$n: an address was configured"
+	kill "$vp"
+	ns_wait_for sh -c "! kill -0 $vp" || fail "$n: fz-tunneld does not stop"
+done
+ns_log "ok: INTERFACE with a bad address, or before a sign-in: violation, killed, restarted"
 exit 0
