@@ -43,6 +43,7 @@
 #define PHX_BACKOFF_MAX_MS		60000
 #define PHX_BACKOFF_MULTIPLIER		1.5
 #define PHX_BACKOFF_JITTER		0.5	/* randomization factor */
+#define PHX_RETRY_AFTER_MAX_S		86400	/* a longer Retry-After is cut */
 
 enum phx_component { PHX_CLIENT, PHX_GATEWAY, PHX_RELAY };
 
