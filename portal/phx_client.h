@@ -44,6 +44,9 @@
 #define PHX_BACKOFF_MULTIPLIER		1.5
 #define PHX_BACKOFF_JITTER		0.5	/* randomization factor */
 #define PHX_RETRY_AFTER_MAX_S		86400	/* a longer Retry-After is cut */
+/* max_partition_ms defaults (§1.4); the headless client has none. */
+#define PHX_GATEWAY_MAX_PARTITION_MS	(24ULL * 3600 * 1000)
+#define PHX_RELAY_MAX_PARTITION_MS	(24ULL * 3600 * 1000)
 
 enum phx_component { PHX_CLIENT, PHX_GATEWAY, PHX_RELAY };
 
