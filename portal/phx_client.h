@@ -140,7 +140,8 @@ unsigned phx_client_join_count(const struct phx_client *);
 
 /*
  * Query parameters of the WebSocket URL (§1.2).  NULL/0 fields are left
- * out.  external_id is given raw: a UUID is hashed here.
+ * out.  external_id is given raw: a UUID is hashed here.  connlib always
+ * sends a name (FIREZONE_NAME, else the host name): pass one.
  */
 struct portal_params {
 	const char	*external_id;	/* client, gateway (required) */
