@@ -38,6 +38,14 @@ tests_fuzz_fuzz_portald_config_SOURCES = tests/fuzz/fuzz_portald_config.c
 tests_fuzz_fuzz_portald_config_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_fuzz_portald_config_LDADD = $(PORTALD_LIBS)
 tests_fuzz_fuzz_portald_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+fuzz_targets += tests/fuzz/fuzz_portald_portal
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_portald_portal
+endif
+tests_fuzz_fuzz_portald_portal_SOURCES = tests/fuzz/fuzz_portald_portal.c
+tests_fuzz_fuzz_portald_portal_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS)
+tests_fuzz_fuzz_portald_portal_LDADD = $(PORTALD_LIBS)
+tests_fuzz_fuzz_portald_portal_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # The official Phoenix JavaScript client against fz-portald (node + npm).
 TESTS += tests/interop/phoenix_js.sh

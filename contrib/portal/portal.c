@@ -590,9 +590,12 @@ pd_portal_text(struct pd_portal *p, struct pd_session *s, const char *text,
 		goto out;
 	}
 	if (strcmp(f.event, "phx_leave") == 0) {
+		json_t *empty = json_object();
+
 		reply(p, s, &f, true, NULL);
-		send_frame(p, s, f.topic, "phx_close", json_object(), NULL,
+		send_frame(p, s, f.topic, "phx_close", empty, NULL,
 		    s->join_ref);
+		json_decref(empty);
 		s->joined = false;
 		if (s->role == SR_RELAY)
 			pd_presence_schedule(p, now);

@@ -347,6 +347,17 @@ START_TEST(test_client_init_v1)
 	pd_portal_text(portal, s, "[1,2", 4, 0);
 	ck_assert_int_eq(c.n, 3);
 	fconn_clear(&c);
+	/* phx_leave: ok, phx_close, then the topic is no longer joined */
+	sendf(s, PHX_V1, "client", "phx_leave", "{}", 4, 0);
+	ck_assert_int_eq(c.n, 2);
+	ck_assert_ptr_nonnull(r = got(&c, PHX_V1, "phx_close"));
+	json_decref(r);
+	sendf(s, PHX_V1, "client", "no_relays", "{}", 5, 0);
+	r = got(&c, PHX_V1, "phx_reply");
+	ck_assert_str_eq(sget(json_object_get(r, "response"), "reason"),
+	    "unmatched topic");
+	json_decref(r);
+	fconn_clear(&c);
 }
 END_TEST
 
