@@ -21,9 +21,15 @@ say() { printf '==> %s\n' "$*"; }
 install_packages() {
 	local pkgs missing=()
 	mapfile -t pkgs < <(grep -v -e '^#' -e '^[[:space:]]*$' contrib/packages.txt)
+	# A name counts as present when a package of that name is installed
+	# or an installed package provides it (NodeSource's nodejs provides
+	# npm and conflicts with Debian's).
+	local have
+	have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Provides}\n' 2>/dev/null |
+	    awk '$1 == "ii" { for (i = 2; i <= NF; i++) { sub(/[(,].*/, "", $i); if ($i != "") print $i } }' |
+	    sort -u)
 	for p in "${pkgs[@]}"; do
-		if ! dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null |
-		    grep -q '^ii'; then
+		if ! grep -qxF "$p" <<<"$have"; then
 			missing+=("$p")
 		fi
 	done

@@ -22,13 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ipc.h"
 #include "log.h"
+#include "portal.h"
 #include "privsep.h"
 
 struct controld {
@@ -42,6 +45,7 @@ struct controld {
 	char			 token[4097];	/* never logged */
 	char			 api_url[513];
 	bool			 signed_in;
+	struct cportal		*portal;	/* the session, signed in */
 	int			 status;
 };
 
@@ -68,6 +72,73 @@ send_status(struct controld *c, const char *state, const char *detail)
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending STATUS");
 }
+
+/* --- what the portal session reports, to fz-tunneld --------------------- */
+
+static void
+sink_status(void *arg, const char *state, const char *detail)
+{
+	struct controld *c = arg;
+	char d[513];
+
+	(void)ipc_text_trunc(d, sizeof(d), detail);
+	send_status(c, state, d);
+}
+
+/* requires_sign_in ends the session on both sides (ipc_msg.def). */
+static void
+sink_error(void *arg, const char *message, bool requires_sign_in)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	char d[513];
+	int rc;
+
+	(void)ipc_text_trunc(d, sizeof(d), message);
+	ipc_msg_init(&m, IPC_ERROR);
+	m.u.error.message = d;
+	m.u.error.requires_sign_in = requires_sign_in;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending ERROR");
+	if (requires_sign_in) {
+		ipc_conn_set_phase(c->conn, IPC_CONFIGURED);
+		c->signed_in = false;
+		sodium_memzero(c->token, sizeof(c->token));
+	}
+}
+
+static void
+sink_interface(void *arg, const struct ipc_interface *in)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	ipc_msg_init(&m, IPC_INTERFACE);
+	m.u.interface = *in;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending INTERFACE");
+}
+
+static void
+sink_resources(void *arg, const struct ipc_resource_list *l)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	ipc_msg_init(&m, IPC_RESOURCES);
+	m.u.resources.list = *l;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending %u resources", l->n);
+}
+
+static const struct cportal_sink sink = {
+	.status = sink_status,
+	.error = sink_error,
+	.interface = sink_interface,
+	.resources = sink_resources,
+};
 
 /*
  * Messages from fz-tunneld: one handler per type the CONTROL section of
@@ -103,8 +174,8 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	snprintf(c->api_url, sizeof(c->api_url), "%s", cf->api_url);
 	if (cf->log_filter[0] != '\0' && log_set_filter(cf->log_filter) != 0)
 		log_warnx("bad log filter from fz-tunneld");
-	log_info("%s mode, portal %s, device id %s, name %s", cf->mode,
-	    cf->api_url, cf->firezone_id, cf->name);
+	log_info("fz-controld %s: %s mode, portal %s, device id %s, name %s",
+	    PACKAGE_VERSION, cf->mode, cf->api_url, cf->firezone_id, cf->name);
 }
 
 static void
@@ -120,6 +191,10 @@ static void
 t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
+	const struct ipc_config *cf = &c->cfg.u.config;
+	struct cportal_conf pc;
+	char msg[700];
+	int rc;
 
 	ipc_conn_set_phase(conn, IPC_SIGNED_IN);
 	/* the arena holding the original is wiped (IPC_SECRET) */
@@ -130,12 +205,32 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	c->signed_in = true;
 	log_info("token received (%zu bytes); portal %s", strlen(c->token),
 	    c->api_url);
-	/*
-	 * The portal client (WebSocket + Phoenix channels) is not in this
-	 * build yet: say so instead of pretending to connect.
-	 */
-	send_status(c, "connecting", "portal signalling is not implemented "
-	    "in this build yet");
+	cportal_free(c->portal);	/* a new sign-in replaces a session */
+	c->portal = NULL;
+	if (!c->have_cfg) {		/* CONFIG could not be kept */
+		sodium_memzero(c->token, sizeof(c->token));
+		sink_error(c, "cannot connect to the portal: no configuration",
+		    false);
+		return;
+	}
+	memset(&pc, 0, sizeof(pc));
+	pc.gateway = strcmp(cf->mode, "gateway") == 0;
+	pc.api_url = c->api_url;
+	pc.token = c->token;
+	pc.firezone_id = cf->firezone_id;
+	pc.name = cf->name;
+	pc.public_key = cf->public_key;
+	pc.max_partition_s = cf->max_partition_s;
+	rc = cportal_new(c->base, &pc, &sink, c, &c->portal);
+	/* the session keeps its own copy (its X-Authorization header) */
+	sodium_memzero(c->token, sizeof(c->token));
+	if (rc != 0) {
+		snprintf(msg, sizeof(msg), "cannot connect to the portal %s: "
+		    "%s", c->api_url, rc == -EINVAL ? "bad portal URL, "
+		    "token or device parameters" : strerror(-rc));
+		log_warnx("%s", msg);
+		sink_error(c, msg, false);
+	}
 }
 
 static void
@@ -146,6 +241,8 @@ t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	int rc;
 
 	(void)m;
+	cportal_free(c->portal);
+	c->portal = NULL;
 	sodium_memzero(c->token, sizeof(c->token));
 	c->signed_in = false;
 	ipc_conn_set_phase(conn, IPC_CONFIGURED);
@@ -237,24 +334,47 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(c->base);
 }
 
+/* Takes nr out of the list again (a base entry this process must not use). */
+static void
+seccomp_list_remove(struct seccomp_list *l, int nr)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->nr[i] == nr) {
+			l->nr[i] = l->nr[--l->n];
+			return;
+		}
+}
+
 /*
  * The syscalls fz-controld may make once running: the base set (I/O on
- * fds it holds, the event loop, memory, time, signals, exit), plus
- * outbound sockets for the portal, ICE and TURN.  No exec, fork, clone,
- * ptrace, mount, setuid, module or BPF calls.
+ * fds it holds, the event loop, memory, time, signals, exit) without
+ * opening or looking up files (everything it reads from disk, the TLS
+ * trust store, resolv.conf and hosts, was read before: cportal_prepare),
+ * plus outbound sockets for the portal (TCP), the bootstrap resolver (UDP
+ * and TCP DNS), ICE and TURN, of the Internet families only.  No exec,
+ * fork, clone, ptrace, mount, setuid, module or BPF calls.
  */
 static int
 install_seccomp(enum seccomp_default dflt)
 {
+	/* connect, options (TCP_NODELAY, SO_MARK, SO_ERROR), addresses */
 	static const int net[] = {
-		SYS_socket, SYS_connect, SYS_bind, SYS_getsockname,
+		SYS_connect, SYS_bind, SYS_getsockname,
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
-		SYS_socketpair,
+	};
+	static const uint32_t families[] = { AF_INET, AF_INET6 };
+	/* the base set's file calls: nothing is opened after start-up */
+	static const int files[] = {
+		SYS_openat, SYS_newfstatat, SYS_statx,
+#ifdef SYS_open
+		SYS_open, SYS_stat, SYS_access,
+#endif
 	};
 	/*
-	 * ioctl by request only, never TIOCSTI and friends.  Traced, this
-	 * build makes none; libevent's evbuffer_read sizes reads with
-	 * FIONREAD (the portal client's bufferevents).
+	 * ioctl by request only, never TIOCSTI and friends.  libevent's
+	 * evbuffer_read sizes reads with FIONREAD (the portal connection).
 	 */
 	static const uint32_t ioctls[] = { FIONREAD };
 	struct seccomp_list l;
@@ -262,15 +382,16 @@ install_seccomp(enum seccomp_default dflt)
 
 	seccomp_list_init(&l);
 	seccomp_list_allow_base(&l);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		seccomp_list_remove(&l, files[i]);
 	seccomp_list_allow_arg(&l, SYS_ioctl, 1, ioctls,
 	    sizeof(ioctls) / sizeof(ioctls[0]));
+	seccomp_list_allow_arg(&l, SYS_socket, 0, families,
+	    sizeof(families) / sizeof(families[0]));
 	for (i = 0; i < sizeof(net) / sizeof(net[0]); i++)
 		seccomp_list_allow(&l, net[i]);
-	/* getaddrinfo and TLS read a few files */
-	seccomp_list_allow(&l, SYS_getdents64);
-	seccomp_list_allow(&l, SYS_readlink);
-	seccomp_list_allow(&l, SYS_getresuid);
-	seccomp_list_allow(&l, SYS_getresgid);
+	/* glibc's qsort sizes its buffer by the memory installed */
+	seccomp_list_allow(&l, SYS_sysinfo);
 	return seccomp_list_install(&l, dflt);
 }
 
@@ -417,6 +538,13 @@ main(int argc, char *argv[])
 	sigs[1] = evsignal_new(c.base, SIGINT, on_signal, &c);
 	event_add(sigs[0], NULL);
 	event_add(sigs[1], NULL);
+	/* What the portal connection reads from disk, before the sandbox. */
+	if ((rc = cportal_prepare(c.base)) != 0) {
+		log_errorc(-rc, "preparing the portal connection");
+		return 1;
+	}
+	/* glibc reads /etc/localtime once, on a log line's gmtime_r: now */
+	tzset();
 	if (use_seccomp && (rc = install_seccomp(sc)) != 0) {
 		log_errorc(-rc, "seccomp");
 		return 1;
@@ -434,6 +562,8 @@ main(int argc, char *argv[])
 	}
 	c.status = 1;
 	event_base_dispatch(c.base);
+	cportal_free(c.portal);
+	cportal_unprepare();
 	if (c.conn != NULL)
 		ipc_conn_free(c.conn);
 	if (c.dconn != NULL)

@@ -1,6 +1,19 @@
 # SPDX-License-Identifier: ISC
 sbin_PROGRAMS += fz-controld
-fz_controld_SOURCES = controld/controld.c
+fz_controld_SOURCES = controld/controld.c controld/portal.c controld/portal.h
 fz_controld_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/ipc $(LIBEVENT_CFLAGS) \
-	$(SODIUM_CFLAGS) $(MSGPACK_CFLAGS)
-fz_controld_LDADD = $(IPC_LIBS) $(SODIUM_LIBS)
+	$(SODIUM_CFLAGS) $(MSGPACK_CFLAGS) $(PORTAL_CFLAGS) $(WS_CFLAGS_ALL)
+fz_controld_LDADD = $(IPC_LIBS) libfzportal.a libfzws.a $(PORTAL_LIBS) \
+	$(WS_LIBS_ALL) $(SODIUM_LIBS)
+
+# The portal session against a fake portal on loopback (no root).
+check_PROGRAMS += tests/unit/check_controld_portal
+UNIT_TESTS += tests/unit/check_controld_portal
+TESTS += tests/unit/check_controld_portal
+tests_unit_check_controld_portal_SOURCES = \
+	tests/unit/check_controld_portal.c controld/portal.c
+tests_unit_check_controld_portal_CFLAGS = $(CHECK_CFLAGS_ALL) \
+	-I$(top_srcdir)/ipc -I$(top_srcdir)/controld $(PORTAL_CFLAGS) \
+	$(WS_CFLAGS_ALL) $(SODIUM_CFLAGS)
+tests_unit_check_controld_portal_LDADD = $(IPC_LIBS) libfzportal.a \
+	libfzws.a $(PORTAL_LIBS) $(WS_LIBS_ALL) $(SODIUM_LIBS) $(CHECK_LIBS)

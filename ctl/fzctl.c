@@ -102,14 +102,15 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 {
 	if (c->json) {
 		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
-		    "s:s, s:i, s:i, s:I, s:s}",
+		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s}",
 		    "state", t->state, "detail", t->detail, "mode", t->mode,
 		    "signed_in", t->signed_in, "api_url", t->api_url,
 		    "account", t->account, "firezone_id", t->firezone_id,
 		    "interface", t->interface, "log_filter", t->log_filter,
 		    "controld_pid", t->controld_pid,
 		    "controld_restarts", (int)t->controld_restarts,
-		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version));
+		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version,
+		    "ipv4", t->ipv4, "ipv6", t->ipv6));
 		return;
 	}
 	if (*t->detail)
@@ -124,6 +125,9 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		printf("account:      %s\n", esc(t->account));
 	printf("device id:    %s\n", esc(t->firezone_id));
 	printf("interface:    %s\n", esc(t->interface));
+	if (*t->ipv4 || *t->ipv6)
+		printf("addresses:    %s%s%s\n", esc(t->ipv4),
+		    *t->ipv4 && *t->ipv6 ? " " : "", esc(t->ipv6));
 	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",
@@ -133,6 +137,23 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		    t->controld_restarts);
 	printf("uptime:       %llu s\n", (unsigned long long)t->uptime_s);
 	printf("version:      %s\n", esc(t->version));
+}
+
+/* The sites of a resource ("hq, branch") as a JSON array of names. */
+static json_t *
+sites_json(const char *sites)
+{
+	json_t *a = json_array();
+	const char *p = sites, *e;
+
+	while (a != NULL && *p != '\0') {
+		e = strstr(p, ", ");
+		if (e == NULL)
+			e = p + strlen(p);
+		json_array_append_new(a, json_stringn(p, (size_t)(e - p)));
+		p = *e != '\0' ? e + 2 : e;
+	}
+	return a;
 }
 
 static void
@@ -145,8 +166,9 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 
 		for (i = 0; i < l->n; i++)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
-			    "s:s, s:s}", "id", l->r[i].id, "type", l->r[i].type,
-			    "address", l->r[i].address, "name", l->r[i].name,
+			    "s:s, s:o, s:s}", "id", l->r[i].id, "name",
+			    l->r[i].name, "type", l->r[i].type, "address",
+			    l->r[i].address, "sites", sites_json(l->r[i].sites),
 			    "status", l->r[i].status));
 		print_json(a);
 		return;
@@ -155,10 +177,12 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 		printf("no resources\n");
 		return;
 	}
-	printf("%-8s %-32s %-24s %s\n", "TYPE", "ADDRESS", "NAME", "STATUS");
+	printf("%-36s %-20s %-8s %-28s %-16s %s\n", "ID", "NAME", "TYPE",
+	    "ADDRESS", "SITES", "STATUS");
 	for (i = 0; i < l->n; i++)
-		printf("%-8s %-32s %-24s %s\n", esc(l->r[i].type),
-		    esc(l->r[i].address), esc(l->r[i].name),
+		printf("%-36s %-20s %-8s %-28s %-16s %s\n", esc(l->r[i].id),
+		    esc(l->r[i].name), esc(l->r[i].type),
+		    esc(l->r[i].address), esc(l->r[i].sites),
 		    esc(l->r[i].status));
 }
 
@@ -174,9 +198,15 @@ t_tunnel_status(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 static void
 t_resources(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
+	struct ctl *c = arg;
+
 	(void)conn;
-	show_resources(arg, &m->u.resources.list);
-	finish(arg, 0);
+	show_resources(c, &m->u.resources.list);
+	if (c->cmd == CMD_EVENTS) {
+		fflush(stdout);		/* subscribed: the list as it changes */
+		return;
+	}
+	finish(c, 0);
 }
 
 static void

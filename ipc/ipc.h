@@ -21,7 +21,7 @@
 #include "buf.h"
 
 #define IPC_VERSION		1
-#define IPC_MAX_FRAME		(8 * 1024 * 1024)	/* any type's wire_max */
+#define IPC_MAX_FRAME		(12 * 1024 * 1024)	/* any type's wire_max */
 #define IPC_MAX_QUEUE		(2 * 1024 * 1024)	/* unsent bytes */
 #define IPC_DGRAM_QUEUE		(256 * 1024)	/* unsent, DGRAM channel */
 
@@ -72,9 +72,13 @@ void	ipc_arena_reset(struct ipc_arena *);
 /* Frees every chunk (wiping as reset does); the arena can be reused. */
 void	ipc_arena_free(struct ipc_arena *);
 
-/* The strings of one resource and their limits in bytes. */
+/*
+ * The strings of one resource and their limits in bytes.  sites: the
+ * names of the resource's sites, joined by ", " ("" none).
+ */
 #define IPC_RESOURCE_FIELDS(X)						\
-	X(id, 64) X(type, 16) X(address, 256) X(name, 256) X(status, 16)
+	X(id, 64) X(type, 16) X(address, 256) X(name, 256) X(sites, 256) \
+	X(status, 16)
 
 struct ipc_resource {
 #define IPC_RES_FIELD(n, max)	const char *n;

@@ -20,6 +20,8 @@
 #define RESOURCE_WIRE		(1 IPC_RESOURCE_FIELDS(RES_WIRE))
 #define RESOURCE_ARENA		(sizeof(struct ipc_resource) \
 				    IPC_RESOURCE_FIELDS(RES_ARENA))
+#define RES_ONE(n, max)		+ 1
+#define RESOURCE_ARITY		(0 IPC_RESOURCE_FIELDS(RES_ONE))
 
 /*
  * Per type, as constants: the field count, the largest payload (msgpack's
@@ -293,7 +295,7 @@ enc_resources(msgpack_packer *pk, const struct ipc_resource_list *l,
 	for (i = 0; i < l->n; i++) {
 		const struct ipc_resource *r = &l->r[i];
 
-		msgpack_pack_array(pk, 5);
+		msgpack_pack_array(pk, RESOURCE_ARITY);
 #define RES_ENC(n, max)	if ((rc = enc_str(pk, r->n, (max))) != 0) return rc;
 		IPC_RESOURCE_FIELDS(RES_ENC)
 #undef RES_ENC
@@ -314,7 +316,7 @@ dec_resources(struct rbuf *rb, struct ipc_resource_list *l, uint32_t max,
 	if (n > 0 && r == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (mp_get_array(rb, &k) != 0 || k != 5)
+		if (mp_get_array(rb, &k) != 0 || k != RESOURCE_ARITY)
 			return -EBADMSG;
 #define RES_DEC(f, max)	if (mp_get_text(rb, (max), a, &r[i].f) != 0) \
 				return -EBADMSG;

@@ -305,8 +305,9 @@ fail(struct phx_client *c, uint64_t now, bool close, long retry_after_s,
 	if (close && has_connection(c))
 		push_action(c, PHX_ACT_CLOSE);
 	reset_connection(c);
-	if (retry_after_s >= 0)
-		delay = (uint64_t)retry_after_s * 1000;
+	if (retry_after_s >= 0)		/* bounded: a day at most */
+		delay = (uint64_t)(retry_after_s < PHX_RETRY_AFTER_MAX_S ?
+		    retry_after_s : PHX_RETRY_AFTER_MAX_S) * 1000;
 	else if (!backoff_next(c, now, &delay)) {
 		fatal(c, close, PHX_FATAL_MAX_RETRIES, reason);
 		return;

@@ -43,6 +43,10 @@
 #define PHX_BACKOFF_MAX_MS		60000
 #define PHX_BACKOFF_MULTIPLIER		1.5
 #define PHX_BACKOFF_JITTER		0.5	/* randomization factor */
+#define PHX_RETRY_AFTER_MAX_S		86400	/* a longer Retry-After is cut */
+/* max_partition_ms defaults (§1.4); the headless client has none. */
+#define PHX_GATEWAY_MAX_PARTITION_MS	(24ULL * 3600 * 1000)
+#define PHX_RELAY_MAX_PARTITION_MS	(24ULL * 3600 * 1000)
 
 enum phx_component { PHX_CLIENT, PHX_GATEWAY, PHX_RELAY };
 
@@ -136,7 +140,8 @@ unsigned phx_client_join_count(const struct phx_client *);
 
 /*
  * Query parameters of the WebSocket URL (§1.2).  NULL/0 fields are left
- * out.  external_id is given raw: a UUID is hashed here.
+ * out.  external_id is given raw: a UUID is hashed here.  connlib always
+ * sends a name (FIREZONE_NAME, else the host name): pass one.
  */
 struct portal_params {
 	const char	*external_id;	/* client, gateway (required) */

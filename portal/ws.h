@@ -175,7 +175,9 @@ const char *ws_http_req_header(const struct ws_http_req *, const char *name);
 struct ws_reply {
 	int		 status;	/* 200..599 */
 	const char	*content_type;	/* NULL: no body type ("text/plain") */
-	const char	*body;		/* copied; may be NULL */
+	const char	*body;		/* may be NULL; read (and copied) after
+					   on_request returns, so it must
+					   outlive the call: not on its stack */
 	size_t		 body_len;
 	long		 retry_after_s;	/* -1: no Retry-After */
 };

@@ -33,6 +33,8 @@ tests_unit_check_privsep_LDADD = $(CHECK_LDADD)
 dist_noinst_SCRIPTS += tests/netns/lib.sh
 TESTS += tests/netns/selftest.sh
 dist_noinst_SCRIPTS += tests/netns/selftest.sh
+TESTS += tests/netns/portal.sh
+dist_noinst_SCRIPTS += tests/netns/portal.sh
 
 # Fuzz targets: built with --enable-fuzzing (CC=clang), run by tests/run-fuzz.sh.
 fuzz_targets += tests/fuzz/fuzz_rbuf tests/fuzz/fuzz_addr \

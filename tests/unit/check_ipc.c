@@ -28,9 +28,9 @@
 static char pool[64][64];
 static unsigned pool_next;
 static struct ipc_resource fill_res[3] = {
-	{ "id0", "dns", "*.corp0", "name 0", "online" },
-	{ "id1", "cidr", "10.0.0.0/8", "name 1", "offline" },
-	{ "id2", "internet", "", "name 2", "unknown" },
+	{ "id0", "dns", "*.corp0", "name 0", "hq", "online" },
+	{ "id1", "cidr", "10.0.0.0/8", "name 1", "hq, branch", "offline" },
+	{ "id2", "internet", "", "name 2", "", "unknown" },
 };
 
 static const char *
@@ -243,8 +243,8 @@ p_too_many_resources(msgpack_packer *pk)
 	msgpack_pack_array(pk, 1);
 	msgpack_pack_array(pk, 10001);
 	for (int i = 0; i <= 10000; i++) {
-		msgpack_pack_array(pk, 5);
-		for (int k = 0; k < 5; k++) {
+		msgpack_pack_array(pk, 6);
+		for (int k = 0; k < 6; k++) {
 			msgpack_pack_str(pk, 1);
 			msgpack_pack_str_body(pk, "x", 1);
 		}
@@ -341,8 +341,8 @@ resource_named(uint8_t *buf, size_t cap, const char *s, size_t n)
 	msgpack_pack_uint32(&pk, IPC_RESOURCES);
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_array(&pk, 1);
-	msgpack_pack_array(&pk, 5);
-	for (int k = 0; k < 5; k++) {
+	msgpack_pack_array(&pk, 6);
+	for (int k = 0; k < 6; k++) {
 		msgpack_pack_str(&pk, k == 3 ? n : 1);
 		msgpack_pack_str_body(&pk, k == 3 ? s : "x", k == 3 ? n : 1);
 	}
@@ -413,7 +413,8 @@ START_TEST(test_encode_refuses_bad_strings)
 	struct wbuf w;
 
 	static char long_filter[514];
-	static struct ipc_resource res = { "id", "dns", "a", "n", "online" };
+	static struct ipc_resource res = { "id", "dns", "a", "n", "hq",
+	    "online" };
 
 	ipc_msg_init(&m, IPC_SET_LOG_FILTER);
 	m.u.set_log_filter.filter = "\xff\xfe";
@@ -475,18 +476,21 @@ START_TEST(test_wire_vectors)
 		0x92, 0x01, 0x93, 0x01, 0xa5, 'f', 'z', 'c', 't', 'l', 0xcd,
 		0x04, 0xd2,
 	};
-	static const uint8_t res[] = {	/* [9, [[["i","dns","a","n","s"]]]] */
-		0x92, 0x09, 0x91, 0x91, 0x95, 0xa1, 'i', 0xa3, 'd', 'n', 's',
-		0xa1, 'a', 0xa1, 'n', 0xa1, 's',
+	/* [9, [[["i","dns","a","n","h","s"]]]]: sites came before status */
+	static const uint8_t res[] = {
+		0x92, 0x09, 0x91, 0x91, 0x96, 0xa1, 'i', 0xa3, 'd', 'n', 's',
+		0xa1, 'a', 0xa1, 'n', 0xa1, 'h', 0xa1, 's',
 	};
-	static const uint8_t tstat[] = {	/* TUNNEL_STATUS, NULLs as "" */
-		0x92, 0x0b, 0x9d, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3, 0xa0, 0xa0,
+	/* TUNNEL_STATUS, NULLs as ""; ipv4 and ipv6 came last */
+	static const uint8_t tstat[] = {
+		0x92, 0x0b, 0x9f, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3, 0xa0, 0xa0,
 		0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00, 0x00, 0x01,
-		0x00, 0x00, 0x00, 0x00, 0xa0,
+		0x00, 0x00, 0x00, 0x00, 0xa0, 0xa0, 0xa0,
 	};
 	static uint8_t b[256];
 	static struct ipc_msg m, d;
-	static const struct ipc_resource r = { "i", "dns", "a", "n", "s" };
+	static const struct ipc_resource r = { "i", "dns", "a", "n", "h",
+	    "s" };
 	size_t n;
 
 	ipc_msg_init(&m, IPC_STATUS);
@@ -551,7 +555,7 @@ START_TEST(test_many_resources)
 		names[i][253] = '\0';
 		memcpy(names[i], ids[i], strlen(ids[i]));
 		r[i] = (struct ipc_resource){ ids[i], "dns", names[i],
-		    names[i], "online" };
+		    names[i], names[i] + 3, "online" };
 	}
 	ipc_msg_init(&m, IPC_RESOURCES);
 	m.u.resources.list.n = 10000;
@@ -696,6 +700,115 @@ START_TEST(test_arena)
 }
 END_TEST
 
+/* An INTERFACE frame: [type, [ipv4, ipv6, search_domain, do53]]. */
+static size_t
+interface_with(uint8_t *buf, size_t cap, const char *const f[4],
+    const size_t len[4], int nfields)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_INTERFACE);
+	msgpack_pack_array(&pk, (size_t)nfields);
+	for (int k = 0; k < nfields; k++) {
+		if (f[k % 4] == NULL) {
+			msgpack_pack_uint32(&pk, 7);
+			continue;
+		}
+		msgpack_pack_str(&pk, len[k % 4]);
+		msgpack_pack_str_body(&pk, f[k % 4], len[k % 4]);
+	}
+	n = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, n);
+	msgpack_sbuffer_destroy(&sb);
+	return n;
+}
+
+/*
+ * INTERFACE (the portal's tunnel addresses, search domain and Do53
+ * servers) and the sites of a resource: exact fields, limits, text
+ * rules; only fz-controld sends INTERFACE, and only signed in.
+ */
+START_TEST(test_interface_and_sites)
+{
+	static uint8_t b[4096];
+	static struct ipc_msg m, d;
+	static char longname[300];
+	const char *f[4] = { "100.64.0.3", "fd00:2021:1111::3", "corp.test",
+	    "10.0.0.53, 10.0.0.54" };
+	size_t len[4], n, cut;
+
+	for (int k = 0; k < 4; k++)
+		len[k] = strlen(f[k]);
+	n = interface_with(b, sizeof(b), f, len, 4);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_int_eq(d.type, IPC_INTERFACE);
+	ck_assert_str_eq(d.u.interface.ipv4, "100.64.0.3");
+	ck_assert_str_eq(d.u.interface.ipv6, "fd00:2021:1111::3");
+	ck_assert_str_eq(d.u.interface.search_domain, "corp.test");
+	ck_assert_str_eq(d.u.interface.upstream_do53, "10.0.0.53, 10.0.0.54");
+	for (cut = 0; cut < n; cut++)		/* every truncation */
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* arity 3 and 5, a number for a string, a newline, over 64 bytes */
+	n = interface_with(b, sizeof(b), f, len, 3);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = interface_with(b, sizeof(b), f, len, 5);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	f[1] = NULL;
+	n = interface_with(b, sizeof(b), f, len, 4);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	f[1] = "fd00::1";
+	len[1] = 7;
+	f[2] = "corp.test\nMAINPID=1";
+	len[2] = strlen(f[2]);
+	n = interface_with(b, sizeof(b), f, len, 4);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	memset(longname, '1', 65);
+	f[2] = "";
+	len[2] = 0;
+	f[0] = longname;
+	len[0] = 65;
+	n = interface_with(b, sizeof(b), f, len, 4);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+
+	/* the catalogue: from fz-controld only, signed in only */
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_INTERFACE, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_INTERFACE, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_INTERFACE, IPC_T));
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_INTERFACE),
+	    IPC_SIGNED_IN);
+
+	/* sites: text up to 256 bytes, round trip; 257 refused both ways */
+	{
+		struct ipc_resource r = { "i", "cidr", "10.0.0.0/8", "lan",
+		    longname, "online" };
+
+		memset(longname, 's', 256);
+		longname[256] = '\0';
+		ipc_msg_init(&m, IPC_RESOURCES);
+		m.u.resources.list.n = 1;
+		m.u.resources.list.r = &r;
+		n = enc(&m, b, sizeof(b));
+		ck_assert_int_eq(dec(b, n, &d), 0);
+		ck_assert_str_eq(d.u.resources.list.r[0].sites, longname);
+		ck_assert_str_eq(d.u.resources.list.r[0].status, "online");
+		/* make the encoded sites one byte longer by hand */
+		longname[256] = 's';
+		longname[257] = '\0';
+		{
+			struct wbuf w;
+
+			wbuf_init(&w, b, sizeof(b));
+			ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+		}
+	}
+}
+END_TEST
+
 /* The message struct no longer carries its strings. */
 START_TEST(test_msg_is_small)
 {
@@ -753,6 +866,7 @@ START_TEST(test_handler_tables)
 	static const struct ipc_handler ok[] = {	/* tunneld from controld */
 		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
 		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
+		{ IPC_INTERFACE, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
@@ -1020,7 +1134,8 @@ START_TEST(test_conn_large_frame)
 
 	memset(name, 'n', 253);
 	for (i = 0; i < 10000; i++)
-		r[i] = (struct ipc_resource){ "id", "dns", name, name, "online" };
+		r[i] = (struct ipc_resource){ "id", "dns", name, name, "hq",
+		    "online" };
 	r[9999].name = "the last";
 	pair(&t, IPC_T, &c, IPC_C, NULL);
 	run();
@@ -1778,6 +1893,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_permissions);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_handler_tables);
+	tcase_add_test(tc, test_interface_and_sites);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);

@@ -5,6 +5,7 @@
  * the fatal cases; the WebSocket URL and the User-Agent.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,6 +384,12 @@ START_TEST(retry_after_overrides)
 	phx_client_pop_action(c);
 	phx_client_http_error(c, 409, NULL, 0, 0, now + 1000);
 	ck_assert_uint_eq(phx_client_deadline(c), now + 1000);
+	/* An absurd Retry-After is cut to a day. */
+	phx_client_tick(c, now + 1000);
+	phx_client_pop_action(c);
+	phx_client_http_error(c, 503, NULL, 0, LONG_MAX, now + 1000);
+	ck_assert_uint_eq(phx_client_deadline(c),
+	    now + 1000 + PHX_RETRY_AFTER_MAX_S * 1000ULL);
 	phx_client_free(c);
 }
 END_TEST

@@ -193,6 +193,22 @@ nl_addr_add(struct nlconf *n, int ifindex, const struct fz_cidr *c)
 }
 
 int
+nl_addr_del(struct nlconf *n, int ifindex, const struct fz_cidr *c)
+{
+	unsigned i;
+	int rc = addr_op(n, ifindex, c, false);
+
+	for (i = 0; i < n->n; i++) {
+		if (!n->items[i].is_route && n->items[i].ifindex == ifindex &&
+		    memcmp(&n->items[i].c, c, sizeof(*c)) == 0) {
+			n->items[i] = n->items[--n->n];
+			break;
+		}
+	}
+	return rc;
+}
+
+int
 nl_route_add(struct nlconf *n, int ifindex, const struct fz_cidr *c)
 {
 	int rc;

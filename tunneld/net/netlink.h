@@ -18,6 +18,9 @@ int	nl_link_up(struct nlconf *, int ifindex, int mtu)
 /* An address with its prefix length (host bits kept), e.g. 10.0.0.1/24. */
 int	nl_addr_add(struct nlconf *, int ifindex, const struct fz_cidr *)
 	    __attribute__((warn_unused_result));
+/* Removes an address nl_addr_add added (and forgets it). */
+int	nl_addr_del(struct nlconf *, int ifindex, const struct fz_cidr *)
+	    __attribute__((warn_unused_result));
 int	nl_route_add(struct nlconf *, int ifindex, const struct fz_cidr *)
 	    __attribute__((warn_unused_result));
 int	nl_route_del(struct nlconf *, int ifindex, const struct fz_cidr *)

@@ -57,6 +57,31 @@ frontend_broadcast(struct svc *s, const char *kind, const char *detail)
 	}
 }
 
+void
+frontend_push_resources(struct svc *s)
+{
+	struct ipc_msg m;
+	char d[32];
+	int i;
+
+	ipc_msg_init(&m, IPC_RESOURCES);
+	if (s->resources->m.type == IPC_RESOURCES)
+		m.u.resources.list = s->resources->m.u.resources.list;
+	for (i = 0; i < MAX_FRONTENDS; i++) {
+		struct frontend *f = &s->fe[i];
+
+		if (!f->used || !f->subscribed)
+			continue;
+		if (ipc_send(f->conn, &m) == -ENOBUFS) {
+			log_warnx("front end pid %d does not read its events; "
+			    "disconnecting it", (int)f->pid);
+			fe_free(f);
+		}
+	}
+	snprintf(d, sizeof(d), "%u", m.u.resources.list.n);
+	frontend_broadcast(s, "resources", d);
+}
+
 /* --- front ends -------------------------------------------------------- */
 
 static void
@@ -105,6 +130,8 @@ fe_status(struct svc *s, struct frontend *f)
 	m.u.tunnel_status.uptime_s = time_mono_ns() / 1000000000ULL -
 	    s->start_s;
 	m.u.tunnel_status.version = PACKAGE_VERSION;
+	m.u.tunnel_status.ipv4 = s->iface.ipv4;
+	m.u.tunnel_status.ipv6 = s->iface.ipv6;
 	fe_send(f, &m);
 }
 
@@ -246,6 +273,8 @@ f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	sodium_memzero(s->st.token, sizeof(s->st.token));
 	s->st.has_token = false;
 	supervise_sign_out(s);
+	svc_session_clear(s);
+	frontend_push_resources(s);
 	log_info("signed out by uid %u", (unsigned)f->uid);
 	svc_set_state(s, SVC_SIGNED_OUT, "");
 	fe_result(f, 0, "signed out");

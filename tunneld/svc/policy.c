@@ -24,6 +24,7 @@ static const struct {
 	[SVC_CONNECTING]	= { "connecting",	true },
 	[SVC_ONLINE]		= { "online",		true },
 	[SVC_RESTARTING]	= { "restarting",	false },
+	[SVC_RECONNECTING]	= { "reconnecting",	true },
 };
 
 const char *

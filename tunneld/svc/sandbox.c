@@ -68,6 +68,7 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_bind, SYS_connect, SYS_getsockname,
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
 		SYS_socketpair, SYS_readlink,
+		SYS_sysinfo,	/* fz-controld: glibc's qsort (portal) */
 	};
 	/*
 	 * Service mode: spawning fz-controld.  fork, fds, session, becoming

@@ -75,6 +75,101 @@ svc_set_state(struct svc *s, enum svc_state st, const char *detail)
 	notify_status("", state, detail);
 }
 
+/* --- the portal's interface --------------------------------------------- */
+
+/* A host address ("100.64.0.3") as a /32 or /128 of the family; "" none. */
+static int
+host_addr(const char *s, int family, struct fz_cidr *out, bool *has)
+{
+	struct fz_cidr c;
+
+	if (*s == '\0') {
+		*has = false;
+		return 0;
+	}
+	if (strchr(s, '/') != NULL || cidr_parse(s, true, &c) != 0 ||
+	    c.family != family)
+		return -EINVAL;
+	*out = c;
+	*has = true;
+	return 0;
+}
+
+/* Replaces one configured address by another (either may be absent). */
+static int
+swap_addr(struct svc *s, bool *had, struct fz_cidr *cur, bool has,
+    const struct fz_cidr *want)
+{
+	int rc;
+
+	if (*had && has && memcmp(cur, want, sizeof(*cur)) == 0)
+		return 0;
+	if (*had) {
+		if ((rc = nl_addr_del(s->nl, s->tun->ifindex, cur)) != 0 &&
+		    rc != -ENOENT)
+			log_warnc(-rc, "%s: removing the old address",
+			    s->tun->name);
+		*had = false;
+	}
+	if (!has)
+		return 0;
+	rc = nl_addr_add(s->nl, s->tun->ifindex, want);
+	if (rc != 0 && rc != -EEXIST)
+		return rc;
+	*cur = *want;
+	*had = true;
+	return 0;
+}
+
+int
+svc_interface_apply(struct svc *s, const struct ipc_interface *in)
+{
+	struct svc_iface *f = &s->iface;
+	struct fz_cidr v4, v6;
+	bool has4, has6;
+	int rc;
+
+	if (host_addr(in->ipv4, AF_INET, &v4, &has4) != 0 ||
+	    host_addr(in->ipv6, AF_INET6, &v6, &has6) != 0)
+		return -EINVAL;
+	if (s->tun == NULL || s->nl == NULL)
+		return -ENODEV;
+	if ((rc = swap_addr(s, &f->has4, &f->v4, has4, &v4)) != 0) {
+		log_warnc(-rc, "%s: address %s", s->tun->name, in->ipv4);
+		return rc;
+	}
+	if ((rc = swap_addr(s, &f->has6, &f->v6, has6, &v6)) != 0) {
+		log_warnc(-rc, "%s: address %s", s->tun->name, in->ipv6);
+		return rc;
+	}
+	snprintf(f->ipv4, sizeof(f->ipv4), "%s", has4 ? in->ipv4 : "");
+	snprintf(f->ipv6, sizeof(f->ipv6), "%s", has6 ? in->ipv6 : "");
+	snprintf(f->search_domain, sizeof(f->search_domain), "%s",
+	    in->search_domain);
+	snprintf(f->upstream_do53, sizeof(f->upstream_do53), "%s",
+	    in->upstream_do53);
+	log_info("%s: addresses %s%s%s, search domain '%s', upstream DNS "
+	    "'%s'", s->tun->name, f->ipv4, *f->ipv4 && *f->ipv6 ? ", " : "",
+	    f->ipv6, f->search_domain, f->upstream_do53);
+	return 0;
+}
+
+void
+svc_session_clear(struct svc *s)
+{
+	struct svc_iface *f = &s->iface;
+
+	if (s->tun != NULL && s->nl != NULL) {
+		(void)swap_addr(s, &f->has4, &f->v4, false, NULL);
+		(void)swap_addr(s, &f->has6, &f->v6, false, NULL);
+	}
+	memset(f, 0, sizeof(*f));
+	if (s->resources != NULL) {
+		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
+		ipc_arena_reset(&s->resources->a);
+	}
+}
+
 /* --- bring-up ---------------------------------------------------------- */
 
 static int

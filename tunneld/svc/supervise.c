@@ -92,7 +92,15 @@ controld_greet(struct svc *s)
 	struct ipc_msg m;
 	char filter[513];
 
+	uint8_t pub[WG_KEY_LEN];
+	char pub64[45];
+
+	/* The device's public key: the portal's public_key parameter. */
+	wg_device_public_key(s->dev, pub);
+	wg_key_to_base64(pub, pub64);
 	ipc_msg_init(&m, IPC_CONFIG);
+	m.u.config.public_key = pub64;
+	m.u.config.max_partition_s = s->st.max_partition_s;
 	m.u.config.mode = s->st.gateway ? "gateway" : "client";
 	m.u.config.api_url = s->st.api_url;
 	m.u.config.firezone_id = s->st.firezone_id;
@@ -164,18 +172,51 @@ c_error(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	/* the session ended on both sides: fz-controld is CONFIGURED too */
 	if (m->u.error.requires_sign_in)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
-	if (m->u.error.requires_sign_in && !s->st.gateway) {
+	/*
+	 * Sign-in required (the portal refused the token): forget it, so that
+	 * not even a restarted fz-controld tries it again.  A client waits
+	 * for a new one (fzctl sign-in); a gateway, which takes its token
+	 * only at start, until it is restarted with another.
+	 */
+	if (m->u.error.requires_sign_in) {
 		sodium_memzero(s->st.token, sizeof(s->st.token));
 		s->st.has_token = false;
+		svc_session_clear(s);
+		frontend_push_resources(s);
 		svc_set_state(s, SVC_SIGNED_OUT, m->u.error.message);
 	}
+}
+
+/* The portal's tunnel addresses and DNS settings: configure the TUN. */
+static void
+c_interface(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	const struct ipc_interface *in = &m->u.interface;
+	char d[200];
+	int rc;
+
+	(void)c;
+	if ((rc = svc_interface_apply(s, in)) == -EINVAL) {
+		controld_violation(s, "control", "INTERFACE with an address "
+		    "that is not one");
+		return;
+	}
+	if (rc != 0) {
+		snprintf(d, sizeof(d), "cannot configure the tunnel "
+		    "addresses: %s", strerror(-rc));
+		frontend_broadcast(s, "error", d);
+		return;
+	}
+	snprintf(d, sizeof(d), "%s%s%s", s->iface.ipv4,
+	    *s->iface.ipv4 && *s->iface.ipv6 ? " " : "", s->iface.ipv6);
+	frontend_broadcast(s, "interface", d);
 }
 
 static void
 c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct svc *s = arg;
-	char d[32];
 	int rc;
 
 	(void)c;
@@ -183,8 +224,7 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		log_warnc(-rc, "keeping %u resources", m->u.resources.list.n);
 		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 	}
-	snprintf(d, sizeof(d), "%u", s->resources->m.u.resources.list.n);
-	frontend_broadcast(s, "resources", d);
+	frontend_push_resources(s);
 }
 
 /* fz-controld has read SIGN_OUT: nothing of the session can follow. */
@@ -203,6 +243,7 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_ERROR,		c_error },
 	{ IPC_RESOURCES,	c_resources },
 	{ IPC_SIGNED_OUT,	c_signed_out },
+	{ IPC_INTERFACE,	c_interface },
 	IPC_HANDLERS_END
 };
 

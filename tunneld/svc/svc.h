@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "addr.h"
 #include "ipc.h"
 #include "log.h"
 #include "settings.h"
@@ -49,6 +50,7 @@ enum svc_state {
 	SVC_CONNECTING,		/* signing in to the portal */
 	SVC_ONLINE,		/* signed in (reported by fz-controld) */
 	SVC_RESTARTING,		/* fz-controld exited or could not start */
+	SVC_RECONNECTING,	/* was online; the portal connection is down */
 	SVC_STATE_COUNT
 };
 
@@ -79,6 +81,19 @@ struct frontend {
 struct resources {
 	struct ipc_msg		 m;		/* type 0 until the first */
 	struct ipc_arena	 a;
+};
+
+/*
+ * The tunnel interface as the portal assigned it (INTERFACE from
+ * fz-controld): the addresses configured on the TUN device, and what the
+ * DNS control will use.
+ */
+struct svc_iface {
+	bool			 has4, has6;	/* an address is configured */
+	struct fz_cidr		 v4, v6;	/* /32 and /128 */
+	char			 ipv4[65], ipv6[65];	/* as text, or "" */
+	char			 search_domain[257];
+	char			 upstream_do53[513];
 };
 
 struct svc {
@@ -123,6 +138,7 @@ struct svc {
 	char			 detail[513];
 	char			 account[129];
 	struct resources	*resources;	/* the last RESOURCES */
+	struct svc_iface	 iface;
 	char			 configured_filter[513];
 	uint64_t		 start_s;
 
@@ -168,6 +184,15 @@ unsigned svc_backoff_next(unsigned *backoff_ms, uint64_t up_ms);
 
 /* service.c */
 void	svc_set_state(struct svc *, enum svc_state, const char *detail);
+/*
+ * Configures the TUN device with the portal's addresses (ipv4/32,
+ * ipv6/128; the old ones removed) and keeps the DNS settings.  -EINVAL
+ * for an address that does not parse (nothing changed).
+ */
+int	svc_interface_apply(struct svc *, const struct ipc_interface *)
+	    __attribute__((warn_unused_result));
+/* Signed out: the addresses removed, resources forgotten. */
+void	svc_session_clear(struct svc *);
 
 /* frontend.c */
 int	frontend_listen(struct svc *) __attribute__((warn_unused_result));
@@ -175,6 +200,8 @@ int	frontend_start(struct svc *) __attribute__((warn_unused_result));
 void	frontend_broadcast(struct svc *, const char *kind,
 	    const char *detail);
 void	frontend_stop(struct svc *);
+/* The resource list to subscribed front ends, then a "resources" event. */
+void	frontend_push_resources(struct svc *);
 
 /* supervise.c */
 int	supervise_find(struct svc *) __attribute__((warn_unused_result));

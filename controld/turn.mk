@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: ISC
+# controld/turn: sans-I/O module (see its header).
