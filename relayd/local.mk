@@ -54,10 +54,12 @@ TESTS += tests/interop/relay.sh
 dist_noinst_SCRIPTS += tests/interop/relay.sh tests/interop/aioice_turn.py \
 	tests/bench/relay
 
-# Joining a portal: a scripted relay socket (root; a namespace).
-TESTS += tests/interop/relay_portal.sh
+# Joining a portal: a scripted relay socket, then fz-portald with a client
+# that reads the relay's credentials from init (root; a namespace).
+TESTS += tests/interop/relay_portal.sh tests/interop/relay_portald.sh
 dist_noinst_SCRIPTS += tests/interop/relay_portal.sh \
-	tests/interop/fake_portal.py
+	tests/interop/fake_portal.py tests/interop/relay_portald.sh \
+	tests/interop/portal_client.py
 
 # The XDP program under BPF_PROG_TEST_RUN (root; exits 77 otherwise).
 check_PROGRAMS += tests/unit/check_xdp
