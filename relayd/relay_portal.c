@@ -42,7 +42,6 @@ struct relay_portal {
 	pthread_t		 thr;
 	bool			 running;
 	bool			 stopping;	/* on_stop ran: leave at close */
-	bool			 failed;	/* FATAL seen */
 };
 
 static uint64_t
@@ -174,7 +173,6 @@ handle_event(struct relay_portal *p, struct phx_event *ev)
 		    MP_RECONNECTING : MP_CONNECTING);
 		log_errorx("portal connection failed for good (%s): exiting",
 		    ev->reason != NULL ? ev->reason : "fatal");
-		p->failed = true;
 		if (write(p->done_fd, &one, sizeof(one)) != sizeof(one))
 			log_warn("done eventfd");
 		break;
