@@ -21,7 +21,8 @@
 #    CA from SSL_CERT_FILE and a name from the namespace's /etc/hosts, or
 #    (positional token) one a name server answers over UDP
 #  - SIGTERM: a close frame, exit 0; a token the portal refuses (401
-#    invalid_token): exit 1 without retrying
+#    invalid_token): exit 1 without retrying; no portal within the first
+#    join's 15 s budget: exit 1
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 for t in curl openssl; do
@@ -230,6 +231,15 @@ n=$(($(wc -l <"$T/p/log") - n0))
 [ $n = 1 ] || ns_fail "a refused token was tried $n times"
 grep -q 'wrong' "$T/relay3.log" && ns_fail "the token is in the log"
 ns_log "ok: 401 invalid_token: exit 1 after one attempt"
+
+# --- no portal at all: the 15 s first-join budget spent, exit 1 --------------------------
+t0=$(date +%s)
+X env FIREZONE_API_URL=ws://127.0.0.1:9 FIREZONE_TOKEN="$TOKEN" timeout 40 \
+	"$RELAY" "${relay_flags[@]}" >"$T/relay5.log" 2>&1
+rc=$? dt=$(($(date +%s) - t0))
+[ $rc = 1 ] && [ $dt -ge 13 ] && [ $dt -le 25 ] ||
+	{ tail -3 "$T/relay5.log"; ns_fail "an unreachable portal: exit $rc after $dt s"; }
+ns_log "ok: an unreachable portal: exit 1 after $dt s (the first join's 15 s budget)"
 
 # --- without a token: no portal, ready at once (today's behaviour) -------------------
 ns_bg "$N" "$T/relay4.log" env -u FIREZONE_TOKEN "$RELAY" "${relay_flags[@]}" \
