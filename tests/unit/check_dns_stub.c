@@ -579,6 +579,68 @@ START_TEST(test_forward_and_cache)
 }
 END_TEST
 
+/* A cached answer too big for a plain UDP query: header, question, TC. */
+START_TEST(test_truncation)
+{
+	struct dns_stub *s = setup();
+	struct dns_stub_out r, a;
+	uint8_t fwd[4096], ans[4096], out[4096];
+	ldns_pkt *q, *big;
+	uint8_t *wire;
+	size_t len, i;
+
+	r = run(s, "www.other.test", LDNS_RR_TYPE_A, &sentinel4, T0, fwd,
+	    sizeof(fwd));
+	q = parse(fwd, r.len);
+	big = ldns_pkt_clone(q);
+	ldns_pkt_set_qr(big, true);
+	for (i = 0; i < 40; i++) {
+		ldns_rr *rr = NULL;
+		char text[128];
+
+		snprintf(text, sizeof(text), "www.other.test. 300 IN A "
+		    "192.0.2.%zu", i + 1);
+		ck_assert_int_eq(ldns_rr_new_frm_str(&rr, text, 0, NULL,
+		    NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(big, LDNS_SECTION_ANSWER, rr);
+	}
+	ck_assert_int_eq(ldns_pkt2wire(&wire, big, &len), LDNS_STATUS_OK);
+	ck_assert_uint_gt(len, 512);
+	memcpy(ans, wire, len);
+	free(wire);
+	ldns_pkt_free(q);
+	ldns_pkt_free(big);
+	ck_assert_int_eq(dns_stub_upstream_answer(s, ans, len, &upstream4.sa,
+	    T0, out, sizeof(out), &a), 0);
+	ck_assert_uint_eq(a.len, len);
+
+	/* from the cache over UDP: truncated; over TCP: whole */
+	{
+		uint8_t qb[512];
+		size_t qlen = make_query("www.other.test", LDNS_RR_TYPE_A, 9,
+		    qb);
+		ldns_pkt *p;
+
+		ck_assert_int_eq(dns_stub_query(s, qb, qlen, &client.sa,
+		    &sentinel4.sa, 0, T0, out, sizeof(out), &r), 0);
+		ck_assert_int_eq(r.verdict, DNS_STUB_REPLY);
+		ck_assert_uint_le(r.len, 512);
+		p = parse(out, r.len);
+		ck_assert(ldns_pkt_tc(p));
+		ck_assert_uint_eq(ldns_pkt_ancount(p), 0);
+		ck_assert_uint_eq(ldns_pkt_qdcount(p), 1);
+		ldns_pkt_free(p);
+		ck_assert_int_eq(dns_stub_query(s, qb, qlen, &client.sa,
+		    &sentinel4.sa, DNS_STUB_TCP, T0, out, sizeof(out), &r), 0);
+		p = parse(out, r.len);
+		ck_assert(!ldns_pkt_tc(p));
+		ck_assert_uint_eq(ldns_pkt_ancount(p), 40);
+		ldns_pkt_free(p);
+	}
+	dns_stub_free(s);
+}
+END_TEST
+
 START_TEST(test_site_answer)
 {
 	struct dns_stub *s = setup();
@@ -830,6 +892,7 @@ dns_stub_suite(void)
 	tcase_add_test(tc, test_special_types);
 	tcase_add_test(tc, test_forward_and_cache);
 	tcase_add_test(tc, test_site_answer);
+	tcase_add_test(tc, test_truncation);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_bounds);
 	tcase_add_test(tc, test_dig);
