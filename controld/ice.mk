@@ -12,6 +12,16 @@ tests_unit_check_ice_SOURCES = tests/unit/check_ice.c
 tests_unit_check_ice_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/controld
 tests_unit_check_ice_LDADD = $(ICE_LDADD) $(CHECK_LIBS)
 
+# libnice interop: our agent (controlling) against libnice (controlled)
+# on loopback UDP.
+check_PROGRAMS += tests/interop/ice_nice
+TESTS += tests/interop/ice_nice.sh
+dist_noinst_SCRIPTS += tests/interop/ice_nice.sh
+tests_interop_ice_nice_SOURCES = tests/interop/ice_nice.c
+tests_interop_ice_nice_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/controld \
+	$(NICE_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_interop_ice_nice_LDADD = $(ICE_LDADD) $(NICE_LIBS) $(LIBEVENT_LIBS)
+
 fuzz_targets += tests/fuzz/fuzz_ice
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_ice
