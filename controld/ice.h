@@ -100,7 +100,7 @@ struct ice_config {
 	uint64_t	 ta_ns;		/* pacing; Firezone uses 0 */
 	/* Zeroed: section 2.3's profiles for the role. */
 	struct ice_timing active, idle;
-	bool		 no_optimistic;	/* skip section 2.3's optimistic srflx */
+	bool		 no_optimistic;	/* no §2.3 optimistic srflx */
 };
 
 enum ice_state {

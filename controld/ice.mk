@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # controld/ice: the sans-I/O ICE agent (see controld/ice.h).
 noinst_LIBRARIES += libfzice.a
-libfzice_a_SOURCES = controld/ice.c controld/ice_cand.c controld/ice.h
+libfzice_a_SOURCES = controld/ice.c controld/ice_check.c \
+	controld/ice_cand.c controld/ice.h controld/ice_int.h
 libfzice_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 ICE_LDADD = libfzice.a libfzcommon.a $(OPENSSL_LIBS)
 

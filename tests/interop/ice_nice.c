@@ -124,8 +124,10 @@ nice_gathered(NiceAgent *agent, guint stream, gpointer data)
 		else if (strncmp(line, "cand ", 5) == 0) {
 			/* libnice wants the SDP attribute line form. */
 			gchar *sdp = g_strdup_printf("a=%s", line + 5);
-			NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(
-			    agent, stream, sdp);
+			NiceCandidate *c;
+
+			c = nice_agent_parse_remote_candidate_sdp(agent,
+			    stream, sdp);
 
 			g_free(sdp);
 
@@ -344,7 +346,8 @@ run_fz(int in_fd, int out_fd, bool controlling)
 	struct ice_candidate c;
 	union fz_sockaddr sa;
 	socklen_t sl = sizeof(sa);
-	char line[512], ufrag[ICE_MAX_UFRAG + 1] = "", pwd[ICE_MAX_PWD + 1] = "";
+	char line[512], ufrag[ICE_MAX_UFRAG + 1] = "";
+	char pwd[ICE_MAX_PWD + 1] = "";
 	char str[ICE_CAND_MAXLEN];
 	FILE *in = fdopen(in_fd, "r"), *out = fdopen(out_fd, "w");
 	struct timeval limit = { 15, 0 };
