@@ -30,6 +30,7 @@
  *   send from the same base).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -609,7 +610,13 @@ add_optimistic(struct ice_agent *a)
 					break;
 			if (i < ICE_MAX_REMOTE)
 				continue;
-			o.priority = sc->priority > 0 ? sc->priority - 1 : 0;
+			o.priority = sc->priority > 1 ? sc->priority - 1 : 1;
+			/*
+			 * A foundation of its own, so the frozen algorithm
+			 * checks it beside the srflx it came from.
+			 */
+			snprintf(o.foundation, sizeof(o.foundation), "%.24s+%u",
+			    sc->foundation, addr_port(&o.addr.sa));
 			if (ice_add_remote(a, &o, true) >= 0)
 				n++;
 		}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Interop: fz's ICE agent against libnice (RFC 5245/8445 mode) on loopback
- * UDP.  usage: ice_nice controlling|controlled  (fz's role; libnice takes
- * the other one).
+ * UDP.  usage: ice_nice controlling|controlled|controlled-aggressive
+ * (fz's role; libnice takes the other one, with regular nomination, or
+ * with aggressive nomination for the last).
  *
  * The process forks: the child runs libnice on a GMainLoop, the parent
  * runs controld/ice through a small libevent driver on its own UDP socket.
@@ -167,7 +168,7 @@ nice_timeout(gpointer data)
 }
 
 static int
-run_nice(int in_fd, int out_fd, bool controlling)
+run_nice(int in_fd, int out_fd, bool controlling, bool aggressive)
 {
 	struct nice_side ns = { 0 };
 	NiceAddress addr;
@@ -177,7 +178,7 @@ run_nice(int in_fd, int out_fd, bool controlling)
 	ns.out = fdopen(out_fd, "w");
 	ns.loop = g_main_loop_new(NULL, FALSE);
 	ns.agent = nice_agent_new_full(NULL, NICE_COMPATIBILITY_RFC5245,
-	    NICE_AGENT_OPTION_REGULAR_NOMINATION);
+	    aggressive ? 0 : NICE_AGENT_OPTION_REGULAR_NOMINATION);
 	g_object_set(ns.agent, "controlling-mode", controlling,
 	    "ice-tcp", FALSE, "upnp", FALSE, NULL);
 	nice_address_init(&addr);
@@ -440,15 +441,18 @@ int
 main(int argc, char **argv)
 {
 	int p2c[2], c2p[2], status, rc;
-	bool fz_controlling;
+	bool fz_controlling, aggressive;
 	pid_t pid;
 
 	if (argc != 2 || (strcmp(argv[1], "controlling") != 0 &&
-	    strcmp(argv[1], "controlled") != 0)) {
-		fprintf(stderr, "usage: ice_nice controlling|controlled\n");
+	    strcmp(argv[1], "controlled") != 0 &&
+	    strcmp(argv[1], "controlled-aggressive") != 0)) {
+		fprintf(stderr, "usage: ice_nice controlling|controlled|"
+		    "controlled-aggressive\n");
 		return 2;
 	}
 	fz_controlling = strcmp(argv[1], "controlling") == 0;
+	aggressive = strcmp(argv[1], "controlled-aggressive") == 0;
 	if (pipe(p2c) != 0 || pipe(c2p) != 0)
 		return 1;
 	if ((pid = fork()) < 0)
@@ -456,7 +460,7 @@ main(int argc, char **argv)
 	if (pid == 0) {
 		close(p2c[1]);
 		close(c2p[0]);
-		_exit(run_nice(p2c[0], c2p[1], !fz_controlling));
+		_exit(run_nice(p2c[0], c2p[1], !fz_controlling, aggressive));
 	}
 	close(p2c[0]);
 	close(c2p[1]);

@@ -25,6 +25,8 @@
 struct side {
 	struct ice_agent	*ag;
 	union fz_sockaddr	 host, srflx, relay;
+	bool			 symmetric;	/* NAT: a new port per peer */
+	union fz_sockaddr	 sym;		/* the port used toward the peer */
 	enum ice_state		 state;
 	uint64_t		 connected_at, disconnected_at, failed_at;
 	unsigned		 selected_events;
@@ -196,11 +198,15 @@ route(struct net *n, int i, const struct ice_transmit *t)
 	} else {
 		ck_assert_uint_eq(t->sock, SOCK_HOST);
 		ck_assert(is(&t->src, &me->host));
-		src = &me->srflx;
+		src = me->symmetric ? &me->sym : &me->srflx;
 		direct_src = true;
 	}
-	if (is(&t->dst, &peer->srflx)) {
+	if (is(&t->dst, &peer->srflx) ||
+	    (peer->symmetric && is(&t->dst, &peer->sym))) {
 		if (direct_src && n->block_direct)
+			return;
+		/* A symmetric NAT lets in only what its mapping sent to. */
+		if (peer->symmetric && is(&t->dst, &peer->srflx))
 			return;
 		enqueue(n, 1 - i, SOCK_HOST, &peer->host, src, t);
 	} else if (is(&t->dst, &peer->relay)) {
@@ -681,6 +687,145 @@ START_TEST(test_limits)
 }
 END_TEST
 
+START_TEST(test_symmetric_nat_prflx)
+{
+	struct net n;
+	struct ice_pair_info a, b;
+	uint64_t t0;
+
+	/* The Gateway's NAT maps it to another port toward the Client than
+	 * the srflx it learnt from the relay: the Client learns that port
+	 * from the Gateway's check (peer-reflexive) and goes direct to it. */
+	net_init(&n, ICE_CONTROLLED, 0, 0, "bpasswordbpassword1234");
+	n.s[1].symmetric = true;
+	n.s[1].sym = sa("198.51.100.2:43210");
+	t0 = n.now;
+	net_candidates(&n, true);
+	net_run(&n, t0 + 3 * SEC);
+	selected(&n, 0, &a);
+	selected(&n, 1, &b);
+	ck_assert_int_eq(a.local_type, ICE_HOST);
+	ck_assert_int_eq(a.remote_type, ICE_PRFLX);
+	ck_assert(is(&a.remote, &n.s[1].sym));
+	ck_assert(pair_direct(&b));
+	ck_assert_int_eq(ice_agent_state(n.s[1].ag), ICE_STATE_CONNECTED);
+	net_free(&n);
+}
+END_TEST
+
+static unsigned
+sent_to(struct ice_agent *ag, const char *dst, unsigned *total)
+{
+	union fz_sockaddr d = sa(dst);
+	struct ice_transmit t;
+	unsigned k = 0;
+
+	*total = 0;
+	while (ice_agent_poll_transmit(ag, &t)) {
+		(*total)++;
+		if (is(&t.dst, &d))
+			k++;
+	}
+	return k;
+}
+
+static struct ice_candidate
+parsed(const char *str)
+{
+	struct ice_candidate c;
+
+	ck_assert_int_eq(ice_cand_parse(str, strlen(str), &c), 0);
+	return c;
+}
+
+START_TEST(test_optimistic)
+{
+	struct ice_config c = {
+		.role = ICE_CONTROLLING,
+		.local_ufrag = "aaaa", .local_pwd = "apasswordapassword1234",
+		.remote_ufrag = "bbbb", .remote_pwd = "bpasswordbpassword1234",
+	};
+	struct ice_agent *ag;
+	struct ice_candidate lc, rc;
+	union fz_sockaddr a;
+	unsigned total;
+
+	ck_assert_int_eq(ice_agent_new(&c, 0, &ag), 0);
+	a = sa("10.0.0.1:1000");
+	lc = cand(ICE_HOST, &a, SOCK_HOST);
+	ck_assert_int_eq(ice_agent_add_local_candidate(ag, &lc, 0), 0);
+	rc = parsed("candidate:1 1 udp 2130706431 "
+	    "10.1.0.1 52625 typ host");
+	ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0), 0);
+	rc = parsed("candidate:2 1 udp 2130706175 "
+	    "10.1.0.2 52626 typ host");
+	ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0), 0);
+	rc = parsed("candidate:3 1 udp 2130705919 "
+	    "10.1.0.3 52627 typ host");
+	ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0), 0);
+	rc = parsed("candidate:4 1 udp 1694498815 "
+	    "198.51.100.2 41000 typ srflx");
+	ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0), 0);
+	ice_agent_tick(ag, 0);
+	/* srflx IP with the host ports, at most two of them (§2.3). */
+	ck_assert_uint_eq(sent_to(ag, "198.51.100.2:52625", &total), 1);
+	ck_assert_uint_eq(total, 4 + 2);
+	ice_agent_free(ag);
+
+	c.no_optimistic = true;
+	ck_assert_int_eq(ice_agent_new(&c, 0, &ag), 0);
+	ck_assert_int_eq(ice_agent_add_local_candidate(ag, &lc, 0), 0);
+	ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0), 0);
+	ice_agent_tick(ag, 0);
+	ck_assert_uint_eq(sent_to(ag, "198.51.100.2:41000", &total), 1);
+	ck_assert_uint_eq(total, 1);
+	ice_agent_free(ag);
+}
+END_TEST
+
+START_TEST(test_pacing_and_families)
+{
+	struct ice_config c = {
+		.role = ICE_CONTROLLING, .ta_ns = 50 * MS,
+		.local_ufrag = "aaaa", .local_pwd = "apasswordapassword1234",
+		.remote_ufrag = "bbbb", .remote_pwd = "bpasswordbpassword1234",
+		.no_optimistic = true,
+	};
+	static const char *const remotes[] = {
+		"candidate:1 1 udp 2130706431 192.0.2.1 1 typ host",
+		"candidate:2 1 udp 2130706430 192.0.2.2 2 typ host",
+		"candidate:3 1 udp 2130706429 2001:db8::3 3 typ host",
+	};
+	struct ice_agent *ag;
+	struct ice_candidate lc, rc;
+	union fz_sockaddr a = sa("10.0.0.1:1000");
+	unsigned k, total;
+
+	ck_assert_int_eq(ice_agent_new(&c, 0, &ag), 0);
+	lc = cand(ICE_HOST, &a, SOCK_HOST);
+	ck_assert_int_eq(ice_agent_add_local_candidate(ag, &lc, 0), 0);
+	for (k = 0; k < 3; k++) {
+		ck_assert_int_eq(ice_cand_parse(remotes[k], strlen(remotes[k]),
+		    &rc), 0);
+		ck_assert_int_eq(ice_agent_add_remote_candidate(ag, &rc, 0),
+		    0);
+	}
+	/* One check per Ta, highest priority first; IPv6 never paired
+	 * with an IPv4 local candidate. */
+	ice_agent_tick(ag, 0);
+	ck_assert_uint_eq(sent_to(ag, "192.0.2.1:1", &total), 1);
+	ck_assert_uint_eq(total, 1);
+	ck_assert_uint_eq(ice_agent_deadline(ag), 50 * MS);
+	ice_agent_tick(ag, 50 * MS);
+	ck_assert_uint_eq(sent_to(ag, "192.0.2.2:2", &total), 1);
+	ck_assert_uint_eq(total, 1);
+	ice_agent_tick(ag, 100 * MS);
+	ck_assert_uint_eq(sent_to(ag, "192.0.2.2:2", &total), 0);
+	ck_assert_uint_eq(total, 0);
+	ice_agent_free(ag);
+}
+END_TEST
+
 /* ---- candidate strings ---- */
 
 static const char *const good[] = {
@@ -823,6 +968,9 @@ ice_suite(void)
 	tcase_add_test(tc, test_consent_loss);
 	tcase_add_test(tc, test_idle_profile);
 	tcase_add_test(tc, test_no_candidates);
+	tcase_add_test(tc, test_symmetric_nat_prflx);
+	tcase_add_test(tc, test_optimistic);
+	tcase_add_test(tc, test_pacing_and_families);
 	suite_add_tcase(s, tc);
 	return s;
 }
