@@ -138,10 +138,24 @@ nominate(struct ice_agent *a, int i, uint64_t now)
 	if (a->role == ICE_CONTROLLING) {
 		int k;
 
-		/* Only one nominated pair on the controlling side. */
-		for (k = 0; k < ICE_MAX_PAIRS; k++)
-			if (k != i)
-				a->pairs[k].nominated = false;
+		/*
+		 * Only one nominated pair on the controlling side, and no
+		 * more retransmissions carrying USE-CANDIDATE elsewhere: they
+		 * would move the controlled side back (a late answer to one
+		 * still counts, through old_tid).
+		 */
+		for (k = 0; k < ICE_MAX_PAIRS; k++) {
+			struct pair *q = &a->pairs[k];
+
+			if (k == i)
+				continue;
+			q->nominated = false;
+			if (q->tx && q->tx_use_cand) {
+				memcpy(q->old_tid, q->tid, sizeof(q->tid));
+				q->has_old_tid = true;
+				q->tx = false;
+			}
+		}
 		ice_select_pair(a, i, now);
 		return;
 	}
