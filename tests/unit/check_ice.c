@@ -421,6 +421,43 @@ START_TEST(test_relay_then_upgrade)
 }
 END_TEST
 
+START_TEST(test_upgrade_late)
+{
+	/* The Gateway with its own profile (45 retransmissions up to 15 s):
+	 * direct opens a minute later, long after the Client's direct checks
+	 * failed (16.5 s); the Gateway's retransmissions trigger the Client's
+	 * checks, and the Client upgrades. */
+	struct ice_config cb = {
+		.role = ICE_CONTROLLED,
+		.local_ufrag = "bbbb", .local_pwd = "bpasswordbpassword1234",
+		.remote_ufrag = "aaaa", .remote_pwd = "apasswordapassword1234",
+		.no_optimistic = true,
+	};
+	struct net n;
+	struct ice_pair_info a, b;
+	uint64_t t0;
+
+	net_init(&n, ICE_CONTROLLED, 0, 0, "bpasswordbpassword1234");
+	ice_agent_free(n.s[1].ag);
+	ck_assert_int_eq(ice_agent_new(&cb, n.now, &n.s[1].ag), 0);
+	n.block_direct = true;
+	n.traffic = true;
+	t0 = n.now;
+	net_candidates(&n, true);
+	net_run(&n, t0 + 60 * SEC);
+	selected(&n, 0, &a);
+	ck_assert(!pair_direct(&a));
+	n.block_direct = false;
+	net_run(&n, n.now + 16 * SEC);	/* the Gateway's RTO is 15 s */
+	selected(&n, 0, &a);
+	selected(&n, 1, &b);
+	ck_assert(pair_direct(&a));
+	ck_assert(pair_direct(&b));
+	ck_assert_int_eq(n.s[0].failed_at, 0);
+	net_free(&n);
+}
+END_TEST
+
 START_TEST(test_remove_candidate)
 {
 	struct net n;
@@ -961,6 +998,7 @@ ice_suite(void)
 	tcase_add_test(tc, test_not_ours);
 	tcase_add_test(tc, test_direct);
 	tcase_add_test(tc, test_relay_then_upgrade);
+	tcase_add_test(tc, test_upgrade_late);
 	tcase_add_test(tc, test_remove_candidate);
 	tcase_add_test(tc, test_role_conflict);
 	tcase_add_test(tc, test_role_conflict_controlled);
