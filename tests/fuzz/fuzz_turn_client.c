@@ -7,7 +7,9 @@
  * request (and recompute MESSAGE-INTEGRITY with the right key) so the
  * fuzzer gets past the matching into the response handlers.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 1000 * NSEC_PER_SEC, dl;
 	size_t off = 0;
 	uint16_t ch;
+	bool verbose = getenv("FZ_FUZZ_VERBOSE") != NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
 	counter = 0;
@@ -149,7 +152,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(last_tid, t.data + 8, 12);
 		}
 		while (turn_client_poll_event(tc, &ev) == 0)
-			;
+			if (verbose)	/* to check what a seed reaches */
+				fprintf(stderr, "%s (%s %d)\n",
+				    turn_event_str(ev.type),
+				    turn_reason_str(ev.reason), ev.code);
 	}
 out:
 	turn_client_free(tc);
