@@ -4,7 +4,9 @@
  * socket on libevent, for interop tests.  It sends a Binding, allocates,
  * binds a channel to each --peer (optionally after a CreatePermission),
  * sends --count numbered messages to each through the relay, expects each
- * back (the peers echo), and frees the allocation.  Exit 0 when every
+ * back (the peers echo), and frees the allocation; with --hold it keeps
+ * the allocation that long (refreshing it) and sends one more
+ * CreatePermission first, which meets a nonce gone stale meanwhile.  Exit 0 when every
  * message came back, 1 on any failure (the reason printed), 2 for usage.
  *
  * Credentials: --user/--password as given, --secret (TURN REST:
@@ -47,7 +49,9 @@ struct app {
 	union fz_sockaddr server;
 	struct peer	 peers[MAX_PEERS];
 	unsigned	 npeers, count, size;
-	bool		 permission, done, freed;
+	bool		 permission, done, freed, late;
+	unsigned	 hold;		/* s to keep the allocation after the data */
+	struct event	*holdev;
 	int		 status;
 };
 
@@ -98,6 +102,7 @@ send_data(struct app *a, unsigned i, bool missing_only)
 }
 
 static void flush(struct app *);
+static void on_hold(evutil_socket_t, short, void *);
 
 static void
 fmt(const struct sockaddr *sa, bool port, char *out, size_t cap)
@@ -120,8 +125,33 @@ check_done(struct app *a)
 	for (i = 0; i < a->npeers; i++)
 		total += a->peers[i].received;
 	printf("data ok: %u messages echoed through the relay\n", total);
+	if (a->hold > 0 && a->npeers > 0) {
+		struct timeval tv = { .tv_sec = a->hold };
+
+		evtimer_add(a->holdev, &tv);
+		return;
+	}
 	if (turn_client_deallocate(a->tc, time_mono_ns()) != 0)
 		finish(a, 1, "deallocate refused");
+}
+
+/*
+ * After --hold: one more authenticated request (a CreatePermission with
+ * whatever nonce is current by now), then free.
+ */
+static void
+on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct app *a = arg;
+
+	(void)fd;
+	(void)what;
+	a->late = true;
+	turn_client_remove_permission(a->tc, &a->peers[0].addr.sa);
+	if (turn_client_create_permission(a->tc, time_mono_ns(),
+	    &a->peers[0].addr.sa) != 0)
+		finish(a, 1, "late create_permission refused");
+	flush(a);
 }
 
 static void
@@ -161,7 +191,10 @@ on_event(struct app *a, const struct turn_event *ev)
 		break;
 	case TURN_EV_PERMISSION_CREATED:
 		fmt(&ev->peer.sa, false, s1, sizeof(s1));
-		printf("permission for %s\n", s1);
+		printf("%spermission for %s\n", a->late ? "late " : "", s1);
+		if (a->late && turn_client_deallocate(a->tc,
+		    time_mono_ns()) != 0)
+			finish(a, 1, "deallocate refused");
 		break;
 	case TURN_EV_CHANNEL_BOUND:
 		fmt(&ev->peer.sa, true, s1, sizeof(s1));
@@ -319,7 +352,7 @@ usage(void)
 	    "(--user U --password P | --secret S | --firezone-secret S)\n"
 	    "    [--realm R] [--family dual|v4|v6] [--peer ADDR:PORT]... "
 	    "[--count N]\n    [--size BYTES] [--permission] [--lifetime S] "
-	    "[--timeout S]\n");
+	    "[--timeout S]\n    [--hold S]\n");
 	exit(2);
 }
 
@@ -340,6 +373,7 @@ main(int argc, char **argv)
 		{ "permission", no_argument, NULL, 'm' },
 		{ "lifetime", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -395,6 +429,7 @@ main(int argc, char **argv)
 		case 'm': a.permission = true; break;
 		case 'l': cfg.lifetime_s = (uint32_t)atoi(optarg); break;
 		case 't': timeout = (unsigned)atoi(optarg); break;
+		case 'H': a.hold = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -449,8 +484,9 @@ main(int argc, char **argv)
 	a.timer = evtimer_new(a.base, on_timer, &a);
 	a.deadline = evtimer_new(a.base, on_deadline, &a);
 	a.resend = event_new(a.base, -1, EV_PERSIST, on_resend, &a);
+	a.holdev = evtimer_new(a.base, on_hold, &a);
 	if (a.base == NULL || a.rd == NULL || a.timer == NULL ||
-	    a.deadline == NULL || a.resend == NULL)
+	    a.deadline == NULL || a.resend == NULL || a.holdev == NULL)
 		return 1;
 	event_add(a.rd, NULL);
 	tv.tv_sec = timeout;
@@ -469,6 +505,7 @@ main(int argc, char **argv)
 	event_free(a.timer);
 	event_free(a.deadline);
 	event_free(a.resend);
+	event_free(a.holdev);
 	event_base_free(a.base);
 	close(a.fd);
 	turn_client_free(a.tc);

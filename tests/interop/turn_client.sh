@@ -8,7 +8,8 @@
 #    to an IPv4 and an IPv6 UDP echo peer, data both ways; CreatePermission;
 #    an IPv6-only allocation; a wrong password and a wrong realm refused
 #  - coturn's turnserver with use-auth-secret (its own realm, short stale
-#    nonces): the same with TURN REST credentials
+#    nonces, so a held allocation meets a 438): the same with TURN REST
+#    credentials; fz-relayd with a 10 s lifetime: refreshes
 #  - tshark decodes every packet to and from both relays as STUN/TURN/
 #    ChannelData with no malformed-packet or error expert info
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -78,6 +79,10 @@ run fz-permission 0 "permission for 127.0.0.1" --server 127.0.0.1:3478 --secret 
 run fz-over-v6 0 "data ok: 100" --server [::1]:3478 --secret "$SECRET" $P
 run fz-v6only 0 "data ok: 20" --server 127.0.0.1:3478 --secret "$SECRET" --family v6 --peer [::1]:4480 --count 20
 grep -q 'relayed=\[::1\]:' "$T/fz-v6only.out" || ns_fail "no IPv6 relayed address"
+# A short lifetime (fz-relayd grants what is asked): refreshed twice.
+run fz-refresh 0 "late permission for 127.0.0.1" --server 127.0.0.1:3478 --secret "$SECRET" --lifetime 10 --hold 12 --peer 127.0.0.1:4480 --count 5
+[ "$(grep -c 'refreshed lifetime=10' "$T/fz-refresh.out")" -ge 2 ] ||
+	ns_fail "fz-relayd: not refreshed: $(cat "$T/fz-refresh.out")"
 run fz-badpass 1 "bad credentials" --server 127.0.0.1:3478 --user "9999999999:x" --password nope $P
 run fz-badrealm 1 "unexpected realm" --server 127.0.0.1:3478 --secret "$SECRET" --realm other $P
 
@@ -98,7 +103,7 @@ no-cli
 no-tls
 no-dtls
 no-multicast-peers
-stale-nonce=600
+stale-nonce=3
 log-file=stdout
 simple-log
 pidfile=$T/turnserver.pid
@@ -114,6 +119,8 @@ run coturn-v6 0 "data ok: 50" --server 127.0.0.1:3479 --secret "$SECRET" --famil
 grep -q 'relayed=\[::1\]:' "$T/coturn-v6.out" || ns_fail "coturn: no IPv6 relayed address"
 run coturn-permission 0 "permission for 127.0.0.1" --server 127.0.0.1:3479 --secret "$SECRET" --permission --peer 127.0.0.1:4480
 run coturn-over-v6 0 "data ok: 50" --server [::1]:3479 --secret "$SECRET" --peer 127.0.0.1:4480 --count 50
+# coturn's nonces live 3 s: after 5 s the next request meets a 438.
+run coturn-stale 0 "late permission for 127.0.0.1" --server 127.0.0.1:3479 --secret "$SECRET" --hold 5 --peer 127.0.0.1:4480 --count 5
 run coturn-badpass 1 "bad credentials" --server 127.0.0.1:3479 --user "9999999999:x" --password nope $P
 run coturn-firezone-realm 1 "unexpected realm" --server 127.0.0.1:3479 --secret "$SECRET" --realm firezone $P
 
@@ -130,4 +137,7 @@ n_bad=$(tshark -r "$T/cap.pcapng" "${TS_OPTS[@]}" -Y "_ws.malformed || _ws.exper
 	tshark -r "$T/cap.pcapng" "${TS_OPTS[@]}" -Y "_ws.malformed || _ws.expert.severity >= error" | head
 	ns_fail "tshark: $n_bad malformed packets"; }
 ns_log "ok: tshark decoded $n_stun STUN/TURN packets ($n_cd ChannelData), 0 malformed"
+n_438=$(tshark -r "$T/cap.pcapng" "${TS_OPTS[@]}" -Y "udp.srcport == 3479 && stun.att.error.class == 4 && stun.att.error == 38" 2>/dev/null | wc -l)
+[ "$n_438" -ge 1 ] || ns_fail "coturn never answered 438: the stale nonce path went untested"
+ns_log "ok: coturn answered 438 $n_438 times, each retried with the new nonce"
 ns_log "PASS"
