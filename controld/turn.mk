@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # controld/turn: the sans-I/O TURN client (see controld/turn_client.h).
 noinst_LIBRARIES += libfzturn.a
-libfzturn_a_SOURCES = controld/turn_client.c controld/turn_client.h
+libfzturn_a_SOURCES = controld/turn_client.c controld/turn_client.h \
+	controld/turn_peers.c controld/turn_int.h
 libfzturn_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 TURN_CLIENT_LIBS = libfzturn.a libfzcommon.a $(OPENSSL_LIBS)
 

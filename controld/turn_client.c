@@ -5,125 +5,18 @@
  * a permission, a channel), so there is never more than one request per
  * object and no table of transactions to bound.  A response is first
  * screened (method, error code, integrity) and only then acted on; a
- * success is decoded into locals and committed in one place.
+ * success is decoded into locals and committed in one place.  This file
+ * has the transactions, the credentials, the allocation and Binding;
+ * permissions and channels are in turn_peers.c.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fztime.h"
-#include "stun.h"
-#include "turn_client.h"
-
-#define MS(x)		((uint64_t)(x) * NSEC_PER_MSEC)
-#define SEC(x)		((uint64_t)(x) * NSEC_PER_SEC)
-#define MSG_MAX		1024	/* fits every request with TURN_TEXT_MAX texts */
-#define SOFTWARE_MAX	64
-#define RTO_CAP		MS(3000)
-#define LIFETIME_MAX	86400u	/* more is taken as this */
-#define CHANNELS_MAX	(TURN_CHANNEL_LAST - TURN_CHANNEL_FIRST + 1)
-#define PERMISSIONS_MAX	1024
-#define UDP_PROTO	17
-
-enum txn_kind {
-	TX_NONE,
-	TX_ALLOCATE,
-	TX_REFRESH,
-	TX_DELETE,		/* Refresh LIFETIME 0 */
-	TX_BINDING,
-	TX_PERMISSION,
-	TX_CHANNEL,
-};
-
-struct txn {
-	uint8_t		 kind;		/* enum txn_kind; TX_NONE when idle */
-	bool		 authed;	/* carried MESSAGE-INTEGRITY */
-	bool		 want_tx;	/* a send is due (poll_transmit) */
-	uint8_t		 ntx;		/* sends so far */
-	uint8_t		 nstale;	/* 438s answered */
-	uint8_t		 tid[12];
-	uint8_t		*msg;
-	size_t		 len;
-	uint64_t	 first_at;	/* first send of this transaction */
-	uint64_t	 last_at;	/* latest send */
-	uint64_t	 next_at;	/* next retransmission, or giving up */
-	uint64_t	 rto0, rto;	/* initial and current interval */
-};
-
-enum entry_state {
-	E_FREE,
-	E_WAIT,			/* for the allocation */
-	E_PENDING,		/* first request in flight */
-	E_ACTIVE,		/* confirmed (a refresh may be in flight) */
-	E_COOLDOWN,		/* channels: number reserved, unusable */
-};
-
-struct perm {
-	uint8_t		 st;
-	union fz_sockaddr peer;
-	uint64_t	 refresh_at, expires_at;
-	struct txn	 tx;
-};
-
-struct chan {
-	uint8_t		 st;
-	uint16_t	 number;
-	union fz_sockaddr peer;
-	uint64_t	 rebind_at, expires_at, free_at;
-	uint64_t	 last_sent;	/* latest ChannelBind of any transaction */
-	struct txn	 tx;
-};
-
-struct turn_client {
-	union fz_sockaddr server;
-	char		 username[TURN_TEXT_MAX + 1];
-	char		 password[TURN_TEXT_MAX + 1];
-	char		 expect_realm[TURN_TEXT_MAX + 1];	/* "" for any */
-	char		 software[SOFTWARE_MAX + 1];
-	enum turn_family family;
-	uint32_t	 lifetime_s;
-	uint64_t	 keepalive, rto_min;
-	unsigned	 max_tx, rm;
-	turn_rng_fn	 rng;
-	void		*rng_ctx;
-
-	/* long-term credential state (RFC 8489 section 9.2) */
-	bool		 have_auth;	/* realm and nonce learnt */
-	char		 realm[TURN_TEXT_MAX + 1];
-	char		 nonce[TURN_TEXT_MAX + 1];
-	uint8_t		 key[16];
-
-	enum turn_state	 state;
-	enum turn_family try_family;	/* the variant being asked for */
-	bool		 tried_plain;	/* 400 to the dual request seen */
-	bool		 tried_delete;	/* 437 answered once */
-	struct txn	 atx;		/* Allocate, Refresh, delete */
-	union fz_sockaddr relayed[2];
-	unsigned	 nrelayed;
-	uint64_t	 refresh_at, expires_at;
-
-	struct txn	 btx;		/* Binding */
-	union fz_sockaddr mapped;	/* from the latest Binding */
-	uint64_t	 keepalive_at;
-
-	bool		 have_rtt;
-	uint64_t	 srtt, rttvar, rto;
-
-	struct perm	*perms;
-	unsigned	 nperms;
-	struct chan	*chans;
-	unsigned	 nchans;
-	uint16_t	 next_channel;
-
-	struct turn_event *evq;
-	unsigned	 evcap, evhead, evlen, evdropped;
-
-	uint8_t		 scratch[MSG_MAX];
-};
+#include "turn_int.h"
 
 static void	alloc_start(struct turn_client *, uint64_t);
-static void	entries_start(struct turn_client *, uint64_t);
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -143,14 +36,14 @@ copy_text(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
-static uint64_t
-min_deadline(uint64_t a, uint64_t b)
+uint64_t
+turn_min_deadline(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
 }
 
-static bool
-same_ip(const struct sockaddr *a, const struct sockaddr *b)
+bool
+turn_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family)
 		return false;
@@ -163,15 +56,15 @@ same_ip(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
-static void
-copy_addr(union fz_sockaddr *dst, const struct sockaddr *src)
+void
+turn_copy_addr(union fz_sockaddr *dst, const struct sockaddr *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, src, addr_len(src));
 }
 
-static bool
-has_family(const struct turn_client *tc, int family)
+bool
+turn_has_family(const struct turn_client *tc, int family)
 {
 	unsigned i;
 
@@ -205,8 +98,8 @@ emit_simple(struct turn_client *tc, enum turn_event_type type,
 	emit(tc, &ev);
 }
 
-static void
-emit_peer(struct turn_client *tc, enum turn_event_type type,
+void
+turn_emit_peer(struct turn_client *tc, enum turn_event_type type,
     const union fz_sockaddr *peer, uint16_t channel, enum turn_reason reason,
     int code)
 {
@@ -245,8 +138,8 @@ rtt_sample(struct turn_client *tc, uint64_t r)
 
 /* --- transactions -------------------------------------------------------- */
 
-static void
-txn_clear(struct txn *t)
+void
+turn_txn_clear(struct txn *t)
 {
 	free(t->msg);
 	memset(t, 0, sizeof(*t));
@@ -345,15 +238,15 @@ txn_build(struct turn_client *tc, struct txn *t, uint8_t kind,
  * Starts a new transaction (a first request, or a retry after 438 which
  * RFC 8489 makes a new transaction: nstale is kept by the caller).
  */
-static int
-txn_send(struct turn_client *tc, struct txn *t, uint8_t kind, uint64_t now,
+int
+turn_txn_send(struct turn_client *tc, struct txn *t, uint8_t kind, uint64_t now,
     const struct sockaddr *peer, uint16_t channel)
 {
 	uint8_t nstale = t->nstale;
 	int rc;
 
 	if ((rc = txn_build(tc, t, kind, peer, channel)) != 0) {
-		txn_clear(t);
+		turn_txn_clear(t);
 		return rc;
 	}
 	t->nstale = nstale;
@@ -370,8 +263,8 @@ txn_send(struct turn_client *tc, struct txn *t, uint8_t kind, uint64_t now,
  * Rc-th send, Rm times the initial RTO more.  Returns true once the
  * transaction has timed out.
  */
-static bool
-txn_tick(struct turn_client *tc, struct txn *t, uint64_t now)
+bool
+turn_txn_tick(struct turn_client *tc, struct txn *t, uint64_t now)
 {
 	if (t->kind == TX_NONE || now < t->next_at)
 		return false;
@@ -388,38 +281,20 @@ txn_tick(struct turn_client *tc, struct txn *t, uint64_t now)
 	return false;
 }
 
-static bool
-txn_due(const struct txn *t, uint64_t *deadline)
+bool
+turn_txn_due(const struct txn *t, uint64_t *deadline)
 {
 	if (t->kind == TX_NONE)
 		return false;
-	*deadline = min_deadline(*deadline, t->next_at);
+	*deadline = turn_min_deadline(*deadline, t->next_at);
 	return true;
-}
-
-/* --- teardown of what hangs off the allocation --------------------------- */
-
-static void
-entries_clear(struct turn_client *tc)
-{
-	unsigned i;
-
-	for (i = 0; i < tc->nperms; i++) {
-		txn_clear(&tc->perms[i].tx);
-		memset(&tc->perms[i], 0, sizeof(tc->perms[i]));
-	}
-	for (i = 0; i < tc->nchans; i++) {
-		txn_clear(&tc->chans[i].tx);
-		memset(&tc->chans[i], 0, sizeof(tc->chans[i]));
-	}
-	tc->next_channel = TURN_CHANNEL_FIRST;
 }
 
 static void
 alloc_reset(struct turn_client *tc, enum turn_state st)
 {
-	txn_clear(&tc->atx);
-	entries_clear(tc);
+	turn_txn_clear(&tc->atx);
+	turn_entries_clear(tc);
 	tc->nrelayed = 0;
 	memset(tc->relayed, 0, sizeof(tc->relayed));
 	tc->refresh_at = tc->expires_at = tc->keepalive_at = 0;
@@ -465,8 +340,8 @@ screen(const struct turn_client *tc, const struct txn *t,
  * A 401 or 438: learn REALM and NONCE (section 3.3).  TURN_R_NONE means
  * retry the request with them.
  */
-static enum turn_reason
-challenge(struct turn_client *tc, struct txn *t, const struct stun_msg *m,
+enum turn_reason
+turn_challenge(struct turn_client *tc, struct txn *t, const struct stun_msg *m,
     int code)
 {
 	char realm[TURN_TEXT_MAX + 1], nonce[TURN_TEXT_MAX + 1];
@@ -497,7 +372,6 @@ challenge(struct turn_client *tc, struct txn *t, const struct stun_msg *m,
 	}
 	memcpy(tc->nonce, nonce, sizeof(tc->nonce));
 	tc->have_auth = true;
-	OPENSSL_cleanse(realm, sizeof(realm));
 	return TURN_R_NONE;
 }
 
@@ -506,7 +380,7 @@ challenge(struct turn_client *tc, struct txn *t, const struct stun_msg *m,
 static void
 alloc_start(struct turn_client *tc, uint64_t now)
 {
-	if (txn_send(tc, &tc->atx, TX_ALLOCATE, now, NULL, 0) != 0)
+	if (turn_txn_send(tc, &tc->atx, TX_ALLOCATE, now, NULL, 0) != 0)
 		alloc_fail(tc, TURN_R_NO_MEMORY, 0);
 }
 
@@ -566,7 +440,7 @@ alloc_success(struct turn_client *tc, const struct stun_msg *m, uint64_t now)
 	tc->refresh_at = now + SEC(lifetime) / 2;
 	tc->keepalive_at = tc->keepalive != 0 ? now + tc->keepalive : 0;
 	tc->state = TURN_READY;
-	txn_clear(&tc->atx);
+	turn_txn_clear(&tc->atx);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = TURN_EV_ALLOCATED;
 	memcpy(ev.relayed, rel, n * sizeof(rel[0]));
@@ -574,7 +448,7 @@ alloc_success(struct turn_client *tc, const struct stun_msg *m, uint64_t now)
 	ev.mapped = mapped;
 	ev.lifetime_s = lifetime;
 	emit(tc, &ev);
-	entries_start(tc, now);
+	turn_entries_start(tc, now);
 }
 
 static void
@@ -589,7 +463,7 @@ allocate_response(struct turn_client *tc, const struct stun_msg *m, int code,
 		return;
 	case 401:
 	case 438:
-		if ((r = challenge(tc, &tc->atx, m, code)) != TURN_R_NONE)
+		if ((r = turn_challenge(tc, &tc->atx, m, code)) != TURN_R_NONE)
 			alloc_fail(tc, r, code);
 		else
 			alloc_start(tc, now);
@@ -622,7 +496,7 @@ allocate_response(struct turn_client *tc, const struct stun_msg *m, int code,
 		if (!tc->tried_delete) {
 			tc->tried_delete = true;
 			tc->atx.nstale = 0;
-			if (txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) != 0)
+			if (turn_txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) != 0)
 				alloc_fail(tc, TURN_R_NO_MEMORY, 0);
 			return;
 		}
@@ -637,7 +511,7 @@ static void
 refresh_retry(struct turn_client *tc, enum turn_reason reason, int code,
     uint64_t now)
 {
-	txn_clear(&tc->atx);
+	turn_txn_clear(&tc->atx);
 	if (tc->expires_at > now)
 		tc->refresh_at = now + (tc->expires_at - now) / 2;
 	emit_simple(tc, TURN_EV_REFRESH_FAILED, reason, code);
@@ -668,7 +542,7 @@ refresh_response(struct turn_client *tc, const struct stun_msg *m, int code,
 			lifetime = LIFETIME_MAX;
 		tc->expires_at = tc->atx.first_at + SEC(lifetime);
 		tc->refresh_at = now + SEC(lifetime) / 2;
-		txn_clear(&tc->atx);
+		turn_txn_clear(&tc->atx);
 		memset(&ev, 0, sizeof(ev));
 		ev.type = TURN_EV_REFRESHED;
 		ev.lifetime_s = lifetime;
@@ -676,9 +550,9 @@ refresh_response(struct turn_client *tc, const struct stun_msg *m, int code,
 		return;
 	case 401:
 	case 438:
-		r = challenge(tc, &tc->atx, m, code);
+		r = turn_challenge(tc, &tc->atx, m, code);
 		if (r == TURN_R_NONE) {
-			if (txn_send(tc, &tc->atx, TX_REFRESH, now, NULL, 0) != 0)
+			if (turn_txn_send(tc, &tc->atx, TX_REFRESH, now, NULL, 0) != 0)
 				refresh_retry(tc, TURN_R_NO_MEMORY, 0, now);
 		} else if (r == TURN_R_BAD_CREDENTIALS || r == TURN_R_REALM)
 			alloc_fail(tc, r, code);
@@ -696,7 +570,7 @@ refresh_response(struct turn_client *tc, const struct stun_msg *m, int code,
 static void
 delete_done(struct turn_client *tc, uint64_t now)
 {
-	txn_clear(&tc->atx);
+	turn_txn_clear(&tc->atx);
 	if (tc->state == TURN_ALLOCATING) {
 		alloc_start(tc, now);
 		return;
@@ -710,8 +584,8 @@ delete_response(struct turn_client *tc, const struct stun_msg *m, int code,
     uint64_t now)
 {
 	if ((code == 401 || code == 438) &&
-	    challenge(tc, &tc->atx, m, code) == TURN_R_NONE) {
-		if (txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) == 0)
+	    turn_challenge(tc, &tc->atx, m, code) == TURN_R_NONE) {
+		if (turn_txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) == 0)
 			return;
 	}
 	delete_done(tc, now);
@@ -728,7 +602,7 @@ binding_response(struct turn_client *tc, const struct stun_msg *m, int code,
 	struct turn_event ev;
 	int rc;
 
-	txn_clear(&tc->btx);
+	turn_txn_clear(&tc->btx);
 	if (tc->state == TURN_READY && tc->keepalive != 0)
 		tc->keepalive_at = now + tc->keepalive;
 	if (code != 0) {
@@ -752,213 +626,6 @@ binding_response(struct turn_client *tc, const struct stun_msg *m, int code,
 	ev.type = TURN_EV_MAPPED;
 	ev.mapped = mapped;
 	emit(tc, &ev);
-}
-
-/* --- permissions --------------------------------------------------------- */
-
-static void
-perm_drop(struct turn_client *tc, struct perm *p, enum turn_reason reason,
-    int code)
-{
-	union fz_sockaddr peer = p->peer;
-
-	txn_clear(&p->tx);
-	memset(p, 0, sizeof(*p));
-	emit_peer(tc, TURN_EV_PERMISSION_FAILED, &peer, 0, reason, code);
-}
-
-static void
-perm_send(struct turn_client *tc, struct perm *p, uint64_t now)
-{
-	if (!has_family(tc, p->peer.sa.sa_family)) {
-		perm_drop(tc, p, TURN_R_FAMILY, 0);
-		return;
-	}
-	if (txn_send(tc, &p->tx, TX_PERMISSION, now, &p->peer.sa, 0) != 0) {
-		perm_drop(tc, p, TURN_R_NO_MEMORY, 0);
-		return;
-	}
-	if (p->st == E_WAIT)
-		p->st = E_PENDING;
-}
-
-static void
-perm_response(struct turn_client *tc, struct perm *p,
-    const struct stun_msg *m, int code, uint64_t now)
-{
-	enum turn_reason r;
-	bool first = p->st == E_PENDING;
-
-	if (code == 0) {
-		p->expires_at = p->tx.first_at + SEC(TURN_PERM_LIFETIME);
-		p->refresh_at = p->tx.first_at + SEC(TURN_PERM_REFRESH);
-		p->st = E_ACTIVE;
-		txn_clear(&p->tx);
-		if (first)
-			emit_peer(tc, TURN_EV_PERMISSION_CREATED, &p->peer, 0,
-			    TURN_R_NONE, 0);
-		return;
-	}
-	if (code == 401 || code == 438) {
-		if ((r = challenge(tc, &p->tx, m, code)) == TURN_R_NONE)
-			perm_send(tc, p, now);
-		else
-			perm_drop(tc, p, r, code);
-		return;
-	}
-	perm_drop(tc, p, code == 443 ? TURN_R_FAMILY : TURN_R_ERROR, code);
-}
-
-static struct perm *
-perm_find(struct turn_client *tc, const struct sockaddr *peer)
-{
-	unsigned i;
-
-	for (i = 0; i < tc->nperms; i++)
-		if (tc->perms[i].st != E_FREE &&
-		    same_ip(&tc->perms[i].peer.sa, peer))
-			return &tc->perms[i];
-	return NULL;
-}
-
-/* --- channels ------------------------------------------------------------ */
-
-static void
-chan_txn_done(struct chan *c)
-{
-	if (c->tx.kind != TX_NONE && c->tx.last_at > c->last_sent)
-		c->last_sent = c->tx.last_at;
-	txn_clear(&c->tx);
-}
-
-/*
- * Unusable from now; the number stays with this peer until the server
- * has surely let the binding expire and its cooldown pass (section 3.5).
- */
-static void
-chan_cooldown(struct chan *c)
-{
-	chan_txn_done(c);
-	c->st = E_COOLDOWN;
-	c->free_at = c->last_sent + SEC(TURN_CHANNEL_LIFETIME) +
-	    SEC(TURN_CHANNEL_COOLDOWN);
-}
-
-static void
-chan_drop(struct turn_client *tc, struct chan *c, enum turn_reason reason,
-    int code)
-{
-	chan_cooldown(c);
-	emit_peer(tc, TURN_EV_CHANNEL_FAILED, &c->peer, c->number, reason,
-	    code);
-}
-
-static void
-chan_send(struct turn_client *tc, struct chan *c, uint64_t now)
-{
-	if (!has_family(tc, c->peer.sa.sa_family)) {
-		chan_drop(tc, c, TURN_R_FAMILY, 0);
-		return;
-	}
-	chan_txn_done(c);
-	if (txn_send(tc, &c->tx, TX_CHANNEL, now, &c->peer.sa,
-	    c->number) != 0) {
-		chan_drop(tc, c, TURN_R_NO_MEMORY, 0);
-		return;
-	}
-	c->last_sent = now;
-	if (c->st == E_WAIT)
-		c->st = E_PENDING;
-}
-
-static void
-chan_response(struct turn_client *tc, struct chan *c,
-    const struct stun_msg *m, int code, uint64_t now)
-{
-	enum turn_reason r;
-	uint8_t nstale;
-	bool first = c->st == E_PENDING;
-
-	if (code == 0) {
-		c->expires_at = c->tx.first_at + SEC(TURN_CHANNEL_LIFETIME);
-		c->rebind_at = c->tx.first_at + SEC(TURN_CHANNEL_REBIND);
-		c->st = E_ACTIVE;
-		chan_txn_done(c);
-		if (first)
-			emit_peer(tc, TURN_EV_CHANNEL_BOUND, &c->peer,
-			    c->number, TURN_R_NONE, 0);
-		return;
-	}
-	if (code == 401 || code == 438) {
-		if ((r = challenge(tc, &c->tx, m, code)) == TURN_R_NONE) {
-			nstale = c->tx.nstale;
-			chan_send(tc, c, now);
-			c->tx.nstale = nstale;
-		} else
-			chan_drop(tc, c, r, code);
-		return;
-	}
-	chan_drop(tc, c, code == 443 ? TURN_R_FAMILY : TURN_R_ERROR, code);
-}
-
-static struct chan *
-chan_find(const struct turn_client *tc, const struct sockaddr *peer)
-{
-	unsigned i;
-
-	for (i = 0; i < tc->nchans; i++)
-		if (tc->chans[i].st != E_FREE &&
-		    addr_eq(&tc->chans[i].peer.sa, peer))
-			return &tc->chans[i];
-	return NULL;
-}
-
-static struct chan *
-chan_by_number(const struct turn_client *tc, uint16_t number)
-{
-	unsigned i;
-
-	for (i = 0; i < tc->nchans; i++)
-		if (tc->chans[i].st != E_FREE && tc->chans[i].number == number)
-			return &tc->chans[i];
-	return NULL;
-}
-
-static bool
-chan_usable(const struct chan *c)
-{
-	return c->st == E_PENDING || c->st == E_ACTIVE;
-}
-
-/* The next number round robin that no entry holds (0 when none). */
-static uint16_t
-chan_pick_number(struct turn_client *tc)
-{
-	unsigned i;
-	uint16_t n;
-
-	for (i = 0; i < CHANNELS_MAX; i++) {
-		n = tc->next_channel;
-		tc->next_channel = n == TURN_CHANNEL_LAST ? TURN_CHANNEL_FIRST :
-		    (uint16_t)(n + 1);
-		if (chan_by_number(tc, n) == NULL)
-			return n;
-	}
-	return 0;
-}
-
-/* Sends what waited for the allocation. */
-static void
-entries_start(struct turn_client *tc, uint64_t now)
-{
-	unsigned i;
-
-	for (i = 0; i < tc->nperms; i++)
-		if (tc->perms[i].st == E_WAIT)
-			perm_send(tc, &tc->perms[i], now);
-	for (i = 0; i < tc->nchans; i++)
-		if (tc->chans[i].st == E_WAIT)
-			chan_send(tc, &tc->chans[i], now);
 }
 
 /* --- public API ---------------------------------------------------------- */
@@ -989,7 +656,7 @@ turn_client_new(const struct turn_client_config *cfg, struct turn_client **out)
 		turn_client_free(tc);
 		return -EINVAL;
 	}
-	copy_addr(&tc->server, &cfg->server.sa);
+	turn_copy_addr(&tc->server, &cfg->server.sa);
 	tc->family = cfg->family;
 	tc->lifetime_s = cfg->lifetime_s;
 	tc->keepalive = MS(cfg->keepalive_ms);
@@ -1018,10 +685,10 @@ turn_client_free(struct turn_client *tc)
 {
 	if (tc == NULL)
 		return;
-	txn_clear(&tc->atx);
-	txn_clear(&tc->btx);
+	turn_txn_clear(&tc->atx);
+	turn_txn_clear(&tc->btx);
 	if (tc->perms != NULL || tc->chans != NULL)
-		entries_clear(tc);
+		turn_entries_clear(tc);
 	free(tc->perms);
 	free(tc->chans);
 	free(tc->evq);
@@ -1039,9 +706,9 @@ turn_client_allocate(struct turn_client *tc, uint64_t now)
 	tc->nonce[0] = '\0';
 	tc->try_family = tc->family;
 	tc->tried_plain = tc->tried_delete = false;
-	txn_clear(&tc->atx);
+	turn_txn_clear(&tc->atx);
 	tc->state = TURN_ALLOCATING;
-	if (txn_send(tc, &tc->atx, TX_ALLOCATE, now, NULL, 0) != 0) {
+	if (turn_txn_send(tc, &tc->atx, TX_ALLOCATE, now, NULL, 0) != 0) {
 		tc->state = TURN_FAILED;
 		return -ENOMEM;
 	}
@@ -1051,17 +718,21 @@ turn_client_allocate(struct turn_client *tc, uint64_t now)
 int
 turn_client_deallocate(struct turn_client *tc, uint64_t now)
 {
-	if (tc->state == TURN_ALLOCATING) {
+	/*
+	 * Nothing exists on the server until an authenticated Allocate
+	 * went out (or the 437 delete is running): then delete it.
+	 */
+	if (tc->state == TURN_ALLOCATING && !tc->atx.authed) {
 		alloc_reset(tc, TURN_IDLE);
 		emit_simple(tc, TURN_EV_FREED, TURN_R_NONE, 0);
 		return 0;
 	}
-	if (tc->state != TURN_READY)
+	if (tc->state != TURN_READY && tc->state != TURN_ALLOCATING)
 		return -ENOTCONN;
-	entries_clear(tc);
-	txn_clear(&tc->atx);
+	turn_entries_clear(tc);
+	turn_txn_clear(&tc->atx);
 	tc->state = TURN_DEALLOCATING;
-	if (txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) != 0) {
+	if (turn_txn_send(tc, &tc->atx, TX_DELETE, now, NULL, 0) != 0) {
 		alloc_reset(tc, TURN_IDLE);
 		emit_simple(tc, TURN_EV_FREED, TURN_R_NO_MEMORY, 0);
 	}
@@ -1073,7 +744,7 @@ turn_client_binding(struct turn_client *tc, uint64_t now)
 {
 	if (tc->btx.kind != TX_NONE)
 		return -EALREADY;
-	return txn_send(tc, &tc->btx, TX_BINDING, now, NULL, 0);
+	return turn_txn_send(tc, &tc->btx, TX_BINDING, now, NULL, 0);
 }
 
 int
@@ -1092,203 +763,6 @@ turn_client_set_credentials(struct turn_client *tc, const char *user,
 	return 0;
 }
 
-static int
-entry_precheck(const struct turn_client *tc, const struct sockaddr *peer)
-{
-	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
-		return -EAFNOSUPPORT;
-	if (tc->state == TURN_FAILED || tc->state == TURN_DEALLOCATING)
-		return -ENOTCONN;
-	if (tc->state == TURN_READY && !has_family(tc, peer->sa_family))
-		return -EAFNOSUPPORT;
-	return 0;
-}
-
-int
-turn_client_create_permission(struct turn_client *tc, uint64_t now,
-    const struct sockaddr *peer)
-{
-	struct perm *p = NULL;
-	unsigned i;
-	int rc;
-
-	if ((rc = entry_precheck(tc, peer)) != 0)
-		return rc;
-	if (perm_find(tc, peer) != NULL)
-		return 0;
-	for (i = 0; i < tc->nperms && p == NULL; i++)
-		if (tc->perms[i].st == E_FREE)
-			p = &tc->perms[i];
-	if (p == NULL)
-		return -ENOSPC;
-	copy_addr(&p->peer, peer);
-	addr_set_port(&p->peer.sa, 0);
-	p->st = E_WAIT;
-	if (tc->state != TURN_READY)
-		return 0;
-	if ((rc = txn_send(tc, &p->tx, TX_PERMISSION, now, &p->peer.sa,
-	    0)) != 0) {
-		memset(p, 0, sizeof(*p));
-		return rc;
-	}
-	p->st = E_PENDING;
-	return 0;
-}
-
-void
-turn_client_remove_permission(struct turn_client *tc,
-    const struct sockaddr *peer)
-{
-	struct perm *p = perm_find(tc, peer);
-
-	if (p != NULL) {
-		txn_clear(&p->tx);
-		memset(p, 0, sizeof(*p));
-	}
-}
-
-int
-turn_client_bind_channel(struct turn_client *tc, uint64_t now,
-    const struct sockaddr *peer, uint16_t *channel)
-{
-	struct chan *c;
-	unsigned i;
-	uint16_t n;
-	int rc;
-
-	if ((rc = entry_precheck(tc, peer)) != 0)
-		return rc;
-	if ((c = chan_find(tc, peer)) != NULL) {
-		if (c->st == E_COOLDOWN) {
-			/* Same peer, same number: binding again is allowed. */
-			c->st = tc->state == TURN_READY ? E_PENDING : E_WAIT;
-			if (c->st == E_PENDING)
-				chan_send(tc, c, now);
-			if (c->st == E_COOLDOWN)
-				return -ENOMEM;
-		}
-		*channel = c->number;
-		return 0;
-	}
-	for (i = 0, c = NULL; i < tc->nchans && c == NULL; i++)
-		if (tc->chans[i].st == E_FREE)
-			c = &tc->chans[i];
-	if (c == NULL || (n = chan_pick_number(tc)) == 0)
-		return -ENOSPC;
-	memset(c, 0, sizeof(*c));
-	copy_addr(&c->peer, peer);
-	c->number = n;
-	c->st = E_WAIT;
-	if (tc->state == TURN_READY) {
-		c->st = E_PENDING;
-		if ((rc = txn_send(tc, &c->tx, TX_CHANNEL, now, &c->peer.sa,
-		    n)) != 0) {
-			memset(c, 0, sizeof(*c));
-			return rc;
-		}
-		c->last_sent = now;
-	}
-	*channel = n;
-	return 0;
-}
-
-void
-turn_client_release_channel(struct turn_client *tc, uint64_t now,
-    const struct sockaddr *peer)
-{
-	struct chan *c = chan_find(tc, peer);
-
-	(void)now;
-	if (c == NULL || c->st == E_COOLDOWN)
-		return;
-	if (c->st == E_WAIT) {	/* never sent: nothing to wait for */
-		memset(c, 0, sizeof(*c));
-		return;
-	}
-	chan_cooldown(c);
-}
-
-int
-turn_client_channel(const struct turn_client *tc, const struct sockaddr *peer,
-    uint16_t *channel)
-{
-	const struct chan *c = chan_find(tc, peer);
-
-	if (c == NULL || !chan_usable(c))
-		return -ENOENT;
-	*channel = c->number;
-	return 0;
-}
-
-int
-turn_client_wrap(const struct turn_client *tc, const struct sockaddr *peer,
-    const void *payload, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	uint16_t ch;
-	int rc;
-
-	if (len > 0xffff || cap < len + 4)
-		return -ENOBUFS;
-	if ((rc = turn_client_channel(tc, peer, &ch)) != 0)
-		return rc;
-	turn_channeldata_header(out, ch, (uint16_t)len);
-	memmove(out + 4, payload, len);
-	*outlen = len + 4;
-	return 0;
-}
-
-static int
-input_channeldata(struct turn_client *tc, const uint8_t *p, size_t len,
-    struct turn_data *out)
-{
-	const uint8_t *payload;
-	struct chan *c;
-	uint16_t ch;
-	size_t plen;
-
-	if (turn_channeldata_parse(p, len, &ch, &payload, &plen) != 0)
-		return -EBADMSG;
-	if ((c = chan_by_number(tc, ch)) == NULL || !chan_usable(c))
-		return -ENOENT;
-	out->peer = c->peer;
-	out->channel = ch;
-	out->payload = payload;
-	out->len = plen;
-	return TURN_INPUT_DATA;
-}
-
-/* RFC 8656 section 11.6: only from a peer we gave a permission to. */
-static int
-input_data_indication(struct turn_client *tc, const struct stun_msg *m,
-    struct turn_data *out)
-{
-	const struct stun_attr *d = stun_find(m, TURN_A_DATA);
-	union fz_sockaddr peer;
-	unsigned i;
-	bool ok = false;
-
-	if (d == NULL || stun_get_xaddr(m, stun_find(m,
-	    TURN_A_XOR_PEER_ADDRESS), &peer) != 0)
-		return -EBADMSG;
-	if (tc->state != TURN_READY)
-		return -ENOENT;
-	for (i = 0; i < tc->nperms && !ok; i++)
-		ok = (tc->perms[i].st == E_PENDING ||
-		    tc->perms[i].st == E_ACTIVE) &&
-		    same_ip(&tc->perms[i].peer.sa, &peer.sa);
-	for (i = 0; i < tc->nchans && !ok; i++)
-		ok = chan_usable(&tc->chans[i]) &&
-		    same_ip(&tc->chans[i].peer.sa, &peer.sa);
-	if (!ok)
-		return -ENOENT;
-	out->peer = peer;
-	out->channel = 0;
-	out->payload = d->val;
-	out->len = d->len;
-	return TURN_INPUT_DATA;
-}
-
-/* The transaction a response answers, by id and method. */
 static struct txn *
 txn_find(struct turn_client *tc, const struct stun_msg *m, struct perm **pp,
     struct chan **cp)
@@ -1335,13 +809,13 @@ turn_client_input(struct turn_client *tc, uint64_t now,
 	if (from == NULL || !addr_eq(from, &tc->server.sa))
 		return -ENOENT;
 	if (len >= 4 && (p[0] & 0xc0) == 0x40)
-		return input_channeldata(tc, p, len, out);
+		return turn_input_channeldata(tc, p, len, out);
 	/* One message per datagram: trailing bytes are an error. */
 	if (!stun_is_stun(p, len) || stun_parse(p, len, &m) != 0 ||
 	    m.len != len)
 		return -EBADMSG;
 	if (m.cls == STUN_INDICATION && m.method == TURN_DATA)
-		return input_data_indication(tc, &m, out);
+		return turn_input_data_indication(tc, &m, out);
 	if (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR)
 		return -EBADMSG;
 	if ((t = txn_find(tc, &m, &perm, &chan)) == NULL)
@@ -1364,10 +838,10 @@ turn_client_input(struct turn_client *tc, uint64_t now,
 		binding_response(tc, &m, code, now);
 		break;
 	case TX_PERMISSION:
-		perm_response(tc, perm, &m, code, now);
+		turn_perm_response(tc, perm, &m, code, now);
 		break;
 	case TX_CHANNEL:
-		chan_response(tc, chan, &m, code, now);
+		turn_chan_response(tc, chan, &m, code, now);
 		break;
 	}
 	return TURN_INPUT_HANDLED;
@@ -1376,7 +850,7 @@ turn_client_input(struct turn_client *tc, uint64_t now,
 static void
 timeout_alloc(struct turn_client *tc, uint64_t now)
 {
-	if (txn_tick(tc, &tc->atx, now)) {
+	if (turn_txn_tick(tc, &tc->atx, now)) {
 		switch (tc->atx.kind) {
 		case TX_ALLOCATE:
 			alloc_fail(tc, TURN_R_TIMEOUT, 0);
@@ -1396,15 +870,15 @@ timeout_alloc(struct turn_client *tc, uint64_t now)
 		return;
 	}
 	if (tc->atx.kind == TX_NONE && now >= tc->refresh_at &&
-	    txn_send(tc, &tc->atx, TX_REFRESH, now, NULL, 0) != 0)
+	    turn_txn_send(tc, &tc->atx, TX_REFRESH, now, NULL, 0) != 0)
 		refresh_retry(tc, TURN_R_NO_MEMORY, 0, now);
 }
 
 static void
 timeout_binding(struct turn_client *tc, uint64_t now)
 {
-	if (txn_tick(tc, &tc->btx, now)) {
-		txn_clear(&tc->btx);
+	if (turn_txn_tick(tc, &tc->btx, now)) {
+		turn_txn_clear(&tc->btx);
 		if (tc->state == TURN_READY && tc->keepalive != 0)
 			tc->keepalive_at = now + tc->keepalive;
 		emit_simple(tc, TURN_EV_BINDING_FAILED, TURN_R_TIMEOUT, 0);
@@ -1412,101 +886,33 @@ timeout_binding(struct turn_client *tc, uint64_t now)
 	if (tc->state == TURN_READY && tc->keepalive != 0 &&
 	    tc->btx.kind == TX_NONE && now >= tc->keepalive_at) {
 		tc->keepalive_at = now + tc->keepalive;
-		(void)txn_send(tc, &tc->btx, TX_BINDING, now, NULL, 0);
-	}
-}
-
-static void
-timeout_perm(struct turn_client *tc, struct perm *p, uint64_t now)
-{
-	if (txn_tick(tc, &p->tx, now)) {
-		if (p->st != E_ACTIVE) {
-			perm_drop(tc, p, TURN_R_TIMEOUT, 0);
-			return;
-		}
-		txn_clear(&p->tx);	/* retried below until it expires */
-	}
-	if (p->st != E_ACTIVE)
-		return;
-	if (now >= p->expires_at)
-		perm_drop(tc, p, TURN_R_EXPIRED, 0);
-	else if (p->tx.kind == TX_NONE && now >= p->refresh_at) {
-		p->tx.nstale = 0;
-		perm_send(tc, p, now);
-	}
-}
-
-static void
-timeout_chan(struct turn_client *tc, struct chan *c, uint64_t now)
-{
-	if (c->st == E_COOLDOWN) {
-		if (now >= c->free_at)
-			memset(c, 0, sizeof(*c));
-		return;
-	}
-	if (txn_tick(tc, &c->tx, now)) {
-		if (c->st != E_ACTIVE) {
-			chan_drop(tc, c, TURN_R_TIMEOUT, 0);
-			return;
-		}
-		chan_txn_done(c);	/* retried below until it expires */
-	}
-	if (c->st != E_ACTIVE)
-		return;
-	if (now >= c->expires_at)
-		chan_drop(tc, c, TURN_R_EXPIRED, 0);
-	else if (c->tx.kind == TX_NONE && now >= c->rebind_at) {
-		c->tx.nstale = 0;
-		chan_send(tc, c, now);
+		if (turn_txn_send(tc, &tc->btx, TX_BINDING, now, NULL, 0) != 0)
+			emit_simple(tc, TURN_EV_BINDING_FAILED,
+			    TURN_R_NO_MEMORY, 0);
 	}
 }
 
 void
 turn_client_handle_timeout(struct turn_client *tc, uint64_t now)
 {
-	unsigned i;
-
 	timeout_alloc(tc, now);
 	timeout_binding(tc, now);
-	for (i = 0; i < tc->nperms; i++)
-		if (tc->perms[i].st != E_FREE)
-			timeout_perm(tc, &tc->perms[i], now);
-	for (i = 0; i < tc->nchans; i++)
-		if (tc->chans[i].st != E_FREE)
-			timeout_chan(tc, &tc->chans[i], now);
+	turn_peers_timeout(tc, now);
 }
 
 int
 turn_client_poll_timeout(const struct turn_client *tc, uint64_t *deadline)
 {
 	uint64_t d = UINT64_MAX;
-	unsigned i;
 
-	if (!txn_due(&tc->atx, &d) && tc->state == TURN_READY)
-		d = min_deadline(d, tc->refresh_at);
+	if (!turn_txn_due(&tc->atx, &d) && tc->state == TURN_READY)
+		d = turn_min_deadline(d, tc->refresh_at);
 	if (tc->state == TURN_READY)
-		d = min_deadline(d, tc->expires_at);
-	if (!txn_due(&tc->btx, &d) && tc->state == TURN_READY &&
+		d = turn_min_deadline(d, tc->expires_at);
+	if (!turn_txn_due(&tc->btx, &d) && tc->state == TURN_READY &&
 	    tc->keepalive != 0)
-		d = min_deadline(d, tc->keepalive_at);
-	for (i = 0; i < tc->nperms; i++) {
-		const struct perm *p = &tc->perms[i];
-
-		if (!txn_due(&p->tx, &d) && p->st == E_ACTIVE)
-			d = min_deadline(d, p->refresh_at);
-		if (p->st == E_ACTIVE)
-			d = min_deadline(d, p->expires_at);
-	}
-	for (i = 0; i < tc->nchans; i++) {
-		const struct chan *c = &tc->chans[i];
-
-		if (c->st == E_COOLDOWN)
-			d = min_deadline(d, c->free_at);
-		if (!txn_due(&c->tx, &d) && c->st == E_ACTIVE)
-			d = min_deadline(d, c->rebind_at);
-		if (c->st == E_ACTIVE)
-			d = min_deadline(d, c->expires_at);
-	}
+		d = turn_min_deadline(d, tc->keepalive_at);
+	turn_peers_deadline(tc, &d);
 	if (d == UINT64_MAX)
 		return -ENOENT;
 	*deadline = d;
@@ -1630,3 +1036,4 @@ turn_event_str(enum turn_event_type t)
 		return "?";
 	return names[t];
 }
+

@@ -158,7 +158,11 @@ void	turn_client_free(struct turn_client *);
 
 /* From IDLE or FAILED; -EALREADY otherwise. */
 int	turn_client_allocate(struct turn_client *, uint64_t now) FZ_WUR;
-/* From READY (or ALLOCATING: abandoned at once); -ENOTCONN otherwise. */
+/*
+ * From READY, or ALLOCATING (abandoned at once while no authenticated
+ * Allocate went out, deleted otherwise); -ENOTCONN otherwise.  Ends with
+ * TURN_EV_FREED.
+ */
 int	turn_client_deallocate(struct turn_client *, uint64_t now) FZ_WUR;
 /* A Binding request now; -EALREADY while one is in flight. */
 int	turn_client_binding(struct turn_client *, uint64_t now) FZ_WUR;

@@ -1413,6 +1413,92 @@ START_TEST(test_lost_clears_everything)
 }
 END_TEST
 
+START_TEST(test_deallocate_while_allocating)
+{
+	struct turn_client_config c = config();
+	struct turn_client *tc = mk(&c);
+	struct turn_event ev;
+	uint32_t lt = 1;
+	struct req r, first;
+	struct resp s;
+
+	/* Nothing on the server yet: forgotten at once. */
+	ck_assert_int_eq(turn_client_allocate(tc, T0), 0);
+	pop_one(tc, &r, TURN_ALLOCATE);
+	ck_assert_int_eq(turn_client_deallocate(tc, T0), 0);
+	expect_event(tc, TURN_EV_FREED, NULL);
+	ck_assert_int_eq(turn_client_state(tc), TURN_IDLE);
+	no_tx(tc);
+	turn_client_free(tc);
+
+	/* An authenticated Allocate went out: it may exist, delete it. */
+	tc = mk(&c);
+	dance(tc, T0, &first);
+	ck_assert_int_eq(turn_client_deallocate(tc, T0), 0);
+	pop_one(tc, &r, TURN_REFRESH);
+	ck_assert_int_eq(stun_get_u32(stun_find(&r.m, TURN_A_LIFETIME), &lt), 0);
+	ck_assert_uint_eq(lt, 0);
+	alloc_ok_resp(&s, &first, true, true, 600);	/* too late */
+	ck_assert_int_eq(feed(tc, T0, &s), -ENOENT);
+	ok_resp(&s, &r, key);
+	ck_assert_int_eq(feed(tc, T0, &s), 0);
+	expect_event(tc, TURN_EV_FREED, &ev);
+	no_event(tc);
+	ck_assert_int_eq(turn_client_state(tc), TURN_IDLE);
+	turn_client_free(tc);
+}
+END_TEST
+
+START_TEST(test_channel_stale_nonce)
+{
+	struct turn_client_config c = config();
+	struct turn_client *tc = ready(&c, T0);
+	struct turn_event ev;
+	uint16_t ch, v;
+	struct req r;
+	struct resp s;
+
+	ck_assert_int_eq(turn_client_bind_channel(tc, T0, &peer4.sa, &ch), 0);
+	pop_one(tc, &r, TURN_CHANNEL_BIND);
+	error_resp(&s, &r, 438, REALM, NONCE2, NULL);
+	ck_assert_int_eq(feed(tc, T0, &s), 0);
+	pop_one(tc, &r, TURN_CHANNEL_BIND);
+	assert_authed(&r, NONCE2);
+	ck_assert_int_eq(stun_get_channel(stun_find(&r.m,
+	    TURN_A_CHANNEL_NUMBER), &v), 0);
+	ck_assert_uint_eq(v, ch);
+	no_event(tc);
+	ok_resp(&s, &r, key);
+	ck_assert_int_eq(feed(tc, T0, &s), 0);
+	expect_event(tc, TURN_EV_CHANNEL_BOUND, &ev);
+	ck_assert_uint_eq(ev.channel, ch);
+	/* Later requests carry the new nonce too; a 401 now is fatal. */
+	ck_assert_int_eq(turn_client_create_permission(tc, T0, &peer6.sa), 0);
+	pop_one(tc, &r, TURN_CREATE_PERMISSION);
+	assert_authed(&r, NONCE2);
+	error_resp(&s, &r, 401, REALM, NONCE2, NULL);
+	ck_assert_int_eq(feed(tc, T0, &s), 0);
+	expect_event(tc, TURN_EV_PERMISSION_FAILED, &ev);
+	ck_assert_int_eq(ev.reason, TURN_R_BAD_CREDENTIALS);
+	turn_client_free(tc);
+}
+END_TEST
+
+START_TEST(test_binding_timeout)
+{
+	struct turn_client_config c = config();
+	struct turn_client *tc = mk(&c);
+	struct turn_event ev;
+
+	ck_assert_int_eq(turn_client_binding(tc, T0), 0);
+	ck_assert_uint_eq(run_until_event(tc, &ev), T0 + MSEC(39500));
+	ck_assert_int_eq(ev.type, TURN_EV_BINDING_FAILED);
+	ck_assert_int_eq(ev.reason, TURN_R_TIMEOUT);
+	ck_assert_int_eq(turn_client_binding(tc, T0), 0);
+	turn_client_free(tc);
+}
+END_TEST
+
 START_TEST(test_config)
 {
 	struct turn_client_config c = config();
@@ -1470,6 +1556,9 @@ turn_client_suite(void)
 	tcase_add_test(tc, test_channel_before_ready);
 	tcase_add_test(tc, test_channeldata);
 	tcase_add_test(tc, test_lost_clears_everything);
+	tcase_add_test(tc, test_deallocate_while_allocating);
+	tcase_add_test(tc, test_channel_stale_nonce);
+	tcase_add_test(tc, test_binding_timeout);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	return s;
