@@ -392,6 +392,7 @@ main(int argc, char **argv)
 	a.status = 1;
 	cfg.family = TURN_FAMILY_DUAL;
 	cfg.software = "fz-turnclient";
+	cfg.keepalive_ms = 25000;	/* as Firezone keeps NAT bindings */
 	cfg.rng = rng;
 	user[0] = pass[0] = '\0';
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
