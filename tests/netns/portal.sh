@@ -334,13 +334,19 @@ ns_wait_for relays 1 client gateway ||
 ns_log "ok: portal restarted: both online again, client lists $(res_names); relay $RID rejoined (/readyz 200), both list it"
 
 # --- the relay goes: relays_presence --------------------------------------------
+"$FZCTL" --socket "$T/client.sock" events > "$T/events2" 2>&1 &
+EV_PID=$!
+FZ_PIDS="$FZ_PIDS $EV_PID"
+sleep 0.5	# subscribed
 kill -TERM "$RELAY_PID"
 wait "$RELAY_PID"; rc=$?
 [ $rc = 0 ] || fail "fz-relayd exit $rc after SIGTERM"
 ns_wait_for grep -q "relay $RID left" "$T/portald.2.log" || fail "the portal did not see the relay leave"
 ns_wait_for relays 0 client gateway ||
 	fail "relay gone: $(st client | grep '^relays'), $(st gateway | grep '^relays')"
-ns_log "ok: fz-relayd stopped (exit 0): relays_presence, both say relays: 0"
+ns_wait_for grep -q '^relays: 0$' "$T/events2" || fail "no relays event: $(cat "$T/events2")"
+kill "$EV_PID"
+ns_log "ok: fz-relayd stopped (exit 0): relays_presence, both say relays: 0 (and fzctl events)"
 
 # Everything stayed sandboxed: fz-controld alive under seccomp in both.
 for n in client gateway; do
