@@ -133,11 +133,26 @@ sink_resources(void *arg, const struct ipc_resource_list *l)
 		log_warnc(-rc, "sending %u resources", l->n);
 }
 
+static void
+sink_relays(void *arg, uint32_t count, const char *ids)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	ipc_msg_init(&m, IPC_RELAYS);
+	m.u.relays.count = count;
+	m.u.relays.ids = ids;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending RELAYS");
+}
+
 static const struct cportal_sink sink = {
 	.status = sink_status,
 	.error = sink_error,
 	.interface = sink_interface,
 	.resources = sink_resources,
+	.relays = sink_relays,
 };
 
 /*

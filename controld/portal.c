@@ -7,7 +7,9 @@
  * Client (firezone-protocols.md §1.6): init and config_changed give the
  * interface (INTERFACE) and init the resources, kept here by id and sent
  * whole (RESOURCES) after every change; resource_created_or_updated,
- * resource_deleted and relays_presence update them.  Gateway (§1.7):
+ * resource_deleted and relays_presence update them.  Both report the
+ * relays they know (RELAYS: distinct ids) after init and every
+ * relays_presence.  Gateway (§1.7):
  * init gives the interface; create_authorization is answered with
  * authorization_created carrying the portal's ref as the very JSON value
  * received; reject_access, resource_updated and ice_candidates are logged
@@ -361,6 +363,31 @@ relays_presence(struct cportal *p, const struct portal_relays_presence *rp)
 	    "known", rp->n_disconnected, rp->n_connected, p->nrelays);
 }
 
+/*
+ * The distinct relay ids (an id comes once per address family) and how
+ * many: fz-tunneld shows them in status.
+ */
+static void
+send_relays(struct cportal *p)
+{
+	char ids[4097] = "";
+	uint32_t n = 0;
+	size_t i, k;
+
+	for (i = 0; i < p->nrelays; i++) {
+		for (k = 0; k < i; k++)
+			if (strcmp(p->relays[k].id, p->relays[i].id) == 0)
+				break;
+		if (k < i)
+			continue;
+		n++;
+		if (strlen(ids) + strlen(p->relays[i].id) + 2 < sizeof(ids))
+			join(ids, sizeof(ids), ", ", p->relays[i].id);
+	}
+	if (p->sink->relays != NULL)
+		p->sink->relays(p->arg, n, ids);
+}
+
 static void
 send_event(struct cportal *p, const char *event, json_t *payload)
 {
@@ -427,6 +454,7 @@ client_msg(struct cportal *p, struct portal_msg *m)
 				    ci->resources[i].id);
 		relays_replace(p, ci->relays, ci->n_relays);
 		send_resources(p);
+		send_relays(p);
 		check_relays(p);
 		break;
 	case PM_CONFIG_CHANGED:
@@ -450,6 +478,7 @@ client_msg(struct cportal *p, struct portal_msg *m)
 		break;
 	case PM_CLIENT_RELAYS_PRESENCE:
 		relays_presence(p, &m->u.relays_presence);
+		send_relays(p);
 		check_relays(p);
 		break;
 	case PM_CLIENT_DISCONNECT:
@@ -509,6 +538,7 @@ gateway_msg(struct cportal *p, struct portal_msg *m, const json_t *payload)
 		    gi->n_authorizations);
 		send_interface(p, &gi->interface);
 		relays_replace(p, gi->relays, gi->n_relays);
+		send_relays(p);
 		check_relays(p);
 		break;
 	case PM_CREATE_AUTHORIZATION:
@@ -526,6 +556,7 @@ gateway_msg(struct cportal *p, struct portal_msg *m, const json_t *payload)
 		break;
 	case PM_GATEWAY_RELAYS_PRESENCE:
 		relays_presence(p, &m->u.relays_presence);
+		send_relays(p);
 		check_relays(p);
 		break;
 	case PM_ICE_CANDIDATES:

@@ -4,7 +4,7 @@
  * channel client (phx_client.h), the WebSocket transport (ws.h) and a
  * libevent timer, and the translation of the portal's messages
  * (portal_msg.h) into what fz-tunneld is told over IPC (STATUS, ERROR,
- * INTERFACE, RESOURCES) through the caller's sink.
+ * INTERFACE, RESOURCES, RELAYS) through the caller's sink.
  *
  * Everything read from disk (the CA store, resolv.conf, hosts,
  * os-release) is read by cportal_prepare, before the sandbox; a session
@@ -28,6 +28,8 @@ struct cportal_sink {
 		    bool requires_sign_in);
 	void	(*interface)(void *arg, const struct ipc_interface *);
 	void	(*resources)(void *arg, const struct ipc_resource_list *);
+	/* the distinct relay ids known ("id, id", as many as fit) */
+	void	(*relays)(void *arg, uint32_t count, const char *ids);
 };
 
 /* One sign-in; the strings are copied (the token wiped on free). */

@@ -97,12 +97,29 @@ esc(const char *s)
 	return b;
 }
 
+/* A list as fz-tunneld sends it ("hq, branch") as a JSON array. */
+static json_t *
+list_json(const char *list)
+{
+	json_t *a = json_array();
+	const char *p = list, *e;
+
+	while (a != NULL && *p != '\0') {
+		e = strstr(p, ", ");
+		if (e == NULL)
+			e = p + strlen(p);
+		json_array_append_new(a, json_stringn(p, (size_t)(e - p)));
+		p = *e != '\0' ? e + 2 : e;
+	}
+	return a;
+}
+
 static void
 show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 {
 	if (c->json) {
 		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
-		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s}",
+		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o}",
 		    "state", t->state, "detail", t->detail, "mode", t->mode,
 		    "signed_in", t->signed_in, "api_url", t->api_url,
 		    "account", t->account, "firezone_id", t->firezone_id,
@@ -110,7 +127,9 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		    "controld_pid", t->controld_pid,
 		    "controld_restarts", (int)t->controld_restarts,
 		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version,
-		    "ipv4", t->ipv4, "ipv6", t->ipv6));
+		    "ipv4", t->ipv4, "ipv6", t->ipv6,
+		    "relays", (int)t->relays, "relay_ids",
+		    list_json(t->relay_ids)));
 		return;
 	}
 	if (*t->detail)
@@ -128,6 +147,10 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 	if (*t->ipv4 || *t->ipv6)
 		printf("addresses:    %s%s%s\n", esc(t->ipv4),
 		    *t->ipv4 && *t->ipv6 ? " " : "", esc(t->ipv6));
+	if (*t->relay_ids)
+		printf("relays:       %u (%s)\n", t->relays, esc(t->relay_ids));
+	else
+		printf("relays:       %u\n", t->relays);
 	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",
@@ -137,23 +160,6 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		    t->controld_restarts);
 	printf("uptime:       %llu s\n", (unsigned long long)t->uptime_s);
 	printf("version:      %s\n", esc(t->version));
-}
-
-/* The sites of a resource ("hq, branch") as a JSON array of names. */
-static json_t *
-sites_json(const char *sites)
-{
-	json_t *a = json_array();
-	const char *p = sites, *e;
-
-	while (a != NULL && *p != '\0') {
-		e = strstr(p, ", ");
-		if (e == NULL)
-			e = p + strlen(p);
-		json_array_append_new(a, json_stringn(p, (size_t)(e - p)));
-		p = *e != '\0' ? e + 2 : e;
-	}
-	return a;
 }
 
 static void
@@ -168,7 +174,7 @@ show_resources(struct ctl *c, const struct ipc_resource_list *l)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
 			    "s:s, s:o, s:s}", "id", l->r[i].id, "name",
 			    l->r[i].name, "type", l->r[i].type, "address",
-			    l->r[i].address, "sites", sites_json(l->r[i].sites),
+			    l->r[i].address, "sites", list_json(l->r[i].sites),
 			    "status", l->r[i].status));
 		print_json(a);
 		return;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 # fz-relayd: the STUN/TURN relay.
 noinst_LIBRARIES += libfzrelay.a
-libfzrelay_a_SOURCES = relayd/relay.c relayd/relay.h
+libfzrelay_a_SOURCES = relayd/relay.c relayd/relay.h relayd/relay_token.c \
+	relayd/relay_token.h
 libfzrelay_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(OPENSSL_CFLAGS)
 RELAY_LIBS = libfzrelay.a libfzcommon.a $(SODIUM_LIBS) $(OPENSSL_LIBS)
 
@@ -21,6 +22,15 @@ tests_unit_check_relay_SOURCES = tests/unit/check_relay.c
 tests_unit_check_relay_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/relayd \
 	$(SODIUM_CFLAGS)
 tests_unit_check_relay_LDADD = $(RELAY_LIBS) $(CHECK_LIBS)
+
+# The token from a systemd credential file.
+check_PROGRAMS += tests/unit/check_relay_token
+UNIT_TESTS += tests/unit/check_relay_token
+TESTS += tests/unit/check_relay_token
+tests_unit_check_relay_token_SOURCES = tests/unit/check_relay_token.c
+tests_unit_check_relay_token_CFLAGS = $(CHECK_CFLAGS_ALL) \
+	-I$(top_srcdir)/relayd $(SODIUM_CFLAGS)
+tests_unit_check_relay_token_LDADD = $(RELAY_LIBS) $(CHECK_LIBS)
 
 # The HTTP endpoint (/readyz, /metrics) over loopback.
 check_PROGRAMS += tests/unit/check_relay_metrics

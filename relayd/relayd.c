@@ -33,6 +33,7 @@
 #include "fztime.h"
 #include "log.h"
 #include "metrics.h"
+#include "relay_token.h"
 #include "creds.h"
 #include "privsep.h"
 #include "relay.h"
@@ -689,7 +690,8 @@ usage(FILE *f)
 "                           addresses too (refused by default)\n"
 "  --user-quota N           allocations per username (default 1000)\n"
 "  --max-allocations N      default 10000\n"
-"  --metrics ADDR:PORT      Prometheus /metrics, /healthz, POST /log_filter\n"
+"  --metrics ADDR:PORT      /metrics, /healthz, /readyz, POST /log_filter\n"
+"                           (HEALTH_CHECK_ADDR)\n"
 "  --log-format FMT         human, json or auto (LOG_FORMAT)\n"
 "  --log-filter SPEC        e.g. info,relay=debug (RUST_LOG)\n"
 "  --ebpf-offloading IFACE  relay ChannelData in XDP on IFACE (EBPF_OFFLOADING)\n"
@@ -702,7 +704,8 @@ usage(FILE *f)
 "  --api-url URL            the portal (FIREZONE_API_URL; default\n"
 "                           " RELAYD_API_URL_DEFAULT ")\n"
 "  --name NAME              the relay's name there (FIREZONE_NAME)\n"
-"  TOKEN                    the relay token (or FIREZONE_TOKEN): join the\n"
+"  TOKEN                    the relay token (or FIREZONE_TOKEN, or the file\n"
+"                           $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN): join the\n"
 "                           portal and accept the credentials it hands out\n");
 }
 
@@ -820,10 +823,41 @@ relayd_flags_parse(int argc, char *argv[], struct relayd_flags *f,
 }
 
 /*
+ * Without a token in argv or the environment: a systemd credential,
+ * $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN (LoadCredential=), trimmed.
+ * None there is no token; a file it refuses is an error.
+ */
+static int
+relayd_credential_token(struct relayd_config *c)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char path[4096], tok[RELAY_TOKEN_MAX + 1];
+	int rc;
+
+	if (dir == NULL || *dir == '\0')
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/FIREZONE_TOKEN", dir) >=
+	    sizeof(path))
+		return 0;
+	rc = relay_token_read(path, geteuid(), tok, sizeof(tok));
+	if (rc == 0 && (c->token = strdup(tok)) == NULL)
+		rc = -ENOMEM;
+	sodium_memzero(tok, sizeof(tok));
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != 0)
+		fprintf(stderr, "fz-relayd: %s: %s%s\n", path, strerror(-rc),
+		    rc == -EPERM ? " (it must be a regular file of this "
+		    "user's, mode 0600 or stricter)" : "");
+	return rc;
+}
+
+/*
  * The relay token from argv or FIREZONE_TOKEN into a copy of our own, the
  * original wiped where it lies (/proc/PID/cmdline and /proc/PID/environ
  * show the initial memory, which unsetenv does not touch) and the
- * variable removed, so that nothing started later inherits it.
+ * variable removed, so that nothing started later inherits it; else from
+ * a systemd credential.
  */
 static int
 relayd_take_token(struct relayd_flags *f, struct relayd_config *c)
@@ -842,6 +876,8 @@ relayd_take_token(struct relayd_flags *f, struct relayd_config *c)
 		unsetenv("FIREZONE_TOKEN");
 		sodium_memzero(entry, strlen(entry));
 	}
+	if (c->token == NULL)
+		return relayd_credential_token(c);
 	return 0;
 }
 
@@ -980,7 +1016,8 @@ relayd_config_from_args(int argc, char *argv[], struct relayd_config *c)
 	if ((rc = relayd_flags_parse(argc, argv, &f, c)) != 0 || c->help)
 		return rc;
 	if ((rc = relayd_take_token(&f, c)) != 0) {
-		fprintf(stderr, "fz-relayd: %s\n", strerror(-rc));
+		if (rc == -ENOMEM)
+			fprintf(stderr, "fz-relayd: %s\n", strerror(-rc));
 		return rc;
 	}
 	if (f.log_format != NULL && log_parse_format(f.log_format, &fmt) != 0) {
@@ -1003,6 +1040,10 @@ relayd_config_from_args(int argc, char *argv[], struct relayd_config *c)
 	f.ebpf_mode = env_or(f.ebpf_mode, "EBPF_ATTACH_MODE");
 	f.ebpf4 = env_or(f.ebpf4, "EBPF_INT4_ADDR");
 	f.ebpf6 = env_or(f.ebpf6, "EBPF_INT6_ADDR");
+	/* Firezone's relay serves /healthz and /readyz there */
+	c->metrics_at = env_or(c->metrics_at, "HEALTH_CHECK_ADDR");
+	if (c->metrics_at != NULL && *c->metrics_at == '\0')
+		c->metrics_at = NULL;
 	secret = env_or(f.secret, "STATIC_AUTH_SECRET");
 	if ((rc = relayd_config_addresses(&f, c)) != 0 ||
 	    (rc = relayd_config_portal(&f, c)) != 0)

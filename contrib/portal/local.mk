@@ -52,3 +52,6 @@ TESTS += tests/interop/phoenix_js.sh
 dist_noinst_SCRIPTS += tests/interop/phoenix_js.sh
 EXTRA_DIST += tests/interop/phoenix_js/package.json \
 	tests/interop/phoenix_js/interop.js
+
+# The demo step: fz-portald with a relay, a gateway and a client (root).
+dist_noinst_SCRIPTS += contrib/demo/steps/40-portal.sh

@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 #
-# Client and Gateway join a portal (root; network namespaces):
-# fz-portald in namespace P, a client (fz-tunneld --mode client) in C, a
-# gateway (--mode gateway) in G and a client with a wrong token in B, each
-# on its own veth to P, speaking ws:// to the portal.
-#  - both join (the client's token from FIREZONE_TOKEN, the gateway's from
-#    $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN): `fzctl status` says online,
+# Client, Gateway and Relay join a portal (root; network namespaces):
+# fz-portald in namespace P, fz-relayd in R, a client (fz-tunneld --mode
+# client) in C, a gateway (--mode gateway) in G and a client with a wrong
+# token in B, each on its own veth to P, speaking ws:// to the portal.
+#  - fz-relayd joins /relay/websocket (its token from
+#    $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN, trimmed; /readyz on
+#    HEALTH_CHECK_ADDR goes 200)
+#  - both devices join (the client's token from FIREZONE_TOKEN, the
+#    gateway's from $CREDENTIALS_DIRECTORY/FIREZONE_TOKEN): `fzctl status`
+#    says online and lists the relay the portal logged as joined,
 #    tun-firezone carries the
 #    portal's addresses (/32, /128) with MTU 1280
 #  - `fzctl resources` on the client lists exactly the resources its
@@ -22,11 +26,15 @@
 #  - a (fake) fz-controld sending INTERFACE with a bad address, or before a
 #    sign-in, is killed and restarted
 #  - fz-portald killed and restarted: both say reconnecting, then online
-#    again, and the client still lists its resources
+#    again, and the client still lists its resources; the relay's /readyz
+#    goes 503, then 200 once it has rejoined, and both list it again
+#  - fz-relayd stopped: relays_presence brings both to "relays: 0"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
+command -v curl >/dev/null || ns_skip "curl not installed"
 PORTALD="$top_builddir/fz-portald"
+RELAYD="$top_builddir/fz-relayd"
 TUNNELD="$top_builddir/fz-tunneld"
 CONTROLD="$top_builddir/fz-controld"
 FZCTL="$top_builddir/fzctl"
@@ -45,13 +53,16 @@ ns_new p; P=$NS
 ns_new c; C=$NS
 ns_new g; G=$NS
 ns_new b; B=$NS
+ns_new r; R=$NS
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
 ns_link "$P" 10.99.3.1 "$B" 10.99.3.2
+ns_link "$P" 10.99.4.1 "$R" 10.99.4.2
 PORT=8080
 
 CTOK="alice-$RANDOM$RANDOM"
 GTOK="gw-hq-$RANDOM$RANDOM"
+RTOK="relay-$RANDOM$RANDOM"
 config() {	# $1: extra policies (JSON objects, each with a leading comma)
 	# $2: wiki to have the wiki resource and its policy, else ""
 	local wiki="" wikipol=""
@@ -62,7 +73,7 @@ config() {	# $1: extra policies (JSON objects, each with a leading comma)
 	cat > "$T/portal.json.new" <<EOF
 { "account": {"slug": "acme", "search_domain": "corp.test",
               "upstream_do53": ["10.99.1.53"]},
-  "relay_token": "relay-$RANDOM$RANDOM",
+  "relay_token": "$RTOK",
   "turn_servers": [],
   "sites": [{"name": "hq", "gateway_token": "$GTOK"}],
   "resources": [
@@ -86,6 +97,26 @@ start_portald() {
 		{ cat "$T/portald.$1.log"; ns_fail "fz-portald does not listen"; }
 }
 start_portald 1
+
+# --- fz-relayd joins ------------------------------------------------------------
+# Its token as a systemd credential, with white space around it; its health
+# listener from HEALTH_CHECK_ADDR (no --metrics).
+mkdir -m 0700 "$T/rcreds"
+printf '  %s \n\n' "$RTOK" > "$T/rcreds/FIREZONE_TOKEN"
+chmod 0400 "$T/rcreds/FIREZONE_TOKEN"
+HEALTH=10.99.4.2:9108
+ns_bg "$R" "$T/relay.log" env CREDENTIALS_DIRECTORY="$T/rcreds" \
+	FIREZONE_API_URL="ws://10.99.4.1:$PORT" HEALTH_CHECK_ADDR="$HEALTH" \
+	FIREZONE_NAME=portal-relay "$RELAYD" --public-ip4-addr 10.99.4.2 \
+	--log-format json --user nobody
+RELAY_PID=$BG_PID
+ready() { ip netns exec "$R" curl -s -o /dev/null -w '%{http_code}' "http://$HEALTH/readyz"; }
+is_ready() { [ "$(ready)" = "$1" ]; }
+ns_wait_for is_ready 200 ||
+	{ tail "$T/relay.log" "$T/portald.1.log"; ns_fail "fz-relayd did not join (/readyz $(ready))"; }
+RID=$(grep -o 'relay [0-9a-f-]* joined' "$T/portald.1.log" | head -1 | awk '{ print $2 }')
+[ -n "$RID" ] || ns_fail "fz-portald did not log the relay joining"
+ns_log "ok: fz-relayd joined with the credential file's token (trimmed): relay $RID, /readyz 200 on HEALTH_CHECK_ADDR"
 
 # start_device NS NAME MODE URL TOKEN: fz-tunneld in NS, socket $T/NAME.sock;
 # the token in FIREZONE_TOKEN, or with TOKEN "" from $DEV_ENV's
@@ -118,8 +149,23 @@ res_names() {
 	res_json | python3 -c 'import json, sys
 print(",".join(sorted(r["name"] for r in json.load(sys.stdin))))'
 }
+# relays N [NAME...]: `fzctl status` of each says N relays (and the id)
+relays() {
+	local n=$1 d
+	shift
+	for d in "$@"; do
+		if [ "$n" = 0 ]; then
+			st "$d" | grep -q '^relays: *0$' || return 1
+		else
+			st "$d" | grep -q "^relays: *$n ($RID)$" || return 1
+			[ "$("$FZCTL" --socket "$T/$d.sock" --json status |
+			    python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["relays"], ",".join(s["relay_ids"]))')" = "$n $RID" ] ||
+				return 1
+		fi
+	done
+}
 dump() {
-	for f in portald.1 portald.2 client gateway badclient; do
+	for f in portald.1 portald.2 relay client gateway badclient; do
 		[ -f "$T/$f.log" ] && { echo "--- $f"; tail -n 40 "$T/$f.log"; }
 	done
 	for n in client gateway badclient; do
@@ -133,6 +179,9 @@ fail() { dump; ns_fail "$*"; }
 ns_wait_for state_is client online || fail "the client is not online"
 ns_wait_for state_is gateway online || fail "the gateway is not online"
 ns_log "ok: client and gateway joined ($(st client | grep '^state'))"
+ns_wait_for relays 1 client gateway ||
+	fail "the relay is not in fzctl status: $(st client | grep '^relays'), $(st gateway | grep '^relays')"
+ns_log "ok: both list the relay: $(st client | grep '^relays')"
 # The portal's addresses on tun-firezone, as /32 and /128; MTU 1280.
 for n in client:$C gateway:$G; do
 	ns=${n#*:}
@@ -271,13 +320,33 @@ kill "$PPID_"
 wait "$PPID_" 2>/dev/null
 ns_wait_for state_is client reconnecting || fail "client did not notice the portal going"
 ns_wait_for state_is gateway reconnecting || fail "gateway did not notice the portal going"
-ns_log "ok: portal killed: client and gateway reconnecting ($(st client | grep '^state'))"
+ns_wait_for is_ready 503 || fail "the relay's /readyz $(ready) with fz-portald gone"
+ns_log "ok: portal killed: client and gateway reconnecting ($(st client | grep '^state')), the relay's /readyz 503"
 start_portald 2
 FZ_WAIT=75 ns_wait_for state_is client online || fail "client did not rejoin"
 FZ_WAIT=75 ns_wait_for state_is gateway online || fail "gateway did not rejoin"
+FZ_WAIT=75 ns_wait_for is_ready 200 || fail "the relay did not rejoin (/readyz $(ready))"
+grep -q "relay $RID joined" "$T/portald.2.log" || fail "the restarted portal saw another relay"
 ns_wait_for sh -c "[ \"\$('$FZCTL' --socket '$T/client.sock' --json resources | python3 -c 'import json,sys; print(\",\".join(sorted(r[\"name\"] for r in json.load(sys.stdin))))')\" = Internet,lan ]" ||
 	fail "after the restart: $(res_names)"
-ns_log "ok: portal restarted: both online again, client lists $(res_names)"
+ns_wait_for relays 1 client gateway ||
+	fail "the relay after the restart: $(st client | grep '^relays'), $(st gateway | grep '^relays')"
+ns_log "ok: portal restarted: both online again, client lists $(res_names); relay $RID rejoined (/readyz 200), both list it"
+
+# --- the relay goes: relays_presence --------------------------------------------
+"$FZCTL" --socket "$T/client.sock" events > "$T/events2" 2>&1 &
+EV_PID=$!
+FZ_PIDS="$FZ_PIDS $EV_PID"
+sleep 0.5	# subscribed
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"; rc=$?
+[ $rc = 0 ] || fail "fz-relayd exit $rc after SIGTERM"
+ns_wait_for grep -q "relay $RID left" "$T/portald.2.log" || fail "the portal did not see the relay leave"
+ns_wait_for relays 0 client gateway ||
+	fail "relay gone: $(st client | grep '^relays'), $(st gateway | grep '^relays')"
+ns_wait_for grep -q '^relays: 0$' "$T/events2" || fail "no relays event: $(cat "$T/events2")"
+kill "$EV_PID"
+ns_log "ok: fz-relayd stopped (exit 0): relays_presence, both say relays: 0 (and fzctl events)"
 
 # Everything stayed sandboxed: fz-controld alive under seccomp in both.
 for n in client gateway; do

@@ -51,6 +51,9 @@ struct fake {
 	unsigned		 reconnecting, online;
 	char			 error[513];
 	bool			 requires_sign_in;
+	unsigned		 nrelay_msgs;
+	uint32_t		 relays;
+	char			 relay_ids[256];
 };
 
 static struct fake F;
@@ -247,8 +250,17 @@ k_resources(void *arg, const struct ipc_resource_list *l)
 	}
 }
 
+static void
+k_relays(void *arg, uint32_t count, const char *ids)
+{
+	(void)arg;
+	F.nrelay_msgs++;
+	F.relays = count;
+	snprintf(F.relay_ids, sizeof(F.relay_ids), "%s", ids);
+}
+
 static const struct cportal_sink sink = {
-	k_status, k_error, k_interface, k_resources,
+	k_status, k_error, k_interface, k_resources, k_relays,
 };
 
 /* --- running the loop until something happened ---------------------------- */
@@ -265,6 +277,15 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(F.base);
 }
 
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(F.base);
+}
+
 /* Runs the loop until cond() or ms pass; returns cond(). */
 static bool
 run_until(bool (*cond)(void), int ms)
@@ -272,12 +293,18 @@ run_until(bool (*cond)(void), int ms)
 	struct timeval tick = { 0, 10000 }, limit = { ms / 1000,
 	    (ms % 1000) * 1000 };
 	struct event *p = event_new(F.base, -1, EV_PERSIST, poll_cb, NULL);
+	/*
+	 * Our own deadline, freed on return: event_base_loopexit's would
+	 * stay pending after an early loopbreak and end a later run.
+	 */
+	struct event *d = evtimer_new(F.base, deadline_cb, NULL);
 
 	want = cond;
 	event_add(p, &tick);
-	event_base_loopexit(F.base, &limit);
+	evtimer_add(d, &limit);
 	if (!cond())
 		event_base_dispatch(F.base);
+	event_free(d);
 	event_free(p);
 	return cond();
 }
@@ -371,6 +398,9 @@ START_TEST(test_client_session)
 	ck_assert_str_eq(F.res_names, "net;corp;");
 	ck_assert_str_eq(F.res_sites, "hq;hq, branch;");
 	ck_assert_uint_eq(F.no_relays, 0);	/* init had a relay */
+	ck_assert_uint_eq(F.nrelay_msgs, 1);
+	ck_assert_uint_eq(F.relays, 1);
+	ck_assert_str_eq(F.relay_ids, "0a133356-7a9e-4b9a-b413-0d95a5720fd8");
 
 	send_frame("resource_deleted",
 	    "\"73037362-715d-4a83-a749-f18eadd970e6\"", "null");
@@ -404,6 +434,29 @@ START_TEST(test_client_session)
 	ck_assert(run_until(c_never, 300) == false);
 	ck_assert_uint_eq(F.niface, 2);
 	ck_assert_str_eq(F.do53, "");
+	/*
+	 * relays_presence: a second relay with two addresses counts once;
+	 * the first leaving leaves one
+	 */
+	send_frame("relays_presence", "{\"disconnected_ids\":[],"
+	    "\"connected\":[{\"id\":\"1b133356-7a9e-4b9a-b413-0d95a5720fd8\","
+	    "\"type\":\"turn\",\"addr\":\"203.0.113.11:3478\",\"username\":"
+	    "\"1719367575:a\",\"password\":\"p\",\"expires_at\":1719367575},"
+	    "{\"id\":\"1b133356-7a9e-4b9a-b413-0d95a5720fd8\",\"type\":\"turn\","
+	    "\"addr\":\"[2001:db8::11]:3478\",\"username\":\"1719367575:a\","
+	    "\"password\":\"p\",\"expires_at\":1719367575}]}", "null");
+	ck_assert(run_until(c_never, 300) == false);
+	ck_assert_uint_eq(F.nrelay_msgs, 2);
+	ck_assert_uint_eq(F.relays, 2);
+	ck_assert_str_eq(F.relay_ids, "0a133356-7a9e-4b9a-b413-0d95a5720fd8, "
+	    "1b133356-7a9e-4b9a-b413-0d95a5720fd8");
+	send_frame("relays_presence", "{\"disconnected_ids\":"
+	    "[\"0a133356-7a9e-4b9a-b413-0d95a5720fd8\"],\"connected\":[]}",
+	    "null");
+	ck_assert(run_until(c_never, 300) == false);
+	ck_assert_uint_eq(F.nrelay_msgs, 3);
+	ck_assert_uint_eq(F.relays, 1);
+	ck_assert_str_eq(F.relay_ids, "1b133356-7a9e-4b9a-b413-0d95a5720fd8");
 
 	/* the portal drops the connection: reconnecting, then online */
 	ws_free(F.conn);
@@ -431,6 +484,8 @@ START_TEST(test_gateway_session)
 	ck_assert_str_eq(F.search, "");
 	ck_assert_uint_eq(F.nres_msgs, 0);
 	ck_assert_uint_eq(F.no_relays, 1);	/* init had none: asked once */
+	ck_assert_uint_eq(F.nrelay_msgs, 1);
+	ck_assert_uint_eq(F.relays, 0);
 	send_frame("create_authorization", create_authorization, "null");
 	ck_assert(run_until(c_authorized, 2000));
 	ck_assert(json_equal(F.auth_ref, want_ref));

@@ -481,11 +481,15 @@ START_TEST(test_wire_vectors)
 		0x92, 0x09, 0x91, 0x91, 0x96, 0xa1, 'i', 0xa3, 'd', 'n', 's',
 		0xa1, 'a', 0xa1, 'n', 0xa1, 'h', 0xa1, 's',
 	};
-	/* TUNNEL_STATUS, NULLs as ""; ipv4 and ipv6 came last */
+	/*
+	 * TUNNEL_STATUS, NULLs as ""; ipv4 and ipv6 came after version,
+	 * relays and relay_ids last (17 fields: array 16)
+	 */
 	static const uint8_t tstat[] = {
-		0x92, 0x0b, 0x9f, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3, 0xa0, 0xa0,
-		0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00, 0x00, 0x01,
-		0x00, 0x00, 0x00, 0x00, 0xa0, 0xa0, 0xa0,
+		0x92, 0x0b, 0xdc, 0x00, 0x11, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3,
+		0xa0, 0xa0, 0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00,
+		0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0xa0, 0xa0, 0xa0, 0x02,
+		0xa0,
 	};
 	static uint8_t b[256];
 	static struct ipc_msg m, d;
@@ -527,9 +531,60 @@ START_TEST(test_wire_vectors)
 	m.u.tunnel_status.controld_pid = -1;
 	m.u.tunnel_status.controld_restarts = 3;
 	m.u.tunnel_status.uptime_s = 1ULL << 32;
+	m.u.tunnel_status.relays = 2;
 	n = enc(&m, b, sizeof(b));
 	ck_assert_uint_eq(n, sizeof(tstat));
 	ck_assert(memcmp(b, tstat, n) == 0);
+	ck_assert_int_eq(dec(tstat, sizeof(tstat), &d), 0);
+	ck_assert_uint_eq(d.u.tunnel_status.relays, 2);
+	ck_assert_str_eq(d.u.tunnel_status.relay_ids, "");
+}
+END_TEST
+
+/*
+ * RELAYS: fz-controld to fz-tunneld only, signed in only; the count and
+ * the ids round-trip; ids longer than 4096 bytes are malformed both ways.
+ */
+START_TEST(test_relays)
+{
+	static uint8_t b[8192];
+	static char ids[4098];
+	static struct ipc_msg m, d;
+	size_t n;
+
+	ipc_msg_init(&m, IPC_RELAYS);
+	m.u.relays.count = 2;
+	m.u.relays.ids = "0b3c1e4e-5d2c-5a1f-9c1e-2f0a6e0d4b11, "
+	    "7f0e1a2b-3c4d-5e6f-8a9b-0c1d2e3f4a5b";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_int_eq(d.type, IPC_RELAYS);
+	ck_assert_uint_eq(d.u.relays.count, 2);
+	ck_assert_str_eq(d.u.relays.ids, m.u.relays.ids);
+
+	memset(ids, 'a', 4096);
+	ids[4096] = '\0';
+	m.u.relays.ids = ids;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(strlen(d.u.relays.ids), 4096);
+	ids[4096] = 'a';
+	ids[4097] = '\0';
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_ne(ipc_msg_encode(&m, &w), 0);
+	}
+
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_RELAYS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_RELAYS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_RELAYS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_RELAYS, IPC_C));
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_RELAYS),
+	    IPC_SIGNED_IN);
 }
 END_TEST
 
@@ -866,7 +921,7 @@ START_TEST(test_handler_tables)
 	static const struct ipc_handler ok[] = {	/* tunneld from controld */
 		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
 		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
-		{ IPC_INTERFACE, h_dummy },
+		{ IPC_INTERFACE, h_dummy }, { IPC_RELAYS, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
@@ -1894,6 +1949,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_handler_tables);
 	tcase_add_test(tc, test_interface_and_sites);
+	tcase_add_test(tc, test_relays);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);

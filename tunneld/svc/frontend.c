@@ -132,6 +132,8 @@ fe_status(struct svc *s, struct frontend *f)
 	m.u.tunnel_status.version = PACKAGE_VERSION;
 	m.u.tunnel_status.ipv4 = s->iface.ipv4;
 	m.u.tunnel_status.ipv6 = s->iface.ipv6;
+	m.u.tunnel_status.relays = s->relays;
+	m.u.tunnel_status.relay_ids = s->relay_ids;
 	fe_send(f, &m);
 }
 

@@ -227,6 +227,23 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	frontend_push_resources(s);
 }
 
+/* The relays the portal gave: in status; an event when the count changes. */
+static void
+c_relays(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	char d[16];
+	bool changed = s->relays != m->u.relays.count;
+
+	(void)c;
+	s->relays = m->u.relays.count;
+	snprintf(s->relay_ids, sizeof(s->relay_ids), "%s", m->u.relays.ids);
+	if (changed) {
+		snprintf(d, sizeof(d), "%u", s->relays);
+		frontend_broadcast(s, "relays", d);
+	}
+}
+
 /* fz-controld has read SIGN_OUT: nothing of the session can follow. */
 static void
 c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
@@ -244,6 +261,7 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_RESOURCES,	c_resources },
 	{ IPC_SIGNED_OUT,	c_signed_out },
 	{ IPC_INTERFACE,	c_interface },
+	{ IPC_RELAYS,		c_relays },
 	IPC_HANDLERS_END
 };
 

@@ -138,6 +138,8 @@ struct svc {
 	char			 detail[513];
 	char			 account[129];
 	struct resources	*resources;	/* the last RESOURCES */
+	uint32_t		 relays;	/* the last RELAYS: count, */
+	char			 relay_ids[4097];	/* "id, id" */
 	struct svc_iface	 iface;
 	char			 configured_filter[513];
 	uint64_t		 start_s;
