@@ -17,3 +17,14 @@ tests_unit_check_controld_portal_CFLAGS = $(CHECK_CFLAGS_ALL) \
 	$(WS_CFLAGS_ALL) $(SODIUM_CFLAGS)
 tests_unit_check_controld_portal_LDADD = $(IPC_LIBS) libfzportal.a \
 	libfzws.a $(PORTAL_LIBS) $(WS_LIBS_ALL) $(SODIUM_LIBS) $(CHECK_LIBS)
+
+# The connection manager (relays, ICE agents, paths) on a fake clock.
+check_PROGRAMS += tests/unit/check_conn
+UNIT_TESTS += tests/unit/check_conn
+TESTS += tests/unit/check_conn
+tests_unit_check_conn_SOURCES = tests/unit/check_conn.c controld/conn.c \
+	controld/conn.h
+tests_unit_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/controld \
+	$(PORTAL_CFLAGS)
+tests_unit_check_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS) \
+	$(CHECK_LIBS)

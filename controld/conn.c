@@ -1,0 +1,1109 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The connection manager: see conn.h.  Data flow:
+ *  - TURN clients' datagrams go out of their tunneld socket to the relay;
+ *    what comes back (DGRAM_UP from a relay address on that socket) goes
+ *    through turn_client_input, and relayed data (ChannelData, Data
+ *    indications) on to the agents as arriving on CONN_RELAY_SOCK(slot).
+ *  - An agent's transmit is either direct (DGRAM_DOWN from its socket) or
+ *    via a relay: wrapped in ChannelData on a channel bound to the peer.
+ *  - A selected pair becomes PEER_SET; a failed agent PEER_DEL.
+ */
+#define LOG_MODULE "conn"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "turn_client.h"
+
+struct sock_addr {
+	uint32_t		 id;
+	union fz_sockaddr	 addr;
+};
+
+struct relay {
+	bool			 used;
+	portal_id		 id;
+	union fz_sockaddr	 server;
+	char			 server_s[ADDR_STRLEN];
+	char			 username[PORTAL_NAME_MAX + 1];
+	uint32_t		 sock;		/* tunneld socket */
+	struct turn_client	*tc;
+	bool			 seen;		/* in the latest list */
+	union fz_sockaddr	 relayed;	/* AF_UNSPEC until allocated */
+	union fz_sockaddr	 mapped;	/* srflx, or AF_UNSPEC */
+};
+
+struct cres {
+	portal_id		 id;
+	struct fz_cidr		 cidr;
+	char			 cidr_s[PORTAL_ADDR_MAX + 1];
+	uint64_t		 last_request;	/* 0: never */
+	bool			 requested;
+};
+
+struct peer {
+	bool			 used;
+	portal_id		 id;
+	char			 public_key[PORTAL_KEY_MAX + 1];
+	char			 psk[PORTAL_KEY_MAX + 1];
+	char			 allowed[CONN_ALLOWED_MAX];
+	portal_id		 resources[16];	/* client: served resources */
+	unsigned		 nresources;
+	struct ice_agent	*agent;
+	bool			 set;		/* PEER_SET sent */
+	bool			 dead;		/* failed: freed after the pump */
+	struct ice_pair_info	 sel;
+};
+
+struct pending {
+	portal_id		 peer;
+	char			 cand[PORTAL_CAND_MAX + 1];
+	bool			 invalidate;
+};
+
+struct conn_mgr {
+	bool			 gateway;
+	const struct conn_ops	*ops;
+	void			*arg;
+	struct sock_addr	 socks[CONN_MAX_SOCKETS];
+	unsigned		 nsocks;
+	struct relay		 relays[CONN_MAX_RELAYS];
+	struct cres		*res;
+	size_t			 nres;
+	struct peer		 peers[CONN_MAX_PEERS];
+	struct pending		 pend[CONN_MAX_PENDING];
+	unsigned		 npend, pend_next;
+};
+
+static void	pump(struct conn_mgr *, uint64_t now);
+
+/* --- helpers ------------------------------------------------------------ */
+
+static void
+rng_cb(void *ctx, void *buf, size_t len)
+{
+	struct conn_mgr *m = ctx;
+
+	m->ops->rng(m->arg, buf, len);
+}
+
+static struct peer *
+peer_find(struct conn_mgr *m, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && strcmp(m->peers[i].id, id) == 0)
+			return &m->peers[i];
+	return NULL;
+}
+
+static int
+relay_slot(uint32_t sock)
+{
+	if ((sock & 0x80000000u) == 0 ||
+	    (sock & ~0x80000000u) >= CONN_MAX_RELAYS)
+		return -1;
+	return (int)(sock & ~0x80000000u);
+}
+
+/* "100.64.0.2" -> "100.64.0.2/32"; an address with a length stays. */
+static int
+host_prefix(const char *s, char *out, size_t cap)
+{
+	struct fz_cidr c;
+
+	if (s[0] == '\0' || cidr_parse(s, false, &c) != 0)
+		return -EINVAL;
+	return cidr_fmt(&c, out, cap);
+}
+
+static void
+allowed_append(char *buf, size_t cap, const char *item)
+{
+	size_t len = strlen(buf);
+
+	if (item[0] == '\0' || strstr(buf, item) != NULL)
+		return;
+	if (len + strlen(item) + 3 > cap)
+		return;
+	snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "", item);
+}
+
+/* Candidate changes that fail (full, unknown) only cost a path. */
+static void
+add_local(struct ice_agent *a, const struct ice_candidate *c, uint64_t now)
+{
+	int rc;
+
+	if ((rc = ice_agent_add_local_candidate(a, c, now)) != 0)
+		log_emit(LOG_MODULE, LOG_LVL_DEBUG, -rc, "local candidate");
+}
+
+static void
+remove_local(struct ice_agent *a, enum ice_cand_type t,
+    const struct sockaddr *sa, uint64_t now)
+{
+	int rc;
+
+	if ((rc = ice_agent_remove_local_candidate(a, t, sa, now)) != 0 &&
+	    rc != -ENOENT)
+		log_emit(LOG_MODULE, LOG_LVL_DEBUG, -rc, "local candidate");
+}
+
+static void
+set_creds(struct turn_client *tc, const char *user, const char *pass)
+{
+	int rc;
+
+	if ((rc = turn_client_set_credentials(tc, user, pass)) != 0)
+		log_warnc(-rc, "new relay credentials");
+}
+
+/* --- sockets ------------------------------------------------------------ */
+
+int
+conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
+{
+	struct sock_addr s[CONN_MAX_SOCKETS];
+	unsigned n = 0, i;
+	const char *p = list;
+	char item[ADDR_STRLEN + 16], *eq, *end;
+	unsigned long id;
+	size_t len;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, ",");
+		if (len >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		while (len > 0 && item[len - 1] == ' ')
+			item[--len] = '\0';
+		p += strcspn(p, ",");
+		if ((eq = strchr(item, '=')) == NULL)
+			return -EINVAL;
+		*eq = '\0';
+		errno = 0;
+		id = strtoul(item, &end, 10);
+		if (end == item || *end != '\0' || errno != 0 ||
+		    id >= 0x80000000UL)
+			return -EINVAL;
+		if (n == CONN_MAX_SOCKETS)
+			continue;	/* the first ones are enough */
+		s[n].id = (uint32_t)id;
+		if (addr_parse(eq + 1, ADDR_PORT_REQUIRED, &s[n].addr) != 0)
+			return -EINVAL;
+		n++;
+	}
+	memcpy(m->socks, s, n * sizeof(s[0]));
+	m->nsocks = n;
+	log_info("%u local socket address(es)", n);
+	/* host candidates for the agents there are */
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].agent != NULL) {
+			struct peer *pr = &m->peers[i];
+			unsigned k;
+
+			for (k = 0; k < n; k++) {
+				struct ice_candidate c = {
+					.type = ICE_HOST, .addr = s[k].addr,
+					.sock = s[k].id,
+				};
+				add_local(pr->agent,
+				    &c, now);
+			}
+		}
+	/* relays waiting for a socket */
+	conn_tick(m, now);
+	return 0;
+}
+
+/* The tunneld socket for traffic to a family; -1 if none. */
+static int64_t
+sock_for(const struct conn_mgr *m, int family)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nsocks; i++)
+		if (m->socks[i].addr.sa.sa_family == family)
+			return m->socks[i].id;
+	return -1;
+}
+
+/* --- resources (client) ------------------------------------------------- */
+
+void
+conn_resources_clear(struct conn_mgr *m)
+{
+	free(m->res);
+	m->res = NULL;
+	m->nres = 0;
+}
+
+void
+conn_resource_delete(struct conn_mgr *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nres; i++)
+		if (strcmp(m->res[i].id, id) == 0) {
+			m->res[i] = m->res[--m->nres];
+			return;
+		}
+}
+
+void
+conn_resource_upsert(struct conn_mgr *m, const struct portal_resource *r)
+{
+	struct fz_cidr c;
+	struct cres *n;
+	size_t i;
+
+	conn_resource_delete(m, r->id);
+	if (r->type != PORTAL_RES_CIDR)
+		return;		/* DNS resources: issue 14 */
+	if (cidr_parse(r->address, false, &c) != 0) {
+		log_warnx("resource %s: bad CIDR address", r->id);
+		return;
+	}
+	if (m->nres >= CONN_MAX_RESOURCES)
+		return;
+	if ((n = realloc(m->res, (m->nres + 1) * sizeof(*n))) == NULL)
+		return;
+	m->res = n;
+	i = m->nres++;
+	memset(&n[i], 0, sizeof(n[i]));
+	memcpy(n[i].id, r->id, sizeof(n[i].id));
+	n[i].cidr = c;
+	if (cidr_fmt(&c, n[i].cidr_s, sizeof(n[i].cidr_s)) != 0)
+		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "%s", r->address);
+}
+
+static struct cres *
+res_lookup(const struct conn_mgr *m, const char *dst)
+{
+	union fz_sockaddr a;
+	struct cres *best = NULL;
+	size_t i;
+
+	if (addr_parse(dst, ADDR_PORT_OPTIONAL, &a) != 0)
+		return NULL;
+	for (i = 0; i < m->nres; i++)
+		if (cidr_contains_sa(&m->res[i].cidr, &a.sa) &&
+		    (best == NULL || m->res[i].cidr.prefix > best->cidr.prefix))
+			best = &m->res[i];
+	return best;
+}
+
+static struct cres *
+res_by_id(const struct conn_mgr *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nres; i++)
+		if (strcmp(m->res[i].id, id) == 0)
+			return &m->res[i];
+	return NULL;
+}
+
+const char *
+conn_resource_for(const struct conn_mgr *m, const char *dst)
+{
+	struct cres *r = res_lookup(m, dst);
+
+	return r != NULL ? r->id : NULL;
+}
+
+static bool
+peer_serves(const struct peer *p, const char *rid)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nresources; i++)
+		if (strcmp(p->resources[i], rid) == 0)
+			return true;
+	return false;
+}
+
+int
+conn_wanted(struct conn_mgr *m, const char *dst, uint64_t now)
+{
+	portal_id gw[CONN_MAX_PEERS];
+	union fz_sockaddr a;
+	struct cres *r;
+	size_t n = 0;
+	unsigned i;
+
+	if (addr_parse(dst, ADDR_PORT_OPTIONAL, &a) != 0)
+		return -EINVAL;
+	if ((r = res_lookup(m, dst)) == NULL)
+		return -ENOENT;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead)
+			continue;
+		if (peer_serves(p, r->id) && p->set)
+			return -EALREADY;
+		memcpy(gw[n++], p->id, sizeof(gw[0]));
+	}
+	if (r->requested && now - r->last_request < CONN_DEBOUNCE_NS)
+		return -EALREADY;
+	r->requested = true;
+	r->last_request = now;
+	log_info("%s: resource %s (%s): requesting authorization", dst,
+	    r->id, r->cidr_s);
+	m->ops->request_authorization(m->arg, r->id, gw, n);
+	return 0;
+}
+
+/* --- candidates --------------------------------------------------------- */
+
+static void
+signal_candidates(struct conn_mgr *m, struct peer *p)
+{
+	struct ice_candidate c[ICE_MAX_LOCAL];
+	char s[ICE_MAX_LOCAL][ICE_CAND_MAXLEN + 1];
+	unsigned n, i, k = 0;
+
+	n = ice_agent_local_candidates(p->agent, c, ICE_MAX_LOCAL);
+	for (i = 0; i < n; i++)
+		if (ice_cand_fmt(&c[i], s[k], sizeof(s[k])) == 0)
+			k++;
+	if (k > 0)
+		m->ops->candidates(m->arg, p->id, s, k);
+}
+
+/* Adds every local candidate known to p's agent. */
+static void
+gather(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nsocks; i++) {
+		struct ice_candidate c = {
+			.type = ICE_HOST, .addr = m->socks[i].addr,
+			.sock = m->socks[i].id,
+		};
+		add_local(p->agent, &c, now);
+	}
+	for (i = 0; i < CONN_MAX_RELAYS; i++) {
+		struct relay *r = &m->relays[i];
+
+		if (!r->used)
+			continue;
+		if (r->relayed.sa.sa_family != AF_UNSPEC) {
+			struct ice_candidate c = {
+				.type = ICE_RELAY, .addr = r->relayed,
+				.sock = CONN_RELAY_SOCK(i),
+			};
+			add_local(p->agent, &c, now);
+		}
+		if (r->mapped.sa.sa_family != AF_UNSPEC) {
+			struct ice_candidate c = {
+				.type = ICE_SRFLX, .addr = r->mapped,
+				.sock = r->sock,
+			};
+			add_local(p->agent, &c, now);
+		}
+	}
+}
+
+static void
+pend_add(struct conn_mgr *m, const char *peer, const char *cand, bool inval)
+{
+	struct pending *e = &m->pend[m->pend_next];
+
+	snprintf(e->peer, sizeof(e->peer), "%s", peer);
+	snprintf(e->cand, sizeof(e->cand), "%s", cand);
+	e->invalidate = inval;
+	m->pend_next = (m->pend_next + 1) % CONN_MAX_PENDING;
+	if (m->npend < CONN_MAX_PENDING)
+		m->npend++;
+}
+
+static void
+remote_one(struct peer *p, const char *s, bool invalidate, uint64_t now)
+{
+	struct ice_candidate c;
+	int rc;
+
+	if (ice_cand_parse(s, strlen(s), &c) != 0) {
+		log_debug("peer %s: bad candidate skipped", p->id);
+		return;
+	}
+	if (invalidate)
+		rc = ice_agent_remove_remote_candidate(p->agent, c.type,
+		    &c.addr.sa, now);
+	else
+		rc = ice_agent_add_remote_candidate(p->agent, &c, now);
+	if (rc != 0 && rc != -ENOENT)
+		log_emit(LOG_MODULE, LOG_LVL_DEBUG, -rc, "peer %s: candidate",
+		    p->id);
+}
+
+void
+conn_remote_candidates(struct conn_mgr *m, const char *peer_id,
+    char (*cands)[PORTAL_CAND_MAX + 1], size_t n, bool invalidate,
+    uint64_t now)
+{
+	struct peer *p = peer_find(m, peer_id);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p == NULL || p->agent == NULL)
+			pend_add(m, peer_id, cands[i], invalidate);
+		else
+			remote_one(p, cands[i], invalidate, now);
+	}
+	pump(m, now);
+}
+
+/* Candidates that came before the peer. */
+static void
+pend_flush(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	unsigned i, start;
+
+	start = (m->pend_next + CONN_MAX_PENDING - m->npend) % CONN_MAX_PENDING;
+	for (i = 0; i < m->npend; i++) {
+		struct pending *e = &m->pend[(start + i) % CONN_MAX_PENDING];
+
+		if (strcmp(e->peer, p->id) == 0) {
+			remote_one(p, e->cand, e->invalidate, now);
+			e->peer[0] = '\0';
+		}
+	}
+}
+
+/* --- peers -------------------------------------------------------------- */
+
+static struct peer *
+peer_new(struct conn_mgr *m, const char *id, const char *key,
+    const char *psk, const struct portal_ice_pair *local,
+    const struct portal_ice_pair *remote, uint64_t now, int *err)
+{
+	struct ice_config ic;
+	struct peer *p = NULL;
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (!m->peers[i].used) {
+			p = &m->peers[i];
+			break;
+		}
+	if (p == NULL) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	memset(&ic, 0, sizeof(ic));
+	ic.role = m->gateway ? ICE_CONTROLLED : ICE_CONTROLLING;
+	ic.local_ufrag = local->username;
+	ic.local_pwd = local->password;
+	ic.remote_ufrag = remote->username;
+	ic.remote_pwd = remote->password;
+	if ((*err = ice_agent_new(&ic, now, &p->agent)) != 0)
+		return NULL;
+	p->used = true;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	snprintf(p->public_key, sizeof(p->public_key), "%s", key);
+	snprintf(p->psk, sizeof(p->psk), "%s", psk);
+	gather(m, p, now);
+	pend_flush(m, p, now);
+	return p;
+}
+
+static void
+peer_drop(struct conn_mgr *m, struct peer *p)
+{
+	unsigned i;
+
+	if (p->set)
+		m->ops->peer_del(m->arg, p->id, p->public_key);
+	if (p->set && m->ops->resource_status != NULL)
+		for (i = 0; i < p->nresources; i++)
+			m->ops->resource_status(m->arg, p->resources[i], false);
+	ice_agent_free(p->agent);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
+peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	struct conn_peer_path pp;
+	int slot;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.peer_id = p->id;
+	pp.public_key = p->public_key;
+	pp.psk = p->psk;
+	pp.allowed_ips = p->allowed;
+	pp.initiate = !m->gateway;
+	slot = p->sel.local_type == ICE_RELAY ? relay_slot(p->sel.sock) : -1;
+	if (slot >= 0) {
+		struct relay *r = &m->relays[slot];
+		uint16_t ch = 0;
+
+		if (!r->used || r->tc == NULL)
+			return;
+		if (turn_client_channel(r->tc, &p->sel.remote.sa, &ch) != 0 &&
+		    turn_client_bind_channel(r->tc, now, &p->sel.remote.sa,
+		    &ch) != 0)
+			return;
+		pp.sock = r->sock;
+		snprintf(pp.relay, sizeof(pp.relay), "%s", r->server_s);
+		pp.channel = ch;
+	} else {
+		pp.sock = p->sel.sock;
+		if (addr_fmt(&p->sel.remote.sa, true, pp.remote,
+		    sizeof(pp.remote)) != 0)
+			return;
+	}
+	log_info("peer %s: path %s%s%s", p->id, slot >= 0 ? "via relay " :
+	    "direct to ", slot >= 0 ? pp.relay : pp.remote,
+	    p->set ? " (changed)" : "");
+	m->ops->peer_set(m->arg, &pp);
+	if (!p->set && m->ops->resource_status != NULL) {
+		unsigned i;
+
+		for (i = 0; i < p->nresources; i++)
+			m->ops->resource_status(m->arg, p->resources[i], true);
+	}
+	p->set = true;
+}
+
+int
+conn_authorization_created(struct conn_mgr *m,
+    const struct portal_authorization_created *a, uint64_t now)
+{
+	struct peer *p;
+	struct cres *r;
+	char s[PORTAL_IP_MAX + 8];
+	int rc = 0;
+
+	if (m->gateway)
+		return -EINVAL;
+	if ((p = peer_find(m, a->gateway_id)) != NULL &&
+	    strcmp(p->public_key, a->gateway_public_key) != 0) {
+		peer_drop(m, p);	/* a new gateway key: a new peer */
+		p = NULL;
+	}
+	if (p == NULL) {
+		p = peer_new(m, a->gateway_id, a->gateway_public_key,
+		    a->preshared_key, &a->client_ice, &a->gateway_ice, now,
+		    &rc);
+		if (p == NULL)
+			return rc;
+		log_info("gateway %s: connecting", a->gateway_id);
+		if (host_prefix(a->gateway_ipv4, s, sizeof(s)) == 0)
+			allowed_append(p->allowed, sizeof(p->allowed), s);
+		if (host_prefix(a->gateway_ipv6, s, sizeof(s)) == 0)
+			allowed_append(p->allowed, sizeof(p->allowed), s);
+		signal_candidates(m, p);
+	}
+	if (!peer_serves(p, a->resource_id) &&
+	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
+		memcpy(p->resources[p->nresources++], a->resource_id,
+		    sizeof(portal_id));
+	if ((r = res_by_id(m, a->resource_id)) != NULL) {
+		allowed_append(p->allowed, sizeof(p->allowed), r->cidr_s);
+		r->requested = false;
+	}
+	if (p->set) {
+		peer_set(m, p, now);	/* the new allowed IPs */
+		if (m->ops->resource_status != NULL)
+			m->ops->resource_status(m->arg, a->resource_id, true);
+	}
+	pump(m, now);
+	return 0;
+}
+
+int
+conn_create_authorization(struct conn_mgr *m,
+    const struct portal_create_authorization *a, uint64_t now)
+{
+	const struct portal_gateway_client *cl = &a->client;
+	struct peer *p;
+	char s[PORTAL_IP_MAX + 8];
+	int rc = 0;
+
+	if (!m->gateway)
+		return -EINVAL;
+	if ((p = peer_find(m, cl->id)) != NULL &&
+	    strcmp(p->public_key, cl->public_key) != 0) {
+		peer_drop(m, p);
+		p = NULL;
+	}
+	if (p == NULL) {
+		p = peer_new(m, cl->id, cl->public_key, cl->preshared_key,
+		    &a->gateway_ice, &a->client_ice, now, &rc);
+		if (p == NULL)
+			return rc;
+		if (host_prefix(cl->ipv4, s, sizeof(s)) == 0)
+			allowed_append(p->allowed, sizeof(p->allowed), s);
+		if (host_prefix(cl->ipv6, s, sizeof(s)) == 0)
+			allowed_append(p->allowed, sizeof(p->allowed), s);
+		log_info("client %s: connecting", cl->id);
+	}
+	if (!peer_serves(p, a->resource.id) &&
+	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
+		memcpy(p->resources[p->nresources++], a->resource.id,
+		    sizeof(portal_id));
+	signal_candidates(m, p);
+	pump(m, now);
+	return 0;
+}
+
+void
+conn_reject(struct conn_mgr *m, const char *peer_id, const char *rid,
+    uint64_t now)
+{
+	struct peer *p = peer_find(m, peer_id);
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nresources; i++)
+		if (strcmp(p->resources[i], rid) == 0) {
+			memcpy(p->resources[i], p->resources[--p->nresources],
+			    sizeof(portal_id));
+			break;
+		}
+	if (p->nresources == 0)
+		peer_drop(m, p);
+	pump(m, now);
+}
+
+/* --- relays ------------------------------------------------------------- */
+
+static void
+relay_free(struct conn_mgr *m, unsigned slot, uint64_t now)
+{
+	struct relay *r = &m->relays[slot];
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->agent == NULL)
+			continue;
+		if (r->relayed.sa.sa_family != AF_UNSPEC)
+			remove_local(p->agent,
+			    ICE_RELAY, &r->relayed.sa, now);
+		if (r->mapped.sa.sa_family != AF_UNSPEC)
+			remove_local(p->agent,
+			    ICE_SRFLX, &r->mapped.sa, now);
+	}
+	turn_client_free(r->tc);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+relay_start(struct conn_mgr *m, struct relay *r, const char *password,
+    uint64_t now)
+{
+	struct turn_client_config tc;
+	int64_t s = sock_for(m, r->server.sa.sa_family);
+
+	if (s < 0)
+		return -EAFNOSUPPORT;
+	memset(&tc, 0, sizeof(tc));
+	tc.server = r->server;
+	tc.username = r->username;
+	tc.password = password;
+	tc.family = r->server.sa.sa_family == AF_INET6 ? TURN_FAMILY_V6 :
+	    TURN_FAMILY_V4;
+	tc.keepalive_ms = 25000;
+	tc.rng = rng_cb;
+	tc.rng_ctx = m;
+	r->sock = (uint32_t)s;
+	if (turn_client_new(&tc, &r->tc) != 0)
+		return -EINVAL;
+	if (turn_client_allocate(r->tc, now) != 0) {
+		turn_client_free(r->tc);
+		r->tc = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void
+conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
+    uint64_t now)
+{
+	union fz_sockaddr a;
+	unsigned i;
+	size_t k;
+
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		m->relays[i].seen = false;
+	for (k = 0; k < n; k++) {
+		struct relay *r = NULL, *fr = NULL;
+
+		if (rl[k].type != PORTAL_RELAY_TURN ||
+		    addr_parse(rl[k].addr, ADDR_PORT_REQUIRED, &a) != 0)
+			continue;
+		for (i = 0; i < CONN_MAX_RELAYS; i++) {
+			struct relay *x = &m->relays[i];
+
+			if (x->used && strcmp(x->id, rl[k].id) == 0 &&
+			    addr_eq(&x->server.sa, &a.sa))
+				r = x;
+			else if (!x->used && fr == NULL)
+				fr = x;
+		}
+		if (r != NULL) {
+			r->seen = true;
+			if (strcmp(r->username, rl[k].username) != 0 &&
+			    r->tc != NULL) {
+				snprintf(r->username, sizeof(r->username),
+				    "%s", rl[k].username);
+				set_creds(r->tc,
+				    rl[k].username, rl[k].password);
+			}
+			continue;
+		}
+		if (fr == NULL) {
+			log_debug("relay %s %s: no slot left", rl[k].id,
+			    rl[k].addr);
+			continue;
+		}
+		memset(fr, 0, sizeof(*fr));
+		fr->used = fr->seen = true;
+		memcpy(fr->id, rl[k].id, sizeof(fr->id));
+		fr->server = a;
+		snprintf(fr->server_s, sizeof(fr->server_s), "%s",
+		    rl[k].addr);
+		snprintf(fr->username, sizeof(fr->username), "%s",
+		    rl[k].username);
+		if (relay_start(m, fr, rl[k].password, now) != 0) {
+			log_info("relay %s %s: no local socket of its family",
+			    fr->id, fr->server_s);
+			memset(fr, 0, sizeof(*fr));
+			continue;
+		}
+		log_info("relay %s %s: allocating", fr->id, fr->server_s);
+	}
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used && !m->relays[i].seen) {
+			log_info("relay %s %s gone: its candidates invalidated",
+			    m->relays[i].id, m->relays[i].server_s);
+			relay_free(m, i, now);
+		}
+	pump(m, now);
+}
+
+/* Adds a new local candidate from a relay to every agent and signals. */
+static void
+relay_candidate(struct conn_mgr *m, enum ice_cand_type t,
+    const union fz_sockaddr *a, uint32_t sock, uint64_t now)
+{
+	struct ice_candidate c = { .type = t, .addr = *a, .sock = sock };
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (p->used && p->agent != NULL &&
+		    ice_agent_add_local_candidate(p->agent, &c, now) == 0)
+			signal_candidates(m, p);
+	}
+}
+
+static void
+relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
+{
+	struct relay *r = &m->relays[slot];
+	struct turn_event ev;
+	unsigned i;
+
+	while (turn_client_poll_event(r->tc, &ev) == 0) {
+		switch (ev.type) {
+		case TURN_EV_ALLOCATED:
+			for (i = 0; i < ev.nrelayed && i < 1; i++) {
+				r->relayed = ev.relayed[i];
+				relay_candidate(m, ICE_RELAY, &r->relayed,
+				    CONN_RELAY_SOCK(slot), now);
+			}
+			/* the mapped address too */
+			/* FALLTHROUGH */
+		case TURN_EV_MAPPED:
+			if (ev.mapped.sa.sa_family != AF_UNSPEC &&
+			    !addr_eq(&ev.mapped.sa, &r->mapped.sa)) {
+				r->mapped = ev.mapped;
+				relay_candidate(m, ICE_SRFLX, &r->mapped,
+				    r->sock, now);
+			}
+			log_info("relay %s %s: %s", r->id, r->server_s,
+			    turn_event_str(ev.type));
+			break;
+		case TURN_EV_ALLOCATION_FAILED:
+		case TURN_EV_ALLOCATION_LOST:
+			log_warnx("relay %s %s: %s (%s)", r->id, r->server_s,
+			    turn_event_str(ev.type), turn_reason_str(ev.reason));
+			for (i = 0; i < CONN_MAX_PEERS; i++)
+				if (m->peers[i].used &&
+				    r->relayed.sa.sa_family != AF_UNSPEC)
+					remove_local(
+					    m->peers[i].agent, ICE_RELAY,
+					    &r->relayed.sa, now);
+			r->relayed.sa.sa_family = AF_UNSPEC;
+			break;
+		default:
+			log_debug("relay %s: %s", r->server_s,
+			    turn_event_str(ev.type));
+			break;
+		}
+	}
+}
+
+/* --- the pump: everything queued goes out ------------------------------- */
+
+static void
+agent_transmit(struct conn_mgr *m, const struct ice_transmit *t,
+    uint64_t now)
+{
+	uint8_t out[ICE_MAX_STUN + 4];
+	struct relay *r;
+	uint16_t ch;
+	size_t len;
+	int slot;
+
+	if (!t->via_relay) {
+		m->ops->dgram(m->arg, t->sock, &t->dst.sa, t->buf, t->len);
+		return;
+	}
+	if ((slot = relay_slot(t->sock)) < 0 ||
+	    !(r = &m->relays[slot])->used || r->tc == NULL)
+		return;
+	if (turn_client_channel(r->tc, &t->dst.sa, &ch) != 0 &&
+	    turn_client_bind_channel(r->tc, now, &t->dst.sa, &ch) != 0)
+		return;
+	if (turn_client_wrap(r->tc, &t->dst.sa, t->buf, t->len, out,
+	    sizeof(out), &len) != 0)
+		return;
+	m->ops->dgram(m->arg, r->sock, &r->server.sa, out, len);
+}
+
+static void
+agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	struct ice_event ev;
+
+	while (ice_agent_poll_event(p->agent, &ev)) {
+		switch (ev.type) {
+		case ICE_EV_SELECTED:
+			p->sel = ev.pair;
+			peer_set(m, p, now);
+			break;
+		case ICE_EV_STATE:
+			log_info("peer %s: ICE %s", p->id,
+			    ice_state_name(ev.state));
+			if (ev.state == ICE_STATE_FAILED)
+				p->dead = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+pump(struct conn_mgr *m, uint64_t now)
+{
+	struct turn_transmit tt;
+	struct ice_transmit it;
+	unsigned i, round;
+	bool moved;
+
+	/* a wrap may queue a ChannelBind: go round until quiet (bounded) */
+	for (round = 0, moved = true; moved && round < 4; round++) {
+		moved = false;
+		for (i = 0; i < CONN_MAX_PEERS; i++) {
+			struct peer *p = &m->peers[i];
+
+			if (!p->used || p->agent == NULL)
+				continue;
+			while (ice_agent_poll_transmit(p->agent, &it)) {
+				agent_transmit(m, &it, now);
+				moved = true;
+			}
+			agent_events(m, p, now);
+		}
+		for (i = 0; i < CONN_MAX_RELAYS; i++) {
+			struct relay *r = &m->relays[i];
+
+			if (!r->used || r->tc == NULL)
+				continue;
+			while (turn_client_poll_transmit(r->tc, &tt) == 0) {
+				m->ops->dgram(m->arg, r->sock, tt.dst, tt.data,
+				    tt.len);
+				moved = true;
+			}
+			relay_events(m, i, now);
+		}
+	}
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].dead) {
+			log_info("peer %s: connection failed", m->peers[i].id);
+			peer_drop(m, &m->peers[i]);
+		}
+}
+
+/* --- datagrams and time ------------------------------------------------- */
+
+bool
+conn_dgram_up(struct conn_mgr *m, uint32_t sock, const struct sockaddr *from,
+    const uint8_t *b, size_t len, uint64_t now)
+{
+	struct turn_data d;
+	bool taken = false;
+	unsigned i, k;
+	int rc;
+
+	for (i = 0; i < CONN_MAX_RELAYS; i++) {
+		struct relay *r = &m->relays[i];
+
+		if (!r->used || r->tc == NULL || r->sock != sock ||
+		    !addr_eq(&r->server.sa, from))
+			continue;
+		rc = turn_client_input(r->tc, now, from, b, len, &d);
+		if (rc == TURN_INPUT_DATA) {
+			for (k = 0; k < CONN_MAX_PEERS && !taken; k++)
+				if (m->peers[k].used &&
+				    m->peers[k].agent != NULL)
+					taken = ice_agent_recv(
+					    m->peers[k].agent,
+					    CONN_RELAY_SOCK(i), &r->relayed.sa,
+					    &d.peer.sa, d.payload, d.len, now);
+		} else
+			taken = rc == TURN_INPUT_HANDLED;
+		if (taken || rc == TURN_INPUT_DATA)
+			break;
+	}
+	for (k = 0; k < CONN_MAX_PEERS && !taken && i == CONN_MAX_RELAYS; k++)
+		if (m->peers[k].used && m->peers[k].agent != NULL)
+			taken = ice_agent_recv(m->peers[k].agent, sock, NULL,
+			    from, b, len, now);
+	pump(m, now);
+	return taken;
+}
+
+void
+conn_tick(struct conn_mgr *m, uint64_t now)
+{
+	uint64_t d;
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used && m->relays[i].tc != NULL &&
+		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
+		    d <= now)
+			turn_client_handle_timeout(m->relays[i].tc, now);
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].agent != NULL &&
+		    ice_agent_deadline(m->peers[i].agent) <= now)
+			ice_agent_tick(m->peers[i].agent, now);
+	pump(m, now);
+}
+
+uint64_t
+conn_deadline(const struct conn_mgr *m)
+{
+	uint64_t best = UINT64_MAX, d;
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used && m->relays[i].tc != NULL &&
+		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
+		    d < best)
+			best = d;
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].agent != NULL &&
+		    (d = ice_agent_deadline(m->peers[i].agent)) < best)
+			best = d;
+	return best;
+}
+
+/* --- life --------------------------------------------------------------- */
+
+int
+conn_new(bool gateway, const struct conn_ops *ops, void *arg,
+    struct conn_mgr **out)
+{
+	struct conn_mgr *m;
+
+	if (ops == NULL || ops->rng == NULL || ops->dgram == NULL ||
+	    ops->peer_set == NULL || ops->peer_del == NULL ||
+	    ops->candidates == NULL || ops->request_authorization == NULL)
+		return -EINVAL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -ENOMEM;
+	m->gateway = gateway;
+	m->ops = ops;
+	m->arg = arg;
+	*out = m;
+	return 0;
+}
+
+void
+conn_free(struct conn_mgr *m)
+{
+	unsigned i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used)
+			peer_drop(m, &m->peers[i]);
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used)
+			turn_client_free(m->relays[i].tc);
+	conn_resources_clear(m);
+	free(m);
+}
+
+unsigned
+conn_npeers(const struct conn_mgr *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		n += m->peers[i].used;
+	return n;
+}
+
+unsigned
+conn_nrelays(const struct conn_mgr *m)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		n += m->relays[i].used;
+	return n;
+}
+
+int
+conn_peer_state(const struct conn_mgr *m, const char *id,
+    enum ice_state *st)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && strcmp(m->peers[i].id, id) == 0) {
+			*st = ice_agent_state(m->peers[i].agent);
+			return 0;
+		}
+	return -ENOENT;
+}

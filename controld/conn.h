@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-controld's connection manager (firezone-protocols.md §2.1-§2.7,
+ * §3.3-§3.5, §4.3 steps 5-6, §5.2 step 7): one TURN client per relay
+ * address (turn_client.h), one ICE agent per peer (ice.h: a Gateway on the
+ * Client, a Client on the Gateway), glued to fz-tunneld's sockets and to
+ * the portal through the caller's ops.  Sans-I/O like its parts: every
+ * call takes `now` (monotonic ns); the caller arms one timer at
+ * conn_deadline and calls conn_tick.
+ *
+ * Socket numbers: fz-tunneld's UDP sockets keep their ids (LOCAL_SOCKETS);
+ * a TURN allocation is CONN_RELAY_SOCK(slot) inside the ICE agents, and
+ * its datagrams go out of the tunneld socket the TURN client uses.
+ *
+ * Bounded: CONN_MAX_PEERS agents, CONN_MAX_RELAYS TURN clients,
+ * CONN_MAX_SOCKETS local addresses, CONN_MAX_RESOURCES CIDR resources,
+ * CONN_MAX_PENDING remote candidates held for a peer not yet known.
+ * Keys, PSKs and passwords are never logged.
+ */
+#ifndef FZ_CONTROLD_CONN_H
+#define FZ_CONTROLD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "ice.h"
+#include "portal_msg.h"
+
+#define CONN_MAX_PEERS		64
+#define CONN_MAX_RELAYS		8
+#define CONN_MAX_SOCKETS	8
+#define CONN_MAX_RESOURCES	PORTAL_MAX_RESOURCES
+#define CONN_MAX_PENDING	32
+#define CONN_DEBOUNCE_NS	(2ULL * 1000000000ULL)	/* §9 */
+#define CONN_ALLOWED_MAX	4096
+#define CONN_RELAY_SOCK(i)	(0x80000000u | (uint32_t)(i))
+
+/* What PEER_SET carries (ipc_msg.def); strings borrowed for the call. */
+struct conn_peer_path {
+	const char	*peer_id;
+	const char	*public_key;
+	const char	*psk;
+	const char	*allowed_ips;
+	uint32_t	 sock;
+	char		 remote[ADDR_STRLEN];	/* direct; "" relayed */
+	char		 relay[ADDR_STRLEN];	/* relayed; "" direct */
+	uint16_t	 channel;		/* relayed */
+	bool		 initiate;		/* the Client */
+};
+
+/* The caller's side: every pointer borrowed for the call. */
+struct conn_ops {
+	/* DGRAM_DOWN */
+	void	(*dgram)(void *arg, uint32_t sock, const struct sockaddr *to,
+		    const uint8_t *, size_t);
+	void	(*peer_set)(void *arg, const struct conn_peer_path *);
+	void	(*peer_del)(void *arg, const char *peer_id,
+		    const char *public_key);
+	/* Client: request_authorization */
+	void	(*request_authorization)(void *arg, const char *resource_id,
+		    const portal_id *gateway_ids, size_t n);
+	/*
+	 * Our candidates for one peer: Client new_gateway_ice_candidates,
+	 * Gateway broadcast_ice_candidates.
+	 */
+	void	(*candidates)(void *arg, const char *peer_id,
+		    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n);
+	/* A resource's connection came up (true) or went (false). */
+	void	(*resource_status)(void *arg, const char *resource_id,
+		    bool online);
+	void	(*rng)(void *arg, void *buf, size_t len);	/* required */
+};
+
+struct conn_mgr;
+
+int	conn_new(bool gateway, const struct conn_ops *, void *arg,
+	    struct conn_mgr **) FZ_WUR;
+/* Forgets everything, PEER_DEL for every peer set.  NULL-safe. */
+void	conn_free(struct conn_mgr *);
+
+/* LOCAL_SOCKETS: "id=addr, id=addr"; -EINVAL (nothing changed) if bad. */
+int	conn_set_sockets(struct conn_mgr *, const char *, uint64_t now) FZ_WUR;
+/* The relay list as the portal session keeps it (init, relays_presence). */
+void	conn_set_relays(struct conn_mgr *, const struct portal_relay *,
+	    size_t n, uint64_t now);
+
+/* Client: resources (CIDR ones are kept; others ignored). */
+void	conn_resource_upsert(struct conn_mgr *, const struct portal_resource *);
+void	conn_resource_delete(struct conn_mgr *, const char *id);
+void	conn_resources_clear(struct conn_mgr *);
+/*
+ * Client: CONN_WANTED(dst).  The longest-prefix CIDR resource holding
+ * dst; request_authorization unless one went out for it in the last
+ * CONN_DEBOUNCE_NS or its gateway's connection is up.  -ENOENT: no
+ * resource; -EALREADY: debounced or connected; -EINVAL: bad address.
+ */
+int	conn_wanted(struct conn_mgr *, const char *dst, uint64_t now) FZ_WUR;
+/* The resource id dst maps to (longest prefix), for tests and logs. */
+const char *conn_resource_for(const struct conn_mgr *, const char *dst);
+
+/* Client: authorization_created.  Gateway: create_authorization. */
+int	conn_authorization_created(struct conn_mgr *,
+	    const struct portal_authorization_created *, uint64_t now) FZ_WUR;
+int	conn_create_authorization(struct conn_mgr *,
+	    const struct portal_create_authorization *, uint64_t now) FZ_WUR;
+/* Remote candidates for peer_id (ice_candidates / invalidate_...). */
+void	conn_remote_candidates(struct conn_mgr *, const char *peer_id,
+	    char (*cands)[PORTAL_CAND_MAX + 1], size_t n, bool invalidate,
+	    uint64_t now);
+/* Access to a resource revoked (reject_access): peer dropped when empty. */
+void	conn_reject(struct conn_mgr *, const char *peer_id,
+	    const char *resource_id, uint64_t now);
+
+/* DGRAM_UP; false when nobody took it. */
+bool	conn_dgram_up(struct conn_mgr *, uint32_t sock,
+	    const struct sockaddr *from, const uint8_t *, size_t, uint64_t now);
+
+void	conn_tick(struct conn_mgr *, uint64_t now);
+/* UINT64_MAX when nothing is scheduled. */
+uint64_t conn_deadline(const struct conn_mgr *);
+
+/* For tests and status. */
+unsigned conn_npeers(const struct conn_mgr *);
+unsigned conn_nrelays(const struct conn_mgr *);
+/* The peer's ICE state; -ENOENT. */
+int	conn_peer_state(const struct conn_mgr *, const char *peer_id,
+	    enum ice_state *) FZ_WUR;
+
+#endif

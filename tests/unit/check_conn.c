@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * controld's connection manager on a fake clock: dst -> resource mapping,
+ * the request_authorization debounce, and a Client and a Gateway manager
+ * wired back to back (candidates through a fake portal, datagrams through a
+ * fake network) until both send PEER_SET for the direct path.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "conn.h"
+
+#define MS	1000000ULL
+#define SEC	(1000 * MS)
+#define GW_ID	"22222222-2222-4222-8222-222222222222"
+#define CL_ID	"11111111-1111-4111-8111-111111111111"
+#define RES_A	"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+#define RES_B	"bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+
+struct dgram {
+	uint32_t		 sock;
+	union fz_sockaddr	 to;
+	uint8_t			 buf[1500];
+	size_t			 len;
+};
+
+struct side {
+	struct conn_mgr		*m;
+	struct side		*other;
+	struct dgram		 q[256];
+	unsigned		 nq;
+	unsigned		 nreq, nset, ndel;
+	char			 last_res[64];
+	size_t			 last_ngw;
+	char			 set_peer[64], set_key[64], set_allowed[256];
+	char			 set_remote[ADDR_STRLEN], set_relay[ADDR_STRLEN];
+	uint32_t		 set_sock;
+	bool			 set_initiate;
+	char			 cands[32][ICE_CAND_MAXLEN + 1];
+	char			 cand_peer[64];
+	unsigned		 ncands;
+	unsigned		 online;
+	uint64_t		 rng;
+};
+
+static void
+o_dgram(void *arg, uint32_t sock, const struct sockaddr *to,
+    const uint8_t *b, size_t len)
+{
+	struct side *s = arg;
+	struct dgram *d;
+
+	if (s->nq >= 256 || len > sizeof(d->buf))
+		return;
+	d = &s->q[s->nq++];
+	d->sock = sock;
+	memcpy(&d->to, to, addr_len(to));
+	memcpy(d->buf, b, len);
+	d->len = len;
+}
+
+static void
+o_peer_set(void *arg, const struct conn_peer_path *p)
+{
+	struct side *s = arg;
+
+	s->nset++;
+	snprintf(s->set_peer, sizeof(s->set_peer), "%s", p->peer_id);
+	snprintf(s->set_key, sizeof(s->set_key), "%s", p->public_key);
+	snprintf(s->set_allowed, sizeof(s->set_allowed), "%s", p->allowed_ips);
+	snprintf(s->set_remote, sizeof(s->set_remote), "%s", p->remote);
+	snprintf(s->set_relay, sizeof(s->set_relay), "%s", p->relay);
+	s->set_sock = p->sock;
+	s->set_initiate = p->initiate;
+}
+
+static void
+o_peer_del(void *arg, const char *id, const char *key)
+{
+	struct side *s = arg;
+
+	(void)id;
+	(void)key;
+	s->ndel++;
+}
+
+static void
+o_req(void *arg, const char *rid, const portal_id *gw, size_t n)
+{
+	struct side *s = arg;
+
+	(void)gw;
+	s->nreq++;
+	snprintf(s->last_res, sizeof(s->last_res), "%s", rid);
+	s->last_ngw = n;
+}
+
+static void
+o_cands(void *arg, const char *peer, char (*c)[ICE_CAND_MAXLEN + 1],
+    size_t n)
+{
+	struct side *s = arg;
+	size_t i;
+
+	snprintf(s->cand_peer, sizeof(s->cand_peer), "%s", peer);
+	for (i = 0; i < n && s->ncands < 32; i++)
+		snprintf(s->cands[s->ncands++], ICE_CAND_MAXLEN + 1, "%s",
+		    c[i]);
+}
+
+static void
+o_status(void *arg, const char *rid, bool online)
+{
+	struct side *s = arg;
+
+	(void)rid;
+	s->online += online;
+}
+
+static void
+o_rng(void *arg, void *buf, size_t len)
+{
+	struct side *s = arg;
+	uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		b[i] = (uint8_t)(s->rng >> 56);
+	}
+}
+
+static const struct conn_ops ops = {
+	.dgram = o_dgram, .peer_set = o_peer_set, .peer_del = o_peer_del,
+	.request_authorization = o_req, .candidates = o_cands,
+	.resource_status = o_status, .rng = o_rng,
+};
+
+static void
+add_res(struct conn_mgr *m, const char *id, const char *cidr, bool dns)
+{
+	struct portal_resource r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = dns ? PORTAL_RES_DNS : PORTAL_RES_CIDR;
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	snprintf(r.address, sizeof(r.address), "%s", cidr);
+	conn_resource_upsert(m, &r);
+}
+
+START_TEST(test_mapping)
+{
+	struct side s = { .rng = 1 };
+	struct conn_mgr *m;
+
+	ck_assert_int_eq(conn_new(false, &ops, &s, &m), 0);
+	add_res(m, RES_A, "10.50.0.0/16", false);
+	add_res(m, RES_B, "10.50.1.0/24", false);
+	add_res(m, "cccccccc-cccc-4ccc-8ccc-cccccccccccc", "*.example.com",
+	    true);
+	ck_assert_str_eq(conn_resource_for(m, "10.50.1.7"), RES_B);
+	ck_assert_str_eq(conn_resource_for(m, "10.50.2.7"), RES_A);
+	ck_assert_ptr_null(conn_resource_for(m, "10.51.0.1"));
+	ck_assert_ptr_null(conn_resource_for(m, "not an address"));
+	/* deleting the narrower one falls back to the wider */
+	conn_resource_delete(m, RES_B);
+	ck_assert_str_eq(conn_resource_for(m, "10.50.1.7"), RES_A);
+	ck_assert_int_eq(conn_wanted(m, "10.51.0.1", 0), -ENOENT);
+	ck_assert_int_eq(conn_wanted(m, "zzz", 0), -EINVAL);
+	conn_free(m);
+}
+END_TEST
+
+START_TEST(test_debounce)
+{
+	struct side s = { .rng = 1 };
+	struct conn_mgr *m;
+	uint64_t t = 100 * SEC;
+
+	ck_assert_int_eq(conn_new(false, &ops, &s, &m), 0);
+	add_res(m, RES_A, "10.50.0.0/16", false);
+	ck_assert_int_eq(conn_wanted(m, "10.50.0.1", t), 0);
+	ck_assert_uint_eq(s.nreq, 1);
+	ck_assert_str_eq(s.last_res, RES_A);
+	ck_assert_uint_eq(s.last_ngw, 0);
+	/* same resource, another address, within 2 s: debounced */
+	ck_assert_int_eq(conn_wanted(m, "10.50.9.9", t + 1999 * MS),
+	    -EALREADY);
+	ck_assert_uint_eq(s.nreq, 1);
+	ck_assert_int_eq(conn_wanted(m, "10.50.0.1", t + 2 * SEC), 0);
+	ck_assert_uint_eq(s.nreq, 2);
+	/* another resource is not held back by the first */
+	add_res(m, RES_B, "192.0.2.0/24", false);
+	ck_assert_int_eq(conn_wanted(m, "192.0.2.1", t + 2 * SEC), 0);
+	ck_assert_uint_eq(s.nreq, 3);
+	ck_assert_str_eq(s.last_res, RES_B);
+	conn_free(m);
+}
+END_TEST
+
+START_TEST(test_bad_sockets)
+{
+	struct side s = { .rng = 1 };
+	struct conn_mgr *m;
+
+	ck_assert_int_eq(conn_new(true, &ops, &s, &m), 0);
+	ck_assert_int_eq(conn_set_sockets(m, "0=10.0.0.1", 0), -EINVAL);
+	ck_assert_int_eq(conn_set_sockets(m, "x=10.0.0.1:1", 0), -EINVAL);
+	ck_assert_int_eq(conn_set_sockets(m, "0 10.0.0.1:1", 0), -EINVAL);
+	ck_assert_int_eq(conn_set_sockets(m,
+	    "0=10.0.0.1:51820, 1=[fd00::1]:51820", 0), 0);
+	ck_assert_int_eq(conn_set_sockets(m, "", 0), 0);
+	conn_free(m);
+}
+END_TEST
+
+/* Delivers every queued datagram of `from` to the side owning `to`. */
+static unsigned
+deliver(struct side *from, const char *from_addr, uint64_t now)
+{
+	union fz_sockaddr src;
+	unsigned i, n = from->nq;
+
+	ck_assert_int_eq(addr_parse(from_addr, ADDR_PORT_REQUIRED, &src), 0);
+	from->nq = 0;
+	for (i = 0; i < n; i++)
+		(void)conn_dgram_up(from->other->m, 0, &src.sa, from->q[i].buf,
+		    from->q[i].len, now);
+	return n;
+}
+
+static void
+signal_cands(struct side *from, const char *as_id, uint64_t now)
+{
+	char c[32][PORTAL_CAND_MAX + 1];
+	unsigned i, n = from->ncands;
+
+	for (i = 0; i < n; i++)
+		snprintf(c[i], sizeof(c[i]), "%s", from->cands[i]);
+	from->ncands = 0;
+	if (n > 0)
+		conn_remote_candidates(from->other->m, as_id, c, n, false,
+		    now);
+}
+
+START_TEST(test_connect_direct)
+{
+	static struct side cl = { .rng = 1 }, gw = { .rng = 2 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	enum ice_state st;
+	uint64_t t = 1000 * SEC;
+	int i;
+
+	cl.other = &gw;
+	gw.other = &cl;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.1:40000", t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=198.51.100.1:51820", t),
+	    0);
+	add_res(cl.m, RES_A, "10.50.0.0/24", false);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+
+	/* the portal: create_authorization to the gateway ... */
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key),
+	    "CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT=");
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.client.ipv6, sizeof(ca.client.ipv6), "fd00:2021:1111::1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	ck_assert_uint_ge(gw.ncands, 1);
+	ck_assert_str_eq(gw.cand_peer, CL_ID);
+	ck_assert_ptr_nonnull(strstr(gw.cands[0], "198.51.100.1 51820 typ host"));
+	/* ... authorization_created to the client */
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key),
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	snprintf(ac.gateway_ipv6, sizeof(ac.gateway_ipv6),
+	    "fd00:2021:1111::2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	/* the gateway's candidates reach the client before its agent */
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	ck_assert_str_eq(cl.cand_peer, GW_ID);
+	signal_cands(&cl, CL_ID, t);
+
+	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, "192.0.2.1:40000", t);
+		deliver(&gw, "198.51.100.1:51820", t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_uint_ge(gw.nset, 1);
+	ck_assert_str_eq(cl.set_peer, GW_ID);
+	ck_assert_str_eq(cl.set_key,
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	ck_assert_str_eq(cl.set_allowed,
+	    "100.64.0.2/32, fd00:2021:1111::2/128, 10.50.0.0/24");
+	ck_assert_str_eq(cl.set_remote, "198.51.100.1:51820");
+	ck_assert_str_eq(cl.set_relay, "");
+	ck_assert(cl.set_initiate);
+	ck_assert_uint_eq(cl.online, 1);
+	ck_assert_str_eq(gw.set_peer, CL_ID);
+	ck_assert_str_eq(gw.set_allowed,
+	    "100.64.0.1/32, fd00:2021:1111::1/128");
+	ck_assert_str_eq(gw.set_remote, "192.0.2.1:40000");
+	ck_assert(!gw.set_initiate);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	/* connected: no more authorization requests for the resource */
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t + 10 * SEC),
+	    -EALREADY);
+	/* a second resource on the same gateway reuses the agent */
+	add_res(cl.m, RES_B, "10.60.0.0/24", false);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.60.0.1", t + 10 * SEC), 0);
+	ck_assert_uint_eq(cl.last_ngw, 1);
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_B);
+	i = (int)cl.nset;
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	ck_assert_uint_eq(cl.nset, (unsigned)i + 1);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, "
+	    "fd00:2021:1111::2/128, 10.50.0.0/24, 10.60.0.0/24");
+
+	conn_free(cl.m);
+	conn_free(gw.m);
+	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(gw.ndel, 1);
+}
+END_TEST
+
+START_TEST(test_relays)
+{
+	struct side s = { .rng = 3 };
+	struct portal_relay r[2];
+	struct conn_mgr *m;
+
+	memset(r, 0, sizeof(r));
+	r[0].type = r[1].type = PORTAL_RELAY_TURN;
+	snprintf(r[0].id, sizeof(r[0].id), RES_A);
+	snprintf(r[1].id, sizeof(r[1].id), RES_A);
+	snprintf(r[0].addr, sizeof(r[0].addr), "203.0.113.9:3478");
+	snprintf(r[1].addr, sizeof(r[1].addr), "[2001:db8::9]:3478");
+	snprintf(r[0].username, 64, "1700000000:user");
+	snprintf(r[0].password, 64, "secret");
+	r[1] = r[0];
+	snprintf(r[1].addr, sizeof(r[1].addr), "[2001:db8::9]:3478");
+	ck_assert_int_eq(conn_new(false, &ops, &s, &m), 0);
+	ck_assert_int_eq(conn_set_sockets(m, "3=192.0.2.1:40000", 0), 0);
+	conn_set_relays(m, r, 2, 0);
+	/* no IPv6 socket: only the IPv4 address gets a TURN client */
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	ck_assert_uint_eq(s.nq, 1);	/* the first Allocate */
+	ck_assert_uint_eq(s.q[0].sock, 3);
+	ck_assert_int_eq(s.q[0].to.sa.sa_family, AF_INET);
+	ck_assert_uint_ne(conn_deadline(m), UINT64_MAX);
+	/* the relay vanishes */
+	conn_set_relays(m, NULL, 0, SEC);
+	ck_assert_uint_eq(conn_nrelays(m), 0);
+	ck_assert_uint_eq(conn_deadline(m), UINT64_MAX);
+	conn_free(m);
+}
+END_TEST
+
+static Suite *
+conn_suite(void)
+{
+	Suite *s = suite_create("conn");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_mapping);
+	tcase_add_test(tc, test_debounce);
+	tcase_add_test(tc, test_bad_sockets);
+	tcase_add_test(tc, test_connect_direct);
+	tcase_add_test(tc, test_relays);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(conn_suite)
