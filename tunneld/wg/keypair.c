@@ -4,7 +4,9 @@
  * next session, their nonce counters and the receive side's replay window
  * (RFC 6479), and transport data (§5.4.6).  A keypair is referenced by the
  * peer (one reference) and by whoever sends on it; the index table reaches
- * it without a reference, so it is freed after a grace period.
+ * it without a reference, so it is freed after a grace period, and a
+ * received packet uses it inside a read-side section, without one (no
+ * write to a line that the senders share).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	atomic_init(&k->refs, 1);
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
-	k->peer = p;
+	k->ie.peer = p;
 	k->initiator = initiator;
 	k->created = time_mono_ns();
 	return k;
@@ -51,18 +53,6 @@ wg_keypair_put(struct wg_keypair *k)
 	/* A reader may still be walking the index table through it. */
 	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1)
 		call_rcu(&k->ie.rcu, keypair_free_rcu);
-}
-
-/* A reference from the index table, unless the keypair is being freed. */
-static bool
-keypair_get_unless_zero(struct wg_keypair *k)
-{
-	int r = atomic_load(&k->refs);
-
-	while (r > 0)
-		if (atomic_compare_exchange_weak(&k->refs, &r, r + 1))
-			return true;
-	return false;
 }
 
 /* Takes a peer's keypair out of the index table and drops its reference. */
@@ -218,21 +208,52 @@ wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
 	return 0;
 }
 
-/* A referenced keypair by our index, or NULL. */
+/* A keypair by our index, or NULL; inside a read-side section. */
 static struct wg_keypair *
 keypair_by_index(struct wg_device *d, uint32_t idx)
 {
-	struct wg_keypair *k = NULL;
-	struct idx_entry *e;
+	struct idx_entry *e = wg_index_lookup(d, idx);
 
-	rcu_read_lock();
-	if ((e = wg_index_lookup(d, idx)) != NULL && e->is_kp) {
-		k = caa_container_of(e, struct wg_keypair, ie);
-		if (!keypair_get_unless_zero(k))
-			k = NULL;
+	return e != NULL && e->is_kp ?
+	    caa_container_of(e, struct wg_keypair, ie) : NULL;
+}
+
+/*
+ * Step 1 of prefetching a data message: the index table's slot.  Step 2
+ * (a later call, the slot in cache by then): the keypair's two lines and
+ * the replay window's word for the message's counter.  Step 3: the
+ * peer's first two lines (reading the keypair).  Other messages: nothing.
+ */
+void
+wg_rx_prefetch(struct wg_device *d, const uint8_t *msg, size_t len,
+    int step)
+{
+	struct wg_keypair *k;
+	struct rbuf r;
+	uint32_t idx;
+	uint64_t ctr;
+
+	if (len < WG_DATA_MIN_LEN || msg[0] != WG_MSG_DATA)
+		return;
+	rbuf_init(&r, msg + WG_DATA_RECEIVER, WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
+	if (rbuf_get_u32_le(&r, &idx) != 0 || rbuf_get_u64_le(&r, &ctr) != 0)
+		return;
+	if (step == 1) {
+		wg_index_prefetch(d, idx);
+		return;
 	}
-	rcu_read_unlock();
-	return k;
+	if ((k = keypair_by_index(d, idx)) == NULL)
+		return;
+	if (step == 2) {
+		__builtin_prefetch(k);
+		__builtin_prefetch(k->recv_key);
+		__builtin_prefetch(&k->replay.top);
+		__builtin_prefetch(&k->replay.bits[((ctr + 1) >> 6) %
+		    WG_REPLAY_WORDS]);
+	} else if (step == 3) {
+		__builtin_prefetch(k->ie.peer);
+		__builtin_prefetch((const char *)k->ie.peer + 64);
+	}
 }
 
 int
@@ -254,9 +275,12 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	rbuf_init(&r, buf + WG_DATA_RECEIVER, WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
 	if (rbuf_get_u32_le(&r, &idx) != 0 || rbuf_get_u64_le(&r, &ctr) != 0)
 		return -EBADMSG;
-	if ((k = keypair_by_index(d, idx)) == NULL)
-		return -ENOKEY;
-	p = k->peer;
+	rcu_read_lock();
+	if ((k = keypair_by_index(d, idx)) == NULL) {
+		rc = -ENOKEY;
+		goto out;
+	}
+	p = k->ie.peer;
 	if (path->peer != NULL && p != path->peer) {
 		rc = -EPERM;	/* another peer's session on this path */
 		goto out;
@@ -303,7 +327,7 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	*peerp = p;
 	rc = 0;
 out:
-	wg_keypair_put(k);
+	rcu_read_unlock();
 	return rc;
 }
 

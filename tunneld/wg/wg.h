@@ -197,6 +197,16 @@ int	wg_decrypt_via(struct wg_device *, uint8_t *buf, size_t len,
 int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));
+/*
+ * Prefetching for a batch of received messages: a data plane about to
+ * decrypt message i calls this for later ones, step 1 for i + 3 (the
+ * index table's slot), 2 for i + 2 (the keypair, found through the slot
+ * fetched before) and 3 for i + 1 (its peer), so that each message's
+ * lookups find their lines in cache.  Only a data message is looked at;
+ * nothing is changed.  Inside wg_read_lock.
+ */
+void	wg_rx_prefetch(struct wg_device *, const uint8_t *msg, size_t len,
+	    int step);
 /* Accounting hooks for the timer rules. */
 void	wg_peer_data_sent(struct wg_peer *, size_t bytes, bool keepalive);
 
