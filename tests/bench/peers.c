@@ -40,8 +40,18 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifdef PEERS_BENCH_BASE		/* the tree before wg_rx_prefetch */
+#define rx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
+#define tx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
+#define TUN_BATCH			8
+#endif
+
 #define NADDR	(1 << 16)	/* random lookup sequence */
-#define ROUNDS	64		/* passes over it */
+#define ROUNDS	64		/* passes over it (the fastest is kept:
+				   the machine may be shared) */
 
 struct result {
 	unsigned	n;
@@ -98,7 +108,7 @@ run(unsigned n)
 	uint8_t (*pkt)[64], (*rxs)[48], *addrs;
 	unsigned i, r, hs = 0;
 	union fz_sockaddr src, gaddr;
-	uint64_t t, hs_ns = 0;
+	uint64_t t = 0, best, hs_ns = 0;
 	uintptr_t sink = 0;
 	long rss0, rss1;
 	struct dp D;
@@ -203,15 +213,15 @@ run(unsigned n)
 	res.hs_per_sec = (double)hs * 1e9 / (double)hs_ns;
 
 	/* tx: destination lookups in random order. */
-	t = now_ns();
-	for (r = 0; r < ROUNDS; r++)
-		for (i = 0; i < NADDR; i++) {
+	for (r = 0, best = UINT64_MAX; r < ROUNDS; r++, best = MIN(best,
+	    now_ns() - t))
+		for (i = 0, t = now_ns(); i < NADDR; i++) {
 			wg_read_lock();
 			sink += (uintptr_t)allowedips_lookup(D.aip, AF_INET,
 			    addrs + (size_t)i * 4);
 			wg_read_unlock();
 		}
-	res.tx_ns = (double)(now_ns() - t) / ((double)ROUNDS * NADDR);
+	res.tx_ns = (double)best / NADDR;
 
 	/*
 	 * rx: index lookup and tag check, then the source lookup.  The
@@ -226,48 +236,74 @@ run(unsigned n)
 
 		memcpy(rxs[i], pkt[p], 48);
 	}
-	t = now_ns();
-	for (r = 0; r < ROUNDS; r++)
-		for (i = 0; i < NADDR; i++) {
-			uint8_t buf[48], *plain;
-			size_t plen;
+	for (r = 0, best = UINT64_MAX; r < ROUNDS; r++, best = MIN(best,
+	    now_ns() - t))
+		for (i = 0, t = now_ns(); i < NADDR; i += RECV_MSGS) {
+			uint8_t buf[RECV_MSGS][48], *m[RECV_MSGS], *plain;
+			size_t len[RECV_MSGS], plen;
 			struct wg_peer *from;
 
-			memcpy(buf, rxs[i], 48);
+			/* A recvmmsg batch, handled as udp_readable does. */
 			wg_read_lock();
-			if (wg_decrypt(G, buf, 48, &src, &plain, &plen,
-			    &from) != -EBADMSG)
-				die("rx");
-			sink += (uintptr_t)allowedips_lookup(D.aip, AF_INET,
-			    buf + WG_DATA_HDR_LEN + 12);
+			for (int j = 0; j < RECV_MSGS; j++) {
+				memcpy(buf[j], rxs[i + j], 48);
+				m[j] = buf[j];
+				len[j] = 48;
+			}
+			rx_prefetch_batch(G, m, len, RECV_MSGS);
+			for (int j = 0; j < RECV_MSGS; j++) {
+				if (wg_decrypt(G, buf[j], 48, &src, &plain,
+				    &plen, &from) != -EBADMSG)
+					die("rx");
+				sink += (uintptr_t)allowedips_lookup(D.aip,
+				    AF_INET, buf[j] + WG_DATA_HDR_LEN + 12);
+			}
 			wg_read_unlock();
 		}
-	res.rx_ns = (double)(now_ns() - t) / ((double)ROUNDS * NADDR);
+	res.rx_ns = (double)best / NADDR;
 
 	/* send: lookup, keypair, seal 1420 bytes (in place, over and over). */
 	for (int burst = 1; burst <= 16; burst *= 16) {
-		t = now_ns();
-		for (r = 0; r < ROUNDS / 8; r++)
-			for (i = 0; i < NADDR; i++) {
-				const uint8_t *a = addrs +
-				    (size_t)(i / burst) * 4;
+		for (r = 0, best = UINT64_MAX; r < ROUNDS / 8; r++,
+		    best = MIN(best, now_ns() - t))
+			for (i = 0, t = now_ns(); i < NADDR; i += TUN_BATCH) {
+				uint8_t hdr[TUN_BATCH][TUN_VNET_HDR_LEN + 20];
+				uint8_t *m[TUN_BATCH];
+				size_t mlen[TUN_BATCH], len;
 				struct wg_keypair *k;
 				struct wg_peer *p;
-				size_t len;
 
+				/*
+				 * A batch of TUN reads (their headers), handled
+				 * as tx_tun_readable does.
+				 */
 				wg_read_lock();
-				if ((p = allowedips_lookup(D.aip, AF_INET,
-				    a)) == NULL ||
-				    (k = wg_peer_send_keypair(p)) == NULL)
-					die("send");
-				if (wg_encrypt(k, big, 1420, sizeof(big),
-				    &len) != 0)
-					die("seal");
-				wg_keypair_put(k);
+				for (int j = 0; j < TUN_BATCH; j++) {
+					memset(hdr[j], 0, sizeof(hdr[j]));
+					hdr[j][TUN_VNET_HDR_LEN] = 0x45;
+					memcpy(hdr[j] + TUN_VNET_HDR_LEN + 16,
+					    addrs + (size_t)((i + j) / burst) *
+					    4, 4);
+					m[j] = hdr[j];
+					mlen[j] = sizeof(hdr[j]);
+				}
+				tx_prefetch_batch(&D, m, mlen, TUN_BATCH);
+				for (int j = 0; j < TUN_BATCH; j++) {
+					if ((p = allowedips_lookup(D.aip,
+					    AF_INET, hdr[j] + TUN_VNET_HDR_LEN +
+					    16)) == NULL ||
+					    (k = wg_peer_send_keypair(p)) ==
+					    NULL)
+						die("send");
+					if (wg_encrypt(k, big, 1420,
+					    sizeof(big), &len) != 0)
+						die("seal");
+					wg_keypair_put(k);
+				}
 				wg_read_unlock();
 			}
 		*(burst == 1 ? &res.send_ns : &res.burst_ns) =
-		    (double)(now_ns() - t) / ((double)(ROUNDS / 8) * NADDR);
+		    (double)best / NADDR;
 	}
 	if (sink == 0)
 		die("no lookup matched");

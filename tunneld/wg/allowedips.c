@@ -530,6 +530,37 @@ out:
 }
 
 void
+allowedips_prefetch(struct allowedips *t, int family, const void *addr,
+    int step)
+{
+	struct host_table *h;
+	struct aip_node *n;
+	const char *v;
+	size_t i;
+
+	if ((family != AF_INET && family != AF_INET6) ||
+	    (h = rcu_dereference(t->hosts)) == NULL)
+		return;
+	i = host_hash(family, addr) & h->mask;
+	if (step == 1) {
+		__builtin_prefetch(&h->slot[i]);
+		return;
+	}
+	/* The first node of the probe sequence: nearly always the one. */
+	while ((n = rcu_dereference(h->slot[i])) == HOST_TOMB)
+		i = (i + 1) & h->mask;
+	if (n == NULL)
+		return;
+	if (step == 2)
+		__builtin_prefetch(n);
+	else if (step == 3 && host_equal(n, family, addr) &&
+	    (v = rcu_dereference(n->value)) != NULL) {
+		__builtin_prefetch(v);
+		__builtin_prefetch(v + 64);
+	}
+}
+
+void
 allowedips_walk(struct allowedips *t, struct allowedips_set *set,
     void (*fn)(const struct fz_cidr *, void *), void *arg)
 {

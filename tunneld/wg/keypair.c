@@ -180,6 +180,21 @@ wg_peer_send_keypair(struct wg_peer *p)
 	return k;
 }
 
+void
+wg_tx_prefetch(struct wg_peer *p)
+{
+	/*
+	 * Read without p->lock: a stale keypair is harmless (only loaded,
+	 * and not freed before the caller's read-side section ends).
+	 */
+	struct wg_keypair *k = CMM_LOAD_SHARED(p->kp_cur);
+
+	if (k != NULL) {
+		__builtin_prefetch(k);
+		__builtin_prefetch(k->send_key);
+	}
+}
+
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
 int
 wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
@@ -220,15 +235,17 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 
 /*
  * Step 1 of prefetching a data message: the index table's slot.  Step 2
- * (a later call, the slot in cache by then): the keypair's two lines and
- * the replay window's word for the message's counter.  Step 3: the
- * peer's first two lines (reading the keypair).  Other messages: nothing.
+ * (the slot in cache by then): the entry, a keypair's two first lines and
+ * the replay window's word for the message's counter, found through the
+ * slot alone.  Step 3 (the keypair in cache): its peer's first two lines.
+ * Other messages: nothing.
  */
 void
 wg_rx_prefetch(struct wg_device *d, const uint8_t *msg, size_t len,
     int step)
 {
 	struct wg_keypair *k;
+	struct idx_entry *e;
 	struct rbuf r;
 	uint32_t idx;
 	uint64_t ctr;
@@ -242,15 +259,17 @@ wg_rx_prefetch(struct wg_device *d, const uint8_t *msg, size_t len,
 		wg_index_prefetch(d, idx);
 		return;
 	}
-	if ((k = keypair_by_index(d, idx)) == NULL)
-		return;
 	if (step == 2) {
+		/* Not read yet: a handshake's entry is fetched for nothing. */
+		if ((e = wg_index_peek(d, idx)) == NULL)
+			return;
+		k = caa_container_of(e, struct wg_keypair, ie);
 		__builtin_prefetch(k);
 		__builtin_prefetch(k->recv_key);
 		__builtin_prefetch(&k->replay.top);
 		__builtin_prefetch(&k->replay.bits[((ctr + 1) >> 6) %
 		    WG_REPLAY_WORDS]);
-	} else if (step == 3) {
+	} else if (step == 3 && (k = keypair_by_index(d, idx)) != NULL) {
 		__builtin_prefetch(k->ie.peer);
 		__builtin_prefetch((const char *)k->ie.peer + 64);
 	}

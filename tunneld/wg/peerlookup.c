@@ -203,6 +203,21 @@ wg_index_prefetch(struct wg_device *d, uint32_t idx)
 	__builtin_prefetch(&t->slot[index_hash(idx) & t->mask]);
 }
 
+struct idx_entry *
+wg_index_peek(struct wg_device *d, uint32_t idx)
+{
+	struct idx_table *t = rcu_dereference(d->by_index);
+	struct idx_entry *e;
+	size_t i;
+
+	for (i = index_hash(idx) & t->mask;
+	    (e = rcu_dereference(t->slot[i].e)) != NULL;
+	    i = (i + 1) & t->mask)
+		if (e != IDX_TOMB && CMM_LOAD_SHARED(t->slot[i].index) == idx)
+			return e;
+	return NULL;
+}
+
 struct wg_peer *
 wg_index_lookup_handshake(struct wg_device *d, uint32_t idx)
 {

@@ -175,6 +175,12 @@ int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 struct wg_keypair *wg_peer_send_keypair(struct wg_peer *);
 void	wg_keypair_put(struct wg_keypair *);
 /*
+ * Starts loading what sending to p will read of its current keypair, for
+ * a data plane that knows its next packets' peers (p's own lines having
+ * been prefetched before).  Inside wg_read_lock; nothing is changed.
+ */
+void	wg_tx_prefetch(struct wg_peer *p);
+/*
  * Encrypts in place.  buf holds WG_DATA_HDR_LEN bytes of headroom followed by
  * plen bytes of plaintext, and room for padding and the tag after it
  * (cap >= WG_DATA_HDR_LEN + plen + 15 + WG_TAG_LEN).  Writes the whole
@@ -198,12 +204,12 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));
 /*
- * Prefetching for a batch of received messages: a data plane about to
- * decrypt message i calls this for later ones, step 1 for i + 3 (the
- * index table's slot), 2 for i + 2 (the keypair, found through the slot
- * fetched before) and 3 for i + 1 (its peer), so that each message's
- * lookups find their lines in cache.  Only a data message is looked at;
- * nothing is changed.  Inside wg_read_lock.
+ * Prefetching for a batch of received messages: a data plane calls this
+ * with step 1 for every message of the batch (the index table's slot),
+ * then with step 2 for every one (the keypair, found through the slot)
+ * and then 3 (its peer), so that each step's misses overlap across the
+ * batch and the decryptions after find their lines in cache.  Only a data
+ * message is looked at; nothing is changed.  Inside wg_read_lock.
  */
 void	wg_rx_prefetch(struct wg_device *, const uint8_t *msg, size_t len,
 	    int step);
