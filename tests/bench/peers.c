@@ -44,7 +44,7 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 #ifdef PEERS_BENCH_BASE		/* the tree before wg_rx_prefetch */
-#define rx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
+#define wg_rx_prefetch(d, m, l, n)		((void)(m), (void)(l))
 #define tx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
 #define TUN_BATCH			8
 #endif
@@ -250,7 +250,7 @@ run(unsigned n)
 				m[j] = buf[j];
 				len[j] = 48;
 			}
-			rx_prefetch_batch(G, m, len, RECV_MSGS);
+			wg_rx_prefetch(G, m, len, RECV_MSGS);
 			for (int j = 0; j < RECV_MSGS; j++) {
 				if (wg_decrypt(G, buf[j], 48, &src, &plain,
 				    &plen, &from) != -EBADMSG)

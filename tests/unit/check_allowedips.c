@@ -342,6 +342,54 @@ START_TEST(test_random_sequences)
 END_TEST
 
 /* A host route wins over every shorter prefix; its removal uncovers them. */
+/*
+ * Prefetching a batch gives each address's host-route value (what a
+ * lookup finds when the address has one), NULL otherwise, and skips
+ * families it does not know.
+ */
+START_TEST(test_prefetch_values)
+{
+	static const char *const q[] = { "10.1.2.3", "10.1.2.9", "fd00::1",
+	    "fd00::2", "10.1.2.3", "192.0.2.1", "::a01:203", "10.1.2.2",
+	    "fd00::1", "10.1.2.3", "10.1.2.2", "10.1.2.3", "fd00::1",
+	    "10.1.2.3", "10.1.2.2", "10.1.2.3", "10.1.2.3", "fd00::1" };
+	enum { N = sizeof(q) / sizeof(q[0]) };
+	uint8_t a[N][16];
+	const uint8_t *addr[N];
+	int fam[N], i;
+	void *v[N];
+	struct allowedips *t;
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < N; i++) {
+		fam[i] = strchr(q[i], ':') != NULL ? AF_INET6 : AF_INET;
+		ck_assert_int_eq(inet_pton(fam[i], q[i], a[i]), 1);
+		addr[i] = a[i];
+	}
+	allowedips_prefetch(t, fam, addr, N, v);	/* no host table */
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_null(v[i]);
+	ins(t, "10.0.0.0/8", 2);
+	ins(t, "10.1.2.3/32", 4);
+	ins(t, "10.1.2.2/32", 5);
+	ins(t, "fd00::1/128", 8);
+	fam[5] = AF_UNIX;		/* skipped */
+	allowedips_prefetch(t, fam, addr, N, v);
+	for (i = 0; i < N; i++) {
+		void *want = fam[i] == AF_UNIX ? NULL :
+		    allowedips_lookup(t, fam[i], a[i]);
+
+		/* Only host routes: 10.1.2.9 (the /8) gives NULL. */
+		if (want == V(2))
+			want = NULL;
+		ck_assert_ptr_eq(v[i], want);
+	}
+	allowedips_free(t);
+}
+END_TEST
+
 START_TEST(test_host_routes)
 {
 	struct allowedips *t;
@@ -612,6 +660,7 @@ aip_suite(void)
 	tcase_add_loop_test(tc, test_random_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_lookups);
 	tcase_add_test(tc, test_host_routes);
+	tcase_add_test(tc, test_prefetch_values);
 	tcase_add_loop_test(tc, test_random_host_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_host_lookups);
 	suite_add_tcase(s, tc);

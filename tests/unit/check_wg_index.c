@@ -176,20 +176,22 @@ START_TEST(test_rx_prefetch_any)
 {
 	struct wg_device *d = device();
 	struct idx_entry *hs = entry(false);
-	uint8_t msg[WG_DATA_MIN_LEN];
+	uint8_t buf[20][WG_DATA_MIN_LEN], *msg[20];
+	size_t len[20];
 
 	wg_index_insert(d, hs);
 	wg_read_lock();
-	for (int i = 0; i < 2000; i++) {
-		size_t len = randombytes_uniform(sizeof(msg) + 1);
-
-		randombytes_buf(msg, sizeof(msg));
-		if (i % 2 == 0)
-			msg[0] = WG_MSG_DATA;
-		if (i % 4 == 0)		/* a handshake's index: no keypair */
-			memcpy(msg + 4, &hs->index, 4);
-		for (int step = 0; step <= 4; step++)
-			wg_rx_prefetch(d, msg, len, step);
+	for (int round = 0; round < 200; round++) {
+		for (int i = 0; i < 20; i++) {
+			msg[i] = buf[i];
+			len[i] = randombytes_uniform(sizeof(buf[i]) + 1);
+			randombytes_buf(buf[i], sizeof(buf[i]));
+			if (i % 2 == 0)
+				buf[i][0] = WG_MSG_DATA;
+			if (i % 4 == 0)	/* a handshake's index: no keypair */
+				memcpy(buf[i] + 4, &hs->index, 4);
+		}
+		wg_rx_prefetch(d, msg, len, round % 21);
 	}
 	wg_read_unlock();
 	wg_index_drop(d, hs);

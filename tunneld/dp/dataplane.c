@@ -317,21 +317,6 @@ local_addr(struct worker *w, struct msghdr *m, int fd,
 	addr_unmap_v4(local);
 }
 
-/*
- * Prefetching over a batch of received datagrams (wg_rx_prefetch): every
- * data message's index slot, then every keypair, then every peer, so that
- * with thousands of peers the batch waits for memory about three times,
- * not three times a message.
- */
-static void
-rx_prefetch_batch(struct wg_device *dev, uint8_t *const m[],
-    const size_t len[], int n)
-{
-	for (int step = 1; step <= 3; step++)
-		for (int i = 0; i < n; i++)
-			wg_rx_prefetch(dev, m[i], len[i], step);
-}
-
 static void
 udp_readable(struct worker *w, int fd)
 {
@@ -368,7 +353,8 @@ udp_readable(struct worker *w, int fd)
 			mp[i] = iov[i].iov_base;
 			ml[i] = msgs[i].msg_len;
 		}
-		rx_prefetch_batch(w->dp->dev, mp, ml, n);
+		/* With thousands of peers: the batch's lookups overlap. */
+		wg_rx_prefetch(w->dp->dev, mp, ml, n);
 		for (i = 0; i < n; i++) {
 			struct msghdr *m = &msgs[i].msg_hdr;
 			struct cmsghdr *c;

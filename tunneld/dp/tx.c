@@ -382,28 +382,23 @@ tun_dst(const uint8_t *buf, size_t n, const uint8_t **dst)
 	return 0;
 }
 
-static void
-tx_prefetch(struct dp *dp, const uint8_t *buf, size_t n, int step)
-{
-	const uint8_t *dst;
-	struct wg_peer *p;
-	int af;
-
-	if ((af = tun_dst(buf, n, &dst)) == 0)
-		return;
-	if (step < 4)
-		allowedips_prefetch(dp->aip, af, dst, step);
-	else if ((p = allowedips_lookup(dp->aip, af, dst)) != NULL)
-		wg_tx_prefetch(p);
-}
-
 void
 tx_prefetch_batch(struct dp *dp, uint8_t *const buf[], const size_t len[],
     int n)
 {
-	for (int step = 1; step <= 4; step++)
-		for (int i = 0; i < n; i++)
-			tx_prefetch(dp, buf[i], len[i], step);
+	const uint8_t *dst[TUN_BATCH];
+	int af[TUN_BATCH], i, c, m;
+	void *peer[TUN_BATCH];
+
+	for (c = 0; c < n; c += m) {
+		m = n - c < TUN_BATCH ? n - c : TUN_BATCH;
+		for (i = 0; i < m; i++)
+			af[i] = tun_dst(buf[c + i], len[c + i], &dst[i]);
+		allowedips_prefetch(dp->aip, af, dst, m, peer);
+		for (i = 0; i < m; i++)
+			if (peer[i] != NULL)
+				wg_tx_prefetch(peer[i]);
+	}
 }
 
 void

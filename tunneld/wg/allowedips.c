@@ -529,34 +529,58 @@ out:
 	return best;
 }
 
-void
-allowedips_prefetch(struct allowedips *t, int family, const void *addr,
-    int step)
+/* The first node of addr's probe sequence (nearly always its own). */
+static struct aip_node *
+host_first(struct host_table *h, size_t i)
 {
-	struct host_table *h;
 	struct aip_node *n;
-	const char *v;
-	size_t i;
 
-	if ((family != AF_INET && family != AF_INET6) ||
-	    (h = rcu_dereference(t->hosts)) == NULL)
-		return;
-	i = host_hash(family, addr) & h->mask;
-	if (step == 1) {
-		__builtin_prefetch(&h->slot[i]);
-		return;
-	}
-	/* The first node of the probe sequence: nearly always the one. */
 	while ((n = rcu_dereference(h->slot[i])) == HOST_TOMB)
 		i = (i + 1) & h->mask;
-	if (n == NULL)
+	return n;
+}
+
+void
+allowedips_prefetch(struct allowedips *t, const int family[],
+    const uint8_t *const addr[], int n, void *value[])
+{
+	struct host_table *h = rcu_dereference(t->hosts);
+	size_t slot[16];
+	struct aip_node *node;
+	int i, m, c;
+
+	for (i = 0; i < n; i++)
+		value[i] = NULL;
+	if (h == NULL)
 		return;
-	if (step == 2)
-		__builtin_prefetch(n);
-	else if (step == 3 && host_equal(n, family, addr) &&
-	    (v = rcu_dereference(n->value)) != NULL) {
-		__builtin_prefetch(v);
-		__builtin_prefetch(v + 64);
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			if (family[c + i] != AF_INET &&
+			    family[c + i] != AF_INET6)
+				continue;
+			slot[i] = host_hash(family[c + i], addr[c + i]) &
+			    h->mask;
+			__builtin_prefetch(&h->slot[slot[i]]);
+		}
+		for (i = 0; i < m; i++)
+			if ((family[c + i] == AF_INET ||
+			    family[c + i] == AF_INET6) &&
+			    (node = host_first(h, slot[i])) != NULL)
+				__builtin_prefetch(node);
+		for (i = 0; i < m; i++) {
+			const char *v;
+
+			if ((family[c + i] != AF_INET &&
+			    family[c + i] != AF_INET6) ||
+			    (node = host_first(h, slot[i])) == NULL ||
+			    !host_equal(node, family[c + i], addr[c + i]) ||
+			    (v = rcu_dereference(node->value)) == NULL)
+				continue;
+			__builtin_prefetch(v);
+			__builtin_prefetch(v + 64);
+			value[c + i] = (void *)v;
+		}
 	}
 }
 

@@ -44,14 +44,15 @@ void	allowedips_remove_set(struct allowedips *, struct allowedips_set *);
 /* Longest-prefix match; NULL when nothing matches. */
 void	*allowedips_lookup(struct allowedips *, int family, const void *addr);
 /*
- * Prefetching for a batch of lookups (the data plane's TUN reads): step 1
- * for every address of the batch loads its host-route slot, then step 2
- * for every one its node (through the slot), then step 3 the first two
- * cache lines of the node's value.  Only host routes (/32, /128) are
- * prefetched.  Inside wg_read_lock; nothing is changed.
+ * Prefetching for a batch of lookups (the data plane's TUN reads): the
+ * host-route slots of every address (family AF_INET or AF_INET6; others
+ * are skipped), then every slot's node, then the first two cache lines of
+ * every node's value, which value[i] gets (NULL when addr[i] has no host
+ * route; it may be stale: only for prefetching more).  Inside
+ * wg_read_lock; nothing is changed.
  */
-void	allowedips_prefetch(struct allowedips *, int family, const void *addr,
-	    int step);
+void	allowedips_prefetch(struct allowedips *, const int family[],
+	    const uint8_t *const addr[], int n, void *value[]);
 /* Calls fn for each prefix of set (for `wg show'); fn may not change t. */
 void	allowedips_walk(struct allowedips *, struct allowedips_set *,
 	    void (*fn)(const struct fz_cidr *, void *), void *arg);

@@ -234,44 +234,61 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 }
 
 /*
- * Step 1 of prefetching a data message: the index table's slot.  Step 2
- * (the slot in cache by then): the entry, a keypair's two first lines and
- * the replay window's word for the message's counter, found through the
- * slot alone.  Step 3 (the keypair in cache): its peer's first two lines.
- * Other messages: nothing.
+ * For each data message of the batch, its index's slot; then, through the
+ * slots alone (no entry read yet), each keypair's two first lines and the
+ * replay window's word for the message's counter; then, the keypairs in
+ * cache, each peer's first two lines.  Chunks of 16.
  */
 void
-wg_rx_prefetch(struct wg_device *d, const uint8_t *msg, size_t len,
-    int step)
+wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
+    int n)
 {
-	struct wg_keypair *k;
-	struct idx_entry *e;
-	struct rbuf r;
-	uint32_t idx;
-	uint64_t ctr;
+	struct wg_keypair *k[16];
+	uint32_t idx[16];
+	uint64_t ctr[16];
+	bool data[16];
+	int i, m, c;
 
-	if (len < WG_DATA_MIN_LEN || msg[0] != WG_MSG_DATA)
-		return;
-	rbuf_init(&r, msg + WG_DATA_RECEIVER, WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
-	if (rbuf_get_u32_le(&r, &idx) != 0 || rbuf_get_u64_le(&r, &ctr) != 0)
-		return;
-	if (step == 1) {
-		wg_index_prefetch(d, idx);
-		return;
-	}
-	if (step == 2) {
-		/* Not read yet: a handshake's entry is fetched for nothing. */
-		if ((e = wg_index_peek(d, idx)) == NULL)
-			return;
-		k = caa_container_of(e, struct wg_keypair, ie);
-		__builtin_prefetch(k);
-		__builtin_prefetch(k->recv_key);
-		__builtin_prefetch(&k->replay.top);
-		__builtin_prefetch(&k->replay.bits[((ctr + 1) >> 6) %
-		    WG_REPLAY_WORDS]);
-	} else if (step == 3 && (k = keypair_by_index(d, idx)) != NULL) {
-		__builtin_prefetch(k->ie.peer);
-		__builtin_prefetch((const char *)k->ie.peer + 64);
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			const uint8_t *p = msg[c + i];
+			struct rbuf r;
+
+			data[i] = false;
+			if (len[c + i] < WG_DATA_MIN_LEN || p[0] != WG_MSG_DATA)
+				continue;
+			rbuf_init(&r, p + WG_DATA_RECEIVER,
+			    WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
+			if (rbuf_get_u32_le(&r, &idx[i]) != 0 ||
+			    rbuf_get_u64_le(&r, &ctr[i]) != 0)
+				continue;
+			wg_index_prefetch(d, idx[i]);
+			data[i] = true;
+		}
+		for (i = 0; i < m; i++) {
+			struct idx_entry *e;
+
+			k[i] = NULL;
+			if (!data[i] ||
+			    (e = wg_index_peek_keypair(d, idx[i])) == NULL)
+				continue;
+			k[i] = caa_container_of(e, struct wg_keypair, ie);
+			__builtin_prefetch(k[i]);
+			__builtin_prefetch(k[i]->recv_key);
+			__builtin_prefetch(&k[i]->replay.top);
+			__builtin_prefetch(&k[i]->replay.bits[((ctr[i] + 1) >>
+			    6) % WG_REPLAY_WORDS]);
+		}
+		for (i = 0; i < m; i++) {
+			struct wg_peer *p;
+
+			if (k[i] != NULL &&
+			    (p = CMM_LOAD_SHARED(k[i]->ie.peer)) != NULL) {
+				__builtin_prefetch(p);
+				__builtin_prefetch((const char *)p + 64);
+			}
+		}
 	}
 }
 

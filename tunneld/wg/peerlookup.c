@@ -26,7 +26,8 @@
 #include "wg_int.h"
 
 struct idx_slot {
-	uint32_t		 index;		/* a hint; CMM_*_SHARED */
+	uint32_t		 index;		/* hints (CMM_*_SHARED): e's */
+	uint32_t		 is_kp;		/* index and is_kp */
 	struct idx_entry	*e;		/* RCU: NULL, IDX_TOMB or one */
 };
 
@@ -204,7 +205,7 @@ wg_index_prefetch(struct wg_device *d, uint32_t idx)
 }
 
 struct idx_entry *
-wg_index_peek(struct wg_device *d, uint32_t idx)
+wg_index_peek_keypair(struct wg_device *d, uint32_t idx)
 {
 	struct idx_table *t = rcu_dereference(d->by_index);
 	struct idx_entry *e;
@@ -214,7 +215,7 @@ wg_index_peek(struct wg_device *d, uint32_t idx)
 	    (e = rcu_dereference(t->slot[i].e)) != NULL;
 	    i = (i + 1) & t->mask)
 		if (e != IDX_TOMB && CMM_LOAD_SHARED(t->slot[i].index) == idx)
-			return e;
+			return CMM_LOAD_SHARED(t->slot[i].is_kp) ? e : NULL;
 	return NULL;
 }
 
@@ -266,8 +267,9 @@ index_place(struct idx_table *t, struct idx_entry *e)
 	if (t->slot[i].e == NULL)
 		t->used++;
 	t->live++;
-	/* The index first: a reader that sees e may compare the slot's. */
+	/* The hints first: a reader that sees e may compare the slot's. */
 	CMM_STORE_SHARED(t->slot[i].index, e->index);
+	CMM_STORE_SHARED(t->slot[i].is_kp, e->is_kp);
 	rcu_assign_pointer(t->slot[i].e, e);
 }
 
@@ -298,8 +300,8 @@ index_rebuild(struct wg_device *d, size_t entries)
 /*
  * Writer: room for one more entry.  The table is rebuilt when entries and
  * tombstones would fill half of it; if that fails (out of memory) the
- * insert goes on while a free slot remains, and only a full table (every
- * slot used: a probe could never end) refuses.
+ * insert goes on while it leaves an empty slot (a probe must always end
+ * at one), and is refused after.
  */
 static bool
 index_reserve(struct wg_device *d)
@@ -309,7 +311,7 @@ index_reserve(struct wg_device *d)
 	if ((t->used + 1) * 2 > t->mask + 1)
 		index_rebuild(d, t->live + 1);
 	t = d->by_index;
-	return t->used + 1 < t->mask + 1 || t->live < t->used;
+	return t->used + 2 <= t->mask + 1;
 }
 
 /*
@@ -373,8 +375,11 @@ wg_index_replace(struct wg_device *d, struct idx_entry *old,
 	pthread_mutex_lock(&d->index_lock);
 	if (old != NULL && old->index == new->index)
 		s = index_find(d->by_index, old);
-	if (s != NULL)
-		rcu_assign_pointer(s->e, new);	/* same index: slot unchanged */
+	if (s != NULL) {
+		/* Same index; a reader peeking in between fetches old. */
+		CMM_STORE_SHARED(s->is_kp, new->is_kp);
+		rcu_assign_pointer(s->e, new);
+	}
 	else if (!index_taken(d->by_index, new->index) && index_reserve(d))
 		index_place(d->by_index, new);
 	pthread_mutex_unlock(&d->index_lock);

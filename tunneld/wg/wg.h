@@ -204,15 +204,15 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));
 /*
- * Prefetching for a batch of received messages: a data plane calls this
- * with step 1 for every message of the batch (the index table's slot),
- * then with step 2 for every one (the keypair, found through the slot)
- * and then 3 (its peer), so that each step's misses overlap across the
- * batch and the decryptions after find their lines in cache.  Only a data
- * message is looked at; nothing is changed.  Inside wg_read_lock.
+ * Prefetching for a batch of received messages, before they are handled:
+ * the index table's slots of every data message, then every keypair
+ * (found through the slots), then every peer, so that each step's misses
+ * overlap across the batch and the decryptions after find their lines in
+ * cache.  Only data messages are looked at; nothing is changed.  Inside
+ * wg_read_lock.
  */
-void	wg_rx_prefetch(struct wg_device *, const uint8_t *msg, size_t len,
-	    int step);
+void	wg_rx_prefetch(struct wg_device *, uint8_t *const msg[],
+	    const size_t len[], int n);
 /* Accounting hooks for the timer rules. */
 void	wg_peer_data_sent(struct wg_peer *, size_t bytes, bool keepalive);
 

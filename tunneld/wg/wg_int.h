@@ -304,10 +304,10 @@ struct idx_entry *wg_index_lookup(struct wg_device *, uint32_t);
 /* Starts loading the table slot of idx; inside a read-side section. */
 void	wg_index_prefetch(struct wg_device *, uint32_t);
 /*
- * The entry the slots name for idx, without reading any entry (it may be
- * stale or wrong: only to prefetch it); inside a read-side section.
+ * The keypair's entry the slots name for idx, read from the slots alone
+ * (it may be stale: only to prefetch it); inside a read-side section.
  */
-struct idx_entry *wg_index_peek(struct wg_device *, uint32_t);
+struct idx_entry *wg_index_peek_keypair(struct wg_device *, uint32_t);
 /*
  * The peer whose handshake uses our index idx (check its state after);
  * inside a read-side section.
