@@ -17,10 +17,15 @@
  *             1420-byte seal in between does not allow)
  *  rx ns      a data packet's receiver index looked up in the index table,
  *             its (wrong) tag checked over 16 bytes, and the allowed-IPs
- *             lookup of its inner source: a received packet's lookups
+ *             lookup of its inner source: a received packet's lookups, in
+ *             batches of RECV_MSGS prefetched first as udp_readable does
+ *             (wg_rx_prefetch); the packets come from a stream, in cache
+ *             as a datagram just received is
  *  pkt ns     tx + rx: the lookup cost per packet
- *  send ns    what the gateway does per packet it sends, but the syscall:
- *             destination lookup, the peer's keypair, sealing 1420 bytes
+ *  send ns    what the gateway does per packet it sends, but the syscalls:
+ *             destination lookup, the peer's keypair, sealing 1420 bytes,
+ *             in batches of TUN_BATCH prefetched first as tx_tun_readable
+ *             does (tx_prefetch_batch)
  *  burst ns   the same with packets in runs of 16 per peer (a flow's
  *             packets come together: a TUN read, a recvmmsg batch)
  *
@@ -28,7 +33,12 @@
  * order): the worst case for caches, which 10 000 peers' state (~10 MB)
  * exceeds.  Each size runs three times, each in a child process of its
  * own (so that freed memory does not hide the next run's RSS); the best
- * of the three is shown (the machine may be shared).
+ * of the three is shown, and within a run the fastest pass over the
+ * 65 536 packets (the machine may be shared: a pass that another process
+ * interrupted says nothing about the lookups).
+ *
+ * Built with -DPEERS_BENCH_BASE, it runs against a tree without the
+ * prefetching (the same loops, nothing prefetched): before and after.
  *
  * Goals: pkt ns within 10 % and hs/s within 20 % of the 10-peer gateway;
  * under 1 KiB per idle peer.
@@ -46,7 +56,9 @@
 #ifdef PEERS_BENCH_BASE		/* the tree before wg_rx_prefetch */
 #define wg_rx_prefetch(d, m, l, n)		((void)(m), (void)(l))
 #define tx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
+#ifndef TUN_BATCH
 #define TUN_BATCH			8
+#endif
 #endif
 
 #define NADDR	(1 << 16)	/* random lookup sequence */
