@@ -54,7 +54,9 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 #ifdef PEERS_BENCH_BASE		/* the tree before wg_rx_prefetch */
-#define wg_rx_prefetch(d, m, l, n)		((void)(m), (void)(l))
+#define rx_prefetch(d, m, l, n)		((void)(m), (void)(l))
+#define src_allowed(dp, p, f, a) \
+	(allowedips_lookup((dp)->aip, (f), (a)) == (p))
 #define tx_prefetch_batch(d, m, l, n)		((void)(m), (void)(l))
 #ifndef TUN_BATCH
 #define TUN_BATCH			8
@@ -262,13 +264,19 @@ run(unsigned n)
 				m[j] = buf[j];
 				len[j] = 48;
 			}
-			wg_rx_prefetch(G, m, len, RECV_MSGS);
+			rx_prefetch(&D, m, len, RECV_MSGS);
 			for (int j = 0; j < RECV_MSGS; j++) {
+				unsigned q = (addrs[(size_t)(i + j) * 4 + 1] <<
+				    16 | addrs[(size_t)(i + j) * 4 + 2] << 8 |
+				    addrs[(size_t)(i + j) * 4 + 3]);
+
 				if (wg_decrypt(G, buf[j], 48, &src, &plain,
 				    &plen, &from) != -EBADMSG)
 					die("rx");
-				sink += (uintptr_t)allowedips_lookup(D.aip,
-				    AF_INET, buf[j] + WG_DATA_HDR_LEN + 12);
+				/* The tag is wrong: its peer, as if right. */
+				if (!src_allowed(&D, peers[q], AF_INET,
+				    buf[j] + WG_DATA_HDR_LEN + 12))
+					die("source not allowed");
 			}
 			wg_read_unlock();
 		}

@@ -59,9 +59,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		/* Whatever the datagram: the receive batch's prefetching. */
 		uint8_t *m = buf;
+		struct wg_peer *hint;
 
 		wg_read_lock();
-		wg_rx_prefetch(dev, &m, &size, 1);
+		wg_rx_prefetch(dev, &m, &size, 1, &hint);
 		wg_read_unlock();
 	}
 	switch (wg_msg_type(buf, size)) {

@@ -390,6 +390,49 @@ START_TEST(test_prefetch_values)
 }
 END_TEST
 
+/*
+ * A set's own host route among its first two prefixes is the longest
+ * match; anything else (a third prefix, a shorter one, another value's
+ * route, a removed one) answers false, and the lookup decides.
+ */
+START_TEST(test_set_has_host)
+{
+	struct allowedips *t;
+	uint8_t a4[4], b4[4], c4[4], a6[16];
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.1", a4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.2", b4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.3", c4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd00::1", a6), 1);
+	ck_assert(!allowedips_set_has_host(S(1), AF_INET, a4, V(1)));
+	ins(t, "10.0.0.1/32", 1);	/* set 1: newest first */
+	ins(t, "10.9.0.0/16", 1);
+	ins(t, "fd00::1/128", 1);
+	ck_assert(allowedips_set_has_host(S(1), AF_INET6, a6, V(1)));
+	ck_assert(!allowedips_set_has_host(S(1), AF_INET, a4, V(1)));
+	ck_assert_ptr_eq(allowedips_lookup(t, AF_INET, a4), V(1));
+	ins(t, "10.0.0.2/32", 2);	/* set 2: its own, then another's */
+	ins(t, "10.0.0.3/32", 2);
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, c4, V(2)));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, c4, V(1)));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET6, a6, V(2)));
+	ins(t, "10.0.0.3/32", 3);	/* moves to set 3 */
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, c4, V(2)));
+	ck_assert(allowedips_set_has_host(S(3), AF_INET, c4, V(3)));
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	allowedips_set_prefetch(S(2), 1);
+	allowedips_set_prefetch(S(2), 2);
+	allowedips_set_prefetch(S(4), 1);	/* empty */
+	allowedips_remove_set(t, S(2));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ck_assert_ptr_null(allowedips_lookup(t, AF_INET, b4));
+	allowedips_free(t);
+}
+END_TEST
+
 START_TEST(test_host_routes)
 {
 	struct allowedips *t;
@@ -661,6 +704,7 @@ aip_suite(void)
 	tcase_add_test(tc, test_concurrent_lookups);
 	tcase_add_test(tc, test_host_routes);
 	tcase_add_test(tc, test_prefetch_values);
+	tcase_add_test(tc, test_set_has_host);
 	tcase_add_loop_test(tc, test_random_host_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_host_lookups);
 	suite_add_tcase(s, tc);

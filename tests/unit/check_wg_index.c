@@ -177,6 +177,7 @@ START_TEST(test_rx_prefetch_any)
 	struct wg_device *d = device();
 	struct idx_entry *hs = entry(false);
 	uint8_t buf[20][WG_DATA_MIN_LEN], *msg[20];
+	struct wg_peer *peer[20];
 	size_t len[20];
 
 	wg_index_insert(d, hs);
@@ -191,7 +192,9 @@ START_TEST(test_rx_prefetch_any)
 			if (i % 4 == 0)	/* a handshake's index: no keypair */
 				memcpy(buf[i] + 4, &hs->index, 4);
 		}
-		wg_rx_prefetch(d, msg, len, round % 21);
+		wg_rx_prefetch(d, msg, len, round % 21, peer);
+		for (int i = 0; i < round % 21; i++)
+			ck_assert_ptr_null(peer[i]);	/* no keypair */
 	}
 	wg_read_unlock();
 	wg_index_drop(d, hs);

@@ -315,23 +315,27 @@ node_free_rcu(struct rcu_head *h)
 	free(caa_container_of(h, struct aip_node, rcu));
 }
 
+/*
+ * The set's forward links are RCU (allowedips_set_has_host reads the
+ * first two nodes without the lock); set_pprev is the writer's.
+ */
 static void
 set_link(struct allowedips_set *s, struct aip_node *n)
 {
 	n->set_next = s->first;
 	if (s->first != NULL)
 		s->first->set_pprev = &n->set_next;
-	s->first = n;
+	rcu_assign_pointer(s->first, n);
 	n->set_pprev = &s->first;
 }
 
 static void
 set_unlink(struct aip_node *n)
 {
-	*n->set_pprev = n->set_next;
+	CMM_STORE_SHARED(*n->set_pprev, n->set_next);
 	if (n->set_next != NULL)
 		n->set_next->set_pprev = n->set_pprev;
-	n->set_next = NULL;
+	CMM_STORE_SHARED(n->set_next, NULL);
 	n->set_pprev = NULL;
 }
 
@@ -582,6 +586,32 @@ allowedips_prefetch(struct allowedips *t, const int family[],
 			value[c + i] = (void *)v;
 		}
 	}
+}
+
+bool
+allowedips_set_has_host(const struct allowedips_set *set, int family,
+    const void *addr, const void *value)
+{
+	struct aip_node *n = rcu_dereference(set->first);
+
+	for (int i = 0; i < 2 && n != NULL; i++) {
+		if (n->family == family && is_host(family, n->plen) &&
+		    host_equal(n, family, addr))
+			return rcu_dereference(n->value) == value;
+		n = rcu_dereference(n->set_next);
+	}
+	return false;
+}
+
+void
+allowedips_set_prefetch(const struct allowedips_set *set, int step)
+{
+	struct aip_node *n = rcu_dereference(set->first);
+
+	if (n != NULL && step == 2)
+		n = rcu_dereference(n->set_next);
+	if (n != NULL)
+		__builtin_prefetch(n);
 }
 
 void

@@ -193,6 +193,7 @@ wg_tx_prefetch(struct wg_peer *p)
 		__builtin_prefetch(k);
 		__builtin_prefetch(k->send_key);
 	}
+	__builtin_prefetch((const char *)p + 128);	/* tx_bytes */
 }
 
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
@@ -237,11 +238,12 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * For each data message of the batch, its index's slot; then, through the
  * slots alone (no entry read yet), each keypair's two first lines and the
  * replay window's word for the message's counter; then, the keypairs in
- * cache, each peer's first two lines.  Chunks of 16.
+ * cache, each peer's first three lines (what a receive touches: lock and
+ * sessions, endpoint and timers, counters and dp_slot).  Chunks of 16.
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
-    int n)
+    int n, struct wg_peer *peer[])
 {
 	struct wg_keypair *k[16];
 	uint32_t idx[16];
@@ -281,13 +283,15 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			    6) % WG_REPLAY_WORDS]);
 		}
 		for (i = 0; i < m; i++) {
-			struct wg_peer *p;
+			struct wg_peer *p = NULL;
 
 			if (k[i] != NULL &&
 			    (p = CMM_LOAD_SHARED(k[i]->ie.peer)) != NULL) {
 				__builtin_prefetch(p);
 				__builtin_prefetch((const char *)p + 64);
+				__builtin_prefetch((const char *)p + 128);
 			}
+			peer[c + i] = p;
 		}
 	}
 }

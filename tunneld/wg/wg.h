@@ -208,11 +208,12 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
  * the index table's slots of every data message, then every keypair
  * (found through the slots), then every peer, so that each step's misses
  * overlap across the batch and the decryptions after find their lines in
- * cache.  Only data messages are looked at; nothing is changed.  Inside
- * wg_read_lock.
+ * cache.  peer[i] gets message i's peer (NULL if none; it may be stale:
+ * only for prefetching more).  Only data messages are looked at; nothing
+ * is changed.  Inside wg_read_lock.
  */
 void	wg_rx_prefetch(struct wg_device *, uint8_t *const msg[],
-	    const size_t len[], int n);
+	    const size_t len[], int n, struct wg_peer *peer[]);
 /* Accounting hooks for the timer rules. */
 void	wg_peer_data_sent(struct wg_peer *, size_t bytes, bool keepalive);
 
