@@ -16,8 +16,9 @@
  *             next may overlap the misses of the last, which send's
  *             1420-byte seal in between does not allow)
  *  rx ns      a data packet's receiver index looked up in the index table,
- *             its (wrong) tag checked over 16 bytes, and the allowed-IPs
- *             lookup of its inner source: a received packet's lookups, in
+ *             its (wrong) tag checked over 16 bytes, and its inner source
+ *             (the peer's address) checked against the allowed IPs as
+ *             data_in does: a received packet's lookups, in
  *             batches of RECV_MSGS prefetched first as udp_readable does
  *             (wg_rx_prefetch); the packets come from a stream, in cache
  *             as a datagram just received is
@@ -266,16 +267,17 @@ run(unsigned n)
 			}
 			rx_prefetch(&D, m, len, RECV_MSGS);
 			for (int j = 0; j < RECV_MSGS; j++) {
-				unsigned q = (addrs[(size_t)(i + j) * 4 + 1] <<
-				    16 | addrs[(size_t)(i + j) * 4 + 2] << 8 |
-				    addrs[(size_t)(i + j) * 4 + 3]);
+				const uint8_t *a = addrs + (size_t)(i + j) * 4;
+				unsigned q = a[1] << 16 | a[2] << 8 | a[3];
 
 				if (wg_decrypt(G, buf[j], 48, &src, &plain,
 				    &plen, &from) != -EBADMSG)
 					die("rx");
-				/* The tag is wrong: its peer, as if right. */
-				if (!src_allowed(&D, peers[q], AF_INET,
-				    buf[j] + WG_DATA_HDR_LEN + 12))
+				/*
+				 * The tag is wrong (and the plaintext zeroed):
+				 * the inner source and its peer, as if right.
+				 */
+				if (!src_allowed(&D, peers[q], AF_INET, a))
 					die("source not allowed");
 			}
 			wg_read_unlock();
