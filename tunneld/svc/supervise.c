@@ -254,6 +254,25 @@ c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
 }
 
+/* Peers and paths: the data plane side comes with the next commits. */
+static void
+c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_warnx("PEER_SET for %s ignored: not implemented yet",
+	    m->u.peer_set.peer_id);
+}
+
+static void
+c_peer_del(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)m;
+	(void)arg;
+	log_warnx("PEER_DEL ignored: not implemented yet");
+}
+
 static const struct ipc_handler controld_msg[] = {
 	{ IPC_HELLO,		c_hello },
 	{ IPC_STATUS,		c_status },
@@ -262,6 +281,8 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_SIGNED_OUT,	c_signed_out },
 	{ IPC_INTERFACE,	c_interface },
 	{ IPC_RELAYS,		c_relays },
+	{ IPC_PEER_SET,		c_peer_set },
+	{ IPC_PEER_DEL,		c_peer_del },
 	IPC_HANDLERS_END
 };
 
