@@ -29,6 +29,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "fztime.h"
 #include "ipc.h"
 #include "log.h"
 #include "portal.h"
@@ -46,8 +48,13 @@ struct controld {
 	char			 api_url[513];
 	bool			 signed_in;
 	struct cportal		*portal;	/* the session, signed in */
+	struct conn_mgr		*conns;		/* with the session */
+	struct event		*conn_timer;
+	char			 sockets[2049];	/* LOCAL_SOCKETS, last */
 	int			 status;
 };
+
+static void	conn_arm(struct controld *);
 
 static void
 usage(FILE *f)
@@ -147,13 +154,279 @@ sink_relays(void *arg, uint32_t count, const char *ids)
 		log_warnc(-rc, "sending RELAYS");
 }
 
+static void
+sink_relay_list(void *arg, const struct portal_relay *r, size_t n)
+{
+	struct controld *c = arg;
+
+	if (c->conns == NULL)
+		return;
+	conn_set_relays(c->conns, r, n, time_mono_ns());
+	conn_arm(c);
+}
+
+/* The portal messages the connection manager acts on. */
+static void
+sink_msg(void *arg, const struct portal_msg *m)
+{
+	struct controld *c = arg;
+	const struct portal_candidates *pc = &m->u.candidates;
+	uint64_t now = time_mono_ns();
+	size_t i;
+	int rc = 0;
+
+	if (c->conns == NULL)
+		return;
+	switch (m->type) {
+	case PM_CLIENT_INIT:
+		conn_resources_clear(c->conns);
+		for (i = 0; i < m->u.client_init.n_resources; i++)
+			conn_resource_upsert(c->conns,
+			    &m->u.client_init.resources[i]);
+		break;
+	case PM_RESOURCE_CREATED_OR_UPDATED:
+		conn_resource_upsert(c->conns, &m->u.resource);
+		break;
+	case PM_RESOURCE_DELETED:
+		conn_resource_delete(c->conns, m->u.resource_deleted);
+		break;
+	case PM_AUTHORIZATION_CREATED:
+		rc = conn_authorization_created(c->conns,
+		    &m->u.authorization_created, now);
+		break;
+	case PM_AUTHORIZATION_CREATION_FAILED:
+		log_warnx("authorization for resource %s refused: %s",
+		    m->u.authorization_creation_failed.resource_id,
+		    m->u.authorization_creation_failed.reason);
+		break;
+	case PM_CREATE_AUTHORIZATION:
+		rc = conn_create_authorization(c->conns,
+		    &m->u.create_authorization, now);
+		break;
+	case PM_GATEWAY_ICE_CANDIDATES:
+	case PM_ICE_CANDIDATES:
+	case PM_GATEWAY_INVALIDATE_ICE_CANDIDATES:
+	case PM_INVALIDATE_ICE_CANDIDATES:
+		if (pc->n_ids > 0)
+			conn_remote_candidates(c->conns, pc->ids[0],
+			    pc->candidates, pc->n_candidates,
+			    m->type == PM_GATEWAY_INVALIDATE_ICE_CANDIDATES ||
+			    m->type == PM_INVALIDATE_ICE_CANDIDATES, now);
+		break;
+	case PM_GATEWAY_REJECT_ACCESS:
+		conn_reject(c->conns, m->u.reject_access.client_id,
+		    m->u.reject_access.resource_id, now);
+		break;
+	default:
+		break;
+	}
+	if (rc != 0)
+		log_warnc(-rc, "%s", portal_msg_event(m->type));
+	conn_arm(c);
+}
+
 static const struct cportal_sink sink = {
 	.status = sink_status,
 	.error = sink_error,
 	.interface = sink_interface,
 	.resources = sink_resources,
 	.relays = sink_relays,
+	.relay_list = sink_relay_list,
+	.msg = sink_msg,
 };
+
+/* --- the connection manager's side: IPC and portal ---------------------- */
+
+static void
+c_dgram(void *arg, uint32_t sock, const struct sockaddr *to,
+    const uint8_t *b, size_t len)
+{
+	struct controld *c = arg;
+	char a[ADDR_STRLEN];
+	struct ipc_msg m;
+	int rc;
+
+	if (c->dconn == NULL || addr_fmt(to, true, a, sizeof(a)) != 0)
+		return;
+	ipc_msg_init(&m, IPC_DGRAM_DOWN);
+	m.u.dgram_down.sock = sock;
+	m.u.dgram_down.to = a;
+	m.u.dgram_down.payload = b;
+	m.u.dgram_down.payload_len = (uint32_t)len;
+	if ((rc = ipc_send(c->dconn, &m)) != 0)
+		log_debug("DGRAM_DOWN dropped: %s", strerror(-rc));
+}
+
+static void
+c_peer_set(void *arg, const struct conn_peer_path *p)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	if (c->conn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_PEER_SET);
+	m.u.peer_set.peer_id = p->peer_id;
+	m.u.peer_set.public_key = p->public_key;
+	m.u.peer_set.psk = p->psk;
+	m.u.peer_set.allowed_ips = p->allowed_ips;
+	m.u.peer_set.sock = p->sock;
+	m.u.peer_set.remote = p->remote;
+	m.u.peer_set.relay = p->relay;
+	m.u.peer_set.channel = p->channel;
+	m.u.peer_set.initiate = p->initiate;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending PEER_SET");
+}
+
+static void
+c_peer_del(void *arg, const char *peer_id, const char *public_key)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	(void)peer_id;
+	if (c->conn == NULL || !c->signed_in)
+		return;
+	ipc_msg_init(&m, IPC_PEER_DEL);
+	m.u.peer_del.public_key = public_key;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending PEER_DEL");
+}
+
+static void
+c_request_authorization(void *arg, const char *rid, const portal_id *gw,
+    size_t n)
+{
+	struct controld *c = arg;
+	struct portal_msg m;
+	int rc;
+
+	if (c->portal == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = PM_REQUEST_AUTHORIZATION;
+	snprintf(m.u.request_authorization.resource_id,
+	    sizeof(m.u.request_authorization.resource_id), "%s", rid);
+	m.u.request_authorization.connected_gateway_ids = (portal_id *)gw;
+	m.u.request_authorization.n_connected_gateway_ids = n;
+	if ((rc = cportal_send(c->portal, &m)) != 0)
+		log_warnc(-rc, "request_authorization");
+}
+
+static void
+c_candidates(void *arg, const char *peer_id,
+    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n)
+{
+	struct controld *c = arg;
+	char (*pc)[PORTAL_CAND_MAX + 1];
+	portal_id id;
+	struct portal_msg m;
+	size_t i;
+	int rc;
+
+	if (c->portal == NULL || n == 0 ||
+	    (pc = calloc(n, sizeof(*pc))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		snprintf(pc[i], sizeof(pc[i]), "%s", cands[i]);
+	snprintf(id, sizeof(id), "%s", peer_id);
+	memset(&m, 0, sizeof(m));
+	m.type = strcmp(c->cfg.u.config.mode, "gateway") == 0 ?
+	    PM_BROADCAST_ICE_CANDIDATES : PM_NEW_GATEWAY_ICE_CANDIDATES;
+	m.u.candidates.ids = &id;
+	m.u.candidates.n_ids = 1;
+	m.u.candidates.candidates = pc;
+	m.u.candidates.n_candidates = n;
+	if ((rc = cportal_send(c->portal, &m)) != 0)
+		log_warnc(-rc, "%s", portal_msg_event(m.type));
+	free(pc);
+}
+
+static void
+c_resource_status(void *arg, const char *rid, bool online)
+{
+	struct controld *c = arg;
+
+	if (c->portal != NULL)
+		cportal_resource_status(c->portal, rid, online);
+}
+
+static void
+c_rng(void *arg, void *buf, size_t len)
+{
+	(void)arg;
+	randombytes_buf(buf, len);
+}
+
+static const struct conn_ops conn_ops = {
+	.dgram = c_dgram,
+	.peer_set = c_peer_set,
+	.peer_del = c_peer_del,
+	.request_authorization = c_request_authorization,
+	.candidates = c_candidates,
+	.resource_status = c_resource_status,
+	.rng = c_rng,
+};
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->conns != NULL)
+		conn_tick(c->conns, time_mono_ns());
+	conn_arm(c);
+}
+
+/* One timer for every agent and TURN client: the earliest deadline. */
+static void
+conn_arm(struct controld *c)
+{
+	uint64_t d, now;
+	struct timeval tv;
+
+	if (c->conn_timer == NULL)
+		return;
+	if (c->conns == NULL || (d = conn_deadline(c->conns)) == UINT64_MAX) {
+		evtimer_del(c->conn_timer);
+		return;
+	}
+	now = time_mono_ns();
+	d = d > now ? d - now : 0;
+	tv.tv_sec = (time_t)(d / 1000000000ULL);
+	tv.tv_usec = (suseconds_t)(d % 1000000000ULL / 1000);
+	evtimer_add(c->conn_timer, &tv);
+}
+
+static void
+conns_stop(struct controld *c)
+{
+	conn_free(c->conns);
+	c->conns = NULL;
+	conn_arm(c);
+}
+
+static void
+conns_start(struct controld *c, bool gateway)
+{
+	int rc;
+
+	conns_stop(c);
+	if ((rc = conn_new(gateway, &conn_ops, c, &c->conns)) != 0) {
+		log_warnc(-rc, "connection manager");
+		return;
+	}
+	if (c->sockets[0] != '\0' &&
+	    (rc = conn_set_sockets(c->conns, c->sockets, time_mono_ns())) != 0)
+		log_warnc(-rc, "LOCAL_SOCKETS");
+	conn_arm(c);
+}
+
 
 /*
  * Messages from fz-tunneld: one handler per type the CONTROL section of
@@ -222,6 +495,7 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	    c->api_url);
 	cportal_free(c->portal);	/* a new sign-in replaces a session */
 	c->portal = NULL;
+	conns_stop(c);
 	if (!c->have_cfg) {		/* CONFIG could not be kept */
 		sodium_memzero(c->token, sizeof(c->token));
 		sink_error(c, "cannot connect to the portal: no configuration",
@@ -236,6 +510,7 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	pc.name = cf->name;
 	pc.public_key = cf->public_key;
 	pc.max_partition_s = cf->max_partition_s;
+	conns_start(c, pc.gateway);
 	rc = cportal_new(c->base, &pc, &sink, c, &c->portal);
 	/* the session keeps its own copy (its X-Authorization header) */
 	sodium_memzero(c->token, sizeof(c->token));
@@ -256,6 +531,7 @@ t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	int rc;
 
 	(void)m;
+	conns_stop(c);
 	cportal_free(c->portal);
 	c->portal = NULL;
 	sodium_memzero(c->token, sizeof(c->token));
@@ -276,16 +552,34 @@ t_set_log_filter(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_warnx("bad log filter from fz-tunneld");
 }
 
-/*
- * LOCAL_SOCKETS and CONN_WANTED (issue 13): read and ignored until the
- * ICE agent consumes them.
- */
 static void
-t_ignored(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+t_local_sockets(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
+	struct controld *c = arg;
+	int rc;
+
 	(void)conn;
-	(void)arg;
-	log_debug("%s from fz-tunneld ignored", ipc_type_name(m->type));
+	snprintf(c->sockets, sizeof(c->sockets), "%s",
+	    m->u.local_sockets.sockets);
+	if (c->conns != NULL && (rc = conn_set_sockets(c->conns, c->sockets,
+	    time_mono_ns())) != 0)
+		log_warnc(-rc, "LOCAL_SOCKETS");
+	conn_arm(c);
+}
+
+static void
+t_conn_wanted(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	int rc;
+
+	(void)conn;
+	if (c->conns == NULL)
+		return;
+	rc = conn_wanted(c->conns, m->u.conn_wanted.dst, time_mono_ns());
+	if (rc == -ENOENT)
+		log_debug("%s: no resource", m->u.conn_wanted.dst);
+	conn_arm(c);
 }
 
 static const struct ipc_handler on_msg[] = {
@@ -295,8 +589,8 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_SIGN_IN,		t_sign_in },
 	{ IPC_SIGN_OUT,		t_sign_out },
 	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
-	{ IPC_LOCAL_SOCKETS,	t_ignored },
-	{ IPC_CONN_WANTED,	t_ignored },
+	{ IPC_LOCAL_SOCKETS,	t_local_sockets },
+	{ IPC_CONN_WANTED,	t_conn_wanted },
 	IPC_HANDLERS_END
 };
 
@@ -316,15 +610,27 @@ on_close(struct ipc_conn *conn, int err, void *arg)
 }
 
 /*
- * Datagrams fz-tunneld hands up.  Nothing consumes them yet (the ICE agent,
- * TURN client and DNS stub come with the next issues): count and drop.
+ * Datagrams fz-tunneld hands up: STUN and TURN for the connection
+ * manager; what it does not take is counted and dropped.
  */
 static void
 d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
 	struct controld *c = arg;
+	union fz_sockaddr from;
 
 	(void)conn;
+	if (c->conns != NULL &&
+	    addr_parse(m->u.dgram_up.from, ADDR_PORT_REQUIRED, &from) == 0) {
+		addr_unmap_v4(&from);
+		if (conn_dgram_up(c->conns, m->u.dgram_up.sock, &from.sa,
+		    m->u.dgram_up.payload, m->u.dgram_up.payload_len,
+		    time_mono_ns())) {
+			conn_arm(c);
+			return;
+		}
+		conn_arm(c);
+	}
 	c->dgram_unclaimed++;
 	log_debug("datagram of %u bytes from %s on socket %u dropped: no "
 	    "consumer", m->u.dgram_up.payload_len, m->u.dgram_up.from,
@@ -589,8 +895,13 @@ main(int argc, char *argv[])
 		log_errorc(-rc, "datagram IPC");
 		return 1;
 	}
+	if ((c.conn_timer = evtimer_new(c.base, conn_timer_cb, &c)) == NULL)
+		return 1;
 	c.status = 1;
 	event_base_dispatch(c.base);
+	conns_stop(&c);
+	event_free(c.conn_timer);
+	c.conn_timer = NULL;
 	cportal_free(c.portal);
 	cportal_unprepare();
 	if (c.conn != NULL)

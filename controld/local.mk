@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: ISC
 sbin_PROGRAMS += fz-controld
-fz_controld_SOURCES = controld/controld.c controld/portal.c controld/portal.h
+fz_controld_SOURCES = controld/controld.c controld/portal.c controld/portal.h \
+	controld/conn.c controld/conn.h
 fz_controld_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/ipc $(LIBEVENT_CFLAGS) \
 	$(SODIUM_CFLAGS) $(MSGPACK_CFLAGS) $(PORTAL_CFLAGS) $(WS_CFLAGS_ALL)
-fz_controld_LDADD = $(IPC_LIBS) libfzportal.a libfzws.a $(PORTAL_LIBS) \
-	$(WS_LIBS_ALL) $(SODIUM_LIBS)
+fz_controld_LDADD = libfzice.a libfzturn.a $(IPC_LIBS) libfzportal.a \
+	libfzws.a $(PORTAL_LIBS) $(WS_LIBS_ALL) $(SODIUM_LIBS) $(OPENSSL_LIBS)
 
 # The portal session against a fake portal on loopback (no root).
 check_PROGRAMS += tests/unit/check_controld_portal

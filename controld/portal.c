@@ -42,7 +42,6 @@
 
 #define RESTART_AFTER_FATAL_MS	30000	/* a new session after a non-token
 					   fatal error (retries exhausted) */
-#define MAX_KEPT_CANDIDATES	256	/* gateway: for the connections issue */
 
 /* Prepared before the sandbox, for every session of this process. */
 static struct {
@@ -51,9 +50,10 @@ static struct {
 	char			*ua[2];		/* client, gateway */
 } prep;
 
-struct kept_candidate {
-	portal_id	client_id;
-	char		candidate[PORTAL_CAND_MAX + 1];
+/* A resource's connection status, as the connection manager reports it. */
+struct res_status {
+	portal_id	id;
+	bool		online;
 };
 
 struct cportal {
@@ -76,8 +76,9 @@ struct cportal {
 	size_t			 nres;
 	struct portal_relay	*relays;
 	size_t			 nrelays;
-	struct kept_candidate	*cands;		/* gateway, ring */
-	size_t			 ncands, cand_next;
+	bool			 in_pump;
+	struct res_status	*rstat;		/* client: known statuses */
+	size_t			 nrstat;
 	unsigned		 authorizations;
 };
 
@@ -168,6 +169,17 @@ join(char *buf, size_t cap, const char *sep, const char *s)
 	(void)ipc_text_trunc(buf + n, cap - n, s);
 }
 
+static const char *
+res_status_name(const struct cportal *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrstat; i++)
+		if (strcmp(p->rstat[i].id, id) == 0)
+			return p->rstat[i].online ? "online" : "offline";
+	return "unknown";	/* no connection tried yet */
+}
+
 /*
  * The whole list, every time: a portal's messages are diffs, fz-tunneld
  * keeps only the last list.  The strings live in one block for the call.
@@ -202,8 +214,7 @@ send_resources(struct cportal *p)
 		r[i].address = pr->address;
 		r[i].name = name[i];
 		r[i].sites = sites[i];
-		/* No connection has been tried yet: nothing known. */
-		r[i].status = "unknown";
+		r[i].status = res_status_name(p, pr->id);
 	}
 	l.n = (uint32_t)n;
 	l.r = r;
@@ -386,6 +397,8 @@ send_relays(struct cportal *p)
 	}
 	if (p->sink->relays != NULL)
 		p->sink->relays(p->arg, n, ids);
+	if (p->sink->relay_list != NULL)
+		p->sink->relay_list(p->arg, p->relays, p->nrelays);
 }
 
 static void
@@ -406,29 +419,6 @@ check_relays(struct cportal *p)
 	p->sent_no_relays = true;
 	log_info("the portal gave no relay: asking for some (no_relays)");
 	send_event(p, "no_relays", json_object());
-}
-
-/* Gateway: candidates held until the ICE agent (connections issue). */
-static void
-keep_candidates(struct cportal *p, const struct portal_candidates *c)
-{
-	size_t k;
-
-	if (p->cands == NULL &&
-	    (p->cands = calloc(MAX_KEPT_CANDIDATES, sizeof(*p->cands))) ==
-	    NULL)
-		return;
-	for (k = 0; k < c->n_candidates; k++) {
-		struct kept_candidate *kc = &p->cands[p->cand_next];
-
-		memcpy(kc->client_id, c->n_ids > 0 ? c->ids[0] : "",
-		    c->n_ids > 0 ? sizeof(kc->client_id) : 1);
-		snprintf(kc->candidate, sizeof(kc->candidate), "%s",
-		    c->candidates[k]);
-		p->cand_next = (p->cand_next + 1) % MAX_KEPT_CANDIDATES;
-		if (p->ncands < MAX_KEPT_CANDIDATES)
-			p->ncands++;
-	}
 }
 
 /* --- inbound messages --------------------------------------------------- */
@@ -560,10 +550,9 @@ gateway_msg(struct cportal *p, struct portal_msg *m, const json_t *payload)
 		check_relays(p);
 		break;
 	case PM_ICE_CANDIDATES:
-		log_info("%zu ICE candidate(s) from client %s kept",
+		log_debug("%zu ICE candidate(s) from client %s",
 		    m->u.candidates.n_candidates, m->u.candidates.n_ids > 0 ?
 		    m->u.candidates.ids[0] : "?");
-		keep_candidates(p, &m->u.candidates);
 		break;
 	case PM_GATEWAY_DISCONNECT:
 		log_warnx("the portal disconnects this gateway: %s",
@@ -595,6 +584,9 @@ on_message(struct cportal *p, const char *event, const json_t *payload)
 		gateway_msg(p, &m, payload);
 	else
 		client_msg(p, &m);
+	/* then the connection manager (after authorization_created {ref}) */
+	if (p->sink->msg != NULL)
+		p->sink->msg(p->arg, &m);
 	portal_msg_clear(&m);
 }
 
@@ -797,6 +789,9 @@ pump(struct cportal *p)
 	bool more = true;
 	int rc;
 
+	if (p->in_pump)		/* cportal_send from inside: the loop goes on */
+		return;
+	p->in_pump = true;
 	while (more && p->phx != NULL) {
 		more = false;
 		while (p->phx != NULL &&
@@ -821,6 +816,7 @@ pump(struct cportal *p)
 			phx_event_clear(&ev);
 		}
 	}
+	p->in_pump = false;
 	arm_timer(p);
 }
 
@@ -923,8 +919,51 @@ cportal_free(struct cportal *p)
 	phx_client_free(p->phx);
 	res_clear_all(p);
 	free(p->relays);
-	free(p->cands);
+	free(p->rstat);
 	free(p->url);
 	portal_auth_header_free(p->auth_header);
 	free(p);
+}
+
+int
+cportal_send(struct cportal *p, const struct portal_msg *m)
+{
+	const char *event;
+	json_t *payload;
+	int rc;
+
+	if (p->phx == NULL)
+		return -ESHUTDOWN;
+	if ((rc = portal_msg_encode(m, &event, &payload)) != 0)
+		return rc;
+	if ((rc = phx_client_send(p->phx, event, payload)) != 0)
+		log_warnc(-rc, "queueing %s", event);
+	pump(p);
+	return rc;
+}
+
+void
+cportal_resource_status(struct cportal *p, const char *id, bool online)
+{
+	struct res_status *n;
+	size_t i;
+
+	for (i = 0; i < p->nrstat; i++)
+		if (strcmp(p->rstat[i].id, id) == 0)
+			break;
+	if (i == p->nrstat) {
+		if (p->nrstat >= PORTAL_MAX_RESOURCES ||
+		    (n = realloc(p->rstat, (p->nrstat + 1) * sizeof(*n))) ==
+		    NULL)
+			return;
+		p->rstat = n;
+		snprintf(n[i].id, sizeof(n[i].id), "%s", id);
+		n[i].online = !online;
+		p->nrstat++;
+	}
+	if (p->rstat[i].online == online)
+		return;
+	p->rstat[i].online = online;
+	if (!p->gateway)
+		send_resources(p);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ipc.h"
+#include "portal_msg.h"
 
 struct event_base;
 struct cportal;
@@ -30,6 +31,13 @@ struct cportal_sink {
 	void	(*resources)(void *arg, const struct ipc_resource_list *);
 	/* the distinct relay ids known ("id, id", as many as fit) */
 	void	(*relays)(void *arg, uint32_t count, const char *ids);
+	/* every relay address known, after each change; NULL: not wanted */
+	void	(*relay_list)(void *arg, const struct portal_relay *, size_t);
+	/*
+	 * Every decoded portal message, after the session's own handling
+	 * (for the connection manager); NULL: not wanted.
+	 */
+	void	(*msg)(void *arg, const struct portal_msg *);
 };
 
 /* One sign-in; the strings are copied (the token wiped on free). */
@@ -59,6 +67,12 @@ void	cportal_unprepare(void);
 int	cportal_new(struct event_base *, const struct cportal_conf *,
 	    const struct cportal_sink *, void *arg, struct cportal **out)
 	    __attribute__((warn_unused_result));
+/* Encodes and queues a message to the portal; -errno. */
+int	cportal_send(struct cportal *, const struct portal_msg *)
+	    __attribute__((warn_unused_result));
+/* A resource's connection came up or went: RESOURCES' status field. */
+void	cportal_resource_status(struct cportal *, const char *id,
+	    bool online);
 /* Closes the connection (1000) and forgets the session.  NULL-safe. */
 void	cportal_free(struct cportal *);
 

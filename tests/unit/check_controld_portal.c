@@ -260,7 +260,7 @@ k_relays(void *arg, uint32_t count, const char *ids)
 }
 
 static const struct cportal_sink sink = {
-	k_status, k_error, k_interface, k_resources, k_relays,
+	k_status, k_error, k_interface, k_resources, k_relays, NULL, NULL,
 };
 
 /* --- running the loop until something happened ---------------------------- */
