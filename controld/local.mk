@@ -26,6 +26,6 @@ TESTS += tests/unit/check_conn
 tests_unit_check_conn_SOURCES = tests/unit/check_conn.c controld/conn.c \
 	controld/conn.h
 tests_unit_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/controld \
-	$(PORTAL_CFLAGS)
+	-I$(top_srcdir)/relayd $(PORTAL_CFLAGS) $(SODIUM_CFLAGS)
 tests_unit_check_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS) \
-	$(CHECK_LIBS)
+	$(RELAY_LIBS) $(CHECK_LIBS)

@@ -12,6 +12,9 @@
 
 #include "check_util.h"
 #include "conn.h"
+#include "fztime.h"
+#include "log.h"
+#include "relay.h"
 
 #define MS	1000000ULL
 #define SEC	(1000 * MS)
@@ -37,7 +40,7 @@ struct side {
 	size_t			 last_ngw;
 	char			 set_peer[64], set_key[64], set_allowed[256];
 	char			 set_remote[ADDR_STRLEN], set_relay[ADDR_STRLEN];
-	uint32_t		 set_sock;
+	uint32_t		 set_sock, set_channel;
 	bool			 set_initiate;
 	char			 cands[32][ICE_CAND_MAXLEN + 1];
 	char			 cand_peer[64];
@@ -74,6 +77,7 @@ o_peer_set(void *arg, const struct conn_peer_path *p)
 	snprintf(s->set_remote, sizeof(s->set_remote), "%s", p->remote);
 	snprintf(s->set_relay, sizeof(s->set_relay), "%s", p->relay);
 	s->set_sock = p->sock;
+	s->set_channel = p->channel;
 	s->set_initiate = p->initiate;
 }
 
@@ -377,6 +381,283 @@ START_TEST(test_relays)
 	conn_free(m);
 }
 END_TEST
+/*
+ * The same two managers with the direct path blocked and fz-relayd's TURN
+ * core (relayd/relay.c, fake sockets, fake clock) in between: both sides
+ * allocate, the checks go through the relay, and both end with a path
+ * through it (a channel on one side at least).
+ */
+#define RELAY_SECRET	"s3cret"
+#define RELAY_CTL	"203.0.113.9:3478"
+#define CL_HOST		"192.0.2.1:40000"
+#define GW_HOST		"198.51.100.1:51820"
+
+static struct {
+	struct relay		*r;
+	struct relay_alloc	*allocs[8];
+	unsigned		 nallocs;
+	uint16_t		 next_port;
+	struct side		*cl, *gw;
+	union fz_sockaddr	 ctl, clh, gwh;
+	bool			 block_direct;
+	unsigned		 relayed;	/* datagrams relayed to peers */
+} N;
+
+static void	route(const struct sockaddr *from, const struct sockaddr *to,
+		    const uint8_t *, size_t);
+
+static int
+n_open(void *arg, struct relay_alloc *a, bool want4, bool want6)
+{
+	(void)arg;
+	if (N.nallocs >= 8)
+		return -ENOSPC;
+	if (a->port == 0)
+		a->port = N.next_port += 2;
+	a->fd4 = want4 ? 100 : -1;
+	a->fd6 = want6 ? 101 : -1;
+	N.allocs[N.nallocs++] = a;
+	return 0;
+}
+
+static void
+n_close(void *arg, struct relay_alloc *a)
+{
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < N.nallocs; i++)
+		if (N.allocs[i] == a)
+			N.allocs[i] = N.allocs[--N.nallocs];
+}
+
+static void
+alloc_addr(const struct relay_alloc *a, union fz_sockaddr *out)
+{
+	*out = N.ctl;
+	addr_set_port(&out->sa, a->port);
+}
+
+static void
+n_send_ctl(void *arg, int fd, const struct sockaddr *to, const uint8_t *p,
+    size_t n)
+{
+	(void)arg;
+	(void)fd;
+	route(&N.ctl.sa, to, p, n);
+}
+
+static void
+n_send_peer(void *arg, struct relay_alloc *a, const struct sockaddr *to,
+    const uint8_t *p, size_t n)
+{
+	union fz_sockaddr from;
+
+	(void)arg;
+	alloc_addr(a, &from);
+	N.relayed++;
+	route(&from.sa, to, p, n);
+}
+
+static void
+n_chan(void *arg, struct relay_channel *c)
+{
+	(void)arg;
+	(void)c;
+}
+
+static struct side *
+side_at(const struct sockaddr *a)
+{
+	if (addr_eq(a, &N.clh.sa))
+		return N.cl;
+	if (addr_eq(a, &N.gwh.sa))
+		return N.gw;
+	return NULL;
+}
+
+/* One datagram through the fake network (and the relay). */
+static void
+route(const struct sockaddr *from, const struct sockaddr *to,
+    const uint8_t *p, size_t n)
+{
+	const struct relay_channel *ch;
+	union fz_sockaddr src, peer;
+	struct side *s;
+	uint8_t fr[1600];
+	unsigned i;
+
+	if ((s = side_at(to)) != NULL) {
+		if (N.block_direct && side_at(from) != NULL)
+			return;
+		(void)conn_dgram_up(s->m, 0, from, p, n, time_mono_ns());
+		return;
+	}
+	if (addr_eq(to, &N.ctl.sa)) {
+		if (n >= 4 && (p[0] & 0xc0) == 0x40) {	/* ChannelData */
+			ch = relay_channel_lookup(N.r, from,
+			    (uint16_t)(p[0] << 8 | p[1]));
+			if (ch == NULL || (size_t)(p[2] << 8 | p[3]) + 4 > n)
+				return;
+			alloc_addr(ch->alloc, &src);
+			taddr_to_sa(&ch->peer, &peer);
+			N.relayed++;
+			route(&src.sa, &peer.sa, p + 4,
+			    (size_t)(p[2] << 8 | p[3]));
+		} else
+			relay_stun_in(N.r, 1, from, p, n);
+		return;
+	}
+	for (i = 0; i < N.nallocs; i++) {
+		struct relay_alloc *a = N.allocs[i];
+
+		alloc_addr(a, &src);
+		if (!addr_eq(to, &src.sa))
+			continue;
+		if ((ch = relay_peer_in(N.r, a, from, p, n)) != NULL &&
+		    n + 4 <= sizeof(fr)) {
+			fr[0] = (uint8_t)(ch->number >> 8);
+			fr[1] = (uint8_t)ch->number;
+			fr[2] = (uint8_t)(n >> 8);
+			fr[3] = (uint8_t)n;
+			memcpy(fr + 4, p, n);
+			taddr_to_sa(&a->client, &peer);
+			route(&N.ctl.sa, &peer.sa, fr, n + 4);
+		}
+		return;
+	}
+}
+
+static void
+flush(struct side *s, const union fz_sockaddr *from)
+{
+	struct dgram q[256];
+	unsigned i, n = s->nq;
+
+	memcpy(q, s->q, n * sizeof(q[0]));
+	s->nq = 0;
+	for (i = 0; i < n; i++)
+		route(&from->sa, &q[i].to.sa, q[i].buf, q[i].len);
+}
+
+START_TEST(test_connect_relayed)
+{
+	static struct side cl = { .rng = 5 }, gw = { .rng = 6 };
+	struct relay_ops rops = { n_open, n_close, n_send_ctl, n_send_peer,
+	    n_chan, n_chan, NULL, n_chan };
+	struct relay_config rc;
+	struct portal_relay pr;
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	union fz_sockaddr ra;
+	bool cl_via, gw_via;
+	int i;
+
+	ck_assert_int_eq(log_init("check_conn", LOG_FORMAT_TEXT, "info"), 0);
+	time_fake_enable(1000 * SEC, 1700000000ULL * SEC);
+	memset(&N, 0, sizeof(N));
+	N.next_port = 50000;
+	N.cl = &cl;
+	N.gw = &gw;
+	N.block_direct = true;
+	ck_assert_int_eq(addr_parse(RELAY_CTL, ADDR_PORT_REQUIRED, &N.ctl), 0);
+	ck_assert_int_eq(addr_parse(CL_HOST, ADDR_PORT_REQUIRED, &N.clh), 0);
+	ck_assert_int_eq(addr_parse(GW_HOST, ADDR_PORT_REQUIRED, &N.gwh), 0);
+	memset(&rc, 0, sizeof(rc));
+	rc.have4 = true;
+	ck_assert_int_eq(addr_parse("203.0.113.9", ADDR_PORT_NONE,
+	    &rc.public4), 0);
+	rc.static_secret = RELAY_SECRET;
+	rc.allow_private_peers = true;
+	rc.port_lo = 49152;
+	rc.port_hi = 65535;
+	ck_assert_int_eq(relay_new(&rc, &rops, &N.r), 0);
+
+	cl.other = &gw;
+	gw.other = &cl;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=" CL_HOST, time_mono_ns()),
+	    0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_HOST, time_mono_ns()),
+	    0);
+	memset(&pr, 0, sizeof(pr));
+	pr.type = PORTAL_RELAY_TURN;
+	snprintf(pr.id, sizeof(pr.id), RES_B);
+	snprintf(pr.addr, sizeof(pr.addr), RELAY_CTL);
+	snprintf(pr.username, sizeof(pr.username), "1700009999:alice");
+	relay_rest_password(RELAY_SECRET, pr.username, pr.password,
+	    sizeof(pr.password));
+	conn_set_relays(cl.m, &pr, 1, time_mono_ns());
+	conn_set_relays(gw.m, &pr, 1, time_mono_ns());
+	/* allocations first (as after init), then the authorization */
+	for (i = 0; i < 20; i++) {
+		flush(&cl, &N.clh);
+		flush(&gw, &N.gwh);
+	}
+	ck_assert_uint_eq(N.nallocs, 2);
+
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key), "CK=");
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca,
+	    time_mono_ns()), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key), "GK=");
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac,
+	    time_mono_ns()), 0);
+	/* both sent a relay candidate */
+	ck_assert_uint_ge(gw.ncands, 2);
+	ck_assert_uint_ge(cl.ncands, 2);
+	signal_cands(&gw, GW_ID, time_mono_ns());
+	signal_cands(&cl, CL_ID, time_mono_ns());
+
+	for (i = 0; i < 600 && (cl.nset == 0 || gw.nset == 0); i++) {
+		time_fake_advance(20 * MS);
+		conn_tick(cl.m, time_mono_ns());
+		conn_tick(gw.m, time_mono_ns());
+		flush(&cl, &N.clh);
+		flush(&gw, &N.gwh);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_uint_ge(gw.nset, 1);
+	ck_assert_uint_gt(N.relayed, 0);
+	/* each side's path uses the relay: via its allocation, or to the
+	 * other side's relayed address */
+	cl_via = strcmp(cl.set_relay, RELAY_CTL) == 0;
+	gw_via = strcmp(gw.set_relay, RELAY_CTL) == 0;
+	ck_assert(cl_via || strncmp(cl.set_remote, "203.0.113.9:", 12) == 0);
+	ck_assert(gw_via || strncmp(gw.set_remote, "203.0.113.9:", 12) == 0);
+	if (cl_via) {
+		ck_assert_uint_ge(cl.set_channel, 0x4000);
+		ck_assert_uint_le(cl.set_channel, 0x4fff);
+		ck_assert_str_eq(cl.set_remote, "");
+		ck_assert_uint_eq(cl.set_sock, 0);
+	}
+	if (gw_via)
+		ck_assert_uint_ge(gw.set_channel, 0x4000);
+	ck_assert_int_eq(addr_parse(RELAY_CTL, ADDR_PORT_REQUIRED, &ra), 0);
+
+	/* the relay vanishes: its candidates and allocations go */
+	conn_set_relays(cl.m, NULL, 0, time_mono_ns());
+	ck_assert_uint_eq(conn_nrelays(cl.m), 0);
+	conn_free(cl.m);
+	conn_free(gw.m);
+	relay_free(N.r);
+	time_fake_disable();
+}
+END_TEST
 
 static Suite *
 conn_suite(void)
@@ -389,6 +670,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_bad_sockets);
 	tcase_add_test(tc, test_connect_direct);
 	tcase_add_test(tc, test_relays);
+	tcase_add_test(tc, test_connect_relayed);
 	suite_add_tcase(s, tc);
 	return s;
 }
