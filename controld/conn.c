@@ -55,6 +55,7 @@ struct peer {
 	portal_id		 resources[16];	/* client: served resources */
 	unsigned		 nresources;
 	struct ice_agent	*agent;
+	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
@@ -516,6 +517,8 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 	if ((*err = ice_agent_new(&ic, now, &p->agent)) != 0)
 		return NULL;
 	p->used = true;
+	snprintf(p->ufrags[0], sizeof(p->ufrags[0]), "%s", local->username);
+	snprintf(p->ufrags[1], sizeof(p->ufrags[1]), "%s", remote->username);
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	snprintf(p->public_key, sizeof(p->public_key), "%s", key);
 	snprintf(p->psk, sizeof(p->psk), "%s", psk);
@@ -536,6 +539,19 @@ peer_drop(struct conn_mgr *m, struct peer *p)
 			m->ops->resource_status(m->arg, p->resources[i], false);
 	ice_agent_free(p->agent);
 	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Whether an authorization for a known peer starts a new connection: a
+ * new key or new ICE credentials (the peer restarted) do.
+ */
+static bool
+peer_stale(const struct peer *p, const char *key,
+    const struct portal_ice_pair *local, const struct portal_ice_pair *remote)
+{
+	return strcmp(p->public_key, key) != 0 ||
+	    strcmp(p->ufrags[0], local->username) != 0 ||
+	    strcmp(p->ufrags[1], remote->username) != 0;
 }
 
 static void
@@ -595,8 +611,9 @@ conn_authorization_created(struct conn_mgr *m,
 	if (m->gateway)
 		return -EINVAL;
 	if ((p = peer_find(m, a->gateway_id)) != NULL &&
-	    strcmp(p->public_key, a->gateway_public_key) != 0) {
-		peer_drop(m, p);	/* a new gateway key: a new peer */
+	    peer_stale(p, a->gateway_public_key, &a->client_ice,
+	    &a->gateway_ice)) {
+		peer_drop(m, p);	/* a new connection */
 		p = NULL;
 	}
 	if (p == NULL) {
@@ -641,8 +658,8 @@ conn_create_authorization(struct conn_mgr *m,
 	if (!m->gateway)
 		return -EINVAL;
 	if ((p = peer_find(m, cl->id)) != NULL &&
-	    strcmp(p->public_key, cl->public_key) != 0) {
-		peer_drop(m, p);
+	    peer_stale(p, cl->public_key, &a->gateway_ice, &a->client_ice)) {
+		peer_drop(m, p);	/* the client restarted */
 		p = NULL;
 	}
 	if (p == NULL) {

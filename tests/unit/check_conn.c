@@ -341,11 +341,19 @@ START_TEST(test_connect_direct)
 	ck_assert_uint_eq(cl.nset, (unsigned)i + 1);
 	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, "
 	    "fd00:2021:1111::2/128, 10.50.0.0/24, 10.60.0.0/24");
+	/* the client restarted (new ICE credentials, same key): the
+	 * gateway starts over with a new agent */
+	snprintf(ca.client_ice.username, 64, "clufrag2");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	ck_assert_uint_eq(gw.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(gw.m), 1);
+	ck_assert_int_eq(conn_peer_state(gw.m, CL_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CHECKING);
 
 	conn_free(cl.m);
 	conn_free(gw.m);
 	ck_assert_uint_eq(cl.ndel, 1);
-	ck_assert_uint_eq(gw.ndel, 1);
+	ck_assert_uint_eq(gw.ndel, 1);	/* the new one was never set */
 }
 END_TEST
 
