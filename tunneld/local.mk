@@ -19,6 +19,7 @@ fz_tunneld_SOURCES = \
 	tunneld/static/static_mode.c \
 	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
 	tunneld/svc/supervise.c tunneld/svc/policy.c tunneld/svc/sandbox.c \
+	tunneld/svc/peers.c \
 	tunneld/svc/settings.c tunneld/svc/settings.h \
 	tunneld/net/tun.c tunneld/net/tun.h \
 	tunneld/net/netlink.c tunneld/net/netlink.h \
@@ -41,10 +42,11 @@ UNIT_TESTS += tests/unit/check_settings
 TESTS += tests/unit/check_settings
 
 tests_unit_check_svc_SOURCES = tests/unit/check_svc.c \
-	tunneld/svc/policy.c tunneld/args.c
-tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld \
-	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc
-tests_unit_check_svc_LDADD = libfzcommon.a $(CHECK_LIBS)
+	tunneld/svc/policy.c tunneld/svc/peers.c tunneld/args.c
+tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC) \
+	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc $(SODIUM_CFLAGS)
+tests_unit_check_svc_LDADD = libfzipc.a $(WG_LIBS) $(MSGPACK_LIBS) \
+	$(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_svc
 UNIT_TESTS += tests/unit/check_svc
 TESTS += tests/unit/check_svc

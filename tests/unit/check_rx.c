@@ -220,6 +220,68 @@ START_TEST(test_stunq)
 }
 END_TEST
 
+/*
+ * CONN_WANTED's rate limiter: a destination once per 2 s, each one apart,
+ * the queue bounded (full: not remembered, so it is retried), the table
+ * fixed (a flood of destinations takes no more memory).
+ */
+START_TEST(test_wanted)
+{
+	static struct dp_wanted w;
+	uint8_t a[16] = { 10, 50, 0, 7 }, b[16] = { 10, 50, 0, 8 }, got[16];
+	uint8_t v6[16] = { 0xfd, 0, 0x20, 0x21, 0x11, 0x11, [15] = 7 };
+	uint64_t t = 1000000000ull;
+	unsigned i, n;
+	int fam;
+
+	dp_wanted_init(&w);
+	ck_assert(dp_wanted_hit(&w, AF_INET, a, t));
+	ck_assert(!dp_wanted_hit(&w, AF_INET, a, t + 1));
+	ck_assert(!dp_wanted_hit(&w, AF_INET, a,
+	    t + DP_WANTED_INTERVAL_NS - 1));
+	ck_assert(dp_wanted_hit(&w, AF_INET, b, t + 1));
+	ck_assert(dp_wanted_hit(&w, AF_INET6, v6, t + 1));
+	/* the same 4 bytes in IPv6 are another destination */
+	ck_assert(dp_wanted_hit(&w, AF_INET6, a, t + 1));
+	ck_assert(!dp_wanted_hit(&w, AF_UNIX, a, t + 1));
+	ck_assert_uint_eq(w.limited, 2);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(fam, AF_INET);
+	ck_assert_int_eq(memcmp(got, a, 4), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(memcmp(got, b, 4), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(fam, AF_INET6);
+	ck_assert_int_eq(memcmp(got, v6, 16), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert(!dp_wanted_pop(&w, &fam, got));
+	/* after the interval, again */
+	ck_assert(dp_wanted_hit(&w, AF_INET, a, t + DP_WANTED_INTERVAL_NS));
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+
+	/* a flood: the queue holds DP_WANTED_QUEUE, the rest are dropped */
+	for (i = 0, n = 0; i < 1000; i++) {
+		uint8_t d[16] = { 10, (uint8_t)(i >> 8), (uint8_t)i, 1 };
+
+		n += dp_wanted_hit(&w, AF_INET, d, t);
+	}
+	ck_assert_uint_eq(n, DP_WANTED_QUEUE);
+	ck_assert_uint_eq(w.dropped, 1000 - DP_WANTED_QUEUE);
+	for (i = 0; dp_wanted_pop(&w, &fam, got); i++)
+		;
+	ck_assert_uint_eq(i, DP_WANTED_QUEUE);
+	/* a dropped one was not remembered: reported once there is room */
+	{
+		uint8_t d[16] = { 10, 0, 200, 1 };
+
+		ck_assert(dp_wanted_hit(&w, AF_INET, d, t + 1));
+	}
+	ck_assert_uint_eq(sizeof(w.slot) / sizeof(w.slot[0]),
+	    DP_WANTED_SLOTS);
+	dp_wanted_destroy(&w);
+}
+END_TEST
+
 static Suite *
 rx_suite(void)
 {
@@ -231,6 +293,7 @@ rx_suite(void)
 	tcase_add_test(tc, test_channeldata);
 	tcase_add_test(tc, test_chans);
 	tcase_add_test(tc, test_stunq);
+	tcase_add_test(tc, test_wanted);
 	suite_add_tcase(s, tc);
 	return s;
 }

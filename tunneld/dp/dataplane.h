@@ -103,4 +103,29 @@ int	dp_stun_enable(struct dp *, int *fd)
 	    __attribute__((warn_unused_result));
 bool	dp_stun_take(struct dp *, struct dp_stun *);
 
+/*
+ * Packets from the TUN for an address no peer covers: from here on their
+ * destinations are queued (rate-limited, rx.h dp_wanted) for one consumer
+ * in the main loop, as dp_stun_enable/dp_stun_take.
+ */
+int	dp_wanted_enable(struct dp *, int *fd)
+	    __attribute__((warn_unused_result));
+bool	dp_wanted_take(struct dp *, int *family, uint8_t addr[16]);
+
+/*
+ * A peer's path, set by fz-controld: direct to `to` (channel 0) or through
+ * the relay `to` on channel 0x4000..0x4fff (sends wrapped in ChannelData,
+ * that channel registered for receiving; the previous one removed).
+ * Sessions and keys stay.  0, -EINVAL, -EEXIST (another peer's channel),
+ * -ENOMEM.
+ */
+int	dp_peer_set_path(struct dp *, struct wg_peer *,
+	    const union fz_sockaddr *to, uint16_t channel)
+	    __attribute__((warn_unused_result));
+
+/* fz-controld's datagrams out of socket sock (DP_SOCK_UDP4/6). */
+bool	dp_has_sock(const struct dp *, uint32_t sock);
+int	dp_send_dgram(struct dp *, uint32_t sock, const union fz_sockaddr *to,
+	    const uint8_t *, size_t) __attribute__((warn_unused_result));
+
 #endif

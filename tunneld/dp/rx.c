@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rx.h"
 
@@ -344,5 +345,77 @@ dp_stunq_pop(struct dp_stunq *q, struct dp_stun *out)
 		ok = true;
 	}
 	pthread_mutex_unlock(&q->lock);
+	return ok;
+}
+
+/* --- CONN_WANTED: destinations without a peer ---------------------- */
+
+void
+dp_wanted_init(struct dp_wanted *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+}
+
+void
+dp_wanted_destroy(struct dp_wanted *w)
+{
+	pthread_mutex_destroy(&w->lock);
+}
+
+static unsigned
+wanted_hash(int family, const uint8_t *a, size_t n)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)family;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % DP_WANTED_SLOTS;
+}
+
+bool
+dp_wanted_hit(struct dp_wanted *w, int family, const uint8_t *dst,
+    uint64_t now_ns)
+{
+	size_t n = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+	struct dp_wanted_dst *s;
+	bool ok = false;
+
+	if (n == 0)
+		return false;
+	s = &w->slot[wanted_hash(family, dst, n)];
+	pthread_mutex_lock(&w->lock);
+	if (s->family == family && memcmp(s->addr, dst, n) == 0 &&
+	    now_ns - s->last_ns < DP_WANTED_INTERVAL_NS) {
+		w->limited++;
+	} else if (w->n == DP_WANTED_QUEUE) {
+		w->dropped++;			/* the slot is not taken */
+	} else {
+		memset(s, 0, sizeof(*s));
+		s->family = family;
+		memcpy(s->addr, dst, n);
+		s->last_ns = now_ns;
+		w->ring[(w->head + w->n) % DP_WANTED_QUEUE] = *s;
+		w->n++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ok;
+}
+
+bool
+dp_wanted_pop(struct dp_wanted *w, int *family, uint8_t addr[16])
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->n > 0) {
+		*family = w->ring[w->head].family;
+		memcpy(addr, w->ring[w->head].addr, 16);
+		w->head = (w->head + 1) % DP_WANTED_QUEUE;
+		w->n--;
+		ok = true;
+	}
+	pthread_mutex_unlock(&w->lock);
 	return ok;
 }

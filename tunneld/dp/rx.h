@@ -102,4 +102,36 @@ bool	dp_stunq_push(struct dp_stunq *, uint32_t sock,
 	    const uint8_t *, size_t len);
 bool	dp_stunq_pop(struct dp_stunq *, struct dp_stun *);
 
+/*
+ * Destinations the TUN sent packets to that no peer's allowed IPs cover
+ * (CONN_WANTED, fz-controld): each reported at most once per
+ * DP_WANTED_INTERVAL_NS, remembered in a fixed table of DP_WANTED_SLOTS
+ * (hashed; a colliding destination takes the slot over, so memory stays
+ * bounded whatever the TUN sends), and queued for the main loop in a ring
+ * of DP_WANTED_QUEUE (full: dropped; the next packet after the interval
+ * retries).  The packets themselves are dropped (DP_DROP_NO_ROUTE).
+ */
+#define DP_WANTED_SLOTS		256
+#define DP_WANTED_QUEUE		32
+#define DP_WANTED_INTERVAL_NS	2000000000ull
+struct dp_wanted_dst {
+	int		 family;		/* AF_INET, AF_INET6; 0 free */
+	uint8_t		 addr[16];
+	uint64_t	 last_ns;
+};
+struct dp_wanted {
+	pthread_mutex_t		 lock;
+	struct dp_wanted_dst	 slot[DP_WANTED_SLOTS];
+	struct dp_wanted_dst	 ring[DP_WANTED_QUEUE];
+	unsigned		 head, n;
+	uint64_t		 limited, dropped;
+};
+
+void	dp_wanted_init(struct dp_wanted *);
+void	dp_wanted_destroy(struct dp_wanted *);
+/* true: dst (4 or 16 bytes) was queued now; false: rate-limited or full. */
+bool	dp_wanted_hit(struct dp_wanted *, int family, const uint8_t *dst,
+	    uint64_t now_ns);
+bool	dp_wanted_pop(struct dp_wanted *, int *family, uint8_t addr[16]);
+
 #endif
