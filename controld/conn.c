@@ -354,7 +354,7 @@ conn_wanted(struct conn_mgr *m, const char *dst, uint64_t now)
 
 		if (!p->used || p->dead)
 			continue;
-		if (peer_serves(p, r->id) && p->set)
+		if (peer_serves(p, r->id))	/* connected or connecting */
 			return -EALREADY;
 		memcpy(gw[n++], p->id, sizeof(gw[0]));
 	}
@@ -633,10 +633,8 @@ conn_authorization_created(struct conn_mgr *m,
 	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
 		memcpy(p->resources[p->nresources++], a->resource_id,
 		    sizeof(portal_id));
-	if ((r = res_by_id(m, a->resource_id)) != NULL) {
+	if ((r = res_by_id(m, a->resource_id)) != NULL)
 		allowed_append(p->allowed, sizeof(p->allowed), r->cidr_s);
-		r->requested = false;
-	}
 	if (p->set) {
 		peer_set(m, p, now);	/* the new allowed IPs */
 		if (m->ops->resource_status != NULL)

@@ -93,7 +93,8 @@ void	conn_resources_clear(struct conn_mgr *);
 /*
  * Client: CONN_WANTED(dst).  The longest-prefix CIDR resource holding
  * dst; request_authorization unless one went out for it in the last
- * CONN_DEBOUNCE_NS or its gateway's connection is up.  -ENOENT: no
+ * CONN_DEBOUNCE_NS or a gateway's connection (up or being set up) serves
+ * it.  -ENOENT: no
  * resource; -EALREADY: debounced or connected; -EINVAL: bad address.
  */
 int	conn_wanted(struct conn_mgr *, const char *dst, uint64_t now) FZ_WUR;

@@ -29,3 +29,7 @@ tests_unit_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/controld \
 	-I$(top_srcdir)/relayd $(PORTAL_CFLAGS) $(SODIUM_CFLAGS)
 tests_unit_check_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS) \
 	$(RELAY_LIBS) $(CHECK_LIBS)
+
+# Client -> CIDR resource through a gateway, direct and relayed (root).
+TESTS += tests/netns/connect.sh
+dist_noinst_SCRIPTS += tests/netns/connect.sh

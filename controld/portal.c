@@ -580,13 +580,20 @@ on_message(struct cportal *p, const char *event, const json_t *payload)
 		log_warnx("event %s: malformed payload, skipped", event);
 		return;
 	}
-	if (p->gateway)
+	/*
+	 * The connection manager sees the message before client_msg takes
+	 * the resources out of it; on the gateway after the answer to
+	 * create_authorization, so that our candidates follow it.
+	 */
+	if (p->gateway) {
 		gateway_msg(p, &m, payload);
-	else
+		if (p->sink->msg != NULL)
+			p->sink->msg(p->arg, &m);
+	} else {
+		if (p->sink->msg != NULL)
+			p->sink->msg(p->arg, &m);
 		client_msg(p, &m);
-	/* then the connection manager (after authorization_created {ref}) */
-	if (p->sink->msg != NULL)
-		p->sink->msg(p->arg, &m);
+	}
 	portal_msg_clear(&m);
 }
 

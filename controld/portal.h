@@ -34,8 +34,9 @@ struct cportal_sink {
 	/* every relay address known, after each change; NULL: not wanted */
 	void	(*relay_list)(void *arg, const struct portal_relay *, size_t);
 	/*
-	 * Every decoded portal message, after the session's own handling
-	 * (for the connection manager); NULL: not wanted.
+	 * Every decoded portal message, for the connection manager (client:
+	 * before the session's own handling; gateway: after it, so after the
+	 * answer to create_authorization); NULL: not wanted.
 	 */
 	void	(*msg)(void *arg, const struct portal_msg *);
 };

@@ -300,6 +300,10 @@ START_TEST(test_connect_direct)
 	signal_cands(&gw, GW_ID, t);
 	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
 	ck_assert_str_eq(cl.cand_peer, GW_ID);
+	/* connecting: no second request, even past the debounce */
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t + 5 * SEC),
+	    -EALREADY);
+	ck_assert_uint_eq(cl.nreq, 1);
 	signal_cands(&cl, CL_ID, t);
 
 	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
