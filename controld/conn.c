@@ -79,6 +79,8 @@ struct conn_mgr {
 	struct peer		 peers[CONN_MAX_PEERS];
 	struct pending		 pend[CONN_MAX_PENDING];
 	unsigned		 npend, pend_next;
+	struct portal_relay	 rlist[2 * CONN_MAX_RELAYS]; /* the last list */
+	size_t			 nrlist;
 };
 
 static void	pump(struct conn_mgr *, uint64_t now);
@@ -166,6 +168,26 @@ set_creds(struct turn_client *tc, const char *user, const char *pass)
 		log_warnc(-rc, "new relay credentials");
 }
 
+/*
+ * Firezone's tunnel ranges (100.64.0.0/11, fd00:2021:1111::/107): a host
+ * candidate there would route ICE through the tunnel it sets up.
+ */
+static bool
+tunnel_addr(const struct sockaddr *sa)
+{
+	static const char *const nets[] = {
+		"100.64.0.0/11", "fd00:2021:1111::/107",
+	};
+	struct fz_cidr c;
+	size_t i;
+
+	for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+		if (cidr_parse(nets[i], true, &c) == 0 &&
+		    cidr_contains_sa(&c, sa))
+			return true;
+	return false;
+}
+
 /* --- sockets ------------------------------------------------------------ */
 
 int
@@ -204,7 +226,8 @@ conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 		s[n].id = (uint32_t)id;
 		if (addr_parse(eq + 1, ADDR_PORT_REQUIRED, &s[n].addr) != 0)
 			return -EINVAL;
-		n++;
+		if (!tunnel_addr(&s[n].addr.sa))
+			n++;
 	}
 	memcpy(m->socks, s, n * sizeof(s[0]));
 	m->nsocks = n;
@@ -224,8 +247,8 @@ conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 				    &c, now);
 			}
 		}
-	/* relays waiting for a socket */
-	conn_tick(m, now);
+	/* relays that had no socket of their family may have one now */
+	conn_set_relays(m, m->rlist, m->nrlist, now);
 	return 0;
 }
 
@@ -761,6 +784,12 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 	unsigned i;
 	size_t k;
 
+	if (rl != m->rlist) {
+		m->nrlist = n < sizeof(m->rlist) / sizeof(m->rlist[0]) ? n :
+		    sizeof(m->rlist) / sizeof(m->rlist[0]);
+		if (m->nrlist > 0)
+			memcpy(m->rlist, rl, m->nrlist * sizeof(*rl));
+	}
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		m->relays[i].seen = false;
 	for (k = 0; k < n; k++) {
@@ -1086,6 +1115,7 @@ conn_free(struct conn_mgr *m)
 		if (m->relays[i].used)
 			turn_client_free(m->relays[i].tc);
 	conn_resources_clear(m);
+	explicit_bzero(m->rlist, sizeof(m->rlist));	/* passwords */
 	free(m);
 }
 

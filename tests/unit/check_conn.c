@@ -391,6 +391,35 @@ START_TEST(test_relays)
 	ck_assert_uint_eq(conn_nrelays(m), 0);
 	ck_assert_uint_eq(conn_deadline(m), UINT64_MAX);
 	conn_free(m);
+
+	/* relays before sockets: allocated once a socket of the family
+	 * comes; no host candidate on a tunnel address */
+	memset(&s, 0, sizeof(s));
+	s.rng = 4;
+	ck_assert_int_eq(conn_new(false, &ops, &s, &m), 0);
+	conn_set_relays(m, r, 2, 0);
+	ck_assert_uint_eq(conn_nrelays(m), 0);
+	ck_assert_int_eq(conn_set_sockets(m, "3=100.64.0.5:40000, "
+	    "4=[fd00:2021:1111::5]:40000, 3=192.0.2.1:40000", SEC), 0);
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	ck_assert_uint_eq(s.nq, 1);
+	ck_assert_uint_eq(s.q[0].sock, 3);
+	{
+		struct portal_authorization_created ac;
+
+		memset(&ac, 0, sizeof(ac));
+		snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+		snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+		snprintf(ac.gateway_public_key, 8, "GK=");
+		snprintf(ac.client_ice.username, 64, "clufrag");
+		snprintf(ac.client_ice.password, 64, "clpasswordclpasswordclpw");
+		snprintf(ac.gateway_ice.username, 64, "gwufrag");
+		snprintf(ac.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+		ck_assert_int_eq(conn_authorization_created(m, &ac, SEC), 0);
+	}
+	ck_assert_uint_eq(s.ncands, 1);
+	ck_assert_ptr_nonnull(strstr(s.cands[0], "192.0.2.1 40000 typ host"));
+	conn_free(m);
 }
 END_TEST
 /*
