@@ -124,3 +124,6 @@ dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
 # Service mode and privilege separation (root; network namespaces).
 TESTS += tests/netns/service.sh
 dist_noinst_SCRIPTS += tests/netns/service.sh
+# Peers and paths from a fake fz-controld: direct, relayed, CONN_WANTED.
+TESTS += tests/netns/paths.sh
+dist_noinst_SCRIPTS += tests/netns/paths.sh tests/netns/fake_controld.py

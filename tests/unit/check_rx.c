@@ -245,6 +245,18 @@ START_TEST(test_wanted)
 	ck_assert(dp_wanted_hit(&w, AF_INET6, a, t + 1));
 	ck_assert(!dp_wanted_hit(&w, AF_UNIX, a, t + 1));
 	ck_assert_uint_eq(w.limited, 2);
+	{	/* never a resource: no report, nothing queued */
+		static const uint8_t mc4[16] = { 224, 0, 0, 251 },
+		    bc4[16] = { 255, 255, 255, 255 }, ll4[16] = { 169, 254 },
+		    mc6[16] = { 0xff, 0x02, [15] = 2 }, ll6[16] = { 0xfe, 0x80 };
+
+		ck_assert(!dp_wanted_hit(&w, AF_INET, mc4, t + 1));
+		ck_assert(!dp_wanted_hit(&w, AF_INET, bc4, t + 1));
+		ck_assert(!dp_wanted_hit(&w, AF_INET, ll4, t + 1));
+		ck_assert(!dp_wanted_hit(&w, AF_INET6, mc6, t + 1));
+		ck_assert(!dp_wanted_hit(&w, AF_INET6, ll6, t + 1));
+		ck_assert_uint_eq(w.n, 4);
+	}
 	ck_assert(dp_wanted_pop(&w, &fam, got));
 	ck_assert_int_eq(fam, AF_INET);
 	ck_assert_int_eq(memcmp(got, a, 4), 0);

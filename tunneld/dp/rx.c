@@ -383,6 +383,12 @@ dp_wanted_hit(struct dp_wanted *w, int family, const uint8_t *dst,
 
 	if (n == 0)
 		return false;
+	/* Multicast, broadcast, link-local: never a resource. */
+	if (family == AF_INET ? (dst[0] >> 4 == 0xe || (dst[0] == 255 &&
+	    dst[1] == 255 && dst[2] == 255 && dst[3] == 255) ||
+	    (dst[0] == 169 && dst[1] == 254)) : (dst[0] == 0xff ||
+	    (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)))
+		return false;
 	s = &w->slot[wanted_hash(family, dst, n)];
 	pthread_mutex_lock(&w->lock);
 	if (s->family == family && memcmp(s->addr, dst, n) == 0 &&

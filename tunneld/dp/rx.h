@@ -109,7 +109,8 @@ bool	dp_stunq_pop(struct dp_stunq *, struct dp_stun *);
  * (hashed; a colliding destination takes the slot over, so memory stays
  * bounded whatever the TUN sends), and queued for the main loop in a ring
  * of DP_WANTED_QUEUE (full: dropped; the next packet after the interval
- * retries).  The packets themselves are dropped (DP_DROP_NO_ROUTE).
+ * retries).  Multicast, broadcast and link-local destinations are never
+ * reported.  The packets themselves are dropped (DP_DROP_NO_ROUTE).
  */
 #define DP_WANTED_SLOTS		256
 #define DP_WANTED_QUEUE		32

@@ -398,7 +398,8 @@ supervise_local_sockets(struct svc *s, bool force)
 		log_warn("getifaddrs");
 		return;
 	}
-	rc = svc_sockets_fmt(ifa, dp_has_sock(s->dp, DP_SOCK_UDP4),
+	rc = svc_sockets_fmt(ifa, s->tun != NULL ? s->tun->name : NULL,
+	    dp_has_sock(s->dp, DP_SOCK_UDP4),
 	    dp_has_sock(s->dp, DP_SOCK_UDP6), dp_port(s->dp), list,
 	    sizeof(list));
 	freeifaddrs(ifa);
