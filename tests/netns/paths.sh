@@ -10,7 +10,8 @@
 #    addresses
 #  - PEER_SET with a direct path on both sides (the client initiates):
 #    ping across the tunnel
-#  - CONN_WANTED for a packet to an address no peer has, once per 2 s
+#  - CONN_WANTED for a packet to an address no peer has, once per 2 s, on
+#    the client only
 #  - a TURN allocation on fz-relayd made by the fake client controld
 #    through fz-tunneld's own socket (DGRAM_DOWN / DGRAM_UP), a channel
 #    bound to the gateway; PEER_SET switches the client to the relayed
@@ -97,7 +98,7 @@ ns_wait_for sh -c "ip -n '$C' -4 addr show dev tun-firezone | grep -q 100.64.0.2
 ns_wait_for sh -c "ip -n '$G' -4 addr show dev tun-firezone | grep -q 100.64.0.1" ||
 	fail "gateway: INTERFACE not applied"
 ip -n "$C" route add 100.64.0.0/11 dev tun-firezone
-ip -n "$G" route add 100.64.0.2/32 dev tun-firezone
+ip -n "$G" route add 100.64.0.0/11 dev tun-firezone
 
 # --- direct ---------------------------------------------------------------------
 peer() {	# NAME KEY ALLOWED REMOTE RELAY CHANNEL INITIATE
@@ -127,7 +128,13 @@ ns_wait_for sh -c "[ \$(grep -c '^CONN_WANTED 100.64.0.99$' '$W/client/events') 
 	fail "no second CONN_WANTED after 2 s"
 grep -q "^CONN_WANTED 100.64.0.1$" "$W/client/events" &&
 	fail "CONN_WANTED for an address a peer has"
-ns_log "ok: CONN_WANTED for a destination with no peer, once per 2 s"
+ip netns exec "$G" ping -c 1 -W 1 100.64.0.77 >/dev/null 2>&1
+sleep 0.3
+grep -q "^CONN_WANTED" "$W/gateway/events" &&
+	fail "a gateway sent CONN_WANTED: $(grep '^CONN_WANTED' "$W/gateway/events")"
+grep -q "^CONN_WANTED ff02::\|^CONN_WANTED fe80:" "$W/client/events" &&
+	fail "CONN_WANTED for multicast or link-local"
+ns_log "ok: CONN_WANTED for a destination with no peer, once per 2 s (client only; never multicast)"
 
 # --- relayed ---------------------------------------------------------------------
 # fz-relayd in R (TURN REST credentials from a shared secret); the fake

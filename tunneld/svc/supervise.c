@@ -592,9 +592,9 @@ stun_up_stop(void)
 }
 
 /*
- * CONN_WANTED: destinations of TUN packets that no peer covers, from the
- * data plane's rate-limited queue (rx.h, dp_wanted), to fz-controld while
- * signed in; otherwise dropped.
+ * CONN_WANTED (client mode): destinations of TUN packets that no peer
+ * covers, from the data plane's rate-limited queue (rx.h, dp_wanted), to
+ * fz-controld while signed in; otherwise dropped.
  */
 static struct event	*wanted_ev, *sockets_ev;
 
@@ -649,11 +649,14 @@ wanted_start(struct svc *s)
 	struct timeval tv = { 5, 0 };
 	int fd, rc;
 
-	if ((rc = dp_wanted_enable(s->dp, &fd)) != 0)
-		return rc;
-	if ((wanted_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
-	    wanted_cb, s)) == NULL || event_add(wanted_ev, NULL) != 0)
-		return -ENOMEM;
+	/* A gateway never asks for connections: clients come to it. */
+	if (!s->st.gateway) {
+		if ((rc = dp_wanted_enable(s->dp, &fd)) != 0)
+			return rc;
+		if ((wanted_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
+		    wanted_cb, s)) == NULL || event_add(wanted_ev, NULL) != 0)
+			return -ENOMEM;
+	}
 	if ((sockets_ev = event_new(s->base, -1, EV_PERSIST, sockets_cb,
 	    s)) == NULL || event_add(sockets_ev, &tv) != 0)
 		return -ENOMEM;
