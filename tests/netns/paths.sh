@@ -177,6 +177,22 @@ CD_IN=$(tcpdump -n -r "$T/relay.pcap" 'src port 3478 and udp[8:2] = 0x4001 and u
 	fail "a new handshake for the path change (sessions not kept)"
 ns_log "ok: relayed path via fz-relayd: ping with the direct link down, ChannelData 0x4001 ($CD_OUT out, $CD_IN in), same session"
 
+# TCP over the relayed path: the client's TUN hands over TSO super-packets,
+# sent as UDP GSO groups whose every segment carries its ChannelData header.
+head -c $((20 << 20)) /dev/urandom > "$T/blob"
+ip netns exec "$G" timeout 60 nc -l 100.64.0.1 5001 > "$T/blob.out" &
+NCPID=$!
+ns_wait_for sh -c "ip netns exec '$G' ss -Htln 'sport = :5001' | grep -q LISTEN" ||
+	fail "nc does not listen"
+T0=$(date +%s.%N)
+ip netns exec "$C" timeout 60 nc -N 100.64.0.1 5001 < "$T/blob" ||
+	fail "the transfer over the relayed path failed"
+wait "$NCPID"
+T1=$(date +%s.%N)
+[ "$(sha256sum < "$T/blob")" = "$(sha256sum < "$T/blob.out")" ] ||
+	fail "20 MB over the relayed path: $(stat -c %s "$T/blob.out") bytes, hash differs"
+ns_log "ok: 20 MB by TCP over the relayed path, same hash ($(python3 -c "print('%.2f' % ($T1 - $T0))") s)"
+
 # --- PEER_DEL -------------------------------------------------------------------
 order client "{\"peer_del\": \"$GPUB\"}"
 ip netns exec "$C" ping -c 2 -i 0.2 -W 1 100.64.0.1 >/dev/null 2>&1 &&
