@@ -11,7 +11,7 @@
 #  - PEER_SET with a direct path on both sides (the client initiates):
 #    ping across the tunnel
 #  - CONN_WANTED for a packet to an address no peer has, once per 2 s, on
-#    the client only
+#    the client only; the packet is held and goes out once a peer has it
 #  - a TURN allocation on fz-relayd made by the fake client controld
 #    through fz-tunneld's own socket (DGRAM_DOWN / DGRAM_UP), a channel
 #    bound to the gateway; PEER_SET switches the client to the relayed
@@ -107,8 +107,16 @@ peer() {	# NAME KEY ALLOWED REMOTE RELAY CHANNEL INITIATE
 	    \"relay\": \"$5\", \"channel\": $6, \"initiate\": $7}}"
 }
 peer gateway "$CPUB" "100.64.0.2/32" "10.98.1.1:$CPORT" "" 0 false
+# The first packet, before the client has the peer: CONN_WANTED, and the
+# packet is held until PEER_SET, then goes out: this one ping succeeds.
+ip netns exec "$C" ping -c 1 -W 8 100.64.0.1 >/dev/null &
+HELD=$!
+ns_wait_for grep -q "^CONN_WANTED 100.64.0.1$" "$W/client/events" ||
+	fail "no CONN_WANTED for the gateway's address"
 peer client "$GPUB" "100.64.0.1/32, fd00:2021:1111::1/128" \
 	"10.98.1.2:$GPORT" "" 0 true
+wait "$HELD" || fail "the held first packet did not go out once connected"
+ns_log "ok: the first packet to 100.64.0.1: CONN_WANTED, held, sent once the peer was set"
 ping_ok() { ip netns exec "$C" ping -c 1 -W 1 100.64.0.1 >/dev/null; }
 ns_wait_for ping_ok || fail "no ping across the tunnel on the direct path"
 ip netns exec "$C" ping -c 3 -i 0.2 -W 1 100.64.0.1 >/dev/null ||
@@ -126,7 +134,7 @@ sleep 2.1
 ip netns exec "$C" ping -c 1 -W 1 100.64.0.99 >/dev/null 2>&1
 ns_wait_for sh -c "[ \$(grep -c '^CONN_WANTED 100.64.0.99$' '$W/client/events') = 2 ]" ||
 	fail "no second CONN_WANTED after 2 s"
-grep -q "^CONN_WANTED 100.64.0.1$" "$W/client/events" &&
+[ "$(grep -c "^CONN_WANTED 100.64.0.1$" "$W/client/events")" = 1 ] ||
 	fail "CONN_WANTED for an address a peer has"
 ip netns exec "$G" ping -c 1 -W 1 100.64.0.77 >/dev/null 2>&1
 sleep 0.3

@@ -110,11 +110,18 @@ bool	dp_stun_take(struct dp *, struct dp_stun *);
 /*
  * Packets from the TUN for an address no peer covers: from here on their
  * destinations are queued (rate-limited, rx.h dp_wanted) for one consumer
- * in the main loop, as dp_stun_enable/dp_stun_take.
+ * in the main loop, as dp_stun_enable/dp_stun_take, and the packets held
+ * (bounded) until dp_wanted_release_all.
  */
 int	dp_wanted_enable(struct dp *, int *fd)
 	    __attribute__((warn_unused_result));
 bool	dp_wanted_take(struct dp *, int *family, uint8_t addr[16]);
+/*
+ * The packets held for destinations without a peer (rx.h, dp_wanted) that
+ * a peer covers now go to that peer, as if just read (staged until its
+ * session); returns how many.  After a peer was added or changed.
+ */
+size_t	dp_wanted_release_all(struct dp *);
 
 /*
  * A peer's path, set by fz-controld: direct to `to` (channel 0) or through

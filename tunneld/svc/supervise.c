@@ -333,6 +333,10 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		    added ? "added" : "updated", to, sp->nallowed);
 	if (sp->initiate)
 		wg_peer_want_handshake(p);
+	/* What waited for a connection to this peer goes out with it. */
+	if ((i = dp_wanted_release_all(s->dp)) > 0)
+		log_debug("peer %s: %zu held packet(s) released",
+		    m->u.peer_set.peer_id, i);
 	goto out;
 violation:
 	controld_violation(s, "control", why);
