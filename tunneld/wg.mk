@@ -19,7 +19,8 @@ WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
 
 wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
 	tests/unit/check_ratelimiter tests/unit/check_wg_replay \
-	tests/unit/check_wg_timers tests/unit/check_wg_cookie
+	tests/unit/check_wg_timers tests/unit/check_wg_cookie \
+	tests/unit/check_wg_index
 check_PROGRAMS += $(wg_unit_tests)
 UNIT_TESTS += $(wg_unit_tests)
 TESTS += $(wg_unit_tests)
@@ -44,6 +45,9 @@ tests_unit_check_wg_timers_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 tests_unit_check_wg_cookie_SOURCES = tests/unit/check_wg_cookie.c
 tests_unit_check_wg_cookie_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
 tests_unit_check_wg_cookie_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+tests_unit_check_wg_index_SOURCES = tests/unit/check_wg_index.c
+tests_unit_check_wg_index_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_wg_index_LDADD = $(WG_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_wg_msg tests/fuzz/fuzz_wg_allowedips
 if ENABLE_FUZZING

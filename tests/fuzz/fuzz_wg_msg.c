@@ -56,6 +56,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A channel of the known peer, or of one it never is. */
 		path.peer = (data[size - 1] & 8) ? other : known;
 	}
+	{
+		/* Whatever the datagram: the receive batch's prefetching. */
+		uint8_t *m = buf;
+		struct wg_peer *hint;
+
+		wg_read_lock();
+		wg_rx_prefetch(dev, &m, &size, 1, &hint);
+		wg_read_unlock();
+	}
 	switch (wg_msg_type(buf, size)) {
 	case WG_MSG_DATA:
 		path.relayed = (data[size - 1] & 1) != 0;

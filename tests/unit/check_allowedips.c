@@ -342,6 +342,97 @@ START_TEST(test_random_sequences)
 END_TEST
 
 /* A host route wins over every shorter prefix; its removal uncovers them. */
+/*
+ * Prefetching a batch gives each address's host-route value (what a
+ * lookup finds when the address has one), NULL otherwise, and skips
+ * families it does not know.
+ */
+START_TEST(test_prefetch_values)
+{
+	static const char *const q[] = { "10.1.2.3", "10.1.2.9", "fd00::1",
+	    "fd00::2", "10.1.2.3", "192.0.2.1", "::a01:203", "10.1.2.2",
+	    "fd00::1", "10.1.2.3", "10.1.2.2", "10.1.2.3", "fd00::1",
+	    "10.1.2.3", "10.1.2.2", "10.1.2.3", "10.1.2.3", "fd00::1" };
+	enum { N = sizeof(q) / sizeof(q[0]) };
+	uint8_t a[N][16];
+	const uint8_t *addr[N];
+	int fam[N], i;
+	void *v[N];
+	struct allowedips *t;
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < N; i++) {
+		fam[i] = strchr(q[i], ':') != NULL ? AF_INET6 : AF_INET;
+		ck_assert_int_eq(inet_pton(fam[i], q[i], a[i]), 1);
+		addr[i] = a[i];
+	}
+	allowedips_prefetch(t, fam, addr, N, v);	/* no host table */
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_null(v[i]);
+	ins(t, "10.0.0.0/8", 2);
+	ins(t, "10.1.2.3/32", 4);
+	ins(t, "10.1.2.2/32", 5);
+	ins(t, "fd00::1/128", 8);
+	fam[5] = AF_UNIX;		/* skipped */
+	allowedips_prefetch(t, fam, addr, N, v);
+	for (i = 0; i < N; i++) {
+		void *want = fam[i] == AF_UNIX ? NULL :
+		    allowedips_lookup(t, fam[i], a[i]);
+
+		/* Only host routes: 10.1.2.9 (the /8) gives NULL. */
+		if (want == V(2))
+			want = NULL;
+		ck_assert_ptr_eq(v[i], want);
+	}
+	allowedips_free(t);
+}
+END_TEST
+
+/*
+ * A set's own host route among its first two prefixes is the longest
+ * match; anything else (a third prefix, a shorter one, another value's
+ * route, a removed one) answers false, and the lookup decides.
+ */
+START_TEST(test_set_has_host)
+{
+	struct allowedips *t;
+	uint8_t a4[4], b4[4], c4[4], a6[16];
+
+	sets_reset();
+	ck_assert_int_eq(allowedips_new(&t), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.1", a4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.2", b4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.0.0.3", c4), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd00::1", a6), 1);
+	ck_assert(!allowedips_set_has_host(S(1), AF_INET, a4, V(1)));
+	ins(t, "10.0.0.1/32", 1);	/* set 1: newest first */
+	ins(t, "10.9.0.0/16", 1);
+	ins(t, "fd00::1/128", 1);
+	ck_assert(allowedips_set_has_host(S(1), AF_INET6, a6, V(1)));
+	ck_assert(!allowedips_set_has_host(S(1), AF_INET, a4, V(1)));
+	ck_assert_ptr_eq(allowedips_lookup(t, AF_INET, a4), V(1));
+	ins(t, "10.0.0.2/32", 2);	/* set 2: its own, then another's */
+	ins(t, "10.0.0.3/32", 2);
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, c4, V(2)));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, c4, V(1)));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET6, a6, V(2)));
+	ins(t, "10.0.0.3/32", 3);	/* moves to set 3 */
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, c4, V(2)));
+	ck_assert(allowedips_set_has_host(S(3), AF_INET, c4, V(3)));
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	allowedips_set_prefetch(S(2), 1);
+	allowedips_set_prefetch(S(2), 2);
+	allowedips_set_prefetch(S(4), 1);	/* empty */
+	allowedips_remove_set(t, S(2));
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ck_assert_ptr_null(allowedips_lookup(t, AF_INET, b4));
+	allowedips_free(t);
+}
+END_TEST
+
 START_TEST(test_host_routes)
 {
 	struct allowedips *t;
@@ -612,6 +703,8 @@ aip_suite(void)
 	tcase_add_loop_test(tc, test_random_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_lookups);
 	tcase_add_test(tc, test_host_routes);
+	tcase_add_test(tc, test_prefetch_values);
+	tcase_add_test(tc, test_set_has_host);
 	tcase_add_loop_test(tc, test_random_host_sequences, 0, 3);
 	tcase_add_test(tc, test_concurrent_host_lookups);
 	suite_add_tcase(s, tc);

@@ -26,6 +26,7 @@
 #define RECV_MSGS	8
 #define RECV_SIZE	65536
 #define TUN_READS	64		/* TUN reads per wakeup */
+#define TUN_BATCH	8		/* ... read before they are handled */
 #define STAGE_MAX	128		/* packets waiting for a handshake */
 #define TUN_BUF		(TUN_VNET_HDR_LEN + 65536)
 
@@ -67,7 +68,7 @@ struct worker {
 	int		 ep;
 	pthread_t	 th;
 	bool		 started;
-	uint8_t		*tunbuf;		/* one TUN read */
+	uint8_t		*tunbuf;		/* TUN_BATCH reads */
 	uint8_t		*out;			/* GROUPS * GROUP_SIZE */
 	struct group	 g[GROUPS];
 	unsigned	 ng;
@@ -125,6 +126,15 @@ int	tx_segment_and_send(struct worker *, struct wg_peer *,
 	    struct wg_keypair *, const union fz_sockaddr *,
 	    const struct virtio_net_hdr *, uint8_t *, size_t);
 void	tx_tun_readable(struct worker *);
+/*
+ * Prefetching over a batch of TUN reads (header and packet each): every
+ * destination's host-route slot, then every node, every peer, every
+ * keypair (allowedips.h, wg.h), so that with thousands of peers the batch
+ * waits for memory about four times, not four times a packet.  Inside
+ * wg_read_lock.
+ */
+void	tx_prefetch_batch(struct dp *, uint8_t *const buf[],
+	    const size_t len[], int n);
 void	tx_flush_staged(struct worker *, struct wg_peer *);
 void	tx_keepalive(struct worker *, struct wg_peer *);
 void	tx_initiation(struct worker *, struct wg_peer *);

@@ -365,19 +365,66 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 	wg_keypair_put(k);
 }
 
+/* The destination of a TUN read (header and packet), for prefetching. */
+static int
+tun_dst(const uint8_t *buf, size_t n, const uint8_t **dst)
+{
+	const uint8_t *pkt = buf + TUN_VNET_HDR_LEN;
+
+	if (n >= TUN_VNET_HDR_LEN + 20 && pkt[0] >> 4 == 4) {
+		*dst = pkt + 16;
+		return AF_INET;
+	}
+	if (n >= TUN_VNET_HDR_LEN + 40 && pkt[0] >> 4 == 6) {
+		*dst = pkt + 24;
+		return AF_INET6;
+	}
+	return 0;
+}
+
+void
+tx_prefetch_batch(struct dp *dp, uint8_t *const buf[], const size_t len[],
+    int n)
+{
+	const uint8_t *dst[TUN_BATCH];
+	int af[TUN_BATCH], i, c, m;
+	void *peer[TUN_BATCH];
+
+	for (c = 0; c < n; c += m) {
+		m = n - c < TUN_BATCH ? n - c : TUN_BATCH;
+		for (i = 0; i < m; i++)
+			af[i] = tun_dst(buf[c + i], len[c + i], &dst[i]);
+		allowedips_prefetch(dp->aip, af, dst, m, peer);
+		for (i = 0; i < m; i++)
+			if (peer[i] != NULL)
+				wg_tx_prefetch(peer[i]);
+	}
+}
+
 void
 tx_tun_readable(struct worker *w)
 {
-	int i;
+	uint8_t *buf[TUN_BATCH];
+	size_t len[TUN_BATCH];
+	int i = 0, j, nb;
+	bool more = true;
 	ssize_t n;
 
 	/* The peers the groups point to stay valid until they are sent. */
 	wg_read_lock();
-	for (i = 0; i < TUN_READS; i++) {
-		n = read(w->tunfd, w->tunbuf, TUN_BUF);
-		if (n <= (ssize_t)TUN_VNET_HDR_LEN)
-			break;
-		from_tun(w, w->tunbuf, (size_t)n);
+	while (more && i < TUN_READS) {
+		for (nb = 0; nb < TUN_BATCH && i < TUN_READS; nb++, i++) {
+			buf[nb] = w->tunbuf + (size_t)nb * TUN_BUF;
+			n = read(w->tunfd, buf[nb], TUN_BUF);
+			if (n <= (ssize_t)TUN_VNET_HDR_LEN) {
+				more = false;
+				break;
+			}
+			len[nb] = (size_t)n;
+		}
+		tx_prefetch_batch(w->dp, buf, len, nb);
+		for (j = 0; j < nb; j++)
+			from_tun(w, buf[j], len[j]);
 	}
 	tx_flush(w);
 	wg_read_unlock();

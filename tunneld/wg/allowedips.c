@@ -315,23 +315,27 @@ node_free_rcu(struct rcu_head *h)
 	free(caa_container_of(h, struct aip_node, rcu));
 }
 
+/*
+ * The set's forward links are RCU (allowedips_set_has_host reads the
+ * first two nodes without the lock); set_pprev is the writer's.
+ */
 static void
 set_link(struct allowedips_set *s, struct aip_node *n)
 {
 	n->set_next = s->first;
 	if (s->first != NULL)
 		s->first->set_pprev = &n->set_next;
-	s->first = n;
+	rcu_assign_pointer(s->first, n);
 	n->set_pprev = &s->first;
 }
 
 static void
 set_unlink(struct aip_node *n)
 {
-	*n->set_pprev = n->set_next;
+	CMM_STORE_SHARED(*n->set_pprev, n->set_next);
 	if (n->set_next != NULL)
 		n->set_next->set_pprev = n->set_pprev;
-	n->set_next = NULL;
+	CMM_STORE_SHARED(n->set_next, NULL);
 	n->set_pprev = NULL;
 }
 
@@ -527,6 +531,87 @@ allowedips_lookup(struct allowedips *t, int family, const void *addr)
 out:
 	rcu_read_unlock();
 	return best;
+}
+
+/* The first node of addr's probe sequence (nearly always its own). */
+static struct aip_node *
+host_first(struct host_table *h, size_t i)
+{
+	struct aip_node *n;
+
+	while ((n = rcu_dereference(h->slot[i])) == HOST_TOMB)
+		i = (i + 1) & h->mask;
+	return n;
+}
+
+void
+allowedips_prefetch(struct allowedips *t, const int family[],
+    const uint8_t *const addr[], int n, void *value[])
+{
+	struct host_table *h = rcu_dereference(t->hosts);
+	size_t slot[16];
+	struct aip_node *node;
+	int i, m, c;
+
+	for (i = 0; i < n; i++)
+		value[i] = NULL;
+	if (h == NULL)
+		return;
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			if (family[c + i] != AF_INET &&
+			    family[c + i] != AF_INET6)
+				continue;
+			slot[i] = host_hash(family[c + i], addr[c + i]) &
+			    h->mask;
+			__builtin_prefetch(&h->slot[slot[i]]);
+		}
+		for (i = 0; i < m; i++)
+			if ((family[c + i] == AF_INET ||
+			    family[c + i] == AF_INET6) &&
+			    (node = host_first(h, slot[i])) != NULL)
+				__builtin_prefetch(node);
+		for (i = 0; i < m; i++) {
+			const char *v;
+
+			if ((family[c + i] != AF_INET &&
+			    family[c + i] != AF_INET6) ||
+			    (node = host_first(h, slot[i])) == NULL ||
+			    !host_equal(node, family[c + i], addr[c + i]) ||
+			    (v = rcu_dereference(node->value)) == NULL)
+				continue;
+			__builtin_prefetch(v);
+			__builtin_prefetch(v + 64);
+			value[c + i] = (void *)v;
+		}
+	}
+}
+
+bool
+allowedips_set_has_host(const struct allowedips_set *set, int family,
+    const void *addr, const void *value)
+{
+	struct aip_node *n = rcu_dereference(set->first);
+
+	for (int i = 0; i < 2 && n != NULL; i++) {
+		if (n->family == family && is_host(family, n->plen) &&
+		    host_equal(n, family, addr))
+			return rcu_dereference(n->value) == value;
+		n = rcu_dereference(n->set_next);
+	}
+	return false;
+}
+
+void
+allowedips_set_prefetch(const struct allowedips_set *set, int step)
+{
+	struct aip_node *n = rcu_dereference(set->first);
+
+	if (n != NULL && step == 2)
+		n = rcu_dereference(n->set_next);
+	if (n != NULL)
+		__builtin_prefetch(n);
 }
 
 void

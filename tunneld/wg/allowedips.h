@@ -43,6 +43,28 @@ int	allowedips_insert(struct allowedips *, const struct fz_cidr *,
 void	allowedips_remove_set(struct allowedips *, struct allowedips_set *);
 /* Longest-prefix match; NULL when nothing matches. */
 void	*allowedips_lookup(struct allowedips *, int family, const void *addr);
+/*
+ * Prefetching for a batch of lookups (the data plane's TUN reads): the
+ * host-route slots of every address (family AF_INET or AF_INET6; others
+ * are skipped), then every slot's node, then the first two cache lines of
+ * every node's value, which value[i] gets (NULL when addr[i] has no host
+ * route; it may be stale: only for prefetching more).  Inside
+ * wg_read_lock; nothing is changed.
+ */
+void	allowedips_prefetch(struct allowedips *, const int family[],
+	    const uint8_t *const addr[], int n, void *value[]);
+/*
+ * Whether addr's host route (/32, /128) is one of the first two prefixes
+ * of set and maps to value: then allowedips_lookup(addr) is value (an
+ * exact host route is always the longest match).  false says nothing
+ * (look it up).  A received packet's inner source checked against its
+ * peer, on a gateway whose peers each have a /32 and a /128, without the
+ * host table.  Inside wg_read_lock.
+ */
+bool	allowedips_set_has_host(const struct allowedips_set *, int family,
+	    const void *addr, const void *value);
+/* Prefetching for it: step 1 the set's first node, 2 (later) its second. */
+void	allowedips_set_prefetch(const struct allowedips_set *, int step);
 /* Calls fn for each prefix of set (for `wg show'); fn may not change t. */
 void	allowedips_walk(struct allowedips *, struct allowedips_set *,
 	    void (*fn)(const struct fz_cidr *, void *), void *arg);

@@ -4,7 +4,9 @@
  * next session, their nonce counters and the receive side's replay window
  * (RFC 6479), and transport data (§5.4.6).  A keypair is referenced by the
  * peer (one reference) and by whoever sends on it; the index table reaches
- * it without a reference, so it is freed after a grace period.
+ * it without a reference, so it is freed after a grace period, and a
+ * received packet uses it inside a read-side section, without one (no
+ * write to a line that the senders share).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	atomic_init(&k->refs, 1);
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
-	k->peer = p;
+	k->ie.peer = p;
 	k->initiator = initiator;
 	k->created = time_mono_ns();
 	return k;
@@ -51,18 +53,6 @@ wg_keypair_put(struct wg_keypair *k)
 	/* A reader may still be walking the index table through it. */
 	if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1)
 		call_rcu(&k->ie.rcu, keypair_free_rcu);
-}
-
-/* A reference from the index table, unless the keypair is being freed. */
-static bool
-keypair_get_unless_zero(struct wg_keypair *k)
-{
-	int r = atomic_load(&k->refs);
-
-	while (r > 0)
-		if (atomic_compare_exchange_weak(&k->refs, &r, r + 1))
-			return true;
-	return false;
 }
 
 /* Takes a peer's keypair out of the index table and drops its reference. */
@@ -190,6 +180,22 @@ wg_peer_send_keypair(struct wg_peer *p)
 	return k;
 }
 
+void
+wg_tx_prefetch(struct wg_peer *p)
+{
+	/*
+	 * Read without p->lock: a stale keypair is harmless (only loaded,
+	 * and not freed before the caller's read-side section ends).
+	 */
+	struct wg_keypair *k = CMM_LOAD_SHARED(p->kp_cur);
+
+	if (k != NULL) {
+		__builtin_prefetch(k);
+		__builtin_prefetch(k->send_key);
+	}
+	__builtin_prefetch((const char *)p + 128);	/* tx_bytes */
+}
+
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
 int
 wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
@@ -218,21 +224,76 @@ wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
 	return 0;
 }
 
-/* A referenced keypair by our index, or NULL. */
+/* A keypair by our index, or NULL; inside a read-side section. */
 static struct wg_keypair *
 keypair_by_index(struct wg_device *d, uint32_t idx)
 {
-	struct wg_keypair *k = NULL;
-	struct idx_entry *e;
+	struct idx_entry *e = wg_index_lookup(d, idx);
 
-	rcu_read_lock();
-	if ((e = wg_index_lookup(d, idx)) != NULL && e->is_kp) {
-		k = caa_container_of(e, struct wg_keypair, ie);
-		if (!keypair_get_unless_zero(k))
-			k = NULL;
+	return e != NULL && e->is_kp ?
+	    caa_container_of(e, struct wg_keypair, ie) : NULL;
+}
+
+/*
+ * For each data message of the batch, its index's slot; then, through the
+ * slots alone (no entry read yet), each keypair's two first lines and the
+ * replay window's word for the message's counter; then, the keypairs in
+ * cache, each peer's first three lines (what a receive touches: lock and
+ * sessions, endpoint and timers, counters and dp_slot).  Chunks of 16.
+ */
+void
+wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
+    int n, struct wg_peer *peer[])
+{
+	struct wg_keypair *k[16];
+	uint32_t idx[16];
+	uint64_t ctr[16];
+	bool data[16];
+	int i, m, c;
+
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			const uint8_t *p = msg[c + i];
+			struct rbuf r;
+
+			data[i] = false;
+			if (len[c + i] < WG_DATA_MIN_LEN || p[0] != WG_MSG_DATA)
+				continue;
+			rbuf_init(&r, p + WG_DATA_RECEIVER,
+			    WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
+			if (rbuf_get_u32_le(&r, &idx[i]) != 0 ||
+			    rbuf_get_u64_le(&r, &ctr[i]) != 0)
+				continue;
+			wg_index_prefetch(d, idx[i]);
+			data[i] = true;
+		}
+		for (i = 0; i < m; i++) {
+			struct idx_entry *e;
+
+			k[i] = NULL;
+			if (!data[i] ||
+			    (e = wg_index_peek_keypair(d, idx[i])) == NULL)
+				continue;
+			k[i] = caa_container_of(e, struct wg_keypair, ie);
+			__builtin_prefetch(k[i]);
+			__builtin_prefetch(k[i]->recv_key);
+			__builtin_prefetch(&k[i]->replay.top);
+			__builtin_prefetch(&k[i]->replay.bits[((ctr[i] + 1) >>
+			    6) % WG_REPLAY_WORDS]);
+		}
+		for (i = 0; i < m; i++) {
+			struct wg_peer *p = NULL;
+
+			if (k[i] != NULL &&
+			    (p = CMM_LOAD_SHARED(k[i]->ie.peer)) != NULL) {
+				__builtin_prefetch(p);
+				__builtin_prefetch((const char *)p + 64);
+				__builtin_prefetch((const char *)p + 128);
+			}
+			peer[c + i] = p;
+		}
 	}
-	rcu_read_unlock();
-	return k;
 }
 
 int
@@ -254,9 +315,12 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	rbuf_init(&r, buf + WG_DATA_RECEIVER, WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
 	if (rbuf_get_u32_le(&r, &idx) != 0 || rbuf_get_u64_le(&r, &ctr) != 0)
 		return -EBADMSG;
-	if ((k = keypair_by_index(d, idx)) == NULL)
-		return -ENOKEY;
-	p = k->peer;
+	rcu_read_lock();
+	if ((k = keypair_by_index(d, idx)) == NULL) {
+		rc = -ENOKEY;
+		goto out;
+	}
+	p = k->ie.peer;
 	if (path->peer != NULL && p != path->peer) {
 		rc = -EPERM;	/* another peer's session on this path */
 		goto out;
@@ -303,7 +367,7 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	*peerp = p;
 	rc = 0;
 out:
-	wg_keypair_put(k);
+	rcu_read_unlock();
 	return rc;
 }
 

@@ -1,16 +1,63 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The device's two RCU hash tables (urcu's lock-free cds_lfht): peers by
- * public key, and handshakes and keypairs by our receiver index.  Readers
- * take no lock; writers hold the locks wg_int.h names.  Neither key is
- * predictable from the network: the public key is hashed with SipHash-2-4
- * under a random per-device key, and our indices are random.
+ * The device's two lookup tables: peers by public key (urcu's lock-free
+ * cds_lfht; handshakes only) and handshakes and keypairs by our receiver
+ * index (every received packet).  Readers take no lock; writers hold the
+ * locks wg_int.h names.  Neither key is predictable from the network: the
+ * public key is hashed with SipHash-2-4 under a random per-device key,
+ * and our indices are random.
+ *
+ * The index table is open addressing with linear probing, each slot the
+ * index and an RCU pointer to its entry: a lookup reads one slot (one
+ * cache line, which a data plane can prefetch, wg_rx_prefetch) and then
+ * the entry, where a chained table (cds_lfht) reads a bucket and then
+ * walks nodes.  As allowedips.c's host routes: the writer fills a slot
+ * only with a complete entry, empties one by leaving a tombstone (never
+ * moving entries, so a reader's probe sequence stays whole), and when
+ * entries and tombstones reach half the slots builds a new table and
+ * swaps it in (the old one is freed after a grace period).  A slot may be
+ * reused for another index while a reader looks at it, so a reader
+ * believes the entry's own index, not the slot's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wg_int.h"
+
+struct idx_slot {
+	uint32_t		 index;		/* hints (CMM_*_SHARED): e's */
+	uint32_t		 is_kp;		/* index and is_kp */
+	struct idx_entry	*e;		/* RCU: NULL, IDX_TOMB or one */
+};
+
+struct idx_table {
+	size_t			 mask;		/* slots - 1 */
+	size_t			 used;		/* entries + tombstones */
+	size_t			 live;		/* entries */
+	struct rcu_head		 rcu;
+	struct idx_slot		 slot[];
+};
+
+static struct idx_entry idx_tomb_entry;
+#define IDX_TOMB	(&idx_tomb_entry)
+#define IDX_MIN_SLOTS	16
+
+static struct idx_table *
+idx_table_new(size_t slots)
+{
+	struct idx_table *t;
+
+	if ((t = calloc(1, sizeof(*t) + slots * sizeof(t->slot[0]))) != NULL)
+		t->mask = slots - 1;
+	return t;
+}
+
+static void
+idx_table_free_rcu(struct rcu_head *r)
+{
+	free(caa_container_of(r, struct idx_table, rcu));
+}
 
 void
 wg_read_lock(void)
@@ -27,15 +74,15 @@ wg_read_unlock(void)
 int
 wg_lookup_tables_new(struct wg_device *d)
 {
-	/* Both tables grow (and shrink) with the number of entries. */
+	/* The key table grows (and shrinks) with the number of peers. */
 	d->by_pub = cds_lfht_new(8, 8, 0, CDS_LFHT_AUTO_RESIZE |
 	    CDS_LFHT_ACCOUNTING, NULL);
-	d->by_index = cds_lfht_new(8, 8, 0, CDS_LFHT_AUTO_RESIZE |
-	    CDS_LFHT_ACCOUNTING, NULL);
+	d->by_index = idx_table_new(IDX_MIN_SLOTS);
 	if (d->by_pub == NULL || d->by_index == NULL) {
 		wg_lookup_tables_free(d);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&d->index_lock, NULL);
 	randombytes_buf(d->hash_key, sizeof(d->hash_key));
 	return 0;
 }
@@ -46,16 +93,21 @@ wg_lookup_tables_free(struct wg_device *d)
 {
 	if (d->by_pub != NULL)
 		(void)cds_lfht_destroy(d->by_pub, NULL);
-	if (d->by_index != NULL)
-		(void)cds_lfht_destroy(d->by_index, NULL);
-	d->by_pub = d->by_index = NULL;
+	if (d->by_index != NULL) {
+		free(d->by_index);
+		pthread_mutex_destroy(&d->index_lock);
+	}
+	d->by_pub = NULL;
+	d->by_index = NULL;
 	sodium_memzero(d->hash_key, sizeof(d->hash_key));
 }
 
+static void index_rebuild(struct wg_device *, size_t entries);
+
 /*
- * Both tables grow now, to a bucket (16 bytes) a peer, rather than from
- * urcu's lazy resize worker, which can trail a burst of adds (a gateway's
- * wg-quick file) by seconds of long chains.  A resize waits for a grace
+ * Both tables grow now, for n peers, rather than from urcu's lazy resize
+ * worker, which can trail a burst of adds (a gateway's wg-quick file) by
+ * seconds of long chains.  A resize of the key table waits for a grace
  * period: no lock of ours may be held (a reader could wait for it), and
  * the caller is outside any read-side section.
  */
@@ -63,7 +115,10 @@ void
 wg_lookup_tables_grow(struct wg_device *d, size_t n)
 {
 	cds_lfht_resize(d->by_pub, n);
-	cds_lfht_resize(d->by_index, n);
+	pthread_mutex_lock(&d->index_lock);
+	if ((d->by_index->mask + 1) / 2 < n)
+		index_rebuild(d, n);
+	pthread_mutex_unlock(&d->index_lock);
 }
 
 /* --- peers by public key --- */
@@ -118,30 +173,50 @@ wg_pubkey_remove(struct wg_device *d, struct wg_peer *p)
 
 /* --- handshakes and keypairs by index --- */
 
-/* Our indices are random: a multiplicative mix spreads them over buckets. */
-static unsigned long
+/* Our indices are random: a multiplicative mix spreads them over slots. */
+static inline size_t
 index_hash(uint32_t idx)
 {
-	return (unsigned long)((uint64_t)idx * 0x9e3779b97f4a7c15ULL);
-}
-
-static int
-index_match(struct cds_lfht_node *n, const void *key)
-{
-	struct idx_entry *e = caa_container_of(n, struct idx_entry, node);
-
-	return e->index == *(const uint32_t *)key;
+	return (size_t)(((uint64_t)idx * 0x9e3779b97f4a7c15ULL) >> 32);
 }
 
 struct idx_entry *
 wg_index_lookup(struct wg_device *d, uint32_t idx)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *n;
+	struct idx_table *t = rcu_dereference(d->by_index);
+	struct idx_entry *e;
+	size_t i;
 
-	cds_lfht_lookup(d->by_index, index_hash(idx), index_match, &idx, &it);
-	n = cds_lfht_iter_get_node(&it);
-	return n != NULL ? caa_container_of(n, struct idx_entry, node) : NULL;
+	for (i = index_hash(idx) & t->mask;
+	    (e = rcu_dereference(t->slot[i].e)) != NULL;
+	    i = (i + 1) & t->mask)
+		if (e != IDX_TOMB && CMM_LOAD_SHARED(t->slot[i].index) == idx &&
+		    e->index == idx)
+			return e;
+	return NULL;
+}
+
+void
+wg_index_prefetch(struct wg_device *d, uint32_t idx)
+{
+	struct idx_table *t = rcu_dereference(d->by_index);
+
+	__builtin_prefetch(&t->slot[index_hash(idx) & t->mask]);
+}
+
+struct idx_entry *
+wg_index_peek_keypair(struct wg_device *d, uint32_t idx)
+{
+	struct idx_table *t = rcu_dereference(d->by_index);
+	struct idx_entry *e;
+	size_t i;
+
+	for (i = index_hash(idx) & t->mask;
+	    (e = rcu_dereference(t->slot[i].e)) != NULL;
+	    i = (i + 1) & t->mask)
+		if (e != IDX_TOMB && CMM_LOAD_SHARED(t->slot[i].index) == idx)
+			return CMM_LOAD_SHARED(t->slot[i].is_kp) ? e : NULL;
+	return NULL;
 }
 
 struct wg_peer *
@@ -152,29 +227,124 @@ wg_index_lookup_handshake(struct wg_device *d, uint32_t idx)
 	return e != NULL && !e->is_kp ? e->peer : NULL;
 }
 
+/* Writer: the slot holding e, or NULL. */
+static struct idx_slot *
+index_find(struct idx_table *t, const struct idx_entry *e)
+{
+	size_t i;
+
+	for (i = index_hash(e->index) & t->mask; t->slot[i].e != NULL;
+	    i = (i + 1) & t->mask)
+		if (t->slot[i].e == e)
+			return &t->slot[i];
+	return NULL;
+}
+
+/* Writer: whether an entry has index idx. */
+static bool
+index_taken(struct idx_table *t, uint32_t idx)
+{
+	struct idx_entry *e;
+	size_t i;
+
+	for (i = index_hash(idx) & t->mask; (e = t->slot[i].e) != NULL;
+	    i = (i + 1) & t->mask)
+		if (e != IDX_TOMB && t->slot[i].index == idx)
+			return true;
+	return false;
+}
+
+/* Writer: puts e (whose index is free) into the first free slot. */
+static void
+index_place(struct idx_table *t, struct idx_entry *e)
+{
+	size_t i;
+
+	for (i = index_hash(e->index) & t->mask;
+	    t->slot[i].e != NULL && t->slot[i].e != IDX_TOMB;
+	    i = (i + 1) & t->mask)
+		;
+	if (t->slot[i].e == NULL)
+		t->used++;
+	t->live++;
+	/* The hints first: a reader that sees e may compare the slot's. */
+	CMM_STORE_SHARED(t->slot[i].index, e->index);
+	CMM_STORE_SHARED(t->slot[i].is_kp, e->is_kp);
+	rcu_assign_pointer(t->slot[i].e, e);
+}
+
+/*
+ * Writer: a new table without tombstones, for at least `entries` entries
+ * at most half full (a third full with the live ones), swapped in.  On
+ * out of memory the old one stays (it still has room: see index_reserve).
+ */
+static void
+index_rebuild(struct wg_device *d, size_t entries)
+{
+	struct idx_table *t = d->by_index, *nt;
+	size_t slots = IDX_MIN_SLOTS, i;
+
+	if (entries < t->live + 1)
+		entries = t->live + 1;
+	while (slots < entries * 3)
+		slots *= 2;
+	if ((nt = idx_table_new(slots)) == NULL)
+		return;
+	for (i = 0; i <= t->mask; i++)
+		if (t->slot[i].e != NULL && t->slot[i].e != IDX_TOMB)
+			index_place(nt, t->slot[i].e);
+	rcu_assign_pointer(d->by_index, nt);
+	call_rcu(&t->rcu, idx_table_free_rcu);
+}
+
+/*
+ * Writer: room for one more entry.  The table is rebuilt when entries and
+ * tombstones would fill half of it; if that fails (out of memory) the
+ * insert goes on while it leaves an empty slot (a probe must always end
+ * at one), and is refused after.
+ */
+static bool
+index_reserve(struct wg_device *d)
+{
+	struct idx_table *t = d->by_index;
+
+	if ((t->used + 1) * 2 > t->mask + 1)
+		index_rebuild(d, t->live + 1);
+	t = d->by_index;
+	return t->used + 2 <= t->mask + 1;
+}
+
 /*
  * The sender index is not part of the Noise transcript, so a handshake
- * message is built first and its index picked when committed.
+ * message is built first and its index picked when committed.  Out of
+ * memory with a full table (see index_reserve) leaves e out: the
+ * handshake then fails as if its message were lost.
  */
 void
 wg_index_insert(struct wg_device *d, struct idx_entry *e)
 {
-	cds_lfht_node_init(&e->node);
-	for (;;) {
+	pthread_mutex_lock(&d->index_lock);
+	do
 		e->index = randombytes_random();
-		if (e->index != 0 && cds_lfht_add_unique(d->by_index,
-		    index_hash(e->index), index_match, &e->index,
-		    &e->node) == &e->node)
-			return;
-	}
+	while (e->index == 0 || index_taken(d->by_index, e->index));
+	if (index_reserve(d))
+		index_place(d->by_index, e);
+	pthread_mutex_unlock(&d->index_lock);
 }
 
 void
 wg_index_unlink(struct wg_device *d, struct idx_entry *e)
 {
-	rcu_read_lock();
-	(void)cds_lfht_del(d->by_index, &e->node);
-	rcu_read_unlock();
+	struct idx_table *t;
+	struct idx_slot *s;
+
+	pthread_mutex_lock(&d->index_lock);
+	t = d->by_index;
+	if ((s = index_find(t, e)) != NULL) {
+		rcu_assign_pointer(s->e, IDX_TOMB);
+		t->live--;
+	}
+	pthread_mutex_unlock(&d->index_lock);
 }
 
 static void
@@ -200,18 +370,19 @@ void
 wg_index_replace(struct wg_device *d, struct idx_entry *old,
     struct idx_entry *new)
 {
-	struct cds_lfht_iter it;
-	uint32_t idx = new->index;
+	struct idx_slot *s = NULL;
 
-	cds_lfht_node_init(&new->node);
-	rcu_read_lock();
-	cds_lfht_lookup(d->by_index, index_hash(idx), index_match, &idx, &it);
-	if (old == NULL || cds_lfht_iter_get_node(&it) != &old->node ||
-	    cds_lfht_replace(d->by_index, &it, index_hash(idx), index_match,
-	    &idx, &new->node) != 0)
-		(void)cds_lfht_add_unique(d->by_index, index_hash(idx),
-		    index_match, &idx, &new->node);
-	rcu_read_unlock();
-	if (old != NULL && old->index == idx)
+	pthread_mutex_lock(&d->index_lock);
+	if (old != NULL && old->index == new->index)
+		s = index_find(d->by_index, old);
+	if (s != NULL) {
+		/* Same index; a reader peeking in between fetches old. */
+		CMM_STORE_SHARED(s->is_kp, new->is_kp);
+		rcu_assign_pointer(s->e, new);
+	}
+	else if (!index_taken(d->by_index, new->index) && index_reserve(d))
+		index_place(d->by_index, new);
+	pthread_mutex_unlock(&d->index_lock);
+	if (old != NULL && old->index == new->index)
 		call_rcu(&old->rcu, free_idx_entry_rcu);
 }

@@ -175,6 +175,12 @@ int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 struct wg_keypair *wg_peer_send_keypair(struct wg_peer *);
 void	wg_keypair_put(struct wg_keypair *);
 /*
+ * Starts loading what sending to p will read of its current keypair, for
+ * a data plane that knows its next packets' peers (p's own lines having
+ * been prefetched before).  Inside wg_read_lock; nothing is changed.
+ */
+void	wg_tx_prefetch(struct wg_peer *p);
+/*
  * Encrypts in place.  buf holds WG_DATA_HDR_LEN bytes of headroom followed by
  * plen bytes of plaintext, and room for padding and the tag after it
  * (cap >= WG_DATA_HDR_LEN + plen + 15 + WG_TAG_LEN).  Writes the whole
@@ -197,6 +203,17 @@ int	wg_decrypt_via(struct wg_device *, uint8_t *buf, size_t len,
 int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    const union fz_sockaddr *src, uint8_t **plain, size_t *plen,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));
+/*
+ * Prefetching for a batch of received messages, before they are handled:
+ * the index table's slots of every data message, then every keypair
+ * (found through the slots), then every peer, so that each step's misses
+ * overlap across the batch and the decryptions after find their lines in
+ * cache.  peer[i] gets message i's peer (NULL if none; it may be stale:
+ * only for prefetching more).  Only data messages are looked at; nothing
+ * is changed.  Inside wg_read_lock.
+ */
+void	wg_rx_prefetch(struct wg_device *, uint8_t *const msg[],
+	    const size_t len[], int n, struct wg_peer *peer[]);
 /* Accounting hooks for the timer rules. */
 void	wg_peer_data_sent(struct wg_peer *, size_t bytes, bool keepalive);
 

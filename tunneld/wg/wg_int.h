@@ -52,10 +52,10 @@ struct wg_replay {
 
 /*
  * An entry of the device's index table: our receiver index of a handshake
- * in flight (one per peer, allocated at commit) or of a keypair.
+ * in flight (one per peer, allocated at commit) or of a keypair.  index
+ * does not change while the entry is in the table.
  */
 struct idx_entry {
-	struct cds_lfht_node	 node;
 	uint32_t		 index;
 	bool			 is_kp;
 	struct wg_peer		*peer;
@@ -63,19 +63,20 @@ struct idx_entry {
 };
 
 /*
- * Allocated on a cache line (wg_keypair_new), with what a received packet
- * reads before its tag is checked in the first two lines.
+ * Allocated on a cache line (wg_keypair_new).  A received packet reads
+ * the first two lines before its tag is checked (entry, age, receive
+ * key), a sent one the same two (references, age, counter, index, send
+ * key); the replay window comes after.
  */
 struct wg_keypair {
-	struct idx_entry	 ie;		/* ie.rcu frees it */
+	struct idx_entry	 ie;		/* ie.peer; ie.rcu frees it */
 	_Atomic int		 refs;
 	bool			 initiator;
 	uint64_t		 created;
-	uint8_t			 recv_key[32];
-	struct wg_peer		*peer;
+	_Atomic uint64_t	 send_counter;
 	uint32_t		 local_index;
 	uint32_t		 remote_index;
-	_Atomic uint64_t	 send_counter;
+	uint8_t			 recv_key[32] __attribute__((aligned(64)));
 	uint8_t			 send_key[32];
 	pthread_spinlock_t	 replay_lock;
 	struct wg_replay	 replay;
@@ -165,6 +166,8 @@ struct wg_cookie_checker {
  *  RCU (urcu-bp)  the peer list, the key table (public key -> peer) and the
  *                 index table (our receiver index -> handshake or keypair)
  *                 are read without locks, inside rcu_read_lock sections;
+ *                 a received packet's keypair is used inside one, without
+ *                 a reference;
  *                 removed peers, keypairs and index entries are freed with
  *                 call_rcu once no reader can hold them.  urcu-bp needs no
  *                 thread registration: any thread may call in.
@@ -174,22 +177,28 @@ struct wg_cookie_checker {
  *                 wg_device_set_private_key takes it exclusively.
  *  lock           writers of the peer list and the key table (adding and
  *                 removing peers).
+ *  index_lock     writers of the index table (innermost: taken under
+ *                 peer->lock, never across anything else).
  *  peer->lock     a peer's handshake state, sessions, endpoint and timers.
  *                 Held to copy state out or to commit, never across a DH.
  *                 Index entries of a peer change under it.
  *  cookies.lock   the cookie secret and its rotation.
  *  (the rate limiter has its own mutex)
  *
- * Order: identity_lock, lock, peer->lock, cookies.lock.  The hash tables
- * (urcu's lock-free cds_lfht, resized automatically) take no lock of ours;
- * both are keyed by a hash the network cannot predict: SipHash-2-4 of the
- * public key under a random per-device key, and our random indices.
+ * Order: identity_lock, lock, peer->lock, cookies.lock or index_lock.
+ * The key table (urcu's lock-free cds_lfht) takes no lock of ours; the
+ * index table (open addressing, peerlookup.c) is read in one cache line
+ * per packet.  Both are keyed by what the network cannot predict:
+ * SipHash-2-4 of the public key under a random per-device key, and our
+ * random indices.
  *
  * Consuming a handshake message: verify into locals (every DH and AEAD,
  * with identity_lock shared only), build the answer on locals too, then
  * take the peer's lock once to re-check what may have changed meanwhile
  * (replay, flood, handshake state) and commit.
  */
+struct idx_table;
+
 struct wg_device {
 	pthread_rwlock_t	 identity_lock;
 	pthread_mutex_t		 lock;		/* peer list changes */
@@ -204,7 +213,8 @@ struct wg_device {
 	size_t			 npeers;	/* under lock */
 	uint8_t			 hash_key[crypto_shorthash_KEYBYTES];
 	struct cds_lfht		*by_pub;	/* pub -> peer */
-	struct cds_lfht		*by_index;	/* index -> struct idx_entry */
+	pthread_mutex_t		 index_lock;	/* index table writers */
+	struct idx_table	*by_index;	/* RCU: index -> idx_entry */
 };
 
 /* --- device.c --- */
@@ -282,7 +292,7 @@ void	wg_timers_session_started(struct wg_peer *, uint64_t now);
 int	wg_lookup_tables_new(struct wg_device *)
 	    __attribute__((warn_unused_result));
 void	wg_lookup_tables_free(struct wg_device *);
-/* Grows both tables to n buckets; no lock held, outside a read section. */
+/* Grows both tables for n peers; no lock held, outside a read section. */
 void	wg_lookup_tables_grow(struct wg_device *, size_t n);
 /* Inside a read-side section. */
 struct wg_peer *wg_pubkey_lookup(struct wg_device *, const uint8_t pub[32]);
@@ -291,6 +301,13 @@ void	wg_pubkey_insert(struct wg_device *, struct wg_peer *);
 void	wg_pubkey_remove(struct wg_device *, struct wg_peer *);
 /* Inside a read-side section. */
 struct idx_entry *wg_index_lookup(struct wg_device *, uint32_t);
+/* Starts loading the table slot of idx; inside a read-side section. */
+void	wg_index_prefetch(struct wg_device *, uint32_t);
+/*
+ * The keypair's entry the slots name for idx, read from the slots alone
+ * (it may be stale: only to prefetch it); inside a read-side section.
+ */
+struct idx_entry *wg_index_peek_keypair(struct wg_device *, uint32_t);
 /*
  * The peer whose handshake uses our index idx (check its state after);
  * inside a read-side section.
@@ -298,11 +315,17 @@ struct idx_entry *wg_index_lookup(struct wg_device *, uint32_t);
 struct wg_peer *wg_index_lookup_handshake(struct wg_device *, uint32_t);
 /* Publishes e under a fresh random index; inside a read-side section. */
 void	wg_index_insert(struct wg_device *, struct idx_entry *);
-/* Takes e out of the table (its owner frees it after a grace period). */
+/*
+ * Takes e out of the table (its owner frees it after a grace period); a
+ * no-op if it is not there.
+ */
 void	wg_index_unlink(struct wg_device *, struct idx_entry *);
 /* Takes e out of the table and frees it after a grace period. */
 void	wg_index_drop(struct wg_device *, struct idx_entry *);
-/* Puts new in place of old under the same index (or adds it). */
+/*
+ * Puts new in place of old under the same index, or adds it when old is
+ * not there (unless another entry has new's index: then new is left out).
+ */
 void	wg_index_replace(struct wg_device *, struct idx_entry *old,
 	    struct idx_entry *new);
 
