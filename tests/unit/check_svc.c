@@ -541,22 +541,29 @@ START_TEST(sockets_fmt)
 	i[2].ifa_next = &i[3];
 	i[3].ifa_addr = (struct sockaddr *)&a6;
 	i[3].ifa_flags = IFF_UP;
-	ck_assert_int_eq(svc_sockets_fmt(i, true, true, 52625, out,
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, true, 52625, out,
 	    sizeof(out)), 0);
 	ck_assert_str_eq(out, "4=10.0.0.2:52625, 6=[fd00::2]:52625");
-	ck_assert_int_eq(svc_sockets_fmt(i, true, false, 52625, out,
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, false, 52625, out,
 	    sizeof(out)), 0);
 	ck_assert_str_eq(out, "4=10.0.0.2:52625");
 	/* loopback only when it is all there is */
 	i[1].ifa_flags = 0;
-	ck_assert_int_eq(svc_sockets_fmt(i, true, false, 1, out,
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, false, 1, out,
 	    sizeof(out)), 0);
 	ck_assert_str_eq(out, "4=127.0.0.1:1");
-	ck_assert_int_eq(svc_sockets_fmt(NULL, true, true, 1, out,
+	ck_assert_int_eq(svc_sockets_fmt(NULL, NULL, true, true, 1, out,
 	    sizeof(out)), 0);
 	ck_assert_str_eq(out, "");
 	i[1].ifa_flags = IFF_UP;
-	ck_assert_int_eq(svc_sockets_fmt(i, true, true, 52625, out, 20),
+	/* the tunnel's own addresses are no host candidates */
+	i[0].ifa_name = "lo";
+	i[1].ifa_name = "eth0";
+	i[2].ifa_name = i[3].ifa_name = "tun-firezone";
+	ck_assert_int_eq(svc_sockets_fmt(i, "tun-firezone", true, true, 52625,
+	    out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "4=10.0.0.2:52625");
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, true, 52625, out, 20),
 	    -ENOSPC);
 	ck_assert_uint_lt(strlen(out), 20);
 }

@@ -900,6 +900,31 @@ dp_wanted_take(struct dp *dp, int *family, uint8_t addr[16])
 	return dp_wanted_pop(&dp->wanted, family, addr);
 }
 
+/* A held packet whose destination a peer now covers: staged for it. */
+static bool
+wanted_take(void *arg, int family, const uint8_t *dst, const uint8_t *pkt,
+    size_t len)
+{
+	struct dp *dp = arg;
+	struct wg_peer *p = allowedips_lookup(dp->aip, family, dst);
+
+	if (p == NULL)
+		return false;
+	tx_stage(dp, p, pkt, len);
+	return true;
+}
+
+size_t
+dp_wanted_release_all(struct dp *dp)
+{
+	size_t n;
+
+	wg_read_lock();
+	n = dp_wanted_release(&dp->wanted, wanted_take, dp);
+	wg_read_unlock();
+	return n;
+}
+
 /*
  * The path fz-controld chose for p: direct to remote (channel 0), or
  * through relay on channel; the old channel binding goes, the new one is

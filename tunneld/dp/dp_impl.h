@@ -122,8 +122,9 @@ void	tx_stage(struct dp *, struct wg_peer *, const uint8_t *, size_t);
 void	tx_stage_drop(struct dp *, struct wg_peer *);
 void	dp_peer_free(void *);		/* the wg_peer's destructor */
 
-/* tx.c: a TUN packet with no peer: CONN_WANTED, rate-limited */
-void	tx_no_route(struct dp *, int family, const uint8_t *dst);
+/* tx.c: a TUN packet with no peer: CONN_WANTED, rate-limited; held */
+void	tx_no_route(struct dp *, int family, const uint8_t *dst,
+	    const uint8_t *pkt, size_t len);
 void	tx_channel_header(uint8_t *, uint16_t chan, size_t len);
 
 /* tx.c: sending, each worker (and the timer thread) with its own groups */

@@ -119,12 +119,14 @@ dp_peer_free(void *arg)
 /* --- destinations without a peer --- */
 
 void
-tx_no_route(struct dp *dp, int family, const uint8_t *dst)
+tx_no_route(struct dp *dp, int family, const uint8_t *dst,
+    const uint8_t *pkt, size_t len)
 {
 	uint64_t one = 1;
 
 	if (!atomic_load_explicit(&dp->wanted_on, memory_order_acquire) ||
-	    !dp_wanted_hit(&dp->wanted, family, dst, time_mono_ns()))
+	    !dp_wanted_hit(&dp->wanted, family, dst, time_mono_ns(), pkt,
+	    len))
 		return;
 	if (write(dp->wantedfd, &one, sizeof(one)) < 0) {
 		/* the counter saturating is harmless */
@@ -371,8 +373,18 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 	dst = ver == 4 ? pkt + 16 : pkt + 24;
 	p = allowedips_lookup(dp->aip, ver == 4 ? AF_INET : AF_INET6, dst);
 	if (p == NULL) {
+		const uint8_t *held = NULL;
+
 		count(dp, DP_DROP_NO_ROUTE, 1);
-		tx_no_route(dp, ver == 4 ? AF_INET : AF_INET6, dst);
+		/* Held (not a super-packet) until a peer covers dst. */
+		if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+			len = off_ip_len(pkt, len) != 0 ?
+			    off_ip_len(pkt, len) : len;
+			if (off_csum_complete(&vh, pkt, len) == 0)
+				held = pkt;
+		}
+		tx_no_route(dp, ver == 4 ? AF_INET : AF_INET6, dst, held,
+		    len);
 		return;
 	}
 	if (!wg_peer_path(p, &path.to, &path.chan)) {

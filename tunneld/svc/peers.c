@@ -118,11 +118,12 @@ bad:
  * "4=10.0.0.2:52625, 6=[fd00::2]:52625": each of the sockets that exists
  * (have4, have6) at every address of its family on the host, loopback
  * only when nothing else is; link-local IPv6 left out (no scope on the
- * wire).  ifa may be NULL (none).  -ENOSPC when it does not all fit.
+ * wire), and the tunnel's own addresses (interface skip, may be NULL).
+ * ifa may be NULL (none).  -ENOSPC when it does not all fit.
  */
 int
-svc_sockets_fmt(const struct ifaddrs *ifa, bool have4, bool have6,
-    uint16_t port, char *out, size_t cap)
+svc_sockets_fmt(const struct ifaddrs *ifa, const char *skip, bool have4,
+    bool have6, uint16_t port, char *out, size_t cap)
 {
 	const struct ifaddrs *i;
 	size_t len = 0;
@@ -138,7 +139,9 @@ svc_sockets_fmt(const struct ifaddrs *ifa, bool have4, bool have6,
 			int fam;
 			bool lo;
 
-			if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP))
+			if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
+			    (skip != NULL && i->ifa_name != NULL &&
+			    strcmp(i->ifa_name, skip) == 0))
 				continue;
 			fam = i->ifa_addr->sa_family;
 			if ((fam != AF_INET || !have4) &&

@@ -298,6 +298,12 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		}
 		added = true;
 	}
+	/* The key material first: no handshake may start without it. */
+	{
+		static const uint8_t none[WG_KEY_LEN];
+
+		wg_peer_set_psk(p, sp->has_psk ? sp->psk : none);
+	}
 	if ((rc = dp_peer_set_path(s->dp, p, &sp->to, sp->channel)) != 0) {
 		if (added)
 			dp_peer_remove(s->dp, p);
@@ -307,11 +313,6 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		}
 		log_warnc(-rc, "peer %s: path", m->u.peer_set.peer_id);
 		goto out;
-	}
-	{
-		static const uint8_t none[WG_KEY_LEN];
-
-		wg_peer_set_psk(p, sp->has_psk ? sp->psk : none);
 	}
 	dp_peer_clear_allowed(s->dp, p);
 	for (i = 0; i < sp->nallowed; i++)
@@ -333,6 +334,10 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		    added ? "added" : "updated", to, sp->nallowed);
 	if (sp->initiate)
 		wg_peer_want_handshake(p);
+	/* What waited for a connection to this peer goes out with it. */
+	if ((i = dp_wanted_release_all(s->dp)) > 0)
+		log_debug("peer %s: %zu held packet(s) released",
+		    m->u.peer_set.peer_id, i);
 	goto out;
 violation:
 	controld_violation(s, "control", why);
@@ -398,7 +403,8 @@ supervise_local_sockets(struct svc *s, bool force)
 		log_warn("getifaddrs");
 		return;
 	}
-	rc = svc_sockets_fmt(ifa, dp_has_sock(s->dp, DP_SOCK_UDP4),
+	rc = svc_sockets_fmt(ifa, s->tun != NULL ? s->tun->name : NULL,
+	    dp_has_sock(s->dp, DP_SOCK_UDP4),
 	    dp_has_sock(s->dp, DP_SOCK_UDP6), dp_port(s->dp), list,
 	    sizeof(list));
 	freeifaddrs(ifa);
@@ -591,9 +597,9 @@ stun_up_stop(void)
 }
 
 /*
- * CONN_WANTED: destinations of TUN packets that no peer covers, from the
- * data plane's rate-limited queue (rx.h, dp_wanted), to fz-controld while
- * signed in; otherwise dropped.
+ * CONN_WANTED (client mode): destinations of TUN packets that no peer
+ * covers, from the data plane's rate-limited queue (rx.h, dp_wanted), to
+ * fz-controld while signed in; otherwise dropped.
  */
 static struct event	*wanted_ev, *sockets_ev;
 
@@ -648,11 +654,14 @@ wanted_start(struct svc *s)
 	struct timeval tv = { 5, 0 };
 	int fd, rc;
 
-	if ((rc = dp_wanted_enable(s->dp, &fd)) != 0)
-		return rc;
-	if ((wanted_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
-	    wanted_cb, s)) == NULL || event_add(wanted_ev, NULL) != 0)
-		return -ENOMEM;
+	/* A gateway never asks for connections: clients come to it. */
+	if (!s->st.gateway) {
+		if ((rc = dp_wanted_enable(s->dp, &fd)) != 0)
+			return rc;
+		if ((wanted_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
+		    wanted_cb, s)) == NULL || event_add(wanted_ev, NULL) != 0)
+			return -ENOMEM;
+	}
 	if ((sockets_ev = event_new(s->base, -1, EV_PERSIST, sockets_cb,
 	    s)) == NULL || event_add(sockets_ev, &tv) != 0)
 		return -ENOMEM;

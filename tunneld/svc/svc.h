@@ -181,8 +181,9 @@ int	svc_peer_parse(const struct ipc_peer_set *, struct svc_peer_spec *)
 	    __attribute__((warn_unused_result));
 struct ifaddrs;
 /* LOCAL_SOCKETS' text for the sockets on port at the host's addresses. */
-int	svc_sockets_fmt(const struct ifaddrs *, bool have4, bool have6,
-	    uint16_t port, char *, size_t) __attribute__((warn_unused_result));
+int	svc_sockets_fmt(const struct ifaddrs *, const char *skip_ifname,
+	    bool have4, bool have6, uint16_t port, char *, size_t)
+	    __attribute__((warn_unused_result));
 
 /* policy.c: pure */
 const char *svc_state_name(enum svc_state);
