@@ -54,6 +54,9 @@ struct fake {
 	unsigned		 nrelay_msgs;
 	uint32_t		 relays;
 	char			 relay_ids[256];
+	/* what the connection manager's sinks saw */
+	unsigned		 nmsgs, init_res;	/* init's resources, intact */
+	size_t			 relay_list;
 };
 
 static struct fake F;
@@ -259,8 +262,32 @@ k_relays(void *arg, uint32_t count, const char *ids)
 	snprintf(F.relay_ids, sizeof(F.relay_ids), "%s", ids);
 }
 
+static void
+k_relay_list(void *arg, const struct portal_relay *r, size_t n)
+{
+	(void)arg;
+	(void)r;
+	F.relay_list = n;
+}
+
+static void
+k_msg(void *arg, const struct portal_msg *m)
+{
+	size_t i;
+
+	(void)arg;
+	F.nmsgs++;
+	if (m->type != PM_CLIENT_INIT)
+		return;
+	F.init_res = 0;
+	for (i = 0; i < m->u.client_init.n_resources; i++)
+		F.init_res += m->u.client_init.resources[i].id[0] != '\0' &&
+		    m->u.client_init.resources[i].address[0] != '\0';
+}
+
 static const struct cportal_sink sink = {
-	k_status, k_error, k_interface, k_resources, k_relays, NULL, NULL,
+	k_status, k_error, k_interface, k_resources, k_relays, k_relay_list,
+	k_msg,
 };
 
 /* --- running the loop until something happened ---------------------------- */
@@ -398,6 +425,11 @@ START_TEST(test_client_session)
 	ck_assert_str_eq(F.res_names, "net;corp;");
 	ck_assert_str_eq(F.res_sites, "hq;hq, branch;");
 	ck_assert_uint_eq(F.no_relays, 0);	/* init had a relay */
+	/* the connection manager saw init with its resources intact (the
+	 * session takes them out of the message after) and the relay */
+	ck_assert_uint_ge(F.nmsgs, 1);
+	ck_assert_uint_eq(F.init_res, 2);
+	ck_assert_uint_eq(F.relay_list, 1);
 	ck_assert_uint_eq(F.nrelay_msgs, 1);
 	ck_assert_uint_eq(F.relays, 1);
 	ck_assert_str_eq(F.relay_ids, "0a133356-7a9e-4b9a-b413-0d95a5720fd8");
