@@ -122,3 +122,23 @@ dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
 # Service mode and privilege separation (root; network namespaces).
 TESTS += tests/netns/service.sh
 dist_noinst_SCRIPTS += tests/netns/service.sh
+
+# Policy routing (§4.2) and DNS control (§6.3); not yet called by the service.
+fz_tunneld_SOURCES += tunneld/net/routes.c tunneld/net/routes.h
+
+check_PROGRAMS += tests/unit/check_routes
+UNIT_TESTS += tests/unit/check_routes
+TESTS += tests/unit/check_routes
+tests_unit_check_routes_SOURCES = tests/unit/check_routes.c \
+	tunneld/net/routes.c tunneld/net/routes.h
+tests_unit_check_routes_CFLAGS = $(CHECK_CFLAGS_ALL) $(NL_CFLAGS) $(TUNNELD_INC)
+tests_unit_check_routes_LDADD = libfzcommon.a $(NL_LIBS) $(CHECK_LIBS)
+
+# Root: tables, rules, routes and the fwmark bypass in a namespace.
+check_PROGRAMS += tests/netns/routes_drv
+tests_netns_routes_drv_SOURCES = tests/netns/routes_drv.c \
+	tunneld/net/routes.c tunneld/net/routes.h
+tests_netns_routes_drv_CFLAGS = $(AM_CFLAGS) $(NL_CFLAGS) $(TUNNELD_INC)
+tests_netns_routes_drv_LDADD = libfzcommon.a $(NL_LIBS)
+TESTS += tests/netns/routes.sh
+dist_noinst_SCRIPTS += tests/netns/routes.sh
