@@ -170,7 +170,11 @@ START_TEST(test_parse_garbage)
 	parse("nameserver 192.0.2.9 extra words\n", &s);
 	ck_assert_uint_eq(s.n, 1);
 	/* No final newline; NUL bytes split tokens but end nothing. */
-	dnsctl_parse_resolv_conf("x\0y\nnameserver 192.0.2.7", 29, &s);
+	{
+		static const char nul[] = "x\0y\nnameserver 192.0.2.7";
+
+		dnsctl_parse_resolv_conf(nul, sizeof(nul) - 1, &s);
+	}
 	ck_assert_uint_eq(s.n, 1);
 	ck_assert_str_eq(fmt(&s.v[0]), "192.0.2.7");
 }
