@@ -559,8 +559,8 @@ f_revert(sd_bus_message *m, void *ud, sd_bus_error *e)
 	if (sd_bus_message_read(m, "i", &ifi) < 0)
 		return -EINVAL;
 	if (ifi == 99)
-		return sd_bus_error_set(e, "org.freedesktop.resolve1.NoSuchLink",
-		    "Link 99 not known");
+		return sd_bus_error_set(e,
+		    "org.freedesktop.resolve1.NoSuchLink", "Link 99 not known");
 	if (ifi == 98)
 		return sd_bus_error_set(e, SD_BUS_ERROR_ACCESS_DENIED,
 		    "Access denied");

@@ -471,8 +471,9 @@ routes_apply(struct routes *r, const struct route_set *desired)
 	}
 	for (i = 0; i < add.n; i++) {
 		rc = route_op(r, &add.v[i], true);
+		/* Someone's identical route in our table: ours now. */
 		if (rc == -EEXIST)
-			rc = 0;		/* someone's identical route: ours now */
+			rc = 0;
 		if (rc == 0)
 			rc = route_set_add(&r->installed, add.v[i].table,
 			    add.v[i].ifindex, add.v[i].metric, &add.v[i].dst);
