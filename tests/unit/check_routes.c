@@ -7,6 +7,8 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check_util.h"
 #include "routes.h"
@@ -172,6 +174,28 @@ START_TEST(test_set_add_bad)
 }
 END_TEST
 
+START_TEST(test_mark_socket)
+{
+	unsigned mark = 0;
+	socklen_t len = sizeof(mark);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	ck_assert_int_ge(fd, 0);
+	rc = routes_mark_socket(fd);
+	if (geteuid() != 0) {
+		/* Without CAP_NET_ADMIN the kernel refuses, and we say so. */
+		ck_assert_int_eq(rc, -EPERM);
+	} else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_MARK, &mark,
+		    &len), 0);
+		ck_assert_uint_eq(mark, 0xfd002021u);
+	}
+	close(fd);
+	ck_assert_int_eq(routes_mark_socket(-1), -EBADF);
+}
+END_TEST
+
 static Suite *
 routes_suite(void)
 {
@@ -184,6 +208,7 @@ routes_suite(void)
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_diff_ifindex_change);
 	tcase_add_test(tc, test_set_add_bad);
+	tcase_add_test(tc, test_mark_socket);
 	suite_add_tcase(s, tc);
 	return s;
 }
