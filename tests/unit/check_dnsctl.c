@@ -731,8 +731,13 @@ START_TEST(test_rd_set_revert)
 	    "SetLinkLLMNR 7 yes\n"
 	    "FlushCaches\n");
 	ck_assert_int_eq(unlink(calls), 0);
+	/* The TUN came back under another index: the old link reverted. */
+	ck_assert_int_eq(dnsctl_set(d, 8, &s, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(get(calls), "RevertLink 7\nFlushCaches\n"
+	    "SetLinkDNS 8 2:100.100.111.1\n"));
+	ck_assert_int_eq(unlink(calls), 0);
 	ck_assert_int_eq(dnsctl_revert(d), 0);
-	ck_assert_str_eq(get(calls), "RevertLink 7\nFlushCaches\n");
+	ck_assert_str_eq(get(calls), "RevertLink 8\nFlushCaches\n");
 	ck_assert_int_eq(unlink(calls), 0);
 	dnsctl_free(d);		/* nothing left to revert */
 	ck_assert_str_eq(get(calls), "<missing>");

@@ -175,6 +175,8 @@ call_simple(struct dnsctl *d, const char *method, const char *sig, ...)
 	return send_call(d, method, m);
 }
 
+static int	rd_revert(struct dnsctl *);
+
 static int
 rd_set(struct dnsctl *d, int ifindex, const struct dnsctl_servers *s,
     const char *search)
@@ -183,6 +185,9 @@ rd_set(struct dnsctl *d, int ifindex, const struct dnsctl_servers *s,
 
 	if ((rc = connect_bus(d)) != 0)
 		return rc;
+	/* A new TUN (re-created, new index): give the old link back. */
+	if (d->active && d->ifindex != ifindex && rd_revert(d) != 0)
+		log_info("old link %d not reverted: %s", d->ifindex, d->err);
 	if ((rc = set_dns(d, ifindex, s)) != 0 ||
 	    (rc = set_domains(d, ifindex, search)) != 0 ||
 	    (rc = call_simple(d, "SetLinkDefaultRoute", "ib", ifindex, 1)) !=
