@@ -138,3 +138,50 @@ dist_noinst_SCRIPTS += tests/netns/service.sh
 # Peers and paths from a fake fz-controld: direct, relayed, CONN_WANTED.
 TESTS += tests/netns/paths.sh
 dist_noinst_SCRIPTS += tests/netns/paths.sh tests/netns/fake_controld.py
+
+# Policy routing (§4.2) and DNS control (§6.3); not yet called by the service.
+fz_tunneld_SOURCES += tunneld/net/routes.c tunneld/net/routes.h
+
+check_PROGRAMS += tests/unit/check_routes
+UNIT_TESTS += tests/unit/check_routes
+TESTS += tests/unit/check_routes
+tests_unit_check_routes_SOURCES = tests/unit/check_routes.c \
+	tunneld/net/routes.c tunneld/net/routes.h
+tests_unit_check_routes_CFLAGS = $(CHECK_CFLAGS_ALL) $(NL_CFLAGS) $(TUNNELD_INC)
+tests_unit_check_routes_LDADD = libfzcommon.a $(NL_LIBS) $(CHECK_LIBS)
+
+# Root: tables, rules, routes and the fwmark bypass in a namespace.
+check_PROGRAMS += tests/netns/routes_drv
+tests_netns_routes_drv_SOURCES = tests/netns/routes_drv.c \
+	tunneld/net/routes.c tunneld/net/routes.h
+tests_netns_routes_drv_CFLAGS = $(AM_CFLAGS) $(NL_CFLAGS) $(TUNNELD_INC)
+tests_netns_routes_drv_LDADD = libfzcommon.a $(NL_LIBS)
+TESTS += tests/netns/routes.sh
+dist_noinst_SCRIPTS += tests/netns/routes.sh
+fz_tunneld_SOURCES += tunneld/net/dnsctl.c tunneld/net/dnsctl.h \
+	tunneld/net/dnsctl_impl.h tunneld/net/dnsctl_resolvconf.c \
+	tunneld/net/dnsctl_resolved.c
+
+# Needs dbus-daemon for the systemd-resolved cases (a fake resolve1).
+check_PROGRAMS += tests/unit/check_dnsctl
+UNIT_TESTS += tests/unit/check_dnsctl
+TESTS += tests/unit/check_dnsctl
+tests_unit_check_dnsctl_SOURCES = tests/unit/check_dnsctl.c \
+	tunneld/net/dnsctl.c tunneld/net/dnsctl.h tunneld/net/dnsctl_impl.h \
+	tunneld/net/dnsctl_resolvconf.c tunneld/net/dnsctl_resolved.c
+tests_unit_check_dnsctl_CFLAGS = $(CHECK_CFLAGS_ALL) $(SYSTEMD_CFLAGS) \
+	$(TUNNELD_INC)
+tests_unit_check_dnsctl_LDADD = libfzcommon.a $(SYSTEMD_LIBS) $(CHECK_LIBS)
+
+# resolv.conf bytes (a file others may write).
+fuzz_targets += tests/fuzz/fuzz_resolvconf
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_resolvconf
+endif
+tests_fuzz_fuzz_resolvconf_SOURCES = tests/fuzz/fuzz_resolvconf.c \
+	tunneld/net/dnsctl.c tunneld/net/dnsctl_resolvconf.c \
+	tunneld/net/dnsctl_resolved.c
+tests_fuzz_fuzz_resolvconf_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) \
+	$(TUNNELD_INC)
+tests_fuzz_fuzz_resolvconf_LDADD = libfzcommon.a $(SYSTEMD_LIBS)
+tests_fuzz_fuzz_resolvconf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
