@@ -20,6 +20,7 @@ struct metrics {
 	struct event_base	*base;
 	struct evhttp		*http;
 	struct evhttp_bound_socket *sock;
+	struct event		*stop_ev;	/* activated by metrics_stop */
 	struct relay		*r;
 	struct metrics_gauges	*g;
 	pthread_t		 thr;
@@ -224,6 +225,22 @@ run(void *arg)
 	return NULL;
 }
 
+/*
+ * metrics_stop's way into the loop: an activated event stays pending until
+ * the loop runs it, whereas an event_base_loopbreak() that lands before the
+ * thread enters event_base_dispatch() is cleared by it, and the join would
+ * wait for ever (seen when fz-relayd exits right after starting).
+ */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics *m = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(m->base);
+}
+
 int
 metrics_start(const union fz_sockaddr *sa, struct relay *r,
     struct metrics_gauges *g, struct metrics **out)
@@ -238,6 +255,7 @@ metrics_start(const union fz_sockaddr *sa, struct relay *r,
 	m->r = r;
 	m->g = g;
 	if ((m->base = event_base_new()) == NULL ||
+	    (m->stop_ev = event_new(m->base, -1, 0, stop_cb, m)) == NULL ||
 	    (m->http = evhttp_new(m->base)) == NULL)
 		goto fail;
 	if (addr_fmt(&sa->sa, false, host, sizeof(host)) != 0)
@@ -261,6 +279,8 @@ metrics_start(const union fz_sockaddr *sa, struct relay *r,
 fail:
 	if (m->http != NULL)
 		evhttp_free(m->http);
+	if (m->stop_ev != NULL)
+		event_free(m->stop_ev);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	free(m);
@@ -284,10 +304,11 @@ metrics_stop(struct metrics *m)
 	if (m == NULL)
 		return;
 	if (m->running) {
-		event_base_loopbreak(m->base);
+		event_active(m->stop_ev, 0, 0);
 		pthread_join(m->thr, NULL);
 	}
 	evhttp_free(m->http);
+	event_free(m->stop_ev);
 	event_base_free(m->base);
 	free(m);
 }

@@ -161,6 +161,26 @@ START_TEST(test_metrics_portal_state)
 }
 END_TEST
 
+/*
+ * Stopped right after it started: metrics_stop must not depend on the
+ * thread having entered its loop (an event_base_loopbreak() issued before
+ * event_base_dispatch() is forgotten by it, and the join never returned).
+ */
+START_TEST(test_stop_right_after_start)
+{
+	union fz_sockaddr at;
+	struct metrics *m;
+	int i;
+
+	ck_assert_int_eq(addr_parse("127.0.0.1:0", ADDR_PORT_REQUIRED, &at), 0);
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_eq(metrics_start(&at, R, &G, &m), 0);
+		ck_assert_int_eq(metrics_run(m), 0);
+		metrics_stop(m);
+	}
+}
+END_TEST
+
 static Suite *
 relay_metrics_suite(void)
 {
@@ -170,6 +190,7 @@ relay_metrics_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_readyz_follows_portal);
 	tcase_add_test(tc, test_metrics_portal_state);
+	tcase_add_test(tc, test_stop_right_after_start);
 	suite_add_tcase(s, tc);
 	return s;
 }
