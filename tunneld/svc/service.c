@@ -298,6 +298,7 @@ svc_init(struct svc *s, const struct tunneld_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->listen_fd = -1;
+	gwnat_init(&s->gw);
 	s->controld_fd = -1;
 	s->logfd = -1;
 	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
@@ -353,6 +354,9 @@ svc_bring_up(struct svc *s)
 		return rc;
 	if ((rc = open_dataplane(s)) != 0)
 		return rc;
+	if (s->st.gateway &&
+	    (rc = gwnat_start(&s->gw, s->tun->name, !s->o->no_masquerade)) != 0)
+		return rc;
 	if ((rc = drop_privileges()) != 0) {
 		log_errorc(-rc, "dropping privileges");
 		return rc;
@@ -392,6 +396,7 @@ svc_teardown(struct svc *s)
 	frontend_stop(s);
 	if (s->dp != NULL)
 		dp_free(s->dp);
+	gwnat_stop(&s->gw);
 	if (s->nl != NULL)
 		nl_free(s->nl);
 	wg_device_free(s->dev);

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "gwnat.h"
 #include "ipc.h"
 #include "log.h"
 #include "settings.h"
@@ -154,6 +155,7 @@ struct svc {
 	struct wg_device	*dev;
 	struct dp		*dp;
 	struct nlconf		*nl;
+	struct gwnat		 gw;	/* gateway: forwarding, masquerade */
 
 	int			 status;	/* service_run's exit status */
 };
