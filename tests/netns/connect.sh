@@ -4,12 +4,15 @@
 # A Client reaches a CIDR resource behind a Gateway through the tunnel
 # (root; network namespaces): fz-portald and a router in P, fz-relayd in R,
 # the client in C, the gateway in G, the resource host H behind G
-# (10.50.0.0/24).  The gateway forwards into H with IP forwarding and a
-# masquerade set up here (issue 14 makes that fz-tunneld's job).
+# (10.50.0.0/24).  fz-tunneld --mode gateway turns on IP forwarding and
+# masquerades the tunnel addresses into H (table inet fz-gateway); a stale
+# table from an earlier run is replaced, and stopping the gateway deletes
+# the table and puts the sysctls back.
 #  - direct: ping and TCP (HTTP) from C to H work, and fz-controld logged
 #    the path as direct to the gateway
 #  - relayed: with UDP between C and G dropped in P (nftables), a fresh
 #    client connects again and ping and TCP work, the path via the relay
+#  - stop: the gateway's table is gone, forwarding back to what it was
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
@@ -42,13 +45,15 @@ ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 for n in "$C:10.99.1.1" "$G:10.99.2.1" "$R:10.99.4.1" "$H:10.50.0.1"; do
 	ip -n "${n%%:*}" route add default via "${n#*:}"
 done
-# The gateway forwards and masquerades the tunnel addresses into H.
-ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=1
+# Forwarding off in G, and a stale fz-gateway table (a killed run's) with
+# a rule that must not survive fz-tunneld's start.
+ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=0
+ip netns exec "$G" sysctl -qw net.ipv6.conf.all.forwarding=0
 ip netns exec "$G" nft -f - <<'EOF' || ns_fail "nft in G"
-table ip fztest {
-	chain post {
-		type nat hook postrouting priority 100;
-		ip saddr 100.64.0.0/11 oifname != "tun-firezone" masquerade
+table inet fz-gateway {
+	chain stale {
+		type filter hook forward priority 0;
+		counter drop comment "stale"
 	}
 }
 EOF
@@ -123,6 +128,15 @@ fail() { dump; ns_fail "$*"; }
 ns_wait_for state_is gateway online || fail "the gateway is not online"
 ns_wait_for state_is client online || fail "the client is not online"
 ns_log "ok: client and gateway online"
+gsys() { ip netns exec "$G" sysctl -n "$1"; }
+[ "$(gsys net.ipv4.ip_forward)" = 1 ] && [ "$(gsys net.ipv6.conf.all.forwarding)" = 1 ] ||
+	fail "the gateway did not turn on IP forwarding"
+gtable=$(ip netns exec "$G" nft list table inet fz-gateway 2>&1)
+echo "$gtable" | grep -q 'ip saddr 100.64.0.0/11 oifname != "tun-firezone" masquerade' &&
+	echo "$gtable" | grep -q 'ip6 saddr fd00:2021:1111::/107 oifname != "tun-firezone" masquerade' ||
+	{ echo "$gtable"; fail "no masquerade in table inet fz-gateway"; }
+! echo "$gtable" | grep -q stale || { echo "$gtable"; fail "the stale table survived"; }
+ns_log "ok: gateway: forwarding on, table inet fz-gateway replaced"
 # Routes fz-tunneld does not install yet (issue 14): the resource into the
 # client's tunnel, the clients' addresses into the gateway's.
 routes() {
@@ -168,4 +182,15 @@ grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/gate
 	fail "the gateway's path is not through the relay"
 http_ok || fail "no HTTP through the tunnel (relayed)"
 ns_log "ok: relayed: ping and HTTP with UDP between client and gateway dropped"
+
+# --- stop: the gateway undoes what it set up ------------------------------
+kill "$gateway_PID"
+ns_wait_for sh -c "! kill -0 $gateway_PID" || fail "the gateway does not stop"
+if ip netns exec "$G" nft list table inet fz-gateway >/dev/null 2>&1; then
+	fail "table inet fz-gateway left behind"
+fi
+[ "$(gsys net.ipv4.ip_forward)" = 0 ] && [ "$(gsys net.ipv6.conf.all.forwarding)" = 0 ] ||
+	fail "IP forwarding not restored on stop"
+grep -q 'table inet fz-gateway deleted' "$T/gateway.log" || fail "no deletion logged"
+ns_log "ok: stop: table inet fz-gateway deleted, forwarding restored"
 exit 0
