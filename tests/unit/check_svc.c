@@ -102,6 +102,80 @@ START_TEST(gwnat_deltable_layout)
 }
 END_TEST
 
+/* --- CONNECTIONS merged with the data plane's counters ------------------ */
+
+static void
+fake_bytes(void *arg, const uint8_t key[WG_KEY_LEN], uint64_t *rx,
+    uint64_t *tx)
+{
+	(*(int *)arg)++;
+	*rx = key[0] == 0x1c ? 1000 : 0;	/* "HIgo..." decodes to 1c 88 */
+	*tx = key[0] == 0x1c ? 2000 : 0;
+}
+
+#define K1 "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+#define K2 "kgNlY5Gjs6fQ4H5m/OtRBO4cWkmbmY1mCdQJCFvtZo8="
+
+START_TEST(connections_merge_good)
+{
+	char out[1024];
+	int calls = 0;
+
+	ck_assert_int_eq(svc_connections_merge("", fake_bytes, &calls, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(svc_connections_merge(
+	    "gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1700000000; "
+	    "gw-2 " K2 " relayed [2001:db8::1]:3478 16385 0 1700000001",
+	    fake_bytes, &calls, out, sizeof(out)), 0);
+	ck_assert_int_eq(calls, 2);
+	/* no keys out; the counters in */
+	ck_assert_str_eq(out,
+	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 1000 2000; "
+	    "gw-2 relayed [2001:db8::1]:3478 16385 0 1700000001 0 0");
+	/* too small: whole entries only */
+	ck_assert_int_eq(svc_connections_merge(
+	    "gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1700000000; "
+	    "gw-2 " K2 " relayed [2001:db8::1]:3478 16385 0 1700000001",
+	    fake_bytes, &calls, out, 70), -ENOSPC);
+	ck_assert_str_eq(out,
+	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 1000 2000");
+}
+END_TEST
+
+START_TEST(connections_merge_bad)
+{
+	static const char *const bad[] = {
+		"gw-1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1234",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1 extra",
+		"gw-1 notakey direct 10.99.2.2:51820 0 1234 1",
+		"gw-1 " K1 " sideways 10.99.2.2:51820 0 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 16385 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 0 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 20480 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2 0 1234 1",
+		"gw-1 " K1 " direct 0.0.0.0:1 0 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 -1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1x 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 99999999999 1",
+		"gw-1  " K1 " direct 10.99.2.2:51820 0 1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1 1; ",
+		"; gw-1 " K1 " direct 10.99.2.2:51820 0 1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1 1;gw-2",
+	};
+	char out[1024];
+	int calls = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(svc_connections_merge(bad[i], fake_bytes, &calls,
+		    out, sizeof(out)) == -EINVAL, "%s", bad[i]);
+		ck_assert_str_eq(out, "");
+	}
+}
+END_TEST
+
 /* --- the tunnel state at the wire boundary ------------------------------ */
 
 START_TEST(state_names_are_the_wire_strings)
@@ -685,6 +759,11 @@ svc_suite(void)
 	tcase_add_test(tc, peer_parse_bad);
 	tcase_add_test(tc, peer_parse_many_allowed);
 	tcase_add_test(tc, sockets_fmt);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("connections");
+	tcase_add_test(tc, connections_merge_good);
+	tcase_add_test(tc, connections_merge_bad);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("gwnat");

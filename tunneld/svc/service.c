@@ -168,6 +168,7 @@ svc_session_clear(struct svc *s)
 	s->local_sockets[0] = '\0';
 	s->relays = 0;
 	s->relay_ids[0] = '\0';
+	s->connections[0] = '\0';
 	if (s->resources != NULL) {
 		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 		ipc_arena_reset(&s->resources->a);
