@@ -12,6 +12,7 @@
 #    the path as direct to the gateway
 #  - relayed: with UDP between C and G dropped in P (nftables), a fresh
 #    client connects again and ping and TCP work, the path via the relay
+#  - fzctl status shows the connection direct, then through the relay
 #  - stop: the gateway's table is gone, forwarding back to what it was
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
@@ -157,6 +158,17 @@ ns_wait_for ping_ok || fail "no ping reply from the resource through the tunnel"
 grep -q 'path direct to 10\.99\.2\.2:' "$T/client1.log" ||
 	fail "the client's path is not direct to the gateway"
 http_ok || fail "no HTTP through the tunnel (direct)"
+# fzctl status: the connection, its path, RTT and bytes (text and JSON)
+conn_direct() { st client | grep -q "^connection: .* direct to 10\.99\.2\.2:[0-9]*, rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B, since "; }
+ns_wait_for conn_direct || fail "fzctl status shows no direct connection"
+"$FZCTL" --socket "$T/client.sock" --json status | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["connections"]
+assert len(c) == 1 and c[0]["path"] == "direct", c
+assert c[0]["remote"].startswith("10.99.2.2:") and c[0]["rx_bytes"] > 0 and c[0]["tx_bytes"] > 0, c
+assert c[0]["since"] > 1600000000, c
+' || fail "fzctl --json status: no direct connection"
+st client | grep "^connection:"
 ns_log "ok: direct: ping and HTTP from the client to 10.50.0.2 through the gateway"
 
 # --- relayed: UDP between C and G dropped in P ----------------------------
@@ -181,6 +193,10 @@ grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/clie
 grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/gateway.log" ||
 	fail "the gateway's path is not through the relay"
 http_ok || fail "no HTTP through the tunnel (relayed)"
+conn_relayed() { st client | grep -q "^connection: .* \(relayed via 10\.99\.4\.2:3478 channel 0x4[0-9a-f]*\|direct to 10\.99\.4\.2:[0-9]*\), rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B"; }
+ns_wait_for conn_relayed || fail "fzctl status shows no connection through the relay"
+st client | grep "^connection:"
+st gateway | grep -q "^connection: " || fail "the gateway's fzctl status shows no connection"
 ns_log "ok: relayed: ping and HTTP with UDP between client and gateway dropped"
 
 # --- stop: the gateway undoes what it set up ------------------------------
