@@ -59,6 +59,10 @@ struct peer {
 	bool			 set;		/* PEER_SET sent */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
+	/* the path last set, for CONNECTIONS (conn_connections_fmt) */
+	char			 path[ADDR_STRLEN];	/* remote or relay */
+	uint16_t		 channel;		/* relayed; else 0 */
+	uint64_t		 since;			/* mono ns */
 };
 
 struct pending {
@@ -609,6 +613,10 @@ peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 		    sizeof(pp.remote)) != 0)
 			return;
 	}
+	snprintf(p->path, sizeof(p->path), "%s", slot >= 0 ? pp.relay :
+	    pp.remote);
+	p->channel = slot >= 0 ? pp.channel : 0;
+	p->since = now;
 	log_info("peer %s: path %s%s%s", p->id, slot >= 0 ? "via relay " :
 	    "direct to ", slot >= 0 ? pp.relay : pp.remote,
 	    p->set ? " (changed)" : "");
@@ -1151,4 +1159,40 @@ conn_peer_state(const struct conn_mgr *m, const char *id,
 			return 0;
 		}
 	return -ENOENT;
+}
+
+int
+conn_connections_fmt(const struct conn_mgr *m, uint64_t now,
+    uint64_t now_real_s, char *buf, size_t len)
+{
+	struct ice_pair_info sel;
+	size_t off = 0;
+	unsigned i;
+	int w;
+
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		const struct peer *p = &m->peers[i];
+		uint64_t age_s, rtt_us = 0;
+
+		if (!p->used || !p->set || p->dead)
+			continue;
+		if (ice_agent_selected(p->agent, &sel) == 0)
+			rtt_us = sel.rtt_ns / 1000;
+		age_s = now > p->since ? (now - p->since) / 1000000000ULL : 0;
+		w = snprintf(buf + off, len - off,
+		    "%s%s %s %s %s %u %llu %llu", off > 0 ? "; " : "", p->id,
+		    p->public_key, p->channel != 0 ? "relayed" : "direct",
+		    p->path, (unsigned)p->channel, (unsigned long long)rtt_us,
+		    (unsigned long long)(now_real_s > age_s ?
+		    now_real_s - age_s : 0));
+		if (w < 0 || (size_t)w >= len - off) {
+			buf[off] = '\0';	/* whole entries only */
+			return -ENOSPC;
+		}
+		off += (size_t)w;
+	}
+	return 0;
 }

@@ -125,6 +125,13 @@ uint64_t conn_deadline(const struct conn_mgr *);
 /* For tests and status. */
 unsigned conn_npeers(const struct conn_mgr *);
 unsigned conn_nrelays(const struct conn_mgr *);
+/*
+ * CONNECTIONS' list (ipc_msg.def): one entry per peer with a path set.
+ * now is the monotonic clock, now_real_s the Unix time; -ENOSPC (the
+ * entries that fit) when len is too small.
+ */
+int	conn_connections_fmt(const struct conn_mgr *, uint64_t now,
+	    uint64_t now_real_s, char *buf, size_t len);
 /* The peer's ICE state; -ENOENT. */
 int	conn_peer_state(const struct conn_mgr *, const char *peer_id,
 	    enum ice_state *) FZ_WUR;

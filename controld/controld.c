@@ -51,6 +51,8 @@ struct controld {
 	struct conn_mgr		*conns;		/* with the session */
 	struct event		*conn_timer;
 	char			 sockets[2049];	/* LOCAL_SOCKETS, last */
+	char			 conns_sent[16385];	/* CONNECTIONS, last */
+	uint64_t		 conns_sent_ns;
 	int			 status;
 };
 
@@ -371,15 +373,46 @@ static const struct conn_ops conn_ops = {
 	.rng = c_rng,
 };
 
+/*
+ * CONNECTIONS to fz-tunneld when the list changed (a path, an RTT), at
+ * most once a second: the connection manager's timer runs at least every
+ * consent interval while any peer exists.
+ */
+static void
+report_connections(struct controld *c, uint64_t now)
+{
+	static char list[16385];
+	struct ipc_msg m;
+	int rc;
+
+	if (c->conns == NULL || now - c->conns_sent_ns < 1000000000ULL)
+		return;
+	(void)conn_connections_fmt(c->conns, now, (uint64_t)time(NULL), list,
+	    sizeof(list));
+	if (strcmp(list, c->conns_sent) == 0)
+		return;
+	ipc_msg_init(&m, IPC_CONNECTIONS);
+	m.u.connections.list = list;
+	if ((rc = ipc_send(c->conn, &m)) != 0) {
+		log_warnc(-rc, "sending CONNECTIONS");
+		return;
+	}
+	memcpy(c->conns_sent, list, sizeof(list));
+	c->conns_sent_ns = now;
+}
+
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct controld *c = arg;
+	uint64_t now = time_mono_ns();
 
 	(void)fd;
 	(void)what;
-	if (c->conns != NULL)
-		conn_tick(c->conns, time_mono_ns());
+	if (c->conns != NULL) {
+		conn_tick(c->conns, now);
+		report_connections(c, now);
+	}
 	conn_arm(c);
 }
 
@@ -408,6 +441,7 @@ conns_stop(struct controld *c)
 {
 	conn_free(c->conns);
 	c->conns = NULL;
+	c->conns_sent[0] = '\0';	/* fz-tunneld forgets them on sign-out */
 	conn_arm(c);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -114,12 +115,91 @@ list_json(const char *list)
 	return a;
 }
 
+/*
+ * One of TUNNEL_STATUS's connections ("peer direct|relayed addr channel
+ * rtt_us since rx tx"); false for anything else.
+ */
+struct conn_entry {
+	char			 peer[65], kind[16], addr[65];
+	unsigned		 channel;
+	unsigned long long	 rtt_us, since, rx, tx;
+};
+
+static bool
+conn_entry_parse(const char *s, size_t n, struct conn_entry *e)
+{
+	char buf[512];
+	int end = -1;
+
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (sscanf(buf, "%64s %15s %64s %u %llu %llu %llu %llu%n", e->peer,
+	    e->kind, e->addr, &e->channel, &e->rtt_us, &e->since, &e->rx,
+	    &e->tx, &end) != 8 || end != (int)n)
+		return false;
+	return strcmp(e->kind, "direct") == 0 || strcmp(e->kind, "relayed") == 0;
+}
+
+/* Calls fn for each entry of the list that parses. */
+static void
+conns_each(const char *list, void (*fn)(const struct conn_entry *, void *),
+    void *arg)
+{
+	const char *p = list, *e;
+	struct conn_entry ce;
+
+	while (*p != '\0') {
+		if ((e = strstr(p, "; ")) == NULL)
+			e = p + strlen(p);
+		if (conn_entry_parse(p, (size_t)(e - p), &ce))
+			fn(&ce, arg);
+		p = *e != '\0' ? e + 2 : e;
+	}
+}
+
+static void
+conn_json(const struct conn_entry *e, void *arg)
+{
+	json_array_append_new((json_t *)arg, json_pack("{s:s, s:s, s:s, s:I, "
+	    "s:I, s:I, s:I, s:I}", "peer", e->peer, "path", e->kind,
+	    strcmp(e->kind, "direct") == 0 ? "remote" : "relay", e->addr,
+	    "channel", (json_int_t)e->channel, "rtt_us", (json_int_t)e->rtt_us,
+	    "since", (json_int_t)e->since, "rx_bytes", (json_int_t)e->rx,
+	    "tx_bytes", (json_int_t)e->tx));
+}
+
+static void
+conn_text(const struct conn_entry *e, void *arg)
+{
+	char since[32] = "?";
+	time_t t = (time_t)e->since;
+	struct tm tm;
+
+	(void)arg;
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (strcmp(e->kind, "direct") == 0)
+		printf("connection:   %s direct to %s", esc(e->peer),
+		    esc(e->addr));
+	else
+		printf("connection:   %s relayed via %s channel 0x%04x",
+		    esc(e->peer), esc(e->addr), e->channel);
+	printf(", rtt %llu.%03llu ms, rx %llu B, tx %llu B, since %s\n",
+	    e->rtt_us / 1000, e->rtt_us % 1000, e->rx, e->tx, since);
+}
+
 static void
 show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 {
 	if (c->json) {
+		json_t *conns = json_array();
+
+		if (conns != NULL)
+			conns_each(t->connections, conn_json, conns);
 		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
-		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o}",
+		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o, s:o}",
 		    "state", t->state, "detail", t->detail, "mode", t->mode,
 		    "signed_in", t->signed_in, "api_url", t->api_url,
 		    "account", t->account, "firezone_id", t->firezone_id,
@@ -129,7 +209,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version,
 		    "ipv4", t->ipv4, "ipv6", t->ipv6,
 		    "relays", (int)t->relays, "relay_ids",
-		    list_json(t->relay_ids)));
+		    list_json(t->relay_ids), "connections", conns));
 		return;
 	}
 	if (*t->detail)
@@ -151,6 +231,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		printf("relays:       %u (%s)\n", t->relays, esc(t->relay_ids));
 	else
 		printf("relays:       %u\n", t->relays);
+	conns_each(t->connections, conn_text, NULL);
 	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",

@@ -36,6 +36,7 @@ usage(FILE *f)
 "      --dns-control HOW    systemd-resolved, etc-resolv-conf or disabled\n"
 "                           (FIREZONE_DNS_CONTROL)\n"
 "      --no-telemetry       (FIREZONE_NO_TELEMETRY)\n"
+"      --no-masquerade      gateway: forward, but leave NAT to the host\n"
 "      --activate-internet-resource  (FIREZONE_ACTIVATE_INTERNET_RESOURCE)\n"
 "      --state-dir DIR      default /var/lib/dev.firezone.client\n"
 "      --log-filter-file F  SIGHUP re-reads the log filter from F\n"
@@ -63,6 +64,7 @@ enum {
 	OPT_LOG_FORMAT, OPT_LOG_FILTER, OPT_LOG_DIR, OPT_FZ_ID, OPT_FZ_NAME,
 	OPT_DNS_CONTROL, OPT_NO_TELEMETRY, OPT_INTERNET, OPT_STATE_DIR,
 	OPT_FILTER_FILE, OPT_CHECK, OPT_FE_PORTAL_URL, OPT_FE_LOG_OFF, OPT_SECCOMP,
+	OPT_NO_MASQ,
 };
 
 static const struct option longopts[] = {
@@ -79,6 +81,7 @@ static const struct option longopts[] = {
 	{ "firezone-name", required_argument,	NULL, OPT_FZ_NAME },
 	{ "dns-control", required_argument,	NULL, OPT_DNS_CONTROL },
 	{ "no-telemetry", no_argument,		NULL, OPT_NO_TELEMETRY },
+	{ "no-masquerade", no_argument,		NULL, OPT_NO_MASQ },
 	{ "activate-internet-resource", no_argument, NULL, OPT_INTERNET },
 	{ "state-dir",	required_argument,	NULL, OPT_STATE_DIR },
 	{ "log-filter-file", required_argument,	NULL, OPT_FILTER_FILE },
@@ -178,6 +181,7 @@ tunneld_config_from_args(int argc, char *argv[], struct tunneld_opts *out)
 		case OPT_FZ_NAME: o.firezone_name = optarg; break;
 		case OPT_DNS_CONTROL: o.dns_control = optarg; break;
 		case OPT_NO_TELEMETRY: o.no_telemetry = true; break;
+		case OPT_NO_MASQ: o.no_masquerade = true; break;
 		case OPT_FE_PORTAL_URL: o.fe_allow_portal_url = true; break;
 		case OPT_FE_LOG_OFF: o.fe_allow_log_off = true; break;
 		case OPT_INTERNET: o.internet_resource = true; break;

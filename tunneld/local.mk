@@ -23,6 +23,7 @@ fz_tunneld_SOURCES = \
 	tunneld/svc/settings.c tunneld/svc/settings.h \
 	tunneld/net/tun.c tunneld/net/tun.h \
 	tunneld/net/netlink.c tunneld/net/netlink.h \
+	tunneld/net/gwnat.c tunneld/net/gwnat.h \
 	tunneld/static/wgconfig.c tunneld/static/wgconfig.h \
 	tunneld/dp/dataplane.c tunneld/dp/dataplane.h \
 	tunneld/static/uapi.c tunneld/static/uapi.h
@@ -42,7 +43,8 @@ UNIT_TESTS += tests/unit/check_settings
 TESTS += tests/unit/check_settings
 
 tests_unit_check_svc_SOURCES = tests/unit/check_svc.c \
-	tunneld/svc/policy.c tunneld/svc/peers.c tunneld/args.c
+	tunneld/svc/policy.c tunneld/svc/peers.c tunneld/args.c \
+	tunneld/net/gwnat.c
 tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC) \
 	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc $(SODIUM_CFLAGS)
 tests_unit_check_svc_LDADD = libfzipc.a $(WG_LIBS) $(MSGPACK_LIBS) \

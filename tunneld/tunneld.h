@@ -37,6 +37,7 @@ struct tunneld_opts {
 	const char	*dns_control;
 	bool		 no_telemetry;
 	bool		 internet_resource;
+	bool		 no_masquerade;	/* gateway: --no-masquerade */
 	const char	*state_dir;
 	const char	*log_filter_file;
 	bool		 check;		/* --check: validate and exit */

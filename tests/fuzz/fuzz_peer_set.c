@@ -5,8 +5,11 @@
  * IPC decoder hands out NUL-terminated strings), no crash, no read past
  * a field; what parses is a valid path (exactly direct or relayed, the
  * socket of the address's family) with at most SVC_PEER_ALLOWED_MAX
- * prefixes, and a refusal leaves the spec wiped.
+ * prefixes, and a refusal leaves the spec wiped.  The first string is
+ * also a CONNECTIONS list (svc_connections_merge): the output always a
+ * terminated string inside its buffer, "" when refused.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,14 @@
 #include "svc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+bytes(void *arg, const uint8_t key[WG_KEY_LEN], uint64_t *rx, uint64_t *tx)
+{
+	(void)arg;
+	*rx = key[0];
+	*tx = UINT64_MAX;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,6 +52,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < size - 4 && k < 5; i++)
 		if (copy[i] == '\0')
 			f[k++] = copy + i + 1;
+	{
+		static char out[512];
+		int rc;
+
+		memset(out, 'x', sizeof(out));
+		rc = svc_connections_merge(f[0], bytes, NULL, out,
+		    sizeof(out));
+		if (memchr(out, '\0', sizeof(out)) == NULL ||
+		    (rc == -EINVAL && out[0] != '\0') ||
+		    (rc != 0 && rc != -EINVAL && rc != -ENOSPC))
+			__builtin_trap();
+	}
 	m.peer_id = "fuzz";
 	m.public_key = f[0];
 	m.psk = f[1];

@@ -4,12 +4,16 @@
 # A Client reaches a CIDR resource behind a Gateway through the tunnel
 # (root; network namespaces): fz-portald and a router in P, fz-relayd in R,
 # the client in C, the gateway in G, the resource host H behind G
-# (10.50.0.0/24).  The gateway forwards into H with IP forwarding and a
-# masquerade set up here (issue 14 makes that fz-tunneld's job).
+# (10.50.0.0/24).  fz-tunneld --mode gateway turns on IP forwarding and
+# masquerades the tunnel addresses into H (table inet fz-gateway); a stale
+# table from an earlier run is replaced, and stopping the gateway deletes
+# the table and puts the sysctls back.
 #  - direct: ping and TCP (HTTP) from C to H work, and fz-controld logged
 #    the path as direct to the gateway
 #  - relayed: with UDP between C and G dropped in P (nftables), a fresh
 #    client connects again and ping and TCP work, the path via the relay
+#  - fzctl status shows the connection direct, then through the relay
+#  - stop: the gateway's table is gone, forwarding back to what it was
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
@@ -42,13 +46,15 @@ ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 for n in "$C:10.99.1.1" "$G:10.99.2.1" "$R:10.99.4.1" "$H:10.50.0.1"; do
 	ip -n "${n%%:*}" route add default via "${n#*:}"
 done
-# The gateway forwards and masquerades the tunnel addresses into H.
-ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=1
+# Forwarding off in G, and a stale fz-gateway table (a killed run's) with
+# a rule that must not survive fz-tunneld's start.
+ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=0
+ip netns exec "$G" sysctl -qw net.ipv6.conf.all.forwarding=0
 ip netns exec "$G" nft -f - <<'EOF' || ns_fail "nft in G"
-table ip fztest {
-	chain post {
-		type nat hook postrouting priority 100;
-		ip saddr 100.64.0.0/11 oifname != "tun-firezone" masquerade
+table inet fz-gateway {
+	chain stale {
+		type filter hook forward priority 0;
+		counter drop comment "stale"
 	}
 }
 EOF
@@ -123,6 +129,15 @@ fail() { dump; ns_fail "$*"; }
 ns_wait_for state_is gateway online || fail "the gateway is not online"
 ns_wait_for state_is client online || fail "the client is not online"
 ns_log "ok: client and gateway online"
+gsys() { ip netns exec "$G" sysctl -n "$1"; }
+[ "$(gsys net.ipv4.ip_forward)" = 1 ] && [ "$(gsys net.ipv6.conf.all.forwarding)" = 1 ] ||
+	fail "the gateway did not turn on IP forwarding"
+gtable=$(ip netns exec "$G" nft list table inet fz-gateway 2>&1)
+echo "$gtable" | grep -q 'ip saddr 100.64.0.0/11 oifname != "tun-firezone" masquerade' &&
+	echo "$gtable" | grep -q 'ip6 saddr fd00:2021:1111::/107 oifname != "tun-firezone" masquerade' ||
+	{ echo "$gtable"; fail "no masquerade in table inet fz-gateway"; }
+! echo "$gtable" | grep -q stale || { echo "$gtable"; fail "the stale table survived"; }
+ns_log "ok: gateway: forwarding on, table inet fz-gateway replaced"
 # Routes fz-tunneld does not install yet (issue 14): the resource into the
 # client's tunnel, the clients' addresses into the gateway's.
 routes() {
@@ -143,6 +158,17 @@ ns_wait_for ping_ok || fail "no ping reply from the resource through the tunnel"
 grep -q 'path direct to 10\.99\.2\.2:' "$T/client1.log" ||
 	fail "the client's path is not direct to the gateway"
 http_ok || fail "no HTTP through the tunnel (direct)"
+# fzctl status: the connection, its path, RTT and bytes (text and JSON)
+conn_direct() { st client | grep -q "^connection: .* direct to 10\.99\.2\.2:[0-9]*, rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B, since "; }
+ns_wait_for conn_direct || fail "fzctl status shows no direct connection"
+"$FZCTL" --socket "$T/client.sock" --json status | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["connections"]
+assert len(c) == 1 and c[0]["path"] == "direct", c
+assert c[0]["remote"].startswith("10.99.2.2:") and c[0]["rx_bytes"] > 0 and c[0]["tx_bytes"] > 0, c
+assert c[0]["since"] > 1600000000, c
+' || fail "fzctl --json status: no direct connection"
+st client | grep "^connection:"
 ns_log "ok: direct: ping and HTTP from the client to 10.50.0.2 through the gateway"
 
 # --- relayed: UDP between C and G dropped in P ----------------------------
@@ -167,5 +193,20 @@ grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/clie
 grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/gateway.log" ||
 	fail "the gateway's path is not through the relay"
 http_ok || fail "no HTTP through the tunnel (relayed)"
+conn_relayed() { st client | grep -q "^connection: .* \(relayed via 10\.99\.4\.2:3478 channel 0x4[0-9a-f]*\|direct to 10\.99\.4\.2:[0-9]*\), rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B"; }
+ns_wait_for conn_relayed || fail "fzctl status shows no connection through the relay"
+st client | grep "^connection:"
+st gateway | grep -q "^connection: " || fail "the gateway's fzctl status shows no connection"
 ns_log "ok: relayed: ping and HTTP with UDP between client and gateway dropped"
+
+# --- stop: the gateway undoes what it set up ------------------------------
+kill "$gateway_PID"
+ns_wait_for sh -c "! kill -0 $gateway_PID" || fail "the gateway does not stop"
+if ip netns exec "$G" nft list table inet fz-gateway >/dev/null 2>&1; then
+	fail "table inet fz-gateway left behind"
+fi
+[ "$(gsys net.ipv4.ip_forward)" = 0 ] && [ "$(gsys net.ipv6.conf.all.forwarding)" = 0 ] ||
+	fail "IP forwarding not restored on stop"
+grep -q 'table inet fz-gateway deleted' "$T/gateway.log" || fail "no deletion logged"
+ns_log "ok: stop: table inet fz-gateway deleted, forwarding restored"
 exit 0

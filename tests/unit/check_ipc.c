@@ -486,10 +486,10 @@ START_TEST(test_wire_vectors)
 	 * relays and relay_ids last (17 fields: array 16)
 	 */
 	static const uint8_t tstat[] = {
-		0x92, 0x0b, 0xdc, 0x00, 0x11, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3,
+		0x92, 0x0b, 0xdc, 0x00, 0x12, 0xa2, 'u', 'p', 0xa0, 0xa0, 0xc3,
 		0xa0, 0xa0, 0xa0, 0xa0, 0xa0, 0xff, 0x03, 0xcf, 0x00, 0x00,
 		0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0xa0, 0xa0, 0xa0, 0x02,
-		0xa0,
+		0xa0, 0xa0,
 	};
 	static uint8_t b[256];
 	static struct ipc_msg m, d;
@@ -1031,6 +1031,75 @@ START_TEST(test_peer_messages)
 }
 END_TEST
 
+/*
+ * CONNECTIONS: fz-controld to fz-tunneld only, signed in; 16384 bytes of
+ * text at most; every truncation and garbage refused.  TUNNEL_STATUS
+ * carries the merged list to front ends.
+ */
+START_TEST(test_connections_message)
+{
+	static uint8_t b[20000];
+	static struct ipc_msg m, d;
+	static char big[16386];
+	static const uint8_t garbage[] = { 0x91, 0xc4, 0x01, 'x' };
+	size_t n, cut;
+
+	ipc_msg_init(&m, IPC_CONNECTIONS);
+	m.u.connections.list = "gw-1 HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw= "
+	    "direct 10.99.2.2:51820 0 1234 1700000000; gw-2 "
+	    "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw= relayed "
+	    "[2001:db8::1]:3478 16385 0 1700000001";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_int_eq(d.type, IPC_CONNECTIONS);
+	ck_assert_str_eq(d.u.connections.list, m.u.connections.list);
+	for (cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* a bin where text belongs */
+	ck_assert_int_eq(dec(garbage, sizeof(garbage), &d), -EBADMSG);
+	/* 16384 bytes fine, 16385 refused */
+	memset(big, 'a', 16384);
+	big[16384] = '\0';
+	m.u.connections.list = big;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	big[16384] = 'a';
+	big[16385] = '\0';
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	m.u.connections.list = "a\nb";
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_CONNECTIONS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_CONNECTIONS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_CONNECTIONS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_CONNECTIONS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_CONNECTIONS, IPC_F));
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_CONNECTIONS),
+	    IPC_SIGNED_IN);
+	ck_assert(!(ipc_msg_info(IPC_CONNECTIONS)->flags & IPC_SECRET));
+
+	/* TUNNEL_STATUS's connections, for front ends */
+	ipc_msg_init(&m, IPC_TUNNEL_STATUS);
+	m.u.tunnel_status.connections =
+	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 10 20";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.tunnel_status.connections,
+	    m.u.tunnel_status.connections);
+	for (cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+}
+END_TEST
+
 /* The message struct no longer carries its strings. */
 START_TEST(test_msg_is_small)
 {
@@ -1090,6 +1159,7 @@ START_TEST(test_handler_tables)
 		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
 		{ IPC_INTERFACE, h_dummy }, { IPC_RELAYS, h_dummy },
 		{ IPC_PEER_SET, h_dummy }, { IPC_PEER_DEL, h_dummy },
+		{ IPC_CONNECTIONS, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
@@ -2196,6 +2266,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_interface_and_sites);
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_peer_messages);
+	tcase_add_test(tc, test_connections_message);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);

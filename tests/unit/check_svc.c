@@ -13,8 +13,168 @@
 #include <net/if.h>
 
 #include "check_util.h"
+#include "gwnat.h"
 #include "svc.h"
 #include "wg.h"
+
+/* after glibc's netinet/in.h, which linux/in.h then leaves alone */
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+/* --- gateway: the nft script and the nfnetlink delete ------------------- */
+
+START_TEST(gwnat_script_is_fixed)
+{
+	char buf[1024];
+	int n = gwnat_script(buf, sizeof(buf), "tun-firezone");
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(strlen(buf), (size_t)n);
+	/* a stale table replaced: declared, deleted, made again */
+	ck_assert_str_eq(buf,
+	    "table inet fz-gateway\n"
+	    "delete table inet fz-gateway\n"
+	    "table inet fz-gateway {\n"
+	    "\tchain postrouting {\n"
+	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	    "\t\tip saddr 100.64.0.0/11 oifname != \"tun-firezone\" "
+	    "masquerade\n"
+	    "\t\tip6 saddr fd00:2021:1111::/107 oifname != \"tun-firezone\" "
+	    "masquerade\n"
+	    "\t}\n"
+	    "}\n");
+	/* too small: no partial script */
+	ck_assert_int_eq(gwnat_script(buf, 40, "tun-firezone"), -ENOSPC);
+}
+END_TEST
+
+START_TEST(gwnat_script_bad_names)
+{
+	static const char *const bad[] = {
+		"", "a\"b", "a b", "x;flush ruleset", "a\nb", "0123456789abcdef",
+		"tun$", "a{b}",
+	};
+	char buf[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(gwnat_script(buf, sizeof(buf), bad[i]),
+		    -EINVAL);
+	ck_assert_int_gt(gwnat_script(buf, sizeof(buf), "wg_0.x-1"), 0);
+}
+END_TEST
+
+START_TEST(gwnat_deltable_layout)
+{
+	uint8_t buf[256];
+	size_t n = gwnat_deltable_msg(buf, sizeof(buf), 7);
+	struct nlmsghdr h[3];
+	struct nfgenmsg g;
+	struct nlattr a;
+	size_t off = 0;
+	int i;
+
+	ck_assert_uint_gt(n, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_le(off + sizeof(h[i]), n);
+		memcpy(&h[i], buf + off, sizeof(h[i]));
+		ck_assert_uint_eq(h[i].nlmsg_seq, 7 + (uint32_t)i);
+		off += NLMSG_ALIGN(h[i].nlmsg_len);
+	}
+	ck_assert_uint_eq(off, n);
+	ck_assert_uint_eq(h[0].nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	ck_assert_uint_eq(h[2].nlmsg_type, NFNL_MSG_BATCH_END);
+	ck_assert_uint_eq(h[1].nlmsg_type,
+	    (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE);
+	ck_assert(h[1].nlmsg_flags & NLM_F_ACK);
+	off = NLMSG_ALIGN(h[0].nlmsg_len);
+	memcpy(&g, buf + off + NLMSG_HDRLEN, sizeof(g));
+	ck_assert_uint_eq(g.nfgen_family, NFPROTO_INET);
+	memcpy(&a, buf + off + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(g)), sizeof(a));
+	ck_assert_uint_eq(a.nla_type, NFTA_TABLE_NAME);
+	ck_assert_uint_eq(a.nla_len, NLA_HDRLEN + sizeof("fz-gateway"));
+	ck_assert_str_eq((char *)buf + off + NLMSG_HDRLEN +
+	    NLMSG_ALIGN(sizeof(g)) + NLA_HDRLEN, "fz-gateway");
+	/* a buffer too small gets nothing */
+	ck_assert_uint_eq(gwnat_deltable_msg(buf, n - 1, 7), 0);
+}
+END_TEST
+
+/* --- CONNECTIONS merged with the data plane's counters ------------------ */
+
+static void
+fake_bytes(void *arg, const uint8_t key[WG_KEY_LEN], uint64_t *rx,
+    uint64_t *tx)
+{
+	(*(int *)arg)++;
+	*rx = key[0] == 0x1c ? 1000 : 0;	/* "HIgo..." decodes to 1c 88 */
+	*tx = key[0] == 0x1c ? 2000 : 0;
+}
+
+#define K1 "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+#define K2 "kgNlY5Gjs6fQ4H5m/OtRBO4cWkmbmY1mCdQJCFvtZo8="
+
+START_TEST(connections_merge_good)
+{
+	char out[1024];
+	int calls = 0;
+
+	ck_assert_int_eq(svc_connections_merge("", fake_bytes, &calls, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(svc_connections_merge(
+	    "gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1700000000; "
+	    "gw-2 " K2 " relayed [2001:db8::1]:3478 16385 0 1700000001",
+	    fake_bytes, &calls, out, sizeof(out)), 0);
+	ck_assert_int_eq(calls, 2);
+	/* no keys out; the counters in */
+	ck_assert_str_eq(out,
+	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 1000 2000; "
+	    "gw-2 relayed [2001:db8::1]:3478 16385 0 1700000001 0 0");
+	/* too small: whole entries only */
+	ck_assert_int_eq(svc_connections_merge(
+	    "gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1700000000; "
+	    "gw-2 " K2 " relayed [2001:db8::1]:3478 16385 0 1700000001",
+	    fake_bytes, &calls, out, 70), -ENOSPC);
+	ck_assert_str_eq(out,
+	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 1000 2000");
+}
+END_TEST
+
+START_TEST(connections_merge_bad)
+{
+	static const char *const bad[] = {
+		"gw-1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1234",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1234 1 extra",
+		"gw-1 notakey direct 10.99.2.2:51820 0 1234 1",
+		"gw-1 " K1 " sideways 10.99.2.2:51820 0 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 16385 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 0 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 20480 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2 0 1234 1",
+		"gw-1 " K1 " direct 0.0.0.0:1 0 1234 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 -1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1x 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 99999999999 1",
+		"gw-1  " K1 " direct 10.99.2.2:51820 0 1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1 1; ",
+		"; gw-1 " K1 " direct 10.99.2.2:51820 0 1 1",
+		"gw-1 " K1 " direct 10.99.2.2:51820 0 1 1;gw-2",
+	};
+	char out[1024];
+	int calls = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(svc_connections_merge(bad[i], fake_bytes, &calls,
+		    out, sizeof(out)) == -EINVAL, "%s", bad[i]);
+		ck_assert_str_eq(out, "");
+	}
+}
+END_TEST
 
 /* --- the tunnel state at the wire boundary ------------------------------ */
 
@@ -257,7 +417,7 @@ START_TEST(args_good)
 	    "--seccomp", "trap", "-s", "/run/x.sock", "--user", "nobody",
 	    "--no-telemetry", "--frontend-allow-log-off", "--check",
 	    "--log-filter", "info,tunneld=debug", "--log-format", "json",
-	    "--token-path=/t", "--show", "wg0");
+	    "--token-path=/t", "--show", "wg0", "--no-masquerade");
 	int argc = 0;
 	struct tunneld_opts o;
 
@@ -277,6 +437,7 @@ START_TEST(args_good)
 	ck_assert_int_eq(o.log_format, LOG_FORMAT_JSON);
 	ck_assert_str_eq(o.token_path, "/t");
 	ck_assert_str_eq(o.show, "wg0");	/* "--show IFACE" */
+	ck_assert(o.no_masquerade);
 }
 END_TEST
 
@@ -598,6 +759,17 @@ svc_suite(void)
 	tcase_add_test(tc, peer_parse_bad);
 	tcase_add_test(tc, peer_parse_many_allowed);
 	tcase_add_test(tc, sockets_fmt);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("connections");
+	tcase_add_test(tc, connections_merge_good);
+	tcase_add_test(tc, connections_merge_bad);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gwnat");
+	tcase_add_test(tc, gwnat_script_is_fixed);
+	tcase_add_test(tc, gwnat_script_bad_names);
+	tcase_add_test(tc, gwnat_deltable_layout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("args");

@@ -105,9 +105,27 @@ fe_result(struct frontend *f, int err, const char *msg)
 	fe_send(f, &m);
 }
 
+/* The data plane's counters for a peer, by key (0 0 if gone). */
+static void
+peer_bytes(void *arg, const uint8_t key[WG_KEY_LEN], uint64_t *rx,
+    uint64_t *tx)
+{
+	struct svc *s = arg;
+	struct wg_peer_stats st;
+	struct wg_peer *p;
+
+	*rx = *tx = 0;
+	if (s->dev == NULL || (p = wg_peer_find(s->dev, key)) == NULL)
+		return;
+	wg_peer_stats(p, &st);
+	*rx = st.rx_bytes;
+	*tx = st.tx_bytes;
+}
+
 static void
 fe_status(struct svc *s, struct frontend *f)
 {
+	static char conns[sizeof(s->connections)];
 	struct ipc_msg m;
 	struct tunnel_status_fields;
 	char filter[513];
@@ -134,6 +152,11 @@ fe_status(struct svc *s, struct frontend *f)
 	m.u.tunnel_status.ipv6 = s->iface.ipv6;
 	m.u.tunnel_status.relays = s->relays;
 	m.u.tunnel_status.relay_ids = s->relay_ids;
+	/* checked on arrival; -ENOSPC leaves the entries that fit */
+	if (svc_connections_merge(s->connections, peer_bytes, s, conns,
+	    sizeof(conns)) == -ENOSPC)
+		log_debug("status: connections cut to what fits");
+	m.u.tunnel_status.connections = conns;
 	fe_send(f, &m);
 }
 

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane.h"
@@ -170,4 +171,98 @@ svc_sockets_fmt(const struct ifaddrs *ifa, const char *skip, bool have4,
 		}
 	}
 	return 0;
+}
+
+/* One token of a CONNECTIONS entry: up to sep or the end, at most max. */
+static const char *
+conn_tok(const char *s, const char *end, char *out, size_t max)
+{
+	size_t n = 0;
+
+	while (s < end && *s != ' ') {
+		if (n + 1 >= max)
+			return NULL;
+		out[n++] = *s++;
+	}
+	out[n] = '\0';
+	if (n == 0)
+		return NULL;
+	return s < end ? s + 1 : s;
+}
+
+static bool
+conn_num(const char *s, uint64_t max, uint64_t *v)
+{
+	char *e;
+	unsigned long long x;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	x = strtoull(s, &e, 10);
+	if (errno != 0 || *e != '\0' || x > max)
+		return false;
+	*v = x;
+	return true;
+}
+
+int
+svc_connections_merge(const char *list, svc_peer_bytes_fn bytes, void *arg,
+    char *out, size_t len)
+{
+	const char *p = list, *end;
+	char id[65], key[65], kind[16], addr[ADDR_STRLEN], ch[16], rtt[24],
+	    since[24];
+	uint8_t pub[WG_KEY_LEN];
+	union fz_sockaddr sa;
+	uint64_t vch, vrtt, vsince, rx, tx;
+	size_t off = 0;
+	int w;
+
+	if (len == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	while (*p != '\0') {
+		const char *q;
+
+		if ((end = strstr(p, "; ")) == NULL)
+			end = p + strlen(p);
+		q = p;
+		if ((q = conn_tok(q, end, id, sizeof(id))) == NULL ||
+		    (q = conn_tok(q, end, key, sizeof(key))) == NULL ||
+		    (q = conn_tok(q, end, kind, sizeof(kind))) == NULL ||
+		    (q = conn_tok(q, end, addr, sizeof(addr))) == NULL ||
+		    (q = conn_tok(q, end, ch, sizeof(ch))) == NULL ||
+		    (q = conn_tok(q, end, rtt, sizeof(rtt))) == NULL ||
+		    (q = conn_tok(q, end, since, sizeof(since))) == NULL ||
+		    q != end)
+			goto bad;
+		if (wg_key_from_base64(key, pub) != 0 ||
+		    parse_remote(addr, &sa) != 0 ||
+		    !conn_num(ch, 0x4fff, &vch) ||
+		    !conn_num(rtt, UINT32_MAX, &vrtt) ||
+		    !conn_num(since, UINT64_MAX / 2, &vsince))
+			goto bad;
+		if (strcmp(kind, "direct") == 0 ? vch != 0 :
+		    strcmp(kind, "relayed") != 0 || vch < 0x4000)
+			goto bad;
+		rx = tx = 0;
+		bytes(arg, pub, &rx, &tx);
+		w = snprintf(out + off, len - off, "%s%s %s %s %s %s %s %llu %llu",
+		    off > 0 ? "; " : "", id, kind, addr, ch, rtt, since,
+		    (unsigned long long)rx, (unsigned long long)tx);
+		if (w < 0 || (size_t)w >= len - off) {
+			out[off] = '\0';
+			sodium_memzero(pub, sizeof(pub));
+			return -ENOSPC;
+		}
+		off += (size_t)w;
+		p = *end != '\0' ? end + 2 : end;
+		if (*end != '\0' && *p == '\0')
+			goto bad;	/* a trailing separator */
+	}
+	return 0;
+bad:
+	out[0] = '\0';
+	return -EINVAL;
 }

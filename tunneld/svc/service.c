@@ -168,6 +168,7 @@ svc_session_clear(struct svc *s)
 	s->local_sockets[0] = '\0';
 	s->relays = 0;
 	s->relay_ids[0] = '\0';
+	s->connections[0] = '\0';
 	if (s->resources != NULL) {
 		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 		ipc_arena_reset(&s->resources->a);
@@ -298,6 +299,7 @@ svc_init(struct svc *s, const struct tunneld_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->listen_fd = -1;
+	gwnat_init(&s->gw);
 	s->controld_fd = -1;
 	s->logfd = -1;
 	s->log_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000,
@@ -353,6 +355,9 @@ svc_bring_up(struct svc *s)
 		return rc;
 	if ((rc = open_dataplane(s)) != 0)
 		return rc;
+	if (s->st.gateway &&
+	    (rc = gwnat_start(&s->gw, s->tun->name, !s->o->no_masquerade)) != 0)
+		return rc;
 	if ((rc = drop_privileges()) != 0) {
 		log_errorc(-rc, "dropping privileges");
 		return rc;
@@ -392,6 +397,7 @@ svc_teardown(struct svc *s)
 	frontend_stop(s);
 	if (s->dp != NULL)
 		dp_free(s->dp);
+	gwnat_stop(&s->gw);
 	if (s->nl != NULL)
 		nl_free(s->nl);
 	wg_device_free(s->dev);

@@ -248,6 +248,36 @@ c_relays(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 }
 
+static void
+no_bytes(void *arg, const uint8_t key[WG_KEY_LEN], uint64_t *rx,
+    uint64_t *tx)
+{
+	(void)arg;
+	(void)key;
+	*rx = *tx = 0;
+}
+
+/*
+ * The connections fz-controld has set, for status (merged there with the
+ * data plane's counters); one that does not parse is a violation.
+ */
+static void
+c_connections(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	static char scratch[sizeof(((struct svc *)0)->connections)];
+	struct svc *s = arg;
+
+	(void)c;
+	if (svc_connections_merge(m->u.connections.list, no_bytes, NULL,
+	    scratch, sizeof(scratch)) == -EINVAL) {
+		controld_violation(s, "control",
+		    "CONNECTIONS that does not parse");
+		return;
+	}
+	snprintf(s->connections, sizeof(s->connections), "%s",
+	    m->u.connections.list);
+}
+
 /* fz-controld has read SIGN_OUT: nothing of the session can follow. */
 static void
 c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
@@ -432,6 +462,7 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_RELAYS,		c_relays },
 	{ IPC_PEER_SET,		c_peer_set },
 	{ IPC_PEER_DEL,		c_peer_del },
+	{ IPC_CONNECTIONS,	c_connections },
 	IPC_HANDLERS_END
 };
 

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "gwnat.h"
 #include "ipc.h"
 #include "log.h"
 #include "settings.h"
@@ -145,6 +146,7 @@ struct svc {
 	struct resources	*resources;	/* the last RESOURCES */
 	uint32_t		 relays;	/* the last RELAYS: count, */
 	char			 relay_ids[4097];	/* "id, id" */
+	char			 connections[16385];	/* the last CONNECTIONS */
 	struct svc_iface	 iface;
 	char			 configured_filter[513];
 	uint64_t		 start_s;
@@ -154,6 +156,7 @@ struct svc {
 	struct wg_device	*dev;
 	struct dp		*dp;
 	struct nlconf		*nl;
+	struct gwnat		 gw;	/* gateway: forwarding, masquerade */
 
 	int			 status;	/* service_run's exit status */
 };
@@ -178,6 +181,17 @@ struct svc_peer_spec {
 	bool			 initiate;
 };
 int	svc_peer_parse(const struct ipc_peer_set *, struct svc_peer_spec *)
+	    __attribute__((warn_unused_result));
+/*
+ * CONNECTIONS' list (ipc_msg.def) checked and turned into TUNNEL_STATUS's
+ * connections: the keys replaced by the byte counters bytes() reports
+ * for them (0 0 for a key it does not know).  -EINVAL for a list that
+ * does not parse (a violation), -ENOSPC if out is too small.
+ */
+typedef void (*svc_peer_bytes_fn)(void *arg, const uint8_t key[WG_KEY_LEN],
+    uint64_t *rx, uint64_t *tx);
+int	svc_connections_merge(const char *list, svc_peer_bytes_fn bytes,
+	    void *arg, char *out, size_t len)
 	    __attribute__((warn_unused_result));
 struct ifaddrs;
 /* LOCAL_SOCKETS' text for the sockets on port at the host's addresses. */
