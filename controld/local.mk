@@ -37,3 +37,6 @@ dist_noinst_SCRIPTS += tests/netns/connect.sh
 # The demo step: a client reaches a resource through a gateway, both
 # behind NATs: direct, relayed with direct UDP blocked, direct again (root).
 dist_noinst_SCRIPTS += contrib/demo/steps/50-connect.sh
+# The same as a test: in-session switches direct -> relayed -> direct.
+TESTS += tests/netns/switch.sh
+dist_noinst_SCRIPTS += tests/netns/switch.sh

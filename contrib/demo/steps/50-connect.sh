@@ -100,8 +100,16 @@ mkdir -p "$T/www"
 echo "hello from the resource" > "$T/www/index.html"
 head -c 60000000 /dev/urandom > "$T/www/big"
 say "resource host: 60 MB of random bytes written"
-ns_bg "$H" "$T/http.log" python3 -m http.server --bind 10.50.0.2 \
-	--directory "$T/www" 80
+# python3 -m http.server with its reverse lookup of the bound address
+# left out (no DNS in the namespaces: it would stall 10 s).
+ns_bg "$H" "$T/http.log" python3 -c '
+import functools, http.server as hs, socketserver, sys
+class S(hs.ThreadingHTTPServer):
+	def server_bind(self):
+		socketserver.TCPServer.server_bind(self)
+		self.server_name, self.server_port = "resource", 80
+S(("10.50.0.2", 80), functools.partial(hs.SimpleHTTPRequestHandler,
+	directory=sys.argv[1])).serve_forever()' "$T/www"
 ns_wait_for sh -c "ip netns exec '$H' ss -Htln 'sport = :80' | grep -q LISTEN" ||
 	ns_fail "no HTTP server on the resource host"
 
@@ -115,6 +123,7 @@ dev() {	# dev NS NAME MODE TOKEN
 		--controld "$W/fz-controld" --dns-control disabled \
 		--log-format json --log-filter info
 }
+say "starting the Gateway and the Client (fz-tunneld, fz-controld as nobody)"
 dev "$G" gateway gateway "$GTOK"
 dev "$C" client client "$CTOK"
 st() { "$B/fzctl" --socket "$W/$1.sock" status 2>/dev/null; }
@@ -127,6 +136,7 @@ dump() {
 }
 fail() { dump; ns_fail "$*"; }
 ns_wait_for online gateway || fail "the gateway is not online"
+say "gateway online"
 ns_wait_for online client || fail "the client is not online"
 say "client and gateway signed in to the portal"
 # Until issue 14 / the gwnat change lands, fz-tunneld installs neither the
