@@ -156,7 +156,14 @@ table ip fzdemo {
 EOF
 
 # path: the latest path fz-controld logged on a side
-path() { grep -o 'path [a-z]* [a-z]* *[0-9.:]*[^"]*' "$T/$1.log" | tail -n 1; }
+path() {
+	local l
+	l=$(grep -o 'path [a-z]* [a-z]* *[0-9.:]*[^"]*' "$T/$1.log" | tail -n 1)
+	case $l in
+	*"direct to 10.88.4.2:"*) l="$l (to the other side's relay allocation: relayed)" ;;
+	esac
+	printf '%s\n' "$l"
+}
 npaths() { grep -c 'path \(direct\|via\)' "$T/$1.log"; }
 ping1() { ip netns exec "$C" ping -c 1 -W 1 10.50.0.2 >/dev/null; }
 
