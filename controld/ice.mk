@@ -16,8 +16,8 @@ tests_unit_check_ice_LDADD = $(ICE_LDADD) $(CHECK_LIBS)
 # libnice interop: our agent (controlling) against libnice (controlled)
 # on loopback UDP.
 check_PROGRAMS += tests/interop/ice_nice
-TESTS += tests/interop/ice_nice.sh
-dist_noinst_SCRIPTS += tests/interop/ice_nice.sh
+TESTS += tests/interop/ice.sh
+dist_noinst_SCRIPTS += tests/interop/ice.sh
 tests_interop_ice_nice_SOURCES = tests/interop/ice_nice.c
 tests_interop_ice_nice_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/controld \
 	$(NICE_CFLAGS) $(LIBEVENT_CFLAGS)

@@ -33,3 +33,10 @@ tests_unit_check_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS) \
 # Client -> CIDR resource through a gateway, direct and relayed (root).
 TESTS += tests/netns/connect.sh
 dist_noinst_SCRIPTS += tests/netns/connect.sh
+
+# The demo step: a client reaches a resource through a gateway, both
+# behind NATs: direct, relayed with direct UDP blocked, direct again (root).
+dist_noinst_SCRIPTS += contrib/demo/steps/50-connect.sh
+# The same as a test: in-session switches direct -> relayed -> direct.
+TESTS += tests/netns/switch.sh
+dist_noinst_SCRIPTS += tests/netns/switch.sh

@@ -700,6 +700,90 @@ START_TEST(test_connect_relayed)
 }
 END_TEST
 
+/*
+ * A connection carrying traffic longer than the 20 s idle threshold still
+ * notices a dead path within the client's active timeout (16.5 s, §2.3):
+ * tunneld reports no per-peer traffic, so the manager keeps connected
+ * agents active.  Before, the agent went idle 20 s after its creation and
+ * kept a dead direct path for 100 s.
+ */
+START_TEST(test_dead_path_noticed)
+{
+	static struct side cl = { .rng = 3 }, gw = { .rng = 4 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	enum ice_state st;
+	uint64_t t = 1000 * SEC, t_block;
+	int i;
+
+	cl.other = &gw;
+	gw.other = &cl;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.1:40000", t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=198.51.100.1:51820", t),
+	    0);
+	add_res(cl.m, RES_A, "10.50.0.0/24", false);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key),
+	    "CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT=");
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key),
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, "192.0.2.1:40000", t);
+		deliver(&gw, "198.51.100.1:51820", t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	/* 30 s of a healthy path (past the idle threshold) */
+	for (i = 0; i < 300; i++) {
+		t += 100 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, "192.0.2.1:40000", t);
+		deliver(&gw, "198.51.100.1:51820", t);
+	}
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	/* the path dies: nothing gets through any more */
+	t_block = t;
+	for (i = 0; i < 250; i++) {
+		t += 100 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		cl.nq = gw.nq = 0;
+		if (conn_peer_state(cl.m, GW_ID, &st) != 0 ||
+		    st != ICE_STATE_CONNECTED)
+			break;
+	}
+	ck_assert_msg(t - t_block <= 18 * SEC,
+	    "a dead path noticed after %llu ms",
+	    (unsigned long long)((t - t_block) / MS));
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -712,6 +796,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_connect_direct);
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_connect_relayed);
+	tcase_add_test(tc, test_dead_path_noticed);
 	suite_add_tcase(s, tc);
 	return s;
 }
