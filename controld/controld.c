@@ -276,6 +276,18 @@ t_set_log_filter(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_warnx("bad log filter from fz-tunneld");
 }
 
+/*
+ * LOCAL_SOCKETS and CONN_WANTED (issue 13): read and ignored until the
+ * ICE agent consumes them.
+ */
+static void
+t_ignored(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	log_debug("%s from fz-tunneld ignored", ipc_type_name(m->type));
+}
+
 static const struct ipc_handler on_msg[] = {
 	{ IPC_HELLO,		t_hello },
 	{ IPC_CONFIG,		t_config },
@@ -283,6 +295,8 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_SIGN_IN,		t_sign_in },
 	{ IPC_SIGN_OUT,		t_sign_out },
 	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
+	{ IPC_LOCAL_SOCKETS,	t_ignored },
+	{ IPC_CONN_WANTED,	t_ignored },
 	IPC_HANDLERS_END
 };
 

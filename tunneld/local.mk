@@ -19,6 +19,7 @@ fz_tunneld_SOURCES = \
 	tunneld/static/static_mode.c \
 	tunneld/svc/svc.h tunneld/svc/service.c tunneld/svc/frontend.c \
 	tunneld/svc/supervise.c tunneld/svc/policy.c tunneld/svc/sandbox.c \
+	tunneld/svc/peers.c \
 	tunneld/svc/settings.c tunneld/svc/settings.h \
 	tunneld/net/tun.c tunneld/net/tun.h \
 	tunneld/net/netlink.c tunneld/net/netlink.h \
@@ -41,10 +42,11 @@ UNIT_TESTS += tests/unit/check_settings
 TESTS += tests/unit/check_settings
 
 tests_unit_check_svc_SOURCES = tests/unit/check_svc.c \
-	tunneld/svc/policy.c tunneld/args.c
-tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld \
-	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc
-tests_unit_check_svc_LDADD = libfzcommon.a $(CHECK_LIBS)
+	tunneld/svc/policy.c tunneld/svc/peers.c tunneld/args.c
+tests_unit_check_svc_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC) \
+	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc $(SODIUM_CFLAGS)
+tests_unit_check_svc_LDADD = libfzipc.a $(WG_LIBS) $(MSGPACK_LIBS) \
+	$(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_svc
 UNIT_TESTS += tests/unit/check_svc
 TESTS += tests/unit/check_svc
@@ -103,6 +105,17 @@ tests_fuzz_fuzz_offload_LDADD = $(DP_LIBS)
 tests_fuzz_fuzz_offload_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # Datagrams on the data plane's UDP port: the classifier, ChannelData.
+fuzz_targets += tests/fuzz/fuzz_peer_set
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_peer_set
+endif
+tests_fuzz_fuzz_peer_set_SOURCES = tests/fuzz/fuzz_peer_set.c \
+	tunneld/svc/peers.c
+tests_fuzz_fuzz_peer_set_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC) \
+	-I$(top_srcdir)/tunneld/svc -I$(top_srcdir)/ipc $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_peer_set_LDADD = libfzipc.a $(WG_LIBS) $(MSGPACK_LIBS)
+tests_fuzz_fuzz_peer_set_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
 fuzz_targets += tests/fuzz/fuzz_rx
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_rx
@@ -122,3 +135,6 @@ dist_noinst_SCRIPTS += tests/interop/wireguard.sh tests/bench/throughput \
 # Service mode and privilege separation (root; network namespaces).
 TESTS += tests/netns/service.sh
 dist_noinst_SCRIPTS += tests/netns/service.sh
+# Peers and paths from a fake fz-controld: direct, relayed, CONN_WANTED.
+TESTS += tests/netns/paths.sh
+dist_noinst_SCRIPTS += tests/netns/paths.sh tests/netns/fake_controld.py

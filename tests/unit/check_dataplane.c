@@ -36,6 +36,7 @@ static struct dp D;
 static struct worker W;
 static int rx = -1;			/* B's socket on 127.0.0.1 */
 static union fz_sockaddr rx_addr, tx_addr;
+static struct tx_path rx_path;		/* direct to rx_addr */
 
 static void
 keys(struct side *s, uint8_t fill)
@@ -69,6 +70,8 @@ setup(void)
 	ck_assert_int_eq(bind(rx, &rx_addr.sa, addr_len(&rx_addr.sa)), 0);
 	ck_assert_int_eq(getsockname(rx, &rx_addr.sa, &sl), 0);
 	wg_peer_set_endpoint(A.peer, &rx_addr);
+	rx_path.to = rx_addr;
+	rx_path.chan = 0;
 
 	/* A's worker, as dp_new builds it, without TUN or threads. */
 	memset(&D, 0, sizeof(D));
@@ -171,7 +174,7 @@ START_TEST(test_full_size_packets)
 	ck_assert_ptr_nonnull(k);
 	for (i = 0; i < GROUPS; i++) {
 		ipv4_udp(pkt, WG_MTU_MAX, (uint8_t)i);
-		tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
+		tx_send_packet(&W, A.peer, k, &rx_path, pkt, WG_MTU_MAX);
 	}
 	ck_assert_uint_eq(W.ng, GROUPS);
 	tx_flush(&W);
@@ -204,12 +207,12 @@ START_TEST(test_oversize_dropped)
 	ck_assert_ptr_nonnull(k);
 	for (i = 0; i + 1 < GROUPS; i++) {
 		ipv4_udp(pkt, WG_MTU_MAX, (uint8_t)i);
-		tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX);
+		tx_send_packet(&W, A.peer, k, &rx_path, pkt, WG_MTU_MAX);
 	}
 	ipv4_udp(pkt, 65535, 0);
-	tx_send_packet(&W, A.peer, k, &rx_addr, pkt, 65535);
+	tx_send_packet(&W, A.peer, k, &rx_path, pkt, 65535);
 	ipv4_udp(pkt, WG_MTU_MAX + 1, 0);
-	tx_send_packet(&W, A.peer, k, &rx_addr, pkt, WG_MTU_MAX + 1);
+	tx_send_packet(&W, A.peer, k, &rx_path, pkt, WG_MTU_MAX + 1);
 	ck_assert_uint_eq(dp_counter(&D, DP_DROP_BAD_PACKET), 2);
 	ck_assert_uint_eq(W.ng, GROUPS - 1);
 	tx_flush(&W);
@@ -252,7 +255,7 @@ START_TEST(test_tso_at_max_mtu)
 	memset(&vh, 0, sizeof(vh));
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vh.gso_size = (uint16_t)mss;
-	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
+	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_path, &vh, pkt,
 	    len), 0);
 	ck_assert_uint_eq(W.ng, 2);
 	tx_flush(&W);
@@ -266,9 +269,78 @@ START_TEST(test_tso_at_max_mtu)
 	ck_assert_int_eq(memcmp(plain + 40, pkt + 40 + mss, n - 40), 0);
 	/* gso_size beyond the limit is refused, not written. */
 	vh.gso_size = (uint16_t)(mss + 16);
-	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_addr, &vh, pkt,
+	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rx_path, &vh, pkt,
 	    len), -EMSGSIZE);
 	ck_assert_uint_eq(W.ng, 0);
+	wg_keypair_put(k);
+	free(pkt);
+	free(buf);
+}
+END_TEST
+
+/*
+ * A relayed path: every GSO segment carries its own 4-byte ChannelData
+ * header (channel, length of the WireGuard message, no padding), the
+ * segment size counts it, and each unwraps to a valid data message.
+ */
+START_TEST(test_tso_relayed)
+{
+	uint8_t *pkt = malloc(65536), *buf = malloc(65536), *plain;
+	struct wg_keypair *k = wg_peer_send_keypair(A.peer);
+	struct tx_path rp = { .to = rx_addr, .chan = 0x4123 };
+	struct virtio_net_hdr vh;
+	union fz_sockaddr from;
+	socklen_t fl;
+	struct wg_peer *p;
+	size_t len = 40 + 10 * 1200 + 100, mss = 1200, plen, i;
+	unsigned got = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(k);
+	memset(pkt, 0, 40);
+	pkt[0] = 0x45;
+	off_put16(pkt + 2, (uint16_t)len);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_TCP;
+	memcpy(pkt + 12, "\x0a\x64\x00\x01\x0a\x64\x00\x02", 8);
+	off_put32(pkt + 24, 1);
+	pkt[32] = 5 << 4;
+	pkt[33] = 0x18;
+	for (i = 40; i < len; i++)
+		pkt[i] = (uint8_t)i;
+	memset(&vh, 0, sizeof(vh));
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	vh.gso_size = (uint16_t)mss;
+	ck_assert_int_eq(tx_segment_and_send(&W, A.peer, k, &rp, &vh, pkt,
+	    len), 0);
+	ck_assert_uint_eq(W.ng, 1);		/* one GSO group */
+	ck_assert_uint_eq(W.g[0].nseg, 11);
+	ck_assert_uint_eq(W.g[0].seg, 4 + WG_SEALED_LEN(40 + mss));
+	ck_assert_uint_eq(W.g[0].chan, 0x4123);
+	tx_flush(&W);
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(rx, buf, 65536, MSG_DONTWAIT, &from.sa, &fl);
+		if (n < 0)
+			break;
+		ck_assert_int_ge(n, 4 + WG_DATA_MIN_LEN);
+		ck_assert_uint_eq(buf[0], 0x41);
+		ck_assert_uint_eq(buf[1], 0x23);
+		ck_assert_uint_eq(off_get16(buf + 2), (size_t)n - 4);
+		ck_assert_uint_eq(dp_classify(buf, (size_t)n),
+		    DP_PKT_CHANNEL_DATA);
+		ck_assert_int_eq(wg_decrypt(B.dev, buf + 4, (size_t)n - 4,
+		    &from, &plain, &plen, &p), 0);
+		ck_assert_uint_eq(off_get32(plain + 24), 1 + got * mss);
+		got++;
+	}
+	ck_assert_uint_eq(got, 11);
+	/* a direct packet after it is a group of its own */
+	ipv4_udp(pkt, 100, 1);
+	tx_send_packet(&W, A.peer, k, &rp, pkt, 100);
+	tx_send_packet(&W, A.peer, k, &rx_path, pkt, 100);
+	ck_assert_uint_eq(W.ng, 2);
+	tx_flush(&W);
 	wg_keypair_put(k);
 	free(pkt);
 	free(buf);
@@ -576,6 +648,93 @@ START_TEST(test_channeldata_handshake)
 }
 END_TEST
 
+/*
+ * STUN wrapped in ChannelData goes up to fz-controld whole, from the
+ * relay: on a channel no peer has (ICE checks through a relay before any
+ * path) and inside a peer's channel alike; WireGuard on an unknown channel
+ * stays dropped.  And fz-controld's datagrams go out of the data plane's
+ * sockets (dp_send_dgram).
+ */
+START_TEST(test_channeldata_stun_up)
+{
+	struct client c;
+	union fz_sockaddr relay;
+	struct dp_stun st;
+	uint8_t m[4 + 20], got[64];
+	int rfd, efd;
+	ssize_t n;
+
+	client_new(&c, 0x71);
+	ck_assert_int_eq(dp_stun_enable(G, &efd), 0);
+	while (dp_stun_take(G, &st))
+		;
+	rfd = udp_on("127.0.0.1:0", &relay);
+	ck_assert_int_eq(dp_relay_channel_add(G, &relay, 0x4005, c.gpeer), 0);
+	m[0] = 0x40;
+	m[1] = 0x09;				/* nobody's channel */
+	m[2] = 0;
+	m[3] = 20;
+	stun_binding(m + 4, 3);
+	ck_assert_int_eq(sendto(rfd, m, sizeof(m), 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	ck_assert(counter_reaches(DP_RX_STUN, 1));
+	ck_assert(dp_stun_take(G, &st));
+	ck_assert_uint_eq(st.len, sizeof(m));
+	ck_assert_int_eq(memcmp(st.data, m, sizeof(m)), 0);
+	ck_assert(addr_eq(&st.from.sa, &relay.sa));
+	ck_assert_uint_eq(st.sock, DP_SOCK_UDP4);
+	m[1] = 0x05;				/* the peer's channel */
+	ck_assert_int_eq(sendto(rfd, m, sizeof(m), 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), (ssize_t)sizeof(m));
+	ck_assert(counter_reaches(DP_RX_STUN, 2));
+	ck_assert(dp_stun_take(G, &st));
+	ck_assert_int_eq(memcmp(st.data, m, sizeof(m)), 0);
+	ck_assert(!dp_stun_take(G, &st));
+
+	/* down: out of the IPv4 socket, from the data plane's port */
+	ck_assert(dp_has_sock(G, DP_SOCK_UDP4));
+	ck_assert(!dp_has_sock(G, 5));
+	ck_assert_int_eq(dp_send_dgram(G, DP_SOCK_UDP4, &relay, m, 24), 0);
+	{
+		union fz_sockaddr from;
+		socklen_t fl = sizeof(from);
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		n = recvfrom(rfd, got, sizeof(got), 0, &from.sa, &fl);
+		ck_assert_int_eq(n, 24);
+		ck_assert_uint_eq(addr_port(&from.sa), dp_port(G));
+	}
+	ck_assert_int_eq(dp_send_dgram(G, 5, &relay, m, 24), -EBADF);
+	if (dp_has_sock(G, DP_SOCK_UDP6))
+		ck_assert_int_eq(dp_send_dgram(G, DP_SOCK_UDP6, &relay, m, 24),
+		    -EAFNOSUPPORT);
+	/* the path API: a channel out of range, another peer's channel */
+	ck_assert_int_eq(dp_peer_set_path(G, c.gpeer, &relay, 0x3fff),
+	    -EINVAL);
+	ck_assert_int_eq(dp_peer_set_path(G, c.gpeer, &relay, 0x4006), 0);
+	{
+		union fz_sockaddr ep;
+		uint16_t ch;
+
+		ck_assert(wg_peer_path(c.gpeer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0x4006);
+		ck_assert(addr_eq(&ep.sa, &relay.sa));
+		/* the old channel went with the new path */
+		ck_assert_int_eq(dp_relay_channel_remove(G, &relay, 0x4005),
+		    -ENOENT);
+		ck_assert_int_eq(dp_peer_set_path(G, c.gpeer, &Gaddr, 0), 0);
+		ck_assert(wg_peer_path(c.gpeer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0);
+		ck_assert_int_eq(dp_relay_channel_remove(G, &relay, 0x4006),
+		    -ENOENT);
+	}
+	close(rfd);
+	dp_peer_remove(G, c.gpeer);
+	wg_device_free(c.dev);
+}
+END_TEST
+
 /* Sends a keepalive from c (it has a session) from fd, wrapped on ch. */
 static void
 relayed_keepalive(struct client *c, int fd, uint16_t ch)
@@ -817,6 +976,7 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_full_size_packets);
 	tcase_add_test(tc, test_oversize_dropped);
 	tcase_add_test(tc, test_tso_at_max_mtu);
+	tcase_add_test(tc, test_tso_relayed);
 	tcase_add_test(tc, test_dp_new_mtu);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("receive");
@@ -825,6 +985,7 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_stun_up);
 	tcase_add_test(tc, test_stun_queue_full);
 	tcase_add_test(tc, test_channeldata_handshake);
+	tcase_add_test(tc, test_channeldata_stun_up);
 	tcase_add_test(tc, test_channeldata_keeps_endpoint);
 	tcase_add_test(tc, test_channeldata_other_peer);
 	tcase_add_test(tc, test_channeldata_cookie_reply);

@@ -864,6 +864,173 @@ START_TEST(test_interface_and_sites)
 }
 END_TEST
 
+/*
+ * A PEER_SET frame: [type, [peer_id, public_key, psk, allowed_ips, sock,
+ * remote, relay, channel, initiate]] with nfields of them; bad_k >= 0
+ * puts a value of the wrong type at that position.
+ */
+static size_t
+peer_set_with(uint8_t *buf, size_t cap, int nfields, int bad_k)
+{
+	static const char *const str[9] = { "gw-1",
+	    "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", "", "100.64.0.2/32",
+	    NULL, "192.0.2.1:51820", "", NULL, NULL };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_PEER_SET);
+	msgpack_pack_array(&pk, (size_t)nfields);
+	for (int k = 0; k < nfields; k++) {
+		int kk = k % 9;
+
+		if (k == bad_k) {		/* a type the field is not */
+			if (str[kk] != NULL)
+				msgpack_pack_uint32(&pk, 7);
+			else
+				msgpack_pack_str_with_body(&pk, "7", 1);
+		} else if (kk == 4 || kk == 7) {
+			msgpack_pack_uint32(&pk, 0);
+		} else if (kk == 8) {
+			msgpack_pack_true(&pk);
+		} else {
+			msgpack_pack_str_with_body(&pk, str[kk],
+			    strlen(str[kk]));
+		}
+	}
+	n = sb.size < cap ? sb.size : cap;
+	memcpy(buf, sb.data, n);
+	msgpack_sbuffer_destroy(&sb);
+	return n;
+}
+
+/*
+ * Connections (issue 13): PEER_SET, PEER_DEL from fz-controld, signed
+ * in; LOCAL_SOCKETS (also configured) and CONN_WANTED from fz-tunneld.
+ * Exact fields, limits, wrong types and arity; PEER_SET is secret.
+ */
+START_TEST(test_peer_messages)
+{
+	static uint8_t b[8192];
+	static struct ipc_msg m, d;
+	static char big[4098];
+	size_t n, cut;
+
+	ipc_msg_init(&m, IPC_PEER_SET);
+	m.u.peer_set.peer_id = "3b4c1e4e-gw";
+	m.u.peer_set.public_key = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+	m.u.peer_set.psk = "kgNlY5Gjs6fQ4H5m/OtRBO4cWkmbmY1mCdQJCFvtZo8=";
+	m.u.peer_set.allowed_ips = "100.64.0.2/32, fd00:2021:1111::2/128, "
+	    "10.50.0.0/24";
+	m.u.peer_set.sock = 1;
+	m.u.peer_set.remote = "";
+	m.u.peer_set.relay = "[2001:db8::1]:3478";
+	m.u.peer_set.channel = 0x4001;
+	m.u.peer_set.initiate = true;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_int_eq(d.type, IPC_PEER_SET);
+	ck_assert_str_eq(d.u.peer_set.peer_id, "3b4c1e4e-gw");
+	ck_assert_str_eq(d.u.peer_set.psk, m.u.peer_set.psk);
+	ck_assert_str_eq(d.u.peer_set.allowed_ips, m.u.peer_set.allowed_ips);
+	ck_assert_uint_eq(d.u.peer_set.sock, 1);
+	ck_assert_str_eq(d.u.peer_set.remote, "");
+	ck_assert_str_eq(d.u.peer_set.relay, "[2001:db8::1]:3478");
+	ck_assert_uint_eq(d.u.peer_set.channel, 0x4001);
+	ck_assert(d.u.peer_set.initiate);
+	for (cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* allowed_ips: 4096 bytes fine, 4097 refused both ways */
+	memset(big, '1', 4096);
+	big[4096] = '\0';
+	m.u.peer_set.allowed_ips = big;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_uint_eq(strlen(d.u.peer_set.allowed_ips), 4096);
+	big[4096] = '1';
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	/* a public key over 64 bytes, a control character in the PSK */
+	m.u.peer_set.allowed_ips = "";
+	m.u.peer_set.public_key = big + 4096 - 65;
+	big[4097] = '\0';
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+		m.u.peer_set.public_key = "k";
+		m.u.peer_set.psk = "a\nb";
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+
+	/* raw frames: exact arity, every field's type */
+	n = peer_set_with(b, sizeof(b), 9, -1);
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.peer_set.remote, "192.0.2.1:51820");
+	ck_assert(d.u.peer_set.initiate);
+	n = peer_set_with(b, sizeof(b), 8, -1);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	n = peer_set_with(b, sizeof(b), 10, -1);
+	ck_assert_int_eq(dec(b, n, &d), -EBADMSG);
+	for (int k = 0; k < 9; k++) {
+		n = peer_set_with(b, sizeof(b), 9, k);
+		ck_assert_msg(dec(b, n, &d) == -EBADMSG, "field %d", k);
+	}
+
+	/* the small ones round-trip */
+	ipc_msg_init(&m, IPC_PEER_DEL);
+	m.u.peer_del.public_key = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.peer_del.public_key, m.u.peer_del.public_key);
+	ipc_msg_init(&m, IPC_CONN_WANTED);
+	m.u.conn_wanted.dst = "fd00:2021:1111::2";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.conn_wanted.dst, "fd00:2021:1111::2");
+	ipc_msg_init(&m, IPC_LOCAL_SOCKETS);
+	m.u.local_sockets.sockets = "0=10.0.0.2:52625, 1=[fd00::2]:52625";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.local_sockets.sockets, m.u.local_sockets.sockets);
+
+	/* the catalogue */
+	ck_assert(ipc_msg_info(IPC_PEER_SET)->flags & IPC_SECRET);
+	ck_assert(!(ipc_msg_info(IPC_PEER_DEL)->flags & IPC_SECRET));
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_PEER_SET, IPC_C));
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_PEER_DEL, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_PEER_SET, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_PEER_DEL, IPC_T));
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_LOCAL_SOCKETS, IPC_T));
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_CONN_WANTED, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_LOCAL_SOCKETS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_CONN_WANTED, IPC_C));
+	for (unsigned t = IPC_LOCAL_SOCKETS; t <= IPC_CONN_WANTED; t++) {
+		ck_assert(!ipc_permitted(IPC_CH_DGRAM, t, IPC_C));
+		ck_assert(!ipc_permitted(IPC_CH_DGRAM, t, IPC_T));
+		ck_assert(!ipc_permitted(IPC_CH_FRONT, t, IPC_T));
+		ck_assert(!ipc_permitted(IPC_CH_FRONT, t, IPC_F));
+	}
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_PEER_SET),
+	    IPC_SIGNED_IN);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_PEER_DEL),
+	    IPC_SIGNED_IN);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_CONN_WANTED),
+	    IPC_SIGNED_IN);
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_LOCAL_SOCKETS),
+	    IPC_CONFIGURED | IPC_SIGNED_IN);
+}
+END_TEST
+
 /* The message struct no longer carries its strings. */
 START_TEST(test_msg_is_small)
 {
@@ -922,6 +1089,7 @@ START_TEST(test_handler_tables)
 		{ IPC_STATUS, h_dummy }, { IPC_ERROR, h_dummy },
 		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
 		{ IPC_INTERFACE, h_dummy }, { IPC_RELAYS, h_dummy },
+		{ IPC_PEER_SET, h_dummy }, { IPC_PEER_DEL, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
@@ -1022,6 +1190,8 @@ struct side {
 	enum ipc_conn_state state;	/* in on_close */
 	const char	*token;		/* where SIGN_IN's token was */
 	char		 token_copy[64];
+	const char	*psk;		/* where PEER_SET's psk was */
+	char		 psk_copy[65];
 };
 
 static struct event_base *base;
@@ -1047,6 +1217,10 @@ on_msg(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	if (m->type == IPC_SIGN_IN) {
 		s->token = m->u.sign_in.token;
 		snprintf(s->token_copy, sizeof(s->token_copy), "%s", s->token);
+	}
+	if (m->type == IPC_PEER_SET) {
+		s->psk = m->u.peer_set.psk;
+		snprintf(s->psk_copy, sizeof(s->psk_copy), "%s", s->psk);
 	}
 	if (m->type == IPC_SET_LOG_FILTER)
 		strcpy(s->filter, m->u.set_log_filter.filter);
@@ -1434,6 +1608,77 @@ START_TEST(test_conn_states)
 	close(raw);
 	ck_assert_str_eq(ipc_conn_state_name(IPC_CONN_WRITE_SHUT),
 	    "WRITE_SHUT");
+}
+END_TEST
+
+/*
+ * PEER_SET / PEER_DEL from fz-controld: a violation unless signed in; the
+ * PSK is wiped once the handler returns.  fz-tunneld may send
+ * LOCAL_SOCKETS configured, CONN_WANTED only signed in.
+ */
+START_TEST(test_conn_peers)
+{
+	struct side t, c;
+	struct ipc_msg m;
+	static const char psk[] = "kgNlY5Gjs6fQ4H5m/OtRBO4cWkmbmY1mCdQJCFvtZo8=";
+	int raw;
+	size_t i;
+
+	tunneld_raw(&t, &raw, IPC_CONFIGURED);
+	raw_type(raw, IPC_PEER_SET);
+	run();
+	ck_assert_uint_eq(t.got[IPC_PEER_SET], 0);
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_CONFIGURED);
+	raw_type(raw, IPC_PEER_DEL);
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+	tunneld_raw(&t, &raw, IPC_SIGNED_IN);
+	raw_type(raw, IPC_PEER_SET);
+	raw_type(raw, IPC_PEER_DEL);
+	run();
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_uint_eq(t.got[IPC_PEER_SET], 1);
+	ck_assert_uint_eq(t.got[IPC_PEER_DEL], 1);
+	raw_type(raw, IPC_CONN_WANTED);		/* fz-tunneld's, not its */
+	run();
+	ck_assert_int_eq(t.err, -EPROTO);
+	close(raw);
+
+	pair(&t, IPC_T, &c, IPC_C, NULL);
+	run();
+	ipc_conn_set_phase(t.c, IPC_CONFIGURED);
+	ipc_conn_set_phase(c.c, IPC_CONFIGURED);
+	ipc_msg_init(&m, IPC_PEER_SET);
+	ck_assert_int_eq(ipc_send(c.c, &m), -EPERM);	/* not signed in */
+	ipc_msg_init(&m, IPC_CONN_WANTED);
+	ck_assert_int_eq(ipc_send(t.c, &m), -EPERM);
+	ipc_msg_init(&m, IPC_LOCAL_SOCKETS);
+	m.u.local_sockets.sockets = "0=10.0.0.2:51820";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_conn_set_phase(t.c, IPC_SIGNED_IN);
+	ipc_conn_set_phase(c.c, IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_CONN_WANTED);
+	m.u.conn_wanted.dst = "10.50.0.7";
+	ck_assert_int_eq(ipc_send(t.c, &m), 0);
+	ipc_msg_init(&m, IPC_PEER_SET);
+	m.u.peer_set.public_key = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+	m.u.peer_set.psk = psk;
+	ck_assert_int_eq(ipc_send(c.c, &m), 0);
+	run();
+	ck_assert_uint_eq(c.got[IPC_LOCAL_SOCKETS], 1);
+	ck_assert_uint_eq(c.got[IPC_CONN_WANTED], 1);
+	ck_assert_uint_eq(t.got[IPC_PEER_SET], 1);
+	ck_assert_str_eq(t.psk_copy, psk);
+	ck_assert_ptr_nonnull(t.psk);
+	for (i = 0; i < sizeof(psk); i++)
+		ck_assert_int_eq(t.psk[i], 0);
+	ck_assert_int_eq(t.closed, 0);
+	ck_assert_int_eq(c.closed, 0);
+	ipc_conn_free(t.c);
+	ipc_conn_free(c.c);
 }
 END_TEST
 
@@ -1950,6 +2195,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_handler_tables);
 	tcase_add_test(tc, test_interface_and_sites);
 	tcase_add_test(tc, test_relays);
+	tcase_add_test(tc, test_peer_messages);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);
@@ -1958,6 +2204,7 @@ ipc_suite(void)
 	tcase_add_test(tn, test_conn_phases);
 	tcase_add_test(tn, test_conn_states);
 	tcase_add_test(tn, test_conn_secret_wiped);
+	tcase_add_test(tn, test_conn_peers);
 	tcase_add_test(tn, test_dgram_flood);
 	tcase_add_test(tn, test_conn_fd_rules);
 	tcase_add_test(tn, test_conn_stray_fd_does_not_block);

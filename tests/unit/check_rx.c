@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "check_util.h"
 #include "rx.h"
@@ -220,6 +221,156 @@ START_TEST(test_stunq)
 }
 END_TEST
 
+/*
+ * CONN_WANTED's rate limiter: a destination once per 2 s, each one apart,
+ * the queue bounded (full: not remembered, so it is retried), the table
+ * fixed (a flood of destinations takes no more memory).
+ */
+START_TEST(test_wanted)
+{
+	static struct dp_wanted w;
+	uint8_t a[16] = { 10, 50, 0, 7 }, b[16] = { 10, 50, 0, 8 }, got[16];
+	uint8_t v6[16] = { 0xfd, 0, 0x20, 0x21, 0x11, 0x11, [15] = 7 };
+	uint64_t t = 1000000000ull;
+	unsigned i, n;
+	int fam;
+
+	dp_wanted_init(&w);
+	ck_assert(dp_wanted_hit(&w, AF_INET, a, t, NULL, 0));
+	ck_assert(!dp_wanted_hit(&w, AF_INET, a, t + 1, NULL, 0));
+	ck_assert(!dp_wanted_hit(&w, AF_INET, a,
+	    t + DP_WANTED_INTERVAL_NS - 1, NULL, 0));
+	ck_assert(dp_wanted_hit(&w, AF_INET, b, t + 1, NULL, 0));
+	ck_assert(dp_wanted_hit(&w, AF_INET6, v6, t + 1, NULL, 0));
+	/* the same 4 bytes in IPv6 are another destination */
+	ck_assert(dp_wanted_hit(&w, AF_INET6, a, t + 1, NULL, 0));
+	ck_assert(!dp_wanted_hit(&w, AF_UNIX, a, t + 1, NULL, 0));
+	ck_assert_uint_eq(w.limited, 2);
+	{	/* never a resource: no report, nothing queued */
+		static const uint8_t mc4[16] = { 224, 0, 0, 251 },
+		    bc4[16] = { 255, 255, 255, 255 }, ll4[16] = { 169, 254 },
+		    mc6[16] = { 0xff, 0x02, [15] = 2 }, ll6[16] = { 0xfe, 0x80 };
+
+		ck_assert(!dp_wanted_hit(&w, AF_INET, mc4, t + 1, NULL, 0));
+		ck_assert(!dp_wanted_hit(&w, AF_INET, bc4, t + 1, NULL, 0));
+		ck_assert(!dp_wanted_hit(&w, AF_INET, ll4, t + 1, NULL, 0));
+		ck_assert(!dp_wanted_hit(&w, AF_INET6, mc6, t + 1, NULL, 0));
+		ck_assert(!dp_wanted_hit(&w, AF_INET6, ll6, t + 1, NULL, 0));
+		ck_assert_uint_eq(w.n, 4);
+	}
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(fam, AF_INET);
+	ck_assert_int_eq(memcmp(got, a, 4), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(memcmp(got, b, 4), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert_int_eq(fam, AF_INET6);
+	ck_assert_int_eq(memcmp(got, v6, 16), 0);
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+	ck_assert(!dp_wanted_pop(&w, &fam, got));
+	/* after the interval, again */
+	ck_assert(dp_wanted_hit(&w, AF_INET, a, t + DP_WANTED_INTERVAL_NS,
+	    NULL, 0));
+	ck_assert(dp_wanted_pop(&w, &fam, got));
+
+	/* a flood: the queue holds DP_WANTED_QUEUE, the rest are dropped */
+	for (i = 0, n = 0; i < 1000; i++) {
+		uint8_t d[16] = { 10, (uint8_t)(i >> 8), (uint8_t)i, 1 };
+
+		n += dp_wanted_hit(&w, AF_INET, d, t, NULL, 0);
+	}
+	ck_assert_uint_eq(n, DP_WANTED_QUEUE);
+	ck_assert_uint_eq(w.dropped, 1000 - DP_WANTED_QUEUE);
+	for (i = 0; dp_wanted_pop(&w, &fam, got); i++)
+		;
+	ck_assert_uint_eq(i, DP_WANTED_QUEUE);
+	/* a dropped one was not remembered: reported once there is room */
+	{
+		uint8_t d[16] = { 10, 0, 200, 1 };
+
+		ck_assert(dp_wanted_hit(&w, AF_INET, d, t + 1, NULL, 0));
+	}
+	ck_assert_uint_eq(sizeof(w.slot) / sizeof(w.slot[0]),
+	    DP_WANTED_SLOTS);
+	dp_wanted_destroy(&w);
+}
+END_TEST
+
+/* take() for test_wanted_hold: destinations 10.50.0.x are routable. */
+static unsigned taken;
+static uint8_t taken_first[4];
+
+static bool
+take_10_50(void *arg, int family, const uint8_t *dst, const uint8_t *pkt,
+    size_t len)
+{
+	(void)arg;
+	if (family != AF_INET || dst[0] != 10 || dst[1] != 50)
+		return false;
+	if (taken++ == 0)
+		memcpy(taken_first, pkt, len < 4 ? len : 4);
+	return true;
+}
+
+/*
+ * Packets to a destination without a peer are held with it (at most
+ * DP_WANTED_HOLD, DP_WANTED_HOLD_BYTES in all, DP_WANTED_HOLD_NS), and
+ * released, oldest first, once take() says a peer covers it; a slot taken
+ * over by another destination frees them.
+ */
+START_TEST(test_wanted_hold)
+{
+	static struct dp_wanted w;
+	static uint8_t big[1400];
+	uint8_t a[16] = { 10, 50, 0, 7 }, b[16] = { 10, 60, 0, 7 };
+	uint8_t pkt[64];
+	uint64_t t = 5000000000ull;
+	unsigned i;
+
+	dp_wanted_init(&w);
+	for (i = 0; i < DP_WANTED_HOLD + 10; i++) {
+		memset(pkt, (int)i, sizeof(pkt));
+		(void)dp_wanted_hit(&w, AF_INET, a, t + i, pkt, sizeof(pkt));
+	}
+	(void)dp_wanted_hit(&w, AF_INET, b, t, pkt, sizeof(pkt));
+	ck_assert_uint_eq(w.hold_dropped, 10);
+	ck_assert_uint_eq(w.held_bytes, (DP_WANTED_HOLD + 1) * sizeof(pkt));
+	taken = 0;
+	ck_assert_uint_eq(dp_wanted_release(&w, take_10_50, NULL),
+	    DP_WANTED_HOLD);
+	ck_assert_uint_eq(taken, DP_WANTED_HOLD);
+	ck_assert_uint_eq(taken_first[0], 0);		/* oldest first */
+	ck_assert_uint_eq(w.held_bytes, sizeof(pkt));	/* b's stays */
+	ck_assert_uint_eq(dp_wanted_release(&w, take_10_50, NULL), 0);
+	/* released: the next packet to a asks again at once */
+	ck_assert(dp_wanted_hit(&w, AF_INET, a, t + 1, pkt, sizeof(pkt)));
+	/* expired: what nobody came for is dropped with the next one */
+	(void)dp_wanted_hit(&w, AF_INET, b, t + DP_WANTED_HOLD_NS / 2, pkt,
+	    sizeof(pkt));
+	ck_assert_uint_eq(w.held_bytes, 3 * sizeof(pkt));	/* a 1, b 2 */
+	(void)dp_wanted_hit(&w, AF_INET, b, t + DP_WANTED_HOLD_NS + 1, pkt,
+	    sizeof(pkt));
+	ck_assert_uint_eq(w.held_bytes, 2 * sizeof(pkt));	/* a 1, b 1 */
+	/* the byte cap: 16 destinations of 128 packets (2.8 MB) */
+	{
+		uint8_t d[16] = { 10, 70 }, got[16];
+		int fam;
+
+		for (i = 0; i < 16 * DP_WANTED_HOLD; i++) {
+			d[3] = (uint8_t)(i / DP_WANTED_HOLD);
+			(void)dp_wanted_hit(&w, AF_INET, d, t, big,
+			    sizeof(big));
+			while (dp_wanted_pop(&w, &fam, got))
+				;
+			ck_assert_uint_le(w.held_bytes, DP_WANTED_HOLD_BYTES);
+		}
+		ck_assert_uint_gt(w.held_bytes, DP_WANTED_HOLD_BYTES -
+		    2 * sizeof(big));
+	}
+	dp_wanted_destroy(&w);		/* frees the rest (ASan: no leak) */
+}
+END_TEST
+
 static Suite *
 rx_suite(void)
 {
@@ -231,6 +382,8 @@ rx_suite(void)
 	tcase_add_test(tc, test_channeldata);
 	tcase_add_test(tc, test_chans);
 	tcase_add_test(tc, test_stunq);
+	tcase_add_test(tc, test_wanted);
+	tcase_add_test(tc, test_wanted_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ifaddrs.h>
+#include <net/if.h>
+
 #include "check_util.h"
 #include "svc.h"
 #include "wg.h"
@@ -359,6 +362,213 @@ START_TEST(args_env_and_exit)
 }
 END_TEST
 
+/* --- peers.c: PEER_SET checked before it reaches the data plane --- */
+
+static const char PUB[] = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+
+static void
+peer_msg(struct ipc_peer_set *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->peer_id = "gw";
+	m->public_key = PUB;
+	m->psk = "";
+	m->allowed_ips = "100.64.0.2/32, fd00:2021:1111::2/128, 10.50.0.0/24";
+	m->sock = 4;
+	m->remote = "192.0.2.7:51820";
+	m->relay = "";
+	m->channel = 0;
+	m->initiate = true;
+}
+
+START_TEST(peer_parse_good)
+{
+	static struct svc_peer_spec sp;
+	struct ipc_peer_set m;
+	char a[ADDR_STRLEN];
+
+	peer_msg(&m);
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), 0);
+	ck_assert_uint_eq(sp.nallowed, 3);
+	ck_assert_int_eq(sp.allowed[1].family, AF_INET6);
+	ck_assert_uint_eq(sp.allowed[1].prefix, 128);
+	ck_assert_uint_eq(sp.allowed[2].prefix, 24);
+	ck_assert_uint_eq(sp.channel, 0);
+	ck_assert(!sp.has_psk);
+	ck_assert(sp.initiate);
+	ck_assert_int_eq(addr_fmt(&sp.to.sa, true, a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "192.0.2.7:51820");
+	/* relayed, IPv6, a PSK, no allowed IPs */
+	m.remote = "";
+	m.relay = "[2001:db8::9]:3478";
+	m.channel = 0x4fff;
+	m.sock = 6;
+	m.psk = PUB;
+	m.allowed_ips = "";
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), 0);
+	ck_assert_uint_eq(sp.channel, 0x4fff);
+	ck_assert(sp.has_psk);
+	ck_assert_uint_eq(sp.nallowed, 0);
+	ck_assert_int_eq(addr_fmt(&sp.to.sa, true, a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "[2001:db8::9]:3478");
+	m.channel = 0x4000;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), 0);
+}
+END_TEST
+
+/* Each of these is a violation by fz-controld. */
+START_TEST(peer_parse_bad)
+{
+	static struct svc_peer_spec sp;
+	struct ipc_peer_set m;
+	static const char *const bad_allowed[] = {
+		"10.0.0.1/24", "10.0.0.0/33", "10.0.0.0/8,", ",10.0.0.0/8",
+		"10.0.0.0/8,,10.1.0.0/16", "x", "10.0.0.0/8 10.1.0.0/16",
+		"fd00::/129", " , ",
+	};
+	static const char *const bad_addr[] = {
+		"192.0.2.7", "192.0.2.7:0", "0.0.0.0:1", "224.0.0.1:1",
+		"255.255.255.255:1", "[::]:1", "[ff02::1]:1", "host:1",
+		"192.0.2.7:65536",
+	};
+	size_t i;
+
+	peer_msg(&m);
+	m.public_key = "AAAA";
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	peer_msg(&m);
+	m.psk = "not base64 at all, not 44 bytes";
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	for (i = 0; i < sizeof(bad_allowed) / sizeof(*bad_allowed); i++) {
+		peer_msg(&m);
+		m.allowed_ips = bad_allowed[i];
+		ck_assert_msg(svc_peer_parse(&m, &sp) == -EINVAL, "%s",
+		    bad_allowed[i]);
+	}
+	for (i = 0; i < sizeof(bad_addr) / sizeof(*bad_addr); i++) {
+		peer_msg(&m);
+		m.remote = bad_addr[i];
+		ck_assert_msg(svc_peer_parse(&m, &sp) == -EINVAL, "%s",
+		    bad_addr[i]);
+	}
+	/* paths: neither, both, channel out of range, socket mismatch */
+	peer_msg(&m);
+	m.remote = "";
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	peer_msg(&m);
+	m.relay = "192.0.2.1:3478";
+	m.channel = 0x4001;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	peer_msg(&m);
+	m.channel = 0x4001;			/* direct with a channel */
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	peer_msg(&m);
+	m.remote = "";
+	m.relay = "192.0.2.1:3478";
+	m.channel = 0x3fff;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	m.channel = 0x5000;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	m.channel = 0;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	peer_msg(&m);
+	m.sock = 6;				/* IPv4 address */
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	m.sock = 0;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	m.sock = 5;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	/* the spec is wiped on failure */
+	peer_msg(&m);
+	m.psk = PUB;
+	m.sock = 6;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+	ck_assert(!sp.has_psk);
+	for (i = 0; i < WG_KEY_LEN; i++)
+		ck_assert_uint_eq(sp.psk[i], 0);
+}
+END_TEST
+
+/* More prefixes than SVC_PEER_ALLOWED_MAX: refused, not truncated. */
+START_TEST(peer_parse_many_allowed)
+{
+	static struct svc_peer_spec sp;
+	static char list[SVC_PEER_ALLOWED_MAX * 20];
+	struct ipc_peer_set m;
+	size_t len = 0, i;
+
+	for (i = 0; i < SVC_PEER_ALLOWED_MAX; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%s10.%zu.%zu.0/24", i ? ", " : "", i / 256, i % 256);
+	peer_msg(&m);
+	m.allowed_ips = list;
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), 0);
+	ck_assert_uint_eq(sp.nallowed, SVC_PEER_ALLOWED_MAX);
+	snprintf(list + len, sizeof(list) - len, ", 10.255.0.0/24");
+	ck_assert_int_eq(svc_peer_parse(&m, &sp), -EINVAL);
+}
+END_TEST
+
+/* LOCAL_SOCKETS: every address of each socket's family; loopback last. */
+START_TEST(sockets_fmt)
+{
+	struct sockaddr_in a4, lo4;
+	struct sockaddr_in6 a6, ll6;
+	struct ifaddrs i[4];
+	char out[256];
+
+	memset(i, 0, sizeof(i));
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	a4.sin_addr.s_addr = htonl(0x0a000002);
+	lo4 = a4;
+	lo4.sin_addr.s_addr = htonl(0x7f000001);
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	a6.sin6_addr.s6_addr[0] = 0xfd;
+	a6.sin6_addr.s6_addr[15] = 2;
+	ll6 = a6;
+	ll6.sin6_addr.s6_addr[0] = 0xfe;
+	ll6.sin6_addr.s6_addr[1] = 0x80;
+	i[0].ifa_addr = (struct sockaddr *)&lo4;
+	i[0].ifa_flags = IFF_UP | IFF_LOOPBACK;
+	i[0].ifa_next = &i[1];
+	i[1].ifa_addr = (struct sockaddr *)&a4;
+	i[1].ifa_flags = IFF_UP;
+	i[1].ifa_next = &i[2];
+	i[2].ifa_addr = (struct sockaddr *)&ll6;
+	i[2].ifa_flags = IFF_UP;
+	i[2].ifa_next = &i[3];
+	i[3].ifa_addr = (struct sockaddr *)&a6;
+	i[3].ifa_flags = IFF_UP;
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, true, 52625, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "4=10.0.0.2:52625, 6=[fd00::2]:52625");
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, false, 52625, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "4=10.0.0.2:52625");
+	/* loopback only when it is all there is */
+	i[1].ifa_flags = 0;
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, false, 1, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "4=127.0.0.1:1");
+	ck_assert_int_eq(svc_sockets_fmt(NULL, NULL, true, true, 1, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	i[1].ifa_flags = IFF_UP;
+	/* the tunnel's own addresses are no host candidates */
+	i[0].ifa_name = "lo";
+	i[1].ifa_name = "eth0";
+	i[2].ifa_name = i[3].ifa_name = "tun-firezone";
+	ck_assert_int_eq(svc_sockets_fmt(i, "tun-firezone", true, true, 52625,
+	    out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "4=10.0.0.2:52625");
+	ck_assert_int_eq(svc_sockets_fmt(i, NULL, true, true, 52625, out, 20),
+	    -ENOSPC);
+	ck_assert_uint_lt(strlen(out), 20);
+}
+END_TEST
+
 static Suite *
 svc_suite(void)
 {
@@ -381,6 +591,13 @@ svc_suite(void)
 
 	tc = tcase_create("supervise");
 	tcase_add_test(tc, backoff_doubles_and_resets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("peers");
+	tcase_add_test(tc, peer_parse_good);
+	tcase_add_test(tc, peer_parse_bad);
+	tcase_add_test(tc, peer_parse_many_allowed);
+	tcase_add_test(tc, sockets_fmt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("args");

@@ -764,6 +764,36 @@ START_TEST(test_relayed_does_not_roam)
 	    &to_b, resp, &r), 0);
 	ck_assert(r.established);
 	endpoint_is(B.peer, &A.addr);
+	/*
+	 * A relayed path set by fz-controld (wg_peer_set_path with a
+	 * channel) is pinned: a direct message does not roam it away; a
+	 * direct path (channel 0) roams again.
+	 */
+	{
+		union fz_sockaddr ep;
+		uint16_t ch;
+
+		wg_peer_set_path(B.peer, &relay, 0x4001);
+		ck_assert(wg_peer_path(B.peer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0x4001);
+		direct.src = &moved;
+		len = seal(&A, "direct, pinned", buf, sizeof(buf));
+		ck_assert_int_eq(open_via(&B, buf, len, &direct), 0);
+		endpoint_is(B.peer, &relay);
+		ck_assert(wg_peer_path(B.peer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0x4001);
+		wg_peer_set_path(B.peer, &A.addr, 0);
+		len = seal(&A, "direct, free", buf, sizeof(buf));
+		ck_assert_int_eq(open_via(&B, buf, len, &direct), 0);
+		endpoint_is(B.peer, &moved);
+		ck_assert(wg_peer_path(B.peer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0);
+		/* wg_peer_set_endpoint (static mode, UAPI) is direct */
+		wg_peer_set_path(B.peer, &relay, 0x4002);
+		wg_peer_set_endpoint(B.peer, &A.addr);
+		ck_assert(wg_peer_path(B.peer, &ep, &ch));
+		ck_assert_uint_eq(ch, 0);
+	}
 }
 END_TEST
 

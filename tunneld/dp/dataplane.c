@@ -243,10 +243,16 @@ stun_in(struct worker *w, int fd, const uint8_t *msg, size_t len,
 	}
 }
 
-/* ChannelData: a registered relay channel's peer, else dropped. */
+/*
+ * ChannelData: a registered relay channel's WireGuard unwrapped, as from
+ * its peer.  STUN inside it, or a channel we do not know (ICE checks
+ * through a relay before fz-controld set a path), goes up to fz-controld
+ * whole, from the relay (its TURN client unwraps it and knows the peer by
+ * the channel).
+ */
 static void
 relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
-    const union fz_sockaddr *src)
+    const union fz_sockaddr *src, const union fz_sockaddr *local)
 {
 	struct dp *dp = w->dp;
 	struct relayed via;
@@ -258,6 +264,8 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	if ((via.peer = dp_chans_lookup(&dp->chans, src, via.channel)) ==
 	    NULL) {
 		count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
+		if (dp_classify(inner, ilen) == DP_PKT_STUN)
+			stun_in(w, fd, msg, len, src, local);
 		return;
 	}
 	count(dp, DP_RX_CHANNEL_DATA, 1);
@@ -271,8 +279,10 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	case DP_PKT_WG_COOKIE:
 		handshake_in(w, fd, msg + 4, ilen, src, &via);
 		break;
+	case DP_PKT_STUN:
+		stun_in(w, fd, msg, len, src, local);
+		break;
 	default:
-		/* STUN from a peer through a relay: not handed up yet. */
 		count(dp, DP_DROP_UNKNOWN_PACKET, 1);
 		break;
 	}
@@ -292,7 +302,7 @@ datagram_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 		handshake_in(w, fd, msg, len, src, NULL);
 		break;
 	case DP_PKT_CHANNEL_DATA:
-		relayed_in(w, fd, msg, len, src);
+		relayed_in(w, fd, msg, len, src, local);
 		break;
 	case DP_PKT_STUN:
 		stun_in(w, fd, msg, len, src, local);
@@ -585,7 +595,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	pthread_mutex_init(&dp->peers_lock, NULL);
 	dp_chans_init(&dp->chans);
-	dp->stunfd = -1;
+	dp->stunfd = dp->wantedfd = -1;
+	dp_wanted_init(&dp->wanted);
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
@@ -600,7 +611,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 		dp->w[i].udp4 = dp->w[i].udp6 = dp->w[i].ep = -1;
 	if ((dp->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 	    (dp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    (dp->stunfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+	    (dp->stunfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    (dp->wantedfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -733,6 +745,9 @@ dp_free(struct dp *dp)
 		close(dp->wakefd);
 	if (dp->stunfd >= 0)
 		close(dp->stunfd);
+	if (dp->wantedfd >= 0)
+		close(dp->wantedfd);
+	dp_wanted_destroy(&dp->wanted);
 	dp_stunq_destroy(&dp->stunq);
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
@@ -869,4 +884,103 @@ dp_stun_take(struct dp *dp, struct dp_stun *out)
 	if (!atomic_load_explicit(&dp->stun_on, memory_order_acquire))
 		return false;
 	return dp_stunq_pop(&dp->stunq, out);
+}
+
+int
+dp_wanted_enable(struct dp *dp, int *fd)
+{
+	atomic_store_explicit(&dp->wanted_on, true, memory_order_release);
+	*fd = dp->wantedfd;
+	return 0;
+}
+
+bool
+dp_wanted_take(struct dp *dp, int *family, uint8_t addr[16])
+{
+	return dp_wanted_pop(&dp->wanted, family, addr);
+}
+
+/* A held packet whose destination a peer now covers: staged for it. */
+static bool
+wanted_take(void *arg, int family, const uint8_t *dst, const uint8_t *pkt,
+    size_t len)
+{
+	struct dp *dp = arg;
+	struct wg_peer *p = allowedips_lookup(dp->aip, family, dst);
+
+	if (p == NULL)
+		return false;
+	tx_stage(dp, p, pkt, len);
+	return true;
+}
+
+size_t
+dp_wanted_release_all(struct dp *dp)
+{
+	size_t n;
+
+	wg_read_lock();
+	n = dp_wanted_release(&dp->wanted, wanted_take, dp);
+	wg_read_unlock();
+	return n;
+}
+
+/*
+ * The path fz-controld chose for p: direct to remote (channel 0), or
+ * through relay on channel; the old channel binding goes, the new one is
+ * registered for receiving.  Sessions stay (roaming).
+ */
+int
+dp_peer_set_path(struct dp *dp, struct wg_peer *p,
+    const union fz_sockaddr *to, uint16_t channel)
+{
+	union fz_sockaddr r = *to;
+	int rc = 0;
+
+	addr_unmap_v4(&r);
+	if (channel != 0 && (channel < DP_CHANNEL_MIN ||
+	    channel > DP_CHANNEL_MAX))
+		return -EINVAL;
+	pthread_mutex_lock(&dp->peers_lock);
+	dp_chans_remove_peer(&dp->chans, p);
+	if (channel != 0)
+		rc = dp_chans_add(&dp->chans, &r, channel, p);
+	if (rc == 0)
+		wg_peer_set_path(p, &r, channel);
+	pthread_mutex_unlock(&dp->peers_lock);
+	return rc;
+}
+
+/*
+ * A datagram from fz-controld (STUN, TURN) out of the data plane's socket
+ * of family sock (DP_SOCK_UDP4 / DP_SOCK_UDP6): -EBADF without that
+ * socket, -EAFNOSUPPORT when to is of the other family, else what sendto
+ * said.
+ */
+int
+dp_send_dgram(struct dp *dp, uint32_t sock, const union fz_sockaddr *to,
+    const uint8_t *p, size_t len)
+{
+	int fd;
+
+	if (dp->nworkers < 1)
+		return -EBADF;
+	fd = sock == DP_SOCK_UDP4 ? dp->w[0].udp4 : sock == DP_SOCK_UDP6 ?
+	    dp->w[0].udp6 : -1;
+	if (fd < 0)
+		return -EBADF;
+	if (to->sa.sa_family != (sock == DP_SOCK_UDP4 ? AF_INET : AF_INET6))
+		return -EAFNOSUPPORT;
+	if (sendto(fd, p, len, 0, &to->sa, addr_len(&to->sa)) < 0)
+		return -errno;
+	return 0;
+}
+
+bool
+dp_has_sock(const struct dp *dp, uint32_t sock)
+{
+	if (dp->nworkers < 1)
+		return false;
+	return sock == DP_SOCK_UDP4 ? dp->w[0].udp4 >= 0 :
+	    sock == DP_SOCK_UDP6 ? dp->w[0].udp6 >= 0 : false;
 }

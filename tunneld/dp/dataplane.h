@@ -15,7 +15,10 @@
  * channel registered for a peer is unwrapped and handled as that peer's
  * WireGuard datagram (handshake replies go back wrapped the same way);
  * STUN is queued for the main loop (dp_stun_take: in service mode it goes
- * to fz-controld, without a consumer it is dropped); the rest is dropped.
+ * to fz-controld, without a consumer it is dropped), and so is STUN in
+ * ChannelData and ChannelData on an unknown channel, whole; the rest is
+ * dropped.  A peer's path (dp_peer_set_path) is direct or through a relay
+ * channel: then everything sent to it is wrapped in ChannelData.
  * Every kind of drop has its counter.
  */
 #ifndef FZ_DATAPLANE_H
@@ -44,7 +47,8 @@ enum dp_counter {
 	DP_DROP_SEND,		/* sendmsg failed */
 	DP_DROP_TUN_WRITE,	/* TUN write failed */
 	DP_RX_CHANNEL_DATA,	/* ChannelData unwrapped (relayed) */
-	DP_DROP_UNKNOWN_CHANNEL,/* ChannelData from an unknown relay/channel */
+	DP_DROP_UNKNOWN_CHANNEL,/* ChannelData from an unknown relay/channel
+				   (STUN inside: still queued for controld) */
 	DP_DROP_CHANNEL_PEER,	/* relayed message from another peer than
 				   the channel's */
 	DP_RX_STUN,		/* STUN queued for fz-controld */
@@ -102,5 +106,37 @@ int	dp_relay_channel_remove(struct dp *, const union fz_sockaddr *relay,
 int	dp_stun_enable(struct dp *, int *fd)
 	    __attribute__((warn_unused_result));
 bool	dp_stun_take(struct dp *, struct dp_stun *);
+
+/*
+ * Packets from the TUN for an address no peer covers: from here on their
+ * destinations are queued (rate-limited, rx.h dp_wanted) for one consumer
+ * in the main loop, as dp_stun_enable/dp_stun_take, and the packets held
+ * (bounded) until dp_wanted_release_all.
+ */
+int	dp_wanted_enable(struct dp *, int *fd)
+	    __attribute__((warn_unused_result));
+bool	dp_wanted_take(struct dp *, int *family, uint8_t addr[16]);
+/*
+ * The packets held for destinations without a peer (rx.h, dp_wanted) that
+ * a peer covers now go to that peer, as if just read (staged until its
+ * session); returns how many.  After a peer was added or changed.
+ */
+size_t	dp_wanted_release_all(struct dp *);
+
+/*
+ * A peer's path, set by fz-controld: direct to `to` (channel 0) or through
+ * the relay `to` on channel 0x4000..0x4fff (sends wrapped in ChannelData,
+ * that channel registered for receiving; the previous one removed).
+ * Sessions and keys stay.  0, -EINVAL, -EEXIST (another peer's channel),
+ * -ENOMEM.
+ */
+int	dp_peer_set_path(struct dp *, struct wg_peer *,
+	    const union fz_sockaddr *to, uint16_t channel)
+	    __attribute__((warn_unused_result));
+
+/* fz-controld's datagrams out of socket sock (DP_SOCK_UDP4/6). */
+bool	dp_has_sock(const struct dp *, uint32_t sock);
+int	dp_send_dgram(struct dp *, uint32_t sock, const union fz_sockaddr *to,
+	    const uint8_t *, size_t) __attribute__((warn_unused_result));
 
 #endif

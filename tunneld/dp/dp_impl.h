@@ -55,6 +55,7 @@ struct group {
 	union fz_sockaddr	 to;
 	size_t			 len;		/* bytes used */
 	size_t			 seg;		/* segment size (GSO) or 0 */
+	uint16_t		 chan;		/* >0: each segment is ChannelData */
 	unsigned		 nseg;
 	bool			 closed;	/* last segment was short */
 };
@@ -99,6 +100,9 @@ struct dp {
 	struct dp_stunq		 stunq;		/* STUN for the main loop */
 	_Atomic bool		 stun_on;	/* stunq is in use */
 	int			 stunfd;	/* eventfd: STUN waits */
+	struct dp_wanted	 wanted;	/* CONN_WANTED for the main loop */
+	_Atomic bool		 wanted_on;
+	int			 wantedfd;	/* eventfd: destinations wait */
 };
 
 static inline void
@@ -118,12 +122,27 @@ void	tx_stage(struct dp *, struct wg_peer *, const uint8_t *, size_t);
 void	tx_stage_drop(struct dp *, struct wg_peer *);
 void	dp_peer_free(void *);		/* the wg_peer's destructor */
 
+/* tx.c: a TUN packet with no peer: CONN_WANTED, rate-limited; held */
+void	tx_no_route(struct dp *, int family, const uint8_t *dst,
+	    const uint8_t *pkt, size_t len);
+void	tx_channel_header(uint8_t *, uint16_t chan, size_t len);
+
 /* tx.c: sending, each worker (and the timer thread) with its own groups */
 void	tx_flush(struct worker *);
+/*
+ * A peer's path (wg_peer_path): where its datagrams go, and the relay
+ * channel (0: direct) they are wrapped in, each with a 4-byte ChannelData
+ * header counted in its GSO segment size.
+ */
+struct tx_path {
+	union fz_sockaddr	 to;
+	uint16_t		 chan;
+};
+#define TX_HDR(path)	((path)->chan != 0 ? (size_t)4 : (size_t)0)
 void	tx_send_packet(struct worker *, struct wg_peer *, struct wg_keypair *,
-	    const union fz_sockaddr *, const uint8_t *, size_t);
+	    const struct tx_path *, const uint8_t *, size_t);
 int	tx_segment_and_send(struct worker *, struct wg_peer *,
-	    struct wg_keypair *, const union fz_sockaddr *,
+	    struct wg_keypair *, const struct tx_path *,
 	    const struct virtio_net_hdr *, uint8_t *, size_t);
 void	tx_tun_readable(struct worker *);
 /*

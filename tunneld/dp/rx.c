@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rx.h"
 
@@ -345,4 +346,176 @@ dp_stunq_pop(struct dp_stunq *q, struct dp_stun *out)
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ok;
+}
+
+/* --- CONN_WANTED: destinations without a peer ---------------------- */
+
+struct dp_held {
+	struct dp_held	*next;
+	size_t		 len;
+	uint8_t		 pkt[];
+};
+
+void
+dp_wanted_init(struct dp_wanted *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+}
+
+/* Frees what s holds (under the lock); returns how many there were. */
+static unsigned
+held_free(struct dp_wanted *w, struct dp_wanted_dst *s)
+{
+	struct dp_held *h, *next;
+	unsigned n = s->nheld;
+
+	for (h = s->held; h != NULL; h = next) {
+		next = h->next;
+		w->held_bytes -= h->len;
+		free(h);
+	}
+	s->held = s->held_tail = NULL;
+	s->nheld = 0;
+	return n;
+}
+
+void
+dp_wanted_destroy(struct dp_wanted *w)
+{
+	for (size_t i = 0; i < DP_WANTED_SLOTS; i++)
+		(void)held_free(w, &w->slot[i]);
+	pthread_mutex_destroy(&w->lock);
+}
+
+static unsigned
+wanted_hash(int family, const uint8_t *a, size_t n)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)family;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % DP_WANTED_SLOTS;
+}
+
+/* Keeps a copy of pkt with s (under the lock), within the limits. */
+static void
+hold(struct dp_wanted *w, struct dp_wanted_dst *s, const uint8_t *pkt,
+    size_t len, uint64_t now_ns)
+{
+	struct dp_held *h;
+
+	if (s->nheld > 0 && now_ns - s->held_ns >= DP_WANTED_HOLD_NS)
+		w->hold_dropped += held_free(w, s);	/* nobody came */
+	if (s->nheld == DP_WANTED_HOLD ||
+	    w->held_bytes + len > DP_WANTED_HOLD_BYTES ||
+	    (h = malloc(sizeof(*h) + len)) == NULL) {
+		w->hold_dropped++;
+		return;
+	}
+	h->next = NULL;
+	h->len = len;
+	memcpy(h->pkt, pkt, len);
+	if (s->held == NULL) {
+		s->held = h;
+		s->held_ns = now_ns;
+	} else {
+		s->held_tail->next = h;
+	}
+	s->held_tail = h;
+	s->nheld++;
+	w->held_bytes += len;
+}
+
+bool
+dp_wanted_hit(struct dp_wanted *w, int family, const uint8_t *dst,
+    uint64_t now_ns, const uint8_t *pkt, size_t len)
+{
+	size_t n = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+	struct dp_wanted_dst *s;
+	bool ok = false, mine;
+
+	if (n == 0)
+		return false;
+	/* Multicast, broadcast, link-local: never a resource. */
+	if (family == AF_INET ? (dst[0] >> 4 == 0xe || (dst[0] == 255 &&
+	    dst[1] == 255 && dst[2] == 255 && dst[3] == 255) ||
+	    (dst[0] == 169 && dst[1] == 254)) : (dst[0] == 0xff ||
+	    (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)))
+		return false;
+	s = &w->slot[wanted_hash(family, dst, n)];
+	pthread_mutex_lock(&w->lock);
+	mine = s->family == family && memcmp(s->addr, dst, n) == 0;
+	if (mine && now_ns - s->last_ns < DP_WANTED_INTERVAL_NS) {
+		w->limited++;
+	} else if (w->n == DP_WANTED_QUEUE) {
+		w->dropped++;			/* the slot is not taken */
+	} else {
+		if (!mine) {			/* another destination's */
+			w->hold_dropped += held_free(w, s);
+			memset(s, 0, sizeof(*s));
+			s->family = family;
+			memcpy(s->addr, dst, n);
+			mine = true;
+		}
+		s->last_ns = now_ns;
+		w->ring[(w->head + w->n) % DP_WANTED_QUEUE].family = family;
+		memcpy(w->ring[(w->head + w->n) % DP_WANTED_QUEUE].addr,
+		    s->addr, 16);
+		w->n++;
+		ok = true;
+	}
+	if (pkt != NULL) {
+		if (mine)
+			hold(w, s, pkt, len, now_ns);
+		else
+			w->hold_dropped++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ok;
+}
+
+bool
+dp_wanted_pop(struct dp_wanted *w, int *family, uint8_t addr[16])
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->n > 0) {
+		*family = w->ring[w->head].family;
+		memcpy(addr, w->ring[w->head].addr, 16);
+		w->head = (w->head + 1) % DP_WANTED_QUEUE;
+		w->n--;
+		ok = true;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ok;
+}
+
+size_t
+dp_wanted_release(struct dp_wanted *w, bool (*take)(void *, int,
+    const uint8_t *, const uint8_t *, size_t), void *arg)
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < DP_WANTED_SLOTS; i++) {
+		struct dp_wanted_dst *s = &w->slot[i];
+		struct dp_held *h;
+
+		if (s->held == NULL ||
+		    !take(arg, s->family, s->addr, s->held->pkt,
+		    s->held->len))
+			continue;
+		n++;
+		for (h = s->held->next; h != NULL; h = h->next)
+			if (take(arg, s->family, s->addr, h->pkt, h->len))
+				n++;
+		(void)held_free(w, s);
+		/* connected: the next packet without a peer asks again */
+		s->last_ns = 0;
+		s->family = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }

@@ -102,4 +102,64 @@ bool	dp_stunq_push(struct dp_stunq *, uint32_t sock,
 	    const uint8_t *, size_t len);
 bool	dp_stunq_pop(struct dp_stunq *, struct dp_stun *);
 
+/*
+ * Destinations the TUN sent packets to that no peer's allowed IPs cover
+ * (CONN_WANTED, fz-controld): each reported at most once per
+ * DP_WANTED_INTERVAL_NS, remembered in a fixed table of DP_WANTED_SLOTS
+ * (hashed; a colliding destination takes the slot over, so memory stays
+ * bounded whatever the TUN sends), and queued for the main loop in a ring
+ * of DP_WANTED_QUEUE (full: dropped; the next packet after the interval
+ * retries).  Multicast, broadcast and link-local destinations are never
+ * reported.  The packets are held with their destination's slot until a
+ * peer covers it (dp_wanted_release): at most DP_WANTED_HOLD per
+ * destination and DP_WANTED_HOLD_BYTES in all, for DP_WANTED_HOLD_NS at
+ * most; beyond that they are dropped (counted: hold_dropped).
+ */
+#define DP_WANTED_SLOTS		256
+#define DP_WANTED_QUEUE		32
+#define DP_WANTED_INTERVAL_NS	2000000000ull
+#define DP_WANTED_HOLD		128
+#define DP_WANTED_HOLD_BYTES	(1u << 20)
+#define DP_WANTED_HOLD_NS	10000000000ull
+struct dp_held;
+struct dp_wanted_dst {
+	int		 family;		/* AF_INET, AF_INET6; 0 free */
+	uint8_t		 addr[16];
+	uint64_t	 last_ns;
+	struct dp_held	*held, *held_tail;	/* oldest first */
+	unsigned	 nheld;
+	uint64_t	 held_ns;		/* when the first was held */
+};
+struct dp_wanted {
+	pthread_mutex_t		 lock;
+	struct dp_wanted_dst	 slot[DP_WANTED_SLOTS];
+	struct {
+		int	 family;
+		uint8_t	 addr[16];
+	}			 ring[DP_WANTED_QUEUE];
+	unsigned		 head, n;
+	size_t			 held_bytes;
+	uint64_t		 limited, dropped, hold_dropped;
+};
+
+void	dp_wanted_init(struct dp_wanted *);
+void	dp_wanted_destroy(struct dp_wanted *);		/* frees what is held */
+/*
+ * A packet (pkt, len; pkt may be NULL: nothing to hold) to dst (4 or 16
+ * bytes) that no peer covers.  true: dst was queued now for the main loop;
+ * false: rate-limited, not a resource, or the queue is full.
+ */
+bool	dp_wanted_hit(struct dp_wanted *, int family, const uint8_t *dst,
+	    uint64_t now_ns, const uint8_t *pkt, size_t len);
+bool	dp_wanted_pop(struct dp_wanted *, int *family, uint8_t addr[16]);
+/*
+ * For every destination with held packets: take(arg, family, addr, pkt,
+ * len) for each, oldest first, as long as it returns true (the packet was
+ * taken: a peer covers it now); they are freed either way once taken.
+ * A destination whose first take returns false keeps its packets.
+ * Returns the number of packets taken.
+ */
+size_t	dp_wanted_release(struct dp_wanted *, bool (*take)(void *, int,
+	    const uint8_t *, const uint8_t *, size_t), void *arg);
+
 #endif

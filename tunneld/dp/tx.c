@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dp_impl.h"
+#include "fztime.h"
 
 /* --- staging (packets waiting for a session) --- */
 
@@ -115,6 +116,23 @@ dp_peer_free(void *arg)
 	free(d);
 }
 
+/* --- destinations without a peer --- */
+
+void
+tx_no_route(struct dp *dp, int family, const uint8_t *dst,
+    const uint8_t *pkt, size_t len)
+{
+	uint64_t one = 1;
+
+	if (!atomic_load_explicit(&dp->wanted_on, memory_order_acquire) ||
+	    !dp_wanted_hit(&dp->wanted, family, dst, time_mono_ns(), pkt,
+	    len))
+		return;
+	if (write(dp->wantedfd, &one, sizeof(one)) < 0) {
+		/* the counter saturating is harmless */
+	}
+}
+
 /* --- sending --- */
 
 static int
@@ -192,21 +210,23 @@ tx_flush(struct worker *w)
  * left in that group's buffer from there (what the segment may use).
  */
 static uint8_t *
-group_slot(struct worker *w, struct wg_peer *p, const union fz_sockaddr *to,
+group_slot(struct worker *w, struct wg_peer *p, const struct tx_path *path,
     size_t seg, size_t full, size_t *cap)
 {
 	struct group *g = w->ng > 0 ? &w->g[w->ng - 1] : NULL;
 
 	if (g != NULL && g->peer == p && !g->closed && g->seg == full &&
 	    seg <= full && g->nseg < GSO_MAX_SEGS &&
-	    g->len + seg <= GSO_MAX_BYTES && addr_eq(&g->to.sa, &to->sa)) {
+	    g->len + seg <= GSO_MAX_BYTES && g->chan == path->chan &&
+	    addr_eq(&g->to.sa, &path->to.sa)) {
 		/* fits: a shorter segment must be the last one */
 	} else {
 		if (w->ng == GROUPS)
 			tx_flush(w);
 		g = &w->g[w->ng++];
 		g->peer = p;
-		g->to = *to;
+		g->to = path->to;
+		g->chan = path->chan;
 		g->len = 0;
 		g->seg = full;
 		g->nseg = 0;
@@ -229,20 +249,33 @@ group_commit(struct worker *w, size_t len)
 		g->seg = len;
 }
 
+/* The 4-byte ChannelData header (RFC 8656 §12.4; no padding over UDP). */
+void
+tx_channel_header(uint8_t *dst, uint16_t chan, size_t len)
+{
+	dst[0] = (uint8_t)(chan >> 8);
+	dst[1] = (uint8_t)chan;
+	dst[2] = (uint8_t)(len >> 8);
+	dst[3] = (uint8_t)len;
+}
+
 /*
- * Encrypts one IP packet (already at dst + WG_DATA_HDR_LEN) for p; cap is
- * what group_slot gave for dst.
+ * Encrypts one IP packet (already at dst + hdr + WG_DATA_HDR_LEN) for p;
+ * cap is what group_slot gave for dst; hdr (TX_HDR) bytes of ChannelData
+ * header go first.
  */
 static int
-seal_one(struct worker *w, struct wg_keypair *k, uint8_t *dst, size_t len,
-    size_t cap)
+seal_one(struct worker *w, struct wg_keypair *k, const struct tx_path *path,
+    uint8_t *dst, size_t len, size_t cap)
 {
-	size_t out;
+	size_t out, hdr = TX_HDR(path);
 	int rc;
 
-	if ((rc = wg_encrypt(k, dst, len, cap, &out)) != 0)
+	if ((rc = wg_encrypt(k, dst + hdr, len, cap - hdr, &out)) != 0)
 		return rc;
-	group_commit(w, out);
+	if (hdr != 0)
+		tx_channel_header(dst, path->chan, out);
+	group_commit(w, hdr + out);
 	count(w->dp, DP_TX_PACKETS, 1);
 	count(w->dp, DP_TX_BYTES, len);
 	return 0;
@@ -261,53 +294,57 @@ sealed_size(size_t len)
  */
 void
 tx_send_packet(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
-    const union fz_sockaddr *to, const uint8_t *pkt, size_t len)
+    const struct tx_path *path, const uint8_t *pkt, size_t len)
 {
-	size_t full = sealed_size(len), cap;
+	size_t hdr = TX_HDR(path), full = hdr + sealed_size(len), cap;
 	uint8_t *dst;
 
 	if (full > WG_UDP_PAYLOAD_MAX) {
 		count(w->dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
-	dst = group_slot(w, p, to, full, full, &cap);
+	dst = group_slot(w, p, path, full, full, &cap);
 	if (full > cap) {
 		count(w->dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
-	memcpy(dst + WG_DATA_HDR_LEN, pkt, len);
-	(void)seal_one(w, k, dst, len, cap);
+	memcpy(dst + hdr + WG_DATA_HDR_LEN, pkt, len);
+	(void)seal_one(w, k, path, dst, len, cap);
 }
 
 /*
  * Splits a TSO/USO super-packet into MTU-sized packets, each encrypted
  * straight into a GSO group: segments are built in place, so the payload
- * is copied once and encrypted in place.
+ * is copied once and encrypted in place.  On a relayed path every segment
+ * carries its ChannelData header, so the GSO segment size includes it.
  */
 int
 tx_segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
-    const union fz_sockaddr *to, const struct virtio_net_hdr *vh,
+    const struct tx_path *path, const struct virtio_net_hdr *vh,
     uint8_t *pkt, size_t len)
 {
 	struct off_seg plan;
-	size_t full;
+	size_t full, hdr = TX_HDR(path);
 	unsigned i;
 	int rc;
 
 	if ((rc = off_seg_plan(vh, pkt, len, 65535, &plan)) != 0)
 		return rc;
 	/* A segment's sealed size must fit one UDP datagram. */
-	if ((full = sealed_size(plan.hlen + plan.mss)) > WG_UDP_PAYLOAD_MAX)
+	if ((full = hdr + sealed_size(plan.hlen + plan.mss)) >
+	    WG_UDP_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	for (i = 0; i < plan.nseg; i++) {
 		size_t tot = off_seg_len(&plan, i), cap;
 		uint8_t *dst;
 
-		dst = group_slot(w, p, to, sealed_size(tot), full, &cap);
-		if (sealed_size(tot) > cap)
+		dst = group_slot(w, p, path, hdr + sealed_size(tot), full,
+		    &cap);
+		if (hdr + sealed_size(tot) > cap)
 			return -EMSGSIZE;
-		(void)off_seg_build(&plan, pkt, i, dst + WG_DATA_HDR_LEN);
-		if ((rc = seal_one(w, k, dst, tot, cap)) != 0)
+		(void)off_seg_build(&plan, pkt, i,
+		    dst + hdr + WG_DATA_HDR_LEN);
+		if ((rc = seal_one(w, k, path, dst, tot, cap)) != 0)
 			return rc;
 	}
 	return 0;
@@ -324,7 +361,7 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 	const uint8_t *dst;
 	struct wg_peer *p;
 	struct wg_keypair *k;
-	union fz_sockaddr to;
+	struct tx_path path;
 	uint8_t proto;
 	int ver;
 
@@ -336,10 +373,21 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 	dst = ver == 4 ? pkt + 16 : pkt + 24;
 	p = allowedips_lookup(dp->aip, ver == 4 ? AF_INET : AF_INET6, dst);
 	if (p == NULL) {
+		const uint8_t *held = NULL;
+
 		count(dp, DP_DROP_NO_ROUTE, 1);
+		/* Held (not a super-packet) until a peer covers dst. */
+		if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+			len = off_ip_len(pkt, len) != 0 ?
+			    off_ip_len(pkt, len) : len;
+			if (off_csum_complete(&vh, pkt, len) == 0)
+				held = pkt;
+		}
+		tx_no_route(dp, ver == 4 ? AF_INET : AF_INET6, dst, held,
+		    len);
 		return;
 	}
-	if (!wg_peer_endpoint(p, &to)) {
+	if (!wg_peer_path(p, &path.to, &path.chan)) {
 		count(dp, DP_DROP_NO_ENDPOINT, 1);
 		return;
 	}
@@ -359,8 +407,8 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 		return;
 	}
 	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)
-		tx_send_packet(w, p, k, &to, pkt, len);
-	else if (tx_segment_and_send(w, p, k, &to, &vh, pkt, len) != 0)
+		tx_send_packet(w, p, k, &path, pkt, len);
+	else if (tx_segment_and_send(w, p, k, &path, &vh, pkt, len) != 0)
 		count(dp, DP_DROP_BAD_PACKET, 1);
 	wg_keypair_put(k);
 }
@@ -436,16 +484,16 @@ tx_flush_staged(struct worker *w, struct wg_peer *p)
 {
 	struct dp_peer *d = dpp(p);
 	struct wg_keypair *k;
-	union fz_sockaddr to;
+	struct tx_path path;
 	struct staged *q, *s;
 	unsigned n;
 
-	if (d == NULL || !wg_peer_endpoint(p, &to) ||
+	if (d == NULL || !wg_peer_path(p, &path.to, &path.chan) ||
 	    (k = wg_peer_send_keypair(p)) == NULL)
 		return;
 	q = stage_take(d, &n);
 	for (s = q; s != NULL; s = s->next)
-		tx_send_packet(w, p, k, &to, s->pkt, s->len);
+		tx_send_packet(w, p, k, &path, s->pkt, s->len);
 	staged_free(q);
 	wg_keypair_put(k);
 	tx_flush(w);
@@ -455,16 +503,17 @@ void
 tx_keepalive(struct worker *w, struct wg_peer *p)
 {
 	struct wg_keypair *k;
-	union fz_sockaddr to;
+	struct tx_path path;
 	uint8_t *dst;
-	size_t cap;
+	size_t cap, full;
 
-	if (!wg_peer_endpoint(p, &to))
+	if (!wg_peer_path(p, &path.to, &path.chan))
 		return;
 	if ((k = wg_peer_send_keypair(p)) == NULL)
 		return;		/* a handshake has been asked for */
-	dst = group_slot(w, p, &to, WG_DATA_MIN_LEN, WG_DATA_MIN_LEN, &cap);
-	(void)seal_one(w, k, dst, 0, cap);
+	full = TX_HDR(&path) + WG_DATA_MIN_LEN;
+	dst = group_slot(w, p, &path, full, full, &cap);
+	(void)seal_one(w, k, &path, dst, 0, cap);
 	wg_keypair_put(k);
 	tx_flush(w);
 }
@@ -472,13 +521,19 @@ tx_keepalive(struct worker *w, struct wg_peer *p)
 void
 tx_initiation(struct worker *w, struct wg_peer *p)
 {
-	uint8_t msg[WG_INITIATION_LEN];
-	union fz_sockaddr to;
+	uint8_t msg[4 + WG_INITIATION_LEN];
+	struct tx_path path;
+	size_t hdr;
 
-	if (!wg_peer_endpoint(p, &to) || wg_create_initiation(p, msg) != 0)
+	if (!wg_peer_path(p, &path.to, &path.chan))
 		return;
-	if (sendto(sock_for(w, &to), msg, sizeof(msg), 0, &to.sa,
-	    addr_len(&to.sa)) < 0)
+	hdr = TX_HDR(&path);
+	if (wg_create_initiation(p, msg + hdr) != 0)
+		return;
+	if (hdr != 0)
+		tx_channel_header(msg, path.chan, WG_INITIATION_LEN);
+	if (sendto(sock_for(w, &path.to), msg, hdr + WG_INITIATION_LEN, 0,
+	    &path.to.sa, addr_len(&path.to.sa)) < 0)
 		count(w->dp, DP_DROP_SEND, 1);
 	else
 		log_debug("peer %s: handshake initiation sent",

@@ -164,6 +164,8 @@ svc_session_clear(struct svc *s)
 		(void)swap_addr(s, &f->has6, &f->v6, false, NULL);
 	}
 	memset(f, 0, sizeof(*f));
+	supervise_peers_clear(s);
+	s->local_sockets[0] = '\0';
 	s->relays = 0;
 	s->relay_ids[0] = '\0';
 	if (s->resources != NULL) {

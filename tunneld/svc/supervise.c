@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -39,6 +40,7 @@
 
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
+static int	send_to_controld(struct svc *, struct ipc_msg *);
 
 static uint64_t
 now_ms(void)
@@ -68,8 +70,10 @@ supervise_sign_in(struct svc *s)
 	m.u.sign_in.token = s->st.token;
 	m.u.sign_in.api_url = s->st.api_url;
 	m.u.sign_in.account = s->account;
-	if (send_to_controld(s, &m) == 0)
+	if (send_to_controld(s, &m) == 0) {
 		ipc_conn_set_phase(s->cconn, IPC_SIGNED_IN);
+		supervise_local_sockets(s, true);
+	}
 }
 
 /*
@@ -254,6 +258,169 @@ c_signed_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		ipc_conn_set_phase(c, IPC_CONFIGURED);
 }
 
+/*
+ * Peers and paths (issue 13).  PEER_SET adds a peer or updates it: a new
+ * path keeps its sessions and keys (roaming); allowed IPs are replaced.
+ * Anything that does not parse (svc_peer_parse), a socket we do not have,
+ * our own key, or a relay channel another peer holds is a violation.
+ */
+static void
+c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	struct svc_peer_spec *sp;
+	uint8_t self[WG_KEY_LEN];
+	struct wg_peer *p;
+	const char *why = NULL;
+	char to[ADDR_STRLEN];
+	bool added = false;
+	size_t i;
+	int rc;
+
+	(void)c;
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		log_warnx("PEER_SET: out of memory");
+		return;
+	}
+	wg_device_public_key(s->dev, self);
+	if (svc_peer_parse(&m->u.peer_set, sp) != 0)
+		why = "PEER_SET that does not parse";
+	else if (!dp_has_sock(s->dp, sp->sock))
+		why = "PEER_SET on a socket that does not exist";
+	else if (sodium_memcmp(sp->pub, self, WG_KEY_LEN) == 0)
+		why = "PEER_SET with our own key";
+	if (why != NULL)
+		goto violation;
+	if ((p = wg_peer_find(s->dev, sp->pub)) == NULL) {
+		if ((rc = dp_peer_add(s->dp, sp->pub, &p)) != 0) {
+			log_warnc(-rc, "adding peer %s", m->u.peer_set.peer_id);
+			goto out;
+		}
+		added = true;
+	}
+	if ((rc = dp_peer_set_path(s->dp, p, &sp->to, sp->channel)) != 0) {
+		if (added)
+			dp_peer_remove(s->dp, p);
+		if (rc == -EEXIST) {
+			why = "PEER_SET with another peer's relay channel";
+			goto violation;
+		}
+		log_warnc(-rc, "peer %s: path", m->u.peer_set.peer_id);
+		goto out;
+	}
+	{
+		static const uint8_t none[WG_KEY_LEN];
+
+		wg_peer_set_psk(p, sp->has_psk ? sp->psk : none);
+	}
+	dp_peer_clear_allowed(s->dp, p);
+	for (i = 0; i < sp->nallowed; i++)
+		if ((rc = dp_peer_allow(s->dp, p, &sp->allowed[i])) != 0) {
+			log_warnc(-rc, "peer %s: allowed IPs",
+			    m->u.peer_set.peer_id);
+			break;
+		}
+	if (addr_fmt(&sp->to.sa, true, to, sizeof(to)) != 0)
+		snprintf(to, sizeof(to), "?");
+	if (sp->channel != 0)
+		log_info("peer %s (%s) %s: relayed via %s channel 0x%04x, %zu "
+		    "allowed IP(s)", m->u.peer_set.peer_id, wg_peer_name(p),
+		    added ? "added" : "updated", to, sp->channel,
+		    sp->nallowed);
+	else
+		log_info("peer %s (%s) %s: direct to %s, %zu allowed IP(s)",
+		    m->u.peer_set.peer_id, wg_peer_name(p),
+		    added ? "added" : "updated", to, sp->nallowed);
+	if (sp->initiate)
+		wg_peer_want_handshake(p);
+	/* What waited for a connection to this peer goes out with it. */
+	if ((i = dp_wanted_release_all(s->dp)) > 0)
+		log_debug("peer %s: %zu held packet(s) released",
+		    m->u.peer_set.peer_id, i);
+	goto out;
+violation:
+	controld_violation(s, "control", why);
+out:
+	sodium_memzero(sp, sizeof(*sp));
+	free(sp);
+}
+
+static void
+c_peer_del(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	uint8_t pub[WG_KEY_LEN];
+	struct wg_peer *p;
+
+	(void)c;
+	if (wg_key_from_base64(m->u.peer_del.public_key, pub) != 0) {
+		controld_violation(s, "control", "PEER_DEL with a key that is "
+		    "not one");
+		return;
+	}
+	if ((p = wg_peer_find(s->dev, pub)) == NULL) {
+		log_debug("PEER_DEL for a peer we do not have");
+		return;
+	}
+	log_info("peer %s removed", wg_peer_name(p));
+	dp_peer_remove(s->dp, p);
+}
+
+/* Every peer fz-controld added: at the end of a session. */
+void
+supervise_peers_clear(struct svc *s)
+{
+	struct wg_peer *p;
+	unsigned n = 0;
+
+	if (s->dp == NULL || s->dev == NULL)
+		return;
+	while ((p = wg_peer_next(s->dev, NULL)) != NULL) {
+		dp_peer_remove(s->dp, p);
+		n++;
+	}
+	if (n > 0)
+		log_info("%u peer(s) removed", n);
+}
+
+/*
+ * LOCAL_SOCKETS: the data plane's sockets at the host's addresses, when
+ * signed in or configured and it changed (or force: on sign-in).
+ */
+void
+supervise_local_sockets(struct svc *s, bool force)
+{
+	struct ifaddrs *ifa = NULL;
+	struct ipc_msg m;
+	char list[sizeof(s->local_sockets)];
+	int rc;
+
+	if (s->cconn == NULL || s->dp == NULL ||
+	    ipc_conn_phase(s->cconn) == IPC_BOOT)
+		return;
+	if (getifaddrs(&ifa) != 0) {
+		log_warn("getifaddrs");
+		return;
+	}
+	rc = svc_sockets_fmt(ifa, s->tun != NULL ? s->tun->name : NULL,
+	    dp_has_sock(s->dp, DP_SOCK_UDP4),
+	    dp_has_sock(s->dp, DP_SOCK_UDP6), dp_port(s->dp), list,
+	    sizeof(list));
+	freeifaddrs(ifa);
+	if (rc != 0)
+		log_warnx("LOCAL_SOCKETS: the host's addresses do not all "
+		    "fit; sending those that do");
+	if (!force && strcmp(list, s->local_sockets) == 0)
+		return;
+	ipc_msg_init(&m, IPC_LOCAL_SOCKETS);
+	m.u.local_sockets.sockets = list;
+	if (send_to_controld(s, &m) == 0) {
+		snprintf(s->local_sockets, sizeof(s->local_sockets), "%s",
+		    list);
+		log_debug("local sockets: %s", list);
+	}
+}
+
 static const struct ipc_handler controld_msg[] = {
 	{ IPC_HELLO,		c_hello },
 	{ IPC_STATUS,		c_status },
@@ -262,6 +429,8 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_SIGNED_OUT,	c_signed_out },
 	{ IPC_INTERFACE,	c_interface },
 	{ IPC_RELAYS,		c_relays },
+	{ IPC_PEER_SET,		c_peer_set },
+	{ IPC_PEER_DEL,		c_peer_del },
 	IPC_HANDLERS_END
 };
 
@@ -314,20 +483,43 @@ controld_dgram_close(struct ipc_conn *c, int err, void *arg)
 }
 
 /*
- * Datagrams fz-controld asks us to send.  No socket is registered for
- * them yet (the ICE/TURN client and the DNS stub arrive with the
- * connections issue): count and drop, without trusting sock.
+ * Datagrams fz-controld asks us to send (STUN, TURN): out of the named
+ * socket of the data plane.  A socket we do not have or an address that
+ * is not one is a violation; send errors are counted and logged, at a
+ * limited rate.
  */
 static void
 d_dgram_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	struct svc *s = arg;
+	const struct ipc_dgram_down *d = &m->u.dgram_down;
+	union fz_sockaddr to;
+	int rc;
 
 	(void)c;
-	s->dgram_unrouted++;
-	log_debug("datagram of %u bytes to %s on socket %u dropped: no such "
-	    "socket (%" PRIu64 " so far)", m->u.dgram_down.payload_len,
-	    m->u.dgram_down.to, m->u.dgram_down.sock, s->dgram_unrouted);
+	if (s->dp == NULL || !dp_has_sock(s->dp, d->sock)) {
+		s->dgram_unrouted++;
+		controld_violation(s, "datagram", "DGRAM_DOWN on a socket "
+		    "that does not exist");
+		return;
+	}
+	if (addr_parse(d->to, ADDR_PORT_REQUIRED, &to) != 0 ||
+	    addr_port(&to.sa) == 0) {
+		controld_violation(s, "datagram", "DGRAM_DOWN to an address "
+		    "that is not one");
+		return;
+	}
+	addr_unmap_v4(&to);
+	if ((rc = dp_send_dgram(s->dp, d->sock, &to, d->payload,
+	    d->payload_len)) != 0) {
+		s->dgram_errors++;
+		if (log_ratelimit(&s->dgram_rl))
+			log_warnc(-rc, "datagram of %u bytes to %s on socket "
+			    "%u (%" PRIu64 " failed so far)", d->payload_len,
+			    d->to, d->sock, s->dgram_errors);
+		return;
+	}
+	s->dgram_sent++;
 }
 
 /* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
@@ -401,6 +593,89 @@ stun_up_stop(void)
 	if (stun_dropped > 0)
 		log_info("%" PRIu64 " STUN datagram(s) not passed to "
 		    "fz-controld", stun_dropped);
+}
+
+/*
+ * CONN_WANTED (client mode): destinations of TUN packets that no peer
+ * covers, from the data plane's rate-limited queue (rx.h, dp_wanted), to
+ * fz-controld while signed in; otherwise dropped.
+ */
+static struct event	*wanted_ev, *sockets_ev;
+
+static void
+wanted_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+	struct ipc_msg m;
+	union fz_sockaddr sa;
+	uint8_t a[16];
+	char dst[ADDR_STRLEN];
+	uint64_t v;
+	int fam;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* a wake-up for destinations an earlier call took */
+	}
+	while (dp_wanted_take(s->dp, &fam, a)) {
+		if (s->cconn == NULL ||
+		    ipc_conn_phase(s->cconn) != IPC_SIGNED_IN)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa.sa_family = (sa_family_t)fam;
+		if (fam == AF_INET)
+			memcpy(&sa.in4.sin_addr, a, 4);
+		else
+			memcpy(&sa.in6.sin6_addr, a, 16);
+		if (addr_fmt(&sa.sa, false, dst, sizeof(dst)) != 0)
+			continue;
+		ipc_msg_init(&m, IPC_CONN_WANTED);
+		m.u.conn_wanted.dst = dst;
+		if (send_to_controld(s, &m) == 0) {
+			s->conn_wanted++;
+			log_debug("no peer for %s: connection wanted", dst);
+		}
+	}
+}
+
+/* The host's addresses change: LOCAL_SOCKETS again, checked every 5 s. */
+static void
+sockets_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	supervise_local_sockets(arg, false);
+}
+
+static int
+wanted_start(struct svc *s)
+{
+	struct timeval tv = { 5, 0 };
+	int fd, rc;
+
+	/* A gateway never asks for connections: clients come to it. */
+	if (!s->st.gateway) {
+		if ((rc = dp_wanted_enable(s->dp, &fd)) != 0)
+			return rc;
+		if ((wanted_ev = event_new(s->base, fd, EV_READ | EV_PERSIST,
+		    wanted_cb, s)) == NULL || event_add(wanted_ev, NULL) != 0)
+			return -ENOMEM;
+	}
+	if ((sockets_ev = event_new(s->base, -1, EV_PERSIST, sockets_cb,
+	    s)) == NULL || event_add(sockets_ev, &tv) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+wanted_stop(void)
+{
+	if (wanted_ev != NULL)
+		event_free(wanted_ev);
+	wanted_ev = NULL;
+	if (sockets_ev != NULL)
+		event_free(sockets_ev);
+	sockets_ev = NULL;
 }
 
 static void
@@ -870,8 +1145,9 @@ supervise_start(struct svc *s)
 
 	if ((s->restart_ev = evtimer_new(s->base, restart_cb, s)) == NULL)
 		return -ENOMEM;
-	if ((rc = stun_up_start(s)) != 0)
+	if ((rc = stun_up_start(s)) != 0 || (rc = wanted_start(s)) != 0)
 		return rc;
+	s->dgram_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	s->backoff_ms = BACKOFF_MIN_MS;
 	spawn_controld(s);
 	return 0;
@@ -895,6 +1171,7 @@ supervise_stop(struct svc *s)
 {
 	s->sup = SUP_STOPPED;
 	stun_up_stop();
+	wanted_stop();
 	stop_controld(s);
 	drain_controld_log(s);
 	if (s->restart_ev != NULL)

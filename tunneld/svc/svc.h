@@ -25,6 +25,7 @@
 #include "log.h"
 #include "settings.h"
 #include "tunneld.h"
+#include "wg.h"
 
 #define CLIENT_GROUP		"fz-client"
 #define MAX_FRONTENDS		64
@@ -121,6 +122,10 @@ struct svc {
 	struct ipc_conn		*cconn;
 	struct ipc_conn		*dconn;		/* DGRAM channel, fd 4 */
 	uint64_t		 dgram_unrouted; /* DGRAM_DOWN with no socket */
+	uint64_t		 dgram_sent, dgram_errors;	/* DGRAM_DOWN */
+	struct log_ratelimit	 dgram_rl;	/* their errors, logged */
+	char			 local_sockets[2049];	/* the last sent */
+	uint64_t		 conn_wanted;	/* CONN_WANTED sent */
 	unsigned		 restarts;
 	unsigned		 backoff_ms;
 	uint64_t		 started_ms;
@@ -152,6 +157,33 @@ struct svc {
 
 	int			 status;	/* service_run's exit status */
 };
+
+/*
+ * peers.c: pure.  A PEER_SET, checked: keys, allowed IPs (at most
+ * SVC_PEER_ALLOWED_MAX, strict prefixes), the socket (DP_SOCK_UDP4/6, of
+ * the address's family) and the path: direct (remote, no relay, channel
+ * 0) or relayed (relay, channel 0x4000..0x4fff, no remote), never both.
+ * -EINVAL otherwise (and sp wiped).
+ */
+#define SVC_PEER_ALLOWED_MAX	512
+struct svc_peer_spec {
+	uint8_t			 pub[WG_KEY_LEN];
+	uint8_t			 psk[WG_KEY_LEN];
+	bool			 has_psk;
+	struct fz_cidr		 allowed[SVC_PEER_ALLOWED_MAX];
+	size_t			 nallowed;
+	uint32_t		 sock;
+	union fz_sockaddr	 to;		/* the peer, or the relay */
+	uint16_t		 channel;	/* 0: direct */
+	bool			 initiate;
+};
+int	svc_peer_parse(const struct ipc_peer_set *, struct svc_peer_spec *)
+	    __attribute__((warn_unused_result));
+struct ifaddrs;
+/* LOCAL_SOCKETS' text for the sockets on port at the host's addresses. */
+int	svc_sockets_fmt(const struct ifaddrs *, const char *skip_ifname,
+	    bool have4, bool have6, uint16_t port, char *, size_t)
+	    __attribute__((warn_unused_result));
 
 /* policy.c: pure */
 const char *svc_state_name(enum svc_state);
@@ -213,5 +245,7 @@ void	supervise_stop(struct svc *);
 void	supervise_sign_in(struct svc *);
 void	supervise_sign_out(struct svc *);
 void	supervise_set_log_filter(struct svc *, const char *);
+void	supervise_peers_clear(struct svc *);
+void	supervise_local_sockets(struct svc *, bool force);
 
 #endif

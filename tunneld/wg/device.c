@@ -302,8 +302,9 @@ endpoint_set(struct wg_peer *p, const union fz_sockaddr *sa)
 void
 wg_peer_endpoint_update(struct wg_peer *p, const struct wg_path *path)
 {
-	if (path->relayed)
-		return;		/* the relay is not the peer's address */
+	if (path->relayed || p->channel != 0)
+		return;		/* the relay is not the peer's address, and a
+				   relayed path is fz-controld's choice */
 	if (!p->has_endpoint || !addr_eq(&p->endpoint.sa, &path->src->sa))
 		endpoint_set(p, path->src);
 }
@@ -313,7 +314,34 @@ wg_peer_set_endpoint(struct wg_peer *p, const union fz_sockaddr *sa)
 {
 	pthread_mutex_lock(&p->lock);
 	endpoint_set(p, sa);
+	p->channel = 0;
 	pthread_mutex_unlock(&p->lock);
+}
+
+void
+wg_peer_set_path(struct wg_peer *p, const union fz_sockaddr *sa,
+    uint16_t channel)
+{
+	pthread_mutex_lock(&p->lock);
+	endpoint_set(p, sa);
+	p->channel = channel;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool
+wg_peer_path(struct wg_peer *p, union fz_sockaddr *out, uint16_t *channel)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = p->has_endpoint;
+	if (ok) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, &p->endpoint, sizeof(p->endpoint));
+	}
+	*channel = p->channel;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
 }
 
 bool

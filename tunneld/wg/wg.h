@@ -104,6 +104,15 @@ void	wg_peer_set_keepalive(struct wg_peer *, unsigned secs);
 void	wg_peer_set_endpoint(struct wg_peer *, const union fz_sockaddr *);
 /* Returns false when the peer has no endpoint yet. */
 bool	wg_peer_endpoint(struct wg_peer *, union fz_sockaddr *);
+/*
+ * The path fz-controld chose: channel 0 is direct to sa (as
+ * wg_peer_set_endpoint: it roams), channel 0x4000..0x4fff relayed through
+ * the relay at sa, wrapped in ChannelData (no roaming while relayed).
+ * Sessions and keys stay.  wg_peer_path reads both at once.
+ */
+void	wg_peer_set_path(struct wg_peer *, const union fz_sockaddr *,
+	    uint16_t channel);
+bool	wg_peer_path(struct wg_peer *, union fz_sockaddr *, uint16_t *channel);
 void	wg_peer_public_key(const struct wg_peer *, uint8_t[WG_KEY_LEN]);
 /* A short printable fingerprint of the public key, for logs. */
 const char *wg_peer_name(const struct wg_peer *);

@@ -105,6 +105,7 @@ struct wg_peer {
 	}			 endpoint;
 	bool			 has_endpoint;
 	bool			 want_hs;
+	uint16_t		 channel;	/* >0: endpoint is a relay */
 	bool			 keepalive_due;
 	_Atomic bool		 dead;
 	enum hs_state		 hs;
