@@ -8,8 +8,8 @@
 # a real fz-relayd in R on links to both.
 #  - LOCAL_SOCKETS: sent on sign-in, the data plane's port at the host's
 #    addresses
-#  - PEER_SET with a direct path on both sides (the client initiates):
-#    ping across the tunnel
+#  - PEER_SET with a direct path and a PSK on both sides (the client
+#    initiates): ping across the tunnel; the PSK in no log
 #  - CONN_WANTED for a packet to an address no peer has, once per 2 s, on
 #    the client only; the packet is held and goes out once a peer has it
 #  - a TURN allocation on fz-relayd made by the fake client controld
@@ -101,8 +101,11 @@ ip -n "$C" route add 100.64.0.0/11 dev tun-firezone
 ip -n "$G" route add 100.64.0.0/11 dev tun-firezone
 
 # --- direct ---------------------------------------------------------------------
+# A PSK on both sides: the handshake works only if both took it.
+PSK=$(head -c 32 /dev/urandom | base64)
 peer() {	# NAME KEY ALLOWED REMOTE RELAY CHANNEL INITIATE
 	order "$1" "{\"peer_set\": {\"peer_id\": \"p-$1\", \"public_key\": \"$2\",
+	    \"psk\": \"$PSK\",
 	    \"allowed_ips\": \"$3\", \"sock\": 4, \"remote\": \"$4\",
 	    \"relay\": \"$5\", \"channel\": $6, \"initiate\": $7}}"
 }
@@ -213,4 +216,5 @@ ns_wait_for grep -q "violated the IPC protocol on its control channel (PEER_SET 
 	fail "a bad PEER_SET was not a violation"
 ns_log "ok: a PEER_SET with a bad prefix: violation"
 kill -0 "$client_PID" || fail "fz-tunneld died"
+grep -qF "$PSK" "$T/client.log" "$T/gateway.log" && fail "the PSK in a log"
 exit 0

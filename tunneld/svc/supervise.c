@@ -298,6 +298,12 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		}
 		added = true;
 	}
+	/* The key material first: no handshake may start without it. */
+	{
+		static const uint8_t none[WG_KEY_LEN];
+
+		wg_peer_set_psk(p, sp->has_psk ? sp->psk : none);
+	}
 	if ((rc = dp_peer_set_path(s->dp, p, &sp->to, sp->channel)) != 0) {
 		if (added)
 			dp_peer_remove(s->dp, p);
@@ -307,11 +313,6 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		}
 		log_warnc(-rc, "peer %s: path", m->u.peer_set.peer_id);
 		goto out;
-	}
-	{
-		static const uint8_t none[WG_KEY_LEN];
-
-		wg_peer_set_psk(p, sp->has_psk ? sp->psk : none);
 	}
 	dp_peer_clear_allowed(s->dp, p);
 	for (i = 0; i < sp->nallowed; i++)
