@@ -423,9 +423,18 @@ START_TEST(test_set_has_host)
 	ck_assert(!allowedips_set_has_host(S(2), AF_INET, c4, V(2)));
 	ck_assert(allowedips_set_has_host(S(3), AF_INET, c4, V(3)));
 	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
-	allowedips_set_prefetch(S(2), 1);
-	allowedips_set_prefetch(S(2), 2);
-	allowedips_set_prefetch(S(4), 1);	/* empty */
+	/* The set's copy is being written (odd seq): false, look it up. */
+	atomic_fetch_add(&S(2)->seq, 1);
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	atomic_fetch_add(&S(2)->seq, 1);
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ck_assert(!allowedips_set_has_host(S(4), AF_INET, b4, V(4)));
+	/* A third prefix becomes second when the first goes (removal). */
+	ins(t, "10.0.0.4/32", 2);
+	ins(t, "10.0.0.5/32", 2);
+	ck_assert(!allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
+	ins(t, "10.0.0.5/32", 3);
+	ck_assert(allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
 	allowedips_remove_set(t, S(2));
 	ck_assert(!allowedips_set_has_host(S(2), AF_INET, b4, V(2)));
 	ck_assert_ptr_null(allowedips_lookup(t, AF_INET, b4));

@@ -343,24 +343,16 @@ local_addr(struct worker *w, struct msghdr *m, int fd,
 /*
  * With thousands of peers, a batch's lookups overlap: the WireGuard core
  * prefetches every message's index slot, keypair and peer (each step for
- * the whole batch), then every peer's data-plane part and the first two
- * of its allowed IPs, which data_in checks the inner source against.
+ * the whole batch) and every peer's data-plane part beside its peer
+ * (the keypair's cookie hint), whose copy of its host routes data_in
+ * checks the inner source against.
  */
 static void
 rx_prefetch(struct dp *dp, uint8_t *const m[], const size_t len[], int n)
 {
 	struct wg_peer *p[RECV_MSGS];
-	struct dp_peer *d[RECV_MSGS];
-	int i;
 
 	wg_rx_prefetch(dp->dev, m, len, n, p);
-	for (i = 0; i < n; i++)
-		if ((d[i] = p[i] != NULL ? dpp(p[i]) : NULL) != NULL)
-			__builtin_prefetch(d[i]);
-	for (int step = 1; step <= 2; step++)
-		for (i = 0; i < n; i++)
-			if (d[i] != NULL)
-				allowedips_set_prefetch(&d[i]->aips, step);
 }
 
 static void

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ struct aip_node {
 	struct aip_node		*parent;	/* writer only */
 	struct aip_node		*set_next;	/* writer only */
 	struct aip_node		**set_pprev;
+	struct allowedips_set	*set;		/* writer only */
 	struct rcu_head		 rcu;
 };
 
@@ -316,27 +318,62 @@ node_free_rcu(struct rcu_head *h)
 }
 
 /*
- * The set's forward links are RCU (allowedips_set_has_host reads the
- * first two nodes without the lock); set_pprev is the writer's.
+ * The set's forward links are RCU (readers may walk them); set_pprev and
+ * set are the writer's.
+ */
+/*
+ * The set's copy of the host routes among its first two prefixes, after
+ * each change to its list (under the trie's lock): a seqcount, odd while
+ * the copy changes.
  */
 static void
-set_link(struct allowedips_set *s, struct aip_node *n)
+set_hosts_update(struct allowedips_set *s, void *value)
+{
+	struct aip_node *n = s->first;
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	uint8_t fam[2] = { 0, 0 }, h[2][16];
+
+	memset(h, 0, sizeof(h));
+	for (int i = 0; i < 2 && n != NULL; i++, n = n->set_next)
+		if (is_host(n->family, n->plen)) {
+			fam[i] = n->family;
+			memcpy(h[i], n->bits, 16);
+		}
+	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	CMM_STORE_SHARED(s->value, value);
+	for (int i = 0; i < 2; i++) {
+		CMM_STORE_SHARED(s->family[i], fam[i]);
+		for (int j = 0; j < 16; j++)
+			CMM_STORE_SHARED(s->host[i][j], h[i][j]);
+	}
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+static void
+set_link(struct allowedips_set *s, struct aip_node *n, void *value)
 {
 	n->set_next = s->first;
 	if (s->first != NULL)
 		s->first->set_pprev = &n->set_next;
 	rcu_assign_pointer(s->first, n);
 	n->set_pprev = &s->first;
+	n->set = s;
+	set_hosts_update(s, value);
 }
 
 static void
 set_unlink(struct aip_node *n)
 {
+	struct allowedips_set *s = n->set;
+
 	CMM_STORE_SHARED(*n->set_pprev, n->set_next);
 	if (n->set_next != NULL)
 		n->set_next->set_pprev = n->set_pprev;
 	CMM_STORE_SHARED(n->set_next, NULL);
 	n->set_pprev = NULL;
+	n->set = NULL;
+	set_hosts_update(s, s->first != NULL ? s->first->value : NULL);
 }
 
 /* The link that points at n (its parent's child slot or the root). */
@@ -357,7 +394,7 @@ node_set_value(struct allowedips *t, struct aip_node *n, void *value,
 		t->count++;
 	else
 		set_unlink(n);
-	set_link(set, n);
+	set_link(set, n, value);
 	rcu_assign_pointer(n->value, value);
 }
 
@@ -592,26 +629,20 @@ bool
 allowedips_set_has_host(const struct allowedips_set *set, int family,
     const void *addr, const void *value)
 {
-	struct aip_node *n = rcu_dereference(set->first);
+	struct allowedips_set *s = (struct allowedips_set *)set;
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	size_t alen = family == AF_INET ? 4 : 16;
+	bool hit = false;
 
-	for (int i = 0; i < 2 && n != NULL; i++) {
-		if (n->family == family && is_host(family, n->plen) &&
-		    host_equal(n, family, addr))
-			return rcu_dereference(n->value) == value;
-		n = rcu_dereference(n->set_next);
-	}
-	return false;
-}
-
-void
-allowedips_set_prefetch(const struct allowedips_set *set, int step)
-{
-	struct aip_node *n = rcu_dereference(set->first);
-
-	if (n != NULL && step == 2)
-		n = rcu_dereference(n->set_next);
-	if (n != NULL)
-		__builtin_prefetch(n);
+	if (seq & 1 || (family != AF_INET && family != AF_INET6) ||
+	    CMM_LOAD_SHARED(s->value) != value)
+		return false;
+	for (int i = 0; i < 2 && !hit; i++)
+		hit = CMM_LOAD_SHARED(s->family[i]) == family &&
+		    memcmp(s->host[i], addr, alen) == 0;
+	atomic_thread_fence(memory_order_acquire);
+	return hit && atomic_load_explicit(&s->seq, memory_order_relaxed) ==
+	    seq;
 }
 
 void

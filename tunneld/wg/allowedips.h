@@ -15,6 +15,7 @@
 #ifndef FZ_ALLOWEDIPS_H
 #define FZ_ALLOWEDIPS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,16 @@ struct aip_node;
 /* The prefixes mapped to one value; owned by that value's owner. */
 struct allowedips_set {
 	struct aip_node	*first;
+	/*
+	 * The host routes among the first two prefixes, copied for the
+	 * receive path (allowedips_set_has_host reads no node): written
+	 * under the trie's lock whenever the first two change, read with
+	 * seq (odd while they change; a reader that sees it move looks up).
+	 */
+	_Atomic uint32_t seq;
+	void		*value;		/* what they map to */
+	uint8_t		 family[2];	/* 0: not a host route */
+	uint8_t		 host[2][16];
 };
 
 int	allowedips_new(struct allowedips **) __attribute__((warn_unused_result));
@@ -55,7 +66,8 @@ void	allowedips_prefetch(struct allowedips *, const int family[],
 	    const uint8_t *const addr[], int n, void *value[]);
 /*
  * Whether addr's host route (/32, /128) is one of the first two prefixes
- * of set and maps to value: then allowedips_lookup(addr) is value (an
+ * of set (whose prefixes all map to value), from the set's own copy of
+ * them (no node is read): then allowedips_lookup(addr) is value (an
  * exact host route is always the longest match).  false says nothing
  * (look it up).  A received packet's inner source checked against its
  * peer, on a gateway whose peers each have a /32 and a /128, without the
@@ -63,8 +75,6 @@ void	allowedips_prefetch(struct allowedips *, const int family[],
  */
 bool	allowedips_set_has_host(const struct allowedips_set *, int family,
 	    const void *addr, const void *value);
-/* Prefetching for it: step 1 the set's first node, 2 (later) its second. */
-void	allowedips_set_prefetch(const struct allowedips_set *, int step);
 /* Calls fn for each prefix of set (for `wg show'); fn may not change t. */
 void	allowedips_walk(struct allowedips *, struct allowedips_set *,
 	    void (*fn)(const struct fz_cidr *, void *), void *arg);

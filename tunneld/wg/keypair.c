@@ -32,6 +32,7 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
 	k->ie.peer = p;
+	k->cookie_hint = wg_peer_cookie(p);
 	k->initiator = initiator;
 	k->created = time_mono_ns();
 	return k;
@@ -290,6 +291,11 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 				__builtin_prefetch(p);
 				__builtin_prefetch((const char *)p + 64);
 				__builtin_prefetch((const char *)p + 128);
+			}
+			if (k[i] != NULL && k[i]->cookie_hint != NULL) {
+				__builtin_prefetch(k[i]->cookie_hint);
+				__builtin_prefetch((const char *)
+				    k[i]->cookie_hint + 64);
 			}
 			peer[c + i] = p;
 		}

@@ -215,7 +215,9 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 /*
  * Prefetching for a batch of received messages, before they are handled:
  * the index table's slots of every data message, then every keypair
- * (found through the slots), then every peer, so that each step's misses
+ * (found through the slots), then every peer and the first two lines of
+ * its wg_peer_cookie (as it was when the keypair was made), so that each
+ * step's misses
  * overlap across the batch and the decryptions after find their lines in
  * cache.  peer[i] gets message i's peer (NULL if none; it may be stale:
  * only for prefetching more).  Only data messages are looked at; nothing

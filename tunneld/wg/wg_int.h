@@ -70,6 +70,12 @@ struct idx_entry {
  */
 struct wg_keypair {
 	struct idx_entry	 ie;		/* ie.peer; ie.rcu frees it */
+	/*
+	 * The peer's wg_peer_cookie when the keypair was made: only for
+	 * prefetching (it may be stale), so that wg_rx_prefetch fetches the
+	 * data plane's peer beside the peer, not after it.
+	 */
+	void			*cookie_hint;
 	_Atomic int		 refs;
 	bool			 initiator;
 	uint64_t		 created;
