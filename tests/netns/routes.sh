@@ -24,8 +24,9 @@ ip -n "$R" tuntap add dev tunfz mode tun
 ip -n "$R" link set tunfz up
 
 coproc DRV { ip netns exec "$R" "$drv" tunfz 2>&1; }
-DRV_PID=$DRV_PID
-FZ_PIDS="$FZ_PIDS $DRV_PID"
+# bash unsets DRV_PID once it reaps the coproc: keep a copy
+drv_pid=$DRV_PID
+FZ_PIDS="$FZ_PIDS $drv_pid"
 
 say() {
 	local ans
@@ -115,10 +116,11 @@ say apply
 # kill -9 (no cleanup), then a new run cleans up at start.
 say internet on
 say apply
-kill -9 "$DRV_PID"
-wait "$DRV_PID" 2>/dev/null
+kill -9 "$drv_pid"
+wait "$drv_pid" 2>/dev/null
 coproc DRV { ip netns exec "$R" "$drv" tunfz 2>&1; }
-FZ_PIDS="$FZ_PIDS $DRV_PID"
+drv_pid=$DRV_PID
+FZ_PIDS="$FZ_PIDS $drv_pid"
 say start
 for p in 100 200 300; do
 	n=$(rules -4 | grep -c "^$p:")
@@ -139,5 +141,5 @@ for fam in -4 -6; do
 	done
 done
 echo quit >&"${DRV[1]}"
-wait "$DRV_PID" 2>/dev/null
+wait "$drv_pid" 2>/dev/null
 echo "routes.sh: ok"
