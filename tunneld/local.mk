@@ -148,6 +148,7 @@ check_PROGRAMS += tests/unit/check_routes
 UNIT_TESTS += tests/unit/check_routes
 TESTS += tests/unit/check_routes
 tests_unit_check_routes_SOURCES = tests/unit/check_routes.c \
+	tunneld/net/netlink.c tunneld/net/netlink.h \
 	tunneld/net/routes.c tunneld/net/routes.h
 tests_unit_check_routes_CFLAGS = $(CHECK_CFLAGS_ALL) $(NL_CFLAGS) $(TUNNELD_INC)
 tests_unit_check_routes_LDADD = libfzcommon.a $(NL_LIBS) $(CHECK_LIBS)
@@ -155,6 +156,7 @@ tests_unit_check_routes_LDADD = libfzcommon.a $(NL_LIBS) $(CHECK_LIBS)
 # Root: tables, rules, routes and the fwmark bypass in a namespace.
 check_PROGRAMS += tests/netns/routes_drv
 tests_netns_routes_drv_SOURCES = tests/netns/routes_drv.c \
+	tunneld/net/netlink.c tunneld/net/netlink.h \
 	tunneld/net/routes.c tunneld/net/routes.h
 tests_netns_routes_drv_CFLAGS = $(AM_CFLAGS) $(NL_CFLAGS) $(TUNNELD_INC)
 tests_netns_routes_drv_LDADD = libfzcommon.a $(NL_LIBS)

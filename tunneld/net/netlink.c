@@ -26,8 +26,8 @@ struct nlconf {
 };
 
 /* libnl returns its own negative codes; map them to -errno. */
-static int
-nlerr(int e)
+int
+nl_errno(int e)
 {
 	switch (-e) {
 	case NLE_EXIST:		return -EEXIST;
@@ -37,8 +37,27 @@ nlerr(int e)
 	case NLE_OBJ_NOTFOUND:	return -ENOENT;
 	case NLE_INVAL:		return -EINVAL;
 	case NLE_NODEV:		return -ENODEV;
+	case NLE_AF_NOSUPPORT:	return -EAFNOSUPPORT;
+	case NLE_OPNOTSUPP:	return -EOPNOTSUPP;
+	case NLE_BUSY:		return -EBUSY;
 	default:		return -EIO;
 	}
+}
+
+int
+nl_route_socket(struct nl_sock **out)
+{
+	struct nl_sock *sk;
+	int rc;
+
+	if ((sk = nl_socket_alloc()) == NULL)
+		return -ENOMEM;
+	if ((rc = nl_connect(sk, NETLINK_ROUTE)) < 0) {
+		nl_socket_free(sk);
+		return nl_errno(rc);
+	}
+	*out = sk;
+	return 0;
 }
 
 int
@@ -49,14 +68,9 @@ nl_new(struct nlconf **out)
 
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return -ENOMEM;
-	if ((n->sk = nl_socket_alloc()) == NULL) {
+	if ((rc = nl_route_socket(&n->sk)) != 0) {
 		free(n);
-		return -ENOMEM;
-	}
-	if ((rc = nl_connect(n->sk, NETLINK_ROUTE)) < 0) {
-		nl_socket_free(n->sk);
-		free(n);
-		return nlerr(rc);
+		return rc;
 	}
 	*out = n;
 	return 0;
@@ -69,7 +83,7 @@ nl_link_up(struct nlconf *n, int ifindex, int mtu)
 	int rc;
 
 	if ((rc = rtnl_link_get_kernel(n->sk, ifindex, NULL, &link)) < 0)
-		return nlerr(rc);
+		return nl_errno(rc);
 	if ((change = rtnl_link_alloc()) == NULL) {
 		rtnl_link_put(link);
 		return -ENOMEM;
@@ -82,7 +96,7 @@ nl_link_up(struct nlconf *n, int ifindex, int mtu)
 	rc = rtnl_link_change(n->sk, link, change, 0);
 	rtnl_link_put(change);
 	rtnl_link_put(link);
-	return rc < 0 ? nlerr(rc) : 0;
+	return rc < 0 ? nl_errno(rc) : 0;
 }
 
 static struct nl_addr *
@@ -118,7 +132,7 @@ addr_op(struct nlconf *n, int ifindex, const struct fz_cidr *c, bool add)
 	rc = add ? rtnl_addr_add(n->sk, ra, 0) : rtnl_addr_delete(n->sk, ra, 0);
 	nl_addr_put(local);
 	rtnl_addr_put(ra);
-	return rc < 0 ? nlerr(rc) : 0;
+	return rc < 0 ? nl_errno(rc) : 0;
 }
 
 static int
@@ -148,7 +162,7 @@ route_op(struct nlconf *n, int ifindex, const struct fz_cidr *c, bool add)
 	    rtnl_route_delete(n->sk, r, 0);
 	nl_addr_put(dst);
 	rtnl_route_put(r);
-	return rc < 0 ? nlerr(rc) : 0;
+	return rc < 0 ? nl_errno(rc) : 0;
 }
 
 /* Room for one more item, made before the change it will undo. */

@@ -11,6 +11,11 @@
 
 struct nlconf;
 
+struct nl_sock;
+/* A connected NETLINK_ROUTE socket (libnl); 0 or -errno. */
+int	nl_route_socket(struct nl_sock **) __attribute__((warn_unused_result));
+/* libnl's negative NLE_* code as -errno. */
+int	nl_errno(int);
 int	nl_new(struct nlconf **) __attribute__((warn_unused_result));
 /* Sets the MTU and brings the link up. */
 int	nl_link_up(struct nlconf *, int ifindex, int mtu)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "netlink.h"
 #include "routes.h"
 
 struct routes {
@@ -242,24 +243,6 @@ routes_mark_socket(int fd)
 
 /* ---- netlink ---- */
 
-static int
-nlerr(int e)
-{
-	switch (-e) {
-	case NLE_EXIST:		return -EEXIST;
-	case NLE_NOMEM:		return -ENOMEM;
-	case NLE_PERM:		return -EPERM;
-	case NLE_NOADDR:
-	case NLE_OBJ_NOTFOUND:	return -ENOENT;
-	case NLE_INVAL:		return -EINVAL;
-	case NLE_NODEV:		return -ENODEV;
-	case NLE_AF_NOSUPPORT:	return -EAFNOSUPPORT;
-	case NLE_OPNOTSUPP:	return -EOPNOTSUPP;
-	case NLE_BUSY:		return -EBUSY;
-	default:		return -EIO;
-	}
-}
-
 int
 routes_new(struct routes **out)
 {
@@ -268,14 +251,9 @@ routes_new(struct routes **out)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return -ENOMEM;
-	if ((r->sk = nl_socket_alloc()) == NULL) {
+	if ((rc = nl_route_socket(&r->sk)) != 0) {
 		free(r);
-		return -ENOMEM;
-	}
-	if ((rc = nl_connect(r->sk, NETLINK_ROUTE)) < 0) {
-		nl_socket_free(r->sk);
-		free(r);
-		return nlerr(rc);
+		return rc;
 	}
 	route_set_init(&r->installed);
 	*out = r;
@@ -316,7 +294,7 @@ rule_msg(struct routes *r, int cmd, int family, uint32_t prio,
 		return -ENOMEM;
 	}
 	rc = nl_send_sync(r->sk, m);	/* frees m */
-	return rc < 0 ? nlerr(rc) : 0;
+	return rc < 0 ? nl_errno(rc) : 0;
 }
 
 static int
@@ -353,7 +331,7 @@ route_op(struct routes *r, const struct route_ent *e, bool add)
 	    rtnl_route_delete(r->sk, rt, 0);
 	nl_addr_put(dst);
 	rtnl_route_put(rt);
-	return rc < 0 ? nlerr(rc) : 0;
+	return rc < 0 ? nl_errno(rc) : 0;
 }
 
 static bool
@@ -386,7 +364,7 @@ flush_tables(struct routes *r)
 			if (!our_table(rtnl_route_get_table(rt)))
 				continue;
 			if ((rc = rtnl_route_delete(r->sk, rt, 0)) < 0 &&
-			    nlerr(rc) != -ENOENT && nlerr(rc) != -ESRCH)
+			    nl_errno(rc) != -ENOENT && nl_errno(rc) != -ESRCH)
 				log_debug("route flush: %s", nl_geterror(rc));
 		}
 		nl_cache_free(cache);
@@ -503,12 +481,12 @@ routes_lan_copy(struct routes *r, int tun_ifindex, struct route_set *out)
 	int rc;
 
 	if ((rc = rtnl_link_alloc_cache(r->sk, AF_UNSPEC, &links)) < 0)
-		return nlerr(rc);
+		return nl_errno(rc);
 	for (f = 0; f < 2; f++) {
 		if ((rc = rtnl_route_alloc_cache(r->sk, fams[f], 0,
 		    &cache)) < 0) {
 			nl_cache_free(links);
-			return nlerr(rc);
+			return nl_errno(rc);
 		}
 		for (o = nl_cache_get_first(cache); o != NULL;
 		    o = nl_cache_get_next(o)) {
