@@ -51,7 +51,9 @@ tests_fuzz_fuzz_portald_portal_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 TESTS += tests/interop/phoenix_js.sh
 dist_noinst_SCRIPTS += tests/interop/phoenix_js.sh
 EXTRA_DIST += tests/interop/phoenix_js/package.json \
-	tests/interop/phoenix_js/interop.js
+	tests/interop/phoenix_js/interop.js \
+	tests/interop/phoenix_js/npm/phoenix-1.8.16.tgz \
+	tests/interop/phoenix_js/npm/ws-8.23.0.tgz
 
 # The demo step: fz-portald with a relay, a gateway and a client (root).
 dist_noinst_SCRIPTS += contrib/demo/steps/40-portal.sh

@@ -10,9 +10,12 @@
 #    with the ref echoed; a tampered ref gets invalid_ref
 #  - fz-portald --check, SIGHUP with a broken config (file:line: key, old
 #    config kept), SIGTERM exits 0
-# The npm packages are installed once into $FZ_NPM_DIR (default
-# ~/.cache/fz-npm).  Without node/npm (or the registry) the test skips,
-# except as root under CI, where it fails (tests/netns/lib.sh ns_skip).
+# The npm packages are the registry's tarballs of phoenix and ws (both MIT,
+# no dependencies) kept in tests/interop/phoenix_js/npm/, so the test needs
+# no registry (a fresh machine may not reach it through its TLS proxy);
+# installed offline, once, into $FZ_NPM_DIR (default ~/.cache/fz-npm).
+# Without node/npm the test skips, except as root under CI, where it fails
+# (tests/netns/lib.sh ns_skip).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 
 command -v node >/dev/null || ns_skip "node not installed"
@@ -27,9 +30,10 @@ mkdir -p "$npm_dir" || ns_fail "cannot create $npm_dir"
 if ! cmp -s "$JS/package.json" "$npm_dir/package.json" ||
     [ ! -f "$npm_dir/node_modules/phoenix/package.json" ] ||
     [ ! -f "$npm_dir/node_modules/ws/package.json" ]; then
-	cp "$JS/package.json" "$npm_dir/package.json"
-	(cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error) \
-	    >&2 || ns_skip "npm install phoenix ws failed (no registry?)"
+	rm -rf "$npm_dir/npm" "$npm_dir/node_modules" "$npm_dir/package-lock.json"
+	cp -r "$JS/package.json" "$JS/npm" "$npm_dir/"
+	(cd "$npm_dir" && npm install --offline --no-audit --no-fund \
+	    --loglevel=error) >&2 || ns_fail "npm install of the phoenix and ws tarballs failed"
 fi
 ns_log "phoenix $(sed -n 's/.*"version": "\(.*\)".*/\1/p' \
     "$npm_dir/node_modules/phoenix/package.json" | head -1)"
