@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: ISC
+# Fragment included from Makefile.am.
