@@ -34,7 +34,8 @@ struct relay {
 	uint32_t		 sock;		/* tunneld socket */
 	struct turn_client	*tc;
 	bool			 seen;		/* in the latest list */
-	union fz_sockaddr	 relayed;	/* AF_UNSPEC until allocated */
+	/* by family (fam_ix); AF_UNSPEC until allocated */
+	union fz_sockaddr	 relayed[2];
 	union fz_sockaddr	 mapped;	/* srflx, or AF_UNSPEC */
 };
 
@@ -61,8 +62,11 @@ struct peer {
 	struct ice_pair_info	 sel;
 	/* the path last set, for CONNECTIONS (conn_connections_fmt) */
 	char			 path[ADDR_STRLEN];	/* remote or relay */
-	uint16_t		 channel;		/* relayed; else 0 */
+	uint16_t		 channel;		/* our relay; else 0 */
+	bool			 relayed;		/* ours or the peer's */
 	uint64_t		 since;			/* mono ns */
+	/* PEER_STATS: the counters last reported */
+	uint64_t		 rx_bytes, tx_bytes;
 };
 
 struct pending {
@@ -88,6 +92,7 @@ struct conn_mgr {
 };
 
 static void	pump(struct conn_mgr *, uint64_t now);
+static void	signal_candidates(struct conn_mgr *, struct peer *);
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -108,6 +113,13 @@ peer_find(struct conn_mgr *m, const char *id)
 		if (m->peers[i].used && strcmp(m->peers[i].id, id) == 0)
 			return &m->peers[i];
 	return NULL;
+}
+
+/* A relay's relayed[] index for a family. */
+static unsigned
+fam_ix(int family)
+{
+	return family == AF_INET6 ? 1 : 0;
 }
 
 static int
@@ -163,6 +175,35 @@ remove_local(struct ice_agent *a, enum ice_cand_type t,
 		log_emit(LOG_MODULE, LOG_LVL_DEBUG, -rc, "local candidate");
 }
 
+/*
+ * A local candidate gone (an address, an allocation): out of every agent
+ * (its pairs with it, the selected one re-chosen) and invalidated at the
+ * peers that had it.
+ */
+static void
+drop_local(struct conn_mgr *m, enum ice_cand_type t,
+    const struct sockaddr *sa, uint64_t now)
+{
+	struct ice_candidate c[ICE_MAX_LOCAL];
+	char s[1][ICE_CAND_MAXLEN + 1];
+	unsigned i, k, n;
+	bool had;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->agent == NULL)
+			continue;
+		n = ice_agent_local_candidates(p->agent, c, ICE_MAX_LOCAL);
+		for (k = 0, had = false; k < n && !had; k++)
+			had = c[k].type == t && addr_eq(&c[k].addr.sa, sa) &&
+			    ice_cand_fmt(&c[k], s[0], sizeof(s[0])) == 0;
+		remove_local(p->agent, t, sa, now);
+		if (had && m->ops->invalidated != NULL)
+			m->ops->invalidated(m->arg, p->id, s, 1);
+	}
+}
+
 static void
 set_creds(struct turn_client *tc, const char *user, const char *pass)
 {
@@ -198,7 +239,8 @@ int
 conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 {
 	struct sock_addr s[CONN_MAX_SOCKETS];
-	unsigned n = 0, i;
+	bool fresh[CONN_MAX_SOCKETS];
+	unsigned n = 0, i, nfresh = 0;
 	const char *p = list;
 	char item[ADDR_STRLEN + 16], *eq, *end;
 	unsigned long id;
@@ -233,6 +275,35 @@ conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 		if (!tunnel_addr(&s[n].addr.sa))
 			n++;
 	}
+	/* new addresses, to signal */
+	for (i = 0; i < n; i++) {
+		unsigned k;
+
+		fresh[i] = true;
+		for (k = 0; k < m->nsocks && fresh[i]; k++)
+			fresh[i] = !(s[i].id == m->socks[k].id &&
+			    addr_eq(&s[i].addr.sa, &m->socks[k].addr.sa));
+		nfresh += fresh[i];
+	}
+	/* addresses gone: their host candidates and pairs go with them */
+	for (i = 0; i < m->nsocks; i++) {
+		unsigned k;
+		bool kept = false;
+
+		for (k = 0; k < n && !kept; k++)
+			kept = s[k].id == m->socks[i].id &&
+			    addr_eq(&s[k].addr.sa, &m->socks[i].addr.sa);
+		if (!kept) {
+			char a[ADDR_STRLEN];
+
+			if (addr_fmt(&m->socks[i].addr.sa, true, a,
+			    sizeof(a)) != 0)
+				snprintf(a, sizeof(a), "?");
+			log_info("local address %s gone: its host candidates "
+			    "invalidated", a);
+			drop_local(m, ICE_HOST, &m->socks[i].addr.sa, now);
+		}
+	}
 	memcpy(m->socks, s, n * sizeof(s[0]));
 	m->nsocks = n;
 	log_info("%u local socket address(es)", n);
@@ -250,6 +321,8 @@ conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 				add_local(pr->agent,
 				    &c, now);
 			}
+			if (nfresh > 0)
+				signal_candidates(m, pr);
 		}
 	/* relays that had no socket of their family may have one now */
 	conn_set_relays(m, m->rlist, m->nrlist, now);
@@ -427,15 +500,18 @@ gather(struct conn_mgr *m, struct peer *p, uint64_t now)
 	}
 	for (i = 0; i < CONN_MAX_RELAYS; i++) {
 		struct relay *r = &m->relays[i];
+		unsigned f;
 
 		if (!r->used)
 			continue;
-		if (r->relayed.sa.sa_family != AF_UNSPEC) {
+		for (f = 0; f < 2; f++) {
 			struct ice_candidate c = {
-				.type = ICE_RELAY, .addr = r->relayed,
+				.type = ICE_RELAY, .addr = r->relayed[f],
 				.sock = CONN_RELAY_SOCK(i),
 			};
-			add_local(p->agent, &c, now);
+
+			if (r->relayed[f].sa.sa_family != AF_UNSPEC)
+				add_local(p->agent, &c, now);
 		}
 		if (r->mapped.sa.sa_family != AF_UNSPEC) {
 			struct ice_candidate c = {
@@ -581,6 +657,42 @@ peer_stale(const struct peer *p, const char *key,
 	    strcmp(p->ufrags[1], remote->username) != 0;
 }
 
+/*
+ * Whether the selected pair's remote end is a relay's allocation: a relay
+ * candidate, or a peer-reflexive one at the IP of a relay we know.  out:
+ * that relay's address as the portal gave it when it is one of ours, else
+ * the remote address itself (the relay's IP and the allocation's port).
+ */
+static bool
+peer_relay_remote(const struct conn_mgr *m, const struct ice_pair_info *sel,
+    char *out, size_t cap)
+{
+	union fz_sockaddr a, rem = sel->remote;
+	bool known = false;
+	size_t k;
+
+	if (sel->remote_type != ICE_RELAY && sel->remote_type != ICE_PRFLX)
+		return false;
+	addr_unmap_v4(&rem);
+	for (k = 0; k < m->nrlist && !known; k++) {
+		if (m->rlist[k].type != PORTAL_RELAY_TURN ||
+		    addr_parse(m->rlist[k].addr, ADDR_PORT_REQUIRED, &a) != 0)
+			continue;
+		addr_set_port(&a.sa, addr_port(&rem.sa));
+		if (addr_eq(&a.sa, &rem.sa)) {
+			snprintf(out, cap, "%s", m->rlist[k].addr);
+			known = true;
+		}
+	}
+	if (known)
+		return true;
+	if (sel->remote_type != ICE_RELAY)
+		return false;
+	if (addr_fmt(&rem.sa, true, out, cap) != 0)
+		snprintf(out, cap, "?");
+	return true;
+}
+
 static void
 peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 {
@@ -613,13 +725,26 @@ peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 		    sizeof(pp.remote)) != 0)
 			return;
 	}
-	snprintf(p->path, sizeof(p->path), "%s", slot >= 0 ? pp.relay :
-	    pp.remote);
 	p->channel = slot >= 0 ? pp.channel : 0;
 	p->since = now;
-	log_info("peer %s: path %s%s%s", p->id, slot >= 0 ? "via relay " :
-	    "direct to ", slot >= 0 ? pp.relay : pp.remote,
-	    p->set ? " (changed)" : "");
+	if (slot >= 0) {
+		snprintf(p->path, sizeof(p->path), "%s", pp.relay);
+		p->relayed = true;
+		log_info("peer %s: path via relay %s channel 0x%04x%s", p->id,
+		    pp.relay, pp.channel, p->set ? " (changed)" : "");
+	} else if (peer_relay_remote(m, &p->sel, p->path,
+	    sizeof(p->path))) {
+		/* direct to the peer's allocation: relayed all the same */
+		p->relayed = true;
+		log_info("peer %s: path via relay %s (the peer's allocation "
+		    "%s)%s", p->id, p->path, pp.remote,
+		    p->set ? " (changed)" : "");
+	} else {
+		snprintf(p->path, sizeof(p->path), "%s", pp.remote);
+		p->relayed = false;
+		log_info("peer %s: path direct to %s%s", p->id, pp.remote,
+		    p->set ? " (changed)" : "");
+	}
 	m->ops->peer_set(m->arg, &pp);
 	if (!p->set && m->ops->resource_status != NULL) {
 		unsigned i;
@@ -660,6 +785,7 @@ conn_authorization_created(struct conn_mgr *m,
 			allowed_append(p->allowed, sizeof(p->allowed), s);
 		signal_candidates(m, p);
 	}
+	ice_agent_traffic(p->agent, now);	/* an upsert wakes it (§2.3) */
 	if (!peer_serves(p, a->resource_id) &&
 	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
 		memcpy(p->resources[p->nresources++], a->resource_id,
@@ -702,6 +828,7 @@ conn_create_authorization(struct conn_mgr *m,
 			allowed_append(p->allowed, sizeof(p->allowed), s);
 		log_info("client %s: connecting", cl->id);
 	}
+	ice_agent_traffic(p->agent, now);	/* an upsert wakes it (§2.3) */
 	if (!peer_serves(p, a->resource.id) &&
 	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
 		memcpy(p->resources[p->nresources++], a->resource.id,
@@ -737,20 +864,13 @@ static void
 relay_free(struct conn_mgr *m, unsigned slot, uint64_t now)
 {
 	struct relay *r = &m->relays[slot];
-	unsigned i;
+	unsigned f;
 
-	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
-
-		if (!p->used || p->agent == NULL)
-			continue;
-		if (r->relayed.sa.sa_family != AF_UNSPEC)
-			remove_local(p->agent,
-			    ICE_RELAY, &r->relayed.sa, now);
-		if (r->mapped.sa.sa_family != AF_UNSPEC)
-			remove_local(p->agent,
-			    ICE_SRFLX, &r->mapped.sa, now);
-	}
+	for (f = 0; f < 2; f++)
+		if (r->relayed[f].sa.sa_family != AF_UNSPEC)
+			drop_local(m, ICE_RELAY, &r->relayed[f].sa, now);
+	if (r->mapped.sa.sa_family != AF_UNSPEC)
+		drop_local(m, ICE_SRFLX, &r->mapped.sa, now);
 	turn_client_free(r->tc);
 	memset(r, 0, sizeof(*r));
 }
@@ -768,8 +888,8 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 	tc.server = r->server;
 	tc.username = r->username;
 	tc.password = password;
-	tc.family = r->server.sa.sa_family == AF_INET6 ? TURN_FAMILY_V6 :
-	    TURN_FAMILY_V4;
+	/* §3.4: both families; a v6-only relay answers 440, then v6 only */
+	tc.family = TURN_FAMILY_DUAL;
 	tc.keepalive_ms = 25000;
 	tc.rng = rng_cb;
 	tc.rng_ctx = m;
@@ -784,12 +904,19 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 	return 0;
 }
 
+/* A relay as the portal lists it: one entry per family, grouped by id. */
+struct rgroup {
+	const struct portal_relay *e[2];	/* by fam_ix */
+	union fz_sockaddr	 a[2];
+};
+
 void
 conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
     uint64_t now)
 {
+	struct rgroup g[2 * CONN_MAX_RELAYS];
 	union fz_sockaddr a;
-	unsigned i;
+	unsigned i, ng = 0, f;
 	size_t k;
 
 	if (rl != m->rlist) {
@@ -798,55 +925,84 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 		if (m->nrlist > 0)
 			memcpy(m->rlist, rl, m->nrlist * sizeof(*rl));
 	}
-	for (i = 0; i < CONN_MAX_RELAYS; i++)
-		m->relays[i].seen = false;
+	memset(g, 0, sizeof(g));
 	for (k = 0; k < n; k++) {
-		struct relay *r = NULL, *fr = NULL;
-
 		if (rl[k].type != PORTAL_RELAY_TURN ||
 		    addr_parse(rl[k].addr, ADDR_PORT_REQUIRED, &a) != 0)
 			continue;
+		f = fam_ix(a.sa.sa_family);
+		for (i = 0; i < ng; i++)
+			if (strcmp((g[i].e[0] != NULL ? g[i].e[0] :
+			    g[i].e[1])->id, rl[k].id) == 0)
+				break;
+		if (i == ng) {
+			if (ng == sizeof(g) / sizeof(g[0]))
+				continue;
+			ng++;
+		}
+		if (g[i].e[f] == NULL) {	/* the first of a family */
+			g[i].e[f] = &rl[k];
+			g[i].a[f] = a;
+		}
+	}
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		m->relays[i].seen = false;
+	for (k = 0; k < ng; k++) {
+		const struct portal_relay *e;
+		struct relay *r = NULL, *fr = NULL;
+
+		/* its IPv4 address if we can reach it, else its IPv6 one */
+		if (g[k].e[0] != NULL && sock_for(m, AF_INET) >= 0)
+			f = 0;
+		else if (g[k].e[1] != NULL && sock_for(m, AF_INET6) >= 0)
+			f = 1;
+		else {
+			e = g[k].e[0] != NULL ? g[k].e[0] : g[k].e[1];
+			log_info("relay %s %s: no local socket of its family",
+			    e->id, e->addr);
+			continue;
+		}
+		e = g[k].e[f];
 		for (i = 0; i < CONN_MAX_RELAYS; i++) {
 			struct relay *x = &m->relays[i];
 
-			if (x->used && strcmp(x->id, rl[k].id) == 0 &&
-			    addr_eq(&x->server.sa, &a.sa))
+			if (x->used && strcmp(x->id, e->id) == 0 &&
+			    addr_eq(&x->server.sa, &g[k].a[f].sa))
 				r = x;
 			else if (!x->used && fr == NULL)
 				fr = x;
 		}
 		if (r != NULL) {
 			r->seen = true;
-			if (strcmp(r->username, rl[k].username) != 0 &&
+			if (strcmp(r->username, e->username) != 0 &&
 			    r->tc != NULL) {
 				snprintf(r->username, sizeof(r->username),
-				    "%s", rl[k].username);
-				set_creds(r->tc,
-				    rl[k].username, rl[k].password);
+				    "%s", e->username);
+				set_creds(r->tc, e->username, e->password);
 			}
 			continue;
 		}
 		if (fr == NULL) {
-			log_debug("relay %s %s: no slot left", rl[k].id,
-			    rl[k].addr);
+			log_debug("relay %s %s: no slot left", e->id, e->addr);
 			continue;
 		}
 		memset(fr, 0, sizeof(*fr));
 		fr->used = fr->seen = true;
-		memcpy(fr->id, rl[k].id, sizeof(fr->id));
-		fr->server = a;
-		snprintf(fr->server_s, sizeof(fr->server_s), "%s",
-		    rl[k].addr);
+		memcpy(fr->id, e->id, sizeof(fr->id));
+		fr->server = g[k].a[f];
+		snprintf(fr->server_s, sizeof(fr->server_s), "%s", e->addr);
 		snprintf(fr->username, sizeof(fr->username), "%s",
-		    rl[k].username);
-		if (relay_start(m, fr, rl[k].password, now) != 0) {
-			log_info("relay %s %s: no local socket of its family",
-			    fr->id, fr->server_s);
+		    e->username);
+		if (relay_start(m, fr, e->password, now) != 0) {
+			log_info("relay %s %s: cannot allocate", fr->id,
+			    fr->server_s);
 			memset(fr, 0, sizeof(*fr));
 			continue;
 		}
-		log_info("relay %s %s: allocating", fr->id, fr->server_s);
+		log_info("relay %s %s: allocating (dual stack)", fr->id,
+		    fr->server_s);
 	}
+	/* gone, or moved to another address: its candidates invalidated */
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used && !m->relays[i].seen) {
 			log_info("relay %s %s gone: its candidates invalidated",
@@ -878,15 +1034,28 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 {
 	struct relay *r = &m->relays[slot];
 	struct turn_event ev;
-	unsigned i;
+	unsigned i, f;
 
 	while (turn_client_poll_event(r->tc, &ev) == 0) {
 		switch (ev.type) {
 		case TURN_EV_ALLOCATED:
-			for (i = 0; i < ev.nrelayed && i < 1; i++) {
-				r->relayed = ev.relayed[i];
-				relay_candidate(m, ICE_RELAY, &r->relayed,
-				    CONN_RELAY_SOCK(slot), now);
+			/* one relayed address per family (§3.4) */
+			for (f = 0; f < 2; f++) {
+				union fz_sockaddr nw;
+
+				memset(&nw, 0, sizeof(nw));
+				for (i = 0; i < ev.nrelayed && i < 2; i++)
+					if (fam_ix(ev.relayed[i].sa.sa_family)
+					    == f)
+						nw = ev.relayed[i];
+				if (r->relayed[f].sa.sa_family != AF_UNSPEC &&
+				    !addr_eq(&r->relayed[f].sa, &nw.sa))
+					drop_local(m, ICE_RELAY,
+					    &r->relayed[f].sa, now);
+				r->relayed[f] = nw;
+				if (nw.sa.sa_family != AF_UNSPEC)
+					relay_candidate(m, ICE_RELAY, &nw,
+					    CONN_RELAY_SOCK(slot), now);
 			}
 			/* the mapped address too */
 			/* FALLTHROUGH */
@@ -904,13 +1073,12 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 		case TURN_EV_ALLOCATION_LOST:
 			log_warnx("relay %s %s: %s (%s)", r->id, r->server_s,
 			    turn_event_str(ev.type), turn_reason_str(ev.reason));
-			for (i = 0; i < CONN_MAX_PEERS; i++)
-				if (m->peers[i].used &&
-				    r->relayed.sa.sa_family != AF_UNSPEC)
-					remove_local(
-					    m->peers[i].agent, ICE_RELAY,
-					    &r->relayed.sa, now);
-			r->relayed.sa.sa_family = AF_UNSPEC;
+			for (f = 0; f < 2; f++) {
+				if (r->relayed[f].sa.sa_family != AF_UNSPEC)
+					drop_local(m, ICE_RELAY,
+					    &r->relayed[f].sa, now);
+				r->relayed[f].sa.sa_family = AF_UNSPEC;
+			}
 			break;
 		default:
 			log_debug("relay %s: %s", r->server_s,
@@ -1013,6 +1181,88 @@ pump(struct conn_mgr *m, uint64_t now)
 		}
 }
 
+/* --- traffic (PEER_STATS) ---------------------------------------------- */
+
+/* A decimal counter up to UINT64_MAX, no sign, no leading zero. */
+static bool
+stats_num(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return true;
+}
+
+/*
+ * One pass over "key rx tx; key rx tx": checks everything, and applies
+ * when apply is set.
+ */
+static int
+stats_walk(struct conn_mgr *m, const char *list, bool apply, uint64_t now)
+{
+	const char *p = list, *end, *sp1, *sp2;
+	char key[PORTAL_KEY_MAX + 1];
+	uint64_t rx, tx;
+	unsigned i;
+
+	while (*p != '\0') {
+		if ((end = strstr(p, "; ")) == NULL)
+			end = p + strlen(p);
+		if ((sp1 = memchr(p, ' ', (size_t)(end - p))) == NULL ||
+		    (sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1))) ==
+		    NULL)
+			return -EINVAL;
+		if (sp1 == p || (size_t)(sp1 - p) >= sizeof(key) ||
+		    !stats_num(sp1 + 1, (size_t)(sp2 - sp1 - 1), &rx) ||
+		    !stats_num(sp2 + 1, (size_t)(end - sp2 - 1), &tx))
+			return -EINVAL;
+		memcpy(key, p, (size_t)(sp1 - p));
+		key[sp1 - p] = '\0';
+		for (i = 0; i < (size_t)(sp1 - p); i++)
+			if (!((key[i] >= 'A' && key[i] <= 'Z') ||
+			    (key[i] >= 'a' && key[i] <= 'z') ||
+			    (key[i] >= '0' && key[i] <= '9') ||
+			    key[i] == '+' || key[i] == '/' || key[i] == '='))
+				return -EINVAL;		/* not base64 */
+		for (i = 0; apply && i < CONN_MAX_PEERS; i++) {
+			struct peer *pr = &m->peers[i];
+
+			if (!pr->used || pr->agent == NULL ||
+			    strcmp(pr->public_key, key) != 0)
+				continue;
+			if (rx != pr->rx_bytes || tx != pr->tx_bytes)
+				ice_agent_traffic(pr->agent, now);
+			pr->rx_bytes = rx;
+			pr->tx_bytes = tx;
+		}
+		p = *end != '\0' ? end + 2 : end;
+		if (*end != '\0' && *p == '\0')
+			return -EINVAL;		/* a trailing separator */
+	}
+	return 0;
+}
+
+int
+conn_peer_stats(struct conn_mgr *m, const char *list, uint64_t now)
+{
+	int rc;
+
+	if ((rc = stats_walk(m, list, false, now)) != 0)
+		return rc;
+	(void)stats_walk(m, list, true, now);
+	pump(m, now);
+	return 0;
+}
+
 /* --- datagrams and time ------------------------------------------------- */
 
 bool
@@ -1032,12 +1282,18 @@ conn_dgram_up(struct conn_mgr *m, uint32_t sock, const struct sockaddr *from,
 			continue;
 		rc = turn_client_input(r->tc, now, from, b, len, &d);
 		if (rc == TURN_INPUT_DATA) {
+			/* it came to our relayed address of its family */
+			const union fz_sockaddr *to =
+			    &r->relayed[fam_ix(d.peer.sa.sa_family)];
+
 			for (k = 0; k < CONN_MAX_PEERS && !taken; k++)
 				if (m->peers[k].used &&
 				    m->peers[k].agent != NULL)
 					taken = ice_agent_recv(
 					    m->peers[k].agent,
-					    CONN_RELAY_SOCK(i), &r->relayed.sa,
+					    CONN_RELAY_SOCK(i),
+					    to->sa.sa_family != AF_UNSPEC ?
+					    &to->sa : NULL,
 					    &d.peer.sa, d.payload, d.len, now);
 		} else
 			taken = rc == TURN_INPUT_HANDLED;
@@ -1068,14 +1324,7 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 
 		if (!p->used || p->agent == NULL)
 			continue;
-		/*
-		 * tunneld does not report per-peer IP traffic yet, so a
-		 * connection with a path counts as carrying traffic: the
-		 * agent stays on the §2.3 active profile and a dead path
-		 * fails over in its 16.5 s (client), not the idle 100 s.
-		 */
-		if (p->set)
-			ice_agent_traffic(p->agent, now);
+		/* traffic: conn_peer_stats (idle after 20 s without) */
 		if (ice_agent_deadline(p->agent) <= now)
 			ice_agent_tick(p->agent, now);
 	}
@@ -1196,7 +1445,7 @@ conn_connections_fmt(const struct conn_mgr *m, uint64_t now,
 		age_s = now > p->since ? (now - p->since) / 1000000000ULL : 0;
 		w = snprintf(buf + off, len - off,
 		    "%s%s %s %s %s %u %llu %llu", off > 0 ? "; " : "", p->id,
-		    p->public_key, p->channel != 0 ? "relayed" : "direct",
+		    p->public_key, p->relayed ? "relayed" : "direct",
 		    p->path, (unsigned)p->channel, (unsigned long long)rtt_us,
 		    (unsigned long long)(now_real_s > age_s ?
 		    now_real_s - age_s : 0));

@@ -67,6 +67,13 @@ struct conn_ops {
 	 */
 	void	(*candidates)(void *arg, const char *peer_id,
 		    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n);
+	/*
+	 * Our candidates that went away (a local address, a relay): Client
+	 * invalidate_gateway_ice_candidates, Gateway
+	 * broadcast_invalidated_ice_candidates.  May be NULL.
+	 */
+	void	(*invalidated)(void *arg, const char *peer_id,
+		    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n);
 	/* A resource's connection came up (true) or went (false). */
 	void	(*resource_status)(void *arg, const char *resource_id,
 		    bool online);
@@ -80,9 +87,19 @@ int	conn_new(bool gateway, const struct conn_ops *, void *arg,
 /* Forgets everything, PEER_DEL for every peer set.  NULL-safe. */
 void	conn_free(struct conn_mgr *);
 
-/* LOCAL_SOCKETS: "id=addr, id=addr"; -EINVAL (nothing changed) if bad. */
+/*
+ * LOCAL_SOCKETS: "id=addr, id=addr"; -EINVAL (nothing changed) if bad.
+ * An address no longer listed loses its host candidates (and their pairs)
+ * in every agent, and the peers are told (ops->invalidated).
+ */
 int	conn_set_sockets(struct conn_mgr *, const char *, uint64_t now) FZ_WUR;
-/* The relay list as the portal session keeps it (init, relays_presence). */
+/*
+ * The relay list as the portal session keeps it (init, relays_presence).
+ * Entries are grouped by id (the portal lists a dual-stack relay once per
+ * family): one dual-stack TURN allocation per relay (ADDITIONAL-ADDRESS-
+ * FAMILY IPv6, §3.4) on its IPv4 address when there is a local IPv4
+ * socket, else on its IPv6 one; relay candidates of both families.
+ */
 void	conn_set_relays(struct conn_mgr *, const struct portal_relay *,
 	    size_t n, uint64_t now);
 
@@ -114,6 +131,16 @@ void	conn_remote_candidates(struct conn_mgr *, const char *peer_id,
 void	conn_reject(struct conn_mgr *, const char *peer_id,
 	    const char *resource_id, uint64_t now);
 
+/*
+ * PEER_STATS (ipc_msg.def): "public_key rx_bytes tx_bytes; ...".  A peer
+ * whose counters moved since the last report carried IP traffic: its
+ * agent stays on (or goes back to) the §2.3 active profile; one without
+ * traffic for 20 s goes idle.  -EINVAL (nothing applied) if it does not
+ * parse; keys of unknown peers are skipped.
+ */
+int	conn_peer_stats(struct conn_mgr *, const char *list, uint64_t now)
+	    FZ_WUR;
+
 /* DGRAM_UP; false when nobody took it. */
 bool	conn_dgram_up(struct conn_mgr *, uint32_t sock,
 	    const struct sockaddr *from, const uint8_t *, size_t, uint64_t now);
@@ -126,7 +153,11 @@ uint64_t conn_deadline(const struct conn_mgr *);
 unsigned conn_npeers(const struct conn_mgr *);
 unsigned conn_nrelays(const struct conn_mgr *);
 /*
- * CONNECTIONS' list (ipc_msg.def): one entry per peer with a path set.
+ * CONNECTIONS' list (ipc_msg.def): one entry per peer with a path set,
+ * "relayed" whenever the path goes through a relay: ours (its address and
+ * channel) or the peer's (the selected remote candidate is a relay one, or
+ * a peer-reflexive one at a known relay's IP: that relay's address, or the
+ * remote address when the relay is not ours, and channel 0).
  * now is the monotonic clock, now_real_s the Unix time; -ENOSPC (the
  * entries that fit) when len is too small.
  */

@@ -319,10 +319,9 @@ c_request_authorization(void *arg, const char *rid, const portal_id *gw,
 }
 
 static void
-c_candidates(void *arg, const char *peer_id,
-    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n)
+send_candidates(struct controld *c, const char *peer_id,
+    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n, bool invalidate)
 {
-	struct controld *c = arg;
 	char (*pc)[PORTAL_CAND_MAX + 1];
 	portal_id id;
 	struct portal_msg m;
@@ -336,8 +335,12 @@ c_candidates(void *arg, const char *peer_id,
 		snprintf(pc[i], sizeof(pc[i]), "%s", cands[i]);
 	snprintf(id, sizeof(id), "%s", peer_id);
 	memset(&m, 0, sizeof(m));
-	m.type = strcmp(c->cfg.u.config.mode, "gateway") == 0 ?
-	    PM_BROADCAST_ICE_CANDIDATES : PM_NEW_GATEWAY_ICE_CANDIDATES;
+	if (strcmp(c->cfg.u.config.mode, "gateway") == 0)
+		m.type = invalidate ? PM_BROADCAST_INVALIDATED_ICE_CANDIDATES :
+		    PM_BROADCAST_ICE_CANDIDATES;
+	else
+		m.type = invalidate ? PM_INVALIDATE_GATEWAY_ICE_CANDIDATES :
+		    PM_NEW_GATEWAY_ICE_CANDIDATES;
 	m.u.candidates.ids = &id;
 	m.u.candidates.n_ids = 1;
 	m.u.candidates.candidates = pc;
@@ -345,6 +348,20 @@ c_candidates(void *arg, const char *peer_id,
 	if ((rc = cportal_send(c->portal, &m)) != 0)
 		log_warnc(-rc, "%s", portal_msg_event(m.type));
 	free(pc);
+}
+
+static void
+c_candidates(void *arg, const char *peer_id,
+    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n)
+{
+	send_candidates(arg, peer_id, cands, n, false);
+}
+
+static void
+c_invalidated(void *arg, const char *peer_id,
+    char (*cands)[ICE_CAND_MAXLEN + 1], size_t n)
+{
+	send_candidates(arg, peer_id, cands, n, true);
 }
 
 static void
@@ -369,6 +386,7 @@ static const struct conn_ops conn_ops = {
 	.peer_del = c_peer_del,
 	.request_authorization = c_request_authorization,
 	.candidates = c_candidates,
+	.invalidated = c_invalidated,
 	.resource_status = c_resource_status,
 	.rng = c_rng,
 };
@@ -616,6 +634,22 @@ t_conn_wanted(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	conn_arm(c);
 }
 
+/* fz-tunneld's per-peer counters: which connections carry traffic. */
+static void
+t_peer_stats(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	int rc;
+
+	(void)conn;
+	if (c->conns == NULL)
+		return;
+	if ((rc = conn_peer_stats(c->conns, m->u.peer_stats.list,
+	    time_mono_ns())) != 0)
+		log_warnc(-rc, "PEER_STATS that does not parse");
+	conn_arm(c);
+}
+
 static const struct ipc_handler on_msg[] = {
 	{ IPC_HELLO,		t_hello },
 	{ IPC_CONFIG,		t_config },
@@ -625,6 +659,7 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
 	{ IPC_LOCAL_SOCKETS,	t_local_sockets },
 	{ IPC_CONN_WANTED,	t_conn_wanted },
+	{ IPC_PEER_STATS,	t_peer_stats },
 	IPC_HANDLERS_END
 };
 

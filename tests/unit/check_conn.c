@@ -45,6 +45,8 @@ struct side {
 	char			 cands[32][ICE_CAND_MAXLEN + 1];
 	char			 cand_peer[64];
 	unsigned		 ncands;
+	char			 inval[8][ICE_CAND_MAXLEN + 1];
+	unsigned		 ninval;
 	unsigned		 online;
 	uint64_t		 rng;
 };
@@ -116,6 +118,19 @@ o_cands(void *arg, const char *peer, char (*c)[ICE_CAND_MAXLEN + 1],
 }
 
 static void
+o_inval(void *arg, const char *peer, char (*c)[ICE_CAND_MAXLEN + 1],
+    size_t n)
+{
+	struct side *s = arg;
+	size_t i;
+
+	(void)peer;
+	for (i = 0; i < n && s->ninval < 8; i++)
+		snprintf(s->inval[s->ninval++], ICE_CAND_MAXLEN + 1, "%s",
+		    c[i]);
+}
+
+static void
 o_status(void *arg, const char *rid, bool online)
 {
 	struct side *s = arg;
@@ -140,7 +155,7 @@ o_rng(void *arg, void *buf, size_t len)
 static const struct conn_ops ops = {
 	.dgram = o_dgram, .peer_set = o_peer_set, .peer_del = o_peer_del,
 	.request_authorization = o_req, .candidates = o_cands,
-	.resource_status = o_status, .rng = o_rng,
+	.invalidated = o_inval, .resource_status = o_status, .rng = o_rng,
 };
 
 static void
@@ -701,84 +716,229 @@ START_TEST(test_connect_relayed)
 END_TEST
 
 /*
- * A connection carrying traffic longer than the 20 s idle threshold still
- * notices a dead path within the client's active timeout (16.5 s, §2.3):
- * tunneld reports no per-peer traffic, so the manager keeps connected
- * agents active.  Before, the agent went idle 20 s after its creation and
- * kept a dead direct path for 100 s.
+ * A Client and a Gateway manager connected directly (cl at CL_DIRECT, gw
+ * at GW_DIRECT), on the fake clock *t.
  */
-START_TEST(test_dead_path_noticed)
+#define CL_DIRECT	"192.0.2.1:40000"
+#define GW_DIRECT	"198.51.100.1:51820"
+#define CL_KEY		"CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT="
+#define GW_KEY		"GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA="
+
+static void
+connect_direct(struct side *cl, struct side *gw, const char *cl_socks,
+    uint64_t *t)
 {
-	static struct side cl = { .rng = 3 }, gw = { .rng = 4 };
 	struct portal_authorization_created ac;
 	struct portal_create_authorization ca;
-	enum ice_state st;
-	uint64_t t = 1000 * SEC, t_block;
 	int i;
 
-	cl.other = &gw;
-	gw.other = &cl;
-	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
-	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
-	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.1:40000", t), 0);
-	ck_assert_int_eq(conn_set_sockets(gw.m, "0=198.51.100.1:51820", t),
-	    0);
-	add_res(cl.m, RES_A, "10.50.0.0/24", false);
-	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+	cl->other = gw;
+	gw->other = cl;
+	ck_assert_int_eq(conn_new(false, &ops, cl, &cl->m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, gw, &gw->m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl->m, cl_socks, *t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw->m, "0=" GW_DIRECT, *t), 0);
+	add_res(cl->m, RES_A, "10.50.0.0/24", false);
+	ck_assert_int_eq(conn_wanted(cl->m, "10.50.0.9", *t), 0);
 	memset(&ca, 0, sizeof(ca));
 	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
 	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
-	snprintf(ca.client.public_key, sizeof(ca.client.public_key),
-	    "CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT=");
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key), CL_KEY);
 	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
 	snprintf(ca.gateway_ice.username, 64, "gwufrag");
 	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
 	snprintf(ca.client_ice.username, 64, "clufrag");
 	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
-	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	ck_assert_int_eq(conn_create_authorization(gw->m, &ca, *t), 0);
 	memset(&ac, 0, sizeof(ac));
 	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
 	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
-	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key),
-	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key), GW_KEY);
 	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
 	ac.client_ice = ca.client_ice;
 	ac.gateway_ice = ca.gateway_ice;
-	signal_cands(&gw, GW_ID, t);
-	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(gw, GW_ID, *t);
+	ck_assert_int_eq(conn_authorization_created(cl->m, &ac, *t), 0);
+	signal_cands(cl, CL_ID, *t);
+	for (i = 0; i < 200 && (cl->nset == 0 || gw->nset == 0); i++) {
+		*t += 5 * MS;
+		conn_tick(cl->m, *t);
+		conn_tick(gw->m, *t);
+		deliver(cl, CL_DIRECT, *t);
+		deliver(gw, GW_DIRECT, *t);
+	}
+	ck_assert_uint_ge(cl->nset, 1);
+	ck_assert_uint_ge(gw->nset, 1);
+}
+
+/* PEER_STATS as fz-tunneld sends it, with counters at n. */
+static void
+stats(struct side *s, const char *key, uint64_t n, uint64_t t)
+{
+	char l[128];
+
+	snprintf(l, sizeof(l), "%s %llu %llu", key, (unsigned long long)n,
+	    (unsigned long long)n / 2);
+	ck_assert_int_eq(conn_peer_stats(s->m, l, t), 0);
+}
+
+/*
+ * Runs both sides for secs seconds in 100 ms steps; traffic: PEER_STATS
+ * with moving counters every 5 s; dead: nothing gets through.  Returns the
+ * datagrams the client sent, and stops early when the client's agent
+ * leaves CONNECTED (*left: when).
+ */
+static unsigned
+run(struct side *cl, struct side *gw, uint64_t *t, unsigned secs,
+    bool traffic, bool dead, uint64_t *left)
+{
+	static uint64_t ctr = 1000;
+	enum ice_state st;
+	unsigned i, sent = 0;
+
+	for (i = 0; i < secs * 10; i++) {
+		*t += 100 * MS;
+		if (traffic && i % 50 == 0) {
+			ctr += 1000;
+			stats(cl, GW_KEY, ctr, *t);
+			stats(gw, CL_KEY, ctr, *t);
+		}
+		conn_tick(cl->m, *t);
+		conn_tick(gw->m, *t);
+		sent += cl->nq;
+		if (dead)
+			cl->nq = gw->nq = 0;
+		else {
+			deliver(cl, CL_DIRECT, *t);
+			deliver(gw, GW_DIRECT, *t);
+		}
+		if (left != NULL && (conn_peer_state(cl->m, GW_ID, &st) != 0 ||
+		    st != ICE_STATE_CONNECTED)) {
+			*left = *t;
+			break;
+		}
+	}
+	return sent;
+}
+
+/*
+ * A connection carrying traffic (PEER_STATS counters moving) longer than
+ * the 20 s idle threshold still notices a dead path within the client's
+ * active timeout (16.5 s, §2.3).
+ */
+START_TEST(test_dead_path_noticed)
+{
+	static struct side cl = { .rng = 3 }, gw = { .rng = 4 };
+	uint64_t t = 1000 * SEC, t_block, t_left = 0;
+	enum ice_state st;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	(void)run(&cl, &gw, &t, 30, true, false, NULL);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	/* the path dies (the data plane still sends into it) */
+	t_block = t;
+	(void)run(&cl, &gw, &t, 25, true, true, &t_left);
+	ck_assert_uint_ne(t_left, 0);
+	ck_assert_msg(t_left - t_block <= 18 * SEC,
+	    "a dead path noticed after %llu ms",
+	    (unsigned long long)((t_left - t_block) / MS));
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
+/*
+ * Without IP traffic (PEER_STATS counters still) a connection goes idle
+ * after 20 s, as Firezone's do: binding checks about every 25 s instead
+ * of the active rate, and a dead path is given the idle timeout (100 s
+ * on the client), not 16.5 s.  Before, every connection with a path
+ * counted as active for ever.  Counters that move wake it again.
+ */
+START_TEST(test_idle_profile)
+{
+	static struct side cl = { .rng = 7 }, gw = { .rng = 8 };
+	uint64_t t = 1000 * SEC, t_left = 0;
+	unsigned active, idle;
+	enum ice_state st;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	/* a first report, then counters that stay put */
+	stats(&cl, GW_KEY, 500, t);
+	stats(&gw, CL_KEY, 500, t);
+	(void)run(&cl, &gw, &t, 30, false, false, NULL);
+	stats(&cl, GW_KEY, 500, t);		/* unchanged: no traffic */
+	idle = run(&cl, &gw, &t, 100, false, false, NULL);
+	active = run(&cl, &gw, &t, 100, true, false, NULL);
+	ck_assert_msg(idle <= 10 && active >= 2 * idle,
+	    "100 s idle: %u datagrams, active: %u", idle, active);
+	/* idle, the path dies: still connected 20 s later */
+	(void)run(&cl, &gw, &t, 30, false, false, NULL);
+	(void)run(&cl, &gw, &t, 20, false, true, &t_left);
+	ck_assert_uint_eq(t_left, 0);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	/* PEER_STATS is parsed strictly; unknown keys are skipped */
+	ck_assert_int_eq(conn_peer_stats(cl.m, "", t), 0);
+	ck_assert_int_eq(conn_peer_stats(cl.m, "OTHER= 1 2", t), 0);
+	ck_assert_int_eq(conn_peer_stats(cl.m, GW_KEY " 1", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, GW_KEY " 1 2 3", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, GW_KEY " -1 2", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, GW_KEY " 01 2", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, GW_KEY " 1 2; ", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m,
+	    GW_KEY " 18446744073709551616 2", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, "a\tb 1 2", t), -EINVAL);
+	ck_assert_int_eq(conn_peer_stats(cl.m, " 1 2", t), -EINVAL);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
+/*
+ * LOCAL_SOCKETS shrinks: the address that went away loses its host
+ * candidate in the agent (pairs and the selected path with it), the peer
+ * is told (invalidate), the new address is signalled, and the connection
+ * moves to it.
+ */
+START_TEST(test_sockets_shrink)
+{
+	static struct side cl = { .rng = 9 }, gw = { .rng = 10 };
+	char c[8][PORTAL_CAND_MAX + 1];
+	uint64_t t = 1000 * SEC;
+	unsigned i, n, nset;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	ck_assert_str_eq(gw.set_remote, CL_DIRECT);
+	ck_assert_uint_eq(cl.ninval, 0);
+	/* unchanged: nothing invalidated, nothing signalled */
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=" CL_DIRECT, t), 0);
+	ck_assert_uint_eq(cl.ninval, 0);
+	ck_assert_uint_eq(cl.ncands, 0);
+	/* the host moved: 192.0.2.1 went, 192.0.2.77 came */
+	nset = gw.nset;
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.77:40000", t), 0);
+	ck_assert_uint_eq(cl.ninval, 1);
+	ck_assert_ptr_nonnull(strstr(cl.inval[0], " 192.0.2.1 40000 typ host"));
+	ck_assert_uint_ge(cl.ncands, 1);
+	for (i = 0; i < cl.ncands; i++)
+		ck_assert_ptr_null(strstr(cl.cands[i], " 192.0.2.1 "));
+	/* the gateway drops it too (invalidate_ice_candidates) */
+	n = cl.ninval;
+	for (i = 0; i < n; i++)
+		snprintf(c[i], sizeof(c[i]), "%s", cl.inval[i]);
+	conn_remote_candidates(gw.m, CL_ID, c, n, true, t);
 	signal_cands(&cl, CL_ID, t);
-	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
+	for (i = 0; i < 400 && strcmp(gw.set_remote, "192.0.2.77:40000") != 0;
+	    i++) {
 		t += 5 * MS;
 		conn_tick(cl.m, t);
 		conn_tick(gw.m, t);
-		deliver(&cl, "192.0.2.1:40000", t);
-		deliver(&gw, "198.51.100.1:51820", t);
+		deliver(&cl, "192.0.2.77:40000", t);
+		deliver(&gw, GW_DIRECT, t);
 	}
-	ck_assert_uint_ge(cl.nset, 1);
-	/* 30 s of a healthy path (past the idle threshold) */
-	for (i = 0; i < 300; i++) {
-		t += 100 * MS;
-		conn_tick(cl.m, t);
-		conn_tick(gw.m, t);
-		deliver(&cl, "192.0.2.1:40000", t);
-		deliver(&gw, "198.51.100.1:51820", t);
-	}
-	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
-	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
-	/* the path dies: nothing gets through any more */
-	t_block = t;
-	for (i = 0; i < 250; i++) {
-		t += 100 * MS;
-		conn_tick(cl.m, t);
-		conn_tick(gw.m, t);
-		cl.nq = gw.nq = 0;
-		if (conn_peer_state(cl.m, GW_ID, &st) != 0 ||
-		    st != ICE_STATE_CONNECTED)
-			break;
-	}
-	ck_assert_msg(t - t_block <= 18 * SEC,
-	    "a dead path noticed after %llu ms",
-	    (unsigned long long)((t - t_block) / MS));
+	ck_assert_str_eq(gw.set_remote, "192.0.2.77:40000");
+	ck_assert_uint_gt(gw.nset, nset);
 	conn_free(cl.m);
 	conn_free(gw.m);
 }
@@ -797,6 +957,8 @@ conn_suite(void)
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_connect_relayed);
 	tcase_add_test(tc, test_dead_path_noticed);
+	tcase_add_test(tc, test_idle_profile);
+	tcase_add_test(tc, test_sockets_shrink);
 	suite_add_tcase(s, tc);
 	return s;
 }

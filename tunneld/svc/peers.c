@@ -243,8 +243,10 @@ svc_connections_merge(const char *list, svc_peer_bytes_fn bytes, void *arg,
 		    !conn_num(rtt, UINT32_MAX, &vrtt) ||
 		    !conn_num(since, UINT64_MAX / 2, &vsince))
 			goto bad;
+		/* relayed: our relay's channel, or 0 (the peer's relay) */
 		if (strcmp(kind, "direct") == 0 ? vch != 0 :
-		    strcmp(kind, "relayed") != 0 || vch < 0x4000)
+		    strcmp(kind, "relayed") != 0 ||
+		    (vch != 0 && vch < 0x4000))
 			goto bad;
 		rx = tx = 0;
 		bytes(arg, pub, &rx, &tx);
@@ -265,4 +267,30 @@ svc_connections_merge(const char *list, svc_peer_bytes_fn bytes, void *arg,
 bad:
 	out[0] = '\0';
 	return -EINVAL;
+}
+
+int
+svc_peer_stats_fmt(const struct svc_peer_count *c, size_t n, char *out,
+    size_t cap)
+{
+	char key[45];
+	size_t i, len = 0;
+	int w;
+
+	if (cap == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		wg_key_to_base64(c[i].key, key);
+		w = snprintf(out + len, cap - len, "%s%s %llu %llu",
+		    len > 0 ? "; " : "", key,
+		    (unsigned long long)c[i].rx_bytes,
+		    (unsigned long long)c[i].tx_bytes);
+		if (w < 0 || (size_t)w >= cap - len) {
+			out[len] = '\0';	/* whole entries only */
+			return -ENOSPC;
+		}
+		len += (size_t)w;
+	}
+	return 0;
 }

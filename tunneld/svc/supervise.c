@@ -41,6 +41,8 @@
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
 static int	send_to_controld(struct svc *, struct ipc_msg *);
+/* PEER_STATS, the last sent: "" at the start of a session. */
+static char peer_stats_sent[8193];
 
 static uint64_t
 now_ms(void)
@@ -404,6 +406,7 @@ supervise_peers_clear(struct svc *s)
 	struct wg_peer *p;
 	unsigned n = 0;
 
+	peer_stats_sent[0] = '\0';
 	if (s->dp == NULL || s->dev == NULL)
 		return;
 	while ((p = wg_peer_next(s->dev, NULL)) != NULL) {
@@ -671,12 +674,49 @@ wanted_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The host's addresses change: LOCAL_SOCKETS again, checked every 5 s. */
+/*
+ * PEER_STATS: every peer's byte counters when signed in and some moved,
+ * for fz-controld's ICE active/idle profiles (§2.3).  Peers are added and
+ * removed on this thread only, so the walk is safe.
+ */
+static void
+supervise_peer_stats(struct svc *s)
+{
+	static struct svc_peer_count c[128];
+	static char list[sizeof(peer_stats_sent)];
+	struct wg_peer_stats st;
+	struct wg_peer *p = NULL;
+	struct ipc_msg m;
+	size_t n = 0;
+
+	if (s->cconn == NULL || s->dev == NULL ||
+	    ipc_conn_phase(s->cconn) != IPC_SIGNED_IN)
+		return;
+	while (n < sizeof(c) / sizeof(c[0]) &&
+	    (p = wg_peer_next(s->dev, p)) != NULL) {
+		wg_peer_public_key(p, c[n].key);
+		wg_peer_stats(p, &st);
+		c[n].rx_bytes = st.rx_bytes;
+		c[n].tx_bytes = st.tx_bytes;
+		n++;
+	}
+	if (svc_peer_stats_fmt(c, n, list, sizeof(list)) != 0)
+		log_debug("PEER_STATS: the peers that fit");
+	if (strcmp(list, peer_stats_sent) == 0)
+		return;		/* nothing moved (or no peers) */
+	ipc_msg_init(&m, IPC_PEER_STATS);
+	m.u.peer_stats.list = list;
+	if (send_to_controld(s, &m) == 0)
+		memcpy(peer_stats_sent, list, sizeof(list));
+}
+
 static void
 sockets_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	supervise_local_sockets(arg, false);
+	supervise_peer_stats(arg);
 }
 
 static int

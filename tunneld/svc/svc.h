@@ -193,6 +193,16 @@ typedef void (*svc_peer_bytes_fn)(void *arg, const uint8_t key[WG_KEY_LEN],
 int	svc_connections_merge(const char *list, svc_peer_bytes_fn bytes,
 	    void *arg, char *out, size_t len)
 	    __attribute__((warn_unused_result));
+/*
+ * PEER_STATS' list (ipc_msg.def) for n peers' counters: whole entries as
+ * many as fit, -ENOSPC when some did not.
+ */
+struct svc_peer_count {
+	uint8_t		 key[WG_KEY_LEN];
+	uint64_t	 rx_bytes, tx_bytes;
+};
+int	svc_peer_stats_fmt(const struct svc_peer_count *, size_t n, char *,
+	    size_t cap) __attribute__((warn_unused_result));
 struct ifaddrs;
 /* LOCAL_SOCKETS' text for the sockets on port at the host's addresses. */
 int	svc_sockets_fmt(const struct ifaddrs *, const char *skip_ifname,
