@@ -183,9 +183,12 @@ conn_text(const struct conn_entry *e, void *arg)
 	if (strcmp(e->kind, "direct") == 0)
 		printf("connection:   %s direct to %s", esc(e->peer),
 		    esc(e->addr));
-	else
+	else if (e->channel != 0)
 		printf("connection:   %s relayed via %s channel 0x%04x",
 		    esc(e->peer), esc(e->addr), e->channel);
+	else	/* to the peer's allocation on that relay */
+		printf("connection:   %s relayed via %s (the peer's "
+		    "allocation)", esc(e->peer), esc(e->addr));
 	printf(", rtt %llu.%03llu ms, rx %llu B, tx %llu B, since %s\n",
 	    e->rtt_us / 1000, e->rtt_us % 1000, e->rx, e->tx, since);
 }

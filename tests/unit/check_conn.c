@@ -376,6 +376,21 @@ START_TEST(test_connect_direct)
 }
 END_TEST
 
+/* Whether a STUN message carries an attribute of that type. */
+static bool
+has_attr(const uint8_t *b, size_t len, uint16_t type)
+{
+	size_t i = 20, l;
+
+	while (i + 4 <= len) {
+		if ((uint16_t)(b[i] << 8 | b[i + 1]) == type)
+			return true;
+		l = (size_t)(b[i + 2] << 8 | b[i + 3]);
+		i += 4 + ((l + 3) & ~(size_t)3);
+	}
+	return false;
+}
+
 START_TEST(test_relays)
 {
 	struct side s = { .rng = 3 };
@@ -400,6 +415,27 @@ START_TEST(test_relays)
 	ck_assert_uint_eq(s.nq, 1);	/* the first Allocate */
 	ck_assert_uint_eq(s.q[0].sock, 3);
 	ck_assert_int_eq(s.q[0].to.sa.sa_family, AF_INET);
+	/* dual stack (§3.4): IPv4 plus ADDITIONAL-ADDRESS-FAMILY IPv6 */
+	ck_assert(has_attr(s.q[0].buf, s.q[0].len,
+	    TURN_A_ADDITIONAL_ADDRESS_FAMILY));
+	/* both families local: still one allocation, on the IPv4 address */
+	s.nq = 0;
+	ck_assert_int_eq(conn_set_sockets(m, "3=192.0.2.1:40000, "
+	    "4=[2001:db8::1]:40000", 0), 0);
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	ck_assert_uint_eq(s.nq, 0);
+	/* the IPv4 socket goes: the relay moves to its IPv6 address */
+	ck_assert_int_eq(conn_set_sockets(m, "4=[2001:db8::1]:40000", 0), 0);
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	ck_assert_uint_eq(s.nq, 1);
+	ck_assert_uint_eq(s.q[0].sock, 4);
+	ck_assert_int_eq(s.q[0].to.sa.sa_family, AF_INET6);
+	ck_assert(has_attr(s.q[0].buf, s.q[0].len,
+	    TURN_A_ADDITIONAL_ADDRESS_FAMILY));
+	s.nq = 0;
+	ck_assert_int_eq(conn_set_sockets(m, "3=192.0.2.1:40000", 0), 0);
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	s.nq = 0;
 	ck_assert_uint_ne(conn_deadline(m), UINT64_MAX);
 	/* the relay vanishes */
 	conn_set_relays(m, NULL, 0, SEC);
@@ -602,8 +638,10 @@ START_TEST(test_connect_relayed)
 	struct relay_ops rops = { n_open, n_close, n_send_ctl, n_send_peer,
 	    n_chan, n_chan, NULL, n_chan };
 	struct relay_config rc;
-	struct portal_relay pr;
+	struct portal_relay pr[2];
 	struct portal_authorization_created ac;
+	char list[512];
+	unsigned k, r4, r6;
 	struct portal_create_authorization ca;
 	union fz_sockaddr ra;
 	bool cl_via, gw_via;
@@ -620,9 +658,11 @@ START_TEST(test_connect_relayed)
 	ck_assert_int_eq(addr_parse(CL_HOST, ADDR_PORT_REQUIRED, &N.clh), 0);
 	ck_assert_int_eq(addr_parse(GW_HOST, ADDR_PORT_REQUIRED, &N.gwh), 0);
 	memset(&rc, 0, sizeof(rc));
-	rc.have4 = true;
+	rc.have4 = rc.have6 = true;
 	ck_assert_int_eq(addr_parse("203.0.113.9", ADDR_PORT_NONE,
 	    &rc.public4), 0);
+	ck_assert_int_eq(addr_parse("2001:db8::9", ADDR_PORT_NONE,
+	    &rc.public6), 0);
 	rc.static_secret = RELAY_SECRET;
 	rc.allow_private_peers = true;
 	rc.port_lo = 49152;
@@ -637,15 +677,19 @@ START_TEST(test_connect_relayed)
 	    0);
 	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_HOST, time_mono_ns()),
 	    0);
-	memset(&pr, 0, sizeof(pr));
-	pr.type = PORTAL_RELAY_TURN;
-	snprintf(pr.id, sizeof(pr.id), RES_B);
-	snprintf(pr.addr, sizeof(pr.addr), RELAY_CTL);
-	snprintf(pr.username, sizeof(pr.username), "1700009999:alice");
-	relay_rest_password(RELAY_SECRET, pr.username, pr.password,
-	    sizeof(pr.password));
-	conn_set_relays(cl.m, &pr, 1, time_mono_ns());
-	conn_set_relays(gw.m, &pr, 1, time_mono_ns());
+	/* a dual-stack relay, listed once per family (§1 relay view) */
+	memset(pr, 0, sizeof(pr));
+	pr[0].type = PORTAL_RELAY_TURN;
+	snprintf(pr[0].id, sizeof(pr[0].id), RES_B);
+	snprintf(pr[0].addr, sizeof(pr[0].addr), RELAY_CTL);
+	snprintf(pr[0].username, sizeof(pr[0].username), "1700009999:alice");
+	relay_rest_password(RELAY_SECRET, pr[0].username, pr[0].password,
+	    sizeof(pr[0].password));
+	pr[1] = pr[0];
+	snprintf(pr[1].addr, sizeof(pr[1].addr), "[2001:db8::9]:3478");
+	conn_set_relays(cl.m, pr, 2, time_mono_ns());
+	conn_set_relays(gw.m, pr, 2, time_mono_ns());
+	ck_assert_uint_eq(conn_nrelays(cl.m), 1);
 	/* allocations first (as after init), then the authorization */
 	for (i = 0; i < 20; i++) {
 		flush(&cl, &N.clh);
@@ -673,9 +717,18 @@ START_TEST(test_connect_relayed)
 	ac.gateway_ice = ca.gateway_ice;
 	ck_assert_int_eq(conn_authorization_created(cl.m, &ac,
 	    time_mono_ns()), 0);
-	/* both sent a relay candidate */
-	ck_assert_uint_ge(gw.ncands, 2);
-	ck_assert_uint_ge(cl.ncands, 2);
+	/* both sent a relay candidate, of each family: one allocation */
+	ck_assert_uint_ge(gw.ncands, 3);
+	ck_assert_uint_ge(cl.ncands, 3);
+	for (k = 0, r4 = r6 = 0; k < cl.ncands; k++) {
+		r4 += strstr(cl.cands[k], " 203.0.113.9 ") != NULL &&
+		    strstr(cl.cands[k], " typ relay") != NULL;
+		r6 += strstr(cl.cands[k], " 2001:db8::9 ") != NULL &&
+		    strstr(cl.cands[k], " typ relay") != NULL;
+	}
+	ck_assert_uint_eq(r4, 1);
+	ck_assert_uint_eq(r6, 1);
+	ck_assert_uint_eq(N.nallocs, 2);
 	signal_cands(&gw, GW_ID, time_mono_ns());
 	signal_cands(&cl, CL_ID, time_mono_ns());
 
@@ -703,6 +756,17 @@ START_TEST(test_connect_relayed)
 	}
 	if (gw_via)
 		ck_assert_uint_ge(gw.set_channel, 0x4000);
+	/* both report the path as relayed via the relay, whichever end's
+	 * allocation it goes through (the client's "direct to" the
+	 * gateway's allocation is relayed all the same) */
+	ck_assert_int_eq(conn_connections_fmt(cl.m, time_mono_ns(),
+	    1700000000, list, sizeof(list)), 0);
+	ck_assert_msg(strstr(list, " relayed " RELAY_CTL " ") != NULL, "%s",
+	    list);
+	ck_assert_int_eq(conn_connections_fmt(gw.m, time_mono_ns(),
+	    1700000000, list, sizeof(list)), 0);
+	ck_assert_msg(strstr(list, " relayed " RELAY_CTL " ") != NULL, "%s",
+	    list);
 	ck_assert_int_eq(addr_parse(RELAY_CTL, ADDR_PORT_REQUIRED, &ra), 0);
 
 	/* the relay vanishes: its candidates and allocations go */

@@ -1028,6 +1028,19 @@ START_TEST(test_peer_messages)
 	    IPC_SIGNED_IN);
 	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_LOCAL_SOCKETS),
 	    IPC_CONFIGURED | IPC_SIGNED_IN);
+	/* PEER_STATS: fz-tunneld's counters, signed in only */
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_PEER_STATS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_PEER_STATS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_PEER_STATS, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_PEER_STATS, IPC_T));
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_PEER_STATS),
+	    IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_PEER_STATS);
+	m.u.peer_stats.list =
+	    "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw= 1 2";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.peer_stats.list, m.u.peer_stats.list);
 }
 END_TEST
 

@@ -140,6 +140,34 @@ START_TEST(connections_merge_good)
 	    fake_bytes, &calls, out, 70), -ENOSPC);
 	ck_assert_str_eq(out,
 	    "gw-1 direct 10.99.2.2:51820 0 1234 1700000000 1000 2000");
+	/* relayed through the peer's allocation: channel 0 */
+	ck_assert_int_eq(svc_connections_merge(
+	    "gw-1 " K1 " relayed 10.99.4.2:3478 0 1234 1700000000",
+	    fake_bytes, &calls, out, sizeof(out)), 0);
+	ck_assert_str_eq(out,
+	    "gw-1 relayed 10.99.4.2:3478 0 1234 1700000000 1000 2000");
+}
+END_TEST
+
+/* PEER_STATS' list: base64 keys and both counters, whole entries. */
+START_TEST(peer_stats_fmt)
+{
+	struct svc_peer_count c[2];
+	char out[256];
+
+	memset(c, 0, sizeof(c));
+	ck_assert_int_eq(wg_key_from_base64(K1, c[0].key), 0);
+	ck_assert_int_eq(wg_key_from_base64(K2, c[1].key), 0);
+	c[0].rx_bytes = 1000;
+	c[0].tx_bytes = 2000;
+	c[1].rx_bytes = UINT64_MAX;
+	ck_assert_int_eq(svc_peer_stats_fmt(c, 0, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(svc_peer_stats_fmt(c, 2, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, K1 " 1000 2000; " K2
+	    " 18446744073709551615 0");
+	ck_assert_int_eq(svc_peer_stats_fmt(c, 2, out, 80), -ENOSPC);
+	ck_assert_str_eq(out, K1 " 1000 2000");
 }
 END_TEST
 
@@ -152,7 +180,8 @@ START_TEST(connections_merge_bad)
 		"gw-1 notakey direct 10.99.2.2:51820 0 1234 1",
 		"gw-1 " K1 " sideways 10.99.2.2:51820 0 1234 1",
 		"gw-1 " K1 " direct 10.99.2.2:51820 16385 1234 1",
-		"gw-1 " K1 " relayed 10.99.2.2:3478 0 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 1 1234 1",
+		"gw-1 " K1 " relayed 10.99.2.2:3478 16383 1234 1",
 		"gw-1 " K1 " relayed 10.99.2.2:3478 20480 1234 1",
 		"gw-1 " K1 " direct 10.99.2.2 0 1234 1",
 		"gw-1 " K1 " direct 0.0.0.0:1 0 1234 1",
@@ -764,6 +793,7 @@ svc_suite(void)
 	tc = tcase_create("connections");
 	tcase_add_test(tc, connections_merge_good);
 	tcase_add_test(tc, connections_merge_bad);
+	tcase_add_test(tc, peer_stats_fmt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("gwnat");
