@@ -39,7 +39,8 @@ import time
 T = {"HELLO": 1, "CONFIG": 2, "LOG_FILE": 3, "SIGN_IN": 4, "SIGN_OUT": 5,
      "SET_LOG_FILTER": 6, "STATUS": 7, "SIGNED_OUT": 16, "DGRAM_UP": 17,
      "DGRAM_DOWN": 18, "INTERFACE": 19, "LOCAL_SOCKETS": 21,
-     "PEER_SET": 22, "PEER_DEL": 23, "CONN_WANTED": 24}
+     "PEER_SET": 22, "PEER_DEL": 23, "CONN_WANTED": 24,
+     "PEER_STATS": 26}
 NAME = {v: k for k, v in T.items()}
 
 
@@ -224,6 +225,8 @@ class Fake:
             self.event("LOCAL_SOCKETS " + f[0])
         elif name == "CONN_WANTED":
             self.event("CONN_WANTED " + f[0])
+        elif name == "PEER_STATS":
+            self.event("PEER_STATS " + f[0])
         elif name == "DGRAM_UP":
             self.event("DGRAM_UP %d %s %s" % (f[0], f[1], f[3].hex()))
             self.inbox.append(f[3])

@@ -147,6 +147,19 @@ grep -q "^CONN_WANTED ff02::\|^CONN_WANTED fe80:" "$W/client/events" &&
 	fail "CONN_WANTED for multicast or link-local"
 ns_log "ok: CONN_WANTED for a destination with no peer, once per 2 s (client only; never multicast)"
 
+# --- PEER_STATS -----------------------------------------------------------------
+# The data plane's per-peer counters go up to fz-controld (every 5 s, when
+# they moved): the ICE agents' active/idle profiles follow the traffic.
+stats_moved() {	# NAME KEY: a PEER_STATS entry for KEY with both counters > 0
+	grep "^PEER_STATS " "$W/$1/events" | tr ';' '\n' |
+		grep -q "$2 [1-9][0-9]* [1-9][0-9]*$"
+}
+FZ_WAIT=12 ns_wait_for stats_moved client "$GPUB" ||
+	fail "no PEER_STATS with the gateway's counters: $(grep '^PEER_STATS' "$W/client/events" | tail -n 1)"
+FZ_WAIT=12 ns_wait_for stats_moved gateway "$CPUB" ||
+	fail "no PEER_STATS with the client's counters"
+ns_log "ok: PEER_STATS: per-peer byte counters to fz-controld"
+
 # --- relayed ---------------------------------------------------------------------
 # fz-relayd in R (TURN REST credentials from a shared secret); the fake
 # client fz-controld allocates through fz-tunneld's own socket and binds
