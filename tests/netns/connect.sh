@@ -171,6 +171,17 @@ assert c[0]["since"] > 1600000000, c
 st client | grep "^connection:"
 ns_log "ok: direct: ping and HTTP from the client to 10.50.0.2 through the gateway"
 
+# --- a local address goes: its host candidates are invalidated ------------
+cif=$(ip -n "$C" -o -4 addr show | awk '/ 10\.99\.1\.2\// { print $2 }')
+ip -n "$C" addr add 10.99.1.77/24 dev "$cif"
+ns_wait_for grep -q 'local sockets: .*10\.99\.1\.77:' "$T/client1.log" ||
+	fail "10.99.1.77 not in LOCAL_SOCKETS"
+ip -n "$C" addr del 10.99.1.77/24 dev "$cif"
+ns_wait_for grep -q 'local address 10\.99\.1\.77:[0-9]* gone: its host candidates invalidated' \
+	"$T/client1.log" || fail "the client's controld kept 10.99.1.77's host candidates"
+ping_ok || fail "no ping after a local address went"
+ns_log "ok: a local address added then removed: its host candidates invalidated, the connection stays"
+
 # --- relayed: UDP between C and G dropped in P ----------------------------
 ip netns exec "$P" nft -f - <<'EOF' || fail "nft in P"
 table ip fzblock {
@@ -187,16 +198,20 @@ start_device "$C" client client "ws://10.99.1.1:$PORT" "$CTOK" "$CID" client2
 ns_wait_for state_is client online || fail "the client is not online again"
 routes
 ns_wait_for ping_ok || fail "no ping reply with the direct path blocked"
-# Either side may send through its own allocation or to the other's.
-grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/client2.log" ||
+# Either side may send through its own allocation or straight to the
+# other's: both are relayed via 10.99.4.2, never "direct to" it.
+grep -q 'path via relay 10\.99\.4\.2:3478' "$T/client2.log" ||
 	fail "the client's path is not through the relay"
-grep -q 'path \(via relay 10\.99\.4\.2:3478\|direct to 10\.99\.4\.2:\)' "$T/gateway.log" ||
+grep -q 'path via relay 10\.99\.4\.2:3478' "$T/gateway.log" ||
 	fail "the gateway's path is not through the relay"
+! grep -q 'path direct to 10\.99\.4\.2:' "$T/client2.log" "$T/gateway.log" ||
+	fail "a path to the relay's allocation labelled direct"
 http_ok || fail "no HTTP through the tunnel (relayed)"
-conn_relayed() { st client | grep -q "^connection: .* \(relayed via 10\.99\.4\.2:3478 channel 0x4[0-9a-f]*\|direct to 10\.99\.4\.2:[0-9]*\), rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B"; }
-ns_wait_for conn_relayed || fail "fzctl status shows no connection through the relay"
+conn_relayed() { st "$1" | grep -q "^connection: .* relayed via 10\.99\.4\.2:3478 \(channel 0x4[0-9a-f]*\|(the peer's allocation)\), rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B"; }
+ns_wait_for conn_relayed client || fail "fzctl status shows no connection through the relay"
 st client | grep "^connection:"
-st gateway | grep -q "^connection: " || fail "the gateway's fzctl status shows no connection"
+ns_wait_for conn_relayed gateway || fail "the gateway's fzctl status shows no connection through the relay"
+st gateway | grep "^connection:"
 ns_log "ok: relayed: ping and HTTP with UDP between client and gateway dropped"
 
 # --- stop: the gateway undoes what it set up ------------------------------
