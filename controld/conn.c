@@ -869,6 +869,12 @@ relay_free(struct conn_mgr *m, unsigned slot, uint64_t now)
 	for (f = 0; f < 2; f++)
 		if (r->relayed[f].sa.sa_family != AF_UNSPEC)
 			drop_local(m, ICE_RELAY, &r->relayed[f].sa, now);
+	/* the srflx address, unless another relay saw the same one */
+	for (f = 0; f < CONN_MAX_RELAYS && r->mapped.sa.sa_family != AF_UNSPEC;
+	    f++)
+		if (f != slot && m->relays[f].used &&
+		    addr_eq(&m->relays[f].mapped.sa, &r->mapped.sa))
+			r->mapped.sa.sa_family = AF_UNSPEC;
 	if (r->mapped.sa.sa_family != AF_UNSPEC)
 		drop_local(m, ICE_SRFLX, &r->mapped.sa, now);
 	turn_client_free(r->tc);
