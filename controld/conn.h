@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fz-controld's connection manager (firezone-protocols.md §2.1-§2.7,
- * §3.3-§3.5, §4.3 steps 5-6, §5.2 step 7): one TURN client per relay
- * address (turn_client.h), one ICE agent per peer (ice.h: a Gateway on the
+ * §3.3-§3.5, §4.3 steps 5-6, §5.2 step 7): one dual-stack TURN client
+ * per relay (turn_client.h), one ICE agent per peer (ice.h: a Gateway on the
  * Client, a Client on the Gateway), glued to fz-tunneld's sockets and to
  * the portal through the caller's ops.  Sans-I/O like its parts: every
  * call takes `now` (monotonic ns); the caller arms one timer at
