@@ -40,3 +40,14 @@ dist_noinst_SCRIPTS += contrib/demo/steps/50-connect.sh
 # The same as a test: in-session switches direct -> relayed -> direct.
 TESTS += tests/netns/switch.sh
 dist_noinst_SCRIPTS += tests/netns/switch.sh
+
+# The manager's text inputs from fz-tunneld (PEER_STATS, LOCAL_SOCKETS).
+fuzz_targets += tests/fuzz/fuzz_conn
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_conn
+endif
+tests_fuzz_fuzz_conn_SOURCES = tests/fuzz/fuzz_conn.c controld/conn.c
+tests_fuzz_fuzz_conn_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/controld \
+	$(PORTAL_CFLAGS) $(SODIUM_CFLAGS)
+tests_fuzz_fuzz_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS)
+tests_fuzz_fuzz_conn_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
