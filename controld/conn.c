@@ -1245,8 +1245,12 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, uint64_t now)
 			if (!pr->used || pr->agent == NULL ||
 			    strcmp(pr->public_key, key) != 0)
 				continue;
-			if (rx != pr->rx_bytes || tx != pr->tx_bytes)
+			if (rx != pr->rx_bytes || tx != pr->tx_bytes) {
 				ice_agent_traffic(pr->agent, now);
+				log_debug("peer %s: traffic (rx %llu B, tx "
+				    "%llu B)", pr->id, (unsigned long long)rx,
+				    (unsigned long long)tx);
+			}
 			pr->rx_bytes = rx;
 			pr->tx_bytes = tx;
 		}

@@ -170,6 +170,13 @@ assert c[0]["since"] > 1600000000, c
 ' || fail "fzctl --json status: no direct connection"
 st client | grep "^connection:"
 ns_log "ok: direct: ping and HTTP from the client to 10.50.0.2 through the gateway"
+# PEER_STATS: the data plane's counters reach each connection manager
+# and match its peer (the ICE agents follow the traffic, §2.3 idle profile)
+ns_wait_for grep -q 'conn: peer [0-9a-f-]*: traffic (rx [1-9][0-9]* B' "$T/client1.log" ||
+	fail "the client's controld saw no traffic on its connection (PEER_STATS)"
+ns_wait_for grep -q 'conn: peer [0-9a-f-]*: traffic (rx [1-9][0-9]* B' "$T/gateway.log" ||
+	fail "the gateway's controld saw no traffic on its connection (PEER_STATS)"
+ns_log "ok: PEER_STATS: both connection managers see the connection's traffic"
 
 # --- a local address goes: its host candidates are invalidated ------------
 cif=$(ip -n "$C" -o -4 addr show | awk '/ 10\.99\.1\.2\// { print $2 }')
