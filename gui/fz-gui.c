@@ -59,6 +59,7 @@ struct gui {
 	struct event_base	*base;
 	struct ipc_conn		*conn;
 	guint			 in_watch, out_watch;
+	guint			 retry_src, retries;
 	bool			 in_pump;
 	bool			 refused;	/* fz-tunneld said no */
 	bool			 setting_level;	/* not a user's choice */
@@ -73,7 +74,7 @@ struct gui {
 static struct gui G;
 static char *opt_socket;
 
-static void	service_connect(struct gui *);
+static int	service_connect(struct gui *);
 static void	pump(struct gui *);
 
 /* --- messages to the user ------------------------------------------------- */
@@ -424,7 +425,7 @@ static void
 retry_clicked(GtkButton *b, gpointer data)
 {
 	(void)b;
-	service_connect(data);
+	(void)service_connect(data);
 }
 
 /* "Export logs": what this window knows, as text, to a file. */
@@ -649,13 +650,13 @@ on_in(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;	/* on_close removed it if it ended */
 }
 
-static void
+static int
 service_connect(struct gui *g)
 {
 	int fd, rc;
 
 	if (g->conn != NULL)
-		return;
+		return 0;
 	g->refused = false;
 	if ((fd = fzc_connect(g->path)) < 0) {
 		set_connected(g, false);
@@ -674,12 +675,12 @@ service_connect(struct gui *g)
 		else
 			show_error(g, "Cannot reach fz-tunneld at %s: %s",
 			    g->path, strerror(-fd));
-		return;
+		return fd;
 	}
 	if ((rc = fzc_conn_new(g->base, fd, "fz-gui", on_msg, on_close, g,
 	    &g->conn)) != 0) {
 		show_error(g, "fz-gui: %s", strerror(-rc));
-		return;
+		return rc;
 	}
 	clear_error(g);
 	set_connected(g, true);
@@ -691,6 +692,23 @@ service_connect(struct gui *g)
 	send_simple(g, IPC_SUBSCRIBE);
 	send_simple(g, IPC_STATUS_GET);
 	send_simple(g, IPC_RESOURCES_GET);
+	return 0;
+}
+
+/*
+ * The socket appeared: fz-tunneld binds it before it listens, so the
+ * first attempts may be refused; a few more, 200 ms apart, then it is
+ * for Retry (or the next event) to say.
+ */
+static gboolean
+reconnect_try(gpointer data)
+{
+	struct gui *g = data;
+
+	if (service_connect(g) == -ECONNREFUSED && ++g->retries < 25)
+		return G_SOURCE_CONTINUE;
+	g->retry_src = 0;
+	return G_SOURCE_REMOVE;
 }
 
 /* The socket (re)appeared: fz-tunneld started. */
@@ -703,12 +721,17 @@ dir_changed(GFileMonitor *mon, GFile *f, GFile *other, GFileMonitorEvent ev,
 
 	(void)mon;
 	(void)other;
-	if (g->conn != NULL || ev != G_FILE_MONITOR_EVENT_CREATED)
+	if (g->conn != NULL || g->retry_src != 0 ||
+	    (ev != G_FILE_MONITOR_EVENT_CREATED &&
+	    ev != G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED))
 		return;
 	base = g_file_get_basename(f);
 	want = g_path_get_basename(g->path);
-	if (strcmp(base, want) == 0)
-		service_connect(g);
+	if (strcmp(base, want) == 0) {
+		g->retries = 0;
+		if (reconnect_try(g) == G_SOURCE_CONTINUE)
+			g->retry_src = g_timeout_add(200, reconnect_try, g);
+	}
 	g_free(base);
 	g_free(want);
 }
@@ -779,6 +802,17 @@ labelled(GtkWidget *w, const char *name)
 	    GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
 }
 
+/*
+ * Buttons without mnemonics: on AT-SPI, GTK 4.8 names a mnemonic button
+ * "_Retry Retry", and one given an accessible label "Retry Retry" (the
+ * label, then the child's text).
+ */
+static GtkWidget *
+button_new(const char *text)
+{
+	return gtk_button_new_with_label(text);
+}
+
 static void
 build_window(struct gui *g)
 {
@@ -800,7 +834,7 @@ build_window(struct gui *g)
 	gtk_accessible_update_property(GTK_ACCESSIBLE(g->error_label),
 	    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "Error", -1);
 	gtk_box_append(GTK_BOX(g->error_box), g->error_label);
-	w = gtk_button_new_with_mnemonic("_Retry");
+	w = button_new("Retry");
 	g_signal_connect(w, "clicked", G_CALLBACK(retry_clicked), g);
 	gtk_box_append(GTK_BOX(g->error_box), w);
 	gtk_widget_set_visible(g->error_box, FALSE);
@@ -811,7 +845,7 @@ build_window(struct gui *g)
 	g->state_label = label_new("State: Not connected", true, 0);
 	gtk_widget_set_hexpand(g->state_label, TRUE);
 	gtk_box_append(GTK_BOX(row), g->state_label);
-	g->signout_btn = gtk_button_new_with_mnemonic("Sign _out");
+	g->signout_btn = button_new("Sign out");
 	g_signal_connect(g->signout_btn, "clicked",
 	    G_CALLBACK(signout_clicked), g);
 	gtk_widget_set_visible(g->signout_btn, FALSE);
@@ -827,14 +861,15 @@ build_window(struct gui *g)
 	labelled(g->token_entry, "Token");
 	gtk_widget_set_tooltip_text(g->token_entry, "Paste a sign-in token");
 	gtk_box_append(GTK_BOX(row), g->token_entry);
-	w = gtk_button_new_with_mnemonic("_Sign in");
+	w = button_new("Sign in");
 	g_signal_connect(w, "clicked", G_CALLBACK(signin_clicked), g);
 	gtk_box_append(GTK_BOX(row), w);
-	w = gtk_button_new_with_mnemonic("Token from _file…");
+	w = button_new("Token from file…");
 	g_signal_connect(w, "clicked", G_CALLBACK(token_file_clicked), g);
 	gtk_box_append(GTK_BOX(row), w);
 	gtk_box_append(GTK_BOX(g->signin_box), row);
 	exp = gtk_expander_new_with_mnemonic("_Advanced settings");
+	labelled(exp, "Advanced settings");
 	box = vbox_new(6, 6);
 	g->url_entry = gtk_entry_new();
 	gtk_entry_set_placeholder_text(GTK_ENTRY(g->url_entry),
@@ -890,7 +925,7 @@ build_window(struct gui *g)
 	g_signal_connect(g->log_drop, "notify::selected",
 	    G_CALLBACK(level_changed), g);
 	gtk_box_append(GTK_BOX(g->settings_box), g->log_drop);
-	g->export_btn = gtk_button_new_with_mnemonic("_Export logs…");
+	g->export_btn = button_new("Export logs…");
 	g_signal_connect(g->export_btn, "clicked", G_CALLBACK(export_clicked),
 	    g);
 	gtk_box_append(GTK_BOX(g->settings_box), g->export_btn);
@@ -928,7 +963,7 @@ activate(GtkApplication *app, gpointer data)
 	g_object_unref(sock);
 	(void)app;
 	gtk_window_present(GTK_WINDOW(g->win));
-	service_connect(g);
+	(void)service_connect(g);
 }
 
 int
