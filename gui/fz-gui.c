@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <gtk/gtk.h>
 #include <signal.h>
 #include <sodium.h>
@@ -48,7 +49,8 @@ struct gui {
 	GtkWidget	*win;
 	GtkWidget	*error_box, *error_label;
 	GtkWidget	*state_label, *message_label;
-	GtkWidget	*signin_box, *token_entry, *url_entry, *account_entry;
+	GtkWidget	*signin_frame, *signin_box, *token_entry;
+	GtkWidget	*url_entry, *account_entry;
 	GtkWidget	*signout_btn;
 	GtkWidget	*list, *empty_label;
 	GtkWidget	*inet_switch, *log_drop, *export_btn;
@@ -281,8 +283,9 @@ request_title(enum ipc_type t)
 	}
 }
 
+/* Queues m; send_msg also sends what is queued. */
 static int
-send_msg(struct gui *g, const struct ipc_msg *m)
+queue_msg(struct gui *g, const struct ipc_msg *m)
 {
 	int rc;
 
@@ -301,17 +304,33 @@ send_msg(struct gui *g, const struct ipc_msg *m)
 	}
 	if (answered_by_result(m->type))
 		g->pending[g->ptail++ % PENDING_MAX] = m->type;
-	pump(g);
 	return 0;
+}
+
+static int
+send_msg(struct gui *g, const struct ipc_msg *m)
+{
+	int rc;
+
+	if ((rc = queue_msg(g, m)) == 0)
+		pump(g);
+	return rc;
+}
+
+static void
+queue_simple(struct gui *g, enum ipc_type t)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, t);
+	(void)queue_msg(g, &m);
 }
 
 static void
 send_simple(struct gui *g, enum ipc_type t)
 {
-	struct ipc_msg m;
-
-	ipc_msg_init(&m, t);
-	(void)send_msg(g, &m);
+	queue_simple(g, t);
+	pump(g);
 }
 
 /* Sign-in with a token; the token is wiped by the caller. */
@@ -489,7 +508,7 @@ t_tunnel_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 
 	(void)c;
 	set_state_text(g, state_title(t->state), t->detail);
-	gtk_widget_set_visible(g->signin_box, !t->signed_in);
+	gtk_widget_set_visible(g->signin_frame, !t->signed_in);
 	gtk_widget_set_visible(g->signout_btn, t->signed_in);
 	if (*t->api_url &&
 	    *gtk_editable_get_text(GTK_EDITABLE(g->url_entry)) == '\0')
@@ -598,6 +617,7 @@ on_close(struct ipc_conn *c, int err, void *arg)
 	set_connected(g, false);
 	list_clear(g);
 	set_state_text(g, "Not connected", NULL);
+	show_message(g, "");
 	g_string_append_printf(g->events, "disconnected: %s\n",
 	    err ? strerror(-err) : "closed by fz-tunneld");
 	if (g->refused)
@@ -688,10 +708,15 @@ service_connect(struct gui *g)
 	g->in_watch = g_unix_fd_add(ipc_conn_fd(g->conn),
 	    G_IO_IN | G_IO_HUP | G_IO_ERR, on_in, g);
 	g_string_append_printf(g->events, "connected to %s\n", g->path);
-	/* answers come in order: RESULT, TUNNEL_STATUS, RESOURCES */
-	send_simple(g, IPC_SUBSCRIBE);
-	send_simple(g, IPC_STATUS_GET);
-	send_simple(g, IPC_RESOURCES_GET);
+	/*
+	 * Answers come in order: RESULT, TUNNEL_STATUS, RESOURCES.  All
+	 * three queued before anything is read: a refusal closes the
+	 * connection at once.
+	 */
+	queue_simple(g, IPC_SUBSCRIBE);
+	queue_simple(g, IPC_STATUS_GET);
+	queue_simple(g, IPC_RESOURCES_GET);
+	pump(g);
 	return 0;
 }
 
@@ -747,6 +772,7 @@ on_usr1(gpointer data)
 	GtkSnapshot *s;
 	GskRenderNode *node;
 	GdkTexture *t;
+	char *tmp;
 	int w, h;
 
 	if (path == NULL || g->win == NULL)
@@ -762,8 +788,12 @@ on_usr1(gpointer data)
 	if (node != NULL) {
 		t = gsk_renderer_render_texture(gtk_native_get_renderer(
 		    GTK_NATIVE(g->win)), node, &GRAPHENE_RECT_INIT(0, 0, w, h));
-		if (t == NULL || !gdk_texture_save_to_png(t, path))
+		/* complete or absent: written aside, then renamed */
+		tmp = g_strconcat(path, ".tmp", NULL);
+		if (t == NULL || !gdk_texture_save_to_png(t, tmp) ||
+		    g_rename(tmp, path) != 0)
 			g_printerr("fz-gui: cannot write %s\n", path);
+		g_free(tmp);
 		if (t != NULL)
 			g_object_unref(t);
 		gsk_render_node_unref(node);
@@ -883,7 +913,8 @@ build_window(struct gui *g)
 	gtk_box_append(GTK_BOX(box), g->account_entry);
 	gtk_expander_set_child(GTK_EXPANDER(exp), box);
 	gtk_box_append(GTK_BOX(g->signin_box), exp);
-	gtk_box_append(GTK_BOX(top), frame_new("Sign in", g->signin_box));
+	g->signin_frame = frame_new("Sign in", g->signin_box);
+	gtk_box_append(GTK_BOX(top), g->signin_frame);
 
 	/* resources */
 	box = vbox_new(4, 6);

@@ -117,7 +117,7 @@ ns_on_cleanup "kill $DBUS_SESSION_BUS_PID"
 FZ_PIDS="$FZ_PIDS $!"
 # the a11y bus' own dbus-daemon is the launcher's child: ends with it
 export GTK_A11Y=atspi GDK_BACKEND=x11 GSK_RENDERER=cairo
-export FZ_GUI_SCREENSHOT="$OUT/fz-gui-online.png"
+export FZ_GUI_SCREENSHOT="$T/shot.png"
 t0=$(date +%s%N)
 "$GUI" --socket "$T/client.sock" >"$T/gui.log" 2>&1 &
 GUI_PID=$!
@@ -145,11 +145,18 @@ ROWS=$(at rows 3 10) || fail "the added resource did not appear"
 case $ROWS in *'"db, 10.60.0.0/24, hq: '*) ;; *) fail "no db row: $ROWS" ;; esac
 ns_log "ok: a resource added on the portal appears in the window (pushed)"
 
-kill -USR1 "$GUI_PID"
-ns_wait_for test -s "$FZ_GUI_SCREENSHOT" || fail "no screenshot at $FZ_GUI_SCREENSHOT: $(cat "$T/gui.log")"
-[ "$(head -c 8 "$FZ_GUI_SCREENSHOT" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
-	fail "$FZ_GUI_SCREENSHOT is not a PNG"
-ns_log "ok: screenshot $FZ_GUI_SCREENSHOT ($(stat -c %s "$FZ_GUI_SCREENSHOT") bytes)"
+# screenshot NAME: the window (SIGUSR1) as $OUT/fz-gui-NAME.png
+screenshot() {
+	rm -f "$FZ_GUI_SCREENSHOT"
+	kill -USR1 "$GUI_PID"
+	ns_wait_for test -s "$FZ_GUI_SCREENSHOT" ||
+		fail "no screenshot at $FZ_GUI_SCREENSHOT: $(cat "$T/gui.log")"
+	[ "$(head -c 8 "$FZ_GUI_SCREENSHOT" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+		fail "$FZ_GUI_SCREENSHOT is not a PNG"
+	mv "$FZ_GUI_SCREENSHOT" "$OUT/fz-gui-$1.png"
+	ns_log "ok: screenshot $OUT/fz-gui-$1.png ($(stat -c %s "$OUT/fz-gui-$1.png") bytes)"
+}
+screenshot online
 
 # --- sign out through the accessibility tree -------------------------------
 at click "Sign out" >/dev/null || fail "cannot click Sign out"
@@ -158,6 +165,7 @@ at rows 0 >/dev/null || fail "rows remain after sign-out"
 ns_wait_for state_is signed_out || fail "fz-tunneld is not signed out"
 st | grep -q '^signed in: *no' || fail "fz-tunneld still has a token"
 ns_log "ok: Sign out clicked through AT-SPI: the window says Signed out, no rows; fz-tunneld signed_out"
+screenshot signed-out
 
 # --- sign in again: a token typed into the Token field ---------------------
 at type Token "$CTOK" >/dev/null || fail "cannot type the token"
@@ -171,10 +179,43 @@ kill "$CLIENT_PID"
 at state "Not connected" >/dev/null || fail "the window does not say Not connected"
 at error "closed the connection" >/dev/null || fail "no error after fz-tunneld stopped"
 ns_wait_for sh -c "! kill -0 $CLIENT_PID" || fail "fz-tunneld does not stop"
+screenshot not-connected
 start_client 2
 at state Online 30 >/dev/null || fail "the window did not reconnect: $(at state '' 1)"
 at rows 3 >/dev/null || fail "rows not back after the restart"
 ns_log "ok: fz-tunneld stopped: Not connected, with the reason; restarted: reconnected by itself, Online, 3 rows"
 
 kill -0 "$GUI_PID" || fail "fz-gui exited: $(cat "$T/gui.log")"
+
+# --- a user who may not use the service: clear errors ----------------------
+# A second fz-gui as nobody, with its own session and accessibility buses
+# (a bus admits its owner's uid only).  The socket (0660, root and group
+# fz-client) refuses nobody; made 0666, fz-tunneld refuses nobody itself.
+[ "$(stat -c %a "$T/client.sock")" = 660 ] || fail "socket mode $(stat -c %a "$T/client.sock")"
+mkdir -m 0700 "$T/nobody"
+chown nobody "$T/nobody"
+chmod 0755 "$T"
+cat > "$T/nobody/run.sh" <<EOS
+"$BUSL" --launch-immediately >/dev/null 2>&1 &
+"$GUI" --socket "$T/client.sock" >"$T/nobody/gui.log" 2>&1 &
+trap 'kill \$(jobs -p) 2>/dev/null' EXIT
+at() { "$PY" "$ATSPI" "\$@"; }
+at error "Permission denied on $T/client.sock" || exit 1
+at state "Not connected" || exit 1
+echo chmod > "$T/nobody/chmod"
+while [ ! -e "$T/nobody/chmodded" ]; do sleep 0.1; done
+at click Retry || exit 1
+at error "fz-tunneld refused this user: permission denied" || exit 1
+EOS
+(cd "$T/nobody" && setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	env -u DBUS_SESSION_BUS_ADDRESS HOME="$T/nobody" XDG_RUNTIME_DIR="$T/nobody" \
+	dbus-run-session -- bash "$T/nobody/run.sh" >"$T/nobody/out" 2>&1) &
+NOB_PID=$!
+FZ_PIDS="$FZ_PIDS $NOB_PID"
+ns_wait_for test -e "$T/nobody/chmod" || fail "nobody's window: $(cat "$T/nobody/out")"
+chmod 0666 "$T/client.sock"
+touch "$T/nobody/chmodded"
+wait "$NOB_PID" || fail "nobody's window: $(cat "$T/nobody/out" "$T/nobody/gui.log")"
+grep -q "fz-tunneld refused this user" "$T/nobody/out" || fail "no refusal: $(cat "$T/nobody/out")"
+ns_log "ok: as nobody: '$(grep -m1 'Permission denied' "$T/nobody/out" | cut -c1-60)...', then '$(grep -m1 'refused this user' "$T/nobody/out" | cut -c1-60)...'"
 ns_log "ok: screenshots in $OUT"
