@@ -16,7 +16,7 @@ fz_gui_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/ipc -I$(top_srcdir)/ctl \
 	-DGDK_VERSION_MAX_ALLOWED=GDK_VERSION_4_8
 fz_gui_LDADD = $(FZCTL_LIBS) $(GTK_LIBS)
 EXTRA_DIST += gui/fz-gui.desktop gui/fz-gui.svg man/fz-gui.1 \
-	tests/gui/gui.sh tests/gui/gui_atspi.py
+	tests/gui/gui_atspi.py
 
 # Root (network namespaces), Xvfb, a session bus with AT-SPI; without
 # GTK it skips (fails under CI).
