@@ -65,6 +65,8 @@ struct gui {
 	bool			 in_pump;
 	bool			 refused;	/* fz-tunneld said no */
 	bool			 setting_level;	/* not a user's choice */
+	bool			 setting_inet;	/* the same, for the switch */
+	bool			 inet_on;	/* as fz-tunneld last said */
 	/* what each RESULT answers, in order */
 	enum ipc_type		 pending[PENDING_MAX];
 	unsigned		 phead, ptail;
@@ -151,6 +153,9 @@ set_connected(struct gui *g, bool up)
 	gtk_widget_set_sensitive(g->signin_box, up);
 	gtk_widget_set_sensitive(g->signout_btn, up);
 	gtk_widget_set_sensitive(g->log_drop, up);
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+	gtk_widget_set_sensitive(g->inet_switch, up);
+#endif
 }
 
 /* --- the resource list ---------------------------------------------------- */
@@ -267,6 +272,10 @@ list_add(struct gui *g, const struct ipc_resource *r)
 static bool
 answered_by_result(enum ipc_type t)
 {
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+	if (t == IPC_INTERNET_RESOURCE)
+		return true;
+#endif
 	return t == IPC_SUBSCRIBE || t == IPC_SIGN_IN || t == IPC_SIGN_OUT ||
 	    t == IPC_SET_LOG_FILTER;
 }
@@ -279,6 +288,9 @@ request_title(enum ipc_type t)
 	case IPC_SIGN_OUT:		return "Sign out";
 	case IPC_SET_LOG_FILTER:	return "Log level";
 	case IPC_SUBSCRIBE:		return "Subscribe";
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+	case IPC_INTERNET_RESOURCE:	return "Internet Resource";
+#endif
 	default:			return "Request";
 	}
 }
@@ -441,6 +453,31 @@ level_changed(GObject *o, GParamSpec *ps, gpointer data)
 }
 
 static void
+inet_set(struct gui *g, bool on)
+{
+	g->setting_inet = true;
+	gtk_switch_set_active(GTK_SWITCH(g->inet_switch), on);
+	g->setting_inet = false;
+}
+
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+static void
+inet_toggled(GObject *o, GParamSpec *ps, gpointer data)
+{
+	struct gui *g = data;
+	struct ipc_msg m;
+
+	(void)ps;
+	if (g->setting_inet)
+		return;
+	ipc_msg_init(&m, IPC_INTERNET_RESOURCE);
+	m.u.internet_resource.on = gtk_switch_get_active(GTK_SWITCH(o));
+	if (send_msg(g, &m) != 0)
+		inet_set(g, g->inet_on);
+}
+#endif
+
+static void
 retry_clicked(GtkButton *b, gpointer data)
 {
 	(void)b;
@@ -555,6 +592,10 @@ t_event(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		send_simple(g, IPC_STATUS_GET);
 	else if (strcmp(kind, "error") == 0)
 		show_error(g, "fz-tunneld: %s", detail);
+	else if (strcmp(kind, "internet_resource") == 0) {
+		g->inet_on = strcmp(detail, "on") == 0;
+		inet_set(g, g->inet_on);
+	}
 }
 
 static void
@@ -579,6 +620,10 @@ t_result(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	if (r->error != 0) {
 		show_error(g, "%s: %s", request_title(t), r->message);
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+		if (t == IPC_INTERNET_RESOURCE)
+			inet_set(g, g->inet_on);	/* as it was */
+#endif
 		return;
 	}
 	if (t != IPC_SUBSCRIBE)
@@ -938,6 +983,12 @@ build_window(struct gui *g)
 	gtk_box_append(GTK_BOX(g->settings_box), w);
 	g->inet_switch = gtk_switch_new();
 	labelled(g->inet_switch, "Internet Resource");
+#ifdef HAVE_IPC_INTERNET_RESOURCE
+	gtk_widget_set_tooltip_text(g->inet_switch, "Route all traffic "
+	    "through the Internet Resource");
+	g_signal_connect(g->inet_switch, "notify::active",
+	    G_CALLBACK(inet_toggled), g);
+#else
 	/*
 	 * The FRONT section of ipc_msg.def has no message to turn the
 	 * Internet Resource on or off: a switch that did nothing would lie.
@@ -948,6 +999,7 @@ build_window(struct gui *g)
 	gtk_accessible_update_property(GTK_ACCESSIBLE(g->inet_switch),
 	    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "Not available: fz-tunneld's "
 	    "front-end API has no Internet Resource message yet", -1);
+#endif
 	gtk_box_append(GTK_BOX(g->settings_box), g->inet_switch);
 	gtk_box_append(GTK_BOX(g->settings_box), gtk_label_new("Log level"));
 	g->log_drop = gtk_drop_down_new_from_strings(levels);

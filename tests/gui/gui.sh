@@ -97,6 +97,8 @@ state_is() { st | grep -q "^state: *$1"; }
 dump() {
 	for f in "$T"/*.log; do echo "--- $f"; tail -n 30 "$f"; done
 	echo "--- fzctl status"; st
+	[ -n "${XVFB_PID:-}" ] && { kill -0 "$XVFB_PID" 2>/dev/null ||
+		echo "--- Xvfb ($DISPLAY) has exited"; }
 	return 0
 }
 fail() { dump; ns_fail "$*"; }
@@ -110,6 +112,8 @@ FZ_PIDS="$FZ_PIDS $XVFB_PID"
 exec 5>&-
 ns_wait_for test -s "$T/xvfb.display" || fail "Xvfb did not start: $(cat "$T/xvfb.log")"
 export DISPLAY=":$(cat "$T/xvfb.display")"
+ns_wait_for test -S "/tmp/.X11-unix/X${DISPLAY#:}" ||
+	fail "Xvfb gave display $DISPLAY but has no socket: $(cat "$T/xvfb.log")"
 eval "$(dbus-launch --sh-syntax)"
 [ -n "${DBUS_SESSION_BUS_PID:-}" ] || fail "dbus-launch gave no session bus"
 ns_on_cleanup "kill $DBUS_SESSION_BUS_PID"
@@ -173,6 +177,24 @@ at click "Sign in" >/dev/null || fail "cannot click Sign in"
 at state Online 30 >/dev/null || fail "not online after sign-in: $(at state '' 1)"
 at rows 3 >/dev/null || fail "rows not back after sign-in"
 ns_log "ok: token typed and Sign in clicked: Online, 3 rows"
+
+# --- the Internet Resource switch -------------------------------------------
+# Live when the FRONT API has INTERNET_RESOURCE (configure found it), else
+# insensitive, saying why.
+SW=$(at switch "Internet Resource") || fail "no Internet Resource switch"
+case $SW in
+sensitive*)
+	at toggle "Internet Resource" >/dev/null || fail "cannot toggle the Internet Resource"
+	at error "Internet Resource activated" >/dev/null || fail "no answer to the switch"
+	until_sw() { at switch "Internet Resource" | grep -q "^sensitive $1"; }
+	ns_wait_for until_sw on || fail "the switch is not on: $(at switch "Internet Resource")"
+	at toggle "Internet Resource" >/dev/null || fail "cannot toggle the Internet Resource"
+	at error "Internet Resource deactivated" >/dev/null || fail "no answer to the switch"
+	ns_log "ok: the Internet Resource switch turns it on and off" ;;
+insensitive*"has no Internet Resource message"*)
+	ns_log "ok: the Internet Resource switch is insensitive and says why ($SW)" ;;
+*)	fail "Internet Resource switch: $SW" ;;
+esac
 
 # --- the service goes away, and comes back ---------------------------------
 kill "$CLIENT_PID"

@@ -9,6 +9,9 @@
 #   gui_atspi.py click NAME             does a push button's first action
 #   gui_atspi.py error TEXT [TIMEOUT]   waits for a label containing TEXT
 #   gui_atspi.py type NAME TEXT         sets the text of an editable field
+#   gui_atspi.py switch NAME            prints "sensitive|insensitive
+#                                       on|off" and its description
+#   gui_atspi.py toggle NAME            does a switch's first action
 import json
 import sys
 import time
@@ -111,6 +114,18 @@ def type_text(name, text):
     print("typed into %s" % name)
 
 
+def switch(name):
+    ns = [n for n in nodes() if n.name == name and
+          n.getRoleName() in ("check box", "toggle button", "switch")]
+    if not ns:
+        sys.exit("no switch '%s'" % name)
+    st = ns[0].getState()
+    return ns[0], "%s %s %s" % (
+        "sensitive" if st.contains(pyatspi.STATE_SENSITIVE) else "insensitive",
+        "on" if st.contains(pyatspi.STATE_CHECKED) else "off",
+        ns[0].description)
+
+
 def main():
     if until(app, 20) is None:
         sys.exit("%s is not on the accessibility bus" % APP)
@@ -128,6 +143,12 @@ def main():
         error(sys.argv[2], t)
     elif cmd == "type":
         type_text(sys.argv[2], sys.argv[3])
+    elif cmd == "switch":
+        print(switch(sys.argv[2])[1])
+    elif cmd == "toggle":
+        n = switch(sys.argv[2])[0]
+        n.queryAction().doAction(0)
+        print("toggled %s" % sys.argv[2])
     else:
         sys.exit("unknown command " + cmd)
 
