@@ -15,17 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fzclient.h"
 #include "ipc.h"
 #include "log.h"
 
-#define EX_UNAVAILABLE	69
-#define EX_NOPERM	77
-#define DEFAULT_SOCKET	"/run/fz/tunneld.sock"
+#define EX_UNAVAILABLE	FZC_EX_UNAVAILABLE
+#define EX_NOPERM	FZC_EX_NOPERM
+#define DEFAULT_SOCKET	FZC_DEFAULT_SOCKET
 
 enum cmd { CMD_STATUS, CMD_RESOURCES, CMD_SIGN_IN, CMD_SIGN_OUT,
 	CMD_LOG_LEVEL, CMD_EVENTS };
@@ -98,69 +97,25 @@ esc(const char *s)
 	return b;
 }
 
+static void
+list_add(const char *s, size_t n, void *arg)
+{
+	json_array_append_new((json_t *)arg, json_stringn(s, n));
+}
+
 /* A list as fz-tunneld sends it ("hq, branch") as a JSON array. */
 static json_t *
 list_json(const char *list)
 {
 	json_t *a = json_array();
-	const char *p = list, *e;
 
-	while (a != NULL && *p != '\0') {
-		e = strstr(p, ", ");
-		if (e == NULL)
-			e = p + strlen(p);
-		json_array_append_new(a, json_stringn(p, (size_t)(e - p)));
-		p = *e != '\0' ? e + 2 : e;
-	}
+	if (a != NULL)
+		fzc_list_each(list, ", ", list_add, a);
 	return a;
 }
 
-/*
- * One of TUNNEL_STATUS's connections ("peer direct|relayed addr channel
- * rtt_us since rx tx"); false for anything else.
- */
-struct conn_entry {
-	char			 peer[65], kind[16], addr[65];
-	unsigned		 channel;
-	unsigned long long	 rtt_us, since, rx, tx;
-};
-
-static bool
-conn_entry_parse(const char *s, size_t n, struct conn_entry *e)
-{
-	char buf[512];
-	int end = -1;
-
-	if (n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (sscanf(buf, "%64s %15s %64s %u %llu %llu %llu %llu%n", e->peer,
-	    e->kind, e->addr, &e->channel, &e->rtt_us, &e->since, &e->rx,
-	    &e->tx, &end) != 8 || end != (int)n)
-		return false;
-	return strcmp(e->kind, "direct") == 0 || strcmp(e->kind, "relayed") == 0;
-}
-
-/* Calls fn for each entry of the list that parses. */
 static void
-conns_each(const char *list, void (*fn)(const struct conn_entry *, void *),
-    void *arg)
-{
-	const char *p = list, *e;
-	struct conn_entry ce;
-
-	while (*p != '\0') {
-		if ((e = strstr(p, "; ")) == NULL)
-			e = p + strlen(p);
-		if (conn_entry_parse(p, (size_t)(e - p), &ce))
-			fn(&ce, arg);
-		p = *e != '\0' ? e + 2 : e;
-	}
-}
-
-static void
-conn_json(const struct conn_entry *e, void *arg)
+conn_json(const struct fzc_conn_entry *e, void *arg)
 {
 	json_array_append_new((json_t *)arg, json_pack("{s:s, s:s, s:s, s:I, "
 	    "s:I, s:I, s:I, s:I}", "peer", e->peer, "path", e->kind,
@@ -171,7 +126,7 @@ conn_json(const struct conn_entry *e, void *arg)
 }
 
 static void
-conn_text(const struct conn_entry *e, void *arg)
+conn_text(const struct fzc_conn_entry *e, void *arg)
 {
 	char since[32] = "?";
 	time_t t = (time_t)e->since;
@@ -200,7 +155,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		json_t *conns = json_array();
 
 		if (conns != NULL)
-			conns_each(t->connections, conn_json, conns);
+			fzc_conns_each(t->connections, conn_json, conns);
 		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
 		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o, s:o}",
 		    "state", t->state, "detail", t->detail, "mode", t->mode,
@@ -234,7 +189,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		printf("relays:       %u (%s)\n", t->relays, esc(t->relay_ids));
 	else
 		printf("relays:       %u\n", t->relays);
-	conns_each(t->connections, conn_text, NULL);
+	fzc_conns_each(t->connections, conn_text, NULL);
 	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",
@@ -383,7 +338,7 @@ static int
 read_token(const char *file, char *out, size_t cap)
 {
 	FILE *f = stdin;
-	size_t n;
+	int rc;
 
 	if (file != NULL && strcmp(file, "-") != 0 &&
 	    (f = fopen(file, "re")) == NULL) {
@@ -394,35 +349,14 @@ read_token(const char *file, char *out, size_t cap)
 	}
 	if (f == stdin && isatty(0))
 		fprintf(stderr, "token: ");
-	if (fgets(out, (int)cap, f) == NULL)
-		out[0] = '\0';
+	rc = fzc_token_read(f, out, cap);
 	if (f != stdin)
 		fclose(f);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	if (n == 0) {
+	if (rc != 0) {
 		fprintf(stderr, "fzctl: no token given\n");
 		return -ENODATA;
 	}
 	return 0;
-}
-
-/* The catalogue's limits and text rules, as the encoder checks them. */
-static int
-request_ok(const struct ipc_msg *m)
-{
-	size_t cap = ipc_msg_info(m->type)->wire_max;
-	uint8_t *b = malloc(cap);
-	struct wbuf w;
-	int rc;
-
-	if (b == NULL)
-		return -ENOMEM;
-	wbuf_init(&w, b, cap);
-	rc = ipc_msg_encode(m, &w);
-	sodium_memzero(b, cap);
-	free(b);
-	return rc;
 }
 
 int
@@ -443,18 +377,11 @@ main(int argc, char *argv[])
 	static struct ctl c;
 	static struct ipc_msg m;
 	static char token[4097];	/* SIGN_IN's limit, and the newline */
-	struct ipc_conn_config cc = {
-		.self = IPC_F, .peer = IPC_T, .program = "fzctl",
-		.on_msg = on_msg, .on_close = on_close, .arg = &c,
-	};
-	struct sockaddr_un sun;
 	struct event *tev = NULL, *sev = NULL;
-	const char *path = getenv("FZ_SOCKET"), *cmd;
+	const char *path = NULL, *cmd;
 	const char *token_file = NULL, *api = NULL, *account = NULL;
 	int ch, fd, rc;
 
-	if (path == NULL)
-		path = DEFAULT_SOCKET;
 	while ((ch = getopt_long(argc, argv, "+s:jh", top, NULL)) != -1) {
 		switch (ch) {
 		case 's': path = optarg; break;
@@ -463,6 +390,7 @@ main(int argc, char *argv[])
 		default: usage(stderr); return 2;
 		}
 	}
+	path = fzc_socket_path(path);
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -530,36 +458,32 @@ main(int argc, char *argv[])
 	}
 	if (log_init("fzctl", LOG_FORMAT_TEXT, "error") != 0)
 		return 2;
-	if (request_ok(&m) != 0) {
+	if (fzc_request_ok(&m) != 0) {
 		sodium_memzero(token, sizeof(token));
 		fprintf(stderr, "fzctl: an argument is too long or contains "
 		    "control characters\n");
 		return 2;
 	}
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "fzctl: socket path too long\n");
-		return 2;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		rc = errno;
-		if (rc == EACCES || rc == EPERM) {
+	if ((fd = fzc_connect(path)) < 0) {
+		sodium_memzero(token, sizeof(token));
+		if (fd == -ENAMETOOLONG) {
+			fprintf(stderr, "fzctl: socket path too long\n");
+			return 2;
+		}
+		if (fd == -EACCES || fd == -EPERM) {
 			fprintf(stderr, "fzctl: %s: permission denied (root or "
 			    "group fz-client only)\n", path);
 			return EX_NOPERM;
 		}
 		fprintf(stderr, "fzctl: cannot reach fz-tunneld at %s: %s\n",
-		    path, strerror(rc));
+		    path, strerror(-fd));
 		return EX_UNAVAILABLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	c.base = event_base_new();
-	if ((rc = ipc_conn_new(c.base, fd, &cc, &c.conn)) != 0 ||
-	    (rc = ipc_send(c.conn, &m)) != 0) {
+	rc = fzc_conn_new(c.base, fd, "fzctl", on_msg, on_close, &c, &c.conn);
+	if (rc != 0 || (rc = ipc_send(c.conn, &m)) != 0) {
 		sodium_memzero(token, sizeof(token));
 		fprintf(stderr, "fzctl: %s\n", strerror(-rc));
 		return 1;
