@@ -33,6 +33,7 @@
 #include "fztime.h"
 #include "ipc.h"
 #include "log.h"
+#include "dns_glue.h"
 #include "portal.h"
 #include "privsep.h"
 
@@ -53,6 +54,7 @@ struct controld {
 	char			 sockets[2049];	/* LOCAL_SOCKETS, last */
 	char			 conns_sent[16385];	/* CONNECTIONS, last */
 	uint64_t		 conns_sent_ns;
+	struct dns_glue		*dns;		/* client: the stub resolver */
 	int			 status;
 };
 
@@ -127,6 +129,8 @@ sink_interface(void *arg, const struct ipc_interface *in)
 	m.u.interface = *in;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending INTERFACE");
+	if (c->dns != NULL)
+		dns_glue_interface(c->dns, in);
 }
 
 static void
@@ -140,6 +144,77 @@ sink_resources(void *arg, const struct ipc_resource_list *l)
 	m.u.resources.list = *l;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending %u resources", l->n);
+	if (c->dns != NULL)
+		dns_glue_resources(c->dns, l);
+}
+
+/* The DNS stub's sends (dns_glue.h). */
+static void
+dns_sentinels(void *arg, const char *list)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	if (c->conn == NULL || ipc_conn_phase(c->conn) != IPC_SIGNED_IN)
+		return;
+	ipc_msg_init(&m, IPC_DNS_SENTINELS);
+	m.u.dns_sentinels.sentinels = list;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending DNS_SENTINELS");
+}
+
+static void
+dns_reply(void *arg, const char *from, const char *to, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	if (c->dconn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_DNS_REPLY);
+	m.u.dns_reply.from = from;
+	m.u.dns_reply.to = to;
+	m.u.dns_reply.payload = p;
+	m.u.dns_reply.payload_len = (uint32_t)len;
+	if (ipc_send(c->dconn, &m) != 0) {
+		/* lossy: a full queue drops (ipc_conn_dropped counts) */
+	}
+}
+
+static void
+dns_down(void *arg, uint32_t sock, const char *to, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	if (c->dconn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_DGRAM_DOWN);
+	m.u.dgram_down.sock = sock;
+	m.u.dgram_down.to = to;
+	m.u.dgram_down.payload = p;
+	m.u.dgram_down.payload_len = (uint32_t)len;
+	if (ipc_send(c->dconn, &m) != 0) {
+		/* as dns_reply */
+	}
+}
+
+static const struct dns_glue_ops dns_ops = {
+	.sentinels = dns_sentinels, .reply = dns_reply, .down = dns_down,
+};
+
+/* DNS_SYSTEM: the system's servers, the stub's upstreams without DNS. */
+static void
+t_dns_system(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	if (c->dns != NULL)
+		dns_glue_system(c->dns, m->u.dns_system.servers);
 }
 
 static void
@@ -498,6 +573,9 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_warnx("bad log filter from fz-tunneld");
 	log_info("fz-controld %s: %s mode, portal %s, device id %s, name %s",
 	    PACKAGE_VERSION, cf->mode, cf->api_url, cf->firezone_id, cf->name);
+	if (strcmp(cf->mode, "client") == 0 && c->dns == NULL &&
+	    (rc = dns_glue_new(c->base, &dns_ops, c, &c->dns)) != 0)
+		log_warnc(-rc, "DNS stub resolver");
 }
 
 static void
@@ -570,6 +648,8 @@ t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	c->portal = NULL;
 	sodium_memzero(c->token, sizeof(c->token));
 	c->signed_in = false;
+	if (c->dns != NULL)
+		dns_glue_signed_out(c->dns);
 	ipc_conn_set_phase(conn, IPC_CONFIGURED);
 	ipc_msg_init(&r, IPC_SIGNED_OUT);
 	if ((rc = ipc_send(conn, &r)) != 0)
@@ -625,6 +705,7 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_SET_LOG_FILTER,	t_set_log_filter },
 	{ IPC_LOCAL_SOCKETS,	t_local_sockets },
 	{ IPC_CONN_WANTED,	t_conn_wanted },
+	{ IPC_DNS_SYSTEM,	t_dns_system },
 	IPC_HANDLERS_END
 };
 
@@ -654,6 +735,8 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	union fz_sockaddr from;
 
 	(void)conn;
+	if (c->dns != NULL && dns_glue_up(c->dns, &m->u.dgram_up))
+		return;
 	if (c->conns != NULL &&
 	    addr_parse(m->u.dgram_up.from, ADDR_PORT_REQUIRED, &from) == 0) {
 		addr_unmap_v4(&from);
@@ -934,6 +1017,7 @@ main(int argc, char *argv[])
 	c.status = 1;
 	event_base_dispatch(c.base);
 	conns_stop(&c);
+	dns_glue_free(c.dns);
 	event_free(c.conn_timer);
 	c.conn_timer = NULL;
 	cportal_free(c.portal);

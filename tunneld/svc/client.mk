@@ -1,2 +1,22 @@
 # SPDX-License-Identifier: ISC
 # Fragment included from Makefile.am.
+# The client's wiring (issue 14): routes, DNS control, the DNS datagram
+# path (tunneld/svc/client_net.h), the sentinel packets (dnspkt.h).
+libfzdp_a_SOURCES += tunneld/dp/dnspkt.c tunneld/dp/dnspkt.h
+fz_tunneld_SOURCES += tunneld/svc/client_net.c tunneld/svc/client_net.h \
+	tunneld/svc/client_dns.c tunneld/svc/client_pure.c
+fz_controld_SOURCES += controld/dns_glue.c controld/dns_glue.h
+fz_controld_CFLAGS += $(LDNS_CFLAGS)
+fz_controld_LDADD += libfzdns.a libfzcommon.a $(LDNS_LIBS)
+
+check_PROGRAMS += tests/unit/check_client_net
+UNIT_TESTS += tests/unit/check_client_net
+TESTS += tests/unit/check_client_net
+tests_unit_check_client_net_SOURCES = tests/unit/check_client_net.c \
+	tunneld/svc/client_pure.c
+tests_unit_check_client_net_CFLAGS = $(CHECK_CFLAGS_ALL) \
+	-I$(top_srcdir)/ipc $(TUNNELD_INC) -I$(top_srcdir)/tunneld/svc
+tests_unit_check_client_net_LDADD = $(DP_LIBS) $(IPC_LIBS) $(CHECK_LIBS)
+
+TESTS += tests/netns/dns.sh
+dist_noinst_SCRIPTS += tests/netns/dns.sh tests/netns/dns_upstream.py
