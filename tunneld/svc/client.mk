@@ -20,3 +20,13 @@ tests_unit_check_client_net_LDADD = $(DP_LIBS) $(IPC_LIBS) $(CHECK_LIBS)
 
 TESTS += tests/netns/dns.sh
 dist_noinst_SCRIPTS += tests/netns/dns.sh tests/netns/dns_upstream.py
+
+# Packets the TUN sends to a sentinel.
+fuzz_targets += tests/fuzz/fuzz_dnspkt
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_dnspkt
+endif
+tests_fuzz_fuzz_dnspkt_SOURCES = tests/fuzz/fuzz_dnspkt.c
+tests_fuzz_fuzz_dnspkt_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+tests_fuzz_fuzz_dnspkt_LDADD = $(DP_LIBS) libfzcommon.a
+tests_fuzz_fuzz_dnspkt_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
