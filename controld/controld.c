@@ -37,6 +37,8 @@
 #include "portal.h"
 #include "privsep.h"
 
+#define TCP_POOL	4	/* fwmarked TCP sockets kept per family */
+
 struct controld {
 	struct event_base	*base;
 	struct ipc_conn		*conn;
@@ -55,6 +57,9 @@ struct controld {
 	char			 conns_sent[16385];	/* CONNECTIONS, last */
 	uint64_t		 conns_sent_ns;
 	struct dns_glue		*dns;		/* client: the stub resolver */
+	int			 tcp[2][TCP_POOL];	/* marked, from tunneld */
+	unsigned		 ntcp[2];		/* [0] IPv4, [1] IPv6 */
+	bool			 tcp_unmarked_logged;
 	int			 status;
 };
 
@@ -538,6 +543,62 @@ conns_start(struct controld *c, bool gateway)
 
 
 /*
+ * The portal connection's TCP sockets, fwmarked by fz-tunneld (TCP_SOCKET):
+ * one taken per connection attempt, another asked for at once.  Without
+ * one (a gateway, or none arrived yet) the connection makes its own,
+ * unmarked: under the Internet Resource it would then go through the
+ * tunnel.
+ */
+static int
+tcp_socket_take(void *arg, int family)
+{
+	struct controld *c = arg;
+	unsigned i = family == AF_INET6 ? 1 : 0;
+	struct ipc_msg m;
+
+	if (c->ntcp[i] == 0) {
+		if (!c->tcp_unmarked_logged && strcmp(c->cfg.u.config.mode,
+		    "client") == 0)
+			log_warnx("no fwmarked socket from fz-tunneld: the "
+			    "portal connection uses an unmarked one");
+		c->tcp_unmarked_logged = true;
+		return -1;
+	}
+	ipc_msg_init(&m, IPC_TCP_SOCKET_REQ);
+	m.u.tcp_socket_req.family = (uint32_t)family;
+	if (c->conn != NULL && ipc_send(c->conn, &m) != 0)
+		log_warnx("asking fz-tunneld for a socket");
+	return c->tcp[i][--c->ntcp[i]];
+}
+
+static void
+t_tcp_socket(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	int type = 0, dom = 0, fam = (int)m->u.tcp_socket.family;
+	socklen_t l1 = sizeof(type), l2 = sizeof(dom);
+	unsigned i = fam == AF_INET6 ? 1 : 0;
+
+	(void)conn;
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    getsockopt(m->fd, SOL_SOCKET, SO_TYPE, &type, &l1) != 0 ||
+	    getsockopt(m->fd, SOL_SOCKET, SO_DOMAIN, &dom, &l2) != 0 ||
+	    type != SOCK_STREAM || dom != fam || c->ntcp[i] == TCP_POOL) {
+		close(m->fd);
+		return;
+	}
+	c->tcp[i][c->ntcp[i]++] = m->fd;
+}
+
+static void
+tcp_pool_free(struct controld *c)
+{
+	for (unsigned i = 0; i < 2; i++)
+		while (c->ntcp[i] > 0)
+			close(c->tcp[i][--c->ntcp[i]]);
+}
+
+/*
  * Messages from fz-tunneld: one handler per type the CONTROL section of
  * ipc_msg.def lets it send; ipc_conn_new checks the table against it.
  */
@@ -622,6 +683,8 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	pc.name = cf->name;
 	pc.public_key = cf->public_key;
 	pc.max_partition_s = cf->max_partition_s;
+	pc.socket_fn = tcp_socket_take;
+	pc.socket_arg = c;
 	conns_start(c, pc.gateway);
 	rc = cportal_new(c->base, &pc, &sink, c, &c->portal);
 	/* the session keeps its own copy (its X-Authorization header) */
@@ -706,6 +769,7 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_LOCAL_SOCKETS,	t_local_sockets },
 	{ IPC_CONN_WANTED,	t_conn_wanted },
 	{ IPC_DNS_SYSTEM,	t_dns_system },
+	{ IPC_TCP_SOCKET,	t_tcp_socket },
 	IPC_HANDLERS_END
 };
 
@@ -1018,6 +1082,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(c.base);
 	conns_stop(&c);
 	dns_glue_free(c.dns);
+	tcp_pool_free(&c);
 	event_free(c.conn_timer);
 	c.conn_timer = NULL;
 	cportal_free(c.portal);

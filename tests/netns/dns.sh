@@ -9,7 +9,8 @@
 # stub forwards to the system's server, read from C's own resolv.conf
 # (/etc/netns/C/resolv.conf, DNS control etc-resolv-conf).
 #  - rules and routes: the six policy rules, the CIDR resource, proxy and
-#    sentinel ranges in table 0x2021fd00, none added by hand
+#    sentinel ranges in table 0x2021fd00, none added by hand; the portal
+#    connection's socket carries the fwmark (handed over by fz-tunneld)
 #  - resolv.conf rewritten to the sentinel, the original backed up
 #  - dig @100.100.111.1 app.corp.test: 4 proxy IPs in 100.96.0.0/11;
 #    AAAA: 4 in fd00:2021:1111:8000::/107
@@ -124,6 +125,11 @@ n=$(ip -n "$C" rule | grep -c 'not from all fwmark 0xfd002021 lookup')
 ! ip -n "$C" route show | grep -q 10.50.0.0 ||
 	fail "a resource route in the main table"
 ns_log "ok: routes: rules, CIDR resource, proxy and sentinel ranges"
+# The portal connection: a socket fz-tunneld marked for fz-controld.
+portal_marked() { ip netns exec "$C" ss -Htne state established "dst 10.99.1.1:$PORT" | grep -q 'fwmark:0xfd002021'; }
+ns_wait_for portal_marked ||
+	fail "the portal connection is not fwmarked ($(ip netns exec "$C" ss -Htne "dst 10.99.1.1:$PORT"))"
+ns_log "ok: the portal connection carries fwmark 0xfd002021"
 
 # --- DNS control: etc-resolv-conf -----------------------------------------
 rc_sentinel() { grep -q '^nameserver 100.100.111.1$' "$RC"; }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "client_net.h"
 #include "dataplane.h"
@@ -31,13 +32,37 @@ static struct {
 	struct dnsctl	*dns;
 	bool		 dns_set;
 	bool		 internet;	/* activated (setting, fzctl) */
+	struct log_ratelimit tcp_rl;	/* TCP_SOCKET handed out */
 	struct fz_cidr	 cidrs[CN_MAX_CIDRS];
-} cn;
+} cn = { .tcp_rl = LOG_RATELIMIT_INIT(10000, 32) };
 
 int
 cn_mark(int fd)
 {
 	return routes_mark_socket(fd);
+}
+
+int
+cn_tcp_socket(struct svc *s, struct ipc_conn *conn, int family)
+{
+	struct ipc_msg m;
+	int fd, rc;
+
+	(void)s;
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	if (!log_ratelimit(&cn.tcp_rl))
+		return -EAGAIN;
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if ((rc = routes_mark_socket(fd)) == 0) {
+		ipc_msg_init(&m, IPC_TCP_SOCKET);
+		m.u.tcp_socket.family = (uint32_t)family;
+		m.fd = fd;
+		rc = ipc_send(conn, &m);	/* sends a duplicate */
+	}
+	close(fd);
+	return rc;
 }
 
 int

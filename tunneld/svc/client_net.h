@@ -59,6 +59,13 @@ void	cn_dns_system(struct svc *, char *out, size_t len);
 /* fzctl internet-resource on|off. */
 void	cn_internet(struct svc *, bool on);
 bool	cn_internet_active(const struct svc *);
+/*
+ * TCP_SOCKET: a fwmarked TCP socket of family to fz-controld on conn
+ * (the portal connection's).  -EINVAL for another family (a violation),
+ * -EAGAIN past the rate limit (not sent).
+ */
+int	cn_tcp_socket(struct svc *, struct ipc_conn *, int family)
+	    __attribute__((warn_unused_result));
 /* SO_MARK for a socket of ours that must not enter the tunnel. */
 int	cn_mark(int fd) __attribute__((warn_unused_result));
 

@@ -128,6 +128,11 @@ controld_greet(struct svc *s)
 		ipc_msg_init(&m, IPC_DNS_SYSTEM);
 		m.u.dns_system.servers = sv;
 		(void)send_to_controld(s, &m);
+		/* the portal connection's fwmarked sockets: two each */
+		for (int i = 0; i < 4; i++)
+			if (cn_tcp_socket(s, s->cconn, i < 2 ? AF_INET :
+			    AF_INET6) != 0)
+				log_warnx("no fwmarked socket for fz-controld");
 	}
 
 	/*
@@ -240,6 +245,24 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	frontend_push_resources(s);
 	cn_sync(s);
+}
+
+/* Another fwmarked TCP socket for the portal connection (client_net.c). */
+static void
+c_tcp_socket_req(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	int rc;
+
+	if (s->st.gateway ||
+	    (rc = cn_tcp_socket(s, c, (int)m->u.tcp_socket_req.family)) ==
+	    -EINVAL) {
+		controld_violation(s, "control", "TCP_SOCKET_REQ for no "
+		    "Internet family, or from a gateway's");
+		return;
+	}
+	if (rc != 0)
+		log_warnc(-rc, "a fwmarked socket for fz-controld");
 }
 
 /* The stub's sentinels: the system's DNS goes to them (client_net.c). */
@@ -487,6 +510,7 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_PEER_DEL,		c_peer_del },
 	{ IPC_CONNECTIONS,	c_connections },
 	{ IPC_DNS_SENTINELS,	c_dns_sentinels },
+	{ IPC_TCP_SOCKET_REQ,	c_tcp_socket_req },
 	IPC_HANDLERS_END
 };
 
