@@ -13,7 +13,8 @@
 #    connection's socket carries the fwmark (handed over by fz-tunneld)
 #  - resolv.conf rewritten to the sentinel, the original backed up
 #  - dig @100.100.111.1 app.corp.test: 4 proxy IPs in 100.96.0.0/11;
-#    AAAA: 4 in fd00:2021:1111:8000::/107
+#    AAAA: 4 in fd00:2021:1111:8000::/107; the same over IPv6 to the
+#    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
 #  - a forwarded name resolves through the upstream in U
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01); off: gone
@@ -52,6 +53,7 @@ done
 mkdir -p "/etc/netns/$C"
 ORIG="# C's resolver
 nameserver 10.99.5.2
+nameserver fd99::53
 options edns0"
 printf '%s\n' "$ORIG" > "/etc/netns/$C/resolv.conf"
 RC="/etc/netns/$C/resolv.conf"
@@ -132,11 +134,12 @@ ns_wait_for portal_marked ||
 ns_log "ok: the portal connection carries fwmark 0xfd002021"
 
 # --- DNS control: etc-resolv-conf -----------------------------------------
-rc_sentinel() { grep -q '^nameserver 100.100.111.1$' "$RC"; }
+rc_sentinel() { grep -q '^nameserver 100.100.111.1$' "$RC" &&
+	grep -q '^nameserver fd00:2021:1111:8000:100:100:111:0$' "$RC"; }
 ns_wait_for rc_sentinel || fail "resolv.conf not pointed at the sentinel"
 ! grep -q 10.99.5.2 "$RC" || fail "resolv.conf still names the system server"
 [ "$(cat "$T/resolv.backup")" = "$ORIG" ] || fail "no backup of resolv.conf"
-ns_log "ok: resolv.conf rewritten to 100.100.111.1, backup kept"
+ns_log "ok: resolv.conf rewritten to the sentinels (one per upstream), backup kept"
 
 # --- the stub through the tunnel device ------------------------------------
 qdig() { ip netns exec "$C" dig +short +time=2 +tries=2 "$@"; }
@@ -154,6 +157,9 @@ qdig @100.100.111.1 app.corp.test A | in_proxy4 ||
 	fail "app.corp.test A: no proxy IPs ($(qdig @100.100.111.1 app.corp.test A))"
 qdig @100.100.111.1 app.corp.test AAAA | in_proxy6 ||
 	fail "app.corp.test AAAA: no proxy IPs"
+# the IPv6 sentinel (the unreachable fd99::53's): answered locally over IPv6
+qdig @fd00:2021:1111:8000:100:100:111:0 app.corp.test A | in_proxy4 ||
+	fail "app.corp.test A over the IPv6 sentinel: no proxy IPs"
 [ "$(qdig @100.100.111.1 www.example.test A)" = 192.0.2.77 ] ||
 	fail "a forwarded name did not resolve through the upstream"
 grep -q '^www.example.test 1$' "$T/upstream.log" ||
