@@ -41,7 +41,7 @@ ns_new p; P=$NS
 ns_new c; C=$NS
 ns_new g; G=$NS
 ns_new u; U=$NS
-ns_on_cleanup "rm -rf '$W' '/etc/netns/$C'; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
+ns_on_cleanup "rm -rf '$W' '/etc/netns/$C'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
 ns_link "$P" 10.99.5.1 "$U" 10.99.5.2

@@ -30,3 +30,6 @@ tests_fuzz_fuzz_dnspkt_SOURCES = tests/fuzz/fuzz_dnspkt.c
 tests_fuzz_fuzz_dnspkt_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_dnspkt_LDADD = $(DP_LIBS) libfzcommon.a
 tests_fuzz_fuzz_dnspkt_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# DNS control under fz-tunneld's seccomp allow-list (check_dnsctl).
+tests_unit_check_dnsctl_SOURCES += tunneld/svc/sandbox.c
