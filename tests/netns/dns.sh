@@ -17,7 +17,8 @@
 #    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
 #  - a forwarded name resolves through the upstream in U
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
-#    a LAN copy in 0x2021fd01); off: gone
+#    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
+#    off: gone
 #  - kill -9 and restart: the crashed run's backup is restored at start,
 #    then rewritten again; stop: resolv.conf back, rules and routes gone
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
@@ -178,6 +179,16 @@ ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd02 | grep -q '^default de
 	fail "no default route in table 0x2021fd02"
 ip -n "$C" route show table 0x2021fd01 | grep -q '^10.99.1.0/24 dev' ||
 	fail "no LAN copy in table 0x2021fd01"
+# a LAN that appears later is copied too (re-synced every 5 s)
+ip -n "$C" link add fzlan0 type veth peer name fzlan1 &&
+	ip -n "$C" addr add 10.77.0.1/24 dev fzlan0 &&
+	ip -n "$C" link set fzlan1 up && ip -n "$C" link set fzlan0 up ||
+	fail "a second LAN (veth)"
+ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd01 | grep -q '^10.77.0.0/24 dev fzlan0'" ||
+	fail "a new LAN was not copied into table 0x2021fd01"
+ip -n "$C" link del fzlan0
+ns_wait_for sh -c "! ip -n '$C' route show table 0x2021fd01 | grep -q 10.77.0.0" ||
+	fail "a removed LAN stayed in table 0x2021fd01"
 ip netns exec "$C" ip route get 10.99.5.2 | grep -q 'dev tun-firezone' ||
 	fail "traffic is not routed into the tunnel"
 ip netns exec "$C" ip route get 10.99.5.2 mark 0xfd002021 | grep -q 'dev tun-firezone' &&

@@ -13,6 +13,7 @@
 #define LOG_MODULE "tunneld"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static struct {
 	struct dnsctl	*dns;
 	bool		 dns_set;
 	bool		 internet;	/* activated (setting, fzctl) */
+	bool		 inet_routed;	/* ... and routed: LAN copy polled */
+	struct event	*lan_ev;	/* the LAN copy again, every 5 s */
 	struct log_ratelimit tcp_rl;	/* TCP_SOCKET handed out */
 	struct fz_cidr	 cidrs[CN_MAX_CIDRS];
 } cn = { .tcp_rl = LOG_RATELIMIT_INIT(10000, 32) };
@@ -41,6 +44,8 @@ cn_mark(int fd)
 {
 	return routes_mark_socket(fd);
 }
+
+static void	lan_cb(evutil_socket_t, short, void *);
 
 int
 cn_tcp_socket(struct svc *s, struct ipc_conn *conn, int family)
@@ -68,6 +73,7 @@ cn_tcp_socket(struct svc *s, struct ipc_conn *conn, int family)
 int
 cn_start(struct svc *s)
 {
+	const struct timeval lan_tv = { 5, 0 };
 	struct dnsctl_config dc;
 	enum dnsctl_mode mode;
 	int rc;
@@ -84,6 +90,9 @@ cn_start(struct svc *s)
 	/* A rule that cannot go in is logged; the rest still work. */
 	if ((rc = routes_start(cn.r)) != 0)
 		log_warnc(-rc, "policy routing rules (some are missing)");
+	if ((cn.lan_ev = event_new(s->base, -1, EV_PERSIST, lan_cb, s)) ==
+	    NULL || event_add(cn.lan_ev, &lan_tv) != 0)
+		return -ENOMEM;
 	if ((rc = dnsctl_mode_parse(s->st.dns_control, &mode)) != 0)
 		return rc;
 	memset(&dc, 0, sizeof(dc));
@@ -117,6 +126,9 @@ void
 cn_stop(struct svc *s)
 {
 	(void)s;
+	if (cn.lan_ev != NULL)
+		event_free(cn.lan_ev);
+	cn.lan_ev = NULL;
 	dns_revert();
 	dnsctl_free(cn.dns);
 	cn.dns = NULL;
@@ -124,10 +136,32 @@ cn_stop(struct svc *s)
 	cn.r = NULL;
 }
 
+static void	sync_routes(struct svc *, bool quiet);
+
+/*
+ * The LAN copy follows the main table's on-link routes (Firezone re-syncs
+ * on every netlink change; here a 5 s poll while the Internet Resource is
+ * routed, which applies only a difference).
+ */
+static void
+lan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (cn.inet_routed)
+		sync_routes(arg, true);
+}
+
 void
 cn_sync(struct svc *s)
 {
-	struct route_set want;
+	sync_routes(s, false);
+}
+
+static void
+sync_routes(struct svc *s, bool quiet)
+{
+	struct route_set want, add, del;
 	bool has_inet = false, inet;
 	size_t n = 0;
 	int rc;
@@ -147,6 +181,19 @@ cn_sync(struct svc *s)
 			rc = routes_lan_copy(cn.r, s->tun->ifindex, &want);
 		if (rc != 0) {
 			log_warnc(-rc, "building the routes");
+			route_set_clear(&want);
+			return;
+		}
+	}
+	cn.inet_routed = inet;
+	if (quiet) {
+		route_set_init(&add);
+		route_set_init(&del);
+		rc = routes_diff(routes_installed(cn.r), &want, &add, &del);
+		quiet = rc == 0 && add.n == 0 && del.n == 0;
+		route_set_clear(&add);
+		route_set_clear(&del);
+		if (quiet) {
 			route_set_clear(&want);
 			return;
 		}
