@@ -33,3 +33,14 @@ tests_fuzz_fuzz_dnspkt_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # DNS control under fz-tunneld's seccomp allow-list (check_dnsctl).
 tests_unit_check_dnsctl_SOURCES += tunneld/svc/sandbox.c
+
+# fz-controld's DNS glue on recording ops.
+check_PROGRAMS += tests/unit/check_dns_glue
+UNIT_TESTS += tests/unit/check_dns_glue
+TESTS += tests/unit/check_dns_glue
+tests_unit_check_dns_glue_SOURCES = tests/unit/check_dns_glue.c \
+	controld/dns_glue.c controld/dns_glue.h
+tests_unit_check_dns_glue_CFLAGS = $(CHECK_CFLAGS_ALL) $(LDNS_CFLAGS) \
+	$(LIBEVENT_CFLAGS) -I$(top_srcdir)/ipc -I$(top_srcdir)/controld
+tests_unit_check_dns_glue_LDADD = libfzdns.a $(IPC_LIBS) $(LDNS_LIBS) \
+	$(CHECK_LIBS)

@@ -32,6 +32,8 @@ static struct {
 	struct routes	*r;
 	struct dnsctl	*dns;
 	bool		 dns_set;
+	char		 dns_list[1025];	/* what dns_set set */
+	char		 dns_search[257];
 	bool		 internet;	/* activated (setting, fzctl) */
 	bool		 inet_routed;	/* ... and routed: LAN copy polled */
 	struct event	*lan_ev;	/* the LAN copy again, every 5 s */
@@ -236,6 +238,9 @@ cn_dns_sentinels(struct svc *s, const char *list)
 		dns_revert();
 		return 0;
 	}
+	if (cn.dns_set && strcmp(cn.dns_list, list) == 0 &&
+	    strcmp(cn.dns_search, s->iface.search_domain) == 0)
+		return 0;		/* unchanged: resolv.conf stays */
 	if ((rc = dnsctl_set(cn.dns, s->tun->ifindex, &sv,
 	    s->iface.search_domain)) != 0) {
 		log_warnx("DNS control %s: %s", s->st.dns_control,
@@ -243,6 +248,9 @@ cn_dns_sentinels(struct svc *s, const char *list)
 		return 0;
 	}
 	cn.dns_set = true;
+	snprintf(cn.dns_list, sizeof(cn.dns_list), "%s", list);
+	snprintf(cn.dns_search, sizeof(cn.dns_search), "%s",
+	    s->iface.search_domain);
 	log_info("DNS control %s: the system resolves through %s",
 	    s->st.dns_control, list);
 	return 0;
