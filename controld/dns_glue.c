@@ -289,8 +289,8 @@ dns_glue_up(struct dns_glue *g, const struct ipc_dgram_up *d)
 	uint64_t now = time_mono_ns();
 	int rc;
 
-	if (d->sock != IPC_SOCK_DNS && d->sock != IPC_SOCK_DNS_FWD4 &&
-	    d->sock != IPC_SOCK_DNS_FWD6)
+	if (d->sock != IPC_SOCK_DNS && d->sock != IPC_SOCK_DNS_TCP &&
+	    d->sock != IPC_SOCK_DNS_FWD4 && d->sock != IPC_SOCK_DNS_FWD6)
 		return false;
 	if (addr_parse(d->from, ADDR_PORT_REQUIRED, &from) != 0 ||
 	    addr_parse(d->local, ADDR_PORT_OPTIONAL, &local) != 0)
@@ -298,9 +298,10 @@ dns_glue_up(struct dns_glue *g, const struct ipc_dgram_up *d)
 	addr_unmap_v4(&from);
 	addr_unmap_v4(&local);
 	memset(&o, 0, sizeof(o));
-	if (d->sock == IPC_SOCK_DNS)
+	if (d->sock == IPC_SOCK_DNS || d->sock == IPC_SOCK_DNS_TCP)
 		rc = dns_stub_query(g->stub, d->payload, d->payload_len,
-		    &from.sa, &local.sa, 0, now, g->out, sizeof(g->out), &o);
+		    &from.sa, &local.sa, d->sock == IPC_SOCK_DNS_TCP ?
+		    DNS_STUB_TCP : 0, now, g->out, sizeof(g->out), &o);
 	else
 		rc = dns_stub_upstream_answer(g->stub, d->payload,
 		    d->payload_len, &from.sa, now, g->out, sizeof(g->out), &o);

@@ -28,6 +28,7 @@
 #define IPC_SOCK_DNS		53	/* queries to sentinels, up */
 #define IPC_SOCK_DNS_FWD4	0x3504	/* forwarded to upstreams: IPv4 */
 #define IPC_SOCK_DNS_FWD6	0x3506	/* ... IPv6 */
+#define IPC_SOCK_DNS_TCP	0x3553	/* queries over TCP to sentinels, up */
 
 /* Roles, as masks for the permission table. */
 #define IPC_T	0x1		/* fz-tunneld */

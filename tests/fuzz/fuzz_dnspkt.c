@@ -1,16 +1,51 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * What the TUN sends to a sentinel (dnspkt_parse): no read past the
+ * What the TUN sends to a sentinel (dnspkt_parse, and TCP through one
+ * dnstcp stack kept across inputs): no read past the
  * packet, the payload inside it; whatever parses is rebuilt as the answer
  * (dnspkt_build) and parses again to the same ends and payload.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dnspkt.h"
+#include "dnstcp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* DNS over TCP: one stack across inputs; each query answered with itself. */
+static struct dnstcp *tcp;
+static union fz_sockaddr qc, qs;
+static uint8_t qmsg[65535];
+static size_t qlen;
+
+static void
+f_send(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct dnspkt_tcp t;
+
+	(void)arg;
+	/* what the stack sends is TCP from a sentinel: parses as to one */
+	if (len < 40 || dnspkt_parse_tcp(pkt, len, &t) != -EBADMSG)
+		__builtin_trap();
+}
+
+static void
+f_query(void *arg, const union fz_sockaddr *c, const union fz_sockaddr *s,
+    const uint8_t *m, size_t len)
+{
+	(void)arg;
+	if (len == 0 || len > sizeof(qmsg))
+		__builtin_trap();
+	qc = *c;
+	qs = *s;
+	memcpy(qmsg, m, len);
+	qlen = len;
+}
+
+static const struct dnstcp_ops fops = { .send = f_send, .query = f_query };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,6 +58,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > sizeof(in))
 		return 0;
 	memcpy(in, data, size);		/* exact size: ASan sees overreads */
+	if (tcp == NULL && (tcp = dnstcp_new(&fops, NULL)) == NULL)
+		return 0;
+	{
+		static uint64_t now;
+		uint8_t *exact = malloc(size ? size : 1);
+
+		if (exact == NULL)
+			return 0;
+		memcpy(exact, data, size);
+		qlen = 0;
+		now += 1000000000ULL;
+		if (dnstcp_input(tcp, exact, size, now) == 0 && qlen > 0 &&
+		    dnstcp_answer(tcp, &qs, &qc, qmsg, qlen) != 0)
+			__builtin_trap();
+		free(exact);
+		if (dnstcp_count(tcp) > DNSTCP_MAX)
+			__builtin_trap();
+		dnstcp_expire(tcp, now);
+	}
 	{
 		uint8_t *exact = malloc(size ? size : 1);
 

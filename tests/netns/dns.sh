@@ -15,7 +15,8 @@
 #  - dig @100.100.111.1 app.corp.test: 4 proxy IPs in 100.96.0.0/11;
 #    AAAA: 4 in fd00:2021:1111:8000::/107; the same over IPv6 to the
 #    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
-#  - a forwarded name resolves through the upstream in U
+#  - a forwarded name resolves through the upstream in U; the same over
+#    TCP (dig +tcp), IPv4 and IPv6
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
 #    off: gone
@@ -165,10 +166,17 @@ qdig @fd00:2021:1111:8000:100:100:111:0 app.corp.test A | in_proxy4 ||
 	fail "a forwarded name did not resolve through the upstream"
 grep -q '^www.example.test 1$' "$T/upstream.log" ||
 	fail "the upstream saw no forwarded query"
+# DNS over TCP to the sentinels (dnstcp.h): local and forwarded
+qdig +tcp @100.100.111.1 app.corp.test A | in_proxy4 ||
+	fail "app.corp.test over TCP: no proxy IPs ($(qdig +tcp @100.100.111.1 app.corp.test A))"
+[ "$(qdig +tcp @100.100.111.1 tcp.example.test A)" = 192.0.2.77 ] ||
+	fail "a forwarded name over TCP did not resolve"
+qdig +tcp @fd00:2021:1111:8000:100:100:111:0 app.corp.test AAAA | in_proxy6 ||
+	fail "app.corp.test AAAA over TCP/IPv6: no proxy IPs"
 # the system resolver (resolv.conf -> sentinel) does the same
 ip netns exec "$C" getent ahostsv4 app.corp.test | awk '{print $1}' | sort -u | in_proxy4 ||
 	fail "getent through resolv.conf: no proxy IPs"
-ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded"
+ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP and TCP)"
 
 # --- the Internet Resource at run time -------------------------------------
 t2() { ip -n "$C" route show table 0x2021fd02 2>/dev/null; }

@@ -1013,6 +1013,7 @@ dp_dns_intercept(struct dp *dp, int family, const uint8_t *dst,
     const uint8_t *pkt, size_t len)
 {
 	union fz_sockaddr from, to;
+	struct dnspkt_tcp tcp;
 	const uint8_t *q;
 	size_t qlen;
 	uint64_t one = 1;
@@ -1020,11 +1021,21 @@ dp_dns_intercept(struct dp *dp, int family, const uint8_t *dst,
 	if (!atomic_load_explicit(&dp->dns_on, memory_order_acquire) ||
 	    !dnspkt_is_sentinel(family, dst))
 		return false;
+	if (dnspkt_parse_tcp(pkt, len, &tcp) == 0) {	/* DNS over TCP */
+		memset(&from, 0, sizeof(from));
+		if (!dp_stunq_push(&dp->dnsq, DP_SOCK_DNS_TCP, &from, &from,
+		    pkt, off_ip_len(pkt, len))) {
+			count(dp, DP_DROP_BAD_PACKET, 1);
+			return true;
+		}
+		goto wake;
+	}
 	if (dnspkt_parse(pkt, len, &from, &to, &q, &qlen) != 0 ||
 	    !dp_stunq_push(&dp->dnsq, DP_SOCK_DNS, &from, &to, q, qlen)) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return true;
 	}
+wake:
 	if (write(dp->dnsfd, &one, sizeof(one)) < 0) {
 		/* the counter is saturated: the reader is awake anyway */
 	}

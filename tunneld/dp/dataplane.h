@@ -144,10 +144,12 @@ int	dp_send_dgram(struct dp *, uint32_t sock, const union fz_sockaddr *to,
  * TUN sends to a sentinel's port 53 are queued (DP_STUN_QUEUE, whole
  * payloads up to DP_STUN_MAX; sock DP_SOCK_DNS, from the client, local
  * the sentinel) for one consumer in the main loop, as dp_stun_take;
- * anything else to a sentinel is dropped.  dp_tun_inject writes a
+ * TCP to port 53 is queued as whole IP packets (sock DP_SOCK_DNS_TCP,
+ * for dnstcp.h); anything else to a sentinel is dropped.  dp_tun_inject writes a
  * complete IP packet (checksums done) into the TUN, from the main loop.
  */
 #define DP_SOCK_DNS	53
+#define DP_SOCK_DNS_TCP	0x3553	/* TCP to a sentinel's 53: the IP packet */
 int	dp_dns_enable(struct dp *, int *fd)
 	    __attribute__((warn_unused_result));
 bool	dp_dns_take(struct dp *, struct dp_stun *);

@@ -43,4 +43,28 @@ int	dnspkt_build(const union fz_sockaddr *from, const union fz_sockaddr *to,
 	    const uint8_t *payload, size_t plen, uint8_t *out, size_t cap,
 	    size_t *len) __attribute__((warn_unused_result));
 
+/* TCP to a sentinel's port 53 (DNS over TCP), as dnstcp.h handles it. */
+#define DNSPKT_FIN	0x01
+#define DNSPKT_SYN	0x02
+#define DNSPKT_RST	0x04
+#define DNSPKT_PSH	0x08
+#define DNSPKT_ACK	0x10
+
+struct dnspkt_tcp {
+	union fz_sockaddr	 client, sentinel;	/* with ports */
+	uint32_t		 seq, ack;
+	uint8_t			 flags;
+	const uint8_t		*payload;	/* borrowed from the packet */
+	size_t			 plen;
+};
+
+/* A TCP segment to a sentinel's port 53: 0, or -EBADMSG (drop). */
+int	dnspkt_parse_tcp(const uint8_t *pkt, size_t len, struct dnspkt_tcp *)
+	    __attribute__((warn_unused_result));
+/* A TCP segment (no options, window 65535), checksums complete. */
+int	dnspkt_build_tcp(const union fz_sockaddr *from,
+	    const union fz_sockaddr *to, uint32_t seq, uint32_t ack,
+	    uint8_t flags, const uint8_t *payload, size_t plen, uint8_t *out,
+	    size_t cap, size_t *len) __attribute__((warn_unused_result));
+
 #endif

@@ -2,7 +2,8 @@
 # Fragment included from Makefile.am.
 # The client's wiring (issue 14): routes, DNS control, the DNS datagram
 # path (tunneld/svc/client_net.h), the sentinel packets (dnspkt.h).
-libfzdp_a_SOURCES += tunneld/dp/dnspkt.c tunneld/dp/dnspkt.h
+libfzdp_a_SOURCES += tunneld/dp/dnspkt.c tunneld/dp/dnspkt.h \
+	tunneld/dp/dnstcp.c tunneld/dp/dnstcp.h
 fz_tunneld_SOURCES += tunneld/svc/client_net.c tunneld/svc/client_net.h \
 	tunneld/svc/client_dns.c tunneld/svc/client_pure.c
 fz_controld_SOURCES += controld/dns_glue.c controld/dns_glue.h

@@ -23,10 +23,13 @@
 #include "client_net.h"
 #include "dataplane.h"
 #include "dnspkt.h"
+#include "dnstcp.h"
+#include "fztime.h"
 #include "svc.h"
 
 static struct {
-	struct event	*up_ev, *fwd_ev[2];
+	struct event	*up_ev, *fwd_ev[2], *tcp_ev;
+	struct dnstcp	*tcp;		/* DNS over TCP to the sentinels */
 	int		 fwd[2];		/* IPv4, IPv6; -1: none */
 	uint64_t	 up, up_dropped, replies, reply_errors, fwd_out,
 			 fwd_in, fwd_errors;
@@ -76,9 +79,44 @@ up_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* a wake-up for queries an earlier call took */
 	}
-	while (dp_dns_take(s->dp, &d))
-		send_up(s, IPC_SOCK_DNS, &d.from.sa, &d.local.sa, d.data,
-		    d.len);
+	while (dp_dns_take(s->dp, &d)) {
+		if (d.sock != DP_SOCK_DNS_TCP)
+			send_up(s, IPC_SOCK_DNS, &d.from.sa, &d.local.sa,
+			    d.data, d.len);
+		else if (dnstcp_input(cd.tcp, d.data, d.len,
+		    time_mono_ns()) != 0)
+			cd.up_dropped++;
+	}
+}
+
+/* dnstcp's segments into the TUN, its queries up. */
+static void
+tcp_send(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct svc *s = arg;
+
+	if (dp_tun_inject(s->dp, pkt, len) != 0)
+		cd.reply_errors++;
+}
+
+static void
+tcp_query(void *arg, const union fz_sockaddr *client,
+    const union fz_sockaddr *sentinel, const uint8_t *msg, size_t len)
+{
+	send_up(arg, IPC_SOCK_DNS_TCP, &client->sa, &sentinel->sa, msg, len);
+}
+
+static const struct dnstcp_ops tcp_ops = {
+	.send = tcp_send, .query = tcp_query,
+};
+
+static void
+tcp_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	dnstcp_expire(cd.tcp, time_mono_ns());
 }
 
 /* Answers from upstreams to forwarded queries. */
@@ -130,11 +168,16 @@ fwd_socket(struct svc *s, int family, int idx)
 int
 cdns_start(struct svc *s)
 {
+	const struct timeval tick = { 2, 0 };
 	int fd, rc;
 
 	if (s->st.gateway)
 		return 0;
 	cd.rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
+	if ((cd.tcp = dnstcp_new(&tcp_ops, s)) == NULL ||
+	    (cd.tcp_ev = event_new(s->base, -1, EV_PERSIST, tcp_tick, s)) ==
+	    NULL || event_add(cd.tcp_ev, &tick) != 0)
+		return -ENOMEM;
 	if ((rc = dp_dns_enable(s->dp, &fd)) != 0)
 		return rc;
 	if ((cd.up_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, up_cb,
@@ -156,6 +199,11 @@ cdns_stop(struct svc *s)
 	if (cd.up_ev != NULL)
 		event_free(cd.up_ev);
 	cd.up_ev = NULL;
+	if (cd.tcp_ev != NULL)
+		event_free(cd.tcp_ev);
+	cd.tcp_ev = NULL;
+	dnstcp_free(cd.tcp);
+	cd.tcp = NULL;
 	for (i = 0; i < 2; i++) {
 		if (cd.fwd_ev[i] != NULL)
 			event_free(cd.fwd_ev[i]);
@@ -233,6 +281,15 @@ cdns_reply(struct svc *s, const struct ipc_dns_reply *r)
 		return false;
 	if (!ours(s, &to) || s->dp == NULL) {
 		cd.reply_errors++;	/* the address changed meanwhile */
+		return true;
+	}
+	/* over TCP if the client asked over TCP, else over UDP */
+	if (cd.tcp != NULL && (rc = dnstcp_answer(cd.tcp, &from, &to,
+	    r->payload, r->payload_len)) != -ENOENT) {
+		if (rc != 0)
+			cd.reply_errors++;
+		else
+			cd.replies++;
 		return true;
 	}
 	if ((rc = dnspkt_build(&from, &to, r->payload, r->payload_len,
