@@ -143,7 +143,7 @@ say "client and gateway signed in to the portal"
 # 0x2021fd00); the gateway's route back, forwarding and masquerade of the
 # tunnel addresses are still done here by hand.
 ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd00 | grep -q '^10.50.0.0/24 dev tun-firezone'" ||
-	fail "no route to the resource on the client""
+	fail "no route to the resource on the client"
 ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone ||
 	fail "no tun-firezone on the gateway"
 ip netns exec "$G" nft -f - <<'EOF' || fail "nft in G"
