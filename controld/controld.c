@@ -119,6 +119,8 @@ sink_error(void *arg, const char *message, bool requires_sign_in)
 	if (requires_sign_in) {
 		ipc_conn_set_phase(c->conn, IPC_CONFIGURED);
 		c->signed_in = false;
+		if (c->dns != NULL)
+			dns_glue_signed_out(c->dns);
 		sodium_memzero(c->token, sizeof(c->token));
 	}
 }
