@@ -20,8 +20,10 @@
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
 #    off: gone
-#  - kill -9 and restart: the crashed run's backup is restored at start,
-#    then rewritten again; stop: resolv.conf back, rules and routes gone
+#  - kill -9 and restart (FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: the
+#    default routes at once): the crashed run's backup is restored at
+#    start, then rewritten again; stop: resolv.conf back, rules and routes
+#    gone
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
@@ -91,6 +93,7 @@ start_device() {
 	mkdir -p "$T/$name"
 	ns_bg "$ns" "$T/$log.log" env FIREZONE_TOKEN="$tok" \
 		FIREZONE_NAME="$name" FZ_RESOLV_CONF_BACKUP="$T/resolv.backup" \
+		FIREZONE_ACTIVATE_INTERNET_RESOURCE="${IR:-false}" \
 		"$TUNNELD" --mode "$mode" \
 		--socket "$T/$name.sock" --state-dir "$T/$name" \
 		--token-path "$T/$name/no-token-file" --firezone-id "$id" \
@@ -211,14 +214,17 @@ ns_log "ok: fzctl internet-resource on/off toggles the default routes"
 kill -9 "$client_PID"
 ns_wait_for sh -c "! kill -0 $client_PID" || fail "kill -9"
 rc_sentinel || fail "resolv.conf changed by a kill -9?"
-start_device "$C" client client "ws://10.99.1.1:$PORT" "$CTOK" "$CID" etc-resolv-conf client2
+IR=true start_device "$C" client client "ws://10.99.1.1:$PORT" "$CTOK" "$CID" etc-resolv-conf client2
 ns_wait_for grep -q 'restor' "$T/client2.log" || fail "the crashed run's backup was not restored"
 ns_wait_for state_is client online || fail "the client is not online again"
 ns_wait_for rc_sentinel || fail "resolv.conf not rewritten after the restart"
 [ "$(cat "$T/resolv.backup")" = "$ORIG" ] || fail "the backup after the restart is not the original"
 [ "$(qdig @100.100.111.1 www.example.test A)" = 192.0.2.77 ] ||
 	fail "forwarding after the restart"
-ns_log "ok: kill -9, restart: backup restored, then rewritten"
+# FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: routed from the start
+ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd02 | grep -q '^default dev tun-firezone'" ||
+	fail "FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: no default route"
+ns_log "ok: kill -9, restart: backup restored, then rewritten; Internet Resource active from the setting"
 
 # --- stop: everything back ---------------------------------------------------
 kill "$client_PID"
@@ -226,6 +232,9 @@ ns_wait_for sh -c "! kill -0 $client_PID" || fail "the client does not stop"
 [ "$(cat "$RC")" = "$ORIG" ] || fail "resolv.conf not restored on stop"
 [ ! -e "$T/resolv.backup" ] || fail "backup left behind"
 ! ip -n "$C" rule | grep -q 0xfd002021 || fail "rules left behind"
-[ -z "$(ip -n "$C" route show table 0x2021fd00 2>/dev/null)" ] || fail "routes left behind"
+for tb in 0x2021fd00 0x2021fd01 0x2021fd02; do
+	[ -z "$(ip -n "$C" route show table $tb 2>/dev/null)" ] ||
+		fail "routes left behind in table $tb"
+done
 ns_log "ok: stop: resolv.conf restored, rules and routes removed"
 exit 0
