@@ -281,6 +281,34 @@ drain_events(struct dns_glue *g)
 	}
 }
 
+int
+dns_glue_proxy_resource(const struct dns_glue *g, const struct sockaddr *sa,
+    char *id, size_t idlen)
+{
+	char name[DNS_PATTERN_MAX + 1], rid[DNS_STUB_RESOURCE_ID_MAX];
+	struct dns_ip ip;
+	int rc;
+
+	memset(&ip, 0, sizeof(ip));
+	ip.family = sa->sa_family;
+	if (sa->sa_family == AF_INET)
+		memcpy(ip.addr, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(ip.addr, &((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_addr, 16);
+	else
+		return -ENOENT;
+	if ((rc = dns_stub_proxy_ip_name(g->stub, &ip, name,
+	    sizeof(name))) != 0 ||
+	    (rc = dns_stub_match(g->stub, name, rid)) != 0)
+		return rc;
+	if (strlen(rid) >= idlen)
+		return -ENOSPC;
+	snprintf(id, idlen, "%s", rid);
+	return 0;
+}
+
 bool
 dns_glue_up(struct dns_glue *g, const struct ipc_dgram_up *d)
 {

@@ -43,6 +43,12 @@ void	dns_glue_interface(struct dns_glue *, const struct ipc_interface *);
 void	dns_glue_resources(struct dns_glue *, const struct ipc_resource_list *);
 /* Signed out: no resources, no portal upstreams, nothing sent. */
 void	dns_glue_signed_out(struct dns_glue *);
+/*
+ * The DNS resource a proxy IP was handed out for (CONN_WANTED to a proxy
+ * IP: which resource to ask the portal for): 0 and its id, or -ENOENT.
+ */
+int	dns_glue_proxy_resource(const struct dns_glue *, const struct sockaddr *,
+	    char *id, size_t idlen) __attribute__((warn_unused_result));
 /* A DGRAM_UP: true if it was DNS's (taken, whatever became of it). */
 bool	dns_glue_up(struct dns_glue *, const struct ipc_dgram_up *);
 

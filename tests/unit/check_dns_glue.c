@@ -6,9 +6,11 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <string.h>
 
+#include "addr.h"
 #include "check_util.h"
 #include "dns_glue.h"
 #include "log.h"
@@ -144,6 +146,26 @@ START_TEST(test_local_and_forwarded)
 	ck_assert_uint_eq(r.msg[0], 0x12);
 	ck_assert_uint_eq(r.msg[1], 0x34);
 	ck_assert_uint_eq(r.msg[7], 4);		/* ANCOUNT: 4 proxy IPs */
+	/* the first answer's address is app's proxy IP: which resource */
+	{
+		union fz_sockaddr p;
+		char id[64];
+		size_t off = 12;
+
+		while (r.msg[off] != 0)			/* the question */
+			off += 1 + r.msg[off];
+		off += 5 + 12;				/* to the rdata */
+		memset(&p, 0, sizeof(p));
+		p.in4.sin_family = AF_INET;
+		memcpy(&p.in4.sin_addr, r.msg + off, 4);
+		ck_assert_uint_eq(r.msg[off], 100);
+		ck_assert_int_eq(dns_glue_proxy_resource(g, &p.sa, id,
+		    sizeof(id)), 0);
+		ck_assert_str_eq(id, "r-app");
+		p.in4.sin_addr.s_addr = htonl(0x64600063);	/* none */
+		ck_assert_int_eq(dns_glue_proxy_resource(g, &p.sa, id,
+		    sizeof(id)), -ENOENT);
+	}
 	/* anything else: forwarded to the sentinel's upstream, port 53 */
 	n = query(q, 0x4321, "www.example.test", 1);
 	up(g, IPC_SOCK_DNS, "100.64.0.3:40001", "100.100.111.1:53", q, n);
