@@ -181,6 +181,16 @@ ip netns exec "$C" getent ahostsv4 app.corp.test | awk '{print $1}' | sort -u | 
 	fail "getent through resolv.conf: no proxy IPs"
 ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP and TCP)"
 
+# --- optional: answers per second, same run (FZ_DNS_BENCH=1) ----------------
+if [ -n "${FZ_DNS_BENCH:-}" ]; then
+	LOAD="${top_srcdir:-$(dirname "$0")/../..}/tests/netns/dns_load.py"
+	load() { ip netns exec "$C" python3 "$LOAD" "$@" | cut -d' ' -f1; }
+	loc=$(load 100.100.111.1 app.corp.test)
+	fwd=$(load 100.100.111.1 www.example.test)
+	dir=$(load 10.99.5.2 www.example.test)
+	ns_log "bench: answers/s: resource name $loc, forwarded (cached) $fwd, straight to the upstream $dir; stub/upstream $(python3 -c "print('%.2f / %.2f' % ($loc / $dir, $fwd / $dir))")"
+fi
+
 # --- the Internet Resource at run time -------------------------------------
 t2() { ip -n "$C" route show table 0x2021fd02 2>/dev/null; }
 ! t2 | grep -q default || fail "Internet Resource routed while inactive"

@@ -20,7 +20,8 @@ tests_unit_check_client_net_CFLAGS = $(CHECK_CFLAGS_ALL) \
 tests_unit_check_client_net_LDADD = $(DP_LIBS) $(IPC_LIBS) $(CHECK_LIBS)
 
 TESTS += tests/netns/dns.sh
-dist_noinst_SCRIPTS += tests/netns/dns.sh tests/netns/dns_upstream.py
+dist_noinst_SCRIPTS += tests/netns/dns.sh tests/netns/dns_upstream.py \
+	tests/netns/dns_load.py
 
 # Packets the TUN sends to a sentinel.
 fuzz_targets += tests/fuzz/fuzz_dnspkt
