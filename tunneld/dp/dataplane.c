@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "dnspkt.h"
 #include "dp_impl.h"
 #include "fztime.h"
 
@@ -587,7 +588,7 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	pthread_mutex_init(&dp->peers_lock, NULL);
 	dp_chans_init(&dp->chans);
-	dp->stunfd = dp->wantedfd = -1;
+	dp->stunfd = dp->wantedfd = dp->dnsfd = -1;
 	dp_wanted_init(&dp->wanted);
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
@@ -739,6 +740,9 @@ dp_free(struct dp *dp)
 		close(dp->stunfd);
 	if (dp->wantedfd >= 0)
 		close(dp->wantedfd);
+	if (dp->dnsfd >= 0)
+		close(dp->dnsfd);
+	dp_stunq_destroy(&dp->dnsq);
 	dp_wanted_destroy(&dp->wanted);
 	dp_stunq_destroy(&dp->stunq);
 	dp_chans_destroy(&dp->chans);
@@ -975,4 +979,99 @@ dp_has_sock(const struct dp *dp, uint32_t sock)
 		return false;
 	return sock == DP_SOCK_UDP4 ? dp->w[0].udp4 >= 0 :
 	    sock == DP_SOCK_UDP6 ? dp->w[0].udp6 >= 0 : false;
+}
+
+/* --- DNS to the sentinels (dnspkt.h) --- */
+
+int
+dp_dns_enable(struct dp *dp, int *fd)
+{
+	int rc;
+
+	if (!atomic_load(&dp->dns_on)) {
+		if ((dp->dnsfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			return -errno;
+		if ((rc = dp_stunq_init(&dp->dnsq, DP_STUN_QUEUE)) != 0)
+			return rc;
+		atomic_store_explicit(&dp->dns_on, true, memory_order_release);
+	}
+	*fd = dp->dnsfd;
+	return 0;
+}
+
+bool
+dp_dns_take(struct dp *dp, struct dp_stun *out)
+{
+	if (!atomic_load_explicit(&dp->dns_on, memory_order_acquire))
+		return false;
+	return dp_stunq_pop(&dp->dnsq, out);
+}
+
+/* A worker's packet to a sentinel: queued if it is a query, else dropped. */
+bool
+dp_dns_intercept(struct dp *dp, int family, const uint8_t *dst,
+    const uint8_t *pkt, size_t len)
+{
+	union fz_sockaddr from, to;
+	struct dnspkt_tcp tcp;
+	const uint8_t *q;
+	size_t qlen;
+	uint64_t one = 1;
+
+	if (!atomic_load_explicit(&dp->dns_on, memory_order_acquire) ||
+	    !dnspkt_is_sentinel(family, dst))
+		return false;
+	if (dnspkt_parse_tcp(pkt, len, &tcp) == 0) {	/* DNS over TCP */
+		memset(&from, 0, sizeof(from));
+		if (!dp_stunq_push(&dp->dnsq, DP_SOCK_DNS_TCP, &from, &from,
+		    pkt, off_ip_len(pkt, len))) {
+			count(dp, DP_DROP_BAD_PACKET, 1);
+			return true;
+		}
+		goto wake;
+	}
+	if (dnspkt_parse(pkt, len, &from, &to, &q, &qlen) != 0 ||
+	    !dp_stunq_push(&dp->dnsq, DP_SOCK_DNS, &from, &to, q, qlen)) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return true;
+	}
+wake:
+	if (write(dp->dnsfd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the reader is awake anyway */
+	}
+	return true;
+}
+
+int
+dp_tun_inject(struct dp *dp, const uint8_t *pkt, size_t len)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+
+	memset(&vh, 0, sizeof(vh));
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = (void *)pkt;
+	iov[1].iov_len = len;
+	if (writev(dp->tun->fds[0], iov, 2) < 0) {
+		count(dp, DP_DROP_TUN_WRITE, 1);
+		return -errno;
+	}
+	return 0;
+}
+
+int
+dp_set_fwmark(struct dp *dp, uint32_t mark)
+{
+	int i;
+
+	for (i = 0; i < dp->nworkers; i++) {
+		const int fd[2] = { dp->w[i].udp4, dp->w[i].udp6 };
+
+		for (int j = 0; j < 2; j++)
+			if (fd[j] >= 0 && setsockopt(fd[j], SOL_SOCKET,
+			    SO_MARK, &mark, sizeof(mark)) != 0)
+				return -errno;
+	}
+	return 0;
 }

@@ -103,7 +103,14 @@ struct dp {
 	struct dp_wanted	 wanted;	/* CONN_WANTED for the main loop */
 	_Atomic bool		 wanted_on;
 	int			 wantedfd;	/* eventfd: destinations wait */
+	struct dp_stunq		 dnsq;		/* DNS to sentinels (dnspkt.h) */
+	_Atomic bool		 dns_on;
+	int			 dnsfd;		/* eventfd: queries wait */
 };
+
+/* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */
+bool	dp_dns_intercept(struct dp *, int family, const uint8_t *dst,
+	    const uint8_t *pkt, size_t len);
 
 static inline void
 count(struct dp *dp, enum dp_counter c, uint64_t n)
