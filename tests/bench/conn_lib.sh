@@ -14,7 +14,7 @@
 #   conn_path                  # the client's latest logged path
 # Addresses: C 10.99.1.2, G 10.99.2.2, R 10.99.4.2 (all via P), resource
 # host H 10.50.0.2 behind G.  Interfaces: C_IF, G_IF (toward P), GH_IF (G
-# toward H), PR_IF and R_IF (the P-R link).
+# toward H), H_IF, PR_IF and R_IF (the P-R link).
 # Sets T (work directory), B (build directory); dump prints the logs.
 
 B=${top_builddir:?}
@@ -46,7 +46,7 @@ conn_topo() {
 	ns_link "$P" 10.99.1.1 "$C" 10.99.1.2; C_IF=$LINK_B
 	ns_link "$P" 10.99.2.1 "$G" 10.99.2.2; G_IF=$LINK_B
 	ns_link "$P" 10.99.4.1 "$R" 10.99.4.2; PR_IF=$LINK_A; R_IF=$LINK_B
-	ns_link "$G" 10.50.0.1 "$H" 10.50.0.2; GH_IF=$LINK_A
+	ns_link "$G" 10.50.0.1 "$H" 10.50.0.2; GH_IF=$LINK_A; H_IF=$LINK_B
 	ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 	for n in "$C:10.99.1.1" "$G:10.99.2.1" "$R:10.99.4.1" "$H:10.50.0.1"; do
 		ip -n "${n%%:*}" route add default via "${n#*:}"
