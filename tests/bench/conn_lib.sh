@@ -151,7 +151,11 @@ conn_client_stop() {
 	kill "$CLIENT_PID" 2>/dev/null
 	ns_wait_for sh -c "! kill -0 $CLIENT_PID" || ns_fail "the client does not stop"
 	wait "$CLIENT_PID" 2>/dev/null
-	FZ_PIDS=${FZ_PIDS/ $CLIENT_PID/}
+	local p rest=""
+	for p in $FZ_PIDS; do
+		[ "$p" = "$CLIENT_PID" ] || rest="$rest $p"
+	done
+	FZ_PIDS=$rest
 	rm -f "$T/client.sock"
 	# The gone client's log would mix with the next one's paths.
 	[ -n "${FZ_KEEP_TMP:-}" ] || [ "${CONN_KEEP_LOGS:-0}" = 1 ] || rm -f "$CLIENT_LOG"
