@@ -22,7 +22,8 @@ rm -rf "$tree"
 mkdir -p "$tree"
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	(cd "$src" && git ls-files -z --cached --others --exclude-standard |
-		xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+		xargs -0 -r sh -c 'for f; do case $f in debian-packages/*) continue ;; esac
+			[ -e "$f" ] && printf "%s\0" "$f"; done' sh |
 		tar --null -T - -cf -) | tar -xf - -C "$tree"
 else
 	(cd "$src" && tar --exclude=./.git --exclude='./build*' \
