@@ -52,6 +52,13 @@ for f in usr/sbin/fz-relayd lib/systemd/system/fz-relayd.service \
     usr/lib/sysusers.d/fz-relayd.conf; do has fz-relay $f; done
 for f in usr/sbin/fz-portald lib/systemd/system/fz-portald.service \
     usr/lib/sysusers.d/fz-portald.conf; do has fz-portal $f; done
+case " $names " in
+*" fz-client-gui "*)
+	has fz-client-gui usr/bin/fz-gui
+	grep -E ' \./usr/share/applications/.*\.desktop$' "$T/fz-client-gui.list" >/dev/null ||
+		ns_fail "fz-client-gui has no desktop file" ;;
+*) ns_log "fz-client-gui not built (gui/ does not build fz-gui: nogui profile)" ;;
+esac
 dpkg-deb --fsys-tarfile "$T"/out/fz-gateway_*.deb |
 	tar -xOf - ./lib/systemd/system/fz-gateway.service |
 	grep -qx 'LoadCredential=FIREZONE_TOKEN:/etc/fz/gateway-token' ||
@@ -59,7 +66,7 @@ dpkg-deb --fsys-tarfile "$T"/out/fz-gateway_*.deb |
 
 # 2. lintian: errors, warnings and info tags fail (overrides need a reason).
 changes=$(ls "$T"/out/*.changes)
-lintian -I --pedantic --show-overrides --fail-on error,warning,info "$changes" \
+lintian -I --pedantic --show-overrides "$changes" \
 	>"$T/lintian.out" 2>&1 || { cat "$T/lintian.out"; ns_fail "lintian"; }
 grep -E '^[EWIPX]:' "$T/lintian.out" && ns_fail "lintian: tags above"
 ns_log "lintian: clean ($(grep -c '^O:' "$T/lintian.out") tags overridden, each with its reason)"
