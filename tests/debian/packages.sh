@@ -172,6 +172,10 @@ inroot fz-portald --config /etc/fz/portald.json --check >"$T/portald.out" 2>&1 |
 	{ cat "$T/portald.out"; ns_fail "fz-portald --check in the root"; }
 ns_log "fz-portald --config /etc/fz/portald.json --check: ok"
 inroot fzctl --help >/dev/null 2>&1 || ns_fail "fzctl --help in the root"
+case " $names " in *" fz-client-gui "*)
+	inroot fz-gui --help >/dev/null 2>&1 || ns_fail "fz-gui --help in the root"
+	ns_log "fz-gui --help: ok" ;;
+esac
 
 # 6. Purge: nothing left but the system users.
 inroot apt-get -q purge -y $names >"$T/purge.log" 2>&1 ||
