@@ -111,7 +111,7 @@ topo_device() {
 		--socket "$W/$name.sock" --state-dir "$T/$name" \
 		--token-path "$T/$name/no-token-file" --firezone-id "$(topo_uuid)" \
 		--api-url "$TOPO_API" --user nobody --controld "$W/fz-controld" \
-		--dns-control disabled --log-format json --log-filter info
+		--dns-control disabled --log-format json --log-filter "${TOPO_LOG_FILTER:-info}"
 	eval "${name}_PID=\$BG_PID"
 }
 
