@@ -111,4 +111,5 @@ ns_wait_for st_relayed || topo_fail "fzctl status does not show the relayed path
 topo_st alice | grep '^connection:'
 transfer relayed
 ns_log "ok: relayed: $MB MB by UDP (no loss, no reordering) and by TCP, hashes equal ($(topo_ms) ms)"
+topo_handshakes gateway alice
 exit 0

@@ -83,4 +83,5 @@ ns_log "P's counters (v4 C->G dropped, G->C dropped, v6 C->G, G->C): $ctr"
 set -- $ctr
 [ "$3" -gt 4 ] && [ "$4" -gt 4 ] || topo_fail "no IPv6 traffic between C and G in P"
 ns_log "ok: IPv6 between client and gateway: direct over IPv6, IPv4 UDP blocked ($(topo_ms) ms)"
+topo_handshakes gateway alice
 exit 0

@@ -177,3 +177,38 @@ topo_metric() {
 # topo_ms: milliseconds since topo_init's caller started (for summaries)
 TOPO_T0=$(date +%s%N)
 topo_ms() { echo $(( ($(date +%s%N) - TOPO_T0) / 1000000 )); }
+
+# topo_handshakes [-n] NAME...: for each peer each device added, the time
+# from its PEER_SET ("added") to its first session; fails over 2 s (an
+# initiation lost before the responder's PEER_SET costs the initiator's
+# 5 s retry), unless -n (print only).  Prints the figures.
+topo_handshakes() {
+	local d strict=1
+	[ "$1" = -n ] && { strict=0; shift; }
+	for d in "$@"; do
+		python3 - "$T/$d.log" "$d" <<'PY' || [ $strict = 0 ] || topo_fail "$d: a handshake took over 2 s after its PEER_SET"
+import datetime, json, re, sys
+added, est, ok = {}, {}, True
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    m, ts = j.get("message", ""), j.get("timestamp", "")
+    t = datetime.datetime.fromisoformat(ts.rstrip("Z")).timestamp()
+    a = re.match(r"peer \S+ \((\S+)\) added", m)
+    if a and a.group(1) not in added:
+        added[a.group(1)] = t
+    e = re.match(r"peer (\S+): session established", m)
+    if e and e.group(1) not in est:
+        est[e.group(1)] = t
+for fp, t in added.items():
+    if fp not in est:
+        continue
+    gap = (est[fp] - t) * 1000
+    print("%s: peer %s: session %.1f ms after its PEER_SET" % (sys.argv[2], fp, gap))
+    ok &= gap < 2000
+sys.exit(0 if ok else 1)
+PY
+	done
+}

@@ -88,4 +88,5 @@ ns_log "relayed during the 1 MB download: relay A $ba B, relay B $bb B"
 [ "$ba" -ge 1000000 ] || topo_fail "relay A relayed only $ba B"
 [ "$bb" -ge 1000000 ] || topo_fail "relay B relayed only $bb B"
 ns_log "ok: relay to relay: client -> A -> B -> gateway, 1 MB intact, each relay carried it ($(topo_ms) ms)"
+topo_handshakes gateway alice
 exit 0
