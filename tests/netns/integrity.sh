@@ -48,6 +48,20 @@ topo_routes "$C" "$G" 10.50.0.0/24
 ping1() { ip netns exec "$C" ping -c 1 -W 1 10.50.0.2; }
 FZ_WAIT=30 ns_wait_for ping1 || topo_fail "no ping reply from the resource"
 
+# Where datagrams went missing: UDP sockets' drop counts (the last column
+# of /proc/net/udp*) in C, G and H, and the tunnel devices' counters.
+diag() {
+	local n
+	for n in "$C" "$G" "$H"; do
+		echo "--- $n: UDP sockets with drops"
+		ip netns exec "$n" awk 'FNR > 1 && $NF > 0' /proc/net/udp /proc/net/udp6
+	done
+	for n in "$C" "$G"; do
+		echo "--- $n: tun-firezone"
+		ip -n "$n" -s link show dev tun-firezone
+	done
+}
+
 # transfer LABEL: the UDP stream and the TCP download, checked
 port=5001
 transfer() {
@@ -66,7 +80,7 @@ transfer() {
 	s=$(tail -n 1 "$out.send") r=$(tail -n 1 "$out.recv")
 	ns_log "$label: UDP sent $s"
 	ns_log "$label: UDP received $r ($((t1 - t0)) ms)"
-	python3 - "$s" "$r" <<'EOF' || topo_fail "$label: the UDP stream lost, duplicated or reordered datagrams"
+	python3 - "$s" "$r" <<'EOF' || { diag; topo_fail "$label: the UDP stream lost, duplicated or reordered datagrams"; }
 import json, sys
 s, r = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert r["expected"] == s["sent"] == r["received"] == r["unique"], (s, r)

@@ -25,6 +25,7 @@ import sys
 import time
 
 PAYLOAD = 1200
+SO_RCVBUFFORCE = 33
 END = (1 << 64) - 1
 
 
@@ -32,9 +33,26 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+def socket_drops(s):
+    """The kernel's drop count for s (/proc/net/udp*, last column)."""
+    port = s.getsockname()[1]
+    for f in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            for line in open(f).readlines()[1:]:
+                c = line.split()
+                if int(c[1].split(":")[1], 16) == port:
+                    return int(c[-1])
+        except OSError:
+            pass
+    return None
+
+
 def recv(addr, port):
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+    try:    # root: past net.core.rmem_max (a slow receiver is not loss)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
     s.bind((addr, port))
     print("listening", flush=True)
     h = hashlib.sha256()
@@ -64,7 +82,7 @@ def recv(addr, port):
         highest = max(highest, seq)
         h.update(d[8:])
     n = total if total is not None else highest + 1
-    print(json.dumps({"received": got, "unique": len(seen),
+    print(json.dumps({"socket_drops": socket_drops(s), "received": got, "unique": len(seen),
                       "expected": total, "lost": n - len(seen),
                       "duplicates": dup, "reordered": reord,
                       "bytes": len(seen) * PAYLOAD,
