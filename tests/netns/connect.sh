@@ -196,7 +196,9 @@ http_ok || fail "no HTTP through the tunnel (relayed)"
 conn_relayed() { st client | grep -q "^connection: .* \(relayed via 10\.99\.4\.2:3478 channel 0x4[0-9a-f]*\|direct to 10\.99\.4\.2:[0-9]*\), rtt [0-9.]* ms, rx [1-9][0-9]* B, tx [1-9][0-9]* B"; }
 ns_wait_for conn_relayed || fail "fzctl status shows no connection through the relay"
 st client | grep "^connection:"
-st gateway | grep -q "^connection: " || fail "the gateway's fzctl status shows no connection"
+# fz-controld reports connections at most once a second: wait for it.
+gw_conn() { st gateway | grep -q "^connection: "; }
+ns_wait_for gw_conn || fail "the gateway's fzctl status shows no connection"
 ns_log "ok: relayed: ping and HTTP with UDP between client and gateway dropped"
 
 # --- stop: the gateway undoes what it set up ------------------------------
