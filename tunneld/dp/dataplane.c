@@ -126,7 +126,7 @@ hold_initiation(struct dp *dp, int fd, const uint8_t *msg, size_t len,
 	/* a free or expired slot, else the oldest */
 	for (i = 0; i < DP_HELD_INIT; i++) {
 		if (h->e[i].at == 0 ||
-		    now - h->e[i].at > DP_HELD_INIT_MS * 1000000ull) {
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
 			slot = i;
 			break;
 		}
@@ -990,7 +990,7 @@ dp_held_init_retry(struct dp *dp)
 	for (i = 0; i < DP_HELD_INIT; i++) {
 		pthread_mutex_lock(&h->lock);
 		if (h->e[i].at == 0 ||
-		    now - h->e[i].at > DP_HELD_INIT_MS * 1000000ull) {
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
 			h->e[i].at = 0;
 			pthread_mutex_unlock(&h->lock);
 			continue;
