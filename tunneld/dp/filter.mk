@@ -1,2 +1,23 @@
 # SPDX-License-Identifier: ISC
 # Fragment included from Makefile.am.
+
+# Resource enforcement (issue 14): the pure filter module, in the data
+# plane's library; its unit test and fuzz target.
+libfzdp_a_SOURCES += tunneld/dp/filter.c tunneld/dp/filter.h
+
+check_PROGRAMS += tests/unit/check_filter
+UNIT_TESTS += tests/unit/check_filter
+TESTS += tests/unit/check_filter
+tests_unit_check_filter_SOURCES = tests/unit/check_filter.c
+tests_unit_check_filter_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_filter_LDADD = $(DP_LIBS) libfzcommon.a $(CHECK_LIBS) \
+	-lpthread
+
+fuzz_targets += tests/fuzz/fuzz_filter
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_filter
+endif
+tests_fuzz_fuzz_filter_SOURCES = tests/fuzz/fuzz_filter.c
+tests_fuzz_fuzz_filter_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+tests_fuzz_fuzz_filter_LDADD = $(DP_LIBS) libfzcommon.a -lpthread
+tests_fuzz_fuzz_filter_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
