@@ -474,6 +474,13 @@ START_TEST(gateway_internet_dns)
 	/* a DNS resource's proxy IPs, one without a target of its family */
 	ck_assert_int_eq(flt_access_set(t, "c1", C4, C6, "dns",
 	    FLT_RES_DNS, NULL, web, 2, 0), 0);
+	/* before its proxy IPs are known: the proxy ranges, its filters */
+	ck_assert_int_eq(chk(t, 10, C4, "100.96.3.3", 6, 443, rid), FLT_PASS);
+	ck_assert_str_eq(rid, "dns");
+	ck_assert_int_eq(chk(t, 10, C6, "fd00:2021:1111:8000::9", 6, 22,
+	    NULL), FLT_PROHIBITED);
+	ck_assert_int_eq(chk(t, 10, C4, "100.95.0.1", 6, 443, NULL),
+	    FLT_DROP);			/* a tunnel address: no hairpin */
 	ck_assert_int_eq(cidr_parse("100.96.0.7", false, &c), 0);
 	ck_assert_int_eq(flt_access_add_prefix(t, "c1", "dns", &c, true), 0);
 	ck_assert_int_eq(cidr_parse("fd00:2021:1111:8000::7", false, &c), 0);
@@ -483,6 +490,8 @@ START_TEST(gateway_internet_dns)
 	    -ENOENT);
 	ck_assert_int_eq(chk(t, 10, C4, "100.96.0.7", 6, 80, rid), FLT_PASS);
 	ck_assert_str_eq(rid, "dns");
+	ck_assert_int_eq(chk(t, 10, C4, "100.96.3.3", 6, 443, NULL),
+	    FLT_PROHIBITED);		/* the provisional ranges went */
 	ck_assert_int_eq(chk(t, 10, C4, "100.96.0.7", 6, 22, NULL),
 	    FLT_PROHIBITED);
 	ck_assert_int_eq(chk(t, 10, C6, "fd00:2021:1111:8000::7", 6, 80,
@@ -565,8 +574,6 @@ START_TEST(access_args)
 	struct flt_table *t = flt_table_new();
 	static const struct flt_rule bad[] = { { FLT_TCP, 9, 8 } };
 
-	ck_assert_int_eq(flt_access_set(t, "c", "", "", "r", FLT_RES_CIDR,
-	    "10.0.0.0/8", NULL, 0, 0), -EINVAL);	/* no address */
 	ck_assert_int_eq(flt_access_set(t, "c", "fd00::1", "", "r",
 	    FLT_RES_CIDR, "10.0.0.0/8", NULL, 0, 0), -EINVAL);
 	ck_assert_int_eq(flt_access_set(t, "c", "100.64.0.0/10", "", "r",
@@ -578,6 +585,10 @@ START_TEST(access_args)
 	ck_assert_int_eq(flt_access_set(t, "c", C4, "", "r", FLT_RES_CIDR,
 	    "10.0.0.0/8", bad, 1, 0), -EINVAL);
 	ck_assert_uint_eq(flt_nclients(t), 0);
+	/* no address: no packet is its (the client's own pseudo-client) */
+	ck_assert_int_eq(flt_access_set(t, "c", "", "", "r", FLT_RES_CIDR,
+	    "10.0.0.0/8", NULL, 0, 0), 0);
+	ck_assert_int_eq(chk(t, 1, C4, "10.0.0.1", 6, 1, NULL), FLT_DROP);
 	ck_assert_int_eq(flt_table_set_self(t, "x", ""), -EINVAL);
 	flt_table_free(t);
 	flt_table_free(NULL);

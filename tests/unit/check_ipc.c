@@ -1160,6 +1160,8 @@ START_TEST(test_handler_tables)
 		{ IPC_INTERFACE, h_dummy }, { IPC_RELAYS, h_dummy },
 		{ IPC_PEER_SET, h_dummy }, { IPC_PEER_DEL, h_dummy },
 		{ IPC_CONNECTIONS, h_dummy },
+		{ IPC_ACCESS_SET, h_dummy }, { IPC_ACCESS_DEL, h_dummy },
+		{ IPC_ACCESS_FILTERS, h_dummy }, { IPC_ACCESS_SYNC, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */

@@ -103,6 +103,7 @@ struct dp {
 	struct dp_wanted	 wanted;	/* CONN_WANTED for the main loop */
 	_Atomic bool		 wanted_on;
 	int			 wantedfd;	/* eventfd: destinations wait */
+	_Atomic(struct dp_flt *) flt;		/* dp_filter.h; NULL: off */
 };
 
 static inline void
@@ -157,5 +158,14 @@ void	tx_prefetch_batch(struct dp *, uint8_t *const buf[],
 void	tx_flush_staged(struct worker *, struct wg_peer *);
 void	tx_keepalive(struct worker *, struct wg_peer *);
 void	tx_initiation(struct worker *, struct wg_peer *);
+
+/*
+ * dp_filter.c: resource enforcement (dp_filter.h).  A packet decrypted
+ * from peer p (gateway) / read from the TUN (client): true when it goes
+ * on; false when it was refused (and answered, if an ICMP error is due).
+ */
+bool	dpf_from_peer(struct worker *, struct wg_peer *, const uint8_t *,
+	    size_t);
+bool	dpf_from_tun(struct worker *, const uint8_t *, size_t);
 
 #endif

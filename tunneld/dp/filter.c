@@ -360,6 +360,7 @@ flt_is_special(int family, const uint8_t *a)
 struct prefix {
 	struct fz_cidr	 c;
 	bool		 reachable;	/* a proxy IP with a target */
+	bool		 provisional;	/* a DNS access's whole proxy range */
 };
 
 struct access {
@@ -516,11 +517,27 @@ flt_access_set(struct flt_table *t, const char *client_id, const char *ipv4,
 
 	if (!id_ok(client_id) || !id_ok(rid) ||
 	    ip_of(ipv4, AF_INET, &h4, a4) != 0 ||
-	    ip_of(ipv6, AF_INET6, &h6, a6) != 0 || (!h4 && !h6))
+	    ip_of(ipv6, AF_INET6, &h6, a6) != 0)
 		return -EINVAL;
 	for (i = 0; i < nrules; i++)
 		if (rules[i].proto != FLT_ICMP && rules[i].lo > rules[i].hi)
 			return -EINVAL;
+	if (type == FLT_RES_DNS && (pfx = calloc(2, sizeof(*pfx))) != NULL) {
+		/*
+		 * Until its proxy IPs are known (flt_access_add_prefix), a
+		 * DNS access holds both proxy ranges: the client's DNS
+		 * resources' filters then apply as one union.
+		 */
+		if (cidr_parse("100.96.0.0/11", false, &pfx[0].c) != 0 ||
+		    cidr_parse("fd00:2021:1111:8000::/107", false,
+		    &pfx[1].c) != 0) {
+			free(pfx);
+			return -EINVAL;
+		}
+		pfx[0].reachable = pfx[1].reachable = true;
+		pfx[0].provisional = pfx[1].provisional = true;
+	} else if (type == FLT_RES_DNS)
+		return -ENOMEM;
 	if (type == FLT_RES_CIDR) {
 		if ((pfx = calloc(1, sizeof(*pfx))) == NULL)
 			return -ENOMEM;
@@ -557,14 +574,15 @@ flt_access_set(struct flt_table *t, const char *client_id, const char *ipv4,
 		a = &c->acc[c->nacc++];
 		memset(a, 0, sizeof(*a));
 		snprintf(a->rid, sizeof(a->rid), "%s", rid);
-	} else if (pfx == NULL) {
+	} else if (type != FLT_RES_CIDR && a->type == type) {
 		/* DNS/Internet: the prefixes learnt so far stay. */
 		free(a->rules);
+		free(pfx);
 		goto fill;
 	} else
 		access_clear(a);
 	a->pfx = pfx;
-	a->npfx = pfx != NULL ? 1 : 0;
+	a->npfx = pfx == NULL ? 0 : type == FLT_RES_DNS ? 2 : 1;
 fill:
 	a->type = type;
 	a->rules = rc;
@@ -594,8 +612,13 @@ flt_access_add_prefix(struct flt_table *t, const char *client_id,
 	    (c = client_find(t, client_id)) == NULL ||
 	    (a = access_find(c, rid)) == NULL)
 		return -ENOENT;
+	/* The first real prefix replaces the provisional ranges. */
+	if (a->npfx > 0 && a->pfx[0].provisional)
+		a->npfx = 0;
 	for (i = 0; i < a->npfx; i++)
-		if (memcmp(&a->pfx[i].c, pc, sizeof(*pc)) == 0) {
+		if (a->pfx[i].c.family == pc->family &&
+		    a->pfx[i].c.prefix == pc->prefix &&
+		    memcmp(a->pfx[i].c.addr, pc->addr, 16) == 0) {
 			a->pfx[i].reachable = reachable;
 			return 0;
 		}
@@ -604,6 +627,7 @@ flt_access_add_prefix(struct flt_table *t, const char *client_id,
 	a->pfx = n;
 	n[a->npfx].c = *pc;
 	n[a->npfx].reachable = reachable;
+	n[a->npfx].provisional = false;
 	a->npfx++;
 	return 0;
 }

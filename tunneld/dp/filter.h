@@ -104,10 +104,13 @@ int	flt_table_set_self(struct flt_table *, const char *ipv4,
 	    const char *ipv6) __attribute__((warn_unused_result));
 
 /*
- * Grant client (with tunnel addresses ipv4/ipv6, "" none) access to a
+ * Grant client (with tunnel addresses ipv4/ipv6, "" none: then no packet
+ * is its, as the client's pseudo-client of flt_client_check) access to a
  * resource until expires_at (Unix seconds, 0 never): address is the CIDR
  * resource's network (a bare address is a host prefix); DNS resources get
- * their prefixes with flt_access_add_prefix; the Internet Resource none.
+ * their prefixes with flt_access_add_prefix (until the first, the whole
+ * proxy ranges: the client's DNS resources' filters as one union); the
+ * Internet Resource none.
  * Replaces the filters and expiry of an existing access.  0, -EINVAL,
  * -ENOMEM.
  */

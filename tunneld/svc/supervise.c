@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "dataplane.h"
 #include "fztime.h"
 #include "privsep.h"
@@ -452,6 +453,16 @@ supervise_local_sockets(struct svc *s, bool force)
 	}
 }
 
+/* ACCESS_*: resource enforcement (access.c). */
+static void
+c_access(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_access_msg(arg, m) == -EINVAL)
+		controld_violation(arg, "control", "ACCESS_* that does not "
+		    "parse");
+}
+
 static const struct ipc_handler controld_msg[] = {
 	{ IPC_HELLO,		c_hello },
 	{ IPC_STATUS,		c_status },
@@ -463,6 +474,10 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_PEER_SET,		c_peer_set },
 	{ IPC_PEER_DEL,		c_peer_del },
 	{ IPC_CONNECTIONS,	c_connections },
+	{ IPC_ACCESS_SET,	c_access },
+	{ IPC_ACCESS_DEL,	c_access },
+	{ IPC_ACCESS_FILTERS,	c_access },
+	{ IPC_ACCESS_SYNC,	c_access },
 	IPC_HANDLERS_END
 };
 

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dp_filter.h: the per-packet hooks (dpf_from_peer on the receive path,
+ * dpf_from_tun on the send path, dp_impl.h) and the table's lock.
+ */
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dp_filter.h"
+#include "dp_impl.h"
+
+struct dp_flt {
+	enum dp_filter_mode	 mode;
+	pthread_rwlock_t	 lock;
+	struct flt_table	*t;
+	_Atomic uint64_t	 ctr[4];	/* by enum flt_verdict */
+};
+
+static struct dp_flt *
+flt_of(const struct dp *dp)
+{
+	return atomic_load_explicit(&((struct dp *)dp)->flt,
+	    memory_order_acquire);
+}
+
+int
+dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
+{
+	struct dp_flt *f = flt_of(dp), *expect = NULL;
+
+	if (f != NULL)
+		return f->mode == mode ? 0 : -EEXIST;
+	if (mode == DP_FILTER_OFF)
+		return 0;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -ENOMEM;
+	if ((f->t = flt_table_new()) == NULL ||
+	    pthread_rwlock_init(&f->lock, NULL) != 0) {
+		flt_table_free(f->t);
+		free(f);
+		return -ENOMEM;
+	}
+	f->mode = mode;
+	if (!atomic_compare_exchange_strong(&dp->flt, &expect, f)) {
+		pthread_rwlock_destroy(&f->lock);
+		flt_table_free(f->t);
+		free(f);
+		return expect->mode == mode ? 0 : -EEXIST;
+	}
+	return 0;
+}
+
+enum dp_filter_mode
+dp_filter_mode(const struct dp *dp)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	return f != NULL ? f->mode : DP_FILTER_OFF;
+}
+
+struct flt_table *
+dp_filter_wlock(struct dp *dp)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	if (f == NULL)
+		return NULL;
+	pthread_rwlock_wrlock(&f->lock);
+	return f->t;
+}
+
+void
+dp_filter_wunlock(struct dp *dp)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	if (f != NULL)
+		pthread_rwlock_unlock(&f->lock);
+}
+
+uint64_t
+dp_filter_counter(const struct dp *dp, enum flt_verdict v)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	if (f == NULL || (unsigned)v >= 4)
+		return 0;
+	return atomic_load_explicit(&f->ctr[v], memory_order_relaxed);
+}
+
+void
+dp_filter_free(struct dp *dp)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	if (f == NULL)
+		return;
+	atomic_store(&dp->flt, NULL);
+	pthread_rwlock_destroy(&f->lock);
+	flt_table_free(f->t);
+	free(f);
+}
+
+static uint64_t
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static void
+bump(struct dp_flt *f, enum flt_verdict v)
+{
+	atomic_fetch_add_explicit(&f->ctr[v], 1, memory_order_relaxed);
+}
+
+bool
+dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
+    size_t len)
+{
+	struct dp_flt *f = flt_of(w->dp);
+	uint8_t icmp[FLT_ICMP_MAX];
+	struct wg_keypair *k;
+	struct tx_path path;
+	struct flt_pkt fp;
+	enum flt_verdict v;
+	size_t n;
+
+	if (f == NULL || f->mode != DP_FILTER_GATEWAY)
+		return true;
+	if (flt_parse(pkt, len, &fp) != 0) {
+		bump(f, FLT_DROP);
+		return false;
+	}
+	pthread_rwlock_rdlock(&f->lock);
+	v = flt_check(f->t, &fp, now_s(), NULL);
+	pthread_rwlock_unlock(&f->lock);
+	bump(f, v);
+	if (v == FLT_PASS)
+		return true;
+	if (v == FLT_DROP ||
+	    (n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
+		return false;
+	/* The refusal goes back the way the packet came. */
+	if (!wg_peer_path(p, &path.to, &path.chan) ||
+	    (k = wg_peer_send_keypair(p)) == NULL)
+		return false;
+	tx_send_packet(w, p, k, &path, icmp, n);
+	wg_keypair_put(k);
+	return false;
+}
+
+bool
+dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
+{
+	struct dp_flt *f = flt_of(w->dp);
+	uint8_t icmp[FLT_ICMP_MAX];
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	struct flt_pkt fp;
+	enum flt_verdict v;
+	size_t n;
+
+	if (f == NULL || f->mode != DP_FILTER_CLIENT)
+		return true;
+	/* What does not parse is routing's to judge (and the gateway's). */
+	if (flt_parse(pkt, len, &fp) != 0)
+		return true;
+	pthread_rwlock_rdlock(&f->lock);
+	v = flt_client_check(f->t, DPF_SELF, &fp);
+	pthread_rwlock_unlock(&f->lock);
+	if (v == FLT_PASS)
+		return true;
+	bump(f, v);
+	if ((n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
+		return false;
+	memset(&vh, 0, sizeof(vh));
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = icmp;
+	iov[1].iov_len = n;
+	if (writev(w->tunfd, iov, 2) < 0)
+		count(w->dp, DP_DROP_TUN_WRITE, 1);
+	return false;
+}

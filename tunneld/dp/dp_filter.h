@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The data plane's resource enforcement (filter.h) switched on: on a
+ * gateway every packet decrypted from a client passes flt_check before
+ * the TUN (refused ones never reach it; prohibited/unreachable are
+ * answered with the ICMP error, encrypted back to the client); on a
+ * client every packet read from the TUN passes flt_client_check before
+ * routing (refused ones are answered by the ICMP error written into the
+ * TUN, and no authorization is asked for).  Off until dp_filter_enable.
+ *
+ * The table is the data plane's; the main loop changes it between
+ * dp_filter_wlock and dp_filter_wunlock (workers read it under the read
+ * side of the same lock, one packet at a time).
+ */
+#ifndef FZ_DP_FILTER_H
+#define FZ_DP_FILTER_H
+
+#include <stdint.h>
+
+#include "filter.h"
+
+struct dp;
+
+/* On a client, its own resources are the table's client DPF_SELF. */
+#define DPF_SELF	"self"
+
+enum dp_filter_mode { DP_FILTER_OFF, DP_FILTER_GATEWAY, DP_FILTER_CLIENT };
+
+/* 0, -EEXIST (on in another mode), -ENOMEM.  Once on, on until dp_free. */
+int	dp_filter_enable(struct dp *, enum dp_filter_mode)
+	    __attribute__((warn_unused_result));
+enum dp_filter_mode dp_filter_mode(const struct dp *);
+/* The table, write-locked; NULL (and nothing locked) when off. */
+struct flt_table *dp_filter_wlock(struct dp *);
+void	dp_filter_wunlock(struct dp *);
+/* Packets by verdict (FLT_PASS counts only packets a resource matched). */
+uint64_t dp_filter_counter(const struct dp *, enum flt_verdict);
+void	dp_filter_free(struct dp *);		/* dp_free's */
+
+#endif

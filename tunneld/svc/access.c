@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * access.h: ACCESS_SET/DEL/FILTERS/SYNC applied to the data plane's
+ * table under its write lock.  Enforcement starts with the first message
+ * (a gateway enables it at bring-up, so it never forwards unchecked).
+ * Expired accesses refuse packets at once (flt_check takes the time);
+ * they are swept here, on each message.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "access.h"
+#include "dataplane.h"
+#include "dp_filter.h"
+#include "ipc.h"
+#include "log.h"
+#include "svc.h"
+
+#define RULES_MAX	1400		/* "icmp, " in 8192 bytes */
+
+static int
+type_of(const char *s, enum flt_res_type *out)
+{
+	if (strcmp(s, "cidr") == 0)
+		*out = FLT_RES_CIDR;
+	else if (strcmp(s, "dns") == 0)
+		*out = FLT_RES_DNS;
+	else if (strcmp(s, "internet") == 0)
+		*out = FLT_RES_INTERNET;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static const char *
+client_of(const struct svc *s, const char *id)
+{
+	/* A client's own resources; a gateway's come with a client id. */
+	if (!s->st.gateway)
+		return *id == '\0' ? DPF_SELF : NULL;
+	return *id != '\0' ? id : NULL;
+}
+
+static int
+access_set(struct svc *s, struct flt_table *t, const struct ipc_access_set *a)
+{
+	struct flt_rule *r;
+	enum flt_res_type type;
+	const char *cid = client_of(s, a->client_id);
+	int n, rc;
+
+	if (cid == NULL || type_of(a->type, &type) != 0)
+		return -EINVAL;
+	if ((r = calloc(RULES_MAX, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	if ((n = flt_rules_parse(a->filters, r, RULES_MAX)) < 0) {
+		free(r);
+		return -EINVAL;
+	}
+	rc = flt_access_set(t, cid, a->ipv4, a->ipv6, a->resource_id, type,
+	    a->address, r, (size_t)n, a->expires_at);
+	free(r);
+	if (rc == 0)
+		log_info("access: %s %s to resource %s (%s %s) filters '%s' "
+		    "until %llu", s->st.gateway ? "client" : "own", cid,
+		    a->resource_id, a->type, a->address, a->filters,
+		    (unsigned long long)a->expires_at);
+	return rc;
+}
+
+static int
+access_filters(struct flt_table *t, const struct ipc_access_filters *a)
+{
+	struct flt_rule *r;
+	size_t k;
+	int n;
+
+	if ((r = calloc(RULES_MAX, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	if ((n = flt_rules_parse(a->filters, r, RULES_MAX)) < 0) {
+		free(r);
+		return -EINVAL;
+	}
+	k = flt_resource_update(t, a->resource_id, r, (size_t)n);
+	free(r);
+	log_info("resource %s: filters '%s' (%zu access(es))",
+	    a->resource_id, a->filters, k);
+	return 0;
+}
+
+/* "client resource expires; ..." */
+static int
+access_sync(struct flt_table *t, const char *list)
+{
+	char *copy, *e, *next, cid[FLT_ID_MAX + 1], rid[FLT_ID_MAX + 1];
+	unsigned long long exp;
+	size_t gone, kept = 0;
+	int rc = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return -ENOMEM;
+	flt_sync_begin(t);
+	for (e = *copy != '\0' ? copy : NULL; e != NULL; e = next) {
+		if ((next = strstr(e, "; ")) != NULL) {
+			*next = '\0';
+			next += 2;
+		}
+		if (sscanf(e, "%63s %63s %llu", cid, rid, &exp) != 3) {
+			rc = -EINVAL;
+			break;
+		}
+		if (flt_sync_keep(t, cid, rid, exp) == 0)
+			kept++;
+	}
+	free(copy);
+	if (rc != 0)
+		return rc;	/* nothing dropped (marks go with the next) */
+	gone = flt_sync_end(t);
+	log_info("accesses re-synced: %zu kept, %zu dropped", kept, gone);
+	return 0;
+}
+
+int
+svc_access_msg(struct svc *s, const struct ipc_msg *m)
+{
+	struct flt_table *t;
+	struct timespec ts;
+	size_t n;
+	int rc = 0;
+
+	if (s->dp == NULL)
+		return 0;
+	if ((rc = dp_filter_enable(s->dp, s->st.gateway ? DP_FILTER_GATEWAY :
+	    DP_FILTER_CLIENT)) != 0) {
+		log_warnc(-rc, "resource enforcement");
+		return 0;
+	}
+	if ((t = dp_filter_wlock(s->dp)) == NULL)
+		return 0;
+	if (flt_table_set_self(t, s->iface.ipv4, s->iface.ipv6) != 0)
+		log_warnx("resource enforcement: own addresses '%s' '%s'",
+		    s->iface.ipv4, s->iface.ipv6);
+	switch (m->type) {
+	case IPC_ACCESS_SET:
+		rc = access_set(s, t, &m->u.access_set);
+		break;
+	case IPC_ACCESS_DEL:
+		if (client_of(s, m->u.access_del.client_id) == NULL) {
+			rc = -EINVAL;
+			break;
+		}
+		if (flt_access_del(t, client_of(s, m->u.access_del.client_id),
+		    m->u.access_del.resource_id) == 0)
+			log_info("access: %s to resource %s removed",
+			    m->u.access_del.client_id,
+			    m->u.access_del.resource_id);
+		break;
+	case IPC_ACCESS_FILTERS:
+		rc = access_filters(t, &m->u.access_filters);
+		break;
+	case IPC_ACCESS_SYNC:
+		rc = access_sync(t, m->u.access_sync.list);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((n = flt_expire(t, (uint64_t)ts.tv_sec, NULL, NULL)) > 0)
+		log_info("%zu access(es) expired", n);
+	dp_filter_wunlock(s->dp);
+	if (rc == -ENOMEM) {
+		log_warnx("resource enforcement: out of memory");
+		rc = 0;
+	}
+	return rc;
+}
+
+void
+svc_access_clear(struct svc *s)
+{
+	struct flt_table *t;
+
+	if (s->dp == NULL || (t = dp_filter_wlock(s->dp)) == NULL)
+		return;
+	flt_sync_begin(t);
+	(void)flt_sync_end(t);
+	dp_filter_wunlock(s->dp);
+}
