@@ -436,6 +436,9 @@ START_TEST(gateway_checks)
 	    FLT_DROP);
 	ck_assert_int_eq(chk(t, 10, C4, "10.2.3.4", 1, 0x0800, NULL),
 	    FLT_PROHIBITED);			/* echo, ssh has no icmp */
+	/* the p2p control protocol goes on to its handler */
+	ck_assert_int_eq(chk(t, 10, "::", "::", 255, 0, NULL), FLT_PASS);
+	ck_assert_int_eq(chk(t, 10, "::", "::1", 255, 0, NULL), FLT_DROP);
 	/* proxy IPs that no DNS access holds */
 	ck_assert_int_eq(chk(t, 10, C4, "100.96.0.1", 6, 22, NULL),
 	    FLT_PROHIBITED);

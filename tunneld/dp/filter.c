@@ -907,6 +907,16 @@ set_rid(char *out, const struct access *a)
 		snprintf(out, FLT_ID_MAX + 1, "%s", a != NULL ? a->rid : "");
 }
 
+/* The p2p control protocol (§4.6): :: -> ::, next header 0xff. */
+static bool
+is_control(const struct flt_pkt *p)
+{
+	static const uint8_t zero[16];
+
+	return p->family == AF_INET6 && p->proto == 0xff &&
+	    memcmp(p->src, zero, 16) == 0 && memcmp(p->dst, zero, 16) == 0;
+}
+
 enum flt_verdict
 flt_check(const struct flt_table *t, const struct flt_pkt *p, uint64_t now,
     char rid[FLT_ID_MAX + 1])
@@ -916,6 +926,8 @@ flt_check(const struct flt_table *t, const struct flt_pkt *p, uint64_t now,
 	const struct prefix *pf;
 
 	set_rid(rid, NULL);
+	if (is_control(p))
+		return FLT_PASS;		/* §4.6, for its handler */
 	if ((c = client_by_src(t, p)) == NULL)
 		return FLT_DROP;		/* spoofed or unknown */
 	if (flt_is_multicast(p->family, p->dst) || icmp_error(p))

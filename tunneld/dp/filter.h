@@ -159,6 +159,7 @@ size_t	flt_naccesses(const struct flt_table *);
 
 /*
  * The gateway's decision for a packet decrypted from a client (§5.2):
+ * the p2p control protocol (:: -> ::, 0xff) passes, for its handler; the
  * source must be a known client's tunnel address (anti-spoofing), no
  * multicast, no ICMP errors, no other tunnel address (the gateway's own
  * pass), then the client's unexpired accesses: longest matching prefix

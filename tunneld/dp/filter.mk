@@ -26,3 +26,8 @@ tests_fuzz_fuzz_filter_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 libfzdp_a_SOURCES += tunneld/dp/dp_filter.c tunneld/dp/dp_filter.h
 fz_tunneld_SOURCES += tunneld/svc/access.c tunneld/svc/access.h
 fz_controld_SOURCES += controld/access.c controld/access.h
+
+# End to end with fz-portald: a port outside the filter refused at once by
+# the client and by the gateway, nothing refused on the gateway's TUN (root).
+TESTS += tests/netns/filter.sh
+dist_noinst_SCRIPTS += tests/netns/filter.sh
