@@ -31,3 +31,13 @@ fz_controld_SOURCES += controld/access.c controld/access.h
 # the client and by the gateway, nothing refused on the gateway's TUN (root).
 TESTS += tests/netns/filter.sh
 dist_noinst_SCRIPTS += tests/netns/filter.sh
+
+# fz-controld's side: portal messages into ACCESS_*, read back by filter.c.
+check_PROGRAMS += tests/unit/check_access
+UNIT_TESTS += tests/unit/check_access
+TESTS += tests/unit/check_access
+tests_unit_check_access_SOURCES = tests/unit/check_access.c controld/access.c
+tests_unit_check_access_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC) \
+	-I$(top_srcdir)/ipc -I$(top_srcdir)/controld $(PORTAL_CFLAGS)
+tests_unit_check_access_LDADD = $(DP_LIBS) $(IPC_LIBS) libfzportal.a \
+	libfzcommon.a $(CHECK_LIBS) -lpthread
