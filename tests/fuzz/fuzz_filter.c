@@ -63,6 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		(void)flt_check(table(), &p, 1, rid);
 		(void)flt_client_check(table(), "c", &p);
+		(void)flt_check_return(table(), &p, 1);
 		n = flt_icmp_build(&p, copy, FLT_PROHIBITED, out,
 		    sizeof(out));
 		if (n > sizeof(out) || (n > 0 && (flt_parse(out, n, &q) != 0 ||

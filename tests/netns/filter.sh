@@ -199,6 +199,32 @@ grep -q '"access: own self to resource' "$T/client1.log" &&
 ip netns exec "$C" curl -s -m 2 http://10.50.0.3/ >/dev/null &&
 	fail "db reached without a policy (client check off)"
 
+# --- the return direction: only from what the client may reach ----------
+CIP=$(st client | sed -n 's/^addresses: *\([0-9.]*\).*/\1/p')
+[ -n "$CIP" ] || fail "no client address in fzctl status"
+ns_bg "$C" "$T/ctun.log" tcpdump -i tun-firezone -n -U -l 'udp port 9999'
+CTUN_PID=$BG_PID
+ns_wait_for grep -q 'listening on' "$T/ctun.log" || fail "tcpdump in C"
+for src in 10.50.0.2 10.50.0.3; do
+	ip netns exec "$H" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+for _ in range(3): s.sendto(b"unsolicited", (sys.argv[2], 9999))
+' "$src" "$CIP" || fail "sending from $src on H"
+done
+ns_wait_for grep -q '10.50.0.2\.[0-9]* > ' "$T/ctun.log" ||
+	{ cat "$T/ctun.log"; fail "web's packet did not reach the client"; }
+sleep 0.5
+kill "$CTUN_PID"
+! grep -q '10.50.0.3\.[0-9]* > ' "$T/ctun.log" ||
+	{ cat "$T/ctun.log"; fail "db's packet reached the client through the gateway"; }
+# (the client's cryptokey routing would drop it too: the gateway's log
+# says who did)
+grep -q 'to a client: 10.50.0.3 -> [0-9.]* proto 17 port 9999: drop' "$T/gateway.log" ||
+	fail "the gateway did not drop db's packet to the client"
+ns_log "ok: gateway: from web to the client passes, from db (no access) dropped"
+
 # --- what the gateway's TUN saw -------------------------------------------
 sleep 0.5
 kill "$TCPDUMP_PID"
@@ -206,8 +232,8 @@ ns_wait_for sh -c "! kill -0 $TCPDUMP_PID" || fail "tcpdump does not stop"
 n80=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.2 and tcp dst port 80' 2>/dev/null | wc -l)
 n22=$(tcpdump -r "$T/gtun.pcap" -n 'tcp dst port 22' 2>/dev/null | wc -l)
 nicmp=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.2 and icmp' 2>/dev/null | wc -l)
-ndb=$(tcpdump -r "$T/gtun.pcap" -n 'host 10.50.0.3' 2>/dev/null | wc -l)
-ns_log "gateway TUN: $n80 packets to web:80, $n22 to port 22, $nicmp ICMP to web, $ndb to/from db"
+ndb=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.3' 2>/dev/null | wc -l)
+ns_log "gateway TUN: $n80 packets to web:80, $n22 to port 22, $nicmp ICMP to web, $ndb to db"
 [ "$n80" -gt 0 ] || fail "the capture on the gateway's TUN saw nothing"
 [ "$n22" = 0 ] && [ "$nicmp" = 0 ] || fail "refused packets reached the gateway's TUN"
 [ "$ndb" = 0 ] || fail "packets for db reached the gateway's TUN"

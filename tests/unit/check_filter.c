@@ -508,6 +508,59 @@ START_TEST(gateway_internet_dns)
 }
 END_TEST
 
+static enum flt_verdict
+ret(const struct flt_table *t, uint64_t now, const char *s, const char *d,
+    uint8_t proto, uint16_t sport)
+{
+	struct flt_pkt p = P(s, d, proto, sport, 40000);
+
+	return flt_check_return(t, &p, now);
+}
+
+START_TEST(gateway_return)
+{
+	struct flt_table *t = gw();
+	struct fz_cidr c;
+
+	/* from an authorized resource to its client */
+	ck_assert_int_eq(ret(t, 10, "10.2.3.4", C4, 6, 22), FLT_PASS);
+	ck_assert_int_eq(ret(t, 10, "2001:db8::9", C6, 17, 53), FLT_PASS);
+	/* filters are for the client's side: any source port returns */
+	ck_assert_int_eq(ret(t, 10, "10.2.3.4", C4, 6, 9999), FLT_PASS);
+	/* not the client's resource, another client's, a tunnel address */
+	ck_assert_int_eq(ret(t, 10, "192.0.2.1", C4, 6, 80), FLT_DROP);
+	ck_assert_int_eq(ret(t, 10, "10.2.3.4", "100.64.0.3", 6, 22),
+	    FLT_DROP);			/* c2 has only 10.1/16 */
+	ck_assert_int_eq(ret(t, 10, "10.1.3.4", "100.64.0.3", 6, 80),
+	    FLT_PASS);
+	ck_assert_int_eq(ret(t, 10, "100.64.0.3", C4, 6, 80), FLT_DROP);
+	/* an unknown destination */
+	ck_assert_int_eq(ret(t, 10, "10.2.3.4", "100.64.0.9", 6, 22),
+	    FLT_DROP);
+	/* the gateway itself; ICMP errors from outside the tunnel ranges */
+	ck_assert_int_eq(ret(t, 10, "100.64.0.1", C4, 17, 53535), FLT_PASS);
+	ck_assert_int_eq(ret(t, 10, "198.51.100.1", C4, 1, 0x0b00),
+	    FLT_PASS);
+	ck_assert_int_eq(ret(t, 10, "198.51.100.1", C4, 1, 0x0000),
+	    FLT_DROP);			/* an echo reply is no error */
+	/* expired: nothing returns */
+	ck_assert_int_eq(ret(t, 1000, "10.2.3.4", C4, 6, 22), FLT_DROP);
+	/* the Internet Resource: public sources; a DNS access's prefixes */
+	ck_assert_int_eq(flt_access_set(t, "c1", C4, C6, "inet",
+	    FLT_RES_INTERNET, NULL, NULL, 0, 0), 0);
+	ck_assert_int_eq(ret(t, 10, "8.8.8.8", C4, 17, 53), FLT_PASS);
+	ck_assert_int_eq(ret(t, 10, "192.168.0.1", C4, 17, 53), FLT_DROP);
+	ck_assert_int_eq(flt_access_set(t, "c1", C4, C6, "dns",
+	    FLT_RES_DNS, NULL, NULL, 0, 0), 0);
+	ck_assert_int_eq(cidr_parse("172.16.5.5", false, &c), 0);
+	ck_assert_int_eq(flt_access_add_prefix(t, "c1", "dns", &c, true), 0);
+	ck_assert_int_eq(ret(t, 10, "172.16.5.5", C4, 6, 443), FLT_PASS);
+	/* the p2p control protocol */
+	ck_assert_int_eq(ret(t, 10, "::", "::", 255, 0), FLT_PASS);
+	flt_table_free(t);
+}
+END_TEST
+
 static int ngone;
 static char gone_id[FLT_ID_MAX + 1];
 
@@ -780,6 +833,7 @@ filter_suite(void)
 	tcase_add_test(tc, classes);
 	tcase_add_test(tc, gateway_checks);
 	tcase_add_test(tc, gateway_internet_dns);
+	tcase_add_test(tc, gateway_return);
 	tcase_add_test(tc, lifetime);
 	tcase_add_test(tc, access_args);
 	tcase_add_test(tc, client_side);

@@ -3,8 +3,11 @@
  * dp_filter.h: the per-packet hooks (dpf_from_peer on the receive path,
  * dpf_from_tun on the send path, dp_impl.h) and the table's lock.
  */
+#define LOG_MODULE "filter"
+#include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,6 +23,9 @@ struct dp_flt {
 	pthread_rwlock_t	 lock;
 	struct flt_table	*t;
 	_Atomic uint64_t	 ctr[4];	/* by enum flt_verdict */
+	_Atomic uint64_t	 ret_drop;	/* gateway: TUN -> client */
+	pthread_mutex_t		 rl_lock;
+	struct log_ratelimit	 rl;		/* refusals logged (debug) */
 };
 
 static struct dp_flt *
@@ -40,15 +46,19 @@ dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
 		return 0;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -ENOMEM;
+	f->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
+	pthread_mutex_init(&f->rl_lock, NULL);
 	if ((f->t = flt_table_new()) == NULL ||
 	    pthread_rwlock_init(&f->lock, NULL) != 0) {
 		flt_table_free(f->t);
+		pthread_mutex_destroy(&f->rl_lock);
 		free(f);
 		return -ENOMEM;
 	}
 	f->mode = mode;
 	if (!atomic_compare_exchange_strong(&dp->flt, &expect, f)) {
 		pthread_rwlock_destroy(&f->lock);
+		pthread_mutex_destroy(&f->rl_lock);
 		flt_table_free(f->t);
 		free(f);
 		return expect->mode == mode ? 0 : -EEXIST;
@@ -94,6 +104,15 @@ dp_filter_counter(const struct dp *dp, enum flt_verdict v)
 	return atomic_load_explicit(&f->ctr[v], memory_order_relaxed);
 }
 
+uint64_t
+dp_filter_return_drops(const struct dp *dp)
+{
+	struct dp_flt *f = flt_of(dp);
+
+	return f == NULL ? 0 :
+	    atomic_load_explicit(&f->ret_drop, memory_order_relaxed);
+}
+
 void
 dp_filter_free(struct dp *dp)
 {
@@ -103,6 +122,7 @@ dp_filter_free(struct dp *dp)
 		return;
 	atomic_store(&dp->flt, NULL);
 	pthread_rwlock_destroy(&f->lock);
+	pthread_mutex_destroy(&f->rl_lock);
 	flt_table_free(f->t);
 	free(f);
 }
@@ -114,6 +134,26 @@ now_s(void)
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	return (uint64_t)ts.tv_sec;
+}
+
+/* A refusal, at debug level and rate-limited (remote packets cause it). */
+static void
+refused(struct dp_flt *f, const char *what, const struct flt_pkt *p,
+    enum flt_verdict v)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	bool ok;
+
+	if (!log_enabled(LOG_MODULE, LOG_LVL_DEBUG))
+		return;
+	pthread_mutex_lock(&f->rl_lock);
+	ok = log_ratelimit(&f->rl);
+	pthread_mutex_unlock(&f->rl_lock);
+	if (!ok || inet_ntop(p->family, p->src, s, sizeof(s)) == NULL ||
+	    inet_ntop(p->family, p->dst, d, sizeof(d)) == NULL)
+		return;
+	log_debug("%s: %s -> %s proto %u port %u: %s", what, s, d, p->proto,
+	    p->has_ports ? p->dport : 0, flt_verdict_name(v));
 }
 
 static void
@@ -146,6 +186,7 @@ dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
 	bump(f, v);
 	if (v == FLT_PASS)
 		return true;
+	refused(f, "from a client", &fp, v);
 	if (v == FLT_DROP ||
 	    (n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
 		return false;
@@ -169,8 +210,22 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 	enum flt_verdict v;
 	size_t n;
 
-	if (f == NULL || f->mode != DP_FILTER_CLIENT)
+	if (f == NULL)
 		return true;
+	if (f->mode == DP_FILTER_GATEWAY) {
+		/* The return direction: only from what the client may reach. */
+		if (flt_parse(pkt, len, &fp) != 0)
+			return true;	/* routing and the kernel's */
+		pthread_rwlock_rdlock(&f->lock);
+		v = flt_check_return(f->t, &fp, now_s());
+		pthread_rwlock_unlock(&f->lock);
+		if (v == FLT_PASS)
+			return true;
+		atomic_fetch_add_explicit(&f->ret_drop, 1,
+		    memory_order_relaxed);
+		refused(f, "to a client", &fp, v);
+		return false;
+	}
 	/* What does not parse is routing's to judge (and the gateway's). */
 	if (flt_parse(pkt, len, &fp) != 0)
 		return true;
@@ -180,6 +235,7 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 	if (v == FLT_PASS)
 		return true;
 	bump(f, v);
+	refused(f, "to a resource", &fp, v);
 	if ((n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
 		return false;
 	memset(&vh, 0, sizeof(vh));

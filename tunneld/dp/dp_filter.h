@@ -3,7 +3,8 @@
  * The data plane's resource enforcement (filter.h) switched on: on a
  * gateway every packet decrypted from a client passes flt_check before
  * the TUN (refused ones never reach it; prohibited/unreachable are
- * answered with the ICMP error, encrypted back to the client); on a
+ * answered with the ICMP error, encrypted back to the client), and every
+ * packet from the TUN to a client passes flt_check_return; on a
  * client every packet read from the TUN passes flt_client_check before
  * routing (refused ones are answered by the ICMP error written into the
  * TUN, and no authorization is asked for).  Off until dp_filter_enable.
@@ -33,8 +34,10 @@ enum dp_filter_mode dp_filter_mode(const struct dp *);
 /* The table, write-locked; NULL (and nothing locked) when off. */
 struct flt_table *dp_filter_wlock(struct dp *);
 void	dp_filter_wunlock(struct dp *);
-/* Packets by verdict (FLT_PASS counts only packets a resource matched). */
+/* Client -> resource packets by verdict (client: refused ones only). */
 uint64_t dp_filter_counter(const struct dp *, enum flt_verdict);
+/* Gateway: TUN -> client packets dropped by flt_check_return. */
+uint64_t dp_filter_return_drops(const struct dp *);
 void	dp_filter_free(struct dp *);		/* dp_free's */
 
 #endif

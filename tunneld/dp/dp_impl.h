@@ -161,8 +161,9 @@ void	tx_initiation(struct worker *, struct wg_peer *);
 
 /*
  * dp_filter.c: resource enforcement (dp_filter.h).  A packet decrypted
- * from peer p (gateway) / read from the TUN (client): true when it goes
- * on; false when it was refused (and answered, if an ICMP error is due).
+ * from peer p (gateway) / read from the TUN (client; gateway: the return
+ * direction): true when it goes on; false when it was refused (and
+ * answered, if an ICMP error is due).
  */
 bool	dpf_from_peer(struct worker *, struct wg_peer *, const uint8_t *,
 	    size_t);

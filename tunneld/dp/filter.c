@@ -955,6 +955,49 @@ flt_check(const struct flt_table *t, const struct flt_pkt *p, uint64_t now,
 	return FLT_PROHIBITED;
 }
 
+static const struct client *
+client_by_dst(const struct flt_table *t, const struct flt_pkt *p)
+{
+	struct flt_pkt q = *p;
+
+	q.src = p->dst;
+	return client_by_src(t, &q);
+}
+
+enum flt_verdict
+flt_check_return(const struct flt_table *t, const struct flt_pkt *p,
+    uint64_t now)
+{
+	const struct client *c;
+	const struct access *a;
+	size_t ai, i;
+
+	if (is_control(p))
+		return FLT_PASS;
+	if ((c = client_by_dst(t, p)) == NULL)
+		return FLT_DROP;
+	if (p->family == AF_INET ? t->self4 && memcmp(p->src, t->self4a,
+	    4) == 0 : t->self6 && memcmp(p->src, t->self6a, 16) == 0)
+		return FLT_PASS;
+	if (flt_is_tunnel_ip(p->family, p->src))
+		return FLT_DROP;
+	if (icmp_error(p))
+		return FLT_PASS;
+	for (ai = 0; ai < c->nacc; ai++) {
+		a = &c->acc[ai];
+		if (expired(a, now))
+			continue;
+		if (a->type == FLT_RES_INTERNET &&
+		    !flt_is_special(p->family, p->src) &&
+		    !flt_is_proxy_ip(p->family, p->src))
+			return FLT_PASS;
+		for (i = 0; i < a->npfx; i++)
+			if (cidr_contains(&a->pfx[i].c, p->family, p->src))
+				return FLT_PASS;
+	}
+	return FLT_DROP;
+}
+
 enum flt_verdict
 flt_client_check(const struct flt_table *t, const char *client_id,
     const struct flt_pkt *p)

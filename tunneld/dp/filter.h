@@ -172,6 +172,15 @@ size_t	flt_naccesses(const struct flt_table *);
 enum flt_verdict flt_check(const struct flt_table *, const struct flt_pkt *,
 	    uint64_t now, char resource_id[FLT_ID_MAX + 1]);
 /*
+ * The gateway's return direction (TUN -> client, §5.2): PASS when the
+ * destination is a known client and the source its unexpired access's
+ * (or the gateway's own, or any ICMP error from outside the tunnel
+ * ranges); DROP otherwise.  Before the DNS NAT's reverse translation the
+ * source is a real IP: a DNS access's real IPs are its prefixes too.
+ */
+enum flt_verdict flt_check_return(const struct flt_table *,
+	    const struct flt_pkt *, uint64_t now);
+/*
  * The client's §4.3 step 4 for a packet read from its TUN, over the
  * accesses of client_id (the client's own resources as one pseudo-client):
  * PASS when no resource matches (routing decides) or one admits it,
