@@ -46,6 +46,10 @@ ns_link "$P" 10.99.4.1 "$R" 10.99.4.2
 ns_link "$G" 10.50.0.1 "$H" 10.50.0.2
 HDEV=$LINK_B
 ip -n "$H" addr add 10.50.0.3/24 dev "$HDEV"
+GDEV=$LINK_A
+ip -n "$G" addr add fd50::1/64 dev "$GDEV" nodad
+ip -n "$H" addr add fd50::2/64 dev "$HDEV" nodad
+ip -n "$H" route add default via fd50::1
 ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 for n in "$C:10.99.1.1" "$G:10.99.2.1" "$R:10.99.4.1" "$H:10.50.0.1"; do
 	ip -n "${n%%:*}" route add default via "${n#*:}"
@@ -63,10 +67,13 @@ cat > "$T/portal.json" <<EOF
   "resources": [
     {"name": "web", "type": "cidr", "address": "10.50.0.2/32", "site": "hq",
      "filters": [{"protocol": "tcp", "ports": "80"}]},
+    {"name": "web6", "type": "cidr", "address": "fd50::2/128", "site": "hq",
+     "filters": [{"protocol": "tcp", "ports": "80"}]},
     {"name": "db", "type": "cidr", "address": "10.50.0.3/32", "site": "hq"}],
   "clients": [{"name": "alice", "token": "$CTOK", "groups": ["eng"]},
     {"name": "bob", "token": "bob-$RANDOM$RANDOM", "groups": ["ops"]}],
   "policies": [{"group": "eng", "resource": "web"},
+    {"group": "eng", "resource": "web6"},
     {"group": "ops", "resource": "db"}] }
 EOF
 ns_bg "$P" "$T/portald.log" "$PORTALD" --config "$T/portal.json" \
@@ -88,9 +95,9 @@ ns_wait_for grep -q 'relay [0-9a-f-]* joined' "$T/portald.log" ||
 # a refusal must come from Firezone, not from a closed port.
 mkdir -p "$T/www"
 echo "hello from the resource" > "$T/www/index.html"
-ns_bg "$H" "$T/http.log" python3 -m http.server --bind 0.0.0.0 \
+ns_bg "$H" "$T/http.log" python3 -m http.server --bind :: \
 	--directory "$T/www" 80
-ns_bg "$H" "$T/l22.log" python3 -m http.server --bind 0.0.0.0 \
+ns_bg "$H" "$T/l22.log" python3 -m http.server --bind :: \
 	--directory "$T/www" 22
 ns_wait_for sh -c "ip netns exec '$H' ss -Htln 'sport = :80' | grep -q LISTEN" ||
 	ns_fail "no HTTP server on H"
@@ -129,11 +136,12 @@ ns_wait_for state_is gateway online || fail "the gateway is not online"
 ns_wait_for state_is client online || fail "the client is not online"
 # Routes (client routes are the "dns" work of issue 14; set by hand here).
 routes() {
-	for a in 10.50.0.2/32 10.50.0.3/32; do
+	for a in 10.50.0.2/32 10.50.0.3/32 fd50::2/128; do
 		ns_wait_for ip -n "$C" route replace "$a" dev tun-firezone ||
 			fail "no route to $a on the client's tun-firezone"
 	done
-	ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone ||
+	ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone &&
+		ip -n "$G" route replace fd00:2021:1111::/107 dev tun-firezone ||
 		fail "no route to the clients on the gateway's tun-firezone"
 }
 routes
@@ -145,12 +153,13 @@ ns_wait_for grep -q 'listening on' "$T/tcpdump.log" || fail "tcpdump in G"
 http_ok() {
 	ip netns exec "$C" curl -s -m 3 http://10.50.0.2/ | grep -q "hello from the resource"
 }
-# tcp_refused PORT ADDR: connect() fails with EHOSTUNREACH within 1 s;
-# prints the time taken in ms.
+# tcp_refused PORT ADDR: connect() fails within 1 s with EHOSTUNREACH
+# (ICMP 3/13) or, for IPv6, EACCES (ICMPv6 1/1); prints the time in ms.
 tcp_refused() {
 	ip netns exec "$C" python3 - "$1" "$2" <<'EOF'
 import errno, socket, sys, time
 port, addr = int(sys.argv[1]), sys.argv[2]
+want = errno.EACCES if ":" in addr else errno.EHOSTUNREACH
 t = time.monotonic()
 try:
     socket.create_connection((addr, port), timeout=5).close()
@@ -158,16 +167,23 @@ try:
 except OSError as e:
     ms = (time.monotonic() - t) * 1000
     print("%.1f" % ms)
-    sys.exit(0 if e.errno == errno.EHOSTUNREACH and ms < 1000 else 1)
+    if e.errno != want: print("errno %d" % e.errno)
+    sys.exit(0 if e.errno == want and ms < 1000 else 1)
 EOF
 }
 
+http6_ok() {
+	ip netns exec "$C" curl -s -m 3 -g 'http://[fd50::2]/' | grep -q "hello from the resource"
+}
 ns_wait_for http_ok || fail "no HTTP to the allowed port through the tunnel"
-ns_log "ok: HTTP to web (tcp/80, allowed) works"
+ns_wait_for http6_ok || fail "no HTTP over IPv6 to the allowed port"
+ns_log "ok: HTTP to web and web6 (tcp/80, allowed) works"
 
 # --- the client refuses locally -------------------------------------------
 ms=$(tcp_refused 22 10.50.0.2) || fail "tcp/22: not refused at once ($ms)"
 ns_log "ok: client: tcp/22 to web refused locally (EHOSTUNREACH) in $ms ms"
+ms=$(tcp_refused 22 fd50::2) || fail "IPv6 tcp/22: not refused at once ($ms)"
+ns_log "ok: client: tcp/22 to web6 refused locally (EACCES) in $ms ms"
 pingout=$(ip netns exec "$C" ping -c 1 -W 2 10.50.0.2 2>&1)
 echo "$pingout" | grep -qi 'filtered\|prohibited' ||
 	{ echo "$pingout"; fail "ping: no 'prohibited' answer from the client"; }
@@ -183,10 +199,13 @@ start_device "$C" client client "ws://10.99.1.1:$PORT" "$CTOK" "$CID" client2 of
 ns_wait_for state_is client online || fail "the client is not online again"
 routes
 ns_wait_for http_ok || fail "no HTTP to the allowed port (client check off)"
+ns_wait_for http6_ok || fail "no HTTP over IPv6 (client check off)"
 # The first refused packet may be the one that asks for the authorization:
 # wait for the connection, then time.
 ms=$(tcp_refused 22 10.50.0.2) || fail "tcp/22: the gateway did not refuse at once ($ms)"
 ns_log "ok: gateway: tcp/22 to web refused (ICMP 3/13 through the tunnel) in $ms ms"
+ms=$(tcp_refused 22 fd50::2) || fail "IPv6 tcp/22: the gateway did not refuse at once ($ms)"
+ns_log "ok: gateway: tcp/22 to web6 refused (ICMPv6 1/1 through the tunnel) in $ms ms"
 pingout=$(ip netns exec "$C" ping -c 1 -W 2 10.50.0.2 2>&1)
 echo "$pingout" | grep -qi 'filtered\|prohibited' ||
 	{ echo "$pingout"; fail "ping: no 'prohibited' answer from the gateway"; }
@@ -230,11 +249,12 @@ sleep 0.5
 kill "$TCPDUMP_PID"
 ns_wait_for sh -c "! kill -0 $TCPDUMP_PID" || fail "tcpdump does not stop"
 n80=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.2 and tcp dst port 80' 2>/dev/null | wc -l)
-n22=$(tcpdump -r "$T/gtun.pcap" -n 'tcp dst port 22' 2>/dev/null | wc -l)
+n22=$(tcpdump -r "$T/gtun.pcap" -n 'tcp dst port 22 or (ip6 and tcp dst port 22)' 2>/dev/null | wc -l)
+n6=$(tcpdump -r "$T/gtun.pcap" -n 'ip6 and dst host fd50::2 and tcp dst port 80' 2>/dev/null | wc -l)
 nicmp=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.2 and icmp' 2>/dev/null | wc -l)
 ndb=$(tcpdump -r "$T/gtun.pcap" -n 'dst host 10.50.0.3' 2>/dev/null | wc -l)
-ns_log "gateway TUN: $n80 packets to web:80, $n22 to port 22, $nicmp ICMP to web, $ndb to db"
-[ "$n80" -gt 0 ] || fail "the capture on the gateway's TUN saw nothing"
+ns_log "gateway TUN: $n80 packets to web:80, $n6 to web6:80, $n22 to port 22, $nicmp ICMP to web, $ndb to db"
+[ "$n80" -gt 0 ] && [ "$n6" -gt 0 ] || fail "the capture on the gateway's TUN saw nothing"
 [ "$n22" = 0 ] && [ "$nicmp" = 0 ] || fail "refused packets reached the gateway's TUN"
 [ "$ndb" = 0 ] || fail "packets for db reached the gateway's TUN"
 ns_log "ok: refused packets and db never reached the gateway's TUN"
