@@ -561,6 +561,56 @@ START_TEST(gateway_return)
 }
 END_TEST
 
+/* Many clients: the index by source address follows every change. */
+START_TEST(many_clients)
+{
+	struct flt_table *t = flt_table_new();
+	char id[16], v4[32], v6[48], dst[32];
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
+		snprintf(v6, sizeof(v6), "fd00:2021:1111::%x", i + 2);
+		snprintf(dst, sizeof(dst), "10.%d.%d.0/24", i / 250, i % 250);
+		ck_assert_int_eq(flt_access_set(t, id, v4, i % 3 ? v6 : "",
+		    "r", FLT_RES_CIDR, dst, NULL, 0, 0), 0);
+	}
+	ck_assert_uint_eq(flt_nclients(t), 3000);
+	for (i = 0; i < 3000; i += 7) {
+		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
+		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
+		ck_assert_int_eq(chk(t, 1, v4, dst, 6, 80, NULL), FLT_PASS);
+		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250,
+		    (i + 1) % 250);
+		ck_assert_int_eq(chk(t, 1, v4, dst, 6, 80, NULL),
+		    FLT_PROHIBITED);
+		snprintf(v6, sizeof(v6), "fd00:2021:1111::%x", i + 2);
+		ck_assert_int_eq(chk(t, 1, v6, "2001:db8::1", 6, 80, NULL),
+		    i % 3 ? FLT_PROHIBITED : FLT_DROP);
+	}
+	/* every other one goes: the rest are still found */
+	for (i = 0; i < 3000; i += 2) {
+		snprintf(id, sizeof(id), "c%d", i);
+		ck_assert_int_eq(flt_access_del(t, id, "r"), 0);
+	}
+	for (i = 0; i < 3000; i += 5) {
+		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
+		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
+		ck_assert_int_eq(chk(t, 1, v4, dst, 6, 80, NULL),
+		    i % 2 ? FLT_PASS : FLT_DROP);
+	}
+	/* a client's new addresses replace its old ones */
+	ck_assert_int_eq(flt_access_set(t, "c1", "100.64.99.1", "", "r",
+	    FLT_RES_CIDR, "10.0.1.0/24", NULL, 0, 0), 0);
+	ck_assert_int_eq(chk(t, 1, "100.64.0.3", "10.0.1.1", 6, 80, NULL),
+	    FLT_DROP);
+	ck_assert_int_eq(chk(t, 1, "100.64.99.1", "10.0.1.1", 6, 80, NULL),
+	    FLT_PASS);
+	flt_table_free(t);
+}
+END_TEST
+
 static int ngone;
 static char gone_id[FLT_ID_MAX + 1];
 
@@ -834,6 +884,7 @@ filter_suite(void)
 	tcase_add_test(tc, gateway_checks);
 	tcase_add_test(tc, gateway_internet_dns);
 	tcase_add_test(tc, gateway_return);
+	tcase_add_test(tc, many_clients);
 	tcase_add_test(tc, lifetime);
 	tcase_add_test(tc, access_args);
 	tcase_add_test(tc, client_side);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Resource enforcement (filter.h): the packet walk, filters, the client
- * access table and ICMP errors.  The table is small arrays searched
- * linearly (a gateway serves a handful of clients per resource set); the
- * per-packet path allocates nothing.
+ * access table and ICMP errors.  The table is arrays: clients are found
+ * by source address in a sorted index (rebuilt after each change), their
+ * accesses searched linearly; the per-packet path allocates nothing.
  */
 #include <sys/socket.h>
 
@@ -382,9 +382,18 @@ struct client {
 	size_t		 nacc;
 };
 
+/* A client's tunnel address, for the per-packet lookup by source. */
+struct ix {
+	uint8_t		 a[16];
+	size_t		 ci;
+};
+
 struct flt_table {
 	struct client	*cl;
 	size_t		 ncl;
+	struct ix	*ix[2];		/* IPv4, IPv6: sorted by address */
+	size_t		 nix[2];
+	bool		 indexed;	/* else (out of memory) linear */
 	bool		 self4, self6;
 	uint8_t		 self4a[4], self6a[16];
 };
@@ -422,7 +431,58 @@ flt_table_free(struct flt_table *t)
 	for (i = 0; i < t->ncl; i++)
 		client_clear(&t->cl[i]);
 	free(t->cl);
+	free(t->ix[0]);
+	free(t->ix[1]);
 	free(t);
+}
+
+static int
+ix_cmp4(const void *a, const void *b)
+{
+	return memcmp(((const struct ix *)a)->a, ((const struct ix *)b)->a, 4);
+}
+
+static int
+ix_cmp6(const void *a, const void *b)
+{
+	return memcmp(((const struct ix *)a)->a, ((const struct ix *)b)->a,
+	    16);
+}
+
+/* After any change to the clients or their addresses. */
+static void
+reindex(struct flt_table *t)
+{
+	struct ix *x[2] = { NULL, NULL };
+	size_t n[2] = { 0, 0 }, i;
+
+	t->indexed = false;
+	if (t->ncl > 0 && ((x[0] = calloc(t->ncl, sizeof(*x[0]))) == NULL ||
+	    (x[1] = calloc(t->ncl, sizeof(*x[1]))) == NULL)) {
+		free(x[0]);
+		return;			/* linear until the next change */
+	}
+	for (i = 0; i < t->ncl; i++) {
+		if (t->cl[i].has4) {
+			memcpy(x[0][n[0]].a, t->cl[i].ip4, 4);
+			x[0][n[0]++].ci = i;
+		}
+		if (t->cl[i].has6) {
+			memcpy(x[1][n[1]].a, t->cl[i].ip6, 16);
+			x[1][n[1]++].ci = i;
+		}
+	}
+	if (n[0] > 1)
+		qsort(x[0], n[0], sizeof(*x[0]), ix_cmp4);
+	if (n[1] > 1)
+		qsort(x[1], n[1], sizeof(*x[1]), ix_cmp6);
+	free(t->ix[0]);
+	free(t->ix[1]);
+	t->ix[0] = x[0];
+	t->ix[1] = x[1];
+	t->nix[0] = n[0];
+	t->nix[1] = n[1];
+	t->indexed = true;
 }
 
 /* "" -> absent; else one address of the family. */
@@ -589,6 +649,7 @@ fill:
 	a->nrules = nrules;
 	a->expires = expires_at;
 	a->mark = false;
+	reindex(t);
 	return 0;
 nomem_client:
 	if (c->nacc == 0)		/* just added: take it back */
@@ -656,6 +717,7 @@ flt_access_del(struct flt_table *t, const char *client_id, const char *rid)
 		for (ai = 0; ai < t->cl[ci].nacc; ai++)
 			if (strcmp(t->cl[ci].acc[ai].rid, rid) == 0) {
 				access_remove(t, ci, ai);
+				reindex(t);
 				return 0;
 			}
 	}
@@ -738,6 +800,8 @@ flt_sync_end(struct flt_table *t)
 next_client:
 		;
 	}
+	if (n > 0)
+		reindex(t);
 	return n;
 }
 
@@ -774,6 +838,8 @@ flt_expire(struct flt_table *t, uint64_t now,
 next_client:
 		;
 	}
+	if (n > 0)
+		reindex(t);
 	return n;
 }
 
@@ -823,8 +889,19 @@ flt_verdict_name(enum flt_verdict v)
 static const struct client *
 client_by_src(const struct flt_table *t, const struct flt_pkt *p)
 {
+	const struct ix *x;
+	struct ix key;
+	int v6 = p->family == AF_INET6;
 	size_t i;
 
+	if (t->indexed) {
+		if (t->nix[v6] == 0)
+			return NULL;
+		memcpy(key.a, p->src, v6 ? 16 : 4);
+		x = bsearch(&key, t->ix[v6], t->nix[v6], sizeof(key),
+		    v6 ? ix_cmp6 : ix_cmp4);
+		return x != NULL ? &t->cl[x->ci] : NULL;
+	}
 	for (i = 0; i < t->ncl; i++) {
 		const struct client *c = &t->cl[i];
 
