@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filter.h"
+#include "flowlog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -34,6 +35,32 @@ table(void)
 	    FLT_RES_INTERNET, NULL, NULL, 0, 0) != 0)
 		abort();
 	return t;
+}
+
+static void
+flow_line(const struct flow_rec *r, void *arg)
+{
+	char line[768];
+
+	(void)arg;
+	if (flowlog_fmt(r, line, sizeof(line)) <= 0)
+		abort();
+}
+
+/* Both directions of the packet's flow, then every flow's line. */
+static void
+flows(const uint8_t *pkt, const struct flt_pkt *p)
+{
+	static struct flowlog *fl;
+	int rc;
+
+	if (fl == NULL && (fl = flowlog_new(64)) == NULL)
+		abort();
+	rc = flowlog_add(fl, pkt, p, true, "c\"\\", "r", 1);
+	rc |= flowlog_add(fl, pkt, p, false, "c", "r", 2);
+	(void)rc;
+	if (flowlog_count(fl) >= 32)
+		(void)flowlog_expire(fl, 0, true, flow_line, NULL);
 }
 
 int
@@ -64,6 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)flt_check(table(), &p, 1, rid);
 		(void)flt_client_check(table(), "c", &p);
 		(void)flt_check_return(table(), &p, 1);
+		flows(copy, &p);
 		n = flt_icmp_build(&p, copy, FLT_PROHIBITED, out,
 		    sizeof(out));
 		if (n > sizeof(out) || (n > 0 && (flt_parse(out, n, &q) != 0 ||

@@ -111,7 +111,9 @@ start_device() {
 	local ns=$1 name=$2 mode=$3 url=$4 tok=$5 id=$6 log=$7 cf=${8:-on}
 	mkdir -p "$T/$name"
 	ns_bg "$ns" "$T/$log.log" env FIREZONE_TOKEN="$tok" \
-		FIREZONE_NAME="$name" FZ_CLIENT_FILTERS="$cf" "$TUNNELD" \
+		FIREZONE_NAME="$name" FZ_CLIENT_FILTERS="$cf" \
+		FIREZONE_FLOW_LOGS="$([ "$mode" = gateway ] && echo true || echo false)" \
+		"$TUNNELD" \
 		--mode "$mode" \
 		--socket "$T/$name.sock" --state-dir "$T/$name" \
 		--token-path "$T/$name/no-token-file" --firezone-id "$id" \
@@ -258,4 +260,16 @@ ns_log "gateway TUN: $n80 packets to web:80, $n6 to web6:80, $n22 to port 22, $n
 [ "$n22" = 0 ] && [ "$nicmp" = 0 ] || fail "refused packets reached the gateway's TUN"
 [ "$ndb" = 0 ] || fail "packets for db reached the gateway's TUN"
 ns_log "ok: refused packets and db never reached the gateway's TUN"
+
+# --- flow logs (FIREZONE_FLOW_LOGS=true on the gateway) --------------------
+# curl's flows ended with FIN more than 5 s ago or end within 7 s.
+flow80() { grep '"target":"flow_logs"' "$T/gateway.log" | grep -F '\"dst\":\"10.50.0.2\",\"dst_port\":80,'; }
+FZ_WAIT=10 ns_wait_for flow80 || fail "no flow-log line for HTTP to web"
+line=$(flow80 | tail -n 1)
+echo "$line" | grep -q '\\"client_id\\":\\"[0-9a-f-]*\\",\\"resource_id\\":\\"[0-9a-f-]*\\",\\"protocol\\":\\"tcp\\",\\"src\\":\\"100\.64\.[0-9.]*\\",\\"src_port\\":[1-9][0-9]*,' &&
+	echo "$line" | grep -q '\\"tx_bytes\\":[1-9][0-9]*,\\"tx_packets\\":[1-9][0-9]*,\\"rx_bytes\\":[1-9][0-9]*,\\"rx_packets\\":[1-9][0-9]*,\\"start\\":\\"20[0-9-]*T[0-9:.]*Z\\",\\"end\\":\\"20[0-9-]*T[0-9:.]*Z\\"' ||
+	{ echo "$line"; fail "the flow-log line lacks a field"; }
+! grep '"target":"flow_logs"' "$T/gateway.log" | grep -qF '\"dst_port\":22,' ||
+	fail "a refused flow was logged as a flow"
+ns_log "ok: flow logs: one line per flow, e.g. $(echo "$line" | sed 's/.*"message":"//; s/","pid.*//')"
 exit 0

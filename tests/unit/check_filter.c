@@ -18,6 +18,7 @@
 
 #include "check_util.h"
 #include "filter.h"
+#include "flowlog.h"
 
 static const uint8_t pkt4[40] = {
 	0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0xba, 0x55,
@@ -869,6 +870,87 @@ START_TEST(icmp_never)
 }
 END_TEST
 
+static struct flow_rec got;
+static int ngot;
+
+static void
+take(const struct flow_rec *r, void *arg)
+{
+	(void)arg;
+	got = *r;
+	ngot++;
+}
+
+/* Flow logs: a TCP flow both ways, its end, the JSON line. */
+START_TEST(flows)
+{
+	struct flowlog *fl = flowlog_new(2);
+	struct flt_pkt p;
+	uint8_t b[80];
+	char line[768];
+	size_t n;
+
+	ck_assert_ptr_nonnull(fl);
+	/* client 100.64.0.2:40000 -> 10.0.0.5:80, SYN; the answer; FIN */
+	n = mk(b, C4, "10.0.0.5", 6, 40000, 80);
+	b[20 + 13] = 0x02;
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, true, "c1", "r\"1", 1000),
+	    0);
+	n = mk(b, "10.0.0.5", C4, 6, 80, 40000);
+	b[20 + 13] = 0x12;
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, false, "c1", "r1", 1100), 0);
+	ck_assert_uint_eq(flowlog_count(fl), 1);
+	ck_assert_uint_eq(flowlog_expire(fl, 200000, false, take, NULL), 0);
+	n = mk(b, C4, "10.0.0.5", 6, 40000, 80);
+	b[20 + 13] = 0x11;				/* FIN ACK */
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, true, "c1", "r1", 2000), 0);
+	/* a second flow (UDP), a third does not fit */
+	n = mk(b, C4, "10.0.0.5", 17, 5353, 53);
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, true, "c1", "r1", 2000), 0);
+	n = mk(b, C4, "10.0.0.6", 17, 5353, 53);
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, true, "c1", "r1", 2000),
+	    -ENOSPC);
+	ck_assert_uint_eq(flowlog_overflow(fl), 1);
+	/* FIN: ended 5 s after its last packet; UDP idles 60 s */
+	ngot = 0;
+	ck_assert_uint_eq(flowlog_expire(fl, 6999, false, take, NULL), 0);
+	ck_assert_uint_eq(flowlog_expire(fl, 7000, false, take, NULL), 1);
+	ck_assert_int_eq(ngot, 1);
+	ck_assert_uint_eq(got.pkts_out, 2);
+	ck_assert_uint_eq(got.pkts_in, 1);
+	ck_assert_uint_eq(got.bytes_out, 96);
+	ck_assert_uint_eq(got.bytes_in, 48);
+	ck_assert_int_gt(flowlog_fmt(&got, line, sizeof(line)), 0);
+	ck_assert_str_eq(line, "{\"client_id\":\"c1\",\"resource_id\":"
+	    "\"r1\",\"protocol\":\"tcp\",\"src\":\"100.64.0.2\","
+	    "\"src_port\":40000,\"dst\":\"10.0.0.5\",\"dst_port\":80,"
+	    "\"tx_bytes\":96,\"tx_packets\":2,\"rx_bytes\":48,"
+	    "\"rx_packets\":1,\"start\":\"1970-01-01T00:00:01.000Z\","
+	    "\"end\":\"1970-01-01T00:00:02.000Z\"}");
+	ck_assert_int_eq(flowlog_fmt(&got, line, 40), -ENOSPC);
+	ck_assert_uint_eq(flowlog_expire(fl, 61999, false, take, NULL), 0);
+	ck_assert_uint_eq(flowlog_expire(fl, 62000, false, take, NULL), 1);
+	ck_assert_str_eq(got.resource_id, "r1");
+	ck_assert_uint_eq(got.rport, 53);
+	/* a quote in an id never reaches the line */
+	n = mk(b, C4, "10.0.0.5", 1, 0x0800, 0);
+	ck_assert_int_eq(flt_parse(b, n, &p), 0);
+	ck_assert_int_eq(flowlog_add(fl, b, &p, true, "c\"1", "r1", 5), 0);
+	ck_assert_uint_eq(flowlog_expire(fl, 0, true, take, NULL), 1);
+	ck_assert_str_eq(got.client_id, "c_1");
+	ck_assert_int_gt(flowlog_fmt(&got, line, sizeof(line)), 0);
+	ck_assert_ptr_nonnull(strstr(line, "\"protocol\":\"icmp\""));
+	ck_assert_uint_eq(flowlog_count(fl), 0);
+	flowlog_free(fl);
+	flowlog_free(NULL);
+}
+END_TEST
+
 static Suite *
 filter_suite(void)
 {
@@ -891,6 +973,7 @@ filter_suite(void)
 	tcase_add_test(tc, icmp_exact);
 	tcase_add_test(tc, icmp_quote);
 	tcase_add_test(tc, icmp_never);
+	tcase_add_test(tc, flows);
 	suite_add_tcase(s, tc);
 	return s;
 }

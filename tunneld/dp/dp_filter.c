@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dp_filter.h"
+#include "flowlog.h"
 #include "dp_impl.h"
 
 struct dp_flt {
@@ -26,6 +27,8 @@ struct dp_flt {
 	_Atomic uint64_t	 ret_drop;	/* gateway: TUN -> client */
 	pthread_mutex_t		 rl_lock;
 	struct log_ratelimit	 rl;		/* refusals logged (debug) */
+	pthread_mutex_t		 flow_lock;
+	_Atomic(struct flowlog *) fl;		/* flow logs; NULL: off */
 };
 
 static struct dp_flt *
@@ -48,6 +51,7 @@ dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
 		return -ENOMEM;
 	f->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
 	pthread_mutex_init(&f->rl_lock, NULL);
+	pthread_mutex_init(&f->flow_lock, NULL);
 	if ((f->t = flt_table_new()) == NULL ||
 	    pthread_rwlock_init(&f->lock, NULL) != 0) {
 		flt_table_free(f->t);
@@ -123,8 +127,64 @@ dp_filter_free(struct dp *dp)
 	atomic_store(&dp->flt, NULL);
 	pthread_rwlock_destroy(&f->lock);
 	pthread_mutex_destroy(&f->rl_lock);
+	pthread_mutex_destroy(&f->flow_lock);
+	flowlog_free(atomic_load(&f->fl));
 	flt_table_free(f->t);
 	free(f);
+}
+
+int
+dp_filter_flowlog_enable(struct dp *dp, size_t max)
+{
+	struct dp_flt *f = flt_of(dp);
+	struct flowlog *fl, *expect = NULL;
+
+	if (f == NULL || f->mode != DP_FILTER_GATEWAY)
+		return -EINVAL;
+	if (atomic_load(&f->fl) != NULL)
+		return 0;
+	if ((fl = flowlog_new(max)) == NULL)
+		return -ENOMEM;
+	if (!atomic_compare_exchange_strong(&f->fl, &expect, fl))
+		flowlog_free(fl);
+	return 0;
+}
+
+size_t
+dp_filter_flows_take(struct dp *dp, uint64_t now_ms, bool all,
+    void (*fn)(const struct flow_rec *, void *), void *arg)
+{
+	struct dp_flt *f = flt_of(dp);
+	struct flowlog *fl;
+	size_t n;
+
+	if (f == NULL || (fl = atomic_load(&f->fl)) == NULL)
+		return 0;
+	pthread_mutex_lock(&f->flow_lock);
+	n = flowlog_expire(fl, now_ms, all, fn, arg);
+	pthread_mutex_unlock(&f->flow_lock);
+	return n;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+flow(struct dp_flt *f, struct flowlog *fl, const uint8_t *pkt,
+    const struct flt_pkt *p, bool out, const char *cid, const char *rid)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->flow_lock);
+	rc = flowlog_add(fl, pkt, p, out, cid, rid, now_ms());
+	pthread_mutex_unlock(&f->flow_lock);
+	(void)rc;		/* a full table is counted (flowlog_overflow) */
 }
 
 static uint64_t
@@ -172,6 +232,8 @@ dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
 	struct tx_path path;
 	struct flt_pkt fp;
 	enum flt_verdict v;
+	struct flowlog *fl;
+	char rid[FLT_ID_MAX + 1], cid[FLT_ID_MAX + 1];
 	size_t n;
 
 	if (f == NULL || f->mode != DP_FILTER_GATEWAY)
@@ -180,12 +242,17 @@ dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
 		bump(f, FLT_DROP);
 		return false;
 	}
+	fl = atomic_load_explicit(&f->fl, memory_order_acquire);
 	pthread_rwlock_rdlock(&f->lock);
-	v = flt_check(f->t, &fp, now_s(), NULL);
+	v = fl == NULL ? flt_check(f->t, &fp, now_s(), NULL) :
+	    flt_check_ids(f->t, &fp, now_s(), rid, cid);
 	pthread_rwlock_unlock(&f->lock);
 	bump(f, v);
-	if (v == FLT_PASS)
+	if (v == FLT_PASS) {
+		if (fl != NULL && *cid != '\0')
+			flow(f, fl, pkt, &fp, true, cid, rid);
 		return true;
+	}
 	refused(f, "from a client", &fp, v);
 	if (v == FLT_DROP ||
 	    (n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
@@ -208,6 +275,8 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 	struct iovec iov[2];
 	struct flt_pkt fp;
 	enum flt_verdict v;
+	struct flowlog *fl;
+	char rid[FLT_ID_MAX + 1], cid[FLT_ID_MAX + 1];
 	size_t n;
 
 	if (f == NULL)
@@ -216,11 +285,16 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 		/* The return direction: only from what the client may reach. */
 		if (flt_parse(pkt, len, &fp) != 0)
 			return true;	/* routing and the kernel's */
+		fl = atomic_load_explicit(&f->fl, memory_order_acquire);
 		pthread_rwlock_rdlock(&f->lock);
-		v = flt_check_return(f->t, &fp, now_s());
+		v = fl == NULL ? flt_check_return(f->t, &fp, now_s()) :
+		    flt_check_return_ids(f->t, &fp, now_s(), rid, cid);
 		pthread_rwlock_unlock(&f->lock);
-		if (v == FLT_PASS)
+		if (v == FLT_PASS) {
+			if (fl != NULL && *cid != '\0')
+				flow(f, fl, pkt, &fp, false, cid, rid);
 			return true;
+		}
 		atomic_fetch_add_explicit(&f->ret_drop, 1,
 		    memory_order_relaxed);
 		refused(f, "to a client", &fp, v);

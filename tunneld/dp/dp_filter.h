@@ -16,6 +16,8 @@
 #ifndef FZ_DP_FILTER_H
 #define FZ_DP_FILTER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "filter.h"
@@ -38,6 +40,16 @@ void	dp_filter_wunlock(struct dp *);
 uint64_t dp_filter_counter(const struct dp *, enum flt_verdict);
 /* Gateway: TUN -> client packets dropped by flt_check_return. */
 uint64_t dp_filter_return_drops(const struct dp *);
+/*
+ * Gateway flow logs (flowlog.h) from here on, at most max flows at once:
+ * 0, -EINVAL (not a gateway's), -ENOMEM.  dp_filter_flows_take hands out
+ * the flows ended at now_ms (all: every one), under the flows' lock.
+ */
+struct flow_rec;
+int	dp_filter_flowlog_enable(struct dp *, size_t max)
+	    __attribute__((warn_unused_result));
+size_t	dp_filter_flows_take(struct dp *, uint64_t now_ms, bool all,
+	    void (*fn)(const struct flow_rec *, void *), void *arg);
 void	dp_filter_free(struct dp *);		/* dp_free's */
 
 #endif

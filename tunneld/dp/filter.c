@@ -984,6 +984,13 @@ set_rid(char *out, const struct access *a)
 		snprintf(out, FLT_ID_MAX + 1, "%s", a != NULL ? a->rid : "");
 }
 
+static void
+set_cid(char *out, const struct client *c)
+{
+	if (out != NULL)
+		snprintf(out, FLT_ID_MAX + 1, "%s", c != NULL ? c->id : "");
+}
+
 /* The p2p control protocol (§4.6): :: -> ::, next header 0xff. */
 static bool
 is_control(const struct flt_pkt *p)
@@ -998,15 +1005,24 @@ enum flt_verdict
 flt_check(const struct flt_table *t, const struct flt_pkt *p, uint64_t now,
     char rid[FLT_ID_MAX + 1])
 {
+	return flt_check_ids(t, p, now, rid, NULL);
+}
+
+enum flt_verdict
+flt_check_ids(const struct flt_table *t, const struct flt_pkt *p,
+    uint64_t now, char rid[FLT_ID_MAX + 1], char cid[FLT_ID_MAX + 1])
+{
 	const struct client *c;
 	const struct access *a;
 	const struct prefix *pf;
 
 	set_rid(rid, NULL);
+	set_cid(cid, NULL);
 	if (is_control(p))
 		return FLT_PASS;		/* §4.6, for its handler */
 	if ((c = client_by_src(t, p)) == NULL)
 		return FLT_DROP;		/* spoofed or unknown */
+	set_cid(cid, c);
 	if (flt_is_multicast(p->family, p->dst) || icmp_error(p))
 		return FLT_DROP;
 	if (p->family == AF_INET ? t->self4 && memcmp(p->dst, t->self4a,
@@ -1045,14 +1061,24 @@ enum flt_verdict
 flt_check_return(const struct flt_table *t, const struct flt_pkt *p,
     uint64_t now)
 {
+	return flt_check_return_ids(t, p, now, NULL, NULL);
+}
+
+enum flt_verdict
+flt_check_return_ids(const struct flt_table *t, const struct flt_pkt *p,
+    uint64_t now, char rid[FLT_ID_MAX + 1], char cid[FLT_ID_MAX + 1])
+{
 	const struct client *c;
 	const struct access *a;
 	size_t ai, i;
 
+	set_rid(rid, NULL);
+	set_cid(cid, NULL);
 	if (is_control(p))
 		return FLT_PASS;
 	if ((c = client_by_dst(t, p)) == NULL)
 		return FLT_DROP;
+	set_cid(cid, c);
 	if (p->family == AF_INET ? t->self4 && memcmp(p->src, t->self4a,
 	    4) == 0 : t->self6 && memcmp(p->src, t->self6a, 16) == 0)
 		return FLT_PASS;
@@ -1066,11 +1092,15 @@ flt_check_return(const struct flt_table *t, const struct flt_pkt *p,
 			continue;
 		if (a->type == FLT_RES_INTERNET &&
 		    !flt_is_special(p->family, p->src) &&
-		    !flt_is_proxy_ip(p->family, p->src))
+		    !flt_is_proxy_ip(p->family, p->src)) {
+			set_rid(rid, a);
 			return FLT_PASS;
+		}
 		for (i = 0; i < a->npfx; i++)
-			if (cidr_contains(&a->pfx[i].c, p->family, p->src))
+			if (cidr_contains(&a->pfx[i].c, p->family, p->src)) {
+				set_rid(rid, a);
 				return FLT_PASS;
+			}
 	}
 	return FLT_DROP;
 }

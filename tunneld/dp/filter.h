@@ -171,6 +171,10 @@ size_t	flt_naccesses(const struct flt_table *);
  */
 enum flt_verdict flt_check(const struct flt_table *, const struct flt_pkt *,
 	    uint64_t now, char resource_id[FLT_ID_MAX + 1]);
+/* flt_check, and the client's id ("" none) into client_id. */
+enum flt_verdict flt_check_ids(const struct flt_table *,
+	    const struct flt_pkt *, uint64_t now,
+	    char resource_id[FLT_ID_MAX + 1], char client_id[FLT_ID_MAX + 1]);
 /*
  * The gateway's return direction (TUN -> client, §5.2): PASS when the
  * destination is a known client and the source its unexpired access's
@@ -180,6 +184,9 @@ enum flt_verdict flt_check(const struct flt_table *, const struct flt_pkt *,
  */
 enum flt_verdict flt_check_return(const struct flt_table *,
 	    const struct flt_pkt *, uint64_t now);
+enum flt_verdict flt_check_return_ids(const struct flt_table *,
+	    const struct flt_pkt *, uint64_t now,
+	    char resource_id[FLT_ID_MAX + 1], char client_id[FLT_ID_MAX + 1]);
 /*
  * The client's §4.3 step 4 for a packet read from its TUN, over the
  * accesses of client_id (the client's own resources as one pseudo-client):

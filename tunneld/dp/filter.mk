@@ -23,7 +23,8 @@ tests_fuzz_fuzz_filter_LDADD = $(DP_LIBS) libfzcommon.a -lpthread
 tests_fuzz_fuzz_filter_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 # The data plane's hooks and fz-tunneld's / fz-controld's ACCESS_* ends.
-libfzdp_a_SOURCES += tunneld/dp/dp_filter.c tunneld/dp/dp_filter.h
+libfzdp_a_SOURCES += tunneld/dp/dp_filter.c tunneld/dp/dp_filter.h \
+	tunneld/dp/flowlog.c tunneld/dp/flowlog.h
 fz_tunneld_SOURCES += tunneld/svc/access.c tunneld/svc/access.h
 fz_controld_SOURCES += controld/access.c controld/access.h
 

@@ -14,14 +14,76 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "access.h"
 #include "dataplane.h"
 #include "dp_filter.h"
+#include "flowlog.h"
 #include "ipc.h"
 #include "log.h"
 #include "svc.h"
 
 #define RULES_MAX	1400		/* "icmp, " in 8192 bytes */
+#define FLOWS_MAX	65536		/* flows tracked at once */
+
+/*
+ * The flow-log sweep (FIREZONE_FLOW_LOGS, gateway): once a second, ended
+ * flows become log lines.  One service per process: a static.
+ */
+static struct event *flow_ev;
+
+static void
+flow_line(const struct flow_rec *r, void *arg)
+{
+	char line[768];
+
+	(void)arg;
+	if (flowlog_fmt(r, line, sizeof(line)) > 0)
+		log_emit("flow_logs", LOG_LVL_INFO, 0, "%s", line);
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+flow_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->dp != NULL)
+		(void)dp_filter_flows_take(s->dp, wall_ms(), false, flow_line,
+		    NULL);
+}
+
+static void
+flow_logs_start(struct svc *s)
+{
+	struct timeval tv = { 1, 0 };
+	int rc;
+
+	if (flow_ev != NULL || !s->st.gateway || !s->st.flow_logs ||
+	    s->base == NULL)
+		return;
+	if ((rc = dp_filter_flowlog_enable(s->dp, FLOWS_MAX)) != 0) {
+		log_warnc(-rc, "flow logs");
+		return;
+	}
+	if ((flow_ev = event_new(s->base, -1, EV_PERSIST, flow_tick, s)) ==
+	    NULL || event_add(flow_ev, &tv) != 0) {
+		log_warnx("flow logs: no timer");
+		return;
+	}
+	log_info("flow logs on: one line per flow (target flow_logs)");
+}
 
 static int
 type_of(const char *s, enum flt_res_type *out)
@@ -149,6 +211,7 @@ svc_access_msg(struct svc *s, const struct ipc_msg *m)
 		log_warnc(-rc, "resource enforcement");
 		return 0;
 	}
+	flow_logs_start(s);
 	if ((t = dp_filter_wlock(s->dp)) == NULL)
 		return 0;
 	if (flt_table_set_self(t, s->iface.ipv4, s->iface.ipv6) != 0)
@@ -200,4 +263,5 @@ svc_access_clear(struct svc *s)
 	flt_sync_begin(t);
 	(void)flt_sync_end(t);
 	dp_filter_wunlock(s->dp);
+	(void)dp_filter_flows_take(s->dp, wall_ms(), true, flow_line, NULL);
 }
