@@ -569,7 +569,7 @@ START_TEST(many_clients)
 	char id[16], v4[32], v6[48], dst[32];
 	int i;
 
-	for (i = 0; i < 3000; i++) {
+	for (i = 0; i < 1000; i++) {
 		snprintf(id, sizeof(id), "c%d", i);
 		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
 		snprintf(v6, sizeof(v6), "fd00:2021:1111::%x", i + 2);
@@ -577,8 +577,8 @@ START_TEST(many_clients)
 		ck_assert_int_eq(flt_access_set(t, id, v4, i % 3 ? v6 : "",
 		    "r", FLT_RES_CIDR, dst, NULL, 0, 0), 0);
 	}
-	ck_assert_uint_eq(flt_nclients(t), 3000);
-	for (i = 0; i < 3000; i += 7) {
+	ck_assert_uint_eq(flt_nclients(t), 1000);
+	for (i = 0; i < 1000; i += 7) {
 		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
 		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
 		ck_assert_int_eq(chk(t, 1, v4, dst, 6, 80, NULL), FLT_PASS);
@@ -591,11 +591,11 @@ START_TEST(many_clients)
 		    i % 3 ? FLT_PROHIBITED : FLT_DROP);
 	}
 	/* every other one goes: the rest are still found */
-	for (i = 0; i < 3000; i += 2) {
+	for (i = 0; i < 1000; i += 2) {
 		snprintf(id, sizeof(id), "c%d", i);
 		ck_assert_int_eq(flt_access_del(t, id, "r"), 0);
 	}
-	for (i = 0; i < 3000; i += 5) {
+	for (i = 0; i < 1000; i += 5) {
 		snprintf(v4, sizeof(v4), "100.64.%d.%d", i / 250, i % 250 + 2);
 		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
 		ck_assert_int_eq(chk(t, 1, v4, dst, 6, 80, NULL),
