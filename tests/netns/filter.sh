@@ -59,25 +59,33 @@ PORT=8080
 CTOK="alice-$RANDOM$RANDOM"
 GTOK="gw-hq-$RANDOM$RANDOM"
 RTOK="relay-$RANDOM$RANDOM"
-cat > "$T/portal.json" <<EOF
+BOBTOK="bob-$RANDOM$RANDOM"
+# portal_config WEB_PORTS WEB_POLICY(true|false): portal.json
+portal_config() {
+	local pol=""
+	[ "$2" = true ] && pol='{"group": "eng", "resource": "web"},'
+	cat > "$T/portal.json" <<EOF
 { "account": {"slug": "acme"},
   "relay_token": "$RTOK",
   "turn_servers": [],
   "sites": [{"name": "hq", "gateway_token": "$GTOK"}],
   "resources": [
     {"name": "web", "type": "cidr", "address": "10.50.0.2/32", "site": "hq",
-     "filters": [{"protocol": "tcp", "ports": "80"}]},
+     "filters": [{"protocol": "tcp", "ports": "$1"}]},
     {"name": "web6", "type": "cidr", "address": "fd50::2/128", "site": "hq",
      "filters": [{"protocol": "tcp", "ports": "80"}]},
     {"name": "db", "type": "cidr", "address": "10.50.0.3/32", "site": "hq"}],
   "clients": [{"name": "alice", "token": "$CTOK", "groups": ["eng"]},
-    {"name": "bob", "token": "bob-$RANDOM$RANDOM", "groups": ["ops"]}],
-  "policies": [{"group": "eng", "resource": "web"},
+    {"name": "bob", "token": "$BOBTOK", "groups": ["ops"]}],
+  "policies": [$pol
     {"group": "eng", "resource": "web6"},
     {"group": "ops", "resource": "db"}] }
 EOF
+}
+portal_config 80 true
 ns_bg "$P" "$T/portald.log" "$PORTALD" --config "$T/portal.json" \
 	--listen "0.0.0.0:$PORT" --state "$T/state.db"
+PORTALD_PID=$BG_PID
 ns_wait_for sh -c "ip netns exec '$P' ss -Htln 'sport = :$PORT' | grep -q LISTEN" ||
 	{ cat "$T/portald.log"; ns_fail "fz-portald does not listen"; }
 
@@ -272,4 +280,21 @@ echo "$line" | grep -q '\\"client_id\\":\\"[0-9a-f-]*\\",\\"resource_id\\":\\"[0
 ! grep '"target":"flow_logs"' "$T/gateway.log" | grep -qF '\"dst_port\":22,' ||
 	fail "a refused flow was logged as a flow"
 ns_log "ok: flow logs: one line per flow, e.g. $(echo "$line" | sed 's/.*"message":"//; s/","pid.*//')"
+
+# --- resource_updated and reject_access from the portal (SIGHUP) ----------
+portal_config 22 true
+kill -HUP "$PORTALD_PID"
+ns_wait_for grep -q "resource [0-9a-f-]*: filters 'tcp 22-22'" "$T/gateway.log" ||
+	fail "the gateway did not take web's new filter"
+ms=$(tcp_refused 80 10.50.0.2) || fail "tcp/80 after the filter change: not refused ($ms)"
+ip netns exec "$C" python3 -c 'import socket; socket.create_connection(("10.50.0.2", 22), 3).close()' ||
+	fail "tcp/22 after the filter change: no connection"
+ns_log "ok: resource_updated: tcp/80 now refused by the gateway in $ms ms, tcp/22 connects"
+portal_config 22 false
+kill -HUP "$PORTALD_PID"
+ns_wait_for grep -q 'access: [0-9a-f-]* to resource [0-9a-f-]* removed' "$T/gateway.log" ||
+	fail "the gateway did not remove the revoked access"
+ip netns exec "$C" python3 -c 'import socket; socket.create_connection(("10.50.0.2", 22), 2).close()' 2>/dev/null &&
+	fail "tcp/22 still connects after reject_access"
+ns_log "ok: reject_access: the access is gone, web unreachable"
 exit 0

@@ -4,7 +4,7 @@
  * table under its write lock.  Enforcement starts with the first message
  * (a gateway enables it at bring-up, so it never forwards unchecked).
  * Expired accesses refuse packets at once (flt_check takes the time);
- * they are swept here, on each message.
+ * a gateway sweeps them once a second (and its flow logs).
  */
 #include <sys/socket.h>
 
@@ -28,10 +28,11 @@
 #define FLOWS_MAX	65536		/* flows tracked at once */
 
 /*
- * The flow-log sweep (FIREZONE_FLOW_LOGS, gateway): once a second, ended
- * flows become log lines.  One service per process: a static.
+ * A gateway's sweep, once a second: expired accesses go (they already
+ * refuse packets), ended flows become log lines (FIREZONE_FLOW_LOGS).
+ * One service per process: a static.
  */
-static struct event *flow_ev;
+static struct event *tick_ev;
 
 static void
 flow_line(const struct flow_rec *r, void *arg)
@@ -53,36 +54,51 @@ wall_ms(void)
 }
 
 static void
-flow_tick(evutil_socket_t fd, short what, void *arg)
+expire(struct svc *s)
+{
+	struct flt_table *t;
+	size_t n;
+
+	if ((t = dp_filter_wlock(s->dp)) == NULL)
+		return;
+	n = flt_expire(t, wall_ms() / 1000, NULL, NULL);
+	dp_filter_wunlock(s->dp);
+	if (n > 0)
+		log_info("%zu access(es) expired", n);
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct svc *s = arg;
 
 	(void)fd;
 	(void)what;
-	if (s->dp != NULL)
-		(void)dp_filter_flows_take(s->dp, wall_ms(), false, flow_line,
-		    NULL);
+	if (s->dp == NULL)
+		return;
+	expire(s);
+	(void)dp_filter_flows_take(s->dp, wall_ms(), false, flow_line, NULL);
 }
 
 static void
-flow_logs_start(struct svc *s)
+tick_start(struct svc *s)
 {
 	struct timeval tv = { 1, 0 };
 	int rc;
 
-	if (flow_ev != NULL || !s->st.gateway || !s->st.flow_logs ||
-	    s->base == NULL)
+	if (tick_ev != NULL || !s->st.gateway || s->base == NULL)
 		return;
-	if ((rc = dp_filter_flowlog_enable(s->dp, FLOWS_MAX)) != 0) {
-		log_warnc(-rc, "flow logs");
-		return;
+	if (s->st.flow_logs) {
+		if ((rc = dp_filter_flowlog_enable(s->dp, FLOWS_MAX)) != 0)
+			log_warnc(-rc, "flow logs");
+		else
+			log_info("flow logs on: one line per flow (target "
+			    "flow_logs)");
 	}
-	if ((flow_ev = event_new(s->base, -1, EV_PERSIST, flow_tick, s)) ==
-	    NULL || event_add(flow_ev, &tv) != 0) {
-		log_warnx("flow logs: no timer");
-		return;
-	}
-	log_info("flow logs on: one line per flow (target flow_logs)");
+	if ((tick_ev = event_new(s->base, -1, EV_PERSIST, tick, s)) == NULL ||
+	    event_add(tick_ev, &tv) != 0)
+		log_warnx("resource enforcement: no timer (expired accesses "
+		    "still refuse)");
 }
 
 static int
@@ -191,9 +207,7 @@ int
 svc_access_msg(struct svc *s, const struct ipc_msg *m)
 {
 	struct flt_table *t;
-	struct timespec ts;
 	const char *e;
-	size_t n;
 	int rc = 0;
 
 	if (s->dp == NULL)
@@ -211,7 +225,7 @@ svc_access_msg(struct svc *s, const struct ipc_msg *m)
 		log_warnc(-rc, "resource enforcement");
 		return 0;
 	}
-	flow_logs_start(s);
+	tick_start(s);
 	if ((t = dp_filter_wlock(s->dp)) == NULL)
 		return 0;
 	if (flt_table_set_self(t, s->iface.ipv4, s->iface.ipv6) != 0)
@@ -242,9 +256,6 @@ svc_access_msg(struct svc *s, const struct ipc_msg *m)
 		rc = -EINVAL;
 		break;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if ((n = flt_expire(t, (uint64_t)ts.tv_sec, NULL, NULL)) > 0)
-		log_info("%zu access(es) expired", n);
 	dp_filter_wunlock(s->dp);
 	if (rc == -ENOMEM) {
 		log_warnx("resource enforcement: out of memory");
