@@ -612,6 +612,46 @@ START_TEST(many_clients)
 }
 END_TEST
 
+/* RCU updates change a clone: the original stays as it was. */
+START_TEST(clone)
+{
+	struct flt_table *t = gw(), *c;
+	struct fz_cidr x;
+
+	ck_assert_int_eq(cidr_parse("100.96.0.1", false, &x), 0);
+	ck_assert_int_eq(flt_access_set(t, "c1", C4, C6, "dns", FLT_RES_DNS,
+	    NULL, web, 2, 0), 0);
+	ck_assert_int_eq(flt_access_add_prefix(t, "c1", "dns", &x, true), 0);
+	c = flt_table_clone(t);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(flt_nclients(c), 2);
+	ck_assert_uint_eq(flt_naccesses(c), 5);
+	ck_assert_int_eq(chk(c, 10, C4, "10.2.3.4", 6, 22, NULL), FLT_PASS);
+	ck_assert_int_eq(chk(c, 10, C4, "100.96.0.1", 6, 443, NULL),
+	    FLT_PASS);
+	ck_assert_int_eq(chk(c, 10, "100.64.0.3", "10.1.0.1", 6, 80, NULL),
+	    FLT_PASS);
+	ck_assert_int_eq(flt_access_del(c, "c1", "ssh"), 0);
+	ck_assert_uint_eq(flt_resource_update(c, "web", ssh, 1), 2);
+	ck_assert_int_eq(chk(c, 10, C4, "10.2.3.4", 6, 22, NULL),
+	    FLT_PROHIBITED);
+	ck_assert_int_eq(chk(t, 10, C4, "10.2.3.4", 6, 22, NULL), FLT_PASS);
+	ck_assert_int_eq(chk(t, 10, "100.64.0.3", "10.1.0.1", 6, 80, NULL),
+	    FLT_PASS);
+	ck_assert_int_eq(chk(c, 10, "100.64.0.3", "10.1.0.1", 6, 80, NULL),
+	    FLT_PROHIBITED);
+	flt_table_free(t);
+	ck_assert_int_eq(chk(c, 10, C4, "100.96.0.1", 6, 443, NULL),
+	    FLT_PASS);
+	flt_table_free(c);
+	t = flt_table_new();
+	c = flt_table_clone(t);
+	ck_assert_uint_eq(flt_nclients(c), 0);
+	flt_table_free(t);
+	flt_table_free(c);
+}
+END_TEST
+
 static int ngone;
 static char gone_id[FLT_ID_MAX + 1];
 
@@ -967,6 +1007,7 @@ filter_suite(void)
 	tcase_add_test(tc, gateway_internet_dns);
 	tcase_add_test(tc, gateway_return);
 	tcase_add_test(tc, many_clients);
+	tcase_add_test(tc, clone);
 	tcase_add_test(tc, lifetime);
 	tcase_add_test(tc, access_args);
 	tcase_add_test(tc, client_side);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * dp_filter.h: the per-packet hooks (dpf_from_peer on the receive path,
- * dpf_from_tun on the send path, dp_impl.h) and the table's lock.
+ * dpf_from_tun on the send path, dp_impl.h) and the table under RCU:
+ * workers read the published table inside wg_read_lock, with no lock
+ * shared by all of them; the main loop changes a clone, publishes it and
+ * frees the old one after a grace period.
  */
 #define LOG_MODULE "filter"
 #include <sys/socket.h>
@@ -18,11 +21,13 @@
 #include "dp_filter.h"
 #include "flowlog.h"
 #include "dp_impl.h"
+#include "wg_rcu.h"
 
 struct dp_flt {
 	enum dp_filter_mode	 mode;
-	pthread_rwlock_t	 lock;
-	struct flt_table	*t;
+	_Atomic(struct flt_table *) t;		/* published (RCU) */
+	pthread_mutex_t		 wlock;		/* writers */
+	struct flt_table	*w;		/* the writer's clone */
 	_Atomic uint64_t	 ctr[4];	/* by enum flt_verdict */
 	_Atomic uint64_t	 ret_drop;	/* gateway: TUN -> client */
 	pthread_mutex_t		 rl_lock;
@@ -52,17 +57,19 @@ dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
 	f->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
 	pthread_mutex_init(&f->rl_lock, NULL);
 	pthread_mutex_init(&f->flow_lock, NULL);
-	if ((f->t = flt_table_new()) == NULL ||
-	    pthread_rwlock_init(&f->lock, NULL) != 0) {
-		flt_table_free(f->t);
+	pthread_mutex_init(&f->wlock, NULL);
+	if ((f->t = flt_table_new()) == NULL) {
+		pthread_mutex_destroy(&f->wlock);
+		pthread_mutex_destroy(&f->flow_lock);
 		pthread_mutex_destroy(&f->rl_lock);
 		free(f);
 		return -ENOMEM;
 	}
 	f->mode = mode;
 	if (!atomic_compare_exchange_strong(&dp->flt, &expect, f)) {
-		pthread_rwlock_destroy(&f->lock);
+		pthread_mutex_destroy(&f->wlock);
 		pthread_mutex_destroy(&f->rl_lock);
+		pthread_mutex_destroy(&f->flow_lock);
 		flt_table_free(f->t);
 		free(f);
 		return expect->mode == mode ? 0 : -EEXIST;
@@ -85,17 +92,35 @@ dp_filter_wlock(struct dp *dp)
 
 	if (f == NULL)
 		return NULL;
-	pthread_rwlock_wrlock(&f->lock);
-	return f->t;
+	pthread_mutex_lock(&f->wlock);
+	if ((f->w = flt_table_clone(atomic_load(&f->t))) == NULL) {
+		pthread_mutex_unlock(&f->wlock);
+		log_warnx("resource enforcement: out of memory, access "
+		    "table unchanged");
+	}
+	return f->w;
 }
 
 void
 dp_filter_wunlock(struct dp *dp)
 {
 	struct dp_flt *f = flt_of(dp);
+	struct flt_table *old;
 
-	if (f != NULL)
-		pthread_rwlock_unlock(&f->lock);
+	if (f == NULL || f->w == NULL)
+		return;
+	old = atomic_exchange_explicit(&f->t, f->w, memory_order_acq_rel);
+	f->w = NULL;
+	pthread_mutex_unlock(&f->wlock);
+	synchronize_rcu();	/* no worker reads the old table any more */
+	flt_table_free(old);
+}
+
+/* The published table: inside wg_read_lock. */
+static const struct flt_table *
+table_of(struct dp_flt *f)
+{
+	return atomic_load_explicit(&f->t, memory_order_acquire);
 }
 
 uint64_t
@@ -125,11 +150,11 @@ dp_filter_free(struct dp *dp)
 	if (f == NULL)
 		return;
 	atomic_store(&dp->flt, NULL);
-	pthread_rwlock_destroy(&f->lock);
+	pthread_mutex_destroy(&f->wlock);
 	pthread_mutex_destroy(&f->rl_lock);
 	pthread_mutex_destroy(&f->flow_lock);
 	flowlog_free(atomic_load(&f->fl));
-	flt_table_free(f->t);
+	flt_table_free(atomic_load(&f->t));
 	free(f);
 }
 
@@ -243,10 +268,10 @@ dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
 		return false;
 	}
 	fl = atomic_load_explicit(&f->fl, memory_order_acquire);
-	pthread_rwlock_rdlock(&f->lock);
-	v = fl == NULL ? flt_check(f->t, &fp, now_s(), NULL) :
-	    flt_check_ids(f->t, &fp, now_s(), rid, cid);
-	pthread_rwlock_unlock(&f->lock);
+	wg_read_lock();
+	v = fl == NULL ? flt_check(table_of(f), &fp, now_s(), NULL) :
+	    flt_check_ids(table_of(f), &fp, now_s(), rid, cid);
+	wg_read_unlock();
 	bump(f, v);
 	if (v == FLT_PASS) {
 		if (fl != NULL && *cid != '\0')
@@ -286,10 +311,10 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 		if (flt_parse(pkt, len, &fp) != 0)
 			return true;	/* routing and the kernel's */
 		fl = atomic_load_explicit(&f->fl, memory_order_acquire);
-		pthread_rwlock_rdlock(&f->lock);
-		v = fl == NULL ? flt_check_return(f->t, &fp, now_s()) :
-		    flt_check_return_ids(f->t, &fp, now_s(), rid, cid);
-		pthread_rwlock_unlock(&f->lock);
+		wg_read_lock();
+		v = fl == NULL ? flt_check_return(table_of(f), &fp, now_s()) :
+		    flt_check_return_ids(table_of(f), &fp, now_s(), rid, cid);
+		wg_read_unlock();
 		if (v == FLT_PASS) {
 			if (fl != NULL && *cid != '\0')
 				flow(f, fl, pkt, &fp, false, cid, rid);
@@ -303,9 +328,9 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 	/* What does not parse is routing's to judge (and the gateway's). */
 	if (flt_parse(pkt, len, &fp) != 0)
 		return true;
-	pthread_rwlock_rdlock(&f->lock);
-	v = flt_client_check(f->t, DPF_SELF, &fp);
-	pthread_rwlock_unlock(&f->lock);
+	wg_read_lock();
+	v = flt_client_check(table_of(f), DPF_SELF, &fp);
+	wg_read_unlock();
 	if (v == FLT_PASS)
 		return true;
 	bump(f, v);

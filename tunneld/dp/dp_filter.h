@@ -10,8 +10,10 @@
  * TUN, and no authorization is asked for).  Off until dp_filter_enable.
  *
  * The table is the data plane's; the main loop changes it between
- * dp_filter_wlock and dp_filter_wunlock (workers read it under the read
- * side of the same lock, one packet at a time).
+ * dp_filter_wlock (a clone of the published table, NULL when off or out
+ * of memory) and dp_filter_wunlock (publishes it, waits for an RCU grace
+ * period: never inside wg_read_lock).  Workers read the published table
+ * under RCU, without a shared lock.
  */
 #ifndef FZ_DP_FILTER_H
 #define FZ_DP_FILTER_H

@@ -404,6 +404,28 @@ flt_table_new(void)
 	return calloc(1, sizeof(struct flt_table));
 }
 
+static int
+access_copy(struct access *d, const struct access *a)
+{
+	*d = *a;
+	d->pfx = NULL;
+	d->rules = NULL;
+	if (a->npfx > 0) {
+		if ((d->pfx = calloc(a->npfx, sizeof(*d->pfx))) == NULL)
+			return -ENOMEM;
+		memcpy(d->pfx, a->pfx, a->npfx * sizeof(*d->pfx));
+	}
+	if (a->nrules > 0) {
+		if ((d->rules = calloc(a->nrules, sizeof(*d->rules))) ==
+		    NULL) {
+			free(d->pfx);
+			return -ENOMEM;
+		}
+		memcpy(d->rules, a->rules, a->nrules * sizeof(*d->rules));
+	}
+	return 0;
+}
+
 static void
 access_clear(struct access *a)
 {
@@ -483,6 +505,43 @@ reindex(struct flt_table *t)
 	t->nix[0] = n[0];
 	t->nix[1] = n[1];
 	t->indexed = true;
+}
+
+struct flt_table *
+flt_table_clone(const struct flt_table *t)
+{
+	struct flt_table *n;
+	size_t ci, ai;
+
+	if ((n = flt_table_new()) == NULL)
+		return NULL;
+	n->self4 = t->self4;
+	n->self6 = t->self6;
+	memcpy(n->self4a, t->self4a, sizeof(n->self4a));
+	memcpy(n->self6a, t->self6a, sizeof(n->self6a));
+	if (t->ncl > 0 && (n->cl = calloc(t->ncl, sizeof(*n->cl))) == NULL)
+		goto fail;
+	for (ci = 0; ci < t->ncl; ci++, n->ncl++) {
+		struct client *d = &n->cl[ci];
+		const struct client *c = &t->cl[ci];
+
+		*d = *c;
+		d->acc = NULL;
+		d->nacc = 0;
+		if (c->nacc > 0 &&
+		    (d->acc = calloc(c->nacc, sizeof(*d->acc))) == NULL)
+			goto fail_client;
+		for (ai = 0; ai < c->nacc; ai++, d->nacc++)
+			if (access_copy(&d->acc[ai], &c->acc[ai]) != 0)
+				goto fail_client;
+	}
+	reindex(n);
+	return n;
+fail_client:
+	n->ncl++;			/* the partial client is freed too */
+fail:
+	flt_table_free(n);
+	return NULL;
 }
 
 /* "" -> absent; else one address of the family. */

@@ -14,8 +14,8 @@
  *  - flt_icmp_build: ICMP/ICMPv6 Destination Unreachable replies quoting
  *    the offending packet (RFC 792 / RFC 4443), checksums included.
  *
- * The table is not locked: its user (the data plane's glue) serialises
- * writers against readers.  Strings are copied; nothing is borrowed past
+ * The table is not locked: its user (the data plane's glue) changes a
+ * clone and publishes it under RCU.  Strings are copied; nothing is borrowed past
  * a call.
  */
 #ifndef FZ_FILTER_H
@@ -99,6 +99,8 @@ struct flt_table;
 
 struct flt_table *flt_table_new(void);
 void	flt_table_free(struct flt_table *);
+/* A deep copy (RCU updates: change the copy, publish it); NULL: ENOMEM. */
+struct flt_table *flt_table_clone(const struct flt_table *);
 /* The gateway's own tunnel addresses (always reachable); "" none. */
 int	flt_table_set_self(struct flt_table *, const char *ipv4,
 	    const char *ipv6) __attribute__((warn_unused_result));

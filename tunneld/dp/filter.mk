@@ -25,6 +25,7 @@ tests_fuzz_fuzz_filter_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 # The data plane's hooks and fz-tunneld's / fz-controld's ACCESS_* ends.
 libfzdp_a_SOURCES += tunneld/dp/dp_filter.c tunneld/dp/dp_filter.h \
 	tunneld/dp/flowlog.c tunneld/dp/flowlog.h
+libfzdp_a_CFLAGS += $(URCU_CFLAGS)
 fz_tunneld_SOURCES += tunneld/svc/access.c tunneld/svc/access.h
 fz_controld_SOURCES += controld/access.c controld/access.h
 
