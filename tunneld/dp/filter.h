@@ -84,6 +84,8 @@ bool	flt_is_proxy_ip(int family, const uint8_t *);	/* DNS proxy range */
 bool	flt_is_multicast(int family, const uint8_t *);
 /* Refused under the Internet Resource: private and special ranges. */
 bool	flt_is_special(int family, const uint8_t *);
+/* An ICMP/ICMPv6 error message (v4 types 3, 4, 5, 11, 12; v6 below 128). */
+bool	flt_is_icmp_error(const struct flt_pkt *);
 
 enum flt_res_type { FLT_RES_CIDR, FLT_RES_DNS, FLT_RES_INTERNET };
 

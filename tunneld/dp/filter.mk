@@ -3,7 +3,8 @@
 
 # Resource enforcement (issue 14): the pure filter module, in the data
 # plane's library; its unit test and fuzz target.
-libfzdp_a_SOURCES += tunneld/dp/filter.c tunneld/dp/filter.h
+libfzdp_a_SOURCES += tunneld/dp/filter.c tunneld/dp/filter_pkt.c \
+	tunneld/dp/filter.h
 
 check_PROGRAMS += tests/unit/check_filter
 UNIT_TESTS += tests/unit/check_filter
