@@ -47,30 +47,29 @@ int
 dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
 {
 	struct dp_flt *f = flt_of(dp), *expect = NULL;
+	struct flt_table *t;
 
 	if (f != NULL)
 		return f->mode == mode ? 0 : -EEXIST;
 	if (mode == DP_FILTER_OFF)
 		return 0;
-	if ((f = calloc(1, sizeof(*f))) == NULL)
+	if ((t = flt_table_new()) == NULL)
 		return -ENOMEM;
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		flt_table_free(t);
+		return -ENOMEM;
+	}
+	atomic_init(&f->t, t);
 	f->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
 	pthread_mutex_init(&f->rl_lock, NULL);
 	pthread_mutex_init(&f->flow_lock, NULL);
 	pthread_mutex_init(&f->wlock, NULL);
-	if ((f->t = flt_table_new()) == NULL) {
-		pthread_mutex_destroy(&f->wlock);
-		pthread_mutex_destroy(&f->flow_lock);
-		pthread_mutex_destroy(&f->rl_lock);
-		free(f);
-		return -ENOMEM;
-	}
 	f->mode = mode;
 	if (!atomic_compare_exchange_strong(&dp->flt, &expect, f)) {
 		pthread_mutex_destroy(&f->wlock);
 		pthread_mutex_destroy(&f->rl_lock);
 		pthread_mutex_destroy(&f->flow_lock);
-		flt_table_free(f->t);
+		flt_table_free(t);
 		free(f);
 		return expect->mode == mode ? 0 : -EEXIST;
 	}
