@@ -176,11 +176,18 @@ access_portal_msg(const struct portal_msg *m, access_send_fn send, void *arg)
 		break;
 	case PM_CREATE_AUTHORIZATION:
 		ca = &m->u.create_authorization;
+		if (ca->client.id[0] == '\0' || ca->resource.id[0] == '\0') {
+			log_warnx("create_authorization without a client or "
+			    "resource id: not applied");
+			break;
+		}
 		set(ca->client.id, ca->client.ipv4, ca->client.ipv6,
 		    &ca->resource, ca->has_expires_at ? ca->expires_at : 0,
 		    send, arg);
 		break;
 	case PM_GATEWAY_REJECT_ACCESS:
+		if (m->u.reject_access.client_id[0] == '\0')
+			break;		/* fz-tunneld would take it as ours */
 		del(m->u.reject_access.client_id,
 		    m->u.reject_access.resource_id, send, arg);
 		break;

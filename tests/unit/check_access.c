@@ -146,6 +146,17 @@ START_TEST(gateway)
 	m.type = PM_ICE_CANDIDATES;
 	access_portal_msg(&m, capture, NULL);
 	ck_assert_int_eq(nsent, 5);
+	/* without a client id: never sent (tunneld would read "" as its own) */
+	memset(&m, 0, sizeof(m));
+	m.type = PM_CREATE_AUTHORIZATION;
+	snprintf(m.u.create_authorization.resource.id, sizeof(portal_id),
+	    "r1");
+	access_portal_msg(&m, capture, NULL);
+	memset(&m, 0, sizeof(m));
+	m.type = PM_GATEWAY_REJECT_ACCESS;
+	snprintf(m.u.reject_access.resource_id, sizeof(portal_id), "r1");
+	access_portal_msg(&m, capture, NULL);
+	ck_assert_int_eq(nsent, 5);
 }
 END_TEST
 
