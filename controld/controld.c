@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "conn.h"
 #include "fztime.h"
 #include "ipc.h"
@@ -259,6 +260,9 @@ sink_msg(void *arg, const struct portal_msg *m)
 	size_t i;
 	int rc = 0;
 
+	/* Resource enforcement in fz-tunneld's data plane (access.c). */
+	if (c->conn != NULL && c->signed_in)
+		access_portal_msg(m, access_ipc_send, c->conn);
 	if (c->conns == NULL)
 		return;
 	switch (m->type) {
