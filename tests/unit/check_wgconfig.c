@@ -40,7 +40,9 @@ START_TEST(test_good)
 	ck_assert_int_eq(cidr_fmt(&c.addrs[0], s, sizeof(s)), 0);
 	ck_assert_str_eq(s, "10.100.0.1/24");	/* host bits kept */
 	ck_assert_int_eq(c.mtu, 1280);
-	ck_assert_uint_eq(c.ignored, 1);
+	ck_assert_uint_eq(c.ndns, 1);
+	ck_assert_int_eq(c.table, WGCONF_TABLE_AUTO);
+	ck_assert(!c.save_config);
 	ck_assert_uint_eq(c.npeers, 2);
 	ck_assert(c.peers[0].has_psk);
 	ck_assert(c.peers[0].has_endpoint);

@@ -976,3 +976,19 @@ dp_has_sock(const struct dp *dp, uint32_t sock)
 	return sock == DP_SOCK_UDP4 ? dp->w[0].udp4 >= 0 :
 	    sock == DP_SOCK_UDP6 ? dp->w[0].udp6 >= 0 : false;
 }
+
+int
+dp_set_fwmark(struct dp *dp, uint32_t mark)
+{
+	int i;
+
+	for (i = 0; i < dp->nworkers; i++) {
+		const int fd[2] = { dp->w[i].udp4, dp->w[i].udp6 };
+
+		for (int j = 0; j < 2; j++)
+			if (fd[j] >= 0 && setsockopt(fd[j], SOL_SOCKET,
+			    SO_MARK, &mark, sizeof(mark)) != 0)
+				return -errno;
+	}
+	return 0;
+}

@@ -139,4 +139,8 @@ bool	dp_has_sock(const struct dp *, uint32_t sock);
 int	dp_send_dgram(struct dp *, uint32_t sock, const union fz_sockaddr *to,
 	    const uint8_t *, size_t) __attribute__((warn_unused_result));
 
+/* SO_MARK on every UDP socket of the data plane (CAP_NET_ADMIN). */
+int	dp_set_fwmark(struct dp *, uint32_t mark)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -69,6 +69,9 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
 		SYS_socketpair, SYS_readlink,
 		SYS_sysinfo,	/* fz-controld: glibc's qsort (portal) */
+		/* DNS control: resolv.conf rewritten, backed up, restored */
+		SYS_rename, SYS_renameat, SYS_renameat2, SYS_fchmod,
+		SYS_fsync, SYS_fdatasync,
 	};
 	/*
 	 * Service mode: spawning fz-controld.  fork, fds, session, becoming
