@@ -147,7 +147,7 @@ do_set(struct uapi *u, char *req)
 			if ((unsigned)atoi(v) != dp_port(u->dp))
 				return EOPNOTSUPP;	/* fixed at start */
 		} else if (strcmp(line, "fwmark") == 0) {
-			/* accepted: fz does not mark packets */
+			/* accepted, not applied: the file's FwMark, at start */
 		} else if (strcmp(line, "replace_peers") == 0) {
 			struct wg_peer *q;
 
