@@ -189,3 +189,42 @@ ip netns exec "$A" wg show "$IF" allowed-ips | grep -q "10.100.0.9/32" ||
 kill -TERM "$FZ_PID"
 ns_wait_for sh -c "! kill -0 $FZ_PID" || ns_fail "fz-tunneld did not stop"
 ns_log "ok: the saved file brings the same peers back"
+
+# 6. Table = 1234: every route there, no rules; Table = off: no routes.
+#    Without hooks or SaveConfig a group-readable file is fine.
+for tbl in 1234 off; do
+	cat > "$T/$IF.conf" <<C
+[Interface]
+PrivateKey = $(cat "$T/a.key")
+Address = 10.100.0.1/24
+Table = $tbl
+
+[Peer]
+PublicKey = $(cat "$T/b.pub")
+Endpoint = 192.0.2.2:51820
+AllowedIPs = 0.0.0.0/0, 10.200.0.0/16
+C
+	chmod 664 "$T/$IF.conf"
+	ns_bg "$A" "$T/fz-$tbl.log" "$FZ" --config "$T/$IF.conf"
+	FZ_PID=$BG_PID
+	ns_wait_for grep -q "seccomp on" "$T/fz-$tbl.log" ||
+		{ cat "$T/fz-$tbl.log"; ns_fail "Table = $tbl: not up"; }
+	! ip -n "$A" rule show | grep -q "suppress_prefixlength\|fwmark" ||
+		ns_fail "Table = $tbl: policy rules added"
+	if [ "$tbl" = off ]; then
+		[ -z "$(ip -n "$A" route show table all dev "$IF" | grep -v "^local\|^multicast\|^broadcast\|proto kernel\|^fe80\|^ff00")" ] ||
+			{ ip -n "$A" route show table all dev "$IF"; ns_fail "Table = off: routes added"; }
+	else
+		r=$(ip -n "$A" route show table 1234)
+		echo "$r" | grep -q "^default dev $IF" &&
+			echo "$r" | grep -q "^10.200.0.0/16 dev $IF" ||
+			{ echo "$r"; ns_fail "Table = 1234: routes"; }
+		! ip -n "$A" route show | grep -q "10.200.0.0/16" ||
+			ns_fail "Table = 1234: a route in main"
+	fi
+	kill -TERM "$FZ_PID"
+	ns_wait_for sh -c "! kill -0 $FZ_PID" || ns_fail "fz-tunneld did not stop"
+	[ -z "$(ip -n "$A" route show table 1234 2>/dev/null)" ] ||
+		ns_fail "Table = $tbl: routes left in 1234"
+done
+ns_log "ok: Table = 1234 (routes there, no rules) and Table = off (none)"
