@@ -228,3 +228,32 @@ C
 		ns_fail "Table = $tbl: routes left in 1234"
 done
 ns_log "ok: Table = 1234 (routes there, no rules) and Table = off (none)"
+
+# 7. No FwMark, table 51820 in use: wg-quick takes the next free table
+#    (51821) as table and mark; the other table's route is left alone.
+ip -n "$A" route add 10.77.0.0/16 dev lo table 51820
+cat > "$T/$IF.conf" <<C
+[Interface]
+PrivateKey = $(cat "$T/a.key")
+Address = 10.100.0.1/24
+
+[Peer]
+PublicKey = $(cat "$T/b.pub")
+Endpoint = 192.0.2.2:51820
+AllowedIPs = 0.0.0.0/0
+C
+ns_bg "$A" "$T/fz-auto.log" "$FZ" --config "$T/$IF.conf"
+FZ_PID=$BG_PID
+ns_wait_for grep -q "seccomp on" "$T/fz-auto.log" ||
+	{ cat "$T/fz-auto.log"; ns_fail "auto table: not up"; }
+ip -n "$A" -4 rule show | grep -q "not from all fwmark 0xca6d lookup 51821" ||
+	{ ip -n "$A" -4 rule show; ns_fail "auto table: not 51821"; }
+ns_wait_for ip netns exec "$A" ping -c 1 -W 1 198.51.100.7 ||
+	ns_fail "auto table: no ping through the tunnel"
+kill -TERM "$FZ_PID"
+ns_wait_for sh -c "! kill -0 $FZ_PID" || ns_fail "fz-tunneld did not stop"
+ip -n "$A" route show table 51820 | grep -q "^10.77.0.0/16 dev lo" ||
+	ns_fail "the other table's route was removed"
+! ip -n "$A" -4 rule show | grep -q "51821\|suppress_prefixlength" ||
+	ns_fail "auto table: rules left"
+ns_log "ok: table 51820 in use: 51821 and fwmark 0xca6d, as wg-quick"

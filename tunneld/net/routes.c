@@ -688,6 +688,52 @@ routes_static_default(struct routes_static *s, int ifindex,
 	return rc == -EEXIST ? 0 : rc;
 }
 
+/* Sets *used when any route of either family is in table t. */
+static int
+table_used(struct routes_static *s, uint32_t t, bool *used)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	struct nl_cache *cache;
+	struct nl_object *o;
+	unsigned f;
+	int rc;
+
+	*used = false;
+	for (f = 0; f < 2 && !*used; f++) {
+		if ((rc = rtnl_route_alloc_cache(s->r.sk, fams[f], 0,
+		    &cache)) < 0)
+			return nl_errno(rc);
+		for (o = nl_cache_get_first(cache); o != NULL && !*used;
+		    o = nl_cache_get_next(o))
+			if (rtnl_route_get_table((struct rtnl_route *)o) == t)
+				*used = true;
+		nl_cache_free(cache);
+	}
+	return 0;
+}
+
+int
+routes_static_pick_table(struct routes_static *s, uint32_t *out)
+{
+	uint32_t t;
+	bool used;
+	int rc;
+
+	if (s->r.installed.n > 0 || s->rules[0] || s->rules[1])
+		return -EBUSY;
+	/* Bounded: a thousand busy tables means something else is wrong. */
+	for (t = s->table; t < s->table + 1024; t++) {
+		if ((rc = table_used(s, t, &used)) != 0)
+			return rc;
+		if (!used) {
+			s->table = s->fwmark = t;
+			*out = t;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
 void
 routes_static_free(struct routes_static *s)
 {

@@ -131,6 +131,13 @@ int	routes_static_default(struct routes_static *, int ifindex,
 /* A route on ifindex in table; -EEXIST when one is there already. */
 int	routes_static_add(struct routes_static *, uint32_t table, int ifindex,
 	    const struct fz_cidr *dst) __attribute__((warn_unused_result));
+/*
+ * wg-quick without FwMark: from the handle's table up, the first table
+ * with no IPv4 or IPv6 route becomes both table and fwmark (*out).  Call
+ * before anything is added.
+ */
+int	routes_static_pick_table(struct routes_static *, uint32_t *out)
+	    __attribute__((warn_unused_result));
 /* Removes the routes and rules it added, then frees; NULL-safe. */
 void	routes_static_free(struct routes_static *);
 

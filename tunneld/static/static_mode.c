@@ -641,10 +641,6 @@ static_mode_run(const struct tunneld_opts *o)
 		log_warnc(-rc, "data plane (UDP port %u)", c.listen_port);
 		goto out;
 	}
-	if (fwmark != 0 && (rc = dp_set_fwmark(dp, fwmark)) != 0) {
-		log_warnc(-rc, "FwMark %#x", fwmark);
-		goto out;
-	}
 	if ((rc = add_peers(dp, &c)) != 0) {
 		log_warnc(-rc, "peers");
 		goto out;
@@ -657,7 +653,24 @@ static_mode_run(const struct tunneld_opts *o)
 	if ((rc = set_dns(&dns, o, tun, &c)) != 0)
 		goto out;
 	if ((rc = routes_static_new(&rs, fwmark != 0 ? fwmark : table,
-	    table)) != 0 || (rc = add_routes(rs, tun, &c)) != 0) {
+	    table)) != 0) {
+		log_warnc(-rc, "%s: routes", ifname);
+		goto out;
+	}
+	/* wg-quick: no FwMark, a default route: the first free table. */
+	if (c.fwmark == 0 && fwmark != 0 &&
+	    (rc = routes_static_pick_table(rs, &table)) == 0)
+		fwmark = table;
+	if (rc != 0) {
+		log_warnc(-rc, "%s: no free routing table from %u", ifname,
+		    table);
+		goto out;
+	}
+	if (fwmark != 0 && (rc = dp_set_fwmark(dp, fwmark)) != 0) {
+		log_warnc(-rc, "FwMark %#x", fwmark);
+		goto out;
+	}
+	if ((rc = add_routes(rs, tun, &c)) != 0) {
 		log_warnc(-rc, "%s: routes", ifname);
 		goto out;
 	}
