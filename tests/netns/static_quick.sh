@@ -116,6 +116,8 @@ ip netns exec "$A" ip route get 198.51.100.7 | grep -q "dev $IF table 51820" ||
 	ns_fail "198.51.100.7 is not routed into the tunnel"
 ip netns exec "$A" ip route get 192.0.2.2 mark 0xca6c | grep -q "via 10.99.1.2" ||
 	ns_fail "marked packets do not take the main table"
+[ "$(ip netns exec "$A" wg show "$IF" fwmark)" = 0xca6c ] ||
+	ns_fail "wg show fwmark: $(ip netns exec "$A" wg show "$IF" fwmark)"
 ns_log "ok: ip rule / ip route show table 51820 as wg-quick's"
 
 # Traffic to the public-looking address goes through the tunnel; the

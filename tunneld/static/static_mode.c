@@ -676,6 +676,7 @@ static_mode_run(const struct tunneld_opts *o)
 	}
 	if ((rc = uapi_start(dp, tun->name, &u)) != 0)
 		log_warnc(-rc, "UAPI socket (wg show will not work)");
+	uapi_set_fwmark(u, fwmark);
 	if ((rc = dp_start(dp)) != 0) {
 		log_warnc(-rc, "starting workers");
 		goto out;
