@@ -14,7 +14,9 @@
 #  - PreUp/PostUp/PreDown/PostDown run in order with %i expanded (marker
 #    file: interface absent at PreUp and PostDown, there at PostUp/PreDown)
 #  - SaveConfig writes the running peers back (one added with wg set)
-#  - a group-writable config with hooks is refused, naming file and mode
+#  - a group-writable config with hooks is refused, naming file and mode;
+#    a failing hook is logged and the next runs (as wg-quick)
+#  - Table = N, Table = off; without FwMark the first free table from 51820
 #  - everything (link, rules, table 51820, DNS) removed on stop
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
@@ -238,12 +240,16 @@ cat > "$T/$IF.conf" <<C
 [Interface]
 PrivateKey = $(cat "$T/a.key")
 Address = 10.100.0.1/24
+PostUp = exit 3
+PostUp = echo "after %i" >> $H
 
 [Peer]
 PublicKey = $(cat "$T/b.pub")
 Endpoint = 192.0.2.2:51820
 AllowedIPs = 0.0.0.0/0
 C
+chmod 600 "$T/$IF.conf"
+: > "$H"
 ns_bg "$A" "$T/fz-auto.log" "$FZ" --config "$T/$IF.conf"
 FZ_PID=$BG_PID
 ns_wait_for grep -q "seccomp on" "$T/fz-auto.log" ||
@@ -258,4 +264,8 @@ ip -n "$A" route show table 51820 | grep -q "^10.77.0.0/16 dev lo" ||
 	ns_fail "the other table's route was removed"
 ! ip -n "$A" -4 rule show | grep -q "51821\|suppress_prefixlength" ||
 	ns_fail "auto table: rules left"
+grep -q "PostUp hook 1 failed (status 3)" "$T/fz-auto.log" &&
+	[ "$(cat "$H")" = "after $IF" ] ||
+	ns_fail "a failing hook: not logged, or the next one did not run"
 ns_log "ok: table 51820 in use: 51821 and fwmark 0xca6d, as wg-quick"
+ns_log "ok: a failing hook is logged by number and the next one runs"
