@@ -33,8 +33,11 @@
 #include "fztime.h"
 #include "ipc.h"
 #include "log.h"
+#include "dns_glue.h"
 #include "portal.h"
 #include "privsep.h"
+
+#define TCP_POOL	4	/* fwmarked TCP sockets kept per family */
 
 struct controld {
 	struct event_base	*base;
@@ -53,6 +56,10 @@ struct controld {
 	char			 sockets[2049];	/* LOCAL_SOCKETS, last */
 	char			 conns_sent[16385];	/* CONNECTIONS, last */
 	uint64_t		 conns_sent_ns;
+	struct dns_glue		*dns;		/* client: the stub resolver */
+	int			 tcp[2][TCP_POOL];	/* marked, from tunneld */
+	unsigned		 ntcp[2];		/* [0] IPv4, [1] IPv6 */
+	bool			 tcp_unmarked_logged;
 	int			 status;
 };
 
@@ -112,6 +119,8 @@ sink_error(void *arg, const char *message, bool requires_sign_in)
 	if (requires_sign_in) {
 		ipc_conn_set_phase(c->conn, IPC_CONFIGURED);
 		c->signed_in = false;
+		if (c->dns != NULL)
+			dns_glue_signed_out(c->dns);
 		sodium_memzero(c->token, sizeof(c->token));
 	}
 }
@@ -127,6 +136,8 @@ sink_interface(void *arg, const struct ipc_interface *in)
 	m.u.interface = *in;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending INTERFACE");
+	if (c->dns != NULL)
+		dns_glue_interface(c->dns, in);
 }
 
 static void
@@ -140,6 +151,77 @@ sink_resources(void *arg, const struct ipc_resource_list *l)
 	m.u.resources.list = *l;
 	if ((rc = ipc_send(c->conn, &m)) != 0)
 		log_warnc(-rc, "sending %u resources", l->n);
+	if (c->dns != NULL)
+		dns_glue_resources(c->dns, l);
+}
+
+/* The DNS stub's sends (dns_glue.h). */
+static void
+dns_sentinels(void *arg, const char *list)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	if (c->conn == NULL || ipc_conn_phase(c->conn) != IPC_SIGNED_IN)
+		return;
+	ipc_msg_init(&m, IPC_DNS_SENTINELS);
+	m.u.dns_sentinels.sentinels = list;
+	if ((rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending DNS_SENTINELS");
+}
+
+static void
+dns_reply(void *arg, const char *from, const char *to, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	if (c->dconn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_DNS_REPLY);
+	m.u.dns_reply.from = from;
+	m.u.dns_reply.to = to;
+	m.u.dns_reply.payload = p;
+	m.u.dns_reply.payload_len = (uint32_t)len;
+	if (ipc_send(c->dconn, &m) != 0) {
+		/* lossy: a full queue drops (ipc_conn_dropped counts) */
+	}
+}
+
+static void
+dns_down(void *arg, uint32_t sock, const char *to, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	if (c->dconn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_DGRAM_DOWN);
+	m.u.dgram_down.sock = sock;
+	m.u.dgram_down.to = to;
+	m.u.dgram_down.payload = p;
+	m.u.dgram_down.payload_len = (uint32_t)len;
+	if (ipc_send(c->dconn, &m) != 0) {
+		/* as dns_reply */
+	}
+}
+
+static const struct dns_glue_ops dns_ops = {
+	.sentinels = dns_sentinels, .reply = dns_reply, .down = dns_down,
+};
+
+/* DNS_SYSTEM: the system's servers, the stub's upstreams without DNS. */
+static void
+t_dns_system(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	if (c->dns != NULL)
+		dns_glue_system(c->dns, m->u.dns_system.servers);
 }
 
 static void
@@ -481,6 +563,62 @@ conns_start(struct controld *c, bool gateway)
 
 
 /*
+ * The portal connection's TCP sockets, fwmarked by fz-tunneld (TCP_SOCKET):
+ * one taken per connection attempt, another asked for at once.  Without
+ * one (a gateway, or none arrived yet) the connection makes its own,
+ * unmarked: under the Internet Resource it would then go through the
+ * tunnel.
+ */
+static int
+tcp_socket_take(void *arg, int family)
+{
+	struct controld *c = arg;
+	unsigned i = family == AF_INET6 ? 1 : 0;
+	struct ipc_msg m;
+
+	if (c->ntcp[i] == 0) {
+		if (!c->tcp_unmarked_logged && strcmp(c->cfg.u.config.mode,
+		    "client") == 0)
+			log_warnx("no fwmarked socket from fz-tunneld: the "
+			    "portal connection uses an unmarked one");
+		c->tcp_unmarked_logged = true;
+		return -1;
+	}
+	ipc_msg_init(&m, IPC_TCP_SOCKET_REQ);
+	m.u.tcp_socket_req.family = (uint32_t)family;
+	if (c->conn != NULL && ipc_send(c->conn, &m) != 0)
+		log_warnx("asking fz-tunneld for a socket");
+	return c->tcp[i][--c->ntcp[i]];
+}
+
+static void
+t_tcp_socket(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	int type = 0, dom = 0, fam = (int)m->u.tcp_socket.family;
+	socklen_t l1 = sizeof(type), l2 = sizeof(dom);
+	unsigned i = fam == AF_INET6 ? 1 : 0;
+
+	(void)conn;
+	if ((fam != AF_INET && fam != AF_INET6) ||
+	    getsockopt(m->fd, SOL_SOCKET, SO_TYPE, &type, &l1) != 0 ||
+	    getsockopt(m->fd, SOL_SOCKET, SO_DOMAIN, &dom, &l2) != 0 ||
+	    type != SOCK_STREAM || dom != fam || c->ntcp[i] == TCP_POOL) {
+		close(m->fd);
+		return;
+	}
+	c->tcp[i][c->ntcp[i]++] = m->fd;
+}
+
+static void
+tcp_pool_free(struct controld *c)
+{
+	for (unsigned i = 0; i < 2; i++)
+		while (c->ntcp[i] > 0)
+			close(c->tcp[i][--c->ntcp[i]]);
+}
+
+/*
  * Messages from fz-tunneld: one handler per type the CONTROL section of
  * ipc_msg.def lets it send; ipc_conn_new checks the table against it.
  */
@@ -516,6 +654,9 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		log_warnx("bad log filter from fz-tunneld");
 	log_info("fz-controld %s: %s mode, portal %s, device id %s, name %s",
 	    PACKAGE_VERSION, cf->mode, cf->api_url, cf->firezone_id, cf->name);
+	if (strcmp(cf->mode, "client") == 0 && c->dns == NULL &&
+	    (rc = dns_glue_new(c->base, &dns_ops, c, &c->dns)) != 0)
+		log_warnc(-rc, "DNS stub resolver");
 }
 
 static void
@@ -562,6 +703,8 @@ t_sign_in(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	pc.name = cf->name;
 	pc.public_key = cf->public_key;
 	pc.max_partition_s = cf->max_partition_s;
+	pc.socket_fn = tcp_socket_take;
+	pc.socket_arg = c;
 	conns_start(c, pc.gateway);
 	rc = cportal_new(c->base, &pc, &sink, c, &c->portal);
 	/* the session keeps its own copy (its X-Authorization header) */
@@ -588,6 +731,8 @@ t_sign_out(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	c->portal = NULL;
 	sodium_memzero(c->token, sizeof(c->token));
 	c->signed_in = false;
+	if (c->dns != NULL)
+		dns_glue_signed_out(c->dns);
 	ipc_conn_set_phase(conn, IPC_CONFIGURED);
 	ipc_msg_init(&r, IPC_SIGNED_OUT);
 	if ((rc = ipc_send(conn, &r)) != 0)
@@ -660,6 +805,8 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_LOCAL_SOCKETS,	t_local_sockets },
 	{ IPC_CONN_WANTED,	t_conn_wanted },
 	{ IPC_PEER_STATS,	t_peer_stats },
+	{ IPC_DNS_SYSTEM,	t_dns_system },
+	{ IPC_TCP_SOCKET,	t_tcp_socket },
 	IPC_HANDLERS_END
 };
 
@@ -689,6 +836,8 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	union fz_sockaddr from;
 
 	(void)conn;
+	if (c->dns != NULL && dns_glue_up(c->dns, &m->u.dgram_up))
+		return;
 	if (c->conns != NULL &&
 	    addr_parse(m->u.dgram_up.from, ADDR_PORT_REQUIRED, &from) == 0) {
 		addr_unmap_v4(&from);
@@ -969,6 +1118,8 @@ main(int argc, char *argv[])
 	c.status = 1;
 	event_base_dispatch(c.base);
 	conns_stop(&c);
+	dns_glue_free(c.dns);
+	tcp_pool_free(&c);
 	event_free(c.conn_timer);
 	c.conn_timer = NULL;
 	cportal_free(c.portal);

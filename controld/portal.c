@@ -62,6 +62,8 @@ struct cportal {
 	void			*arg;
 	bool			 gateway;
 	uint64_t		 max_partition_s;
+	int			(*socket_fn)(void *, int);
+	void			*socket_arg;
 	char			*url;		/* never logged with a token: */
 	char			 host[256];	/* the token is a header */
 	char			*auth_header;	/* "X-Authorization: Bearer " */
@@ -693,6 +695,8 @@ connect_ws(struct cportal *p)
 	o.user_agent = prep.ua[p->gateway ? 1 : 0];
 	o.ssl_ctx = prep.ssl;
 	o.dns = prep.dns;
+	o.socket_fn = p->socket_fn;
+	o.socket_arg = p->socket_arg;
 	log_debug("connecting to %s", p->host);
 	if ((rc = ws_client_connect(p->base, &o, &ws_cbs, p, &p->ws)) != 0) {
 		log_warnc(-rc, "connecting to the portal");
@@ -880,6 +884,8 @@ cportal_new(struct event_base *base, const struct cportal_conf *c,
 	p->arg = arg;
 	p->gateway = c->gateway;
 	p->max_partition_s = c->max_partition_s;
+	p->socket_fn = c->socket_fn;
+	p->socket_arg = c->socket_arg;
 	memset(&pp, 0, sizeof(pp));
 	pp.external_id = c->firezone_id;
 	pp.name = c->name;

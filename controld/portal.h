@@ -50,6 +50,9 @@ struct cportal_conf {
 	const char	*name;
 	const char	*public_key;	/* base64, the device's WireGuard key */
 	uint64_t	 max_partition_s;	/* reconnect budget; 0 none */
+	/* the connection's TCP sockets (ws.h socket_fn); NULL: its own */
+	int		(*socket_fn)(void *arg, int family);
+	void		*socket_arg;
 };
 
 /*

@@ -27,7 +27,7 @@
 #define DEFAULT_SOCKET	FZC_DEFAULT_SOCKET
 
 enum cmd { CMD_STATUS, CMD_RESOURCES, CMD_SIGN_IN, CMD_SIGN_OUT,
-	CMD_LOG_LEVEL, CMD_EVENTS };
+	CMD_LOG_LEVEL, CMD_EVENTS, CMD_INTERNET };
 
 struct ctl {
 	struct event_base	*base;
@@ -53,6 +53,8 @@ usage(FILE *f)
 "  log-level FILTER         set the log filter, e.g. debug or info,wg=trace\n"
 "  events                   print status changes, resource updates and\n"
 "                           errors as they happen (until interrupted)\n"
+"  internet-resource on|off route everything through the Internet\n"
+"                           Resource, or stop doing so\n"
 "\n"
 "Socket: " DEFAULT_SOCKET " (or $FZ_SOCKET).  Exit status: 0 ok, 1 error,\n"
 "2 usage, 69 fz-tunneld not running, 77 permission denied.\n");
@@ -446,6 +448,15 @@ main(int argc, char *argv[])
 	} else if (strcmp(cmd, "events") == 0) {
 		c.cmd = CMD_EVENTS;
 		ipc_msg_init(&m, IPC_SUBSCRIBE);
+	} else if (strcmp(cmd, "internet-resource") == 0) {
+		c.cmd = CMD_INTERNET;
+		if (optind >= argc || (strcmp(argv[optind], "on") != 0 &&
+		    strcmp(argv[optind], "off") != 0)) {
+			usage(stderr);
+			return 2;
+		}
+		ipc_msg_init(&m, IPC_INTERNET_RESOURCE);
+		m.u.internet_resource.on = strcmp(argv[optind++], "on") == 0;
 	} else {
 		fprintf(stderr, "fzctl: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -24,6 +24,11 @@
 #define IPC_MAX_FRAME		(12 * 1024 * 1024)	/* any type's wire_max */
 #define IPC_MAX_QUEUE		(2 * 1024 * 1024)	/* unsent bytes */
 #define IPC_DGRAM_QUEUE		(256 * 1024)	/* unsent, DGRAM channel */
+/* DGRAM sock numbers of the DNS path (ipc_msg.def, DNS_REPLY). */
+#define IPC_SOCK_DNS		53	/* queries to sentinels, up */
+#define IPC_SOCK_DNS_FWD4	0x3504	/* forwarded to upstreams: IPv4 */
+#define IPC_SOCK_DNS_FWD6	0x3506	/* ... IPv6 */
+#define IPC_SOCK_DNS_TCP	0x3553	/* queries over TCP to sentinels, up */
 
 /* Roles, as masks for the permission table. */
 #define IPC_T	0x1		/* fz-tunneld */

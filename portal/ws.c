@@ -90,6 +90,8 @@ struct ws_conn {
 	int			 connect_ms, attempt_ms;
 	uint32_t		 fwmark;
 	bool			 fwmark_failed;
+	int			(*socket_fn)(void *, int);
+	void			*socket_arg;
 	char			*request;	/* has the token: cleansed */
 	size_t			 request_len;
 	char			 accept[29];
@@ -886,6 +888,8 @@ ws_client_connect(struct event_base *base, const struct ws_client_opts *o,
 	c->ssl_ctx = url.tls ? o->ssl_ctx : NULL;
 	c->dns = o->dns;
 	c->fwmark = o->fwmark;
+	c->socket_fn = o->socket_fn;
+	c->socket_arg = o->socket_arg;
 	c->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms :
 	    WS_CONNECT_TIMEOUT_MS;
 	c->attempt_ms = o->attempt_timeout_ms > 0 ? o->attempt_timeout_ms :
@@ -972,8 +976,17 @@ start_attempt(struct ws_conn *c, const struct sockaddr *sa, socklen_t len)
 		if (c->att[i].salen == len && memcmp(&c->att[i].sa, sa,
 		    len) == 0)
 			return;		/* duplicate answer */
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_TCP);
+	if (c->socket_fn != NULL &&
+	    (fd = c->socket_fn(c->socket_arg, sa->sa_family)) >= 0) {
+		/* handed over, marked already: made non-blocking here */
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+			set_error(c, -errno, "fcntl: %s", strerror(errno));
+			close(fd);
+			return;
+		}
+	} else
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0) {
 		set_error(c, -errno, "socket: %s", strerror(errno));
 		return;

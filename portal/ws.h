@@ -91,6 +91,13 @@ struct ws_client_opts {
 	int		 connect_timeout_ms;	/* 0: WS_CONNECT_TIMEOUT_MS */
 	int		 attempt_timeout_ms;	/* 0: WS_ATTEMPT_TIMEOUT_MS */
 	uint32_t	 fwmark;	/* SO_MARK; 0 none; EPERM ignored */
+	/*
+	 * Where a TCP socket of a family comes from (an fd, non-blocking
+	 * or not, already marked; the connection owns it), or -1 to make
+	 * one here; NULL: always here.
+	 */
+	int		(*socket_fn)(void *arg, int family);
+	void		*socket_arg;
 };
 
 /*

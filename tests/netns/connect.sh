@@ -138,10 +138,10 @@ echo "$gtable" | grep -q 'ip saddr 100.64.0.0/11 oifname != "tun-firezone" masqu
 	{ echo "$gtable"; fail "no masquerade in table inet fz-gateway"; }
 ! echo "$gtable" | grep -q stale || { echo "$gtable"; fail "the stale table survived"; }
 ns_log "ok: gateway: forwarding on, table inet fz-gateway replaced"
-# Routes fz-tunneld does not install yet (issue 14): the resource into the
-# client's tunnel, the clients' addresses into the gateway's.
+# The client's route to the resource is the service's own (table
+# 0x2021fd00, issue 14); the gateway's route back is still added here.
 routes() {
-	ns_wait_for ip -n "$C" route replace 10.50.0.0/24 dev tun-firezone ||
+	ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd00 | grep -q '^10.50.0.0/24 dev tun-firezone'" ||
 		fail "no route to the resource on tun-firezone"
 	ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone ||
 		fail "no route to the clients on the gateway's tun-firezone"

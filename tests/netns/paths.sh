@@ -97,7 +97,8 @@ ns_wait_for sh -c "ip -n '$C' -4 addr show dev tun-firezone | grep -q 100.64.0.2
 	fail "client: INTERFACE not applied"
 ns_wait_for sh -c "ip -n '$G' -4 addr show dev tun-firezone | grep -q 100.64.0.1" ||
 	fail "gateway: INTERFACE not applied"
-ip -n "$C" route add 100.64.0.0/11 dev tun-firezone
+ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd00 | grep -q '^100.64.0.0/11 dev tun-firezone'" ||
+	fail "client: no route for the device range (table 0x2021fd00)"
 ip -n "$G" route add 100.64.0.0/11 dev tun-firezone
 
 # --- direct ---------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "check_util.h"
 #include "dnsctl.h"
 #include "log.h"
+#include "tunneld.h"
 
 static char dir[] = "/tmp/fz-dnsctl.XXXXXX";
 static char rconf[300], backup[300], calls[300];
@@ -832,6 +833,56 @@ have_dbus_daemon(void)
 	return system("command -v dbus-daemon >/dev/null 2>&1") == 0;
 }
 
+/*
+ * fz-tunneld calls dnsctl_set / _system_servers / _revert after its
+ * seccomp allow-list is installed (tunneld/svc/sandbox.c, default kill):
+ * both backends must get by with it.  A child installs the filter and
+ * runs them; SIGSYS would end it.
+ */
+static void
+under_seccomp(struct dnsctl *d)
+{
+	struct dnsctl_servers s = sentinels(), sys;
+	int st;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		signal(SIGTERM, SIG_DFL);
+		if (tunneld_sandbox(true, SECCOMP_DEFAULT_KILL) != 0)
+			_exit(3);
+		if (dnsctl_set(d, 7, &s, "corp.test") != 0 ||
+		    dnsctl_system_servers(d, &sys) != 0 ||
+		    dnsctl_revert(d) != 0 ||
+		    dnsctl_set(d, 7, &s, NULL) != 0)
+			_exit(2);
+		dnsctl_free(d);		/* reverts */
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "killed by signal %d",
+	    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+
+START_TEST(test_rd_under_seccomp)
+{
+	struct dnsctl *d = open_rd();
+
+	under_seccomp(d);
+	dnsctl_free(d);
+}
+END_TEST
+
+START_TEST(test_rc_under_seccomp)
+{
+	struct dnsctl *d = open_rc();
+
+	under_seccomp(d);
+	dnsctl_free(d);
+}
+END_TEST
+
 static Suite *
 dnsctl_suite(void)
 {
@@ -854,6 +905,7 @@ dnsctl_suite(void)
 	tcase_add_test(tc, test_disabled);
 	tcase_add_test(tc, test_set_invalid);
 	tcase_add_test(tc, test_rd_no_bus);
+	tcase_add_test(tc, test_rc_under_seccomp);
 	suite_add_tcase(s, tc);
 
 	if (!have_dbus_daemon() && getenv("CI") == NULL) {
@@ -866,6 +918,7 @@ dnsctl_suite(void)
 	tcase_add_test(rd, test_rd_free_reverts);
 	tcase_add_test(rd, test_rd_system_servers);
 	tcase_add_test(rd, test_rd_revert_gone_link);
+	tcase_add_test(rd, test_rd_under_seccomp);
 	suite_add_tcase(s, rd);
 	tcase_add_checked_fixture(nr, setup_bus, teardown_bus);
 	tcase_add_test(nr, test_rd_not_running);

@@ -1113,6 +1113,81 @@ START_TEST(test_connections_message)
 }
 END_TEST
 
+/* DNS (issue 14): DNS_SYSTEM, DNS_SENTINELS, DNS_REPLY, INTERNET_RESOURCE. */
+START_TEST(test_dns_messages)
+{
+	static uint8_t b[70000];
+	static struct ipc_msg m, d;
+	static uint8_t payload[65536];
+	static const uint8_t str_for_bin[] = {	/* [str, str, str] */
+		0x93, 0xa1, 'a', 0xa1, 'b', 0xa1, 'c',
+	};
+	size_t n, cut;
+
+	ipc_msg_init(&m, IPC_DNS_REPLY);
+	m.u.dns_reply.from = "100.100.111.1:53";
+	m.u.dns_reply.to = "100.64.0.3:40000";
+	memset(payload, 0xab, sizeof(payload));
+	m.u.dns_reply.payload = payload;
+	m.u.dns_reply.payload_len = 33;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_int_eq(d.type, IPC_DNS_REPLY);
+	ck_assert_str_eq(d.u.dns_reply.to, "100.64.0.3:40000");
+	ck_assert_uint_eq(d.u.dns_reply.payload_len, 33);
+	ck_assert_mem_eq(d.u.dns_reply.payload, payload, 33);
+	for (cut = 0; cut < n; cut++)
+		ck_assert_int_ne(dec(b, cut, &d), 0);
+	/* the largest payload, and one byte more */
+	m.u.dns_reply.payload_len = 65535;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	m.u.dns_reply.payload_len = 65536;
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_ne(ipc_msg_encode(&m, &w), 0);
+	}
+	ck_assert_int_ne(dec(str_for_bin, sizeof(str_for_bin), &d), 0);
+	ck_assert(ipc_permitted(IPC_CH_DGRAM, IPC_DNS_REPLY, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_DGRAM, IPC_DNS_REPLY, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_DNS_REPLY, IPC_C));
+
+	ipc_msg_init(&m, IPC_DNS_SENTINELS);
+	m.u.dns_sentinels.sentinels = "100.100.111.1, fd00:2021:1111:8000:100:100:111:0";
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert_str_eq(d.u.dns_sentinels.sentinels, m.u.dns_sentinels.sentinels);
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_DNS_SENTINELS, IPC_C));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_DNS_SENTINELS, IPC_T));
+	ck_assert_uint_eq(ipc_phases(IPC_CH_CONTROL, IPC_DNS_SENTINELS),
+	    IPC_SIGNED_IN);
+	ipc_msg_init(&m, IPC_DNS_SYSTEM);
+	m.u.dns_system.servers = "10.0.0.53\n";		/* a control char */
+	{
+		struct wbuf w;
+
+		wbuf_init(&w, b, sizeof(b));
+		ck_assert_int_eq(ipc_msg_encode(&m, &w), -EINVAL);
+	}
+	ck_assert(ipc_permitted(IPC_CH_CONTROL, IPC_DNS_SYSTEM, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_DNS_SYSTEM, IPC_C));
+
+	ipc_msg_init(&m, IPC_INTERNET_RESOURCE);
+	m.u.internet_resource.on = true;
+	n = enc(&m, b, sizeof(b));
+	ck_assert_int_eq(dec(b, n, &d), 0);
+	ck_assert(d.u.internet_resource.on);
+	b[n - 1] = 0x01;		/* an integer where a bool belongs */
+	ck_assert_int_ne(dec(b, n, &d), 0);
+	ck_assert(ipc_permitted(IPC_CH_FRONT, IPC_INTERNET_RESOURCE, IPC_F));
+	ck_assert(!ipc_permitted(IPC_CH_FRONT, IPC_INTERNET_RESOURCE, IPC_T));
+	ck_assert(!ipc_permitted(IPC_CH_CONTROL, IPC_INTERNET_RESOURCE,
+	    IPC_T));
+}
+END_TEST
+
 /* The message struct no longer carries its strings. */
 START_TEST(test_msg_is_small)
 {
@@ -1172,7 +1247,8 @@ START_TEST(test_handler_tables)
 		{ IPC_RESOURCES, h_dummy }, { IPC_SIGNED_OUT, h_dummy },
 		{ IPC_INTERFACE, h_dummy }, { IPC_RELAYS, h_dummy },
 		{ IPC_PEER_SET, h_dummy }, { IPC_PEER_DEL, h_dummy },
-		{ IPC_CONNECTIONS, h_dummy },
+		{ IPC_CONNECTIONS, h_dummy }, { IPC_DNS_SENTINELS, h_dummy },
+		{ IPC_TCP_SOCKET_REQ, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */
@@ -2280,6 +2356,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_peer_messages);
 	tcase_add_test(tc, test_connections_message);
+	tcase_add_test(tc, test_dns_messages);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tn, setup, teardown);
 	tcase_add_test(tn, test_conn_hello_and_messages);

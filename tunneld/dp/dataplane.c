@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "dnspkt.h"
 #include "dp_impl.h"
 #include "fztime.h"
 
@@ -111,11 +112,45 @@ path_of(struct wg_path *path, const union fz_sockaddr *src,
 	path->peer = via != NULL ? via->peer : NULL;
 }
 
+/* Keeps an initiation that came before its peer (dp_held_init). */
 static void
-handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
-    const union fz_sockaddr *src, struct relayed *via)
+hold_initiation(struct dp *dp, int fd, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, uint16_t channel, uint64_t at)
 {
-	struct dp *dp = w->dp;
+	struct dp_held_init *h = &dp->held;
+	uint64_t now = time_mono_ns();
+	unsigned i, slot = 0;
+
+	if (len != WG_INITIATION_LEN)
+		return;
+	pthread_mutex_lock(&h->lock);
+	/* a free or expired slot, else the oldest */
+	for (i = 0; i < DP_HELD_INIT; i++) {
+		if (h->e[i].at == 0 ||
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
+			slot = i;
+			break;
+		}
+		if (h->e[i].at < h->e[slot].at)
+			slot = i;
+	}
+	h->e[slot].at = at;
+	h->e[slot].fd = fd;
+	h->e[slot].src = *src;
+	h->e[slot].channel = channel;
+	memcpy(h->e[slot].msg, msg, len);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * A handshake message from src (through a relay: via).  w NULL: a held
+ * initiation answered from the main loop (dp_held_init_retry); returns
+ * -ENOENT when it is still nobody's.
+ */
+static int
+handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
+    size_t len, const union fz_sockaddr *src, struct relayed *via)
+{
 	/* Room for a ChannelData header in front of the reply. */
 	uint8_t out[4 + WG_INITIATION_LEN], *reply = out + 4;
 	struct wg_hs_result r;
@@ -128,19 +163,26 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	rc = wg_handle_handshake_via(dp->dev, msg, len, &path, reply, &r);
 	if (rc == -EAGAIN) {
 		count(dp, DP_DROP_HS_RATELIMITED, 1);
-		return;
+		return rc;
 	}
 	if (rc == -EPERM) {
 		/* Not the channel's peer: refused before any state moved. */
 		count(dp, DP_DROP_CHANNEL_PEER, 1);
-		return;
+		return rc;
 	}
+	if (rc == -ENOENT && w == NULL)
+		return rc;
 	if (rc != 0) {
 		count(dp, DP_DROP_HANDSHAKE, 1);
 		if (log_ratelimit(&dp->rl))
 			log_debug("handshake message refused: %s",
 			    strerror(-rc));
-		return;
+		/* An initiation from a key no peer has (yet). */
+		if (rc == -ENOENT && dp_classify(msg, len) ==
+		    DP_PKT_WG_INITIATION)
+			hold_initiation(dp, fd, msg, len, src,
+			    via != NULL ? via->channel : 0, time_mono_ns());
+		return rc;
 	}
 	if (r.reply_len > 0) {
 		/* Back the way it came: relayed, in the same channel. */
@@ -161,8 +203,17 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	if (r.established && r.peer != NULL) {
 		log_info("peer %s: session established%s",
 		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "");
-		tx_flush_staged(w, r.peer);
+		if (w != NULL)
+			tx_flush_staged(w, r.peer);
 	}
+	return 0;
+}
+
+static void
+handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, struct relayed *via)
+{
+	(void)handshake_msg(w->dp, w, fd, msg, len, src, via);
 }
 
 /*
@@ -266,6 +317,9 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 		count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
 		if (dp_classify(inner, ilen) == DP_PKT_STUN)
 			stun_in(w, fd, msg, len, src, local);
+		else if (dp_classify(inner, ilen) == DP_PKT_WG_INITIATION)
+			hold_initiation(dp, fd, inner, ilen, src, via.channel,
+			    time_mono_ns());
 		return;
 	}
 	count(dp, DP_RX_CHANNEL_DATA, 1);
@@ -587,8 +641,9 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	pthread_mutex_init(&dp->peers_lock, NULL);
 	dp_chans_init(&dp->chans);
-	dp->stunfd = dp->wantedfd = -1;
+	dp->stunfd = dp->wantedfd = dp->dnsfd = -1;
 	dp_wanted_init(&dp->wanted);
+	pthread_mutex_init(&dp->held.lock, NULL);
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
@@ -739,11 +794,15 @@ dp_free(struct dp *dp)
 		close(dp->stunfd);
 	if (dp->wantedfd >= 0)
 		close(dp->wantedfd);
+	if (dp->dnsfd >= 0)
+		close(dp->dnsfd);
+	dp_stunq_destroy(&dp->dnsq);
 	dp_wanted_destroy(&dp->wanted);
 	dp_stunq_destroy(&dp->stunq);
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	pthread_mutex_destroy(&dp->peers_lock);
+	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);
 }
 
@@ -917,6 +976,59 @@ dp_wanted_release_all(struct dp *dp)
 	return n;
 }
 
+size_t
+dp_held_init_retry(struct dp *dp)
+{
+	struct dp_held_init *h = &dp->held;
+	uint64_t now = time_mono_ns();
+	uint8_t msg[WG_INITIATION_LEN];
+	union fz_sockaddr src;
+	struct relayed via;
+	uint64_t at;
+	size_t n = 0;
+	uint16_t ch;
+	unsigned i;
+	int fd;
+
+	wg_read_lock();
+	for (i = 0; i < DP_HELD_INIT; i++) {
+		pthread_mutex_lock(&h->lock);
+		if (h->e[i].at == 0 ||
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
+			h->e[i].at = 0;
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
+		at = h->e[i].at;
+		fd = h->e[i].fd;
+		src = h->e[i].src;
+		ch = h->e[i].channel;
+		memcpy(msg, h->e[i].msg, sizeof(msg));
+		h->e[i].at = 0;
+		pthread_mutex_unlock(&h->lock);
+		memset(&via, 0, sizeof(via));
+		via.channel = ch;
+		if (ch != 0 && (via.peer = dp_chans_lookup(&dp->chans, &src,
+		    ch)) == NULL) {
+			hold_initiation(dp, fd, msg, sizeof(msg), &src, ch, at);
+			continue;
+		}
+		switch (handshake_msg(dp, NULL, fd, msg, sizeof(msg), &src,
+		    ch != 0 ? &via : NULL)) {
+		case 0:
+			n++;
+			break;
+		case -ENOENT:	/* another peer's, maybe set next */
+			hold_initiation(dp, fd, msg, sizeof(msg), &src, ch, at);
+			break;
+		default:
+			break;
+		}
+	}
+	wg_read_unlock();
+	return n;
+}
+
 /*
  * The path fz-controld chose for p: direct to remote (channel 0), or
  * through relay on channel; the old channel binding goes, the new one is
@@ -975,6 +1087,85 @@ dp_has_sock(const struct dp *dp, uint32_t sock)
 		return false;
 	return sock == DP_SOCK_UDP4 ? dp->w[0].udp4 >= 0 :
 	    sock == DP_SOCK_UDP6 ? dp->w[0].udp6 >= 0 : false;
+}
+
+/* --- DNS to the sentinels (dnspkt.h) --- */
+
+int
+dp_dns_enable(struct dp *dp, int *fd)
+{
+	int rc;
+
+	if (!atomic_load(&dp->dns_on)) {
+		if ((dp->dnsfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			return -errno;
+		if ((rc = dp_stunq_init(&dp->dnsq, DP_STUN_QUEUE)) != 0)
+			return rc;
+		atomic_store_explicit(&dp->dns_on, true, memory_order_release);
+	}
+	*fd = dp->dnsfd;
+	return 0;
+}
+
+bool
+dp_dns_take(struct dp *dp, struct dp_stun *out)
+{
+	if (!atomic_load_explicit(&dp->dns_on, memory_order_acquire))
+		return false;
+	return dp_stunq_pop(&dp->dnsq, out);
+}
+
+/* A worker's packet to a sentinel: queued if it is a query, else dropped. */
+bool
+dp_dns_intercept(struct dp *dp, int family, const uint8_t *dst,
+    const uint8_t *pkt, size_t len)
+{
+	union fz_sockaddr from, to;
+	struct dnspkt_tcp tcp;
+	const uint8_t *q;
+	size_t qlen;
+	uint64_t one = 1;
+
+	if (!atomic_load_explicit(&dp->dns_on, memory_order_acquire) ||
+	    !dnspkt_is_sentinel(family, dst))
+		return false;
+	if (dnspkt_parse_tcp(pkt, len, &tcp) == 0) {	/* DNS over TCP */
+		memset(&from, 0, sizeof(from));
+		if (!dp_stunq_push(&dp->dnsq, DP_SOCK_DNS_TCP, &from, &from,
+		    pkt, off_ip_len(pkt, len))) {
+			count(dp, DP_DROP_BAD_PACKET, 1);
+			return true;
+		}
+		goto wake;
+	}
+	if (dnspkt_parse(pkt, len, &from, &to, &q, &qlen) != 0 ||
+	    !dp_stunq_push(&dp->dnsq, DP_SOCK_DNS, &from, &to, q, qlen)) {
+		count(dp, DP_DROP_BAD_PACKET, 1);
+		return true;
+	}
+wake:
+	if (write(dp->dnsfd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the reader is awake anyway */
+	}
+	return true;
+}
+
+int
+dp_tun_inject(struct dp *dp, const uint8_t *pkt, size_t len)
+{
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+
+	memset(&vh, 0, sizeof(vh));
+	iov[0].iov_base = &vh;
+	iov[0].iov_len = sizeof(vh);
+	iov[1].iov_base = (void *)pkt;
+	iov[1].iov_len = len;
+	if (writev(dp->tun->fds[0], iov, 2) < 0) {
+		count(dp, DP_DROP_TUN_WRITE, 1);
+		return -errno;
+	}
+	return 0;
 }
 
 int

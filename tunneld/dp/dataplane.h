@@ -122,6 +122,12 @@ bool	dp_wanted_take(struct dp *, int *family, uint8_t addr[16]);
  * session); returns how many.  After a peer was added or changed.
  */
 size_t	dp_wanted_release_all(struct dp *);
+/*
+ * Handshake initiations that came (within 2 s) before a peer with their
+ * key, or their relay channel, was set are answered now; returns how
+ * many.  After a peer was added or changed.
+ */
+size_t	dp_held_init_retry(struct dp *);
 
 /*
  * A peer's path, set by fz-controld: direct to `to` (channel 0) or through
@@ -139,6 +145,22 @@ bool	dp_has_sock(const struct dp *, uint32_t sock);
 int	dp_send_dgram(struct dp *, uint32_t sock, const union fz_sockaddr *to,
 	    const uint8_t *, size_t) __attribute__((warn_unused_result));
 
+/*
+ * DNS to the sentinels (dnspkt.h): from dp_dns_enable on, UDP queries the
+ * TUN sends to a sentinel's port 53 are queued (DP_STUN_QUEUE, whole
+ * payloads up to DP_STUN_MAX; sock DP_SOCK_DNS, from the client, local
+ * the sentinel) for one consumer in the main loop, as dp_stun_take;
+ * TCP to port 53 is queued as whole IP packets (sock DP_SOCK_DNS_TCP,
+ * for dnstcp.h); anything else to a sentinel is dropped.  dp_tun_inject writes a
+ * complete IP packet (checksums done) into the TUN, from the main loop.
+ */
+#define DP_SOCK_DNS	53
+#define DP_SOCK_DNS_TCP	0x3553	/* TCP to a sentinel's 53: the IP packet */
+int	dp_dns_enable(struct dp *, int *fd)
+	    __attribute__((warn_unused_result));
+bool	dp_dns_take(struct dp *, struct dp_stun *);
+int	dp_tun_inject(struct dp *, const uint8_t *pkt, size_t len)
+	    __attribute__((warn_unused_result));
 /* SO_MARK on every UDP socket of the data plane (CAP_NET_ADMIN). */
 int	dp_set_fwmark(struct dp *, uint32_t mark)
 	    __attribute__((warn_unused_result));

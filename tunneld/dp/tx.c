@@ -371,6 +371,9 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 		return;
 	}
 	dst = ver == 4 ? pkt + 16 : pkt + 24;
+	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE && dp_dns_intercept(dp,
+	    ver == 4 ? AF_INET : AF_INET6, dst, pkt, len))
+		return;
 	p = allowedips_lookup(dp->aip, ver == 4 ? AF_INET : AF_INET6, dst);
 	if (p == NULL) {
 		const uint8_t *held = NULL;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fztime.h"
+#include "client_net.h"
 #include "svc.h"
 #include "tun.h"
 
@@ -305,6 +306,26 @@ f_sign_out(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	fe_result(f, 0, "signed out");
 }
 
+/* fzctl internet-resource on|off: its default routes (client_net.c). */
+static void
+f_internet_resource(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct frontend *f = arg;
+	bool on = m->u.internet_resource.on;
+
+	(void)c;
+	if (f->svc->st.gateway) {
+		fe_result(f, -EOPNOTSUPP, "a gateway has no Internet Resource");
+		return;
+	}
+	cn_internet(f->svc, on);
+	log_info("Internet Resource %s by uid %u", on ? "activated" :
+	    "deactivated", (unsigned)f->uid);
+	frontend_broadcast(f->svc, "internet_resource", on ? "on" : "off");
+	fe_result(f, 0, on ? "Internet Resource activated" :
+	    "Internet Resource deactivated");
+}
+
 static void
 f_set_log_filter(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
@@ -357,6 +378,7 @@ static const struct ipc_handler fe_msg[] = {
 	{ IPC_SET_LOG_FILTER,	f_set_log_filter },
 	{ IPC_STATUS_GET,	f_status_get },
 	{ IPC_RESOURCES_GET,	f_resources_get },
+	{ IPC_INTERNET_RESOURCE, f_internet_resource },
 	{ IPC_SUBSCRIBE,	f_subscribe },
 	IPC_HANDLERS_END
 };

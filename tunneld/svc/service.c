@@ -29,6 +29,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "client_net.h"
 #include "dataplane.h"
 #include "fztime.h"
 #include "netlink.h"
@@ -173,6 +174,7 @@ svc_session_clear(struct svc *s)
 		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 		ipc_arena_reset(&s->resources->a);
 	}
+	cn_session_clear(s);
 }
 
 /* --- bring-up ---------------------------------------------------------- */
@@ -358,6 +360,8 @@ svc_bring_up(struct svc *s)
 	if (s->st.gateway &&
 	    (rc = gwnat_start(&s->gw, s->tun->name, !s->o->no_masquerade)) != 0)
 		return rc;
+	if (!s->st.gateway && (rc = cn_start(s)) != 0)
+		return rc;
 	if ((rc = drop_privileges()) != 0) {
 		log_errorc(-rc, "dropping privileges");
 		return rc;
@@ -371,7 +375,7 @@ svc_bring_up(struct svc *s)
 		log_errorc(-rc, "seccomp");
 		return rc;
 	}
-	if ((rc = frontend_start(s)) != 0)
+	if ((rc = frontend_start(s)) != 0 || (rc = cdns_start(s)) != 0)
 		return rc;
 	for (i = 0; i < 4; i++) {
 		s->sig_ev[i] = evsignal_new(s->base, sigs[i], signal_cb, s);
@@ -395,6 +399,8 @@ svc_teardown(struct svc *s)
 
 	supervise_stop(s);
 	frontend_stop(s);
+	cdns_stop(s);
+	cn_stop(s);
 	if (s->dp != NULL)
 		dp_free(s->dp);
 	gwnat_stop(&s->gw);

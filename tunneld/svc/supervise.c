@@ -36,6 +36,7 @@
 #include "dataplane.h"
 #include "fztime.h"
 #include "privsep.h"
+#include "client_net.h"
 #include "svc.h"
 
 static void	spawn_controld(struct svc *);
@@ -122,6 +123,19 @@ controld_greet(struct svc *s)
 	/* From CONFIG on, never narrowed (ipc_msg.def, section DGRAM). */
 	if (s->dconn != NULL)
 		ipc_conn_set_phase(s->dconn, IPC_CONFIGURED);
+	if (!s->st.gateway) {	/* the stub's upstreams without the portal's */
+		char sv[1025];
+
+		cn_dns_system(s, sv, sizeof(sv));
+		ipc_msg_init(&m, IPC_DNS_SYSTEM);
+		m.u.dns_system.servers = sv;
+		(void)send_to_controld(s, &m);
+		/* the portal connection's fwmarked sockets: two each */
+		for (int i = 0; i < 4; i++)
+			if (cn_tcp_socket(s, s->cconn, i < 2 ? AF_INET :
+			    AF_INET6) != 0)
+				log_warnx("no fwmarked socket for fz-controld");
+	}
 
 	/*
 	 * No log file of its own: its lines come through the pipe on its
@@ -217,6 +231,7 @@ c_interface(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	snprintf(d, sizeof(d), "%s%s%s", s->iface.ipv4,
 	    *s->iface.ipv4 && *s->iface.ipv6 ? " " : "", s->iface.ipv6);
 	frontend_broadcast(s, "interface", d);
+	cn_sync(s);
 }
 
 static void
@@ -231,6 +246,37 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		ipc_msg_init(&s->resources->m, IPC_RESOURCES);
 	}
 	frontend_push_resources(s);
+	cn_sync(s);
+}
+
+/* Another fwmarked TCP socket for the portal connection (client_net.c). */
+static void
+c_tcp_socket_req(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+	int rc;
+
+	if (s->st.gateway ||
+	    (rc = cn_tcp_socket(s, c, (int)m->u.tcp_socket_req.family)) ==
+	    -EINVAL) {
+		controld_violation(s, "control", "TCP_SOCKET_REQ for no "
+		    "Internet family, or from a gateway's");
+		return;
+	}
+	if (rc != 0)
+		log_warnc(-rc, "a fwmarked socket for fz-controld");
+}
+
+/* The stub's sentinels: the system's DNS goes to them (client_net.c). */
+static void
+c_dns_sentinels(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)c;
+	if (cn_dns_sentinels(s, m->u.dns_sentinels.sentinels) == -EINVAL)
+		controld_violation(s, "control", "DNS_SENTINELS that are not "
+		    "sentinel addresses");
 }
 
 /* The relays the portal gave: in status; an event when the count changes. */
@@ -370,6 +416,10 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	if ((i = dp_wanted_release_all(s->dp)) > 0)
 		log_debug("peer %s: %zu held packet(s) released",
 		    m->u.peer_set.peer_id, i);
+	/* And an initiation that came before this PEER_SET is answered. */
+	if ((i = dp_held_init_retry(s->dp)) > 0)
+		log_debug("peer %s: %zu held initiation(s) answered",
+		    m->u.peer_set.peer_id, i);
 	goto out;
 violation:
 	controld_violation(s, "control", why);
@@ -466,6 +516,8 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_PEER_SET,		c_peer_set },
 	{ IPC_PEER_DEL,		c_peer_del },
 	{ IPC_CONNECTIONS,	c_connections },
+	{ IPC_DNS_SENTINELS,	c_dns_sentinels },
+	{ IPC_TCP_SOCKET_REQ,	c_tcp_socket_req },
 	IPC_HANDLERS_END
 };
 
@@ -532,6 +584,12 @@ d_dgram_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	int rc;
 
 	(void)c;
+	if (cdns_owns(d->sock)) {	/* DNS forwarded by the stub */
+		if (!cdns_down(s, d))
+			controld_violation(s, "datagram", "DGRAM_DOWN for DNS "
+			    "to an address that is not a DNS server's");
+		return;
+	}
 	if (s->dp == NULL || !dp_has_sock(s->dp, d->sock)) {
 		s->dgram_unrouted++;
 		controld_violation(s, "datagram", "DGRAM_DOWN on a socket "
@@ -557,9 +615,22 @@ d_dgram_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	s->dgram_sent++;
 }
 
+/* The stub's answer for the client: into the TUN (client_dns.c). */
+static void
+d_dns_reply(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	struct svc *s = arg;
+
+	(void)c;
+	if (!cdns_reply(s, &m->u.dns_reply))
+		controld_violation(s, "datagram", "DNS_REPLY not from a "
+		    "sentinel's port 53");
+}
+
 /* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
 static const struct ipc_handler controld_dgram_msg[] = {
 	{ IPC_DGRAM_DOWN,	d_dgram_down },
+	{ IPC_DNS_REPLY,	d_dns_reply },
 	IPC_HANDLERS_END
 };
 

@@ -139,11 +139,11 @@ ns_wait_for online gateway || fail "the gateway is not online"
 say "gateway online"
 ns_wait_for online client || fail "the client is not online"
 say "client and gateway signed in to the portal"
-# Until issue 14 / the gwnat change lands, fz-tunneld installs neither the
-# client's route to the resource nor the gateway's route back, forwarding
-# and masquerade of the tunnel addresses: done here by hand.
-ns_wait_for ip -n "$C" route replace 10.50.0.0/24 dev tun-firezone ||
-	fail "no tun-firezone on the client"
+# The client's route to the resource is fz-tunneld's own (table
+# 0x2021fd00); the gateway's route back, forwarding and masquerade of the
+# tunnel addresses are still done here by hand.
+ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd00 | grep -q '^10.50.0.0/24 dev tun-firezone'" ||
+	fail "no route to the resource on the client"
 ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone ||
 	fail "no tun-firezone on the gateway"
 ip netns exec "$G" nft -f - <<'EOF' || fail "nft in G"

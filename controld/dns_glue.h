@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fz-controld's side of the client's DNS (issue 14): the stub resolver
+ * (dns_stub.h) fed by IPC.  Its upstreams are the portal's upstream_do53
+ * (INTERFACE) or else the system's (DNS_SYSTEM from fz-tunneld); its
+ * resources the portal's DNS resources.  Queries arrive as DGRAM_UP on
+ * IPC_SOCK_DNS, forwarded ones leave as DGRAM_DOWN on IPC_SOCK_DNS_FWD4/6
+ * and their answers come back on the same numbers; answers for the
+ * client go down as DNS_REPLY.  The glue owns the stub and its timer;
+ * it sends through the ops it was given.
+ */
+#ifndef FZ_DNS_GLUE_H
+#define FZ_DNS_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc.h"
+
+struct event_base;
+struct dns_glue;
+
+struct dns_glue_ops {
+	/* DNS_SENTINELS (only called while signed in) */
+	void	(*sentinels)(void *arg, const char *list);
+	/* DNS_REPLY */
+	void	(*reply)(void *arg, const char *from, const char *to,
+		    const uint8_t *, size_t);
+	/* DGRAM_DOWN */
+	void	(*down)(void *arg, uint32_t sock, const char *to,
+		    const uint8_t *, size_t);
+};
+
+int	dns_glue_new(struct event_base *, const struct dns_glue_ops *,
+	    void *arg, struct dns_glue **) __attribute__((warn_unused_result));
+void	dns_glue_free(struct dns_glue *);		/* NULL-safe */
+/* DNS_SYSTEM's list ("ip, ip"); a bad list is ignored (logged). */
+void	dns_glue_system(struct dns_glue *, const char *);
+/* The portal's interface: signed in, its upstreams and search domain. */
+void	dns_glue_interface(struct dns_glue *, const struct ipc_interface *);
+/* The portal's resources: its DNS ones become the stub's. */
+void	dns_glue_resources(struct dns_glue *, const struct ipc_resource_list *);
+/* Signed out: no resources, no portal upstreams, nothing sent. */
+void	dns_glue_signed_out(struct dns_glue *);
+/*
+ * The DNS resource a proxy IP was handed out for (CONN_WANTED to a proxy
+ * IP: which resource to ask the portal for): 0 and its id, or -ENOENT.
+ */
+int	dns_glue_proxy_resource(const struct dns_glue *, const struct sockaddr *,
+	    char *id, size_t idlen) __attribute__((warn_unused_result));
+/* A DGRAM_UP: true if it was DNS's (taken, whatever became of it). */
+bool	dns_glue_up(struct dns_glue *, const struct ipc_dgram_up *);
+
+#endif
