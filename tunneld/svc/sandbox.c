@@ -57,6 +57,9 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_rt_sigtimedwait,
 		SYS_unlink, SYS_unlinkat, SYS_symlink, SYS_symlinkat,
 		SYS_getdents64,
+		/* static mode: DNS = given back at stop (etc-resolv-conf) */
+		SYS_rename, SYS_renameat, SYS_renameat2, SYS_fchmod,
+		SYS_fsync, SYS_fdatasync,
 	};
 	/*
 	 * Service mode: the front-end socket's peer credentials, sd_notify
