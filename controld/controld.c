@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1000,6 +1001,8 @@ drop(const char *user)
 	if ((rc = privsep_no_new_privs()) != 0)
 		return rc;
 	(void)setrlimit(RLIMIT_CORE, &nocore);
+	/* the token and keys: no core dump, no ptrace read by user fz */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -94,9 +94,13 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 	static const uint32_t svc_families[] = {
 		AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
 	};
-	/* fz-controld's capability checks and no_new_privs; nothing else */
+	/*
+	 * fz-controld's capability checks, no_new_privs and not dumpable;
+	 * nothing else
+	 */
 	static const uint32_t svc_prctl[] = {
 		PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT,
+		PR_SET_DUMPABLE,
 	};
 	/*
 	 * ioctl by request: FIONREAD only (libevent's reads in fz-controld).
