@@ -529,6 +529,42 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+/* Many sessions, half expired by the sweep: the hash chains stay right. */
+START_TEST(test_many)
+{
+	struct dnsnat *nat = setup(1);
+	uint8_t b[128];
+	size_t n;
+
+	for (unsigned i = 1; i <= 3000; i++) {
+		n = mk(b, 17, "100.64.0.5", i % 3 ? "100.96.0.1" : "100.96.0.3",
+		    (uint16_t)i, 53, 0);
+		ck_assert_int_eq(dnsnat_out(nat, b, n, T0), DNSNAT_TRANSLATED);
+	}
+	for (unsigned i = 2; i <= 3000; i += 2) {
+		n = mk(b, 17, "10.0.0.1", "100.64.0.5", 53, (uint16_t)i, 0);
+		ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 1000),
+		    DNSNAT_TRANSLATED);
+	}
+	ck_assert_uint_eq(count_after(nat, T0 + 60000), 1500);
+	for (unsigned i = 1; i <= 3000; i++) {
+		n = mk(b, 17, "10.0.0.1", "100.64.0.5", 53, (uint16_t)i, 0);
+		if (i % 2 == 0) {
+			ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 60001),
+			    DNSNAT_TRANSLATED);
+			ck_assert(csums_ok(b, n));
+			ck_assert_uint_eq(g16(b + 22), i);
+			ck_assert(addr_is(b + 12, i % 3 ? "100.96.0.1" :
+			    "100.96.0.3"));
+		} else
+			ck_assert_int_ne(dnsnat_in(nat, b, n, T0 + 60001),
+			    DNSNAT_TRANSLATED);
+	}
+	ck_assert_uint_eq(count_after(nat, T0 + 60001 + 120000), 0);
+	dnsnat_free(nat);
+}
+END_TEST
+
 static Suite *
 dnsnat_suite(void)
 {
@@ -544,6 +580,7 @@ dnsnat_suite(void)
 	tcase_add_test(tc, test_icmp_error_v6);
 	tcase_add_test(tc, test_reset_on_reuse);
 	tcase_add_test(tc, test_bounds);
+	tcase_add_test(tc, test_many);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,9 @@
 #define P_UDP	17
 #define P_ICMP6	58
 
+#define NBUCKET		1024	/* session hash buckets (power of 2) */
+#define PXBUCKET	256	/* proxy hash buckets (power of 2) */
+
 #define TCP_FIN	0x01
 #define TCP_RST	0x04
 
@@ -20,6 +23,7 @@ struct proxy {
 	int		has_target;
 	struct fz_ip	real;
 	char		*domain;
+	int32_t		next;		/* hash chain */
 };
 
 struct sess {
@@ -28,6 +32,7 @@ struct sess {
 	uint8_t		proxy[16], real[16];
 	uint64_t	last_ms;
 	uint8_t		answered, fin_out, fin_in, rst;
+	int32_t		next_in, next_out;	/* hash chains */
 };
 
 struct okey {
@@ -44,6 +49,8 @@ struct dnsnat {
 	struct okey	gone[DNSNAT_EXPIRED_MEMORY];
 	size_t		ngone, gonepos;
 	struct dnsnat_stats st;
+	int32_t		in_head[NBUCKET], out_head[NBUCKET];
+	int32_t		px_head[PXBUCKET];
 };
 
 /* A parsed IP packet (or the quoted start of one inside an ICMP error). */
@@ -249,10 +256,87 @@ set_port(const struct pkt *k, uint8_t *field, uint16_t port)
 
 /* --- table --- */
 
+static size_t
+alen(uint8_t af)
+{
+	return af == AF_INET ? 4 : 16;
+}
+
+/* FNV-1a over a key; addresses by their family's length. */
+static uint32_t
+hkey(uint8_t af, uint8_t proto, uint16_t port, const uint8_t *a)
+{
+	uint8_t k[4] = { af, proto, (uint8_t)(port >> 8), (uint8_t)port };
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < 4; i++)
+		h = (h ^ k[i]) * 16777619u;
+	for (size_t i = 0; i < alen(af); i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h;
+}
+
+static int32_t *
+in_bucket(struct dnsnat *nat, uint8_t af, uint8_t proto, uint16_t port,
+    const uint8_t *a)
+{
+	return &nat->in_head[hkey(af, proto, port, a) & (NBUCKET - 1)];
+}
+
+static int32_t *
+out_bucket(struct dnsnat *nat, uint8_t af, uint8_t proto, uint16_t port,
+    const uint8_t *a)
+{
+	return &nat->out_head[hkey(af, proto, port, a) & (NBUCKET - 1)];
+}
+
+static void
+link_sess(struct dnsnat *nat, int32_t i)
+{
+	struct sess *s = &nat->s[i];
+	int32_t *h;
+
+	h = in_bucket(nat, s->af, s->proto, s->in_port, s->proxy);
+	s->next_in = *h;
+	*h = i;
+	h = out_bucket(nat, s->af, s->proto, s->out_port, s->real);
+	s->next_out = *h;
+	*h = i;
+}
+
+static void
+unlink_sess(struct dnsnat *nat, int32_t i)
+{
+	struct sess *s = &nat->s[i];
+	int32_t *pp;
+
+	pp = in_bucket(nat, s->af, s->proto, s->in_port, s->proxy);
+	while (*pp != i)
+		pp = &nat->s[*pp].next_in;
+	*pp = s->next_in;
+	pp = out_bucket(nat, s->af, s->proto, s->out_port, s->real);
+	while (*pp != i)
+		pp = &nat->s[*pp].next_out;
+	*pp = s->next_out;
+}
+
+static void
+clear_heads(struct dnsnat *nat)
+{
+	for (size_t i = 0; i < NBUCKET; i++)
+		nat->in_head[i] = nat->out_head[i] = -1;
+	for (size_t i = 0; i < PXBUCKET; i++)
+		nat->px_head[i] = -1;
+}
+
 struct dnsnat *
 dnsnat_new(void)
 {
-	return calloc(1, sizeof(struct dnsnat));
+	struct dnsnat *nat = calloc(1, sizeof(struct dnsnat));
+
+	if (nat != NULL)
+		clear_heads(nat);
+	return nat;
 }
 
 static void
@@ -263,6 +347,7 @@ reset(struct dnsnat *nat)
 	nat->npx = 0;
 	nat->ns = 0;
 	nat->ngone = nat->gonepos = 0;
+	clear_heads(nat);
 }
 
 void
@@ -279,11 +364,11 @@ dnsnat_free(struct dnsnat *nat)
 static struct proxy *
 find_proxy(const struct dnsnat *nat, uint8_t af, const uint8_t *a)
 {
-	size_t n = af == AF_INET ? 4 : 16;
+	int32_t i = nat->px_head[hkey(af, 0, 0, a) & (PXBUCKET - 1)];
 
-	for (size_t i = 0; i < nat->npx; i++)
+	for (; i >= 0; i = nat->px[i].next)
 		if (nat->px[i].proxy.af == af &&
-		    memcmp(nat->px[i].proxy.a, a, n) == 0)
+		    memcmp(nat->px[i].proxy.a, a, alen(af)) == 0)
 			return &nat->px[i];
 	return NULL;
 }
@@ -355,10 +440,15 @@ dnsnat_assign(struct dnsnat *nat, const char *domain,
 
 			if (d == NULL)
 				return -ENOMEM;
-			p = &nat->px[nat->npx++];
+			int32_t *h = &nat->px_head[hkey(proxies[i].af, 0, 0,
+			    proxies[i].a) & (PXBUCKET - 1)];
+
+			p = &nat->px[nat->npx];
 			memset(p, 0, sizeof(*p));
 			p->proxy = proxies[i];
 			p->domain = d;
+			p->next = *h;
+			*h = (int32_t)nat->npx++;
 		}
 		p->has_target = t != NULL;
 		if (t != NULL)
@@ -413,7 +503,13 @@ remove_sess(struct dnsnat *nat, size_t i)
 	if (nat->ngone < DNSNAT_EXPIRED_MEMORY)
 		nat->ngone++;
 	nat->st.sessions_expired++;
-	nat->s[i] = nat->s[--nat->ns];
+	unlink_sess(nat, (int32_t)i);
+	if (i != nat->ns - 1) {
+		unlink_sess(nat, (int32_t)(nat->ns - 1));
+		nat->s[i] = nat->s[nat->ns - 1];
+		link_sess(nat, (int32_t)i);
+	}
+	nat->ns--;
 }
 
 uint64_t
@@ -435,18 +531,15 @@ dnsnat_expire(struct dnsnat *nat, uint64_t now)
 	return next;
 }
 
-static size_t
-alen(uint8_t af)
-{
-	return af == AF_INET ? 4 : 16;
-}
-
 /* The live session by inside or outside key; expired ones removed. */
 static struct sess *
 lookup(struct dnsnat *nat, int outside, uint8_t af, uint8_t proto,
     uint16_t port, const uint8_t *addr, uint64_t now, int *expired)
 {
-	for (size_t i = 0; i < nat->ns; i++) {
+	int32_t i = outside ? *out_bucket(nat, af, proto, port, addr) :
+	    *in_bucket(nat, af, proto, port, addr);
+
+	for (; i >= 0; i = outside ? nat->s[i].next_out : nat->s[i].next_in) {
 		struct sess *s = &nat->s[i];
 
 		if (s->af != af || s->proto != proto ||
@@ -454,7 +547,7 @@ lookup(struct dnsnat *nat, int outside, uint8_t af, uint8_t proto,
 		    memcmp(outside ? s->real : s->proxy, addr, alen(af)) != 0)
 			continue;
 		if (now >= deadline(s)) {
-			remove_sess(nat, i);
+			remove_sess(nat, (size_t)i);
 			if (expired != NULL)
 				*expired = 1;
 			return NULL;
@@ -465,10 +558,12 @@ lookup(struct dnsnat *nat, int outside, uint8_t af, uint8_t proto,
 }
 
 static int
-out_port_used(const struct dnsnat *nat, uint8_t af, uint8_t proto,
+out_port_used(struct dnsnat *nat, uint8_t af, uint8_t proto,
     uint16_t port, const uint8_t *real)
 {
-	for (size_t i = 0; i < nat->ns; i++) {
+	int32_t i = *out_bucket(nat, af, proto, port, real);
+
+	for (; i >= 0; i = nat->s[i].next_out) {
 		const struct sess *s = &nat->s[i];
 
 		if (s->af == af && s->proto == proto && s->out_port == port &&
@@ -529,6 +624,7 @@ create(struct dnsnat *nat, const struct pkt *k, uint16_t port,
 	s->out_port = (uint16_t)q;
 	memcpy(s->proxy, p->proxy.a, 16);
 	memcpy(s->real, p->real.a, 16);
+	link_sess(nat, (int32_t)(nat->ns - 1));
 	return s;
 }
 
