@@ -368,6 +368,9 @@ START_TEST(test_ttls)
 	ck_assert_uint_eq(count_after(nat, T0 + 40), 0);
 	n = mk(b, 6, "10.0.0.1", "100.64.0.5", 443, 4005, 0x10);
 	ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 41), DNSNAT_EXPIRED);
+	/* Truncated from the TUN: dropped, whatever it was. */
+	n = mk(b, 6, "10.0.0.1", "100.64.0.5", 443, 4005, 0x10);
+	ck_assert_int_eq(dnsnat_in(nat, b, 30, T0 + 41), DNSNAT_DROP);
 	/* A key never seen: not NAT traffic. */
 	n = mk(b, 6, "10.0.0.1", "100.64.0.5", 443, 4999, 0x10);
 	ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 41), DNSNAT_PASS);

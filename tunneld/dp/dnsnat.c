@@ -746,8 +746,14 @@ dnsnat_in(struct dnsnat *nat, uint8_t *pkt, size_t len, uint64_t now)
 	uint16_t port;
 	int rc, expired = 0;
 
-	if ((rc = parse(pkt, len, 0, &k)) < 0)
-		return DNSNAT_PASS;	/* not ours to judge */
+	if ((rc = parse(pkt, len, 0, &k)) < 0) {
+		/* Other protocols and later fragments are not NAT traffic;
+		 * a malformed packet might be, so it goes no further. */
+		if (rc == -EPROTONOSUPPORT)
+			return DNSNAT_PASS;
+		nat->st.dropped_malformed++;
+		return DNSNAT_DROP;
+	}
 	if (icmp_proto(k.proto)) {
 		if (is_icmp_error(&k))
 			return icmp_error_in(nat, &k, now);
