@@ -288,11 +288,13 @@ START_TEST(test_port_collision_wrap)
 	    65535, T0);
 	roundtrip(nat, 6, "100.64.0.5", "100.96.0.3", "10.0.0.1", 65535, 1,
 	    T0);
-	/* ... but ICMP ids may be 0. */
+	/* ... ICMP ids too (as connlib); 0 only as the inside id. */
 	roundtrip(nat, 1, "100.64.0.5", "100.96.0.1", "10.0.0.1", 65535,
 	    65535, T0);
-	roundtrip(nat, 1, "100.64.0.5", "100.96.0.3", "10.0.0.1", 65535, 0,
+	roundtrip(nat, 1, "100.64.0.5", "100.96.0.3", "10.0.0.1", 65535, 1,
 	    T0);
+	roundtrip(nat, 1, "100.64.0.5", "100.96.0.1", "10.0.0.1", 0, 0, T0);
+	roundtrip(nat, 1, "100.64.0.5", "100.96.0.3", "10.0.0.1", 0, 2, T0);
 	/* Another real IP: no collision. */
 	roundtrip(nat, 17, "100.64.0.5", "100.96.0.2", "10.0.0.2", 5000,
 	    5000, T0);
@@ -420,11 +422,12 @@ START_TEST(test_icmp_error_v4)
 	mk_err(want, "100.96.0.3", "100.64.0.5", 3, 3, orig, 28);
 	ck_assert_mem_eq(b, want, n);
 	ck_assert(csums_ok(b, n));
-	/* From a router on the way: the outer source stays. */
+	/* From a router on the way: it too comes from the proxy IP. */
 	n = mk_err(b, "192.0.2.9", "100.64.0.5", 11, 0, tr, on);
 	ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 2), DNSNAT_TRANSLATED);
-	mk_err(want, "192.0.2.9", "100.64.0.5", 11, 0, orig, on);
+	mk_err(want, "100.96.0.3", "100.64.0.5", 11, 0, orig, on);
 	ck_assert_mem_eq(b, want, n);
+	ck_assert(csums_ok(b, n));
 	/* Quoting a packet we never translated: unchanged. */
 	n = mk_err(b, "10.0.0.1", "100.64.0.5", 3, 3, orig, 28);
 	memcpy(want, b, n);
@@ -461,8 +464,15 @@ START_TEST(test_icmp_error_v6)
 	ck_assert_int_eq(dnsnat_out(nat, tr, on, T0), DNSNAT_TRANSLATED);
 	n = mk_err(b, "2001:db8:ffff::1", "fd00:2021:1111::5", 2, 0, tr, on);
 	ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 1), DNSNAT_TRANSLATED);
-	mk_err(want, "2001:db8:ffff::1", "fd00:2021:1111::5", 2, 0, orig, on);
+	mk_err(want, "fd00:2021:1111:8000::3", "fd00:2021:1111::5", 2, 0,
+	    orig, on);
 	ck_assert_mem_eq(b, want, n);
+	ck_assert(csums_ok(b, n));
+	/* Quoting an expired session: expired. */
+	ck_assert_uint_eq(count_after(nat, T0 + 1 + DNSNAT_TTL_TCP_MS), 0);
+	n = mk_err(b, "2001:db8::1", "fd00:2021:1111::5", 1, 3, tr, on);
+	ck_assert_int_eq(dnsnat_in(nat, b, n, T0 + 2 + DNSNAT_TTL_TCP_MS),
+	    DNSNAT_EXPIRED);
 	dnsnat_free(nat);
 }
 END_TEST

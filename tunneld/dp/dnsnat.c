@@ -597,9 +597,8 @@ create(struct dnsnat *nat, const struct pkt *k, uint16_t port,
 
 	if (nat->ns >= DNSNAT_MAX_SESSIONS)
 		return NULL;
-	for (uint32_t n = 0; n < 65536; n++, q = (q + 1) & 0xffff) {
-		if (q == 0 && !icmp_proto(k->proto))
-			continue;
+	/* From the inside port up to 65535, then from 1 (as connlib). */
+	for (uint32_t n = 0; n < 65536; n++, q = q == 65535 ? 1 : q + 1) {
 		if (!out_port_used(nat, k->af, k->proto, (uint16_t)q,
 		    p->real.a)) {
 			found = 1;
@@ -702,15 +701,21 @@ icmp_error_in(struct dnsnat *nat, const struct pkt *k, uint64_t now)
 	struct sess *s;
 	size_t span;
 	uint16_t port;
+	int expired = 0;
 
 	if (parse(k->l4 + 8, k->l4len - 8, 1, &in) < 0 || in.af != k->af)
 		return DNSNAT_PASS;
 	if (icmp_proto(in.proto) && !is_echo_req(&in))
 		return DNSNAT_PASS;
 	port = get16(port_field(&in, 0));
-	s = lookup(nat, 1, in.af, in.proto, port, in.dst, now, NULL);
-	if (s == NULL)
+	s = lookup(nat, 1, in.af, in.proto, port, in.dst, now, &expired);
+	if (s == NULL) {
+		if (expired || remembered(nat, in.af, in.proto, port, in.dst)) {
+			nat->st.expired++;
+			return DNSNAT_EXPIRED;
+		}
 		return DNSNAT_PASS;
+	}
 	span = (size_t)(in.l4 - k->l4) + 20;
 	if (span > k->l4len)
 		span = k->l4len;
@@ -718,13 +723,13 @@ icmp_error_in(struct dnsnat *nat, const struct pkt *k, uint64_t now)
 	set_addr(&in, in.dst, s->proxy);
 	if (s->in_port != port)
 		set_port(&in, port_field(&in, 0), s->in_port);
-	if (memcmp(k->src, s->real, k->alen) == 0) {
-		if (k->af == AF_INET6)
-			csum_replace(csum, k->src, s->proxy, 16);
-		if (k->af == AF_INET)
-			csum_replace(k->ip + 10, k->src, s->proxy, 4);
-		memcpy(k->src, s->proxy, k->alen);
-	}
+	/* The error comes from the proxy IP, as connlib's (whichever
+	 * router sent it: nothing past the gateway shows). */
+	if (k->af == AF_INET6)
+		csum_replace(csum, k->src, s->proxy, 16);
+	else
+		csum_replace(k->ip + 10, k->src, s->proxy, 4);
+	memcpy(k->src, s->proxy, k->alen);
 	/* The ICMP checksum field itself is not in the difference. */
 	memcpy(before + 2, k->l4 + 2, 2);
 	csum_replace(csum, before, k->l4, span & ~(size_t)1);

@@ -12,8 +12,8 @@
  *
  * Sessions: symmetric NAT, inside key (protocol, source port or ICMP echo
  * id, proxy IP) ↔ outside key (protocol, port, real IP); the outside port
- * is the inside one if free, else the next free one upward, wrapping
- * (1..65535 for TCP/UDP, 0..65535 for ICMP ids). TTLs from the last
+ * is the inside one if free, else the next free one upward, wrapping to 1
+ * (as connlib: port/id 0 only when it is the inside one). TTLs from the last
  * packet either way: TCP 2 h 4 min, UDP and ICMP echo 2 min; never
  * answered 60 s from the last outbound packet; FIN both ways 5 s; RST
  * either way: expired at once (that packet is still translated).
@@ -22,7 +22,9 @@
  * Checksums (IPv4 header, TCP, UDP, ICMPv6; ICMP echo ids) are updated
  * incrementally (RFC 1624), so a packet damaged on the way stays damaged.
  * ICMP errors from the resource side quoting a translated packet are
- * reverse-translated inside too (quoted IP header, ports, checksums).
+ * reverse-translated inside too (quoted IP header, ports, checksums) and
+ * come from the proxy IP whoever sent them; one quoting an expired
+ * session is DNSNAT_EXPIRED.
  *
  * Memory: at most DNSNAT_MAX_PROXIES proxy IPs and DNSNAT_MAX_SESSIONS
  * sessions per client; beyond, packets are dropped and counted. Lookups
