@@ -294,11 +294,13 @@ START_TEST(test_nat_failed)
 	ck_assert_int_eq(sink.n, 0);
 	ck_assert_int_eq(p2p_nat_state(nat, 7, m.resource, m.domain),
 	    P2P_NAT_FAILED);
+	/* Failed: packets still go (the gateway answers them). */
 	ck_assert_int_eq(p2p_nat_packet(nat, 7, &m, pkt, 8, 5000, ctl,
-	    sizeof(ctl), &cl), P2P_NAT_DROP);
+	    sizeof(ctl), &cl), P2P_NAT_FORWARD);
 	ck_assert_uint_eq(cl, 0);
 	p2p_nat_get_stats(nat, &st);
-	ck_assert_uint_eq(st.dropped_failed, 4);
+	ck_assert_uint_eq(st.dropped_failed, 3);
+	ck_assert_uint_eq(st.sent_failed, 1);
 	/* A new query: Recreating, never confirmed, so buffering again. */
 	ck_assert_int_eq(p2p_nat_dns_query(nat, 7, &m, 6000, ctl, sizeof(ctl),
 	    &cl), 0);
@@ -306,6 +308,15 @@ START_TEST(test_nat_failed)
 	ck_assert_int_eq(p2p_nat_packet(nat, 7, &m, pkt, 8, 6001, ctl,
 	    sizeof(ctl), &cl), P2P_NAT_BUFFERED);
 	ck_assert_uint_eq(cl, 0);
+	/* Another query within 2 s sends nothing more; after 2 s it does. */
+	ck_assert_int_eq(p2p_nat_dns_query(nat, 7, &m, 7999, ctl, sizeof(ctl),
+	    &cl), 0);
+	ck_assert_uint_eq(cl, 0);
+	ck_assert_int_eq(p2p_nat_dns_query(nat, 7, &m, 8000, ctl, sizeof(ctl),
+	    &cl), 0);
+	ck_assert_uint_gt(cl, 0);
+	ck_assert_int_eq(p2p_nat_state(nat, 7, m.resource, m.domain),
+	    P2P_NAT_RECREATING);
 	s = status(1);
 	ck_assert_int_eq(p2p_nat_status(nat, 7, &s, emit, &sink), 1);
 	p2p_nat_free(nat);

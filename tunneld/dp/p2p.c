@@ -221,7 +221,7 @@ struct entry {
 	char		resource[P2P_RESOURCE_MAX + 1];
 	char		domain[P2P_DOMAIN_MAX + 1];
 	enum p2p_nat_state state;
-	int		confirmed_once;
+	int		should_buffer;	/* Recreating: 0 when it was Confirmed */
 	uint64_t	last_sent_ms;
 	size_t		nbuf;
 	struct bufpkt	buf[P2P_NAT_BUF];
@@ -332,8 +332,9 @@ p2p_nat_packet(struct p2p_nat *nat, uint64_t gw, const struct p2p_msg *m,
 	case P2P_NAT_CONFIRMED:
 		return P2P_NAT_FORWARD;
 	case P2P_NAT_FAILED:
-		nat->st.dropped_failed++;
-		return P2P_NAT_DROP;
+		/* As connlib: sent anyway; the gateway answers them. */
+		nat->st.sent_failed++;
+		return P2P_NAT_FORWARD;
 	default:
 		break;
 	}
@@ -341,7 +342,7 @@ p2p_nat_packet(struct p2p_nat *nat, uint64_t gw, const struct p2p_msg *m,
 	if (*ctllen == 0 && now - e->last_sent_ms >= P2P_NAT_RESEND_MS &&
 	    (rc = send_assigned(nat, e, m, now, ctl, ctlcap, ctllen)) < 0)
 		return rc;
-	if (e->state == P2P_NAT_RECREATING && e->confirmed_once)
+	if (e->state == P2P_NAT_RECREATING && !e->should_buffer)
 		return P2P_NAT_FORWARD;
 	if (e->nbuf >= P2P_NAT_BUF) {
 		nat->st.dropped_full++;
@@ -371,9 +372,16 @@ p2p_nat_dns_query(struct p2p_nat *nat, uint64_t gw, const struct p2p_msg *m,
 		return -EINVAL;
 	if ((e = find(nat, gw, m->resource, m->domain)) == NULL)
 		return 0;
+	if (e->state == P2P_NAT_PENDING || e->state == P2P_NAT_RECREATING) {
+		/* Already asking: the 2 s rule holds. */
+		if (now - e->last_sent_ms < P2P_NAT_RESEND_MS)
+			return 0;
+	} else
+		e->should_buffer = e->state == P2P_NAT_FAILED;
 	if ((rc = send_assigned(nat, e, m, now, ctl, ctlcap, ctllen)) < 0)
 		return rc;
-	e->state = P2P_NAT_RECREATING;
+	if (e->state != P2P_NAT_PENDING)
+		e->state = P2P_NAT_RECREATING;
 	return 0;
 }
 
@@ -394,7 +402,6 @@ p2p_nat_status(struct p2p_nat *nat, uint64_t gw, const struct p2p_msg *s,
 		return 0;
 	}
 	e->state = P2P_NAT_CONFIRMED;
-	e->confirmed_once = 1;
 	for (size_t i = 0; i < e->nbuf; i++, n++)
 		emit(arg, gw, e->buf[i].data, e->buf[i].len);
 	nat->st.flushed += e->nbuf;

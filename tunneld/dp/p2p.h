@@ -14,8 +14,11 @@
  * P2P_NAT_BUF packets buffered, assigned_ips resent at most every 2 s
  * while packets keep arriving), Confirmed (domain_status Active: buffered
  * packets flushed, later ones forwarded), Failed (Inactive: buffer
- * dropped, packets dropped), Recreating (a new DNS query for the domain:
- * assigned_ips sent again; forwarding goes on if it had been confirmed).
+ * dropped, later packets still forwarded, as connlib does: the gateway
+ * answers them), Recreating (a new DNS query for the domain: assigned_ips
+ * sent again, then every 2 s while packets arrive; packets forwarded if
+ * it was Confirmed, buffered if it was Failed). A full buffer drops the
+ * newest packet.
  * Time is a caller-supplied monotonic millisecond clock.
  *
  * Wiring (not done here):
@@ -98,12 +101,14 @@ enum p2p_nat_state {
 enum p2p_nat_verdict {
 	P2P_NAT_FORWARD = 0,	/* send pkt to the gateway now */
 	P2P_NAT_BUFFERED,	/* copied; flushed on Active */
-	P2P_NAT_DROP,		/* Failed, buffer full or no memory */
+	P2P_NAT_DROP,		/* buffer full or no memory */
 };
 
 struct p2p_nat_stats {
-	uint64_t	buffered, flushed, dropped_full, dropped_failed,
-			dropped_nomem, sent_assigned;
+	uint64_t	buffered, flushed, dropped_full,
+			dropped_failed,	/* buffered, then Inactive */
+			dropped_nomem, sent_assigned,
+			sent_failed;	/* forwarded while Failed */
 };
 
 struct p2p_nat;
@@ -125,8 +130,9 @@ int	p2p_nat_packet(struct p2p_nat *, uint64_t gw,
 	    const struct p2p_msg *assigned, const uint8_t *pkt, size_t len,
 	    uint64_t now_ms, uint8_t *ctl, size_t ctlcap, size_t *ctllen)
 	    __attribute__((warn_unused_result));
-/* A new local DNS query answered for the domain: an existing entry goes
- * to Recreating and assigned_ips is written into ctl; no entry → nothing
+/* A new local DNS query answered for the domain: a Confirmed or Failed
+ * entry goes to Recreating and assigned_ips is written into ctl; Pending
+ * or Recreating: resent if 2 s have passed; no entry → nothing
  * (*ctllen = 0). 0 or -errno. */
 int	p2p_nat_dns_query(struct p2p_nat *, uint64_t gw,
 	    const struct p2p_msg *assigned, uint64_t now_ms, uint8_t *ctl,
