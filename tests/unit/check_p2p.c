@@ -324,6 +324,38 @@ START_TEST(test_nat_failed)
 }
 END_TEST
 
+/* Entries are bounded; forgetting a gateway drops only its own. */
+START_TEST(test_nat_bounds)
+{
+	struct p2p_nat *nat = p2p_nat_new();
+	struct p2p_msg m;
+	uint8_t ctl[P2P_MAX_PKT], pkt[8] = { 0 };
+	size_t cl;
+
+	example_msg(&m);
+	for (uint64_t gw = 0; gw < P2P_NAT_MAX; gw++)
+		ck_assert_int_eq(p2p_nat_packet(nat, gw, &m, pkt, 8, 0, ctl,
+		    sizeof(ctl), &cl), P2P_NAT_BUFFERED);
+	ck_assert_int_eq(p2p_nat_packet(nat, P2P_NAT_MAX, &m, pkt, 8, 0, ctl,
+	    sizeof(ctl), &cl), -ENOSPC);
+	ck_assert_uint_eq(cl, 0);
+	p2p_nat_forget_gateway(nat, 3);
+	ck_assert_int_eq(p2p_nat_state(nat, 3, m.resource, m.domain),
+	    P2P_NAT_NONE);
+	ck_assert_int_eq(p2p_nat_state(nat, 4, m.resource, m.domain),
+	    P2P_NAT_PENDING);
+	ck_assert_int_eq(p2p_nat_packet(nat, P2P_NAT_MAX, &m, pkt, 8, 0, ctl,
+	    sizeof(ctl), &cl), P2P_NAT_BUFFERED);
+	/* Oversized or empty packets are refused. */
+	ck_assert_int_eq(p2p_nat_packet(nat, 4, &m, pkt, 0, 0, ctl,
+	    sizeof(ctl), &cl), -EINVAL);
+	m.type = P2P_GOODBYE;
+	ck_assert_int_eq(p2p_nat_packet(nat, 4, &m, pkt, 8, 0, ctl,
+	    sizeof(ctl), &cl), -EINVAL);
+	p2p_nat_free(nat);
+}
+END_TEST
+
 static Suite *
 p2p_suite(void)
 {
@@ -335,6 +367,7 @@ p2p_suite(void)
 	tcase_add_test(tc, test_reject);
 	tcase_add_test(tc, test_nat_pending_confirm);
 	tcase_add_test(tc, test_nat_failed);
+	tcase_add_test(tc, test_nat_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }
