@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: ISC
+# Fragment included from Makefile.am: the DNS-resource path's pure cores,
+# the in-tunnel p2p control protocol with the client's DNS-NAT states
+# (p2p.c) and the gateway's NAT table (dnsnat.c), as a library the data
+# plane will link once wired (see the header comments).
+noinst_LIBRARIES += libfzdnsnat.a
+libfzdnsnat_a_SOURCES = tunneld/dp/p2p.c tunneld/dp/p2p.h \
+	tunneld/dp/dnsnat.c tunneld/dp/dnsnat.h
+libfzdnsnat_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+DNSNAT_LIBS = libfzdnsnat.a $(JANSSON_LIBS)
+
+check_PROGRAMS += tests/unit/check_p2p tests/unit/check_dnsnat
+UNIT_TESTS += tests/unit/check_p2p tests/unit/check_dnsnat
+TESTS += tests/unit/check_p2p tests/unit/check_dnsnat
+tests_unit_check_p2p_SOURCES = tests/unit/check_p2p.c
+tests_unit_check_p2p_CFLAGS = $(CHECK_CFLAGS_ALL) -I$(top_srcdir)/tunneld/dp \
+	$(JANSSON_CFLAGS)
+tests_unit_check_p2p_LDADD = $(DNSNAT_LIBS) $(CHECK_LIBS)
+tests_unit_check_dnsnat_SOURCES = tests/unit/check_dnsnat.c
+tests_unit_check_dnsnat_CFLAGS = $(CHECK_CFLAGS_ALL) \
+	-I$(top_srcdir)/tunneld/dp
+tests_unit_check_dnsnat_LDADD = $(DNSNAT_LIBS) $(CHECK_LIBS)
+
+fuzz_targets += tests/fuzz/fuzz_p2p tests/fuzz/fuzz_dnsnat
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_p2p tests/fuzz/fuzz_dnsnat
+endif
+tests_fuzz_fuzz_p2p_SOURCES = tests/fuzz/fuzz_p2p.c
+tests_fuzz_fuzz_p2p_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld/dp
+tests_fuzz_fuzz_p2p_LDADD = $(DNSNAT_LIBS)
+tests_fuzz_fuzz_p2p_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_dnsnat_SOURCES = tests/fuzz/fuzz_dnsnat.c
+tests_fuzz_fuzz_dnsnat_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld/dp
+tests_fuzz_fuzz_dnsnat_LDADD = $(DNSNAT_LIBS)
+tests_fuzz_fuzz_dnsnat_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
