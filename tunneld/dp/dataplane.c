@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "dp_impl.h"
 #include "fztime.h"
 
@@ -595,6 +596,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	/* Coalesced writes need the TUN to accept TSO (and FZ_NO_GRO off). */
 	dp->gro = (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6)) ==
 	    (TUN_F_TSO4 | TUN_F_TSO6) && getenv("FZ_NO_GRO") == NULL;
+	/* The AEAD backend (and OpenSSL's loading) before any sandbox. */
+	(void)aead_backend();
 	if ((dp->w = calloc((size_t)dp->nworkers, sizeof(*dp->w))) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
