@@ -10,6 +10,7 @@
  * backend's choice and FZ_AEAD's words.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,14 @@ END_TEST
 
 #define MAXLEN	1600
 
+static bool
+wiped(const uint8_t *p, size_t len)
+{
+	static const uint8_t zero[65535];
+
+	return memcmp(p, zero, len) == 0;
+}
+
 /*
  * Every length 0..MAXLEN and some larger: sealed by each backend (same
  * bytes), opened by each (in place), and rejected with a flipped bit.
@@ -198,8 +207,7 @@ START_TEST(test_cross_random)
 			ck_assert_int_eq(aead_open(&open[b], key, nonce, buf,
 			    len, tag[0]), -EBADMSG);
 			tag[0][n % 16] ^= (uint8_t)(1u << (n % 8));
-			for (size_t i = 0; i < len; i++)
-				ck_assert_uint_eq(buf[i], 0);
+			ck_assert(wiped(buf, len));
 			if (len == 0)
 				continue;
 			/* A flipped ciphertext bit. */
@@ -207,8 +215,7 @@ START_TEST(test_cross_random)
 			buf[n % len] ^= 0x80;
 			ck_assert_int_eq(aead_open(&open[b], key, nonce, buf,
 			    len, tag[0]), -EBADMSG);
-			for (size_t i = 0; i < len; i++)
-				ck_assert_uint_eq(buf[i], 0);
+			ck_assert(wiped(buf, len));
 		}
 	}
 	/* The contexts still work after the rejections. */
