@@ -645,6 +645,9 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 		bool co_ok = true;
 		w->co.flush = co_write;
 		w->co.arg = w;
+		/* UDP coalescing needs the TUN to accept USO (FZ_NO_USO off). */
+		w->co.uso = (tun->offloads & (TUN_F_USO4 | TUN_F_USO6)) ==
+		    (TUN_F_USO4 | TUN_F_USO6) && getenv("FZ_NO_USO") == NULL;
 		for (int j = 0; j < OFF_CO_SLOTS; j++)
 			if ((w->co.slot[j].buf = malloc(OFF_CO_MAX)) == NULL)
 				co_ok = false;
