@@ -3,8 +3,9 @@
  * Transport-data AEAD (ChaCha20-Poly1305, RFC 8439, no associated data)
  * with two backends behind one ops table: libsodium, the reference (and
  * what the handshake uses), and OpenSSL 3's EVP with one reused context
- * per key, chosen at the first key when it is faster on this CPU (a short
- * self-measurement) or when FZ_AEAD=openssl|sodium forces one.
+ * per key, chosen once (when the data plane starts, or at the first key)
+ * when it is faster on this CPU (a short self-measurement) or when
+ * FZ_AEAD=openssl|sodium forces one.
  *
  * A key (struct aead_key) lives inside its owner (a keypair); it borrows
  * the 32 key bytes, which the caller passes again on every call and keeps
@@ -36,9 +37,11 @@ struct aead_key {
 };
 
 /*
- * The backend new keys get: AEAD_AUTO (the default, or FZ_AEAD=auto)
- * measures both once, at the first key; a forced backend is kept as is.
- * Returns the backend in force after the call (never AEAD_AUTO).
+ * Sets the backend new keys get: AEAD_SODIUM or AEAD_OPENSSL as given;
+ * AEAD_AUTO (or anything else) measures both now and keeps the faster.
+ * Returns the backend in force after the call (never AEAD_AUTO).  Without
+ * a call, the first key chooses by FZ_AEAD (sodium, openssl, auto: the
+ * default) once.
  */
 enum aead_backend aead_select(enum aead_backend);
 /* The backend in force (choosing it first if nothing has yet). */
