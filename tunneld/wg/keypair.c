@@ -9,6 +9,7 @@
  * write to a line that the senders share).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,17 @@
 #include "fztime.h"
 #include "messages.h"
 #include "wg_int.h"
+
+/* The lines wg_int.h describes (LP64 glibc; elsewhere only the order). */
+#if defined(__x86_64__) && defined(__GLIBC__)
+_Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
+    offsetof(struct wg_keypair, refs) >= 64 &&
+    offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
+    offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
+_Static_assert(offsetof(struct wg_peer, dp_slot) < 128 &&
+    offsetof(struct wg_peer, t_recv) >= 64 &&
+    offsetof(struct wg_peer, tx_bytes) < 192, "peer lines");
+#endif
 
 struct wg_keypair *
 wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
@@ -32,7 +44,6 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
 	k->ie.peer = p;
-	k->cookie_hint = wg_peer_cookie(p);
 	k->initiator = initiator;
 	k->created = time_mono_ns();
 	return k;
@@ -192,9 +203,9 @@ wg_tx_prefetch(struct wg_peer *p)
 
 	if (k != NULL) {
 		__builtin_prefetch(k);
-		__builtin_prefetch(k->send_key);
+		__builtin_prefetch(&k->refs);
 	}
-	__builtin_prefetch((const char *)p + 128);	/* tx_bytes */
+	__builtin_prefetch(&p->tx_bytes);
 }
 
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
@@ -236,17 +247,17 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 }
 
 /*
- * For each data message of the batch, its index's slot; then, through the
- * slots alone (no entry read yet), each keypair's two first lines and the
- * replay window's word for the message's counter; then, the keypairs in
- * cache, each peer's first three lines (what a receive touches: lock and
- * sessions, endpoint and timers, counters and dp_slot).  Chunks of 16.
+ * For each data message of the batch, its index's slot; then, from the
+ * slots alone (no entry read yet), at once: each keypair's two first lines
+ * and the replay window's word for the message's counter, its peer's two
+ * first lines (what a receive touches: lock and sessions; endpoint,
+ * stamp, counter and data-plane slot) and that slot's first two lines.
+ * Two dependent steps, each overlapping across a chunk of 16 messages.
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
-	struct wg_keypair *k[16];
 	uint32_t idx[16];
 	uint64_t ctr[16];
 	bool data[16];
@@ -270,34 +281,27 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			data[i] = true;
 		}
 		for (i = 0; i < m; i++) {
-			struct idx_entry *e;
+			struct idx_hint h;
+			struct wg_keypair *k;
 
-			k[i] = NULL;
-			if (!data[i] ||
-			    (e = wg_index_peek_keypair(d, idx[i])) == NULL)
+			peer[c + i] = NULL;
+			if (!data[i] || !wg_index_peek_keypair(d, idx[i], &h))
 				continue;
-			k[i] = caa_container_of(e, struct wg_keypair, ie);
-			__builtin_prefetch(k[i]);
-			__builtin_prefetch(k[i]->recv_key);
-			__builtin_prefetch(&k[i]->replay.top);
-			__builtin_prefetch(&k[i]->replay.bits[((ctr[i] + 1) >>
+			/* Addresses only: nothing behind the hints is read. */
+			k = caa_container_of(h.e, struct wg_keypair, ie);
+			__builtin_prefetch(k);
+			__builtin_prefetch(&k->replay.top);
+			__builtin_prefetch(&k->replay.bits[((ctr[i] + 1) >>
 			    6) % WG_REPLAY_WORDS]);
-		}
-		for (i = 0; i < m; i++) {
-			struct wg_peer *p = NULL;
-
-			if (k[i] != NULL &&
-			    (p = CMM_LOAD_SHARED(k[i]->ie.peer)) != NULL) {
-				__builtin_prefetch(p);
-				__builtin_prefetch((const char *)p + 64);
-				__builtin_prefetch((const char *)p + 128);
+			if (h.peer != NULL) {
+				__builtin_prefetch(h.peer);
+				__builtin_prefetch(&h.peer->t_recv);
 			}
-			if (k[i] != NULL && k[i]->cookie_hint != NULL) {
-				__builtin_prefetch(k[i]->cookie_hint);
-				__builtin_prefetch((const char *)
-				    k[i]->cookie_hint + 64);
+			if (h.cookie != NULL) {
+				__builtin_prefetch(h.cookie);
+				__builtin_prefetch((const char *)h.cookie + 64);
 			}
-			peer[c + i] = p;
+			peer[c + i] = h.peer;
 		}
 	}
 }
