@@ -24,9 +24,8 @@ _Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
     offsetof(struct wg_keypair, refs) >= 64 &&
     offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
     offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
-_Static_assert(offsetof(struct wg_peer, dp_slot) < 128 &&
-    offsetof(struct wg_peer, t_recv) >= 64 &&
-    offsetof(struct wg_peer, tx_bytes) < 192, "peer lines");
+_Static_assert(offsetof(struct wg_peer, dp_slot) -
+    offsetof(struct wg_peer, t_recv) == 16, "peer receive fields");
 #endif
 
 struct wg_keypair *
@@ -248,18 +247,20 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 
 /*
  * For each data message of the batch, its index's slot; then, from the
- * slots alone (no entry read yet), at once: each keypair's two first lines
- * and the replay window's word for the message's counter, its peer's two
- * first lines (what a receive touches: lock and sessions; endpoint,
- * stamp, counter and data-plane slot) and that slot's first two lines.
- * Two dependent steps, each overlapping across a chunk of 16 messages.
+ * slots alone (no entry read yet), at once: what a receive reads before
+ * the tag is checked, and the data plane's checks after: each keypair's
+ * first line (key, age, peer), its peer's data-plane slot (beside the
+ * receive stamp and counter) and that slot's first two lines.  Two
+ * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * only an authentic message reads (the replay window, the peer's lock and
+ * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
+ * them: fill buffers are few, and a batch's misses are bound by them.
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
 	uint32_t idx[16];
-	uint64_t ctr[16];
 	bool data[16];
 	int i, m, c;
 
@@ -274,8 +275,7 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 				continue;
 			rbuf_init(&r, p + WG_DATA_RECEIVER,
 			    WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
-			if (rbuf_get_u32_le(&r, &idx[i]) != 0 ||
-			    rbuf_get_u64_le(&r, &ctr[i]) != 0)
+			if (rbuf_get_u32_le(&r, &idx[i]) != 0)
 				continue;
 			wg_index_prefetch(d, idx[i]);
 			data[i] = true;
@@ -290,13 +290,8 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			/* Addresses only: nothing behind the hints is read. */
 			k = caa_container_of(h.e, struct wg_keypair, ie);
 			__builtin_prefetch(k);
-			__builtin_prefetch(&k->replay.top);
-			__builtin_prefetch(&k->replay.bits[((ctr[i] + 1) >>
-			    6) % WG_REPLAY_WORDS]);
-			if (h.peer != NULL) {
-				__builtin_prefetch(h.peer);
-				__builtin_prefetch(&h.peer->t_recv);
-			}
+			if (h.peer != NULL)
+				__builtin_prefetch(&h.peer->dp_slot);
 			if (h.cookie != NULL) {
 				__builtin_prefetch(h.cookie);
 				__builtin_prefetch((const char *)h.cookie + 64);
@@ -340,6 +335,11 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 		rc = -EKEYEXPIRED;
 		goto out;
 	}
+	/* What an authentic message reads next, while the AEAD runs. */
+	__builtin_prefetch(&k->replay.top);
+	__builtin_prefetch(&k->replay.bits[((ctr + 1) >> 6) % WG_REPLAY_WORDS]);
+	__builtin_prefetch(p);
+	__builtin_prefetch(&p->has_endpoint);
 	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
 	wg_aead_nonce(nonce, ctr);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(

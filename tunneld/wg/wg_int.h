@@ -93,10 +93,11 @@ enum hs_state {
 };
 
 /*
- * What the data path touches for every packet comes first: a receive the
- * first two cache lines (the lock and the sessions; the endpoint, the
- * flags, the receive stamp and counter, the data plane's slot), a send
- * those and the third (its stamps and counter); then what handshakes use.
+ * What the data path touches for every packet comes first, a receive's
+ * then a send's (a peer is calloc'd, 16-byte aligned: lines are rounded
+ * to 64 only in the keypair): the lock and the sessions, the endpoint,
+ * flags, receive stamp and counter and the data plane's slot, then the
+ * sender's stamps and counter; then what handshakes use.
  */
 struct wg_peer {
 	pthread_mutex_t		 lock;
