@@ -693,6 +693,20 @@ peer_relay_remote(const struct conn_mgr *m, const struct ice_pair_info *sel,
 	return true;
 }
 
+/*
+ * What a relay's TURN client has queued (a ChannelBind just asked for)
+ * goes out now, ahead of the ChannelData that will use the channel: the
+ * relay drops ChannelData on a channel it has not seen bound.
+ */
+static void
+relay_flush(struct conn_mgr *m, struct relay *r)
+{
+	struct turn_transmit tt;
+
+	while (turn_client_poll_transmit(r->tc, &tt) == 0)
+		m->ops->dgram(m->arg, r->sock, tt.dst, tt.data, tt.len);
+}
+
 static void
 peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 {
@@ -716,6 +730,7 @@ peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 		    turn_client_bind_channel(r->tc, now, &p->sel.remote.sa,
 		    &ch) != 0)
 			return;
+		relay_flush(m, r);
 		pp.sock = r->sock;
 		snprintf(pp.relay, sizeof(pp.relay), "%s", r->server_s);
 		pp.channel = ch;
@@ -1116,10 +1131,50 @@ agent_transmit(struct conn_mgr *m, const struct ice_transmit *t,
 	if (turn_client_channel(r->tc, &t->dst.sa, &ch) != 0 &&
 	    turn_client_bind_channel(r->tc, now, &t->dst.sa, &ch) != 0)
 		return;
+	relay_flush(m, r);
 	if (turn_client_wrap(r->tc, &t->dst.sa, t->buf, t->len, out,
 	    sizeof(out), &len) != 0)
 		return;
 	m->ops->dgram(m->arg, r->sock, &r->server.sa, out, len);
+}
+
+/* Whether two pairs are the same path (what PEER_SET carries). */
+static bool
+same_path(const struct ice_pair_info *a, const struct ice_pair_info *b)
+{
+	return a->sock == b->sock && a->local_type == b->local_type &&
+	    addr_eq(&a->remote.sa, &b->remote.sa);
+}
+
+/*
+ * The Gateway's WireGuard peer must exist before the Client's first
+ * handshake initiation can arrive, or fz-tunneld refuses it and the
+ * Client only retries after REKEY_TIMEOUT (5 s).  The Client (controlling)
+ * initiates as soon as the answer to its nominating check arrives; we
+ * (controlled) select that pair only once our own check on it succeeds,
+ * which may still be in flight (RFC 8445 section 7.3.1.5; through a relay
+ * it often is).  So when the agent has answered a nomination on a pair
+ * it has not validated yet, the peer is set on that pair now: pump()
+ * handles events (and this) before transmits, and PEER_SET goes to
+ * fz-tunneld on the same ordered channel ahead of the DGRAM_DOWN with
+ * the answer, so the peer is there before the Client can send to it.
+ * Firezone gets the same ordering by creating the Gateway's WireGuard
+ * tunnel when it accepts the connection (protocols section 2.2, step 5);
+ * our PEER_SET needs a path, and this is the one the Client will use.
+ * The selection that follows (ICE_EV_SELECTED) confirms or moves it.
+ */
+static void
+peer_provisional(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	struct ice_pair_info pi;
+
+	if (!m->gateway || p->set ||
+	    ice_agent_peer_nominated(p->agent, &pi) != 0)
+		return;
+	log_info("peer %s: nominated by the client before our check on the "
+	    "pair succeeded: peer set ahead", p->id);
+	p->sel = pi;
+	peer_set(m, p, now);
 }
 
 static void
@@ -1130,6 +1185,10 @@ agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
 	while (ice_agent_poll_event(p->agent, &ev)) {
 		switch (ev.type) {
 		case ICE_EV_SELECTED:
+			if (p->set && same_path(&p->sel, &ev.pair)) {
+				p->sel = ev.pair;	/* set ahead */
+				break;
+			}
 			p->sel = ev.pair;
 			peer_set(m, p, now);
 			break;
@@ -1161,11 +1220,17 @@ pump(struct conn_mgr *m, uint64_t now)
 
 			if (!p->used || p->agent == NULL)
 				continue;
+			/*
+			 * Events first: a selection reaches fz-tunneld (the
+			 * peer added) before the check response that lets
+			 * the other side send its handshake to it.
+			 */
+			agent_events(m, p, now);
+			peer_provisional(m, p, now);
 			while (ice_agent_poll_transmit(p->agent, &it)) {
 				agent_transmit(m, &it, now);
 				moved = true;
 			}
-			agent_events(m, p, now);
 		}
 		for (i = 0; i < CONN_MAX_RELAYS; i++) {
 			struct relay *r = &m->relays[i];
