@@ -1128,10 +1128,17 @@ agent_transmit(struct conn_mgr *m, const struct ice_transmit *t,
 	if ((slot = relay_slot(t->sock)) < 0 ||
 	    !(r = &m->relays[slot])->used || r->tc == NULL)
 		return;
-	if (turn_client_channel(r->tc, &t->dst.sa, &ch) != 0 &&
-	    turn_client_bind_channel(r->tc, now, &t->dst.sa, &ch) != 0)
-		return;
-	relay_flush(m, r);
+	if (turn_client_channel(r->tc, &t->dst.sa, &ch) != 0) {
+		if (turn_client_bind_channel(r->tc, now, &t->dst.sa, &ch) != 0)
+			return;
+		/*
+		 * The ChannelBind out before the first ChannelData on its
+		 * channel: the relay drops ChannelData on a channel it does
+		 * not know yet (that check would count only at its
+		 * retransmission, an RTO later).
+		 */
+		relay_flush(m, r);
+	}
 	if (turn_client_wrap(r->tc, &t->dst.sa, t->buf, t->len, out,
 	    sizeof(out), &len) != 0)
 		return;

@@ -8,7 +8,7 @@ unit_templates = contrib/systemd/fz-tunneld.service.in \
 	contrib/systemd/fz-portald.service.in
 EXTRA_DIST += $(unit_templates) contrib/systemd/fz-tunneld.socket \
 	contrib/systemd/fz.sysusers contrib/systemd/fz.tmpfiles \
-	contrib/systemd/fz-portald.sysusers
+	contrib/systemd/fz-portald.sysusers contrib/systemd/fz-relayd.sysusers
 CLEANFILES += contrib/systemd/fz-tunneld.service \
 	contrib/systemd/fz-gateway.service contrib/systemd/fz-relayd.service \
 	contrib/systemd/fz-portald.service
@@ -31,9 +31,12 @@ install-sysusers-tmpfiles:
 	    $(DESTDIR)$(sysusersdir)/fz.conf
 	$(INSTALL_DATA) $(srcdir)/contrib/systemd/fz-portald.sysusers \
 	    $(DESTDIR)$(sysusersdir)/fz-portald.conf
+	$(INSTALL_DATA) $(srcdir)/contrib/systemd/fz-relayd.sysusers \
+	    $(DESTDIR)$(sysusersdir)/fz-relayd.conf
 	$(INSTALL_DATA) $(srcdir)/contrib/systemd/fz.tmpfiles \
 	    $(DESTDIR)$(tmpfilesdir)/fz.conf
 uninstall-local:
 	rm -f $(DESTDIR)$(sysusersdir)/fz.conf $(DESTDIR)$(tmpfilesdir)/fz.conf \
-	    $(DESTDIR)$(sysusersdir)/fz-portald.conf
+	    $(DESTDIR)$(sysusersdir)/fz-portald.conf \
+	    $(DESTDIR)$(sysusersdir)/fz-relayd.conf
 .PHONY: install-sysusers-tmpfiles

@@ -965,6 +965,101 @@ START_TEST(test_channeldata_cookie_reply)
 }
 END_TEST
 
+/* Waits up to ms for a datagram on fd whose first byte is type. */
+static ssize_t
+recv_type(int fd, uint8_t type, uint8_t *buf, size_t cap, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pfd, 1, ms) == 1) {
+		ssize_t n = recv(fd, buf, cap, 0);
+
+		if (n > 0 && buf[0] == type)
+			return n;
+	}
+	return 0;
+}
+
+/*
+ * An initiation that comes before the peer is set (the initiator's ICE
+ * agent concluded a moment first): refused, held; once the peer is set
+ * (dp_held_init_retry, after PEER_SET) answered at once, direct and on a
+ * relay channel, not at the initiator's retry 5 s later.  One for a key
+ * nobody has stays held through another peer's PEER_SET.
+ */
+START_TEST(test_initiation_before_peer)
+{
+	struct client c, d, e;
+	union fz_sockaddr ca, relay;
+	uint8_t m[4 + WG_INITIATION_LEN], reply[256], out[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+	struct wg_peer *gp;
+	uint8_t k[32], gpub[32];
+	int cfd, rfd;
+	ssize_t n;
+
+	/* c: a client the gateway does not know yet. */
+	memset(k, 0x67, sizeof(k));
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	wg_key_public(k, c.pub);
+	ck_assert_int_eq(wg_device_new(k, &c.dev), 0);
+	wg_device_public_key(Gdev, gpub);
+	ck_assert_int_eq(wg_peer_add(c.dev, gpub, &c.peer), 0);
+	client_new(&d, 0x68);		/* known: no held initiation */
+	cfd = udp_on("127.0.0.1:0", &ca);
+	ck_assert_int_ge(cfd, 0);
+
+	ck_assert_int_eq(wg_create_initiation(c.peer, m), 0);
+	ck_assert_int_eq(sendto(cfd, m, WG_INITIATION_LEN, 0, &Gaddr.sa,
+	    addr_len(&Gaddr.sa)), WG_INITIATION_LEN);
+	ck_assert(counter_reaches(DP_DROP_HANDSHAKE, 1));
+	ck_assert_int_eq(recv_type(cfd, 2, reply, sizeof(reply), 100), 0);
+	/* Another peer's PEER_SET: still nobody's, kept. */
+	ck_assert_uint_eq(dp_held_init_retry(G), 0);
+	ck_assert_int_eq(recv_type(cfd, 2, reply, sizeof(reply), 50), 0);
+
+	/* Its PEER_SET: the response, at once, to where it came from. */
+	ck_assert_int_eq(dp_peer_add(G, c.pub, &gp), 0);
+	ck_assert_int_eq(dp_peer_set_path(G, gp, &ca, 0), 0);
+	ck_assert_uint_eq(dp_held_init_retry(G), 1);
+	n = recv_type(cfd, 2, reply, sizeof(reply), 500);
+	ck_assert_int_eq(n, WG_RESPONSE_LEN);
+	ck_assert_int_eq(wg_handle_handshake(c.dev, reply, WG_RESPONSE_LEN,
+	    &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+	ck_assert_ptr_eq(r.peer, c.peer);
+	ck_assert_uint_eq(dp_held_init_retry(G), 0);	/* answered once */
+
+	/* Relayed, on a channel not registered yet: held, then answered on
+	 * it once the path through the relay is set. */
+	memset(k, 0x69, sizeof(k));
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	wg_key_public(k, e.pub);
+	ck_assert_int_eq(wg_device_new(k, &e.dev), 0);
+	ck_assert_int_eq(wg_peer_add(e.dev, gpub, &e.peer), 0);
+	rfd = udp_on("127.0.0.1:0", &relay);
+	ck_assert_int_ge(rfd, 0);
+	ck_assert_int_eq(relayed_initiation(&e, rfd, 0x4040, reply,
+	    sizeof(reply)), 0);
+	ck_assert_int_eq(dp_peer_add(G, e.pub, &e.gpeer), 0);
+	ck_assert_int_eq(dp_peer_set_path(G, e.gpeer, &relay, 0x4040), 0);
+	ck_assert_uint_eq(dp_held_init_retry(G), 1);
+	n = recv_type(rfd, 0x40, reply, sizeof(reply), 500);
+	ck_assert_int_eq(n, 4 + WG_RESPONSE_LEN);
+	ck_assert_uint_eq(off_get16(reply), 0x4040);
+	ck_assert_int_eq(wg_handle_handshake(e.dev, reply + 4,
+	    WG_RESPONSE_LEN, &Gaddr, out, &r), 0);
+	ck_assert(r.established);
+	close(cfd);
+	close(rfd);
+	wg_device_free(c.dev);
+	wg_device_free(d.dev);
+	wg_device_free(e.dev);
+}
+END_TEST
+
 static Suite *
 dataplane_suite(void)
 {
@@ -989,6 +1084,7 @@ dataplane_suite(void)
 	tcase_add_test(tc, test_channeldata_keeps_endpoint);
 	tcase_add_test(tc, test_channeldata_other_peer);
 	tcase_add_test(tc, test_channeldata_cookie_reply);
+	tcase_add_test(tc, test_initiation_before_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }

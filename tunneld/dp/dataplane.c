@@ -112,11 +112,45 @@ path_of(struct wg_path *path, const union fz_sockaddr *src,
 	path->peer = via != NULL ? via->peer : NULL;
 }
 
+/* Keeps an initiation that came before its peer (dp_held_init). */
 static void
-handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
-    const union fz_sockaddr *src, struct relayed *via)
+hold_initiation(struct dp *dp, int fd, const uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, uint16_t channel, uint64_t at)
 {
-	struct dp *dp = w->dp;
+	struct dp_held_init *h = &dp->held;
+	uint64_t now = time_mono_ns();
+	unsigned i, slot = 0;
+
+	if (len != WG_INITIATION_LEN)
+		return;
+	pthread_mutex_lock(&h->lock);
+	/* a free or expired slot, else the oldest */
+	for (i = 0; i < DP_HELD_INIT; i++) {
+		if (h->e[i].at == 0 ||
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
+			slot = i;
+			break;
+		}
+		if (h->e[i].at < h->e[slot].at)
+			slot = i;
+	}
+	h->e[slot].at = at;
+	h->e[slot].fd = fd;
+	h->e[slot].src = *src;
+	h->e[slot].channel = channel;
+	memcpy(h->e[slot].msg, msg, len);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * A handshake message from src (through a relay: via).  w NULL: a held
+ * initiation answered from the main loop (dp_held_init_retry); returns
+ * -ENOENT when it is still nobody's.
+ */
+static int
+handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
+    size_t len, const union fz_sockaddr *src, struct relayed *via)
+{
 	/* Room for a ChannelData header in front of the reply. */
 	uint8_t out[4 + WG_INITIATION_LEN], *reply = out + 4;
 	struct wg_hs_result r;
@@ -129,19 +163,26 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	rc = wg_handle_handshake_via(dp->dev, msg, len, &path, reply, &r);
 	if (rc == -EAGAIN) {
 		count(dp, DP_DROP_HS_RATELIMITED, 1);
-		return;
+		return rc;
 	}
 	if (rc == -EPERM) {
 		/* Not the channel's peer: refused before any state moved. */
 		count(dp, DP_DROP_CHANNEL_PEER, 1);
-		return;
+		return rc;
 	}
+	if (rc == -ENOENT && w == NULL)
+		return rc;
 	if (rc != 0) {
 		count(dp, DP_DROP_HANDSHAKE, 1);
 		if (log_ratelimit(&dp->rl))
 			log_debug("handshake message refused: %s",
 			    strerror(-rc));
-		return;
+		/* An initiation from a key no peer has (yet). */
+		if (rc == -ENOENT && dp_classify(msg, len) ==
+		    DP_PKT_WG_INITIATION)
+			hold_initiation(dp, fd, msg, len, src,
+			    via != NULL ? via->channel : 0, time_mono_ns());
+		return rc;
 	}
 	if (r.reply_len > 0) {
 		/* Back the way it came: relayed, in the same channel. */
@@ -162,8 +203,17 @@ handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	if (r.established && r.peer != NULL) {
 		log_info("peer %s: session established%s",
 		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "");
-		tx_flush_staged(w, r.peer);
+		if (w != NULL)
+			tx_flush_staged(w, r.peer);
 	}
+	return 0;
+}
+
+static void
+handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
+    const union fz_sockaddr *src, struct relayed *via)
+{
+	(void)handshake_msg(w->dp, w, fd, msg, len, src, via);
 }
 
 /*
@@ -267,6 +317,9 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 		count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
 		if (dp_classify(inner, ilen) == DP_PKT_STUN)
 			stun_in(w, fd, msg, len, src, local);
+		else if (dp_classify(inner, ilen) == DP_PKT_WG_INITIATION)
+			hold_initiation(dp, fd, inner, ilen, src, via.channel,
+			    time_mono_ns());
 		return;
 	}
 	count(dp, DP_RX_CHANNEL_DATA, 1);
@@ -590,6 +643,7 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp_chans_init(&dp->chans);
 	dp->stunfd = dp->wantedfd = dp->dnsfd = -1;
 	dp_wanted_init(&dp->wanted);
+	pthread_mutex_init(&dp->held.lock, NULL);
 	if ((rc = allowedips_new(&dp->aip)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
@@ -748,6 +802,7 @@ dp_free(struct dp *dp)
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	pthread_mutex_destroy(&dp->peers_lock);
+	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);
 }
 
@@ -917,6 +972,59 @@ dp_wanted_release_all(struct dp *dp)
 
 	wg_read_lock();
 	n = dp_wanted_release(&dp->wanted, wanted_take, dp);
+	wg_read_unlock();
+	return n;
+}
+
+size_t
+dp_held_init_retry(struct dp *dp)
+{
+	struct dp_held_init *h = &dp->held;
+	uint64_t now = time_mono_ns();
+	uint8_t msg[WG_INITIATION_LEN];
+	union fz_sockaddr src;
+	struct relayed via;
+	uint64_t at;
+	size_t n = 0;
+	uint16_t ch;
+	unsigned i;
+	int fd;
+
+	wg_read_lock();
+	for (i = 0; i < DP_HELD_INIT; i++) {
+		pthread_mutex_lock(&h->lock);
+		if (h->e[i].at == 0 ||
+		    h->e[i].at + DP_HELD_INIT_MS * 1000000ull < now) {
+			h->e[i].at = 0;
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
+		at = h->e[i].at;
+		fd = h->e[i].fd;
+		src = h->e[i].src;
+		ch = h->e[i].channel;
+		memcpy(msg, h->e[i].msg, sizeof(msg));
+		h->e[i].at = 0;
+		pthread_mutex_unlock(&h->lock);
+		memset(&via, 0, sizeof(via));
+		via.channel = ch;
+		if (ch != 0 && (via.peer = dp_chans_lookup(&dp->chans, &src,
+		    ch)) == NULL) {
+			hold_initiation(dp, fd, msg, sizeof(msg), &src, ch, at);
+			continue;
+		}
+		switch (handshake_msg(dp, NULL, fd, msg, sizeof(msg), &src,
+		    ch != 0 ? &via : NULL)) {
+		case 0:
+			n++;
+			break;
+		case -ENOENT:	/* another peer's, maybe set next */
+			hold_initiation(dp, fd, msg, sizeof(msg), &src, ch, at);
+			break;
+		default:
+			break;
+		}
+	}
 	wg_read_unlock();
 	return n;
 }

@@ -122,6 +122,12 @@ bool	dp_wanted_take(struct dp *, int *family, uint8_t addr[16]);
  * session); returns how many.  After a peer was added or changed.
  */
 size_t	dp_wanted_release_all(struct dp *);
+/*
+ * Handshake initiations that came (within 2 s) before a peer with their
+ * key, or their relay channel, was set are answered now; returns how
+ * many.  After a peer was added or changed.
+ */
+size_t	dp_held_init_retry(struct dp *);
 
 /*
  * A peer's path, set by fz-controld: direct to `to` (channel 0) or through

@@ -77,6 +77,27 @@ struct worker {
 	uint8_t		 seg[2048];		/* one segment being built */
 };
 
+/*
+ * Handshake initiations that came before fz-controld's PEER_SET for their
+ * sender (its key unknown, or on a relay channel not registered yet): both
+ * sides set the peer when their own ICE agent concludes, and the initiator
+ * often does it a fraction of a millisecond first.  Kept DP_HELD_INIT_MS
+ * and answered by dp_held_init_retry once a peer was set, instead of the
+ * initiator's retry REKEY_TIMEOUT (5 s) later.
+ */
+#define DP_HELD_INIT		8
+#define DP_HELD_INIT_MS		2000
+struct dp_held_init {
+	pthread_mutex_t		 lock;
+	struct {
+		uint64_t	 at;		/* ns, time_mono_ns; 0: free */
+		int		 fd;		/* the socket it came in on */
+		union fz_sockaddr src;		/* the sender, or the relay */
+		uint16_t	 channel;	/* relayed: its channel; else 0 */
+		uint8_t		 msg[WG_INITIATION_LEN];
+	} e[DP_HELD_INIT];
+};
+
 struct dp {
 	struct wg_device	*dev;
 	struct allowedips	*aip;
@@ -106,6 +127,7 @@ struct dp {
 	struct dp_stunq		 dnsq;		/* DNS to sentinels (dnspkt.h) */
 	_Atomic bool		 dns_on;
 	int			 dnsfd;		/* eventfd: queries wait */
+	struct dp_held_init	 held;		/* initiations before their peer */
 };
 
 /* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */

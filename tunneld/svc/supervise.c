@@ -416,6 +416,10 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	if ((i = dp_wanted_release_all(s->dp)) > 0)
 		log_debug("peer %s: %zu held packet(s) released",
 		    m->u.peer_set.peer_id, i);
+	/* And an initiation that came before this PEER_SET is answered. */
+	if ((i = dp_held_init_retry(s->dp)) > 0)
+		log_debug("peer %s: %zu held initiation(s) answered",
+		    m->u.peer_set.peer_id, i);
 	goto out;
 violation:
 	controld_violation(s, "control", why);
