@@ -1162,9 +1162,14 @@ same_path(const struct ice_pair_info *a, const struct ice_pair_info *b)
  * which may still be in flight (RFC 8445 section 7.3.1.5; through a relay
  * it often is).  So when the agent has answered a nomination on a pair
  * it has not validated yet, the peer is set on that pair now: pump()
- * handles events (and this) before transmits, and PEER_SET goes to
- * fz-tunneld on the same ordered channel ahead of the DGRAM_DOWN with
- * the answer, so the peer is there before the Client can send to it.
+ * handles events (and this) before transmits, so PEER_SET is sent ahead
+ * of the DGRAM_DOWN with the answer.  The two travel on different IPC
+ * channels (control and DGRAM), so fz-tunneld may still send the answer
+ * a fraction of a millisecond before it adds the peer; the data plane
+ * holds an initiation from an unknown key briefly and answers it on the
+ * next PEER_SET (dp_held_init_retry), which covers that window, where
+ * without this it would have to span our whole check (an RTO or more
+ * when that check or its answer is lost).
  * Firezone gets the same ordering by creating the Gateway's WireGuard
  * tunnel when it accepts the connection (protocols section 2.2, step 5);
  * our PEER_SET needs a path, and this is the one the Client will use.
