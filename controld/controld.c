@@ -24,11 +24,13 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "conn.h"
 #include "fztime.h"
 #include "ipc.h"
@@ -259,6 +261,9 @@ sink_msg(void *arg, const struct portal_msg *m)
 	size_t i;
 	int rc = 0;
 
+	/* Resource enforcement in fz-tunneld's data plane (access.c). */
+	if (c->conn != NULL && c->signed_in)
+		access_portal_msg(m, access_ipc_send, c->conn);
 	if (c->conns == NULL)
 		return;
 	switch (m->type) {
@@ -996,6 +1001,8 @@ drop(const char *user)
 	if ((rc = privsep_no_new_privs()) != 0)
 		return rc;
 	(void)setrlimit(RLIMIT_CORE, &nocore);
+	/* the token and keys: no core dump, no ptrace read by user fz */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -632,6 +633,8 @@ drop_privileges(struct srv *s, const char *user)
 		return rc;
 	}
 	(void)setrlimit(RLIMIT_CORE, &nocore);
+	/* the stamp secret: no core dump, no ptrace read by user fz-relay */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	log_info("running as uid %u gid %u, capabilities %llx", (unsigned)getuid(),
 	    (unsigned)getgid(), (unsigned long long)keep);
 	return 0;
@@ -1256,6 +1259,7 @@ main(int argc, char *argv[])
 	struct srv *s = &S;
 	int rc, status = 1;
 
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (relayd_config_from_args(argc, argv, &c) != 0)
 		return 2;
 	if (c.help) {

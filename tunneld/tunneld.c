@@ -6,6 +6,7 @@
 #define LOG_MODULE "tunneld"
 
 #include <stdio.h>
+#include <sys/prctl.h>
 
 #include "tunneld.h"
 
@@ -14,6 +15,8 @@ main(int argc, char *argv[])
 {
 	struct tunneld_opts o;
 
+	/* No core dump or ptrace read of the token and keys it holds. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	switch (tunneld_config_from_args(argc, argv, &o)) {
 	case TUNNELD_ARGS_RUN:
 		break;

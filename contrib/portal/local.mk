@@ -4,7 +4,8 @@ noinst_LIBRARIES += libfzportald.a
 libfzportald_a_SOURCES = contrib/portal/config.c contrib/portal/config.h \
 	contrib/portal/store.c contrib/portal/store.h \
 	contrib/portal/portal.c contrib/portal/portal.h \
-	contrib/portal/portal_int.h contrib/portal/views.c contrib/portal/authz.c
+	contrib/portal/portal_int.h contrib/portal/views.c contrib/portal/authz.c \
+	contrib/portal/sandbox.c contrib/portal/sandbox.h
 libfzportald_a_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 PORTALD_LIBS = libfzportald.a $(PORTAL_LIBS) libfzcommon.a $(SQLITE_LIBS)
@@ -15,7 +16,8 @@ fz_portald_CFLAGS = $(AM_CFLAGS) $(PORTAL_CFLAGS) $(WS_CFLAGS_ALL)
 fz_portald_LDADD = $(PORTALD_LIBS) libfzws.a $(WS_LIBS_ALL)
 
 portald_unit_tests = tests/unit/check_portald_config \
-	tests/unit/check_portald_store tests/unit/check_portald_portal
+	tests/unit/check_portald_store tests/unit/check_portald_portal \
+	tests/unit/check_portald_sandbox
 check_PROGRAMS += $(portald_unit_tests)
 UNIT_TESTS += $(portald_unit_tests)
 TESTS += $(portald_unit_tests)
@@ -29,6 +31,9 @@ tests_unit_check_portald_store_LDADD = $(PORTALD_LIBS) $(CHECK_LIBS)
 tests_unit_check_portald_portal_SOURCES = tests/unit/check_portald_portal.c
 tests_unit_check_portald_portal_CFLAGS = $(CHECK_CFLAGS_ALL) $(PORTAL_CFLAGS)
 tests_unit_check_portald_portal_LDADD = $(PORTALD_LIBS) $(CHECK_LIBS)
+tests_unit_check_portald_sandbox_SOURCES = tests/unit/check_portald_sandbox.c
+tests_unit_check_portald_sandbox_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_portald_sandbox_LDADD = $(PORTALD_LIBS) $(CHECK_LIBS)
 
 fuzz_targets += tests/fuzz/fuzz_portald_config
 if ENABLE_FUZZING

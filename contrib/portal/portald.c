@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -24,11 +25,13 @@
 #include "fztime.h"
 #include "log.h"
 #include "portal.h"
+#include "sandbox.h"
 #include "store.h"
 #include "ws.h"
 
 #define DEFAULT_LISTEN	"127.0.0.1:8443"
 #define DEFAULT_STATE	"/var/lib/fz-portald/state.db"
+#define DEFAULT_USER	"fz-portal"
 
 struct portald {
 	struct event_base	*base;
@@ -52,8 +55,9 @@ struct pconn {
 };
 
 struct opts {
-	const char	*config, *listen, *state, *cert, *key;
-	bool		 check, help;
+	const char	*config, *listen, *state, *cert, *key, *user;
+	bool		 check, help, user_given, seccomp;
+	enum seccomp_default seccomp_default;
 };
 
 static uint64_t
@@ -278,7 +282,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: fz-portald --config FILE [--listen ADDR:PORT] "
 	    "[--state PATH]\n"
-	    "                  [--tls-cert PEM --tls-key PEM]\n"
+	    "                  [--tls-cert PEM --tls-key PEM] [--user USER]\n"
+	    "                  [--seccomp kill|trap|off]\n"
 	    "       fz-portald --config FILE --check\n"
 	    "  --config FILE      JSON configuration (fz-portald(8))\n"
 	    "  --listen ADDR:PORT listen address (default " DEFAULT_LISTEN ")\n"
@@ -287,6 +292,9 @@ usage(FILE *f)
 	    "  --tls-cert PEM     certificate chain; with --tls-key serves "
 	    "wss://\n"
 	    "  --tls-key PEM      private key\n"
+	    "  --user USER        started as root: the user to run as "
+	    "(default " DEFAULT_USER ")\n"
+	    "  --seccomp MODE     kill (default), trap or off\n"
 	    "  --check            validate the configuration and exit\n"
 	    "  -h, --help         this text\n");
 }
@@ -294,7 +302,8 @@ usage(FILE *f)
 static int
 opts_parse(int argc, char *argv[], struct opts *o)
 {
-	enum { O_CONFIG = 256, O_LISTEN, O_STATE, O_CERT, O_KEY, O_CHECK };
+	enum { O_CONFIG = 256, O_LISTEN, O_STATE, O_CERT, O_KEY, O_CHECK,
+	    O_USER, O_SECCOMP };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -302,6 +311,8 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		{ "tls-cert", required_argument, NULL, O_CERT },
 		{ "tls-key", required_argument, NULL, O_KEY },
 		{ "check", no_argument, NULL, O_CHECK },
+		{ "user", required_argument, NULL, O_USER },
+		{ "seccomp", required_argument, NULL, O_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -309,6 +320,9 @@ opts_parse(int argc, char *argv[], struct opts *o)
 
 	o->listen = DEFAULT_LISTEN;
 	o->state = DEFAULT_STATE;
+	o->user = DEFAULT_USER;
+	o->seccomp = true;
+	o->seccomp_default = SECCOMP_DEFAULT_KILL;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_CONFIG: o->config = optarg; break;
@@ -317,6 +331,17 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		case O_CERT: o->cert = optarg; break;
 		case O_KEY: o->key = optarg; break;
 		case O_CHECK: o->check = true; break;
+		case O_USER: o->user = optarg; o->user_given = true; break;
+		case O_SECCOMP:
+			if (strcmp(optarg, "kill") == 0)
+				o->seccomp_default = SECCOMP_DEFAULT_KILL;
+			else if (strcmp(optarg, "trap") == 0)
+				o->seccomp_default = SECCOMP_DEFAULT_TRAP;
+			else if (strcmp(optarg, "off") == 0)
+				o->seccomp = false;
+			else
+				return -EINVAL;
+			break;
 		case 'h': o->help = true; return 0;
 		default: return -EINVAL;
 		}
@@ -334,6 +359,8 @@ main(int argc, char *argv[])
 	struct pd_config *cfg;
 	struct opts o = { 0 };
 	char err[512];
+	uint64_t bnd = ~0ULL;
+	bool dropped;
 	int r;
 
 	if (opts_parse(argc, argv, &o) != 0) {
@@ -385,6 +412,23 @@ main(int argc, char *argv[])
 	    d.sigint == NULL || evsignal_add(d.sighup, NULL) ||
 	    evsignal_add(d.sigterm, NULL) || evsignal_add(d.sigint, NULL))
 		fatalx("cannot set up events");
+	/*
+	 * Bound, the database and TLS key open: drop to the user, then the
+	 * allow-list (glibc reads /etc/localtime on the first log line).
+	 */
+	tzset();
+	if (pd_sandbox_drop(o.user, o.user_given, &dropped) != 0)
+		return 1;
+	if (o.seccomp && (r = pd_sandbox_seccomp(o.seccomp_default)) != 0) {
+		log_errorc(-r, "seccomp");
+		return 1;
+	}
+	log_info("running as uid %u gid %u%s: CapEff, CapPrm and CapAmb "
+	    "empty, CapBnd %s, no_new_privs, not dumpable, seccomp %s",
+	    (unsigned)getuid(), (unsigned)getgid(),
+	    dropped ? "" : " (uid not changed)",
+	    privsep_status_hex("CapBnd", &bnd) == 0 && bnd == 0 ? "empty" :
+	    "unreachable", o.seccomp ? "on" : "OFF");
 	log_listening(&d, o.listen, o.state, o.config);
 
 	event_base_dispatch(d.base);

@@ -40,7 +40,7 @@ T = {"HELLO": 1, "CONFIG": 2, "LOG_FILE": 3, "SIGN_IN": 4, "SIGN_OUT": 5,
      "SET_LOG_FILTER": 6, "STATUS": 7, "SIGNED_OUT": 16, "DGRAM_UP": 17,
      "DGRAM_DOWN": 18, "INTERFACE": 19, "LOCAL_SOCKETS": 21,
      "PEER_SET": 22, "PEER_DEL": 23, "CONN_WANTED": 24,
-     "PEER_STATS": 26}
+     "PEER_STATS": 26, "ACCESS_SET": 33}
 NAME = {v: k for k, v in T.items()}
 
 
@@ -286,6 +286,14 @@ class Fake:
                                  p.get("remote", ""), p.get("relay", ""),
                                  p.get("channel", 0),
                                  p.get("initiate", False)])
+        elif "access_set" in o and self.signed_in:
+            a = o["access_set"]
+            send(3, "ACCESS_SET", [a["client_id"], a.get("ipv4", ""),
+                                   a.get("ipv6", ""), a["resource_id"],
+                                   a.get("type", "cidr"),
+                                   a.get("address", ""),
+                                   a.get("filters", ""),
+                                   a.get("expires_at", 0)])
         elif "peer_del" in o and self.signed_in:
             send(3, "PEER_DEL", [o["peer_del"]])
         elif "dgram_down" in o:

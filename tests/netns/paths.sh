@@ -111,6 +111,11 @@ peer() {	# NAME KEY ALLOWED REMOTE RELAY CHANNEL INITIATE
 	    \"relay\": \"$5\", \"channel\": $6, \"initiate\": $7}}"
 }
 peer gateway "$CPUB" "100.64.0.2/32" "10.98.1.1:$CPORT" "" 0 false
+# A gateway forwards nothing from a client it has no access for (what
+# create_authorization gives it; fz-controld sends ACCESS_SET).
+order gateway '{"access_set": {"client_id": "p-gateway", "ipv4": "100.64.0.2",
+    "ipv6": "fd00:2021:1111::2", "resource_id": "r-lan", "type": "cidr",
+    "address": "10.98.99.0/24"}}'
 # The first packet, before the client has the peer: CONN_WANTED, and the
 # packet is held until PEER_SET, then goes out: this one ping succeeds.
 ip netns exec "$C" ping -c 1 -W 8 100.64.0.1 >/dev/null &

@@ -1249,6 +1249,8 @@ START_TEST(test_handler_tables)
 		{ IPC_PEER_SET, h_dummy }, { IPC_PEER_DEL, h_dummy },
 		{ IPC_CONNECTIONS, h_dummy }, { IPC_DNS_SENTINELS, h_dummy },
 		{ IPC_TCP_SOCKET_REQ, h_dummy },
+		{ IPC_ACCESS_SET, h_dummy }, { IPC_ACCESS_DEL, h_dummy },
+		{ IPC_ACCESS_FILTERS, h_dummy }, { IPC_ACCESS_SYNC, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */

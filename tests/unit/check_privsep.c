@@ -253,7 +253,9 @@ tunneld_sandbox_child(bool service)
 	    errno != EPERM)
 		return 7;			/* only execveat, by fd */
 	errno = 0;
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != -1 || errno != EPERM)
+	/* (PR_SET_DUMPABLE is fz-controld's, after its drop) */
+	if (prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) != -1 ||
+	    errno != EPERM)
 		return 8;
 	errno = 0;
 	if (syscall(SYS_bpf, 0, NULL, 0) != -1 || errno != EPERM)

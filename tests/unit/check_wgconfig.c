@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wgconfig.h"
 #include "check_util.h"
@@ -40,7 +42,9 @@ START_TEST(test_good)
 	ck_assert_int_eq(cidr_fmt(&c.addrs[0], s, sizeof(s)), 0);
 	ck_assert_str_eq(s, "10.100.0.1/24");	/* host bits kept */
 	ck_assert_int_eq(c.mtu, 1280);
-	ck_assert_uint_eq(c.ignored, 1);
+	ck_assert_uint_eq(c.ndns, 1);
+	ck_assert_int_eq(c.table, WGCONF_TABLE_AUTO);
+	ck_assert(!c.save_config);
 	ck_assert_uint_eq(c.npeers, 2);
 	ck_assert(c.peers[0].has_psk);
 	ck_assert(c.peers[0].has_endpoint);
@@ -84,6 +88,20 @@ START_TEST(test_bad)
 		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n"
 		  "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0=\n",
 		  "duplicate" },
+		{ "[Interface]\nTable = main\n", "t.conf:2: Table must be" },
+		{ "[Interface]\nTable = 0\n", "t.conf:2: Table must be" },
+		{ "[Interface]\nTable = 4294967296\n", "t.conf:2: Table" },
+		{ "[Interface]\nFwMark = 0x1g\n", "t.conf:2: FwMark must" },
+		{ "[Interface]\nFwMark = -1\n", "t.conf:2: FwMark must" },
+		{ "[Interface]\nSaveConfig = maybe\n", "t.conf:2: SaveConfig" },
+		{ "[Interface]\nDNS = 1.1.1.1, bad domain\n",
+		  "t.conf:2: bad DNS entry 'bad domain'" },
+		{ "[Interface]\nDNS = a..b\n", "t.conf:2: bad DNS entry" },
+		{ "[Interface]\nDNS = 1.1.1.1:53\n", "t.conf:2: bad DNS" },
+		{ "[Interface]\nDNS = ,\n", "t.conf:2: empty list item" },
+		{ "[Peer]\nPublicKey = Y2FD6uTgrq+/bbBAXCNOtE+PGk8Papoh7qaWBpQUXn0="
+		  "\nPostUp = true\n", "t.conf:3: unknown key 'PostUp' in "
+		  "[Peer]" },
 	};
 	struct wgconf c;
 	char err[256];
@@ -134,6 +152,99 @@ START_TEST(test_truncations)
 		}
 	}
 	ck_assert_int_gt(ok, 0);
+}
+END_TEST
+
+/* wg-quick's own keys: DNS, Table, FwMark, hooks (in order), SaveConfig. */
+START_TEST(test_quick_keys)
+{
+	static const char text[] =
+	    "[Interface]\n"
+	    "PrivateKey = YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+	    "DNS = 10.0.0.53, fd00::53,corp.example ,lan\n"
+	    "Table = 1234\n"
+	    "FwMark = 0xCa6c\n"
+	    "SaveConfig = true\n"
+	    "PreUp = echo pre %i > /tmp/x=1\n"
+	    "PostUp = echo %i %i; ip link show dev %i\n"
+	    "PostUp = logger up\n"
+	    "PreDown = true\n"
+	    "PostDown = echo %% %i%\n";
+	static const char off[] = "[Interface]\nPrivateKey = "
+	    "YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nTable = off\n"
+	    "FwMark = off\nSaveConfig = false\n";
+	struct wgconf c;
+	char err[256], s[64], *e;
+
+	ck_assert_int_eq(wgconf_parse(text, strlen(text), "t.conf", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(c.ndns, 2);
+	ck_assert_int_eq(addr_fmt(&c.dns[1].sa, false, s, sizeof(s)), 0);
+	ck_assert_str_eq(s, "fd00::53");
+	ck_assert_uint_eq(c.nsearch, 2);
+	ck_assert_str_eq(c.search[0], "corp.example");
+	ck_assert_str_eq(c.search[1], "lan");
+	ck_assert_int_eq(c.table, WGCONF_TABLE_NUM);
+	ck_assert_uint_eq(c.table_id, 1234);
+	ck_assert_uint_eq(c.fwmark, 0xca6c);
+	ck_assert(c.save_config);
+	ck_assert(!c.from_file);
+	ck_assert_uint_eq(c.nhooks[WGCONF_PRE_UP], 1);
+	ck_assert_uint_eq(c.nhooks[WGCONF_POST_UP], 2);
+	ck_assert_uint_eq(c.nhooks[WGCONF_PRE_DOWN], 1);
+	ck_assert_uint_eq(c.nhooks[WGCONF_POST_DOWN], 1);
+	/* The value after the first '=' is kept verbatim. */
+	ck_assert_str_eq(c.hooks[WGCONF_PRE_UP][0], "echo pre %i > /tmp/x=1");
+	ck_assert_str_eq(c.hooks[WGCONF_POST_UP][1], "logger up");
+	ck_assert_str_eq(wgconf_hook_name(WGCONF_PRE_DOWN), "PreDown");
+	/* %i: every occurrence, nothing else. */
+	e = wgconf_hook_expand(c.hooks[WGCONF_POST_UP][0], "wg0");
+	ck_assert_str_eq(e, "echo wg0 wg0; ip link show dev wg0");
+	free(e);
+	e = wgconf_hook_expand(c.hooks[WGCONF_POST_DOWN][0], "fz-1");
+	ck_assert_str_eq(e, "echo %% fz-1%");
+	free(e);
+	e = wgconf_hook_expand("%i", "");
+	ck_assert_str_eq(e, "");
+	free(e);
+	/* A parsed text comes from no file: not trusted for hooks. */
+	ck_assert(!wgconf_trusted(&c, "t.conf", err, sizeof(err)));
+	wgconf_free(&c);
+
+	ck_assert_int_eq(wgconf_parse(off, strlen(off), "t.conf", &c, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.table, WGCONF_TABLE_OFF);
+	ck_assert_uint_eq(c.fwmark, 0);
+	ck_assert(!c.save_config);
+	wgconf_free(&c);
+}
+END_TEST
+
+/* Hooks only from a root-owned file that group and others cannot write. */
+START_TEST(test_trusted)
+{
+	static const char text[] = "[Interface]\nPrivateKey = "
+	    "YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nPostUp = true\n";
+	char path[] = "/tmp/check_wgconfig.XXXXXX", err[512];
+	struct wgconf c;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(wgconf_load(path, &c, err, sizeof(err)), 0);
+	ck_assert(c.from_file);
+	ck_assert(!wgconf_trusted(&c, path, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "0620"));
+	wgconf_free(&c);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(wgconf_load(path, &c, err, sizeof(err)), 0);
+	ck_assert(wgconf_trusted(&c, path, err, sizeof(err)) ==
+	    (geteuid() == 0));
+	wgconf_free(&c);
+	unlink(path);
 }
 END_TEST
 
@@ -215,6 +326,8 @@ wgconfig_suite(void)
 	tcase_add_test(tc, test_mtu_max);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_load_missing);
+	tcase_add_test(tc, test_quick_keys);
+	tcase_add_test(tc, test_trusted);
 	tcase_add_test(tc, test_many_peers);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

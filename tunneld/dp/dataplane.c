@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dnspkt.h"
+#include "dp_filter.h"
 #include "dp_impl.h"
 #include "fztime.h"
 
@@ -265,6 +266,9 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 		count(dp, DP_DROP_SRC_NOT_ALLOWED, 1);
 		return;
 	}
+	/* Resource enforcement (gateway): refused never reach the TUN. */
+	if (!dpf_from_peer(w, p, plain, ilen))
+		return;
 	count(dp, DP_RX_PACKETS, 1);
 	count(dp, DP_RX_BYTES, ilen);
 	if (!w->dp->gro || !off_co_add(&w->co, plain, ilen))
@@ -801,6 +805,7 @@ dp_free(struct dp *dp)
 	dp_stunq_destroy(&dp->stunq);
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
+	dp_filter_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);

@@ -128,6 +128,7 @@ struct dp {
 	_Atomic bool		 dns_on;
 	int			 dnsfd;		/* eventfd: queries wait */
 	struct dp_held_init	 held;		/* initiations before their peer */
+	_Atomic(struct dp_flt *) flt;		/* dp_filter.h; NULL: off */
 };
 
 /* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */
@@ -186,5 +187,15 @@ void	tx_prefetch_batch(struct dp *, uint8_t *const buf[],
 void	tx_flush_staged(struct worker *, struct wg_peer *);
 void	tx_keepalive(struct worker *, struct wg_peer *);
 void	tx_initiation(struct worker *, struct wg_peer *);
+
+/*
+ * dp_filter.c: resource enforcement (dp_filter.h).  A packet decrypted
+ * from peer p (gateway) / read from the TUN (client; gateway: the return
+ * direction): true when it goes on; false when it was refused (and
+ * answered, if an ICMP error is due).
+ */
+bool	dpf_from_peer(struct worker *, struct wg_peer *, const uint8_t *,
+	    size_t);
+bool	dpf_from_tun(struct worker *, const uint8_t *, size_t);
 
 #endif

@@ -370,6 +370,9 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
+	/* §4.3 step 4: a resource's filters answer locally. */
+	if (!dpf_from_tun(w, pkt, len))
+		return;
 	dst = ver == 4 ? pkt + 16 : pkt + 24;
 	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE && dp_dns_intercept(dp,
 	    ver == 4 ? AF_INET : AF_INET6, dst, pkt, len))

@@ -9,9 +9,11 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "netlink.h"
@@ -558,4 +560,198 @@ routes_free(struct routes *r)
 	routes_stop(r);
 	nl_socket_free(r->sk);
 	free(r);
+}
+
+/* ---- wg-quick's policy routing (static mode) ---- */
+
+struct routes_static {
+	struct routes	 r;		/* the socket; installed = our routes */
+	uint32_t	 fwmark, table;
+	bool		 rules[2];	/* IPv4, IPv6 rules added */
+};
+
+int
+routes_static_new(struct routes_static **out, uint32_t fwmark, uint32_t table)
+{
+	struct routes_static *s;
+	int rc;
+
+	if (fwmark == 0 || table == 0)
+		return -EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	if ((rc = nl_route_socket(&s->r.sk)) != 0) {
+		free(s);
+		return rc;
+	}
+	route_set_init(&s->r.installed);
+	s->fwmark = fwmark;
+	s->table = table;
+	*out = s;
+	return 0;
+}
+
+/* The same message adds and deletes (the kernel matches every field). */
+static int
+static_rule_msg(struct routes_static *s, int cmd, int family, bool mark)
+{
+	struct fib_rule_hdr frh;
+	struct nl_msg *m;
+	int rc;
+
+	memset(&frh, 0, sizeof(frh));
+	frh.family = (uint8_t)family;
+	frh.action = FR_ACT_TO_TBL;
+	frh.table = RT_TABLE_UNSPEC;
+	if (mark)
+		frh.flags = FIB_RULE_INVERT;
+	m = nlmsg_alloc_simple(cmd, cmd == RTM_NEWRULE ?
+	    NLM_F_CREATE | NLM_F_EXCL : 0);
+	if (m == NULL)
+		return -ENOMEM;
+	if (nlmsg_append(m, &frh, sizeof(frh), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(m, FRA_PRIORITY, mark ? ROUTES_STATIC_PRIO_MARK :
+	    ROUTES_STATIC_PRIO_SUPPRESS) < 0 ||
+	    nla_put_u32(m, FRA_TABLE, mark ? s->table : RT_TABLE_MAIN) < 0 ||
+	    (mark && (nla_put_u32(m, FRA_FWMARK, s->fwmark) < 0 ||
+	    nla_put_u32(m, FRA_FWMASK, 0xffffffffu) < 0)) ||
+	    (!mark && nla_put_u32(m, FRA_SUPPRESS_PREFIXLEN, 0) < 0)) {
+		nlmsg_free(m);
+		return -ENOMEM;
+	}
+	rc = nl_send_sync(s->r.sk, m);	/* frees m */
+	return rc < 0 ? nl_errno(rc) : 0;
+}
+
+static void
+static_rules_del(struct routes_static *s, int family)
+{
+	int rc;
+
+	if ((rc = static_rule_msg(s, RTM_DELRULE, family, true)) != 0)
+		log_warnx("rule not fwmark %#x lookup %u: %s", s->fwmark,
+		    s->table, strerror(-rc));
+	if ((rc = static_rule_msg(s, RTM_DELRULE, family, false)) != 0)
+		log_warnx("rule suppress_prefixlength 0: %s", strerror(-rc));
+}
+
+int
+routes_static_add(struct routes_static *s, uint32_t table, int ifindex,
+    const struct fz_cidr *dst)
+{
+	struct route_ent e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.table = table;
+	e.ifindex = ifindex;
+	e.dst = *dst;
+	if ((rc = route_op(&s->r, &e, true)) != 0)
+		return rc;
+	if ((rc = route_set_add(&s->r.installed, table, ifindex, 0,
+	    dst)) != 0) {
+		(void)route_op(&s->r, &e, false);
+		return rc;
+	}
+	return 0;
+}
+
+int
+routes_static_default(struct routes_static *s, int ifindex,
+    const struct fz_cidr *dst)
+{
+	int f = dst->family == AF_INET6 ? 1 : 0, rc, fd;
+
+	if (dst->prefix != 0)
+		return -EINVAL;
+	if (!s->rules[f]) {
+		if ((rc = static_rule_msg(s, RTM_NEWRULE, dst->family,
+		    true)) != 0)
+			return rc;
+		if ((rc = static_rule_msg(s, RTM_NEWRULE, dst->family,
+		    false)) != 0) {
+			(void)static_rule_msg(s, RTM_DELRULE, dst->family,
+			    true);
+			return rc;
+		}
+		s->rules[f] = true;
+	}
+	/* Replies to marked packets pass rp_filter (wg-quick does this). */
+	if (dst->family == AF_INET && (fd = open(
+	    "/proc/sys/net/ipv4/conf/all/src_valid_mark",
+	    O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, "1", 1) != 1)
+			log_warnx("src_valid_mark: %s", strerror(errno));
+		close(fd);
+	}
+	rc = routes_static_add(s, s->table, ifindex, dst);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/* Sets *used when any route of either family is in table t. */
+static int
+table_used(struct routes_static *s, uint32_t t, bool *used)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	struct nl_cache *cache;
+	struct nl_object *o;
+	unsigned f;
+	int rc;
+
+	*used = false;
+	for (f = 0; f < 2 && !*used; f++) {
+		if ((rc = rtnl_route_alloc_cache(s->r.sk, fams[f], 0,
+		    &cache)) < 0)
+			return nl_errno(rc);
+		for (o = nl_cache_get_first(cache); o != NULL && !*used;
+		    o = nl_cache_get_next(o))
+			if (rtnl_route_get_table((struct rtnl_route *)o) == t)
+				*used = true;
+		nl_cache_free(cache);
+	}
+	return 0;
+}
+
+int
+routes_static_pick_table(struct routes_static *s, uint32_t *out)
+{
+	uint32_t t;
+	bool used;
+	int rc;
+
+	if (s->r.installed.n > 0 || s->rules[0] || s->rules[1])
+		return -EBUSY;
+	/* Bounded: a thousand busy tables means something else is wrong. */
+	for (t = s->table; t < s->table + 1024; t++) {
+		if ((rc = table_used(s, t, &used)) != 0)
+			return rc;
+		if (!used) {
+			s->table = s->fwmark = t;
+			*out = t;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void
+routes_static_free(struct routes_static *s)
+{
+	unsigned i;
+	int rc;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->r.installed.n; i++)
+		if ((rc = route_op(&s->r, &s->r.installed.v[i], false)) != 0 &&
+		    rc != -ENOENT && rc != -ESRCH && rc != -ENODEV)
+			log_warnx("route del table %u: %s",
+			    s->r.installed.v[i].table, strerror(-rc));
+	if (s->rules[0])
+		static_rules_del(s, AF_INET);
+	if (s->rules[1])
+		static_rules_del(s, AF_INET6);
+	route_set_clear(&s->r.installed);
+	nl_socket_free(s->r.sk);
+	free(s);
 }

@@ -106,4 +106,39 @@ void	routes_stop(struct routes *);
 /* routes_stop, then frees; NULL-safe. */
 void	routes_free(struct routes *);
 
+/*
+ * wg-quick's policy routing, for static mode (fz-tunneld --config).  A
+ * default route through the tunnel goes into table `table`, selected per
+ * family by
+ *   prio 32764  from all lookup main suppress_prefixlength 0
+ *   prio 32765  not from all fwmark `fwmark` lookup `table`
+ * (what wg-quick's "ip rule add" gets on a stock system), and IPv4 sets
+ * net.ipv4.conf.all.src_valid_mark=1 as wg-quick does.  Other routes go
+ * into any table (main for Table=auto).  The handle removes exactly what
+ * it added, never the client's rules or tables.
+ */
+#define ROUTES_STATIC_TABLE		51820u	/* wg-quick's first choice */
+#define ROUTES_STATIC_PRIO_SUPPRESS	32764u
+#define ROUTES_STATIC_PRIO_MARK		32765u
+
+struct routes_static;
+
+int	routes_static_new(struct routes_static **, uint32_t fwmark,
+	    uint32_t table) __attribute__((warn_unused_result));
+/* dst is 0.0.0.0/0 or ::/0: the family's two rules (once), the route. */
+int	routes_static_default(struct routes_static *, int ifindex,
+	    const struct fz_cidr *dst) __attribute__((warn_unused_result));
+/* A route on ifindex in table; -EEXIST when one is there already. */
+int	routes_static_add(struct routes_static *, uint32_t table, int ifindex,
+	    const struct fz_cidr *dst) __attribute__((warn_unused_result));
+/*
+ * wg-quick without FwMark: from the handle's table up, the first table
+ * with no IPv4 or IPv6 route becomes both table and fwmark (*out).  Call
+ * before anything is added.
+ */
+int	routes_static_pick_table(struct routes_static *, uint32_t *out)
+	    __attribute__((warn_unused_result));
+/* Removes the routes and rules it added, then frees; NULL-safe. */
+void	routes_static_free(struct routes_static *);
+
 #endif

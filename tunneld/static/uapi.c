@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct uapi {
 	int		 stop[2];
 	char		 path[108];
 	pthread_t	 th;
+	_Atomic uint32_t fwmark;
 };
 
 struct obuf {
@@ -90,6 +92,8 @@ do_get(struct uapi *u, struct obuf *o)
 	oprintf(o, "private_key=%s\n", hex);
 	sodium_memzero(hex, sizeof(hex));
 	oprintf(o, "listen_port=%u\n", dp_port(u->dp));
+	if (atomic_load(&u->fwmark) != 0)
+		oprintf(o, "fwmark=%u\n", (unsigned)atomic_load(&u->fwmark));
 	/* Any number of peers; those removed meanwhile stay valid. */
 	wg_read_lock();
 	while ((p = wg_peer_next(d, p)) != NULL) {
@@ -147,7 +151,7 @@ do_set(struct uapi *u, char *req)
 			if ((unsigned)atoi(v) != dp_port(u->dp))
 				return EOPNOTSUPP;	/* fixed at start */
 		} else if (strcmp(line, "fwmark") == 0) {
-			/* accepted: fz does not mark packets */
+			/* accepted, not applied: the file's FwMark, at start */
 		} else if (strcmp(line, "replace_peers") == 0) {
 			struct wg_peer *q;
 
@@ -553,4 +557,11 @@ uapi_show(const char *ifname)
 	}
 	closedir(dir);
 	return rc;
+}
+
+void
+uapi_set_fwmark(struct uapi *u, uint32_t mark)
+{
+	if (u != NULL)
+		atomic_store(&u->fwmark, mark);
 }

@@ -17,6 +17,8 @@ struct uapi;
 int	uapi_start(struct dp *, const char *ifname, struct uapi **)
 	    __attribute__((warn_unused_result));
 void	uapi_stop(struct uapi *);
+/* The mark get reports ("fwmark=", wg showconf's FwMark); 0: none. */
+void	uapi_set_fwmark(struct uapi *, uint32_t);
 /* Prints IFACE ("" = every socket in UAPI_DIR) like `wg show'; exit code. */
 int	uapi_show(const char *ifname);
 

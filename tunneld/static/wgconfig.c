@@ -175,16 +175,187 @@ parse_key(const char *v, uint8_t out[WG_KEY_LEN], struct pstate *ps,
 	return 0;
 }
 
-static const char *const ignored_keys[] = {
-	"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown",
-	"SaveConfig", "FwMark",
+static const char *const hook_names[WGCONF_HOOKS] = {
+	"PreUp", "PostUp", "PreDown", "PostDown",
 };
+
+const char *
+wgconf_hook_name(enum wgconf_hook h)
+{
+	return (unsigned)h < WGCONF_HOOKS ? hook_names[h] : "?";
+}
+
+/* DNS: an address is a server, anything else a search domain (wg-quick). */
+static int
+add_dns(const char *s, void *arg, struct pstate *ps)
+{
+	struct wgconf *c = arg;
+	union fz_sockaddr sa;
+	size_t i, len = strlen(s);
+
+	if (addr_parse(s, ADDR_PORT_NONE, &sa) == 0) {
+		if (c->ndns == WGCONF_MAX_DNS)
+			return fail(ps, "too many DNS servers (max %d)",
+			    WGCONF_MAX_DNS);
+		c->dns[c->ndns++] = sa;
+		return 0;
+	}
+	/* A domain: what dnsctl accepts (letters, digits, . - _). */
+	if (len == 0 || len > 253 || s[0] == '.')
+		return fail(ps, "bad DNS entry '%s'", s);
+	for (i = 0; i < len; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '.' ||
+		    s[i] == '-' || s[i] == '_') ||
+		    (s[i] == '.' && s[i + 1] == '.'))
+			return fail(ps, "bad DNS entry '%s' (neither an "
+			    "address nor a domain)", s);
+	if (c->nsearch == WGCONF_MAX_SEARCH)
+		return fail(ps, "too many DNS search domains (max %d)",
+		    WGCONF_MAX_SEARCH);
+	memcpy(c->search[c->nsearch++], s, len + 1);
+	return 0;
+}
+
+/* A 32-bit number, decimal or 0x hex (as wg(8) takes FwMark). */
+static int
+parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long long v = 0;
+	int base = 10;
+	const char *p = s;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	if (*p == '\0' || strlen(p) > 10)
+		return -EINVAL;
+	for (; *p != '\0'; p++) {
+		int d;
+
+		if (isdigit((unsigned char)*p))
+			d = *p - '0';
+		else if (base == 16 && isxdigit((unsigned char)*p))
+			d = tolower((unsigned char)*p) - 'a' + 10;
+		else
+			return -EINVAL;
+		v = v * (unsigned)base + (unsigned)d;
+		if (v > UINT32_MAX)
+			return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	    strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0)
+		*out = true;
+	else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+	    strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0)
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* wg-quick's own keys; 1 when k is none of them. */
+static int
+quick_key(struct wgconf *c, const char *k, char *v, struct pstate *ps)
+{
+	unsigned i;
+
+	if (strcasecmp(k, "DNS") == 0)
+		return each_item(v, ps, add_dns, c);
+	if (strcasecmp(k, "Table") == 0) {
+		if (strcasecmp(v, "auto") == 0)
+			c->table = WGCONF_TABLE_AUTO;
+		else if (strcasecmp(v, "off") == 0)
+			c->table = WGCONF_TABLE_OFF;
+		else if (parse_u32(v, &c->table_id) == 0 &&
+		    c->table_id != 0 && c->table_id != 253 &&
+		    c->table_id != 255)	/* unspec, default, local */
+			c->table = WGCONF_TABLE_NUM;
+		else
+			return fail(ps, "Table must be auto, off or a "
+			    "routing table number");
+		return 0;
+	}
+	if (strcasecmp(k, "FwMark") == 0) {
+		if (strcasecmp(v, "off") == 0)
+			c->fwmark = 0;
+		else if (parse_u32(v, &c->fwmark) != 0)
+			return fail(ps, "FwMark must be a 32-bit number or off");
+		return 0;
+	}
+	if (strcasecmp(k, "SaveConfig") == 0) {
+		if (parse_bool(v, &c->save_config) != 0)
+			return fail(ps, "SaveConfig must be true or false");
+		return 0;
+	}
+	for (i = 0; i < WGCONF_HOOKS; i++) {
+		if (strcasecmp(k, hook_names[i]) != 0)
+			continue;
+		if (c->nhooks[i] == WGCONF_MAX_HOOKS)
+			return fail(ps, "too many %s lines (max %d)",
+			    hook_names[i], WGCONF_MAX_HOOKS);
+		if ((c->hooks[i][c->nhooks[i]] = strdup(v)) == NULL)
+			return -ENOMEM;
+		c->nhooks[i]++;
+		return 0;
+	}
+	return 1;
+}
+
+char *
+wgconf_hook_expand(const char *hook, const char *ifname)
+{
+	size_t n = 0, il = strlen(ifname), hl = strlen(hook), i, o = 0;
+	char *out;
+
+	for (i = 0; i + 1 < hl; i++)
+		if (hook[i] == '%' && hook[i + 1] == 'i')
+			n++;
+	if ((out = malloc(hl + n * il + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < hl; i++) {
+		if (hook[i] == '%' && hook[i + 1] == 'i') {
+			memcpy(out + o, ifname, il);
+			o += il;
+			i++;
+		} else
+			out[o++] = hook[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+bool
+wgconf_trusted(const struct wgconf *c, const char *file, char *err,
+    size_t errlen)
+{
+	if (!c->from_file) {
+		snprintf(err, errlen, "%s: not read from a file", file);
+		return false;
+	}
+	if (c->file_uid != 0 || (c->file_mode & 022) != 0) {
+		snprintf(err, errlen, "%s: owned by uid %u with mode %04o; "
+		    "hooks (PreUp/PostUp/PreDown/PostDown) and SaveConfig "
+		    "need a file owned by root that group and others cannot "
+		    "write (chown root %s; chmod go-w %s)", file, c->file_uid,
+		    c->file_mode & 07777, file, file);
+		return false;
+	}
+	return true;
+}
 
 static int
 iface_key(struct wgconf *c, const char *k, char *v, struct pstate *ps)
 {
 	unsigned long n;
-	unsigned i;
+	int rc;
 
 	if (strcasecmp(k, "PrivateKey") == 0) {
 		if (parse_key(v, c->priv, ps, "PrivateKey") != 0)
@@ -210,12 +381,8 @@ iface_key(struct wgconf *c, const char *k, char *v, struct pstate *ps)
 	}
 	if (strcasecmp(k, "Address") == 0)
 		return each_item(v, ps, add_address, c);
-	for (i = 0; i < sizeof(ignored_keys) / sizeof(ignored_keys[0]); i++) {
-		if (strcasecmp(k, ignored_keys[i]) == 0) {
-			c->ignored++;
-			return 0;
-		}
-	}
+	if ((rc = quick_key(c, k, v, ps)) <= 0)
+		return rc;
 	return fail(ps, "unknown key '%s' in [Interface]", k);
 }
 
@@ -267,6 +434,9 @@ wgconf_free(struct wgconf *c)
 
 	if (c == NULL)
 		return;
+	for (i = 0; i < WGCONF_HOOKS; i++)
+		for (unsigned j = 0; j < c->nhooks[i]; j++)
+			free(c->hooks[i][j]);
 	if (c->peers != NULL) {
 		for (i = 0; i < c->npeers; i++)
 			free(c->peers[i].allowed);
@@ -497,6 +667,11 @@ wgconf_load(const char *path, struct wgconf *out, char *err, size_t errlen)
 		got += (size_t)n;
 	close(fd);
 	rc = wgconf_parse(buf, got, path, out, err, errlen);
+	if (rc == 0) {
+		out->from_file = true;
+		out->file_uid = (unsigned)st.st_uid;
+		out->file_mode = (unsigned)st.st_mode;
+	}
 	sodium_memzero(buf, got);
 	free(buf);
 	return rc;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * wg-quick style configuration files:
- *   [Interface] PrivateKey, ListenPort, Address (several, v4/v6), MTU
+ *   [Interface] PrivateKey, ListenPort, Address (several, v4/v6), MTU,
+ *               DNS (addresses; other entries are search domains), Table
+ *               (auto, off or a number), FwMark (number or off), PreUp,
+ *               PostUp, PreDown, PostDown (each may repeat; kept verbatim,
+ *               %i expanded by wgconf_hook_expand), SaveConfig (bool)
  *   [Peer]      PublicKey, PresharedKey, Endpoint, AllowedIPs,
  *               PersistentKeepalive
- * wg-quick's own keys that fz does not act on (DNS, Table, PreUp, PostUp,
- * PreDown, PostDown, SaveConfig, FwMark) are accepted and reported.
  * Errors name the file, the line and the problem.
  */
 #ifndef FZ_WGCONFIG_H
@@ -22,6 +24,13 @@
 /* No cap on peers or AllowedIPs: only on the file (a gateway's 10 000
  * peers with keys, endpoints and addresses take about 2 MiB). */
 #define WGCONF_MAX_SIZE		(32 << 20)
+#define WGCONF_MAX_DNS		16	/* servers, as DNSCTL_MAX_SERVERS */
+#define WGCONF_MAX_SEARCH	8	/* search domains */
+#define WGCONF_MAX_HOOKS	64	/* per kind */
+
+enum wgconf_table { WGCONF_TABLE_AUTO, WGCONF_TABLE_OFF, WGCONF_TABLE_NUM };
+enum wgconf_hook { WGCONF_PRE_UP, WGCONF_POST_UP, WGCONF_PRE_DOWN,
+	WGCONF_POST_DOWN, WGCONF_HOOKS };
 
 struct wgconf_peer {
 	uint8_t			 pub[WG_KEY_LEN];
@@ -43,8 +52,34 @@ struct wgconf {
 	int			 mtu;		/* 0: not given */
 	struct wgconf_peer	*peers;
 	unsigned		 npeers;
-	unsigned		 ignored;	/* wg-quick keys not acted on */
+	/* wg-quick's own keys */
+	union fz_sockaddr	 dns[WGCONF_MAX_DNS];	/* port 0 */
+	unsigned		 ndns;
+	char			 search[WGCONF_MAX_SEARCH][254];
+	unsigned		 nsearch;
+	enum wgconf_table	 table;
+	uint32_t		 table_id;	/* WGCONF_TABLE_NUM */
+	uint32_t		 fwmark;	/* 0: none */
+	char			*hooks[WGCONF_HOOKS][WGCONF_MAX_HOOKS];
+	unsigned		 nhooks[WGCONF_HOOKS];
+	bool			 save_config;
+	/* wgconf_load: the file's owner and mode (for hooks, SaveConfig) */
+	bool			 from_file;
+	unsigned		 file_uid;
+	unsigned		 file_mode;
 };
+
+/* "PreUp" ... "PostDown" */
+const char *wgconf_hook_name(enum wgconf_hook);
+/*
+ * The hook with every "%i" replaced by ifname (wg-quick's only
+ * substitution) in a new string (free it), or NULL without memory.
+ */
+char	*wgconf_hook_expand(const char *hook, const char *ifname);
+/* Hooks or SaveConfig are only honoured from a root-owned file that group
+ * and others cannot write: false (and why in err) otherwise. */
+bool	wgconf_trusted(const struct wgconf *, const char *file, char *err,
+	    size_t errlen);
 
 /*
  * Parses text; on error returns -EINVAL and writes "file:line: problem"

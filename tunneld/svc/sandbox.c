@@ -57,6 +57,9 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_rt_sigtimedwait,
 		SYS_unlink, SYS_unlinkat, SYS_symlink, SYS_symlinkat,
 		SYS_getdents64,
+		/* static mode: DNS = given back at stop (etc-resolv-conf) */
+		SYS_rename, SYS_renameat, SYS_renameat2, SYS_fchmod,
+		SYS_fsync, SYS_fdatasync,
 	};
 	/*
 	 * Service mode: the front-end socket's peer credentials, sd_notify
@@ -91,9 +94,13 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 	static const uint32_t svc_families[] = {
 		AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
 	};
-	/* fz-controld's capability checks and no_new_privs; nothing else */
+	/*
+	 * fz-controld's capability checks, no_new_privs and not dumpable;
+	 * nothing else
+	 */
 	static const uint32_t svc_prctl[] = {
 		PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT,
+		PR_SET_DUMPABLE,
 	};
 	/*
 	 * ioctl by request: FIONREAD only (libevent's reads in fz-controld).

@@ -29,8 +29,10 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "client_net.h"
 #include "dataplane.h"
+#include "dp_filter.h"
 #include "fztime.h"
 #include "netlink.h"
 #include "privsep.h"
@@ -166,6 +168,7 @@ svc_session_clear(struct svc *s)
 	}
 	memset(f, 0, sizeof(*f));
 	supervise_peers_clear(s);
+	svc_access_clear(s);
 	s->local_sockets[0] = '\0';
 	s->relays = 0;
 	s->relay_ids[0] = '\0';
@@ -210,6 +213,10 @@ open_dataplane(struct svc *s)
 		log_warnc(-rc, "%s: link up", s->tun->name);
 		return rc;
 	}
+	/* A gateway forwards only what an access allows (dp_filter.h). */
+	if (s->st.gateway &&
+	    (rc = dp_filter_enable(s->dp, DP_FILTER_GATEWAY)) != 0)
+		return rc;
 	log_info("%s: %d queue(s), MTU %d, UDP port %u", s->tun->name,
 	    s->tun->nqueues, mtu, dp_port(s->dp));
 	return 0;

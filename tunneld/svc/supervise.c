@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "dataplane.h"
 #include "fztime.h"
 #include "privsep.h"
@@ -505,6 +506,16 @@ supervise_local_sockets(struct svc *s, bool force)
 	}
 }
 
+/* ACCESS_*: resource enforcement (access.c). */
+static void
+c_access(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_access_msg(arg, m) == -EINVAL)
+		controld_violation(arg, "control", "ACCESS_* that does not "
+		    "parse");
+}
+
 static const struct ipc_handler controld_msg[] = {
 	{ IPC_HELLO,		c_hello },
 	{ IPC_STATUS,		c_status },
@@ -518,6 +529,10 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_CONNECTIONS,	c_connections },
 	{ IPC_DNS_SENTINELS,	c_dns_sentinels },
 	{ IPC_TCP_SOCKET_REQ,	c_tcp_socket_req },
+	{ IPC_ACCESS_SET,	c_access },
+	{ IPC_ACCESS_DEL,	c_access },
+	{ IPC_ACCESS_FILTERS,	c_access },
+	{ IPC_ACCESS_SYNC,	c_access },
 	IPC_HANDLERS_END
 };
 
