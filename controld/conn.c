@@ -58,6 +58,7 @@ struct peer {
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
+	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
 	/* the path last set, for CONNECTIONS (conn_connections_fmt) */
@@ -1187,6 +1188,7 @@ peer_provisional(struct conn_mgr *m, struct peer *p, uint64_t now)
 	    "pair succeeded: peer set ahead", p->id);
 	p->sel = pi;
 	peer_set(m, p, now);
+	p->ahead = p->set;
 }
 
 static void
@@ -1197,10 +1199,12 @@ agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
 	while (ice_agent_poll_event(p->agent, &ev)) {
 		switch (ev.type) {
 		case ICE_EV_SELECTED:
-			if (p->set && same_path(&p->sel, &ev.pair)) {
-				p->sel = ev.pair;	/* set ahead */
+			if (p->ahead && same_path(&p->sel, &ev.pair)) {
+				p->ahead = false;
+				p->sel = ev.pair;	/* set already */
 				break;
 			}
+			p->ahead = false;
 			p->sel = ev.pair;
 			peer_set(m, p, now);
 			break;
