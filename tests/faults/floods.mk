@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 # Fragment included from Makefile.am: the floods of issue 15 (each script
 # prints one row of docs/reliability-floods.md; --long by hand).
-TESTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh
-dist_noinst_SCRIPTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh
-dist_noinst_SCRIPTS += tests/faults/flood_controld.py tests/faults/flood_fe.py
+TESTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh tests/faults/flood_hs.sh
+dist_noinst_SCRIPTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh tests/faults/flood_hs.sh
+dist_noinst_SCRIPTS += tests/faults/flood_controld.py tests/faults/flood_fe.py tests/faults/flood_hs.py
