@@ -4,7 +4,5 @@
 TESTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh tests/faults/flood_hs.sh
 dist_noinst_SCRIPTS += tests/faults/flood_ipc.sh tests/faults/flood_fe.sh tests/faults/flood_hs.sh
 dist_noinst_SCRIPTS += tests/faults/flood_controld.py tests/faults/flood_fe.py tests/faults/flood_hs.py
-# Not in TESTS yet: fz-relayd keeps fz-turnbench's allocations after its
-# Refresh with LIFETIME 0 (no answer; see docs/reliability-floods.md), so
-# the fd check fails.  By hand: tests/faults/flood_relay.sh [--long]
+TESTS += tests/faults/flood_relay.sh
 dist_noinst_SCRIPTS += tests/faults/flood_relay.sh tests/faults/flood_allocate.py
