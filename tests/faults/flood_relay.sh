@@ -4,7 +4,7 @@
 # Relay flood (issue 15, "Load and floods"; root, a network namespace):
 # fz-relayd on loopback holds many allocations with a channel each made by
 # fz-turnbench (tools/turnbench.c), which relays ChannelData through them,
-# while tests/faults/flood_allocate.py sends unauthenticated Allocate
+# and, once they are all made, tests/faults/flood_allocate.py sends unauthenticated Allocate
 # requests.  Expected: the legitimate relayed traffic loses < 1 %; the
 # RSS per allocation is reported (the peak during the run over the
 # allocations); the relay's fds are the same before and after (turnbench
@@ -48,15 +48,18 @@ FD0=$(fds); RSS0=$(rss)
 SAMP=$!
 ns_on_cleanup "touch '$T/stop'; kill $SAMP"
 
-ip netns exec "$R" python3 "$top_srcdir/tests/faults/flood_allocate.py" \
-	127.0.0.1 3478 "$FRATE" $((SECS + 15)) 16 > "$T/flood.out" 2>&1 &
-FL=$!
 for b in $(seq 1 "$NB"); do
 	ip netns exec "$R" "$BENCH" --server 127.0.0.1:3478 --secret "$SECRET" \
 		--allocations "$ALLOCS" --rate $((RATE / NB)) --size 100 \
 		--duration "$SECS" --json > "$T/bench.$b" 2> "$T/bench.$b.err" &
 	eval "B$b=\$!"
 done
+# The flood once the allocations are all made (their sockets open).
+FZ_WAIT=120 ns_wait_for sh -c "[ \$(ls /proc/$RPID/fd | wc -l) -ge $TOTAL ]" ||
+	fail "the $TOTAL allocations were not made"
+ip netns exec "$R" python3 "$top_srcdir/tests/faults/flood_allocate.py" \
+	127.0.0.1 3478 "$FRATE" $((SECS + 15)) 16 > "$T/flood.out" 2>&1 &
+FL=$!
 for b in $(seq 1 "$NB"); do
 	eval "wait \$B$b" || { cat "$T/bench.$b.err"; fail "fz-turnbench $b failed"; }
 done
