@@ -20,16 +20,20 @@ RELAYD="$top_builddir/fz-relayd"
 BENCH="$top_builddir/fz-turnbench"
 ALLOCS=1000 NB=1 RATE=10000 FRATE=20000 SECS=5
 if [ "${1:-}" = --long ]; then ALLOCS=8000 NB=2 FRATE=50000 SECS=20; fi
+FRATE=${FLOOD_RATE:-$FRATE}	# FLOOD_RATE=0: the control, no flood
 TOTAL=$((ALLOCS * NB))
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 ns_tmpdir
 T=$FZ_TMP
 ns_new relay; R=$NS
+# Ports: the relay's below 20000, turnbench's client and peer sockets
+# (two per allocation) above.
+ip netns exec "$R" sysctl -qw net.ipv4.ip_local_port_range="20000 65535"
 SECRET=flood-$RANDOM
 export FZ_RELAY_USER=nobody
 ns_bg "$R" "$T/relayd.log" "$RELAYD" --public-ip4-addr 127.0.0.1 \
-	--bind-ip4-addr 127.0.0.1 --listen-port 3478 --lowest-port 20000 \
-	--highest-port 60000 --static-auth-secret "$SECRET" \
+	--bind-ip4-addr 127.0.0.1 --listen-port 3478 --lowest-port 1024 \
+	--highest-port 19999 --static-auth-secret "$SECRET" \
 	--allow-private-peers --max-allocations $((TOTAL + 1000)) \
 	--user-quota $((TOTAL + 1000)) --log-filter warn
 RPID=$BG_PID
