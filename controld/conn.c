@@ -37,6 +37,10 @@ struct relay {
 	/* by family (fam_ix); AF_UNSPEC until allocated */
 	union fz_sockaddr	 relayed[2];
 	union fz_sockaddr	 mapped;	/* srflx, or AF_UNSPEC */
+	/* allocation lost or failed: allocated again at retry_at (0: no) */
+	char			 password[PORTAL_NAME_MAX + 1];
+	uint64_t		 retry_at;
+	unsigned		 retries;	/* since the last success */
 };
 
 struct cres {
@@ -916,6 +920,8 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 	tc.rng = rng_cb;
 	tc.rng_ctx = m;
 	r->sock = (uint32_t)s;
+	if (password != r->password)
+		snprintf(r->password, sizeof(r->password), "%s", password);
 	if (turn_client_new(&tc, &r->tc) != 0)
 		return -EINVAL;
 	if (turn_client_allocate(r->tc, now) != 0) {
@@ -924,6 +930,27 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A lost or failed allocation, allocated again with a new TURN client (a
+ * new 5-tuple's state: the old one's nonce, permissions and channels are
+ * gone with it).  Its new relayed candidates go out on ALLOCATED; the old
+ * ones were invalidated when it was lost (relay_events).
+ */
+static void
+relay_retry(struct conn_mgr *m, struct relay *r, uint64_t now)
+{
+	r->retry_at = 0;
+	turn_client_free(r->tc);
+	r->tc = NULL;
+	if (relay_start(m, r, r->password, now) != 0) {
+		r->retry_at = now + (CONN_RELAY_RETRY_NS << 6);
+		log_info("relay %s %s: cannot allocate", r->id, r->server_s);
+		return;
+	}
+	log_info("relay %s %s: allocating again (attempt %u)", r->id,
+	    r->server_s, r->retries);
 }
 
 /* A relay as the portal lists it: one entry per family, grouped by id. */
@@ -996,11 +1023,14 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 		}
 		if (r != NULL) {
 			r->seen = true;
-			if (strcmp(r->username, e->username) != 0 &&
-			    r->tc != NULL) {
+			if (strcmp(r->username, e->username) != 0) {
 				snprintf(r->username, sizeof(r->username),
 				    "%s", e->username);
-				set_creds(r->tc, e->username, e->password);
+				snprintf(r->password, sizeof(r->password),
+				    "%s", e->password);
+				if (r->tc != NULL)
+					set_creds(r->tc, e->username,
+					    e->password);
 			}
 			continue;
 		}
@@ -1061,6 +1091,7 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 	while (turn_client_poll_event(r->tc, &ev) == 0) {
 		switch (ev.type) {
 		case TURN_EV_ALLOCATED:
+			r->retries = 0;
 			/* one relayed address per family (§3.4) */
 			for (f = 0; f < 2; f++) {
 				union fz_sockaddr nw;
@@ -1093,14 +1124,26 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 			break;
 		case TURN_EV_ALLOCATION_FAILED:
 		case TURN_EV_ALLOCATION_LOST:
-			log_warnx("relay %s %s: %s (%s)", r->id, r->server_s,
-			    turn_event_str(ev.type), turn_reason_str(ev.reason));
 			for (f = 0; f < 2; f++) {
 				if (r->relayed[f].sa.sa_family != AF_UNSPEC)
 					drop_local(m, ICE_RELAY,
 					    &r->relayed[f].sa, now);
 				r->relayed[f].sa.sa_family = AF_UNSPEC;
 			}
+			/*
+			 * RFC 8656 §7.3: a 437 (the 5-tuple's allocation is
+			 * gone, e.g. after a NAT port change) or a failed
+			 * Allocate is answered by a new Allocate: at
+			 * 1, 2, 4 ... 64 s, then every 64 s (conn_tick).
+			 */
+			r->retry_at = now + (CONN_RELAY_RETRY_NS <<
+			    (r->retries < 6 ? r->retries : 6));
+			r->retries++;
+			log_warnx("relay %s %s: %s (%s); allocating again in "
+			    "%llu s", r->id, r->server_s,
+			    turn_event_str(ev.type), turn_reason_str(ev.reason),
+			    (unsigned long long)((r->retry_at - now) /
+			    1000000000ULL));
 			break;
 		default:
 			log_debug("relay %s: %s", r->server_s,
@@ -1406,6 +1449,10 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
+		    m->relays[i].retry_at <= now)
+			relay_retry(m, &m->relays[i], now);
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d <= now)
@@ -1428,11 +1475,15 @@ conn_deadline(const struct conn_mgr *m)
 	uint64_t best = UINT64_MAX, d;
 	unsigned i;
 
-	for (i = 0; i < CONN_MAX_RELAYS; i++)
+	for (i = 0; i < CONN_MAX_RELAYS; i++) {
+		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
+		    m->relays[i].retry_at < best)
+			best = m->relays[i].retry_at;
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d < best)
 			best = d;
+	}
 	for (i = 0; i < CONN_MAX_PEERS; i++)
 		if (m->peers[i].used && m->peers[i].agent != NULL &&
 		    (d = ice_agent_deadline(m->peers[i].agent)) < best)

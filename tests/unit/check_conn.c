@@ -821,6 +821,40 @@ START_TEST(test_connect_relayed)
 	    list);
 	ck_assert_int_eq(addr_parse(RELAY_CTL, ADDR_PORT_REQUIRED, &ra), 0);
 
+	/*
+	 * The client's NAT changes its public port: the next Refresh (from
+	 * the new port) meets 437 (allocation mismatch).  The allocation is
+	 * made again from the new port, and a new authorization signals its
+	 * relayed candidates (before the fix: none, until the relay left
+	 * the list and came back).
+	 */
+	k = N.nallocs;
+	addr_set_port(&N.clh.sa, 40001);
+	for (i = 0; i < 1800 && N.nallocs == k; i++) {
+		time_fake_advance(SEC);
+		conn_tick(cl.m, time_mono_ns());
+		conn_tick(gw.m, time_mono_ns());
+		flush(&cl, &N.clh);
+		flush(&gw, &N.gwh);
+	}
+	ck_assert_uint_eq(N.nallocs, k + 1);
+	for (k = 0; k < 5; k++) {
+		time_fake_advance(20 * MS);
+		conn_tick(cl.m, time_mono_ns());
+		flush(&cl, &N.clh);
+	}
+	log_info("relayed: allocation made again %d s after the NAT change",
+	    i);
+	cl.ncands = 0;
+	snprintf(ac.client_ice.username, 64, "clufra2");
+	snprintf(ac.gateway_ice.username, 64, "gwufra2");
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac,
+	    time_mono_ns()), 0);
+	for (k = 0, r4 = 0; k < cl.ncands; k++)
+		r4 += strstr(cl.cands[k], " 203.0.113.9 ") != NULL &&
+		    strstr(cl.cands[k], " typ relay") != NULL;
+	ck_assert_uint_eq(r4, 1);
+
 	/* the relay vanishes: its candidates and allocations go */
 	conn_set_relays(cl.m, NULL, 0, time_mono_ns());
 	ck_assert_uint_eq(conn_nrelays(cl.m), 0);
