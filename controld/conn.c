@@ -62,6 +62,7 @@ struct peer {
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
+	bool			 inherited;	/* fz-tunneld has its key */
 	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
@@ -640,13 +641,32 @@ peer_drop(struct conn_mgr *m, struct peer *p)
 {
 	unsigned i;
 
-	if (p->set)
+	if (p->set || p->inherited)
 		m->ops->peer_del(m->arg, p->id, p->public_key);
 	if (p->set && m->ops->resource_status != NULL)
 		for (i = 0; i < p->nresources; i++)
 			m->ops->resource_status(m->arg, p->resources[i], false);
 	ice_agent_free(p->agent);
 	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * A known peer's new connection with the same key (new ICE credentials:
+ * the other side's fz-controld restarted and asked again): the agent is
+ * replaced but fz-tunneld's WireGuard peer is kept, with its session, on
+ * the old path until the new agent's PEER_SET; if the new one fails it
+ * goes like any other (PEER_DEL).  A new key is a new peer: PEER_DEL.
+ */
+static bool
+peer_replace(struct conn_mgr *m, struct peer *p, const char *key)
+{
+	bool keep = strcmp(p->public_key, key) == 0 && (p->set ||
+	    p->inherited);
+
+	if (keep)
+		p->set = p->inherited = false;	/* no PEER_DEL */
+	peer_drop(m, p);
+	return keep;
 }
 
 /*
@@ -782,6 +802,7 @@ conn_authorization_created(struct conn_mgr *m,
 	struct peer *p;
 	struct cres *r;
 	char s[PORTAL_IP_MAX + 8];
+	bool keep = false;
 	int rc = 0;
 
 	if (m->gateway)
@@ -789,8 +810,8 @@ conn_authorization_created(struct conn_mgr *m,
 	if ((p = peer_find(m, a->gateway_id)) != NULL &&
 	    peer_stale(p, a->gateway_public_key, &a->client_ice,
 	    &a->gateway_ice)) {
-		peer_drop(m, p);	/* a new connection */
-		p = NULL;
+		keep = peer_replace(m, p, a->gateway_public_key);
+		p = NULL;	/* a new connection */
 	}
 	if (p == NULL) {
 		p = peer_new(m, a->gateway_id, a->gateway_public_key,
@@ -798,6 +819,7 @@ conn_authorization_created(struct conn_mgr *m,
 		    &rc);
 		if (p == NULL)
 			return rc;
+		p->inherited = keep;
 		log_info("gateway %s: connecting", a->gateway_id);
 		if (host_prefix(a->gateway_ipv4, s, sizeof(s)) == 0)
 			allowed_append(p->allowed, sizeof(p->allowed), s);
@@ -828,13 +850,15 @@ conn_create_authorization(struct conn_mgr *m,
 	const struct portal_gateway_client *cl = &a->client;
 	struct peer *p;
 	char s[PORTAL_IP_MAX + 8];
+	bool keep = false;
 	int rc = 0;
 
 	if (!m->gateway)
 		return -EINVAL;
 	if ((p = peer_find(m, cl->id)) != NULL &&
 	    peer_stale(p, cl->public_key, &a->gateway_ice, &a->client_ice)) {
-		peer_drop(m, p);	/* the client restarted */
+		/* the client restarted, or only its fz-controld (same key) */
+		keep = peer_replace(m, p, cl->public_key);
 		p = NULL;
 	}
 	if (p == NULL) {
@@ -842,6 +866,7 @@ conn_create_authorization(struct conn_mgr *m,
 		    &a->gateway_ice, &a->client_ice, now, &rc);
 		if (p == NULL)
 			return rc;
+		p->inherited = keep;
 		if (host_prefix(cl->ipv4, s, sizeof(s)) == 0)
 			allowed_append(p->allowed, sizeof(p->allowed), s);
 		if (host_prefix(cl->ipv6, s, sizeof(s)) == 0)
