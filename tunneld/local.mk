@@ -189,3 +189,7 @@ tests_fuzz_fuzz_resolvconf_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(TUNNELD_INC)
 tests_fuzz_fuzz_resolvconf_LDADD = libfzcommon.a $(SYSTEMD_LIBS)
 tests_fuzz_fuzz_resolvconf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# UDP coalescing on TUN writes (USO), fz <-> fz (root only).
+TESTS += tests/netns/uso.sh
+dist_noinst_SCRIPTS += tests/netns/uso.sh

@@ -12,10 +12,12 @@ libfzwg_a_SOURCES = \
 	tunneld/wg/device.c tunneld/wg/noise.c tunneld/wg/cookie.c \
 	tunneld/wg/keypair.c tunneld/wg/timers.c tunneld/wg/peerlookup.c \
 	tunneld/wg/allowedips.h tunneld/wg/allowedips.c \
-	tunneld/wg/ratelimiter.h tunneld/wg/ratelimiter.c
-libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS)
+	tunneld/wg/ratelimiter.h tunneld/wg/ratelimiter.c \
+	tunneld/wg/aead.h tunneld/wg/aead.c
+libfzwg_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(B2_CFLAGS) $(URCU_CFLAGS) \
+	$(OPENSSL_CFLAGS)
 WG_LIBS = libfzwg.a libfzcommon.a $(SODIUM_LIBS) $(B2_LIBS) $(URCU_LIBS) \
-	-lpthread
+	$(OPENSSL_LIBS) -lpthread
 
 wg_unit_tests = tests/unit/check_wg_noise tests/unit/check_allowedips \
 	tests/unit/check_ratelimiter tests/unit/check_wg_replay \
@@ -78,3 +80,16 @@ noinst_PROGRAMS += tests/bench/peers
 tests_bench_peers_SOURCES = tests/bench/peers.c
 tests_bench_peers_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(TUNNELD_INC)
 tests_bench_peers_LDADD = $(DP_LIBS) $(WG_LIBS)
+
+# Transport-data AEAD: OpenSSL EVP against libsodium (tests/unit/check_aead),
+# and both backends' speed per core (a benchmark; not run by make check).
+check_PROGRAMS += tests/unit/check_aead
+UNIT_TESTS += tests/unit/check_aead
+TESTS += tests/unit/check_aead
+tests_unit_check_aead_SOURCES = tests/unit/check_aead.c
+tests_unit_check_aead_CFLAGS = $(CHECK_CFLAGS_ALL) $(WG_INT_CFLAGS)
+tests_unit_check_aead_LDADD = $(WG_LIBS) $(CHECK_LIBS)
+noinst_PROGRAMS += tests/bench/aead
+tests_bench_aead_SOURCES = tests/bench/aead.c
+tests_bench_aead_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_bench_aead_LDADD = $(WG_LIBS)

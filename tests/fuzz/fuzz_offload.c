@@ -23,11 +23,16 @@ static void
 flushed(struct off_coslot *s, void *arg)
 {
 	struct virtio_net_hdr vh;
+	struct off_seg plan;
 
 	(void)arg;
 	if (s->len > OFF_CO_MAX || s->nseg == 0)
 		abort();
-	(void)off_co_finish(s, &vh);
+	/* A coalesced packet is one the kernel (and we) can cut again. */
+	if (off_co_finish(s, &vh) &&
+	    (off_seg_plan(&vh, s->buf, s->len, 65535, &plan) != 0 ||
+	    plan.nseg != s->nseg))
+		abort();
 }
 
 int
@@ -43,6 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < OFF_CO_SLOTS; i++)
 			co.slot[i].buf = slotbuf[i];
 		co.flush = flushed;
+		co.uso = true;
 	}
 	if (size > sizeof(pkt) + OFF_VNET_HDR_LEN)
 		return 0;

@@ -526,6 +526,166 @@ START_TEST(test_co_flows)
 }
 END_TEST
 
+/* A UDP datagram of the flow 40000 -> 443, with its checksum filled in. */
+static size_t
+udp(int ver, size_t pay, uint8_t seed)
+{
+	size_t len = mkpkt(pkt, ver, IPPROTO_UDP, 0, pay, 0, 0, seed);
+
+	off_l4_checksum(pkt, len, ver == 4 ? 20 : 40, IPPROTO_UDP);
+	return len;
+}
+
+/*
+ * Datagrams of one size (and a shorter last) become one USO packet whose
+ * checksum seed is right and which, cut again at gso_size as the kernel
+ * does, gives back the same UDP headers and payloads.
+ */
+START_TEST(test_co_udp)
+{
+	static const size_t pay[] = { 1000, 1000, 1000, 400 };
+	static uint8_t orig[4][1100];
+	struct off_co co;
+	int ver;
+
+	for (ver = 4; ver <= 6; ver += 2) {
+		size_t l4off = ver == 4 ? 20 : 40, hlen = l4off + 8, len;
+		struct virtio_net_hdr vh;
+		struct off_seg plan;
+		unsigned i;
+
+		co_init(&co);
+		co.uso = true;
+		for (i = 0; i < 4; i++) {
+			len = udp(ver, pay[i], (uint8_t)(i * 31));
+			memcpy(orig[i], pkt, len);
+			ck_assert(off_co_add(&co, pkt, len));
+		}
+		ck_assert_uint_eq(nflushed, 0);
+		off_co_flush_all(&co);
+		ck_assert_uint_eq(nflushed, 1);
+		ck_assert(flushed[0].gso);
+		ck_assert_uint_eq(flushed[0].nseg, 4);
+		ck_assert_uint_eq(flushed[0].len, hlen + 3400);
+		ck_assert_uint_eq(flushed[0].vh.gso_type,
+		    VIRTIO_NET_HDR_GSO_UDP_L4);
+		ck_assert_uint_eq(flushed[0].vh.gso_size, 1000);
+		ck_assert_uint_eq(flushed[0].vh.hdr_len, hlen);
+		ck_assert_uint_eq(flushed[0].vh.flags,
+		    VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		ck_assert_uint_eq(flushed[0].vh.csum_start, l4off);
+		ck_assert_uint_eq(flushed[0].vh.csum_offset, 6);
+		ck_assert_uint_eq(off_ip_len(flushed[0].buf, flushed[0].len),
+		    flushed[0].len);
+		ck_assert_uint_eq(off_get16(flushed[0].buf + l4off + 4),
+		    flushed[0].len - l4off);
+		if (ver == 4)
+			ck_assert(ipv4_hdr_ok(flushed[0].buf));
+		/* The header as the TUN will check it, packet behind. */
+		memcpy(out, &flushed[0].vh, OFF_VNET_HDR_LEN);
+		memcpy(out + OFF_VNET_HDR_LEN, flushed[0].buf, flushed[0].len);
+		ck_assert_int_eq(off_vnet_parse(out, OFF_VNET_HDR_LEN +
+		    flushed[0].len, &vh), 0);
+
+		/* Cut as the kernel cuts it: the same datagrams. */
+		memcpy(pkt, flushed[0].buf, flushed[0].len);
+		ck_assert_int_eq(off_seg_plan(&flushed[0].vh, pkt,
+		    flushed[0].len, 65535, &plan), 0);
+		ck_assert_uint_eq(plan.nseg, 4);
+		for (i = 0; i < 4; i++) {
+			size_t n = off_seg_build(&plan, pkt, i, seg);
+
+			ck_assert_uint_eq(n, hlen + pay[i]);
+			ck_assert_mem_eq(seg + l4off, orig[i] + l4off,
+			    8 + pay[i]);
+		}
+
+		/* The seed: what the kernel completes must be right. */
+		vh = flushed[0].vh;
+		vh.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+		ck_assert_int_eq(off_csum_complete(&vh, flushed[0].buf,
+		    flushed[0].len), 0);
+		ck_assert(l4_ok(flushed[0].buf, flushed[0].len, l4off,
+		    IPPROTO_UDP));
+	}
+}
+END_TEST
+
+START_TEST(test_co_udp_rules)
+{
+	struct off_co co;
+	size_t len;
+
+	/* Without USO on the TUN: never. */
+	co_init(&co);
+	ck_assert(!off_co_add(&co, pkt, udp(4, 1000, 0)));
+
+	/* After a shorter datagram, or before a longer one: a new packet. */
+	co_init(&co);
+	co.uso = true;
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	ck_assert(off_co_add(&co, pkt, udp(4, 500, 0)));
+	ck_assert(off_co_add(&co, pkt, udp(4, 500, 0)));
+	ck_assert_uint_eq(nflushed, 1);
+	ck_assert_uint_eq(flushed[0].nseg, 2);
+	ck_assert(off_co_add(&co, pkt, udp(4, 1200, 0)));
+	ck_assert_uint_eq(nflushed, 2);
+	ck_assert(!flushed[1].gso);
+	ck_assert_uint_eq(flushed[1].nseg, 1);
+
+	/* Another TTL (or TOS): the flow is written first. */
+	co_init(&co);
+	co.uso = true;
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	len = udp(4, 1000, 0);
+	pkt[8] = 63;
+	off_ipv4_checksum(pkt);
+	ck_assert(off_co_add(&co, pkt, len));
+	ck_assert_uint_eq(nflushed, 1);
+	len = udp(6, 1000, 0);
+	ck_assert(off_co_add(&co, pkt, len));
+	pkt[1] = 0x10;					/* traffic class */
+	ck_assert(off_co_add(&co, pkt, len));
+	ck_assert_uint_eq(nflushed, 2);
+
+	/* A wrong UDP length, an empty datagram: flushed, then as they are. */
+	co_init(&co);
+	co.uso = true;
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	len = udp(4, 1000, 0);
+	off_put16(pkt + 24, 1007);
+	ck_assert(!off_co_add(&co, pkt, len));
+	ck_assert_uint_eq(nflushed, 1);
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	ck_assert(!off_co_add(&co, pkt, udp(4, 0, 0)));
+	ck_assert_uint_eq(nflushed, 2);
+
+	/* A fragment: every flow is written before it. */
+	co_init(&co);
+	co.uso = true;
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	ck_assert(off_co_add(&co, pkt, tcp(4, 1000, 1000, TCP_ACK)));
+	len = udp(4, 1000, 0);
+	pkt[6] = 0x20;					/* MF */
+	ck_assert(!off_co_add(&co, pkt, len));
+	ck_assert_uint_eq(nflushed, 2);
+
+	/* TCP and UDP with the same addresses and ports: two flows. */
+	co_init(&co);
+	co.uso = true;
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	ck_assert(off_co_add(&co, pkt, tcp(4, 1000, 1000, TCP_ACK)));
+	ck_assert(off_co_add(&co, pkt, udp(4, 1000, 0)));
+	ck_assert(off_co_add(&co, pkt, tcp(4, 2000, 1000, TCP_ACK)));
+	ck_assert_uint_eq(nflushed, 0);
+	off_co_flush_all(&co);
+	ck_assert_uint_eq(nflushed, 2);
+	ck_assert_uint_eq(flushed[0].nseg, 2);
+	ck_assert_uint_eq(flushed[1].nseg, 2);
+	ck_assert(flushed[0].gso && flushed[1].gso);
+}
+END_TEST
+
 static Suite *
 offload_suite(void)
 {
@@ -542,6 +702,8 @@ offload_suite(void)
 	tcase_add_test(tc, test_co_in_order);
 	tcase_add_test(tc, test_co_rules);
 	tcase_add_test(tc, test_co_flows);
+	tcase_add_test(tc, test_co_udp);
+	tcase_add_test(tc, test_co_udp_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }

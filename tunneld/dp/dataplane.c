@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "dnspkt.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
@@ -654,6 +655,8 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	/* Coalesced writes need the TUN to accept TSO (and FZ_NO_GRO off). */
 	dp->gro = (tun->offloads & (TUN_F_TSO4 | TUN_F_TSO6)) ==
 	    (TUN_F_TSO4 | TUN_F_TSO6) && getenv("FZ_NO_GRO") == NULL;
+	/* The AEAD backend (and OpenSSL's loading) before any sandbox. */
+	(void)aead_backend();
 	if ((dp->w = calloc((size_t)dp->nworkers, sizeof(*dp->w))) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -701,6 +704,9 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 		bool co_ok = true;
 		w->co.flush = co_write;
 		w->co.arg = w;
+		/* UDP coalescing needs the TUN to accept USO (FZ_NO_USO off). */
+		w->co.uso = (tun->offloads & (TUN_F_USO4 | TUN_F_USO6)) ==
+		    (TUN_F_USO4 | TUN_F_USO6) && getenv("FZ_NO_USO") == NULL;
 		for (int j = 0; j < OFF_CO_SLOTS; j++)
 			if ((w->co.slot[j].buf = malloc(OFF_CO_MAX)) == NULL)
 				co_ok = false;

@@ -281,16 +281,123 @@ off_co_finish(struct off_coslot *s, struct virtio_net_hdr *vh)
 		off_ipv4_checksum(ip);
 	} else
 		off_put16(ip + 4, (uint16_t)(s->len - 40));
+	if (s->proto == IPPROTO_UDP) {
+		off_put16(ip + s->l4off + 4, (uint16_t)(s->len - s->l4off));
+		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		vh->csum_offset = 6;
+	} else {
+		vh->gso_type = s->ver == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
+		    VIRTIO_NET_HDR_GSO_TCPV6;
+		vh->csum_offset = 16;
+	}
 	/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum. */
-	off_put16(ip + s->l4off + 16, (uint16_t)~off_csum_fold(off_pseudo(ip,
-	    IPPROTO_TCP, s->len - s->l4off)));
+	off_put16(ip + s->l4off + vh->csum_offset, (uint16_t)~off_csum_fold(
+	    off_pseudo(ip, s->proto, s->len - s->l4off)));
 	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	vh->gso_type = s->ver == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 :
-	    VIRTIO_NET_HDR_GSO_TCPV6;
 	vh->hdr_len = (uint16_t)s->hlen;
 	vh->gso_size = (uint16_t)s->mss;
 	vh->csum_start = (uint16_t)s->l4off;
-	vh->csum_offset = 16;
+	return true;
+}
+
+/*
+ * The IP header fields every segment of a USO packet gets from the first
+ * (the kernel copies them): TOS, DF and TTL; traffic class, flow label
+ * and hop limit.
+ */
+static bool
+udp_same_ip(const uint8_t *a, const uint8_t *b, int ver)
+{
+	if (ver == 4)
+		return a[1] == b[1] && a[6] == b[6] && a[8] == b[8];
+	return memcmp(a, b, 4) == 0 && a[7] == b[7];
+}
+
+/* The slot of a flow (and a free one, and the oldest), by key. */
+static struct off_coslot *
+co_find(struct off_co *co, int ver, uint8_t proto, const uint8_t *key,
+    size_t keylen, struct off_coslot **free_s, struct off_coslot **oldest)
+{
+	struct off_coslot *s = NULL;
+	unsigned i;
+
+	*free_s = *oldest = NULL;
+	for (i = 0; i < OFF_CO_SLOTS; i++) {
+		struct off_coslot *c = &co->slot[i];
+
+		if (!c->used) {
+			if (*free_s == NULL)
+				*free_s = c;
+			continue;
+		}
+		if (c->ver == ver && c->proto == proto &&
+		    c->keylen == keylen && memcmp(c->key, key, keylen) == 0)
+			s = c;
+		if (*oldest == NULL || c->age < (*oldest)->age)
+			*oldest = c;
+	}
+	return s;
+}
+
+/* A new flow in a free slot (or the oldest's, written first). */
+static struct off_coslot *
+co_start(struct off_co *co, struct off_coslot *free_s,
+    struct off_coslot *oldest, const uint8_t *pkt, size_t len, int ver,
+    uint8_t proto, const uint8_t *key, size_t keylen)
+{
+	struct off_coslot *s = free_s;
+
+	if (s == NULL) {
+		off_co_flush(co, oldest);
+		s = oldest;
+	}
+	memcpy(s->buf, pkt, len);
+	s->used = true;
+	s->ver = ver;
+	s->proto = proto;
+	memcpy(s->key, key, keylen);
+	s->keylen = keylen;
+	s->len = len;
+	s->nseg = 1;
+	s->age = co->clock++;
+	return s;
+}
+
+static bool
+co_add_udp(struct off_co *co, const uint8_t *pkt, size_t len, int ver,
+    size_t l4off, const uint8_t *key, size_t keylen)
+{
+	struct off_coslot *s, *free_s, *oldest;
+	size_t payload;
+
+	s = co_find(co, ver, IPPROTO_UDP, key, keylen, &free_s, &oldest);
+	if (len < l4off + 8 || off_get16(pkt + l4off + 4) != len - l4off ||
+	    (payload = len - l4off - 8) == 0) {
+		if (s != NULL)
+			off_co_flush(co, s);
+		return false;
+	}
+	if (s != NULL) {
+		if (!s->closed && payload <= s->mss &&
+		    s->len + payload <= OFF_CO_MAX &&
+		    s->nseg < OFF_CO_MAX_SEGS &&
+		    udp_same_ip(s->buf, pkt, ver)) {
+			memcpy(s->buf + s->len, pkt + l4off + 8, payload);
+			s->len += payload;
+			s->nseg++;
+			if (payload < s->mss)
+				s->closed = true;
+			return true;
+		}
+		off_co_flush(co, s);
+		free_s = s;
+	}
+	s = co_start(co, free_s, oldest, pkt, len, ver, IPPROTO_UDP, key,
+	    keylen);
+	s->mss = payload;
+	s->l4off = l4off;
+	s->hlen = l4off + 8;
+	s->closed = false;
 	return true;
 }
 
@@ -303,17 +410,34 @@ off_co_add(struct off_co *co, const uint8_t *pkt, size_t len)
 	const uint8_t *th;
 	uint8_t flags, proto;
 	uint32_t seq;
-	unsigned i;
 	int ver;
 
 	if ((ver = off_ip_l4(pkt, len, &l4off, &proto)) < 0 ||
-	    proto != IPPROTO_TCP || len < l4off + 20 || len > OFF_CO_MAX ||
+	    (proto != IPPROTO_TCP && (proto != IPPROTO_UDP || !co->uso)) ||
+	    len < l4off + 8 || len > OFF_CO_MAX ||
 	    off_ip_len(pkt, len) != len)
 		return false;
 	if (ver == 4 && (pkt[0] != 0x45 ||
-	    (off_get16(pkt + 6) & 0x3fff) != 0))
-		return false;		/* options or a fragment */
+	    (off_get16(pkt + 6) & 0x3fff) != 0)) {
+		/* Options or a fragment: after every flow, whichever it is. */
+		off_co_flush_all(co);
+		return false;
+	}
 	th = pkt + l4off;
+	if (proto == IPPROTO_UDP) {
+		if (ver == 4) {
+			memcpy(key, pkt + 12, 8);
+			memcpy(key + 8, th, 4);
+			keylen = 12;
+		} else {
+			memcpy(key, pkt + 8, 32);
+			memcpy(key + 32, th, 4);
+			keylen = 36;
+		}
+		return co_add_udp(co, pkt, len, ver, l4off, key, keylen);
+	}
+	if (len < l4off + 20)
+		return false;
 	thl = (size_t)(th[12] >> 4) * 4;
 	if (thl < 20 || l4off + thl > len)
 		return false;
@@ -326,20 +450,7 @@ off_co_add(struct off_co *co, const uint8_t *pkt, size_t len)
 		memcpy(key + 32, th, 4);
 		keylen = 36;
 	}
-	for (i = 0; i < OFF_CO_SLOTS; i++) {
-		struct off_coslot *c = &co->slot[i];
-
-		if (!c->used) {
-			if (free_s == NULL)
-				free_s = c;
-			continue;
-		}
-		if (c->ver == ver && c->keylen == keylen &&
-		    memcmp(c->key, key, keylen) == 0)
-			s = c;
-		if (oldest == NULL || c->age < oldest->age)
-			oldest = c;
-	}
+	s = co_find(co, ver, IPPROTO_TCP, key, keylen, &free_s, &oldest);
 	flags = th[13];
 	payload = len - l4off - thl;
 	seq = off_get32(th + 4);
@@ -375,23 +486,12 @@ off_co_add(struct off_co *co, const uint8_t *pkt, size_t len)
 		off_co_flush(co, s);
 		free_s = s;
 	}
-	if (free_s == NULL) {
-		off_co_flush(co, oldest);
-		free_s = oldest;
-	}
-	s = free_s;
-	memcpy(s->buf, pkt, len);
-	s->used = true;
-	s->ver = ver;
-	memcpy(s->key, key, keylen);
-	s->keylen = keylen;
+	s = co_start(co, free_s, oldest, pkt, len, ver, IPPROTO_TCP, key,
+	    keylen);
 	s->next_seq = seq + (uint32_t)payload;
 	s->mss = payload;
 	s->l4off = l4off;
 	s->hlen = l4off + thl;
-	s->len = len;
-	s->nseg = 1;
 	s->closed = (flags & TCP_PSH) != 0;
-	s->age = co->clock++;
 	return true;
 }

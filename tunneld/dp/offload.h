@@ -9,7 +9,10 @@
  *  - TSO/USO super-packets planned and cut into segments of gso_size;
  *  - TCP coalescing (GRO) of decrypted packets into super-packets for the
  *    TUN: which packets merge (same flow, in order, same ACK and options,
- *    only ACK/PSH), and the virtio-net header of the result.
+ *    only ACK/PSH), and the virtio-net header of the result;
+ *  - UDP coalescing (USO) the same way, when the TUN takes it: datagrams
+ *    of one flow with the same IP header fields and one size (the last
+ *    may be shorter) become one GSO_UDP_L4 packet.
  */
 #ifndef FZ_OFFLOAD_H
 #define FZ_OFFLOAD_H
@@ -129,6 +132,7 @@ struct off_coslot {
 	bool		 used;
 	bool		 closed;	/* a short or PSH segment ended it */
 	int		 ver;
+	uint8_t		 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t		 key[36];	/* addresses and ports */
 	size_t		 keylen;
 	uint32_t	 next_seq;
@@ -141,6 +145,7 @@ struct off_coslot {
 struct off_co {
 	struct off_coslot slot[OFF_CO_SLOTS];
 	uint64_t	 clock;
+	bool		 uso;		/* UDP too (the TUN has USO4/6) */
 	/* Takes a finished flow (off_co_finish); the slot is free after. */
 	void		(*flush)(struct off_coslot *, void *);
 	void		*arg;
@@ -156,9 +161,9 @@ void	off_co_flush(struct off_co *, struct off_coslot *);
 void	off_co_flush_all(struct off_co *);
 /*
  * Finishes a slot's packet for the TUN: one segment is left as it is (vh
- * zeroed, returns false); several get IP lengths, the IPv4 header
- * checksum, the pseudo-header sum in the TCP checksum and a TSO header
- * (returns true).
+ * zeroed, returns false); several get IP lengths (and UDP's), the IPv4
+ * header checksum, the pseudo-header sum in the TCP or UDP checksum and a
+ * TSO or USO header (returns true).
  */
 bool	off_co_finish(struct off_coslot *, struct virtio_net_hdr *vh);
 

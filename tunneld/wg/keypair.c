@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "buf.h"
 #include "fztime.h"
 #include "messages.h"
@@ -28,6 +29,8 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	memset(k, 0, sizeof(*k));
 	memcpy(k->send_key, send_key, 32);
 	memcpy(k->recv_key, recv_key, 32);
+	aead_key_init(&k->aead_send, k->send_key, true);
+	aead_key_init(&k->aead_recv, k->recv_key, false);
 	atomic_init(&k->refs, 1);
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
@@ -44,6 +47,8 @@ keypair_free_rcu(struct rcu_head *h)
 	struct wg_keypair *k = caa_container_of(h, struct wg_keypair, ie.rcu);
 
 	pthread_spin_destroy(&k->replay_lock);
+	aead_key_fini(&k->aead_send);
+	aead_key_fini(&k->aead_recv);
 	sodium_memzero(k, sizeof(*k));
 	free(k);
 }
@@ -218,9 +223,9 @@ wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
 	wbuf_put_u32_le(&w, k->remote_index);
 	wbuf_put_u64_le(&w, ctr);
 	wg_aead_nonce(nonce, ctr);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-	    buf + WG_DATA_PAYLOAD, buf + WG_DATA_PAYLOAD + padded, NULL,
-	    buf + WG_DATA_PAYLOAD, padded, NULL, 0, NULL, nonce, k->send_key);
+	if (aead_seal(&k->aead_send, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
+	    padded, buf + WG_DATA_PAYLOAD + padded) != 0)
+		return -EIO;
 	*outlen = WG_DATA_HDR_LEN + padded + WG_TAG_LEN;
 	return 0;
 }
@@ -338,9 +343,8 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	}
 	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
 	wg_aead_nonce(nonce, ctr);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-	    buf + WG_DATA_PAYLOAD, NULL, buf + WG_DATA_PAYLOAD, clen,
-	    buf + len - WG_TAG_LEN, NULL, 0, nonce, k->recv_key) != 0)
+	if (aead_open(&k->aead_recv, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,
+	    clen, buf + len - WG_TAG_LEN) != 0)
 		goto out;
 	/* Only after the tag: an unauthenticated counter must not move it. */
 	pthread_spin_lock(&k->replay_lock);

@@ -29,6 +29,7 @@
 #include <urcu/rculist.h>
 
 #include "addr.h"
+#include "aead.h"
 #include "ratelimiter.h"
 #include "wg.h"
 
@@ -84,6 +85,8 @@ struct wg_keypair {
 	uint32_t		 remote_index;
 	uint8_t			 recv_key[32] __attribute__((aligned(64)));
 	uint8_t			 send_key[32];
+	/* Transport-data AEAD contexts (aead.h), borrowing the keys above. */
+	struct aead_key		 aead_send, aead_recv;
 	pthread_spinlock_t	 replay_lock;
 	struct wg_replay	 replay;
 };

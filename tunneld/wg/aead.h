@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Transport-data AEAD (ChaCha20-Poly1305, RFC 8439, no associated data)
+ * with two backends behind one ops table: libsodium, the reference (and
+ * what the handshake uses), and OpenSSL 3's EVP with one reused context
+ * per key, chosen once (when the data plane starts, or at the first key)
+ * when it is faster on this CPU (a short self-measurement) or when
+ * FZ_AEAD=openssl|sodium forces one.
+ *
+ * A key (struct aead_key) lives inside its owner (a keypair); it borrows
+ * the 32 key bytes, which the caller passes again on every call and keeps
+ * until aead_key_fini.  Calls on one key may come from several threads at
+ * once: the one EVP context is taken with a try-lock, and a thread that
+ * finds it busy uses libsodium for that packet (same bytes out).
+ */
+#ifndef FZ_WG_AEAD_H
+#define FZ_WG_AEAD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AEAD_KEY_LEN	32
+#define AEAD_NONCE_LEN	12
+#define AEAD_TAG_LEN	16
+
+enum aead_backend {
+	AEAD_AUTO = 0,		/* measure once, keep the faster */
+	AEAD_SODIUM,
+	AEAD_OPENSSL,
+};
+
+struct aead_key {
+	void		*ctx;	/* EVP_CIPHER_CTX, or NULL: libsodium */
+	atomic_flag	 busy;
+};
+
+/*
+ * Sets the backend new keys get: AEAD_SODIUM or AEAD_OPENSSL as given;
+ * AEAD_AUTO (or anything else) measures both now and keeps the faster.
+ * Returns the backend in force after the call (never AEAD_AUTO).  Without
+ * a call, the first key chooses by FZ_AEAD (sodium, openssl, auto: the
+ * default) once.
+ */
+enum aead_backend aead_select(enum aead_backend);
+/* The backend in force (choosing it first if nothing has yet). */
+enum aead_backend aead_backend(void);
+const char	*aead_backend_name(enum aead_backend);
+/* "sodium", "openssl", "auto" -> backend; -EINVAL otherwise. */
+int		 aead_backend_parse(const char *, enum aead_backend *)
+		    __attribute__((warn_unused_result));
+
+/*
+ * Prepares k for key (encrypt: sealing; else opening) with the backend in
+ * force.  Cannot fail: without memory for a context, k uses libsodium.
+ */
+void	aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
+	    bool encrypt);
+/* Frees k's context (which wipes the key schedule it holds); NULL-safe. */
+void	aead_key_fini(struct aead_key *k);
+
+/* Encrypts buf[0..len) in place and writes its tag: 0, or -EIO. */
+int	aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
+	    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
+	    uint8_t tag[AEAD_TAG_LEN]) __attribute__((warn_unused_result));
+/*
+ * Checks tag and decrypts buf[0..len) in place: 0, or -EBADMSG (buf is
+ * then zeroed, never left holding unauthenticated plaintext).
+ */
+int	aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
+	    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
+	    const uint8_t tag[AEAD_TAG_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * One backend on its own, whatever is in force (tests and benchmarks):
+ * a key initialised with aead_key_init_with.
+ */
+void	aead_key_init_with(struct aead_key *k, enum aead_backend,
+	    const uint8_t key[AEAD_KEY_LEN], bool encrypt);
+
+#endif
