@@ -195,7 +195,14 @@ ns_wait_for grep -q 'client .*: connecting' "$T/gateway.log" ||
 	fail "the gateway got no authorization for the DNS resource"
 ns_wait_for grep -q 'peer .*: path ' "$T/client1.log" ||
 	fail "no connection to the gateway for the DNS resource"
-ns_log "ok: a packet to proxy IP $PX requested the DNS resource; gateway connected"
+# the proxy IP is routed to that gateway: pings reach its TUN (where,
+# without its DNS NAT, they go no further)
+gw_tun_rx() { ip -n "$G" -s -j link show tun-firezone | python3 -c '
+import json, sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+rx0=$(gw_tun_rx)
+gw_got() { ip netns exec "$C" ping -c 1 -W 1 "$PX" >/dev/null 2>&1; [ "$(gw_tun_rx)" -gt "$rx0" ]; }
+ns_wait_for gw_got || fail "pings to proxy IP $PX do not reach the gateway's TUN"
+ns_log "ok: a packet to proxy IP $PX requested the DNS resource; gateway connected, pings reach its TUN"
 
 # --- optional: answers per second, same run (FZ_DNS_BENCH=1) ----------------
 if [ -n "${FZ_DNS_BENCH:-}" ]; then
