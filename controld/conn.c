@@ -148,12 +148,28 @@ host_prefix(const char *s, char *out, size_t cap)
 	return cidr_fmt(&c, out, cap);
 }
 
+/* Whether item is one of the ", " list's items (not a substring). */
+static bool
+list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	const char *p = list;
+
+	while ((p = strstr(p, item)) != NULL) {
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ','))
+			return true;
+		p++;
+	}
+	return false;
+}
+
 static void
 allowed_append(char *buf, size_t cap, const char *item)
 {
 	size_t len = strlen(buf);
 
-	if (item[0] == '\0' || strstr(buf, item) != NULL)
+	if (item[0] == '\0' || list_has(buf, item))
 		return;
 	if (len + strlen(item) + 3 > cap)
 		return;
@@ -530,10 +546,13 @@ conn_wanted_dns(struct conn_mgr *m, const char *rid, const char *dst,
 			continue;
 		if (peer_serves(p, r->id)) {
 			/* a new proxy IP of a resource it serves: route it */
-			if (strstr(p->allowed, pfx) == NULL) {
+			if (!list_has(p->allowed, pfx)) {
 				allowed_append(p->allowed, sizeof(p->allowed),
 				    pfx);
-				if (p->set)
+				if (!list_has(p->allowed, pfx))
+					log_warnx("gateway %s: allowed IPs "
+					    "full, %s not routed", p->id, pfx);
+				else if (p->set)
 					peer_set(m, p, now);
 			}
 			return -EALREADY;

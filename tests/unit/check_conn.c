@@ -451,6 +451,13 @@ START_TEST(test_dns_resource)
 	ck_assert_uint_eq(cl.nset, n + 1);
 	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
 	    "fd00:2021:1111:8000::1/128, 100.96.0.2/32");
+	/* an address whose text ends a known one's is still new */
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "0.96.0.2",
+	    t + 10 * SEC), -EALREADY);
+	ck_assert_uint_eq(cl.nset, n + 2);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
+	    "fd00:2021:1111:8000::1/128, 100.96.0.2/32, 0.96.0.2/32");
+	n++;
 	/* a known one: nothing set again */
 	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "100.96.0.2",
 	    t + 10 * SEC), -EALREADY);
