@@ -64,6 +64,7 @@ struct peer {
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
+	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
 	/* the path last set, for CONNECTIONS (conn_connections_fmt) */
@@ -794,6 +795,20 @@ peer_relay_remote(const struct conn_mgr *m, const struct ice_pair_info *sel,
 	return true;
 }
 
+/*
+ * What a relay's TURN client has queued (a ChannelBind just asked for)
+ * goes out now, ahead of the ChannelData that will use the channel: the
+ * relay drops ChannelData on a channel it has not seen bound.
+ */
+static void
+relay_flush(struct conn_mgr *m, struct relay *r)
+{
+	struct turn_transmit tt;
+
+	while (turn_client_poll_transmit(r->tc, &tt) == 0)
+		m->ops->dgram(m->arg, r->sock, tt.dst, tt.data, tt.len);
+}
+
 static void
 peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 {
@@ -817,6 +832,7 @@ peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 		    turn_client_bind_channel(r->tc, now, &p->sel.remote.sa,
 		    &ch) != 0)
 			return;
+		relay_flush(m, r);
 		pp.sock = r->sock;
 		snprintf(pp.relay, sizeof(pp.relay), "%s", r->server_s);
 		pp.channel = ch;
@@ -1218,8 +1234,6 @@ agent_transmit(struct conn_mgr *m, const struct ice_transmit *t,
 	    !(r = &m->relays[slot])->used || r->tc == NULL)
 		return;
 	if (turn_client_channel(r->tc, &t->dst.sa, &ch) != 0) {
-		struct turn_transmit tt;
-
 		if (turn_client_bind_channel(r->tc, now, &t->dst.sa, &ch) != 0)
 			return;
 		/*
@@ -1228,13 +1242,57 @@ agent_transmit(struct conn_mgr *m, const struct ice_transmit *t,
 		 * not know yet (that check would count only at its
 		 * retransmission, an RTO later).
 		 */
-		while (turn_client_poll_transmit(r->tc, &tt) == 0)
-			m->ops->dgram(m->arg, r->sock, tt.dst, tt.data, tt.len);
+		relay_flush(m, r);
 	}
 	if (turn_client_wrap(r->tc, &t->dst.sa, t->buf, t->len, out,
 	    sizeof(out), &len) != 0)
 		return;
 	m->ops->dgram(m->arg, r->sock, &r->server.sa, out, len);
+}
+
+/* Whether two pairs are the same path (what PEER_SET carries). */
+static bool
+same_path(const struct ice_pair_info *a, const struct ice_pair_info *b)
+{
+	return a->sock == b->sock && a->local_type == b->local_type &&
+	    addr_eq(&a->remote.sa, &b->remote.sa);
+}
+
+/*
+ * The Gateway's WireGuard peer must exist before the Client's first
+ * handshake initiation can arrive, or fz-tunneld refuses it and the
+ * Client only retries after REKEY_TIMEOUT (5 s).  The Client (controlling)
+ * initiates as soon as the answer to its nominating check arrives; we
+ * (controlled) select that pair only once our own check on it succeeds,
+ * which may still be in flight (RFC 8445 section 7.3.1.5; through a relay
+ * it often is).  So when the agent has answered a nomination on a pair
+ * it has not validated yet, the peer is set on that pair now: pump()
+ * handles events (and this) before transmits, so PEER_SET is sent ahead
+ * of the DGRAM_DOWN with the answer.  The two travel on different IPC
+ * channels (control and DGRAM), so fz-tunneld may still send the answer
+ * a fraction of a millisecond before it adds the peer; the data plane
+ * holds an initiation from an unknown key briefly and answers it on the
+ * next PEER_SET (dp_held_init_retry), which covers that window, where
+ * without this it would have to span our whole check (an RTO or more
+ * when that check or its answer is lost).
+ * Firezone gets the same ordering by creating the Gateway's WireGuard
+ * tunnel when it accepts the connection (protocols section 2.2, step 5);
+ * our PEER_SET needs a path, and this is the one the Client will use.
+ * The selection that follows (ICE_EV_SELECTED) confirms or moves it.
+ */
+static void
+peer_provisional(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	struct ice_pair_info pi;
+
+	if (!m->gateway || p->set ||
+	    ice_agent_peer_nominated(p->agent, &pi) != 0)
+		return;
+	log_info("peer %s: nominated by the client before our check on the "
+	    "pair succeeded: peer set ahead", p->id);
+	p->sel = pi;
+	peer_set(m, p, now);
+	p->ahead = p->set;
 }
 
 static void
@@ -1245,6 +1303,12 @@ agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
 	while (ice_agent_poll_event(p->agent, &ev)) {
 		switch (ev.type) {
 		case ICE_EV_SELECTED:
+			if (p->ahead && same_path(&p->sel, &ev.pair)) {
+				p->ahead = false;
+				p->sel = ev.pair;	/* set already */
+				break;
+			}
+			p->ahead = false;
 			p->sel = ev.pair;
 			peer_set(m, p, now);
 			break;
@@ -1276,11 +1340,17 @@ pump(struct conn_mgr *m, uint64_t now)
 
 			if (!p->used || p->agent == NULL)
 				continue;
+			/*
+			 * Events first: a selection reaches fz-tunneld (the
+			 * peer added) before the check response that lets
+			 * the other side send its handshake to it.
+			 */
+			agent_events(m, p, now);
+			peer_provisional(m, p, now);
 			while (ice_agent_poll_transmit(p->agent, &it)) {
 				agent_transmit(m, &it, now);
 				moved = true;
 			}
-			agent_events(m, p, now);
 		}
 		for (i = 0; i < CONN_MAX_RELAYS; i++) {
 			struct relay *r = &m->relays[i];

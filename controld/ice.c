@@ -285,6 +285,30 @@ ice_agent_selected(const struct ice_agent *a, struct ice_pair_info *pi)
 	return 0;
 }
 
+/*
+ * Controlled, before any selection: the pair the controlling agent
+ * nominated (USE-CANDIDATE seen) while our own check on it is still
+ * pending; the highest-priority one if several.  -ENOENT otherwise.
+ */
+int
+ice_agent_peer_nominated(const struct ice_agent *a, struct ice_pair_info *pi)
+{
+	int i, best = -1;
+
+	if (a->role != ICE_CONTROLLED || a->selected >= 0 ||
+	    a->state == ICE_STATE_FAILED)
+		return -ENOENT;
+	for (i = 0; i < ICE_MAX_PAIRS; i++)
+		if (a->pairs[i].used && a->pairs[i].use_cand_rx &&
+		    a->pairs[i].state != ICE_PAIR_FAILED &&
+		    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
+			best = i;
+	if (best < 0)
+		return -ENOENT;
+	ice_pair_info(a, best, pi);
+	return 0;
+}
+
 void
 ice_agent_stats(const struct ice_agent *a, struct ice_stats *s)
 {

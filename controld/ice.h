@@ -209,6 +209,13 @@ enum ice_role ice_agent_role(const struct ice_agent *);
 /* The selected pair; -ENOENT if none. */
 int	ice_agent_selected(const struct ice_agent *,
 	    struct ice_pair_info *) FZ_WUR;
+/*
+ * Controlled, nothing selected yet: the pair the peer nominated while our
+ * own check on it is in flight (it is selected once that check succeeds);
+ * -ENOENT if none.  Its answer lets the peer use the pair at once.
+ */
+int	ice_agent_peer_nominated(const struct ice_agent *,
+	    struct ice_pair_info *) FZ_WUR;
 /* Counters for tests and status. */
 struct ice_stats {
 	uint64_t	 checks_sent, checks_recv, responses_recv;

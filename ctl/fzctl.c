@@ -159,7 +159,7 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		if (conns != NULL)
 			fzc_conns_each(t->connections, conn_json, conns);
 		print_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
-		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o, s:o}",
+		    "s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:i, s:o, s:o, s:b}",
 		    "state", t->state, "detail", t->detail, "mode", t->mode,
 		    "signed_in", t->signed_in, "api_url", t->api_url,
 		    "account", t->account, "firezone_id", t->firezone_id,
@@ -169,7 +169,8 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 		    "uptime_s", (json_int_t)t->uptime_s, "version", t->version,
 		    "ipv4", t->ipv4, "ipv6", t->ipv6,
 		    "relays", (int)t->relays, "relay_ids",
-		    list_json(t->relay_ids), "connections", conns));
+		    list_json(t->relay_ids), "connections", conns,
+		    "internet_resource", t->internet_resource));
 		return;
 	}
 	if (*t->detail)
@@ -192,6 +193,10 @@ show_status(struct ctl *c, const struct ipc_tunnel_status *t)
 	else
 		printf("relays:       %u\n", t->relays);
 	fzc_conns_each(t->connections, conn_text, NULL);
+	if (strcmp(t->mode, "client") == 0)
+		printf("internet:     %s\n", t->internet_resource ?
+		    "on (the Internet Resource's routes, when it has one)" :
+		    "off");
 	printf("log filter:   %s\n", esc(t->log_filter));
 	if (t->controld_pid > 0)
 		printf("fz-controld:  pid %d, restarted %u time(s)\n",

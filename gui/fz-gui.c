@@ -564,6 +564,8 @@ t_tunnel_status(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	    t->detail, *t->detail ? ")" : "", t->signed_in ? "yes" : "no",
 	    t->api_url, t->account, t->firezone_id, t->interface, t->ipv4,
 	    t->ipv6, t->relays, t->log_filter, t->version);
+	g->inet_on = t->internet_resource;	/* the service's state */
+	inet_set(g, g->inet_on);
 }
 
 static void

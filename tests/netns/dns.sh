@@ -221,6 +221,10 @@ t2() { ip -n "$C" route show table 0x2021fd02 2>/dev/null; }
 	fail "fzctl internet-resource on"
 ns_wait_for sh -c "ip -n '$C' route show table 0x2021fd02 | grep -q '^default dev tun-firezone'" ||
 	fail "no default route in table 0x2021fd02"
+"$FZCTL" --socket "$T/client.sock" status | grep -q '^internet: *on' ||
+	fail "fzctl status does not show the Internet Resource on"
+[ "$("$FZCTL" --socket "$T/client.sock" --json status | jq -r .internet_resource)" = true ] ||
+	fail "fzctl --json status: internet_resource is not true"
 ip -n "$C" route show table 0x2021fd01 | grep -q '^10.99.1.0/24 dev' ||
 	fail "no LAN copy in table 0x2021fd01"
 # a LAN that appears later is copied too (re-synced every 5 s)
@@ -241,6 +245,8 @@ ip netns exec "$C" ip route get 10.99.5.2 mark 0xfd002021 | grep -q 'dev tun-fir
 	fail "fzctl internet-resource off"
 ns_wait_for sh -c "! ip -n '$C' route show table 0x2021fd02 | grep -q default" ||
 	fail "default route left after off"
+"$FZCTL" --socket "$T/client.sock" status | grep -q '^internet: *off' ||
+	fail "fzctl status does not show the Internet Resource off"
 ns_log "ok: fzctl internet-resource on/off toggles the default routes"
 
 # --- crash and restart ------------------------------------------------------

@@ -28,7 +28,14 @@ struct dgram {
 	union fz_sockaddr	 to;
 	uint8_t			 buf[1500];
 	size_t			 len;
+	uint64_t		 seq;		/* when it was sent */
 };
+
+/*
+ * Order across both sides: every datagram sent and every first PEER_SET
+ * takes the next number; g_cur is the datagram being delivered.
+ */
+static uint64_t g_seq, g_cur;
 
 struct side {
 	struct conn_mgr		*m;
@@ -49,6 +56,9 @@ struct side {
 	unsigned		 ninval;
 	unsigned		 online;
 	uint64_t		 rng;
+	uint64_t		 first_set_seq;	/* the first PEER_SET */
+	uint64_t		 set_by;	/* the datagram that led to it */
+	bool			 drop_requests;	/* its Binding requests lost */
 };
 
 static void
@@ -62,6 +72,7 @@ o_dgram(void *arg, uint32_t sock, const struct sockaddr *to,
 		return;
 	d = &s->q[s->nq++];
 	d->sock = sock;
+	d->seq = ++g_seq;
 	memcpy(&d->to, to, addr_len(to));
 	memcpy(d->buf, b, len);
 	d->len = len;
@@ -72,6 +83,10 @@ o_peer_set(void *arg, const struct conn_peer_path *p)
 {
 	struct side *s = arg;
 
+	if (s->nset == 0) {
+		s->first_set_seq = ++g_seq;
+		s->set_by = g_cur;
+	}
 	s->nset++;
 	snprintf(s->set_peer, sizeof(s->set_peer), "%s", p->peer_id);
 	snprintf(s->set_key, sizeof(s->set_key), "%s", p->public_key);
@@ -245,9 +260,14 @@ deliver(struct side *from, const char *from_addr, uint64_t now)
 
 	ck_assert_int_eq(addr_parse(from_addr, ADDR_PORT_REQUIRED, &src), 0);
 	from->nq = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (from->drop_requests && from->q[i].len >= 2 &&
+		    from->q[i].buf[0] == 0 && from->q[i].buf[1] == 1)
+			continue;		/* a Binding request */
+		g_cur = from->q[i].seq;
 		(void)conn_dgram_up(from->other->m, 0, &src.sa, from->q[i].buf,
 		    from->q[i].len, now);
+	}
 	return n;
 }
 
@@ -584,6 +604,7 @@ static struct {
 	union fz_sockaddr	 ctl, clh, gwh;
 	bool			 block_direct;
 	unsigned		 relayed;	/* datagrams relayed to peers */
+	unsigned		 nochan;	/* ChannelData before its bind */
 } N;
 
 static void	route(const struct sockaddr *from, const struct sockaddr *to,
@@ -680,7 +701,11 @@ route(const struct sockaddr *from, const struct sockaddr *to,
 		if (n >= 4 && (p[0] & 0xc0) == 0x40) {	/* ChannelData */
 			ch = relay_channel_lookup(N.r, from,
 			    (uint16_t)(p[0] << 8 | p[1]));
-			if (ch == NULL || (size_t)(p[2] << 8 | p[3]) + 4 > n)
+			if (ch == NULL) {
+				N.nochan++;	/* as fz-relayd: dropped */
+				return;
+			}
+			if ((size_t)(p[2] << 8 | p[3]) + 4 > n)
 				return;
 			alloc_addr(ch->alloc, &src);
 			taddr_to_sa(&ch->peer, &peer);
@@ -719,8 +744,10 @@ flush(struct side *s, const union fz_sockaddr *from)
 
 	memcpy(q, s->q, n * sizeof(q[0]));
 	s->nq = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		g_cur = q[i].seq;
 		route(&from->sa, &q[i].to.sa, q[i].buf, q[i].len);
+	}
 }
 
 START_TEST(test_connect_relayed)
@@ -839,6 +866,14 @@ START_TEST(test_connect_relayed)
 	ck_assert_uint_ge(cl.nset, 1);
 	ck_assert_uint_ge(gw.nset, 1);
 	ck_assert_uint_gt(N.relayed, 0);
+	/* every ChannelBind went out before the first ChannelData on its
+	 * channel (the relay drops ChannelData on an unbound channel, and
+	 * the check was only retransmitted ~500 ms later) */
+	ck_assert_uint_eq(N.nochan, 0);
+	/* the gateway's peer was set before the datagram that let the
+	 * client select (and send its first handshake) */
+	ck_assert_uint_gt(gw.first_set_seq, 0);
+	ck_assert_uint_lt(gw.first_set_seq, cl.set_by);
 	/*
 	 * Both conclude before the first retransmission (RTO 250 ms): a
 	 * check's first ChannelData goes after its ChannelBind, not before
@@ -994,6 +1029,86 @@ run(struct side *cl, struct side *gw, uint64_t *t, unsigned secs,
 }
 
 /*
+ * The gateway's own checks are lost, so the client validates and nominates
+ * a pair the gateway has not validated yet: the gateway still sets the
+ * peer (on that pair) before it answers the nomination, so the client's
+ * first WireGuard handshake, sent when that answer arrives, finds it
+ * (else fz-tunneld refuses it and WireGuard retries only after 5 s).
+ */
+START_TEST(test_gateway_peer_first)
+{
+	static struct side cl = { .rng = 7 }, gw = { .rng = 8 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	uint64_t t = 1000 * SEC;
+	unsigned gw_sets;
+	int i;
+
+	cl.other = &gw;
+	gw.other = &cl;
+	gw.drop_requests = true;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=" CL_DIRECT, t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_DIRECT, t), 0);
+	add_res(cl.m, RES_A, "10.50.0.0/24", false);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key), CL_KEY);
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key), GW_KEY);
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	for (i = 0; i < 200 && cl.nset == 0; i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, CL_DIRECT, t);
+		deliver(&gw, GW_DIRECT, t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_str_eq(cl.set_remote, GW_DIRECT);
+	/* set before the answer that let the client select */
+	ck_assert_uint_ge(gw.nset, 1);
+	ck_assert_uint_gt(cl.set_by, 0);
+	ck_assert_uint_lt(gw.first_set_seq, cl.set_by);
+	ck_assert_str_eq(gw.set_peer, CL_ID);
+	ck_assert_str_eq(gw.set_remote, CL_DIRECT);
+	ck_assert(!gw.set_initiate);
+	/* the gateway's checks get through: its selection is the same path,
+	 * not sent again */
+	gw.drop_requests = false;
+	gw_sets = gw.nset;
+	for (i = 0; i < 400; i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, CL_DIRECT, t);
+		deliver(&gw, GW_DIRECT, t);
+	}
+	ck_assert_uint_eq(gw.nset, gw_sets);
+	ck_assert_str_eq(gw.set_remote, CL_DIRECT);
+	ck_assert_uint_eq(gw.ndel, 0);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
+/*
  * A connection carrying traffic (PEER_STATS counters moving) longer than
  * the 20 s idle threshold still notices a dead path within the client's
  * active timeout (16.5 s, §2.3).
@@ -1129,6 +1244,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_dns_resource);
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_connect_relayed);
+	tcase_add_test(tc, test_gateway_peer_first);
 	tcase_add_test(tc, test_dead_path_noticed);
 	tcase_add_test(tc, test_idle_profile);
 	tcase_add_test(tc, test_sockets_shrink);

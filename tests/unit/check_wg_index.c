@@ -144,6 +144,66 @@ START_TEST(test_index_replace)
 }
 END_TEST
 
+/*
+ * The slots' hints for prefetching: a keypair's entry, its peer and the
+ * peer's cookie, through a replace and a rebuild; nothing for a
+ * handshake's entry or an index that is gone.
+ */
+START_TEST(test_index_peek_hints)
+{
+	struct wg_device *d = device();
+	struct idx_entry *hs = entry(false), *k = entry(true), *more[64];
+	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
+	struct idx_hint h;
+	struct wg_peer *p;
+	static int cookie;
+	uint32_t idx;
+	bool ok;
+
+	wg_key_generate(priv);
+	wg_key_public(priv, pub);
+	ck_assert_int_eq(wg_peer_add(d, pub, &p), 0);
+	wg_peer_set_cookie(p, &cookie, NULL);
+	hs->peer = k->peer = p;
+	wg_read_lock();
+	wg_index_insert(d, hs);
+	wg_read_unlock();
+	idx = hs->index;
+	wg_read_lock();
+	ok = wg_index_peek_keypair(d, idx, &h);
+	wg_read_unlock();
+	ck_assert(!ok);
+
+	k->index = idx;
+	wg_index_replace(d, hs, k);
+	for (int pass = 0; pass < 2; pass++) {
+		memset(&h, 0, sizeof(h));
+		wg_read_lock();
+		ok = wg_index_peek_keypair(d, idx, &h);
+		wg_read_unlock();
+		ck_assert(ok);
+		ck_assert_ptr_eq(h.e, k);
+		ck_assert_ptr_eq(h.peer, p);
+		ck_assert_ptr_eq(h.cookie, &cookie);
+		/* Rebuilt tables (16 slots at first): hints copied. */
+		for (int i = 0; i < 64 && pass == 0; i++) {
+			more[i] = entry(false);
+			wg_read_lock();
+			wg_index_insert(d, more[i]);
+			wg_read_unlock();
+		}
+	}
+	for (int i = 0; i < 64; i++)
+		wg_index_drop(d, more[i]);
+	wg_index_drop(d, k);
+	wg_read_lock();
+	ok = wg_index_peek_keypair(d, idx, &h);
+	wg_read_unlock();
+	ck_assert(!ok);
+	wg_device_free(d);
+}
+END_TEST
+
 /* Growing for many peers, then as many entries: all found, then none. */
 START_TEST(test_index_grow)
 {
@@ -211,6 +271,7 @@ index_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_index_random);
 	tcase_add_test(tc, test_index_replace);
+	tcase_add_test(tc, test_index_peek_hints);
 	tcase_add_test(tc, test_index_grow);
 	tcase_add_test(tc, test_rx_prefetch_any);
 	suite_add_tcase(s, tc);

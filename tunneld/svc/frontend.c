@@ -153,6 +153,8 @@ fe_status(struct svc *s, struct frontend *f)
 	m.u.tunnel_status.ipv6 = s->iface.ipv6;
 	m.u.tunnel_status.relays = s->relays;
 	m.u.tunnel_status.relay_ids = s->relay_ids;
+	m.u.tunnel_status.internet_resource = !s->st.gateway &&
+	    cn_internet_active(s);
 	/* checked on arrival; -ENOSPC leaves the entries that fit */
 	if (svc_connections_merge(s->connections, peer_bytes, s, conns,
 	    sizeof(conns)) == -ENOSPC)

@@ -9,6 +9,7 @@
  * write to a line that the senders share).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,16 @@
 #include "fztime.h"
 #include "messages.h"
 #include "wg_int.h"
+
+/* The lines wg_int.h describes (LP64 glibc; elsewhere only the order). */
+#if defined(__x86_64__) && defined(__GLIBC__)
+_Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
+    offsetof(struct wg_keypair, refs) >= 64 &&
+    offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
+    offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
+_Static_assert(offsetof(struct wg_peer, dp_slot) -
+    offsetof(struct wg_peer, t_recv) == 16, "peer receive fields");
+#endif
 
 struct wg_keypair *
 wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
@@ -35,7 +46,6 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
 	k->ie.peer = p;
-	k->cookie_hint = wg_peer_cookie(p);
 	k->initiator = initiator;
 	k->created = time_mono_ns();
 	return k;
@@ -197,9 +207,9 @@ wg_tx_prefetch(struct wg_peer *p)
 
 	if (k != NULL) {
 		__builtin_prefetch(k);
-		__builtin_prefetch(k->send_key);
+		__builtin_prefetch(&k->refs);
 	}
-	__builtin_prefetch((const char *)p + 128);	/* tx_bytes */
+	__builtin_prefetch(&p->tx_bytes);
 }
 
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
@@ -241,19 +251,21 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
 }
 
 /*
- * For each data message of the batch, its index's slot; then, through the
- * slots alone (no entry read yet), each keypair's two first lines and the
- * replay window's word for the message's counter; then, the keypairs in
- * cache, each peer's first three lines (what a receive touches: lock and
- * sessions, endpoint and timers, counters and dp_slot).  Chunks of 16.
+ * For each data message of the batch, its index's slot; then, from the
+ * slots alone (no entry read yet), at once: what a receive reads before
+ * the tag is checked, and the data plane's checks after: each keypair's
+ * first line (key, age, peer), its peer's data-plane slot (beside the
+ * receive stamp and counter) and that slot's first two lines.  Two
+ * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * only an authentic message reads (the replay window, the peer's lock and
+ * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
+ * them: fill buffers are few, and a batch's misses are bound by them.
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
-	struct wg_keypair *k[16];
 	uint32_t idx[16];
-	uint64_t ctr[16];
 	bool data[16];
 	int i, m, c;
 
@@ -268,41 +280,28 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 				continue;
 			rbuf_init(&r, p + WG_DATA_RECEIVER,
 			    WG_DATA_HDR_LEN - WG_DATA_RECEIVER);
-			if (rbuf_get_u32_le(&r, &idx[i]) != 0 ||
-			    rbuf_get_u64_le(&r, &ctr[i]) != 0)
+			if (rbuf_get_u32_le(&r, &idx[i]) != 0)
 				continue;
 			wg_index_prefetch(d, idx[i]);
 			data[i] = true;
 		}
 		for (i = 0; i < m; i++) {
-			struct idx_entry *e;
+			struct idx_hint h;
+			struct wg_keypair *k;
 
-			k[i] = NULL;
-			if (!data[i] ||
-			    (e = wg_index_peek_keypair(d, idx[i])) == NULL)
+			peer[c + i] = NULL;
+			if (!data[i] || !wg_index_peek_keypair(d, idx[i], &h))
 				continue;
-			k[i] = caa_container_of(e, struct wg_keypair, ie);
-			__builtin_prefetch(k[i]);
-			__builtin_prefetch(k[i]->recv_key);
-			__builtin_prefetch(&k[i]->replay.top);
-			__builtin_prefetch(&k[i]->replay.bits[((ctr[i] + 1) >>
-			    6) % WG_REPLAY_WORDS]);
-		}
-		for (i = 0; i < m; i++) {
-			struct wg_peer *p = NULL;
-
-			if (k[i] != NULL &&
-			    (p = CMM_LOAD_SHARED(k[i]->ie.peer)) != NULL) {
-				__builtin_prefetch(p);
-				__builtin_prefetch((const char *)p + 64);
-				__builtin_prefetch((const char *)p + 128);
+			/* Addresses only: nothing behind the hints is read. */
+			k = caa_container_of(h.e, struct wg_keypair, ie);
+			__builtin_prefetch(k);
+			if (h.peer != NULL)
+				__builtin_prefetch(&h.peer->dp_slot);
+			if (h.cookie != NULL) {
+				__builtin_prefetch(h.cookie);
+				__builtin_prefetch((const char *)h.cookie + 64);
 			}
-			if (k[i] != NULL && k[i]->cookie_hint != NULL) {
-				__builtin_prefetch(k[i]->cookie_hint);
-				__builtin_prefetch((const char *)
-				    k[i]->cookie_hint + 64);
-			}
-			peer[c + i] = p;
+			peer[c + i] = h.peer;
 		}
 	}
 }
@@ -341,6 +340,11 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 		rc = -EKEYEXPIRED;
 		goto out;
 	}
+	/* What an authentic message reads next, while the AEAD runs. */
+	__builtin_prefetch(&k->replay.top);
+	__builtin_prefetch(&k->replay.bits[((ctr + 1) >> 6) % WG_REPLAY_WORDS]);
+	__builtin_prefetch(p);
+	__builtin_prefetch(&p->has_endpoint);
 	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
 	wg_aead_nonce(nonce, ctr);
 	if (aead_open(&k->aead_recv, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,

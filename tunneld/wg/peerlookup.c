@@ -11,7 +11,10 @@
  * index and an RCU pointer to its entry: a lookup reads one slot (one
  * cache line, which a data plane can prefetch, wg_rx_prefetch) and then
  * the entry, where a chained table (cds_lfht) reads a bucket and then
- * walks nodes.  As allowedips.c's host routes: the writer fills a slot
+ * walks nodes.  A slot also names the entry's peer and that peer's
+ * wg_peer_cookie, as hints: with the slot in cache, a batch of received
+ * messages prefetches keypair, peer and data-plane peer at once, not one
+ * after the other (wg_index_peek_keypair).  As allowedips.c's host routes: the writer fills a slot
  * only with a complete entry, empties one by leaving a tombstone (never
  * moving entries, so a reader's probe sequence stays whole), and when
  * entries and tombstones reach half the slots builds a new table and
@@ -27,7 +30,9 @@
 
 struct idx_slot {
 	uint32_t		 index;		/* hints (CMM_*_SHARED): e's */
-	uint32_t		 is_kp;		/* index and is_kp */
+	uint32_t		 is_kp;		/* index and is_kp, */
+	struct wg_peer		*peer;		/* e's peer and its cookie */
+	void			*cookie;	/* when e was placed */
 	struct idx_entry	*e;		/* RCU: NULL, IDX_TOMB or one */
 };
 
@@ -204,19 +209,27 @@ wg_index_prefetch(struct wg_device *d, uint32_t idx)
 	__builtin_prefetch(&t->slot[index_hash(idx) & t->mask]);
 }
 
-struct idx_entry *
-wg_index_peek_keypair(struct wg_device *d, uint32_t idx)
+bool
+wg_index_peek_keypair(struct wg_device *d, uint32_t idx,
+    struct idx_hint *h)
 {
 	struct idx_table *t = rcu_dereference(d->by_index);
+	struct idx_slot *s;
 	struct idx_entry *e;
 	size_t i;
 
 	for (i = index_hash(idx) & t->mask;
-	    (e = rcu_dereference(t->slot[i].e)) != NULL;
+	    (e = rcu_dereference((s = &t->slot[i])->e)) != NULL;
 	    i = (i + 1) & t->mask)
-		if (e != IDX_TOMB && CMM_LOAD_SHARED(t->slot[i].index) == idx)
-			return CMM_LOAD_SHARED(t->slot[i].is_kp) ? e : NULL;
-	return NULL;
+		if (e != IDX_TOMB && CMM_LOAD_SHARED(s->index) == idx) {
+			if (!CMM_LOAD_SHARED(s->is_kp))
+				return false;
+			h->e = e;
+			h->peer = CMM_LOAD_SHARED(s->peer);
+			h->cookie = CMM_LOAD_SHARED(s->cookie);
+			return true;
+		}
+	return false;
 }
 
 struct wg_peer *
@@ -254,9 +267,19 @@ index_taken(struct idx_table *t, uint32_t idx)
 	return false;
 }
 
-/* Writer: puts e (whose index is free) into the first free slot. */
+/* The hints of an entry placed now (its peer is alive: no grace period). */
+static void *
+index_cookie(const struct idx_entry *e)
+{
+	return e->peer != NULL ? wg_peer_cookie(e->peer) : NULL;
+}
+
+/*
+ * Writer: puts e (whose index is free) into the first free slot, with the
+ * hints of its peer.
+ */
 static void
-index_place(struct idx_table *t, struct idx_entry *e)
+index_place(struct idx_table *t, struct idx_entry *e, void *cookie)
 {
 	size_t i;
 
@@ -270,6 +293,8 @@ index_place(struct idx_table *t, struct idx_entry *e)
 	/* The hints first: a reader that sees e may compare the slot's. */
 	CMM_STORE_SHARED(t->slot[i].index, e->index);
 	CMM_STORE_SHARED(t->slot[i].is_kp, e->is_kp);
+	CMM_STORE_SHARED(t->slot[i].peer, e->peer);
+	CMM_STORE_SHARED(t->slot[i].cookie, cookie);
 	rcu_assign_pointer(t->slot[i].e, e);
 }
 
@@ -292,7 +317,7 @@ index_rebuild(struct wg_device *d, size_t entries)
 		return;
 	for (i = 0; i <= t->mask; i++)
 		if (t->slot[i].e != NULL && t->slot[i].e != IDX_TOMB)
-			index_place(nt, t->slot[i].e);
+			index_place(nt, t->slot[i].e, t->slot[i].cookie);
 	rcu_assign_pointer(d->by_index, nt);
 	call_rcu(&t->rcu, idx_table_free_rcu);
 }
@@ -328,7 +353,7 @@ wg_index_insert(struct wg_device *d, struct idx_entry *e)
 		e->index = randombytes_random();
 	while (e->index == 0 || index_taken(d->by_index, e->index));
 	if (index_reserve(d))
-		index_place(d->by_index, e);
+		index_place(d->by_index, e, index_cookie(e));
 	pthread_mutex_unlock(&d->index_lock);
 }
 
@@ -378,10 +403,12 @@ wg_index_replace(struct wg_device *d, struct idx_entry *old,
 	if (s != NULL) {
 		/* Same index; a reader peeking in between fetches old. */
 		CMM_STORE_SHARED(s->is_kp, new->is_kp);
+		CMM_STORE_SHARED(s->peer, new->peer);
+		CMM_STORE_SHARED(s->cookie, index_cookie(new));
 		rcu_assign_pointer(s->e, new);
 	}
 	else if (!index_taken(d->by_index, new->index) && index_reserve(d))
-		index_place(d->by_index, new);
+		index_place(d->by_index, new, index_cookie(new));
 	pthread_mutex_unlock(&d->index_lock);
 	if (old != NULL && old->index == new->index)
 		call_rcu(&old->rcu, free_idx_entry_rcu);

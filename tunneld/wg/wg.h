@@ -214,14 +214,13 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 	    struct wg_peer **peer) __attribute__((warn_unused_result));
 /*
  * Prefetching for a batch of received messages, before they are handled:
- * the index table's slots of every data message, then every keypair
- * (found through the slots), then every peer and the first two lines of
- * its wg_peer_cookie (as it was when the keypair was made), so that each
- * step's misses
- * overlap across the batch and the decryptions after find their lines in
- * cache.  peer[i] gets message i's peer (NULL if none; it may be stale:
- * only for prefetching more).  Only data messages are looked at; nothing
- * is changed.  Inside wg_read_lock.
+ * the index table's slots of every data message, then, named by the
+ * slots, every keypair, its peer and the first two lines of the peer's
+ * wg_peer_cookie (as the slot has it), so that each step's misses overlap
+ * across the batch and the decryptions after find their lines in cache.
+ * peer[i] gets message i's peer (NULL if none; it may be stale: only for
+ * prefetching more).  Only data messages are looked at; nothing is
+ * changed.  Inside wg_read_lock.
  */
 void	wg_rx_prefetch(struct wg_device *, uint8_t *const msg[],
 	    const size_t len[], int n, struct wg_peer *peer[]);

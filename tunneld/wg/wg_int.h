@@ -64,31 +64,32 @@ struct idx_entry {
 };
 
 /*
- * Allocated on a cache line (wg_keypair_new).  A received packet reads
- * the first two lines before its tag is checked (entry, age, receive
- * key), a sent one the same two (references, age, counter, index, send
- * key); the replay window comes after.
+ * Allocated on cache lines (wg_keypair_new), by who reads and writes
+ * them.  A received packet reads line 0 before its tag is checked (key,
+ * age, entry), then line 2 (the replay window's lock and top and its first
+ * words) and the window's word for its counter; a sent one reads line 0's
+ * age and role and reads and writes line 1 (references, counter, index,
+ * key), which no receive touches.
  */
 struct wg_keypair {
-	struct idx_entry	 ie;		/* ie.peer; ie.rcu frees it */
-	/*
-	 * The peer's wg_peer_cookie when the keypair was made: only for
-	 * prefetching (it may be stale), so that wg_rx_prefetch fetches the
-	 * data plane's peer beside the peer, not after it.
-	 */
-	void			*cookie_hint;
-	_Atomic int		 refs;
-	bool			 initiator;
+	uint8_t			 recv_key[32];
 	uint64_t		 created;
-	_Atomic uint64_t	 send_counter;
-	uint32_t		 local_index;
+	bool			 initiator;
+	struct idx_entry	 ie;		/* ie.peer; ie.rcu in line 1 */
+	/* line 1: the sender's */
+	_Atomic int		 refs;
 	uint32_t		 remote_index;
-	uint8_t			 recv_key[32] __attribute__((aligned(64)));
+	_Atomic uint64_t	 send_counter;
 	uint8_t			 send_key[32];
-	/* Transport-data AEAD contexts (aead.h), borrowing the keys above. */
-	struct aead_key		 aead_send, aead_recv;
+	/* line 2 */
 	pthread_spinlock_t	 replay_lock;
+	uint32_t		 local_index;
 	struct wg_replay	 replay;
+	/*
+	 * The AEAD contexts (aead.h), borrowing send_key and recv_key; the
+	 * EVP context each points to is a line of its own anyway.
+	 */
+	struct aead_key		 aead_send, aead_recv;
 };
 
 enum hs_state {
@@ -98,9 +99,11 @@ enum hs_state {
 };
 
 /*
- * What the data path touches for every packet (the lock, the sessions,
- * the endpoint, the timer stamps, the counters) comes first, together in
- * two or three cache lines; then what handshakes use.
+ * What the data path touches for every packet comes first, a receive's
+ * then a send's (a peer is calloc'd, 16-byte aligned: lines are rounded
+ * to 64 only in the keypair): the lock and the sessions, the endpoint,
+ * flags, receive stamp and counter and the data plane's slot, then the
+ * sender's stamps and counter; then what handshakes use.
  */
 struct wg_peer {
 	pthread_mutex_t		 lock;
@@ -114,16 +117,18 @@ struct wg_peer {
 	}			 endpoint;
 	bool			 has_endpoint;
 	bool			 want_hs;
-	uint16_t		 channel;	/* >0: endpoint is a relay */
 	bool			 keepalive_due;
 	_Atomic bool		 dead;
+	uint16_t		 channel;	/* >0: endpoint is a relay */
 	enum hs_state		 hs;
 	/* timers (timers.c; monotonic ns, 0 = never) */
 	uint64_t		 t_recv;	/* authenticated packet */
+	_Atomic uint64_t	 rx_bytes;
+	void			*dp_slot;	/* the data plane's (wg_peer_cookie) */
+	/* the sender's line */
 	uint64_t		 t_data_sent;	/* non-keepalive data */
 	uint64_t		 t_any_sent;
-	_Atomic uint64_t	 rx_bytes, tx_bytes;
-	void			*dp_slot;	/* the data plane's (wg_peer_cookie) */
+	_Atomic uint64_t	 tx_bytes;
 	struct wg_device	*dev;
 	uint64_t		 t_hs_start;	/* attempt's first initiation */
 	uint64_t		 t_init_sent;
@@ -314,10 +319,16 @@ struct idx_entry *wg_index_lookup(struct wg_device *, uint32_t);
 /* Starts loading the table slot of idx; inside a read-side section. */
 void	wg_index_prefetch(struct wg_device *, uint32_t);
 /*
- * The keypair's entry the slots name for idx, read from the slots alone
- * (it may be stale: only to prefetch it); inside a read-side section.
+ * What the slots say of idx's keypair entry, read from the slots alone (it
+ * may be stale, its peer gone: only to prefetch them); false if they name
+ * no keypair.  Inside a read-side section.
  */
-struct idx_entry *wg_index_peek_keypair(struct wg_device *, uint32_t);
+struct idx_hint {
+	struct idx_entry	*e;
+	struct wg_peer		*peer;
+	void			*cookie;	/* wg_peer_cookie(peer) */
+};
+bool	wg_index_peek_keypair(struct wg_device *, uint32_t, struct idx_hint *);
 /*
  * The peer whose handshake uses our index idx (check its state after);
  * inside a read-side section.
