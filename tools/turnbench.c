@@ -471,8 +471,20 @@ main(int argc, char *argv[])
 	usleep(500000);		/* let the relay drain */
 	atomic_store(&B.receiving, false);
 	pthread_join(thr, NULL);
-	for (i = 0; i < B.n; i++)
+	/*
+	 * UDP_SEGMENT as a socket option cuts every larger send into
+	 * gso_size pieces: the Refresh would reach the relay as a truncated
+	 * STUN message and a fragment, both dropped, and the allocations
+	 * would stay until their lifetime ends.
+	 */
+	for (i = 0; i < B.n; i++) {
+		int zero = 0;
+
+		if (B.gso)
+			(void)setsockopt(B.a[i].cfd, SOL_UDP, UDP_SEGMENT,
+			    &zero, sizeof(zero));
 		release(&B.a[i]);
+	}
 
 	{
 		uint64_t nl = atomic_load(&B.nlat);
