@@ -43,12 +43,18 @@ struct relay {
 	unsigned		 retries;	/* since the last success */
 };
 
+#define CONN_PROXIES_MAX	1024
+
 struct cres {
 	portal_id		 id;
 	struct fz_cidr		 cidr;
 	char			 cidr_s[PORTAL_ADDR_MAX + 1];
 	uint64_t		 last_request;	/* 0: never */
 	bool			 requested;
+	bool			 dns;	/* a DNS resource: no cidr */
+	/* DNS: the proxy IPs packets were seen for, as host prefixes: the
+	 * gateway's allowed IPs for this resource (conn_wanted_dns) */
+	char			 proxies[CONN_PROXIES_MAX];
 };
 
 struct peer {
@@ -148,12 +154,28 @@ host_prefix(const char *s, char *out, size_t cap)
 	return cidr_fmt(&c, out, cap);
 }
 
+/* Whether item is one of the ", " list's items (not a substring). */
+static bool
+list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	const char *p = list;
+
+	while ((p = strstr(p, item)) != NULL) {
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ','))
+			return true;
+		p++;
+	}
+	return false;
+}
+
 static void
 allowed_append(char *buf, size_t cap, const char *item)
 {
 	size_t len = strlen(buf);
 
-	if (item[0] == '\0' || strstr(buf, item) != NULL)
+	if (item[0] == '\0' || list_has(buf, item))
 		return;
 	if (len + strlen(item) + 3 > cap)
 		return;
@@ -377,9 +399,11 @@ conn_resource_upsert(struct conn_mgr *m, const struct portal_resource *r)
 	size_t i;
 
 	conn_resource_delete(m, r->id);
-	if (r->type != PORTAL_RES_CIDR)
-		return;		/* DNS resources: issue 14 */
-	if (cidr_parse(r->address, false, &c) != 0) {
+	if (r->type != PORTAL_RES_CIDR && r->type != PORTAL_RES_DNS)
+		return;
+	memset(&c, 0, sizeof(c));
+	if (r->type == PORTAL_RES_CIDR &&
+	    cidr_parse(r->address, false, &c) != 0) {
 		log_warnx("resource %s: bad CIDR address", r->id);
 		return;
 	}
@@ -391,6 +415,11 @@ conn_resource_upsert(struct conn_mgr *m, const struct portal_resource *r)
 	i = m->nres++;
 	memset(&n[i], 0, sizeof(n[i]));
 	memcpy(n[i].id, r->id, sizeof(n[i].id));
+	if (r->type == PORTAL_RES_DNS) {
+		n[i].dns = true;	/* by id only (conn_wanted_dns) */
+		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "%s", r->address);
+		return;
+	}
 	n[i].cidr = c;
 	if (cidr_fmt(&c, n[i].cidr_s, sizeof(n[i].cidr_s)) != 0)
 		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "%s", r->address);
@@ -406,7 +435,8 @@ res_lookup(const struct conn_mgr *m, const char *dst)
 	if (addr_parse(dst, ADDR_PORT_OPTIONAL, &a) != 0)
 		return NULL;
 	for (i = 0; i < m->nres; i++)
-		if (cidr_contains_sa(&m->res[i].cidr, &a.sa) &&
+		if (!m->res[i].dns &&
+		    cidr_contains_sa(&m->res[i].cidr, &a.sa) &&
 		    (best == NULL || m->res[i].cidr.prefix > best->cidr.prefix))
 			best = &m->res[i];
 	return best;
@@ -469,6 +499,77 @@ conn_wanted(struct conn_mgr *m, const char *dst, uint64_t now)
 	r->requested = true;
 	r->last_request = now;
 	log_info("%s: resource %s (%s): requesting authorization", dst,
+	    r->id, r->cidr_s);
+	m->ops->request_authorization(m->arg, r->id, gw, n);
+	return 0;
+}
+
+static void	peer_set(struct conn_mgr *, struct peer *, uint64_t);
+
+/* Appends every item of a ", " list to buf (allowed_append's rules). */
+static void
+allowed_append_list(char *buf, size_t cap, const char *list)
+{
+	char item[PORTAL_IP_MAX + 8];
+	const char *p = list, *e;
+	size_t len;
+
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		len = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (len < sizeof(item)) {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			allowed_append(buf, cap, item);
+		}
+		if (e == NULL)
+			break;
+		p = e + 1;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+int
+conn_wanted_dns(struct conn_mgr *m, const char *rid, const char *dst,
+    uint64_t now)
+{
+	portal_id gw[CONN_MAX_PEERS];
+	char pfx[PORTAL_IP_MAX + 8];
+	struct cres *r;
+	size_t n = 0;
+	unsigned i;
+
+	if (m->gateway || host_prefix(dst, pfx, sizeof(pfx)) != 0)
+		return -EINVAL;
+	if ((r = res_by_id(m, rid)) == NULL || !r->dns)
+		return -ENOENT;
+	allowed_append(r->proxies, sizeof(r->proxies), pfx);
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead)
+			continue;
+		if (peer_serves(p, r->id)) {
+			/* a new proxy IP of a resource it serves: route it */
+			if (!list_has(p->allowed, pfx)) {
+				allowed_append(p->allowed, sizeof(p->allowed),
+				    pfx);
+				if (!list_has(p->allowed, pfx))
+					log_warnx("gateway %s: allowed IPs "
+					    "full, %s not routed", p->id, pfx);
+				else if (p->set)
+					peer_set(m, p, now);
+			}
+			return -EALREADY;
+		}
+		memcpy(gw[n++], p->id, sizeof(gw[0]));
+	}
+	if (r->requested && now - r->last_request < CONN_DEBOUNCE_NS)
+		return -EALREADY;
+	r->requested = true;
+	r->last_request = now;
+	log_info("%s: DNS resource %s (%s): requesting authorization", dst,
 	    r->id, r->cidr_s);
 	m->ops->request_authorization(m->arg, r->id, gw, n);
 	return 0;
@@ -832,7 +933,10 @@ conn_authorization_created(struct conn_mgr *m,
 	    p->nresources < sizeof(p->resources) / sizeof(p->resources[0]))
 		memcpy(p->resources[p->nresources++], a->resource_id,
 		    sizeof(portal_id));
-	if ((r = res_by_id(m, a->resource_id)) != NULL)
+	if ((r = res_by_id(m, a->resource_id)) != NULL && r->dns)
+		allowed_append_list(p->allowed, sizeof(p->allowed),
+		    r->proxies);
+	else if (r != NULL)
 		allowed_append(p->allowed, sizeof(p->allowed), r->cidr_s);
 	if (p->set) {
 		peer_set(m, p, now);	/* the new allowed IPs */

@@ -104,7 +104,8 @@ int	conn_set_sockets(struct conn_mgr *, const char *, uint64_t now) FZ_WUR;
 void	conn_set_relays(struct conn_mgr *, const struct portal_relay *,
 	    size_t n, uint64_t now);
 
-/* Client: resources (CIDR ones are kept; others ignored). */
+/* Client: resources (CIDR ones by prefix, DNS ones by id; others
+ * ignored). */
 void	conn_resource_upsert(struct conn_mgr *, const struct portal_resource *);
 void	conn_resource_delete(struct conn_mgr *, const char *id);
 void	conn_resources_clear(struct conn_mgr *);
@@ -116,6 +117,17 @@ void	conn_resources_clear(struct conn_mgr *);
  * resource; -EALREADY: debounced or connected; -EINVAL: bad address.
  */
 int	conn_wanted(struct conn_mgr *, const char *dst, uint64_t now) FZ_WUR;
+/*
+ * Client: CONN_WANTED(dst) for a proxy IP the stub resolver handed out for
+ * DNS resource rid (dns_glue_proxy_resource).  dst is remembered for the
+ * resource: its gateway's allowed IPs get every such proxy IP (host
+ * prefix), now if a connection already serves rid (then -EALREADY), else
+ * on authorization_created.  Otherwise as conn_wanted: request_authorization
+ * with the same debounce.  -ENOENT: no such DNS resource; -EINVAL: bad
+ * address or a gateway.
+ */
+int	conn_wanted_dns(struct conn_mgr *, const char *rid, const char *dst,
+	    uint64_t now) FZ_WUR;
 /* The resource id dst maps to (longest prefix), for tests and logs. */
 const char *conn_resource_for(const struct conn_mgr *, const char *dst);
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "addr.h"
 #include "conn.h"
 #include "fztime.h"
 #include "ipc.h"
@@ -769,6 +770,19 @@ t_local_sockets(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	conn_arm(c);
 }
 
+/* CONN_WANTED to a proxy IP the stub handed out: its DNS resource. */
+static int
+conn_wanted_proxy(struct controld *c, const char *dst)
+{
+	portal_id id;
+	union fz_sockaddr a;
+
+	if (c->dns == NULL || addr_parse(dst, ADDR_PORT_OPTIONAL, &a) != 0 ||
+	    dns_glue_proxy_resource(c->dns, &a.sa, id, sizeof(id)) != 0)
+		return -ENOENT;
+	return conn_wanted_dns(c->conns, id, dst, time_mono_ns());
+}
+
 static void
 t_conn_wanted(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
@@ -779,6 +793,8 @@ t_conn_wanted(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	if (c->conns == NULL)
 		return;
 	rc = conn_wanted(c->conns, m->u.conn_wanted.dst, time_mono_ns());
+	if (rc == -ENOENT)
+		rc = conn_wanted_proxy(c, m->u.conn_wanted.dst);
 	if (rc == -ENOENT)
 		log_debug("%s: no resource", m->u.conn_wanted.dst);
 	conn_arm(c);

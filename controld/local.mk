@@ -51,3 +51,25 @@ tests_fuzz_fuzz_conn_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/controld \
 	$(PORTAL_CFLAGS) $(SODIUM_CFLAGS)
 tests_fuzz_fuzz_conn_LDADD = $(ICE_LDADD) $(TURN_CLIENT_LIBS)
 tests_fuzz_fuzz_conn_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The gateway's A/AAAA resolution of a DNS resource's domain (issue 14;
+# not wired yet: see gw_resolve.h).
+check_PROGRAMS += tests/unit/check_gw_resolve
+UNIT_TESTS += tests/unit/check_gw_resolve
+TESTS += tests/unit/check_gw_resolve
+tests_unit_check_gw_resolve_SOURCES = tests/unit/check_gw_resolve.c \
+	controld/gw_resolve.c controld/gw_resolve.h
+tests_unit_check_gw_resolve_CFLAGS = $(CHECK_CFLAGS_ALL) $(LIBEVENT_CFLAGS) \
+	-I$(top_srcdir)/controld
+tests_unit_check_gw_resolve_LDADD = $(LIBEVENT_LIBS) $(CHECK_LIBS)
+
+# The gateway's DNS-resource authorizations for assigned_ips (issue 14;
+# not wired yet: see gw_dnsres.h).
+check_PROGRAMS += tests/unit/check_gw_dnsres
+UNIT_TESTS += tests/unit/check_gw_dnsres
+TESTS += tests/unit/check_gw_dnsres
+tests_unit_check_gw_dnsres_SOURCES = tests/unit/check_gw_dnsres.c \
+	controld/gw_dnsres.c controld/gw_dnsres.h
+tests_unit_check_gw_dnsres_CFLAGS = $(CHECK_CFLAGS_ALL) $(LDNS_CFLAGS) \
+	-I$(top_srcdir)/controld
+tests_unit_check_gw_dnsres_LDADD = libfzdns.a $(LDNS_LIBS) $(CHECK_LIBS)

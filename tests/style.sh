@@ -34,5 +34,13 @@ for f in "${files[@]}"; do
 		echo "style: $f: CR line ends"; bad=1
 	fi
 done
+# Merge conflict markers, in code and in the docs that describe it.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	mapfile -t docs < <(git ls-files '*.md' '*.py' '*.[1-8]' '*.in')
+	if grep -nE '^(<<<<<<< |>>>>>>> |=======$)' "${files[@]}" "${docs[@]}" |
+	    head -n 5 | sed 's/^/style: conflict marker: /' | grep .; then
+		bad=1
+	fi
+fi
 [ $bad = 0 ] && echo "style: ${#files[@]} files checked"
 exit $bad

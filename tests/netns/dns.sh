@@ -17,6 +17,8 @@
 #    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
 #  - a forwarded name resolves through the upstream in U; the same over
 #    TCP (dig +tcp), IPv4 and IPv6
+#  - a packet to a proxy IP requests the DNS resource's authorization and
+#    the client connects to the gateway (no gateway NAT yet)
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
 #    off: gone
@@ -180,6 +182,27 @@ qdig +tcp @fd00:2021:1111:8000:100:100:111:0 app.corp.test AAAA | in_proxy6 ||
 ip netns exec "$C" getent ahostsv4 app.corp.test | awk '{print $1}' | sort -u | in_proxy4 ||
 	fail "getent through resolv.conf: no proxy IPs"
 ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP and TCP)"
+
+# --- a packet to a proxy IP asks for its DNS resource (issue 14) ------------
+# CONN_WANTED(proxy IP) -> controld maps it to "app" -> request_authorization
+# -> the gateway connects; the proxy IP is routed to it (no gateway NAT yet,
+# so the ping itself is not answered)
+PX=$(qdig @100.100.111.1 app.corp.test A | head -n 1)
+ip netns exec "$C" ping -c 1 -W 1 "$PX" >/dev/null 2>&1 || :
+ns_wait_for grep -q "$PX: DNS resource .* requesting authorization" "$T/client1.log" ||
+	fail "a packet to proxy IP $PX did not request its DNS resource"
+ns_wait_for grep -q 'client .*: connecting' "$T/gateway.log" ||
+	fail "the gateway got no authorization for the DNS resource"
+ns_wait_for grep -q 'peer .*: path ' "$T/client1.log" ||
+	fail "no connection to the gateway for the DNS resource"
+# the proxy IP is routed to that gateway: pings reach its TUN (where,
+# without its DNS NAT, they go no further)
+gw_tun_rx() { ip -n "$G" -s -j link show tun-firezone | python3 -c '
+import json, sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+rx0=$(gw_tun_rx)
+gw_got() { ip netns exec "$C" ping -c 1 -W 1 "$PX" >/dev/null 2>&1; [ "$(gw_tun_rx)" -gt "$rx0" ]; }
+ns_wait_for gw_got || fail "pings to proxy IP $PX do not reach the gateway's TUN"
+ns_log "ok: a packet to proxy IP $PX requested the DNS resource; gateway connected, pings reach its TUN"
 
 # --- optional: answers per second, same run (FZ_DNS_BENCH=1) ----------------
 if [ -n "${FZ_DNS_BENCH:-}" ]; then

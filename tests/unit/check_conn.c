@@ -398,6 +398,97 @@ START_TEST(test_connect_direct)
 }
 END_TEST
 
+/* A DNS resource: by id from a proxy IP (issue 14); its gateway's allowed
+ * IPs are the proxy IPs packets were seen for. */
+START_TEST(test_dns_resource)
+{
+	static struct side cl = { .rng = 3 }, gw = { .rng = 4 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	uint64_t t = 1000 * SEC;
+	unsigned n;
+	int i;
+
+	cl.other = &gw;
+	gw.other = &cl;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.1:40000", t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=198.51.100.1:51820", t),
+	    0);
+	add_res(cl.m, RES_A, "*.corp.test", true);
+	/* not by prefix, and nothing for an unknown id or a bad address */
+	ck_assert_ptr_null(conn_resource_for(cl.m, "100.96.0.1"));
+	ck_assert_int_eq(conn_wanted(cl.m, "100.96.0.1", t), -ENOENT);
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_B, "100.96.0.1", t),
+	    -ENOENT);
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "zzz", t), -EINVAL);
+	ck_assert_int_eq(conn_wanted_dns(gw.m, RES_A, "100.96.0.1", t),
+	    -EINVAL);
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "100.96.0.1", t), 0);
+	ck_assert_uint_eq(cl.nreq, 1);
+	ck_assert_str_eq(cl.last_res, RES_A);
+	/* another proxy IP of it within 2 s: debounced, but remembered */
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "fd00:2021:1111:8000::1",
+	    t + SEC), -EALREADY);
+	ck_assert_uint_eq(cl.nreq, 1);
+
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key),
+	    "CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT=");
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key),
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, "192.0.2.1:40000", t);
+		deliver(&gw, "198.51.100.1:51820", t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
+	    "fd00:2021:1111:8000::1/128");
+	/* connected: a new proxy IP of the resource is routed, no request */
+	n = cl.nset;
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "100.96.0.2",
+	    t + 10 * SEC), -EALREADY);
+	ck_assert_uint_eq(cl.nreq, 1);
+	ck_assert_uint_eq(cl.nset, n + 1);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
+	    "fd00:2021:1111:8000::1/128, 100.96.0.2/32");
+	/* an address whose text ends a known one's is still new */
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "0.96.0.2",
+	    t + 10 * SEC), -EALREADY);
+	ck_assert_uint_eq(cl.nset, n + 2);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
+	    "fd00:2021:1111:8000::1/128, 100.96.0.2/32, 0.96.0.2/32");
+	n++;
+	/* a known one: nothing set again */
+	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "100.96.0.2",
+	    t + 10 * SEC), -EALREADY);
+	ck_assert_uint_eq(cl.nset, n + 1);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
 /* Whether a STUN message carries an attribute of that type. */
 static bool
 has_attr(const uint8_t *b, size_t len, uint16_t type)
@@ -1278,6 +1369,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_debounce);
 	tcase_add_test(tc, test_bad_sockets);
 	tcase_add_test(tc, test_connect_direct);
+	tcase_add_test(tc, test_dns_resource);
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_connect_relayed);
 	tcase_add_test(tc, test_gateway_peer_first);
