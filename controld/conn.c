@@ -1161,6 +1161,10 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 					set_creds(r->tc, e->username,
 					    e->password);
 			}
+			/* listed again (or our sockets changed) while
+			 * waiting to allocate again: now */
+			if (r->retry_at != 0)
+				relay_retry(m, r, now);
 			continue;
 		}
 		if (fr == NULL) {
