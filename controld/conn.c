@@ -1660,6 +1660,7 @@ conn_free(struct conn_mgr *m)
 			turn_client_free(m->relays[i].tc);
 	conn_resources_clear(m);
 	explicit_bzero(m->rlist, sizeof(m->rlist));	/* passwords */
+	explicit_bzero(m->relays, sizeof(m->relays));
 	free(m);
 }
 
