@@ -88,6 +88,13 @@ conn_relay() {
 		ip netns exec "$C" ethtool -K "$C_IF" tx off >/dev/null
 		ip netns exec "$G" ethtool -K "$G_IF" tx off >/dev/null
 		ip netns exec "$P" ethtool -K "$PR_IF" tx off >/dev/null
+		# A queue on the router's side, as any NIC has: a veth whose
+		# peer runs XDP hands packets to the peer's 256-slot ring;
+		# with veth's default noqueue a full ring drops them (TX
+		# dropped on PR_IF, TCP retransmits), with a qdisc the veth
+		# stops its queue instead (backpressure, Linux >= 6.16).
+		ip netns exec "$P" tc qdisc replace dev "$PR_IF" root pfifo limit 1000 ||
+			ns_fail "qdisc on $PR_IF"
 		xdp=(--ebpf-offloading "$R_IF" --ebpf-attach-mode driver
 			--ebpf-int4-addr 10.99.4.2 --metrics 127.0.0.1:9103)
 	fi
