@@ -95,6 +95,14 @@ conn_relay() {
 		# stops its queue instead (backpressure, Linux >= 6.16).
 		ip netns exec "$P" tc qdisc replace dev "$PR_IF" root pfifo limit 1000 ||
 			ns_fail "qdisc on $PR_IF"
+		# And UDP GRO for forwarding where the router receives from the
+		# relay, as a router carrying tunnels would have it: the
+		# relay's XDP_TX fills the same 256-slot ring on PR_IF, which
+		# its NAPI, forwarding one skb per packet, emptied too slowly
+		# (xdp_tx_errors on R_IF); the direct path's batches cross
+		# the router whole anyway.
+		ip netns exec "$P" ethtool -K "$PR_IF" gro on rx-udp-gro-forwarding on ||
+			ns_fail "UDP GRO forwarding on $PR_IF"
 		xdp=(--ebpf-offloading "$R_IF" --ebpf-attach-mode driver
 			--ebpf-int4-addr 10.99.4.2 --metrics 127.0.0.1:9103)
 	fi
