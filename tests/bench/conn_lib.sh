@@ -92,7 +92,7 @@ conn_relay() {
 		# peer runs XDP hands packets to the peer's 256-slot ring;
 		# with veth's default noqueue a full ring drops them (TX
 		# dropped on PR_IF, TCP retransmits), with a qdisc the veth
-		# stops its queue instead (backpressure, Linux >= 6.16).
+		# stops its queue instead (backpressure).
 		ip netns exec "$P" tc qdisc replace dev "$PR_IF" root pfifo limit 1000 ||
 			ns_fail "qdisc on $PR_IF"
 		# And UDP GRO for forwarding where the router receives from the
