@@ -88,6 +88,21 @@ conn_relay() {
 		ip netns exec "$C" ethtool -K "$C_IF" tx off >/dev/null
 		ip netns exec "$G" ethtool -K "$G_IF" tx off >/dev/null
 		ip netns exec "$P" ethtool -K "$PR_IF" tx off >/dev/null
+		# A queue on the router's side, as any NIC has: a veth whose
+		# peer runs XDP hands packets to the peer's 256-slot ring;
+		# with veth's default noqueue a full ring drops them (TX
+		# dropped on PR_IF, TCP retransmits), with a qdisc the veth
+		# stops its queue instead (backpressure).
+		ip netns exec "$P" tc qdisc replace dev "$PR_IF" root pfifo limit 1000 ||
+			ns_fail "qdisc on $PR_IF"
+		# And UDP GRO for forwarding where the router receives from the
+		# relay, as a router carrying tunnels would have it: the
+		# relay's XDP_TX fills the same 256-slot ring on PR_IF, which
+		# its NAPI, forwarding one skb per packet, emptied too slowly
+		# (xdp_tx_errors on R_IF); the direct path's batches cross
+		# the router whole anyway.
+		ip netns exec "$P" ethtool -K "$PR_IF" gro on rx-udp-gro-forwarding on ||
+			ns_fail "UDP GRO forwarding on $PR_IF"
 		xdp=(--ebpf-offloading "$R_IF" --ebpf-attach-mode driver
 			--ebpf-int4-addr 10.99.4.2 --metrics 127.0.0.1:9103)
 	fi
