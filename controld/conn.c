@@ -37,10 +37,6 @@ struct relay {
 	/* by family (fam_ix); AF_UNSPEC until allocated */
 	union fz_sockaddr	 relayed[2];
 	union fz_sockaddr	 mapped;	/* srflx, or AF_UNSPEC */
-	/* allocation lost or failed: allocated again at retry_at (0: no) */
-	char			 password[PORTAL_NAME_MAX + 1];
-	uint64_t		 retry_at;
-	unsigned		 retries;	/* since the last success */
 };
 
 #define CONN_PROXIES_MAX	1024
@@ -68,7 +64,6 @@ struct peer {
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
-	bool			 inherited;	/* fz-tunneld has its key */
 	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
@@ -742,32 +737,13 @@ peer_drop(struct conn_mgr *m, struct peer *p)
 {
 	unsigned i;
 
-	if (p->set || p->inherited)
+	if (p->set)
 		m->ops->peer_del(m->arg, p->id, p->public_key);
 	if (p->set && m->ops->resource_status != NULL)
 		for (i = 0; i < p->nresources; i++)
 			m->ops->resource_status(m->arg, p->resources[i], false);
 	ice_agent_free(p->agent);
 	memset(p, 0, sizeof(*p));
-}
-
-/*
- * A known peer's new connection with the same key (new ICE credentials:
- * the other side's fz-controld restarted and asked again): the agent is
- * replaced but fz-tunneld's WireGuard peer is kept, with its session, on
- * the old path until the new agent's PEER_SET; if the new one fails it
- * goes like any other (PEER_DEL).  A new key is a new peer: PEER_DEL.
- */
-static bool
-peer_replace(struct conn_mgr *m, struct peer *p, const char *key)
-{
-	bool keep = strcmp(p->public_key, key) == 0 && (p->set ||
-	    p->inherited);
-
-	if (keep)
-		p->set = p->inherited = false;	/* no PEER_DEL */
-	peer_drop(m, p);
-	return keep;
 }
 
 /*
@@ -903,7 +879,6 @@ conn_authorization_created(struct conn_mgr *m,
 	struct peer *p;
 	struct cres *r;
 	char s[PORTAL_IP_MAX + 8];
-	bool keep = false;
 	int rc = 0;
 
 	if (m->gateway)
@@ -911,8 +886,8 @@ conn_authorization_created(struct conn_mgr *m,
 	if ((p = peer_find(m, a->gateway_id)) != NULL &&
 	    peer_stale(p, a->gateway_public_key, &a->client_ice,
 	    &a->gateway_ice)) {
-		keep = peer_replace(m, p, a->gateway_public_key);
-		p = NULL;	/* a new connection */
+		peer_drop(m, p);	/* a new connection */
+		p = NULL;
 	}
 	if (p == NULL) {
 		p = peer_new(m, a->gateway_id, a->gateway_public_key,
@@ -920,7 +895,6 @@ conn_authorization_created(struct conn_mgr *m,
 		    &rc);
 		if (p == NULL)
 			return rc;
-		p->inherited = keep;
 		log_info("gateway %s: connecting", a->gateway_id);
 		if (host_prefix(a->gateway_ipv4, s, sizeof(s)) == 0)
 			allowed_append(p->allowed, sizeof(p->allowed), s);
@@ -954,15 +928,13 @@ conn_create_authorization(struct conn_mgr *m,
 	const struct portal_gateway_client *cl = &a->client;
 	struct peer *p;
 	char s[PORTAL_IP_MAX + 8];
-	bool keep = false;
 	int rc = 0;
 
 	if (!m->gateway)
 		return -EINVAL;
 	if ((p = peer_find(m, cl->id)) != NULL &&
 	    peer_stale(p, cl->public_key, &a->gateway_ice, &a->client_ice)) {
-		/* the client restarted, or only its fz-controld (same key) */
-		keep = peer_replace(m, p, cl->public_key);
+		peer_drop(m, p);	/* the client restarted */
 		p = NULL;
 	}
 	if (p == NULL) {
@@ -970,7 +942,6 @@ conn_create_authorization(struct conn_mgr *m,
 		    &a->gateway_ice, &a->client_ice, now, &rc);
 		if (p == NULL)
 			return rc;
-		p->inherited = keep;
 		if (host_prefix(cl->ipv4, s, sizeof(s)) == 0)
 			allowed_append(p->allowed, sizeof(p->allowed), s);
 		if (host_prefix(cl->ipv6, s, sizeof(s)) == 0)
@@ -1049,8 +1020,6 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 	tc.rng = rng_cb;
 	tc.rng_ctx = m;
 	r->sock = (uint32_t)s;
-	if (password != r->password)
-		snprintf(r->password, sizeof(r->password), "%s", password);
 	if (turn_client_new(&tc, &r->tc) != 0)
 		return -EINVAL;
 	if (turn_client_allocate(r->tc, now) != 0) {
@@ -1059,27 +1028,6 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/*
- * A lost or failed allocation, allocated again with a new TURN client (a
- * new 5-tuple's state: the old one's nonce, permissions and channels are
- * gone with it).  Its new relayed candidates go out on ALLOCATED; the old
- * ones were invalidated when it was lost (relay_events).
- */
-static void
-relay_retry(struct conn_mgr *m, struct relay *r, uint64_t now)
-{
-	r->retry_at = 0;
-	turn_client_free(r->tc);
-	r->tc = NULL;
-	if (relay_start(m, r, r->password, now) != 0) {
-		r->retry_at = now + (CONN_RELAY_RETRY_NS << 6);
-		log_info("relay %s %s: cannot allocate", r->id, r->server_s);
-		return;
-	}
-	log_info("relay %s %s: allocating again (attempt %u)", r->id,
-	    r->server_s, r->retries);
 }
 
 /* A relay as the portal lists it: one entry per family, grouped by id. */
@@ -1152,19 +1100,12 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 		}
 		if (r != NULL) {
 			r->seen = true;
-			if (strcmp(r->username, e->username) != 0) {
+			if (strcmp(r->username, e->username) != 0 &&
+			    r->tc != NULL) {
 				snprintf(r->username, sizeof(r->username),
 				    "%s", e->username);
-				snprintf(r->password, sizeof(r->password),
-				    "%s", e->password);
-				if (r->tc != NULL)
-					set_creds(r->tc, e->username,
-					    e->password);
+				set_creds(r->tc, e->username, e->password);
 			}
-			/* listed again (or our sockets changed) while
-			 * waiting to allocate again: now */
-			if (r->retry_at != 0)
-				relay_retry(m, r, now);
 			continue;
 		}
 		if (fr == NULL) {
@@ -1224,7 +1165,6 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 	while (turn_client_poll_event(r->tc, &ev) == 0) {
 		switch (ev.type) {
 		case TURN_EV_ALLOCATED:
-			r->retries = 0;
 			/* one relayed address per family (§3.4) */
 			for (f = 0; f < 2; f++) {
 				union fz_sockaddr nw;
@@ -1257,26 +1197,14 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 			break;
 		case TURN_EV_ALLOCATION_FAILED:
 		case TURN_EV_ALLOCATION_LOST:
+			log_warnx("relay %s %s: %s (%s)", r->id, r->server_s,
+			    turn_event_str(ev.type), turn_reason_str(ev.reason));
 			for (f = 0; f < 2; f++) {
 				if (r->relayed[f].sa.sa_family != AF_UNSPEC)
 					drop_local(m, ICE_RELAY,
 					    &r->relayed[f].sa, now);
 				r->relayed[f].sa.sa_family = AF_UNSPEC;
 			}
-			/*
-			 * RFC 8656 §7.3: a 437 (the 5-tuple's allocation is
-			 * gone, e.g. after a NAT port change) or a failed
-			 * Allocate is answered by a new Allocate: at
-			 * 1, 2, 4 ... 64 s, then every 64 s (conn_tick).
-			 */
-			r->retry_at = now + (CONN_RELAY_RETRY_NS <<
-			    (r->retries < 6 ? r->retries : 6));
-			r->retries++;
-			log_warnx("relay %s %s: %s (%s); allocating again in "
-			    "%llu s", r->id, r->server_s,
-			    turn_event_str(ev.type), turn_reason_str(ev.reason),
-			    (unsigned long long)((r->retry_at - now) /
-			    1000000000ULL));
 			break;
 		default:
 			log_debug("relay %s: %s", r->server_s,
@@ -1582,10 +1510,6 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
-		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
-		    m->relays[i].retry_at <= now)
-			relay_retry(m, &m->relays[i], now);
-	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d <= now)
@@ -1608,15 +1532,11 @@ conn_deadline(const struct conn_mgr *m)
 	uint64_t best = UINT64_MAX, d;
 	unsigned i;
 
-	for (i = 0; i < CONN_MAX_RELAYS; i++) {
-		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
-		    m->relays[i].retry_at < best)
-			best = m->relays[i].retry_at;
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d < best)
 			best = d;
-	}
 	for (i = 0; i < CONN_MAX_PEERS; i++)
 		if (m->peers[i].used && m->peers[i].agent != NULL &&
 		    (d = ice_agent_deadline(m->peers[i].agent)) < best)
@@ -1660,7 +1580,6 @@ conn_free(struct conn_mgr *m)
 			turn_client_free(m->relays[i].tc);
 	conn_resources_clear(m);
 	explicit_bzero(m->rlist, sizeof(m->rlist));	/* passwords */
-	explicit_bzero(m->relays, sizeof(m->relays));
 	free(m);
 }
 

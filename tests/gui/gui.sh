@@ -217,11 +217,16 @@ kill -0 "$GUI_PID" || fail "fz-gui exited: $(cat "$T/gui.log")"
 mkdir -m 0700 "$T/nobody"
 chown nobody "$T/nobody"
 chmod 0755 "$T"
+# nobody cannot read the build or source tree when it sits under /root
+# (a fresh machine's 0700 /root): its own copies.
+cp "$GUI" "$T/fz-gui.nobody" && cp "$ATSPI" "$T/gui_atspi.nobody.py" &&
+	chmod 0755 "$T/fz-gui.nobody" && chmod 0644 "$T/gui_atspi.nobody.py" ||
+	fail "copies for nobody"
 cat > "$T/nobody/run.sh" <<EOS
 "$BUSL" --launch-immediately >/dev/null 2>&1 &
-"$GUI" --socket "$T/client.sock" >"$T/nobody/gui.log" 2>&1 &
+"$T/fz-gui.nobody" --socket "$T/client.sock" >"$T/nobody/gui.log" 2>&1 &
 trap 'kill \$(jobs -p) 2>/dev/null' EXIT
-at() { "$PY" "$ATSPI" "\$@"; }
+at() { "$PY" "$T/gui_atspi.nobody.py" "\$@"; }
 at error "Permission denied on $T/client.sock" || exit 1
 at state "Not connected" || exit 1
 echo chmod > "$T/nobody/chmod"

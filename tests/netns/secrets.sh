@@ -16,7 +16,7 @@
 #    uid 65534, NoNewPrivs, a seccomp filter, CapEff 0, and still re-reads
 #    its configuration on SIGHUP
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib_topo.sh"
-topo_init python3 xxd base64
+topo_init python3
 export RUST_LOG=trace
 TOPO_LOG_FILTER=trace
 
@@ -135,7 +135,7 @@ for f in $(find "$T/gateway" "$T/alice" -type f -size -200c); do
 	NKEYS=$((NKEYS + 1))
 	# a hex key in its base64 form too
 	if [ ${#v} = 64 ] && printf '%s' "$v" | grep -qE '^[0-9a-f]+$'; then
-		printf '%s' "$v" | xxd -r -p | base64 >> "$SECRETS"
+		python3 -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$v" >> "$SECRETS"
 	fi
 done
 n=$(grep -c . "$SECRETS")

@@ -235,153 +235,6 @@ c_interface(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	cn_sync(s);
 }
 
-/*
- * Peers that outlive an fz-controld (docs/RELIABILITY.md, bug 1).  The data
- * plane keeps them, so traffic goes on through a restart, but the new
- * fz-controld has no ICE agent watching their paths.
- *
- * Client: once the new one has its resources (its first RESOURCES), a
- * CONN_WANTED for each of their allowed prefixes makes it ask the portal
- * again, as for any packet without a peer: fresh ICE credentials, a new
- * agent, and its PEER_SET (the same key) replaces the path while the
- * WireGuard session stays.  On the gateway the old fz-controld's
- * authorization was replaced the same way (conn.c, peer_replace).
- *
- * Both: a surviving peer that no PEER_SET or PEER_DEL of the new
- * fz-controld has taken over by the deadline is removed (client: its new
- * connection failed, or no resource maps to it any more; the next packet
- * asks afresh).  A gateway cannot ask for anything: it re-adopts a peer
- * when its client asks again, which the client does when its agent's
- * consent checks, left unanswered by the new fz-controld, fail (16.5 s
- * with traffic, 100 s idle: ice.h); so its deadline is past the idle
- * consent timeout, and a client that never comes back has its peer
- * removed rather than kept for ever.
- */
-#define ORPHAN_CLIENT_MS	60000
-#define ORPHAN_GATEWAY_MS	120000
-
-static struct {
-	uint8_t		(*keys)[WG_KEY_LEN];
-	size_t		 n;
-	bool		 want;		/* client: CONN_WANTED still to send */
-	struct event	*ev;
-} orphans;
-
-static void
-orphans_clear(void)
-{
-	free(orphans.keys);
-	orphans.keys = NULL;
-	orphans.n = 0;
-	orphans.want = false;
-	if (orphans.ev != NULL)
-		evtimer_del(orphans.ev);
-}
-
-/* A PEER_SET or PEER_DEL from fz-controld: that peer is its own again. */
-static void
-orphan_adopted(const uint8_t key[WG_KEY_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < orphans.n; i++)
-		if (memcmp(orphans.keys[i], key, WG_KEY_LEN) == 0) {
-			memcpy(orphans.keys[i], orphans.keys[--orphans.n],
-			    WG_KEY_LEN);
-			return;
-		}
-}
-
-static void
-orphans_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct svc *s = arg;
-	struct wg_peer *p;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < orphans.n && s->dp != NULL; i++)
-		if ((p = wg_peer_find(s->dev, orphans.keys[i])) != NULL) {
-			log_info("peer %s: not taken over by the new "
-			    "fz-controld; removed", wg_peer_name(p));
-			dp_peer_remove(s->dp, p);
-		}
-	orphans_clear();
-}
-
-/* fz-controld is gone: every peer it leaves is an orphan until adopted. */
-static void
-orphans_take(struct svc *s, unsigned delay_ms)
-{
-	struct timeval tv;
-	struct wg_peer *p = NULL;
-	size_t n = 0;
-	unsigned ms;
-
-	orphans_clear();
-	if (s->dp == NULL || s->dev == NULL)
-		return;
-	while ((p = wg_peer_next(s->dev, p)) != NULL)
-		n++;
-	if (n == 0)
-		return;
-	if (orphans.ev == NULL &&
-	    (orphans.ev = evtimer_new(s->base, orphans_cb, s)) == NULL)
-		return;
-	if ((orphans.keys = calloc(n, WG_KEY_LEN)) == NULL)
-		return;
-	while ((p = wg_peer_next(s->dev, p)) != NULL && orphans.n < n)
-		wg_peer_public_key(p, orphans.keys[orphans.n++]);
-	orphans.want = !s->st.gateway;
-	ms = delay_ms + (s->st.gateway ? ORPHAN_GATEWAY_MS : ORPHAN_CLIENT_MS);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(orphans.ev, &tv);
-	log_info("%zu peer(s) kept for the next fz-controld to take over", n);
-}
-
-static void
-orphan_want_one(const struct fz_cidr *c, void *arg)
-{
-	struct svc *s = arg;
-	union fz_sockaddr sa;
-	struct ipc_msg m;
-	char dst[ADDR_STRLEN];
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa.sa_family = (sa_family_t)c->family;
-	if (c->family == AF_INET)
-		memcpy(&sa.in4.sin_addr, c->addr, 4);
-	else
-		memcpy(&sa.in6.sin6_addr, c->addr, 16);
-	if (addr_fmt(&sa.sa, false, dst, sizeof(dst)) != 0)
-		return;
-	ipc_msg_init(&m, IPC_CONN_WANTED);
-	m.u.conn_wanted.dst = dst;
-	if (send_to_controld(s, &m) == 0)
-		s->conn_wanted++;
-}
-
-/* Client: the new fz-controld has its resources; it asks again. */
-static void
-orphans_want(struct svc *s)
-{
-	struct wg_peer *p;
-	size_t i;
-
-	if (!orphans.want || s->cconn == NULL ||
-	    ipc_conn_phase(s->cconn) != IPC_SIGNED_IN)
-		return;
-	orphans.want = false;
-	for (i = 0; i < orphans.n; i++)
-		if ((p = wg_peer_find(s->dev, orphans.keys[i])) != NULL) {
-			log_info("peer %s: asking the new fz-controld to "
-			    "connect it again", wg_peer_name(p));
-			dp_peer_walk_allowed(s->dp, p, orphan_want_one, s);
-		}
-}
-
 static void
 c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
@@ -395,7 +248,6 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	frontend_push_resources(s);
 	cn_sync(s);
-	orphans_want(s);
 }
 
 /* Another fwmarked TCP socket for the portal connection (client_net.c). */
@@ -518,7 +370,6 @@ c_peer_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		why = "PEER_SET with our own key";
 	if (why != NULL)
 		goto violation;
-	orphan_adopted(sp->pub);
 	if ((p = wg_peer_find(s->dev, sp->pub)) == NULL) {
 		if ((rc = dp_peer_add(s->dp, sp->pub, &p)) != 0) {
 			log_warnc(-rc, "adding peer %s", m->u.peer_set.peer_id);
@@ -591,7 +442,6 @@ c_peer_del(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		    "not one");
 		return;
 	}
-	orphan_adopted(pub);
 	if ((p = wg_peer_find(s->dev, pub)) == NULL) {
 		log_debug("PEER_DEL for a peer we do not have");
 		return;
@@ -608,7 +458,6 @@ supervise_peers_clear(struct svc *s)
 	unsigned n = 0;
 
 	peer_stats_sent[0] = '\0';
-	orphans_clear();
 	if (s->dp == NULL || s->dev == NULL)
 		return;
 	while ((p = wg_peer_next(s->dev, NULL)) != NULL) {
@@ -1027,7 +876,6 @@ controld_exited(struct svc *s, int wstatus)
 	if (!failed)
 		svc_set_state(s, SVC_RESTARTING, "fz-controld exited");
 	log_info("restarting fz-controld in %u ms", delay);
-	orphans_take(s, delay);
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(s->restart_ev, &tv);
@@ -1487,10 +1335,6 @@ supervise_stop(struct svc *s)
 	if (s->restart_ev != NULL)
 		event_free(s->restart_ev);
 	s->restart_ev = NULL;
-	orphans_clear();
-	if (orphans.ev != NULL)
-		event_free(orphans.ev);
-	orphans.ev = NULL;
 	if (s->controld_fd >= 0)
 		close(s->controld_fd);
 	s->controld_fd = -1;
