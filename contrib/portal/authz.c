@@ -347,8 +347,10 @@ pd_gateway_authorized(struct pd_portal *p, struct pd_session *gw,
 		    res->id);
 		TAILQ_INSERT_TAIL(&p->authz, a, entry);
 	}
-	if (a != NULL)
+	if (a != NULL) {
 		a->expires_at = exp;
+		pd_authz_keep(p, a);
+	}
 	pd_pending_free(p, pe);
 	if (portal_ice_credentials(c->dev.id, c->dev.public_key, gw->dev.id,
 	    gw->dev.public_key, &ci, &gi) ||
@@ -432,4 +434,63 @@ pd_gateway_candidates(struct pd_portal *p, struct pd_session *gw,
 		pd_push(p, c, out_event, json_pack("{s:s, s:O}", "gateway_id",
 		    gw->dev.id, "candidates", cands));
 	}
+}
+
+void
+pd_authz_keep(struct pd_portal *p, const struct authz *a)
+{
+	struct pd_store_authz k;
+	int r;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.client_owner, sizeof(k.client_owner), "%s", a->client_owner);
+	snprintf(k.client_id, sizeof(k.client_id), "%s", a->client_id);
+	snprintf(k.gateway_id, sizeof(k.gateway_id), "%s", a->gateway_id);
+	snprintf(k.resource_id, sizeof(k.resource_id), "%s", a->resource_id);
+	k.expires_at = a->expires_at;
+	if ((r = pd_store_authz_put(p->store, &k)) != 0)
+		log_warnc(-r, "authorization of client %s for %s not stored",
+		    a->client_id, a->resource_id);
+}
+
+void
+pd_authz_forget(struct pd_portal *p, const struct authz *a)
+{
+	int r;
+
+	if ((r = pd_store_authz_del(p->store, a->client_id, a->gateway_id,
+	    a->resource_id)) != 0)
+		log_warnc(-r, "authorization of client %s for %s not removed "
+		    "from the store", a->client_id, a->resource_id);
+}
+
+static int
+authz_loaded(void *arg, const struct pd_store_authz *k)
+{
+	struct pd_portal *p = arg;
+	struct authz *a;
+
+	if (authz_find(p, k->client_id, k->gateway_id, k->resource_id) != NULL)
+		return 0;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -ENOMEM;
+	snprintf(a->client_owner, sizeof(a->client_owner), "%s",
+	    k->client_owner);
+	snprintf(a->client_id, sizeof(a->client_id), "%s", k->client_id);
+	snprintf(a->gateway_id, sizeof(a->gateway_id), "%s", k->gateway_id);
+	snprintf(a->resource_id, sizeof(a->resource_id), "%s", k->resource_id);
+	a->expires_at = k->expires_at;
+	TAILQ_INSERT_TAIL(&p->authz, a, entry);
+	return 0;
+}
+
+/*
+ * The authorizations a previous fz-portald gave, unexpired: a gateway that
+ * reconnects re-syncs its accesses from init's list, so forgetting them at
+ * a restart would cut every established connection off.
+ */
+int
+pd_authz_load(struct pd_portal *p)
+{
+	return pd_store_authz_each(p->store, pd_unix_now(p), authz_loaded, p);
 }

@@ -667,6 +667,7 @@ pd_portal_tick(struct pd_portal *p, uint64_t now)
 	/* Expired authorizations are forgotten (the gateway expires them). */
 	TAILQ_FOREACH_SAFE(a, &p->authz, entry, atmp)
 		if (a->expires_at <= wall) {
+			pd_authz_forget(p, a);
 			TAILQ_REMOVE(&p->authz, a, entry);
 			free(a);
 		}
@@ -835,6 +836,7 @@ pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 			    a->resource_id));
 		log_info("authorization of client %s for %s revoked",
 		    a->client_id, a->resource_id);
+		pd_authz_forget(p, a);
 		TAILQ_REMOVE(&p->authz, a, entry);
 		free(a);
 	}
@@ -888,6 +890,7 @@ pd_portal_new(struct pd_config *cfg, struct pd_store *store,
     const struct pd_portal_ops *ops, struct pd_portal **out)
 {
 	struct pd_portal *p;
+	int r;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		pd_config_free(cfg);
@@ -906,6 +909,8 @@ pd_portal_new(struct pd_config *cfg, struct pd_store *store,
 	TAILQ_INIT(&p->sessions);
 	TAILQ_INIT(&p->pending);
 	TAILQ_INIT(&p->authz);
+	if ((r = pd_authz_load(p)) != 0)
+		log_warnc(-r, "stored authorizations not loaded");
 	*out = p;
 	return 0;
 }

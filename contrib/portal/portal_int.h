@@ -110,6 +110,10 @@ void	pd_init_gateway(struct pd_portal *, struct pd_session *);
 void	pd_auth_failed(struct pd_portal *, struct pd_session *client,
 	    const char *resource_id, const char *reason);
 void	pd_pending_free(struct pd_portal *, struct pending *);
+/* The store's copy of an authorization (kept across restarts). */
+void	pd_authz_keep(struct pd_portal *, const struct authz *);
+void	pd_authz_forget(struct pd_portal *, const struct authz *);
+int	pd_authz_load(struct pd_portal *);
 struct pd_session *pd_find_device(struct pd_portal *, enum srole,
 	    const char *id);
 void	pd_request_authorization(struct pd_portal *, struct pd_session *,

@@ -34,6 +34,13 @@ static const char schema[] =
 	" psk_base BLOB NOT NULL,"
 	" last_seen INTEGER NOT NULL,"
 	" UNIQUE (role, external_id));"
+	"CREATE TABLE IF NOT EXISTS authorizations ("
+	" client_id TEXT NOT NULL,"
+	" gateway_id TEXT NOT NULL,"
+	" resource_id TEXT NOT NULL,"
+	" client_owner TEXT NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" PRIMARY KEY (client_id, gateway_id, resource_id));"
 	"PRAGMA user_version=1;";
 
 int
@@ -251,6 +258,98 @@ sq_seen(struct pd_store *base, const char *id, int64_t now)
 	    "AND ?1 IS NULL AND ?2 IS NULL", NULL, NULL, id, now);
 }
 
+static int
+sq_authz_put(struct pd_store *base, const struct pd_store_authz *a)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO authorizations "
+	    "(client_id, gateway_id, resource_id, client_owner, expires_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(rc);
+	sqlite3_bind_text(st, 1, a->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->gateway_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->resource_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, a->client_owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, a->expires_at);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
+static int
+sq_authz_del(struct pd_store *base, const char *cid, const char *gid,
+    const char *rid)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM authorizations WHERE "
+	    "client_id=?1 AND gateway_id=?2 AND resource_id=?3", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(rc);
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, gid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
+/* A stored column into a fixed field; -EINVAL if it does not fit. */
+static int
+col_copy(sqlite3_stmt *st, int i, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	if (t == NULL || n < 0 || (size_t)n >= len)
+		return -EINVAL;
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+sq_authz_each(struct pd_store *base, int64_t now,
+    int (*cb)(void *, const struct pd_store_authz *), void *arg)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct pd_store_authz a;
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	(void)exec_bind(s->db, "DELETE FROM authorizations WHERE "
+	    "expires_at <= ?4 AND ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL",
+	    NULL, NULL, NULL, now);
+	rc = sqlite3_prepare_v2(s->db, "SELECT client_id, gateway_id, "
+	    "resource_id, client_owner, expires_at FROM authorizations "
+	    "WHERE expires_at > ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(rc);
+	sqlite3_bind_int64(st, 1, now);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&a, 0, sizeof(a));
+		if (col_copy(st, 0, a.client_id, sizeof(a.client_id)) != 0 ||
+		    col_copy(st, 1, a.gateway_id, sizeof(a.gateway_id)) != 0 ||
+		    col_copy(st, 2, a.resource_id, sizeof(a.resource_id)) != 0 ||
+		    col_copy(st, 3, a.client_owner,
+		    sizeof(a.client_owner)) != 0)
+			continue;	/* not ours: skipped */
+		a.expires_at = sqlite3_column_int64(st, 4);
+		r = cb(arg, &a);
+	}
+	sqlite3_finalize(st);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
 static void
 sq_close(struct pd_store *base)
 {
@@ -263,6 +362,9 @@ sq_close(struct pd_store *base)
 static const struct pd_store_ops sqlite_ops = {
 	.device_upsert = sq_upsert,
 	.device_seen = sq_seen,
+	.authz_put = sq_authz_put,
+	.authz_del = sq_authz_del,
+	.authz_each = sq_authz_each,
 	.close = sq_close,
 };
 
@@ -309,6 +411,32 @@ int
 pd_store_device_seen(struct pd_store *s, const char *id, int64_t now)
 {
 	return s->ops->device_seen(s, id, now);
+}
+
+int
+pd_store_authz_put(struct pd_store *s, const struct pd_store_authz *a)
+{
+	if (s == NULL || s->ops->authz_put == NULL)
+		return 0;
+	return s->ops->authz_put(s, a);
+}
+
+int
+pd_store_authz_del(struct pd_store *s, const char *client_id,
+    const char *gateway_id, const char *resource_id)
+{
+	if (s == NULL || s->ops->authz_del == NULL)
+		return 0;
+	return s->ops->authz_del(s, client_id, gateway_id, resource_id);
+}
+
+int
+pd_store_authz_each(struct pd_store *s, int64_t now,
+    int (*cb)(void *, const struct pd_store_authz *), void *arg)
+{
+	if (s == NULL || s->ops->authz_each == NULL)
+		return 0;
+	return s->ops->authz_each(s, now, cb, arg);
 }
 
 void

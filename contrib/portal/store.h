@@ -37,6 +37,19 @@ struct pd_device {
 	int64_t		 last_seen;	/* unix seconds */
 };
 
+/*
+ * An authorization the portal gave a gateway (create_authorization), kept
+ * so that a restarted fz-portald still lists it in the gateway's `init`
+ * (the gateway re-syncs its accesses from that list, §1.7).
+ */
+struct pd_store_authz {
+	char		 client_owner[37];	/* config client id */
+	char		 client_id[37];
+	char		 gateway_id[37];
+	char		 resource_id[37];
+	int64_t		 expires_at;		/* unix seconds */
+};
+
 struct pd_store;
 
 struct pd_store_ops {
@@ -44,6 +57,12 @@ struct pd_store_ops {
 		    const char *external_id, const char *name,
 		    const char *public_key, int64_t now, struct pd_device *);
 	int	(*device_seen)(struct pd_store *, const char *id, int64_t now);
+	/* Optional (NULL: authorizations are not kept). */
+	int	(*authz_put)(struct pd_store *, const struct pd_store_authz *);
+	int	(*authz_del)(struct pd_store *, const char *client_id,
+		    const char *gateway_id, const char *resource_id);
+	int	(*authz_each)(struct pd_store *, int64_t now,
+		    int (*)(void *, const struct pd_store_authz *), void *);
 	void	(*close)(struct pd_store *);
 };
 
@@ -64,6 +83,15 @@ int	pd_store_device_upsert(struct pd_store *, enum pd_role,
 	    int64_t now, struct pd_device *out)
 	    __attribute__((warn_unused_result));
 int	pd_store_device_seen(struct pd_store *, const char *id, int64_t now)
+	    __attribute__((warn_unused_result));
+/* Kept authorizations; each calls back for the unexpired ones only. */
+int	pd_store_authz_put(struct pd_store *, const struct pd_store_authz *)
+	    __attribute__((warn_unused_result));
+int	pd_store_authz_del(struct pd_store *, const char *client_id,
+	    const char *gateway_id, const char *resource_id)
+	    __attribute__((warn_unused_result));
+int	pd_store_authz_each(struct pd_store *, int64_t now,
+	    int (*)(void *, const struct pd_store_authz *), void *)
 	    __attribute__((warn_unused_result));
 void	pd_store_free(struct pd_store *);	/* NULL-safe */
 

@@ -219,14 +219,16 @@ chown nobody "$T/nobody"
 chmod 0755 "$T"
 # nobody cannot read the build or source tree when it sits under /root
 # (a fresh machine's 0700 /root): its own copies.
-cp "$GUI" "$T/fz-gui.nobody" && cp "$ATSPI" "$T/gui_atspi.nobody.py" &&
-	chmod 0755 "$T/fz-gui.nobody" && chmod 0644 "$T/gui_atspi.nobody.py" ||
+# (Same name: the accessibility tree names the application after it.)
+mkdir -m 0755 "$T/bin.nobody" && cp "$GUI" "$T/bin.nobody/fz-gui" &&
+	cp "$ATSPI" "$T/bin.nobody/gui_atspi.py" &&
+	chmod 0755 "$T/bin.nobody/fz-gui" && chmod 0644 "$T/bin.nobody/gui_atspi.py" ||
 	fail "copies for nobody"
 cat > "$T/nobody/run.sh" <<EOS
 "$BUSL" --launch-immediately >/dev/null 2>&1 &
-"$T/fz-gui.nobody" --socket "$T/client.sock" >"$T/nobody/gui.log" 2>&1 &
+"$T/bin.nobody/fz-gui" --socket "$T/client.sock" >"$T/nobody/gui.log" 2>&1 &
 trap 'kill \$(jobs -p) 2>/dev/null' EXIT
-at() { "$PY" "$T/gui_atspi.nobody.py" "\$@"; }
+at() { "$PY" "$T/bin.nobody/gui_atspi.py" "\$@"; }
 at error "Permission denied on $T/client.sock" || exit 1
 at state "Not connected" || exit 1
 echo chmod > "$T/nobody/chmod"

@@ -102,6 +102,55 @@ START_TEST(test_stable_unique_persistent)
 }
 END_TEST
 
+static int
+authz_collect(void *arg, const struct pd_store_authz *a)
+{
+	struct pd_store_authz *out = arg;
+	size_t i;
+
+	for (i = 0; i < 4 && out[i].client_id[0] != '\0'; i++)
+		;
+	ck_assert_uint_lt(i, 4);
+	out[i] = *a;
+	return 0;
+}
+
+/* Authorizations survive a restart; expired and deleted ones do not. */
+START_TEST(test_authz_kept)
+{
+	struct pd_store *s;
+	struct pd_store_authz a = { "owner-1", "client-1", "gw-1", "res-1",
+	    2000 }, got[4];
+
+	ck_assert_int_eq(pd_store_open_sqlite(dbpath, &s), 0);
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	a.expires_at = 3000;				/* replaced, not added */
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	snprintf(a.resource_id, sizeof(a.resource_id), "res-2");
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	snprintf(a.resource_id, sizeof(a.resource_id), "res-old");
+	a.expires_at = 500;
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	pd_store_free(s);
+
+	ck_assert_int_eq(pd_store_open_sqlite(dbpath, &s), 0);
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(pd_store_authz_each(s, 1000, authz_collect, got), 0);
+	ck_assert_str_eq(got[0].resource_id, "res-1");
+	ck_assert_int_eq(got[0].expires_at, 3000);
+	ck_assert_str_eq(got[0].client_owner, "owner-1");
+	ck_assert_str_eq(got[0].gateway_id, "gw-1");
+	ck_assert_str_eq(got[1].resource_id, "res-2");
+	ck_assert_str_eq(got[2].client_id, "");		/* res-old expired */
+	ck_assert_int_eq(pd_store_authz_del(s, "client-1", "gw-1", "res-1"), 0);
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(pd_store_authz_each(s, 1000, authz_collect, got), 0);
+	ck_assert_str_eq(got[0].resource_id, "res-2");
+	ck_assert_str_eq(got[1].client_id, "");
+	pd_store_free(s);
+}
+END_TEST
+
 START_TEST(test_invalid)
 {
 	struct pd_store *s;
@@ -137,6 +186,7 @@ suite(void)
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_stable_unique_persistent);
 	tcase_add_test(tc, test_invalid);
+	tcase_add_test(tc, test_authz_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }
