@@ -206,6 +206,34 @@ addr_eq(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
+int
+addr_list_parse(const char *s, enum addr_port port, union fz_sockaddr *out,
+    size_t max, size_t *n)
+{
+	char tok[ADDR_STRLEN];
+	size_t k = 0, l;
+
+	while (*s != '\0') {
+		s += strspn(s, ", ");
+		if (*s == '\0')
+			break;
+		l = strcspn(s, ", ");
+		if (l >= sizeof(tok))
+			return -EINVAL;
+		memcpy(tok, s, l);
+		tok[l] = '\0';
+		s += l;
+		if (k == max)
+			return -E2BIG;
+		if (addr_parse(tok, port, &out[k]) != 0)
+			return -EINVAL;
+		addr_unmap_v4(&out[k]);
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
 void
 addr_unmap_v4(union fz_sockaddr *sa)
 {

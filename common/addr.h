@@ -43,6 +43,13 @@ void	addr_set_port(struct sockaddr *, uint16_t);
 bool	addr_eq(const struct sockaddr *, const struct sockaddr *);
 /* Maps ::ffff:a.b.c.d to AF_INET in place; other addresses are unchanged. */
 void	addr_unmap_v4(union fz_sockaddr *);
+/*
+ * "ip, ip" (commas and/or spaces between; ports as addr_parse's mode
+ * allows) into at most max addresses, ::ffff:a.b.c.d unmapped; *n set on
+ * success.  -EINVAL for a bad address, -E2BIG for more than max.
+ */
+int	addr_list_parse(const char *, enum addr_port, union fz_sockaddr *,
+	    size_t max, size_t *n) FZ_WUR;
 
 struct fz_cidr {
 	int		family;		/* AF_INET or AF_INET6 */

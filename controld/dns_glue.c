@@ -29,34 +29,6 @@ struct dns_glue {
 	uint8_t			 out[65535];
 };
 
-/* "ip, ip" or "ip:port, [ip6]:port" into at most max; -EINVAL, -E2BIG. */
-static int
-list_parse(const char *s, union fz_sockaddr *out, size_t max, size_t *n)
-{
-	char tok[ADDR_STRLEN];
-	size_t k = 0, l;
-
-	while (*s != '\0') {
-		s += strspn(s, ", ");
-		if (*s == '\0')
-			break;
-		l = strcspn(s, ", ");
-		if (l >= sizeof(tok))
-			return -EINVAL;
-		memcpy(tok, s, l);
-		tok[l] = '\0';
-		s += l;
-		if (k == max)
-			return -E2BIG;
-		if (addr_parse(tok, ADDR_PORT_OPTIONAL, &out[k]) != 0)
-			return -EINVAL;
-		addr_unmap_v4(&out[k]);
-		k++;
-	}
-	*n = k;
-	return 0;
-}
-
 static void
 arm(struct dns_glue *g)
 {
@@ -162,7 +134,8 @@ dns_glue_system(struct dns_glue *g, const char *s)
 {
 	size_t n;
 
-	if (list_parse(s, g->system, GLUE_MAX_SERVERS, &n) != 0) {
+	if (addr_list_parse(s, ADDR_PORT_OPTIONAL, g->system, GLUE_MAX_SERVERS,
+	    &n) != 0) {
 		log_warnx("system DNS servers '%s': ignored", s);
 		return;
 	}
@@ -177,7 +150,8 @@ dns_glue_interface(struct dns_glue *g, const struct ipc_interface *in)
 	int rc;
 
 	g->signed_in = true;
-	if (list_parse(in->upstream_do53, g->do53, GLUE_MAX_SERVERS, &n) != 0) {
+	if (addr_list_parse(in->upstream_do53, ADDR_PORT_OPTIONAL, g->do53,
+	    GLUE_MAX_SERVERS, &n) != 0) {
 		log_warnx("upstream_do53 '%s': ignored", in->upstream_do53);
 		n = 0;
 	}

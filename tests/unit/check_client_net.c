@@ -17,21 +17,22 @@ START_TEST(test_list_parse)
 	char out[256];
 	size_t n = 99;
 
-	ck_assert_int_eq(cn_addr_list_parse("", a, 4, &n), 0);
+	ck_assert_int_eq(addr_list_parse("", ADDR_PORT_NONE, a, 4, &n), 0);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(cn_addr_list_parse("1.1.1.1, 2606:4700::1111,9.9.9.9",
-	    a, 4, &n), 0);
+	ck_assert_int_eq(addr_list_parse("1.1.1.1, 2606:4700::1111,9.9.9.9",
+	    ADDR_PORT_NONE, a, 4, &n), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(a[1].sa.sa_family, AF_INET6);
 	ck_assert_int_eq(cn_addr_list_fmt(a, n, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "1.1.1.1, 2606:4700::1111, 9.9.9.9");
 	ck_assert_int_eq(cn_addr_list_fmt(a, n, out, 10), -ENOSPC);
 	n = 77;
-	ck_assert_int_eq(cn_addr_list_parse("1.1.1.1, nope", a, 4, &n),
-	    -EINVAL);
-	ck_assert_int_eq(cn_addr_list_parse("1.1.1.1:53", a, 4, &n), -EINVAL);
-	ck_assert_int_eq(cn_addr_list_parse("1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 "
-	    "5.5.5.5", a, 4, &n), -E2BIG);
+	ck_assert_int_eq(addr_list_parse("1.1.1.1, nope", ADDR_PORT_NONE, a, 4,
+	    &n), -EINVAL);
+	ck_assert_int_eq(addr_list_parse("1.1.1.1:53", ADDR_PORT_NONE, a, 4,
+	    &n), -EINVAL);
+	ck_assert_int_eq(addr_list_parse("1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 "
+	    "5.5.5.5", ADDR_PORT_NONE, a, 4, &n), -E2BIG);
 	ck_assert_uint_eq(n, 77);		/* untouched on failure */
 }
 END_TEST

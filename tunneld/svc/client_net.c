@@ -223,7 +223,7 @@ cn_dns_sentinels(struct svc *s, const char *list)
 	size_t i, n;
 	int rc;
 
-	if (cn_addr_list_parse(list, a, DNSCTL_MAX_SERVERS, &n) != 0)
+	if (addr_list_parse(list, ADDR_PORT_NONE, a, DNSCTL_MAX_SERVERS, &n) != 0)
 		return -EINVAL;
 	memset(&sv, 0, sizeof(sv));
 	for (i = 0; i < n; i++) {

@@ -24,14 +24,7 @@
 struct svc;
 struct route_set;
 
-/* client_pure.c */
-/*
- * "ip, ip" (commas and/or spaces; "" is none) into at most max addresses
- * (no port: 0); -EINVAL for an entry that is no address, -E2BIG beyond
- * max.  *n written on success only.
- */
-int	cn_addr_list_parse(const char *, union fz_sockaddr *, size_t max,
-	    size_t *n) __attribute__((warn_unused_result));
+/* client_pure.c (the parse side is common/addr.c's addr_list_parse) */
 /* Addresses as "ip, ip" (no ports); -ENOSPC if out is too small. */
 int	cn_addr_list_fmt(const union fz_sockaddr *, size_t n, char *out,
 	    size_t len) __attribute__((warn_unused_result));

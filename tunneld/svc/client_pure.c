@@ -7,34 +7,6 @@
 #include "client_net.h"
 
 int
-cn_addr_list_parse(const char *s, union fz_sockaddr *out, size_t max,
-    size_t *n)
-{
-	char tok[ADDR_STRLEN];
-	size_t k = 0, l;
-
-	while (*s != '\0') {
-		s += strspn(s, ", ");
-		if (*s == '\0')
-			break;
-		l = strcspn(s, ", ");
-		if (l >= sizeof(tok))
-			return -EINVAL;
-		memcpy(tok, s, l);
-		tok[l] = '\0';
-		s += l;
-		if (k == max)
-			return -E2BIG;
-		if (addr_parse(tok, ADDR_PORT_NONE, &out[k]) != 0)
-			return -EINVAL;
-		addr_unmap_v4(&out[k]);
-		k++;
-	}
-	*n = k;
-	return 0;
-}
-
-int
 cn_addr_list_fmt(const union fz_sockaddr *a, size_t n, char *out, size_t len)
 {
 	char one[ADDR_STRLEN];
