@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * addr_parse / cidr_parse on arbitrary text: no crash, and whatever parses
- * formats and parses again to the same value.
+ * addr_parse / cidr_parse / addr_list_parse on arbitrary text: no crash,
+ * and whatever parses formats and parses again to the same value.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +17,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char s[128], out[ADDR_STRLEN + 8];
 	union fz_sockaddr a, b;
 	struct fz_cidr c, d;
+	union fz_sockaddr l[4];
+	size_t n = 99;
 
 	if (size >= sizeof(s))
 		return 0;
@@ -37,5 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !cidr_contains(&c, c.family, c.addr))
 			__builtin_trap();
 	}
+	if (addr_list_parse(s, ADDR_PORT_OPTIONAL, l, 4, &n) == 0 && n > 4)
+		__builtin_trap();
 	return 0;
 }
