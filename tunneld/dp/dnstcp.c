@@ -116,6 +116,8 @@ take_queries(struct dnstcp *t, struct tconn *c)
 {
 	size_t off = 0, l;
 
+	if (c->buf == NULL)		/* nothing received yet (a bare FIN) */
+		return;
 	while (c->have - off >= 2) {
 		l = (size_t)c->buf[off] << 8 | c->buf[off + 1];
 		if (c->have - off - 2 < l)
@@ -127,6 +129,8 @@ take_queries(struct dnstcp *t, struct tconn *c)
 		}
 		off += 2 + l;
 	}
+	if (off == 0)
+		return;
 	memmove(c->buf, c->buf + off, c->have - off);
 	c->have -= off;
 }
