@@ -38,6 +38,8 @@
 #include "log.h"
 #include "dns_glue.h"
 #include "portal.h"
+#include "gw_dnssrv.h"
+#include "gw_dnsfwd.h"
 #include "privsep.h"
 
 #define TCP_POOL	4	/* fwmarked TCP sockets kept per family */
@@ -60,6 +62,9 @@ struct controld {
 	char			 conns_sent[16385];	/* CONNECTIONS, last */
 	uint64_t		 conns_sent_ns;
 	struct dns_glue		*dns;		/* client: the stub resolver */
+	struct gw_dnssrv	*gwdns;		/* gateway: <tunnel ip>:53535 */
+	union fz_sockaddr	 resolv[GW_DNSFWD_MAX_SERVERS];
+	size_t			 nresolv;	/* resolv.conf, read at start */
 	int			 tcp[2][TCP_POOL];	/* marked, from tunneld */
 	unsigned		 ntcp[2];		/* [0] IPv4, [1] IPv6 */
 	bool			 tcp_unmarked_logged;
@@ -141,6 +146,8 @@ sink_interface(void *arg, const struct ipc_interface *in)
 		log_warnc(-rc, "sending INTERFACE");
 	if (c->dns != NULL)
 		dns_glue_interface(c->dns, in);
+	if (c->gwdns != NULL)
+		gw_dnssrv_listen(c->gwdns, in->ipv4, in->ipv6);
 }
 
 static void
@@ -663,6 +670,10 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	if (strcmp(cf->mode, "client") == 0 && c->dns == NULL &&
 	    (rc = dns_glue_new(c->base, &dns_ops, c, &c->dns)) != 0)
 		log_warnc(-rc, "DNS stub resolver");
+	if (strcmp(cf->mode, "gateway") == 0 && c->gwdns == NULL &&
+	    (rc = gw_dnssrv_new(c->base, c->resolv, c->nresolv,
+	    &c->gwdns)) != 0)
+		log_warnc(-rc, "DNS server for SRV/TXT queries");
 }
 
 static void
@@ -927,7 +938,8 @@ seccomp_list_remove(struct seccomp_list *l, int nr)
  * opening or looking up files (everything it reads from disk, the TLS
  * trust store, resolv.conf and hosts, was read before: cportal_prepare),
  * plus outbound sockets for the portal (TCP), the bootstrap resolver (UDP
- * and TCP DNS), ICE and TURN, of the Internet families only.  No exec,
+ * and TCP DNS), ICE and TURN, of the Internet families only, and the
+ * gateway's DNS server (UDP, and TCP: listen, accept) on <tunnel ip>:53535.  No exec,
  * fork, clone, ptrace, mount, setuid, module or BPF calls.
  */
 static int
@@ -937,6 +949,7 @@ install_seccomp(enum seccomp_default dflt)
 	static const int net[] = {
 		SYS_connect, SYS_bind, SYS_getsockname,
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
+		SYS_listen, SYS_accept4,	/* gateway: TCP on :53535 */
 	};
 	static const uint32_t families[] = { AF_INET, AF_INET6 };
 	/* the base set's file calls: nothing is opened after start-up */
@@ -1119,6 +1132,10 @@ main(int argc, char *argv[])
 		log_errorc(-rc, "preparing the portal connection");
 		return 1;
 	}
+	/* The gateway's DNS forwarder asks resolv.conf's servers (§5.1). */
+	if ((rc = gw_dnssrv_read_servers("/etc/resolv.conf", c.resolv,
+	    GW_DNSFWD_MAX_SERVERS, &c.nresolv)) != 0)
+		log_debug("/etc/resolv.conf: %s", strerror(-rc));
 	/* glibc reads /etc/localtime once, on a log line's gmtime_r: now */
 	tzset();
 	if (use_seccomp && (rc = install_seccomp(sc)) != 0) {
@@ -1142,6 +1159,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(c.base);
 	conns_stop(&c);
 	dns_glue_free(c.dns);
+	gw_dnssrv_free(c.gwdns);
 	tcp_pool_free(&c);
 	event_free(c.conn_timer);
 	c.conn_timer = NULL;
