@@ -25,9 +25,11 @@
 
 #include "aead.h"
 #include "dnspkt.h"
+#include "dp_dnsres.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
 #include "fztime.h"
+#include "proxymap.h"
 
 static const char *const ctr_names[DP_COUNTERS] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
@@ -812,6 +814,7 @@ dp_free(struct dp *dp)
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	dp_filter_free(dp);
+	dpr_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);
@@ -870,6 +873,7 @@ dp_peer_remove(struct dp *dp, struct wg_peer *p)
 		allowedips_remove_set(dp->aip, &d->aips);
 		tx_stage_drop(dp, p);
 	}
+	dpr_forget(dp, p);
 	/* Unlinked now; p and d are freed once no worker can hold them. */
 	wg_peer_remove(dp->dev, p);
 	pthread_mutex_unlock(&dp->peers_lock);
@@ -972,7 +976,9 @@ wanted_take(void *arg, int family, const uint8_t *dst, const uint8_t *pkt,
 
 	if (p == NULL)
 		return false;
-	tx_stage(dp, p, pkt, len);
+	if (!proxymap_in_range(family == AF_INET6, dst) ||
+	    !dpr_held(dp, p, family == AF_INET6, dst, pkt, len))
+		tx_stage(dp, p, pkt, len);
 	return true;
 }
 

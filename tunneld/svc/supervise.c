@@ -39,6 +39,7 @@
 #include "privsep.h"
 #include "client_net.h"
 #include "svc.h"
+#include "svc_dnsres.h"
 
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
@@ -248,6 +249,7 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	frontend_push_resources(s);
 	cn_sync(s);
+	svc_dnsres_resources(s);
 }
 
 /* Another fwmarked TCP socket for the portal connection (client_net.c). */
@@ -642,10 +644,21 @@ d_dns_reply(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		    "sentinel's port 53");
 }
 
+/* DNS_PROXY: a DNS resource name's proxy IPs (svc_dnsres.c). */
+static void
+d_dns_proxy(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_dnsres_msg(arg, m) == -EINVAL)
+		controld_violation(arg, "datagram", "DNS_PROXY that does not "
+		    "parse, or from a gateway's");
+}
+
 /* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
 static const struct ipc_handler controld_dgram_msg[] = {
 	{ IPC_DGRAM_DOWN,	d_dgram_down },
 	{ IPC_DNS_REPLY,	d_dns_reply },
+	{ IPC_DNS_PROXY,	d_dns_proxy },
 	IPC_HANDLERS_END
 };
 
