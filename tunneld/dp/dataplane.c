@@ -27,6 +27,7 @@
 #include "dnspkt.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
+#include "dp_p2p.h"
 #include "fztime.h"
 
 static const char *const ctr_names[DP_COUNTERS] = {
@@ -259,6 +260,11 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	if ((ver = off_ip_l4(plain, plen, &l4off, &proto)) < 0 ||
 	    (ilen = off_ip_len(plain, plen)) == 0) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	/* The p2p control protocol (§4.6, :: -> ::): never to the TUN. */
+	if (p2p_is_control(plain, ilen)) {
+		dp_p2p_in(w, p, plain, ilen);
 		return;
 	}
 	/* Cryptokey routing: the inner source must belong to the sender. */
@@ -812,6 +818,7 @@ dp_free(struct dp *dp)
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	dp_filter_free(dp);
+	dp_p2p_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);
