@@ -897,8 +897,24 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	    m->u.dgram_up.sock);
 }
 
+/*
+ * A control packet from a peer (§4.6): a gateway's assigned_ips and
+ * goodbye (gw_p2p.c); nothing else takes them yet.
+ */
+static void
+d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	c->dgram_unclaimed++;
+	log_debug("control packet of %u bytes from a peer dropped: no "
+	    "consumer", m->u.p2p_up.packet_len);
+}
+
 static const struct ipc_handler on_dgram_msg[] = {
 	{ IPC_DGRAM_UP,		d_dgram_up },
+	{ IPC_P2P_UP,		d_p2p_up },
 	IPC_HANDLERS_END
 };
 

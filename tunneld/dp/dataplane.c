@@ -28,6 +28,7 @@
 #include "dp_dnsres.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
+#include "dp_p2p.h"
 #include "fztime.h"
 #include "proxymap.h"
 
@@ -261,6 +262,11 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	if ((ver = off_ip_l4(plain, plen, &l4off, &proto)) < 0 ||
 	    (ilen = off_ip_len(plain, plen)) == 0) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	/* The p2p control protocol (§4.6, :: -> ::): never to the TUN. */
+	if (p2p_is_control(plain, ilen)) {
+		dp_p2p_in(w, p, plain, ilen);
 		return;
 	}
 	/* Cryptokey routing: the inner source must belong to the sender. */
@@ -815,6 +821,7 @@ dp_free(struct dp *dp)
 	allowedips_free(dp->aip);
 	dp_filter_free(dp);
 	dpr_free(dp);
+	dp_p2p_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);

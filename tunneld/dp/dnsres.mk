@@ -4,7 +4,7 @@
 # wiring to the DNS-NAT states (dp_dnsres.c); DNS_PROXY in fz-tunneld.
 libfzdp_a_SOURCES += tunneld/dp/proxymap.c tunneld/dp/proxymap.h \
 	tunneld/dp/dp_dnsres.c tunneld/dp/dp_dnsres.h
-DP_LIBS += $(DNSNAT_LIBS) libfzcommon.a
+DP_LIBS += libfzcommon.a
 fz_tunneld_SOURCES += tunneld/svc/svc_dnsres.c tunneld/svc/svc_dnsres.h
 
 check_PROGRAMS += tests/unit/check_proxymap

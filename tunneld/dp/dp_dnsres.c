@@ -303,6 +303,24 @@ dpr_status(struct worker *w, struct wg_peer *p, const struct p2p_msg *m)
 }
 
 void
+dpr_p2p_hook(void *arg, struct worker *w, struct wg_peer *p,
+    const uint8_t *pkt, size_t len)
+{
+	struct p2p_msg m;
+
+	(void)arg;
+	if (p2p_parse(pkt, len, &m) != 0 || m.type != P2P_DOMAIN_STATUS) {
+		struct dp_dnsres *r = of(w->dp);
+
+		if (r != NULL && log_ratelimit(&r->rl))
+			log_debug("peer %s: a control packet that does not "
+			    "parse", wg_peer_name(p));
+		return;
+	}
+	dpr_status(w, p, &m);
+}
+
+void
 dpr_forget(struct dp *dp, struct wg_peer *p)
 {
 	struct dp_dnsres *r = of(dp);

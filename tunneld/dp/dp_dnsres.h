@@ -59,6 +59,10 @@ bool	dpr_held(struct dp *, struct wg_peer *p, int v6, const uint8_t *dst,
 /* A domain_status decrypted from gateway p (parsed): its buffered
  * packets go out to p through w. */
 void	dpr_status(struct worker *, struct wg_peer *p, const struct p2p_msg *);
+/* dp_p2p.h's client hook (arg: the struct dp): a domain_status packet,
+ * untrusted, from gateway p; parsed, then dpr_status. */
+void	dpr_p2p_hook(void *arg, struct worker *, struct wg_peer *p,
+	    const uint8_t *pkt, size_t len);
 /* Peer p is going: its DNS-NAT states too. */
 void	dpr_forget(struct dp *, struct wg_peer *p);
 void	dpr_free(struct dp *);		/* dp_free, threads stopped */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dp_dnsres.h"
+#include "dp_p2p.h"
 #include "proxymap.h"
 #include "svc.h"
 #include "svc_dnsres.h"
@@ -52,6 +53,13 @@ svc_dnsres_resources(struct svc *s)
 			ids[n++] = l->r[i].id;
 	dp_dnsres_keep(s->dp, ids, n);
 	free(ids);
+}
+
+void
+svc_dnsres_start(struct svc *s)
+{
+	if (s->dp != NULL && !s->st.gateway)
+		dp_p2p_set_client_hook(s->dp, dpr_p2p_hook, s->dp);
 }
 
 void

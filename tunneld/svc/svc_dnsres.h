@@ -17,5 +17,8 @@ int	svc_dnsres_msg(struct svc *, const struct ipc_msg *)
 /* After RESOURCES: names of DNS resources no longer listed go. */
 void	svc_dnsres_resources(struct svc *);
 void	svc_dnsres_clear(struct svc *);
+/* After svc_p2p_start (client): domain_status from gateways to the
+ * DNS-NAT states. */
+void	svc_dnsres_start(struct svc *);
 
 #endif
