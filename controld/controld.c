@@ -219,8 +219,29 @@ dns_down(void *arg, uint32_t sock, const char *to, const uint8_t *p,
 	}
 }
 
+/* DNS_PROXY: on the DGRAM channel, ahead of the answer (dns_glue.h). */
+static void
+dns_proxy(void *arg, const char *resource_id, const char *domain,
+    const char *ips, bool fresh)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	if (c->dconn == NULL)
+		return;
+	ipc_msg_init(&m, IPC_DNS_PROXY);
+	m.u.dns_proxy.resource_id = resource_id;
+	m.u.dns_proxy.domain = domain;
+	m.u.dns_proxy.ips = ips;
+	m.u.dns_proxy.fresh = fresh;
+	if (ipc_send(c->dconn, &m) != 0) {
+		/* as dns_reply: the next query sends it again */
+	}
+}
+
 static const struct dns_glue_ops dns_ops = {
 	.sentinels = dns_sentinels, .reply = dns_reply, .down = dns_down,
+	.proxy = dns_proxy,
 };
 
 /* DNS_SYSTEM: the system's servers, the stub's upstreams without DNS. */
@@ -887,8 +908,24 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	    m->u.dgram_up.sock);
 }
 
+/*
+ * A control packet from a peer (§4.6): a gateway's assigned_ips and
+ * goodbye (gw_p2p.c); nothing else takes them yet.
+ */
+static void
+d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)conn;
+	c->dgram_unclaimed++;
+	log_debug("control packet of %u bytes from a peer dropped: no "
+	    "consumer", m->u.p2p_up.packet_len);
+}
+
 static const struct ipc_handler on_dgram_msg[] = {
 	{ IPC_DGRAM_UP,		d_dgram_up },
+	{ IPC_P2P_UP,		d_p2p_up },
 	IPC_HANDLERS_END
 };
 

@@ -233,25 +233,57 @@ act(struct dns_glue *g, struct dns_stub_out *o)
 	}
 }
 
+/*
+ * "ip, ip" of an event's proxy IPs: 0, or -ENOSPC / -EINVAL (then
+ * nothing is sent for it).
+ */
+int
+dns_glue_fmt_ips(const struct dns_stub_event *ev, char *out, size_t cap)
+{
+	char ip[ADDR_STRLEN];
+	size_t used = 0, i;
+	int n;
+
+	if (cap == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	for (i = 0; i < ev->n_ips; i++) {
+		union fz_sockaddr sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa.sa_family = (sa_family_t)ev->ips[i].family;
+		if (ev->ips[i].family == AF_INET)
+			memcpy(&sa.in4.sin_addr, ev->ips[i].addr, 4);
+		else if (ev->ips[i].family == AF_INET6)
+			memcpy(&sa.in6.sin6_addr, ev->ips[i].addr, 16);
+		else
+			return -EINVAL;
+		if (addr_fmt(&sa.sa, false, ip, sizeof(ip)) != 0)
+			return -EINVAL;
+		n = snprintf(out + used, cap - used, "%s%s",
+		    i > 0 ? ", " : "", ip);
+		if (n < 0 || (size_t)n >= cap - used)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+/* Resolved names (before their answer goes out): DNS_PROXY each. */
 static void
 drain_events(struct dns_glue *g)
 {
 	struct dns_stub_event ev;
-	char ip[ADDR_STRLEN];
+	char ips[DNS_GLUE_IPS_MAX];
 
 	while (dns_stub_next_event(g->stub, &ev) == 0) {
-		union fz_sockaddr sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa.sa_family = (sa_family_t)ev.ips[0].family;
-		if (ev.ips[0].family == AF_INET)
-			memcpy(&sa.in4.sin_addr, ev.ips[0].addr, 4);
-		else
-			memcpy(&sa.in6.sin6_addr, ev.ips[0].addr, 16);
-		if (addr_fmt(&sa.sa, false, ip, sizeof(ip)) != 0)
-			ip[0] = '\0';
-		log_debug("resource %s: %s resolved to %zu proxy IPs (%s, ...)",
-		    ev.resource_id, ev.name, ev.n_ips, ip);
+		if (dns_glue_fmt_ips(&ev, ips, sizeof(ips)) != 0)
+			continue;
+		log_debug("resource %s: %s resolved to %s", ev.resource_id,
+		    ev.name, ips);
+		if (g->ops->proxy != NULL)
+			g->ops->proxy(g->arg, ev.resource_id, ev.name, ips,
+			    true);
 	}
 }
 
@@ -307,13 +339,14 @@ dns_glue_up(struct dns_glue *g, const struct ipc_dgram_up *d)
 	else
 		rc = dns_stub_upstream_answer(g->stub, d->payload,
 		    d->payload_len, &from.sa, now, g->out, sizeof(g->out), &o);
+	/* The proxy IPs go down before the answer that hands them out. */
+	drain_events(g);
 	if (rc != 0) {
 		if (log_ratelimit(&g->rl))
 			log_debug("DNS datagram from %s: %s", d->from,
 			    strerror(-rc));
 	} else
 		act(g, &o);
-	drain_events(g);
 	arm(g);
 	return true;
 }

@@ -30,6 +30,10 @@ struct dns_glue_ops {
 	/* DGRAM_DOWN */
 	void	(*down)(void *arg, uint32_t sock, const char *to,
 		    const uint8_t *, size_t);
+	/* DNS_PROXY: a local answer gave DNS resource resource_id's name
+	 * domain its proxy IPs ("ip, ip", 4 or 8); before its reply. */
+	void	(*proxy)(void *arg, const char *resource_id,
+		    const char *domain, const char *ips, bool fresh);
 };
 
 int	dns_glue_new(struct event_base *, const struct dns_glue_ops *,
@@ -51,5 +55,10 @@ int	dns_glue_proxy_resource(const struct dns_glue *, const struct sockaddr *,
 	    char *id, size_t idlen) __attribute__((warn_unused_result));
 /* A DGRAM_UP: true if it was DNS's (taken, whatever became of it). */
 bool	dns_glue_up(struct dns_glue *, const struct ipc_dgram_up *);
+/* An event's proxy IPs as DNS_PROXY's "ip, ip": 0, -ENOSPC, -EINVAL. */
+struct dns_stub_event;
+#define DNS_GLUE_IPS_MAX	512
+int	dns_glue_fmt_ips(const struct dns_stub_event *, char *, size_t)
+	    __attribute__((warn_unused_result));
 
 #endif

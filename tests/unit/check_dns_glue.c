@@ -16,7 +16,10 @@
 #include "log.h"
 
 static struct rec {
-	int		 sentinels, replies, downs;
+	int		 sentinels, replies, downs, proxies;
+	int		 replies_at_proxy;	/* replies before the last proxy */
+	char		 pres[64], pdom[256], pips[512];
+	bool		 pfresh;
 	char		 list[1100], from[64], to[64];
 	uint32_t	 sock;
 	uint8_t		 msg[4096];
@@ -56,8 +59,22 @@ o_down(void *arg, uint32_t sock, const char *to, const uint8_t *p, size_t len)
 	r.len = len;
 }
 
+static void
+o_proxy(void *arg, const char *res, const char *dom, const char *ips,
+    bool fresh)
+{
+	(void)arg;
+	r.proxies++;
+	r.replies_at_proxy = r.replies;
+	snprintf(r.pres, sizeof(r.pres), "%s", res);
+	snprintf(r.pdom, sizeof(r.pdom), "%s", dom);
+	snprintf(r.pips, sizeof(r.pips), "%s", ips);
+	r.pfresh = fresh;
+}
+
 static const struct dns_glue_ops ops = {
 	.sentinels = o_sentinels, .reply = o_reply, .down = o_down,
+	.proxy = o_proxy,
 };
 
 /* A query for name (dotted, no trailing dot) of qtype, id. */
@@ -146,6 +163,39 @@ START_TEST(test_local_and_forwarded)
 	ck_assert_uint_eq(r.msg[0], 0x12);
 	ck_assert_uint_eq(r.msg[1], 0x34);
 	ck_assert_uint_eq(r.msg[7], 4);		/* ANCOUNT: 4 proxy IPs */
+	/* DNS_PROXY went down first, with the name's 8 proxy IPs */
+	ck_assert_int_eq(r.proxies, 1);
+	ck_assert_int_eq(r.replies_at_proxy, 0);
+	ck_assert_str_eq(r.pres, "r-app");
+	ck_assert_str_eq(r.pdom, "app.corp.test");
+	ck_assert(r.pfresh);
+	{
+		union fz_sockaddr ips[8];
+		size_t k;
+
+		ck_assert_int_eq(addr_list_parse(r.pips, ADDR_PORT_NONE, ips,
+		    8, &k), 0);
+		ck_assert_uint_eq(k, 8);
+		ck_assert_int_eq(ips[0].sa.sa_family, AF_INET);
+		ck_assert_int_eq(ips[7].sa.sa_family, AF_INET6);
+	}
+	/* AAAA for it: the same name, the same proxy IPs again */
+	{
+		char first[512];
+
+		snprintf(first, sizeof(first), "%s", r.pips);
+		n = query(q, 0x1235, "app.corp.test", 28);
+		up(g, IPC_SOCK_DNS, "100.64.0.3:40000", "100.100.111.1:53", q,
+		    n);
+		ck_assert_int_eq(r.proxies, 2);
+		ck_assert_int_eq(r.replies_at_proxy, 1);
+		ck_assert_int_eq(r.replies, 2);
+		ck_assert_str_eq(r.pips, first);
+		r.replies = 1;
+	}
+	n = query(q, 0x1234, "app.corp.test", 1);
+	up(g, IPC_SOCK_DNS, "100.64.0.3:40000", "100.100.111.1:53", q, n);
+	r.replies = 1;
 	/* the first answer's address is app's proxy IP: which resource */
 	{
 		union fz_sockaddr p;
@@ -194,6 +244,7 @@ START_TEST(test_local_and_forwarded)
 	up(g, IPC_SOCK_DNS, "100.64.0.3:40003", "100.100.111.9:53", q, n);
 	ck_assert_int_eq(r.replies, 2);
 	ck_assert_int_eq(r.downs, 2);
+	ck_assert_int_eq(r.proxies, 3);		/* none for forwarded names */
 	/* garbage and bad addresses: taken, nothing sent */
 	up(g, IPC_SOCK_DNS, "100.64.0.3:40003", "100.100.111.1:53", q, 5);
 	up(g, IPC_SOCK_DNS, "nope", "100.100.111.1:53", q, n);

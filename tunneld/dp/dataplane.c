@@ -25,9 +25,12 @@
 
 #include "aead.h"
 #include "dnspkt.h"
+#include "dp_dnsres.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
+#include "dp_p2p.h"
 #include "fztime.h"
+#include "proxymap.h"
 
 static const char *const ctr_names[DP_COUNTERS] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
@@ -259,6 +262,11 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	if ((ver = off_ip_l4(plain, plen, &l4off, &proto)) < 0 ||
 	    (ilen = off_ip_len(plain, plen)) == 0) {
 		count(dp, DP_DROP_BAD_PACKET, 1);
+		return;
+	}
+	/* The p2p control protocol (§4.6, :: -> ::): never to the TUN. */
+	if (p2p_is_control(plain, ilen)) {
+		dp_p2p_in(w, p, plain, ilen);
 		return;
 	}
 	/* Cryptokey routing: the inner source must belong to the sender. */
@@ -812,6 +820,8 @@ dp_free(struct dp *dp)
 	dp_chans_destroy(&dp->chans);
 	allowedips_free(dp->aip);
 	dp_filter_free(dp);
+	dpr_free(dp);
+	dp_p2p_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);
@@ -870,6 +880,7 @@ dp_peer_remove(struct dp *dp, struct wg_peer *p)
 		allowedips_remove_set(dp->aip, &d->aips);
 		tx_stage_drop(dp, p);
 	}
+	dpr_forget(dp, p);
 	/* Unlinked now; p and d are freed once no worker can hold them. */
 	wg_peer_remove(dp->dev, p);
 	pthread_mutex_unlock(&dp->peers_lock);
@@ -972,7 +983,9 @@ wanted_take(void *arg, int family, const uint8_t *dst, const uint8_t *pkt,
 
 	if (p == NULL)
 		return false;
-	tx_stage(dp, p, pkt, len);
+	if (!proxymap_in_range(family == AF_INET6, dst) ||
+	    !dpr_held(dp, p, family == AF_INET6, dst, pkt, len))
+		tx_stage(dp, p, pkt, len);
 	return true;
 }
 

@@ -33,3 +33,16 @@ tests_fuzz_fuzz_dnsnat_SOURCES = tests/fuzz/fuzz_dnsnat.c
 tests_fuzz_fuzz_dnsnat_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tunneld/dp
 tests_fuzz_fuzz_dnsnat_LDADD = $(DNSNAT_LIBS)
 tests_fuzz_fuzz_dnsnat_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# Wired (issue 14): the data plane's p2p hooks (dp_p2p.c) link the cores.
+libfzdp_a_SOURCES += tunneld/dp/dp_p2p.c tunneld/dp/dp_p2p.h
+DP_LIBS += $(DNSNAT_LIBS)
+fz_tunneld_SOURCES += tunneld/svc/p2p_svc.c tunneld/svc/p2p_svc.h
+
+# The p2p control path on a whole data plane (dataplane.c compiled in).
+check_PROGRAMS += tests/unit/check_dp_p2p
+UNIT_TESTS += tests/unit/check_dp_p2p
+TESTS += tests/unit/check_dp_p2p
+tests_unit_check_dp_p2p_SOURCES = tests/unit/check_dp_p2p.c
+tests_unit_check_dp_p2p_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_dp_p2p_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)

@@ -129,6 +129,8 @@ struct dp {
 	int			 dnsfd;		/* eventfd: queries wait */
 	struct dp_held_init	 held;		/* initiations before their peer */
 	_Atomic(struct dp_flt *) flt;		/* dp_filter.h; NULL: off */
+	_Atomic(struct dp_dnsres *) dnsres;	/* dp_dnsres.h; NULL: none */
+	_Atomic(struct dp_p2p *) p2p;		/* dp_p2p.h; NULL: off */
 };
 
 /* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */

@@ -17,8 +17,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "dp_dnsres.h"
 #include "dp_impl.h"
 #include "fztime.h"
+#include "proxymap.h"
 
 /* --- staging (packets waiting for a session) --- */
 
@@ -404,6 +406,10 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 			return;
 		}
 	}
+	/* §4.6: a DNS resource's proxy IP waits for the gateway's NAT. */
+	if (proxymap_in_range(ver == 6, dst) && dpr_from_tun(w, p, &vh,
+	    ver == 6, dst, pkt, len))
+		return;
 	if ((k = wg_peer_send_keypair(p)) == NULL) {
 		/* No session: keep it (segmented) until the handshake. */
 		if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)

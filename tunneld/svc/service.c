@@ -37,6 +37,7 @@
 #include "netlink.h"
 #include "privsep.h"
 #include "svc.h"
+#include "svc_dnsres.h"
 #include "tun.h"
 
 #define DEFAULT_USER		"fz"
@@ -169,6 +170,7 @@ svc_session_clear(struct svc *s)
 	memset(f, 0, sizeof(*f));
 	supervise_peers_clear(s);
 	svc_access_clear(s);
+	svc_dnsres_clear(s);
 	s->local_sockets[0] = '\0';
 	s->relays = 0;
 	s->relay_ids[0] = '\0';

@@ -38,7 +38,9 @@
 #include "fztime.h"
 #include "privsep.h"
 #include "client_net.h"
+#include "p2p_svc.h"
 #include "svc.h"
+#include "svc_dnsres.h"
 
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
@@ -248,6 +250,7 @@ c_resources(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 	frontend_push_resources(s);
 	cn_sync(s);
+	svc_dnsres_resources(s);
 }
 
 /* Another fwmarked TCP socket for the portal connection (client_net.c). */
@@ -642,10 +645,33 @@ d_dns_reply(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		    "sentinel's port 53");
 }
 
+/* DNS_PROXY: a DNS resource name's proxy IPs (svc_dnsres.c). */
+static void
+d_dns_proxy(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_dnsres_msg(arg, m) == -EINVAL)
+		controld_violation(arg, "datagram", "DNS_PROXY that does not "
+		    "parse, or from a gateway's");
+}
+
+/* A control packet for a peer (p2p_svc.c): one that does not parse is a
+ * violation. */
+static void
+d_p2p_down(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_p2p_down(arg, m) == -EINVAL)
+		controld_violation(arg, "datagram", "P2P_DOWN that is not a "
+		    "control packet to a key");
+}
+
 /* The DGRAM section of ipc_msg.def: what fz-controld may send there. */
 static const struct ipc_handler controld_dgram_msg[] = {
 	{ IPC_DGRAM_DOWN,	d_dgram_down },
 	{ IPC_DNS_REPLY,	d_dns_reply },
+	{ IPC_DNS_PROXY,	d_dns_proxy },
+	{ IPC_P2P_DOWN,		d_p2p_down },
 	IPC_HANDLERS_END
 };
 
@@ -1305,6 +1331,9 @@ supervise_start(struct svc *s)
 		return -ENOMEM;
 	if ((rc = stun_up_start(s)) != 0 || (rc = wanted_start(s)) != 0)
 		return rc;
+	if ((rc = svc_p2p_start(s)) != 0)
+		return rc;
+	svc_dnsres_start(s);
 	s->dgram_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 5);
 	s->backoff_ms = BACKOFF_MIN_MS;
 	spawn_controld(s);
@@ -1330,6 +1359,7 @@ supervise_stop(struct svc *s)
 	s->sup = SUP_STOPPED;
 	stun_up_stop();
 	wanted_stop();
+	svc_p2p_stop();
 	stop_controld(s);
 	drain_controld_log(s);
 	if (s->restart_ev != NULL)
