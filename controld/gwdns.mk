@@ -22,3 +22,8 @@ tests_fuzz_fuzz_gw_dnsfwd_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) \
 	-I$(top_srcdir)/controld
 tests_fuzz_fuzz_gw_dnsfwd_LDADD = $(DNS_LIBS)
 tests_fuzz_fuzz_gw_dnsfwd_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# SRV/TXT for DNS resources: the gateway's server, the client through the
+# tunnel (root; network namespaces).
+TESTS += tests/netns/dns_srv.sh
+dist_noinst_SCRIPTS += tests/netns/dns_srv.sh tests/netns/dns_srvtxt.py

@@ -72,6 +72,7 @@ tunneld_sandbox(bool service, enum seccomp_default dflt)
 		SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
 		SYS_socketpair, SYS_readlink,
 		SYS_sysinfo,	/* fz-controld: glibc's qsort (portal) */
+		SYS_listen,	/* fz-controld: the gateway's DNS on :53535 */
 		/* DNS control: resolv.conf rewritten, backed up, restored */
 		SYS_rename, SYS_renameat, SYS_renameat2, SYS_fchmod,
 		SYS_fsync, SYS_fdatasync,
