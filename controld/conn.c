@@ -60,6 +60,8 @@ struct peer {
 	char			 psk[PORTAL_KEY_MAX + 1];
 	char			 allowed[CONN_ALLOWED_MAX];
 	portal_id		 resources[16];	/* client: served resources */
+	char			 tun[2][PORTAL_IP_MAX + 1]; /* client: the
+						 * gateway's tunnel IPv4, IPv6 */
 	unsigned		 nresources;
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
@@ -863,13 +865,16 @@ peer_set(struct conn_mgr *m, struct peer *p, uint64_t now)
 		    p->set ? " (changed)" : "");
 	}
 	m->ops->peer_set(m->arg, &pp);
-	if (!p->set && m->ops->resource_status != NULL) {
+	if (!p->set) {
 		unsigned i;
 
-		for (i = 0; i < p->nresources; i++)
+		/* set before the callbacks: they may send to it
+		 * (conn_site_gateway) */
+		p->set = true;
+		for (i = 0; m->ops->resource_status != NULL &&
+		    i < p->nresources; i++)
 			m->ops->resource_status(m->arg, p->resources[i], true);
 	}
-	p->set = true;
 }
 
 int
@@ -896,6 +901,8 @@ conn_authorization_created(struct conn_mgr *m,
 		if (p == NULL)
 			return rc;
 		log_info("gateway %s: connecting", a->gateway_id);
+		snprintf(p->tun[0], sizeof(p->tun[0]), "%s", a->gateway_ipv4);
+		snprintf(p->tun[1], sizeof(p->tun[1]), "%s", a->gateway_ipv6);
 		if (host_prefix(a->gateway_ipv4, s, sizeof(s)) == 0)
 			allowed_append(p->allowed, sizeof(p->allowed), s);
 		if (host_prefix(a->gateway_ipv6, s, sizeof(s)) == 0)
@@ -1650,5 +1657,65 @@ conn_connections_fmt(const struct conn_mgr *m, uint64_t now,
 		}
 		off += (size_t)w;
 	}
+	return 0;
+}
+
+/* --- SRV/TXT to a DNS resource's gateway (§4.4) -------------------------- */
+
+int
+conn_site_gateway(const struct conn_mgr *m, const char *rid, int family,
+    union fz_sockaddr *gw)
+{
+	union fz_sockaddr a;
+	bool serving = false;
+	unsigned i;
+
+	if (m->gateway || (family != AF_INET && family != AF_INET6))
+		return -EINVAL;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		const struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead || !peer_serves(p, rid))
+			continue;
+		serving = true;
+		if (!p->set)
+			continue;
+		if (addr_parse(p->tun[family == AF_INET6], ADDR_PORT_NONE,
+		    &a) != 0 || a.sa.sa_family != family)
+			return -EAFNOSUPPORT;
+		*gw = a;
+		return 0;
+	}
+	return serving ? -EAGAIN : -ENOENT;
+}
+
+int
+conn_wanted_site(struct conn_mgr *m, const char *rid, uint64_t now)
+{
+	portal_id gw[CONN_MAX_PEERS];
+	struct cres *r;
+	size_t n = 0;
+	unsigned i;
+
+	if (m->gateway)
+		return -EINVAL;
+	if ((r = res_by_id(m, rid)) == NULL || !r->dns)
+		return -ENOENT;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead)
+			continue;
+		if (peer_serves(p, r->id))
+			return -EALREADY;
+		memcpy(gw[n++], p->id, sizeof(gw[0]));
+	}
+	if (r->requested && now - r->last_request < CONN_DEBOUNCE_NS)
+		return -EALREADY;
+	r->requested = true;
+	r->last_request = now;
+	log_info("SRV/TXT for DNS resource %s (%s): requesting authorization",
+	    r->id, r->cidr_s);
+	m->ops->request_authorization(m->arg, r->id, gw, n);
 	return 0;
 }

@@ -127,6 +127,21 @@ int	conn_wanted(struct conn_mgr *, const char *dst, uint64_t now) FZ_WUR;
  */
 int	conn_wanted_dns(struct conn_mgr *, const char *rid, const char *dst,
 	    uint64_t now) FZ_WUR;
+/*
+ * Client, SRV/TXT for DNS resource rid (§4.4): the tunnel address (port 0)
+ * of family of a connected gateway serving rid: 0; -EAGAIN while the one
+ * serving it is still connecting; -ENOENT: none (conn_wanted_site);
+ * -EAFNOSUPPORT: the gateway has no address of that family.
+ */
+int	conn_site_gateway(const struct conn_mgr *, const char *rid, int family,
+	    union fz_sockaddr *gw) FZ_WUR;
+/*
+ * Client: request_authorization for DNS resource rid (an SRV/TXT query
+ * for it and no gateway), with conn_wanted's debounce.  0; -EALREADY
+ * (debounced, or a gateway serves it); -ENOENT: no such DNS resource.
+ */
+int	conn_wanted_site(struct conn_mgr *, const char *rid, uint64_t now)
+	    FZ_WUR;
 /* The resource id dst maps to (longest prefix), for tests and logs. */
 const char *conn_resource_for(const struct conn_mgr *, const char *dst);
 

@@ -40,6 +40,7 @@
 #include "portal.h"
 #include "gw_dnssrv.h"
 #include "gw_dnsfwd.h"
+#include "dns_site.h"
 #include "privsep.h"
 
 #define TCP_POOL	4	/* fwmarked TCP sockets kept per family */
@@ -63,6 +64,7 @@ struct controld {
 	uint64_t		 conns_sent_ns;
 	struct dns_glue		*dns;		/* client: the stub resolver */
 	struct gw_dnssrv	*gwdns;		/* gateway: <tunnel ip>:53535 */
+	struct dns_site		*site;		/* client: SRV/TXT to it */
 	union fz_sockaddr	 resolv[GW_DNSFWD_MAX_SERVERS];
 	size_t			 nresolv;	/* resolv.conf, read at start */
 	int			 tcp[2][TCP_POOL];	/* marked, from tunneld */
@@ -239,8 +241,46 @@ dns_proxy(void *arg, const char *resource_id, const char *domain,
 	}
 }
 
+/* SRV/TXT for a DNS resource: its gateway, or ask for one (-EAGAIN). */
+static int
+dns_site_gateway(void *arg, const char *rid, int family,
+    union fz_sockaddr *gw)
+{
+	struct controld *c = arg;
+	int rc;
+
+	if (c->conns == NULL)
+		return -ENOENT;
+	if ((rc = conn_site_gateway(c->conns, rid, family, gw)) != -ENOENT)
+		return rc;
+	rc = conn_wanted_site(c->conns, rid, time_mono_ns());
+	conn_arm(c);
+	return rc == 0 || rc == -EALREADY ? -EAGAIN : rc;
+}
+
+static void
+dns_site_to(void *arg, const struct sockaddr *to, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+
+	if (c->site != NULL)
+		dns_site_send(c->site, to, p, len);
+}
+
+static void
+dns_site_answer(void *arg, const struct sockaddr *from, const uint8_t *p,
+    size_t len)
+{
+	struct controld *c = arg;
+
+	if (c->dns != NULL)
+		dns_glue_site_answer(c->dns, from, p, len);
+}
+
 static const struct dns_glue_ops dns_ops = {
 	.sentinels = dns_sentinels, .reply = dns_reply, .down = dns_down,
+	.site_gateway = dns_site_gateway, .site_send = dns_site_to,
 	.proxy = dns_proxy,
 };
 
@@ -487,6 +527,8 @@ c_resource_status(void *arg, const char *rid, bool online)
 
 	if (c->portal != NULL)
 		cportal_resource_status(c->portal, rid, online);
+	if (online && c->dns != NULL)
+		dns_glue_site_ready(c->dns, rid);
 }
 
 static void
@@ -691,6 +733,9 @@ t_config(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	if (strcmp(cf->mode, "client") == 0 && c->dns == NULL &&
 	    (rc = dns_glue_new(c->base, &dns_ops, c, &c->dns)) != 0)
 		log_warnc(-rc, "DNS stub resolver");
+	if (c->dns != NULL && c->site == NULL &&
+	    (rc = dns_site_new(c->base, dns_site_answer, c, &c->site)) != 0)
+		log_warnc(-rc, "SRV/TXT to gateways");
 	if (strcmp(cf->mode, "gateway") == 0 && c->gwdns == NULL &&
 	    (rc = gw_dnssrv_new(c->base, c->resolv, c->nresolv,
 	    &c->gwdns)) != 0)
@@ -1197,6 +1242,7 @@ main(int argc, char *argv[])
 	conns_stop(&c);
 	dns_glue_free(c.dns);
 	gw_dnssrv_free(c.gwdns);
+	dns_site_free(c.site);
 	tcp_pool_free(&c);
 	event_free(c.conn_timer);
 	c.conn_timer = NULL;

@@ -2,6 +2,7 @@
 /* The stub resolver on IPC (dns_glue.h). */
 #define LOG_MODULE "dns"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -15,6 +16,17 @@
 
 #define GLUE_MAX_SERVERS	DNS_STUB_MAX_UPSTREAMS
 
+/* A site query (SRV/TXT of a DNS resource) waiting for its gateway. */
+struct site_wait {
+	bool		 used;
+	char		 rid[DNS_STUB_RESOURCE_ID_MAX];
+	int		 family;
+	uint16_t	 fwd_id;
+	uint64_t	 since;
+	size_t		 len;
+	uint8_t		*msg;
+};
+
 struct dns_glue {
 	const struct dns_glue_ops *ops;
 	void			*arg;
@@ -26,6 +38,7 @@ struct dns_glue {
 	char			 (*ids)[DNS_STUB_RESOURCE_ID_MAX];
 	size_t			 n_ids;
 	struct log_ratelimit	 rl;
+	struct site_wait	*wait;		/* DNS_GLUE_SITE_WAIT */
 	uint8_t			 out[65535];
 };
 
@@ -70,7 +83,8 @@ dns_glue_new(struct event_base *base, const struct dns_glue_ops *ops,
 	if ((g->stub = dns_stub_new()) == NULL ||
 	    (g->timer = evtimer_new(base, timer_cb, g)) == NULL ||
 	    (g->ids = calloc(DNS_STUB_MAX_RESOURCES, sizeof(*g->ids))) ==
-	    NULL) {
+	    NULL || (g->wait = calloc(DNS_GLUE_SITE_WAIT,
+	    sizeof(*g->wait))) == NULL) {
 		dns_glue_free(g);
 		return -ENOMEM;
 	}
@@ -81,12 +95,17 @@ dns_glue_new(struct event_base *base, const struct dns_glue_ops *ops,
 void
 dns_glue_free(struct dns_glue *g)
 {
+	size_t i;
+
 	if (g == NULL)
 		return;
 	if (g->timer != NULL)
 		event_free(g->timer);
 	dns_stub_free(g->stub);
 	free(g->ids);
+	for (i = 0; g->wait != NULL && i < DNS_GLUE_SITE_WAIT; i++)
+		free(g->wait[i].msg);
+	free(g->wait);
 	free(g);
 }
 
@@ -203,6 +222,99 @@ dns_glue_signed_out(struct dns_glue *g)
 	upstreams(g);
 }
 
+static void	act(struct dns_glue *, struct dns_stub_out *);
+
+/*
+ * A site query (SRV/TXT, §4.4) to the gateway serving rid, at its tunnel
+ * address of the sentinel's family, port 53535, or kept until that
+ * gateway is connected.  0 (sent or kept), or -errno: SERVFAIL.
+ */
+static int
+site_forward(struct dns_glue *g, const char *rid, int family, uint16_t id,
+    const uint8_t *msg, size_t len)
+{
+	union fz_sockaddr gw;
+	struct site_wait *w = NULL;
+	size_t i;
+	int rc;
+
+	if (g->ops->site_gateway == NULL || g->ops->site_send == NULL)
+		return -ENOTSUP;
+	memset(&gw, 0, sizeof(gw));
+	if ((rc = g->ops->site_gateway(g->arg, rid, family, &gw)) == 0) {
+		if (gw.sa.sa_family == AF_INET)
+			gw.in4.sin_port = htons(DNS_STUB_GATEWAY_PORT);
+		else if (gw.sa.sa_family == AF_INET6)
+			gw.in6.sin6_port = htons(DNS_STUB_GATEWAY_PORT);
+		else
+			return -EAFNOSUPPORT;
+		g->ops->site_send(g->arg, &gw.sa, msg, len);
+		return 0;
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	/* the oldest waiting query makes room (the stub drops it in 5 s) */
+	for (i = 0; i < DNS_GLUE_SITE_WAIT; i++)
+		if (!g->wait[i].used) {
+			w = &g->wait[i];
+			break;
+		} else if (w == NULL || g->wait[i].since < w->since)
+			w = &g->wait[i];
+	free(w->msg);
+	memset(w, 0, sizeof(*w));
+	if ((w->msg = malloc(len)) == NULL)
+		return -ENOMEM;
+	memcpy(w->msg, msg, len);
+	w->len = len;
+	w->used = true;
+	w->family = family;
+	w->fwd_id = id;
+	w->since = time_mono_ns();
+	snprintf(w->rid, sizeof(w->rid), "%s", rid);
+	log_debug("SRV/TXT for resource %s waits for its gateway", rid);
+	return 0;
+}
+
+void
+dns_glue_site_ready(struct dns_glue *g, const char *rid)
+{
+	uint64_t now = time_mono_ns();
+	size_t i;
+
+	for (i = 0; i < DNS_GLUE_SITE_WAIT; i++) {
+		struct site_wait w = g->wait[i];
+		struct dns_stub_out o;
+
+		if (!w.used || strcmp(w.rid, rid) != 0)
+			continue;
+		/* taken out first: site_forward may queue it again */
+		memset(&g->wait[i], 0, sizeof(g->wait[i]));
+		/* past the stub's 5 s, the stub has forgotten it */
+		if (now - w.since < DNS_STUB_UPSTREAM_TIMEOUT_NS &&
+		    site_forward(g, w.rid, w.family, w.fwd_id, w.msg,
+		    w.len) != 0 && dns_stub_upstream_failed(g->stub,
+		    w.fwd_id, g->out, sizeof(g->out), &o) == 0)
+			act(g, &o);
+		free(w.msg);
+	}
+}
+
+void
+dns_glue_site_answer(struct dns_glue *g, const struct sockaddr *from,
+    const uint8_t *p, size_t len)
+{
+	struct dns_stub_out o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	if ((rc = dns_stub_upstream_answer(g->stub, p, len, from,
+	    time_mono_ns(), g->out, sizeof(g->out), &o)) == 0)
+		act(g, &o);
+	else if (log_ratelimit(&g->rl))
+		log_debug("answer from a gateway: %s", strerror(-rc));
+	arm(g);
+}
+
 /* A verdict of the stub: send what it says. */
 static void
 act(struct dns_glue *g, struct dns_stub_out *o)
@@ -224,10 +336,13 @@ act(struct dns_glue *g, struct dns_stub_out *o)
 			    o->len);
 		return;
 	case DNS_STUB_FORWARD_SITE:
-		/* The gateway's resolver (SRV/TXT) is not reached yet. */
+		if ((rc = site_forward(g, o->resource_id, o->site_family,
+		    o->fwd_id, g->out, o->len)) == 0)
+			return;
+		/* no gateway to ask: SERVFAIL (§4.4) */
 		rid = o->fwd_id;
-		if ((rc = dns_stub_upstream_failed(g->stub, rid, g->out,
-		    sizeof(g->out), o)) == 0 && o->verdict == DNS_STUB_REPLY)
+		if (dns_stub_upstream_failed(g->stub, rid, g->out,
+		    sizeof(g->out), o) == 0 && o->verdict == DNS_STUB_REPLY)
 			act(g, o);
 		return;
 	}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "ipc.h"
 
 struct event_base;
@@ -34,6 +35,18 @@ struct dns_glue_ops {
 	 * domain its proxy IPs ("ip, ip", 4 or 8); before its reply. */
 	void	(*proxy)(void *arg, const char *resource_id,
 		    const char *domain, const char *ips, bool fresh);
+	/*
+	 * SRV/TXT for a DNS resource (§4.4): the tunnel address of the
+	 * gateway serving resource_id, of family, into *gw: 0; -EAGAIN
+	 * while none serves it yet (its authorization asked for: the query
+	 * waits for dns_glue_site_ready); another -errno: SERVFAIL.  With
+	 * site_send, may be NULL (then SERVFAIL).
+	 */
+	int	(*site_gateway)(void *arg, const char *resource_id,
+		    int family, union fz_sockaddr *gw);
+	/* The query to the gateway's <tunnel ip>:53535 (through the TUN). */
+	void	(*site_send)(void *arg, const struct sockaddr *to,
+		    const uint8_t *, size_t);
 };
 
 int	dns_glue_new(struct event_base *, const struct dns_glue_ops *,
@@ -55,6 +68,15 @@ int	dns_glue_proxy_resource(const struct dns_glue *, const struct sockaddr *,
 	    char *id, size_t idlen) __attribute__((warn_unused_result));
 /* A DGRAM_UP: true if it was DNS's (taken, whatever became of it). */
 bool	dns_glue_up(struct dns_glue *, const struct ipc_dgram_up *);
+/*
+ * SRV/TXT queries waiting for a gateway (at most DNS_GLUE_SITE_WAIT, each
+ * until the stub forgets it): resource_id's gateway is connected now.
+ */
+#define DNS_GLUE_SITE_WAIT	64
+void	dns_glue_site_ready(struct dns_glue *, const char *resource_id);
+/* An answer from a gateway's <tunnel ip>:53535 (from) to a site query. */
+void	dns_glue_site_answer(struct dns_glue *, const struct sockaddr *from,
+	    const uint8_t *, size_t);
 /* An event's proxy IPs as DNS_PROXY's "ip, ip": 0, -ENOSPC, -EINVAL. */
 struct dns_stub_event;
 #define DNS_GLUE_IPS_MAX	512

@@ -3,7 +3,8 @@
 # The gateway's DNS server on <tunnel ip>:53535 (issue 14, §5.1): the core
 # (gw_dnsfwd.h, sans I/O, in libfzdns.a) and its sockets (gw_dnssrv.h).
 libfzdns_a_SOURCES += controld/gw_dnsfwd.c controld/gw_dnsfwd.h
-fz_controld_SOURCES += controld/gw_dnssrv.c controld/gw_dnssrv.h
+fz_controld_SOURCES += controld/gw_dnssrv.c controld/gw_dnssrv.h \
+	controld/dns_site.c controld/dns_site.h
 
 check_PROGRAMS += tests/unit/check_gw_dnsfwd
 UNIT_TESTS += tests/unit/check_gw_dnsfwd

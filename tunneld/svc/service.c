@@ -352,6 +352,35 @@ svc_init(struct svc *s, const struct tunneld_opts *o)
  * then the capability drop, the workers, the seccomp allow-list, and only
  * then the events: front ends, signals, the watchdog, fz-controld.
  */
+/*
+ * The gateway's routes to the clients' tunnel addresses (§5.1): replies
+ * of resources (after the masquerade is undone) and of the gateway's own
+ * DNS server on <tunnel ip>:53535 go back into the TUN.  Removed at stop
+ * with everything else nl_* added (nl_undo).
+ */
+static int
+gateway_routes(struct svc *s)
+{
+	static const char *const nets[] = {
+		"100.64.0.0/11", "fd00:2021:1111::/107",
+	};
+	struct fz_cidr c;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+		if ((rc = cidr_parse(nets[i], true, &c)) != 0)
+			return rc;
+		if ((rc = nl_route_add(s->nl, s->tun->ifindex, &c)) != 0 &&
+		    rc != -EEXIST) {
+			log_warnc(-rc, "%s: route to %s", s->tun->name,
+			    nets[i]);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int
 svc_bring_up(struct svc *s)
 {
@@ -368,6 +397,8 @@ svc_bring_up(struct svc *s)
 		return rc;
 	if (s->st.gateway &&
 	    (rc = gwnat_start(&s->gw, s->tun->name, !s->o->no_masquerade)) != 0)
+		return rc;
+	if (s->st.gateway && (rc = gateway_routes(s)) != 0)
 		return rc;
 	if (!s->st.gateway && (rc = cn_start(s)) != 0)
 		return rc;
