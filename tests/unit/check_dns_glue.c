@@ -77,6 +77,47 @@ static const struct dns_glue_ops ops = {
 	.proxy = o_proxy,
 };
 
+/* SRV/TXT to a gateway: its answer (site_rc), what was sent. */
+static struct site_rec {
+	int		 rc, asked, sent, family;
+	char		 rid[64], to[64];
+	uint8_t		 msg[512];
+	size_t		 len;
+} site_r;
+
+static int
+o_site_gateway(void *arg, const char *rid, int family, union fz_sockaddr *gw)
+{
+	(void)arg;
+	site_r.asked++;
+	site_r.family = family;
+	snprintf(site_r.rid, sizeof(site_r.rid), "%s", rid);
+	if (site_r.rc != 0)
+		return site_r.rc;
+	ck_assert_int_eq(addr_parse(family == AF_INET ? "100.64.0.1" :
+	    "fd00:2021:1111::1", ADDR_PORT_NONE, gw), 0);
+	return 0;
+}
+
+static void
+o_site_send(void *arg, const struct sockaddr *to, const uint8_t *p,
+    size_t len)
+{
+	(void)arg;
+	site_r.sent++;
+	ck_assert_int_eq(addr_fmt(to, true, site_r.to, sizeof(site_r.to)), 0);
+	ck_assert_uint_le(len, sizeof(site_r.msg));
+	memcpy(site_r.msg, p, len);
+	site_r.len = len;
+}
+
+static const struct dns_glue_ops site_ops = {
+	.sentinels = o_sentinels, .reply = o_reply, .down = o_down,
+	.proxy = o_proxy, .site_gateway = o_site_gateway,
+	.site_send = o_site_send,
+};
+static const struct dns_glue_ops *cur_ops = &ops;
+
 /* A query for name (dotted, no trailing dot) of qtype, id. */
 static size_t
 query(uint8_t *b, uint16_t id, const char *name, uint16_t qtype)
@@ -135,7 +176,7 @@ glue(struct event_base **b)
 	ck_assert_int_eq(log_init("check_dns_glue", LOG_FORMAT_TEXT, "off"),
 	    0);
 	ck_assert_ptr_nonnull(*b = event_base_new());
-	ck_assert_int_eq(dns_glue_new(*b, &ops, NULL, &g), 0);
+	ck_assert_int_eq(dns_glue_new(*b, cur_ops, NULL, &g), 0);
 	dns_glue_system(g, "10.99.5.2, 2001:db8::53");
 	ck_assert_int_eq(r.sentinels, 0);	/* not signed in yet */
 	dns_glue_interface(g, &in);
@@ -289,6 +330,85 @@ START_TEST(test_portal_upstreams_win)
 }
 END_TEST
 
+/*
+ * SRV/TXT for a DNS resource (§4.4): to its gateway's <tunnel ip>:53535,
+ * kept while the gateway connects, the answer back to the client; SERVFAIL
+ * when there is no gateway to ask or no site ops.
+ */
+START_TEST(test_site)
+{
+	struct event_base *b;
+	struct dns_glue *g;
+	union fz_sockaddr gw;
+	uint8_t q[512], a[512];
+	size_t n;
+
+	memset(&site_r, 0, sizeof(site_r));
+	cur_ops = &site_ops;
+	g = glue(&b);
+	cur_ops = &ops;
+	/* no gateway yet: asked for, nothing sent, no reply */
+	site_r.rc = -EAGAIN;
+	n = query(q, 0x2222, "app.corp.test", 16);
+	up(g, IPC_SOCK_DNS, "100.64.0.3:40000", "100.100.111.1:53", q, n);
+	ck_assert_int_eq(site_r.asked, 1);
+	ck_assert_str_eq(site_r.rid, "r-app");
+	ck_assert_int_eq(site_r.family, AF_INET);
+	ck_assert_int_eq(site_r.sent + r.replies + r.downs, 0);
+	/* another resource's gateway comes up: still waiting */
+	site_r.rc = 0;
+	dns_glue_site_ready(g, "r-lan");
+	ck_assert_int_eq(site_r.sent, 0);
+	/* its gateway is up: the query goes to <tunnel ip>:53535 */
+	dns_glue_site_ready(g, "r-app");
+	ck_assert_int_eq(site_r.sent, 1);
+	ck_assert_str_eq(site_r.to, "100.64.0.1:53535");
+	ck_assert_uint_eq(site_r.len, n);
+	ck_assert_mem_eq(site_r.msg + 2, q + 2, n - 2);	/* a fresh id only */
+	dns_glue_site_ready(g, "r-app");		/* sent once */
+	ck_assert_int_eq(site_r.sent, 1);
+	/* the gateway's answer: to the client, with its id */
+	memcpy(a, site_r.msg, site_r.len);
+	a[2] = 0x81;
+	a[3] = 0x80;
+	ck_assert_int_eq(addr_parse("100.64.0.1:53535", ADDR_PORT_REQUIRED,
+	    &gw), 0);
+	dns_glue_site_answer(g, &gw.sa, a, site_r.len);
+	ck_assert_int_eq(r.replies, 1);
+	ck_assert_str_eq(r.from, "100.100.111.1:53");
+	ck_assert_str_eq(r.to, "100.64.0.3:40000");
+	ck_assert_uint_eq(r.msg[0], 0x22);
+	ck_assert_uint_eq(r.msg[1], 0x22);
+	dns_glue_site_answer(g, &gw.sa, a, site_r.len);	/* answered once */
+	ck_assert_int_eq(r.replies, 1);
+	/* connected: sent at once; over the IPv6 sentinel to its IPv6 */
+	n = query(q, 0x3333, "app.corp.test", 33);
+	up(g, IPC_SOCK_DNS, "[fd00:2021:1111::3]:40001",
+	    "[fd00:2021:1111:8000:100:100:111:0]:53", q, n);
+	ck_assert_int_eq(site_r.sent, 2);
+	ck_assert_int_eq(site_r.family, AF_INET6);
+	ck_assert_str_eq(site_r.to, "[fd00:2021:1111::1]:53535");
+	/* no gateway can be had: SERVFAIL at once */
+	site_r.rc = -ENOENT;
+	n = query(q, 0x4444, "app.corp.test", 16);
+	up(g, IPC_SOCK_DNS, "100.64.0.3:40002", "100.100.111.1:53", q, n);
+	ck_assert_int_eq(r.replies, 2);
+	ck_assert_uint_eq(r.msg[3] & 0xf, 2);		/* SERVFAIL */
+	ck_assert_int_eq(site_r.sent, 2);
+	dns_glue_free(g);
+	event_base_free(b);
+
+	/* no site ops at all: SERVFAIL */
+	g = glue(&b);
+	n = query(q, 0x5555, "app.corp.test", 16);
+	up(g, IPC_SOCK_DNS, "100.64.0.3:40003", "100.100.111.1:53", q, n);
+	ck_assert_int_eq(r.replies, 1);
+	ck_assert_uint_eq(r.msg[3] & 0xf, 2);
+	dns_glue_free(g);
+	event_base_free(b);
+}
+END_TEST
+
 static Suite *
 dns_glue_suite(void)
 {
@@ -297,6 +417,7 @@ dns_glue_suite(void)
 
 	tcase_add_test(tc, test_local_and_forwarded);
 	tcase_add_test(tc, test_portal_upstreams_win);
+	tcase_add_test(tc, test_site);
 	suite_add_tcase(s, tc);
 	return s;
 }
