@@ -430,6 +430,18 @@ START_TEST(test_dns_resource)
 	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "fd00:2021:1111:8000::1",
 	    t + SEC), -EALREADY);
 	ck_assert_uint_eq(cl.nreq, 1);
+	/* SRV/TXT (§4.4): no gateway yet; asking is debounced the same */
+	{
+		union fz_sockaddr sg;
+
+		ck_assert_int_eq(conn_site_gateway(cl.m, RES_A, AF_INET, &sg),
+		    -ENOENT);
+		ck_assert_int_eq(conn_wanted_site(cl.m, RES_B, t), -ENOENT);
+		ck_assert_int_eq(conn_wanted_site(gw.m, RES_A, t), -EINVAL);
+		ck_assert_int_eq(conn_wanted_site(cl.m, RES_A, t + SEC),
+		    -EALREADY);
+		ck_assert_uint_eq(cl.nreq, 1);
+	}
 
 	memset(&ca, 0, sizeof(ca));
 	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
@@ -452,6 +464,15 @@ START_TEST(test_dns_resource)
 	ac.gateway_ice = ca.gateway_ice;
 	signal_cands(&gw, GW_ID, t);
 	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	{
+		union fz_sockaddr sg;
+
+		/* connecting: wait */
+		ck_assert_int_eq(conn_site_gateway(cl.m, RES_A, AF_INET, &sg),
+		    -EAGAIN);
+		ck_assert_int_eq(conn_wanted_site(cl.m, RES_A, t + 3 * SEC),
+		    -EALREADY);
+	}
 	signal_cands(&cl, CL_ID, t);
 	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
 		t += 5 * MS;
@@ -463,6 +484,20 @@ START_TEST(test_dns_resource)
 	ck_assert_uint_ge(cl.nset, 1);
 	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 100.96.0.1/32, "
 	    "fd00:2021:1111:8000::1/128");
+	/* connected: its tunnel address; none of the family it lacks */
+	{
+		union fz_sockaddr sg, want;
+
+		ck_assert_int_eq(conn_site_gateway(cl.m, RES_A, AF_INET, &sg),
+		    0);
+		ck_assert_int_eq(addr_parse("100.64.0.2", ADDR_PORT_NONE,
+		    &want), 0);
+		ck_assert(addr_eq(&sg.sa, &want.sa));
+		ck_assert_int_eq(conn_site_gateway(cl.m, RES_A, AF_INET6,
+		    &sg), -EAFNOSUPPORT);
+		ck_assert_int_eq(conn_site_gateway(gw.m, RES_A, AF_INET, &sg),
+		    -EINVAL);
+	}
 	/* connected: a new proxy IP of the resource is routed, no request */
 	n = cl.nset;
 	ck_assert_int_eq(conn_wanted_dns(cl.m, RES_A, "100.96.0.2",
