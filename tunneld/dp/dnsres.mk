@@ -24,3 +24,7 @@ tests_fuzz_fuzz_proxymap_SOURCES = tests/fuzz/fuzz_proxymap.c \
 tests_fuzz_fuzz_proxymap_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_proxymap_LDADD = libfzcommon.a
 tests_fuzz_fuzz_proxymap_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# End to end with fz-portald (root; needs the gateway side of §5.3).
+TESTS += tests/netns/dnsres.sh
+dist_noinst_SCRIPTS += tests/netns/dnsres.sh

@@ -107,8 +107,11 @@ dp_dnsres_proxy(struct dp *dp, const struct p2p_msg *m, bool fresh)
 			ctllen = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (ctllen > 0)
+	if (ctllen > 0) {
+		log_debug("peer %s: assigned_ips for %s (resource %s), a new "
+		    "query", wg_peer_name(p), m->domain, m->resource);
 		tx_stage(dp, p, ctl, ctllen);
+	}
 	wg_read_unlock();
 	return rc;
 }
@@ -190,6 +193,9 @@ verdict(struct dp_dnsres *r, struct wg_peer *p, bool gso, int v6,
 	}
 	rc = p2p_nat_packet(r->nat, gw_id(p), &m, pkt, len, now_ms(), ctl,
 	    P2P_MAX_PKT, ctllen);
+	if (*ctllen > 0)	/* at most every 2 s per name */
+		log_debug("peer %s: assigned_ips for %s (resource %s)",
+		    wg_peer_name(p), m.domain, m.resource);
 	if (rc < 0) {
 		if (log_ratelimit(&r->rl))
 			log_warnc(-rc, "DNS resource %s: %s", m.resource,
