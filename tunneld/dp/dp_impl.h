@@ -130,6 +130,7 @@ struct dp {
 	struct dp_held_init	 held;		/* initiations before their peer */
 	_Atomic(struct dp_flt *) flt;		/* dp_filter.h; NULL: off */
 	_Atomic(struct dp_p2p *) p2p;		/* dp_p2p.h; NULL: off */
+	_Atomic(struct dp_dnsnat *) dnsnat;	/* dp_dnsnat.h; NULL: none */
 };
 
 /* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */
