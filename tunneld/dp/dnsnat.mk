@@ -66,3 +66,16 @@ tests_unit_check_gw_p2p_LDADD = $(DNSNAT_LIBS) libfzdns.a libfzcommon.a \
 
 # The gateway's DNS-resource NAT in the data plane (dp_dnsnat.c).
 libfzdp_a_SOURCES += tunneld/dp/dp_dnsnat.c tunneld/dp/dp_dnsnat.h
+
+# A client's control packets into a gateway's fz-controld (gw_p2p_up).
+fuzz_targets += tests/fuzz/fuzz_gw_p2p
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_gw_p2p
+endif
+tests_fuzz_fuzz_gw_p2p_SOURCES = tests/fuzz/fuzz_gw_p2p.c \
+	controld/gw_p2p.c controld/gw_dnsres.c
+tests_fuzz_fuzz_gw_p2p_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(PORTAL_CFLAGS) \
+	-I$(top_srcdir)/controld -I$(top_srcdir)/tunneld/dp
+tests_fuzz_fuzz_gw_p2p_LDADD = $(DNSNAT_LIBS) libfzdns.a libfzcommon.a \
+	$(LDNS_LIBS)
+tests_fuzz_fuzz_gw_p2p_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
