@@ -447,6 +447,23 @@ out:
 	free(p);
 }
 
+/*
+ * A proxy IP of the ranges (§4.1: 100.96.0.0/11, fd00:2021:1111:8000::/107);
+ * fz-tunneld refuses DNSNAT_SET with any other as a violation, so a
+ * client naming others is answered Inactive here.
+ */
+static bool
+is_proxy(const struct fz_ip *ip)
+{
+	static const uint8_t p6[13] = { 0xfd, 0x00, 0x20, 0x21, 0x11, 0x11,
+	    0x80, 0x00 };
+
+	if (ip->af == AF_INET)
+		return ip->a[0] == 100 && (ip->a[1] & 0xe0) == 96;
+	return ip->af == AF_INET6 && memcmp(ip->a, p6, sizeof(p6)) == 0 &&
+	    (ip->a[13] & 0xe0) == 0;
+}
+
 static bool
 in_flight(struct gw_p2p *g, const char *cid, const struct p2p_msg *m)
 {
@@ -466,6 +483,12 @@ assigned_ips(struct gw_p2p *g, const char *key, const struct p2p_msg *m)
 	int rc;
 
 	g->st.assigned++;
+	for (size_t i = 0; i < m->nproxy; i++)
+		if (!is_proxy(&m->proxy[i])) {
+			g->st.malformed++;
+			status(g, key, m, false);
+			return;
+		}
 	if (c == NULL) {
 		g->st.unknown_key++;
 		status(g, key, m, false);

@@ -242,12 +242,52 @@ START_TEST(test_refused)
 	F.cb(F.cbarg, 0, "192.0.2.20");
 	ck_assert_int_eq(F.nat_sets, 0);
 	ck_assert_int_eq(F.downs, 5);
+	/* proxy IPs outside the proxy ranges: Inactive, nothing resolved */
+	{
+		struct p2p_msg m;
+		uint8_t pkt[P2P_MAX_PKT];
+		size_t n;
+		int downs = F.downs, res = F.resolves;
+
+		memset(&m, 0, sizeof(m));
+		m.type = P2P_ASSIGNED_IPS;
+		snprintf(m.resource, sizeof(m.resource), RA);
+		snprintf(m.domain, sizeof(m.domain), "app.corp.test");
+		m.nproxy = 4;
+		for (int i = 0; i < 4; i++) {
+			m.proxy[i].af = AF_INET;
+			memcpy(m.proxy[i].a, "\x64\x80\x00\x01", 4);
+		}
+		ck_assert_int_eq(p2p_build(&m, pkt, sizeof(pkt), &n), 0);
+		ck_assert_int_eq(gw_p2p_up(g, K1, pkt, n, 20), 0);
+		ck_assert_int_eq(F.downs, downs + 1);
+		ck_assert_int_eq(F.resolves, res);
+		m.proxy[0].a[1] = 0x7f;		/* 100.127: the top */
+		m.proxy[1].af = m.proxy[2].af = m.proxy[3].af = AF_INET;
+		m.proxy[1].a[1] = m.proxy[2].a[1] = m.proxy[3].a[1] = 0x60;
+		m.proxy[0].a[1] = 0x7f;
+		ck_assert_int_eq(p2p_build(&m, pkt, sizeof(pkt), &n), 0);
+		ck_assert_int_eq(gw_p2p_up(g, K1, pkt, n, 20), 0);
+		ck_assert_int_eq(F.resolves, res + 1);
+		F.cb(F.cbarg, -EAGAIN, "");
+		/* an IPv6 one just past the /107 */
+		m.nproxy = 8;
+		for (int i = 4; i < 8; i++) {
+			m.proxy[i].af = AF_INET6;
+			memcpy(m.proxy[i].a, "\xfd\x00\x20\x21\x11\x11\x80",
+			    7);
+		}
+		m.proxy[7].a[13] = 0x20;
+		ck_assert_int_eq(p2p_build(&m, pkt, sizeof(pkt), &n), 0);
+		ck_assert_int_eq(gw_p2p_up(g, K1, pkt, n, 20), 0);
+		ck_assert_int_eq(F.resolves, res + 1);
+	}
 	/* malformed, and a domain_status (not a gateway's) */
 	memset(junk, 0, sizeof(junk));
 	ck_assert_int_eq(gw_p2p_up(g, K1, junk, sizeof(junk), 20), -EINVAL);
 	gw_p2p_get_stats(g, &st);
-	ck_assert_uint_eq(st.malformed, 1);
-	ck_assert_uint_eq(st.inactive, 5);
+	ck_assert_uint_eq(st.malformed, 3);
+	ck_assert_uint_eq(st.inactive, 8);
 	ck_assert_uint_eq(st.unknown_key, 1);
 	gw_p2p_free(g);
 }
