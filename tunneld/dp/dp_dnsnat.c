@@ -48,12 +48,18 @@ static struct dp_dnsnat *
 tab_get(struct dp *dp)
 {
 	struct dp_dnsnat *t = tab_of(dp);
+	pthread_rwlockattr_t a;
 
 	if (t != NULL)
 		return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	pthread_rwlock_init(&t->lock, NULL);
+	/* Workers read packet after packet: the main loop must get in. */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&t->lock, &a);
+	pthread_rwlockattr_destroy(&a);
 	atomic_store_explicit(&dp->dnsnat, t, memory_order_release);
 	return t;
 }
