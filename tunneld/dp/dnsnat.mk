@@ -79,3 +79,7 @@ tests_fuzz_fuzz_gw_p2p_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(PORTAL_CFLAGS) \
 tests_fuzz_fuzz_gw_p2p_LDADD = $(DNSNAT_LIBS) libfzdns.a libfzcommon.a \
 	$(LDNS_LIBS)
 tests_fuzz_fuzz_gw_p2p_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The gateway side with real data planes and fake fz-controlds (root).
+TESTS += tests/netns/dnsgw.sh
+dist_noinst_SCRIPTS += tests/netns/dnsgw.sh
