@@ -25,6 +25,7 @@ command -v python3 >/dev/null || ns_skip "python3 not installed"
 command -v dig >/dev/null || ns_skip "dig not installed (bind9-dnsutils)"
 command -v curl >/dev/null || ns_skip "curl not installed"
 command -v tcpdump >/dev/null || ns_skip "tcpdump not installed"
+command -v nft >/dev/null || ns_skip "nft not installed"
 PORTALD="$top_builddir/fz-portald"
 TUNNELD="$top_builddir/fz-tunneld"
 CONTROLD="$top_builddir/fz-controld"
@@ -143,6 +144,10 @@ ns_wait_for state_is client online || fail "the client is not online"
 rc_sentinel() { grep -q '^nameserver 100.100.111.1$' "/etc/netns/$C/resolv.conf"; }
 ns_wait_for rc_sentinel || fail "resolv.conf not pointed at the sentinel"
 ns_log "ok: client and gateway online, the client's resolver is the sentinel"
+# The gateway's routes back to the clients (set by hand, as in filter.sh).
+ns_wait_for ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone &&
+	ip -n "$G" route replace fd00:2021:1111::/107 dev tun-firezone ||
+	fail "no route to the clients on the gateway's tun-firezone"
 # Everything the gateway's TUN sees.
 ns_bg "$G" "$T/tcpdump.log" tcpdump -i tun-firezone -n -U -w "$T/gtun.pcap"
 TCPDUMP_PID=$BG_PID
