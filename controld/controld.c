@@ -38,6 +38,7 @@
 #include "log.h"
 #include "dns_glue.h"
 #include "gw_p2p.h"
+#include "p2p.h"
 #include "portal.h"
 #include "privsep.h"
 
@@ -1017,8 +1018,29 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 }
 
 /*
+ * A client's goodbye from a gateway (§4.6): its connection goes (PEER_DEL;
+ * fz-tunneld forgets its DNS-NAT states with the peer).  True if pkt was
+ * one.
+ */
+static bool
+client_goodbye(struct controld *c, const char *key, const uint8_t *pkt,
+    size_t len)
+{
+	struct p2p_msg pm;
+
+	if (c->conns == NULL || p2p_parse(pkt, len, &pm) != 0 ||
+	    pm.type != P2P_GOODBYE)
+		return false;
+	if (conn_goodbye(c->conns, key, time_mono_ns()) == 0)
+		log_info("gateway %.8s... said goodbye: connection dropped",
+		    key);
+	return true;
+}
+
+/*
  * A control packet from a peer (§4.6): a gateway's assigned_ips and
- * goodbye (gw_p2p.c); a client's are counted for now.
+ * goodbye (gw_p2p.c); a client's goodbye (client_goodbye); the rest is
+ * counted.
  */
 static void
 d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
@@ -1032,6 +1054,9 @@ d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		    (uint64_t)time(NULL));
 		return;
 	}
+	if (client_goodbye(c, m->u.p2p_up.public_key, m->u.p2p_up.packet,
+	    m->u.p2p_up.packet_len))
+		return;
 	c->dgram_unclaimed++;
 	log_debug("control packet of %u bytes from a peer dropped: no "
 	    "consumer", m->u.p2p_up.packet_len);
