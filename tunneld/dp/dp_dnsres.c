@@ -160,6 +160,21 @@ dp_dnsres_get_stats(struct dp *dp, struct dp_dnsres_stats *st)
 	pthread_mutex_unlock(&r->lock);
 }
 
+enum p2p_nat_state
+dp_dnsres_state(struct dp *dp, const struct wg_peer *p, const char *resource,
+    const char *domain)
+{
+	struct dp_dnsres *r = of(dp);
+	enum p2p_nat_state s;
+
+	if (r == NULL)
+		return P2P_NAT_NONE;
+	pthread_mutex_lock(&r->lock);
+	s = p2p_nat_state(r->nat, gw_id(p), resource, domain);
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
 /*
  * The verdict for one packet (under r->lock): -1 send it on, else taken.
  * An assigned_ips due is left in ctl.
