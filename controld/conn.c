@@ -985,6 +985,21 @@ conn_reject(struct conn_mgr *m, const char *peer_id, const char *rid,
 	pump(m, now);
 }
 
+int
+conn_goodbye(struct conn_mgr *m, const char *key, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used &&
+		    strcmp(m->peers[i].public_key, key) == 0) {
+			peer_drop(m, &m->peers[i]);
+			pump(m, now);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /* --- relays ------------------------------------------------------------- */
 
 static void

@@ -157,6 +157,12 @@ void	conn_remote_candidates(struct conn_mgr *, const char *peer_id,
 /* Access to a resource revoked (reject_access): peer dropped when empty. */
 void	conn_reject(struct conn_mgr *, const char *peer_id,
 	    const char *resource_id, uint64_t now);
+/*
+ * A goodbye from the peer with public key key (§4.6: it is closing the
+ * connection): the connection is dropped (PEER_DEL); the next packet for
+ * one of its resources asks for authorization again.  0, or -ENOENT.
+ */
+int	conn_goodbye(struct conn_mgr *, const char *key, uint64_t now);
 
 /*
  * PEER_STATS (ipc_msg.def): "public_key rx_bytes tx_bytes; ...".  A peer

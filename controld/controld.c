@@ -37,6 +37,8 @@
 #include "ipc.h"
 #include "log.h"
 #include "dns_glue.h"
+#include "gw_p2p.h"
+#include "p2p.h"
 #include "portal.h"
 #include "gw_dnssrv.h"
 #include "gw_dnsfwd.h"
@@ -67,6 +69,8 @@ struct controld {
 	struct dns_site		*site;		/* client: SRV/TXT to it */
 	union fz_sockaddr	 resolv[GW_DNSFWD_MAX_SERVERS];
 	size_t			 nresolv;	/* resolv.conf, read at start */
+	struct gw_p2p		*gwp2p;		/* gateway: p2p, access lives */
+	struct event		*gwp2p_ev;	/* ... its expiry sweep */
 	int			 tcp[2][TCP_POOL];	/* marked, from tunneld */
 	unsigned		 ntcp[2];		/* [0] IPv4, [1] IPv6 */
 	bool			 tcp_unmarked_logged;
@@ -330,6 +334,9 @@ sink_msg(void *arg, const struct portal_msg *m)
 	size_t i;
 	int rc = 0;
 
+	/* A gateway's clients (gw_p2p.c): a goodbye before conn_reject. */
+	if (c->gwp2p != NULL)
+		gw_p2p_portal_msg(c->gwp2p, m, (uint64_t)time(NULL));
 	/* Resource enforcement in fz-tunneld's data plane (access.c). */
 	if (c->conn != NULL && c->signed_in)
 		access_portal_msg(m, access_ipc_send, c->conn);
@@ -612,9 +619,120 @@ conn_arm(struct controld *c)
 	evtimer_add(c->conn_timer, &tv);
 }
 
+/* --- a gateway's p2p control protocol and access lives (gw_p2p.h) ------- */
+
+static int
+gw_resolve_op(void *arg, const char *domain, gw_resolve_cb cb, void *cbarg)
+{
+	struct evdns_base *dns = cportal_dns();
+
+	(void)arg;
+	return dns == NULL ? -ENOTCONN : gw_resolve(dns, domain, cb, cbarg);
+}
+
+static void
+gw_nat_set_op(void *arg, const struct gw_p2p_nat *n)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+	int rc;
+
+	ipc_msg_init(&m, IPC_DNSNAT_SET);
+	m.u.dnsnat_set.client_id = n->client_id;
+	m.u.dnsnat_set.ipv4 = n->ipv4;
+	m.u.dnsnat_set.ipv6 = n->ipv6;
+	m.u.dnsnat_set.public_key = n->public_key;
+	m.u.dnsnat_set.resource_id = n->resource_id;
+	m.u.dnsnat_set.domain = n->domain;
+	m.u.dnsnat_set.proxies = n->proxies;
+	m.u.dnsnat_set.resolved = n->resolved;
+	m.u.dnsnat_set.status = n->status;
+	m.u.dnsnat_set.status_len = (uint32_t)n->status_len;
+	if (c->conn != NULL && (rc = ipc_send(c->conn, &m)) != 0)
+		log_warnc(-rc, "sending DNSNAT_SET");
+}
+
+static void
+gw_down_op(void *arg, const char *key, const uint8_t *pkt, size_t len)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_P2P_DOWN);
+	m.u.p2p_down.public_key = key;
+	m.u.p2p_down.packet = pkt;
+	m.u.p2p_down.packet_len = (uint32_t)len;
+	if (c->dconn != NULL && ipc_send(c->dconn, &m) != 0)
+		c->dgram_unclaimed++;
+}
+
+static void
+gw_gone_op(void *arg, const char *cid, const char *key)
+{
+	struct controld *c = arg;
+	struct ipc_msg m;
+
+	(void)cid;
+	ipc_msg_init(&m, IPC_PEER_GOODBYE);
+	m.u.peer_goodbye.public_key = key;
+	if (c->conn != NULL && ipc_send(c->conn, &m) != 0)
+		log_warnx("sending PEER_GOODBYE");
+}
+
+static void
+gw_expired_op(void *arg, const char *cid, const char *rid)
+{
+	struct controld *c = arg;
+
+	if (c->conns != NULL) {
+		conn_reject(c->conns, cid, rid, time_mono_ns());
+		conn_arm(c);
+	}
+}
+
+static const struct gw_p2p_ops gw_p2p_ops = {
+	.resolve = gw_resolve_op, .nat_set = gw_nat_set_op,
+	.down = gw_down_op, .client_gone = gw_gone_op,
+	.expired = gw_expired_op,
+};
+
+static void
+gw_p2p_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct controld *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->gwp2p != NULL)
+		(void)gw_p2p_expire(c->gwp2p, (uint64_t)time(NULL));
+}
+
+static void
+gw_p2p_stop(struct controld *c)
+{
+	if (c->gwp2p_ev != NULL)
+		event_free(c->gwp2p_ev);
+	c->gwp2p_ev = NULL;
+	gw_p2p_free(c->gwp2p);
+	c->gwp2p = NULL;
+}
+
+static void
+gw_p2p_start(struct controld *c)
+{
+	struct timeval tv = { 1, 0 };
+
+	gw_p2p_stop(c);
+	if ((c->gwp2p = gw_p2p_new(&gw_p2p_ops, c)) == NULL ||
+	    (c->gwp2p_ev = event_new(c->base, -1, EV_PERSIST, gw_p2p_tick,
+	    c)) == NULL || event_add(c->gwp2p_ev, &tv) != 0)
+		log_warnx("gateway: no DNS resources (out of memory)");
+}
+
 static void
 conns_stop(struct controld *c)
 {
+	gw_p2p_stop(c);
 	conn_free(c->conns);
 	c->conns = NULL;
 	c->conns_sent[0] = '\0';	/* fz-tunneld forgets them on sign-out */
@@ -631,6 +749,8 @@ conns_start(struct controld *c, bool gateway)
 		log_warnc(-rc, "connection manager");
 		return;
 	}
+	if (gateway)
+		gw_p2p_start(c);
 	if (c->sockets[0] != '\0' &&
 	    (rc = conn_set_sockets(c->conns, c->sockets, time_mono_ns())) != 0)
 		log_warnc(-rc, "LOCAL_SOCKETS");
@@ -954,8 +1074,29 @@ d_dgram_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 }
 
 /*
+ * A client's goodbye from a gateway (§4.6): its connection goes (PEER_DEL;
+ * fz-tunneld forgets its DNS-NAT states with the peer).  True if pkt was
+ * one.
+ */
+static bool
+client_goodbye(struct controld *c, const char *key, const uint8_t *pkt,
+    size_t len)
+{
+	struct p2p_msg pm;
+
+	if (c->conns == NULL || p2p_parse(pkt, len, &pm) != 0 ||
+	    pm.type != P2P_GOODBYE)
+		return false;
+	if (conn_goodbye(c->conns, key, time_mono_ns()) == 0)
+		log_info("gateway %.8s... said goodbye: connection dropped",
+		    key);
+	return true;
+}
+
+/*
  * A control packet from a peer (§4.6): a gateway's assigned_ips and
- * goodbye (gw_p2p.c); nothing else takes them yet.
+ * goodbye (gw_p2p.c); a client's goodbye (client_goodbye); the rest is
+ * counted.
  */
 static void
 d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
@@ -963,6 +1104,15 @@ d_p2p_up(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	struct controld *c = arg;
 
 	(void)conn;
+	if (c->gwp2p != NULL) {
+		(void)gw_p2p_up(c->gwp2p, m->u.p2p_up.public_key,
+		    m->u.p2p_up.packet, m->u.p2p_up.packet_len,
+		    (uint64_t)time(NULL));
+		return;
+	}
+	if (client_goodbye(c, m->u.p2p_up.public_key, m->u.p2p_up.packet,
+	    m->u.p2p_up.packet_len))
+		return;
 	c->dgram_unclaimed++;
 	log_debug("control packet of %u bytes from a peer dropped: no "
 	    "consumer", m->u.p2p_up.packet_len);

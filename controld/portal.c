@@ -123,6 +123,12 @@ cportal_prepare(struct event_base *base)
 	return 0;
 }
 
+struct evdns_base *
+cportal_dns(void)
+{
+	return prep.dns;
+}
+
 void
 cportal_unprepare(void)
 {

@@ -63,6 +63,8 @@ struct cportal_conf {
 int	cportal_prepare(struct event_base *)
 	    __attribute__((warn_unused_result));
 void	cportal_unprepare(void);
+/* The resolver cportal_prepare set up (a gateway's DNS resources), or NULL. */
+struct evdns_base *cportal_dns(void);
 
 /*
  * Starts connecting (STATUS connecting through the sink).  -EINVAL for a

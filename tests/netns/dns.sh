@@ -18,7 +18,7 @@
 #  - a forwarded name resolves through the upstream in U; the same over
 #    TCP (dig +tcp), IPv4 and IPv6
 #  - a packet to a proxy IP requests the DNS resource's authorization and
-#    the client connects to the gateway (no gateway NAT yet)
+#    the client connects to the gateway, whose DNS NAT passes it on
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
 #    off: gone
@@ -47,7 +47,7 @@ ns_new p; P=$NS
 ns_new c; C=$NS
 ns_new g; G=$NS
 ns_new u; U=$NS
-ns_on_cleanup "rm -rf '$W' '/etc/netns/$C'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
+ns_on_cleanup "rm -rf '$W' '/etc/netns/$C' '/etc/netns/$G'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
 ns_link "$P" 10.99.5.1 "$U" 10.99.5.2
@@ -62,6 +62,9 @@ nameserver 10.99.5.2
 nameserver fd99::53
 options edns0"
 printf '%s\n' "$ORIG" > "/etc/netns/$C/resolv.conf"
+# G resolves DNS resources' names (assigned_ips) through U too.
+mkdir -p "/etc/netns/$G"
+printf 'nameserver 10.99.5.2\n' > "/etc/netns/$G/resolv.conf"
 RC="/etc/netns/$C/resolv.conf"
 PORT=8080
 
@@ -185,8 +188,8 @@ ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP a
 
 # --- a packet to a proxy IP asks for its DNS resource (issue 14) ------------
 # CONN_WANTED(proxy IP) -> controld maps it to "app" -> request_authorization
-# -> the gateway connects; the proxy IP is routed to it (no gateway NAT yet,
-# so the ping itself is not answered)
+# -> the gateway connects; the proxy IP is routed to it (its DNS NAT
+# sends it to 192.0.2.77, which does not answer)
 PX=$(qdig @100.100.111.1 app.corp.test A | head -n 1)
 ip netns exec "$C" ping -c 1 -W 1 "$PX" >/dev/null 2>&1 || :
 ns_wait_for grep -q "$PX: DNS resource .* requesting authorization" "$T/client1.log" ||
@@ -195,8 +198,9 @@ ns_wait_for grep -q 'client .*: connecting' "$T/gateway.log" ||
 	fail "the gateway got no authorization for the DNS resource"
 ns_wait_for grep -q 'peer .*: path ' "$T/client1.log" ||
 	fail "no connection to the gateway for the DNS resource"
-# the proxy IP is routed to that gateway: pings reach its TUN (where,
-# without its DNS NAT, they go no further)
+# the proxy IP is routed to that gateway: pings reach its TUN, translated
+# by its DNS NAT to U's answer 192.0.2.77 (where they go no further;
+# tests/netns/dnsres.sh has the whole path)
 gw_tun_rx() { ip -n "$G" -s -j link show tun-firezone | python3 -c '
 import json, sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 rx0=$(gw_tun_rx)

@@ -23,6 +23,12 @@
 #                    auth with the 401 nonce dance), then ChannelBind of
 #                    channel to peer; DIR/relayed gets the relayed
 #                    address, events "TURN <relayed>" or "TURN failed ..."
+#                  {"p2p_down": {"public_key": k, "hex": "..."}}
+#                  {"dnsnat_set": {client_id, ipv4, ipv6, public_key,
+#                                  resource_id, domain, proxies, resolved,
+#                                  "status": "<hex>"}}
+#                  {"peer_goodbye": "<key>"}
+#                  (events: P2P_UP <key> <hex packet>)
 # After SIGN_IN it sends INTERFACE with IPV4 and IPV6.  No msgpack module
 # is needed: the few types the catalogue uses are coded here.
 import base64
@@ -40,7 +46,8 @@ T = {"HELLO": 1, "CONFIG": 2, "LOG_FILE": 3, "SIGN_IN": 4, "SIGN_OUT": 5,
      "SET_LOG_FILTER": 6, "STATUS": 7, "SIGNED_OUT": 16, "DGRAM_UP": 17,
      "DGRAM_DOWN": 18, "INTERFACE": 19, "LOCAL_SOCKETS": 21,
      "PEER_SET": 22, "PEER_DEL": 23, "CONN_WANTED": 24,
-     "PEER_STATS": 26, "ACCESS_SET": 33}
+     "PEER_STATS": 26, "ACCESS_SET": 33,
+     "P2P_UP": 37, "P2P_DOWN": 38, "DNSNAT_SET": 39, "PEER_GOODBYE": 40}
 NAME = {v: k for k, v in T.items()}
 
 
@@ -227,6 +234,8 @@ class Fake:
             self.event("CONN_WANTED " + f[0])
         elif name == "PEER_STATS":
             self.event("PEER_STATS " + f[0])
+        elif name == "P2P_UP":
+            self.event("P2P_UP %s %s" % (f[0], f[1].hex()))
         elif name == "DGRAM_UP":
             self.event("DGRAM_UP %d %s %s" % (f[0], f[1], f[3].hex()))
             self.inbox.append(f[3])
@@ -294,6 +303,18 @@ class Fake:
                                    a.get("address", ""),
                                    a.get("filters", ""),
                                    a.get("expires_at", 0)])
+        elif "p2p_down" in o:
+            g = o["p2p_down"]
+            send(4, "P2P_DOWN", [g["public_key"], bytes.fromhex(g["hex"])])
+        elif "dnsnat_set" in o and self.signed_in:
+            d = o["dnsnat_set"]
+            send(3, "DNSNAT_SET", [d["client_id"], d.get("ipv4", ""),
+                                   d.get("ipv6", ""), d["public_key"],
+                                   d["resource_id"], d["domain"],
+                                   d["proxies"], d.get("resolved", ""),
+                                   bytes.fromhex(d["status"])])
+        elif "peer_goodbye" in o and self.signed_in:
+            send(3, "PEER_GOODBYE", [o["peer_goodbye"]])
         elif "peer_del" in o and self.signed_in:
             send(3, "PEER_DEL", [o["peer_del"]])
         elif "dgram_down" in o:

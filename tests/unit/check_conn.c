@@ -388,10 +388,21 @@ START_TEST(test_connect_direct)
 	ck_assert_uint_eq(conn_npeers(gw.m), 1);
 	ck_assert_int_eq(conn_peer_state(gw.m, CL_ID, &st), 0);
 	ck_assert_int_eq(st, ICE_STATE_CHECKING);
+	/* the gateway says goodbye (§4.6): the client drops it (PEER_DEL)
+	 * and asks for authorization again on the next packet */
+	ck_assert_int_eq(conn_goodbye(cl.m, "NOSUCHKEY", t), -ENOENT);
+	ck_assert_uint_eq(cl.ndel, 0);
+	ck_assert_int_eq(conn_goodbye(cl.m,
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=", t), 0);
+	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	i = (int)cl.nreq;
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t + 20 * SEC), 0);
+	ck_assert_uint_eq(cl.nreq, (unsigned)i + 1);
 
 	conn_free(cl.m);
 	conn_free(gw.m);
-	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(cl.ndel, 1);	/* dropped by the goodbye */
 	ck_assert_uint_eq(gw.ndel, 1);	/* the new one was never set */
 }
 END_TEST

@@ -12,10 +12,14 @@
  */
 #include "dataplane.c"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 
 #include "check_util.h"
+#include "dp_dnsnat.h"
+#include "dp_filter.h"
 #include "dp_p2p.h"
 
 static struct dp *G;
@@ -45,6 +49,9 @@ setup(void)
 	ck_assert_int_eq(wg_device_new(k, &Gdev), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
 	    Gsp), 0);
+	/* A TUN's descriptors are non-blocking: the worker reads until
+	 * EAGAIN. */
+	ck_assert_int_eq(fcntl(Gsp[0], F_SETFL, O_NONBLOCK), 0);
 	memset(&Gtun, 0, sizeof(Gtun));
 	Gtun.nqueues = 1;
 	Gtun.fds[0] = Gsp[0];
@@ -99,6 +106,8 @@ client_new(struct client *c, uint8_t fill)
 	ck_assert_int_eq(wg_peer_add(c->dev, gpub, &c->peer), 0);
 	ck_assert_int_eq(dp_peer_add(G, c->pub, &c->gpeer), 0);
 	ck_assert_int_eq(cidr_parse("100.64.0.7/32", true, &cidr), 0);
+	ck_assert_int_eq(dp_peer_allow(G, c->gpeer, &cidr), 0);
+	ck_assert_int_eq(cidr_parse("fd00:2021:1111::7/128", true, &cidr), 0);
 	ck_assert_int_eq(dp_peer_allow(G, c->gpeer, &cidr), 0);
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(c->fd, 0);
@@ -353,6 +362,256 @@ START_TEST(test_send_down)
 }
 END_TEST
 
+
+/* Receives one data message at c within 2 s and decrypts it: its IP. */
+static size_t
+client_recv(struct client *c, uint8_t *buf, size_t cap, uint8_t **plain)
+{
+	struct wg_peer *p;
+	size_t plen;
+	ssize_t got = 0;
+
+	for (int i = 0; i < 20; i++) {
+		got = recv_type(c->fd, 4, buf, cap, 100);
+		if (got > WG_DATA_MIN_LEN)
+			break;
+	}
+	ck_assert_int_gt(got, WG_DATA_MIN_LEN);
+	ck_assert_int_eq(wg_decrypt(c->dev, buf, (size_t)got, &Gaddr, plain,
+	    &plen, &p), 0);
+	return off_ip_len(*plain, plen);
+}
+
+/* The next packet written into the TUN within 2 s (without its header). */
+static ssize_t
+tun_recv(uint8_t *buf, size_t cap)
+{
+	struct pollfd pfd = { .fd = Gsp[1], .events = POLLIN };
+	uint8_t b[4096];
+	ssize_t n;
+
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	n = recv(Gsp[1], b, sizeof(b), 0);
+	ck_assert_int_gt(n, TUN_VNET_HDR_LEN);
+	n -= TUN_VNET_HDR_LEN;
+	ck_assert_int_le(n, (ssize_t)cap);
+	memcpy(buf, b + TUN_VNET_HDR_LEN, (size_t)n);
+	return n;
+}
+
+/* An IPv4/UDP packet src:sport -> dst:dport with an 8-byte payload. */
+static size_t
+udp4_to(uint8_t *p, const char *src, uint16_t sport, const char *dst,
+    uint16_t dport)
+{
+	memset(p, 0, 36);
+	p[0] = 0x45;
+	off_put16(p + 2, 36);
+	p[8] = 64;
+	p[9] = IPPROTO_UDP;
+	ck_assert_int_eq(inet_pton(AF_INET, src, p + 12), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, dst, p + 16), 1);
+	off_ipv4_checksum(p);
+	off_put16(p + 20, sport);
+	off_put16(p + 22, dport);
+	off_put16(p + 24, 16);
+	memcpy(p + 28, "fz-dnsgw", 8);
+	off_l4_checksum(p, 36, 20, IPPROTO_UDP);
+	return 36;
+}
+
+/* The checksums of an IPv4/UDP packet verify. */
+static void
+udp4_verify(const uint8_t *p, size_t len)
+{
+	uint8_t c[64];
+
+	ck_assert_uint_le(len, sizeof(c));
+	memcpy(c, p, len);
+	off_ipv4_checksum(c);
+	off_l4_checksum(c, len, 20, IPPROTO_UDP);
+	ck_assert_mem_eq(c, p, len);
+}
+
+static void
+fip(struct fz_ip *ip, const char *s)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (inet_pton(AF_INET, s, ip->a) == 1)
+		ip->af = AF_INET;
+	else {
+		ck_assert_int_eq(inet_pton(AF_INET6, s, ip->a), 1);
+		ip->af = AF_INET6;
+	}
+}
+
+/*
+ * The gateway's DNS-resource NAT end to end in the data plane: the
+ * client's packet to a proxy IP reaches the TUN for the real address
+ * (checksums right), the resource's reply goes back from the proxy IP; a
+ * proxy IP of a family nothing resolved to, and one never assigned, are
+ * answered unreachable and never reach the TUN; a client whose NAT state
+ * went gets unreachable too.
+ */
+START_TEST(test_gateway_nat)
+{
+	struct client c;
+	struct flt_table *t;
+	struct fz_ip px[8], real[1];
+	struct fz_cidr cidr;
+	uint8_t pkt[256], buf[2048], *plain, tunb[2048];
+	struct dnsnat_stats st;
+	size_t n;
+	ssize_t tn;
+	int i;
+
+	client_new(&c, 0x64);
+	ck_assert_int_eq(dp_filter_enable(G, DP_FILTER_GATEWAY), 0);
+	ck_assert_ptr_nonnull(t = dp_filter_wlock(G));
+	ck_assert_int_eq(flt_table_set_self(t, "100.64.0.1",
+	    "fd00:2021:1111::1"), 0);
+	ck_assert_int_eq(flt_access_set(t, "C1", "100.64.0.7",
+	    "fd00:2021:1111::7", "R1", FLT_RES_DNS, "", NULL, 0, 0), 0);
+	dp_filter_wunlock(G);
+	/* assigned_ips: 4 + 4 proxies; only an IPv4 address resolved */
+	for (i = 0; i < 4; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "100.96.0.%d", i + 1);
+		fip(&px[i], a);
+		snprintf(a, sizeof(a), "fd00:2021:1111:8000::%d", i + 1);
+		fip(&px[4 + i], a);
+	}
+	fip(&real[0], "10.0.0.5");
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.7",
+	    "fd00:2021:1111::7", "app.corp.test", px, 8, real, 1), 0);
+	ck_assert_uint_eq(dp_dnsnat_clients(G), 1);
+	ck_assert_ptr_nonnull(t = dp_filter_wlock(G));
+	for (i = 0; i < 8; i++) {
+		struct fz_ip r;
+
+		memset(&cidr, 0, sizeof(cidr));
+		cidr.family = px[i].af;
+		cidr.prefix = px[i].af == AF_INET ? 32 : 128;
+		memcpy(cidr.addr, px[i].a, 16);
+		ck_assert_int_eq(flt_access_add_prefix(t, "C1", "R1", &cidr,
+		    dp_dnsnat_target(G, "C1", &px[i], &r) == 0), 0);
+	}
+	ck_assert_int_eq(cidr_parse("10.0.0.5/32", true, &cidr), 0);
+	ck_assert_int_eq(flt_access_add_prefix(t, "C1", "R1", &cidr, true),
+	    0);
+	dp_filter_wunlock(G);
+
+	/* out: proxy -> real, into the TUN */
+	n = udp4_to(pkt, "100.64.0.7", 40000, "100.96.0.2", 80);
+	client_send(&c, pkt, n);
+	tn = tun_recv(tunb, sizeof(tunb));
+	ck_assert_int_eq(tn, (ssize_t)n);
+	ck_assert_mem_eq(tunb + 16, "\x0a\x00\x00\x05", 4);
+	ck_assert_mem_eq(tunb + 12, "\x64\x40\x00\x07", 4);
+	udp4_verify(tunb, (size_t)tn);
+	/* back: real -> proxy, to the client */
+	n = udp4_to(pkt, "10.0.0.5", 80, "100.64.0.7", 40000);
+	memset(buf, 0, TUN_VNET_HDR_LEN);
+	memcpy(buf + TUN_VNET_HDR_LEN, pkt, n);
+	ck_assert_int_eq(send(Gsp[1], buf, TUN_VNET_HDR_LEN + n, 0),
+	    (ssize_t)(TUN_VNET_HDR_LEN + n));
+	ck_assert_uint_eq(client_recv(&c, buf, sizeof(buf), &plain), n);
+	ck_assert_mem_eq(plain + 12, "\x64\x60\x00\x02", 4);
+	ck_assert_mem_eq(plain + 16, "\x64\x40\x00\x07", 4);
+	udp4_verify(plain, n);
+
+	/* a proxy never assigned to it: not its resource's (the filter's
+	 * ICMP 3/13), not to the TUN */
+	n = udp4_to(pkt, "100.64.0.7", 40001, "100.96.9.9", 80);
+	client_send(&c, pkt, n);
+	n = client_recv(&c, buf, sizeof(buf), &plain);
+	ck_assert_uint_ge(n, 28);
+	ck_assert_uint_eq(plain[9], IPPROTO_ICMP);
+	ck_assert_uint_eq(plain[20], 3);
+	ck_assert_uint_eq(plain[21], 13);
+	tun_empty();
+
+	/* the IPv6 proxies: nothing resolved for them, unreachable */
+	memset(pkt, 0, 48);
+	pkt[0] = 0x60;
+	off_put16(pkt + 4, 8);
+	pkt[6] = IPPROTO_UDP;
+	pkt[7] = 64;
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd00:2021:1111::7", pkt + 8),
+	    1);
+	memcpy(pkt + 24, px[4].a, 16);
+	off_put16(pkt + 40, 40002);
+	off_put16(pkt + 42, 80);
+	off_put16(pkt + 44, 8);
+	off_l4_checksum(pkt, 48, 40, IPPROTO_UDP);
+	client_send(&c, pkt, 48);
+	n = client_recv(&c, buf, sizeof(buf), &plain);
+	ck_assert_uint_ge(n, 48);
+	ck_assert_uint_eq(plain[6], IPPROTO_ICMPV6);
+	ck_assert_uint_eq(plain[40], 1);
+	ck_assert_uint_eq(plain[41], 3);
+	tun_empty();
+
+	dp_dnsnat_stats(G, &st);
+	ck_assert_uint_eq(st.translated_out, 1);
+	ck_assert_uint_eq(st.translated_in, 1);
+	/* the client's NAT state gone: net unreachable (ICMP 3/0) */
+	ck_assert_int_eq(dp_dnsnat_del(G, "C1"), 0);
+	ck_assert_int_eq(dp_dnsnat_del(G, "C1"), -ENOENT);
+	n = udp4_to(pkt, "100.64.0.7", 40000, "100.96.0.2", 80);
+	client_send(&c, pkt, n);
+	n = client_recv(&c, buf, sizeof(buf), &plain);
+	ck_assert_uint_eq(plain[20], 3);
+	ck_assert_uint_eq(plain[21], 0);
+	tun_empty();
+	client_free(&c);
+}
+END_TEST
+
+static bool
+keep_none(const char *id, void *arg)
+{
+	(void)id;
+	(void)arg;
+	return false;
+}
+
+START_TEST(test_nat_table)
+{
+	struct fz_ip px[4], real[2], r;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "100.96.0.%d", i + 1);
+		fip(&px[i], a);
+	}
+	fip(&real[0], "192.0.2.1");
+	fip(&real[1], "192.0.2.2");
+	ck_assert_int_eq(dp_dnsnat_target(G, "C1", &px[0], &r), -ENOENT);
+	ck_assert_int_eq(dp_dnsnat_set(G, "", "100.64.0.7", "", "a.test", px,
+	    4, real, 2), -EINVAL);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "not an ip", "", "a.test",
+	    px, 4, real, 2), -EINVAL);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "", "", "a.test", px, 4,
+	    real, 2), -EINVAL);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.7", "", "a.test",
+	    px, 4, real, 2), 0);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C2", "100.64.0.8", "", "b.test",
+	    px, 4, real, 1), 0);
+	ck_assert_int_eq(dp_dnsnat_target(G, "C1", &px[1], &r), 0);
+	ck_assert_mem_eq(r.a, real[1].a, 4);	/* round-robin */
+	ck_assert_int_eq(dp_dnsnat_target(G, "C2", &px[1], &r), 0);
+	ck_assert_mem_eq(r.a, real[0].a, 4);	/* cycling */
+	ck_assert_uint_eq(dp_dnsnat_clients(G), 2);
+	dp_dnsnat_expire(G, 1);
+	ck_assert_uint_eq(dp_dnsnat_prune(G, keep_none, NULL), 2);
+	ck_assert_uint_eq(dp_dnsnat_clients(G), 0);
+}
+END_TEST
+
 static Suite *
 dp_p2p_suite(void)
 {
@@ -364,6 +623,8 @@ dp_p2p_suite(void)
 	tcase_add_test(tc, test_gateway_up);
 	tcase_add_test(tc, test_client_hook);
 	tcase_add_test(tc, test_send_down);
+	tcase_add_test(tc, test_gateway_nat);
+	tcase_add_test(tc, test_nat_table);
 	suite_add_tcase(s, tc);
 	return s;
 }

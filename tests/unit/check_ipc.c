@@ -1251,6 +1251,7 @@ START_TEST(test_handler_tables)
 		{ IPC_TCP_SOCKET_REQ, h_dummy },
 		{ IPC_ACCESS_SET, h_dummy }, { IPC_ACCESS_DEL, h_dummy },
 		{ IPC_ACCESS_FILTERS, h_dummy }, { IPC_ACCESS_SYNC, h_dummy },
+		{ IPC_DNSNAT_SET, h_dummy }, { IPC_PEER_GOODBYE, h_dummy },
 		IPC_HANDLERS_END
 	};
 	static const struct ipc_handler missing[] = {	/* no RESOURCES */

@@ -28,6 +28,7 @@
 #include "dp_dnsres.h"
 #include "dp_filter.h"
 #include "dp_impl.h"
+#include "dp_dnsnat.h"
 #include "dp_p2p.h"
 #include "fztime.h"
 #include "proxymap.h"
@@ -277,6 +278,9 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	}
 	/* Resource enforcement (gateway): refused never reach the TUN. */
 	if (!dpf_from_peer(w, p, plain, ilen))
+		return;
+	/* DNS-resource NAT (gateway, §5.2 step 6): proxy -> real. */
+	if (!dpn_from_peer(w, p, plain, ilen))
 		return;
 	count(dp, DP_RX_PACKETS, 1);
 	count(dp, DP_RX_BYTES, ilen);
@@ -822,6 +826,7 @@ dp_free(struct dp *dp)
 	dp_filter_free(dp);
 	dpr_free(dp);
 	dp_p2p_free(dp);
+	dp_dnsnat_free(dp);
 	pthread_mutex_destroy(&dp->peers_lock);
 	pthread_mutex_destroy(&dp->held.lock);
 	free(dp);

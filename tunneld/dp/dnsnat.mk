@@ -46,3 +46,40 @@ TESTS += tests/unit/check_dp_p2p
 tests_unit_check_dp_p2p_SOURCES = tests/unit/check_dp_p2p.c
 tests_unit_check_dp_p2p_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
 tests_unit_check_dp_p2p_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)
+
+# fz-controld's gateway side (gw_p2p.c): assigned_ips, access lifetimes.
+fz_controld_SOURCES += controld/gw_p2p.c controld/gw_p2p.h \
+	controld/gw_dnsres.c controld/gw_dnsres.h \
+	controld/gw_resolve.c controld/gw_resolve.h
+fz_controld_CFLAGS += -I$(top_srcdir)/tunneld/dp
+fz_controld_LDADD += $(DNSNAT_LIBS)
+
+check_PROGRAMS += tests/unit/check_gw_p2p
+UNIT_TESTS += tests/unit/check_gw_p2p
+TESTS += tests/unit/check_gw_p2p
+tests_unit_check_gw_p2p_SOURCES = tests/unit/check_gw_p2p.c \
+	controld/gw_p2p.c controld/gw_dnsres.c
+tests_unit_check_gw_p2p_CFLAGS = $(CHECK_CFLAGS_ALL) $(LDNS_CFLAGS) \
+	$(PORTAL_CFLAGS) -I$(top_srcdir)/controld -I$(top_srcdir)/tunneld/dp
+tests_unit_check_gw_p2p_LDADD = $(DNSNAT_LIBS) libfzdns.a libfzcommon.a \
+	$(LDNS_LIBS) $(CHECK_LIBS)
+
+# The gateway's DNS-resource NAT in the data plane (dp_dnsnat.c).
+libfzdp_a_SOURCES += tunneld/dp/dp_dnsnat.c tunneld/dp/dp_dnsnat.h
+
+# A client's control packets into a gateway's fz-controld (gw_p2p_up).
+fuzz_targets += tests/fuzz/fuzz_gw_p2p
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_gw_p2p
+endif
+tests_fuzz_fuzz_gw_p2p_SOURCES = tests/fuzz/fuzz_gw_p2p.c \
+	controld/gw_p2p.c controld/gw_dnsres.c
+tests_fuzz_fuzz_gw_p2p_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(PORTAL_CFLAGS) \
+	-I$(top_srcdir)/controld -I$(top_srcdir)/tunneld/dp
+tests_fuzz_fuzz_gw_p2p_LDADD = $(DNSNAT_LIBS) libfzdns.a libfzcommon.a \
+	$(LDNS_LIBS)
+tests_fuzz_fuzz_gw_p2p_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# The gateway side with real data planes and fake fz-controlds (root).
+TESTS += tests/netns/dnsgw.sh
+dist_noinst_SCRIPTS += tests/netns/dnsgw.sh

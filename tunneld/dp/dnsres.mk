@@ -24,3 +24,15 @@ tests_fuzz_fuzz_proxymap_SOURCES = tests/fuzz/fuzz_proxymap.c \
 tests_fuzz_fuzz_proxymap_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_proxymap_LDADD = libfzcommon.a
 tests_fuzz_fuzz_proxymap_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
+# End to end with fz-portald (root; needs the gateway side of §5.3).
+TESTS += tests/netns/dnsres.sh
+dist_noinst_SCRIPTS += tests/netns/dnsres.sh
+
+# The client's DNS-NAT wiring on a whole data plane (dataplane.c in).
+check_PROGRAMS += tests/unit/check_dp_dnsres
+UNIT_TESTS += tests/unit/check_dp_dnsres
+TESTS += tests/unit/check_dp_dnsres
+tests_unit_check_dp_dnsres_SOURCES = tests/unit/check_dp_dnsres.c
+tests_unit_check_dp_dnsres_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_dp_dnsres_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)

@@ -107,8 +107,11 @@ dp_dnsres_proxy(struct dp *dp, const struct p2p_msg *m, bool fresh)
 			ctllen = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (ctllen > 0)
+	if (ctllen > 0) {
+		log_debug("peer %s: assigned_ips for %s (resource %s), a new "
+		    "query", wg_peer_name(p), m->domain, m->resource);
 		tx_stage(dp, p, ctl, ctllen);
+	}
 	wg_read_unlock();
 	return rc;
 }
@@ -157,6 +160,21 @@ dp_dnsres_get_stats(struct dp *dp, struct dp_dnsres_stats *st)
 	pthread_mutex_unlock(&r->lock);
 }
 
+enum p2p_nat_state
+dp_dnsres_state(struct dp *dp, const struct wg_peer *p, const char *resource,
+    const char *domain)
+{
+	struct dp_dnsres *r = of(dp);
+	enum p2p_nat_state s;
+
+	if (r == NULL)
+		return P2P_NAT_NONE;
+	pthread_mutex_lock(&r->lock);
+	s = p2p_nat_state(r->nat, gw_id(p), resource, domain);
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
 /*
  * The verdict for one packet (under r->lock): -1 send it on, else taken.
  * An assigned_ips due is left in ctl.
@@ -190,6 +208,9 @@ verdict(struct dp_dnsres *r, struct wg_peer *p, bool gso, int v6,
 	}
 	rc = p2p_nat_packet(r->nat, gw_id(p), &m, pkt, len, now_ms(), ctl,
 	    P2P_MAX_PKT, ctllen);
+	if (*ctllen > 0)	/* at most every 2 s per name */
+		log_debug("peer %s: assigned_ips for %s (resource %s)",
+		    wg_peer_name(p), m.domain, m.resource);
 	if (rc < 0) {
 		if (log_ratelimit(&r->rl))
 			log_warnc(-rc, "DNS resource %s: %s", m.resource,

@@ -41,6 +41,10 @@ struct dp_dnsres_stats {
 	struct p2p_nat_stats	nat;
 };
 void	dp_dnsres_get_stats(struct dp *, struct dp_dnsres_stats *);
+/* The DNS-NAT state of (gateway p, resource, domain); p is only an id
+ * here (it may be gone). */
+enum p2p_nat_state dp_dnsres_state(struct dp *, const struct wg_peer *p,
+	    const char *resource, const char *domain);
 
 /* --- the data plane (dp_impl.h's threads) --- */
 /*

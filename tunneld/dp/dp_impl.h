@@ -131,6 +131,7 @@ struct dp {
 	_Atomic(struct dp_flt *) flt;		/* dp_filter.h; NULL: off */
 	_Atomic(struct dp_dnsres *) dnsres;	/* dp_dnsres.h; NULL: none */
 	_Atomic(struct dp_p2p *) p2p;		/* dp_p2p.h; NULL: off */
+	_Atomic(struct dp_dnsnat *) dnsnat;	/* dp_dnsnat.h; NULL: none */
 };
 
 /* dataplane.c: a TUN packet to a sentinel, taken (queued or dropped). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dp_impl.h"
@@ -170,10 +171,43 @@ dp_p2p_take(struct dp *dp, struct dp_p2p_up *out)
 	return got;
 }
 
+/* Encrypted and sent at once, when p has a session; -EAGAIN otherwise. */
+static int
+send_now(struct dp *dp, struct wg_peer *p, const uint8_t *pkt, size_t len)
+{
+	uint8_t buf[4 + WG_SEALED_LEN(P2P_MAX_PKT)];
+	struct wg_keypair *k;
+	struct tx_path path;
+	size_t hdr, out;
+	int fd, rc;
+
+	if (dp->nworkers < 1 || !wg_peer_path(p, &path.to, &path.chan))
+		return -EAGAIN;
+	if ((k = wg_peer_send_keypair(p)) == NULL)
+		return -EAGAIN;
+	hdr = TX_HDR(&path);
+	memcpy(buf + hdr + WG_DATA_HDR_LEN, pkt, len);
+	rc = wg_encrypt(k, buf + hdr, len, sizeof(buf) - hdr, &out);
+	wg_keypair_put(k);
+	if (rc != 0)
+		return rc;
+	if (hdr != 0)
+		tx_channel_header(buf, path.chan, out);
+	fd = path.to.sa.sa_family == AF_INET6 ? dp->w[0].udp6 : dp->w[0].udp4;
+	if (fd < 0 || sendto(fd, buf, hdr + out, 0, &path.to.sa,
+	    addr_len(&path.to.sa)) < 0) {
+		count(dp, DP_DROP_SEND, 1);
+		return 0;		/* lost like any datagram */
+	}
+	wg_peer_data_sent(p, hdr + out, false);
+	return 0;
+}
+
 /*
  * From the thread that adds and removes peers (wg.h: its wg_peer_find
- * pointers stay valid): staged like a packet waiting for a session, so
- * the timer thread sends it (now when a session exists).
+ * pointers stay valid): encrypted and sent now when a session exists (so
+ * a goodbye leaves before the peer's removal), else staged like a packet
+ * waiting for a session (the timer thread sends it after the handshake).
  */
 int
 dp_p2p_send(struct dp *dp, const uint8_t pub[WG_KEY_LEN], const uint8_t *pkt,
@@ -181,6 +215,7 @@ dp_p2p_send(struct dp *dp, const uint8_t pub[WG_KEY_LEN], const uint8_t *pkt,
 {
 	struct dp_p2p *q = p2p_of(dp);
 	struct wg_peer *p;
+	int rc;
 
 	if (q == NULL)
 		return -ENOTCONN;
@@ -188,7 +223,13 @@ dp_p2p_send(struct dp *dp, const uint8_t pub[WG_KEY_LEN], const uint8_t *pkt,
 		return -EMSGSIZE;
 	if ((p = wg_peer_find(dp->dev, pub)) == NULL)
 		return -ENOENT;
-	tx_stage(dp, p, pkt, len);
+	wg_read_lock();
+	rc = send_now(dp, p, pkt, len);
+	wg_read_unlock();
+	if (rc == -EAGAIN)
+		tx_stage(dp, p, pkt, len);
+	else if (rc != 0)
+		return rc;
 	bump(q, DP_P2P_DOWN);
 	return 0;
 }

@@ -13,9 +13,9 @@
  *    (DP_P2P_DROP_NO_HOOK).  Everything else is queued as on a gateway.
  *  - off (no dp_p2p_enable): dropped and counted.
  * A full queue drops and counts.  dp_p2p_send (main loop) encrypts a
- * control packet to a peer: it waits with the peer's staged packets
- * (tx_stage) and goes at once when a session exists (the timer thread
- * flushes), after a handshake otherwise.
+ * control packet to a peer and sends it at once when a session exists;
+ * otherwise it waits with the peer's staged packets (tx_stage) for the
+ * handshake.
  */
 #ifndef FZ_DP_P2P_H
 #define FZ_DP_P2P_H

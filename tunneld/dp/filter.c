@@ -823,3 +823,9 @@ flt_client_check(const struct flt_table *t, const char *client_id,
 	return flt_rules_allow(a->rules, a->nrules, p) ? FLT_PASS :
 	    FLT_PROHIBITED;
 }
+
+bool
+flt_has_client(const struct flt_table *t, const char *client_id)
+{
+	return client_find(t, client_id) != NULL;
+}

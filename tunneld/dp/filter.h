@@ -159,6 +159,8 @@ size_t	flt_expire(struct flt_table *, uint64_t now,
 	    void (*gone)(const char *client_id, void *), void *arg);
 uint64_t flt_next_expiry(const struct flt_table *);
 size_t	flt_nclients(const struct flt_table *);
+/* Whether client_id has any access left (a DNS NAT's owner). */
+bool	flt_has_client(const struct flt_table *, const char *client_id);
 size_t	flt_naccesses(const struct flt_table *);
 
 /*

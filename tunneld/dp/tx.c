@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "dp_dnsnat.h"
 #include "dp_dnsres.h"
 #include "dp_impl.h"
 #include "fztime.h"
@@ -372,6 +373,9 @@ from_tun(struct worker *w, uint8_t *buf, size_t n)
 		count(dp, DP_DROP_BAD_PACKET, 1);
 		return;
 	}
+	/* Gateway: the DNS-resource NAT's way back (real -> proxy). */
+	if (!dpn_from_tun(w, &vh, pkt, len))
+		return;
 	/* §4.3 step 4: a resource's filters answer locally. */
 	if (!dpf_from_tun(w, pkt, len))
 		return;

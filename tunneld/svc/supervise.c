@@ -509,6 +509,25 @@ supervise_local_sockets(struct svc *s, bool force)
 	}
 }
 
+/* A gateway's DNS-resource NAT, a goodbye (p2p_svc.c). */
+static void
+c_dnsnat_set(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_dnsnat_set(arg, m) == -EINVAL)
+		controld_violation(arg, "control", "DNSNAT_SET that does not "
+		    "parse, or not to a gateway");
+}
+
+static void
+c_peer_goodbye(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	if (svc_peer_goodbye(arg, m) == -EINVAL)
+		controld_violation(arg, "control", "PEER_GOODBYE with a key "
+		    "that is not one");
+}
+
 /* ACCESS_*: resource enforcement (access.c). */
 static void
 c_access(struct ipc_conn *c, struct ipc_msg *m, void *arg)
@@ -536,6 +555,8 @@ static const struct ipc_handler controld_msg[] = {
 	{ IPC_ACCESS_DEL,	c_access },
 	{ IPC_ACCESS_FILTERS,	c_access },
 	{ IPC_ACCESS_SYNC,	c_access },
+	{ IPC_DNSNAT_SET,	c_dnsnat_set },
+	{ IPC_PEER_GOODBYE,	c_peer_goodbye },
 	IPC_HANDLERS_END
 };
 
