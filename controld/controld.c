@@ -263,13 +263,13 @@ dns_site_gateway(void *arg, const char *rid, int family,
 }
 
 static void
-dns_site_to(void *arg, const struct sockaddr *to, const uint8_t *p,
-    size_t len)
+dns_site_to(void *arg, const struct sockaddr *to, bool tcp,
+    const uint8_t *p, size_t len)
 {
 	struct controld *c = arg;
 
 	if (c->site != NULL)
-		dns_site_send(c->site, to, p, len);
+		dns_site_send(c->site, to, tcp, p, len);
 }
 
 static void

@@ -21,6 +21,7 @@ struct site_wait {
 	bool		 used;
 	char		 rid[DNS_STUB_RESOURCE_ID_MAX];
 	int		 family;
+	bool		 tcp;
 	uint16_t	 fwd_id;
 	uint64_t	 since;
 	size_t		 len;
@@ -39,6 +40,7 @@ struct dns_glue {
 	size_t			 n_ids;
 	struct log_ratelimit	 rl;
 	struct site_wait	*wait;		/* DNS_GLUE_SITE_WAIT */
+	bool			 in_tcp;	/* the query being handled */
 	uint8_t			 out[65535];
 };
 
@@ -230,8 +232,8 @@ static void	act(struct dns_glue *, struct dns_stub_out *);
  * gateway is connected.  0 (sent or kept), or -errno: SERVFAIL.
  */
 static int
-site_forward(struct dns_glue *g, const char *rid, int family, uint16_t id,
-    const uint8_t *msg, size_t len)
+site_forward(struct dns_glue *g, const char *rid, int family, bool tcp,
+    uint16_t id, const uint8_t *msg, size_t len)
 {
 	union fz_sockaddr gw;
 	struct site_wait *w = NULL;
@@ -248,7 +250,7 @@ site_forward(struct dns_glue *g, const char *rid, int family, uint16_t id,
 			gw.in6.sin6_port = htons(DNS_STUB_GATEWAY_PORT);
 		else
 			return -EAFNOSUPPORT;
-		g->ops->site_send(g->arg, &gw.sa, msg, len);
+		g->ops->site_send(g->arg, &gw.sa, tcp, msg, len);
 		return 0;
 	}
 	if (rc != -EAGAIN)
@@ -268,6 +270,7 @@ site_forward(struct dns_glue *g, const char *rid, int family, uint16_t id,
 	w->len = len;
 	w->used = true;
 	w->family = family;
+	w->tcp = tcp;
 	w->fwd_id = id;
 	w->since = time_mono_ns();
 	snprintf(w->rid, sizeof(w->rid), "%s", rid);
@@ -291,7 +294,7 @@ dns_glue_site_ready(struct dns_glue *g, const char *rid)
 		memset(&g->wait[i], 0, sizeof(g->wait[i]));
 		/* past the stub's 5 s, the stub has forgotten it */
 		if (now - w.since < DNS_STUB_UPSTREAM_TIMEOUT_NS &&
-		    site_forward(g, w.rid, w.family, w.fwd_id, w.msg,
+		    site_forward(g, w.rid, w.family, w.tcp, w.fwd_id, w.msg,
 		    w.len) != 0 && dns_stub_upstream_failed(g->stub,
 		    w.fwd_id, g->out, sizeof(g->out), &o) == 0)
 			act(g, &o);
@@ -337,7 +340,7 @@ act(struct dns_glue *g, struct dns_stub_out *o)
 		return;
 	case DNS_STUB_FORWARD_SITE:
 		if ((rc = site_forward(g, o->resource_id, o->site_family,
-		    o->fwd_id, g->out, o->len)) == 0)
+		    g->in_tcp, o->fwd_id, g->out, o->len)) == 0)
 			return;
 		/* no gateway to ask: SERVFAIL (§4.4) */
 		rid = o->fwd_id;
@@ -460,8 +463,11 @@ dns_glue_up(struct dns_glue *g, const struct ipc_dgram_up *d)
 		if (log_ratelimit(&g->rl))
 			log_debug("DNS datagram from %s: %s", d->from,
 			    strerror(-rc));
-	} else
+	} else {
+		g->in_tcp = d->sock == IPC_SOCK_DNS_TCP;
 		act(g, &o);
+		g->in_tcp = false;
+	}
 	arm(g);
 	return true;
 }

@@ -44,8 +44,11 @@ struct dns_glue_ops {
 	 */
 	int	(*site_gateway)(void *arg, const char *resource_id,
 		    int family, union fz_sockaddr *gw);
-	/* The query to the gateway's <tunnel ip>:53535 (through the TUN). */
-	void	(*site_send)(void *arg, const struct sockaddr *to,
+	/*
+	 * The query to the gateway's <tunnel ip>:53535 (through the TUN),
+	 * over TCP when the client asked over TCP (§4.4: as received).
+	 */
+	void	(*site_send)(void *arg, const struct sockaddr *to, bool tcp,
 		    const uint8_t *, size_t);
 };
 

@@ -303,6 +303,12 @@ tcp_accept(evutil_socket_t fd, short what, void *arg)
 	s->tcp[i].gen = ++s->gen & 0x7fffff;
 	s->tcp[i].peer = peer;
 	addr_unmap_v4(&s->tcp[i].peer);
+	{
+		char a[ADDR_STRLEN];
+
+		if (addr_fmt(&s->tcp[i].peer.sa, true, a, sizeof(a)) == 0)
+			log_debug("DNS TCP client %s", a);
+	}
 	bufferevent_setcb(s->tcp[i].bev, tcp_read, NULL, tcp_event, s);
 	bufferevent_set_timeouts(s->tcp[i].bev, &idle, &idle);
 	bufferevent_setwatermark(s->tcp[i].bev, EV_READ, 0, 2 + 65535);

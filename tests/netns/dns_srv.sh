@@ -11,8 +11,8 @@
 #  - the client: dig @100.100.111.1 SRV _http._tcp.app.corp.test and TXT
 #    app.corp.test go to the gateway through the tunnel (R sees them from
 #    G, not from C) and answer what R says, also before any connection to
-#    the gateway (the query asks for the resource's authorization), and
-#    over the IPv6 sentinel; a name of no resource still goes straight to
+#    the gateway (the query asks for the resource's authorization), over
+#    TCP (to the gateway over TCP too) and over the IPv6 sentinel; a name of no resource still goes straight to
 #    the upstream
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
@@ -97,14 +97,14 @@ fail() { dump; ns_fail "$*"; }
 # --- the gateway's DNS server on its tunnel addresses -----------------------
 start_device "$G" gateway gateway "ws://10.99.2.1:$PORT" "$GTOK" "$GID" disabled gateway
 ns_wait_for state_is gateway online || fail "the gateway is not online"
-gw_ip() { ip -n "$G" -j addr show dev tun-firezone | python3 -c "
+tun_ip() { ip -n "$2" -j addr show dev tun-firezone | python3 -c "
 import json, sys
 for a in json.load(sys.stdin)[0]['addr_info']:
     if a['family'] == '$1' and a.get('scope') == 'global': print(a['local'])"; }
 ns_wait_for sh -c "ip -n '$G' addr show dev tun-firezone | grep -q 'inet '" ||
 	fail "the gateway has no tunnel address"
-GW4=$(gw_ip inet)
-GW6=$(gw_ip inet6)
+GW4=$(tun_ip inet "$G")
+GW6=$(tun_ip inet6 "$G")
 [ -n "$GW4" ] && [ -n "$GW6" ] || fail "tunnel addresses '$GW4' '$GW6'"
 listening() { ip netns exec "$G" ss -Hlnu "sport = :53535" | grep -q "$GW4" &&
 	ip netns exec "$G" ss -Hlnt "sport = :53535" | grep -q "$GW6"; }
@@ -147,6 +147,10 @@ grep -q '^_http._tcp.app.corp.test 33 10.99.1.2$' "$T/auth.log" &&
 	fail "TXT via the stub"
 [ "$(qdig +tcp @100.100.111.1 TXT app.corp.test)" = '"v=fz-test"' ] ||
 	fail "TXT via the stub over TCP"
+# ... and over TCP to the gateway too (§4.4: as received)
+C4=$(tun_ip inet "$C")
+grep -q "DNS TCP client $C4:" "$T/gateway.log" ||
+	fail "the query over TCP did not reach the gateway over TCP"
 [ "$(qdig @fd00:2021:1111:8000:100:100:111:0 TXT app.corp.test)" = '"v=fz-test"' ] ||
 	fail "TXT via the IPv6 sentinel (to the gateway's IPv6 tunnel address)"
 ! grep -q '^app.corp.test 16 10.99.1.2$' "$T/auth.log" ||

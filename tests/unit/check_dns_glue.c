@@ -80,6 +80,7 @@ static const struct dns_glue_ops ops = {
 /* SRV/TXT to a gateway: its answer (site_rc), what was sent. */
 static struct site_rec {
 	int		 rc, asked, sent, family;
+	bool		 tcp;
 	char		 rid[64], to[64];
 	uint8_t		 msg[512];
 	size_t		 len;
@@ -100,11 +101,12 @@ o_site_gateway(void *arg, const char *rid, int family, union fz_sockaddr *gw)
 }
 
 static void
-o_site_send(void *arg, const struct sockaddr *to, const uint8_t *p,
+o_site_send(void *arg, const struct sockaddr *to, bool tcp, const uint8_t *p,
     size_t len)
 {
 	(void)arg;
 	site_r.sent++;
+	site_r.tcp = tcp;
 	ck_assert_int_eq(addr_fmt(to, true, site_r.to, sizeof(site_r.to)), 0);
 	ck_assert_uint_le(len, sizeof(site_r.msg));
 	memcpy(site_r.msg, p, len);
@@ -388,13 +390,19 @@ START_TEST(test_site)
 	ck_assert_int_eq(site_r.sent, 2);
 	ck_assert_int_eq(site_r.family, AF_INET6);
 	ck_assert_str_eq(site_r.to, "[fd00:2021:1111::1]:53535");
+	ck_assert(!site_r.tcp);
+	/* asked over TCP: over TCP to the gateway too (§4.4) */
+	n = query(q, 0x3334, "app.corp.test", 16);
+	up(g, IPC_SOCK_DNS_TCP, "100.64.0.3:40009", "100.100.111.1:53", q, n);
+	ck_assert_int_eq(site_r.sent, 3);
+	ck_assert(site_r.tcp);
 	/* no gateway can be had: SERVFAIL at once */
 	site_r.rc = -ENOENT;
 	n = query(q, 0x4444, "app.corp.test", 16);
 	up(g, IPC_SOCK_DNS, "100.64.0.3:40002", "100.100.111.1:53", q, n);
 	ck_assert_int_eq(r.replies, 2);
 	ck_assert_uint_eq(r.msg[3] & 0xf, 2);		/* SERVFAIL */
-	ck_assert_int_eq(site_r.sent, 2);
+	ck_assert_int_eq(site_r.sent, 3);
 	dns_glue_free(g);
 	event_base_free(b);
 
