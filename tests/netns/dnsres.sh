@@ -19,6 +19,9 @@
 #    / EACCES), from the client or the gateway
 #  - secret.corp.test is not the client's: no proxy IPs, nothing of it
 #    reaches the gateway's TUN
+#  - the policies go (SIGHUP): the gateway's last access goes, it says
+#    goodbye, the client drops the connection; the name is no longer a
+#    resource and no longer reaches the host
 #  - FZ_DNSRES_BENCH=1: a 200 MB download by name (DNS-NAT on both sides)
 #    beside the same through a CIDR resource (10.50.0.4/32) to the same
 #    host, same run, MB/s and their ratio
@@ -111,6 +114,7 @@ cat > "$T/portal.json" <<EOF2
 EOF2
 ns_bg "$P" "$T/portald.log" "$PORTALD" --config "$T/portal.json" \
 	--listen "0.0.0.0:$PORT" --state "$T/state.db"
+PORTALD_PID=$BG_PID
 ns_wait_for sh -c "ip netns exec '$P' ss -Htln 'sport = :$PORT' | grep -q LISTEN" ||
 	{ cat "$T/portald.log"; ns_fail "fz-portald does not listen"; }
 
@@ -257,3 +261,19 @@ if [ -n "${FZ_DNSRES_BENCH:-}" ]; then
 	d2=$(mbs app.corp.test); c2=$(mbs 10.50.0.4)
 	ns_log "bench: 200 MB download, MB/s: by name (DNS NAT) $d1, $d2; CIDR $c1, $c2; name/CIDR $(python3 -c "print('%.2f' % (($d1 + $d2) / ($c1 + $c2)))")"
 fi
+
+# --- the policies go: goodbye ------------------------------------------------
+python3 - "$T/portal.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["policies"] = [p for p in c["policies"] if p["group"] != "eng"]
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+kill -HUP "$PORTALD_PID"
+ns_wait_for grep -q 'said goodbye: connection dropped' "$T/client.log" ||
+	fail "no goodbye from the gateway reached the client's connection manager"
+no_proxy() { ! qdig @100.100.111.1 app.corp.test A | grep -q '^100\.'; }
+ns_wait_for no_proxy ||
+	fail "app.corp.test still answered with proxy IPs after its policy went"
+page app.corp.test 4 && fail "app.corp.test still reached after its policy went"
+ns_log "ok: policies gone: the gateway said goodbye, the client dropped the connection; app.corp.test unreachable"
