@@ -19,6 +19,12 @@
 #    / EACCES), from the client or the gateway
 #  - secret.corp.test is not the client's: no proxy IPs, nothing of it
 #    reaches the gateway's TUN
+#  - the policies go (SIGHUP): the gateway's last access goes, it says
+#    goodbye, the client drops the connection; the name is no longer a
+#    resource and no longer reaches the host
+#  - FZ_DNSRES_BENCH=1: a 200 MB download by name (DNS-NAT on both sides)
+#    beside the same through a CIDR resource (10.50.0.4/32) to the same
+#    host, same run, MB/s and their ratio
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
@@ -52,6 +58,7 @@ ns_link "$G" 10.50.0.1 "$H" 10.50.0.2
 GDEV=$LINK_A
 HDEV=$LINK_B
 ip -n "$H" addr add 10.50.0.3/24 dev "$HDEV"
+ip -n "$H" addr add 10.50.0.4/24 dev "$HDEV"
 ip -n "$G" addr add fd50::1/64 dev "$GDEV" nodad
 ip -n "$H" addr add fd50::2/64 dev "$HDEV" nodad
 ip -n "$H" route add default via fd50::1
@@ -95,15 +102,19 @@ cat > "$T/portal.json" <<EOF2
     {"name": "wild", "type": "dns", "address": "*.wild.corp.test",
      "site": "hq"},
     {"name": "secret", "type": "dns", "address": "secret.corp.test",
+     "site": "hq"},
+    {"name": "host", "type": "cidr", "address": "10.50.0.4/32",
      "site": "hq"}],
   "clients": [{"name": "alice", "token": "$CTOK", "groups": ["eng"]},
     {"name": "bob", "token": "$BOBTOK", "groups": ["ops"]}],
   "policies": [{"group": "eng", "resource": "app"},
     {"group": "eng", "resource": "wild"},
+    {"group": "eng", "resource": "host"},
     {"group": "ops", "resource": "secret"}] }
 EOF2
 ns_bg "$P" "$T/portald.log" "$PORTALD" --config "$T/portal.json" \
 	--listen "0.0.0.0:$PORT" --state "$T/state.db"
+PORTALD_PID=$BG_PID
 ns_wait_for sh -c "ip netns exec '$P' ss -Htln 'sport = :$PORT' | grep -q LISTEN" ||
 	{ cat "$T/portald.log"; ns_fail "fz-portald does not listen"; }
 
@@ -238,3 +249,31 @@ n=$(ip netns exec "$G" tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.3' 2>/dev/null
 n=$(ip netns exec "$G" tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.2 and tcp port 80' 2>/dev/null | wc -l)
 [ "$n" -gt 0 ] || fail "the gateway's TUN saw none of the allowed traffic (tcpdump broken?)"
 ns_log "ok: secret.corp.test (not the client's): no proxy IPs, no assigned_ips, nothing on the gateway's TUN"
+
+# --- optional: throughput by name vs. the CIDR path, same run ---------------
+if [ -n "${FZ_DNSRES_BENCH:-}" ]; then
+	truncate -s 200M "$T/www/big"
+	mbs() { ip netns exec "$C" nice curl -s -o /dev/null -m 120 \
+		-w '%{speed_download}' "http://$1/big" |
+		awk '{ printf "%.1f", $1 / 1e6 }'; }
+	mbs 10.50.0.4 >/dev/null	# the CIDR resource's connection
+	d1=$(mbs app.corp.test); c1=$(mbs 10.50.0.4)
+	d2=$(mbs app.corp.test); c2=$(mbs 10.50.0.4)
+	ns_log "bench: 200 MB download, MB/s: by name (DNS NAT) $d1, $d2; CIDR $c1, $c2; name/CIDR $(python3 -c "print('%.2f' % (($d1 + $d2) / ($c1 + $c2)))")"
+fi
+
+# --- the policies go: goodbye ------------------------------------------------
+python3 - "$T/portal.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["policies"] = [p for p in c["policies"] if p["group"] != "eng"]
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+kill -HUP "$PORTALD_PID"
+ns_wait_for grep -q 'said goodbye: connection dropped' "$T/client.log" ||
+	fail "no goodbye from the gateway reached the client's connection manager"
+no_proxy() { ! qdig @100.100.111.1 app.corp.test A | grep -q '^100\.'; }
+ns_wait_for no_proxy ||
+	fail "app.corp.test still answered with proxy IPs after its policy went"
+page app.corp.test 4 && fail "app.corp.test still reached after its policy went"
+ns_log "ok: policies gone: the gateway said goodbye, the client dropped the connection; app.corp.test unreachable"

@@ -483,9 +483,19 @@ START_TEST(test_gateway_nat)
 		fip(&px[4 + i], a);
 	}
 	fip(&real[0], "10.0.0.5");
+	/* other clients first: C1 is found among them by its address */
+	for (i = 0; i < 1500; i++) {
+		char id[16], a4[32], a6[64];
+
+		snprintf(id, sizeof(id), "X%d", i);
+		snprintf(a4, sizeof(a4), "100.65.%d.%d", i / 256, i % 256);
+		snprintf(a6, sizeof(a6), "fd00:2021:1111::1:%x", i);
+		ck_assert_int_eq(dp_dnsnat_set(G, id, a4, i % 2 ? a6 : "",
+		    "other.test", px, 4, real, 1), 0);
+	}
 	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.7",
 	    "fd00:2021:1111::7", "app.corp.test", px, 8, real, 1), 0);
-	ck_assert_uint_eq(dp_dnsnat_clients(G), 1);
+	ck_assert_uint_eq(dp_dnsnat_clients(G), 1501);
 	ck_assert_ptr_nonnull(t = dp_filter_wlock(G));
 	for (i = 0; i < 8; i++) {
 		struct fz_ip r;

@@ -26,13 +26,18 @@ struct nat_client {
 	uint8_t			 v4[4], v6[16];
 	pthread_mutex_t		 mu;		/* the table: one packet at once */
 	struct dnsnat		*nat;
+	size_t			 next[2];	/* bucket chains: index + 1 */
 };
+
+/* Clients by tunnel address: chains rebuilt on each change (rare). */
+#define BUCKETS		1024
 
 struct dp_dnsnat {
 	pthread_rwlock_t	 lock;		/* the array (workers: read) */
 	struct nat_client	**c;
 	size_t			 n, cap;
 	_Atomic size_t		 count;		/* n, for the lock-free test */
+	size_t			 head[2][BUCKETS];	/* index + 1; 0 none */
 	struct dnsnat_stats	 gone;		/* of clients removed */
 };
 
@@ -102,15 +107,52 @@ by_id(struct dp_dnsnat *t, const char *id, size_t *idx)
 	return NULL;
 }
 
+static size_t
+bucket(int family, const uint8_t *a)
+{
+	uint32_t h = 2166136261u;		/* FNV-1a */
+
+	for (int i = 0; i < (family == AF_INET ? 4 : 16); i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+/* Under the write lock, after any change. */
+static void
+reindex(struct dp_dnsnat *t)
+{
+	memset(t->head, 0, sizeof(t->head));
+	for (size_t i = t->n; i-- > 0;) {
+		struct nat_client *c = t->c[i];
+		size_t b;
+
+		c->next[0] = c->next[1] = 0;
+		if (c->has4) {
+			b = bucket(AF_INET, c->v4);
+			c->next[0] = t->head[0][b];
+			t->head[0][b] = i + 1;
+		}
+		if (c->has6) {
+			b = bucket(AF_INET6, c->v6);
+			c->next[1] = t->head[1][b];
+			t->head[1][b] = i + 1;
+		}
+	}
+}
+
 /* Under the read lock: the client with tunnel address a. */
 static struct nat_client *
 by_addr(struct dp_dnsnat *t, int family, const uint8_t *a)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct nat_client *c = t->c[i];
+	int f = family == AF_INET ? 0 : 1;
+	size_t i;
 
-		if (family == AF_INET ? c->has4 && memcmp(c->v4, a, 4) == 0 :
-		    c->has6 && memcmp(c->v6, a, 16) == 0)
+	for (i = t->head[f][bucket(family, a)]; i != 0;
+	    i = t->c[i - 1]->next[f]) {
+		struct nat_client *c = t->c[i - 1];
+
+		if (f == 0 ? memcmp(c->v4, a, 4) == 0 :
+		    memcmp(c->v6, a, 16) == 0)
 			return c;
 	}
 	return NULL;
@@ -123,7 +165,7 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 {
 	struct dp_dnsnat *t;
 	struct nat_client *c, **nc;
-	uint8_t v4[4], v6[16];
+	uint8_t v4[4] = { 0 }, v6[16] = { 0 };
 	bool has4 = *ipv4 != '\0', has6 = *ipv6 != '\0';
 	int rc;
 
@@ -164,6 +206,7 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 	c->has6 = has6;
 	memcpy(c->v4, v4, sizeof(v4));
 	memcpy(c->v6, v6, sizeof(v6));
+	reindex(t);
 	pthread_mutex_lock(&c->mu);
 	rc = dnsnat_assign(c->nat, domain, proxies, np, resolved, nr);
 	pthread_mutex_unlock(&c->mu);
@@ -198,6 +241,7 @@ remove_at(struct dp_dnsnat *t, size_t i)
 	client_free(t, t->c[i]);
 	t->c[i] = t->c[--t->n];
 	atomic_store_explicit(&t->count, t->n, memory_order_release);
+	reindex(t);
 }
 
 int
