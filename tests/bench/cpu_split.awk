@@ -4,11 +4,12 @@
 # where fz-tunneld's CPU goes.  Each sample: its leaf frame decides, and a
 # kernel leaf that names no category is given the first category found
 # among its callers (tun_get_user above ip_rcv: TUN).  Prints
-# "CATEGORY SAMPLES" lines; -v side=PID keeps one process only.
+# "CATEGORY SAMPLES" lines; -v side=PID keeps one process only; -v
+# fzdso=NAME counts a binary not named fz-tunneld as fz.
 function cat_leaf(s, d) {
 	if (d ~ /libcrypto|libsodium/ || s ~ /chacha|poly1305|ChaCha|Poly1305/)
 		return "crypto"
-	if (d ~ /fz-tunneld/)
+	if (d ~ /fz-tunneld/ || (fzdso != "" && index(d, "/" fzdso ")")))
 		return "fz"
 	if (d ~ /libc\.so|ld-linux/)
 		return "libc"
