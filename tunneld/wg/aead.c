@@ -167,6 +167,7 @@ sodium_init_key(struct aead_key *k, const uint8_t *key, bool enc)
 	(void)key;
 	(void)enc;
 	k->ctx = NULL;
+	k->direct = false;
 }
 
 static void
@@ -343,6 +344,7 @@ aead_key_init_with(struct aead_key *k, enum aead_backend b,
     const uint8_t key[AEAD_KEY_LEN], bool encrypt)
 {
 	atomic_flag_clear(&k->busy);
+	k->direct = false;
 	if (b != AEAD_OPENSSL)
 		b = AEAD_SODIUM;
 	backends[b].init(k, key, encrypt);
@@ -361,7 +363,7 @@ aead_key_fini(struct aead_key *k)
 	if (k == NULL)
 		return;
 	/* The provider's context is cleansed as it is freed. */
-	if (k->direct && k->ctx != NULL)
+	if (k->ctx != NULL && k->direct)
 		prov.freectx(k->ctx);
 	else
 		EVP_CIPHER_CTX_free(k->ctx);
