@@ -71,6 +71,14 @@ setup(void)
 	ck_assert_int_ge(sodium_init(), 0);
 }
 
+/* The same tests with OpenSSL keys through the EVP calls. */
+static void
+setup_evp_api(void)
+{
+	ck_assert_int_ge(sodium_init(), 0);
+	aead_openssl_evp_api(true);
+}
+
 START_TEST(test_reference_rfc8439)
 {
 	uint8_t key[32], out[114], tag[16];
@@ -294,6 +302,31 @@ START_TEST(test_choice)
 }
 END_TEST
 
+/* OpenSSL keys use the provider's functions, or EVP when asked. */
+START_TEST(test_direct)
+{
+	uint8_t key[32] = { 1 };
+	struct aead_key k;
+
+	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
+	ck_assert_ptr_nonnull(k.ctx);
+	ck_assert(aead_key_direct(&k));
+	aead_key_fini(&k);
+	aead_key_init_with(&k, AEAD_OPENSSL, key, false);
+	ck_assert(aead_key_direct(&k));
+	aead_key_fini(&k);
+	aead_openssl_evp_api(true);
+	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
+	ck_assert_ptr_nonnull(k.ctx);
+	ck_assert(!aead_key_direct(&k));
+	aead_key_fini(&k);
+	aead_openssl_evp_api(false);
+	aead_key_init_with(&k, AEAD_SODIUM, key, true);
+	ck_assert(!aead_key_direct(&k));
+	aead_key_fini(&k);
+}
+END_TEST
+
 static Suite *
 aead_suite(void)
 {
@@ -308,6 +341,16 @@ aead_suite(void)
 	tcase_add_test(tc, test_cross_random);
 	tcase_add_test(tc, test_busy_fallback);
 	tcase_add_test(tc, test_choice);
+	tcase_add_test(tc, test_direct);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("evp_api");
+	tcase_add_checked_fixture(tc, setup_evp_api, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rfc8439_both);
+	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_cross_random);
+	tcase_add_test(tc, test_busy_fallback);
 	suite_add_tcase(s, tc);
 	return s;
 }

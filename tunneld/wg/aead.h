@@ -32,8 +32,10 @@ enum aead_backend {
 };
 
 struct aead_key {
-	void		*ctx;	/* EVP_CIPHER_CTX, or NULL: libsodium */
+	void		*ctx;	/* EVP_CIPHER_CTX or the provider's own
+				   context (direct), or NULL: libsodium */
 	atomic_flag	 busy;
+	bool		 direct;
 };
 
 /*
@@ -71,6 +73,15 @@ int	aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 int	aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 	    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
 	    const uint8_t tag[AEAD_TAG_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * OpenSSL keys made after this call use the EVP calls (on) or the
+ * provider's functions directly (off, the default where found; FZ_AEAD_EVP=1
+ * sets on).  For tests and benchmarks.
+ */
+void	aead_openssl_evp_api(bool on);
+/* Does k use the provider's functions directly? */
+bool	aead_key_direct(const struct aead_key *k);
 
 /*
  * One backend on its own, whatever is in force (tests and benchmarks):
