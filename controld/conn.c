@@ -70,8 +70,10 @@ struct peer {
 	bool			 set;		/* PEER_SET sent */
 	/* fz-tunneld had this key before us (PEERS_KEPT): PEER_DEL when
 	 * dropped even if never set.  Kept and no agent: a peer nobody
-	 * supervises (conn_peers_kept); active: its rx counter last moved */
+	 * supervises (conn_peers_kept) */
 	bool			 kept;
+	/* when PEER_STATS last saw its counters move (kept, no agent: the
+	 * rx counter; 0 never) */
 	uint64_t		 active;
 	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
@@ -1391,6 +1393,61 @@ agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
 	}
 }
 
+/*
+ * Client: a connection in use failed (§2.2, as Firezone's clients do: the
+ * gateway's side fails silently, the client drives re-establishment).
+ * Its resources are asked for again at once, not at the next packet: a
+ * gateway whose fz-controld was restarted cannot answer our checks, and
+ * takes its kept peer over with the new authorization (conn_peers_kept);
+ * a restarted gateway has a new key.  Only for connections that carried
+ * traffic in the last CONN_REQUEST_AGAIN_NS: an unused one to a gateway
+ * that stays unreachable is not retried for ever.  The usual debounce.
+ */
+static void
+request_again(struct conn_mgr *m, const char *rid, uint64_t now)
+{
+	portal_id gw[CONN_MAX_PEERS];
+	struct cres *r = res_by_id(m, rid);
+	size_t n = 0;
+	unsigned i;
+
+	if (r == NULL || (r->requested && now - r->last_request <
+	    CONN_DEBOUNCE_NS))
+		return;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead || p->agent == NULL)
+			continue;
+		if (peer_serves(p, rid))
+			return;
+		memcpy(gw[n++], p->id, sizeof(gw[0]));
+	}
+	r->requested = true;
+	r->last_request = now;
+	log_info("resource %s (%s): its connection failed while in use: "
+	    "requesting authorization again", r->id, r->dns ? "DNS" :
+	    r->cidr_s);
+	m->ops->request_authorization(m->arg, r->id, gw, n);
+}
+
+static void
+peer_failed(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	portal_id res[sizeof(p->resources) / sizeof(p->resources[0])];
+	unsigned i, n = 0;
+
+	log_info("peer %s: connection failed", p->id);
+	if (!m->gateway && p->set && p->active != 0 &&
+	    now - p->active < CONN_REQUEST_AGAIN_NS) {
+		n = p->nresources;
+		memcpy(res, p->resources, n * sizeof(res[0]));
+	}
+	peer_drop(m, p);
+	for (i = 0; i < n; i++)
+		request_again(m, res[i], now);
+}
+
 static void
 pump(struct conn_mgr *m, uint64_t now)
 {
@@ -1433,10 +1490,8 @@ pump(struct conn_mgr *m, uint64_t now)
 		}
 	}
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].dead) {
-			log_info("peer %s: connection failed", m->peers[i].id);
-			peer_drop(m, &m->peers[i]);
-		}
+		if (m->peers[i].used && m->peers[i].dead)
+			peer_failed(m, &m->peers[i], now);
 }
 
 /* --- traffic (PEER_STATS) ---------------------------------------------- */
@@ -1512,6 +1567,7 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, bool kept,
 				continue;
 			}
 			if (rx != pr->rx_bytes || tx != pr->tx_bytes) {
+				pr->active = now;
 				ice_agent_traffic(pr->agent, now);
 				log_debug("peer %s: traffic (rx %llu B, tx "
 				    "%llu B)", pr->id, (unsigned long long)rx,

@@ -38,6 +38,9 @@
 /* a kept peer (conn_peers_kept) that received nothing for this long:
  * WireGuard's REJECT_AFTER_TIME, no session can be left */
 #define CONN_KEPT_IDLE_NS	(180ULL * 1000000000ULL)
+/* client: a failed connection that carried traffic this recently has its
+ * resources asked for again at once (conn.c, peer_failed) */
+#define CONN_REQUEST_AGAIN_NS	(60ULL * 1000000000ULL)
 #define CONN_ALLOWED_MAX	4096
 #define CONN_RELAY_SOCK(i)	(0x80000000u | (uint32_t)(i))
 

@@ -1164,6 +1164,11 @@ START_TEST(test_dead_path_noticed)
 	ck_assert_msg(t_left - t_block <= 18 * SEC,
 	    "a dead path noticed after %llu ms",
 	    (unsigned long long)((t_left - t_block) / MS));
+	/* failed while in use: its resource is asked for again at once */
+	ck_assert_uint_eq(cl.nreq, 1);
+	(void)run(&cl, &gw, &t, 5, true, true, NULL);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	ck_assert_uint_eq(cl.nreq, 2);
 	conn_free(cl.m);
 	conn_free(gw.m);
 }
@@ -1373,8 +1378,11 @@ START_TEST(test_controld_restart_gateway)
 	ck_assert_uint_eq(conn_npeers(cl.m), 0);	/* failed, dropped */
 	ck_assert_uint_eq(cl.ndel, 1);
 	ck_assert_uint_eq(gw.ndel, 0);
-	/* its next packet asks again; the portal answers both sides */
-	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+	/* in use: it asked again at once (no packet needed); the portal
+	 * answers both sides */
+	ck_assert_uint_eq(cl.nreq, 2);
+	ck_assert_str_eq(cl.last_res, RES_A);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), -EALREADY);
 	memset(&ca, 0, sizeof(ca));
 	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
 	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
