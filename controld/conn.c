@@ -72,9 +72,10 @@ struct peer {
 	 * dropped even if never set.  Kept and no agent: a peer nobody
 	 * supervises (conn_peers_kept) */
 	bool			 kept;
-	/* when PEER_STATS last saw its counters move (kept, no agent: the
-	 * rx counter; 0 never) */
-	uint64_t		 active;
+	/* when PEER_STATS last saw its counters move, and its rx counter
+	 * (0 never); a kept client-side peer: when its resources were last
+	 * asked for */
+	uint64_t		 active, rx_at, asked_at;
 	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
@@ -111,6 +112,8 @@ struct conn_mgr {
 };
 
 static void	pump(struct conn_mgr *, uint64_t now);
+static void	peer_drop(struct conn_mgr *, struct peer *);
+static void	kept_ask(struct conn_mgr *, struct peer *, uint64_t now);
 static void	signal_candidates(struct conn_mgr *, struct peer *);
 
 /* --- helpers ------------------------------------------------------------ */
@@ -727,6 +730,12 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 			log_info("peer %s: a new connection takes over the peer "
 			    "kept from the last fz-controld", id);
 		}
+	/* one kept for the same peer with another key: stale (a client's
+	 * kept gateway restarted) */
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    &m->peers[i] != p && strcmp(m->peers[i].id, id) == 0)
+			peer_drop(m, &m->peers[i]);
 	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
 		if (!m->peers[i].used)
 			p = &m->peers[i];
@@ -1431,12 +1440,47 @@ request_again(struct conn_mgr *m, const char *rid, uint64_t now)
 	m->ops->request_authorization(m->arg, r->id, gw, n);
 }
 
+/* A kept client-side peer's resources, asked for again. */
+static void
+kept_ask(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	portal_id res[sizeof(p->resources) / sizeof(p->resources[0])];
+	unsigned i, n = p->nresources;
+
+	p->asked_at = now;
+	memcpy(res, p->resources, n * sizeof(res[0]));
+	for (i = 0; i < n; i++)
+		request_again(m, res[i], now);
+}
+
+/*
+ * A failed connection.  Client: one whose WireGuard session still
+ * receives (PEER_STATS rx moved in the last CONN_ALIVE_NS: the gateway's
+ * fz-controld was restarted and cannot answer our checks, the data plane
+ * is fine) is kept without its agent until the new connection for its
+ * resources takes it over (peer_new, by key), so traffic does not wait for
+ * the portal (it may be down); asked again every CONN_KEPT_ASK_NS and at
+ * the portal's init, removed once it receives nothing for
+ * CONN_KEPT_IDLE_NS.  Others are removed.
+ */
 static void
 peer_failed(struct conn_mgr *m, struct peer *p, uint64_t now)
 {
 	portal_id res[sizeof(p->resources) / sizeof(p->resources[0])];
 	unsigned i, n = 0;
 
+	if (!m->gateway && p->set && p->rx_at != 0 &&
+	    now - p->rx_at < CONN_ALIVE_NS) {
+		log_info("peer %s: connection failed, but WireGuard still "
+		    "receives: kept until a new connection takes it over",
+		    p->id);
+		ice_agent_free(p->agent);
+		p->agent = NULL;
+		p->set = p->dead = p->ahead = false;
+		p->kept = true;
+		kept_ask(m, p, now);
+		return;
+	}
 	log_info("peer %s: connection failed", p->id);
 	if (!m->gateway && p->set && p->active != 0 &&
 	    now - p->active < CONN_REQUEST_AGAIN_NS) {
@@ -1559,9 +1603,9 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, bool kept,
 			if (!pr->used || strcmp(pr->public_key, key) != 0)
 				continue;
 			found = true;
+			if (rx != pr->rx_bytes)
+				pr->rx_at = now;
 			if (pr->agent == NULL) {	/* kept */
-				if (rx != pr->rx_bytes)
-					pr->active = now;
 				pr->rx_bytes = rx;
 				pr->tx_bytes = tx;
 				continue;
@@ -1619,7 +1663,7 @@ kept_add(struct conn_mgr *m, const char *key, uint64_t rx, uint64_t tx,
 	snprintf(p->public_key, sizeof(p->public_key), "%s", key);
 	p->rx_bytes = rx;
 	p->tx_bytes = tx;
-	p->active = now;
+	p->rx_at = now;
 }
 
 int
@@ -1646,11 +1690,18 @@ conn_portal_init(struct conn_mgr *m, uint64_t now)
 	if (m->gateway)
 		return;
 	m->inited = true;
-	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].agent == NULL) {
-			peer_drop(m, &m->peers[i]);
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->agent != NULL)
+			continue;
+		if (p->nresources > 0)		/* peer_failed's */
+			kept_ask(m, p, now);
+		else {				/* PEERS_KEPT's */
+			peer_drop(m, p);
 			n++;
 		}
+	}
 	if (n > 0)
 		log_info("%u kept peer(s) removed: their next packets ask "
 		    "for new connections", n);
@@ -1721,13 +1772,16 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 		struct peer *p = &m->peers[i];
 
 		if (p->used && p->agent == NULL &&
-		    now - p->active >= CONN_KEPT_IDLE_NS) {
+		    now - p->rx_at >= CONN_KEPT_IDLE_NS) {
 			log_info("a kept peer received nothing for %llu s: "
 			    "removed", (unsigned long long)(CONN_KEPT_IDLE_NS /
 			    1000000000ULL));
 			peer_drop(m, p);
 			continue;
 		}
+		if (p->used && p->agent == NULL && p->nresources > 0 &&
+		    now - p->asked_at >= CONN_KEPT_ASK_NS)
+			kept_ask(m, p, now);
 		if (!p->used || p->agent == NULL)
 			continue;
 		/* traffic: conn_peer_stats (idle after 20 s without) */
@@ -1757,8 +1811,12 @@ conn_deadline(const struct conn_mgr *m)
 		    (d = ice_agent_deadline(m->peers[i].agent)) < best)
 			best = d;
 		if (m->peers[i].used && m->peers[i].agent == NULL &&
-		    m->peers[i].active + CONN_KEPT_IDLE_NS < best)
-			best = m->peers[i].active + CONN_KEPT_IDLE_NS;
+		    m->peers[i].rx_at + CONN_KEPT_IDLE_NS < best)
+			best = m->peers[i].rx_at + CONN_KEPT_IDLE_NS;
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    m->peers[i].nresources > 0 &&
+		    m->peers[i].asked_at + CONN_KEPT_ASK_NS < best)
+			best = m->peers[i].asked_at + CONN_KEPT_ASK_NS;
 	}
 	return best;
 }

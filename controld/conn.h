@@ -41,6 +41,10 @@
 /* client: a failed connection that carried traffic this recently has its
  * resources asked for again at once (conn.c, peer_failed) */
 #define CONN_REQUEST_AGAIN_NS	(60ULL * 1000000000ULL)
+/* client: a failed connection whose rx counter moved this recently is
+ * kept (the data plane still works), and asked for again this often */
+#define CONN_ALIVE_NS		(10ULL * 1000000000ULL)
+#define CONN_KEPT_ASK_NS	(30ULL * 1000000000ULL)
 #define CONN_ALLOWED_MAX	4096
 #define CONN_RELAY_SOCK(i)	(0x80000000u | (uint32_t)(i))
 

@@ -1033,16 +1033,23 @@ static unsigned
 run(struct side *cl, struct side *gw, uint64_t *t, unsigned secs,
     bool traffic, bool dead, uint64_t *left)
 {
-	static uint64_t ctr = 1000;
+	static uint64_t ctr = 1000, rx = 1000;
 	enum ice_state st;
 	unsigned i, sent = 0;
+	char l[128];
 
 	for (i = 0; i < secs * 10; i++) {
 		*t += 100 * MS;
 		if (traffic && i % 50 == 0) {
+			/* a dead path: only what is sent moves */
 			ctr += 1000;
-			stats(cl, GW_KEY, ctr, *t);
-			stats(gw, CL_KEY, ctr, *t);
+			rx += dead ? 0 : 1000;
+			snprintf(l, sizeof(l), GW_KEY " %llu %llu",
+			    (unsigned long long)rx, (unsigned long long)ctr);
+			ck_assert_int_eq(conn_peer_stats(cl->m, l, *t), 0);
+			snprintf(l, sizeof(l), CL_KEY " %llu %llu",
+			    (unsigned long long)rx, (unsigned long long)ctr);
+			ck_assert_int_eq(conn_peer_stats(gw->m, l, *t), 0);
 		}
 		conn_tick(cl->m, *t);
 		conn_tick(gw->m, *t);
@@ -1373,13 +1380,14 @@ START_TEST(test_controld_restart_gateway)
 	(void)run(&cl, &gw, &t, 25, true, false, &t_left);
 	ck_assert_uint_ne(t_left, 0);
 	ck_assert_uint_le(t_left - t_kill, 18 * SEC);
-	for (i = 0; i < 10 && conn_npeers(cl.m) > 0; i++)
+	for (i = 0; i < 10 && cl.nreq < 2; i++)
 		(void)run(&cl, &gw, &t, 1, true, false, NULL);
-	ck_assert_uint_eq(conn_npeers(cl.m), 0);	/* failed, dropped */
-	ck_assert_uint_eq(cl.ndel, 1);
+	/* failed, but WireGuard still receives: kept (no PEER_DEL, the
+	 * data flows on), and asked again at once; the portal answers */
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), -ENOENT);
+	ck_assert_uint_eq(cl.ndel, 0);
 	ck_assert_uint_eq(gw.ndel, 0);
-	/* in use: it asked again at once (no packet needed); the portal
-	 * answers both sides */
 	ck_assert_uint_eq(cl.nreq, 2);
 	ck_assert_str_eq(cl.last_res, RES_A);
 	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), -EALREADY);
@@ -1418,6 +1426,8 @@ START_TEST(test_controld_restart_gateway)
 	ck_assert_uint_ge(gw.nset, 1);
 	ck_assert_str_eq(gw.set_key, CL_KEY);
 	ck_assert_uint_eq(gw.ndel, 0);
+	ck_assert_uint_eq(cl.ndel, 0);		/* taken over */
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
 	/* the other kept peer received nothing: gone after 180 s, while
 	 * the connection (with traffic) stays */
 	(void)run(&cl, &gw, &t, 175 - (unsigned)((t - t_kill) / SEC), true,
