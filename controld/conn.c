@@ -1571,12 +1571,11 @@ static int
 stats_walk(struct conn_mgr *m, const char *list, bool apply, bool kept,
     uint64_t now)
 {
-	bool found;
-
 	const char *p = list, *end, *sp1, *sp2;
 	char key[PORTAL_KEY_MAX + 1];
 	uint64_t rx, tx;
 	unsigned i;
+	bool found;
 
 	while (*p != '\0') {
 		if ((end = strstr(p, "; ")) == NULL)
