@@ -1519,6 +1519,46 @@ START_TEST(test_controld_restart_client)
 }
 END_TEST
 
+/*
+ * The gateway's fz-controld restarts during a portal outage: the client's
+ * failed connection is kept while WireGuard still receives, its request
+ * lost; it is asked for again every 30 s and at the portal's init, and
+ * removed (PEER_DEL) once it has received nothing for 180 s.
+ */
+START_TEST(test_kept_portal_down)
+{
+	static struct side cl = { .rng = 16 }, gw = { .rng = 17 };
+	uint64_t t = 1000 * SEC;
+	unsigned i, n;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	(void)run(&cl, &gw, &t, 10, true, false, NULL);
+	conn_free(gw.m);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_DIRECT, t), 0);
+	for (i = 0; i < 30 && cl.nreq < 2; i++)
+		(void)run(&cl, &gw, &t, 1, true, false, NULL);
+	ck_assert_uint_eq(cl.nreq, 2);		/* lost: the portal is down */
+	ck_assert_uint_eq(cl.ndel, 0);
+	n = cl.nreq;
+	(void)run(&cl, &gw, &t, 31, true, false, NULL);
+	ck_assert_uint_eq(cl.nreq, n + 1);	/* every 30 s */
+	t += 3 * SEC;
+	conn_portal_init(cl.m, t);		/* the portal is back */
+	ck_assert_uint_eq(cl.nreq, n + 2);
+	ck_assert_uint_eq(cl.ndel, 0);
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	/* nothing received any more: removed 180 s after the last rx */
+	(void)run(&cl, &gw, &t, 170, false, false, NULL);
+	ck_assert_uint_eq(cl.ndel, 0);
+	(void)run(&cl, &gw, &t, 20, false, false, NULL);
+	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -1539,6 +1579,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_relay_retry_backoff);
 	tcase_add_test(tc, test_controld_restart_gateway);
 	tcase_add_test(tc, test_controld_restart_client);
+	tcase_add_test(tc, test_kept_portal_down);
 	suite_add_tcase(s, tc);
 	return s;
 }
