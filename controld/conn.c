@@ -37,6 +37,10 @@ struct relay {
 	/* by family (fam_ix); AF_UNSPEC until allocated */
 	union fz_sockaddr	 relayed[2];
 	union fz_sockaddr	 mapped;	/* srflx, or AF_UNSPEC */
+	/* allocation lost or failed: allocated again at retry_at (0: no) */
+	char			 password[PORTAL_NAME_MAX + 1];
+	uint64_t		 retry_at;
+	unsigned		 retries;	/* since the last success */
 };
 
 #define CONN_PROXIES_MAX	1024
@@ -66,6 +70,14 @@ struct peer {
 	struct ice_agent	*agent;
 	char			 ufrags[2][PORTAL_NAME_MAX + 1]; /* local, remote */
 	bool			 set;		/* PEER_SET sent */
+	/* fz-tunneld had this key before us (PEERS_KEPT): PEER_DEL when
+	 * dropped even if never set.  Kept and no agent: a peer nobody
+	 * supervises (conn_peers_kept) */
+	bool			 kept;
+	/* when PEER_STATS last saw its counters move, and its rx counter
+	 * (0 never); a kept client-side peer: when its resources were last
+	 * asked for */
+	uint64_t		 active, rx_at, asked_at;
 	bool			 ahead;		/* set by peer_provisional */
 	bool			 dead;		/* failed: freed after the pump */
 	struct ice_pair_info	 sel;
@@ -98,9 +110,12 @@ struct conn_mgr {
 	unsigned		 npend, pend_next;
 	struct portal_relay	 rlist[2 * CONN_MAX_RELAYS]; /* the last list */
 	size_t			 nrlist;
+	bool			 inited;	/* client: conn_portal_init */
 };
 
 static void	pump(struct conn_mgr *, uint64_t now);
+static void	peer_drop(struct conn_mgr *, struct peer *);
+static void	kept_ask(struct conn_mgr *, struct peer *, uint64_t now);
 static void	signal_candidates(struct conn_mgr *, struct peer *);
 
 /* --- helpers ------------------------------------------------------------ */
@@ -119,7 +134,8 @@ peer_find(struct conn_mgr *m, const char *id)
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && strcmp(m->peers[i].id, id) == 0)
+		if (m->peers[i].used && m->peers[i].agent != NULL &&
+		    strcmp(m->peers[i].id, id) == 0)
 			return &m->peers[i];
 	return NULL;
 }
@@ -485,7 +501,7 @@ conn_wanted(struct conn_mgr *m, const char *dst, uint64_t now)
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
 		struct peer *p = &m->peers[i];
 
-		if (!p->used || p->dead)
+		if (!p->used || p->dead || p->agent == NULL)
 			continue;
 		if (peer_serves(p, r->id))	/* connected or connecting */
 			return -EALREADY;
@@ -545,7 +561,7 @@ conn_wanted_dns(struct conn_mgr *m, const char *rid, const char *dst,
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
 		struct peer *p = &m->peers[i];
 
-		if (!p->used || p->dead)
+		if (!p->used || p->dead || p->agent == NULL)
 			continue;
 		if (peer_serves(p, r->id)) {
 			/* a new proxy IP of a resource it serves: route it */
@@ -703,13 +719,28 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 {
 	struct ice_config ic;
 	struct peer *p = NULL;
+	bool kept = false;
 	unsigned i;
 
-	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (!m->peers[i].used) {
+	/* a peer fz-tunneld kept for us with this key: the new connection
+	 * takes it over (its WireGuard session stays until PEER_SET) */
+	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    strcmp(m->peers[i].public_key, key) == 0) {
 			p = &m->peers[i];
-			break;
+			kept = true;
+			log_info("peer %s: a new connection takes over the peer "
+			    "kept from the last fz-controld", id);
 		}
+	/* one kept for the same peer with another key: stale (a client's
+	 * kept gateway restarted) */
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    &m->peers[i] != p && strcmp(m->peers[i].id, id) == 0)
+			peer_drop(m, &m->peers[i]);
+	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
+		if (!m->peers[i].used)
+			p = &m->peers[i];
 	if (p == NULL) {
 		*err = -ENOSPC;
 		return NULL;
@@ -721,9 +752,13 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 	ic.local_pwd = local->password;
 	ic.remote_ufrag = remote->username;
 	ic.remote_pwd = remote->password;
-	if ((*err = ice_agent_new(&ic, now, &p->agent)) != 0)
+	if ((*err = ice_agent_new(&ic, now, &p->agent)) != 0) {
+		if (kept)	/* nobody supervises it now */
+			m->ops->peer_del(m->arg, id, key);
 		return NULL;
+	}
 	p->used = true;
+	p->kept = kept;
 	snprintf(p->ufrags[0], sizeof(p->ufrags[0]), "%s", local->username);
 	snprintf(p->ufrags[1], sizeof(p->ufrags[1]), "%s", remote->username);
 	snprintf(p->id, sizeof(p->id), "%s", id);
@@ -739,7 +774,7 @@ peer_drop(struct conn_mgr *m, struct peer *p)
 {
 	unsigned i;
 
-	if (p->set)
+	if (p->set || p->kept)
 		m->ops->peer_del(m->arg, p->id, p->public_key);
 	if (p->set && m->ops->resource_status != NULL)
 		for (i = 0; i < p->nresources; i++)
@@ -1042,6 +1077,8 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 	tc.rng = rng_cb;
 	tc.rng_ctx = m;
 	r->sock = (uint32_t)s;
+	if (password != r->password)
+		snprintf(r->password, sizeof(r->password), "%s", password);
 	if (turn_client_new(&tc, &r->tc) != 0)
 		return -EINVAL;
 	if (turn_client_allocate(r->tc, now) != 0) {
@@ -1050,6 +1087,27 @@ relay_start(struct conn_mgr *m, struct relay *r, const char *password,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A lost or failed allocation, allocated again with a new TURN client (a
+ * new 5-tuple's state: the old one's nonce, permissions and channels are
+ * gone with it).  Its new relayed candidates go out on ALLOCATED; the old
+ * ones were invalidated when it was lost (relay_events).
+ */
+static void
+relay_retry(struct conn_mgr *m, struct relay *r, uint64_t now)
+{
+	r->retry_at = 0;
+	turn_client_free(r->tc);
+	r->tc = NULL;
+	if (relay_start(m, r, r->password, now) != 0) {
+		r->retry_at = now + (CONN_RELAY_RETRY_NS << 6);
+		log_info("relay %s %s: cannot allocate", r->id, r->server_s);
+		return;
+	}
+	log_info("relay %s %s: allocating again (attempt %u)", r->id,
+	    r->server_s, r->retries);
 }
 
 /* A relay as the portal lists it: one entry per family, grouped by id. */
@@ -1122,12 +1180,19 @@ conn_set_relays(struct conn_mgr *m, const struct portal_relay *rl, size_t n,
 		}
 		if (r != NULL) {
 			r->seen = true;
-			if (strcmp(r->username, e->username) != 0 &&
-			    r->tc != NULL) {
+			if (strcmp(r->username, e->username) != 0) {
 				snprintf(r->username, sizeof(r->username),
 				    "%s", e->username);
-				set_creds(r->tc, e->username, e->password);
+				snprintf(r->password, sizeof(r->password),
+				    "%s", e->password);
+				if (r->tc != NULL)
+					set_creds(r->tc, e->username,
+					    e->password);
 			}
+			/* listed again (or our sockets changed) while
+			 * waiting to allocate again: now */
+			if (r->retry_at != 0)
+				relay_retry(m, r, now);
 			continue;
 		}
 		if (fr == NULL) {
@@ -1187,6 +1252,7 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 	while (turn_client_poll_event(r->tc, &ev) == 0) {
 		switch (ev.type) {
 		case TURN_EV_ALLOCATED:
+			r->retries = 0;
 			/* one relayed address per family (§3.4) */
 			for (f = 0; f < 2; f++) {
 				union fz_sockaddr nw;
@@ -1219,14 +1285,26 @@ relay_events(struct conn_mgr *m, unsigned slot, uint64_t now)
 			break;
 		case TURN_EV_ALLOCATION_FAILED:
 		case TURN_EV_ALLOCATION_LOST:
-			log_warnx("relay %s %s: %s (%s)", r->id, r->server_s,
-			    turn_event_str(ev.type), turn_reason_str(ev.reason));
 			for (f = 0; f < 2; f++) {
 				if (r->relayed[f].sa.sa_family != AF_UNSPEC)
 					drop_local(m, ICE_RELAY,
 					    &r->relayed[f].sa, now);
 				r->relayed[f].sa.sa_family = AF_UNSPEC;
 			}
+			/*
+			 * RFC 8656 §7.3: a 437 (the 5-tuple's allocation is
+			 * gone, e.g. after a NAT port change) or a failed
+			 * Allocate is answered by a new Allocate: at
+			 * 1, 2, 4 ... 64 s, then every 64 s (conn_tick).
+			 */
+			r->retry_at = now + (CONN_RELAY_RETRY_NS <<
+			    (r->retries < 6 ? r->retries : 6));
+			r->retries++;
+			log_warnx("relay %s %s: %s (%s); allocating again in "
+			    "%llu s", r->id, r->server_s,
+			    turn_event_str(ev.type), turn_reason_str(ev.reason),
+			    (unsigned long long)((r->retry_at - now) /
+			    1000000000ULL));
 			break;
 		default:
 			log_debug("relay %s: %s", r->server_s,
@@ -1346,6 +1424,96 @@ agent_events(struct conn_mgr *m, struct peer *p, uint64_t now)
 	}
 }
 
+/*
+ * Client: a connection in use failed (§2.2, as Firezone's clients do: the
+ * gateway's side fails silently, the client drives re-establishment).
+ * Its resources are asked for again at once, not at the next packet: a
+ * gateway whose fz-controld was restarted cannot answer our checks, and
+ * takes its kept peer over with the new authorization (conn_peers_kept);
+ * a restarted gateway has a new key.  Only for connections that carried
+ * traffic in the last CONN_REQUEST_AGAIN_NS: an unused one to a gateway
+ * that stays unreachable is not retried for ever.  The usual debounce.
+ */
+static void
+request_again(struct conn_mgr *m, const char *rid, uint64_t now)
+{
+	portal_id gw[CONN_MAX_PEERS];
+	struct cres *r = res_by_id(m, rid);
+	size_t n = 0;
+	unsigned i;
+
+	if (r == NULL || (r->requested && now - r->last_request <
+	    CONN_DEBOUNCE_NS))
+		return;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->dead || p->agent == NULL)
+			continue;
+		if (peer_serves(p, rid))
+			return;
+		memcpy(gw[n++], p->id, sizeof(gw[0]));
+	}
+	r->requested = true;
+	r->last_request = now;
+	log_info("resource %s (%s): its connection failed while in use: "
+	    "requesting authorization again", r->id, r->dns ? "DNS" :
+	    r->cidr_s);
+	m->ops->request_authorization(m->arg, r->id, gw, n);
+}
+
+/* A kept client-side peer's resources, asked for again. */
+static void
+kept_ask(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	portal_id res[sizeof(p->resources) / sizeof(p->resources[0])];
+	unsigned i, n = p->nresources;
+
+	p->asked_at = now;
+	memcpy(res, p->resources, n * sizeof(res[0]));
+	for (i = 0; i < n; i++)
+		request_again(m, res[i], now);
+}
+
+/*
+ * A failed connection.  Client: one whose WireGuard session still
+ * receives (PEER_STATS rx moved in the last CONN_ALIVE_NS: the gateway's
+ * fz-controld was restarted and cannot answer our checks, the data plane
+ * is fine) is kept without its agent until the new connection for its
+ * resources takes it over (peer_new, by key), so traffic does not wait for
+ * the portal (it may be down); asked again every CONN_KEPT_ASK_NS and at
+ * the portal's init, removed once it receives nothing for
+ * CONN_KEPT_IDLE_NS.  Others are removed.
+ */
+static void
+peer_failed(struct conn_mgr *m, struct peer *p, uint64_t now)
+{
+	portal_id res[sizeof(p->resources) / sizeof(p->resources[0])];
+	unsigned i, n = 0;
+
+	if (!m->gateway && p->set && p->rx_at != 0 &&
+	    now - p->rx_at < CONN_ALIVE_NS) {
+		log_info("peer %s: connection failed, but WireGuard still "
+		    "receives: kept until a new connection takes it over",
+		    p->id);
+		ice_agent_free(p->agent);
+		p->agent = NULL;
+		p->set = p->dead = p->ahead = false;
+		p->kept = true;
+		kept_ask(m, p, now);
+		return;
+	}
+	log_info("peer %s: connection failed", p->id);
+	if (!m->gateway && p->set && p->active != 0 &&
+	    now - p->active < CONN_REQUEST_AGAIN_NS) {
+		n = p->nresources;
+		memcpy(res, p->resources, n * sizeof(res[0]));
+	}
+	peer_drop(m, p);
+	for (i = 0; i < n; i++)
+		request_again(m, res[i], now);
+}
+
 static void
 pump(struct conn_mgr *m, uint64_t now)
 {
@@ -1388,10 +1556,8 @@ pump(struct conn_mgr *m, uint64_t now)
 		}
 	}
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].dead) {
-			log_info("peer %s: connection failed", m->peers[i].id);
-			peer_drop(m, &m->peers[i]);
-		}
+		if (m->peers[i].used && m->peers[i].dead)
+			peer_failed(m, &m->peers[i], now);
 }
 
 /* --- traffic (PEER_STATS) ---------------------------------------------- */
@@ -1415,17 +1581,23 @@ stats_num(const char *s, size_t n, uint64_t *v)
 	return true;
 }
 
+static void	kept_add(struct conn_mgr *, const char *key, uint64_t rx,
+		    uint64_t tx, uint64_t now);
+
 /*
  * One pass over "key rx tx; key rx tx": checks everything, and applies
- * when apply is set.
+ * when apply is set (the counters to the known peers; with kept, unknown
+ * keys become kept peers: conn_peers_kept).
  */
 static int
-stats_walk(struct conn_mgr *m, const char *list, bool apply, uint64_t now)
+stats_walk(struct conn_mgr *m, const char *list, bool apply, bool kept,
+    uint64_t now)
 {
 	const char *p = list, *end, *sp1, *sp2;
 	char key[PORTAL_KEY_MAX + 1];
 	uint64_t rx, tx;
 	unsigned i;
+	bool found;
 
 	while (*p != '\0') {
 		if ((end = strstr(p, "; ")) == NULL)
@@ -1446,13 +1618,21 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, uint64_t now)
 			    (key[i] >= '0' && key[i] <= '9') ||
 			    key[i] == '+' || key[i] == '/' || key[i] == '='))
 				return -EINVAL;		/* not base64 */
-		for (i = 0; apply && i < CONN_MAX_PEERS; i++) {
+		for (i = 0, found = false; apply && i < CONN_MAX_PEERS; i++) {
 			struct peer *pr = &m->peers[i];
 
-			if (!pr->used || pr->agent == NULL ||
-			    strcmp(pr->public_key, key) != 0)
+			if (!pr->used || strcmp(pr->public_key, key) != 0)
 				continue;
+			found = true;
+			if (rx != pr->rx_bytes)
+				pr->rx_at = now;
+			if (pr->agent == NULL) {	/* kept */
+				pr->rx_bytes = rx;
+				pr->tx_bytes = tx;
+				continue;
+			}
 			if (rx != pr->rx_bytes || tx != pr->tx_bytes) {
+				pr->active = now;
 				ice_agent_traffic(pr->agent, now);
 				log_debug("peer %s: traffic (rx %llu B, tx "
 				    "%llu B)", pr->id, (unsigned long long)rx,
@@ -1461,6 +1641,8 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, uint64_t now)
 			pr->rx_bytes = rx;
 			pr->tx_bytes = tx;
 		}
+		if (apply && kept && !found)
+			kept_add(m, key, rx, tx, now);
 		p = *end != '\0' ? end + 2 : end;
 		if (*end != '\0' && *p == '\0')
 			return -EINVAL;		/* a trailing separator */
@@ -1473,11 +1655,78 @@ conn_peer_stats(struct conn_mgr *m, const char *list, uint64_t now)
 {
 	int rc;
 
-	if ((rc = stats_walk(m, list, false, now)) != 0)
+	if ((rc = stats_walk(m, list, false, false, now)) != 0)
 		return rc;
-	(void)stats_walk(m, list, true, now);
+	(void)stats_walk(m, list, true, false, now);
 	pump(m, now);
 	return 0;
+}
+
+/* --- peers an earlier fz-controld left (PEERS_KEPT) ------------------- */
+
+static void
+kept_add(struct conn_mgr *m, const char *key, uint64_t rx, uint64_t tx,
+    uint64_t now)
+{
+	struct peer *p = NULL;
+	unsigned i;
+
+	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
+		if (!m->peers[i].used)
+			p = &m->peers[i];
+	if (p == NULL || (!m->gateway && m->inited)) {
+		/* no room, or a client past its init: asked for afresh */
+		m->ops->peer_del(m->arg, "", key);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->used = p->kept = true;
+	snprintf(p->public_key, sizeof(p->public_key), "%s", key);
+	p->rx_bytes = rx;
+	p->tx_bytes = tx;
+	p->rx_at = now;
+}
+
+int
+conn_peers_kept(struct conn_mgr *m, const char *list, uint64_t now)
+{
+	unsigned before = conn_npeers(m);
+	int rc;
+
+	if ((rc = stats_walk(m, list, false, false, now)) != 0)
+		return rc;
+	(void)stats_walk(m, list, true, true, now);
+	if (conn_npeers(m) > before)
+		log_info("%u peer(s) kept from the last fz-controld (%s)",
+		    conn_npeers(m) - before, m->gateway ? "until their "
+		    "clients connect again" : "until the portal's init");
+	return 0;
+}
+
+void
+conn_portal_init(struct conn_mgr *m, uint64_t now)
+{
+	unsigned i, n = 0;
+
+	if (m->gateway)
+		return;
+	m->inited = true;
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
+		struct peer *p = &m->peers[i];
+
+		if (!p->used || p->agent != NULL)
+			continue;
+		if (p->nresources > 0)		/* peer_failed's */
+			kept_ask(m, p, now);
+		else {				/* PEERS_KEPT's */
+			peer_drop(m, p);
+			n++;
+		}
+	}
+	if (n > 0)
+		log_info("%u kept peer(s) removed: their next packets ask "
+		    "for new connections", n);
+	pump(m, now);
 }
 
 /* --- datagrams and time ------------------------------------------------- */
@@ -1532,6 +1781,10 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
+		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
+		    m->relays[i].retry_at <= now)
+			relay_retry(m, &m->relays[i], now);
+	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d <= now)
@@ -1539,6 +1792,17 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
 		struct peer *p = &m->peers[i];
 
+		if (p->used && p->agent == NULL &&
+		    now - p->rx_at >= CONN_KEPT_IDLE_NS) {
+			log_info("a kept peer received nothing for %llu s: "
+			    "removed", (unsigned long long)(CONN_KEPT_IDLE_NS /
+			    1000000000ULL));
+			peer_drop(m, p);
+			continue;
+		}
+		if (p->used && p->agent == NULL && p->nresources > 0 &&
+		    now - p->asked_at >= CONN_KEPT_ASK_NS)
+			kept_ask(m, p, now);
 		if (!p->used || p->agent == NULL)
 			continue;
 		/* traffic: conn_peer_stats (idle after 20 s without) */
@@ -1554,15 +1818,27 @@ conn_deadline(const struct conn_mgr *m)
 	uint64_t best = UINT64_MAX, d;
 	unsigned i;
 
-	for (i = 0; i < CONN_MAX_RELAYS; i++)
+	for (i = 0; i < CONN_MAX_RELAYS; i++) {
+		if (m->relays[i].used && m->relays[i].retry_at != 0 &&
+		    m->relays[i].retry_at < best)
+			best = m->relays[i].retry_at;
 		if (m->relays[i].used && m->relays[i].tc != NULL &&
 		    turn_client_poll_timeout(m->relays[i].tc, &d) == 0 &&
 		    d < best)
 			best = d;
-	for (i = 0; i < CONN_MAX_PEERS; i++)
+	}
+	for (i = 0; i < CONN_MAX_PEERS; i++) {
 		if (m->peers[i].used && m->peers[i].agent != NULL &&
 		    (d = ice_agent_deadline(m->peers[i].agent)) < best)
 			best = d;
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    m->peers[i].rx_at + CONN_KEPT_IDLE_NS < best)
+			best = m->peers[i].rx_at + CONN_KEPT_IDLE_NS;
+		if (m->peers[i].used && m->peers[i].agent == NULL &&
+		    m->peers[i].nresources > 0 &&
+		    m->peers[i].asked_at + CONN_KEPT_ASK_NS < best)
+			best = m->peers[i].asked_at + CONN_KEPT_ASK_NS;
+	}
 	return best;
 }
 
@@ -1602,6 +1878,7 @@ conn_free(struct conn_mgr *m)
 			turn_client_free(m->relays[i].tc);
 	conn_resources_clear(m);
 	explicit_bzero(m->rlist, sizeof(m->rlist));	/* passwords */
+	explicit_bzero(m->relays, sizeof(m->relays));
 	free(m);
 }
 
@@ -1632,7 +1909,8 @@ conn_peer_state(const struct conn_mgr *m, const char *id,
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && strcmp(m->peers[i].id, id) == 0) {
+		if (m->peers[i].used && m->peers[i].agent != NULL &&
+		    strcmp(m->peers[i].id, id) == 0) {
 			*st = ice_agent_state(m->peers[i].agent);
 			return 0;
 		}

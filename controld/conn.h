@@ -34,6 +34,17 @@
 #define CONN_MAX_RESOURCES	PORTAL_MAX_RESOURCES
 #define CONN_MAX_PENDING	32
 #define CONN_DEBOUNCE_NS	(2ULL * 1000000000ULL)	/* §9 */
+#define CONN_RELAY_RETRY_NS	(1ULL * 1000000000ULL)	/* lost allocation */
+/* a kept peer (conn_peers_kept) that received nothing for this long:
+ * WireGuard's REJECT_AFTER_TIME, no session can be left */
+#define CONN_KEPT_IDLE_NS	(180ULL * 1000000000ULL)
+/* client: a failed connection that carried traffic this recently has its
+ * resources asked for again at once (conn.c, peer_failed) */
+#define CONN_REQUEST_AGAIN_NS	(60ULL * 1000000000ULL)
+/* client: a failed connection whose rx counter moved this recently is
+ * kept (the data plane still works), and asked for again this often */
+#define CONN_ALIVE_NS		(10ULL * 1000000000ULL)
+#define CONN_KEPT_ASK_NS	(30ULL * 1000000000ULL)
 #define CONN_ALLOWED_MAX	4096
 #define CONN_RELAY_SOCK(i)	(0x80000000u | (uint32_t)(i))
 
@@ -173,6 +184,26 @@ int	conn_goodbye(struct conn_mgr *, const char *key, uint64_t now);
  */
 int	conn_peer_stats(struct conn_mgr *, const char *list, uint64_t now)
 	    FZ_WUR;
+
+/*
+ * PEERS_KEPT (ipc_msg.def, PEER_STATS's format): the peers fz-tunneld
+ * kept from an earlier fz-controld (killed or died; docs/RELIABILITY.md).
+ * Each unknown key becomes a kept peer: no ICE agent, traffic goes on in
+ * the data plane.  A new connection for the same key (the Gateway:
+ * create_authorization for a client whose agent failed against the new
+ * fz-controld and asked again; the Client: authorization_created) takes
+ * it over without PEER_DEL: the WireGuard session stays until the new
+ * agent's PEER_SET.  A kept peer whose rx counter (PEERS_KEPT, PEER_STATS)
+ * does not move for CONN_KEPT_IDLE_NS is removed (PEER_DEL).  A Client
+ * removes its kept peers at conn_portal_init (and any that come after
+ * it): their next packet is a CONN_WANTED, a new authorization and a new
+ * supervised connection.  -EINVAL (nothing applied) if it does not parse;
+ * no room: PEER_DEL.
+ */
+int	conn_peers_kept(struct conn_mgr *, const char *list, uint64_t now)
+	    FZ_WUR;
+/* The portal session's init applied (Client: its resources known). */
+void	conn_portal_init(struct conn_mgr *, uint64_t now);
 
 /* DGRAM_UP; false when nobody took it. */
 bool	conn_dgram_up(struct conn_mgr *, uint32_t sock,

@@ -348,6 +348,7 @@ sink_msg(void *arg, const struct portal_msg *m)
 		for (i = 0; i < m->u.client_init.n_resources; i++)
 			conn_resource_upsert(c->conns,
 			    &m->u.client_init.resources[i]);
+		conn_portal_init(c->conns, now);
 		break;
 	case PM_RESOURCE_CREATED_OR_UPDATED:
 		conn_resource_upsert(c->conns, &m->u.resource);
@@ -1013,6 +1014,22 @@ t_peer_stats(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	conn_arm(c);
 }
 
+/* PEERS_KEPT: peers an earlier fz-controld set (conn.h). */
+static void
+t_peers_kept(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	struct controld *c = arg;
+	int rc;
+
+	(void)conn;
+	if (c->conns == NULL)
+		return;
+	if ((rc = conn_peers_kept(c->conns, m->u.peers_kept.list,
+	    time_mono_ns())) != 0)
+		log_warnc(-rc, "PEERS_KEPT that does not parse");
+	conn_arm(c);
+}
+
 static const struct ipc_handler on_msg[] = {
 	{ IPC_HELLO,		t_hello },
 	{ IPC_CONFIG,		t_config },
@@ -1025,6 +1042,7 @@ static const struct ipc_handler on_msg[] = {
 	{ IPC_PEER_STATS,	t_peer_stats },
 	{ IPC_DNS_SYSTEM,	t_dns_system },
 	{ IPC_TCP_SOCKET,	t_tcp_socket },
+	{ IPC_PEERS_KEPT,	t_peers_kept },
 	IPC_HANDLERS_END
 };
 

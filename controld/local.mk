@@ -41,7 +41,7 @@ dist_noinst_SCRIPTS += contrib/demo/steps/50-connect.sh
 TESTS += tests/netns/switch.sh
 dist_noinst_SCRIPTS += tests/netns/switch.sh
 
-# The manager's text inputs from fz-tunneld (PEER_STATS, LOCAL_SOCKETS).
+# The manager's text inputs from fz-tunneld (PEER_STATS, PEERS_KEPT, LOCAL_SOCKETS).
 fuzz_targets += tests/fuzz/fuzz_conn
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_conn

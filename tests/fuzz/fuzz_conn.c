@@ -2,9 +2,11 @@
 /*
  * controld/conn.c's text inputs from fz-tunneld on arbitrary bytes: a
  * manager with one peer gets the first byte's choice of PEER_STATS
- * (conn_peer_stats) or LOCAL_SOCKETS (conn_set_sockets), then the other
- * one's well-formed form; neither may crash or accept what the strict
- * grammar refuses half-way (checked by parsing twice: same result).
+ * (conn_peer_stats), PEERS_KEPT then PEER_STATS (conn_peers_kept: the same
+ * grammar, unknown keys kept, then expired) or LOCAL_SOCKETS
+ * (conn_set_sockets), then the other one's well-formed form; neither may
+ * crash or accept what the strict grammar refuses half-way (checked by
+ * parsing twice: same result).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -89,7 +91,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ca.client_ice.username, "cluf", 5);
 	memcpy(ca.client_ice.password, "clpasswordclpasswordclpw", 25);
 	(void)conn_create_authorization(m, &ca, 1000);
-	if (data[0] & 1) {
+	if ((data[0] & 3) == 3) {
+		r1 = conn_peers_kept(m, s, 2000);
+		r2 = conn_peer_stats(m, s, 3000);
+		if (r1 != r2 || (r1 != 0 && r1 != -EINVAL))
+			__builtin_trap();
+		(void)conn_create_authorization(m, &ca, 3500);
+		conn_tick(m, 4000 + CONN_KEPT_IDLE_NS);
+	} else if (data[0] & 1) {
 		r1 = conn_peer_stats(m, s, 2000);
 		r2 = conn_peer_stats(m, s, 3000);
 		if (r1 != r2 || (r1 != 0 && r1 != -EINVAL))

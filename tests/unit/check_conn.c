@@ -958,6 +958,40 @@ START_TEST(test_connect_relayed)
 	    list);
 	ck_assert_int_eq(addr_parse(RELAY_CTL, ADDR_PORT_REQUIRED, &ra), 0);
 
+	/*
+	 * The client's NAT changes its public port: the next Refresh (from
+	 * the new port) meets 437 (allocation mismatch).  The allocation is
+	 * made again from the new port, and a new authorization signals its
+	 * relayed candidates (before the fix: none, until the relay left
+	 * the list and came back).
+	 */
+	k = N.nallocs;
+	addr_set_port(&N.clh.sa, 40001);
+	for (i = 0; i < 1800 && N.nallocs == k; i++) {
+		time_fake_advance(SEC);
+		conn_tick(cl.m, time_mono_ns());
+		conn_tick(gw.m, time_mono_ns());
+		flush(&cl, &N.clh);
+		flush(&gw, &N.gwh);
+	}
+	ck_assert_uint_eq(N.nallocs, k + 1);
+	for (k = 0; k < 5; k++) {
+		time_fake_advance(20 * MS);
+		conn_tick(cl.m, time_mono_ns());
+		flush(&cl, &N.clh);
+	}
+	log_info("relayed: allocation made again %d s after the NAT change",
+	    i);
+	cl.ncands = 0;
+	snprintf(ac.client_ice.username, 64, "clufra2");
+	snprintf(ac.gateway_ice.username, 64, "gwufra2");
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac,
+	    time_mono_ns()), 0);
+	for (k = 0, r4 = 0; k < cl.ncands; k++)
+		r4 += strstr(cl.cands[k], " 203.0.113.9 ") != NULL &&
+		    strstr(cl.cands[k], " typ relay") != NULL;
+	ck_assert_uint_eq(r4, 1);
+
 	/* the relay vanishes: its candidates and allocations go */
 	conn_set_relays(cl.m, NULL, 0, time_mono_ns());
 	ck_assert_uint_eq(conn_nrelays(cl.m), 0);
@@ -1045,16 +1079,23 @@ static unsigned
 run(struct side *cl, struct side *gw, uint64_t *t, unsigned secs,
     bool traffic, bool dead, uint64_t *left)
 {
-	static uint64_t ctr = 1000;
+	static uint64_t ctr = 1000, rx = 1000;
 	enum ice_state st;
 	unsigned i, sent = 0;
+	char l[128];
 
 	for (i = 0; i < secs * 10; i++) {
 		*t += 100 * MS;
 		if (traffic && i % 50 == 0) {
+			/* a dead path: only what is sent moves */
 			ctr += 1000;
-			stats(cl, GW_KEY, ctr, *t);
-			stats(gw, CL_KEY, ctr, *t);
+			rx += dead ? 0 : 1000;
+			snprintf(l, sizeof(l), GW_KEY " %llu %llu",
+			    (unsigned long long)rx, (unsigned long long)ctr);
+			ck_assert_int_eq(conn_peer_stats(cl->m, l, *t), 0);
+			snprintf(l, sizeof(l), CL_KEY " %llu %llu",
+			    (unsigned long long)rx, (unsigned long long)ctr);
+			ck_assert_int_eq(conn_peer_stats(gw->m, l, *t), 0);
 		}
 		conn_tick(cl->m, *t);
 		conn_tick(gw->m, *t);
@@ -1176,6 +1217,11 @@ START_TEST(test_dead_path_noticed)
 	ck_assert_msg(t_left - t_block <= 18 * SEC,
 	    "a dead path noticed after %llu ms",
 	    (unsigned long long)((t_left - t_block) / MS));
+	/* failed while in use: its resource is asked for again at once */
+	ck_assert_uint_eq(cl.nreq, 1);
+	(void)run(&cl, &gw, &t, 5, true, true, NULL);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	ck_assert_uint_eq(cl.nreq, 2);
 	conn_free(cl.m);
 	conn_free(gw.m);
 }
@@ -1277,6 +1323,288 @@ START_TEST(test_sockets_shrink)
 }
 END_TEST
 
+/*
+ * A relay that never answers: each Allocate fails after its
+ * retransmissions (TURN_EV_ALLOCATION_FAILED), and a new TURN client
+ * allocates again 1, 2, 4 ... 64 s later (docs/RELIABILITY.md, bug 2: a
+ * lost or failed allocation was never made again).  Attempts are told
+ * apart by their transaction ids; with F the time one attempt takes to
+ * fail, attempt k+1 starts F + 2^k s after attempt k.
+ */
+START_TEST(test_relay_retry_backoff)
+{
+	struct side s = { .rng = 11 };
+	struct portal_relay r;
+	struct conn_mgr *m;
+	uint8_t tid[12];
+	uint64_t t = 1000 * SEC, starts[10];
+	unsigned n = 0, i, k;
+
+	memset(&r, 0, sizeof(r));
+	r.type = PORTAL_RELAY_TURN;
+	snprintf(r.id, sizeof(r.id), RES_A);
+	snprintf(r.addr, sizeof(r.addr), "203.0.113.9:3478");
+	snprintf(r.username, 64, "1700000000:user");
+	snprintf(r.password, 64, "secret");
+	ck_assert_int_eq(conn_new(false, &ops, &s, &m), 0);
+	ck_assert_int_eq(conn_set_sockets(m, "3=192.0.2.1:40000", t), 0);
+	conn_set_relays(m, &r, 1, t);
+	memset(tid, 0, sizeof(tid));
+	for (i = 0; i < 8000 && n < 10; i++) {
+		for (k = 0; k < s.nq; k++) {
+			ck_assert_uint_ge(s.q[k].len, 20);
+			if (memcmp(s.q[k].buf + 8, tid, 12) == 0)
+				continue;	/* a retransmission */
+			memcpy(tid, s.q[k].buf + 8, 12);
+			starts[n++] = t;
+		}
+		s.nq = 0;
+		t += 100 * MS;
+		if (conn_deadline(m) <= t)
+			conn_tick(m, t);
+	}
+	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(conn_nrelays(m), 1);
+	for (k = 2; k < n; k++) {
+		uint64_t d0 = starts[k - 1] - starts[k - 2];
+		uint64_t d1 = starts[k] - starts[k - 1];
+		uint64_t want = (1ULL << (k - 2 < 6 ? k - 2 : 6)) * SEC;
+
+		if (k - 1 >= 7)	/* capped at 64 s: equal gaps */
+			want = 0;
+		ck_assert_msg(d1 - d0 + 200 * MS >= want &&
+		    d1 - d0 <= want + 200 * MS,
+		    "attempt %u: gap %llu ms after %llu ms", k,
+		    (unsigned long long)(d1 / MS),
+		    (unsigned long long)(d0 / MS));
+	}
+	conn_free(m);
+}
+END_TEST
+
+/* The peers fz-tunneld kept, as it sends them (PEERS_KEPT). */
+static void
+kept(struct side *s, const char *list, uint64_t t)
+{
+	ck_assert_int_eq(conn_peers_kept(s->m, list, t), 0);
+}
+
+/*
+ * kill -9 the Gateway's fz-controld (docs/RELIABILITY.md, bug 1): the new
+ * one keeps the client's peer fz-tunneld still has (no PEER_DEL: the
+ * data flows on) but cannot answer the client's consent checks; the
+ * client's agent fails within its active timeout, it asks again, and the
+ * new create_authorization takes the kept peer over, still without a
+ * PEER_DEL on the gateway, until the new agent's PEER_SET.  A kept peer
+ * nobody takes over and that receives nothing goes after 180 s.
+ */
+START_TEST(test_controld_restart_gateway)
+{
+	static struct side cl = { .rng = 12 }, gw = { .rng = 13 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	uint64_t t = 1000 * SEC, t_kill, t_left = 0;
+	enum ice_state st;
+	unsigned i;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	(void)run(&cl, &gw, &t, 10, true, false, NULL);
+	/* the old one dies (its PEER_DELs never reach fz-tunneld) */
+	conn_free(gw.m);
+	gw.ndel = gw.nset = 0;
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_DIRECT, t), 0);
+	/* malformed: nothing kept */
+	ck_assert_int_eq(conn_peers_kept(gw.m, CL_KEY " 1", t), -EINVAL);
+	ck_assert_uint_eq(conn_npeers(gw.m), 0);
+	kept(&gw, CL_KEY " 5000 2500; OTHERKEY= 10 10", t);
+	ck_assert_uint_eq(conn_npeers(gw.m), 2);
+	ck_assert_uint_eq(gw.ndel, 0);
+	/* not in CONNECTIONS, not found by id */
+	ck_assert_int_eq(conn_peer_state(gw.m, CL_ID, &st), -ENOENT);
+	t_kill = t;
+	(void)run(&cl, &gw, &t, 25, true, false, &t_left);
+	ck_assert_uint_ne(t_left, 0);
+	ck_assert_uint_le(t_left - t_kill, 18 * SEC);
+	for (i = 0; i < 10 && cl.nreq < 2; i++)
+		(void)run(&cl, &gw, &t, 1, true, false, NULL);
+	/* failed, but WireGuard still receives: kept (no PEER_DEL, the
+	 * data flows on), and asked again at once; the portal answers */
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), -ENOENT);
+	ck_assert_uint_eq(cl.ndel, 0);
+	ck_assert_uint_eq(gw.ndel, 0);
+	ck_assert_uint_eq(cl.nreq, 2);
+	ck_assert_str_eq(cl.last_res, RES_A);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), -EALREADY);
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key), CL_KEY);
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	ck_assert_uint_eq(conn_npeers(gw.m), 2);	/* taken over */
+	ck_assert_uint_eq(gw.ndel, 0);
+	ck_assert_int_eq(conn_peer_state(gw.m, CL_ID, &st), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key), GW_KEY);
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	cl.nset = 0;
+	for (i = 0; i < 400 && (cl.nset == 0 || gw.nset == 0); i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, CL_DIRECT, t);
+		deliver(&gw, GW_DIRECT, t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_uint_ge(gw.nset, 1);
+	ck_assert_str_eq(gw.set_key, CL_KEY);
+	ck_assert_uint_eq(gw.ndel, 0);
+	ck_assert_uint_eq(cl.ndel, 0);		/* taken over */
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	/* the other kept peer received nothing: gone after 180 s, while
+	 * the connection (with traffic) stays */
+	(void)run(&cl, &gw, &t, 175 - (unsigned)((t - t_kill) / SEC), true,
+	    false, NULL);
+	ck_assert_uint_eq(gw.ndel, 0);
+	(void)run(&cl, &gw, &t, 15, true, false, NULL);
+	ck_assert_uint_eq(gw.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(gw.m), 1);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	/* a peer taken over goes with PEER_DEL like any other */
+	conn_free(gw.m);
+	ck_assert_uint_eq(gw.ndel, 2);
+	conn_free(cl.m);
+}
+END_TEST
+
+/*
+ * kill -9 the Client's fz-controld: the new one keeps the gateway's peer
+ * until the portal's init (data flows while it connects), then removes
+ * it so that the next packet asks for a new, supervised connection; the
+ * gateway's agent (same ICE credentials: same keys) answers the new one.
+ * A kept peer reported after the init is removed at once.
+ */
+START_TEST(test_controld_restart_client)
+{
+	static struct side cl = { .rng = 14 }, gw = { .rng = 15 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	uint64_t t = 1000 * SEC;
+	enum ice_state st;
+	unsigned i;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	(void)run(&cl, &gw, &t, 10, true, false, NULL);
+	conn_free(cl.m);
+	cl.ndel = cl.nset = cl.nreq = 0;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=" CL_DIRECT, t), 0);
+	kept(&cl, GW_KEY " 9000 4000", t);
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	ck_assert_uint_eq(cl.ndel, 0);
+	/* the portal's init: resources, then the kept peer goes */
+	add_res(cl.m, RES_A, "10.50.0.0/24", false);
+	conn_portal_init(cl.m, t);
+	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	kept(&cl, "LATEKEY= 1 1", t);
+	ck_assert_uint_eq(cl.ndel, 2);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	ck_assert_int_eq(conn_wanted(cl.m, "10.50.0.9", t), 0);
+	ck_assert_uint_eq(cl.last_ngw, 0);
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_A);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key), CL_KEY);
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	ck_assert_uint_eq(gw.ndel, 0);		/* the same connection */
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_A);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key), GW_KEY);
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	for (i = 0; i < 400 && cl.nset == 0; i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, CL_DIRECT, t);
+		deliver(&gw, GW_DIRECT, t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_str_eq(cl.set_remote, GW_DIRECT);
+	(void)run(&cl, &gw, &t, 30, true, false, NULL);
+	ck_assert_int_eq(conn_peer_state(cl.m, GW_ID, &st), 0);
+	ck_assert_int_eq(st, ICE_STATE_CONNECTED);
+	ck_assert_uint_eq(gw.ndel, 0);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
+/*
+ * The gateway's fz-controld restarts during a portal outage: the client's
+ * failed connection is kept while WireGuard still receives, its request
+ * lost; it is asked for again every 30 s and at the portal's init, and
+ * removed (PEER_DEL) once it has received nothing for 180 s.
+ */
+START_TEST(test_kept_portal_down)
+{
+	static struct side cl = { .rng = 16 }, gw = { .rng = 17 };
+	uint64_t t = 1000 * SEC;
+	unsigned i, n;
+
+	connect_direct(&cl, &gw, "0=" CL_DIRECT, &t);
+	(void)run(&cl, &gw, &t, 10, true, false, NULL);
+	conn_free(gw.m);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=" GW_DIRECT, t), 0);
+	for (i = 0; i < 30 && cl.nreq < 2; i++)
+		(void)run(&cl, &gw, &t, 1, true, false, NULL);
+	ck_assert_uint_eq(cl.nreq, 2);		/* lost: the portal is down */
+	ck_assert_uint_eq(cl.ndel, 0);
+	n = cl.nreq;
+	(void)run(&cl, &gw, &t, 31, true, false, NULL);
+	ck_assert_uint_eq(cl.nreq, n + 1);	/* every 30 s */
+	t += 3 * SEC;
+	conn_portal_init(cl.m, t);		/* the portal is back */
+	ck_assert_uint_eq(cl.nreq, n + 2);
+	ck_assert_uint_eq(cl.ndel, 0);
+	ck_assert_uint_eq(conn_npeers(cl.m), 1);
+	/* nothing received any more: removed 180 s after the last rx */
+	(void)run(&cl, &gw, &t, 170, false, false, NULL);
+	ck_assert_uint_eq(cl.ndel, 0);
+	(void)run(&cl, &gw, &t, 20, false, false, NULL);
+	ck_assert_uint_eq(cl.ndel, 1);
+	ck_assert_uint_eq(conn_npeers(cl.m), 0);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -1294,6 +1622,10 @@ conn_suite(void)
 	tcase_add_test(tc, test_dead_path_noticed);
 	tcase_add_test(tc, test_idle_profile);
 	tcase_add_test(tc, test_sockets_shrink);
+	tcase_add_test(tc, test_relay_retry_backoff);
+	tcase_add_test(tc, test_controld_restart_gateway);
+	tcase_add_test(tc, test_controld_restart_client);
+	tcase_add_test(tc, test_kept_portal_down);
 	suite_add_tcase(s, tc);
 	return s;
 }

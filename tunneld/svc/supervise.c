@@ -45,6 +45,7 @@
 static void	spawn_controld(struct svc *);
 static void	controld_violation(struct svc *, const char *, const char *);
 static int	send_to_controld(struct svc *, struct ipc_msg *);
+static void	supervise_peers_kept(struct svc *);
 /* PEER_STATS, the last sent: "" at the start of a session. */
 static char peer_stats_sent[8193];
 
@@ -79,6 +80,7 @@ supervise_sign_in(struct svc *s)
 	if (send_to_controld(s, &m) == 0) {
 		ipc_conn_set_phase(s->cconn, IPC_SIGNED_IN);
 		supervise_local_sockets(s, true);
+		supervise_peers_kept(s);
 	}
 }
 
@@ -841,6 +843,43 @@ supervise_peer_stats(struct svc *s)
 	m.u.peer_stats.list = list;
 	if (send_to_controld(s, &m) == 0)
 		memcpy(peer_stats_sent, list, sizeof(list));
+}
+
+/*
+ * PEERS_KEPT: the peers a new fz-controld finds in the data plane (the
+ * last one was killed or died while signed in), so that it supervises
+ * them again: it keeps them until a new connection with the same key
+ * takes them over, or removes them (controld/conn.h, conn_peers_kept;
+ * docs/RELIABILITY.md).  Same format as PEER_STATS.
+ */
+static void
+supervise_peers_kept(struct svc *s)
+{
+	static struct svc_peer_count c[128];
+	static char list[sizeof(peer_stats_sent)];
+	struct wg_peer_stats st;
+	struct wg_peer *p = NULL;
+	struct ipc_msg m;
+	size_t n = 0;
+
+	if (s->cconn == NULL || s->dev == NULL)
+		return;
+	while (n < sizeof(c) / sizeof(c[0]) &&
+	    (p = wg_peer_next(s->dev, p)) != NULL) {
+		wg_peer_public_key(p, c[n].key);
+		wg_peer_stats(p, &st);
+		c[n].rx_bytes = st.rx_bytes;
+		c[n].tx_bytes = st.tx_bytes;
+		n++;
+	}
+	if (n == 0)
+		return;
+	if (svc_peer_stats_fmt(c, n, list, sizeof(list)) != 0)
+		log_warnx("PEERS_KEPT: only the peers that fit");
+	ipc_msg_init(&m, IPC_PEERS_KEPT);
+	m.u.peers_kept.list = list;
+	if (send_to_controld(s, &m) == 0)
+		log_info("%zu peer(s) kept for the new fz-controld", n);
 }
 
 static void
