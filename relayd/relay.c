@@ -22,6 +22,7 @@
 
 #define ALLOC_BUCKETS	4096
 #define CHAN_BUCKETS	16384
+#define USER_BUCKETS	4096
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
@@ -40,6 +41,7 @@ struct relay {
 	uint8_t			 hkey[crypto_shorthash_KEYBYTES];
 	struct relay_alloc	*allocs[ALLOC_BUCKETS];
 	struct relay_alloc	*all;
+	struct relay_alloc	*by_user[USER_BUCKETS];
 	unsigned		 nallocs, nchans, nperms;
 	struct relay_channel	*by_client[CHAN_BUCKETS];
 	struct relay_channel	*by_peer[CHAN_BUCKETS];
@@ -588,11 +590,10 @@ alloc_free(struct relay *r, struct relay_alloc *a)
 			*pp = a->next;
 			break;
 		}
-	for (pp = &r->all; *pp != NULL; pp = &(*pp)->next_all)
-		if (*pp == a) {
-			*pp = a->next_all;
-			break;
-		}
+	if ((*a->pprev_all = a->next_all) != NULL)
+		a->next_all->pprev_all = a->pprev_all;
+	if ((*a->pprev_user = a->next_user) != NULL)
+		a->next_user->pprev_user = a->pprev_user;
 	r->ops.alloc_close(r->ops.arg, a);
 	r->nallocs--;
 	sodium_memzero(a->key, sizeof(a->key));
@@ -1065,7 +1066,8 @@ user_allocations(struct relay *r, const char *user, struct relay_alloc **first)
 	unsigned n = 0;
 
 	*first = NULL;
-	for (a = r->all; a != NULL; a = a->next_all)
+	for (a = r->by_user[hash(r, user, strlen(user), USER_BUCKETS)];
+	    a != NULL; a = a->next_user)
 		if (strcmp(a->username, user) == 0) {
 			if (*first == NULL)
 				*first = a;
@@ -1241,8 +1243,15 @@ handle_allocate(struct relay *r, struct txn *x)
 	h = hash(r, &a->client, sizeof(a->client), ALLOC_BUCKETS);
 	a->next = r->allocs[h];
 	r->allocs[h] = a;
-	a->next_all = r->all;
+	if ((a->next_all = r->all) != NULL)
+		a->next_all->pprev_all = &a->next_all;
+	a->pprev_all = &r->all;
 	r->all = a;
+	h = hash(r, a->username, strlen(a->username), USER_BUCKETS);
+	if ((a->next_user = r->by_user[h]) != NULL)
+		a->next_user->pprev_user = &a->next_user;
+	a->pprev_user = &r->by_user[h];
+	r->by_user[h] = a;
 	r->nallocs++;
 	log_debug("allocation port %u for %s (%s%s)", a->port, a->username,
 	    a->fd4 >= 0 ? "4" : "", a->fd6 >= 0 ? "6" : "");

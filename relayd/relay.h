@@ -67,7 +67,10 @@ struct relay_perm {
 
 struct relay_alloc {
 	struct relay_alloc	*next;		/* hash chain by client */
-	struct relay_alloc	*next_all;
+	/* all allocations, and those of one username (its hash chain):
+	 * doubly linked, so freeing one is O(1) with thousands held */
+	struct relay_alloc	*next_all, **pprev_all;
+	struct relay_alloc	*next_user, **pprev_user;
 	struct taddr		 client;
 	int			 ctl_fd;	/* the socket it arrived on */
 	uint16_t		 port;		/* host order; preset: exact */
