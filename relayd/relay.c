@@ -42,6 +42,8 @@ struct relay {
 	struct relay_alloc	*allocs[ALLOC_BUCKETS];
 	struct relay_alloc	*all;
 	struct relay_alloc	*by_user[USER_BUCKETS];
+	/* the challenge bucket: tokens in ns of rate (1 s full) */
+	uint64_t		 ch_tokens_ns, ch_last_ns;
 	unsigned		 nallocs, nchans, nperms;
 	struct relay_channel	*by_client[CHAN_BUCKETS];
 	struct relay_channel	*by_peer[CHAN_BUCKETS];
@@ -87,6 +89,7 @@ static const char *const ctr_names[RC_COUNT] = {
 	[RC_RESP_ERROR] = "error",
 	[RC_QUOTA] = "quota",
 	[RC_CAPACITY] = "capacity",
+	[RC_DROP_CHALLENGE_RATE] = "challenge_rate",
 };
 
 const char *
@@ -876,6 +879,7 @@ enum turn_error {
 	TURN_ERR_QUOTA,
 	TURN_ERR_SERVER,
 	TURN_ERR_CAPACITY,
+	TURN_ERR_NO_ANSWER,		/* dropped: no response at all */
 	TURN_ERR_COUNT
 };
 
@@ -1013,6 +1017,31 @@ credentials_match(struct relay *r, struct txn *x)
 	return ok;
 }
 
+/*
+ * Whether a 401 challenge may be sent now.  A challenge costs a nonce MAC
+ * and a response and anyone can ask for one from any address, so a flood
+ * of unauthenticated requests (50 000/s) took the CPU the relayed
+ * traffic needed and filled the listening socket's buffer, where
+ * ChannelData waits with the flood: past challenge_rate per second the
+ * rest are dropped unanswered (STUN clients retransmit).
+ */
+static bool
+challenge_allowed(struct relay *r)
+{
+	uint64_t now = time_mono_ns();
+
+	r->ch_tokens_ns += now - r->ch_last_ns;
+	r->ch_last_ns = now;
+	if (r->ch_tokens_ns > NS)
+		r->ch_tokens_ns = NS;
+	if (r->ch_tokens_ns < NS / r->cfg.challenge_rate) {
+		relay_count(r, RC_DROP_CHALLENGE_RATE, 1);
+		return false;
+	}
+	r->ch_tokens_ns -= NS / r->cfg.challenge_rate;
+	return true;
+}
+
 /* Long-term credential check (RFC 8489 section 9.2.4), before dispatch. */
 static enum turn_error
 authenticate(struct relay *r, struct txn *x)
@@ -1022,7 +1051,8 @@ authenticate(struct relay *r, struct txn *x)
 
 	if (t->mi < 0 && t->mi256 < 0) {
 		relay_count(r, RC_AUTH_MISSING, 1);
-		return TURN_ERR_CHALLENGE;
+		return challenge_allowed(r) ? TURN_ERR_CHALLENGE :
+		    TURN_ERR_NO_ANSWER;
 	}
 	if (t->username_st == ATTR_ABSENT || t->realm_st == ATTR_ABSENT ||
 	    t->nonce_st == ATTR_ABSENT) {
@@ -1557,7 +1587,7 @@ relay_stun_in(struct relay *r, int fd, const struct sockaddr *from,
 		relay_count(r, RC_DROP_MALFORMED, 1);
 		return;
 	}
-	if ((e = dispatch(r, x)) != TURN_OK)
+	if ((e = dispatch(r, x)) != TURN_OK && e != TURN_ERR_NO_ANSWER)
 		error_resp(r, x, e);
 	sodium_memzero(x->key, sizeof(x->key));
 }
@@ -1704,6 +1734,12 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.max_allocations = 10000;
 	if (r->cfg.user_quota == 0)
 		r->cfg.user_quota = 1000;
+	if (r->cfg.challenge_rate == 0)
+		r->cfg.challenge_rate = RELAY_CHALLENGE_RATE;
+	if (r->cfg.challenge_rate > NS)
+		r->cfg.challenge_rate = NS;
+	r->ch_tokens_ns = NS;
+	r->ch_last_ns = time_mono_ns();
 	if (r->cfg.port_lo == 0 && r->cfg.port_hi == 0) {
 		r->cfg.port_lo = 49152;
 		r->cfg.port_hi = 65535;

@@ -22,6 +22,7 @@
 
 #define RELAY_REALM_DEFAULT	"firezone"
 #define RELAY_LIFETIME_DEFAULT	600
+#define RELAY_CHALLENGE_RATE	5000	/* 401 challenges per second */
 #define RELAY_LIFETIME_MAX	3600
 #define RELAY_PERMISSION_LIFETIME 300
 #define RELAY_CHANNEL_LIFETIME	600
@@ -137,6 +138,10 @@ struct relay_config {
 	uint16_t	 port_lo, port_hi;	/* 0, 0: 49152..65535 */
 	unsigned	 max_allocations;
 	unsigned	 user_quota;		/* allocations per username */
+	/* 401 challenges (requests with no MESSAGE-INTEGRITY) answered per
+	 * second, a bucket of as many; the rest get no answer.  0: the
+	 * default, RELAY_CHALLENGE_RATE */
+	unsigned	 challenge_rate;
 	const char	*software;
 };
 
@@ -151,6 +156,7 @@ enum relay_counter {
 	RC_REQ_BINDING, RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION,
 	RC_REQ_CHANNEL_BIND, RC_REQ_OTHER, RC_IND_SEND,
 	RC_RESP_SUCCESS, RC_RESP_ERROR, RC_QUOTA, RC_CAPACITY,
+	RC_DROP_CHALLENGE_RATE,
 	RC_COUNT
 };
 

@@ -32,6 +32,7 @@ static uint16_t next_port = 50000;
 static struct relay *R;
 static union fz_sockaddr client, client2;
 static char nonce[128];
+static unsigned challenge_rate;		/* for the next setup_cfg */
 
 static int
 f_open(void *arg, struct relay_alloc *a, bool want4, bool want6)
@@ -121,6 +122,7 @@ setup_secrets(bool allow_private, unsigned quota, unsigned max,
 	cfg.allow_private_peers = allow_private;
 	cfg.user_quota = quota;
 	cfg.max_allocations = max;
+	cfg.challenge_rate = challenge_rate;
 	cfg.software = "test";
 	ck_assert_int_eq(relay_new(&cfg, &ops, &R), 0);
 	nresp = nopen = nclose = chan_up = chan_down = chan_renew = 0;
@@ -671,6 +673,8 @@ START_TEST(test_nonce_flood_and_binding)
 		ck_assert_int_eq(addr_parse(a, ADDR_PORT_REQUIRED, &src), 0);
 		memcpy(req + 8, &i, sizeof(i));
 		relay_stun_in(R, 7, &src.sa, req, sizeof(req));
+		/* within the challenge rate: each is answered */
+		time_fake_advance(NS / RELAY_CHALLENGE_RATE);
 	}
 	after = mallinfo2();
 	ck_assert_uint_eq(after.uordblks, before.uordblks);
@@ -1052,7 +1056,9 @@ many_allocations(int n, double *t_alloc, double *t_free)
 
 	ck_assert_int_le(n, 20000);
 	relay_free(R);
+	challenge_rate = 1000000;	/* fake time stands still */
 	setup_cfg(false, 3, (unsigned)n + 10);
+	challenge_rate = 0;
 	o.user = u;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
 	for (i = 0; i < n; i++) {
@@ -1129,6 +1135,46 @@ START_TEST(test_many_allocations_scale)
 }
 END_TEST
 
+/*
+ * Issue 15 (Allocate flood): 401 challenges are answered at most
+ * challenge_rate per second (a bucket of one second); the rest of the
+ * unauthenticated requests get no answer, counted, and authenticated
+ * requests are not limited.  Without it a 50 000/s flood took the CPU
+ * and the socket buffer the relayed traffic needed.
+ */
+START_TEST(test_challenge_rate)
+{
+	struct stun_msg m;
+	struct opts o = O(), na = O();
+	int i;
+
+	relay_free(R);
+	challenge_rate = 10;
+	setup_cfg(false, 3, 100);
+	challenge_rate = 0;
+	na.no_auth = true;
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(request(&client, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &na, &m), -1);
+	ck_assert_int_eq(request(&client2, STUN_BINDING, &na, &m), 0);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_CHALLENGE_RATE), 1);
+	/* the nonce from the challenges still works, unlimited */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_uint_eq(relay_allocations(R), 1);
+	/* a tenth of a second: one more */
+	time_fake_advance(NS / 10);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), -1);
+	/* the bucket holds one second at most */
+	time_fake_advance(100 * NS);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), -1);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_CHALLENGE_RATE), 3);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -1156,6 +1202,7 @@ relay_suite(void)
 	tcase_add_test(tc, test_static_and_stamp_together);
 	tcase_add_test(tc, test_stamp_secret_bounds);
 	tcase_add_test(tc, test_many_allocations_scale);
+	tcase_add_test(tc, test_challenge_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
