@@ -225,7 +225,8 @@ send_release(struct alloc *a, uint8_t tid[12])
  * (a 438 is signed again with its new nonce; any other answer, 437 for
  * one already freed included, ends it): thousands of fire-and-forget
  * requests at once overflowed the server's socket buffer and left
- * allocations behind.  Returns how many of a[0..n) got no answer.
+ * allocations behind.  A window without a single answer ends it (the
+ * server is gone).  Returns how many of a[0..n) got no answer.
  */
 static int
 release_all(int n)
@@ -285,6 +286,11 @@ release_all(int n)
 			}
 		}
 		lost += pending;
+		if (pending == cnt && cnt > 0) {
+			/* not one answer: the server is gone, stop waiting */
+			lost += n - base - cnt;
+			break;
+		}
 	}
 	return lost;
 }
