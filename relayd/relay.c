@@ -22,6 +22,7 @@
 
 #define ALLOC_BUCKETS	4096
 #define CHAN_BUCKETS	16384
+#define USER_BUCKETS	4096
 #define NS		1000000000ULL
 #define MAX_RESERVATIONS 1024
 #define RESERVATION_LIFETIME 30
@@ -40,6 +41,9 @@ struct relay {
 	uint8_t			 hkey[crypto_shorthash_KEYBYTES];
 	struct relay_alloc	*allocs[ALLOC_BUCKETS];
 	struct relay_alloc	*all;
+	struct relay_alloc	*by_user[USER_BUCKETS];
+	/* the challenge bucket: tokens in ns of rate (1 s full) */
+	uint64_t		 ch_tokens_ns, ch_last_ns;
 	unsigned		 nallocs, nchans, nperms;
 	struct relay_channel	*by_client[CHAN_BUCKETS];
 	struct relay_channel	*by_peer[CHAN_BUCKETS];
@@ -85,6 +89,7 @@ static const char *const ctr_names[RC_COUNT] = {
 	[RC_RESP_ERROR] = "error",
 	[RC_QUOTA] = "quota",
 	[RC_CAPACITY] = "capacity",
+	[RC_DROP_CHALLENGE_RATE] = "challenge_rate",
 };
 
 const char *
@@ -588,11 +593,10 @@ alloc_free(struct relay *r, struct relay_alloc *a)
 			*pp = a->next;
 			break;
 		}
-	for (pp = &r->all; *pp != NULL; pp = &(*pp)->next_all)
-		if (*pp == a) {
-			*pp = a->next_all;
-			break;
-		}
+	if ((*a->pprev_all = a->next_all) != NULL)
+		a->next_all->pprev_all = a->pprev_all;
+	if ((*a->pprev_user = a->next_user) != NULL)
+		a->next_user->pprev_user = a->pprev_user;
 	r->ops.alloc_close(r->ops.arg, a);
 	r->nallocs--;
 	sodium_memzero(a->key, sizeof(a->key));
@@ -875,6 +879,7 @@ enum turn_error {
 	TURN_ERR_QUOTA,
 	TURN_ERR_SERVER,
 	TURN_ERR_CAPACITY,
+	TURN_ERR_NO_ANSWER,		/* dropped: no response at all */
 	TURN_ERR_COUNT
 };
 
@@ -1012,6 +1017,31 @@ credentials_match(struct relay *r, struct txn *x)
 	return ok;
 }
 
+/*
+ * Whether a 401 challenge may be sent now.  A challenge costs a nonce MAC
+ * and a response and anyone can ask for one from any address, so a flood
+ * of unauthenticated requests (50 000/s) took the CPU the relayed
+ * traffic needed and filled the listening socket's buffer, where
+ * ChannelData waits with the flood: past challenge_rate per second the
+ * rest are dropped unanswered (STUN clients retransmit).
+ */
+static bool
+challenge_allowed(struct relay *r)
+{
+	uint64_t now = time_mono_ns();
+
+	r->ch_tokens_ns += now - r->ch_last_ns;
+	r->ch_last_ns = now;
+	if (r->ch_tokens_ns > NS)
+		r->ch_tokens_ns = NS;
+	if (r->ch_tokens_ns < NS / r->cfg.challenge_rate) {
+		relay_count(r, RC_DROP_CHALLENGE_RATE, 1);
+		return false;
+	}
+	r->ch_tokens_ns -= NS / r->cfg.challenge_rate;
+	return true;
+}
+
 /* Long-term credential check (RFC 8489 section 9.2.4), before dispatch. */
 static enum turn_error
 authenticate(struct relay *r, struct txn *x)
@@ -1021,7 +1051,8 @@ authenticate(struct relay *r, struct txn *x)
 
 	if (t->mi < 0 && t->mi256 < 0) {
 		relay_count(r, RC_AUTH_MISSING, 1);
-		return TURN_ERR_CHALLENGE;
+		return challenge_allowed(r) ? TURN_ERR_CHALLENGE :
+		    TURN_ERR_NO_ANSWER;
 	}
 	if (t->username_st == ATTR_ABSENT || t->realm_st == ATTR_ABSENT ||
 	    t->nonce_st == ATTR_ABSENT) {
@@ -1065,7 +1096,8 @@ user_allocations(struct relay *r, const char *user, struct relay_alloc **first)
 	unsigned n = 0;
 
 	*first = NULL;
-	for (a = r->all; a != NULL; a = a->next_all)
+	for (a = r->by_user[hash(r, user, strlen(user), USER_BUCKETS)];
+	    a != NULL; a = a->next_user)
 		if (strcmp(a->username, user) == 0) {
 			if (*first == NULL)
 				*first = a;
@@ -1241,8 +1273,15 @@ handle_allocate(struct relay *r, struct txn *x)
 	h = hash(r, &a->client, sizeof(a->client), ALLOC_BUCKETS);
 	a->next = r->allocs[h];
 	r->allocs[h] = a;
-	a->next_all = r->all;
+	if ((a->next_all = r->all) != NULL)
+		a->next_all->pprev_all = &a->next_all;
+	a->pprev_all = &r->all;
 	r->all = a;
+	h = hash(r, a->username, strlen(a->username), USER_BUCKETS);
+	if ((a->next_user = r->by_user[h]) != NULL)
+		a->next_user->pprev_user = &a->next_user;
+	a->pprev_user = &r->by_user[h];
+	r->by_user[h] = a;
 	r->nallocs++;
 	log_debug("allocation port %u for %s (%s%s)", a->port, a->username,
 	    a->fd4 >= 0 ? "4" : "", a->fd6 >= 0 ? "6" : "");
@@ -1548,7 +1587,7 @@ relay_stun_in(struct relay *r, int fd, const struct sockaddr *from,
 		relay_count(r, RC_DROP_MALFORMED, 1);
 		return;
 	}
-	if ((e = dispatch(r, x)) != TURN_OK)
+	if ((e = dispatch(r, x)) != TURN_OK && e != TURN_ERR_NO_ANSWER)
 		error_resp(r, x, e);
 	sodium_memzero(x->key, sizeof(x->key));
 }
@@ -1695,6 +1734,12 @@ relay_new(const struct relay_config *cfg, const struct relay_ops *ops,
 		r->cfg.max_allocations = 10000;
 	if (r->cfg.user_quota == 0)
 		r->cfg.user_quota = 1000;
+	if (r->cfg.challenge_rate == 0)
+		r->cfg.challenge_rate = RELAY_CHALLENGE_RATE;
+	if (r->cfg.challenge_rate > NS)
+		r->cfg.challenge_rate = NS;
+	r->ch_tokens_ns = NS;
+	r->ch_last_ns = time_mono_ns();
 	if (r->cfg.port_lo == 0 && r->cfg.port_hi == 0) {
 		r->cfg.port_lo = 49152;
 		r->cfg.port_hi = 65535;

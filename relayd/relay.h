@@ -22,6 +22,7 @@
 
 #define RELAY_REALM_DEFAULT	"firezone"
 #define RELAY_LIFETIME_DEFAULT	600
+#define RELAY_CHALLENGE_RATE	5000	/* 401 challenges per second */
 #define RELAY_LIFETIME_MAX	3600
 #define RELAY_PERMISSION_LIFETIME 300
 #define RELAY_CHANNEL_LIFETIME	600
@@ -67,7 +68,10 @@ struct relay_perm {
 
 struct relay_alloc {
 	struct relay_alloc	*next;		/* hash chain by client */
-	struct relay_alloc	*next_all;
+	/* all allocations, and those of one username (its hash chain):
+	 * doubly linked, so freeing one is O(1) with thousands held */
+	struct relay_alloc	*next_all, **pprev_all;
+	struct relay_alloc	*next_user, **pprev_user;
 	struct taddr		 client;
 	int			 ctl_fd;	/* the socket it arrived on */
 	uint16_t		 port;		/* host order; preset: exact */
@@ -134,6 +138,10 @@ struct relay_config {
 	uint16_t	 port_lo, port_hi;	/* 0, 0: 49152..65535 */
 	unsigned	 max_allocations;
 	unsigned	 user_quota;		/* allocations per username */
+	/* 401 challenges (requests with no MESSAGE-INTEGRITY) answered per
+	 * second, a bucket of as many; the rest get no answer.  0: the
+	 * default, RELAY_CHALLENGE_RATE */
+	unsigned	 challenge_rate;
 	const char	*software;
 };
 
@@ -148,6 +156,7 @@ enum relay_counter {
 	RC_REQ_BINDING, RC_REQ_ALLOCATE, RC_REQ_REFRESH, RC_REQ_PERMISSION,
 	RC_REQ_CHANNEL_BIND, RC_REQ_OTHER, RC_IND_SEND,
 	RC_RESP_SUCCESS, RC_RESP_ERROR, RC_QUOTA, RC_CAPACITY,
+	RC_DROP_CHALLENGE_RATE,
 	RC_COUNT
 };
 

@@ -693,6 +693,7 @@ usage(FILE *f)
 "                           addresses too (refused by default)\n"
 "  --user-quota N           allocations per username (default 1000)\n"
 "  --max-allocations N      default 10000\n"
+"  --challenge-rate N       401 challenges answered per second (5000)\n"
 "  --metrics ADDR:PORT      /metrics, /healthz, /readyz, POST /log_filter\n"
 "                           (HEALTH_CHECK_ADDR)\n"
 "  --log-format FMT         human, json or auto (LOG_FORMAT)\n"
@@ -735,7 +736,8 @@ port_arg(const char *s, uint16_t *out)
 enum {
 	O_P4 = 256, O_P6, O_B4, O_B6, O_LP, O_LO, O_HI, O_SECRET, O_REALM,
 	O_PRIV, O_QUOTA, O_MAXA, O_METRICS, O_LFMT, O_LFIL, O_EBPF,
-	O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP, O_API_URL, O_NAME
+	O_EBPF_MODE, O_EBPF4, O_EBPF6, O_USER, O_SECCOMP, O_API_URL, O_NAME,
+	O_CHRATE
 };
 
 static const struct option relayd_options[] = {
@@ -751,6 +753,7 @@ static const struct option relayd_options[] = {
 	{ "allow-private-peers", no_argument, NULL, O_PRIV },
 	{ "user-quota", required_argument, NULL, O_QUOTA },
 	{ "max-allocations", required_argument, NULL, O_MAXA },
+	{ "challenge-rate", required_argument, NULL, O_CHRATE },
 	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "log-format", required_argument, NULL, O_LFMT },
 	{ "log-filter", required_argument, NULL, O_LFIL },
@@ -799,6 +802,9 @@ relayd_flags_parse(int argc, char *argv[], struct relayd_flags *f,
 		case O_QUOTA: c->relay.user_quota = (unsigned)atoi(optarg); break;
 		case O_MAXA:
 			c->relay.max_allocations = (unsigned)atoi(optarg);
+			break;
+		case O_CHRATE:
+			c->relay.challenge_rate = (unsigned)atoi(optarg);
 			break;
 		case O_METRICS: c->metrics_at = optarg; break;
 		case O_LFMT: f->log_format = optarg; break;

@@ -17,6 +17,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ static struct {
 	const char		*peer_ip;
 	bool			 json;
 	bool			 gso;		/* UDP GSO out, GRO in */
+	bool			 start_signal;	/* send on SIGUSR1 */
 	struct alloc		*a;
 	_Atomic bool		 sending, receiving;
 	_Atomic uint64_t	 received, recv_bytes;
@@ -197,23 +199,100 @@ setup_alloc(int i)
 	return 0;
 }
 
-/* Refresh with lifetime 0: the server frees the allocation now, so a
- * later run reusing the port is not refused with 437. */
+/* A Refresh with lifetime 0 on a's client socket, tid written to tid. */
 static void
-release(struct alloc *a)
+send_release(struct alloc *a, uint8_t tid[12])
 {
-	uint8_t req[512], tid[12];
+	uint8_t req[512];
 	struct stun_builder b;
 	size_t n;
 
-	if (a->cfd < 0 || a->user[0] == '\0')
-		return;
 	randombytes_buf(tid, 12);
 	stun_build(&b, req, sizeof(req), TURN_REFRESH, tid);
 	stun_put_u32(&b, TURN_A_LIFETIME, 0);
 	put_auth(&b, a);
 	if (stun_finish(&b, &n) == 0)
 		(void)send(a->cfd, req, n, 0);
+}
+
+#define RELEASE_WINDOW	64
+#define RELEASE_TRIES	5
+
+/*
+ * Refresh with lifetime 0: the server frees the allocations now, so a
+ * later run reusing the ports is not refused with 437.  RELEASE_WINDOW
+ * requests are outstanding at a time, each sent again until answered
+ * (a 438 is signed again with its new nonce; any other answer, 437 for
+ * one already freed included, ends it): thousands of fire-and-forget
+ * requests at once overflowed the server's socket buffer and left
+ * allocations behind.  A window without a single answer ends it (the
+ * server is gone).  Returns how many of a[0..n) got no answer.
+ */
+static int
+release_all(int n)
+{
+	struct pollfd pfd[RELEASE_WINDOW];
+	uint8_t tid[RELEASE_WINDOW][12], resp[1024];
+	bool done[RELEASE_WINDOW];
+	int base, k, cnt, pending, tries, lost = 0;
+	struct stun_msg m;
+	ssize_t r;
+
+	for (base = 0; base < n; base += RELEASE_WINDOW) {
+		cnt = n - base < RELEASE_WINDOW ? n - base : RELEASE_WINDOW;
+		pending = 0;
+		for (k = 0; k < cnt; k++) {
+			struct alloc *a = &B.a[base + k];
+
+			done[k] = a->cfd < 0 || a->user[0] == '\0';
+			pending += !done[k];
+		}
+		for (tries = 0; tries < RELEASE_TRIES && pending > 0; tries++) {
+			uint64_t until = now_ns() + 300000000ULL * (tries + 1);
+
+			for (k = 0; k < cnt; k++)
+				if (!done[k])
+					send_release(&B.a[base + k], tid[k]);
+			while (pending > 0 && now_ns() < until) {
+				for (k = 0; k < cnt; k++) {
+					pfd[k].fd = done[k] ? -1 :
+					    B.a[base + k].cfd;
+					pfd[k].events = POLLIN;
+					pfd[k].revents = 0;
+				}
+				if (poll(pfd, (nfds_t)cnt, 50) <= 0)
+					continue;
+				for (k = 0; k < cnt; k++) {
+					struct alloc *a = &B.a[base + k];
+
+					if (done[k] || !(pfd[k].revents & POLLIN))
+						continue;
+					r = recv(a->cfd, resp, sizeof(resp),
+					    MSG_DONTWAIT);
+					if (r <= 0 || stun_parse(resp, (size_t)r,
+					    &m) != 0 || memcmp(m.tid, tid[k],
+					    12) != 0)
+						continue;
+					if (error_code(&m) == 438 &&
+					    stun_get_text(stun_find(&m,
+					    STUN_A_NONCE), 255, a->nonce,
+					    sizeof(a->nonce)) == 0) {
+						send_release(a, tid[k]);
+						continue;
+					}
+					done[k] = true;
+					pending--;
+				}
+			}
+		}
+		lost += pending;
+		if (pending == cnt && cnt > 0) {
+			/* not one answer: the server is gone, stop waiting */
+			lost += n - base - cnt;
+			break;
+		}
+	}
+	return lost;
 }
 
 #ifndef UDP_GRO
@@ -325,7 +404,10 @@ usage(FILE *f)
 "  --peer-addr IP    address of the peer sockets (127.0.0.1)\n"
 "  --json            one JSON object instead of text\n"
 "  --no-gso          one sendmmsg datagram at a time instead of UDP GSO\n"
-"                    batches (and no GRO on the peer sockets)\n");
+"                    batches (and no GRO on the peer sockets)\n"
+"  --start-signal    once the allocations are made, print \"ready\" on\n"
+"                    stderr and wait for SIGUSR1 before sending (to start\n"
+"                    several turnbench together)\n");
 }
 
 int
@@ -341,6 +423,7 @@ main(int argc, char *argv[])
 		{ "peer-addr", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-gso", no_argument, NULL, 'G' },
+		{ "start-signal", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -354,7 +437,8 @@ main(int argc, char *argv[])
 	pthread_t thr;
 	uint64_t start, end, sent = 0, t, due;
 	double secs, p50 = 0, p90 = 0, p99 = 0, pmax = 0;
-	int ch, i, rc, cur = 0;
+	int ch, i, rc, cur = 0, unreleased;
+	sigset_t usr1;
 
 	B.n = 8;
 	B.size = 100;
@@ -372,6 +456,7 @@ main(int argc, char *argv[])
 		case 'p': B.peer_ip = optarg; break;
 		case 'j': B.json = true; break;
 		case 'G': B.gso = false; break;
+		case 'S': B.start_signal = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -385,6 +470,10 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0 || log_init("fz-turnbench", LOG_FORMAT_TEXT,
 	    "warn") != 0)
 		return 1;
+	/* blocked before any thread: only sigwait below takes it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	B.a = calloc((size_t)B.n, sizeof(*B.a));
 	B.lat_us = calloc(MAX_SAMPLES, sizeof(uint32_t));
 	if (B.a == NULL || B.lat_us == NULL)
@@ -393,8 +482,7 @@ main(int argc, char *argv[])
 		if ((rc = setup_alloc(i)) != 0) {
 			fprintf(stderr, "turnbench: allocation %d: %s\n", i,
 			    strerror(-rc));
-			while (i-- > 0)
-				release(&B.a[i]);
+			(void)release_all(i);
 			return 1;
 		}
 	atomic_store(&B.receiving, true);
@@ -425,6 +513,14 @@ main(int argc, char *argv[])
 		for (i = 0; i < B.n && B.gso; i++)
 			(void)setsockopt(B.a[i].pfd, SOL_UDP, UDP_GRO, &one,
 			    sizeof(one));
+	}
+	if (B.start_signal) {
+		int sig;
+
+		fprintf(stderr, "turnbench: ready\n");
+		fflush(stderr);
+		if (sigwait(&usr1, &sig) != 0)
+			return 1;
 	}
 	start = now_ns();
 	end = start + (uint64_t)(B.duration * 1e9);
@@ -477,14 +573,16 @@ main(int argc, char *argv[])
 	 * STUN message and a fragment, both dropped, and the allocations
 	 * would stay until their lifetime ends.
 	 */
-	for (i = 0; i < B.n; i++) {
+	for (i = 0; i < B.n && B.gso; i++) {
 		int zero = 0;
 
-		if (B.gso)
-			(void)setsockopt(B.a[i].cfd, SOL_UDP, UDP_SEGMENT,
-			    &zero, sizeof(zero));
-		release(&B.a[i]);
+		(void)setsockopt(B.a[i].cfd, SOL_UDP, UDP_SEGMENT, &zero,
+		    sizeof(zero));
 	}
+	unreleased = release_all(B.n);
+	if (unreleased > 0)
+		fprintf(stderr, "turnbench: %d allocations not released (no "
+		    "answer to the Refresh)\n", unreleased);
 
 	{
 		uint64_t nl = atomic_load(&B.nlat);
@@ -509,10 +607,11 @@ main(int argc, char *argv[])
 			    "%.0f,\"sent\":%llu,\"received\":%llu,"
 			    "\"delivered_pps\":%.0f,\"loss_pct\":%.3f,"
 			    "\"latency_us\":{\"p50\":%.0f,\"p90\":%.0f,"
-			    "\"p99\":%.0f,\"max\":%.0f}}\n", B.n, B.size,
-			    (double)sent / secs, (unsigned long long)sent,
-			    (unsigned long long)got, (double)got / secs, loss,
-			    p50, p90, p99, pmax);
+			    "\"p99\":%.0f,\"max\":%.0f},\"unreleased\":%d}\n",
+			    B.n, B.size, (double)sent / secs,
+			    (unsigned long long)sent, (unsigned long long)got,
+			    (double)got / secs, loss, p50, p90, p99, pmax,
+			    unreleased);
 		else
 			printf("%d allocations, %zu-byte payloads, %.1f s: sent "
 			    "%llu (%.0f pps), delivered %llu (%.0f pps), loss "

@@ -35,7 +35,8 @@ ns_bg "$R" "$T/relayd.log" "$RELAYD" --public-ip4-addr 127.0.0.1 \
 	--bind-ip4-addr 127.0.0.1 --listen-port 3478 --lowest-port 1024 \
 	--highest-port 19999 --static-auth-secret "$SECRET" \
 	--allow-private-peers --max-allocations $((TOTAL + 1000)) \
-	--user-quota $((TOTAL + 1000)) --log-filter warn
+	--user-quota $((TOTAL + 1000)) --log-filter warn \
+	--metrics 127.0.0.1:9109
 RPID=$BG_PID
 fail() {
 	tail -n 20 "$T/relayd.log"
@@ -47,6 +48,11 @@ kill -0 "$RPID" 2>/dev/null || fail "fz-relayd did not start"
 fds() { ls "/proc/$RPID/fd" | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$RPID/status"; }
 FD0=$(fds); RSS0=$(rss)
+metrics() {
+	ip netns exec "$R" python3 -c 'import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9109/metrics", timeout=5).read().decode())'
+}
+ip netns exec "$R" nstat -n >/dev/null 2>&1
 : > "$T/rss"
 ( while [ ! -e "$T/stop" ]; do rss >> "$T/rss"; sleep 0.2; done ) &
 SAMP=$!
@@ -55,15 +61,21 @@ ns_on_cleanup "touch '$T/stop'; kill $SAMP"
 for b in $(seq 1 "$NB"); do
 	ip netns exec "$R" "$BENCH" --server 127.0.0.1:3478 --secret "$SECRET" \
 		--allocations "$ALLOCS" --rate $((RATE / NB)) --size 100 \
-		--duration "$SECS" --json > "$T/bench.$b" 2> "$T/bench.$b.err" &
+		--duration "$SECS" --json --start-signal > "$T/bench.$b" \
+		2> "$T/bench.$b.err" &
 	eval "B$b=\$!"
 done
-# The flood once the allocations are all made (their sockets open).
-FZ_WAIT=120 ns_wait_for sh -c "[ \$(ls /proc/$RPID/fd | wc -l) -ge $TOTAL ]" ||
-	fail "the $TOTAL allocations were not made"
+# Once every turnbench has made its allocations (each waits, "ready"),
+# the flood, then all turnbench send together: one still making its
+# allocations or already releasing them would not load the relay the
+# same as the others.
+FZ_WAIT=180 ns_wait_for sh -c "[ \$(cat $T/bench.*.err | grep -c '^turnbench: ready') -ge $NB ]" ||
+	{ cat "$T"/bench.*.err; fail "the $TOTAL allocations were not made"; }
 ip netns exec "$R" python3 "$top_srcdir/tests/faults/flood_allocate.py" \
 	127.0.0.1 3478 "$FRATE" $((SECS + 15)) 16 > "$T/flood.out" 2>&1 &
 FL=$!
+sleep 1
+for b in $(seq 1 "$NB"); do eval "kill -USR1 \$B$b"; done
 for b in $(seq 1 "$NB"); do
 	eval "wait \$B$b" || { cat "$T/bench.$b.err"; fail "fz-turnbench $b failed"; }
 done
@@ -72,16 +84,33 @@ touch "$T/stop"; wait "$SAMP" 2>/dev/null
 kill -0 "$RPID" 2>/dev/null || fail "fz-relayd died"
 ns_wait_for sh -c "[ \$(ls /proc/$RPID/fd | wc -l) -le $FD0 ]"
 FD1=$(fds); RSS1=$(rss)
+# Where packets went, stage by stage (the relay's counters, the kernel's
+# UDP drops in the namespace, each turnbench's sent/received).
+metrics > "$T/metrics" 2>&1
+ip netns exec "$R" nstat -az > "$T/nstat" 2>&1
+if [ -n "${FLOOD_KEEP:-}" ]; then mkdir -p "$FLOOD_KEEP"; cp -r "$T"/. "$FLOOD_KEEP"/; fi
 LOSS=$(cat "$T"/bench.[0-9] | python3 -c 'import json, sys
 js = [json.loads(l) for l in sys.stdin if l.strip()]
 print("%.3f" % max(j["loss_pct"] for j in js))')
 PPS=$(cat "$T"/bench.[0-9] | python3 -c 'import json, sys
 print("%.0f" % sum(json.loads(l)["delivered_pps"] for l in sys.stdin if l.strip()))')
+STAGES=$(cat "$T"/bench.[0-9] | python3 -c 'import json, re, sys
+js = [json.loads(l) for l in sys.stdin if l.strip()]
+m = open(sys.argv[1]).read()
+f = re.search(r"^fz_relay_packets_total\{datapath=\"userspace\",direction=\"client_to_peer\"\} (\d+)", m, re.M)
+x = re.search(r"^fz_relay_packets_total\{datapath=\"xdp\",direction=\"client_to_peer\"\} (\d+)", m, re.M)
+d = re.search(r"^UdpRcvbufErrors\s+(\d+)", open(sys.argv[2]).read(), re.M)
+print("sent %d, relay forwarded %s, received %d; kernel UDP receive-buffer drops %s; unreleased %d" % (
+    sum(j["sent"] for j in js),
+    int(f.group(1)) + (int(x.group(1)) if x else 0) if f else "?",
+    sum(j["received"] for j in js), d.group(1) if d else "?",
+    sum(j.get("unreleased", 0) for j in js)))' "$T/metrics" "$T/nstat")
 PEAK=$(sort -n "$T/rss" | tail -n 1)
 PER=$(awk -v p="$PEAK" -v r="$RSS0" -v n="$TOTAL" 'BEGIN { printf "%.2f", (p - r) / n }')
-MEAS="$TOTAL allocations: $PPS pps delivered, loss ${LOSS} % (worst turnbench); Allocate flood at ${FRATE}/s: $(tail -n 1 "$T/flood.out"); RSS $RSS0 -> peak $PEAK KiB (${PER} KiB per allocation) -> $RSS1 after; fds $FD0 -> $FD1"
+MEAS="$TOTAL allocations: $PPS pps delivered, loss ${LOSS} % (worst turnbench; $STAGES); Allocate flood at ${FRATE}/s: $(tail -n 1 "$T/flood.out"); RSS $RSS0 -> peak $PEAK KiB (${PER} KiB per allocation) -> $RSS1 after; fds $FD0 -> $FD1"
 ok=pass
 awk -v l="$LOSS" 'BEGIN { exit !(l < 1) }' || ok=FAIL
 [ "$FD1" -le "$FD0" ] || ok=FAIL
+case $STAGES in *"unreleased 0"*) ;; *) ok=FAIL ;; esac
 echo "| fz-relayd: $TOTAL allocations (fz-turnbench) + unauthenticated Allocate flood | relayed traffic < 1 % loss; RSS per allocation; no fd leak | $MEAS | $ok |"
 [ "$ok" = pass ] || fail "$MEAS"

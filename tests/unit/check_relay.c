@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_util.h"
 #include "fztime.h"
@@ -31,6 +32,7 @@ static uint16_t next_port = 50000;
 static struct relay *R;
 static union fz_sockaddr client, client2;
 static char nonce[128];
+static unsigned challenge_rate;		/* for the next setup_cfg */
 
 static int
 f_open(void *arg, struct relay_alloc *a, bool want4, bool want6)
@@ -120,6 +122,7 @@ setup_secrets(bool allow_private, unsigned quota, unsigned max,
 	cfg.allow_private_peers = allow_private;
 	cfg.user_quota = quota;
 	cfg.max_allocations = max;
+	cfg.challenge_rate = challenge_rate;
 	cfg.software = "test";
 	ck_assert_int_eq(relay_new(&cfg, &ops, &R), 0);
 	nresp = nopen = nclose = chan_up = chan_down = chan_renew = 0;
@@ -670,6 +673,8 @@ START_TEST(test_nonce_flood_and_binding)
 		ck_assert_int_eq(addr_parse(a, ADDR_PORT_REQUIRED, &src), 0);
 		memcpy(req + 8, &i, sizeof(i));
 		relay_stun_in(R, 7, &src.sa, req, sizeof(req));
+		/* within the challenge rate: each is answered */
+		time_fake_advance(NS / RELAY_CHALLENGE_RATE);
 	}
 	after = mallinfo2();
 	ck_assert_uint_eq(after.uordblks, before.uordblks);
@@ -1033,6 +1038,143 @@ START_TEST(test_stamp_secret_bounds)
 }
 END_TEST
 
+/*
+ * n allocations, each with its own username, made and then freed oldest
+ * first by Refresh(LIFETIME 0); the CPU time per allocation of each phase
+ * goes to t_alloc and t_free (seconds).
+ */
+static void
+many_allocations(int n, double *t_alloc, double *t_free)
+{
+	static char nonces[20000][128];
+	union fz_sockaddr c;
+	struct stun_msg m;
+	struct opts o = O();
+	struct timespec t0, t1, t2;
+	char s[64], u[64];
+	int i;
+
+	ck_assert_int_le(n, 20000);
+	relay_free(R);
+	challenge_rate = 1000000;	/* fake time stands still */
+	setup_cfg(false, 3, (unsigned)n + 10);
+	challenge_rate = 0;
+	o.user = u;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	for (i = 0; i < n; i++) {
+		snprintf(s, sizeof(s), "198.51.100.%d:%d", 1 + i / 40000,
+		    1024 + i % 40000);
+		snprintf(u, sizeof(u), "1800000000:user-%d", i);
+		ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &c), 0);
+		ck_assert_int_eq(allocate(&c, o), 0);
+		memcpy(nonces[i], nonce, sizeof(nonce));
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	ck_assert_uint_eq(relay_allocations(R), (unsigned)n);
+	o.lifetime = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(s, sizeof(s), "198.51.100.%d:%d", 1 + i / 40000,
+		    1024 + i % 40000);
+		snprintf(u, sizeof(u), "1800000000:user-%d", i);
+		ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &c), 0);
+		o.nonce = nonces[i];
+		ck_assert_int_eq(request(&c, TURN_REFRESH, &o, &m), 0);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t2);
+	ck_assert_uint_eq(relay_allocations(R), 0);
+	*t_alloc = ((double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9) / n;
+	*t_free = ((double)(t2.tv_sec - t1.tv_sec) +
+	    (double)(t2.tv_nsec - t1.tv_nsec) / 1e9) / n;
+}
+
+/*
+ * Issue 15 (relay load): with 16 000 allocations, freeing one walked the
+ * list of all allocations and each Allocate scanned every allocation for
+ * its username's quota, so releasing 8 000 at once stalled the relay for
+ * ~2 s (ChannelData lost in its full socket buffer).  Both are O(1) per
+ * allocation now: the cost per allocation with 20 000 held stays within
+ * twice the cost with 1 000 (the old code: 3-5 times, with the
+ * HMAC of each request dominating), and the
+ * per-username quota still holds among them.
+ */
+START_TEST(test_many_allocations_scale)
+{
+	double a1, f1, a20, f20;
+	union fz_sockaddr c;
+	struct opts o = O();
+	char s[64];
+	int i;
+
+	many_allocations(1000, &a1, &f1);
+	many_allocations(20000, &a20, &f20);
+	fprintf(stderr, "check_relay: per allocation: make %.1f us (1 000) "
+	    "-> %.1f us (20 000), free %.1f us -> %.1f us\n", a1 * 1e6,
+	    a20 * 1e6, f1 * 1e6, f20 * 1e6);
+	ck_assert(a20 < 2 * a1);
+	ck_assert(f20 < 2 * f1);
+	/* the quota (3 per username) among thousands of other users */
+	relay_free(R);
+	setup_cfg(false, 3, 5000);
+	for (i = 0; i < 3000; i++) {
+		char u[64];
+
+		snprintf(s, sizeof(s), "198.51.100.7:%d", 1024 + i);
+		snprintf(u, sizeof(u), "1800000000:user-%d", i % 1000);
+		o.user = u;
+		ck_assert_int_eq(addr_parse(s, ADDR_PORT_REQUIRED, &c), 0);
+		ck_assert_int_eq(allocate(&c, o), 0);
+	}
+	o.user = "1800000000:user-999";
+	ck_assert_int_eq(addr_parse("198.51.100.8:1024", ADDR_PORT_REQUIRED,
+	    &c), 0);
+	ck_assert_int_eq(allocate(&c, o), 486);
+	o.user = "1800000000:user-1000";
+	ck_assert_int_eq(allocate(&c, o), 0);
+	ck_assert_uint_eq(relay_allocations(R), 3001);
+}
+END_TEST
+
+/*
+ * Issue 15 (Allocate flood): 401 challenges are answered at most
+ * challenge_rate per second (a bucket of one second); the rest of the
+ * unauthenticated requests get no answer, counted, and authenticated
+ * requests are not limited.  Without it a 50 000/s flood took the CPU
+ * and the socket buffer the relayed traffic needed.
+ */
+START_TEST(test_challenge_rate)
+{
+	struct stun_msg m;
+	struct opts o = O(), na = O();
+	int i;
+
+	relay_free(R);
+	challenge_rate = 10;
+	setup_cfg(false, 3, 100);
+	challenge_rate = 0;
+	na.no_auth = true;
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(request(&client, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &na, &m), -1);
+	ck_assert_int_eq(request(&client2, STUN_BINDING, &na, &m), 0);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_CHALLENGE_RATE), 1);
+	/* the nonce from the challenges still works, unlimited */
+	ck_assert_int_eq(request(&client, TURN_ALLOCATE, &o, &m), 0);
+	ck_assert_int_eq(request(&client, TURN_REFRESH, &o, &m), 0);
+	ck_assert_uint_eq(relay_allocations(R), 1);
+	/* a tenth of a second: one more */
+	time_fake_advance(NS / 10);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), -1);
+	/* the bucket holds one second at most */
+	time_fake_advance(100 * NS);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), 401);
+	ck_assert_int_eq(request(&client2, TURN_ALLOCATE, &na, &m), -1);
+	ck_assert_uint_eq(relay_counter(R, RC_DROP_CHALLENGE_RATE), 3);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -1040,6 +1182,7 @@ relay_suite(void)
 	TCase *tc = tcase_create("relay");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_auth_rest_and_firezone);
 	tcase_add_test(tc, test_auth_failures);
 	tcase_add_test(tc, test_nonce_expiry);
@@ -1058,6 +1201,8 @@ relay_suite(void)
 	tcase_add_test(tc, test_firezone_stamp_secret);
 	tcase_add_test(tc, test_static_and_stamp_together);
 	tcase_add_test(tc, test_stamp_secret_bounds);
+	tcase_add_test(tc, test_many_allocations_scale);
+	tcase_add_test(tc, test_challenge_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
