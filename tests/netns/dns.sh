@@ -21,6 +21,8 @@
 #    the client connects to the gateway, whose DNS NAT passes it on
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
+#    curl to a public-looking address (198.51.100.7 on U) goes through
+#    the gateway, a private one (10.99.5.2) is refused by it at once;
 #    off: gone
 #  - kill -9 and restart (FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: the
 #    default routes at once): the crashed run's backup is restored at
@@ -30,6 +32,7 @@
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
 command -v dig >/dev/null || ns_skip "dig not installed (bind9-dnsutils)"
+command -v curl >/dev/null || ns_skip "curl not installed"
 PORTALD="$top_builddir/fz-portald"
 TUNNELD="$top_builddir/fz-tunneld"
 CONTROLD="$top_builddir/fz-controld"
@@ -69,6 +72,14 @@ RC="/etc/netns/$C/resolv.conf"
 PORT=8080
 
 ns_bg "$U" "$T/upstream.log" python3 "$UPSTREAM" 10.99.5.2
+# A public-looking address (198.51.100.7, not in flt_is_special) on U,
+# routed by P: the Internet Resource's target; its web server logs who
+# came (G's address under G's masquerade, never C's).
+ip -n "$U" addr add 198.51.100.7/32 dev lo
+ip -n "$P" route add 198.51.100.7/32 via 10.99.5.2
+mkdir -p "$T/www" && echo public > "$T/www/index.html"
+ns_bg "$U" "$T/www.log" python3 -m http.server --bind 198.51.100.7 \
+	--directory "$T/www" 80
 CTOK="alice-$RANDOM$RANDOM"
 GTOK="gw-hq-$RANDOM$RANDOM"
 cat > "$T/portal.json" <<EOF2
@@ -109,7 +120,7 @@ start_device() {
 st() { "$FZCTL" --socket "$T/$1.sock" status 2>/dev/null; }
 state_is() { st "$1" | grep -q "^state: *$2"; }
 dump() {
-	for f in portald gateway client1 client2 upstream; do
+	for f in portald gateway client1 client2 upstream www; do
 		[ -f "$T/$f.log" ] && { echo "--- $f"; grep -v '"DEBUG"' "$T/$f.log" | tail -n 60; }
 	done
 	echo "--- C rules"; ip -n "$C" rule
@@ -245,6 +256,28 @@ ip netns exec "$C" ip route get 10.99.5.2 | grep -q 'dev tun-firezone' ||
 	fail "traffic is not routed into the tunnel"
 ip netns exec "$C" ip route get 10.99.5.2 mark 0xfd002021 | grep -q 'dev tun-firezone' &&
 	fail "fz-marked traffic is routed into the tunnel"
+# the Internet Resource end to end: a public-looking address through the
+# gateway (asked for on the first packet, then G's masquerade); a private
+# one (U's 10.99.5.2) refused by the gateway at once (ICMP net
+# unreachable), never on its TUN
+# (FZ_WAIT=4: 40 tries of at most 1.1 s)
+FZ_WAIT=4 ns_wait_for sh -c "ip netns exec '$C' curl -sf -m 1 http://198.51.100.7/ | grep -q public" ||
+	fail "the Internet Resource: 198.51.100.7 not reached through the gateway"
+grep -q '^10.99.2.2 .*"GET / ' "$T/www.log" ||
+	fail "198.51.100.7 was not reached from the gateway ($(cat "$T/www.log"))"
+! grep -q '^10.99.1.2 ' "$T/www.log" || fail "198.51.100.7 was reached from C directly"
+grep -q 'resource .* (0.0.0.0/0, ::/0): requesting authorization' "$T/client1.log" ||
+	fail "no authorization requested for the Internet Resource"
+rx0=$(gw_tun_rx)
+t0=$(date +%s%N)
+out=$(ip netns exec "$C" curl -s -m 5 http://10.99.5.2:81/ 2>&1; echo "rc=$?")
+ms=$((($(date +%s%N) - t0) / 1000000))
+case $out in *rc=7) ;; *) fail "10.99.5.2 under the Internet Resource: $out";; esac
+[ "$ms" -lt 3000 ] || fail "10.99.5.2 under the Internet Resource refused after $ms ms"
+ip netns exec "$C" ping -c 1 -W 2 10.99.5.2 2>&1 | grep -q 'Unreachable' ||
+	fail "ping 10.99.5.2 under the Internet Resource: no unreachable"
+[ "$(gw_tun_rx)" = "$rx0" ] || fail "a private address reached the gateway's TUN"
+ns_log "ok: the Internet Resource: 198.51.100.7 through the gateway; 10.99.5.2 refused by it in $ms ms, never on its TUN"
 "$FZCTL" --socket "$T/client.sock" internet-resource off >/dev/null ||
 	fail "fzctl internet-resource off"
 ns_wait_for sh -c "! ip -n '$C' route show table 0x2021fd02 | grep -q default" ||
