@@ -21,8 +21,9 @@
 #    the client connects to the gateway, whose DNS NAT passes it on
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
-#    curl to a public-looking address (198.51.100.7 on U) goes through
-#    the gateway, a private one (10.99.5.2) is refused by it at once;
+#    curl to a public-looking address (198.51.100.7, 2001:db8:7::7 on U)
+#    goes through the gateway, a private one (10.99.5.2, fd99:5::2) is
+#    refused by it at once;
 #    off: gone
 #  - kill -9 and restart (FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: the
 #    default routes at once): the crashed run's backup is restored at
@@ -53,7 +54,9 @@ ns_new u; U=$NS
 ns_on_cleanup "rm -rf '$W' '/etc/netns/$C' '/etc/netns/$G'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
+PG_A=$LINK_A PG_B=$LINK_B
 ns_link "$P" 10.99.5.1 "$U" 10.99.5.2
+PU_A=$LINK_A PU_B=$LINK_B
 ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 for n in "$C:10.99.1.1" "$G:10.99.2.1" "$U:10.99.5.1"; do
 	ip -n "${n%%:*}" route add default via "${n#*:}"
@@ -79,6 +82,20 @@ ip -n "$U" addr add 198.51.100.7/32 dev lo
 ip -n "$P" route add 198.51.100.7/32 via 10.99.5.2
 mkdir -p "$T/www" && echo public > "$T/www/index.html"
 ns_bg "$U" "$T/www.log" python3 -m http.server --bind 198.51.100.7 \
+	--directory "$T/www" 80
+# The same over IPv6: P routes G and U (fd99:2::/64, fd99:5::/64, ULA:
+# refused under the Internet Resource) and 2001:db8:7::7 on U (not in
+# flt_is_special: public-looking).
+ip -n "$P" addr add fd99:2::1/64 dev "$PG_A" nodad
+ip -n "$G" addr add fd99:2::2/64 dev "$PG_B" nodad
+ip -n "$P" addr add fd99:5::1/64 dev "$PU_A" nodad
+ip -n "$U" addr add fd99:5::2/64 dev "$PU_B" nodad
+ip netns exec "$P" sysctl -qw net.ipv6.conf.all.forwarding=1
+ip -n "$G" -6 route add default via fd99:2::1
+ip -n "$U" -6 route add default via fd99:5::1
+ip -n "$U" addr add 2001:db8:7::7/128 dev lo
+ip -n "$P" -6 route add 2001:db8:7::7/128 via fd99:5::2
+ns_bg "$U" "$T/www6.log" python3 -m http.server --bind 2001:db8:7::7 \
 	--directory "$T/www" 80
 CTOK="alice-$RANDOM$RANDOM"
 GTOK="gw-hq-$RANDOM$RANDOM"
@@ -120,7 +137,7 @@ start_device() {
 st() { "$FZCTL" --socket "$T/$1.sock" status 2>/dev/null; }
 state_is() { st "$1" | grep -q "^state: *$2"; }
 dump() {
-	for f in portald gateway client1 client2 upstream www; do
+	for f in portald gateway client1 client2 upstream www www6; do
 		[ -f "$T/$f.log" ] && { echo "--- $f"; grep -v '"DEBUG"' "$T/$f.log" | tail -n 60; }
 	done
 	echo "--- C rules"; ip -n "$C" rule
@@ -277,7 +294,19 @@ case $out in *rc=7) ;; *) fail "10.99.5.2 under the Internet Resource: $out";; e
 ip netns exec "$C" ping -c 1 -W 2 10.99.5.2 2>&1 | grep -q 'Unreachable' ||
 	fail "ping 10.99.5.2 under the Internet Resource: no unreachable"
 [ "$(gw_tun_rx)" = "$rx0" ] || fail "a private address reached the gateway's TUN"
-ns_log "ok: the Internet Resource: 198.51.100.7 through the gateway; 10.99.5.2 refused by it in $ms ms, never on its TUN"
+ms4=$ms
+FZ_WAIT=4 ns_wait_for sh -c "ip netns exec '$C' curl -sf -m 1 'http://[2001:db8:7::7]/' | grep -q public" ||
+	fail "the Internet Resource: 2001:db8:7::7 not reached through the gateway"
+grep -q '^fd99:2::2 .*"GET / ' "$T/www6.log" ||
+	fail "2001:db8:7::7 was not reached from the gateway ($(cat "$T/www6.log"))"
+rx0=$(gw_tun_rx)
+t0=$(date +%s%N)
+out=$(ip netns exec "$C" curl -s -m 5 'http://[fd99:5::2]:81/' 2>&1; echo "rc=$?")
+ms=$((($(date +%s%N) - t0) / 1000000))
+case $out in *rc=7) ;; *) fail "fd99:5::2 under the Internet Resource: $out";; esac
+[ "$ms" -lt 3000 ] || fail "fd99:5::2 under the Internet Resource refused after $ms ms"
+[ "$(gw_tun_rx)" = "$rx0" ] || fail "a private IPv6 address reached the gateway's TUN"
+ns_log "ok: the Internet Resource: 198.51.100.7 and 2001:db8:7::7 through the gateway; 10.99.5.2 and fd99:5::2 refused by it in $ms4 and $ms ms, never on its TUN"
 "$FZCTL" --socket "$T/client.sock" internet-resource off >/dev/null ||
 	fail "fzctl internet-resource off"
 ns_wait_for sh -c "! ip -n '$C' route show table 0x2021fd02 | grep -q default" ||
