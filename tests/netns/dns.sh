@@ -17,6 +17,8 @@
 #    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
 #  - a forwarded name resolves through the upstream in U; the same over
 #    TCP (dig +tcp), IPv4 and IPv6
+#  - use-application-dns.net NXDOMAIN, HTTPS of app.corp.test empty, PTR
+#    of its proxy IPs (IPv4, IPv6) app.corp.test., none of them upstream
 #  - a packet to a proxy IP requests the DNS resource's authorization and
 #    the client connects to the gateway, whose DNS NAT passes it on
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
@@ -213,6 +215,23 @@ qdig +tcp @fd00:2021:1111:8000:100:100:111:0 app.corp.test AAAA | in_proxy6 ||
 ip netns exec "$C" getent ahostsv4 app.corp.test | awk '{print $1}' | sort -u | in_proxy4 ||
 	fail "getent through resolv.conf: no proxy IPs"
 ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP and TCP)"
+# answered by the stub itself (§4.4): the canary, HTTPS of a resource's
+# name (empty), PTR of a proxy IP (its name); nothing of it upstream
+fdig() { ip netns exec "$C" dig +time=2 +tries=2 "$@"; }
+fdig @100.100.111.1 use-application-dns.net A | grep -q 'status: NXDOMAIN' ||
+	fail "use-application-dns.net: not NXDOMAIN"
+out=$(fdig @100.100.111.1 app.corp.test HTTPS)
+echo "$out" | grep -q 'status: NOERROR' && echo "$out" | grep -q 'ANSWER: 0,' ||
+	fail "HTTPS app.corp.test: not an empty NOERROR ($out)"
+PX=$(qdig @100.100.111.1 app.corp.test A | head -n 1)
+[ "$(qdig @100.100.111.1 -x "$PX")" = app.corp.test. ] ||
+	fail "PTR of proxy IP $PX: $(qdig @100.100.111.1 -x "$PX")"
+PX6=$(qdig @100.100.111.1 app.corp.test AAAA | head -n 1)
+[ "$(qdig @fd00:2021:1111:8000:100:100:111:0 -x "$PX6")" = app.corp.test. ] ||
+	fail "PTR of proxy IP $PX6"
+! grep -qE '^(use-application-dns.net|app.corp.test|[0-9.]*in-addr.arpa|[0-9a-f.]*ip6.arpa) ' "$T/upstream.log" ||
+	fail "the upstream saw a query the stub answers ($(cat "$T/upstream.log"))"
+ns_log "ok: stub: use-application-dns.net NXDOMAIN, HTTPS of a resource empty, PTR of proxy IPs $PX and $PX6 -> app.corp.test"
 
 # --- a packet to a proxy IP asks for its DNS resource (issue 14) ------------
 # CONN_WANTED(proxy IP) -> controld maps it to "app" -> request_authorization
