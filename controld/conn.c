@@ -52,6 +52,8 @@ struct cres {
 	uint64_t		 last_request;	/* 0: never */
 	bool			 requested;
 	bool			 dns;	/* a DNS resource: no cidr */
+	bool			 internet; /* the Internet Resource: any
+					    * address, least specific */
 	/* DNS: the proxy IPs packets were seen for, as host prefixes: the
 	 * gateway's allowed IPs for this resource (conn_wanted_dns) */
 	char			 proxies[CONN_PROXIES_MAX];
@@ -412,7 +414,8 @@ conn_resource_upsert(struct conn_mgr *m, const struct portal_resource *r)
 	size_t i;
 
 	conn_resource_delete(m, r->id);
-	if (r->type != PORTAL_RES_CIDR && r->type != PORTAL_RES_DNS)
+	if (r->type != PORTAL_RES_CIDR && r->type != PORTAL_RES_DNS &&
+	    r->type != PORTAL_RES_INTERNET)
 		return;
 	memset(&c, 0, sizeof(c));
 	if (r->type == PORTAL_RES_CIDR &&
@@ -433,9 +436,30 @@ conn_resource_upsert(struct conn_mgr *m, const struct portal_resource *r)
 		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "%s", r->address);
 		return;
 	}
+	if (r->type == PORTAL_RES_INTERNET) {
+		n[i].internet = true;
+		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "0.0.0.0/0, ::/0");
+		return;
+	}
 	n[i].cidr = c;
 	if (cidr_fmt(&c, n[i].cidr_s, sizeof(n[i].cidr_s)) != 0)
 		snprintf(n[i].cidr_s, sizeof(n[i].cidr_s), "%s", r->address);
+}
+
+/* 100.64.0.0/10 and fd00:2021:1111::/48: fz's tunnel, proxy and sentinel
+ * addresses (§4.1), never the Internet Resource's. */
+static bool
+fz_range(const struct sockaddr *sa)
+{
+	static const char *const r[] = { "100.64.0.0/10",
+	    "fd00:2021:1111::/48" };
+	struct fz_cidr c;
+	size_t i;
+
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		if (cidr_parse(r[i], false, &c) == 0 && cidr_contains_sa(&c, sa))
+			return true;
+	return false;
 }
 
 static struct cres *
@@ -448,10 +472,17 @@ res_lookup(const struct conn_mgr *m, const char *dst)
 	if (addr_parse(dst, ADDR_PORT_OPTIONAL, &a) != 0)
 		return NULL;
 	for (i = 0; i < m->nres; i++)
-		if (!m->res[i].dns &&
+		if (!m->res[i].dns && !m->res[i].internet &&
 		    cidr_contains_sa(&m->res[i].cidr, &a.sa) &&
 		    (best == NULL || m->res[i].cidr.prefix > best->cidr.prefix))
 			best = &m->res[i];
+	/* The Internet Resource: whatever no other resource covers (its
+	 * routes exist only while it is active, client_net.c), but none of
+	 * fz's own ranges (tunnel, proxy, sentinel addresses). */
+	if (best == NULL && !fz_range(&a.sa))
+		for (i = 0; best == NULL && i < m->nres; i++)
+			if (m->res[i].internet)
+				best = &m->res[i];
 	return best;
 }
 
@@ -952,6 +983,9 @@ conn_authorization_created(struct conn_mgr *m,
 	if ((r = res_by_id(m, a->resource_id)) != NULL && r->dns)
 		allowed_append_list(p->allowed, sizeof(p->allowed),
 		    r->proxies);
+	else if (r != NULL && r->internet)
+		allowed_append_list(p->allowed, sizeof(p->allowed),
+		    r->cidr_s);
 	else if (r != NULL)
 		allowed_append(p->allowed, sizeof(p->allowed), r->cidr_s);
 	if (p->set) {

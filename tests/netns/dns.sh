@@ -17,10 +17,15 @@
 #    second upstream's sentinel fd00:2021:1111:8000:100:100:111:0
 #  - a forwarded name resolves through the upstream in U; the same over
 #    TCP (dig +tcp), IPv4 and IPv6
+#  - use-application-dns.net NXDOMAIN, HTTPS of app.corp.test empty, PTR
+#    of its proxy IPs (IPv4, IPv6) app.corp.test., none of them upstream
 #  - a packet to a proxy IP requests the DNS resource's authorization and
 #    the client connects to the gateway, whose DNS NAT passes it on
 #  - fzctl internet-resource on: default routes in table 0x2021fd02 (and
 #    a LAN copy in 0x2021fd01, following a LAN that comes and goes);
+#    curl to a public-looking address (198.51.100.7, 2001:db8:7::7 on U)
+#    goes through the gateway, a private one (10.99.5.2, fd99:5::2) is
+#    refused by it at once;
 #    off: gone
 #  - kill -9 and restart (FIREZONE_ACTIVATE_INTERNET_RESOURCE=true: the
 #    default routes at once): the crashed run's backup is restored at
@@ -30,6 +35,7 @@
 ns_require_root
 command -v python3 >/dev/null || ns_skip "python3 not installed"
 command -v dig >/dev/null || ns_skip "dig not installed (bind9-dnsutils)"
+command -v curl >/dev/null || ns_skip "curl not installed"
 PORTALD="$top_builddir/fz-portald"
 TUNNELD="$top_builddir/fz-tunneld"
 CONTROLD="$top_builddir/fz-controld"
@@ -50,7 +56,9 @@ ns_new u; U=$NS
 ns_on_cleanup "rm -rf '$W' '/etc/netns/$C' '/etc/netns/$G'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
+PG_A=$LINK_A PG_B=$LINK_B
 ns_link "$P" 10.99.5.1 "$U" 10.99.5.2
+PU_A=$LINK_A PU_B=$LINK_B
 ip netns exec "$P" sysctl -qw net.ipv4.ip_forward=1
 for n in "$C:10.99.1.1" "$G:10.99.2.1" "$U:10.99.5.1"; do
 	ip -n "${n%%:*}" route add default via "${n#*:}"
@@ -69,6 +77,28 @@ RC="/etc/netns/$C/resolv.conf"
 PORT=8080
 
 ns_bg "$U" "$T/upstream.log" python3 "$UPSTREAM" 10.99.5.2
+# A public-looking address (198.51.100.7, not in flt_is_special) on U,
+# routed by P: the Internet Resource's target; its web server logs who
+# came (G's address under G's masquerade, never C's).
+ip -n "$U" addr add 198.51.100.7/32 dev lo
+ip -n "$P" route add 198.51.100.7/32 via 10.99.5.2
+mkdir -p "$T/www" && echo public > "$T/www/index.html"
+ns_bg "$U" "$T/www.log" python3 -m http.server --bind 198.51.100.7 \
+	--directory "$T/www" 80
+# The same over IPv6: P routes G and U (fd99:2::/64, fd99:5::/64, ULA:
+# refused under the Internet Resource) and 2001:db8:7::7 on U (not in
+# flt_is_special: public-looking).
+ip -n "$P" addr add fd99:2::1/64 dev "$PG_A" nodad
+ip -n "$G" addr add fd99:2::2/64 dev "$PG_B" nodad
+ip -n "$P" addr add fd99:5::1/64 dev "$PU_A" nodad
+ip -n "$U" addr add fd99:5::2/64 dev "$PU_B" nodad
+ip netns exec "$P" sysctl -qw net.ipv6.conf.all.forwarding=1
+ip -n "$G" -6 route add default via fd99:2::1
+ip -n "$U" -6 route add default via fd99:5::1
+ip -n "$U" addr add 2001:db8:7::7/128 dev lo
+ip -n "$P" -6 route add 2001:db8:7::7/128 via fd99:5::2
+ns_bg "$U" "$T/www6.log" python3 -m http.server --bind 2001:db8:7::7 \
+	--directory "$T/www" 80
 CTOK="alice-$RANDOM$RANDOM"
 GTOK="gw-hq-$RANDOM$RANDOM"
 cat > "$T/portal.json" <<EOF2
@@ -109,7 +139,7 @@ start_device() {
 st() { "$FZCTL" --socket "$T/$1.sock" status 2>/dev/null; }
 state_is() { st "$1" | grep -q "^state: *$2"; }
 dump() {
-	for f in portald gateway client1 client2 upstream; do
+	for f in portald gateway client1 client2 upstream www www6; do
 		[ -f "$T/$f.log" ] && { echo "--- $f"; grep -v '"DEBUG"' "$T/$f.log" | tail -n 60; }
 	done
 	echo "--- C rules"; ip -n "$C" rule
@@ -185,6 +215,23 @@ qdig +tcp @fd00:2021:1111:8000:100:100:111:0 app.corp.test AAAA | in_proxy6 ||
 ip netns exec "$C" getent ahostsv4 app.corp.test | awk '{print $1}' | sort -u | in_proxy4 ||
 	fail "getent through resolv.conf: no proxy IPs"
 ns_log "ok: stub: proxy IPs for app.corp.test, www.example.test forwarded (UDP and TCP)"
+# answered by the stub itself (§4.4): the canary, HTTPS of a resource's
+# name (empty), PTR of a proxy IP (its name); nothing of it upstream
+fdig() { ip netns exec "$C" dig +time=2 +tries=2 "$@"; }
+fdig @100.100.111.1 use-application-dns.net A | grep -q 'status: NXDOMAIN' ||
+	fail "use-application-dns.net: not NXDOMAIN"
+out=$(fdig @100.100.111.1 app.corp.test HTTPS)
+echo "$out" | grep -q 'status: NOERROR' && echo "$out" | grep -q 'ANSWER: 0,' ||
+	fail "HTTPS app.corp.test: not an empty NOERROR ($out)"
+PX=$(qdig @100.100.111.1 app.corp.test A | head -n 1)
+[ "$(qdig @100.100.111.1 -x "$PX")" = app.corp.test. ] ||
+	fail "PTR of proxy IP $PX: $(qdig @100.100.111.1 -x "$PX")"
+PX6=$(qdig @100.100.111.1 app.corp.test AAAA | head -n 1)
+[ "$(qdig @fd00:2021:1111:8000:100:100:111:0 -x "$PX6")" = app.corp.test. ] ||
+	fail "PTR of proxy IP $PX6"
+! grep -qE '^(use-application-dns.net|app.corp.test|[0-9.]*in-addr.arpa|[0-9a-f.]*ip6.arpa) ' "$T/upstream.log" ||
+	fail "the upstream saw a query the stub answers ($(cat "$T/upstream.log"))"
+ns_log "ok: stub: use-application-dns.net NXDOMAIN, HTTPS of a resource empty, PTR of proxy IPs $PX and $PX6 -> app.corp.test"
 
 # --- a packet to a proxy IP asks for its DNS resource (issue 14) ------------
 # CONN_WANTED(proxy IP) -> controld maps it to "app" -> request_authorization
@@ -245,6 +292,40 @@ ip netns exec "$C" ip route get 10.99.5.2 | grep -q 'dev tun-firezone' ||
 	fail "traffic is not routed into the tunnel"
 ip netns exec "$C" ip route get 10.99.5.2 mark 0xfd002021 | grep -q 'dev tun-firezone' &&
 	fail "fz-marked traffic is routed into the tunnel"
+# the Internet Resource end to end: a public-looking address through the
+# gateway (asked for on the first packet, then G's masquerade); a private
+# one (U's 10.99.5.2) refused by the gateway at once (ICMP net
+# unreachable), never on its TUN
+# (FZ_WAIT=4: 40 tries of at most 1.1 s)
+FZ_WAIT=4 ns_wait_for sh -c "ip netns exec '$C' curl -sf -m 1 http://198.51.100.7/ | grep -q public" ||
+	fail "the Internet Resource: 198.51.100.7 not reached through the gateway"
+grep -q '^10.99.2.2 .*"GET / ' "$T/www.log" ||
+	fail "198.51.100.7 was not reached from the gateway ($(cat "$T/www.log"))"
+! grep -q '^10.99.1.2 ' "$T/www.log" || fail "198.51.100.7 was reached from C directly"
+grep -q 'resource .* (0.0.0.0/0, ::/0): requesting authorization' "$T/client1.log" ||
+	fail "no authorization requested for the Internet Resource"
+rx0=$(gw_tun_rx)
+t0=$(date +%s%N)
+out=$(ip netns exec "$C" curl -s -m 5 http://10.99.5.2:81/ 2>&1; echo "rc=$?")
+ms=$((($(date +%s%N) - t0) / 1000000))
+case $out in *rc=7) ;; *) fail "10.99.5.2 under the Internet Resource: $out";; esac
+[ "$ms" -lt 3000 ] || fail "10.99.5.2 under the Internet Resource refused after $ms ms"
+ip netns exec "$C" ping -c 1 -W 2 10.99.5.2 2>&1 | grep -q 'Unreachable' ||
+	fail "ping 10.99.5.2 under the Internet Resource: no unreachable"
+[ "$(gw_tun_rx)" = "$rx0" ] || fail "a private address reached the gateway's TUN"
+ms4=$ms
+FZ_WAIT=4 ns_wait_for sh -c "ip netns exec '$C' curl -sf -m 1 'http://[2001:db8:7::7]/' | grep -q public" ||
+	fail "the Internet Resource: 2001:db8:7::7 not reached through the gateway"
+grep -q '^fd99:2::2 .*"GET / ' "$T/www6.log" ||
+	fail "2001:db8:7::7 was not reached from the gateway ($(cat "$T/www6.log"))"
+rx0=$(gw_tun_rx)
+t0=$(date +%s%N)
+out=$(ip netns exec "$C" curl -s -m 5 'http://[fd99:5::2]:81/' 2>&1; echo "rc=$?")
+ms=$((($(date +%s%N) - t0) / 1000000))
+case $out in *rc=7) ;; *) fail "fd99:5::2 under the Internet Resource: $out";; esac
+[ "$ms" -lt 3000 ] || fail "fd99:5::2 under the Internet Resource refused after $ms ms"
+[ "$(gw_tun_rx)" = "$rx0" ] || fail "a private IPv6 address reached the gateway's TUN"
+ns_log "ok: the Internet Resource: 198.51.100.7 and 2001:db8:7::7 through the gateway; 10.99.5.2 and fd99:5::2 refused by it in $ms4 and $ms ms, never on its TUN"
 "$FZCTL" --socket "$T/client.sock" internet-resource off >/dev/null ||
 	fail "fzctl internet-resource off"
 ns_wait_for sh -c "! ip -n '$C' route show table 0x2021fd02 | grep -q default" ||

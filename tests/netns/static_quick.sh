@@ -14,7 +14,8 @@
 #  - PreUp/PostUp/PreDown/PostDown run in order with %i expanded (marker
 #    file: interface absent at PreUp and PostDown, there at PostUp/PreDown)
 #  - SaveConfig writes the running peers back (one added with wg set)
-#  - a group-writable config with hooks is refused, naming file and mode;
+#  - a group-writable config with hooks is refused, naming file and mode,
+#    and one owned by another user, naming the uid;
 #    a failing hook is logged and the next runs (as wg-quick)
 #  - Table = N, Table = off; without FwMark the first free table from 51820
 #  - everything (link, rules, table 51820, DNS) removed on stop
@@ -81,6 +82,20 @@ grep -q "refusing to start: $T/bad.conf: owned by uid 0 with mode 0620" \
 ! ip -n "$A" link show "$IF" >/dev/null 2>&1 || ns_fail "refused, yet $IF exists"
 [ ! -e "$H" ] || ns_fail "a refused config ran its hooks"
 ns_log "ok: group-writable config refused (file and mode named)"
+# and one not owned by root (mode 0600, owner nobody)
+cp "$T/$IF.conf" "$T/notroot.conf"
+chmod 600 "$T/notroot.conf"
+chown nobody "$T/notroot.conf"
+NOBODY=$(id -u nobody)
+if ip netns exec "$A" "$FZ" --config "$T/notroot.conf" --interface "$IF" \
+    > "$T/notroot.log" 2>&1; then
+	ns_fail "a config with hooks owned by nobody was accepted"
+fi
+grep -q "refusing to start: $T/notroot.conf: owned by uid $NOBODY with mode 0600" \
+    "$T/notroot.log" || { cat "$T/notroot.log"; ns_fail "no clear refusal (owner)"; }
+! ip -n "$A" link show "$IF" >/dev/null 2>&1 || ns_fail "refused, yet $IF exists"
+[ ! -e "$H" ] || ns_fail "a refused config ran its hooks"
+ns_log "ok: a config owned by another user refused (uid named)"
 
 # 2. B: wireguard-go.
 ns_bg "$B" "$T/wg.log" wireguard-go -f "$WGIF"

@@ -533,6 +533,84 @@ START_TEST(test_dns_resource)
 }
 END_TEST
 
+/* The Internet Resource (issue 14): whatever no other resource covers asks
+ * for it, and its gateway's allowed IPs get the default prefixes. */
+START_TEST(test_internet_resource)
+{
+	static struct side cl = { .rng = 5 }, gw = { .rng = 6 };
+	struct portal_authorization_created ac;
+	struct portal_create_authorization ca;
+	struct portal_resource r;
+	uint64_t t = 1000 * SEC;
+	int i;
+
+	cl.other = &gw;
+	gw.other = &cl;
+	ck_assert_int_eq(conn_new(false, &ops, &cl, &cl.m), 0);
+	ck_assert_int_eq(conn_new(true, &ops, &gw, &gw.m), 0);
+	ck_assert_int_eq(conn_set_sockets(cl.m, "0=192.0.2.1:40000", t), 0);
+	ck_assert_int_eq(conn_set_sockets(gw.m, "0=198.51.100.1:51820", t),
+	    0);
+	ck_assert_ptr_null(conn_resource_for(cl.m, "198.51.100.7"));
+	memset(&r, 0, sizeof(r));
+	r.type = PORTAL_RES_INTERNET;
+	snprintf(r.id, sizeof(r.id), RES_B);
+	conn_resource_upsert(cl.m, &r);
+	add_res(cl.m, RES_A, "10.50.0.0/16", false);
+	/* a CIDR resource wins, wherever it sits in the list */
+	ck_assert_str_eq(conn_resource_for(cl.m, "10.50.1.7"), RES_A);
+	ck_assert_str_eq(conn_resource_for(cl.m, "198.51.100.7"), RES_B);
+	ck_assert_str_eq(conn_resource_for(cl.m, "2001:db8::7"), RES_B);
+	/* private ones too: the gateway refuses them (flt_is_special) */
+	ck_assert_str_eq(conn_resource_for(cl.m, "10.99.5.2"), RES_B);
+	/* never fz's own ranges (another client, a proxy IP, a sentinel) */
+	ck_assert_ptr_null(conn_resource_for(cl.m, "100.64.0.9"));
+	ck_assert_ptr_null(conn_resource_for(cl.m, "100.96.0.1"));
+	ck_assert_ptr_null(conn_resource_for(cl.m, "fd00:2021:1111:8000::1"));
+	ck_assert_int_eq(conn_wanted(cl.m, "100.64.0.9", t), -ENOENT);
+	ck_assert_int_eq(conn_wanted(cl.m, "198.51.100.7", t), 0);
+	ck_assert_uint_eq(cl.nreq, 1);
+	ck_assert_str_eq(cl.last_res, RES_B);
+
+	memset(&ca, 0, sizeof(ca));
+	snprintf(ca.resource.id, sizeof(ca.resource.id), RES_B);
+	snprintf(ca.client.id, sizeof(ca.client.id), CL_ID);
+	snprintf(ca.client.public_key, sizeof(ca.client.public_key),
+	    "CLIENTKEYCLIENTKEYCLIENTKEYCLIENTKEYCLIENT=");
+	snprintf(ca.client.ipv4, sizeof(ca.client.ipv4), "100.64.0.1");
+	snprintf(ca.gateway_ice.username, 64, "gwufrag");
+	snprintf(ca.gateway_ice.password, 64, "gwpasswordgwpasswordgwpw");
+	snprintf(ca.client_ice.username, 64, "clufrag");
+	snprintf(ca.client_ice.password, 64, "clpasswordclpasswordclpw");
+	ck_assert_int_eq(conn_create_authorization(gw.m, &ca, t), 0);
+	memset(&ac, 0, sizeof(ac));
+	snprintf(ac.resource_id, sizeof(ac.resource_id), RES_B);
+	snprintf(ac.gateway_id, sizeof(ac.gateway_id), GW_ID);
+	snprintf(ac.gateway_public_key, sizeof(ac.gateway_public_key),
+	    "GATEWAYKEYGATEWAYKEYGATEWAYKEYGATEWAYKEYGA=");
+	snprintf(ac.gateway_ipv4, sizeof(ac.gateway_ipv4), "100.64.0.2");
+	ac.client_ice = ca.client_ice;
+	ac.gateway_ice = ca.gateway_ice;
+	signal_cands(&gw, GW_ID, t);
+	ck_assert_int_eq(conn_authorization_created(cl.m, &ac, t), 0);
+	signal_cands(&cl, CL_ID, t);
+	for (i = 0; i < 200 && (cl.nset == 0 || gw.nset == 0); i++) {
+		t += 5 * MS;
+		conn_tick(cl.m, t);
+		conn_tick(gw.m, t);
+		deliver(&cl, "192.0.2.1:40000", t);
+		deliver(&gw, "198.51.100.1:51820", t);
+	}
+	ck_assert_uint_ge(cl.nset, 1);
+	ck_assert_str_eq(cl.set_allowed, "100.64.0.2/32, 0.0.0.0/0, ::/0");
+	/* connected: another public address is already routed */
+	ck_assert_int_eq(conn_wanted(cl.m, "203.0.114.9", t), -EALREADY);
+	ck_assert_uint_eq(cl.nreq, 1);
+	conn_free(cl.m);
+	conn_free(gw.m);
+}
+END_TEST
+
 /* Whether a STUN message carries an attribute of that type. */
 static bool
 has_attr(const uint8_t *b, size_t len, uint16_t type)
@@ -1616,6 +1694,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_bad_sockets);
 	tcase_add_test(tc, test_connect_direct);
 	tcase_add_test(tc, test_dns_resource);
+	tcase_add_test(tc, test_internet_resource);
 	tcase_add_test(tc, test_relays);
 	tcase_add_test(tc, test_connect_relayed);
 	tcase_add_test(tc, test_gateway_peer_first);
