@@ -380,6 +380,64 @@ START_TEST(test_concurrent_handshakes)
 }
 END_TEST
 
+/*
+ * Both sides initiate at once. B handles A's initiation first, which
+ * supersedes its own (its handshake state now answers A's, as in Linux
+ * WireGuard), so A's response to B's initiation is refused. If A gets its
+ * response before B's initiation, A completes as the initiator and must
+ * confirm with a keepalive (dataplane.c sends one after every completed
+ * initiation with nothing staged) before B, the responder, may send: one
+ * round trip, no second handshake. If A handles B's initiation first, both
+ * are responders and neither may send: the initiation's retransmission
+ * resolves it (as in Linux WireGuard).
+ */
+START_TEST(test_crossed_handshakes)
+{
+	uint8_t ia[WG_INITIATION_LEN], ib[WG_INITIATION_LEN];
+	uint8_t ra[WG_INITIATION_LEN], rb[WG_INITIATION_LEN];
+	uint8_t none[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+
+	wg_peer_set_endpoint(B.peer, &A.addr);
+	wg_peer_set_endpoint(A.peer, &B.addr);
+	ck_assert_int_eq(wg_create_initiation(A.peer, ia), 0);
+	ck_assert_int_eq(wg_create_initiation(B.peer, ib), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, ia, sizeof(ia), &A.addr,
+	    ra, &r), 0);
+	ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+	if (_i == 0) {
+		/* A gets its response before B's initiation */
+		ck_assert_int_eq(wg_handle_handshake(A.dev, ra,
+		    WG_RESPONSE_LEN, &B.addr, none, &r), 0);
+		ck_assert(r.established);
+		ck_assert_uint_eq(r.reply_len, 0);
+		ck_assert_int_eq(wg_handle_handshake(A.dev, ib, sizeof(ib),
+		    &B.addr, rb, &r), 0);
+		ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+		ck_assert_int_eq(wg_handle_handshake(B.dev, rb,
+		    WG_RESPONSE_LEN, &A.addr, none, &r), -ENOENT);
+		ck_assert_int_eq(transfer(&B, &A, "too early"), -ENOKEY);
+		ck_assert_int_eq(transfer(&A, &B, ""), 0);	/* confirms */
+	} else {
+		ck_assert_int_eq(wg_handle_handshake(A.dev, ib, sizeof(ib),
+		    &B.addr, rb, &r), 0);
+		ck_assert_uint_eq(r.reply_len, WG_RESPONSE_LEN);
+		ck_assert_int_eq(wg_handle_handshake(A.dev, ra,
+		    WG_RESPONSE_LEN, &B.addr, none, &r), -ENOENT);
+		ck_assert_int_eq(wg_handle_handshake(B.dev, rb,
+		    WG_RESPONSE_LEN, &A.addr, none, &r), -ENOENT);
+		ck_assert_int_eq(transfer(&A, &B, "responder"), -ENOKEY);
+		ck_assert_int_eq(transfer(&B, &A, "responder"), -ENOKEY);
+		time_fake_advance(5 * NSEC_PER_SEC);
+		handshake(&A, &B);
+		ck_assert_int_eq(transfer(&A, &B, ""), 0);
+	}
+	ck_assert_int_eq(transfer(&B, &A, "from b"), 0);
+	ck_assert_int_eq(transfer(&A, &B, "from a"), 0);
+	ck_assert_int_eq(transfer(&B, &A, "again b"), 0);
+}
+END_TEST
+
 START_TEST(test_timers)
 {
 	unsigned act;
@@ -926,6 +984,7 @@ wg_suite(void)
 	tcase_add_test(tc, test_cookie_under_load);
 	tcase_add_test(tc, test_handshake_ratelimit);
 	tcase_add_test(tc, test_concurrent_handshakes);
+	tcase_add_loop_test(tc, test_crossed_handshakes, 0, 2);
 	tcase_add_test(tc, test_timers);
 	tcase_add_test(tc, test_handshake_retry_and_give_up);
 	tcase_add_test(tc, test_persistent_keepalive);

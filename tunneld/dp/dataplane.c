@@ -209,8 +209,16 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 	if (r.established && r.peer != NULL) {
 		log_info("peer %s: session established%s",
 		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "");
-		if (w != NULL)
-			tx_flush_staged(w, r.peer);
+		/*
+		 * The initiator confirms the new session at once: its staged
+		 * packets, else a keepalive (as Linux WireGuard does). The
+		 * responder may not send until then; without it, crossed
+		 * initiations (each side's own response superseded by the
+		 * other's initiation) left both waiting 15 s for a rekey.
+		 */
+		if (w != NULL && tx_flush_staged(w, r.peer) == 0 &&
+		    r.reply_len == 0)
+			tx_keepalive(w, r.peer);
 	}
 	return 0;
 }

@@ -187,7 +187,7 @@ void	tx_tun_readable(struct worker *);
  */
 void	tx_prefetch_batch(struct dp *, uint8_t *const buf[],
 	    const size_t len[], int n);
-void	tx_flush_staged(struct worker *, struct wg_peer *);
+unsigned tx_flush_staged(struct worker *, struct wg_peer *);
 void	tx_keepalive(struct worker *, struct wg_peer *);
 void	tx_initiation(struct worker *, struct wg_peer *);
 

@@ -494,25 +494,26 @@ tx_tun_readable(struct worker *w)
 	wg_read_unlock();
 }
 
-/* Sends everything that waited for p's session. */
-void
+/* Sends everything that waited for p's session; returns how many. */
+unsigned
 tx_flush_staged(struct worker *w, struct wg_peer *p)
 {
 	struct dp_peer *d = dpp(p);
 	struct wg_keypair *k;
 	struct tx_path path;
 	struct staged *q, *s;
-	unsigned n;
+	unsigned n = 0;
 
 	if (d == NULL || !wg_peer_path(p, &path.to, &path.chan) ||
 	    (k = wg_peer_send_keypair(p)) == NULL)
-		return;
+		return 0;
 	q = stage_take(d, &n);
 	for (s = q; s != NULL; s = s->next)
 		tx_send_packet(w, p, k, &path, s->pkt, s->len);
 	staged_free(q);
 	wg_keypair_put(k);
 	tx_flush(w);
+	return n;
 }
 
 void
