@@ -12,8 +12,10 @@
 #include <stdbool.h>
 
 #include "dataplane.h"
+#include "hsq.h"
 #include "log.h"
 #include "offload.h"
+#include "ratelimiter.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -74,6 +76,7 @@ struct worker {
 	struct group	 g[GROUPS];
 	unsigned	 ng;
 	uint8_t		*rx;			/* RECV_MSGS * RECV_SIZE */
+	bool		 hs_pushed;		/* kick the handshake thread */
 	uint8_t		 seg[2048];		/* one segment being built */
 };
 
@@ -111,7 +114,11 @@ struct dp {
 	pthread_t		 timer;
 	bool			 timer_started;
 	_Atomic uint64_t	 ctr[DP_COUNTERS];
-	_Atomic unsigned	 hs_count;	/* handshakes this second */
+	struct hsq		 hsq;		/* handshakes for hs_main */
+	struct ratelimiter	*hs_rl;		/* per source, hsq half full */
+	pthread_t		 hs_th;
+	bool			 hs_started;
+	_Atomic bool		 hs_ready;	/* its priority is set */
 	pthread_mutex_t		 peers_lock;	/* dp_peer_add/remove; no reader
 						   takes it (adding may wait for
 						   an RCU grace period) */
