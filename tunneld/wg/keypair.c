@@ -255,7 +255,8 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * slots alone (no entry read yet), at once: what a receive reads before
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
- * receive stamp and counter) and that slot's first two lines.  Two
+ * receive stamp and counter) and that slot's first line (the data plane
+ * keeps what its checks read there).  Two
  * dependent steps, each overlapping across a chunk of 16 messages.  What
  * only an authentic message reads (the replay window, the peer's lock and
  * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
@@ -297,10 +298,8 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			__builtin_prefetch(k);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
-			if (h.cookie != NULL) {
+			if (h.cookie != NULL)
 				__builtin_prefetch(h.cookie);
-				__builtin_prefetch((const char *)h.cookie + 64);
-			}
 			peer[c + i] = h.peer;
 		}
 	}
