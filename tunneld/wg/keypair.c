@@ -256,8 +256,10 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
  * receive stamp and counter) and that slot's first line (the data plane
- * keeps what its checks read there).  Two
- * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * keeps what its checks read there), and the keypair's AEAD line; then
+ * the AEAD context that line names (OpenSSL's, a few lines on the heap of
+ * their own).  Three dependent steps, each overlapping across a chunk of
+ * 16 messages.  What
  * only an authentic message reads (the replay window, the peer's lock and
  * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
  * them: fill buffers are few, and a batch's misses are bound by them.
@@ -266,6 +268,7 @@ void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
+	struct wg_keypair *kp[16];
 	uint32_t idx[16];
 	bool data[16];
 	int i, m, c;
@@ -291,17 +294,24 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			struct wg_keypair *k;
 
 			peer[c + i] = NULL;
+			kp[i] = NULL;
 			if (!data[i] || !wg_index_peek_keypair(d, idx[i], &h))
 				continue;
 			/* Addresses only: nothing behind the hints is read. */
 			k = caa_container_of(h.e, struct wg_keypair, ie);
+			kp[i] = k;
 			__builtin_prefetch(k);
+			__builtin_prefetch(&k->aead_recv);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
 			if (h.cookie != NULL)
 				__builtin_prefetch(h.cookie);
 			peer[c + i] = h.peer;
 		}
+		/* Third step: the AEAD contexts the keypairs name. */
+		for (i = 0; i < m; i++)
+			if (kp[i] != NULL)
+				aead_key_prefetch(&kp[i]->aead_recv);
 	}
 }
 
