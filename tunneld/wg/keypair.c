@@ -24,7 +24,8 @@
 _Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
     offsetof(struct wg_keypair, refs) >= 64 &&
     offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
-    offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
+    offsetof(struct wg_keypair, aead_recv) == 128 &&
+    offsetof(struct wg_keypair, replay.bits) == 128 + 32, "keypair lines");
 _Static_assert(offsetof(struct wg_peer, dp_slot) -
     offsetof(struct wg_peer, t_recv) == 16, "peer receive fields");
 #endif
@@ -256,7 +257,8 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
  * receive stamp and counter) and that slot's first line (the data plane
- * keeps what its checks read there), and the keypair's AEAD line; then
+ * keeps what its checks read there), and the keypair's line 2 (its AEAD
+ * context, the replay window's lock and top); then
  * the AEAD context that line names (OpenSSL's, a few lines on the heap of
  * their own).  Three dependent steps, each overlapping across a chunk of
  * 16 messages.  What
