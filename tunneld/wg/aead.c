@@ -137,8 +137,8 @@ aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 {
 	int rc;
 
-	if (k->ctx == NULL || atomic_flag_test_and_set_explicit(&k->busy,
-	    memory_order_acquire)) {
+	if (k->ctx == NULL || len < AEAD_EVP_MIN_LEN ||
+	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire)) {
 		sodium_seal(key, nonce, buf, len, tag);
 		return 0;
 	}
@@ -154,8 +154,8 @@ aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 {
 	int rc;
 
-	if (k->ctx == NULL || atomic_flag_test_and_set_explicit(&k->busy,
-	    memory_order_acquire))
+	if (k->ctx == NULL || len < AEAD_EVP_MIN_LEN ||
+	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire))
 		return sodium_open(key, nonce, buf, len, tag);
 	rc = evp_open(k->ctx, nonce, buf, len, tag);
 	atomic_flag_clear_explicit(&k->busy, memory_order_release);

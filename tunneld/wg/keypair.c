@@ -310,9 +310,10 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 				__builtin_prefetch(h.cookie);
 			peer[c + i] = h.peer;
 		}
-		/* Third step: the AEAD contexts the keypairs name. */
+		/* Third step: the AEAD contexts the keypairs name (if used). */
 		for (i = 0; i < m; i++)
-			if (kp[i] != NULL)
+			if (kp[i] != NULL && len[c + i] >= WG_DATA_HDR_LEN +
+			    AEAD_EVP_MIN_LEN + WG_TAG_LEN)
 				aead_key_prefetch(&kp[i]->aead_recv);
 	}
 }
