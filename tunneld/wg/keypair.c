@@ -209,6 +209,9 @@ wg_tx_prefetch(struct wg_peer *p)
 	if (k != NULL) {
 		__builtin_prefetch(k);
 		__builtin_prefetch(&k->refs);
+		/* its AEAD line, then the context it names (a long message) */
+		__builtin_prefetch(&k->aead_send);
+		aead_key_prefetch(&k->aead_send);
 	}
 	__builtin_prefetch(&p->tx_bytes);
 }
