@@ -9,7 +9,8 @@ TUNNELD_INC = -I$(top_srcdir)/tunneld -I$(top_srcdir)/tunneld/dp \
 # by fz-tunneld, its tests, fuzz targets and benchmarks.
 noinst_LIBRARIES += libfzdp.a
 libfzdp_a_SOURCES = tunneld/dp/offload.c tunneld/dp/offload.h \
-	tunneld/dp/rx.c tunneld/dp/rx.h tunneld/dp/tx.c tunneld/dp/dp_impl.h
+	tunneld/dp/rx.c tunneld/dp/rx.h tunneld/dp/tx.c tunneld/dp/dp_impl.h \
+	tunneld/dp/hsq.c tunneld/dp/hsq.h
 libfzdp_a_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 DP_LIBS = libfzdp.a
 
@@ -79,6 +80,14 @@ TESTS += tests/unit/check_dataplane
 tests_unit_check_dataplane_SOURCES = tests/unit/check_dataplane.c
 tests_unit_check_dataplane_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
 tests_unit_check_dataplane_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)
+
+# The handshake queue (hsq.h): order, bounds, load signal, its consumer.
+check_PROGRAMS += tests/unit/check_hsq
+UNIT_TESTS += tests/unit/check_hsq
+TESTS += tests/unit/check_hsq
+tests_unit_check_hsq_SOURCES = tests/unit/check_hsq.c
+tests_unit_check_hsq_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_hsq_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)
 
 # The offloads: segmentation, coalescing, checksums, virtio-net headers.
 check_PROGRAMS += tests/unit/check_offload

@@ -19,8 +19,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aead.h"
@@ -41,6 +44,7 @@ static const char *const ctr_names[DP_COUNTERS] = {
 	"drop_handshake_ratelimited", "drop_send", "drop_tun_write",
 	"rx_channel_data", "drop_unknown_channel", "drop_channel_peer",
 	"rx_stun", "drop_stun_queue_full", "drop_stun_no_consumer",
+	"drop_handshake_queue_full",
 };
 
 const char *
@@ -164,7 +168,6 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 	size_t hdr = 0;
 	int rc;
 
-	atomic_fetch_add(&dp->hs_count, 1);
 	path_of(&path, src, via);
 	rc = wg_handle_handshake_via(dp->dev, msg, len, &path, reply, &r);
 	if (rc == -EAGAIN) {
@@ -223,11 +226,74 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 	return 0;
 }
 
+/*
+ * A handshake message for the handshake thread (hsq.h): the worker only
+ * copies it.  Once the queue is half full, each source gets 20 a second
+ * (burst 5) into it, as Linux's ratelimiter in front of its queue.
+ */
 static void
 handshake_in(struct worker *w, int fd, uint8_t *msg, size_t len,
     const union fz_sockaddr *src, struct relayed *via)
 {
-	(void)handshake_msg(w->dp, w, fd, msg, len, src, via);
+	struct dp *dp = w->dp;
+	uint64_t now = time_mono_ns();
+
+	if (hsq_len(&dp->hsq) > dp->hsq.cap / 2 &&
+	    !ratelimiter_allow(dp->hs_rl, &src->sa, now)) {
+		count(dp, DP_DROP_HS_RATELIMITED, 1);
+		return;
+	}
+	if (!hsq_push(&dp->hsq, fd, src, via != NULL ? via->channel : 0, msg,
+	    len, now)) {
+		count(dp, DP_DROP_HS_QUEUE_FULL, 1);
+		return;
+	}
+	w->hs_pushed = true;
+}
+
+/*
+ * The handshake thread: every handshake message the workers received, one
+ * after another, at a lower priority than theirs (nice HS_NICE), so that a
+ * flood of initiations takes what the machine has left over, not the
+ * sessions' time.  The queue's length says whether we are under load.
+ */
+#define HS_NICE		10
+static void *
+hs_main(void *arg)
+{
+	struct dp *dp = arg;
+	struct worker tw;		/* its own send groups */
+	struct hsq_item it;
+
+	/* Before the sandbox: dp_start waits for this. */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HS_NICE) != 0)
+		log_debug("handshake thread: setpriority: %s",
+		    strerror(errno));
+	atomic_store(&dp->hs_ready, true);
+	memset(&tw, 0, sizeof(tw));
+	tw.dp = dp;
+	tw.udp4 = dp->w[0].udp4;
+	tw.udp6 = dp->w[0].udp6;
+	if ((tw.out = malloc((size_t)GROUPS * GROUP_SIZE)) == NULL)
+		return NULL;
+	while (hsq_pop_wait(&dp->hsq, &it)) {
+		struct relayed via;
+
+		wg_device_set_under_load(dp->dev,
+		    hsq_under_load(&dp->hsq, time_mono_ns()));
+		wg_read_lock();
+		memset(&via, 0, sizeof(via));
+		via.channel = it.channel;
+		if (it.channel != 0 && (via.peer = dp_chans_lookup(&dp->chans,
+		    &it.src, it.channel)) == NULL)
+			count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
+		else
+			(void)handshake_msg(dp, &tw, it.fd, it.msg, it.len,
+			    &it.src, it.channel != 0 ? &via : NULL);
+		wg_read_unlock();
+	}
+	free(tw.out);
+	return NULL;
 }
 
 /*
@@ -290,8 +356,9 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	/* DNS-resource NAT (gateway, §5.2 step 6): proxy -> real. */
 	if (!dpn_from_peer(w, p, plain, ilen))
 		return;
-	count(dp, DP_RX_PACKETS, 1);
-	count(dp, DP_RX_BYTES, ilen);
+	/* Counted per batch (udp_readable): the counters' line is shared. */
+	w->rx_packets++;
+	w->rx_bytes += ilen;
 	if (!w->dp->gro || !off_co_add(&w->co, plain, ilen))
 		tun_write(w, plain, ilen);
 }
@@ -504,6 +571,15 @@ udp_readable(struct worker *w, int fd)
 	off_co_flush_all(&w->co);
 	tx_flush(w);
 	wg_read_unlock();
+	if (w->rx_packets > 0) {
+		count(w->dp, DP_RX_PACKETS, w->rx_packets);
+		count(w->dp, DP_RX_BYTES, w->rx_bytes);
+		w->rx_packets = w->rx_bytes = 0;
+	}
+	if (w->hs_pushed) {
+		w->hs_pushed = false;
+		hsq_kick(&w->dp->hsq);
+	}
 }
 
 static void *
@@ -540,7 +616,7 @@ timer_main(void *arg)
 	/* The timer thread sends through its own group buffers. */
 	struct worker tw;
 	struct pollfd pfd[2];
-	uint64_t last_sec = time_mono_ns(), v;
+	uint64_t v;
 
 	memset(&tw, 0, sizeof(tw));
 	tw.dp = dp;
@@ -554,7 +630,6 @@ timer_main(void *arg)
 	pfd[1].events = POLLIN;
 	for (;;) {
 		struct wg_peer *p = NULL;
-		uint64_t now;
 
 		if (poll(pfd, 2, 100) > 0) {
 			if (pfd[0].revents & POLLIN)
@@ -563,14 +638,6 @@ timer_main(void *arg)
 			    read(dp->wakefd, &v, sizeof(v)) < 0) {
 				/* nothing to do: it is only a wake-up */
 			}
-		}
-		now = time_mono_ns();
-		if (now - last_sec >= NSEC_PER_SEC) {
-			/* Crude load signal: many handshakes per second. */
-			unsigned hs = atomic_exchange(&dp->hs_count, 0);
-
-			wg_device_set_under_load(dp->dev, hs > 1000);
-			last_sec = now;
 		}
 		/* A removed peer stays valid until the sweep ends. */
 		wg_read_lock();
@@ -669,7 +736,9 @@ dp_new(struct wg_device *dev, struct tun *tun, const struct dp_config *cfg,
 	dp->stunfd = dp->wantedfd = dp->dnsfd = -1;
 	dp_wanted_init(&dp->wanted);
 	pthread_mutex_init(&dp->held.lock, NULL);
-	if ((rc = allowedips_new(&dp->aip)) != 0)
+	if ((rc = allowedips_new(&dp->aip)) != 0 ||
+	    (rc = hsq_init(&dp->hsq, 0)) != 0 ||
+	    (rc = ratelimiter_new(0, &dp->hs_rl)) != 0)
 		goto fail;
 	dp->nworkers = tun->nqueues;
 	/* Coalesced writes need the TUN to accept TSO (and FZ_NO_GRO off). */
@@ -778,6 +847,15 @@ dp_start(struct dp *dp)
 	if ((rc = pthread_create(&dp->timer, NULL, timer_main, dp)) != 0)
 		return -rc;
 	dp->timer_started = true;
+	if ((rc = pthread_create(&dp->hs_th, NULL, hs_main, dp)) != 0)
+		return -rc;
+	dp->hs_started = true;
+	/* Its setpriority before the caller's sandbox. */
+	while (!atomic_load(&dp->hs_ready)) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 
@@ -799,6 +877,11 @@ dp_free(struct dp *dp)
 			pthread_join(dp->w[i].th, NULL);
 	if (dp->timer_started)
 		pthread_join(dp->timer, NULL);
+	hsq_stop(&dp->hsq);
+	if (dp->hs_started)
+		pthread_join(dp->hs_th, NULL);
+	hsq_destroy(&dp->hsq);
+	ratelimiter_free(dp->hs_rl);
 	/* Each dp_peer goes with its wg_peer (dp_peer_free). */
 	for (i = 0; i < dp->nworkers && dp->w != NULL; i++) {
 		struct worker *w = &dp->w[i];
@@ -865,8 +948,9 @@ dp_peer_add(struct dp *dp, const uint8_t pub[WG_KEY_LEN], struct wg_peer **out)
 	struct wg_peer *p;
 	int rc;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	if ((d = aligned_alloc(64, DP_PEER_SIZE)) == NULL)
 		return -ENOMEM;
+	memset(d, 0, DP_PEER_SIZE);
 	pthread_mutex_init(&d->qlock, NULL);
 	pthread_mutex_lock(&dp->peers_lock);
 	if ((rc = wg_peer_add(dp->dev, pub, &p)) != 0) {

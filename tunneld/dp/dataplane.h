@@ -54,6 +54,7 @@ enum dp_counter {
 	DP_RX_STUN,		/* STUN queued for fz-controld */
 	DP_DROP_STUN_QUEUE_FULL,/* ... its queue was full (or too big) */
 	DP_DROP_STUN_NO_CONSUMER,/* STUN with nobody to take it (static) */
+	DP_DROP_HS_QUEUE_FULL,	/* handshake queue full (hsq.h) */
 	DP_COUNTERS
 };
 

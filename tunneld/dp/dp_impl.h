@@ -10,10 +10,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dataplane.h"
+#include "hsq.h"
 #include "log.h"
 #include "offload.h"
+#include "ratelimiter.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -42,13 +45,23 @@ struct staged {
  * little (no preallocated queue).  Freed with its wg_peer, after an RCU
  * grace period (dp_peer_free).
  */
+/*
+ * Two cache lines, 64-byte aligned (dp_peer_add): the first holds what a
+ * received packet's inner-source check reads (the allowed IPs' host-route
+ * copy), the second the staging queue.
+ */
 struct dp_peer {
-	struct wg_peer		*wg;
 	struct allowedips_set	 aips;		/* under the trie's lock */
+	struct wg_peer		*wg;
 	pthread_mutex_t		 qlock;
 	struct staged		*qhead, *qtail;
 	unsigned		 qn;
 };
+#define DP_PEER_SIZE		128
+_Static_assert(sizeof(struct dp_peer) <= DP_PEER_SIZE, "dp_peer: two lines");
+_Static_assert(offsetof(struct dp_peer, aips.host) +
+    sizeof(((struct dp_peer *)0)->aips.host) <= 64,
+    "dp_peer: the source check's copy in the first line");
 
 struct group {
 	struct wg_peer		*peer;
@@ -74,6 +87,8 @@ struct worker {
 	struct group	 g[GROUPS];
 	unsigned	 ng;
 	uint8_t		*rx;			/* RECV_MSGS * RECV_SIZE */
+	bool		 hs_pushed;		/* kick the handshake thread */
+	uint64_t	 rx_packets, rx_bytes;	/* this batch's, for ctr[] */
 	uint8_t		 seg[2048];		/* one segment being built */
 };
 
@@ -111,7 +126,11 @@ struct dp {
 	pthread_t		 timer;
 	bool			 timer_started;
 	_Atomic uint64_t	 ctr[DP_COUNTERS];
-	_Atomic unsigned	 hs_count;	/* handshakes this second */
+	struct hsq		 hsq;		/* handshakes for hs_main */
+	struct ratelimiter	*hs_rl;		/* per source, hsq half full */
+	pthread_t		 hs_th;
+	bool			 hs_started;
+	_Atomic bool		 hs_ready;	/* its priority is set */
 	pthread_mutex_t		 peers_lock;	/* dp_peer_add/remove; no reader
 						   takes it (adding may wait for
 						   an RCU grace period) */

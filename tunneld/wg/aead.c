@@ -312,8 +312,8 @@ aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 {
 	int rc;
 
-	if (k->ctx == NULL || atomic_flag_test_and_set_explicit(&k->busy,
-	    memory_order_acquire)) {
+	if (k->ctx == NULL || len < AEAD_EVP_MIN_LEN ||
+	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire)) {
 		sodium_seal(key, nonce, buf, len, tag);
 		return 0;
 	}
@@ -330,8 +330,8 @@ aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 {
 	int rc;
 
-	if (k->ctx == NULL || atomic_flag_test_and_set_explicit(&k->busy,
-	    memory_order_acquire))
+	if (k->ctx == NULL || len < AEAD_EVP_MIN_LEN ||
+	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire))
 		return sodium_open(key, nonce, buf, len, tag);
 	rc = k->direct ? prov_open(k->ctx, nonce, buf, len, tag) :
 	    evp_open(k->ctx, nonce, buf, len, tag);
@@ -355,6 +355,19 @@ aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
     bool encrypt)
 {
 	aead_key_init_with(k, aead_backend(), key, encrypt);
+}
+
+void
+aead_key_prefetch(const struct aead_key *k)
+{
+	const char *c = k->ctx;
+
+	/* EVP_CIPHER_CTX is some 200 bytes (OpenSSL 3). */
+	if (c != NULL) {
+		__builtin_prefetch(c);
+		__builtin_prefetch(c + 64);
+		__builtin_prefetch(c + 128);
+	}
 }
 
 void

@@ -24,7 +24,8 @@
 _Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
     offsetof(struct wg_keypair, refs) >= 64 &&
     offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
-    offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
+    offsetof(struct wg_keypair, aead_recv) == 128 &&
+    offsetof(struct wg_keypair, replay.bits) == 128 + 32, "keypair lines");
 _Static_assert(offsetof(struct wg_peer, dp_slot) -
     offsetof(struct wg_peer, t_recv) == 16, "peer receive fields");
 #endif
@@ -208,6 +209,9 @@ wg_tx_prefetch(struct wg_peer *p)
 	if (k != NULL) {
 		__builtin_prefetch(k);
 		__builtin_prefetch(&k->refs);
+		/* its AEAD line, then the context it names (a long message) */
+		__builtin_prefetch(&k->aead_send);
+		aead_key_prefetch(&k->aead_send);
 	}
 	__builtin_prefetch(&p->tx_bytes);
 }
@@ -255,8 +259,12 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * slots alone (no entry read yet), at once: what a receive reads before
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
- * receive stamp and counter) and that slot's first two lines.  Two
- * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * receive stamp and counter) and that slot's first line (the data plane
+ * keeps what its checks read there), and the keypair's line 2 (its AEAD
+ * context, the replay window's lock and top); then
+ * the AEAD context that line names (OpenSSL's, a few lines on the heap of
+ * their own).  Three dependent steps, each overlapping across a chunk of
+ * 16 messages.  What
  * only an authentic message reads (the replay window, the peer's lock and
  * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
  * them: fill buffers are few, and a batch's misses are bound by them.
@@ -265,6 +273,7 @@ void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
+	struct wg_keypair *kp[16];
 	uint32_t idx[16];
 	bool data[16];
 	int i, m, c;
@@ -290,19 +299,25 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			struct wg_keypair *k;
 
 			peer[c + i] = NULL;
+			kp[i] = NULL;
 			if (!data[i] || !wg_index_peek_keypair(d, idx[i], &h))
 				continue;
 			/* Addresses only: nothing behind the hints is read. */
 			k = caa_container_of(h.e, struct wg_keypair, ie);
+			kp[i] = k;
 			__builtin_prefetch(k);
+			__builtin_prefetch(&k->aead_recv);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
-			if (h.cookie != NULL) {
+			if (h.cookie != NULL)
 				__builtin_prefetch(h.cookie);
-				__builtin_prefetch((const char *)h.cookie + 64);
-			}
 			peer[c + i] = h.peer;
 		}
+		/* Third step: the AEAD contexts the keypairs name (if used). */
+		for (i = 0; i < m; i++)
+			if (kp[i] != NULL && len[c + i] >= WG_DATA_HDR_LEN +
+			    AEAD_EVP_MIN_LEN + WG_TAG_LEN)
+				aead_key_prefetch(&kp[i]->aead_recv);
 	}
 }
 

@@ -215,7 +215,7 @@ int	wg_decrypt(struct wg_device *, uint8_t *buf, size_t len,
 /*
  * Prefetching for a batch of received messages, before they are handled:
  * the index table's slots of every data message, then, named by the
- * slots, every keypair, its peer and the first two lines of the peer's
+ * slots, every keypair, its peer and the first line of the peer's
  * wg_peer_cookie (as the slot has it), so that each step's misses overlap
  * across the batch and the decryptions after find their lines in cache.
  * peer[i] gets message i's peer (NULL if none; it may be stale: only for

@@ -65,11 +65,12 @@ struct idx_entry {
 
 /*
  * Allocated on cache lines (wg_keypair_new), by who reads and writes
- * them.  A received packet reads line 0 before its tag is checked (key,
- * age, entry), then line 2 (the replay window's lock and top and its first
- * words) and the window's word for its counter; a sent one reads line 0's
- * age and role and reads and writes line 1 (references, counter, index,
- * key), which no receive touches.
+ * them.  A received packet reads line 0 (key, age, entry) and line 2's
+ * AEAD context (opening takes its flag) before its tag is checked, then
+ * line 2's replay lock, top and first words, and the window's word for its
+ * counter; a sent one reads line 0's age and role, reads and writes line 1
+ * (references, counter, index, key), which no receive touches, and takes
+ * its own AEAD context's flag after the window.
  */
 struct wg_keypair {
 	uint8_t			 recv_key[32];
@@ -81,15 +82,16 @@ struct wg_keypair {
 	uint32_t		 remote_index;
 	_Atomic uint64_t	 send_counter;
 	uint8_t			 send_key[32];
-	/* line 2 */
+	/*
+	 * line 2: the receiver's.  The AEAD contexts (aead.h) borrow
+	 * recv_key and send_key; the EVP context each points to is on lines
+	 * of its own.
+	 */
+	struct aead_key		 aead_recv;
 	pthread_spinlock_t	 replay_lock;
 	uint32_t		 local_index;
 	struct wg_replay	 replay;
-	/*
-	 * The AEAD contexts (aead.h), borrowing send_key and recv_key; the
-	 * EVP context each points to is a line of its own anyway.
-	 */
-	struct aead_key		 aead_send, aead_recv;
+	struct aead_key		 aead_send;
 };
 
 enum hs_state {
