@@ -5,4 +5,4 @@
 # make check runs the short form; tests/faults/run --long is run by hand.
 TESTS += tests/faults/short.sh
 dist_noinst_SCRIPTS += tests/faults/short.sh tests/faults/run \
-	tests/faults/xfer.py tests/faults/ctflush.py
+	tests/faults/xfer.py tests/faults/ctflush.py tests/faults/delay.py
