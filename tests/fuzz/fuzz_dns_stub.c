@@ -114,6 +114,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (dns_stub_next_event(stub, &ev) == 0)
 		;
-	dns_stub_expire(stub, now);
+	/* Every pending query and cache entry dropped (the timeout path):
+	 * an input that leaves them behind ends with more mallocs than
+	 * frees, and libFuzzer then runs a full leak scan after it (about
+	 * 500 exec/s).  The name table stays, as in controld. */
+	dns_stub_expire(stub, UINT64_MAX);
 	return 0;
 }
