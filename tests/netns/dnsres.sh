@@ -143,7 +143,7 @@ dump() {
 	grep -i 'assigned_ips\|domain_status\|proxy IPs\|DNS resource' "$T/client.log" | tail -n 20
 	echo "--- gateway (DNS resources)"
 	grep -i 'assigned_ips\|domain_status\|control packet\|dns' "$T/gateway.log" | tail -n 20
-	echo "--- gateway TUN"; ip netns exec "$G" tcpdump -n -r "$T/gtun.pcap" 2>/dev/null | tail -n 20
+	echo "--- gateway TUN"; tcpdump -n -r "$T/gtun.pcap" 2>&1 | tail -n 20
 	return 0
 }
 fail() { dump; ns_fail "$*"; }
@@ -242,12 +242,13 @@ ip netns exec "$C" curl -s -m 2 http://secret.corp.test/ >/dev/null &&
 	fail "secret.corp.test reached without a policy"
 grep -q 'assigned_ips .*secret' "$T/client.log" &&
 	fail "assigned_ips sent for secret.corp.test"
-kill "$TCPDUMP_PID" 2>/dev/null || :
 sleep 0.5
-n=$(ip netns exec "$G" tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.3' 2>/dev/null | wc -l)
+kill "$TCPDUMP_PID" 2>/dev/null || :
+ns_wait_for sh -c "! kill -0 $TCPDUMP_PID" || fail "tcpdump does not stop"
+n=$(tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.3' 2>/dev/null | wc -l)
 [ "$n" = 0 ] || fail "$n packet(s) for secret.corp.test reached the gateway's TUN"
-n=$(ip netns exec "$G" tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.2 and tcp port 80' 2>/dev/null | wc -l)
-[ "$n" -gt 0 ] || fail "the gateway's TUN saw none of the allowed traffic (tcpdump broken?)"
+n=$(tcpdump -n -r "$T/gtun.pcap" 'host 10.50.0.2 and tcp port 80' 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] || fail "the gateway's TUN saw none of the allowed traffic (capture: $(stat -c %s "$T/gtun.pcap" 2>&1) bytes; $(tr '\n' ' ' < "$T/tcpdump.log"); $(tcpdump -n -r "$T/gtun.pcap" 2>&1 | tail -n 2 | tr '\n' ' '))"
 ns_log "ok: secret.corp.test (not the client's): no proxy IPs, no assigned_ips, nothing on the gateway's TUN"
 
 # --- optional: throughput by name vs. the CIDR path, same run ---------------
