@@ -160,7 +160,7 @@ ns_wait_for ip -n "$G" route replace 100.64.0.0/11 dev tun-firezone &&
 	ip -n "$G" route replace fd00:2021:1111::/107 dev tun-firezone ||
 	fail "no route to the clients on the gateway's tun-firezone"
 # Everything the gateway's TUN sees.
-ns_bg "$G" "$T/tcpdump.log" tcpdump -i tun-firezone -n -U -w "$T/gtun.pcap"
+ns_bg "$G" "$T/tcpdump.log" tcpdump -i tun-firezone --immediate-mode -n -U -w "$T/gtun.pcap"
 TCPDUMP_PID=$BG_PID
 ns_wait_for grep -q 'listening on' "$T/tcpdump.log" || fail "tcpdump in G"
 

@@ -156,7 +156,7 @@ routes() {
 }
 routes
 # Everything the gateway's TUN sees (a refused packet never gets there).
-ns_bg "$G" "$T/tcpdump.log" tcpdump -i tun-firezone -n -U -w "$T/gtun.pcap"
+ns_bg "$G" "$T/tcpdump.log" tcpdump -i tun-firezone --immediate-mode -n -U -w "$T/gtun.pcap"
 TCPDUMP_PID=$BG_PID
 ns_wait_for grep -q 'listening on' "$T/tcpdump.log" || fail "tcpdump in G"
 
@@ -231,7 +231,7 @@ ip netns exec "$C" curl -s -m 2 http://10.50.0.3/ >/dev/null &&
 # --- the return direction: only from what the client may reach ----------
 CIP=$(st client | sed -n 's/^addresses: *\([0-9.]*\).*/\1/p')
 [ -n "$CIP" ] || fail "no client address in fzctl status"
-ns_bg "$C" "$T/ctun.log" tcpdump -i tun-firezone -n -U -l 'udp port 9999'
+ns_bg "$C" "$T/ctun.log" tcpdump -i tun-firezone --immediate-mode -n -U -l 'udp port 9999'
 CTUN_PID=$BG_PID
 ns_wait_for grep -q 'listening on' "$T/ctun.log" || fail "tcpdump in C"
 for src in 10.50.0.2 10.50.0.3; do

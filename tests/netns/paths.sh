@@ -189,7 +189,7 @@ peer client "$GPUB" "100.64.0.1/32, fd00:2021:1111::1/128" "" \
 	"10.98.2.2:3478" 16385 false
 peer gateway "$CPUB" "100.64.0.2/32" "$RELAYED" "" 0 false
 ip -n "$C" link set "$CG_LINK" down
-ip netns exec "$R" tcpdump -n -i "$RC_LINK" -w "$T/relay.pcap" \
+ip netns exec "$R" tcpdump --immediate-mode -n -i "$RC_LINK" -w "$T/relay.pcap" \
 	'udp port 3478' >/dev/null 2>&1 &
 TCPDUMP=$!
 ns_on_cleanup "kill $TCPDUMP"
