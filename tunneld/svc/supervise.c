@@ -808,25 +808,19 @@ wanted_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The host's addresses change: LOCAL_SOCKETS again, checked every 5 s. */
 /*
- * PEER_STATS: every peer's byte counters when signed in and some moved,
- * for fz-controld's ICE active/idle profiles (§2.3).  Peers are added and
- * removed on this thread only, so the walk is safe.
+ * The data plane's peers with their byte counters as PEER_STATS's list
+ * (svc_peer_stats_fmt), at most 128; *np (if given) the number walked.
+ * Peers are removed on this thread only, so the walk is safe.
  */
-static void
-supervise_peer_stats(struct svc *s)
+static int
+peer_counts_fmt(struct svc *s, char *list, size_t cap, size_t *np)
 {
 	static struct svc_peer_count c[128];
-	static char list[sizeof(peer_stats_sent)];
 	struct wg_peer_stats st;
 	struct wg_peer *p = NULL;
-	struct ipc_msg m;
 	size_t n = 0;
 
-	if (s->cconn == NULL || s->dev == NULL ||
-	    ipc_conn_phase(s->cconn) != IPC_SIGNED_IN)
-		return;
 	while (n < sizeof(c) / sizeof(c[0]) &&
 	    (p = wg_peer_next(s->dev, p)) != NULL) {
 		wg_peer_public_key(p, c[n].key);
@@ -835,7 +829,26 @@ supervise_peer_stats(struct svc *s)
 		c[n].tx_bytes = st.tx_bytes;
 		n++;
 	}
-	if (svc_peer_stats_fmt(c, n, list, sizeof(list)) != 0)
+	if (np != NULL)
+		*np = n;
+	return svc_peer_stats_fmt(c, n, list, cap);
+}
+
+/*
+ * PEER_STATS: every peer's byte counters when signed in and some moved,
+ * for fz-controld's ICE active/idle profiles (§2.3).  Peers are added and
+ * removed on this thread only, so the walk is safe.
+ */
+static void
+supervise_peer_stats(struct svc *s)
+{
+	static char list[sizeof(peer_stats_sent)];
+	struct ipc_msg m;
+
+	if (s->cconn == NULL || s->dev == NULL ||
+	    ipc_conn_phase(s->cconn) != IPC_SIGNED_IN)
+		return;
+	if (peer_counts_fmt(s, list, sizeof(list), NULL) != 0)
 		log_debug("PEER_STATS: the peers that fit");
 	if (strcmp(list, peer_stats_sent) == 0)
 		return;		/* nothing moved (or no peers) */
@@ -855,26 +868,17 @@ supervise_peer_stats(struct svc *s)
 static void
 supervise_peers_kept(struct svc *s)
 {
-	static struct svc_peer_count c[128];
 	static char list[sizeof(peer_stats_sent)];
-	struct wg_peer_stats st;
-	struct wg_peer *p = NULL;
 	struct ipc_msg m;
-	size_t n = 0;
+	size_t n;
+	int rc;
 
 	if (s->cconn == NULL || s->dev == NULL)
 		return;
-	while (n < sizeof(c) / sizeof(c[0]) &&
-	    (p = wg_peer_next(s->dev, p)) != NULL) {
-		wg_peer_public_key(p, c[n].key);
-		wg_peer_stats(p, &st);
-		c[n].rx_bytes = st.rx_bytes;
-		c[n].tx_bytes = st.tx_bytes;
-		n++;
-	}
+	rc = peer_counts_fmt(s, list, sizeof(list), &n);
 	if (n == 0)
 		return;
-	if (svc_peer_stats_fmt(c, n, list, sizeof(list)) != 0)
+	if (rc != 0)
 		log_warnx("PEERS_KEPT: only the peers that fit");
 	ipc_msg_init(&m, IPC_PEERS_KEPT);
 	m.u.peers_kept.list = list;
@@ -882,6 +886,7 @@ supervise_peers_kept(struct svc *s)
 		log_info("%zu peer(s) kept for the new fz-controld", n);
 }
 
+/* The host's addresses change: LOCAL_SOCKETS again, checked every 5 s. */
 static void
 sockets_cb(evutil_socket_t fd, short what, void *arg)
 {
