@@ -13,8 +13,9 @@
 #   conn_block / conn_unblock  # drop / allow UDP between C and G in P
 #   conn_path                  # the client's latest logged path
 # Addresses: C 10.99.1.2, G 10.99.2.2, R 10.99.4.2 (all via P), resource
-# host H 10.50.0.2 behind G.  Interfaces: C_IF, G_IF (toward P), GH_IF (G
-# toward H), H_IF, PR_IF and R_IF (the P-R link).
+# host H 10.50.0.2 behind G.  Interfaces: C_IF, G_IF (toward P), PC_IF
+# (P's end toward C), GH_IF (G toward H), H_IF, PR_IF and R_IF (the P-R
+# link).
 # Sets T (work directory), B (build directory); dump prints the logs.
 
 B=${top_builddir:?}
@@ -43,7 +44,7 @@ conn_topo() {
 	ns_new g; G=$NS
 	ns_new r; R=$NS
 	ns_new h; H=$NS
-	ns_link "$P" 10.99.1.1 "$C" 10.99.1.2; C_IF=$LINK_B
+	ns_link "$P" 10.99.1.1 "$C" 10.99.1.2; PC_IF=$LINK_A; C_IF=$LINK_B
 	ns_link "$P" 10.99.2.1 "$G" 10.99.2.2; G_IF=$LINK_B
 	ns_link "$P" 10.99.4.1 "$R" 10.99.4.2; PR_IF=$LINK_A; R_IF=$LINK_B
 	ns_link "$G" 10.50.0.1 "$H" 10.50.0.2; GH_IF=$LINK_A; H_IF=$LINK_B
