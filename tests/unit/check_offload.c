@@ -171,24 +171,6 @@ check_segmentation(int ver, uint8_t proto, size_t mss, size_t pay)
 	}
 	ck_assert_uint_eq(outlen, pay);
 	ck_assert_mem_eq(out, pkt + hlen, pay);
-
-	/* Built in place (tx.c's way): the same bytes, segment by segment. */
-	{
-		uint8_t tmpl[128];
-
-		memcpy(out, pkt, len);
-		memcpy(tmpl, pkt, plan.hlen);
-		for (i = 0; i < plan.nseg; i++) {
-			size_t n = off_seg_build(&plan, pkt, i, seg);
-			uint8_t *q = off_seg_build_inplace(&plan, tmpl, out, i);
-
-			ck_assert_ptr_eq(q, out + (size_t)i * mss);
-			ck_assert_uint_le((size_t)(q - out) + n, len);
-			ck_assert_msg(memcmp(q, seg, n) == 0,
-			    "segment %u of mss %zu built in place differs",
-			    i, mss);
-		}
-	}
 }
 
 START_TEST(test_tso4)

@@ -111,45 +111,6 @@ START_TEST(test_handshake_reverse_and_rekey)
 }
 END_TEST
 
-/*
- * wg_encrypt_from: the plaintext apart from the message (tx.c's segments
- * built in place), a multiple of 16 (sealed from src straight) or not
- * (copied, then padded); either opens at the peer, src unchanged.
- */
-START_TEST(test_encrypt_from)
-{
-	static const size_t lens[] = { 0, 1, 15, 16, 17, 640, 1280, 1281,
-	    1420 };
-	static uint8_t src[1500], keep[1500], buf[1600];
-	struct wg_peer *from;
-	struct wg_keypair *k;
-	uint8_t *plain;
-	size_t len, plen;
-
-	handshake(&A, &B);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		for (size_t j = 0; j < lens[i]; j++)
-			src[j] = (uint8_t)(j * 13 + i);
-		memcpy(keep, src, lens[i]);
-		memset(buf, 0xee, sizeof(buf));
-		k = wg_peer_send_keypair(A.peer);
-		ck_assert_ptr_nonnull(k);
-		ck_assert_int_eq(wg_encrypt_from(k, buf, src, lens[i],
-		    sizeof(buf), &len), 0);
-		wg_keypair_put(k);
-		ck_assert_uint_eq(len, WG_DATA_HDR_LEN + WG_PADDED(lens[i]) +
-		    WG_TAG_LEN);
-		ck_assert_mem_eq(src, keep, lens[i]);
-		ck_assert_int_eq(wg_decrypt(B.dev, buf, len, &A.addr, &plain,
-		    &plen, &from), 0);
-		ck_assert_uint_eq(plen, WG_PADDED(lens[i]));
-		ck_assert_mem_eq(plain, keep, lens[i]);
-		for (size_t j = lens[i]; j < plen; j++)
-			ck_assert_uint_eq(plain[j], 0);
-	}
-}
-END_TEST
-
 START_TEST(test_replay_rejected)
 {
 	uint8_t buf[128], copy[128];
@@ -1016,7 +977,6 @@ wg_suite(void)
 	tcase_set_timeout(tc, 60);	/* test_many_peers under ASan */
 	tcase_add_test(tc, test_handshake_and_data);
 	tcase_add_test(tc, test_handshake_reverse_and_rekey);
-	tcase_add_test(tc, test_encrypt_from);
 	tcase_add_test(tc, test_replay_rejected);
 	tcase_add_test(tc, test_replay_window);
 	tcase_add_test(tc, test_tampered_and_garbage);

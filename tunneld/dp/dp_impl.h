@@ -193,7 +193,6 @@ struct tx_path {
 #define TX_HDR(path)	((path)->chan != 0 ? (size_t)4 : (size_t)0)
 void	tx_send_packet(struct worker *, struct wg_peer *, struct wg_keypair *,
 	    const struct tx_path *, const uint8_t *, size_t);
-/* Uses the super-packet up: its segments are built inside it. */
 int	tx_segment_and_send(struct worker *, struct wg_peer *,
 	    struct wg_keypair *, const struct tx_path *,
 	    const struct virtio_net_hdr *, uint8_t *, size_t);

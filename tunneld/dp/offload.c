@@ -263,13 +263,14 @@ off_seg_len(const struct off_seg *s, unsigned i)
 	    s->mss);
 }
 
-/* Segment i's headers (at dst, tot bytes in all): lengths, ID, sequence,
- * flags and checksums. */
-static void
-seg_fix(const struct off_seg *s, unsigned i, uint8_t *dst, size_t tot)
+size_t
+off_seg_build(const struct off_seg *s, const uint8_t *pkt, unsigned i,
+    uint8_t *dst)
 {
-	size_t off = (size_t)i * s->mss;
+	size_t off = (size_t)i * s->mss, tot = off_seg_len(s, i);
 
+	memcpy(dst, pkt, s->hlen);
+	memcpy(dst + s->hlen, pkt + s->hlen + off, tot - s->hlen);
 	if (s->ver == 4) {
 		off_put16(dst + 2, (uint16_t)tot);
 		off_put16(dst + 4, (uint16_t)(s->id + i));
@@ -287,31 +288,7 @@ seg_fix(const struct off_seg *s, unsigned i, uint8_t *dst, size_t tot)
 	} else
 		off_put16(dst + s->l4off + 4, (uint16_t)(tot - s->l4off));
 	off_l4_checksum(dst, tot, s->l4off, s->proto);
-}
-
-size_t
-off_seg_build(const struct off_seg *s, const uint8_t *pkt, unsigned i,
-    uint8_t *dst)
-{
-	size_t tot = off_seg_len(s, i);
-
-	memcpy(dst, pkt, s->hlen);
-	memcpy(dst + s->hlen, pkt + s->hlen + (size_t)i * s->mss,
-	    tot - s->hlen);
-	seg_fix(s, i, dst, tot);
 	return tot;
-}
-
-uint8_t *
-off_seg_build_inplace(const struct off_seg *s, const uint8_t *hdr,
-    uint8_t *pkt, unsigned i)
-{
-	size_t off = (size_t)i * s->mss;
-
-	/* Segment i's payload is already there; its headers go before it. */
-	memcpy(pkt + off, hdr, s->hlen);
-	seg_fix(s, i, pkt + off, off_seg_len(s, i));
-	return pkt + off;
 }
 
 /* --- TCP coalescing --- */

@@ -122,16 +122,6 @@ size_t	off_seg_len(const struct off_seg *, unsigned i);
  */
 size_t	off_seg_build(const struct off_seg *, const uint8_t *pkt, unsigned i,
 	    uint8_t *dst);
-/*
- * The same in place: segment i is built inside the super-packet pkt, its
- * headers (from hdr: a copy of pkt's first hlen bytes, taken before
- * segment 1) written over the last hlen bytes of segment i - 1's payload,
- * right before its own; returns where it starts (pkt + i * mss).  Build
- * the segments in order, each used up before the next is built.  Saves
- * copying the payload when the segment is then encrypted out of place.
- */
-uint8_t	*off_seg_build_inplace(const struct off_seg *, const uint8_t *hdr,
-	    uint8_t *pkt, unsigned i);
 
 /* --- TCP coalescing (GRO) --- */
 #define OFF_CO_SLOTS	8

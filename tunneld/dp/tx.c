@@ -23,9 +23,6 @@
 #include "fztime.h"
 #include "proxymap.h"
 
-/* Headers a segment built in place may have (IPv4 60 + TCP 60, with room). */
-#define TX_SEG_HDR_MAX	192
-
 /* --- staging (packets waiting for a session) --- */
 
 void
@@ -266,20 +263,18 @@ tx_channel_header(uint8_t *dst, uint16_t chan, size_t len)
 }
 
 /*
- * Encrypts one IP packet (at src, or already at dst + hdr +
- * WG_DATA_HDR_LEN when src is NULL) for p; cap is what group_slot gave for
- * dst; hdr (TX_HDR) bytes of ChannelData header go first.
+ * Encrypts one IP packet (already at dst + hdr + WG_DATA_HDR_LEN) for p;
+ * cap is what group_slot gave for dst; hdr (TX_HDR) bytes of ChannelData
+ * header go first.
  */
 static int
 seal_one(struct worker *w, struct wg_keypair *k, const struct tx_path *path,
-    uint8_t *dst, const uint8_t *src, size_t len, size_t cap)
+    uint8_t *dst, size_t len, size_t cap)
 {
 	size_t out, hdr = TX_HDR(path);
 	int rc;
 
-	if ((rc = src != NULL ?
-	    wg_encrypt_from(k, dst + hdr, src, len, cap - hdr, &out) :
-	    wg_encrypt(k, dst + hdr, len, cap - hdr, &out)) != 0)
+	if ((rc = wg_encrypt(k, dst + hdr, len, cap - hdr, &out)) != 0)
 		return rc;
 	if (hdr != 0)
 		tx_channel_header(dst, path->chan, out);
@@ -317,36 +312,27 @@ tx_send_packet(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
 		return;
 	}
 	memcpy(dst + hdr + WG_DATA_HDR_LEN, pkt, len);
-	(void)seal_one(w, k, path, dst, NULL, len, cap);
+	(void)seal_one(w, k, path, dst, len, cap);
 }
 
 /*
  * Splits a TSO/USO super-packet into MTU-sized packets, each encrypted
- * straight into a GSO group: each segment is built inside the
- * super-packet (its headers over the end of the segment before, already
- * sent) and encrypted from there into the group, so the payload is not
- * copied apart from the cipher's own pass (off_seg_build_inplace).  On a
- * relayed path every segment carries its ChannelData header, so the GSO
- * segment size includes it.
+ * straight into a GSO group: segments are built in place, so the payload
+ * is copied once and encrypted in place.  On a relayed path every segment
+ * carries its ChannelData header, so the GSO segment size includes it.
  */
 int
 tx_segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
     const struct tx_path *path, const struct virtio_net_hdr *vh,
     uint8_t *pkt, size_t len)
 {
-	uint8_t tmpl[TX_SEG_HDR_MAX];
 	struct off_seg plan;
 	size_t full, hdr = TX_HDR(path);
 	unsigned i;
-	bool inplace;
 	int rc;
 
 	if ((rc = off_seg_plan(vh, pkt, len, 65535, &plan)) != 0)
 		return rc;
-	/* Longer headers (IPv6 extensions) take the copying way. */
-	inplace = plan.hlen <= sizeof(tmpl);
-	if (inplace)
-		memcpy(tmpl, pkt, plan.hlen);
 	/* A segment's sealed size must fit one UDP datagram. */
 	if ((full = hdr + sealed_size(plan.hlen + plan.mss)) >
 	    WG_UDP_PAYLOAD_MAX)
@@ -359,16 +345,9 @@ tx_segment_and_send(struct worker *w, struct wg_peer *p, struct wg_keypair *k,
 		    &cap);
 		if (hdr + sealed_size(tot) > cap)
 			return -EMSGSIZE;
-		if (inplace)
-			rc = seal_one(w, k, path, dst,
-			    off_seg_build_inplace(&plan, tmpl, pkt, i), tot,
-			    cap);
-		else {
-			(void)off_seg_build(&plan, pkt, i,
-			    dst + hdr + WG_DATA_HDR_LEN);
-			rc = seal_one(w, k, path, dst, NULL, tot, cap);
-		}
-		if (rc != 0)
+		(void)off_seg_build(&plan, pkt, i,
+		    dst + hdr + WG_DATA_HDR_LEN);
+		if ((rc = seal_one(w, k, path, dst, tot, cap)) != 0)
 			return rc;
 	}
 	return 0;
@@ -551,7 +530,7 @@ tx_keepalive(struct worker *w, struct wg_peer *p)
 		return;		/* a handshake has been asked for */
 	full = TX_HDR(&path) + WG_DATA_MIN_LEN;
 	dst = group_slot(w, p, &path, full, full, &cap);
-	(void)seal_one(w, k, &path, dst, NULL, 0, cap);
+	(void)seal_one(w, k, &path, dst, 0, cap);
 	wg_keypair_put(k);
 	tx_flush(w);
 }

@@ -171,11 +171,11 @@ sodium_init_key(struct aead_key *k, const uint8_t *key, bool enc)
 }
 
 static void
-sodium_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t *src,
-    uint8_t *dst, size_t len, uint8_t *tag)
+sodium_seal(const uint8_t *key, const uint8_t *nonce, uint8_t *buf,
+    size_t len, uint8_t *tag)
 {
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, tag, NULL,
-	    src, len, NULL, 0, NULL, nonce, key);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, tag, NULL,
+	    buf, len, NULL, 0, NULL, nonce, key);
 }
 
 static int
@@ -226,13 +226,13 @@ evp_init_key(struct aead_key *k, const uint8_t *key, bool enc)
 
 /* 0, or -EIO if EVP failed (buf is then garbage). */
 static int
-evp_seal(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *src,
-    uint8_t *buf, size_t len, uint8_t *tag)
+evp_seal(EVP_CIPHER_CTX *c, const uint8_t *nonce, uint8_t *buf, size_t len,
+    uint8_t *tag)
 {
 	int n = 0, f;
 
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
-	    (len > 0 && EVP_CipherUpdate(c, buf, &n, src, (int)len) != 1) ||
+	    (len > 0 && EVP_CipherUpdate(c, buf, &n, buf, (int)len) != 1) ||
 	    EVP_CipherFinal_ex(c, buf + n, &f) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LEN,
 	    tag) != 1)
@@ -260,8 +260,8 @@ evp_open(EVP_CIPHER_CTX *c, const uint8_t *nonce, uint8_t *buf, size_t len,
 
 /* The same through the provider's functions. */
 static int
-prov_seal(void *c, const uint8_t *nonce, const uint8_t *src, uint8_t *buf,
-    size_t len, uint8_t *tag)
+prov_seal(void *c, const uint8_t *nonce, uint8_t *buf, size_t len,
+    uint8_t *tag)
 {
 	OSSL_PARAM p[2];
 	size_t n = 0, f;
@@ -270,7 +270,7 @@ prov_seal(void *c, const uint8_t *nonce, const uint8_t *src, uint8_t *buf,
 	    tag, AEAD_TAG_LEN);
 	p[1] = OSSL_PARAM_construct_end();
 	if (prov.einit(c, NULL, 0, nonce, AEAD_NONCE_LEN, NULL) != 1 ||
-	    (len > 0 && prov.update(c, buf, &n, len, src, len) != 1) ||
+	    (len > 0 && prov.update(c, buf, &n, len, buf, len) != 1) ||
 	    prov.final(c, buf + n, &f, len - n) != 1 ||
 	    prov.get_params(c, p) != 1)
 		return -EIO;
@@ -306,29 +306,21 @@ static const struct aead_ops backends[] = {
 /* --- the calls --- */
 
 int
-aead_seal_to(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-    const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *src, uint8_t *dst,
-    size_t len, uint8_t tag[AEAD_TAG_LEN])
+aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
+    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
+    uint8_t tag[AEAD_TAG_LEN])
 {
 	int rc;
 
 	if (k->ctx == NULL || len < AEAD_EVP_MIN_LEN ||
 	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire)) {
-		sodium_seal(key, nonce, src, dst, len, tag);
+		sodium_seal(key, nonce, buf, len, tag);
 		return 0;
 	}
-	rc = k->direct ? prov_seal(k->ctx, nonce, src, dst, len, tag) :
-	    evp_seal(k->ctx, nonce, src, dst, len, tag);
+	rc = k->direct ? prov_seal(k->ctx, nonce, buf, len, tag) :
+	    evp_seal(k->ctx, nonce, buf, len, tag);
 	atomic_flag_clear_explicit(&k->busy, memory_order_release);
 	return rc;
-}
-
-int
-aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
-    uint8_t tag[AEAD_TAG_LEN])
-{
-	return aead_seal_to(k, key, nonce, buf, buf, len, tag);
 }
 
 int

@@ -81,14 +81,6 @@ int	aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 	    const uint8_t nonce[AEAD_NONCE_LEN], uint8_t *buf, size_t len,
 	    uint8_t tag[AEAD_TAG_LEN]) __attribute__((warn_unused_result));
 /*
- * The same from src[0..len) into dst (src == dst, or the two apart): the
- * cipher's own pass makes the copy, so a caller need not copy first.
- */
-int	aead_seal_to(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-	    const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t *src,
-	    uint8_t *dst, size_t len, uint8_t tag[AEAD_TAG_LEN])
-	    __attribute__((warn_unused_result));
-/*
  * Checks tag and decrypts buf[0..len) in place: 0, or -EBADMSG (buf is
  * then zeroed, never left holding unauthenticated plaintext).
  */

@@ -221,14 +221,6 @@ int
 wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
     size_t *outlen)
 {
-	return wg_encrypt_from(k, buf, buf + WG_DATA_PAYLOAD, plen, cap,
-	    outlen);
-}
-
-int
-wg_encrypt_from(struct wg_keypair *k, uint8_t *buf, const uint8_t *src,
-    size_t plen, size_t cap, size_t *outlen)
-{
 	size_t padded = WG_PADDED(plen);
 	uint8_t nonce[12];
 	uint64_t ctr;
@@ -239,18 +231,14 @@ wg_encrypt_from(struct wg_keypair *k, uint8_t *buf, const uint8_t *src,
 	ctr = atomic_fetch_add(&k->send_counter, 1);
 	if (ctr >= REJECT_AFTER_MESSAGES)
 		return -EKEYEXPIRED;
-	if (padded != plen && src != buf + WG_DATA_PAYLOAD) {
-		memcpy(buf + WG_DATA_PAYLOAD, src, plen);
-		src = buf + WG_DATA_PAYLOAD;
-	}
 	memset(buf + WG_DATA_PAYLOAD + plen, 0, padded - plen);
 	wbuf_init(&w, buf, WG_DATA_HDR_LEN);
 	wbuf_put_u32(&w, (uint32_t)WG_MSG_DATA << 24);
 	wbuf_put_u32_le(&w, k->remote_index);
 	wbuf_put_u64_le(&w, ctr);
 	wg_aead_nonce(nonce, ctr);
-	if (aead_seal_to(&k->aead_send, k->send_key, nonce, src,
-	    buf + WG_DATA_PAYLOAD, padded, buf + WG_DATA_PAYLOAD + padded) != 0)
+	if (aead_seal(&k->aead_send, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
+	    padded, buf + WG_DATA_PAYLOAD + padded) != 0)
 		return -EIO;
 	*outlen = WG_DATA_HDR_LEN + padded + WG_TAG_LEN;
 	return 0;

@@ -198,14 +198,6 @@ void	wg_tx_prefetch(struct wg_peer *p);
 int	wg_encrypt(struct wg_keypair *, uint8_t *buf, size_t plen, size_t cap,
 	    size_t *outlen) __attribute__((warn_unused_result));
 /*
- * The same with the plaintext at src (apart from buf) instead of inside
- * buf: encrypted straight from src when it needs no padding (plen a
- * multiple of 16), else copied into buf first.
- */
-int	wg_encrypt_from(struct wg_keypair *, uint8_t *buf, const uint8_t *src,
-	    size_t plen, size_t cap, size_t *outlen)
-	    __attribute__((warn_unused_result));
-/*
  * Decrypts a data message that came by path, in place.  On success *plain
  * points into buf at the plaintext (padded; the IP header says the real
  * length), *plen is its length (0 = keepalive) and *peer is the sender; a
