@@ -736,6 +736,7 @@ uapi_show_reply(const char *ifname, const char *reply, size_t len,
 		fprintf(err, "fz-tunneld: %s: malformed reply\n", ifname);
 	} else if (rc == 0) {
 		fprintf(out, "interface: %s\n", ifname);
+		uapi_buf_free(&s.allowed);
 		memset(&s, 0, sizeof(s));
 		s.out = out;
 		s.now = now;
