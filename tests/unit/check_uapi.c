@@ -224,7 +224,7 @@ START_TEST(test_garbage)
 		int		 err;
 	} t[] = {
 		{ "set=1\nfoo\n\n", EPROTO },			/* no '=' */
-		{ "set=1\nfoo=bar\n\n", EPROTO },		/* unknown key */
+		{ "set=1\nfoo=bar\n\n", EPROTO },	/* unknown key */
 		{ "set=1\npublic_key=" KA "\nfoo=1\n\n", EPROTO },
 		{ "set=1\nprivate_key=12\n\n", EINVAL },	/* bad hex */
 		{ "set=1\nprivate_key=" KA "0\n\n", EINVAL },

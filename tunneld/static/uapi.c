@@ -357,7 +357,8 @@ uapi_handle(struct dp *dp, uint32_t fwmark, char *req, size_t len,
 		if (end == NULL)
 			err = EPROTO;
 		else
-			err = do_set(dp, req + 6, (size_t)(end + 1 - (req + 6)));
+			err = do_set(dp, req + 6,
+			    (size_t)(end + 1 - (req + 6)));
 	} else
 		err = EPROTO;
 	oprintf(&o, "errno=%d\n\n", err);
@@ -700,7 +701,8 @@ show_parse(struct show *s, const char *reply, size_t len, unsigned *errnum)
 			unsigned long long n;
 
 			/* wireguard-go sends -errno, fz errno. */
-			if (parse_uint(v[0] == '-' ? v + 1 : v, 4095, &n) != 0) {
+			if (parse_uint(v[0] == '-' ? v + 1 : v, 4095,
+			    &n) != 0) {
 				rc = -EPROTO;
 				break;
 			}
@@ -734,7 +736,9 @@ uapi_show_reply(const char *ifname, const char *reply, size_t len,
 		rc = -(int)errnum;
 	} else if (rc == -EPROTO) {
 		fprintf(err, "fz-tunneld: %s: malformed reply\n", ifname);
-	} else if (rc == 0) {
+	} else if (rc < 0) {
+		fprintf(err, "fz-tunneld: %s: %s\n", ifname, strerror(-rc));
+	} else {
 		fprintf(out, "interface: %s\n", ifname);
 		uapi_buf_free(&s.allowed);
 		memset(&s, 0, sizeof(s));
@@ -777,7 +781,8 @@ show_one(const char *ifname)
 			size_t ncap = cap == 0 ? 65536 : cap * 2;
 			char *nr;
 
-			if (ncap > UAPI_MAX_REPLY || (nr = malloc(ncap)) == NULL)
+			if (ncap > UAPI_MAX_REPLY ||
+			    (nr = malloc(ncap)) == NULL)
 				break;
 			/* Not realloc: the old copy holds the key. */
 			if (resp != NULL) {
