@@ -606,12 +606,14 @@ show_line(struct show *s, const char *k, const char *v)
 
 		if (wg_key_from_hex(v, key) != 0)
 			return -EPROTO;
-		wg_key_public(key, pk);
-		wg_key_to_base64(pk, s->pub);
-		if (s->out != NULL)
+		/* The public key (an X25519) only when it is printed. */
+		if (s->out != NULL) {
+			wg_key_public(key, pk);
+			wg_key_to_base64(pk, s->pub);
 			fprintf(s->out, "  public key: %s\n  private key: "
 			    "(hidden)\n", s->pub);
-		s->pub[0] = '\0';
+			s->pub[0] = '\0';
+		}
 		sodium_memzero(key, sizeof(key));
 	} else if (strcmp(k, "listen_port") == 0) {
 		if (parse_uint(v, 65535, &n) != 0)
