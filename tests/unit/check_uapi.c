@@ -105,6 +105,22 @@ npeers(void)
 	return wg_device_peer_count(dp_device(G));
 }
 
+/* --show's printer over a reply (its output), or on stderr why not. */
+static int
+show(const char *reply, size_t len, char **out, char **err)
+{
+	size_t ol, el;
+	FILE *o = open_memstream(out, &ol), *e = open_memstream(err, &el);
+	int rc;
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_nonnull(e);
+	rc = uapi_show_reply("wg0", reply, len, 1000000, o, e);
+	fclose(o);
+	fclose(e);
+	return rc;
+}
+
 /* The peer lines get=1 prints for a peer nothing was sent to. */
 #define PEER(k, rest)							\
 	"public_key=" k "\n" rest					\
@@ -137,6 +153,18 @@ START_TEST(test_set_get)
 	    "errno=0\n\n", dp_port(G));
 	r = ask_n("get=1\n\n", 7, 7);
 	ck_assert_str_eq(r, want);
+	/* --show prints what the socket answers. */
+	{
+		char *out, *err;
+
+		ck_assert_int_eq(show(r, strlen(r), &out, &err), 0);
+		ck_assert_ptr_nonnull(strstr(out, "peer: IiIiIiIiIiIiIiIiIiIiIi"
+		    "IiIiIiIiIiIiIiIiIiIiI=\n  endpoint: [2001:db8::1]:1234\n"
+		    "  allowed ips: 10.1.0.1/32\n"));
+		ck_assert_str_eq(err, "");
+		free(out);
+		free(err);
+	}
 	free(r);
 
 	/* replace_allowed_ips, then update_only on a peer that exists. */
@@ -287,22 +315,6 @@ START_TEST(test_garbage)
 	}
 }
 END_TEST
-
-/* --show's printer over a reply (its output), or on stderr why not. */
-static int
-show(const char *reply, size_t len, char **out, char **err)
-{
-	size_t ol, el;
-	FILE *o = open_memstream(out, &ol), *e = open_memstream(err, &el);
-	int rc;
-
-	ck_assert_ptr_nonnull(o);
-	ck_assert_ptr_nonnull(e);
-	rc = uapi_show_reply("wg0", reply, len, 1000000, o, e);
-	fclose(o);
-	fclose(e);
-	return rc;
-}
 
 START_TEST(test_show)
 {
