@@ -72,6 +72,26 @@ tests_fuzz_fuzz_wgconfig_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
 tests_fuzz_fuzz_wgconfig_LDADD = $(WG_LIBS)
 tests_fuzz_fuzz_wgconfig_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
+# The static mode's UAPI socket (uapi.c): requests and --show's replies
+# parsed without the socket, on a data plane that is not started.
+check_PROGRAMS += tests/unit/check_uapi
+UNIT_TESTS += tests/unit/check_uapi
+TESTS += tests/unit/check_uapi
+tests_unit_check_uapi_SOURCES = tests/unit/check_uapi.c \
+	tunneld/static/uapi.c tunneld/dp/dataplane.c
+tests_unit_check_uapi_CFLAGS = $(CHECK_CFLAGS_ALL) $(TUNNELD_INC)
+tests_unit_check_uapi_LDADD = $(DP_LIBS) $(WG_LIBS) $(CHECK_LIBS)
+
+fuzz_targets += tests/fuzz/fuzz_uapi
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_uapi
+endif
+tests_fuzz_fuzz_uapi_SOURCES = tests/fuzz/fuzz_uapi.c \
+	tunneld/static/uapi.c tunneld/dp/dataplane.c
+tests_fuzz_fuzz_uapi_CFLAGS = $(AM_CFLAGS) $(TUNNELD_INC)
+tests_fuzz_fuzz_uapi_LDADD = $(DP_LIBS) $(WG_LIBS)
+tests_fuzz_fuzz_uapi_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+
 # The data plane, compiled into its test: the send path on a worker over
 # loopback without threads, and a whole dp_new'd data plane.
 check_PROGRAMS += tests/unit/check_dataplane
