@@ -198,22 +198,40 @@ wg_peer_send_keypair(struct wg_peer *p)
 }
 
 void
-wg_tx_prefetch(struct wg_peer *p)
+wg_tx_prefetch(struct wg_peer *const peer[], int n)
 {
+	struct wg_keypair *kp[16];
+	int i, m, c;
+
 	/*
 	 * Read without p->lock: a stale keypair is harmless (only loaded,
-	 * and not freed before the caller's read-side section ends).
+	 * and not freed before the caller's read-side section ends).  Each
+	 * step for the whole chunk before the next, so that the misses of
+	 * one step overlap across the packets: the peers' sessions (their
+	 * lines loaded before), then each keypair's lines and the context
+	 * its AEAD line names.
 	 */
-	struct wg_keypair *k = CMM_LOAD_SHARED(p->kp_cur);
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			struct wg_peer *p = peer[c + i];
+			struct wg_keypair *k;
 
-	if (k != NULL) {
-		__builtin_prefetch(k);
-		__builtin_prefetch(&k->refs);
-		/* its AEAD line, then the context it names (a long message) */
-		__builtin_prefetch(&k->aead_send);
-		aead_key_prefetch(&k->aead_send);
+			kp[i] = NULL;
+			if (p == NULL)
+				continue;
+			__builtin_prefetch(&p->tx_bytes);
+			if ((k = CMM_LOAD_SHARED(p->kp_cur)) == NULL)
+				continue;
+			__builtin_prefetch(k);
+			__builtin_prefetch(&k->refs);
+			__builtin_prefetch(&k->aead_send);
+			kp[i] = k;
+		}
+		for (i = 0; i < m; i++)
+			if (kp[i] != NULL)
+				aead_key_prefetch(&kp[i]->aead_send);
 	}
-	__builtin_prefetch(&p->tx_bytes);
 }
 
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
