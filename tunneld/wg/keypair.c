@@ -278,14 +278,15 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
  * receive stamp and counter) and that slot's first line (the data plane
- * keeps what its checks read there), and the keypair's line 2 (its AEAD
- * context, the replay window's lock and top); then
- * the AEAD context that line names (OpenSSL's, a few lines on the heap of
- * their own).  Three dependent steps, each overlapping across a chunk of
- * 16 messages.  What
- * only an authentic message reads (the replay window, the peer's lock and
- * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
- * them: fill buffers are few, and a batch's misses are bound by them.
+ * keeps what its checks read there), and for a message long enough for
+ * OpenSSL the keypair's line 2 (its AEAD context); then the AEAD context
+ * that line names (OpenSSL's, lines on the heap of their own).  Three
+ * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * only an authentic message reads (the replay window's lock, top and
+ * word, the peer's lock and sessions) wg_decrypt_via prefetches as it
+ * starts the AEAD, which hides them: fill buffers are few, and a batch's
+ * misses are bound by them (four lines a short message: slot, keypair,
+ * peer, data-plane peer).
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
@@ -324,7 +325,9 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			k = caa_container_of(h.e, struct wg_keypair, ie);
 			kp[i] = k;
 			__builtin_prefetch(k);
-			__builtin_prefetch(&k->aead_recv);
+			if (len[c + i] >= WG_DATA_HDR_LEN + AEAD_EVP_MIN_LEN +
+			    WG_TAG_LEN)
+				__builtin_prefetch(&k->aead_recv);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
 			if (h.cookie != NULL)
