@@ -26,7 +26,7 @@
 #define GROUP_SIZE	65536		/* one sendmsg, possibly GSO */
 #define GSO_MAX_BYTES	65000		/* UDP payload limit per GSO send */
 #define GSO_MAX_SEGS	64
-#define RECV_MSGS	16		/* one recvmmsg (and one prefetch batch) */
+#define RECV_MSGS	16		/* a recvmmsg, a prefetch batch */
 #define RECV_ROUNDS	4		/* ... per wakeup: 64 messages */
 #define RECV_SIZE	65536
 #define TUN_READS	64		/* TUN reads per wakeup */
