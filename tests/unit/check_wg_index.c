@@ -4,11 +4,13 @@
  * tombstones, rebuilt when half full): a random sequence of inserts,
  * drops and replaces checked against a plain array after every step,
  * the replace rules a keypair's install relies on, and prefetching of
- * messages the table does not know (wg_rx_prefetch).
+ * messages the table does not know (wg_rx_prefetch) and of peers with
+ * and without sessions (wg_tx_prefetch).
  */
 #include <errno.h>
 #include <string.h>
 
+#include "aead.h"
 #include "wg_int.h"
 #include "messages.h"
 #include "check_util.h"
@@ -262,6 +264,59 @@ START_TEST(test_rx_prefetch_any)
 }
 END_TEST
 
+/*
+ * Batches of peers with a session (OpenSSL keys: their contexts are
+ * prefetched whole), without one and NULL, longer than a chunk: nothing
+ * is changed, and sending still finds each session.
+ */
+START_TEST(test_tx_prefetch_any)
+{
+	struct wg_device *d = device();
+	struct wg_peer *p[8], *batch[40];
+	struct wg_keypair *k[8];
+
+	(void)aead_select(AEAD_OPENSSL);
+	for (int i = 0; i < 8; i++) {
+		uint8_t pub[WG_KEY_LEN], key[32];
+
+		wg_key_generate(key);
+		wg_key_public(key, pub);
+		ck_assert_int_eq(wg_peer_add(d, pub, &p[i]), 0);
+		k[i] = NULL;
+		if (i % 2 != 0)
+			continue;		/* no session */
+		ck_assert_ptr_nonnull(k[i] = wg_keypair_new(p[i], true, key,
+		    key));
+		k[i]->local_index = 0x1000u + (uint32_t)i;
+		pthread_mutex_lock(&p[i]->lock);
+		wg_keypair_install(p[i], k[i]);
+		pthread_mutex_unlock(&p[i]->lock);
+	}
+	wg_read_lock();
+	for (int round = 0; round < 200; round++) {
+		int n = (int)randombytes_uniform(41);
+
+		for (int i = 0; i < n; i++)
+			batch[i] = i % 5 == 4 ? NULL :
+			    p[randombytes_uniform(8)];
+		wg_tx_prefetch(batch, n);
+	}
+	wg_read_unlock();
+	for (int i = 0; i < 8; i++) {
+		struct wg_keypair *s = wg_peer_send_keypair(p[i]);
+
+		ck_assert_ptr_eq(s, k[i]);
+		if (s != NULL) {
+			ck_assert_int_eq(atomic_load(&s->refs), 2);
+			ck_assert_uint_eq(atomic_load(&s->send_counter), 0);
+		}
+		wg_keypair_put(s);
+	}
+	(void)aead_select(AEAD_SODIUM);
+	wg_device_free(d);
+}
+END_TEST
+
 static Suite *
 index_suite(void)
 {
@@ -274,6 +329,7 @@ index_suite(void)
 	tcase_add_test(tc, test_index_peek_hints);
 	tcase_add_test(tc, test_index_grow);
 	tcase_add_test(tc, test_rx_prefetch_any);
+	tcase_add_test(tc, test_tx_prefetch_any);
 	suite_add_tcase(s, tc);
 	return s;
 }

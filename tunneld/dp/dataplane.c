@@ -518,7 +518,7 @@ udp_readable(struct worker *w, int fd)
 
 	/* Peers and keypairs found in this batch stay valid until the end. */
 	wg_read_lock();
-	for (rounds = 0; rounds < 8; rounds++) {
+	for (rounds = 0; rounds < RECV_ROUNDS; rounds++) {
 		memset(msgs, 0, sizeof(msgs));
 		for (i = 0; i < RECV_MSGS; i++) {
 			iov[i].iov_base = w->rx + (size_t)i * RECV_SIZE;

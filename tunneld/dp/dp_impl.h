@@ -26,7 +26,8 @@
 #define GROUP_SIZE	65536		/* one sendmsg, possibly GSO */
 #define GSO_MAX_BYTES	65000		/* UDP payload limit per GSO send */
 #define GSO_MAX_SEGS	64
-#define RECV_MSGS	8
+#define RECV_MSGS	16		/* a recvmmsg, a prefetch batch */
+#define RECV_ROUNDS	4		/* ... per wakeup: 64 messages */
 #define RECV_SIZE	65536
 #define TUN_READS	64		/* TUN reads per wakeup */
 #define TUN_BATCH	8		/* ... read before they are handled */

@@ -453,6 +453,7 @@ tx_prefetch_batch(struct dp *dp, uint8_t *const buf[], const size_t len[],
 	const uint8_t *dst[TUN_BATCH];
 	int af[TUN_BATCH], i, c, m;
 	void *peer[TUN_BATCH];
+	struct wg_peer *wp[TUN_BATCH];
 
 	for (c = 0; c < n; c += m) {
 		m = n - c < TUN_BATCH ? n - c : TUN_BATCH;
@@ -460,8 +461,8 @@ tx_prefetch_batch(struct dp *dp, uint8_t *const buf[], const size_t len[],
 			af[i] = tun_dst(buf[c + i], len[c + i], &dst[i]);
 		allowedips_prefetch(dp->aip, af, dst, m, peer);
 		for (i = 0; i < m; i++)
-			if (peer[i] != NULL)
-				wg_tx_prefetch(peer[i]);
+			wp[i] = peer[i];
+		wg_tx_prefetch(wp, m);
 	}
 }
 

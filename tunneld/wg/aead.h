@@ -70,7 +70,8 @@ void	aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 /* Frees k's context (which wipes the key schedule it holds); NULL-safe. */
 void	aead_key_fini(struct aead_key *k);
 /*
- * Prefetches the first lines of k's context (none with libsodium): with
+ * Prefetches k's context (a provider's every line, an EVP_CIPHER_CTX's
+ * first three; nothing with libsodium): with
  * thousands of keys a context is a cache miss of its own, behind k's.
  * Reads k, which must stay valid (an RCU read-side section).
  */

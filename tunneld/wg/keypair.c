@@ -198,22 +198,40 @@ wg_peer_send_keypair(struct wg_peer *p)
 }
 
 void
-wg_tx_prefetch(struct wg_peer *p)
+wg_tx_prefetch(struct wg_peer *const peer[], int n)
 {
+	struct wg_keypair *kp[16];
+	int i, m, c;
+
 	/*
 	 * Read without p->lock: a stale keypair is harmless (only loaded,
-	 * and not freed before the caller's read-side section ends).
+	 * and not freed before the caller's read-side section ends).  Each
+	 * step for the whole chunk before the next, so that the misses of
+	 * one step overlap across the packets: the peers' sessions (their
+	 * lines loaded before), then each keypair's lines and the context
+	 * its AEAD line names.
 	 */
-	struct wg_keypair *k = CMM_LOAD_SHARED(p->kp_cur);
+	for (c = 0; c < n; c += m) {
+		m = n - c < 16 ? n - c : 16;
+		for (i = 0; i < m; i++) {
+			struct wg_peer *p = peer[c + i];
+			struct wg_keypair *k;
 
-	if (k != NULL) {
-		__builtin_prefetch(k);
-		__builtin_prefetch(&k->refs);
-		/* its AEAD line, then the context it names (a long message) */
-		__builtin_prefetch(&k->aead_send);
-		aead_key_prefetch(&k->aead_send);
+			kp[i] = NULL;
+			if (p == NULL)
+				continue;
+			__builtin_prefetch(&p->tx_bytes);
+			if ((k = CMM_LOAD_SHARED(p->kp_cur)) == NULL)
+				continue;
+			__builtin_prefetch(k);
+			__builtin_prefetch(&k->refs);
+			__builtin_prefetch(&k->aead_send);
+			kp[i] = k;
+		}
+		for (i = 0; i < m; i++)
+			if (kp[i] != NULL)
+				aead_key_prefetch(&kp[i]->aead_send);
 	}
-	__builtin_prefetch(&p->tx_bytes);
 }
 
 /* msg = type || receiver || counter || AEAD(send_key, counter, P || pad, ε) */
@@ -260,14 +278,15 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * the tag is checked, and the data plane's checks after: each keypair's
  * first line (key, age, peer), its peer's data-plane slot (beside the
  * receive stamp and counter) and that slot's first line (the data plane
- * keeps what its checks read there), and the keypair's line 2 (its AEAD
- * context, the replay window's lock and top); then
- * the AEAD context that line names (OpenSSL's, a few lines on the heap of
- * their own).  Three dependent steps, each overlapping across a chunk of
- * 16 messages.  What
- * only an authentic message reads (the replay window, the peer's lock and
- * sessions) wg_decrypt_via prefetches as it starts the AEAD, which hides
- * them: fill buffers are few, and a batch's misses are bound by them.
+ * keeps what its checks read there), and for a message long enough for
+ * OpenSSL the keypair's line 2 (its AEAD context); then the AEAD context
+ * that line names (OpenSSL's, lines on the heap of their own).  Three
+ * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * only an authentic message reads (the replay window's lock, top and
+ * word, the peer's lock and sessions) wg_decrypt_via prefetches as it
+ * starts the AEAD, which hides them: fill buffers are few, and a batch's
+ * misses are bound by them (four lines a short message: slot, keypair,
+ * peer, data-plane peer).
  */
 void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
@@ -306,7 +325,9 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			k = caa_container_of(h.e, struct wg_keypair, ie);
 			kp[i] = k;
 			__builtin_prefetch(k);
-			__builtin_prefetch(&k->aead_recv);
+			if (len[c + i] >= WG_DATA_HDR_LEN + AEAD_EVP_MIN_LEN +
+			    WG_TAG_LEN)
+				__builtin_prefetch(&k->aead_recv);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
 			if (h.cookie != NULL)

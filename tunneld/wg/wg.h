@@ -184,11 +184,12 @@ int	wg_handle_handshake(struct wg_device *, const uint8_t *, size_t,
 struct wg_keypair *wg_peer_send_keypair(struct wg_peer *);
 void	wg_keypair_put(struct wg_keypair *);
 /*
- * Starts loading what sending to p will read of its current keypair, for
- * a data plane that knows its next packets' peers (p's own lines having
- * been prefetched before).  Inside wg_read_lock; nothing is changed.
+ * Starts loading what sending to each peer[i] (NULL: none) will read of
+ * its current keypair, for a data plane that knows its next packets'
+ * peers (their own lines having been prefetched before).  Inside
+ * wg_read_lock; nothing is changed.
  */
-void	wg_tx_prefetch(struct wg_peer *p);
+void	wg_tx_prefetch(struct wg_peer *const peer[], int n);
 /*
  * Encrypts in place.  buf holds WG_DATA_HDR_LEN bytes of headroom followed by
  * plen bytes of plaintext, and room for padding and the tag after it

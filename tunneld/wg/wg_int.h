@@ -65,8 +65,9 @@ struct idx_entry {
 
 /*
  * Allocated on cache lines (wg_keypair_new), by who reads and writes
- * them.  A received packet reads line 0 (key, age, entry) and line 2's
- * AEAD context (opening takes its flag) before its tag is checked, then
+ * them.  A received packet reads line 0 (key, age, entry) and, if long
+ * enough for OpenSSL (AEAD_EVP_MIN_LEN), line 2's AEAD context (opening
+ * takes its flag) before its tag is checked, then
  * line 2's replay lock, top and first words, and the window's word for its
  * counter; a sent one reads line 0's age and role, reads and writes line 1
  * (references, counter, index, key), which no receive touches, and takes
