@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "stun.h"
@@ -249,42 +252,73 @@ stun_get_text(const struct stun_attr *a, size_t max, char *out, size_t cap)
 }
 
 /*
+ * OpenSSL's HMAC (EVP_MAC) with its digest set once per digest, at first
+ * use: each message keys a copy of that context.  Building an EVP_PKEY and
+ * fetching the MAC and digest by name for every message cost more than the
+ * hashing (a third of fuzz_ice and fuzz_turn_client).  The templates are
+ * never changed after hmac_setup, only copied, so threads share them.
+ */
+static EVP_MAC_CTX *hmac_tmpl[2];	/* SHA-1, SHA-256 */
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_setup(void)
+{
+	static const char *const digest[2] = { "SHA1", "SHA256" };
+	EVP_MAC *mac;
+	size_t i;
+
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		OSSL_PARAM p[2];
+
+		p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)digest[i], 0);
+		p[1] = OSSL_PARAM_construct_end();
+		if ((hmac_tmpl[i] = EVP_MAC_CTX_new(mac)) != NULL &&
+		    EVP_MAC_CTX_set_params(hmac_tmpl[i], p) != 1) {
+			EVP_MAC_CTX_free(hmac_tmpl[i]);
+			hmac_tmpl[i] = NULL;
+		}
+	}
+	EVP_MAC_free(mac);	/* each context holds its own reference */
+}
+
+/*
  * HMAC over the message up to the integrity attribute, with the header's
  * length field covering that attribute (RFC 8489 section 14.5).
  */
 static int
-integrity(const struct stun_msg *m, int idx, const EVP_MD *md,
+integrity(const struct stun_msg *m, int idx, bool sha256,
     const uint8_t *key, size_t keylen, uint8_t *out, unsigned *outlen)
 {
+	static const uint8_t nokey[1];
 	uint8_t hdr[STUN_HDR_LEN];
 	const struct stun_attr *a = &m->attrs[idx];
 	size_t upto = a->off;
 	size_t cover = upto + 4 + a->len - STUN_HDR_LEN;
-	EVP_MD_CTX *ctx;
-	EVP_PKEY *pk;
-	size_t n = 64;
+	EVP_MAC_CTX *ctx;
+	size_t n = 0;
 	int rc = -EBADMSG;
 
 	memcpy(hdr, m->raw, STUN_HDR_LEN);
 	hdr[2] = (uint8_t)(cover >> 8);
 	hdr[3] = (uint8_t)cover;
-	if ((pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, key,
-	    keylen)) == NULL)
+	if (pthread_once(&hmac_once, hmac_setup) != 0 ||
+	    hmac_tmpl[sha256] == NULL ||
+	    (ctx = EVP_MAC_CTX_dup(hmac_tmpl[sha256])) == NULL)
 		return -ENOMEM;
-	if ((ctx = EVP_MD_CTX_new()) == NULL) {
-		EVP_PKEY_free(pk);
-		return -ENOMEM;
-	}
-	if (EVP_DigestSignInit(ctx, NULL, md, NULL, pk) == 1 &&
-	    EVP_DigestSignUpdate(ctx, hdr, sizeof(hdr)) == 1 &&
-	    EVP_DigestSignUpdate(ctx, m->raw + STUN_HDR_LEN,
+	/* a key pointer even when it is empty: NULL would mean "the last" */
+	if (EVP_MAC_init(ctx, keylen > 0 ? key : nokey, keylen, NULL) == 1 &&
+	    EVP_MAC_update(ctx, hdr, sizeof(hdr)) == 1 &&
+	    EVP_MAC_update(ctx, m->raw + STUN_HDR_LEN,
 	    upto - STUN_HDR_LEN) == 1 &&
-	    EVP_DigestSignFinal(ctx, out, &n) == 1) {
+	    EVP_MAC_final(ctx, out, &n, EVP_MAX_MD_SIZE) == 1) {
 		*outlen = (unsigned)n;
 		rc = 0;
 	}
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(pk);
+	EVP_MAC_CTX_free(ctx);
 	return rc;
 }
 
@@ -306,7 +340,7 @@ stun_check_integrity(const struct stun_msg *m, const uint8_t *key,
 	uint8_t mac[64];
 	unsigned n;
 
-	if (m->mi < 0 || integrity(m, m->mi, EVP_sha1(), key, keylen, mac,
+	if (m->mi < 0 || integrity(m, m->mi, false, key, keylen, mac,
 	    &n) != 0 || n != 20)
 		return -EBADMSG;
 	return ct_eq(mac, m->attrs[m->mi].val, 20) ? 0 : -EBADMSG;
@@ -323,7 +357,7 @@ stun_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key,
 	if (m->mi256 < 0)
 		return -EBADMSG;
 	a = &m->attrs[m->mi256];
-	if (integrity(m, m->mi256, EVP_sha256(), key, keylen, mac, &n) != 0 ||
+	if (integrity(m, m->mi256, true, key, keylen, mac, &n) != 0 ||
 	    n < a->len)
 		return -EBADMSG;
 	return ct_eq(mac, a->val, a->len) ? 0 : -EBADMSG;
@@ -511,7 +545,7 @@ stun_put_unknown(struct stun_builder *b, const uint16_t *t, unsigned n)
 }
 
 static void
-put_mac(struct stun_builder *b, uint16_t type, const EVP_MD *md, size_t maclen,
+put_mac(struct stun_builder *b, uint16_t type, bool sha256, size_t maclen,
     const uint8_t *key, size_t keylen)
 {
 	struct stun_msg m;
@@ -524,7 +558,7 @@ put_mac(struct stun_builder *b, uint16_t type, const EVP_MD *md, size_t maclen,
 		return;
 	/* Parse what is there so the MAC covers exactly the RFC's bytes. */
 	if (stun_parse(b->w.p, b->w.len, &m) != 0 ||
-	    integrity(&m, (int)m.nattrs - 1, md, key, keylen, mac, &n) != 0 ||
+	    integrity(&m, (int)m.nattrs - 1, sha256, key, keylen, mac, &n) != 0 ||
 	    n < maclen) {
 		b->w.err = -EINVAL;
 		return;
@@ -535,14 +569,14 @@ put_mac(struct stun_builder *b, uint16_t type, const EVP_MD *md, size_t maclen,
 void
 stun_put_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen)
 {
-	put_mac(b, STUN_A_MESSAGE_INTEGRITY, EVP_sha1(), 20, key, keylen);
+	put_mac(b, STUN_A_MESSAGE_INTEGRITY, false, 20, key, keylen);
 }
 
 void
 stun_put_integrity_sha256(struct stun_builder *b, const uint8_t *key,
     size_t keylen)
 {
-	put_mac(b, STUN_A_MESSAGE_INTEGRITY_SHA256, EVP_sha256(), 32, key,
+	put_mac(b, STUN_A_MESSAGE_INTEGRITY_SHA256, true, 32, key,
 	    keylen);
 }
 

@@ -107,7 +107,10 @@ struct conn_mgr {
 	struct relay		 relays[CONN_MAX_RELAYS];
 	struct cres		*res;
 	size_t			 nres;
-	struct peer		 peers[CONN_MAX_PEERS];
+	/* A slot is allocated when first taken and kept until conn_free
+	 * (so a struct peer * stays valid after peer_drop); until then it
+	 * points at no_peer, read-only and never used. */
+	struct peer		*peers[CONN_MAX_PEERS];
 	struct pending		 pend[CONN_MAX_PENDING];
 	unsigned		 npend, pend_next;
 	struct portal_relay	 rlist[2 * CONN_MAX_RELAYS]; /* the last list */
@@ -130,15 +133,30 @@ rng_cb(void *ctx, void *buf, size_t len)
 	m->ops->rng(m->arg, buf, len);
 }
 
+static const struct peer no_peer;
+
+/* Slot i (unused) made writable: NULL when out of memory. */
+static struct peer *
+peer_slot(struct conn_mgr *m, unsigned i)
+{
+	struct peer *p;
+
+	if (m->peers[i] != &no_peer)
+		return m->peers[i];
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	return m->peers[i] = p;
+}
+
 static struct peer *
 peer_find(struct conn_mgr *m, const char *id)
 {
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].agent != NULL &&
-		    strcmp(m->peers[i].id, id) == 0)
-			return &m->peers[i];
+		if (m->peers[i]->used && m->peers[i]->agent != NULL &&
+		    strcmp(m->peers[i]->id, id) == 0)
+			return m->peers[i];
 	return NULL;
 }
 
@@ -233,7 +251,7 @@ drop_local(struct conn_mgr *m, enum ice_cand_type t,
 	bool had;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->agent == NULL)
 			continue;
@@ -352,8 +370,8 @@ conn_set_sockets(struct conn_mgr *m, const char *list, uint64_t now)
 	log_info("%u local socket address(es)", n);
 	/* host candidates for the agents there are */
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].agent != NULL) {
-			struct peer *pr = &m->peers[i];
+		if (m->peers[i]->used && m->peers[i]->agent != NULL) {
+			struct peer *pr = m->peers[i];
 			unsigned k;
 
 			for (k = 0; k < n; k++) {
@@ -530,7 +548,7 @@ conn_wanted(struct conn_mgr *m, const char *dst, uint64_t now)
 	if ((r = res_lookup(m, dst)) == NULL)
 		return -ENOENT;
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->dead || p->agent == NULL)
 			continue;
@@ -590,7 +608,7 @@ conn_wanted_dns(struct conn_mgr *m, const char *rid, const char *dst,
 		return -ENOENT;
 	allowed_append(r->proxies, sizeof(r->proxies), pfx);
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->dead || p->agent == NULL)
 			continue;
@@ -756,9 +774,9 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 	/* a peer fz-tunneld kept for us with this key: the new connection
 	 * takes it over (its WireGuard session stays until PEER_SET) */
 	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
-		if (m->peers[i].used && m->peers[i].agent == NULL &&
-		    strcmp(m->peers[i].public_key, key) == 0) {
-			p = &m->peers[i];
+		if (m->peers[i]->used && m->peers[i]->agent == NULL &&
+		    strcmp(m->peers[i]->public_key, key) == 0) {
+			p = m->peers[i];
 			kept = true;
 			log_info("peer %s: a new connection takes over the peer "
 			    "kept from the last fz-controld", id);
@@ -766,12 +784,12 @@ peer_new(struct conn_mgr *m, const char *id, const char *key,
 	/* one kept for the same peer with another key: stale (a client's
 	 * kept gateway restarted) */
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].agent == NULL &&
-		    &m->peers[i] != p && strcmp(m->peers[i].id, id) == 0)
-			peer_drop(m, &m->peers[i]);
+		if (m->peers[i]->used && m->peers[i]->agent == NULL &&
+		    m->peers[i] != p && strcmp(m->peers[i]->id, id) == 0)
+			peer_drop(m, m->peers[i]);
 	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
-		if (!m->peers[i].used)
-			p = &m->peers[i];
+		if (!m->peers[i]->used)
+			p = peer_slot(m, i);
 	if (p == NULL) {
 		*err = -ENOSPC;
 		return NULL;
@@ -1060,9 +1078,9 @@ conn_goodbye(struct conn_mgr *m, const char *key, uint64_t now)
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used &&
-		    strcmp(m->peers[i].public_key, key) == 0) {
-			peer_drop(m, &m->peers[i]);
+		if (m->peers[i]->used &&
+		    strcmp(m->peers[i]->public_key, key) == 0) {
+			peer_drop(m, m->peers[i]);
 			pump(m, now);
 			return 0;
 		}
@@ -1268,7 +1286,7 @@ relay_candidate(struct conn_mgr *m, enum ice_cand_type t,
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (p->used && p->agent != NULL &&
 		    ice_agent_add_local_candidate(p->agent, &c, now) == 0)
@@ -1480,7 +1498,7 @@ request_again(struct conn_mgr *m, const char *rid, uint64_t now)
 	    CONN_DEBOUNCE_NS))
 		return;
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->dead || p->agent == NULL)
 			continue;
@@ -1560,7 +1578,7 @@ pump(struct conn_mgr *m, uint64_t now)
 	for (round = 0, moved = true; moved && round < 4; round++) {
 		moved = false;
 		for (i = 0; i < CONN_MAX_PEERS; i++) {
-			struct peer *p = &m->peers[i];
+			struct peer *p = m->peers[i];
 
 			if (!p->used || p->agent == NULL)
 				continue;
@@ -1590,8 +1608,8 @@ pump(struct conn_mgr *m, uint64_t now)
 		}
 	}
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].dead)
-			peer_failed(m, &m->peers[i], now);
+		if (m->peers[i]->used && m->peers[i]->dead)
+			peer_failed(m, m->peers[i], now);
 }
 
 /* --- traffic (PEER_STATS) ---------------------------------------------- */
@@ -1653,7 +1671,7 @@ stats_walk(struct conn_mgr *m, const char *list, bool apply, bool kept,
 			    key[i] == '+' || key[i] == '/' || key[i] == '='))
 				return -EINVAL;		/* not base64 */
 		for (i = 0, found = false; apply && i < CONN_MAX_PEERS; i++) {
-			struct peer *pr = &m->peers[i];
+			struct peer *pr = m->peers[i];
 
 			if (!pr->used || strcmp(pr->public_key, key) != 0)
 				continue;
@@ -1706,8 +1724,8 @@ kept_add(struct conn_mgr *m, const char *key, uint64_t rx, uint64_t tx,
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS && p == NULL; i++)
-		if (!m->peers[i].used)
-			p = &m->peers[i];
+		if (!m->peers[i]->used)
+			p = peer_slot(m, i);
 	if (p == NULL || (!m->gateway && m->inited)) {
 		/* no room, or a client past its init: asked for afresh */
 		m->ops->peer_del(m->arg, "", key);
@@ -1746,7 +1764,7 @@ conn_portal_init(struct conn_mgr *m, uint64_t now)
 		return;
 	m->inited = true;
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->agent != NULL)
 			continue;
@@ -1787,10 +1805,10 @@ conn_dgram_up(struct conn_mgr *m, uint32_t sock, const struct sockaddr *from,
 			    &r->relayed[fam_ix(d.peer.sa.sa_family)];
 
 			for (k = 0; k < CONN_MAX_PEERS && !taken; k++)
-				if (m->peers[k].used &&
-				    m->peers[k].agent != NULL)
+				if (m->peers[k]->used &&
+				    m->peers[k]->agent != NULL)
 					taken = ice_agent_recv(
-					    m->peers[k].agent,
+					    m->peers[k]->agent,
 					    CONN_RELAY_SOCK(i),
 					    to->sa.sa_family != AF_UNSPEC ?
 					    &to->sa : NULL,
@@ -1801,8 +1819,8 @@ conn_dgram_up(struct conn_mgr *m, uint32_t sock, const struct sockaddr *from,
 			break;
 	}
 	for (k = 0; k < CONN_MAX_PEERS && !taken && i == CONN_MAX_RELAYS; k++)
-		if (m->peers[k].used && m->peers[k].agent != NULL)
-			taken = ice_agent_recv(m->peers[k].agent, sock, NULL,
+		if (m->peers[k]->used && m->peers[k]->agent != NULL)
+			taken = ice_agent_recv(m->peers[k]->agent, sock, NULL,
 			    from, b, len, now);
 	pump(m, now);
 	return taken;
@@ -1824,7 +1842,7 @@ conn_tick(struct conn_mgr *m, uint64_t now)
 		    d <= now)
 			turn_client_handle_timeout(m->relays[i].tc, now);
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (p->used && p->agent == NULL &&
 		    now - p->rx_at >= CONN_KEPT_IDLE_NS) {
@@ -1862,16 +1880,16 @@ conn_deadline(const struct conn_mgr *m)
 			best = d;
 	}
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		if (m->peers[i].used && m->peers[i].agent != NULL &&
-		    (d = ice_agent_deadline(m->peers[i].agent)) < best)
+		if (m->peers[i]->used && m->peers[i]->agent != NULL &&
+		    (d = ice_agent_deadline(m->peers[i]->agent)) < best)
 			best = d;
-		if (m->peers[i].used && m->peers[i].agent == NULL &&
-		    m->peers[i].rx_at + CONN_KEPT_IDLE_NS < best)
-			best = m->peers[i].rx_at + CONN_KEPT_IDLE_NS;
-		if (m->peers[i].used && m->peers[i].agent == NULL &&
-		    m->peers[i].nresources > 0 &&
-		    m->peers[i].asked_at + CONN_KEPT_ASK_NS < best)
-			best = m->peers[i].asked_at + CONN_KEPT_ASK_NS;
+		if (m->peers[i]->used && m->peers[i]->agent == NULL &&
+		    m->peers[i]->rx_at + CONN_KEPT_IDLE_NS < best)
+			best = m->peers[i]->rx_at + CONN_KEPT_IDLE_NS;
+		if (m->peers[i]->used && m->peers[i]->agent == NULL &&
+		    m->peers[i]->nresources > 0 &&
+		    m->peers[i]->asked_at + CONN_KEPT_ASK_NS < best)
+			best = m->peers[i]->asked_at + CONN_KEPT_ASK_NS;
 	}
 	return best;
 }
@@ -1893,6 +1911,8 @@ conn_new(bool gateway, const struct conn_ops *ops, void *arg,
 	m->gateway = gateway;
 	m->ops = ops;
 	m->arg = arg;
+	for (unsigned i = 0; i < CONN_MAX_PEERS; i++)
+		m->peers[i] = (struct peer *)&no_peer;
 	*out = m;
 	return 0;
 }
@@ -1905,8 +1925,11 @@ conn_free(struct conn_mgr *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used)
-			peer_drop(m, &m->peers[i]);
+		if (m->peers[i]->used)
+			peer_drop(m, m->peers[i]);
+	for (i = 0; i < CONN_MAX_PEERS; i++)
+		if (m->peers[i] != &no_peer)
+			free(m->peers[i]);	/* wiped by peer_drop */
 	for (i = 0; i < CONN_MAX_RELAYS; i++)
 		if (m->relays[i].used)
 			turn_client_free(m->relays[i].tc);
@@ -1922,7 +1945,7 @@ conn_npeers(const struct conn_mgr *m)
 	unsigned i, n = 0;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		n += m->peers[i].used;
+		n += m->peers[i]->used;
 	return n;
 }
 
@@ -1943,9 +1966,9 @@ conn_peer_state(const struct conn_mgr *m, const char *id,
 	unsigned i;
 
 	for (i = 0; i < CONN_MAX_PEERS; i++)
-		if (m->peers[i].used && m->peers[i].agent != NULL &&
-		    strcmp(m->peers[i].id, id) == 0) {
-			*st = ice_agent_state(m->peers[i].agent);
+		if (m->peers[i]->used && m->peers[i]->agent != NULL &&
+		    strcmp(m->peers[i]->id, id) == 0) {
+			*st = ice_agent_state(m->peers[i]->agent);
 			return 0;
 		}
 	return -ENOENT;
@@ -1964,7 +1987,7 @@ conn_connections_fmt(const struct conn_mgr *m, uint64_t now,
 		return -ENOSPC;
 	buf[0] = '\0';
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		const struct peer *p = &m->peers[i];
+		const struct peer *p = m->peers[i];
 		uint64_t age_s, rtt_us = 0;
 
 		if (!p->used || !p->set || p->dead)
@@ -2000,7 +2023,7 @@ conn_site_gateway(const struct conn_mgr *m, const char *rid, int family,
 	if (m->gateway || (family != AF_INET && family != AF_INET6))
 		return -EINVAL;
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		const struct peer *p = &m->peers[i];
+		const struct peer *p = m->peers[i];
 
 		if (!p->used || p->dead || !peer_serves(p, rid))
 			continue;
@@ -2029,7 +2052,7 @@ conn_wanted_site(struct conn_mgr *m, const char *rid, uint64_t now)
 	if ((r = res_by_id(m, rid)) == NULL || !r->dns)
 		return -ENOENT;
 	for (i = 0; i < CONN_MAX_PEERS; i++) {
-		struct peer *p = &m->peers[i];
+		struct peer *p = m->peers[i];
 
 		if (!p->used || p->dead)
 			continue;

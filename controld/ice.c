@@ -94,6 +94,12 @@ ice_profile(const struct ice_agent *a, uint64_t now)
 	return now >= a->last_traffic + IDLE_AFTER_NS ? &a->idle : &a->active;
 }
 
+uint64_t
+ice_profile_timeout(const struct ice_agent *a, const struct ice_timing *pr)
+{
+	return pr == &a->idle ? a->idle_timeout : a->active_timeout;
+}
+
 /* ---- outputs ---- */
 
 void
@@ -246,6 +252,8 @@ ice_agent_new(const struct ice_config *cfg, uint64_t now,
 		ice_agent_free(a);
 		return -EINVAL;
 	}
+	a->active_timeout = ice_timing_timeout(&a->active);
+	a->idle_timeout = ice_timing_timeout(&a->idle);
 	a->optimistic = !cfg->no_optimistic;
 	a->state = ICE_STATE_CHECKING;
 	a->created = a->last_traffic = a->next_ta = a->now = now;
@@ -298,7 +306,7 @@ ice_agent_peer_nominated(const struct ice_agent *a, struct ice_pair_info *pi)
 	if (a->role != ICE_CONTROLLED || a->selected >= 0 ||
 	    a->state == ICE_STATE_FAILED)
 		return -ENOENT;
-	for (i = 0; i < ICE_MAX_PAIRS; i++)
+	for (i = 0; i < (int)a->npairs; i++)
 		if (a->pairs[i].used && a->pairs[i].use_cand_rx &&
 		    a->pairs[i].state != ICE_PAIR_FAILED &&
 		    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
@@ -325,7 +333,7 @@ wake(struct ice_agent *a, uint64_t now)
 	int i;
 
 	if (now >= a->last_traffic + IDLE_AFTER_NS)
-		for (i = 0; i < ICE_MAX_PAIRS; i++)
+		for (i = 0; i < (int)a->npairs; i++)
 			if (a->pairs[i].used &&
 			    a->pairs[i].state == ICE_PAIR_SUCCEEDED) {
 				a->pairs[i].consent_base = now;
@@ -418,7 +426,7 @@ find_pair(const struct ice_agent *a, int l, int r)
 {
 	int i;
 
-	for (i = 0; i < ICE_MAX_PAIRS; i++)
+	for (i = 0; i < (int)a->npairs; i++)
 		if (a->pairs[i].used && a->pairs[i].l == l &&
 		    a->pairs[i].r == r)
 			return i;
@@ -445,10 +453,12 @@ ice_make_pair(struct ice_agent *a, int l, int r)
 	p = &a->pairs[i];
 	memset(p, 0, sizeof(*p));
 	p->used = true;
+	if ((unsigned)i >= a->npairs)
+		a->npairs = (unsigned)i + 1;
 	p->l = (uint8_t)l;
 	p->r = (uint8_t)r;
 	p->prio = ice_pair_prio(a, lc->priority, rc->priority);
-	for (k = 0; k < ICE_MAX_PAIRS; k++) {
+	for (k = 0; k < (int)a->npairs; k++) {
 		const struct pair *q = &a->pairs[k];
 
 		if (k != i && q->used && (q->state == ICE_PAIR_WAITING ||
@@ -679,7 +689,7 @@ ice_agent_remove_local_candidate(struct ice_agent *a, enum ice_cand_type t,
 			break;
 	if (i == ICE_MAX_LOCAL)
 		return -ENOENT;
-	for (k = 0; k < ICE_MAX_PAIRS; k++)
+	for (k = 0; k < (int)a->npairs; k++)
 		if (a->pairs[k].used && a->pairs[k].l == i)
 			drop_pair(a, k, now);
 	a->local[i].used = false;
@@ -697,7 +707,7 @@ ice_agent_remove_remote_candidate(struct ice_agent *a, enum ice_cand_type t,
 			break;
 	if (i == ICE_MAX_REMOTE)
 		return -ENOENT;
-	for (k = 0; k < ICE_MAX_PAIRS; k++)
+	for (k = 0; k < (int)a->npairs; k++)
 		if (a->pairs[k].used && a->pairs[k].r == i)
 			drop_pair(a, k, now);
 	a->remote[i].used = false;
@@ -763,11 +773,11 @@ ice_update_selection(struct ice_agent *a, uint64_t now)
 	if (a->selected >= 0 && !ice_pair_valid(&a->pairs[a->selected]))
 		a->selected = -1;
 	if (a->role == ICE_CONTROLLING) {
-		for (i = 0; i < ICE_MAX_PAIRS; i++)
+		for (i = 0; i < (int)a->npairs; i++)
 			if (ice_pair_valid(&a->pairs[i]) && (best < 0 ||
 			    a->pairs[i].prio > a->pairs[best].prio))
 				best = i;
-		for (i = 0; i < ICE_MAX_PAIRS; i++)
+		for (i = 0; i < (int)a->npairs; i++)
 			if (i != best)
 				a->pairs[i].nominating = false;
 		if (best >= 0 && best != a->selected &&
@@ -779,7 +789,7 @@ ice_update_selection(struct ice_agent *a, uint64_t now)
 			ice_select_pair(a, -1, now);
 		return;
 	}
-	for (i = 0; i < ICE_MAX_PAIRS; i++)
+	for (i = 0; i < (int)a->npairs; i++)
 		if (ice_pair_valid(&a->pairs[i]) && a->pairs[i].nominated &&
 		    (best < 0 || a->pairs[i].nominated_at >
 		    a->pairs[best].nominated_at ||

@@ -144,7 +144,7 @@ nominate(struct ice_agent *a, int i, uint64_t now)
 		 * would move the controlled side back (a late answer to one
 		 * still counts, through old_tid).
 		 */
-		for (k = 0; k < ICE_MAX_PAIRS; k++) {
+		for (k = 0; k < (int)a->npairs; k++) {
 			struct pair *q = &a->pairs[k];
 
 			if (k == i)
@@ -172,7 +172,7 @@ switch_role(struct ice_agent *a, enum ice_role r, uint64_t now)
 		return;
 	a->role = r;
 	a->stats.role_conflicts++;
-	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+	for (i = 0; i < (int)a->npairs; i++) {
 		struct pair *p = &a->pairs[i];
 
 		if (!p->used)
@@ -316,7 +316,7 @@ pair_by_tid(const struct ice_agent *a, const uint8_t tid[12], bool *old)
 {
 	int i;
 
-	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+	for (i = 0; i < (int)a->npairs; i++) {
 		const struct pair *p = &a->pairs[i];
 
 		if (!p->used)
@@ -391,7 +391,7 @@ handle_response(struct ice_agent *a, const struct stun_msg *m, int i,
 
 		ice_set_pair_state(a, i, ICE_PAIR_SUCCEEDED);
 		/* §7.2.5.3.3: unfreeze pairs of the same foundation. */
-		for (k = 0; k < ICE_MAX_PAIRS; k++)
+		for (k = 0; k < (int)a->npairs; k++)
 			if (a->pairs[k].used &&
 			    a->pairs[k].state == ICE_PAIR_FROZEN &&
 			    ice_same_foundation(a, &a->pairs[k], p))
@@ -495,18 +495,18 @@ peek_check(const struct ice_agent *a)
 		if (a->pairs[i].used && a->pairs[i].state != ICE_PAIR_FAILED)
 			return i;
 	}
-	for (i = 0; i < ICE_MAX_PAIRS; i++)
+	for (i = 0; i < (int)a->npairs; i++)
 		if (a->pairs[i].used && a->pairs[i].state == ICE_PAIR_WAITING &&
 		    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
 			best = i;
 	if (best >= 0)
 		return best;
-	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+	for (i = 0; i < (int)a->npairs; i++) {
 		bool busy = false;
 
 		if (!a->pairs[i].used || a->pairs[i].state != ICE_PAIR_FROZEN)
 			continue;
-		for (k = 0; k < ICE_MAX_PAIRS; k++)
+		for (k = 0; k < (int)a->npairs; k++)
 			if (a->pairs[k].used && (a->pairs[k].state ==
 			    ICE_PAIR_WAITING || a->pairs[k].state ==
 			    ICE_PAIR_IN_PROGRESS) &&
@@ -543,7 +543,7 @@ any_live_pair(const struct ice_agent *a)
 {
 	int i;
 
-	for (i = 0; i < ICE_MAX_PAIRS; i++)
+	for (i = 0; i < (int)a->npairs; i++)
 		if (a->pairs[i].used && a->pairs[i].state != ICE_PAIR_FAILED)
 			return true;
 	return false;
@@ -553,7 +553,7 @@ void
 ice_agent_tick(struct ice_agent *a, uint64_t now)
 {
 	const struct ice_timing *pr = ice_profile(a, now);
-	uint64_t timeout = ice_timing_timeout(pr);
+	uint64_t timeout = ice_profile_timeout(a, pr);
 	unsigned budget;
 	int i;
 
@@ -566,7 +566,7 @@ ice_agent_tick(struct ice_agent *a, uint64_t now)
 		return;
 	}
 	/* Retransmissions, check timeouts, consent and keepalives. */
-	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+	for (i = 0; i < (int)a->npairs; i++) {
 		struct pair *p = &a->pairs[i];
 
 		if (!p->used)
@@ -632,14 +632,14 @@ ice_agent_deadline(const struct ice_agent *a)
 	pr = ice_profile(a, a->now);
 	if (pr == &a->active)
 		dmin(&d, a->last_traffic + IDLE_AFTER_NS);
-	timeout = ice_timing_timeout(pr);
+	timeout = ice_profile_timeout(a, pr);
 	if (!a->had_remote)
 		dmin(&d, a->created + NO_CANDIDATE_NS);
 	if (a->state == ICE_STATE_DISCONNECTED)
 		dmin(&d, a->disconnected_at + DISCONNECTED_FAIL_NS);
 	if (has_check(a))
 		dmin(&d, a->next_ta);
-	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+	for (i = 0; i < (int)a->npairs; i++) {
 		const struct pair *p = &a->pairs[i];
 
 		if (!p->used)

@@ -57,6 +57,7 @@ struct ice_agent {
 	size_t			 lpwd_len, rpwd_len;
 	uint64_t		 ta;
 	struct ice_timing	 active, idle;
+	uint64_t		 active_timeout, idle_timeout; /* of each */
 	bool			 optimistic;
 
 	enum ice_state		 state;
@@ -69,6 +70,8 @@ struct ice_agent {
 	struct cand		 local[ICE_MAX_LOCAL];
 	struct cand		 remote[ICE_MAX_REMOTE];
 	struct pair		 pairs[ICE_MAX_PAIRS];
+	unsigned		 npairs;	/* slots past it were never
+						   used: loops stop there */
 	uint8_t			 trig[ICE_MAX_PAIRS];
 	unsigned		 ntrig;
 
@@ -82,6 +85,9 @@ struct ice_agent {
 /* ice.c */
 uint64_t ice_rto(const struct ice_timing *, unsigned k);
 const struct ice_timing *ice_profile(const struct ice_agent *, uint64_t now);
+/* ice_timing_timeout of a profile of the agent's, computed once. */
+uint64_t ice_profile_timeout(const struct ice_agent *,
+	    const struct ice_timing *);
 void	ice_emit(struct ice_agent *, const struct ice_event *);
 /* A queue slot to fill and commit with tx_n++, or NULL (counted). */
 struct ice_transmit *ice_tx_slot(struct ice_agent *);

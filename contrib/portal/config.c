@@ -1049,8 +1049,9 @@ pd_config_parse(const char *path, const char *text, size_t len,
 		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
 		return -EINVAL;
 	}
-	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
-	    (cfg->path = strdup(path)) == NULL) {
+	if ((cfg = calloc(1, sizeof(*cfg))) != NULL)
+		cfg->refs = 1;
+	if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1131,10 +1132,17 @@ free_strv(char **v, size_t n)
 	free(v);
 }
 
+struct pd_config *
+pd_config_ref(struct pd_config *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
 void
 pd_config_free(struct pd_config *cfg)
 {
-	if (cfg == NULL)
+	if (cfg == NULL || --cfg->refs > 0)
 		return;
 	free(cfg->path);
 	free(cfg->slug);

@@ -79,6 +79,7 @@ struct pd_config {
 	size_t		 nclients;
 	struct pd_policy *policies;
 	size_t		 npolicies;
+	unsigned	 refs;		/* pd_config_ref; one per owner */
 };
 
 /*
@@ -92,6 +93,9 @@ int	pd_config_parse(const char *path, const char *text, size_t len,
 /* Reads and parses a file; -errno from open/read is reported in err. */
 int	pd_config_load(const char *path, struct pd_config **out, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
+/* Another owner of cfg (not thread-safe): each owner calls
+ * pd_config_free once, the last one frees it.  Returns cfg. */
+struct pd_config *pd_config_ref(struct pd_config *cfg);
 void	pd_config_free(struct pd_config *);
 
 /* Lookups (NULL when absent). */

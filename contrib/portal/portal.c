@@ -755,7 +755,7 @@ reload_client(struct pd_portal *p, struct pd_session *s, const json_t *old_if)
 void
 pd_portal_reload(struct pd_portal *p, struct pd_config *cfg, uint64_t now)
 {
-	struct pd_config *old = p->cfg;
+	struct pd_config *old = (struct pd_config *)p->cfg;
 	struct pd_session *s;
 	struct authz *a, *tmp;
 	struct pending *pe, *ptmp;
@@ -938,7 +938,7 @@ pd_portal_free(struct pd_portal *p)
 		explicit_bzero(s, sizeof(*s));
 		free(s);
 	}
-	pd_config_free(p->cfg);
+	pd_config_free((struct pd_config *)p->cfg);
 	explicit_bzero(p->ref_key, sizeof(p->ref_key));
 	free(p);
 }

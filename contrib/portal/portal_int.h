@@ -73,7 +73,9 @@ struct authz {
 TAILQ_HEAD(authz_list, authz);
 
 struct pd_portal {
-	struct pd_config	*cfg;
+	/* Owned (freed with pd_config_free), only ever read: const so the
+	 * compiler says so, and a config can be shared (pd_config_ref). */
+	const struct pd_config	*cfg;
 	struct pd_store		*store;
 	const struct pd_portal_ops *ops;
 	struct session_list	 sessions;

@@ -15,9 +15,45 @@
 
 #include "store.h"
 
+/* Every statement the store runs, prepared once on first use and kept
+ * (parsing the SQL was most of a device upsert's time). */
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_LOOKUP, Q_INSERT, Q_SET_ADDRS,
+	Q_UPDATE, Q_SEEN, Q_AUTHZ_PUT, Q_AUTHZ_DEL, Q_AUTHZ_EXPIRE,
+	Q_AUTHZ_EACH, Q_N
+};
+
+static const char *const sql[Q_N] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_LOOKUP] = "SELECT id, name, public_key, ipv4, ipv6, "
+	    "psk_base, last_seen FROM devices WHERE role=?1 AND external_id=?2",
+	[Q_INSERT] = "INSERT INTO devices (id, role, external_id, "
+	    "name, public_key, ipv4, ipv6, psk_base, last_seen) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?1, ?1, ?6, ?7)",
+	[Q_SET_ADDRS] = "UPDATE devices SET ipv4=?1, ipv6=?2 WHERE id=?3 "
+	    "AND n=?4",
+	[Q_UPDATE] = "UPDATE devices SET name=?1, "
+	    "public_key=?2, last_seen=?4 WHERE id=?3",
+	[Q_SEEN] = "UPDATE devices SET last_seen=?4 WHERE id=?3 "
+	    "AND ?1 IS NULL AND ?2 IS NULL",
+	[Q_AUTHZ_PUT] = "INSERT OR REPLACE INTO authorizations "
+	    "(client_id, gateway_id, resource_id, client_owner, expires_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_AUTHZ_DEL] = "DELETE FROM authorizations WHERE "
+	    "client_id=?1 AND gateway_id=?2 AND resource_id=?3",
+	[Q_AUTHZ_EXPIRE] = "DELETE FROM authorizations WHERE "
+	    "expires_at <= ?4 AND ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL",
+	[Q_AUTHZ_EACH] = "SELECT client_id, gateway_id, "
+	    "resource_id, client_owner, expires_at FROM authorizations "
+	    "WHERE expires_at > ?1",
+};
+
 struct sqlite_store {
 	struct pd_store	 base;
 	sqlite3		*db;
+	sqlite3_stmt	*st[Q_N];	/* NULL until first used */
 };
 
 static const char schema[] =
@@ -106,6 +142,44 @@ sq_err(int rc)
 	}
 }
 
+/* Statement q, ready to bind; give it back with put() before returning. */
+static int
+get(struct sqlite_store *s, int q, sqlite3_stmt **out)
+{
+	int rc;
+
+	if (s->st[q] == NULL && (rc = sqlite3_prepare_v3(s->db, sql[q], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->st[q], NULL)) != SQLITE_OK) {
+		s->st[q] = NULL;
+		return sq_err(rc);
+	}
+	*out = s->st[q];
+	return 0;
+}
+
+/* Ends the statement's run (releasing its locks) and drops its bindings,
+ * which may point into the caller's stack. */
+static void
+put(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement without parameters (BEGIN, COMMIT, ROLLBACK). */
+static int
+run(struct sqlite_store *s, int q)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if ((r = get(s, q, &st)) != 0)
+		return r;
+	rc = sqlite3_step(st);
+	put(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(rc);
+}
+
 static void
 copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
@@ -116,15 +190,14 @@ copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 
 /* Reads the device (role, external_id) into *out: 0, -ENOENT or -errno. */
 static int
-lookup(sqlite3 *db, enum pd_role role, const char *ext, struct pd_device *out)
+lookup(struct sqlite_store *s, enum pd_role role, const char *ext,
+    struct pd_device *out)
 {
-	static const char q[] = "SELECT id, name, public_key, ipv4, ipv6, "
-	    "psk_base, last_seen FROM devices WHERE role=?1 AND external_id=?2";
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	if ((rc = sqlite3_prepare_v2(db, q, -1, &st, NULL)) != SQLITE_OK)
-		return sq_err(rc);
+	if ((r = get(s, Q_LOOKUP, &st)) != 0)
+		return r;
 	sqlite3_bind_int(st, 1, (int)role);
 	sqlite3_bind_text(st, 2, ext, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -147,38 +220,35 @@ lookup(sqlite3 *db, enum pd_role role, const char *ext, struct pd_device *out)
 		snprintf(out->external_id, sizeof(out->external_id), "%s", ext);
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	put(st);
 	return r;
 }
 
 static int
-exec_bind(sqlite3 *db, const char *q, const char *a, const char *b,
+exec_bind(struct sqlite_store *s, int q, const char *a, const char *b,
     const char *c, int64_t n)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
 
-	if ((rc = sqlite3_prepare_v2(db, q, -1, &st, NULL)) != SQLITE_OK)
-		return sq_err(rc);
+	if ((r = get(s, q, &st)) != 0)
+		return r;
 	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, n);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put(st);
 	return rc == SQLITE_DONE ? 0 : sq_err(rc);
 }
 
 static int
-insert(sqlite3 *db, enum pd_role role, const char *ext, const char *name,
-    const char *pk, int64_t now)
+insert(struct sqlite_store *s, enum pd_role role, const char *ext,
+    const char *name, const char *pk, int64_t now)
 {
-	static const char q[] = "INSERT INTO devices (id, role, external_id, "
-	    "name, public_key, ipv4, ipv6, psk_base, last_seen) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?1, ?1, ?6, ?7)";
 	unsigned char psk[PD_PSK_BASE_LEN];
 	char id[37], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	sqlite3_int64 n;
 	int rc, r;
 
@@ -186,10 +256,8 @@ insert(sqlite3 *db, enum pd_role role, const char *ext, const char *name,
 		return r;
 	if (getrandom(psk, sizeof(psk), 0) != sizeof(psk))
 		return -EIO;
-	if ((rc = sqlite3_prepare_v2(db, q, -1, &st, NULL)) != SQLITE_OK) {
-		r = sq_err(rc);
+	if ((r = get(s, Q_INSERT, &st)) != 0)
 		goto out;
-	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)role);
 	sqlite3_bind_text(st, 3, ext, -1, SQLITE_STATIC);
@@ -198,21 +266,20 @@ insert(sqlite3 *db, enum pd_role role, const char *ext, const char *name,
 	sqlite3_bind_blob(st, 6, psk, sizeof(psk), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put(st);
 	if (rc != SQLITE_DONE) {
 		r = sq_err(rc);
 		goto out;
 	}
 	/* The row number picks the addresses (placeholders were the id). */
-	n = sqlite3_last_insert_rowid(db);
+	n = sqlite3_last_insert_rowid(s->db);
 	if (n <= 0 || n > PD_STORE_MAX_DEVICES) {
 		r = -ENOSPC;
 		goto out;
 	}
 	if ((r = pd_store_addresses((uint32_t)n, v4, v6)))
 		goto out;
-	r = exec_bind(db, "UPDATE devices SET ipv4=?1, ipv6=?2 WHERE id=?3 "
-	    "AND n=?4", v4, v6, id, n);
+	r = exec_bind(s, Q_SET_ADDRS, v4, v6, id, n);
 out:
 	explicit_bzero(psk, sizeof(psk));
 	return r;
@@ -224,25 +291,21 @@ sq_upsert(struct pd_store *base, enum pd_role role, const char *ext,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	struct pd_device d;
-	int rc, r;
+	int r;
 
-	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		return sq_err(rc);
-	r = lookup(s->db, role, ext, &d);
+	if ((r = run(s, Q_BEGIN)) != 0)
+		return r;
+	r = lookup(s, role, ext, &d);
 	if (r == -ENOENT)
-		r = insert(s->db, role, ext, name, pk, now);
+		r = insert(s, role, ext, name, pk, now);
 	else if (r == 0)
-		r = exec_bind(s->db, "UPDATE devices SET name=?1, "
-		    "public_key=?2, last_seen=?4 WHERE id=?3", name, pk, d.id,
-		    now);
+		r = exec_bind(s, Q_UPDATE, name, pk, d.id, now);
 	if (r == 0)
-		r = lookup(s->db, role, ext, &d);
-	if (r == 0 && (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL,
-	    NULL)) != SQLITE_OK)
-		r = sq_err(rc);
+		r = lookup(s, role, ext, &d);
+	if (r == 0)
+		r = run(s, Q_COMMIT);
 	if (r != 0)
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)run(s, Q_ROLLBACK);
 	else
 		*out = d;
 	explicit_bzero(&d, sizeof(d));
@@ -254,29 +317,25 @@ sq_seen(struct pd_store *base, const char *id, int64_t now)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 
-	return exec_bind(s->db, "UPDATE devices SET last_seen=?4 WHERE id=?3 "
-	    "AND ?1 IS NULL AND ?2 IS NULL", NULL, NULL, id, now);
+	return exec_bind(s, Q_SEEN, NULL, NULL, id, now);
 }
 
 static int
 sq_authz_put(struct pd_store *base, const struct pd_store_authz *a)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
 
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO authorizations "
-	    "(client_id, gateway_id, resource_id, client_owner, expires_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sq_err(rc);
+	if ((r = get(s, Q_AUTHZ_PUT, &st)) != 0)
+		return r;
 	sqlite3_bind_text(st, 1, a->client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, a->gateway_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, a->resource_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, a->client_owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, a->expires_at);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put(st);
 	return rc == SQLITE_DONE ? 0 : sq_err(rc);
 }
 
@@ -285,19 +344,16 @@ sq_authz_del(struct pd_store *base, const char *cid, const char *gid,
     const char *rid)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = NULL;
+	int rc, r;
 
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM authorizations WHERE "
-	    "client_id=?1 AND gateway_id=?2 AND resource_id=?3", -1, &st,
-	    NULL);
-	if (rc != SQLITE_OK)
-		return sq_err(rc);
+	if ((r = get(s, Q_AUTHZ_DEL, &st)) != 0)
+		return r;
 	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, gid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, rid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put(st);
 	return rc == SQLITE_DONE ? 0 : sq_err(rc);
 }
 
@@ -321,17 +377,12 @@ sq_authz_each(struct pd_store *base, int64_t now,
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	struct pd_store_authz a;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc, r = 0;
 
-	(void)exec_bind(s->db, "DELETE FROM authorizations WHERE "
-	    "expires_at <= ?4 AND ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL",
-	    NULL, NULL, NULL, now);
-	rc = sqlite3_prepare_v2(s->db, "SELECT client_id, gateway_id, "
-	    "resource_id, client_owner, expires_at FROM authorizations "
-	    "WHERE expires_at > ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sq_err(rc);
+	(void)exec_bind(s, Q_AUTHZ_EXPIRE, NULL, NULL, NULL, now);
+	if ((r = get(s, Q_AUTHZ_EACH, &st)) != 0)
+		return r;
 	sqlite3_bind_int64(st, 1, now);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&a, 0, sizeof(a));
@@ -344,7 +395,7 @@ sq_authz_each(struct pd_store *base, int64_t now,
 		a.expires_at = sqlite3_column_int64(st, 4);
 		r = cb(arg, &a);
 	}
-	sqlite3_finalize(st);
+	put(st);
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sq_err(rc);
@@ -354,7 +405,10 @@ static void
 sq_close(struct pd_store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+	int q;
 
+	for (q = 0; q < Q_N; q++)
+		sqlite3_finalize(s->st[q]);
 	sqlite3_close(s->db);
 	free(s);
 }

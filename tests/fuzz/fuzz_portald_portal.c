@@ -59,6 +59,9 @@ f_now(void *a)
 
 static const struct pd_portal_ops ops = { f_send, f_close, f_now, NULL };
 static struct pd_store *store;
+/* Parsed once: the portal only reads its config (pd_portal's field is
+ * const), each input's portal holds a reference. */
+static struct pd_config *cfg;
 
 static char *
 next_line(const char **p, const char *end)
@@ -79,7 +82,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data, *end = p + size;
 	struct pd_session *gw = NULL, *rl = NULL, *s = NULL;
 	struct pd_portal *portal;
-	struct pd_config *cfg;
 	struct pd_http_error err;
 	struct pd_request req = { 0 };
 	char *q, *auth, *ua, e[256];
@@ -90,11 +92,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (store == NULL) {
 		if (log_init("fuzz", LOG_FORMAT_JSON, "off") != 0 ||
-		    pd_store_open_sqlite(":memory:", &store) != 0)
+		    pd_store_open_sqlite(":memory:", &store) != 0 ||
+		    pd_config_parse("f", cfg_text, sizeof(cfg_text) - 1, &cfg,
+		    e, sizeof(e)) != 0)
 			abort();
 	}
-	if (pd_config_parse("f", cfg_text, sizeof(cfg_text) - 1, &cfg, e,
-	    sizeof(e)) != 0 || pd_portal_new(cfg, store, &ops, &portal) != 0)
+	if (pd_portal_new(pd_config_ref(cfg), store, &ops, &portal) != 0)
 		abort();
 	/* a gateway and a relay, joined */
 	req = (struct pd_request){ "/gateway/v2/websocket",
@@ -135,5 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(auth);
 	free(ua);
 	pd_portal_free(portal);
+	if (cfg->refs != 1)	/* the portal let go of its reference */
+		abort();
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "check_util.h"
 #include "ice.h"
+#include "ice_int.h"
 #include "stun.h"
 
 #define MS	1000000ULL
@@ -260,6 +261,87 @@ drain(struct net *n, int i)
 	}
 }
 
+/*
+ * ice_agent_deadline as it was before the agent cached its profiles'
+ * timeouts and bounded its loops by the pair slots in use: every one of
+ * the ICE_MAX_PAIRS slots scanned, the timeout summed afresh.  net_run
+ * checks the agent's answer against it at every step of every scenario.
+ */
+static bool
+ref_has_check(const struct ice_agent *a)
+{
+	unsigned q;
+	int i, k;
+
+	for (q = 0; q < a->ntrig; q++) {
+		i = a->trig[q];
+		if (a->pairs[i].used && a->pairs[i].state != ICE_PAIR_FAILED)
+			return true;
+	}
+	for (i = 0; i < ICE_MAX_PAIRS; i++)
+		if (a->pairs[i].used && a->pairs[i].state == ICE_PAIR_WAITING)
+			return true;
+	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+		bool busy = false;
+
+		if (!a->pairs[i].used || a->pairs[i].state != ICE_PAIR_FROZEN)
+			continue;
+		for (k = 0; k < ICE_MAX_PAIRS; k++)
+			if (a->pairs[k].used && (a->pairs[k].state ==
+			    ICE_PAIR_WAITING || a->pairs[k].state ==
+			    ICE_PAIR_IN_PROGRESS) &&
+			    ice_same_foundation(a, &a->pairs[k], &a->pairs[i]))
+				busy = true;
+		if (!busy)
+			return true;
+	}
+	return false;
+}
+
+static void
+ref_min(uint64_t *d, uint64_t t)
+{
+	if (t < *d)
+		*d = t;
+}
+
+static uint64_t
+ref_deadline(const struct ice_agent *a)
+{
+	uint64_t d = UINT64_MAX, timeout;
+	const struct ice_timing *pr;
+	int i;
+
+	if (a->state == ICE_STATE_FAILED)
+		return UINT64_MAX;
+	pr = a->now >= a->last_traffic + IDLE_AFTER_NS ? &a->idle : &a->active;
+	if (pr == &a->active)
+		ref_min(&d, a->last_traffic + IDLE_AFTER_NS);
+	timeout = ice_timing_timeout(pr);
+	if (!a->had_remote)
+		ref_min(&d, a->created + NO_CANDIDATE_NS);
+	if (a->state == ICE_STATE_DISCONNECTED)
+		ref_min(&d, a->disconnected_at + DISCONNECTED_FAIL_NS);
+	if (ref_has_check(a))
+		ref_min(&d, a->next_ta);
+	for (i = 0; i < ICE_MAX_PAIRS; i++) {
+		const struct pair *p = &a->pairs[i];
+
+		if (!p->used)
+			continue;
+		if (p->tx)
+			ref_min(&d, p->next_send);
+		if (p->state == ICE_PAIR_SUCCEEDED) {
+			ref_min(&d, p->consent_base + timeout);
+			if (!p->tx)
+				ref_min(&d, p->next_keepalive);
+		}
+	}
+	for (i = (int)a->npairs; i < ICE_MAX_PAIRS; i++)
+		ck_assert(!a->pairs[i].used);	/* the bound is safe */
+	return d < a->now ? a->now : d;
+}
+
 /* Runs the simulation until `until`, jumping from event to event. */
 static void
 net_run(struct net *n, uint64_t until)
@@ -274,6 +356,7 @@ net_run(struct net *n, uint64_t until)
 		for (i = 0; i < 2; i++) {
 			uint64_t d = ice_agent_deadline(n->s[i].ag);
 
+			ck_assert_uint_eq(d, ref_deadline(n->s[i].ag));
 			ck_assert_uint_ge(d, n->now);	/* never in the past */
 			if (d < next)
 				next = d;

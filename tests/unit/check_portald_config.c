@@ -200,6 +200,25 @@ START_TEST(test_minimal)
 }
 END_TEST
 
+/* A shared config lives until its last owner lets go. */
+START_TEST(test_ref)
+{
+	struct pd_config *cfg = NULL;
+	char err[512];
+
+	ck_assert_int_eq(parse("{\"account\":{\"slug\":\"x\"}}", &cfg, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(cfg->refs, 1);
+	ck_assert_ptr_eq(pd_config_ref(cfg), cfg);
+	ck_assert_ptr_eq(pd_config_ref(cfg), cfg);
+	pd_config_free(cfg);
+	pd_config_free(cfg);
+	ck_assert_uint_eq(cfg->refs, 1);
+	ck_assert_str_eq(cfg->slug, "x");	/* still there (ASan) */
+	pd_config_free(cfg);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -211,6 +230,7 @@ suite(void)
 	tcase_add_test(tc, test_errors_name_line_and_key);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_minimal);
+	tcase_add_test(tc, test_ref);
 	suite_add_tcase(s, tc);
 	return s;
 }

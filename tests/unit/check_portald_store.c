@@ -151,6 +151,48 @@ START_TEST(test_authz_kept)
 }
 END_TEST
 
+static int
+authz_stop(void *arg, const struct pd_store_authz *a)
+{
+	(*(int *)arg)++;
+	(void)a;
+	return 7;
+}
+
+/* The store keeps its statements prepared: one left half-way (a callback
+ * stopped the walk) starts afresh next time and holds no lock. */
+START_TEST(test_stmt_reuse)
+{
+	struct pd_store *s, *s2;
+	struct pd_store_authz a = { "o", "c", "g", "r1", 2000 }, got[4];
+	struct pd_device d, d2;
+	int n = 0, i;
+
+	ck_assert_int_eq(pd_store_open_sqlite(dbpath, &s), 0);
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	snprintf(a.resource_id, sizeof(a.resource_id), "r2");
+	ck_assert_int_eq(pd_store_authz_put(s, &a), 0);
+	ck_assert_int_eq(pd_store_authz_each(s, 1000, authz_stop, &n), 7);
+	ck_assert_int_eq(n, 1);
+	/* another connection can write: nothing is left locked */
+	ck_assert_int_eq(pd_store_open_sqlite(dbpath, &s2), 0);
+	ck_assert_int_eq(pd_store_device_upsert(s2, PD_ROLE_CLIENT, "x", "n",
+	    PK1, 5, &d2), 0);
+	pd_store_free(s2);
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(pd_store_authz_each(s, 1000, authz_collect, got), 0);
+	ck_assert_str_eq(got[0].resource_id, "r1");
+	ck_assert_str_eq(got[1].resource_id, "r2");
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(pd_store_device_upsert(s, PD_ROLE_CLIENT, "x",
+		    "n", PK1, 6 + i, &d), 0);
+		ck_assert_str_eq(d.id, d2.id);
+		ck_assert_int_eq(d.last_seen, 6 + i);
+	}
+	pd_store_free(s);
+}
+END_TEST
+
 START_TEST(test_invalid)
 {
 	struct pd_store *s;
@@ -185,6 +227,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_stable_unique_persistent);
+	tcase_add_test(tc, test_stmt_reuse);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_authz_kept);
 	suite_add_tcase(s, tc);

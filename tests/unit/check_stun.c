@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +271,47 @@ START_TEST(test_channeldata)
 }
 END_TEST
 
+/* MESSAGE-INTEGRITY(-SHA256) equals OpenSSL's HMAC() over the same bytes,
+ * for keys shorter than, as long as and longer than the hash block (the
+ * last ones are hashed first, RFC 2104), and the empty one. */
+START_TEST(test_integrity_hmac_ref)
+{
+	static const uint8_t tid[12] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2 };
+	static const size_t lens[] = { 0, 1, 16, 63, 64, 65, 200 };
+	uint8_t buf[512], key[200], ref[EVP_MAX_MD_SIZE];
+	struct stun_builder b;
+	struct stun_msg m;
+	unsigned rn;
+	size_t n, k, i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 3);
+	for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		for (i = 0; i < 2; i++) {
+			size_t mac = i ? 32 : 20;
+
+			stun_build(&b, buf, sizeof(buf), STUN_BINDING |
+			    STUN_REQUEST, tid);
+			stun_put_str(&b, STUN_A_USERNAME, "abc:defg");
+			if (i)
+				stun_put_integrity_sha256(&b, key, lens[k]);
+			else
+				stun_put_integrity(&b, key, lens[k]);
+			ck_assert_int_eq(stun_finish(&b, &n), 0);
+			ck_assert_ptr_nonnull(HMAC(i ? EVP_sha256() :
+			    EVP_sha1(), key, (int)lens[k], buf, n - 4 - mac,
+			    ref, &rn));
+			ck_assert_uint_eq(rn, mac);
+			ck_assert_mem_eq(buf + n - mac, ref, mac);
+			ck_assert_int_eq(stun_parse(buf, n, &m), 0);
+			ck_assert_int_eq(i ? stun_check_integrity_sha256(&m,
+			    key, lens[k]) : stun_check_integrity(&m, key,
+			    lens[k]), 0);
+		}
+	}
+}
+END_TEST
+
 static Suite *
 stun_suite(void)
 {
@@ -278,6 +321,7 @@ stun_suite(void)
 	tcase_add_loop_test(tc, test_rfc5769, 0,
 	    sizeof(vectors) / sizeof(vectors[0]));
 	tcase_add_test(tc, test_build_roundtrip);
+	tcase_add_test(tc, test_integrity_hmac_ref);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_channeldata);
 	suite_add_tcase(s, tc);
