@@ -390,6 +390,7 @@ handle_response(struct ice_agent *a, const struct stun_msg *m, int i,
 		int k;
 
 		ice_set_pair_state(a, i, ICE_PAIR_SUCCEEDED);
+		p->retries = 0;
 		/* §7.2.5.3.3: unfreeze pairs of the same foundation. */
 		for (k = 0; k < (int)a->npairs; k++)
 			if (a->pairs[k].used &&
@@ -539,6 +540,26 @@ has_check(const struct ice_agent *a)
 }
 
 static bool
+pair_relayed(const struct ice_agent *a, const struct pair *p)
+{
+	return a->local[p->l].c.type == ICE_RELAY ||
+	    a->remote[p->r].c.type == ICE_RELAY;
+}
+
+/*
+ * A failed direct pair while the selected one is relayed and traffic
+ * flows (the active profile): checked again at its retry_at.
+ */
+static bool
+retry_due(const struct ice_agent *a, const struct ice_timing *pr,
+    const struct pair *p)
+{
+	return p->used && p->state == ICE_PAIR_FAILED && a->selected >= 0 &&
+	    pr == &a->active && !pair_relayed(a, p) &&
+	    pair_relayed(a, &a->pairs[a->selected]);
+}
+
+static bool
 any_live_pair(const struct ice_agent *a)
 {
 	int i;
@@ -592,6 +613,8 @@ ice_agent_tick(struct ice_agent *a, uint64_t now)
 			p->next_keepalive = now + pr->rto_max_ns;
 			start_check(a, i, now);
 		}
+		if (retry_due(a, pr, p) && now >= p->retry_at)
+			ice_set_pair_state(a, i, ICE_PAIR_WAITING);
 	}
 	/* Paced checks: with Ta 0, everything ready goes now. */
 	for (budget = ICE_MAX_PAIRS; budget > 0 && now >= a->next_ta;
@@ -651,6 +674,8 @@ ice_agent_deadline(const struct ice_agent *a)
 			if (!p->tx)
 				dmin(&d, p->next_keepalive);
 		}
+		if (retry_due(a, pr, p))
+			dmin(&d, p->retry_at);
 	}
 	/* Work queued by an input since the last tick is due now. */
 	return d < a->now ? a->now : d;

@@ -15,6 +15,14 @@
 #define NSEC_PER_SEC_		1000000000ULL
 #define NSEC_PER_MSEC_		1000000ULL
 #define MAX_OPTIMISTIC		2
+/*
+ * A failed pair better than the selected one is checked again after
+ * RETRY_MIN_NS, doubling to RETRY_MAX_NS: a NAT that changed its mapping
+ * (or a path that came back) filters the peer's checks until we send
+ * one, and RFC 8445 would leave such a pair failed for the session.
+ */
+#define RETRY_MIN_NS		(2 * NSEC_PER_SEC_)
+#define RETRY_MAX_NS		(30 * NSEC_PER_SEC_)
 
 struct cand {
 	bool			 used;
@@ -46,6 +54,8 @@ struct pair {
 	uint64_t		 consent_base;	/* consent runs out from here */
 	uint64_t		 next_keepalive;
 	uint64_t		 rtt;
+	uint64_t		 retry_at;	/* failed: checked again then */
+	uint8_t			 retries;	/* since it last succeeded */
 };
 
 struct ice_agent {

@@ -305,6 +305,13 @@ ref_min(uint64_t *d, uint64_t t)
 		*d = t;
 }
 
+static bool
+ref_relayed(const struct ice_agent *a, const struct pair *p)
+{
+	return a->local[p->l].c.type == ICE_RELAY ||
+	    a->remote[p->r].c.type == ICE_RELAY;
+}
+
 static uint64_t
 ref_deadline(const struct ice_agent *a)
 {
@@ -336,6 +343,11 @@ ref_deadline(const struct ice_agent *a)
 			if (!p->tx)
 				ref_min(&d, p->next_keepalive);
 		}
+		/* Relayed and active: failed direct pairs are retried. */
+		if (p->state == ICE_PAIR_FAILED && a->selected >= 0 &&
+		    pr == &a->active && !ref_relayed(a, p) &&
+		    ref_relayed(a, &a->pairs[a->selected]))
+			ref_min(&d, p->retry_at);
 	}
 	for (i = (int)a->npairs; i < ICE_MAX_PAIRS; i++)
 		ck_assert(!a->pairs[i].used);	/* the bound is safe */
@@ -537,6 +549,61 @@ START_TEST(test_upgrade_late)
 	ck_assert(pair_direct(&a));
 	ck_assert(pair_direct(&b));
 	ck_assert_int_eq(n.s[0].failed_at, 0);
+	net_free(&n);
+}
+END_TEST
+
+/*
+ * Both sides' direct checks fail (a NAT that changed its mapping filters
+ * them) and the path is relayed; when direct works again nothing on the
+ * wire triggers a check, so the failed direct pairs are retried on a
+ * backoff (2 s doubling to 30 s) while relayed and active, not when
+ * idle.
+ */
+START_TEST(test_retry_failed_direct)
+{
+	struct net n;
+	struct ice_pair_info a, b;
+	struct ice_stats s0, s1;
+	uint64_t t0;
+	unsigned i, nvalid;
+
+	net_init(&n, ICE_CONTROLLED, 0, 0, "bpasswordbpassword1234");
+	n.block_direct = true;
+	n.traffic = true;
+	t0 = n.now;
+	net_candidates(&n, true);
+	net_run(&n, t0 + 120 * SEC);
+	selected(&n, 0, &a);
+	ck_assert(!pair_direct(&a));
+	n.block_direct = false;
+	net_run(&n, n.now + 31 * SEC);
+	selected(&n, 0, &a);
+	selected(&n, 1, &b);
+	ck_assert(pair_direct(&a));
+	ck_assert(pair_direct(&b));
+	ck_assert_int_eq(n.s[0].failed_at, 0);
+	ck_assert_int_eq(n.s[1].failed_at, 0);
+
+	/* Idle and relayed: no retries, only the 25 s keepalives. */
+	n.block_direct = true;
+	n.traffic = false;
+	net_run(&n, n.now + 60 * SEC);
+	selected(&n, 0, &a);
+	ck_assert(!pair_direct(&a));
+	ice_agent_stats(n.s[0].ag, &s0);
+	net_run(&n, n.now + 100 * SEC);
+	ice_agent_stats(n.s[0].ag, &s1);
+	for (i = 0, nvalid = 0; i < ICE_MAX_PAIRS; i++) {
+		const struct pair *p = &n.s[0].ag->pairs[i];
+
+		if (p->used && p->state == ICE_PAIR_SUCCEEDED)
+			nvalid++;
+		else if (p->used)
+			ck_assert_int_eq(p->state, ICE_PAIR_FAILED);
+	}
+	ck_assert_uint_ge(nvalid, 1);
+	ck_assert_uint_le(s1.checks_sent - s0.checks_sent, 4 * nvalid + 1);
 	net_free(&n);
 }
 END_TEST
@@ -1082,6 +1149,7 @@ ice_suite(void)
 	tcase_add_test(tc, test_direct);
 	tcase_add_test(tc, test_relay_then_upgrade);
 	tcase_add_test(tc, test_upgrade_late);
+	tcase_add_test(tc, test_retry_failed_direct);
 	tcase_add_test(tc, test_remove_candidate);
 	tcase_add_test(tc, test_role_conflict);
 	tcase_add_test(tc, test_role_conflict_controlled);

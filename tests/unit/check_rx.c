@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "check_util.h"
+#include "fztime.h"
 #include "rx.h"
 
 static uint8_t buf[70000];
@@ -175,6 +176,46 @@ START_TEST(test_chans)
 		    (uint16_t)(0x4000 + i)), i & 2 ? (void *)&p1 : (void *)&p2);
 	dp_chans_remove_peer(&t, &p1);
 	ck_assert_uint_eq(dp_chans_count(&t), 2048);
+	dp_chans_destroy(&t);
+}
+END_TEST
+
+/* A path change retires the peer's old channels: they receive until then. */
+START_TEST(test_chans_retire)
+{
+	struct dp_chans t;
+	union fz_sockaddr r1 = sa("192.0.2.1:3478"), r2 = sa("[2001:db8::1]:3478");
+	int p1, p2;
+
+	dp_chans_init(&t);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p1), 0);
+	ck_assert_int_eq(dp_chans_add(&t, &r2, 0x4001, &p1), 0);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4002, &p2), 0);
+	dp_chans_retire_peer(&t, &p1, time_mono_ns() + 60000000000ull);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r1, 0x4000), &p1);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r2, 0x4001), &p1);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r1, 0x4002), &p2);
+	/* The new path's channel, one of the old ones: permanent again. */
+	ck_assert_int_eq(dp_chans_add(&t, &r2, 0x4001, &p1), 0);
+	/* A retiring binding is another peer's to take. */
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p2), 0);
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r1, 0x4000), &p2);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4000, &p1), -EEXIST);
+	ck_assert_uint_eq(dp_chans_count(&t), 3);
+	/* Time up: no longer received, and freed by the next change. */
+	dp_chans_retire_peer(&t, &p2, 1);
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1, 0x4000));
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r1, 0x4002));
+	ck_assert_ptr_eq(dp_chans_lookup(&t, &r2, 0x4001), &p1);
+	ck_assert_int_eq(dp_chans_add(&t, &r1, 0x4003, &p1), 0);
+	ck_assert_uint_eq(dp_chans_count(&t), 2);
+	ck_assert_int_eq(dp_chans_remove(&t, &r1, 0x4000), -ENOENT);
+	/* Removing a peer removes its retiring bindings at once. */
+	dp_chans_retire_peer(&t, &p1, time_mono_ns() + 60000000000ull);
+	dp_chans_remove_peer(&t, &p1);
+	ck_assert_uint_eq(dp_chans_count(&t), 0);
+	ck_assert_ptr_null(dp_chans_lookup(&t, &r2, 0x4001));
+	ck_assert_int_eq(dp_chans_add(&t, &r2, 0x4001, &p2), 0);
 	dp_chans_destroy(&t);
 }
 END_TEST
@@ -381,6 +422,7 @@ rx_suite(void)
 	    (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_channeldata);
 	tcase_add_test(tc, test_chans);
+	tcase_add_test(tc, test_chans_retire);
 	tcase_add_test(tc, test_stunq);
 	tcase_add_test(tc, test_wanted);
 	tcase_add_test(tc, test_wanted_hold);

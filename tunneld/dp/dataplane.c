@@ -1152,8 +1152,10 @@ dp_held_init_retry(struct dp *dp)
 
 /*
  * The path fz-controld chose for p: direct to remote (channel 0), or
- * through relay on channel; the old channel binding goes, the new one is
- * registered for receiving.  Sessions stay (roaming).
+ * through relay on channel; the old channel bindings keep receiving for
+ * DP_CHAN_RETIRE_MS (a handshake reply or the last data the peer sent
+ * before it saw the change is still on its way through them), the new
+ * one is registered.  Sessions stay (roaming).
  */
 int
 dp_peer_set_path(struct dp *dp, struct wg_peer *p,
@@ -1167,7 +1169,8 @@ dp_peer_set_path(struct dp *dp, struct wg_peer *p,
 	    channel > DP_CHANNEL_MAX))
 		return -EINVAL;
 	pthread_mutex_lock(&dp->peers_lock);
-	dp_chans_remove_peer(&dp->chans, p);
+	dp_chans_retire_peer(&dp->chans, p, time_mono_ns() +
+	    DP_CHAN_RETIRE_MS * 1000000ull);
 	if (channel != 0)
 		rc = dp_chans_add(&dp->chans, &r, channel, p);
 	if (rc == 0)

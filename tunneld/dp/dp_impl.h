@@ -103,6 +103,8 @@ struct worker {
  */
 #define DP_HELD_INIT		8
 #define DP_HELD_INIT_MS		2000
+/* How long a peer's replaced relay channels keep receiving (dp_peer_set_path). */
+#define DP_CHAN_RETIRE_MS	5000
 struct dp_held_init {
 	pthread_mutex_t		 lock;
 	struct {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fztime.h"
 #include "rx.h"
 
 #define STUN_MAGIC	0x2112a442u
@@ -90,6 +91,7 @@ struct dp_chan {
 	union fz_sockaddr	 relay;
 	uint16_t		 channel;
 	void			*peer;
+	uint64_t		 retire_at;	/* 0, or time_mono_ns's end */
 };
 
 #define CHAN_BUCKETS_MIN 64
@@ -179,6 +181,29 @@ chan_grow(struct dp_chans *t)
 	return 0;
 }
 
+/* Frees the retiring bindings whose time is up (lock held for writing). */
+static void
+chan_purge(struct dp_chans *t, uint64_t now)
+{
+	struct dp_chan **pp, *c;
+	size_t i;
+
+	if (t->nretiring == 0)
+		return;
+	for (i = 0; i < t->nbuckets; i++)
+		for (pp = &t->bucket[i]; *pp != NULL;) {
+			c = *pp;
+			if (c->retire_at == 0 || c->retire_at > now) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			t->n--;
+			t->nretiring--;
+			free(c);
+		}
+}
+
 int
 dp_chans_add(struct dp_chans *t, const union fz_sockaddr *relay,
     uint16_t channel, void *peer)
@@ -192,8 +217,16 @@ dp_chans_add(struct dp_chans *t, const union fz_sockaddr *relay,
 	    relay->sa.sa_family != AF_INET6))
 		return -EINVAL;
 	pthread_rwlock_wrlock(&t->lock);
+	chan_purge(t, time_mono_ns());
 	if ((pp = chan_find(t, relay, channel)) != NULL) {
-		rc = (*pp)->peer == peer ? 0 : -EEXIST;
+		/* A retiring binding is taken over, by its peer or another. */
+		if ((*pp)->peer == peer || (*pp)->retire_at != 0) {
+			if ((*pp)->retire_at != 0)
+				t->nretiring--;
+			(*pp)->peer = peer;
+			(*pp)->retire_at = 0;
+		} else
+			rc = -EEXIST;
 		goto out;
 	}
 	if (t->n >= t->nbuckets && chan_grow(t) != 0 && t->nbuckets == 0) {
@@ -227,7 +260,10 @@ dp_chans_remove(struct dp_chans *t, const union fz_sockaddr *relay,
 		c = *pp;
 		*pp = c->next;
 		t->n--;
+		if (c->retire_at != 0)
+			t->nretiring--;
 	}
+	chan_purge(t, time_mono_ns());
 	pthread_rwlock_unlock(&t->lock);
 	free(c);
 	return c != NULL ? 0 : -ENOENT;
@@ -251,12 +287,31 @@ dp_chans_remove_peer(struct dp_chans *t, const void *peer)
 			c->next = gone;
 			gone = c;
 			t->n--;
+			if (c->retire_at != 0)
+				t->nretiring--;
 		}
 	pthread_rwlock_unlock(&t->lock);
 	for (; gone != NULL; gone = c) {
 		c = gone->next;
 		free(gone);
 	}
+}
+
+void
+dp_chans_retire_peer(struct dp_chans *t, const void *peer, uint64_t until)
+{
+	struct dp_chan *c;
+	size_t i;
+
+	pthread_rwlock_wrlock(&t->lock);
+	chan_purge(t, time_mono_ns());
+	for (i = 0; i < t->nbuckets; i++)
+		for (c = t->bucket[i]; c != NULL; c = c->next)
+			if (c->peer == peer && c->retire_at == 0) {
+				c->retire_at = until != 0 ? until : 1;
+				t->nretiring++;
+			}
+	pthread_rwlock_unlock(&t->lock);
 }
 
 void *
@@ -267,7 +322,8 @@ dp_chans_lookup(struct dp_chans *t, const union fz_sockaddr *relay,
 	void *peer = NULL;
 
 	pthread_rwlock_rdlock(&t->lock);
-	if ((pp = chan_find(t, relay, channel)) != NULL)
+	if ((pp = chan_find(t, relay, channel)) != NULL && ((*pp)->retire_at ==
+	    0 || (*pp)->retire_at > time_mono_ns()))
 		peer = (*pp)->peer;
 	pthread_rwlock_unlock(&t->lock);
 	return peer;

@@ -57,6 +57,7 @@ struct dp_chans {
 	pthread_rwlock_t  lock;
 	struct dp_chan	**bucket;	/* nbuckets, allocated on first add */
 	size_t		  nbuckets, n;
+	size_t		  nretiring;	/* of n, bindings being retired */
 };
 
 void	dp_chans_init(struct dp_chans *);
@@ -71,6 +72,14 @@ int	dp_chans_add(struct dp_chans *, const union fz_sockaddr *relay,
 int	dp_chans_remove(struct dp_chans *, const union fz_sockaddr *relay,
 	    uint16_t channel);			/* 0 or -ENOENT */
 void	dp_chans_remove_peer(struct dp_chans *, const void *peer);
+/*
+ * The peer's bindings keep receiving until the time_mono_ns() instant
+ * until (0: not at all), then go: a path change keeps what the peer sent
+ * on its old channel just before.  Adding a retiring binding again, for
+ * any peer, makes it permanent.
+ */
+void	dp_chans_retire_peer(struct dp_chans *, const void *peer,
+	    uint64_t until);
 void	*dp_chans_lookup(struct dp_chans *, const union fz_sockaddr *relay,
 	    uint16_t channel);
 size_t	dp_chans_count(struct dp_chans *);
