@@ -153,6 +153,18 @@ hold_initiation(struct dp *dp, int fd, const uint8_t *msg, size_t len,
 }
 
 /*
+ * After hold_initiation by a thread that looked for the initiation's peer
+ * (or channel) when the retry generation was gen: a PEER_SET whose retry
+ * ran in between found nothing held, so the retry is run here.
+ */
+static void
+held_gen_check(struct dp *dp, unsigned gen)
+{
+	if (atomic_load(&dp->held.gen) != gen)
+		(void)dp_held_init_retry(dp);
+}
+
+/*
  * A handshake message from src (through a relay: via).  w NULL: a held
  * initiation answered from the main loop (dp_held_init_retry); returns
  * -ENOENT when it is still nobody's.
@@ -166,6 +178,7 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 	struct wg_hs_result r;
 	struct wg_path path;
 	size_t hdr = 0;
+	unsigned gen = atomic_load(&dp->held.gen);
 	int rc;
 
 	path_of(&path, src, via);
@@ -188,9 +201,11 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 			    strerror(-rc));
 		/* An initiation from a key no peer has (yet). */
 		if (rc == -ENOENT && dp_classify(msg, len) ==
-		    DP_PKT_WG_INITIATION)
+		    DP_PKT_WG_INITIATION) {
 			hold_initiation(dp, fd, msg, len, src,
 			    via != NULL ? via->channel : 0, time_mono_ns());
+			held_gen_check(dp, gen);
+		}
 		return rc;
 	}
 	if (r.reply_len > 0) {
@@ -401,6 +416,7 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 	struct relayed via;
 	const uint8_t *inner;
 	size_t ilen;
+	unsigned gen = atomic_load(&dp->held.gen);
 
 	memset(&via, 0, sizeof(via));
 	dp_channeldata(msg, len, &via.channel, &inner, &ilen);
@@ -409,9 +425,11 @@ relayed_in(struct worker *w, int fd, uint8_t *msg, size_t len,
 		count(dp, DP_DROP_UNKNOWN_CHANNEL, 1);
 		if (dp_classify(inner, ilen) == DP_PKT_STUN)
 			stun_in(w, fd, msg, len, src, local);
-		else if (dp_classify(inner, ilen) == DP_PKT_WG_INITIATION)
+		else if (dp_classify(inner, ilen) == DP_PKT_WG_INITIATION) {
 			hold_initiation(dp, fd, inner, ilen, src, via.channel,
 			    time_mono_ns());
+			held_gen_check(dp, gen);
+		}
 		return;
 	}
 	count(dp, DP_RX_CHANNEL_DATA, 1);
@@ -1111,6 +1129,7 @@ dp_held_init_retry(struct dp *dp)
 	unsigned i;
 	int fd;
 
+	atomic_fetch_add(&h->gen, 1);	/* before looking: held_gen_check */
 	wg_read_lock();
 	for (i = 0; i < DP_HELD_INIT; i++) {
 		pthread_mutex_lock(&h->lock);

@@ -107,6 +107,13 @@ struct worker {
 #define DP_CHAN_RETIRE_MS	5000
 struct dp_held_init {
 	pthread_mutex_t		 lock;
+	/*
+	 * Bumped by each dp_held_init_retry before it looks: a thread that
+	 * found no peer for an initiation and held it checks whether a
+	 * retry began since it looked (the peer may have come in between)
+	 * and then answers it itself (held_gen_check).
+	 */
+	atomic_uint		 gen;
 	struct {
 		uint64_t	 at;		/* ns, time_mono_ns; 0: free */
 		int		 fd;		/* the socket it came in on */
