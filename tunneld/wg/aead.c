@@ -71,6 +71,7 @@ static _Atomic bool prov_ok, evp_api_only;
  */
 #define PROV_CTX_MAX	1024
 static _Atomic size_t prov_ctx_bytes = 192;
+static atomic_bool prov_ctx_learnt;
 
 /* Is name one of the colon-separated names in list (any case)? */
 static bool
@@ -223,7 +224,9 @@ evp_init_key(struct aead_key *k, const uint8_t *key, bool enc)
 		k->ctx = pc;
 		k->direct = true;
 #ifdef __GLIBC__
-		{
+		/* The provider's context size, learnt from the first. */
+		if (!atomic_exchange_explicit(&prov_ctx_learnt, true,
+		    memory_order_relaxed)) {
 			size_t sz = malloc_usable_size(pc);
 
 			atomic_store_explicit(&prov_ctx_bytes, sz < 192 ? 192 :
