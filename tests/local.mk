@@ -53,7 +53,8 @@ tests_fuzz_fuzz_addr_SOURCES = tests/fuzz/fuzz_addr.c
 tests_fuzz_fuzz_addr_LDADD = libfzcommon.a
 tests_fuzz_fuzz_addr_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 dist_noinst_SCRIPTS += tests/run-all.sh tests/run-fuzz.sh tests/style.sh
-EXTRA_DIST += tests/fuzz/corpus tests/unit/check_util.h tests/unit/wg_pair.h
+EXTRA_DIST += tests/fuzz/corpus tests/unit/check_util.h tests/unit/wg_pair.h \
+	tests/unit/dp_fixture.h
 
 # STUN/TURN codec
 check_PROGRAMS += tests/unit/check_stun

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../unit/dp_fixture.h"
 #include "dataplane.h"
 #include "tun.h"
 #include "uapi.h"
@@ -39,30 +40,21 @@ urcu_bp_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
 	func(head);
 }
 
+static struct dp_fixture F;
 static struct dp *G;
 static struct wg_device *Gdev;
-static struct tun Gtun;
-static uint8_t Gkey[32];
+static uint8_t *Gkey;			/* the device's private key */
 static FILE *Gnull;
 
 static void
 init(void)
 {
-	struct dp_config c = { .mtu = 1280, .port = 0 };
-	int sp[2];
-
-	memset(Gkey, 0x55, sizeof(Gkey));
-	Gkey[0] &= 248;
-	Gkey[31] = (Gkey[31] & 127) | 64;
-	if (wg_device_new(Gkey, &Gdev) != 0 ||
-	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) != 0 ||
+	if (dp_fixture_new(&F, 1280, false) != 0 ||
 	    (Gnull = fopen("/dev/null", "w")) == NULL)
 		abort();
-	memset(&Gtun, 0, sizeof(Gtun));
-	Gtun.nqueues = 1;
-	Gtun.fds[0] = sp[0];
-	if (dp_new(Gdev, &Gtun, &c, &G) != 0)
-		abort();
+	G = F.dp;
+	Gdev = F.dev;
+	Gkey = F.key;
 }
 
 /* "errno=<digits>\n\n" at the end, after a line's start. */

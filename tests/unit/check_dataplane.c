@@ -24,6 +24,7 @@
 #include <netinet/ip.h>
 
 #include "check_util.h"
+#include "dp_fixture.h"
 
 struct side {
 	struct wg_device	*dev;
@@ -362,42 +363,26 @@ END_TEST
 
 /* --- a whole data plane: the receive demultiplexer --- */
 
+static struct dp_fixture F;
 static struct dp *G;			/* the data plane under test */
 static struct wg_device *Gdev;
-static struct tun Gtun;
-static int Gsp[2] = { -1, -1 };
 static union fz_sockaddr Gaddr;		/* 127.0.0.1:its port */
 
 static void
 dp_setup(void)
 {
-	struct dp_config c = { .mtu = 1420, .port = 0 };
-	uint8_t k[32];
-
-	memset(k, 0x55, sizeof(k));
-	k[0] &= 248;
-	k[31] = (k[31] & 127) | 64;
-	ck_assert_int_eq(wg_device_new(k, &Gdev), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
-	    Gsp), 0);
-	memset(&Gtun, 0, sizeof(Gtun));
-	Gtun.nqueues = 1;
-	Gtun.fds[0] = Gsp[0];
-	ck_assert_int_eq(dp_new(Gdev, &Gtun, &c, &G), 0);
-	ck_assert_int_eq(dp_start(G), 0);
-	ck_assert_int_eq(addr_parse("127.0.0.1:0", ADDR_PORT_OPTIONAL, &Gaddr),
-	    0);
-	addr_set_port(&Gaddr.sa, dp_port(G));
+	ck_assert_int_eq(dp_fixture_new(&F, 1420, true), 0);
+	G = F.dp;
+	Gdev = F.dev;
+	Gaddr = F.addr;
 }
 
 static void
 dp_teardown(void)
 {
-	dp_free(G);
+	dp_fixture_free(&F);
 	G = NULL;
-	wg_device_free(Gdev);
-	close(Gsp[0]);
-	close(Gsp[1]);
+	Gdev = NULL;
 }
 
 /* A UDP socket on addr (port 0: any), with its bound address. */

@@ -18,14 +18,14 @@
 #include <stdio.h>
 
 #include "check_util.h"
+#include "dp_fixture.h"
 #include "dp_dnsnat.h"
 #include "dp_filter.h"
 #include "dp_p2p.h"
 
+static struct dp_fixture F;
 static struct dp *G;
 static struct wg_device *Gdev;
-static struct tun Gtun;
-static int Gsp[2] = { -1, -1 };
 static union fz_sockaddr Gaddr;
 
 struct client {
@@ -40,36 +40,18 @@ struct client {
 static void
 setup(void)
 {
-	struct dp_config c = { .mtu = 1280, .port = 0 };
-	uint8_t k[32];
-
-	memset(k, 0x55, sizeof(k));
-	k[0] &= 248;
-	k[31] = (k[31] & 127) | 64;
-	ck_assert_int_eq(wg_device_new(k, &Gdev), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
-	    Gsp), 0);
-	/* A TUN's descriptors are non-blocking: the worker reads until
-	 * EAGAIN. */
-	ck_assert_int_eq(fcntl(Gsp[0], F_SETFL, O_NONBLOCK), 0);
-	memset(&Gtun, 0, sizeof(Gtun));
-	Gtun.nqueues = 1;
-	Gtun.fds[0] = Gsp[0];
-	ck_assert_int_eq(dp_new(Gdev, &Gtun, &c, &G), 0);
-	ck_assert_int_eq(dp_start(G), 0);
-	ck_assert_int_eq(addr_parse("127.0.0.1:0", ADDR_PORT_OPTIONAL, &Gaddr),
-	    0);
-	addr_set_port(&Gaddr.sa, dp_port(G));
+	ck_assert_int_eq(dp_fixture_new(&F, 1280, true), 0);
+	G = F.dp;
+	Gdev = F.dev;
+	Gaddr = F.addr;
 }
 
 static void
 teardown(void)
 {
-	dp_free(G);
+	dp_fixture_free(&F);
 	G = NULL;
-	wg_device_free(Gdev);
-	close(Gsp[0]);
-	close(Gsp[1]);
+	Gdev = NULL;
 }
 
 /* Receives a datagram of WireGuard type t on fd within ms; its length. */
@@ -191,7 +173,7 @@ tun_empty(void)
 	uint8_t b[2048];
 
 	usleep(20000);
-	ck_assert_int_lt(recv(Gsp[1], b, sizeof(b), MSG_DONTWAIT), 0);
+	ck_assert_int_lt(recv(F.sp[1], b, sizeof(b), MSG_DONTWAIT), 0);
 }
 
 /* An IPv4/UDP packet from the client's tunnel address. */
@@ -253,10 +235,10 @@ START_TEST(test_gateway_up)
 	/* An ordinary packet still reaches the TUN. */
 	client_send(&c, b, udp4(b));
 	{
-		struct pollfd pfd = { .fd = Gsp[1], .events = POLLIN };
+		struct pollfd pfd = { .fd = F.sp[1], .events = POLLIN };
 
 		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-		ck_assert_int_eq(recv(Gsp[1], b, sizeof(b), 0),
+		ck_assert_int_eq(recv(F.sp[1], b, sizeof(b), 0),
 		    (ssize_t)(TUN_VNET_HDR_LEN + 32));
 	}
 
@@ -386,12 +368,12 @@ client_recv(struct client *c, uint8_t *buf, size_t cap, uint8_t **plain)
 static ssize_t
 tun_recv(uint8_t *buf, size_t cap)
 {
-	struct pollfd pfd = { .fd = Gsp[1], .events = POLLIN };
+	struct pollfd pfd = { .fd = F.sp[1], .events = POLLIN };
 	uint8_t b[4096];
 	ssize_t n;
 
 	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-	n = recv(Gsp[1], b, sizeof(b), 0);
+	n = recv(F.sp[1], b, sizeof(b), 0);
 	ck_assert_int_gt(n, TUN_VNET_HDR_LEN);
 	n -= TUN_VNET_HDR_LEN;
 	ck_assert_int_le(n, (ssize_t)cap);
@@ -524,7 +506,7 @@ START_TEST(test_gateway_nat)
 	n = udp4_to(pkt, "10.0.0.5", 80, "100.64.0.7", 40000);
 	memset(buf, 0, TUN_VNET_HDR_LEN);
 	memcpy(buf + TUN_VNET_HDR_LEN, pkt, n);
-	ck_assert_int_eq(send(Gsp[1], buf, TUN_VNET_HDR_LEN + n, 0),
+	ck_assert_int_eq(send(F.sp[1], buf, TUN_VNET_HDR_LEN + n, 0),
 	    (ssize_t)(TUN_VNET_HDR_LEN + n));
 	ck_assert_uint_eq(client_recv(&c, buf, sizeof(buf), &plain), n);
 	ck_assert_mem_eq(plain + 12, "\x64\x60\x00\x02", 4);

@@ -17,15 +17,15 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "dp_fixture.h"
 #include "dataplane.h"
 #include "tun.h"
 #include "uapi.h"
 #include "wg.h"
 
+static struct dp_fixture F;
 static struct dp *G;
 static struct wg_device *Gdev;
-static struct tun Gtun;
-static int Gsp[2] = { -1, -1 };
 
 /* Public keys of three peers, and a private key, in hex. */
 #define KA "1111111111111111111111111111111111111111111111111111111111111111"
@@ -37,29 +37,17 @@ static int Gsp[2] = { -1, -1 };
 static void
 setup(void)
 {
-	struct dp_config c = { .mtu = 1280, .port = 0 };
-	uint8_t k[32];
-
-	memset(k, 0x55, sizeof(k));
-	k[0] &= 248;
-	k[31] = (k[31] & 127) | 64;
-	ck_assert_int_eq(wg_device_new(k, &Gdev), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
-	    Gsp), 0);
-	memset(&Gtun, 0, sizeof(Gtun));
-	Gtun.nqueues = 1;
-	Gtun.fds[0] = Gsp[0];
-	ck_assert_int_eq(dp_new(Gdev, &Gtun, &c, &G), 0);
+	ck_assert_int_eq(dp_fixture_new(&F, 1280, false), 0);
+	G = F.dp;
+	Gdev = F.dev;
 }
 
 static void
 teardown(void)
 {
-	dp_free(G);
+	dp_fixture_free(&F);
 	G = NULL;
-	wg_device_free(Gdev);
-	close(Gsp[0]);
-	close(Gsp[1]);
+	Gdev = NULL;
 }
 
 /* The reply to the request's LEN bytes, as a new string. */
