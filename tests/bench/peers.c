@@ -77,18 +77,47 @@
 #define MIN_HS	10000		/* handshakes timed, at least */
 #endif
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* The fastest time of each chunk of a pass, summed: ns per packet. */
 struct chunks {
 	uint64_t	best[NADDR / SCHUNK];
 	unsigned	n;		/* chunks a pass */
+	unsigned	size;		/* packets a chunk */
 };
 
 static void
 chunks_init(struct chunks *c, unsigned size)
 {
 	c->n = NADDR / size;
+	c->size = size;
 	for (unsigned i = 0; i < c->n; i++)
 		c->best[i] = UINT64_MAX;
+}
+
+/*
+ * done packets of the pass handled, the last step's start at *t: at the
+ * end of a chunk its time is kept if the best so far, and *t starts the
+ * next.
+ */
+static void
+chunks_step(struct chunks *c, unsigned done, uint64_t *t)
+{
+	uint64_t t1;
+
+	if (done % c->size != 0)
+		return;
+	t1 = now_ns();
+	c->best[done / c->size - 1] = MIN(c->best[done / c->size - 1],
+	    t1 - *t);
+	*t = t1;
 }
 
 static double
@@ -112,15 +141,6 @@ die(const char *what)
 {
 	fprintf(stderr, "peers: %s\n", what);
 	exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static long
@@ -269,13 +289,7 @@ run(unsigned n)
 			sink += (uintptr_t)allowedips_lookup(D.aip, AF_INET,
 			    addrs + (size_t)i * 4);
 			wg_read_unlock();
-			if ((i + 1) % CHUNK == 0) {
-				uint64_t t1 = now_ns();
-
-				ch.best[i / CHUNK] = MIN(ch.best[i / CHUNK],
-				    t1 - t);
-				t = t1;
-			}
+			chunks_step(&ch, i + 1, &t);
 		}
 	res.tx_ns = chunks_ns(&ch);
 
@@ -322,13 +336,7 @@ run(unsigned n)
 					die("source not allowed");
 			}
 			wg_read_unlock();
-			if ((i + RECV_MSGS) % CHUNK == 0) {
-				uint64_t t1 = now_ns();
-
-				ch.best[i / CHUNK] = MIN(ch.best[i / CHUNK],
-				    t1 - t);
-				t = t1;
-			}
+			chunks_step(&ch, i + RECV_MSGS, &t);
 		}
 	res.rx_ns = chunks_ns(&ch);
 
@@ -351,13 +359,7 @@ run(unsigned n)
 			if (!src_allowed(&D, peers[q], AF_INET, a))
 				die("source not allowed");
 			wg_read_unlock();
-			if ((i + 1) % CHUNK == 0) {
-				uint64_t t1 = now_ns();
-
-				ch.best[i / CHUNK] = MIN(ch.best[i / CHUNK],
-				    t1 - t);
-				t = t1;
-			}
+			chunks_step(&ch, i + 1, &t);
 		}
 	res.rx1_ns = chunks_ns(&ch);
 
@@ -400,13 +402,7 @@ run(unsigned n)
 					wg_keypair_put(k);
 				}
 				wg_read_unlock();
-				if ((i + TUN_BATCH) % SCHUNK == 0) {
-					uint64_t t1 = now_ns();
-
-					ch.best[i / SCHUNK] = MIN(
-					    ch.best[i / SCHUNK], t1 - t);
-					t = t1;
-				}
+				chunks_step(&ch, i + TUN_BATCH, &t);
 			}
 		*(burst == 1 ? &res.send_ns : &res.burst_ns) = chunks_ns(&ch);
 	}
