@@ -20,33 +20,18 @@
 #    directory) and lists the resources
 # OUT: $FZ_TEST_OUT, else tests/gui/out in the build tree.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
-ns_require_root
+ns_fz_setup Xvfb dbus-launch
 PY=/usr/bin/python3
 GUI="$top_builddir/fz-gui"
-PORTALD="$top_builddir/fz-portald"
-TUNNELD="$top_builddir/fz-tunneld"
-CONTROLD="$top_builddir/fz-controld"
-FZCTL="$top_builddir/fzctl"
 ATSPI="$top_srcdir/tests/gui/gui_atspi.py"
 BUSL=/usr/libexec/at-spi-bus-launcher
 [ -x "$GUI" ] || ns_skip "fz-gui not built (configure found no GTK 4: libgtk-4-dev)"
-command -v Xvfb >/dev/null || ns_skip "Xvfb not installed (xvfb)"
-command -v dbus-launch >/dev/null || ns_skip "dbus-launch not installed (dbus-x11)"
 [ -x "$BUSL" ] || ns_skip "at-spi-bus-launcher not installed (at-spi2-core)"
 "$PY" -c 'import pyatspi' 2>/dev/null ||
 	ns_skip "pyatspi not importable by $PY (python3-pyatspi, gir1.2-atspi-2.0)"
-[ -x "$PORTALD" ] || ns_fail "fz-portald not built ($PORTALD)"
-FZ_WAIT=20
 OUT=${FZ_TEST_OUT:-$top_builddir/tests/gui/out}
 mkdir -p "$OUT"
 rm -f "$OUT"/fz-gui-*.png
-
-T=$(mktemp -d /tmp/fz-gui-t.XXXXXX)
-W=$(mktemp -d /tmp/fz-gui-w.XXXXXX)
-chmod 0755 "$W"
-ns_on_cleanup "rm -rf '$W'; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
-cp "$CONTROLD" "$W/"
-chmod 0755 "$W/fz-controld"
 
 ns_new p; P=$NS
 ns_new c; C=$NS

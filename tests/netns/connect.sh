@@ -15,23 +15,7 @@
 #  - fzctl status shows the connection direct, then through the relay
 #  - stop: the gateway's table is gone, forwarding back to what it was
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
-ns_require_root
-command -v python3 >/dev/null || ns_skip "python3 not installed"
-command -v curl >/dev/null || ns_skip "curl not installed"
-command -v nft >/dev/null || ns_skip "nft not installed"
-PORTALD="$top_builddir/fz-portald"
-RELAYD="$top_builddir/fz-relayd"
-TUNNELD="$top_builddir/fz-tunneld"
-CONTROLD="$top_builddir/fz-controld"
-FZCTL="$top_builddir/fzctl"
-[ -x "$PORTALD" ] || ns_fail "fz-portald not built ($PORTALD)"
-FZ_WAIT=20
-T=$(mktemp -d /tmp/fz-connect-t.XXXXXX)
-W=$(mktemp -d /tmp/fz-connect-w.XXXXXX)
-chmod 0755 "$W"
-ns_on_cleanup "rm -rf '$W'; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
-cp "$CONTROLD" "$W/"
-chmod 0755 "$W/fz-controld"
+ns_fz_setup python3 curl nft
 
 ns_new p; P=$NS
 ns_new c; C=$NS

@@ -26,31 +26,15 @@
 #    beside the same through a CIDR resource (10.50.0.4/32) to the same
 #    host, same run, MB/s and their ratio
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
-ns_require_root
-command -v python3 >/dev/null || ns_skip "python3 not installed"
-command -v dig >/dev/null || ns_skip "dig not installed (bind9-dnsutils)"
-command -v curl >/dev/null || ns_skip "curl not installed"
-command -v tcpdump >/dev/null || ns_skip "tcpdump not installed"
-command -v nft >/dev/null || ns_skip "nft not installed"
-PORTALD="$top_builddir/fz-portald"
-TUNNELD="$top_builddir/fz-tunneld"
-CONTROLD="$top_builddir/fz-controld"
-FZCTL="$top_builddir/fzctl"
+ns_fz_setup python3 dig curl tcpdump nft
 UPSTREAM="${top_srcdir:-$(dirname "$0")/../..}/tests/netns/dns_upstream.py"
-[ -x "$PORTALD" ] || ns_fail "fz-portald not built ($PORTALD)"
-FZ_WAIT=20
-T=$(mktemp -d /tmp/fz-dnsres-t.XXXXXX)
-W=$(mktemp -d /tmp/fz-dnsres-w.XXXXXX)
-chmod 0755 "$W"
-cp "$CONTROLD" "$W/"
-chmod 0755 "$W/fz-controld"
 
 ns_new p; P=$NS
 ns_new c; C=$NS
 ns_new g; G=$NS
 ns_new u; U=$NS
 ns_new h; H=$NS
-ns_on_cleanup "rm -rf '$W' '/etc/netns/$C' '/etc/netns/$G'; rmdir /etc/netns 2>/dev/null; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
+ns_on_cleanup "rm -rf '/etc/netns/$C' '/etc/netns/$G'; rmdir /etc/netns 2>/dev/null"
 ns_link "$P" 10.99.1.1 "$C" 10.99.1.2
 ns_link "$P" 10.99.2.1 "$G" 10.99.2.2
 ns_link "$P" 10.99.5.1 "$U" 10.99.5.2

@@ -91,6 +91,47 @@ trap ns_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# ns_need TOOL...: each on PATH, else skip (a failure as root under CI),
+# naming the Debian package where it is not the tool's name.
+ns_need() {
+	local t pkg
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 && continue
+		case $t in
+		dig) pkg=" (bind9-dnsutils)" ;;
+		Xvfb) pkg=" (xvfb)" ;;
+		dbus-launch) pkg=" (dbus-x11)" ;;
+		*) pkg="" ;;
+		esac
+		ns_skip "$t not installed$pkg"
+	done
+}
+
+# ns_fz_setup TOOL...: what a test of fz's daemons needs first: root and
+# namespaces, the tools (ns_need), the built daemons (PORTALD RELAYD
+# TUNNELD CONTROLD FZCTL, from top_builddir; fz-portald must be there),
+# FZ_WAIT 20, T a private directory (removed, unless FZ_KEEP_TMP) and W a
+# world-readable one holding a copy of fz-controld, which runs as nobody
+# (the build tree may sit under /root), and its sockets.
+ns_fz_setup() {
+	ns_require_root
+	ns_need "$@"
+	PORTALD="$top_builddir/fz-portald"
+	RELAYD="$top_builddir/fz-relayd"
+	TUNNELD="$top_builddir/fz-tunneld"
+	CONTROLD="$top_builddir/fz-controld"
+	FZCTL="$top_builddir/fzctl"
+	[ -x "$PORTALD" ] || ns_fail "fz-portald not built ($PORTALD)"
+	FZ_WAIT=20
+	ns_tmpdir
+	T=$FZ_TMP
+	W=$(mktemp -d /tmp/fz-test-w.XXXXXX) || ns_fail "mktemp"
+	ns_on_cleanup "rm -rf '$W'"
+	chmod 0755 "$W"
+	cp "$CONTROLD" "$W/" && chmod 0755 "$W/fz-controld" ||
+		ns_fail "fz-controld not built ($CONTROLD)"
+}
+
 ns_name() { printf '%s\n' "${FZ_NS_PREFIX}-$1"; }
 
 ns_new() {

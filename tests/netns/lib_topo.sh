@@ -30,24 +30,13 @@ TOPO_API=""
 TOPO_LOGS=""
 
 topo_init() {
-	local t
-	ns_require_root
-	for t in python3 "$@"; do
-		command -v "$t" >/dev/null 2>&1 || ns_skip "$t not installed"
-	done
+	local t wait=${FZ_WAIT:-20}
+	ns_fz_setup python3 "$@"
+	FZ_WAIT=$wait
 	B=${top_builddir:-.}
-	for t in fz-portald fz-relayd fz-tunneld fz-controld fzctl; do
+	for t in fz-relayd fz-tunneld fzctl; do
 		[ -x "$B/$t" ] || ns_fail "$t not built ($B/$t)"
 	done
-	FZ_WAIT=${FZ_WAIT:-20}
-	ns_tmpdir
-	T=$FZ_TMP
-	# fz-controld runs as nobody: a world-readable copy (the build tree
-	# may sit under /root), and the control sockets beside it.
-	W=$(mktemp -d /tmp/fz-topo-w.XXXXXX)
-	chmod 0755 "$W"
-	ns_on_cleanup "rm -rf '$W'"
-	cp "$B/fz-controld" "$W/" && chmod 0755 "$W/fz-controld"
 	RTOK="relay-$RANDOM$RANDOM"
 	GTOK="gw-$RANDOM$RANDOM"
 }

@@ -30,24 +30,8 @@
 #    goes 503, then 200 once it has rejoined, and both list it again
 #  - fz-relayd stopped: relays_presence brings both to "relays: 0"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib.sh"
-ns_require_root
-command -v python3 >/dev/null || ns_skip "python3 not installed"
-command -v curl >/dev/null || ns_skip "curl not installed"
-PORTALD="$top_builddir/fz-portald"
-RELAYD="$top_builddir/fz-relayd"
-TUNNELD="$top_builddir/fz-tunneld"
-CONTROLD="$top_builddir/fz-controld"
-FZCTL="$top_builddir/fzctl"
-[ -x "$PORTALD" ] || ns_fail "fz-portald not built ($PORTALD)"
+ns_fz_setup python3 curl
 FZ_WAIT=15
-# Logs, config, state; and (world-readable) a copy of fz-controld, which
-# runs as nobody (the build tree may sit under /root).
-T=$(mktemp -d /tmp/fz-portal-t.XXXXXX)
-W=$(mktemp -d /tmp/fz-portal-w.XXXXXX)
-chmod 0755 "$W"
-ns_on_cleanup "rm -rf '$W'; [ -n \"\${FZ_KEEP_TMP:-}\" ] || rm -rf '$T'"
-cp "$CONTROLD" "$W/"
-chmod 0755 "$W/fz-controld"
 
 ns_new p; P=$NS
 ns_new c; C=$NS
