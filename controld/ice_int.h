@@ -16,10 +16,11 @@
 #define NSEC_PER_MSEC_		1000000ULL
 #define MAX_OPTIMISTIC		2
 /*
- * A failed pair better than the selected one is checked again after
- * RETRY_MIN_NS, doubling to RETRY_MAX_NS: a NAT that changed its mapping
- * (or a path that came back) filters the peer's checks until we send
- * one, and RFC 8445 would leave such a pair failed for the session.
+ * While the selected pair is relayed and traffic flows, a failed direct
+ * pair is checked again RETRY_MIN_NS after it failed, doubling to
+ * RETRY_MAX_NS: a NAT that changed its mapping (or a path that came back)
+ * filters the peer's checks until we send one, and RFC 8445 would leave
+ * such a pair failed for the session.
  */
 #define RETRY_MIN_NS		(2 * NSEC_PER_SEC_)
 #define RETRY_MAX_NS		(30 * NSEC_PER_SEC_)
