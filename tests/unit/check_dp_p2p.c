@@ -551,7 +551,27 @@ START_TEST(test_gateway_nat)
 	/* the client's NAT state gone: net unreachable (ICMP 3/0) */
 	ck_assert_int_eq(dp_dnsnat_del(G, "C1"), 0);
 	ck_assert_int_eq(dp_dnsnat_del(G, "C1"), -ENOENT);
+	dp_dnsnat_stats(G, &st);	/* a removed client's still count */
+	ck_assert_uint_eq(st.translated_out, 1);
+	ck_assert_uint_eq(st.translated_in, 1);
 	n = udp4_to(pkt, "100.64.0.7", 40000, "100.96.0.2", 80);
+	client_send(&c, pkt, n);
+	n = client_recv(&c, buf, sizeof(buf), &plain);
+	ck_assert_uint_eq(plain[20], 3);
+	ck_assert_uint_eq(plain[21], 0);
+	tun_empty();
+	/* Set again under another address: found there, not at the old. */
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.9",
+	    "fd00:2021:1111::9", "app.corp.test", px, 8, real, 1), 0);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.7",
+	    "fd00:2021:1111::7", "app.corp.test", px, 8, real, 1), 0);
+	n = udp4_to(pkt, "100.64.0.7", 40003, "100.96.0.2", 80);
+	client_send(&c, pkt, n);
+	tn = tun_recv(tunb, sizeof(tunb));
+	ck_assert_int_eq(tn, (ssize_t)n);
+	ck_assert_mem_eq(tunb + 16, "\x0a\x00\x00\x05", 4);
+	ck_assert_int_eq(dp_dnsnat_set(G, "C1", "100.64.0.9",
+	    "fd00:2021:1111::9", "app.corp.test", px, 8, real, 1), 0);
 	client_send(&c, pkt, n);
 	n = client_recv(&c, buf, sizeof(buf), &plain);
 	ck_assert_uint_eq(plain[20], 3);

@@ -19,25 +19,43 @@
 #include "dp_impl.h"
 #include "filter.h"
 #include "fztime.h"
+#include "wg_rcu.h"
 
 struct nat_client {
 	char			 id[FLT_ID_MAX + 1];
-	bool			 has4, has6;
+	bool			 has4, has6;	/* the writer's copy */
 	uint8_t			 v4[4], v6[16];
 	pthread_mutex_t		 mu;		/* the table: one packet at once */
 	struct dnsnat		*nat;
-	size_t			 next[2];	/* bucket chains: index + 1 */
+	struct rcu_head		 rcu;		/* freed after a grace period */
+	struct nat_client	*gone;		/* dp_dnsnat_prune's list */
 };
 
-/* Clients by tunnel address: chains rebuilt on each change (rare). */
+/*
+ * What the workers read: the clients by tunnel address, built whole by
+ * the main loop after each change (rare) and published with one atomic
+ * store; the one it replaces, and a removed client, are freed after an
+ * RCU grace period (call_rcu), so a worker reads it without a lock inside
+ * wg_read_lock, and the main loop never waits for one.
+ */
 #define BUCKETS		1024
+struct nat_ent {
+	uint8_t			 a[16];		/* 4 bytes for IPv4 */
+	struct nat_client	*c;
+	size_t			 next;		/* chain: index + 1; 0 end */
+};
+struct nat_snap {
+	struct rcu_head		 rcu;
+	size_t			 head[2][BUCKETS];	/* index + 1; 0 none */
+	struct nat_ent		 e[];
+};
 
 struct dp_dnsnat {
-	pthread_rwlock_t	 lock;		/* the array (workers: read) */
+	pthread_mutex_t		 wlock;		/* the main loop's, for c */
 	struct nat_client	**c;
 	size_t			 n, cap;
 	_Atomic size_t		 count;		/* n, for the lock-free test */
-	size_t			 head[2][BUCKETS];	/* index + 1; 0 none */
+	_Atomic(struct nat_snap *) snap;	/* NULL: none (or no memory) */
 	struct dnsnat_stats	 gone;		/* of clients removed */
 };
 
@@ -53,18 +71,12 @@ static struct dp_dnsnat *
 tab_get(struct dp *dp)
 {
 	struct dp_dnsnat *t = tab_of(dp);
-	pthread_rwlockattr_t a;
 
 	if (t != NULL)
 		return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	/* Workers read packet after packet: the main loop must get in. */
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a,
-	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&t->lock, &a);
-	pthread_rwlockattr_destroy(&a);
+	pthread_mutex_init(&t->wlock, NULL);
 	atomic_store_explicit(&dp->dnsnat, t, memory_order_release);
 	return t;
 }
@@ -84,15 +96,23 @@ stats_add(struct dnsnat_stats *a, const struct dnsnat_stats *b)
 }
 
 static void
-client_free(struct dp_dnsnat *t, struct nat_client *c)
+client_free(struct nat_client *c)
 {
-	struct dnsnat_stats st;
-
-	dnsnat_get_stats(c->nat, &st);
-	stats_add(&t->gone, &st);
 	dnsnat_free(c->nat);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+static void
+client_free_rcu(struct rcu_head *r)
+{
+	client_free(caa_container_of(r, struct nat_client, rcu));
+}
+
+static void
+snap_free_rcu(struct rcu_head *r)
+{
+	free(caa_container_of(r, struct nat_snap, rcu));
 }
 
 static struct nat_client *
@@ -117,44 +137,59 @@ bucket(int family, const uint8_t *a)
 	return h % BUCKETS;
 }
 
-/* Under the write lock, after any change. */
+/*
+ * After any change, under wlock: the clients by address, published; the
+ * old one freed after a grace period.  Out of memory: none published
+ * (every client's packets go untranslated until the next change), said.
+ */
 static void
-reindex(struct dp_dnsnat *t)
+publish(struct dp_dnsnat *t)
 {
-	memset(t->head, 0, sizeof(t->head));
-	for (size_t i = t->n; i-- > 0;) {
-		struct nat_client *c = t->c[i];
-		size_t b;
+	struct nat_snap *ns, *old;
+	size_t i, k = 0, b;
 
-		c->next[0] = c->next[1] = 0;
+	ns = calloc(1, sizeof(*ns) + 2 * t->n * sizeof(ns->e[0]));
+	if (ns == NULL)
+		log_warnx("DNS resources: out of memory, no client's "
+		    "addresses translated");
+	for (i = t->n; ns != NULL && i-- > 0;) {
+		struct nat_client *c = t->c[i];
+
 		if (c->has4) {
+			memcpy(ns->e[k].a, c->v4, 4);
+			ns->e[k].c = c;
 			b = bucket(AF_INET, c->v4);
-			c->next[0] = t->head[0][b];
-			t->head[0][b] = i + 1;
+			ns->e[k].next = ns->head[0][b];
+			ns->head[0][b] = ++k;
 		}
 		if (c->has6) {
+			memcpy(ns->e[k].a, c->v6, 16);
+			ns->e[k].c = c;
 			b = bucket(AF_INET6, c->v6);
-			c->next[1] = t->head[1][b];
-			t->head[1][b] = i + 1;
+			ns->e[k].next = ns->head[1][b];
+			ns->head[1][b] = ++k;
 		}
 	}
+	old = atomic_exchange_explicit(&t->snap, ns, memory_order_acq_rel);
+	if (old != NULL)
+		call_rcu(&old->rcu, snap_free_rcu);
 }
 
-/* Under the read lock: the client with tunnel address a. */
+/* Inside wg_read_lock: the client with tunnel address a. */
 static struct nat_client *
 by_addr(struct dp_dnsnat *t, int family, const uint8_t *a)
 {
+	const struct nat_snap *ns = atomic_load_explicit(&t->snap,
+	    memory_order_acquire);
 	int f = family == AF_INET ? 0 : 1;
 	size_t i;
 
-	for (i = t->head[f][bucket(family, a)]; i != 0;
-	    i = t->c[i - 1]->next[f]) {
-		struct nat_client *c = t->c[i - 1];
-
-		if (f == 0 ? memcmp(c->v4, a, 4) == 0 :
-		    memcmp(c->v6, a, 16) == 0)
-			return c;
-	}
+	if (ns == NULL)
+		return NULL;
+	for (i = ns->head[f][bucket(family, a)]; i != 0;
+	    i = ns->e[i - 1].next)
+		if (memcmp(ns->e[i - 1].a, a, f == 0 ? 4 : 16) == 0)
+			return ns->e[i - 1].c;
 	return NULL;
 }
 
@@ -175,7 +210,7 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 		return -EINVAL;
 	if ((t = tab_get(dp)) == NULL)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&t->lock);
+	pthread_mutex_lock(&t->wlock);
 	if ((c = by_id(t, id, NULL)) == NULL) {
 		rc = -ENOMEM;
 		if (t->n == DP_DNSNAT_CLIENTS) {
@@ -201,17 +236,17 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 		t->c[t->n++] = c;
 		atomic_store_explicit(&t->count, t->n, memory_order_release);
 	}
-	/* Addresses change only under the write lock: no reader now. */
+	/* The writer's copy; workers see the published one. */
 	c->has4 = has4;
 	c->has6 = has6;
 	memcpy(c->v4, v4, sizeof(v4));
 	memcpy(c->v6, v6, sizeof(v6));
-	reindex(t);
 	pthread_mutex_lock(&c->mu);
 	rc = dnsnat_assign(c->nat, domain, proxies, np, resolved, nr);
 	pthread_mutex_unlock(&c->mu);
+	publish(t);
 out:
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 	return rc;
 }
 
@@ -225,40 +260,50 @@ dp_dnsnat_target(struct dp *dp, const char *id, const struct fz_ip *proxy,
 
 	if (t == NULL)
 		return -ENOENT;
-	pthread_rwlock_rdlock(&t->lock);
+	pthread_mutex_lock(&t->wlock);
 	if ((c = by_id(t, id, NULL)) != NULL) {
 		pthread_mutex_lock(&c->mu);
 		rc = dnsnat_target(c->nat, proxy, real);
 		pthread_mutex_unlock(&c->mu);
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 	return rc;
 }
 
+/* Under wlock; publish after.  Its counters stay in the totals. */
 static void
 remove_at(struct dp_dnsnat *t, size_t i)
 {
-	client_free(t, t->c[i]);
+	struct nat_client *c = t->c[i];
+	struct dnsnat_stats st;
+
+	pthread_mutex_lock(&c->mu);
+	dnsnat_get_stats(c->nat, &st);
+	pthread_mutex_unlock(&c->mu);
+	stats_add(&t->gone, &st);
 	t->c[i] = t->c[--t->n];
 	atomic_store_explicit(&t->count, t->n, memory_order_release);
-	reindex(t);
 }
 
 int
 dp_dnsnat_del(struct dp *dp, const char *id)
 {
 	struct dp_dnsnat *t = tab_of(dp);
+	struct nat_client *c;
 	size_t i;
 	int rc = -ENOENT;
 
 	if (t == NULL)
 		return -ENOENT;
-	pthread_rwlock_wrlock(&t->lock);
-	if (by_id(t, id, &i) != NULL) {
+	pthread_mutex_lock(&t->wlock);
+	if ((c = by_id(t, id, &i)) != NULL) {
 		remove_at(t, i);
+		publish(t);
+		/* After the new table: a worker may hold it until then. */
+		call_rcu(&c->rcu, client_free_rcu);
 		rc = 0;
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 	return rc;
 }
 
@@ -270,15 +315,27 @@ dp_dnsnat_prune(struct dp *dp, bool (*keep)(const char *, void *), void *arg)
 
 	if (t == NULL || atomic_load(&t->count) == 0)
 		return 0;
-	pthread_rwlock_wrlock(&t->lock);
+	struct nat_client *gone = NULL, *c;
+
+	pthread_mutex_lock(&t->wlock);
 	for (i = 0; i < t->n;) {
 		if (!keep(t->c[i]->id, arg)) {
+			c = t->c[i];
 			remove_at(t, i);
+			c->gone = gone;
+			gone = c;
 			n++;
 		} else
 			i++;
 	}
-	pthread_rwlock_unlock(&t->lock);
+	if (n > 0)
+		publish(t);
+	pthread_mutex_unlock(&t->wlock);
+	/* After the new table: a worker may hold them until then. */
+	while ((c = gone) != NULL) {
+		gone = c->gone;
+		call_rcu(&c->rcu, client_free_rcu);
+	}
 	return n;
 }
 
@@ -289,13 +346,13 @@ dp_dnsnat_expire(struct dp *dp, uint64_t now_ms)
 
 	if (t == NULL || atomic_load(&t->count) == 0)
 		return;
-	pthread_rwlock_rdlock(&t->lock);
+	pthread_mutex_lock(&t->wlock);
 	for (size_t i = 0; i < t->n; i++) {
 		pthread_mutex_lock(&t->c[i]->mu);
 		(void)dnsnat_expire(t->c[i]->nat, now_ms);
 		pthread_mutex_unlock(&t->c[i]->mu);
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 }
 
 size_t
@@ -315,13 +372,15 @@ dp_dnsnat_stats(struct dp *dp, struct dnsnat_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (t == NULL)
 		return;
-	pthread_rwlock_wrlock(&t->lock);
+	pthread_mutex_lock(&t->wlock);
 	*out = t->gone;
 	for (size_t i = 0; i < t->n; i++) {
+		pthread_mutex_lock(&t->c[i]->mu);
 		dnsnat_get_stats(t->c[i]->nat, &st);
+		pthread_mutex_unlock(&t->c[i]->mu);
 		stats_add(out, &st);
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 }
 
 void
@@ -331,11 +390,14 @@ dp_dnsnat_free(struct dp *dp)
 
 	if (t == NULL)
 		return;
+	/* The workers are gone: nothing reads the table any more. */
 	atomic_store(&dp->dnsnat, NULL);
+	free(atomic_load(&t->snap));
 	for (size_t i = 0; i < t->n; i++)
-		client_free(t, t->c[i]);
+		client_free(t->c[i]);
 	free(t->c);
-	pthread_rwlock_destroy(&t->lock);
+	rcu_barrier();		/* removed clients and tables handed over */
+	pthread_mutex_destroy(&t->wlock);
 	free(t);
 }
 
@@ -386,14 +448,14 @@ dpn_from_peer(struct worker *w, struct wg_peer *p, uint8_t *pkt, size_t len)
 		return true;
 	if (t != NULL && atomic_load_explicit(&t->count,
 	    memory_order_acquire) > 0) {
-		pthread_rwlock_rdlock(&t->lock);
+		wg_read_lock();
 		if ((c = by_addr(t, family, family == AF_INET ? pkt + 12 :
 		    pkt + 8)) != NULL) {
 			pthread_mutex_lock(&c->mu);
 			v = dnsnat_out(c->nat, pkt, len, mono_ms());
 			pthread_mutex_unlock(&c->mu);
 		}
-		pthread_rwlock_unlock(&t->lock);
+		wg_read_unlock();
 	}
 	switch (v) {
 	case DNSNAT_TRANSLATED:
@@ -437,7 +499,7 @@ dpn_from_tun(struct worker *w, const struct virtio_net_hdr *vh, uint8_t *pkt,
 	family = (pkt[0] >> 4) == 4 ? AF_INET : AF_INET6;
 	if (family == AF_INET6 && len < 40)
 		return true;
-	pthread_rwlock_rdlock(&t->lock);
+	wg_read_lock();
 	if ((c = by_addr(t, family, family == AF_INET ? pkt + 16 :
 	    pkt + 24)) != NULL) {
 		pthread_mutex_lock(&c->mu);
@@ -446,6 +508,6 @@ dpn_from_tun(struct worker *w, const struct virtio_net_hdr *vh, uint8_t *pkt,
 		flip_partial(vh, pkt, len);
 		pthread_mutex_unlock(&c->mu);
 	}
-	pthread_rwlock_unlock(&t->lock);
+	wg_read_unlock();
 	return v == DNSNAT_PASS || v == DNSNAT_TRANSLATED;
 }

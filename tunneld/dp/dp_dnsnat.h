@@ -18,9 +18,11 @@
  *
  * The main loop (one thread) changes the clients: dp_dnsnat_set (after
  * assigned_ips was accepted: fz-controld's DNSNAT_SET), dp_dnsnat_del,
- * dp_dnsnat_expire on a timer.  Workers take a read lock on the client
- * list and the client's own mutex around each packet; with no client
- * (most gateways, every client) a packet costs one atomic load.
+ * dp_dnsnat_expire on a timer.  Workers find a client by address in a
+ * table the main loop publishes whole after each change (RCU: no lock,
+ * inside wg_read_lock) and take that client's own mutex around each of
+ * its packets (its sessions change with them); with no client (most
+ * gateways, every client) a packet costs one atomic load.
  */
 #ifndef FZ_DP_DNSNAT_H
 #define FZ_DP_DNSNAT_H
