@@ -809,11 +809,10 @@ ice_fail_pair(struct ice_agent *a, int i, uint64_t now)
 	p->nominated = p->nominating = p->use_cand_rx = false;
 	ice_unqueue(a, i);
 	ice_set_pair_state(a, i, ICE_PAIR_FAILED);
-	p->retry_at = now + (p->retries >= 4 ? RETRY_MAX_NS :
-	    RETRY_MIN_NS << p->retries);
-	if (p->retry_at > now + RETRY_MAX_NS)
-		p->retry_at = now + RETRY_MAX_NS;
-	if (p->retries < 255)
+	/* 2, 4, 8, 16, then 30 s */
+	p->retry_at = now + (p->retries < 4 ? RETRY_MIN_NS << p->retries :
+	    RETRY_MAX_NS);
+	if (p->retries < 4)
 		p->retries++;
 	ice_update_selection(a, now);
 }

@@ -201,7 +201,7 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 	struct dp_dnsnat *t;
 	struct nat_client *c, **nc;
 	uint8_t v4[4] = { 0 }, v6[16] = { 0 };
-	bool has4 = *ipv4 != '\0', has6 = *ipv6 != '\0';
+	bool has4 = *ipv4 != '\0', has6 = *ipv6 != '\0', added = false;
 	int rc;
 
 	if (*id == '\0' || strlen(id) > FLT_ID_MAX ||
@@ -234,17 +234,22 @@ dp_dnsnat_set(struct dp *dp, const char *id, const char *ipv4,
 		pthread_mutex_init(&c->mu, NULL);
 		memcpy(c->id, id, strlen(id) + 1);
 		t->c[t->n++] = c;
+		added = true;
 		atomic_store_explicit(&t->count, t->n, memory_order_release);
 	}
-	/* The writer's copy; workers see the published one. */
-	c->has4 = has4;
-	c->has6 = has6;
-	memcpy(c->v4, v4, sizeof(v4));
-	memcpy(c->v6, v6, sizeof(v6));
+	/* The writer's copy; workers see it once published. */
+	if (added || c->has4 != has4 || c->has6 != has6 ||
+	    memcmp(c->v4, v4, sizeof(v4)) != 0 ||
+	    memcmp(c->v6, v6, sizeof(v6)) != 0) {
+		c->has4 = has4;
+		c->has6 = has6;
+		memcpy(c->v4, v4, sizeof(v4));
+		memcpy(c->v6, v6, sizeof(v6));
+		publish(t);
+	}
 	pthread_mutex_lock(&c->mu);
 	rc = dnsnat_assign(c->nat, domain, proxies, np, resolved, nr);
 	pthread_mutex_unlock(&c->mu);
-	publish(t);
 out:
 	pthread_mutex_unlock(&t->wlock);
 	return rc;

@@ -188,12 +188,16 @@ chan_purge(struct dp_chans *t, uint64_t now)
 	struct dp_chan **pp, *c;
 	size_t i;
 
-	if (t->nretiring == 0)
+	if (t->nretiring == 0 || now < t->purge_at)
 		return;
+	t->purge_at = UINT64_MAX;
 	for (i = 0; i < t->nbuckets; i++)
 		for (pp = &t->bucket[i]; *pp != NULL;) {
 			c = *pp;
 			if (c->retire_at == 0 || c->retire_at > now) {
+				if (c->retire_at != 0 && c->retire_at <
+				    t->purge_at)
+					t->purge_at = c->retire_at;
 				pp = &c->next;
 				continue;
 			}
@@ -309,7 +313,9 @@ dp_chans_retire_peer(struct dp_chans *t, const void *peer, uint64_t until)
 		for (c = t->bucket[i]; c != NULL; c = c->next)
 			if (c->peer == peer && c->retire_at == 0) {
 				c->retire_at = until != 0 ? until : 1;
-				t->nretiring++;
+				if (t->nretiring++ == 0 ||
+				    c->retire_at < t->purge_at)
+					t->purge_at = c->retire_at;
 			}
 	pthread_rwlock_unlock(&t->lock);
 }

@@ -58,6 +58,7 @@ struct dp_chans {
 	struct dp_chan	**bucket;	/* nbuckets, allocated on first add */
 	size_t		  nbuckets, n;
 	size_t		  nretiring;	/* of n, bindings being retired */
+	uint64_t	  purge_at;	/* the earliest one's retire time */
 };
 
 void	dp_chans_init(struct dp_chans *);
