@@ -190,7 +190,8 @@ dnspkt_parse_tcp(const uint8_t *pkt, size_t len, struct dnspkt_tcp *t)
 	fam = ver == 4 ? AF_INET : AF_INET6;
 	src = ver == 4 ? pkt + 12 : pkt + 8;
 	dst = ver == 4 ? pkt + 16 : pkt + 24;
-	if (!dnspkt_is_sentinel(fam, dst) ||
+	/* From a sentinel too: nobody's query (the reply would be one). */
+	if (!dnspkt_is_sentinel(fam, dst) || dnspkt_is_sentinel(fam, src) ||
 	    (ver == 4 && (off_get16(pkt + 6) & 0x3fff) != 0) ||
 	    proto != IPPROTO_TCP_ || iplen - l4off < 20)
 		return -EBADMSG;
