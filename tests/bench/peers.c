@@ -176,6 +176,13 @@ peer_addr(unsigned i, uint8_t a[4])
 	a[3] = (uint8_t)i;
 }
 
+/* i from peer i's address. */
+static unsigned
+peer_index(const uint8_t a[4])
+{
+	return (unsigned)a[1] << 16 | (unsigned)a[2] << 8 | a[3];
+}
+
 /*
  * recv: what the gateway does per data packet it receives, but the
  * syscalls, for authentic packets of plen bytes (inner IPv4 from the
@@ -211,7 +218,7 @@ recv_ns(struct dp *D, struct wg_peer **peers, struct wg_keypair **ck,
 			memset(m + WG_DATA_HDR_LEN, 0, plen);
 			m[WG_DATA_HDR_LEN] = 0x45;
 			memcpy(m + WG_DATA_HDR_LEN + 12, a, 4);
-			if (wg_encrypt(ck[a[1] << 16 | a[2] << 8 | a[3]], m,
+			if (wg_encrypt(ck[peer_index(a)], m,
 			    plen, mlen, &len) != 0 || len != mlen)
 				die("seal");
 		}
@@ -234,9 +241,8 @@ recv_ns(struct dp *D, struct wg_peer **peers, struct wg_keypair **ck,
 
 				if (wg_decrypt(D->dev, buf[j], mlen, src,
 				    &plain, &pl, &from) != 0 ||
-				    from != peers[a[1] << 16 | a[2] << 8 |
-				    a[3]] || !src_allowed(D, from, AF_INET,
-				    plain + 12))
+				    from != peers[peer_index(a)] ||
+				    !src_allowed(D, from, AF_INET, plain + 12))
 					die("recv: not received");
 			}
 			wg_read_unlock();
@@ -387,12 +393,8 @@ run(unsigned n)
 	 * in cache), not each read from its peer's slot of pkt[], a miss
 	 * a real receive does not have.
 	 */
-	for (i = 0; i < NADDR; i++) {
-		unsigned p = (addrs[(size_t)i * 4 + 1] << 16 |
-		    addrs[(size_t)i * 4 + 2] << 8 | addrs[(size_t)i * 4 + 3]);
-
-		memcpy(rxs[i], pkt[p], 48);
-	}
+	for (i = 0; i < NADDR; i++)
+		memcpy(rxs[i], pkt[peer_index(addrs + (size_t)i * 4)], 48);
 	chunks_init(&ch, CHUNK, NADDR);
 	for (r = 0; r < ROUNDS; r++)
 		for (i = 0, t = now_ns(); i < NADDR; i += RECV_MSGS) {
@@ -410,7 +412,7 @@ run(unsigned n)
 			rx_prefetch(&D, m, len, RECV_MSGS);
 			for (int j = 0; j < RECV_MSGS; j++) {
 				const uint8_t *a = addrs + (size_t)(i + j) * 4;
-				unsigned q = a[1] << 16 | a[2] << 8 | a[3];
+				unsigned q = peer_index(a);
 
 				if (wg_decrypt(G, buf[j], 48, &src, &plain,
 				    &plen, &from) != -EBADMSG)
@@ -433,7 +435,7 @@ run(unsigned n)
 		for (i = 0, t = now_ns(); i < NADDR; i++) {
 			uint8_t buf[48], *m = buf, *plain;
 			const uint8_t *a = addrs + (size_t)i * 4;
-			unsigned q = a[1] << 16 | a[2] << 8 | a[3];
+			unsigned q = peer_index(a);
 			size_t len = 48, plen;
 			struct wg_peer *from;
 

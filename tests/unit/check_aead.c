@@ -106,7 +106,7 @@ START_TEST(test_rfc8439_both)
 	    buf, ref_tag, NULL, (const uint8_t *)rfc_plain, 114, NULL, 0,
 	    NULL, rfc_nonce, key), 0);
 	for (int b = 0; b < 2; b++) {
-		aead_key_init_with(&k, both[b], key, true);
+		aead_key_init_with(&k, both[b]);
 		ck_assert(both[b] == AEAD_SODIUM || k.openssl);
 		memcpy(buf, rfc_plain, 114);
 		ck_assert_int_eq(aead_seal(&k, key, rfc_nonce, buf, 114, tag),
@@ -121,7 +121,7 @@ START_TEST(test_rfc8439_both)
 		ck_assert_mem_eq(tag, ref_tag, 16);
 		aead_key_fini(&k);
 
-		aead_key_init_with(&k, both[b], key, false);
+		aead_key_init_with(&k, both[b]);
 		ck_assert_int_eq(aead_open(&k, key, rfc_nonce, buf, 114, tag),
 		    0);
 		ck_assert_mem_eq(buf, rfc_plain, 114);
@@ -142,14 +142,14 @@ START_TEST(test_keepalive)
 	for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++) {
 		wg_nonce(nonce, ctr[i]);
 		for (int b = 0; b < 2; b++) {
-			aead_key_init_with(&k, both[b], key, true);
+			aead_key_init_with(&k, both[b]);
 			ck_assert_int_eq(aead_seal(&k, key, nonce, dummy, 0,
 			    tag[b]), 0);
 			aead_key_fini(&k);
 		}
 		ck_assert_mem_eq(tag[0], tag[1], 16);
 		for (int b = 0; b < 2; b++) {
-			aead_key_init_with(&k, both[b], key, false);
+			aead_key_init_with(&k, both[b]);
 			ck_assert_int_eq(aead_open(&k, key, nonce, dummy, 0,
 			    tag[b]), 0);
 			tag[b][15] ^= 1;
@@ -191,8 +191,8 @@ START_TEST(test_cross_random)
 	ck_assert(plain && ct[0] && ct[1] && buf);
 	randombytes_buf(key, sizeof(key));
 	for (int b = 0; b < 2; b++) {
-		aead_key_init_with(&seal[b], both[b], key, true);
-		aead_key_init_with(&open[b], both[b], key, false);
+		aead_key_init_with(&seal[b], both[b]);
+		aead_key_init_with(&open[b], both[b]);
 	}
 	for (n = 0; n <= MAXLEN + sizeof(big) / sizeof(big[0]); n++) {
 		len = n <= MAXLEN ? n : big[n - MAXLEN - 1];
@@ -259,8 +259,8 @@ keys_in_turn(bool hold)
 	for (int i = 0; i < 3; i++)
 		randombytes_buf(key[i], 32);
 	aead_thread_hold(hold);
-	aead_key_init_with(&ks, AEAD_OPENSSL, key[0], true);
-	aead_key_init_with(&ko, AEAD_OPENSSL, key[0], false);
+	aead_key_init_with(&ks, AEAD_OPENSSL);
+	aead_key_init_with(&ko, AEAD_OPENSSL);
 	for (int i = 0; i < N; i++) {
 		const uint8_t *kk = key[which[i]];
 
@@ -308,7 +308,7 @@ seal_many(void *arg)
 	uint8_t nonce[12], buf[1000];
 
 	aead_thread_hold(true);
-	aead_key_init_with(&k, AEAD_OPENSSL, s->key, true);
+	aead_key_init_with(&k, AEAD_OPENSSL);
 	for (int i = 0; i < 64; i++) {
 		memset(buf, i, sizeof(buf));
 		wg_nonce(nonce, (uint64_t)i);
@@ -353,7 +353,6 @@ END_TEST
 START_TEST(test_choice)
 {
 	enum aead_backend b;
-	uint8_t key[32] = { 1 };
 	struct aead_key k;
 
 	ck_assert_int_eq(aead_backend_parse("openssl", &b), 0);
@@ -370,11 +369,11 @@ START_TEST(test_choice)
 	ck_assert(b == AEAD_SODIUM || b == AEAD_OPENSSL);
 	ck_assert_int_eq(aead_backend(), b);
 	ck_assert_int_eq(aead_select(AEAD_SODIUM), AEAD_SODIUM);
-	aead_key_init(&k, key, true);
+	aead_key_init(&k);
 	ck_assert(!k.openssl);
 	aead_key_fini(&k);
 	ck_assert_int_eq(aead_select(AEAD_OPENSSL), AEAD_OPENSSL);
-	aead_key_init(&k, key, true);
+	aead_key_init(&k);
 	ck_assert(k.openssl);
 	aead_key_fini(&k);
 	ck_assert_str_eq(aead_backend_name(AEAD_OPENSSL), "openssl");
@@ -385,23 +384,22 @@ END_TEST
 /* OpenSSL keys use the provider's functions, or EVP when asked. */
 START_TEST(test_direct)
 {
-	uint8_t key[32] = { 1 };
 	struct aead_key k;
 
-	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
+	aead_key_init_with(&k, AEAD_OPENSSL);
 	ck_assert(k.openssl);
 	ck_assert(aead_key_direct(&k));
 	aead_key_fini(&k);
-	aead_key_init_with(&k, AEAD_OPENSSL, key, false);
+	aead_key_init_with(&k, AEAD_OPENSSL);
 	ck_assert(aead_key_direct(&k));
 	aead_key_fini(&k);
 	aead_openssl_evp_api(true);
-	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
+	aead_key_init_with(&k, AEAD_OPENSSL);
 	ck_assert(k.openssl);
 	ck_assert(!aead_key_direct(&k));
 	aead_key_fini(&k);
 	aead_openssl_evp_api(false);
-	aead_key_init_with(&k, AEAD_SODIUM, key, true);
+	aead_key_init_with(&k, AEAD_SODIUM);
 	ck_assert(!aead_key_direct(&k));
 	aead_key_fini(&k);
 }

@@ -225,6 +225,16 @@ ctx_key(void *c, bool direct, bool enc, const uint8_t *key)
 	    1 ? 0 : -EIO;
 }
 
+/* Frees a thread's context (both calls cleanse it). */
+static void
+ctx_free(void *c, bool direct)
+{
+	if (direct)
+		prov.freectx(c);
+	else
+		EVP_CIPHER_CTX_free(c);
+}
+
 /* Overwrites the key a thread's context holds (nothing if none). */
 static void
 tstate_wipe_one(struct tstate *t, int d, int e)
@@ -233,10 +243,7 @@ tstate_wipe_one(struct tstate *t, int d, int e)
 		return;
 	if (ctx_key(t->ctx[d][e], d, e, NULL) != 0) {
 		/* Freeing cleanses it; the next message makes another. */
-		if (d)
-			prov.freectx(t->ctx[d][e]);
-		else
-			EVP_CIPHER_CTX_free(t->ctx[d][e]);
+		ctx_free(t->ctx[d][e], d);
 		t->ctx[d][e] = NULL;
 	}
 	sodium_memzero(t->key[d][e], AEAD_KEY_LEN);
@@ -249,15 +256,9 @@ tstate_free(void *arg)
 	struct tstate *t = arg;
 
 	for (int d = 0; d < 2; d++)
-		for (int e = 0; e < 2; e++) {
-			if (t->ctx[d][e] == NULL)
-				continue;
-			/* Both free calls cleanse the context. */
-			if (d)
-				prov.freectx(t->ctx[d][e]);
-			else
-				EVP_CIPHER_CTX_free(t->ctx[d][e]);
-		}
+		for (int e = 0; e < 2; e++)
+			if (t->ctx[d][e] != NULL)
+				ctx_free(t->ctx[d][e], d);
 	if (t == tstate)
 		tstate = NULL;
 	sodium_memzero(t, sizeof(*t));
@@ -320,7 +321,7 @@ tstate_ctx(struct tstate *t, bool direct, bool enc, const uint8_t *key)
 		else if ((c = EVP_CIPHER_CTX_new()) != NULL &&
 		    EVP_CipherInit_ex(c, evp_cipher, NULL, NULL, NULL,
 		    enc ? 1 : 0) != 1) {
-			EVP_CIPHER_CTX_free(c);
+			ctx_free(c, false);
 			c = NULL;
 		}
 		if ((t->ctx[d][e] = c) == NULL)
@@ -330,8 +331,12 @@ tstate_ctx(struct tstate *t, bool direct, bool enc, const uint8_t *key)
 	if (t->keyed[d][e] && key_eq(t->key[d][e], key))
 		return c;
 	t->keyed[d][e] = false;
-	if (ctx_key(c, direct, enc, key) != 0)
+	if (ctx_key(c, direct, enc, key) != 0) {
+		/* It may hold part of the key: freed, cleansed. */
+		ctx_free(c, direct);
+		t->ctx[d][e] = NULL;
 		return NULL;
+	}
 	memcpy(t->key[d][e], key, AEAD_KEY_LEN);
 	t->keyed[d][e] = true;
 	return c;
@@ -495,11 +500,8 @@ aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 }
 
 void
-aead_key_init_with(struct aead_key *k, enum aead_backend b,
-    const uint8_t key[AEAD_KEY_LEN], bool encrypt)
+aead_key_init_with(struct aead_key *k, enum aead_backend b)
 {
-	(void)key;
-	(void)encrypt;
 	k->openssl = false;
 	k->direct = false;
 	if (b != AEAD_OPENSSL)
@@ -512,10 +514,9 @@ aead_key_init_with(struct aead_key *k, enum aead_backend b,
 }
 
 void
-aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-    bool encrypt)
+aead_key_init(struct aead_key *k)
 {
-	aead_key_init_with(k, aead_backend(), key, encrypt);
+	aead_key_init_with(k, aead_backend());
 }
 
 void
@@ -578,8 +579,8 @@ probe(uint64_t best[2])
 	int r, b, i;
 
 	randombytes_buf(key, sizeof(key));
-	aead_key_init_with(&k[0], AEAD_SODIUM, key, true);
-	aead_key_init_with(&k[1], AEAD_OPENSSL, key, true);
+	aead_key_init_with(&k[0], AEAD_SODIUM);
+	aead_key_init_with(&k[1], AEAD_OPENSSL);
 	best[0] = best[1] = UINT64_MAX;
 	for (r = 0; r < PROBE_ROUNDS; r++)
 		for (b = 0; b < 2; b++) {

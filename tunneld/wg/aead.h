@@ -61,12 +61,11 @@ int		 aead_backend_parse(const char *, enum aead_backend *)
 		    __attribute__((warn_unused_result));
 
 /*
- * Prepares k for key (encrypt: sealing; else opening) with the backend in
- * force.  Cannot fail: without OpenSSL, k uses libsodium (as does any
- * message for which a thread cannot make its context).
+ * Prepares k (for sealing and opening alike) with the backend in force.
+ * Cannot fail: without OpenSSL, k uses libsodium (as does any message for
+ * which a thread cannot make its context).
  */
-void	aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-	    bool encrypt);
+void	aead_key_init(struct aead_key *k);
 /* Forgets k's backend; NULL-safe (k holds nothing to free or wipe). */
 void	aead_key_fini(struct aead_key *k);
 /*
@@ -106,7 +105,6 @@ bool	aead_key_direct(const struct aead_key *k);
  * One backend on its own, whatever is in force (tests and benchmarks):
  * a key initialised with aead_key_init_with.
  */
-void	aead_key_init_with(struct aead_key *k, enum aead_backend,
-	    const uint8_t key[AEAD_KEY_LEN], bool encrypt);
+void	aead_key_init_with(struct aead_key *k, enum aead_backend);
 
 #endif

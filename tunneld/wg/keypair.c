@@ -22,7 +22,7 @@
 /* The lines wg_int.h describes (LP64 glibc; elsewhere only the order). */
 #if defined(__x86_64__) && defined(__GLIBC__)
 _Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
-    offsetof(struct wg_keypair, aead_send) + sizeof(struct aead_key) <=
+    offsetof(struct wg_keypair, aead) + sizeof(struct aead_key) <=
     offsetof(struct wg_keypair, ie) &&
     offsetof(struct wg_keypair, refs) >= 64 &&
     offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
@@ -43,8 +43,7 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	memset(k, 0, sizeof(*k));
 	memcpy(k->send_key, send_key, 32);
 	memcpy(k->recv_key, recv_key, 32);
-	aead_key_init(&k->aead_send, k->send_key, true);
-	aead_key_init(&k->aead_recv, k->recv_key, false);
+	aead_key_init(&k->aead);
 	atomic_init(&k->refs, 1);
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
@@ -60,8 +59,7 @@ keypair_free_rcu(struct rcu_head *h)
 	struct wg_keypair *k = caa_container_of(h, struct wg_keypair, ie.rcu);
 
 	pthread_spin_destroy(&k->replay_lock);
-	aead_key_fini(&k->aead_send);
-	aead_key_fini(&k->aead_recv);
+	aead_key_fini(&k->aead);
 	sodium_memzero(k, sizeof(*k));
 	free(k);
 }
@@ -244,7 +242,7 @@ wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
 	wbuf_put_u32_le(&w, k->remote_index);
 	wbuf_put_u64_le(&w, ctr);
 	wg_aead_nonce(nonce, ctr);
-	if (aead_seal(&k->aead_send, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
+	if (aead_seal(&k->aead, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
 	    padded, buf + WG_DATA_PAYLOAD + padded) != 0)
 		return -EIO;
 	*outlen = WG_DATA_HDR_LEN + padded + WG_TAG_LEN;
@@ -360,7 +358,7 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	__builtin_prefetch(&p->has_endpoint);
 	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
 	wg_aead_nonce(nonce, ctr);
-	if (aead_open(&k->aead_recv, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,
+	if (aead_open(&k->aead, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,
 	    clen, buf + len - WG_TAG_LEN) != 0)
 		goto out;
 	/* Only after the tag: an unauthenticated counter must not move it. */

@@ -75,8 +75,7 @@ struct wg_keypair {
 	uint8_t			 recv_key[32];
 	uint64_t		 created;
 	bool			 initiator;
-	struct aead_key		 aead_recv;	/* which backend (aead.h) */
-	struct aead_key		 aead_send;
+	struct aead_key		 aead;		/* which backend (aead.h) */
 	struct idx_entry	 ie;		/* ie.peer; ie.rcu in line 1 */
 	/* line 1: the sender's */
 	_Atomic int		 refs;
