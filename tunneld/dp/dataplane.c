@@ -607,10 +607,7 @@ worker_main(void *arg)
 	struct epoll_event ev[4];
 	int i, n;
 
-	/* A flow's packets come together: keep the key set between them. */
-	aead_thread_hold(true);
 	for (;;) {
-		aead_thread_wipe();	/* no session key kept while asleep */
 		n = epoll_wait(w->ep, ev, 4, -1);
 		if (n < 0 && errno != EINTR)
 			break;
