@@ -14,6 +14,10 @@
 #  - TCP: a 20 MB file from H over HTTP, its sha256 equal to the source's
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/netns/lib_topo.sh"
 topo_init curl nft sha256sum
+# Enough of the logs, with the data plane's handshake steps, to tell a
+# failure's story (topo_fail prints them; the devices log their drops).
+TOPO_LOG_FILTER=info,dataplane=debug
+TOPO_DUMP_LINES=150
 SEQ="${top_srcdir:-$(dirname "$0")/../..}/tests/netns/seqstream.py"
 MB=${FZ_INTEGRITY_MB:-20}
 PPS=${FZ_INTEGRITY_PPS:-5000}

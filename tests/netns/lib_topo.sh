@@ -143,12 +143,24 @@ topo_path() {
 topo_npaths() { grep -c 'path \(direct to\|via relay\)' "$T/$1.log"; }
 
 topo_dump() {
-	local f
+	local f pid i
+	# Each device's status, then the device stopped (it logs its data
+	# plane's drop counters as it goes), then the logs' ends.
+	for f in $TOPO_LOGS; do
+		[ -S "$W/$f.sock" ] || continue
+		echo "--- $f: fzctl status"
+		topo_st "$f"
+		eval "pid=\${${f}_PID:-}"
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || continue
+		for i in $(seq 30); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
 	for f in $TOPO_LOGS; do
 		[ -f "$T/$f.log" ] || continue
 		echo "--- $f.log"
-		tail -n 40 "$T/$f.log"
-		[ -S "$W/$f.sock" ] && { echo "--- $f: fzctl status"; topo_st "$f"; }
+		tail -n "${TOPO_DUMP_LINES:-40}" "$T/$f.log"
 	done
 	return 0
 }

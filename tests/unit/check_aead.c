@@ -6,10 +6,12 @@
  * RFC's tag, which covers some, is checked on libsodium alone); random
  * round trips both ways between the backends at every length 0..1600 and
  * a few larger, in place; a flipped bit in tag or ciphertext rejected and
- * the buffer wiped; a busy context falling back to libsodium; the
- * backend's choice and FZ_AEAD's words.
+ * the buffer wiped; a thread's context set to one key after another, and
+ * two threads on one key at once, each with its own; the backend's choice
+ * and FZ_AEAD's words.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +106,8 @@ START_TEST(test_rfc8439_both)
 	    buf, ref_tag, NULL, (const uint8_t *)rfc_plain, 114, NULL, 0,
 	    NULL, rfc_nonce, key), 0);
 	for (int b = 0; b < 2; b++) {
-		aead_key_init_with(&k, both[b], key, true);
-		ck_assert(both[b] == AEAD_SODIUM || k.ctx != NULL);
+		aead_key_init_with(&k, both[b]);
+		ck_assert(both[b] == AEAD_SODIUM || k.openssl);
 		memcpy(buf, rfc_plain, 114);
 		ck_assert_int_eq(aead_seal(&k, key, rfc_nonce, buf, 114, tag),
 		    0);
@@ -119,7 +121,7 @@ START_TEST(test_rfc8439_both)
 		ck_assert_mem_eq(tag, ref_tag, 16);
 		aead_key_fini(&k);
 
-		aead_key_init_with(&k, both[b], key, false);
+		aead_key_init_with(&k, both[b]);
 		ck_assert_int_eq(aead_open(&k, key, rfc_nonce, buf, 114, tag),
 		    0);
 		ck_assert_mem_eq(buf, rfc_plain, 114);
@@ -140,14 +142,14 @@ START_TEST(test_keepalive)
 	for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++) {
 		wg_nonce(nonce, ctr[i]);
 		for (int b = 0; b < 2; b++) {
-			aead_key_init_with(&k, both[b], key, true);
+			aead_key_init_with(&k, both[b]);
 			ck_assert_int_eq(aead_seal(&k, key, nonce, dummy, 0,
 			    tag[b]), 0);
 			aead_key_fini(&k);
 		}
 		ck_assert_mem_eq(tag[0], tag[1], 16);
 		for (int b = 0; b < 2; b++) {
-			aead_key_init_with(&k, both[b], key, false);
+			aead_key_init_with(&k, both[b]);
 			ck_assert_int_eq(aead_open(&k, key, nonce, dummy, 0,
 			    tag[b]), 0);
 			tag[b][15] ^= 1;
@@ -189,8 +191,8 @@ START_TEST(test_cross_random)
 	ck_assert(plain && ct[0] && ct[1] && buf);
 	randombytes_buf(key, sizeof(key));
 	for (int b = 0; b < 2; b++) {
-		aead_key_init_with(&seal[b], both[b], key, true);
-		aead_key_init_with(&open[b], both[b], key, false);
+		aead_key_init_with(&seal[b], both[b]);
+		aead_key_init_with(&open[b], both[b]);
 	}
 	for (n = 0; n <= MAXLEN + sizeof(big) / sizeof(big[0]); n++) {
 		len = n <= MAXLEN ? n : big[n - MAXLEN - 1];
@@ -241,39 +243,245 @@ START_TEST(test_cross_random)
 }
 END_TEST
 
-/* Another thread holds the context: this packet goes through libsodium. */
-START_TEST(test_busy_fallback)
+/*
+ * Long messages under three keys in turn, the same key twice in a row, and
+ * a wipe in between, on a thread that keeps its keys and on one that does
+ * not: libsodium's bytes every time, and every message opens.
+ */
+static void
+keys_in_turn(bool hold)
 {
-	uint8_t key[32], nonce[12], buf[2][300], tag[2][16];
+	enum { LEN = 1420, N = 12 };
+	static const int which[N] = { 0, 1, 2, 2, 0, 1, 1, 0, 2, 0, 0, 1 };
+	uint8_t key[3][32], nonce[12], ref[LEN], buf[LEN], tag[16], rtag[16];
+	struct aead_key ks, ko;
+
+	for (int i = 0; i < 3; i++)
+		randombytes_buf(key[i], 32);
+	aead_thread_hold(hold);
+	aead_key_init_with(&ks, AEAD_OPENSSL);
+	aead_key_init_with(&ko, AEAD_OPENSSL);
+	for (int i = 0; i < N; i++) {
+		const uint8_t *kk = key[which[i]];
+
+		if (i == 6)
+			aead_thread_wipe();
+		wg_nonce(nonce, (uint64_t)i);
+		randombytes_buf(ref, LEN);
+		memcpy(buf, ref, LEN);
+		ck_assert_int_eq(crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+		    ref, rtag, NULL, ref, LEN, NULL, 0, NULL, nonce, kk), 0);
+		ck_assert_int_eq(aead_seal(&ks, kk, nonce, buf, LEN, tag), 0);
+		ck_assert_mem_eq(buf, ref, LEN);
+		ck_assert_mem_eq(tag, rtag, 16);
+		ck_assert_int_eq(aead_open(&ko, kk, nonce, buf, LEN, tag), 0);
+		/* Under another key it does not open (and is wiped). */
+		memcpy(buf, ref, LEN);
+		ck_assert_int_eq(aead_open(&ko, key[(which[i] + 1) % 3],
+		    nonce, buf, LEN, tag), -EBADMSG);
+		for (int j = 0; j < LEN; j++)
+			ck_assert_uint_eq(buf[j], 0);
+	}
+	aead_key_fini(&ks);
+	aead_key_fini(&ko);
+	aead_thread_hold(false);
+	sodium_memzero(key, sizeof(key));
+}
+
+START_TEST(test_keys_in_turn)
+{
+	keys_in_turn(true);
+	keys_in_turn(false);
+}
+END_TEST
+
+/*
+ * One thread's contexts driven at random, against libsodium: seals and
+ * opens under eight keys at lengths from 640 to 1600 (whole and partial
+ * ChaCha blocks), runs under one key and changes, opens that fail (a
+ * flipped tag or ciphertext bit, another key) between good ones, wipes,
+ * and the hold switched on and off.  Every seal gives libsodium's bytes,
+ * every good open its plaintext, every bad one -EBADMSG.
+ */
+struct mixer {
+	uint32_t	seed;
+	int		rounds;
+	int		failed;	/* the first round that went wrong, + 1 */
+};
+
+static uint32_t
+mix_next(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void *
+mix_run(void *arg)
+{
+	enum { KEYS = 8 };
+	struct mixer *m = arg;
+	uint8_t key[KEYS][32], nonce[12], ref[MAXLEN], buf[MAXLEN], tag[16];
+	uint8_t rtag[16];
+	struct aead_key ks, ko;
+	uint32_t s = m->seed;
+	int cur = 0;
+
+	for (int i = 0; i < KEYS; i++)
+		randombytes_buf(key[i], 32);
+	aead_key_init_with(&ks, AEAD_OPENSSL);
+	aead_key_init_with(&ko, AEAD_OPENSSL);
+	aead_thread_hold(true);
+	for (int r = 0; r < m->rounds && m->failed == 0; r++) {
+		uint32_t op = mix_next(&s) % 100;
+		size_t len = 640 + mix_next(&s) % (MAXLEN - 640 + 1);
+		int rc;
+
+		if (op < 20)
+			cur = (int)(mix_next(&s) % KEYS);
+		if (op == 20) {
+			aead_thread_wipe();
+			continue;
+		}
+		if (op == 21) {
+			aead_thread_hold((mix_next(&s) & 1) != 0);
+			continue;
+		}
+		wg_nonce(nonce, mix_next(&s));
+		randombytes_buf(ref, len);
+		memcpy(buf, ref, len);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, rtag,
+		    NULL, ref, len, NULL, 0, NULL, nonce, key[cur]);
+		if (aead_seal(&ks, key[cur], nonce, buf, len, tag) != 0 ||
+		    memcmp(buf, ref, len) != 0 || memcmp(tag, rtag, 16) != 0) {
+			m->failed = r + 1;
+			break;
+		}
+		if (op < 40) {		/* a bad message first */
+			uint32_t how = mix_next(&s) % 3;
+
+			if (how == 0)
+				buf[mix_next(&s) % len] ^= 1;
+			else if (how == 1)
+				tag[mix_next(&s) % 16] ^= 0x80;
+			rc = aead_open(&ko, key[how == 2 ? (cur + 1) % KEYS :
+			    cur], nonce, buf, len, tag);
+			if (rc != -EBADMSG) {
+				m->failed = r + 1;
+				break;
+			}
+			memcpy(buf, ref, len);
+			memcpy(tag, rtag, 16);
+		}
+		if (aead_open(&ko, key[cur], nonce, buf, len, tag) != 0) {
+			m->failed = r + 1;
+			break;
+		}
+		/* buf holds the plaintext: libsodium opens ref to compare. */
+		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(ref,
+		    NULL, ref, len, rtag, NULL, 0, nonce, key[cur]) != 0 ||
+		    memcmp(buf, ref, len) != 0) {
+			m->failed = r + 1;
+			break;
+		}
+	}
+	aead_thread_hold(false);
+	aead_key_fini(&ks);
+	aead_key_fini(&ko);
+	sodium_memzero(key, sizeof(key));
+	return NULL;
+}
+
+START_TEST(test_random_mix)
+{
+	struct mixer m = { .seed = 0x9e3779b9u + (uint32_t)_i, .rounds = 4000 };
+
+	mix_run(&m);
+	ck_assert_msg(m.failed == 0, "round %d went wrong (seed %u)",
+	    m.failed - 1, m.seed);
+}
+END_TEST
+
+/* The same on three threads at once, each with its own keys. */
+START_TEST(test_random_mix_threads)
+{
+	struct mixer m[3];
+	pthread_t th[3];
+
+	for (int t = 0; t < 3; t++) {
+		m[t] = (struct mixer){ .seed = 0x85ebca6bu * (uint32_t)(t + 1),
+		    .rounds = 3000 };
+		ck_assert_int_eq(pthread_create(&th[t], NULL, mix_run, &m[t]),
+		    0);
+	}
+	for (int t = 0; t < 3; t++) {
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+		ck_assert_msg(m[t].failed == 0, "thread %d: round %d went "
+		    "wrong (seed %u)", t, m[t].failed - 1, m[t].seed);
+	}
+}
+END_TEST
+
+struct sealer {
+	const uint8_t	*key;
+	uint8_t		 out[64][16];	/* tags */
+};
+
+static void *
+seal_many(void *arg)
+{
+	struct sealer *s = arg;
 	struct aead_key k;
+	uint8_t nonce[12], buf[1000];
+
+	aead_thread_hold(true);
+	aead_key_init_with(&k, AEAD_OPENSSL);
+	for (int i = 0; i < 64; i++) {
+		memset(buf, i, sizeof(buf));
+		wg_nonce(nonce, (uint64_t)i);
+		if (aead_seal(&k, s->key, nonce, buf, sizeof(buf), s->out[i]))
+			return s;
+	}
+	aead_key_fini(&k);
+	aead_thread_hold(false);
+	return NULL;
+}
+
+/* Two threads sealing under one key at once: each its own context. */
+START_TEST(test_two_threads)
+{
+	uint8_t key[32], nonce[12], buf[1000], tag[16];
+	struct sealer s[2];
+	pthread_t th[2];
+	void *rv;
 
 	randombytes_buf(key, sizeof(key));
-	randombytes_buf(buf[0], sizeof(buf[0]));
-	memcpy(buf[1], buf[0], sizeof(buf[0]));
-	wg_nonce(nonce, 7);
-	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
-	ck_assert_int_eq(aead_seal(&k, key, nonce, buf[0], 300, tag[0]), 0);
-	ck_assert(!atomic_flag_test_and_set(&k.busy));	/* released */
-	ck_assert_int_eq(aead_seal(&k, key, nonce, buf[1], 300, tag[1]), 0);
-	ck_assert_mem_eq(buf[0], buf[1], 300);
-	ck_assert_mem_eq(tag[0], tag[1], 16);
-	atomic_flag_clear(&k.busy);
-	aead_key_fini(&k);
-
-	aead_key_init_with(&k, AEAD_OPENSSL, key, false);
-	ck_assert(!atomic_flag_test_and_set(&k.busy));
-	ck_assert_int_eq(aead_open(&k, key, nonce, buf[0], 300, tag[0]), 0);
-	atomic_flag_clear(&k.busy);
-	ck_assert_int_eq(aead_open(&k, key, nonce, buf[1], 300, tag[1]), 0);
-	ck_assert_mem_eq(buf[0], buf[1], 300);
-	aead_key_fini(&k);
+	for (int t = 0; t < 2; t++) {
+		s[t].key = key;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, seal_many, &s[t]),
+		    0);
+	}
+	for (int t = 0; t < 2; t++) {
+		ck_assert_int_eq(pthread_join(th[t], &rv), 0);
+		ck_assert_ptr_null(rv);
+	}
+	for (int i = 0; i < 64; i++) {
+		memset(buf, i, sizeof(buf));
+		wg_nonce(nonce, (uint64_t)i);
+		ck_assert_int_eq(crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+		    buf, tag, NULL, buf, sizeof(buf), NULL, 0, NULL, nonce, key),
+		    0);
+		ck_assert_mem_eq(s[0].out[i], tag, 16);
+		ck_assert_mem_eq(s[1].out[i], tag, 16);
+	}
 }
 END_TEST
 
 START_TEST(test_choice)
 {
 	enum aead_backend b;
-	uint8_t key[32] = { 1 };
 	struct aead_key k;
 
 	ck_assert_int_eq(aead_backend_parse("openssl", &b), 0);
@@ -290,12 +498,12 @@ START_TEST(test_choice)
 	ck_assert(b == AEAD_SODIUM || b == AEAD_OPENSSL);
 	ck_assert_int_eq(aead_backend(), b);
 	ck_assert_int_eq(aead_select(AEAD_SODIUM), AEAD_SODIUM);
-	aead_key_init(&k, key, true);
-	ck_assert_ptr_null(k.ctx);
+	aead_key_init(&k);
+	ck_assert(!k.openssl);
 	aead_key_fini(&k);
 	ck_assert_int_eq(aead_select(AEAD_OPENSSL), AEAD_OPENSSL);
-	aead_key_init(&k, key, true);
-	ck_assert_ptr_nonnull(k.ctx);
+	aead_key_init(&k);
+	ck_assert(k.openssl);
 	aead_key_fini(&k);
 	ck_assert_str_eq(aead_backend_name(AEAD_OPENSSL), "openssl");
 	ck_assert_str_eq(aead_backend_name(AEAD_SODIUM), "sodium");
@@ -305,23 +513,22 @@ END_TEST
 /* OpenSSL keys use the provider's functions, or EVP when asked. */
 START_TEST(test_direct)
 {
-	uint8_t key[32] = { 1 };
 	struct aead_key k;
 
-	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
-	ck_assert_ptr_nonnull(k.ctx);
+	aead_key_init_with(&k, AEAD_OPENSSL);
+	ck_assert(k.openssl);
 	ck_assert(aead_key_direct(&k));
 	aead_key_fini(&k);
-	aead_key_init_with(&k, AEAD_OPENSSL, key, false);
+	aead_key_init_with(&k, AEAD_OPENSSL);
 	ck_assert(aead_key_direct(&k));
 	aead_key_fini(&k);
 	aead_openssl_evp_api(true);
-	aead_key_init_with(&k, AEAD_OPENSSL, key, true);
-	ck_assert_ptr_nonnull(k.ctx);
+	aead_key_init_with(&k, AEAD_OPENSSL);
+	ck_assert(k.openssl);
 	ck_assert(!aead_key_direct(&k));
 	aead_key_fini(&k);
 	aead_openssl_evp_api(false);
-	aead_key_init_with(&k, AEAD_SODIUM, key, true);
+	aead_key_init_with(&k, AEAD_SODIUM);
 	ck_assert(!aead_key_direct(&k));
 	aead_key_fini(&k);
 }
@@ -339,7 +546,10 @@ aead_suite(void)
 	tcase_add_test(tc, test_rfc8439_both);
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_cross_random);
-	tcase_add_test(tc, test_busy_fallback);
+	tcase_add_test(tc, test_keys_in_turn);
+	tcase_add_test(tc, test_two_threads);
+	tcase_add_loop_test(tc, test_random_mix, 0, 4);
+	tcase_add_test(tc, test_random_mix_threads);
 	tcase_add_test(tc, test_choice);
 	tcase_add_test(tc, test_direct);
 	suite_add_tcase(s, tc);
@@ -350,7 +560,10 @@ aead_suite(void)
 	tcase_add_test(tc, test_rfc8439_both);
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_cross_random);
-	tcase_add_test(tc, test_busy_fallback);
+	tcase_add_test(tc, test_keys_in_turn);
+	tcase_add_test(tc, test_two_threads);
+	tcase_add_loop_test(tc, test_random_mix, 0, 2);
+	tcase_add_test(tc, test_random_mix_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

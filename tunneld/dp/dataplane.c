@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -44,7 +45,7 @@ static const char *const ctr_names[DP_COUNTERS] = {
 	"drop_handshake_ratelimited", "drop_send", "drop_tun_write",
 	"rx_channel_data", "drop_unknown_channel", "drop_channel_peer",
 	"rx_stun", "drop_stun_queue_full", "drop_stun_no_consumer",
-	"drop_handshake_queue_full",
+	"drop_handshake_queue_full", "drop_encrypt",
 };
 
 const char *
@@ -57,6 +58,30 @@ uint64_t
 dp_counter(const struct dp *dp, enum dp_counter c)
 {
 	return atomic_load(&((struct dp *)dp)->ctr[c]);
+}
+
+void
+dp_log_drops(const struct dp *dp)
+{
+	char line[768];
+	size_t off = 0;
+	enum dp_counter k;
+
+	line[0] = '\0';
+	for (k = DP_DROP_NO_ROUTE; k < DP_COUNTERS; k++) {
+		uint64_t n = dp_counter(dp, k);
+		int r;
+
+		if (n == 0 || k == DP_RX_CHANNEL_DATA || k == DP_RX_STUN)
+			continue;
+		r = snprintf(line + off, sizeof(line) - off, "%s%s %llu",
+		    off > 0 ? ", " : "", ctr_names[k], (unsigned long long)n);
+		if (r < 0 || (size_t)r >= sizeof(line) - off)
+			break;
+		off += (size_t)r;
+	}
+	if (off > 0)
+		log_info("data plane drops: %s", line);
 }
 
 /* --- receiving --- */
@@ -225,8 +250,9 @@ handshake_msg(struct dp *dp, struct worker *w, int fd, uint8_t *msg,
 			wg_peer_data_sent(r.peer, r.reply_len, true);
 	}
 	if (r.established && r.peer != NULL) {
-		log_info("peer %s: session established%s",
-		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "");
+		log_info("peer %s: session established%s, as the %s",
+		    wg_peer_name(r.peer), via != NULL ? " (relayed)" : "",
+		    r.reply_len > 0 ? "responder" : "initiator");
 		/*
 		 * The initiator confirms the new session at once: its staged
 		 * packets, else a keepalive (as Linux WireGuard does). The
@@ -607,7 +633,10 @@ worker_main(void *arg)
 	struct epoll_event ev[4];
 	int i, n;
 
+	/* A flow's packets come together: keep the key set between them. */
+	aead_thread_hold(true);
 	for (;;) {
+		aead_thread_wipe();	/* no session key kept while asleep */
 		n = epoll_wait(w->ep, ev, 4, -1);
 		if (n < 0 && errno != EINTR)
 			break;

@@ -55,6 +55,7 @@ enum dp_counter {
 	DP_DROP_STUN_QUEUE_FULL,/* ... its queue was full (or too big) */
 	DP_DROP_STUN_NO_CONSUMER,/* STUN with nobody to take it (static) */
 	DP_DROP_HS_QUEUE_FULL,	/* handshake queue full (hsq.h) */
+	DP_DROP_ENCRYPT,	/* sealing failed (AEAD error, keypair used up) */
 	DP_COUNTERS
 };
 
@@ -74,6 +75,8 @@ struct allowedips *dp_allowedips(struct dp *);
 struct wg_device *dp_device(struct dp *);
 uint64_t dp_counter(const struct dp *, enum dp_counter);
 const char *dp_counter_name(enum dp_counter);
+/* Logs the drop counters that are not zero, on one line (if any). */
+void	dp_log_drops(const struct dp *);
 
 int	dp_peer_add(struct dp *, const uint8_t pub[WG_KEY_LEN],
 	    struct wg_peer **) __attribute__((warn_unused_result));

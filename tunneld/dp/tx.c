@@ -274,8 +274,10 @@ seal_one(struct worker *w, struct wg_keypair *k, const struct tx_path *path,
 	size_t out, hdr = TX_HDR(path);
 	int rc;
 
-	if ((rc = wg_encrypt(k, dst + hdr, len, cap - hdr, &out)) != 0)
+	if ((rc = wg_encrypt(k, dst + hdr, len, cap - hdr, &out)) != 0) {
+		count(w->dp, DP_DROP_ENCRYPT, 1);
 		return rc;
+	}
 	if (hdr != 0)
 		tx_channel_header(dst, path->chan, out);
 	group_commit(w, hdr + out);

@@ -721,12 +721,7 @@ out:
 	}
 	uapi_stop(u);
 	if (dp != NULL) {
-		enum dp_counter k;
-
-		for (k = DP_DROP_NO_ROUTE; k < DP_COUNTERS; k++)
-			if (dp_counter(dp, k) > 0)
-				log_info("%s: %llu", dp_counter_name(k),
-				    (unsigned long long)dp_counter(dp, k));
+		dp_log_drops(dp);
 		dp_free(dp);	/* joins the workers first */
 	}
 	routes_static_free(rs);	/* routes and rules */

@@ -441,8 +441,10 @@ svc_teardown(struct svc *s)
 	frontend_stop(s);
 	cdns_stop(s);
 	cn_stop(s);
-	if (s->dp != NULL)
+	if (s->dp != NULL) {
+		dp_log_drops(s->dp);
 		dp_free(s->dp);
+	}
 	gwnat_stop(&s->gw);
 	if (s->nl != NULL)
 		nl_free(s->nl);

@@ -2,11 +2,22 @@
 /*
  * Transport-data ChaCha20-Poly1305 (RFC 8439): libsodium, the reference,
  * and OpenSSL 3's EVP (its AVX2/AVX-512 code is about twice libsodium's
- * speed per core where it has them).  An EVP key holds one context, set
- * to its key once; each packet re-initialises only the nonce, so nothing
- * is allocated per packet.  The context is not safe for two threads at
- * once: a try-lock guards it, and the thread that loses seals or opens
- * that packet with libsodium (same output: the tests check both ways).
+ * speed per core where it has them).
+ *
+ * OpenSSL's context is the thread's, not the key's: each thread keeps one
+ * context per direction (made at its first long message) and sets it to
+ * the message's key and nonce, or to the nonce alone when it holds that key
+ * already (a flow's packets come together).  A context per key (856 bytes
+ * with OpenSSL 3.0, most of them read by every message) was a dozen cache
+ * lines per packet with thousands of peers, which no prefetching hid
+ * (tests/bench/peers: send at 10 000 peers +11 to +16 % of 10 peers with
+ * them); setting the key costs about 15 ns a message where it changes.
+ * Nothing is allocated per packet, a context is never shared by two
+ * threads, and no key holds anything but its 32 bytes, which its owner
+ * wipes.  The copy a thread's context holds is wiped after each message
+ * unless the thread asked to keep it (aead_thread_hold: the data plane's
+ * workers, which wipe it before they sleep, aead_thread_wipe) and when
+ * the thread exits.
  *
  * The EVP calls around the cipher cost about a tenth of its time at 1420
  * bytes (EVP_CipherInit_ex asks the provider for the IV length through
@@ -21,10 +32,8 @@
 #define LOG_MODULE "wg"
 
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,10 +49,9 @@
 #include "aead.h"
 #include "log.h"
 
-struct aead_ops {
-	const char	*name;
-	/* Sets k up for key; leaves k->ctx NULL on failure (libsodium). */
-	void		(*init)(struct aead_key *, const uint8_t *key, bool enc);
+static const char *const backend_names[] = {
+	[AEAD_SODIUM] = "sodium",
+	[AEAD_OPENSSL] = "openssl",
 };
 
 static EVP_CIPHER *evp_cipher;		/* fetched once; never freed */
@@ -64,14 +72,22 @@ static struct {
 	OSSL_FUNC_cipher_set_ctx_params_fn *set_params;
 } prov;
 static _Atomic bool prov_ok, evp_api_only;
+static _Atomic bool ossl_failed;	/* logged once */
+
 /*
- * Bytes of a provider context (all one allocation: 856 with OpenSSL
- * 3.0's ChaCha20-Poly1305, most of them read by every packet), for
- * aead_key_prefetch; learnt from the first (glibc), else its first lines.
+ * A thread's OpenSSL contexts, [direct][encrypt] (direct: the provider's
+ * own, else an EVP_CIPHER_CTX), and the key each is set to.
  */
-#define PROV_CTX_MAX	1024
-static _Atomic size_t prov_ctx_bytes = 192;
-static atomic_bool prov_ctx_learnt;
+struct tstate {
+	void		*ctx[2][2];
+	uint8_t		 key[2][2][AEAD_KEY_LEN];
+	bool		 keyed[2][2];
+	bool		 hold;		/* keep the key between messages */
+};
+static __thread struct tstate *tstate;
+static pthread_key_t tstate_key;	/* frees a thread's at its exit */
+static pthread_once_t tstate_once = PTHREAD_ONCE_INIT;
+static bool tstate_key_ok;
 
 /* Is name one of the colon-separated names in list (any case)? */
 static bool
@@ -167,19 +183,10 @@ aead_openssl_evp_api(bool on)
 bool
 aead_key_direct(const struct aead_key *k)
 {
-	return k->ctx != NULL && k->direct;
+	return k->openssl && k->direct;
 }
 
 /* --- libsodium --- */
-
-static void
-sodium_init_key(struct aead_key *k, const uint8_t *key, bool enc)
-{
-	(void)key;
-	(void)enc;
-	k->ctx = NULL;
-	k->direct = false;
-}
 
 static void
 sodium_seal(const uint8_t *key, const uint8_t *nonce, uint8_t *buf,
@@ -201,50 +208,166 @@ sodium_open(const uint8_t *key, const uint8_t *nonce, uint8_t *buf,
 	return 0;
 }
 
-/* --- OpenSSL EVP --- */
+/* --- OpenSSL: a thread's contexts --- */
+
+/* Sets c (not yet keyed) to key, or to zeros when key is NULL. */
+static int
+ctx_key(void *c, bool direct, bool enc, const uint8_t *key)
+{
+	static const uint8_t zero[AEAD_KEY_LEN];
+
+	if (key == NULL)
+		key = zero;
+	if (direct)
+		return (enc ? prov.einit(c, key, AEAD_KEY_LEN, NULL, 0, NULL) :
+		    prov.dinit(c, key, AEAD_KEY_LEN, NULL, 0, NULL)) == 1 ?
+		    0 : -EIO;
+	return EVP_CipherInit_ex(c, NULL, NULL, key, NULL, enc ? 1 : 0) ==
+	    1 ? 0 : -EIO;
+}
+
+/* Frees a thread's context (both calls cleanse it). */
+static void
+ctx_free(void *c, bool direct)
+{
+	if (direct)
+		prov.freectx(c);
+	else
+		EVP_CIPHER_CTX_free(c);
+}
+
+/* Overwrites the key a thread's context holds (nothing if none). */
+static void
+tstate_wipe_one(struct tstate *t, int d, int e)
+{
+	if (!t->keyed[d][e])
+		return;
+	if (ctx_key(t->ctx[d][e], d, e, NULL) != 0) {
+		/* Freeing cleanses it; the next message makes another. */
+		ctx_free(t->ctx[d][e], d);
+		t->ctx[d][e] = NULL;
+	}
+	sodium_memzero(t->key[d][e], AEAD_KEY_LEN);
+	t->keyed[d][e] = false;
+}
 
 static void
-evp_init_key(struct aead_key *k, const uint8_t *key, bool enc)
+tstate_free(void *arg)
 {
-	EVP_CIPHER_CTX *c;
+	struct tstate *t = arg;
 
-	k->ctx = NULL;
-	k->direct = false;
-	pthread_once(&evp_once, evp_fetch);
-	if (prov_ok && !evp_api_only) {
-		void *pc = prov.newctx(prov.provctx);
-
-		if (pc == NULL)
-			return;
-		if ((enc ? prov.einit(pc, key, AEAD_KEY_LEN, NULL, 0, NULL) :
-		    prov.dinit(pc, key, AEAD_KEY_LEN, NULL, 0, NULL)) != 1) {
-			prov.freectx(pc);
-			return;
-		}
-		k->ctx = pc;
-		k->direct = true;
-#ifdef __GLIBC__
-		/* The provider's context size, learnt from the first. */
-		if (!atomic_exchange_explicit(&prov_ctx_learnt, true,
-		    memory_order_relaxed)) {
-			size_t sz = malloc_usable_size(pc);
-
-			atomic_store_explicit(&prov_ctx_bytes, sz < 192 ? 192 :
-			    sz > PROV_CTX_MAX ? PROV_CTX_MAX : sz,
-			    memory_order_relaxed);
-		}
-#endif
-		return;
-	}
-	if (evp_cipher == NULL || (c = EVP_CIPHER_CTX_new()) == NULL)
-		return;
-	if (EVP_CipherInit_ex(c, evp_cipher, NULL, key, NULL, enc ? 1 : 0)
-	    != 1) {
-		EVP_CIPHER_CTX_free(c);
-		return;
-	}
-	k->ctx = c;
+	for (int d = 0; d < 2; d++)
+		for (int e = 0; e < 2; e++)
+			if (t->ctx[d][e] != NULL)
+				ctx_free(t->ctx[d][e], d);
+	if (t == tstate)
+		tstate = NULL;
+	sodium_memzero(t, sizeof(*t));
+	free(t);
 }
+
+static void
+tstate_key_make(void)
+{
+	tstate_key_ok = pthread_key_create(&tstate_key, tstate_free) == 0;
+}
+
+static struct tstate *
+tstate_get(void)
+{
+	struct tstate *t;
+
+	if (tstate != NULL)
+		return tstate;
+	pthread_once(&tstate_once, tstate_key_make);
+	if (!tstate_key_ok || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if (pthread_setspecific(tstate_key, t) != 0) {
+		free(t);
+		return NULL;
+	}
+	return tstate = t;
+}
+
+/*
+ * Whether two keys are the same, in constant time: four 64-bit words
+ * (sodium_memcmp's byte loop was 2 % of a gateway's CPU under load).
+ */
+static bool
+key_eq(const uint8_t a[AEAD_KEY_LEN], const uint8_t b[AEAD_KEY_LEN])
+{
+	uint64_t x, y, d = 0;
+
+	for (int i = 0; i < AEAD_KEY_LEN; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		d |= x ^ y;
+	}
+	return d == 0;
+}
+
+/*
+ * This thread's context for direct/enc, set to key (the nonce is the
+ * caller's to set), or NULL (no memory, or OpenSSL failed: libsodium).
+ */
+static void *
+tstate_ctx(struct tstate *t, bool direct, bool enc, const uint8_t *key)
+{
+	int d = direct, e = enc;
+	void *c = t->ctx[d][e];
+
+	if (c == NULL) {
+		if (direct)
+			c = prov.newctx(prov.provctx);
+		else if ((c = EVP_CIPHER_CTX_new()) != NULL &&
+		    EVP_CipherInit_ex(c, evp_cipher, NULL, NULL, NULL,
+		    enc ? 1 : 0) != 1) {
+			ctx_free(c, false);
+			c = NULL;
+		}
+		if ((t->ctx[d][e] = c) == NULL)
+			return NULL;
+		t->keyed[d][e] = false;
+	}
+	if (t->keyed[d][e] && key_eq(t->key[d][e], key))
+		return c;
+	t->keyed[d][e] = false;
+	if (ctx_key(c, direct, enc, key) != 0) {
+		/* It may hold part of the key: freed, cleansed. */
+		ctx_free(c, direct);
+		t->ctx[d][e] = NULL;
+		return NULL;
+	}
+	memcpy(t->key[d][e], key, AEAD_KEY_LEN);
+	t->keyed[d][e] = true;
+	return c;
+}
+
+void
+aead_thread_hold(bool on)
+{
+	struct tstate *t = tstate_get();
+
+	if (t == NULL)
+		return;
+	t->hold = on;
+	if (!on)
+		aead_thread_wipe();
+}
+
+void
+aead_thread_wipe(void)
+{
+	struct tstate *t = tstate;
+
+	if (t == NULL)
+		return;
+	for (int d = 0; d < 2; d++)
+		for (int e = 0; e < 2; e++)
+			tstate_wipe_one(t, d, e);
+}
+
+/* --- OpenSSL EVP --- */
 
 /* 0, or -EIO if EVP failed (buf is then garbage). */
 static int
@@ -320,12 +443,47 @@ prov_open(void *c, const uint8_t *nonce, uint8_t *buf, size_t len,
 	return 0;
 }
 
-static const struct aead_ops backends[] = {
-	[AEAD_SODIUM] = { "sodium", sodium_init_key },
-	[AEAD_OPENSSL] = { "openssl", evp_init_key },
-};
-
 /* --- the calls --- */
+
+/*
+ * Seals (enc) or opens with this thread's context for k: 0, -EBADMSG
+ * (opening: buf wiped), -EIO; or -ENOMEM when there is no context (the
+ * caller uses libsodium).
+ */
+static int
+ossl_do(const struct aead_key *k, bool enc, const uint8_t *key,
+    const uint8_t *nonce, uint8_t *buf, size_t len, uint8_t *tag)
+{
+	struct tstate *t = tstate_get();
+	void *c;
+	int rc;
+
+	if (t == NULL || (c = tstate_ctx(t, k->direct, enc, key)) == NULL)
+		return -ENOMEM;
+	if (k->direct)
+		rc = enc ? prov_seal(c, nonce, buf, len, tag) :
+		    prov_open(c, nonce, buf, len, tag);
+	else
+		rc = enc ? evp_seal(c, nonce, buf, len, tag) :
+		    evp_open(c, nonce, buf, len, tag);
+	if (rc == -EIO) {
+		/*
+		 * OpenSSL failed (not a bad tag): the context goes, cleansed,
+		 * so that no state of it outlives the message; the next makes
+		 * another.
+		 */
+		if (!atomic_exchange(&ossl_failed, true))
+			log_warnx("OpenSSL ChaCha20-Poly1305 failed to seal; "
+			    "the message is dropped, its context remade");
+		ctx_free(c, k->direct);
+		t->ctx[k->direct][enc] = NULL;
+		sodium_memzero(t->key[k->direct][enc], AEAD_KEY_LEN);
+		t->keyed[k->direct][enc] = false;
+	} else if (rc != 0 || !t->hold)
+		/* A failed open sets the key anew for the next message. */
+		tstate_wipe_one(t, k->direct, enc);
+	return rc;
+}
 
 int
 aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
@@ -334,15 +492,11 @@ aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 {
 	int rc;
 
-	if (len < AEAD_EVP_MIN_LEN || k->ctx == NULL ||
-	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire)) {
-		sodium_seal(key, nonce, buf, len, tag);
-		return 0;
-	}
-	rc = k->direct ? prov_seal(k->ctx, nonce, buf, len, tag) :
-	    evp_seal(k->ctx, nonce, buf, len, tag);
-	atomic_flag_clear_explicit(&k->busy, memory_order_release);
-	return rc;
+	if (len >= AEAD_EVP_MIN_LEN && k->openssl &&
+	    (rc = ossl_do(k, true, key, nonce, buf, len, tag)) != -ENOMEM)
+		return rc;
+	sodium_seal(key, nonce, buf, len, tag);
+	return 0;
 }
 
 int
@@ -353,51 +507,31 @@ aead_open(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
 	int rc;
 
 	/* The length first: a short message reads nothing but the key. */
-	if (len < AEAD_EVP_MIN_LEN || k->ctx == NULL ||
-	    atomic_flag_test_and_set_explicit(&k->busy, memory_order_acquire))
-		return sodium_open(key, nonce, buf, len, tag);
-	rc = k->direct ? prov_open(k->ctx, nonce, buf, len, tag) :
-	    evp_open(k->ctx, nonce, buf, len, tag);
-	atomic_flag_clear_explicit(&k->busy, memory_order_release);
-	return rc;
+	if (len >= AEAD_EVP_MIN_LEN && k->openssl &&
+	    (rc = ossl_do(k, false, key, nonce, buf, len, (uint8_t *)tag)) !=
+	    -ENOMEM)
+		return rc;
+	return sodium_open(key, nonce, buf, len, tag);
 }
 
 void
-aead_key_init_with(struct aead_key *k, enum aead_backend b,
-    const uint8_t key[AEAD_KEY_LEN], bool encrypt)
+aead_key_init_with(struct aead_key *k, enum aead_backend b)
 {
-	atomic_flag_clear(&k->busy);
+	k->openssl = false;
 	k->direct = false;
 	if (b != AEAD_OPENSSL)
-		b = AEAD_SODIUM;
-	backends[b].init(k, key, encrypt);
-}
-
-void
-aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-    bool encrypt)
-{
-	aead_key_init_with(k, aead_backend(), key, encrypt);
-}
-
-void
-aead_key_prefetch(const struct aead_key *k)
-{
-	const char *c = k->ctx;
-	size_t n, i;
-
-	if (c == NULL)
 		return;
-	/*
-	 * A provider context, all its lines (a seal or open reads most of
-	 * them, and their misses would come one after another); an
-	 * EVP_CIPHER_CTX its 200 bytes (the provider's behind it is out of
-	 * reach).
-	 */
-	n = k->direct ? atomic_load_explicit(&prov_ctx_bytes,
-	    memory_order_relaxed) : 192;
-	for (i = 0; i < n; i += 64)
-		__builtin_prefetch(c + i);
+	pthread_once(&evp_once, evp_fetch);
+	if (evp_cipher == NULL)
+		return;
+	k->openssl = true;
+	k->direct = prov_ok && !evp_api_only;
+}
+
+void
+aead_key_init(struct aead_key *k)
+{
+	aead_key_init_with(k, aead_backend());
 }
 
 void
@@ -405,12 +539,8 @@ aead_key_fini(struct aead_key *k)
 {
 	if (k == NULL)
 		return;
-	/* The provider's context is cleansed as it is freed. */
-	if (k->ctx != NULL && k->direct)
-		prov.freectx(k->ctx);
-	else
-		EVP_CIPHER_CTX_free(k->ctx);
-	k->ctx = NULL;
+	k->openssl = false;
+	k->direct = false;
 }
 
 /* --- choosing --- */
@@ -418,7 +548,7 @@ aead_key_fini(struct aead_key *k)
 const char *
 aead_backend_name(enum aead_backend b)
 {
-	return b == AEAD_SODIUM || b == AEAD_OPENSSL ? backends[b].name :
+	return b == AEAD_SODIUM || b == AEAD_OPENSSL ? backend_names[b] :
 	    "auto";
 }
 
@@ -464,8 +594,8 @@ probe(uint64_t best[2])
 	int r, b, i;
 
 	randombytes_buf(key, sizeof(key));
-	aead_key_init_with(&k[0], AEAD_SODIUM, key, true);
-	aead_key_init_with(&k[1], AEAD_OPENSSL, key, true);
+	aead_key_init_with(&k[0], AEAD_SODIUM);
+	aead_key_init_with(&k[1], AEAD_OPENSSL);
 	best[0] = best[1] = UINT64_MAX;
 	for (r = 0; r < PROBE_ROUNDS; r++)
 		for (b = 0; b < 2; b++) {
@@ -481,8 +611,8 @@ probe(uint64_t best[2])
 			if (i == PROBE_PKTS && t < best[b])
 				best[b] = t;
 		}
-	if (k[1].ctx == NULL)
-		best[1] = UINT64_MAX;	/* no EVP context: not a choice */
+	if (!k[1].openssl)
+		best[1] = UINT64_MAX;	/* no OpenSSL: not a choice */
 	aead_key_fini(&k[0]);
 	aead_key_fini(&k[1]);
 	sodium_memzero(key, sizeof(key));
@@ -507,7 +637,7 @@ measure(void)
 	probe(t);
 	b = t[1] < t[0] ? AEAD_OPENSSL : AEAD_SODIUM;
 	log_info("transport data AEAD: %s (measured per core at %d bytes: "
-	    "openssl %.1f, sodium %.1f Gbit/s)", backends[b].name, PROBE_LEN,
+	    "openssl %.1f, sodium %.1f Gbit/s)", backend_names[b], PROBE_LEN,
 	    gbps(t[1]), gbps(t[0]));
 	return b;
 }
@@ -518,7 +648,7 @@ aead_select(enum aead_backend b)
 	if (b != AEAD_SODIUM && b != AEAD_OPENSSL)
 		b = measure();
 	else
-		log_info("transport data AEAD: %s (forced)", backends[b].name);
+		log_info("transport data AEAD: %s (forced)", backend_names[b]);
 	atomic_store(&chosen, b);
 	return b;
 }
@@ -538,7 +668,7 @@ choose_default(void)
 		b = measure();
 	else
 		log_info("transport data AEAD: %s (FZ_AEAD)",
-		    backends[b].name);
+		    backend_names[b]);
 	/* Unless aead_select forced one meanwhile. */
 	atomic_compare_exchange_strong(&chosen, &expected, (int)b);
 }

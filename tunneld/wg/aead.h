@@ -3,20 +3,19 @@
  * Transport-data AEAD (ChaCha20-Poly1305, RFC 8439, no associated data)
  * with two backends behind one ops table: libsodium, the reference (and
  * what the handshake uses), and OpenSSL 3's EVP with one reused context
- * per key, chosen once (when the data plane starts, or at the first key)
- * when it is faster on this CPU (a short self-measurement) or when
- * FZ_AEAD=openssl|sodium forces one.
+ * per thread and direction, chosen once (when the data plane starts, or at
+ * the first key) when it is faster on this CPU (a short self-measurement)
+ * or when FZ_AEAD=openssl|sodium forces one.
  *
- * A key (struct aead_key) lives inside its owner (a keypair); it borrows
- * the 32 key bytes, which the caller passes again on every call and keeps
- * until aead_key_fini.  Calls on one key may come from several threads at
- * once: the one EVP context is taken with a try-lock, and a thread that
- * finds it busy uses libsodium for that packet (same bytes out).
+ * A key (struct aead_key) lives inside its owner (a keypair) and holds no
+ * secret: it says which backend the key uses; the caller passes the 32 key
+ * bytes on every call.  Calls on one key may come from several threads at
+ * once: each uses its own OpenSSL context, set to the key it is given
+ * (aead.c says why, and when the copy it keeps is wiped).
  */
 #ifndef FZ_WG_AEAD_H
 #define FZ_WG_AEAD_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,10 +39,10 @@ enum aead_backend {
 };
 
 struct aead_key {
-	void		*ctx;	/* EVP_CIPHER_CTX or the provider's own
-				   context (direct), or NULL: libsodium */
-	atomic_flag	 busy;
-	bool		 direct;
+	bool		 openssl;	/* long messages: OpenSSL (else
+					   libsodium) */
+	bool		 direct;	/* through the provider's functions,
+					   not the EVP calls */
 };
 
 /*
@@ -62,20 +61,24 @@ int		 aead_backend_parse(const char *, enum aead_backend *)
 		    __attribute__((warn_unused_result));
 
 /*
- * Prepares k for key (encrypt: sealing; else opening) with the backend in
- * force.  Cannot fail: without memory for a context, k uses libsodium.
+ * Prepares k (for sealing and opening alike) with the backend in force.
+ * Cannot fail: without OpenSSL, k uses libsodium (as does any message for
+ * which a thread cannot make its context).
  */
-void	aead_key_init(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
-	    bool encrypt);
-/* Frees k's context (which wipes the key schedule it holds); NULL-safe. */
+void	aead_key_init(struct aead_key *k);
+/* Forgets k's backend; NULL-safe (k holds nothing to free or wipe). */
 void	aead_key_fini(struct aead_key *k);
 /*
- * Prefetches k's context (a provider's every line, an EVP_CIPHER_CTX's
- * first three; nothing with libsodium): with
- * thousands of keys a context is a cache miss of its own, behind k's.
- * Reads k, which must stay valid (an RCU read-side section).
+ * A thread that seals or opens often keeps its OpenSSL contexts keyed
+ * between messages (on), so that a run of messages under one key sets it
+ * once; it then calls aead_thread_wipe before it sleeps.  Other threads
+ * (off, the default) have the key wiped from their context after each
+ * message.  Either way a thread's contexts are freed, cleansed, when it
+ * exits.
  */
-void	aead_key_prefetch(const struct aead_key *k);
+void	aead_thread_hold(bool on);
+/* Overwrites the keys this thread's contexts hold; cheap when none. */
+void	aead_thread_wipe(void);
 
 /* Encrypts buf[0..len) in place and writes its tag: 0, or -EIO. */
 int	aead_seal(struct aead_key *k, const uint8_t key[AEAD_KEY_LEN],
@@ -102,7 +105,6 @@ bool	aead_key_direct(const struct aead_key *k);
  * One backend on its own, whatever is in force (tests and benchmarks):
  * a key initialised with aead_key_init_with.
  */
-void	aead_key_init_with(struct aead_key *k, enum aead_backend,
-	    const uint8_t key[AEAD_KEY_LEN], bool encrypt);
+void	aead_key_init_with(struct aead_key *k, enum aead_backend);
 
 #endif

@@ -22,10 +22,12 @@
 /* The lines wg_int.h describes (LP64 glibc; elsewhere only the order). */
 #if defined(__x86_64__) && defined(__GLIBC__)
 _Static_assert(offsetof(struct wg_keypair, ie.peer) + 8 <= 64 &&
+    offsetof(struct wg_keypair, aead) + sizeof(struct aead_key) <=
+    offsetof(struct wg_keypair, ie) &&
     offsetof(struct wg_keypair, refs) >= 64 &&
     offsetof(struct wg_keypair, send_key) + 32 <= 128 &&
-    offsetof(struct wg_keypair, aead_recv) == 128 &&
-    offsetof(struct wg_keypair, replay.bits) == 128 + 32, "keypair lines");
+    offsetof(struct wg_keypair, replay_lock) == 128 &&
+    offsetof(struct wg_keypair, replay.bits) == 128 + 16, "keypair lines");
 _Static_assert(offsetof(struct wg_peer, dp_slot) -
     offsetof(struct wg_peer, t_recv) == 16, "peer receive fields");
 #endif
@@ -41,8 +43,7 @@ wg_keypair_new(struct wg_peer *p, bool initiator, const uint8_t send_key[32],
 	memset(k, 0, sizeof(*k));
 	memcpy(k->send_key, send_key, 32);
 	memcpy(k->recv_key, recv_key, 32);
-	aead_key_init(&k->aead_send, k->send_key, true);
-	aead_key_init(&k->aead_recv, k->recv_key, false);
+	aead_key_init(&k->aead);
 	atomic_init(&k->refs, 1);
 	pthread_spin_init(&k->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	wg_replay_init(&k->replay);
@@ -58,8 +59,7 @@ keypair_free_rcu(struct rcu_head *h)
 	struct wg_keypair *k = caa_container_of(h, struct wg_keypair, ie.rcu);
 
 	pthread_spin_destroy(&k->replay_lock);
-	aead_key_fini(&k->aead_send);
-	aead_key_fini(&k->aead_recv);
+	aead_key_fini(&k->aead);
 	sodium_memzero(k, sizeof(*k));
 	free(k);
 }
@@ -200,37 +200,24 @@ wg_peer_send_keypair(struct wg_peer *p)
 void
 wg_tx_prefetch(struct wg_peer *const peer[], int n)
 {
-	struct wg_keypair *kp[16];
-	int i, m, c;
-
 	/*
 	 * Read without p->lock: a stale keypair is harmless (only loaded,
-	 * and not freed before the caller's read-side section ends).  Each
-	 * step for the whole chunk before the next, so that the misses of
-	 * one step overlap across the packets: the peers' sessions (their
-	 * lines loaded before), then each keypair's lines and the context
-	 * its AEAD line names.
+	 * and not freed before the caller's read-side section ends).  The
+	 * peers' sessions (their lines loaded before), then each keypair's
+	 * two lines a send reads, for the whole batch at once so that the
+	 * misses overlap (the AEAD context is the thread's: aead.c).
 	 */
-	for (c = 0; c < n; c += m) {
-		m = n - c < 16 ? n - c : 16;
-		for (i = 0; i < m; i++) {
-			struct wg_peer *p = peer[c + i];
-			struct wg_keypair *k;
+	for (int i = 0; i < n; i++) {
+		struct wg_peer *p = peer[i];
+		struct wg_keypair *k;
 
-			kp[i] = NULL;
-			if (p == NULL)
-				continue;
-			__builtin_prefetch(&p->tx_bytes);
-			if ((k = CMM_LOAD_SHARED(p->kp_cur)) == NULL)
-				continue;
-			__builtin_prefetch(k);
-			__builtin_prefetch(&k->refs);
-			__builtin_prefetch(&k->aead_send);
-			kp[i] = k;
-		}
-		for (i = 0; i < m; i++)
-			if (kp[i] != NULL)
-				aead_key_prefetch(&kp[i]->aead_send);
+		if (p == NULL)
+			continue;
+		__builtin_prefetch(&p->tx_bytes);
+		if ((k = CMM_LOAD_SHARED(p->kp_cur)) == NULL)
+			continue;
+		__builtin_prefetch(k);
+		__builtin_prefetch(&k->refs);
 	}
 }
 
@@ -255,7 +242,7 @@ wg_encrypt(struct wg_keypair *k, uint8_t *buf, size_t plen, size_t cap,
 	wbuf_put_u32_le(&w, k->remote_index);
 	wbuf_put_u64_le(&w, ctr);
 	wg_aead_nonce(nonce, ctr);
-	if (aead_seal(&k->aead_send, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
+	if (aead_seal(&k->aead, k->send_key, nonce, buf + WG_DATA_PAYLOAD,
 	    padded, buf + WG_DATA_PAYLOAD + padded) != 0)
 		return -EIO;
 	*outlen = WG_DATA_HDR_LEN + padded + WG_TAG_LEN;
@@ -276,12 +263,11 @@ keypair_by_index(struct wg_device *d, uint32_t idx)
  * For each data message of the batch, its index's slot; then, from the
  * slots alone (no entry read yet), at once: what a receive reads before
  * the tag is checked, and the data plane's checks after: each keypair's
- * first line (key, age, peer), its peer's data-plane slot (beside the
- * receive stamp and counter) and that slot's first line (the data plane
- * keeps what its checks read there), and for a message long enough for
- * OpenSSL the keypair's line 2 (its AEAD context); then the AEAD context
- * that line names (OpenSSL's, lines on the heap of their own).  Three
- * dependent steps, each overlapping across a chunk of 16 messages.  What
+ * first line (key, age, backend, peer), its peer's data-plane slot
+ * (beside the receive stamp and counter) and that slot's first line (the
+ * data plane keeps what its checks read there).  Two dependent steps,
+ * each overlapping across a chunk of 16 messages (the AEAD context is the
+ * thread's: aead.c).  What
  * only an authentic message reads (the replay window's lock, top and
  * word, the peer's lock and sessions) wg_decrypt_via prefetches as it
  * starts the AEAD, which hides them: fill buffers are few, and a batch's
@@ -292,7 +278,6 @@ void
 wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
     int n, struct wg_peer *peer[])
 {
-	struct wg_keypair *kp[16];
 	uint32_t idx[16];
 	bool data[16];
 	int i, m, c;
@@ -318,27 +303,17 @@ wg_rx_prefetch(struct wg_device *d, uint8_t *const msg[], const size_t len[],
 			struct wg_keypair *k;
 
 			peer[c + i] = NULL;
-			kp[i] = NULL;
 			if (!data[i] || !wg_index_peek_keypair(d, idx[i], &h))
 				continue;
 			/* Addresses only: nothing behind the hints is read. */
 			k = caa_container_of(h.e, struct wg_keypair, ie);
-			kp[i] = k;
 			__builtin_prefetch(k);
-			if (len[c + i] >= WG_DATA_HDR_LEN + AEAD_EVP_MIN_LEN +
-			    WG_TAG_LEN)
-				__builtin_prefetch(&k->aead_recv);
 			if (h.peer != NULL)
 				__builtin_prefetch(&h.peer->dp_slot);
 			if (h.cookie != NULL)
 				__builtin_prefetch(h.cookie);
 			peer[c + i] = h.peer;
 		}
-		/* Third step: the AEAD contexts the keypairs name (if used). */
-		for (i = 0; i < m; i++)
-			if (kp[i] != NULL && len[c + i] >= WG_DATA_HDR_LEN +
-			    AEAD_EVP_MIN_LEN + WG_TAG_LEN)
-				aead_key_prefetch(&kp[i]->aead_recv);
 	}
 }
 
@@ -383,7 +358,7 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 	__builtin_prefetch(&p->has_endpoint);
 	clen = len - WG_DATA_HDR_LEN - WG_TAG_LEN;
 	wg_aead_nonce(nonce, ctr);
-	if (aead_open(&k->aead_recv, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,
+	if (aead_open(&k->aead, k->recv_key, nonce, buf + WG_DATA_PAYLOAD,
 	    clen, buf + len - WG_TAG_LEN) != 0)
 		goto out;
 	/* Only after the tag: an unauthenticated counter must not move it. */

@@ -65,34 +65,27 @@ struct idx_entry {
 
 /*
  * Allocated on cache lines (wg_keypair_new), by who reads and writes
- * them.  A received packet reads line 0 (key, age, entry) and, if long
- * enough for OpenSSL (AEAD_EVP_MIN_LEN), line 2's AEAD context (opening
- * takes its flag) before its tag is checked, then
- * line 2's replay lock, top and first words, and the window's word for its
- * counter; a sent one reads line 0's age and role, reads and writes line 1
- * (references, counter, index, key), which no receive touches, and takes
- * its own AEAD context's flag after the window.
+ * them.  A received packet reads line 0 (key, age, backend, entry) before
+ * its tag is checked, then line 2's replay lock, top and first words, and
+ * the window's word for its counter; a sent one reads line 0's age, role
+ * and backend, and reads and writes line 1 (references, counter, index,
+ * key), which no receive touches.
  */
 struct wg_keypair {
 	uint8_t			 recv_key[32];
 	uint64_t		 created;
 	bool			 initiator;
+	struct aead_key		 aead;		/* which backend (aead.h) */
 	struct idx_entry	 ie;		/* ie.peer; ie.rcu in line 1 */
 	/* line 1: the sender's */
 	_Atomic int		 refs;
 	uint32_t		 remote_index;
 	_Atomic uint64_t	 send_counter;
 	uint8_t			 send_key[32];
-	/*
-	 * line 2: the receiver's.  The AEAD contexts (aead.h) borrow
-	 * recv_key and send_key; the EVP context each points to is on lines
-	 * of its own.
-	 */
-	struct aead_key		 aead_recv;
+	/* line 2: the receiver's */
 	pthread_spinlock_t	 replay_lock;
 	uint32_t		 local_index;
 	struct wg_replay	 replay;
-	struct aead_key		 aead_send;
 };
 
 enum hs_state {
@@ -134,7 +127,7 @@ struct wg_peer {
 	_Atomic uint64_t	 tx_bytes;
 	struct wg_device	*dev;
 	uint64_t		 t_hs_start;	/* attempt's first initiation */
-	uint64_t		 t_init_sent;
+	uint64_t		 t_init_sent;	/* or our last response */
 	uint64_t		 t_init_jitter;
 	uint64_t		 t_session;	/* last session established */
 	unsigned		 keepalive;	/* persistent, seconds */
@@ -303,6 +296,7 @@ bool	wg_timers_rekey_on_send(const struct wg_keypair *, uint64_t now);
 bool	wg_timers_rekey_on_receive(const struct wg_keypair *, uint64_t now);
 /* An initiation went out (first of an attempt or a retry); p->lock held. */
 void	wg_timers_initiation_sent(struct wg_peer *, uint64_t now);
+void	wg_timers_response_sent(struct wg_peer *, uint64_t now);
 /* A session was established (either role); p->lock held. */
 void	wg_timers_session_started(struct wg_peer *, uint64_t now);
 
