@@ -3,7 +3,8 @@
  * The timer rules of tunneld/wg/timers.c (the WireGuard paper, §6) on the
  * fake clock, each at the nanosecond it starts to hold: rekey after 120 s,
  * reject after 180 s, rekey on receive at 165 s, keepalive after 10 s,
- * handshake retries every 5 s plus a jitter under 334 ms for 90 s, and
+ * handshake retries every 5 s plus a jitter under 334 ms for 90 s, none
+ * of a responder's own within 5 s of its response, and
  * sessions forgotten after 3 × 180 s.
  */
 #include <errno.h>
@@ -176,6 +177,38 @@ START_TEST(test_handshake_after_unanswered_data)
 END_TEST
 
 /*
+ * A responder with packets waiting (its session unconfirmed) starts no
+ * handshake of its own within REKEY_TIMEOUT of its response (Linux's
+ * last_sent_handshake): the initiator confirms at once, and a second
+ * handshake could cross that confirmation.  The confirmation gives the
+ * responder its session.
+ */
+START_TEST(test_responder_waits)
+{
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+	struct wg_hs_result r;
+
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
+	    &A.addr, resp, &r), 0);
+	ck_assert(r.established && r.reply_len == WG_RESPONSE_LEN);
+	ck_assert(!wg_peer_has_session(B.peer));
+	wg_peer_want_handshake(B.peer);		/* a packet staged */
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION, 0);
+	time_fake_advance(5 * S - 1);
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION, 0);
+	time_fake_advance(1);
+	ck_assert(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION);
+
+	/* Confirmed by the initiator's first message: a session. */
+	ck_assert_int_eq(wg_handle_handshake(A.dev, resp, WG_RESPONSE_LEN,
+	    &B.addr, init, &r), 0);
+	ck_assert_int_eq(transfer(&A, &B, 0), 0);
+	ck_assert(wg_peer_has_session(B.peer));
+}
+END_TEST
+
+/*
  * Each retry comes REKEY_TIMEOUT plus its own jitter (0..333 ms) after the
  * last initiation, to the nanosecond; after 90 s of retries, give up.
  */
@@ -289,6 +322,7 @@ timers_suite(void)
 	tcase_add_test(tc, test_reject_after_time);
 	tcase_add_test(tc, test_keepalive_after_receive);
 	tcase_add_test(tc, test_handshake_after_unanswered_data);
+	tcase_add_test(tc, test_responder_waits);
 	tcase_add_test(tc, test_retry_jitter_and_give_up);
 	tcase_add_test(tc, test_retry_jitter_range);
 	tcase_add_test(tc, test_sessions_zeroed);

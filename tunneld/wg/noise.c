@@ -519,7 +519,7 @@ consume_initiation(struct wg_device *d, const uint8_t *msg,
 	kp->remote_index = remote;
 	handshake_complete(p, kp);
 	kp = NULL;
-	p->t_any_sent = now;
+	wg_timers_response_sent(p, now);
 	wg_peer_endpoint_update(p, path);
 	pthread_mutex_unlock(&p->lock);
 	res->peer = p;

@@ -55,6 +55,20 @@ wg_timers_rekey_on_receive(const struct wg_keypair *k, uint64_t now)
 	    KEEPALIVE_TIMEOUT - REKEY_TIMEOUT);
 }
 
+/*
+ * As Linux WireGuard's last_sent_handshake: no initiation of ours within
+ * REKEY_TIMEOUT of a response.  The initiator confirms the session at
+ * once (its staged packets or a keepalive); an initiation of ours meant
+ * for packets staged meanwhile (the timer's next tick) would only start a
+ * second handshake, which can cross the first one's confirmation.
+ */
+void
+wg_timers_response_sent(struct wg_peer *p, uint64_t now)
+{
+	p->t_init_sent = now;
+	p->t_any_sent = now;
+}
+
 void
 wg_timers_initiation_sent(struct wg_peer *p, uint64_t now)
 {
