@@ -35,19 +35,39 @@ teardown(void)
 	time_fake_disable();
 }
 
+/* A initiates, B answers (its session waits for A's first message). */
+static void
+initiate_and_answer(uint8_t init[WG_INITIATION_LEN],
+    uint8_t resp[WG_INITIATION_LEN])
+{
+	struct wg_hs_result r;
+
+	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
+	ck_assert_int_eq(wg_handle_handshake(B.dev, init, WG_INITIATION_LEN,
+	    &A.addr, resp, &r), 0);
+	ck_assert(r.established && r.reply_len == WG_RESPONSE_LEN);
+}
+
+/* A consumes B's answer. */
+static void
+consume_answer(uint8_t init[WG_INITIATION_LEN],
+    uint8_t resp[WG_INITIATION_LEN])
+{
+	struct wg_hs_result r;
+
+	ck_assert_int_eq(wg_handle_handshake(A.dev, resp, WG_RESPONSE_LEN,
+	    &B.addr, init, &r), 0);
+	ck_assert(r.established);
+}
+
 /* A initiates, B answers, A consumes the answer. */
 static void
 handshake(void)
 {
 	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
-	struct wg_hs_result r;
 
-	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
-	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
-	    &A.addr, resp, &r), 0);
-	ck_assert_int_eq(wg_handle_handshake(A.dev, resp, WG_RESPONSE_LEN,
-	    &B.addr, init, &r), 0);
-	ck_assert(r.established);
+	initiate_and_answer(init, resp);
+	consume_answer(init, resp);
 }
 
 /* Seals n bytes from x into pkt (for delivery later); 0 or -errno. */
@@ -186,12 +206,8 @@ END_TEST
 START_TEST(test_responder_waits)
 {
 	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
-	struct wg_hs_result r;
 
-	ck_assert_int_eq(wg_create_initiation(A.peer, init), 0);
-	ck_assert_int_eq(wg_handle_handshake(B.dev, init, sizeof(init),
-	    &A.addr, resp, &r), 0);
-	ck_assert(r.established && r.reply_len == WG_RESPONSE_LEN);
+	initiate_and_answer(init, resp);
 	ck_assert(!wg_peer_has_session(B.peer));
 	wg_peer_want_handshake(B.peer);		/* a packet staged */
 	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION, 0);
@@ -201,8 +217,7 @@ START_TEST(test_responder_waits)
 	ck_assert(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION);
 
 	/* Confirmed by the initiator's first message: a session. */
-	ck_assert_int_eq(wg_handle_handshake(A.dev, resp, WG_RESPONSE_LEN,
-	    &B.addr, init, &r), 0);
+	consume_answer(init, resp);
 	ck_assert_int_eq(transfer(&A, &B, 0), 0);
 	ck_assert(wg_peer_has_session(B.peer));
 }
