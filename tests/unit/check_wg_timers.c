@@ -220,6 +220,27 @@ START_TEST(test_responder_waits)
 	consume_answer(init, resp);
 	ck_assert_int_eq(transfer(&A, &B, 0), 0);
 	ck_assert(wg_peer_has_session(B.peer));
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION, 0);
+}
+END_TEST
+
+/*
+ * The packets that asked for a handshake while the responder waited have
+ * their session once the initiator confirms it: no second handshake
+ * REKEY_TIMEOUT after the response.
+ */
+START_TEST(test_confirmed_no_second_handshake)
+{
+	uint8_t init[WG_INITIATION_LEN], resp[WG_INITIATION_LEN];
+
+	initiate_and_answer(init, resp);
+	wg_peer_want_handshake(B.peer);		/* a packet staged */
+	time_fake_advance(S / 10);
+	consume_answer(init, resp);
+	ck_assert_int_eq(transfer(&A, &B, 0), 0);
+	time_fake_advance(5 * S);
+	ck_assert_uint_eq(wg_peer_tick(B.peer) & WG_TICK_SEND_INITIATION, 0);
+	ck_assert_uint_eq(wg_peer_tick(A.peer) & WG_TICK_SEND_INITIATION, 0);
 }
 END_TEST
 
@@ -338,6 +359,7 @@ timers_suite(void)
 	tcase_add_test(tc, test_keepalive_after_receive);
 	tcase_add_test(tc, test_handshake_after_unanswered_data);
 	tcase_add_test(tc, test_responder_waits);
+	tcase_add_test(tc, test_confirmed_no_second_handshake);
 	tcase_add_test(tc, test_retry_jitter_and_give_up);
 	tcase_add_test(tc, test_retry_jitter_range);
 	tcase_add_test(tc, test_sessions_zeroed);

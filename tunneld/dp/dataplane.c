@@ -389,6 +389,14 @@ data_in(struct worker *w, uint8_t *msg, size_t len,
 	if (!src_allowed(dp, p, ver == 4 ? AF_INET : AF_INET6,
 	    ver == 4 ? plain + 12 : plain + 8)) {
 		count(dp, DP_DROP_SRC_NOT_ALLOWED, 1);
+		if (log_ratelimit(&dp->rl)) {
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(ver == 4 ? AF_INET : AF_INET6, ver == 4 ?
+			    plain + 12 : plain + 8, a, sizeof(a));
+			log_debug("peer %s: inner source %s is not its own",
+			    wg_peer_name(p), a);
+		}
 		return;
 	}
 	/* Resource enforcement (gateway): refused never reach the TUN. */
@@ -694,8 +702,12 @@ timer_main(void *arg)
 
 			if (d == NULL)
 				continue;
-			/* A hint only: qn changes under qlock. */
-			if (__atomic_load_n(&d->qn, __ATOMIC_RELAXED) > 0)
+			/*
+			 * A hint only: qn changes under qlock.  Packets wait
+			 * for a session: a handshake if there is none.
+			 */
+			if (__atomic_load_n(&d->qn, __ATOMIC_RELAXED) > 0 &&
+			    !wg_peer_has_session(p))
 				wg_peer_want_handshake(p);
 			act = wg_peer_tick(p);
 			if (act & WG_TICK_GAVE_UP)

@@ -375,6 +375,8 @@ wg_decrypt_via(struct wg_device *d, uint8_t *buf, size_t len,
 		p->kp_prev = p->kp_cur;
 		p->kp_cur = p->kp_next;
 		p->kp_next = NULL;
+		/* Packets that waited for it asked for a handshake: done. */
+		p->want_hs = false;
 	}
 	p->t_recv = now;
 	if (clen > 0)

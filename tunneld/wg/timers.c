@@ -86,6 +86,7 @@ wg_timers_session_started(struct wg_peer *p, uint64_t now)
 {
 	p->t_hs_start = 0;
 	p->t_session = now;
+	p->want_hs = false;	/* what asked for it has a session now */
 	atomic_store(&p->last_hs_real, time_real_ns());
 }
 
