@@ -236,6 +236,21 @@ ctx_free(void *c, bool direct)
 		EVP_CIPHER_CTX_free(c);
 }
 
+/*
+ * Frees a thread's context, which cleanses it (it may hold a key, or part
+ * of one, or state after an error), and forgets its key; the next message
+ * makes another.
+ */
+static void
+tstate_drop(struct tstate *t, int d, int e)
+{
+	if (t->ctx[d][e] != NULL)
+		ctx_free(t->ctx[d][e], d);
+	t->ctx[d][e] = NULL;
+	sodium_memzero(t->key[d][e], AEAD_KEY_LEN);
+	t->keyed[d][e] = false;
+}
+
 /* Overwrites the key a thread's context holds (nothing if none). */
 static void
 tstate_wipe_one(struct tstate *t, int d, int e)
@@ -243,9 +258,8 @@ tstate_wipe_one(struct tstate *t, int d, int e)
 	if (!t->keyed[d][e])
 		return;
 	if (ctx_key(t->ctx[d][e], d, e, NULL) != 0) {
-		/* Freeing cleanses it; the next message makes another. */
-		ctx_free(t->ctx[d][e], d);
-		t->ctx[d][e] = NULL;
+		tstate_drop(t, d, e);
+		return;
 	}
 	sodium_memzero(t->key[d][e], AEAD_KEY_LEN);
 	t->keyed[d][e] = false;
@@ -333,9 +347,7 @@ tstate_ctx(struct tstate *t, bool direct, bool enc, const uint8_t *key)
 		return c;
 	t->keyed[d][e] = false;
 	if (ctx_key(c, direct, enc, key) != 0) {
-		/* It may hold part of the key: freed, cleansed. */
-		ctx_free(c, direct);
-		t->ctx[d][e] = NULL;
+		tstate_drop(t, d, e);	/* it may hold part of the key */
 		return NULL;
 	}
 	memcpy(t->key[d][e], key, AEAD_KEY_LEN);
@@ -475,10 +487,7 @@ ossl_do(const struct aead_key *k, bool enc, const uint8_t *key,
 		if (!atomic_exchange(&ossl_failed, true))
 			log_warnx("OpenSSL ChaCha20-Poly1305 failed to seal; "
 			    "the message is dropped, its context remade");
-		ctx_free(c, k->direct);
-		t->ctx[k->direct][enc] = NULL;
-		sodium_memzero(t->key[k->direct][enc], AEAD_KEY_LEN);
-		t->keyed[k->direct][enc] = false;
+		tstate_drop(t, k->direct, enc);
 	} else if (rc != 0 || !t->hold)
 		/* A failed open sets the key anew for the next message. */
 		tstate_wipe_one(t, k->direct, enc);
