@@ -202,13 +202,9 @@ conn_relayed() { conn_path | grep -q '10\.99\.4\.2:'; }
 # counters as it goes, as topo_dump has them), then the logs' ends.  Only
 # where the run ends: the devices do not come back.
 dump() {
-	local f p i
+	local f p
 	for p in ${CLIENT_PID:-} ${GW_PID:-}; do
-		kill -TERM "$p" 2>/dev/null || continue
-		for i in $(seq 30); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
+		ns_stop "$p"
 	done
 	for f in portald relay gateway "client$CONN_NCLIENT"; do
 		[ -f "$T/$f.log" ] && { echo "--- $f"; grep -v '"DEBUG"' "$T/$f.log" | tail -n 40; }

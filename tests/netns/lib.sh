@@ -71,11 +71,7 @@ ns_cleanup() {
 		kill "$pid" 2>/dev/null
 	done
 	for pid in $FZ_PIDS; do
-		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
+		ns_gone "$pid" 20 || kill -9 "$pid" 2>/dev/null
 	done
 	for ns in $FZ_NS_LIST; do
 		# Kill anything still running inside, then remove the namespace.
@@ -166,6 +162,19 @@ ns_bg() {
 	BG_PID=$!
 	FZ_PIDS="$FZ_PIDS $BG_PID"
 }
+
+# ns_gone PID TENTHS: waits up to TENTHS tenths of a second for PID to end.
+ns_gone() {
+	local i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $i -lt "$2" ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# ns_stop PID: SIGTERM, then up to 3 s for it to end (it logs as it goes).
+ns_stop() { kill -TERM "$1" 2>/dev/null && ns_gone "$1" 30; }
 
 ns_wait_for() {
 	local i=0 max=$((FZ_WAIT * 10))

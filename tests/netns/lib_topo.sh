@@ -143,7 +143,7 @@ topo_path() {
 topo_npaths() { grep -c 'path \(direct to\|via relay\)' "$T/$1.log"; }
 
 topo_dump() {
-	local f pid i
+	local f pid
 	# Each device's status, then the device stopped (it logs its data
 	# plane's drop counters as it goes), then the logs' ends.
 	for f in $TOPO_LOGS; do
@@ -151,11 +151,7 @@ topo_dump() {
 		echo "--- $f: fzctl status"
 		topo_st "$f"
 		eval "pid=\${${f}_PID:-}"
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || continue
-		for i in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
+		[ -n "$pid" ] && ns_stop "$pid"
 	done
 	for f in $TOPO_LOGS; do
 		[ -f "$T/$f.log" ] || continue
