@@ -235,6 +235,10 @@ kill "$CTUN_PID"
 # says who did)
 grep -q 'to a client: 10.50.0.3 -> [0-9.]* proto 17 port 9999: drop' "$T/gateway.log" ||
 	fail "the gateway did not drop db's packet to the client"
+# Its own kernel's multicast on the TUN (router solicitations, MLD) is for
+# no client: dropped without a log line taking the refusals' budget.
+! grep -q 'to a client: fe80:[0-9a-f:]* -> ff02:' "$T/gateway.log" ||
+	fail "the gateway logged its own link-local multicast as a refusal"
 ns_log "ok: gateway: from web to the client passes, from db (no access) dropped"
 
 # --- what the gateway's TUN saw -------------------------------------------

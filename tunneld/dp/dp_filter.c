@@ -31,7 +31,9 @@ struct dp_flt {
 	_Atomic uint64_t	 ctr[4];	/* by enum flt_verdict */
 	_Atomic uint64_t	 ret_drop;	/* gateway: TUN -> client */
 	pthread_mutex_t		 rl_lock;
-	struct log_ratelimit	 rl;		/* refusals logged (debug) */
+	/* Refusals logged (debug), each direction on its own budget. */
+	struct log_ratelimit	 rl;		/* toward resources */
+	struct log_ratelimit	 rl_ret;	/* gateway: toward clients */
 	pthread_mutex_t		 flow_lock;
 	_Atomic(struct flowlog *) fl;		/* flow logs; NULL: off */
 };
@@ -61,6 +63,7 @@ dp_filter_enable(struct dp *dp, enum dp_filter_mode mode)
 	}
 	atomic_init(&f->t, t);
 	f->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
+	f->rl_ret = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 10);
 	pthread_mutex_init(&f->rl_lock, NULL);
 	pthread_mutex_init(&f->flow_lock, NULL);
 	pthread_mutex_init(&f->wlock, NULL);
@@ -222,8 +225,8 @@ now_s(void)
 
 /* A refusal, at debug level and rate-limited (remote packets cause it). */
 static void
-refused(struct dp_flt *f, const char *what, const struct flt_pkt *p,
-    enum flt_verdict v)
+refused(struct dp_flt *f, struct log_ratelimit *rl, const char *what,
+    const struct flt_pkt *p, enum flt_verdict v)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 	bool ok;
@@ -231,13 +234,28 @@ refused(struct dp_flt *f, const char *what, const struct flt_pkt *p,
 	if (!log_enabled(LOG_MODULE, LOG_LVL_DEBUG))
 		return;
 	pthread_mutex_lock(&f->rl_lock);
-	ok = log_ratelimit(&f->rl);
+	ok = log_ratelimit(rl);
 	pthread_mutex_unlock(&f->rl_lock);
 	if (!ok || inet_ntop(p->family, p->src, s, sizeof(s)) == NULL ||
 	    inet_ntop(p->family, p->dst, d, sizeof(d)) == NULL)
 		return;
 	log_debug("%s: %s -> %s proto %u port %u: %s", what, s, d, p->proto,
 	    p->has_ports ? p->dport : 0, flt_verdict_name(v));
+}
+
+/*
+ * Multicast or link-local: what the gateway's own kernel says on its TUN
+ * (router solicitations, MLD reports), for no client; dropped unlogged.
+ */
+static bool
+link_scope(const struct flt_pkt *p)
+{
+	const uint8_t *d = p->dst;
+
+	if (p->family == AF_INET)
+		return (d[0] & 0xf0) == 0xe0 || (d[0] == 169 && d[1] == 254) ||
+		    (d[0] == 255 && d[1] == 255 && d[2] == 255 && d[3] == 255);
+	return d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80);
 }
 
 static void
@@ -277,7 +295,7 @@ dpf_from_peer(struct worker *w, struct wg_peer *p, const uint8_t *pkt,
 			flow(f, fl, pkt, &fp, true, cid, rid);
 		return true;
 	}
-	refused(f, "from a client", &fp, v);
+	refused(f, &f->rl, "from a client", &fp, v);
 	if (v == FLT_DROP ||
 	    (n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
 		return false;
@@ -321,7 +339,8 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 		}
 		atomic_fetch_add_explicit(&f->ret_drop, 1,
 		    memory_order_relaxed);
-		refused(f, "to a client", &fp, v);
+		if (!link_scope(&fp))
+			refused(f, &f->rl_ret, "to a client", &fp, v);
 		return false;
 	}
 	/* What does not parse is routing's to judge (and the gateway's). */
@@ -333,7 +352,7 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 	if (v == FLT_PASS)
 		return true;
 	bump(f, v);
-	refused(f, "to a resource", &fp, v);
+	refused(f, &f->rl, "to a resource", &fp, v);
 	if ((n = flt_icmp_build(&fp, pkt, v, icmp, sizeof(icmp))) == 0)
 		return false;
 	memset(&vh, 0, sizeof(vh));
