@@ -244,11 +244,12 @@ refused(struct dp_flt *f, struct log_ratelimit *rl, const char *what,
 }
 
 /*
- * Multicast or link-local: what the gateway's own kernel says on its TUN
- * (router solicitations, MLD reports), for no client; dropped unlogged.
+ * Multicast, broadcast or link-local: no client has such an address; on
+ * the gateway's TUN it is its own kernel talking (router solicitations,
+ * MLD reports). Dropped unlogged.
  */
 static bool
-link_scope(const struct flt_pkt *p)
+no_client_dst(const struct flt_pkt *p)
 {
 	const uint8_t *d = p->dst;
 
@@ -339,7 +340,7 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 		}
 		atomic_fetch_add_explicit(&f->ret_drop, 1,
 		    memory_order_relaxed);
-		if (!link_scope(&fp))
+		if (!no_client_dst(&fp))
 			refused(f, &f->rl_ret, "to a client", &fp, v);
 		return false;
 	}
