@@ -243,22 +243,6 @@ refused(struct dp_flt *f, struct log_ratelimit *rl, const char *what,
 	    p->has_ports ? p->dport : 0, flt_verdict_name(v));
 }
 
-/*
- * Multicast, broadcast or link-local: no client has such an address; on
- * the gateway's TUN it is its own kernel talking (router solicitations,
- * MLD reports). Dropped unlogged.
- */
-static bool
-no_client_dst(const struct flt_pkt *p)
-{
-	const uint8_t *d = p->dst;
-
-	if (p->family == AF_INET)
-		return (d[0] & 0xf0) == 0xe0 || (d[0] == 169 && d[1] == 254) ||
-		    (d[0] == 255 && d[1] == 255 && d[2] == 255 && d[3] == 255);
-	return d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80);
-}
-
 static void
 bump(struct dp_flt *f, enum flt_verdict v)
 {
@@ -340,7 +324,12 @@ dpf_from_tun(struct worker *w, const uint8_t *pkt, size_t len)
 		}
 		atomic_fetch_add_explicit(&f->ret_drop, 1,
 		    memory_order_relaxed);
-		if (!no_client_dst(&fp))
+		/*
+		 * Logged only toward a tunnel address: the rest (the
+		 * gateway's own router solicitations and MLD reports on
+		 * its TUN) is for no client.
+		 */
+		if (flt_is_tunnel_ip(fp.family, fp.dst))
 			refused(f, &f->rl_ret, "to a client", &fp, v);
 		return false;
 	}
